@@ -1,0 +1,103 @@
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use argus_types::{AccessClaims, ScopeSet, TenantId};
+
+use crate::{AuthnError, TokenVerifier};
+
+/// A caller whose bearer token verified.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant: TenantId,
+    pub subject: String,
+    pub client_id: String,
+    pub scopes: ScopeSet,
+    pub claims: AccessClaims,
+}
+
+impl Principal {
+    pub fn require(&self, scope: &'static str) -> Result<(), AuthnError> {
+        if self.scopes.contains(scope) { Ok(()) } else { Err(AuthnError::InsufficientScope(scope)) }
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<String, AuthnError> {
+    let value = req.headers().get(header::AUTHORIZATION).ok_or(AuthnError::Missing)?;
+    let value = value.to_str().map_err(|_| AuthnError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthnError::Malformed)?;
+    // RFC 7235 §2.1: the scheme is case-insensitive.
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthnError::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() { Err(AuthnError::Malformed) } else { Ok(token.to_owned()) }
+}
+
+impl FromRequest for Principal {
+    type Error = AuthnError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let verifier = req.app_data::<web::Data<TokenVerifier>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let verifier = verifier.ok_or(AuthnError::NotConfigured)?;
+            let claims = verifier.verify(&token?).await?;
+            Ok(Principal {
+                tenant: claims.tid.clone(),
+                subject: claims.sub.clone(),
+                client_id: claims.client_id.clone(),
+                scopes: claims.scopes(),
+                claims,
+            })
+        })
+    }
+}
+
+/// A scope a route demands, as a type, so the demand is in the handler's
+/// signature.
+pub trait RequiredScope {
+    const SCOPE: &'static str;
+}
+
+/// A verified caller holding `S::SCOPE`: 401 without a valid token, 403
+/// without the scope.
+#[derive(Debug, Clone)]
+pub struct Scoped<S: RequiredScope>(pub Principal, PhantomData<S>);
+
+impl<S: RequiredScope> Scoped<S> {
+    pub fn principal(&self) -> &Principal {
+        &self.0
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.0.tenant
+    }
+}
+
+impl<S: RequiredScope + 'static> FromRequest for Scoped<S> {
+    type Error = AuthnError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let principal = Principal::from_request(req, payload);
+        Box::pin(async move {
+            let principal = principal.await?;
+            principal.require(S::SCOPE)?;
+            Ok(Scoped(principal, PhantomData))
+        })
+    }
+}
+
+/// `platform:admin`: the tenant admin's scope for app registration and
+/// governance.
+#[derive(Debug, Clone)]
+pub struct PlatformAdmin;
+
+impl RequiredScope for PlatformAdmin {
+    const SCOPE: &'static str = argus_types::scopes::PLATFORM_ADMIN;
+}

@@ -1,0 +1,116 @@
+//! The Argus store: PostgreSQL through diesel-async and a deadpool pool,
+//! migrations embedded in the binary, and one module per aggregate. Every
+//! query on tenant-owned rows takes the `TenantId` first.
+
+pub mod apps;
+pub mod keys;
+mod migrate;
+mod schema;
+pub mod scopes;
+pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod users;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+
+pub use migrate::{MIGRATIONS, run_migrations};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("database query: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations: {0}")]
+    Migration(String),
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("stored row is inconsistent: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Governance(#[from] argus_types::app::GovernanceError),
+    #[error(transparent)]
+    Crypto(#[from] argus_crypto::CryptoError),
+}
+
+/// How the store connects. Read from the environment by each binary's config.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub database_url: String,
+    pub max_connections: usize,
+}
+
+/// A handle on the database: cheap to clone, shared by every handler.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl Store {
+    /// Builds the pool; connections are opened lazily, so this does not fail
+    /// when the database is down (readiness reports that instead).
+    pub fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.database_url.clone());
+        let pool = Pool::builder(manager)
+            .max_size(config.max_connections)
+            .wait_timeout(Some(std::time::Duration::from_secs(5)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .runtime(deadpool_runtime())
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
+    /// `SELECT 1` on a pooled connection: what readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok(())
+    }
+}
+
+fn deadpool_runtime() -> deadpool::Runtime {
+    deadpool::Runtime::Tokio1
+}
+
+/// One page of a cursor-paginated listing: `next_cursor` is the id after
+/// which the next page starts, absent on the last page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Cuts a `limit + 1` fetch down to `limit` items and derives the cursor.
+    pub(crate) fn from_overfetch(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Self {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(id_of)
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
+pub(crate) fn unique_violation_to_conflict(e: diesel::result::Error, what: &str) -> StoreError {
+    match e {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+            StoreError::Conflict(what.to_owned())
+        }
+        other => StoreError::Query(other),
+    }
+}
+
+pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, StoreError> {
+    raw.parse().map_err(|_| StoreError::Corrupt(format!("malformed id `{raw}`")))
+}

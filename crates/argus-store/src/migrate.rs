@@ -1,0 +1,33 @@
+use diesel::Connection;
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::StoreError;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Arbitrary, fixed key for the advisory lock that serialises migrations, so
+/// replicas starting together cannot race.
+const MIGRATION_LOCK_KEY: i64 = 0x4172_6775_734d_6967; // "ArgusMig"
+
+/// Runs pending migrations under `pg_advisory_lock`, then syncs the scope
+/// catalog. Returns the versions applied.
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreError> {
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
+            .map_err(|e| StoreError::Migration(format!("cannot connect: {e}")))?;
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Migration(e.to_string()));
+        let synced = applied.and_then(|applied| crate::scopes::sync_catalog(&mut conn).map(|()| applied));
+        diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
+        synced
+    })
+    .await
+    .map_err(|e| StoreError::Migration(format!("migration task failed: {e}")))?
+}

@@ -1,0 +1,71 @@
+// Written to match the migrations; diesel's CLI is not needed to build.
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        tenant_id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    scopes (name) {
+        name -> Text,
+        description -> Text,
+        published -> Bool,
+    }
+}
+
+diesel::table! {
+    apps (client_id) {
+        client_id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        client_type -> Text,
+        grant_types -> Array<Text>,
+        redirect_uris -> Array<Text>,
+        requested_scopes -> Array<Text>,
+        approved_scopes -> Array<Text>,
+        governance -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    client_secrets (id) {
+        id -> Text,
+        client_id -> Text,
+        tenant_id -> Text,
+        secret_hash -> Binary,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        state -> Text,
+        private_key_pem -> Text,
+        created_at -> Timestamptz,
+        activated_at -> Nullable<Timestamptz>,
+        retired_at -> Nullable<Timestamptz>,
+        publish_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(users -> tenants (tenant_id));
+diesel::joinable!(apps -> tenants (tenant_id));
+diesel::joinable!(client_secrets -> apps (client_id));
+diesel::allow_tables_to_appear_in_same_query!(tenants, users, scopes, apps, client_secrets, signing_keys);

@@ -1,0 +1,122 @@
+//! `GET /healthz` (the process is up) and `GET /readyz` (its dependencies
+//! answer), the same on every service.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use futures_util::future::{BoxFuture, join_all};
+use serde_json::{Map, Value, json};
+
+type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// How long one dependency check may take before it counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The named checks `/readyz` runs.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(&'static str, Check)>,
+}
+
+impl Readiness {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a dependency check, e.g. `("database", || store.ping())`.
+    pub fn with<F, Fut>(mut self, name: &'static str, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks.push((name, Arc::new(move || Box::pin(check()))));
+        self
+    }
+}
+
+/// Process is up
+#[utoipa::path(get, path = "/healthz", tag = "Operations", responses((status = 200, description = "Up")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Dependencies are reachable
+///
+/// 200 when every dependency answers, 503 naming the ones that do not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "Operations",
+    responses((status = 200, description = "Ready"), (status = 503, description = "Not ready"))
+)]
+pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    let results = join_all(readiness.checks.iter().map(|(name, check)| {
+        let check = check.clone();
+        async move {
+            let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
+                Ok(r) => r,
+                Err(_) => Err("timed out".to_owned()),
+            };
+            (*name, outcome)
+        }
+    }))
+    .await;
+    let mut checks = Map::new();
+    let mut ready = true;
+    for (name, outcome) in results {
+        match outcome {
+            Ok(()) => {
+                checks.insert(name.to_owned(), Value::from("ok"));
+            }
+            Err(e) => {
+                tracing::warn!(dependency = name, error = %e, "readiness check failed");
+                ready = false;
+                checks.insert(name.to_owned(), Value::from("unreachable"));
+            }
+        }
+    }
+    let body = json!({ "status": if ready { "ready" } else { "not ready" }, "checks": checks });
+    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}
+
+/// Registers `/healthz` and `/readyz` (a `Readiness` must be in app data).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(healthz))
+            .default_service(web::to(crate::http::method_not_allowed)),
+    )
+    .service(
+        web::resource("/readyz").route(web::get().to(readyz)).default_service(web::to(crate::http::method_not_allowed)),
+    );
+}
+
+/// A readiness check for the database behind `store`.
+pub fn database_check(
+    store: argus_store::Store,
+) -> impl Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static {
+    move || {
+        let store = store.clone();
+        Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// A server with only `/healthz` and `/readyz`, for processes whose work is
+/// not HTTP (the delivery worker's admin port). Returns the bound port.
+pub fn admin_server(addr: &str, readiness: Readiness) -> std::io::Result<(u16, actix_web::dev::Server)> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    let port = listener.local_addr()?.port();
+    let readiness = web::Data::new(readiness);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(readiness.clone())
+            .configure(configure)
+            .default_service(web::to(crate::http::not_found))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok((port, server))
+}

@@ -1,0 +1,50 @@
+//! Request-parsing rules shared by every route: JSON body limits and content
+//! types, and problem+json for every way a request can be malformed.
+
+use actix_web::error::{InternalError, JsonPayloadError, QueryPayloadError};
+use actix_web::{HttpRequest, HttpResponse, web};
+use argus_types::ProblemKind;
+
+/// Bodies on this API are small JSON documents.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_JSON_BODY)
+        .content_type_required(true)
+        .content_type(|mime| {
+            // application/json, and RFC 7396 merge patches for PATCH.
+            mime.type_() == mime::APPLICATION
+                && (mime.subtype() == mime::JSON || mime.subtype().as_str() == "merge-patch+json")
+        })
+        .error_handler(json_error)
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let problem = match &err {
+        JsonPayloadError::ContentType => ProblemKind::UnsupportedMediaType.problem("send the body as application/json"),
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ProblemKind::PayloadTooLarge.problem(format!("the body must be at most {limit} bytes"))
+        }
+        JsonPayloadError::Deserialize(e) => ProblemKind::MalformedRequest.problem(format!("invalid JSON body: {e}")),
+        _ => ProblemKind::MalformedRequest.problem("the body could not be read as JSON"),
+    };
+    InternalError::from_response(err, problem.to_actix_response()).into()
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        let problem = ProblemKind::Validation.problem(format!("invalid query string: {err}"));
+        InternalError::from_response(err, problem.to_actix_response()).into()
+    })
+}
+
+/// For paths no route matches.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    ProblemKind::NotFound.problem(format!("no route for {}", req.path())).to_actix_response()
+}
+
+/// For a known path with a method it does not take.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    ProblemKind::MethodNotAllowed.problem(format!("{} does not take {}", req.path(), req.method())).to_actix_response()
+}

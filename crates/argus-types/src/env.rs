@@ -1,0 +1,37 @@
+//! Reading typed configuration from environment variables, for the
+//! `from_environment()` constructors of each binary's config.
+
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+/// The variable's value, or `default` when it is unset or empty.
+pub fn var_or(name: &'static str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+/// The variable parsed as `T`, or `default` when unset or empty.
+pub fn parse_var<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError { name, reason: format!("`{raw}`: {e}") }),
+    }
+}
+
+/// A boolean variable: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
+pub fn flag(name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match std::env::var(name).ok().filter(|v| !v.is_empty()).as_deref().map(str::to_ascii_lowercase) {
+        None => Ok(default),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(ConfigError { name, reason: format!("`{v}` is not a boolean") }),
+    }
+}

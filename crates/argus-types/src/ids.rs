@@ -1,0 +1,135 @@
+//! Opaque, typed, prefixed identifiers (`app_…`, `ten_…`), as the contract's
+//! examples show them. The body is a ULID in lowercase Crockford base32, so
+//! ids sort by creation time and cursor pagination can order by id.
+
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("expected an id starting with `{0}`")]
+    WrongPrefix(&'static str),
+    #[error("malformed id")]
+    Malformed,
+}
+
+const BODY_LEN: usize = 26;
+
+fn valid_body(body: &str) -> bool {
+    body.len() == BODY_LEN
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b.is_ascii_lowercase() && !matches!(b, b'i' | b'l' | b'o' | b'u')))
+}
+
+macro_rules! prefixed_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh, time-ordered id.
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, ulid::Ulid::generate().to_string().to_ascii_lowercase()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let body = s.strip_prefix($prefix).ok_or(IdError::WrongPrefix($prefix))?;
+                if valid_body(body) { Ok(Self(s.to_owned())) } else { Err(IdError::Malformed) }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(concat!("^", $prefix, "[0-9a-hjkmnp-tv-z]{26}$")))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+prefixed_id!(
+    /// A tenant: the unit of isolation. Every tenant-owned row carries one.
+    TenantId,
+    "ten_"
+);
+prefixed_id!(
+    /// A user who can sign in at the authorization endpoint.
+    UserId,
+    "usr_"
+);
+prefixed_id!(
+    /// An integration app; also its OAuth `client_id`.
+    ClientId,
+    "app_"
+);
+prefixed_id!(
+    /// One client secret of an app (an app holds two during rotation).
+    SecretId,
+    "sec_"
+);
+prefixed_id!(
+    /// A token-signing key, as the `kid` of the JWTs it signs.
+    KeyId,
+    "key_"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_round_trip_and_sort_by_time() {
+        let a = ClientId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = ClientId::generate();
+        assert!(a < b);
+        assert_eq!(a.as_str().parse::<ClientId>().unwrap(), a);
+        assert!(a.as_str().starts_with("app_"));
+    }
+
+    #[test]
+    fn wrong_prefix_and_bodies_are_refused() {
+        let t = TenantId::generate();
+        assert_eq!(t.as_str().parse::<ClientId>(), Err(IdError::WrongPrefix("app_")));
+        assert_eq!("app_123".parse::<ClientId>(), Err(IdError::Malformed));
+        assert_eq!("app_01JDXAAAAAAAAAAAAAAAAAAAAA".parse::<ClientId>(), Err(IdError::Malformed));
+        assert_eq!("app_01jdxaaaaaaaaaaaaaaaaaaaa!".parse::<ClientId>(), Err(IdError::Malformed));
+    }
+}

@@ -1,0 +1,14 @@
+//! Wire types shared by every Argus binary. No I/O lives here.
+
+pub mod app;
+pub mod claims;
+pub mod env;
+pub mod ids;
+pub mod problem;
+pub mod scopes;
+
+pub use app::{ClientType, Governance, GrantType};
+pub use claims::AccessClaims;
+pub use ids::{ClientId, IdError, KeyId, SecretId, TenantId, UserId};
+pub use problem::ProblemKind;
+pub use scopes::{SCOPE_CATALOG, Scope, ScopeSet};

@@ -1,0 +1,126 @@
+//! The scope catalog: every scope an app may request, covering the whole
+//! contract (2026.4), with read and write kept apart where both exist.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+pub const PLATFORM_ADMIN: &str = "platform:admin";
+
+pub const SCOPE_CATALOG: &[Scope] = &[
+    Scope {
+        name: PLATFORM_ADMIN,
+        description: "Register and govern the tenant's integration apps, rotate their secrets and mint service tokens",
+    },
+    Scope { name: "webhooks:read", description: "Read outbound webhook subscriptions and their delivery history" },
+    Scope { name: "webhooks:write", description: "Create and update outbound webhook subscriptions" },
+    Scope { name: "incidents:read", description: "Read incidents through the GraphQL transport" },
+    Scope { name: "incidents:write", description: "Create, update and close incidents through the GraphQL transport" },
+    Scope { name: "cases:read", description: "Read cases and their linked incidents" },
+    Scope { name: "cases:write", description: "Create, update and close cases and link incidents to them" },
+    Scope {
+        name: "entities:read",
+        description: "Read entities (people, organisations, vehicles, locations) and their relationships",
+    },
+    Scope { name: "entities:write", description: "Create entities and link them to each other" },
+    Scope { name: "jobs:read", description: "Read async job status and results" },
+    Scope { name: "jobs:write", description: "Enqueue and cancel async jobs" },
+    Scope { name: "epcr:read", description: "Read ePCR encounters and export them as FHIR R4 bundles" },
+    Scope { name: "epcr:write", description: "Create ePCR encounters" },
+    Scope { name: "devices:read", description: "List enrolled medical devices" },
+    Scope { name: "devices:write", description: "Enrol medical devices and submit their observations" },
+    Scope { name: "metrics:read", description: "Query ACQI reporting metrics" },
+    Scope { name: "evidence:read", description: "Read evidence provenance transcripts" },
+    Scope { name: "evidence:verify", description: "Verify evidence provenance transcripts server-side" },
+    Scope { name: "traces:read", description: "Look up recorded traces of the tenant's requests" },
+    Scope { name: "schemas:read", description: "List the data schemas visible to the caller" },
+];
+
+pub fn catalog_entry(name: &str) -> Option<&'static Scope> {
+    SCOPE_CATALOG.iter().find(|s| s.name == name)
+}
+
+/// A set of scope names, kept sorted so its string form is stable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ScopeSet(BTreeSet<String>);
+
+impl ScopeSet {
+    /// Parses the RFC 6749 §3.3 form: scope tokens separated by single spaces.
+    pub fn from_space_separated(s: &str) -> Self {
+        Self(s.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect())
+    }
+
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+
+    pub fn is_subset(&self, other: &ScopeSet) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// The names in this set that the catalog does not know, sorted.
+    pub fn unknown(&self) -> Vec<String> {
+        self.0.iter().filter(|s| catalog_entry(s).is_none()).cloned().collect()
+    }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0.into_iter().collect()
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        Self(iter.into_iter().map(Into::into).collect())
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(s)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_names_are_unique_and_well_formed() {
+        let names: BTreeSet<_> = SCOPE_CATALOG.iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), SCOPE_CATALOG.len());
+        // RFC 6749 scope-token: %x21 / %x23-5B / %x5D-7E
+        for n in names {
+            assert!(n.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)), "{n}");
+        }
+    }
+
+    #[test]
+    fn space_separated_round_trip_sorts_and_dedups() {
+        let s = ScopeSet::from_space_separated("webhooks:write  incidents:read webhooks:write");
+        assert_eq!(s.to_string(), "incidents:read webhooks:write");
+        assert!(s.unknown().is_empty());
+        assert_eq!(ScopeSet::from_space_separated("nope webhooks:read").unknown(), vec!["nope"]);
+    }
+}

@@ -1,0 +1,278 @@
+//! argusctl: the operator's command line. Every command prints JSON on
+//! success and one line on stderr with a non-zero exit on failure.
+
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use argus_store::keys::SigningKeyRecord;
+use argus_store::{Store, StoreConfig, StoreError};
+use argus_types::app::MAX_TOKEN_LIFETIME_SECONDS;
+use argus_types::claims::LIVE_AUDIENCE;
+use argus_types::env::{ConfigError, var_or};
+use argus_types::scopes::PLATFORM_ADMIN;
+use argus_types::{ScopeSet, TenantId};
+use chrono::Duration;
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+/// Retired keys stay published this long past the longest token lifetime,
+/// to cover verifiers' clock skew.
+const RETIRED_KEY_GRACE_SECONDS: i64 = 300;
+const DEFAULT_ADMIN_TOKEN_TTL: u32 = 3600;
+const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Parser)]
+#[command(name = "argusctl", version, about = "Operate an Argus installation")]
+struct Cli {
+    /// PostgreSQL URL.
+    #[arg(long, env = "ARGUS_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/argus", global = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending database migrations (under an advisory lock) and make
+    /// sure signing keys exist.
+    Migrate,
+    /// Tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Admin access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Users who sign in at the authorization endpoint.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Token-signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and print its id and an admin access token.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Lifetime of the admin token, in seconds (60 to 86400).
+        #[arg(long, default_value_t = DEFAULT_ADMIN_TOKEN_TTL)]
+        ttl: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint a `platform:admin` token for an existing tenant.
+    Admin {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = DEFAULT_ADMIN_TOKEN_TTL)]
+        ttl: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user who can sign in at /v1/oauth/authorize.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// At least 8 characters. Prefer ARGUS_USER_PASSWORD to keep it out
+        /// of shell history.
+        #[arg(long, env = "ARGUS_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Retire the current key, promote the next one, create a new next key.
+    Rotate,
+    /// List every key with its state (never the private key).
+    List,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CtlError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot reach the database: {0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("{0}")]
+    Crypto(#[from] argus_crypto::CryptoError),
+}
+
+impl From<StoreError> for CtlError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Pool(m) => Self::Unreachable(m),
+            StoreError::Migration(m) if m.starts_with("cannot connect") => Self::Unreachable(m),
+            StoreError::Conflict(m) => Self::Input(m),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Token settings shared with the auth-service, from the same variables.
+struct Issuer {
+    issuer: String,
+    audience: String,
+}
+
+impl Issuer {
+    fn from_environment() -> Self {
+        Self {
+            issuer: var_or("ARGUS_ISSUER", "http://127.0.0.1:8080"),
+            audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(output) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{}", serde_json::to_string_pretty(&output).unwrap_or_else(|_| output.to_string()));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("argusctl: {}", e.to_string().replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<Value, CtlError> {
+    let store_config = StoreConfig { database_url: cli.database_url.clone(), max_connections: 2 };
+    match cli.command {
+        Command::Migrate => {
+            let applied = argus_store::run_migrations(&cli.database_url).await?;
+            Store::connect(&store_config)?.ensure_signing_keys().await?;
+            Ok(json!({ "applied": applied }))
+        }
+        Command::Tenant { command: TenantCommand::Create { name, ttl } } => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 200 {
+                return Err(CtlError::Input("--name must be 1 to 200 characters".into()));
+            }
+            let ttl = token_ttl(ttl)?;
+            let store = Store::connect(&store_config)?;
+            let tenant = store.create_tenant(name).await?;
+            let token = admin_token(&store, &tenant.id, ttl).await?;
+            Ok(json!({
+                "tenant_id": tenant.id,
+                "name": tenant.name,
+                "admin_token": token.token,
+                "expires_at": token.expires_at,
+            }))
+        }
+        Command::Token { command: TokenCommand::Admin { tenant, ttl } } => {
+            let ttl = token_ttl(ttl)?;
+            let store = Store::connect(&store_config)?;
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let token = admin_token(&store, &tenant, ttl).await?;
+            Ok(json!({ "tenant_id": tenant, "admin_token": token.token, "expires_at": token.expires_at }))
+        }
+        Command::User { command: UserCommand::Create { tenant, email, password } } => {
+            let email = email.trim().to_ascii_lowercase();
+            if !email_address::EmailAddress::is_valid(&email) {
+                return Err(CtlError::Input(format!("--email `{email}` is not an email address")));
+            }
+            if password.chars().count() < MIN_PASSWORD_CHARS {
+                return Err(CtlError::Input(format!("--password must be at least {MIN_PASSWORD_CHARS} characters")));
+            }
+            let store = Store::connect(&store_config)?;
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let hash = tokio::task::spawn_blocking(move || argus_crypto::hash_password(&password))
+                .await
+                .map_err(|e| CtlError::Input(e.to_string()))??;
+            let user = store.create_user(&tenant, &email, &hash).await?;
+            Ok(json!({ "user_id": user.id, "tenant_id": user.tenant_id, "email": user.email }))
+        }
+        Command::Keys { command: KeysCommand::Rotate } => {
+            let store = Store::connect(&store_config)?;
+            let publish_for = Duration::seconds(i64::from(MAX_TOKEN_LIFETIME_SECONDS) + RETIRED_KEY_GRACE_SECONDS);
+            let rotation = store.rotate_signing_keys(publish_for).await?;
+            Ok(json!({ "retired": rotation.retired, "current": rotation.current, "next": rotation.next }))
+        }
+        Command::Keys { command: KeysCommand::List } => {
+            let store = Store::connect(&store_config)?;
+            let keys: Vec<Value> = store.list_signing_keys().await?.iter().map(key_json).collect();
+            Ok(json!({ "keys": keys }))
+        }
+    }
+}
+
+fn token_ttl(ttl: u32) -> Result<Duration, CtlError> {
+    if !(60..=MAX_TOKEN_LIFETIME_SECONDS).contains(&ttl) {
+        return Err(CtlError::Input(format!("--ttl must be between 60 and {MAX_TOKEN_LIFETIME_SECONDS} seconds")));
+    }
+    Ok(Duration::seconds(i64::from(ttl)))
+}
+
+async fn existing_tenant(store: &Store, raw: &str) -> Result<TenantId, CtlError> {
+    let id = TenantId::from_str(raw).map_err(|e| CtlError::Input(format!("--tenant `{raw}`: {e}")))?;
+    store.get_tenant(&id).await?.ok_or_else(|| CtlError::Input(format!("no tenant `{raw}`")))?;
+    Ok(id)
+}
+
+async fn admin_token(
+    store: &Store,
+    tenant: &TenantId,
+    lifetime: Duration,
+) -> Result<argus_crypto::IssuedToken, CtlError> {
+    store.ensure_signing_keys().await?;
+    let current = store
+        .live_signing_keys()
+        .await?
+        .into_iter()
+        .find(|k| k.state == argus_store::keys::KeyState::Current)
+        .ok_or_else(|| CtlError::Input("no current signing key; run `argusctl migrate`".into()))?;
+    let key = argus_crypto::SigningKey::from_pkcs8_pem(&current.kid, &current.private_key_pem)?;
+    let issuer = Issuer::from_environment();
+    let scopes: ScopeSet = [PLATFORM_ADMIN].into_iter().collect();
+    let subject = format!("admin:{tenant}");
+    Ok(argus_crypto::issue_access_token(
+        &key,
+        &argus_crypto::TokenGrant {
+            issuer: &issuer.issuer,
+            audience: &issuer.audience,
+            tenant,
+            subject: &subject,
+            client_id: "argusctl",
+            scopes: &scopes,
+            lifetime,
+        },
+    )?)
+}
+
+fn key_json(k: &SigningKeyRecord) -> Value {
+    json!({
+        "kid": k.kid,
+        "state": k.state.as_str(),
+        "created_at": k.created_at,
+        "activated_at": k.activated_at,
+        "retired_at": k.retired_at,
+        "published_until": k.publish_until,
+    })
+}

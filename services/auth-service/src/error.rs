@@ -1,0 +1,70 @@
+//! The service's one error type, and its mapping to HTTP in one place.
+
+use actix_web::{HttpResponse, ResponseError};
+use argus_authn::AuthnError;
+use argus_store::StoreError;
+use argus_types::ProblemKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Authn(#[from] AuthnError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn kind(&self) -> ProblemKind {
+        match self {
+            Self::Validation(_) => ProblemKind::Validation,
+            Self::Malformed(_) => ProblemKind::MalformedRequest,
+            Self::NotFound(_) => ProblemKind::NotFound,
+            Self::Conflict(_) => ProblemKind::Conflict,
+            Self::Authn(_) => ProblemKind::Unauthenticated,
+            Self::Store(StoreError::Pool(_)) => ProblemKind::Unavailable,
+            Self::Store(StoreError::Conflict(_)) => ProblemKind::Conflict,
+            Self::Store(StoreError::Governance(_)) => ProblemKind::Validation,
+            Self::Store(_) | Self::Internal(_) => ProblemKind::Internal,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        match self {
+            Self::Authn(e) => e.status_code(),
+            other => actix_web::http::StatusCode::from_u16(other.kind().status().as_u16())
+                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Authn(e) = self {
+            return e.error_response();
+        }
+        let kind = self.kind();
+        let detail = match kind {
+            // Internal detail stays in the log, never in the response.
+            ProblemKind::Internal => {
+                tracing::error!(error = %self, "request failed");
+                "an internal error occurred; it has been logged".to_owned()
+            }
+            ProblemKind::Unavailable => {
+                tracing::warn!(error = %self, "dependency unavailable");
+                "the service is temporarily unavailable; retry shortly".to_owned()
+            }
+            _ => self.to_string(),
+        };
+        kind.problem(detail).to_actix_response()
+    }
+}

@@ -1,0 +1,113 @@
+//! The in-memory view of the signing keys: the current key signs, every live
+//! key verifies and is published in the JWKS. Refreshed from the database in
+//! the background, and on demand when a token names an unknown `kid` (at
+//! most once per `MIN_ON_DEMAND_REFRESH`, so a flood of forged `kid`s cannot
+//! flood the database).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use argus_authn::KeySource;
+use argus_crypto::{JwkSet, SigningKey};
+use argus_store::Store;
+use argus_store::keys::KeyState;
+use jsonwebtoken::DecodingKey;
+
+use crate::error::ApiError;
+
+pub const BACKGROUND_REFRESH: Duration = Duration::from_secs(30);
+const MIN_ON_DEMAND_REFRESH: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Keys {
+    current: Option<SigningKey>,
+    by_kid: HashMap<String, SigningKey>,
+    jwks: JwkSet,
+}
+
+pub struct KeyRing {
+    store: Store,
+    keys: RwLock<Keys>,
+    last_on_demand: Mutex<Option<Instant>>,
+}
+
+impl KeyRing {
+    /// Loads the live keys, creating the first ones if the database has none.
+    pub async fn load(store: Store) -> Result<Arc<Self>, ApiError> {
+        store.ensure_signing_keys().await?;
+        let ring = Arc::new(Self { store, keys: RwLock::new(Keys::default()), last_on_demand: Mutex::new(None) });
+        ring.refresh().await?;
+        Ok(ring)
+    }
+
+    pub async fn refresh(&self) -> Result<(), ApiError> {
+        let records = self.store.live_signing_keys().await?;
+        let mut fresh = Keys::default();
+        for record in records {
+            let key = SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem)
+                .map_err(|e| ApiError::Internal(format!("signing key {}: {e}", record.kid)))?;
+            if record.state == KeyState::Current {
+                fresh.current = Some(key.clone());
+            }
+            fresh.jwks.keys.push(key.jwk().clone());
+            fresh.by_kid.insert(record.kid, key);
+        }
+        let mut keys = self.keys.write().map_err(|_| ApiError::Internal("key ring lock poisoned".into()))?;
+        *keys = fresh;
+        Ok(())
+    }
+
+    /// Refreshes every [`BACKGROUND_REFRESH`] until the process ends.
+    pub fn spawn_background_refresh(self: &Arc<Self>) {
+        let ring = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(BACKGROUND_REFRESH);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(ring) = ring.upgrade() else { break };
+                if let Err(e) = ring.refresh().await {
+                    tracing::warn!(error = %e, "signing key refresh failed; serving cached keys");
+                }
+            }
+        });
+    }
+
+    pub fn jwks(&self) -> JwkSet {
+        self.keys.read().map(|k| k.jwks.clone()).unwrap_or_default()
+    }
+
+    fn lookup(&self, kid: &str) -> Option<DecodingKey> {
+        self.keys.read().ok()?.by_kid.get(kid).map(|k| k.decoding_key().clone())
+    }
+
+    fn may_refresh_on_demand(&self) -> bool {
+        let Ok(mut last) = self.last_on_demand.lock() else { return false };
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < MIN_ON_DEMAND_REFRESH) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+}
+
+impl KeySource for KeyRing {
+    fn decoding_key<'a>(&'a self, kid: &'a str) -> Pin<Box<dyn Future<Output = Option<DecodingKey>> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(key) = self.lookup(kid) {
+                return Some(key);
+            }
+            if self.may_refresh_on_demand() {
+                if let Err(e) = self.refresh().await {
+                    tracing::warn!(error = %e, "on-demand signing key refresh failed");
+                }
+                return self.lookup(kid);
+            }
+            None
+        })
+    }
+}

@@ -1,0 +1,46 @@
+//! The public signing keys, at the well-known and the versioned path.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use argus_crypto::JwkSet;
+
+use crate::state::AppState;
+
+/// How long verifiers may cache the key set. Rotation publishes the next
+/// key a whole rotation ahead, so a cached set never lacks the signing key
+/// for longer than this, and verifiers refresh on an unknown `kid` anyway.
+const JWKS_MAX_AGE_SECONDS: u32 = 300;
+
+/// OpenID-compatible JWKS discovery
+///
+/// The public RSA keys that sign Argus access tokens: the current key, the
+/// next key, and retired keys whose tokens may still be live. Select the key
+/// by the `kid` in the token header.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "JWKS and token verification",
+    responses((status = 200, description = "The key set", body = JwkSet))
+)]
+pub async fn well_known_jwks(state: web::Data<AppState>) -> HttpResponse {
+    jwks_response(&state)
+}
+
+/// Versioned JWKS endpoint
+///
+/// The same key set as `/.well-known/jwks.json`.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/jwks.json",
+    tag = "JWKS and token verification",
+    responses((status = 200, description = "The key set", body = JwkSet))
+)]
+pub async fn versioned_jwks(state: web::Data<AppState>) -> HttpResponse {
+    jwks_response(&state)
+}
+
+fn jwks_response(state: &AppState) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE_SECONDS}")))
+        .json(state.keys.jwks())
+}

@@ -1,0 +1,100 @@
+//! Builds the HTTP server from a config: pools, keys, routes.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use argus_authn::TokenVerifier;
+use argus_crypto::SecretHasher;
+use argus_store::{Store, StoreError};
+
+use crate::config::{AuthConfig, DEV_PEPPER};
+use crate::error::ApiError;
+use crate::keyring::KeyRing;
+use crate::routes::{apps, jwks, openapi, scopes};
+use crate::state::AppState;
+use argus_telemetry::health::{self, Readiness};
+use argus_telemetry::http;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: AuthConfig) -> Result<Self, StartupError> {
+        if config.migrate {
+            let applied = argus_store::run_migrations(&config.store.database_url).await?;
+            tracing::info!(?applied, "migrations applied");
+        }
+        if config.secret_pepper == DEV_PEPPER {
+            tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
+        }
+        let store = Store::connect(&config.store)?;
+        let keys = KeyRing::load(store.clone()).await?;
+        keys.spawn_background_refresh();
+        let verifier =
+            TokenVerifier::new(keys.clone() as Arc<dyn argus_authn::KeySource>, &config.issuer, &config.audience);
+        let state = AppState { store, keys, secrets: SecretHasher::new(config.secret_pepper.as_bytes()) };
+
+        let listener = TcpListener::bind(&config.listen_addr)
+            .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?
+            .port();
+        let readiness = web::Data::new(Readiness::new().with("database", health::database_check(state.store.clone())));
+        let state = web::Data::new(state);
+        let verifier = web::Data::new(verifier);
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(argus_telemetry::request_spans())
+                .app_data(state.clone())
+                .app_data(verifier.clone())
+                .app_data(readiness.clone())
+                .app_data(http::json_config())
+                .app_data(http::query_config())
+                .configure(routes)
+                .default_service(web::to(http::not_found))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?
+        .run();
+        tracing::info!(port, "auth-service listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str| web::resource(path).default_service(web::to(http::method_not_allowed));
+    cfg.configure(health::configure)
+        .service(resource("/.well-known/openapi.json").route(web::get().to(openapi::openapi_json)))
+        .service(resource("/.well-known/openapi.yaml").route(web::get().to(openapi::openapi_yaml)))
+        .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::well_known_jwks)))
+        .service(resource("/v1/auth/jwks.json").route(web::get().to(jwks::versioned_jwks)))
+        .service(resource("/v1/platform/scopes").route(web::get().to(scopes::list_scopes)))
+        .service(
+            resource("/v1/platform/apps").route(web::get().to(apps::list_apps)).route(web::post().to(apps::create_app)),
+        )
+        .service(resource("/v1/platform/apps/{client_id}").route(web::get().to(apps::get_app)))
+        .service(resource("/v1/platform/apps/{client_id}/governance").route(web::patch().to(apps::patch_governance)));
+}

@@ -1,0 +1,10 @@
+//! auth-service through its HTTP interface: a real server on a random port,
+//! a real PostgreSQL database of the test's own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod apps;
+mod errors;
+mod helpers;
+mod jwks;
+mod tokens;

@@ -1,0 +1,24 @@
+use delivery_worker::{Worker, WorkerConfig};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let config = match WorkerConfig::from_environment() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("delivery-worker: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    argus_telemetry::init(config.log_format, &config.log_filter);
+    let result = match Worker::build(config) {
+        Ok(worker) => worker.run_until_stopped().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("delivery-worker: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
