@@ -12,3 +12,6 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
 fi
 say "running the test suite"
 cargo nextest run --workspace --no-fail-fast
+
+say "validating the Kubernetes manifests and the Dockerfile"
+bash deploy/k8s/check.sh

@@ -38,13 +38,19 @@ pub struct TokenVerifier {
 
 impl TokenVerifier {
     pub fn new(keys: Arc<dyn KeySource>, issuer: &str, audience: &str) -> Self {
+        Self::for_audiences(keys, issuer, &[audience])
+    }
+
+    /// A verifier that accepts any of `audiences` (introspection, which
+    /// answers for live and sandbox tokens alike).
+    pub fn for_audiences(keys: Arc<dyn KeySource>, issuer: &str, audiences: &[&str]) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.algorithms = vec![Algorithm::RS256];
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
+        validation.set_audience(audiences);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         Self { keys, validation }
     }

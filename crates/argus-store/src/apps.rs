@@ -39,7 +39,7 @@ pub struct NewApp {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = apps, check_for_backend(diesel::pg::Pg))]
-struct AppRow {
+pub(crate) struct AppRow {
     client_id: String,
     tenant_id: String,
     name: String,

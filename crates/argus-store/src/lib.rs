@@ -5,6 +5,7 @@
 pub mod apps;
 pub mod keys;
 mod migrate;
+pub mod oauth;
 mod schema;
 pub mod scopes;
 pub mod tenants;

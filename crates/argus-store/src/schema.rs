@@ -69,3 +69,86 @@ diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(apps -> tenants (tenant_id));
 diesel::joinable!(client_secrets -> apps (client_id));
 diesel::allow_tables_to_appear_in_same_query!(tenants, users, scopes, apps, client_secrets, signing_keys);
+
+// OAuth (migration 2026-11-22-000050_oauth).
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Binary,
+        tenant_id -> Text,
+        user_id -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    grant_families (id) {
+        id -> Text,
+        tenant_id -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Binary,
+        tenant_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        redirect_uri -> Text,
+        scopes -> Array<Text>,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        consumed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Binary,
+        family_id -> Text,
+        tenant_id -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        scopes -> Array<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    issued_access_tokens (jti) {
+        jti -> Text,
+        family_id -> Text,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (tenant_id, email) {
+        tenant_id -> Text,
+        email -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, grant_families);
+

@@ -74,4 +74,17 @@ impl Store {
             .map(TryInto::try_into)
             .transpose()
     }
+
+    pub async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        users::table
+            .filter(users::tenant_id.eq(tenant.as_str()))
+            .filter(users::id.eq(id.as_str()))
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?
+            .map(TryInto::try_into)
+            .transpose()
+    }
 }

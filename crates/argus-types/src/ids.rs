@@ -109,6 +109,12 @@ prefixed_id!(
     KeyId,
     "key_"
 );
+prefixed_id!(
+    /// A grant family: every code, refresh token and access token issued
+    /// from one authorization.
+    GrantId,
+    "grt_"
+);
 
 #[cfg(test)]
 mod tests {

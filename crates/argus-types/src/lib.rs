@@ -9,6 +9,6 @@ pub mod scopes;
 
 pub use app::{ClientType, Governance, GrantType};
 pub use claims::AccessClaims;
-pub use ids::{ClientId, IdError, KeyId, SecretId, TenantId, UserId};
+pub use ids::{ClientId, GrantId, IdError, KeyId, SecretId, TenantId, UserId};
 pub use problem::ProblemKind;
 pub use scopes::{SCOPE_CATALOG, Scope, ScopeSet};

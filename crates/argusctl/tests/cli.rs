@@ -48,6 +48,8 @@ async fn auth_service(db_url: &str) -> String {
         issuer: ISSUER.into(),
         audience: "api.knogin.com".into(),
         secret_pepper: "test-pepper".into(),
+        trust_forwarded_for: false,
+        oauth: auth_service::OAuthConfig::default(),
         migrate: false,
         log_format: argus_telemetry::LogFormat::Pretty,
         log_filter: "warn".into(),

@@ -22,6 +22,11 @@ pub struct AuthConfig {
     pub audience: String,
     /// `ARGUS_SECRET_PEPPER`: key of the keyed hash client secrets are stored as.
     pub secret_pepper: String,
+    /// `ARGUS_TRUST_FORWARDED_FOR` (default false): take the client address
+    /// for rate limits from `X-Forwarded-For`, set by a trusted ingress.
+    pub trust_forwarded_for: bool,
+    /// OAuth lifetimes and limits.
+    pub oauth: OAuthConfig,
     /// `ARGUS_MIGRATE` (default false): run migrations before serving.
     pub migrate: bool,
     /// `ARGUS_LOG_FORMAT` (`json` or `pretty`, default json) and `RUST_LOG`.
@@ -40,9 +45,59 @@ impl AuthConfig {
             issuer: var_or("ARGUS_ISSUER", "http://127.0.0.1:8080"),
             audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
             secret_pepper: var_or("ARGUS_SECRET_PEPPER", DEV_PEPPER),
+            trust_forwarded_for: flag("ARGUS_TRUST_FORWARDED_FOR", false)?,
+            oauth: OAuthConfig::from_environment()?,
             migrate: flag("ARGUS_MIGRATE", false)?,
             log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
             log_filter: var_or("RUST_LOG", "info"),
+        })
+    }
+}
+
+/// Token lifetimes and abuse limits of the OAuth endpoints.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// `ARGUS_ACCESS_TOKEN_TTL` seconds (default 3600); an app's governance
+    /// cap lowers it.
+    pub access_token_ttl_seconds: u32,
+    /// `ARGUS_REFRESH_TOKEN_TTL` seconds (default 30 days).
+    pub refresh_token_ttl_seconds: u32,
+    /// `ARGUS_SESSION_TTL` seconds (default 8 hours): the sign-in cookie.
+    pub session_ttl_seconds: u32,
+    /// `ARGUS_TOKEN_RATE_PER_CLIENT` requests per second to the token,
+    /// revocation and introspection endpoints per client (default 200).
+    pub token_rate_per_client: u32,
+    /// `ARGUS_TOKEN_RATE_PER_IP` requests per second to those endpoints per
+    /// source address (default 400).
+    pub token_rate_per_ip: u32,
+    /// `ARGUS_SIGN_IN_RATE_PER_IP` sign-in attempts per minute per source
+    /// address (default 20).
+    pub sign_in_rate_per_ip_per_minute: u32,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_seconds: 3600,
+            refresh_token_ttl_seconds: 30 * 86_400,
+            session_ttl_seconds: 8 * 3600,
+            token_rate_per_client: 200,
+            token_rate_per_ip: 400,
+            sign_in_rate_per_ip_per_minute: 20,
+        }
+    }
+}
+
+impl OAuthConfig {
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            access_token_ttl_seconds: parse_var("ARGUS_ACCESS_TOKEN_TTL", d.access_token_ttl_seconds)?,
+            refresh_token_ttl_seconds: parse_var("ARGUS_REFRESH_TOKEN_TTL", d.refresh_token_ttl_seconds)?,
+            session_ttl_seconds: parse_var("ARGUS_SESSION_TTL", d.session_ttl_seconds)?,
+            token_rate_per_client: parse_var("ARGUS_TOKEN_RATE_PER_CLIENT", d.token_rate_per_client)?,
+            token_rate_per_ip: parse_var("ARGUS_TOKEN_RATE_PER_IP", d.token_rate_per_ip)?,
+            sign_in_rate_per_ip_per_minute: parse_var("ARGUS_SIGN_IN_RATE_PER_IP", d.sign_in_rate_per_ip_per_minute)?,
         })
     }
 }

@@ -12,6 +12,8 @@ pub enum ApiError {
     #[error("{0}")]
     Malformed(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
@@ -28,6 +30,7 @@ impl ApiError {
         match self {
             Self::Validation(_) => ProblemKind::Validation,
             Self::Malformed(_) => ProblemKind::MalformedRequest,
+            Self::Forbidden(_) => ProblemKind::Forbidden,
             Self::NotFound(_) => ProblemKind::NotFound,
             Self::Conflict(_) => ProblemKind::Conflict,
             Self::Authn(_) => ProblemKind::Unauthenticated,

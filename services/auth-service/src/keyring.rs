@@ -23,7 +23,7 @@ const MIN_ON_DEMAND_REFRESH: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Keys {
-    current: Option<SigningKey>,
+    current: Option<Arc<SigningKey>>,
     by_kid: HashMap<String, SigningKey>,
     jwks: JwkSet,
 }
@@ -50,7 +50,7 @@ impl KeyRing {
             let key = SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem)
                 .map_err(|e| ApiError::Internal(format!("signing key {}: {e}", record.kid)))?;
             if record.state == KeyState::Current {
-                fresh.current = Some(key.clone());
+                fresh.current = Some(Arc::new(key.clone()));
             }
             fresh.jwks.keys.push(key.jwk().clone());
             fresh.by_kid.insert(record.kid, key);
@@ -74,6 +74,16 @@ impl KeyRing {
                 }
             }
         });
+    }
+
+    /// The key that signs new tokens.
+    pub fn current(&self) -> Result<Arc<SigningKey>, ApiError> {
+        self.keys
+            .read()
+            .map_err(|_| ApiError::Internal("key ring lock poisoned".into()))?
+            .current
+            .clone()
+            .ok_or_else(|| ApiError::Internal("no current signing key".into()))
     }
 
     pub fn jwks(&self) -> JwkSet {

@@ -1,14 +1,16 @@
 //! auth-service: `auth.knogin.com`. App registration, the scope catalog,
-//! governance and the JWKS.
+//! governance, the JWKS, and the OAuth 2.0 authorization server.
 
 pub mod config;
 mod error;
 
 mod keyring;
+mod oauth;
+mod ratelimit;
 mod routes;
 pub mod startup;
 mod state;
 
-pub use config::AuthConfig;
+pub use config::{AuthConfig, OAuthConfig};
 pub use routes::openapi::ApiDoc;
 pub use startup::{Application, StartupError};

@@ -12,7 +12,9 @@ use argus_store::{Store, StoreError};
 use crate::config::{AuthConfig, DEV_PEPPER};
 use crate::error::ApiError;
 use crate::keyring::KeyRing;
-use crate::routes::{apps, jwks, openapi, scopes};
+use crate::oauth::TokenIssuer;
+use crate::ratelimit::RateLimits;
+use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes};
 use crate::state::AppState;
 use argus_telemetry::health::{self, Readiness};
 use argus_telemetry::http;
@@ -44,9 +46,31 @@ impl Application {
         let store = Store::connect(&config.store)?;
         let keys = KeyRing::load(store.clone()).await?;
         keys.spawn_background_refresh();
-        let verifier =
-            TokenVerifier::new(keys.clone() as Arc<dyn argus_authn::KeySource>, &config.issuer, &config.audience);
-        let state = AppState { store, keys, secrets: SecretHasher::new(config.secret_pepper.as_bytes()) };
+        let key_source = keys.clone() as Arc<dyn argus_authn::KeySource>;
+        let verifier = TokenVerifier::new(key_source.clone(), &config.issuer, &config.audience);
+        let any_audience = TokenVerifier::for_audiences(
+            key_source,
+            &config.issuer,
+            &[config.audience.as_str(), argus_types::claims::SANDBOX_AUDIENCE],
+        );
+        let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
+        let tokens = TokenIssuer {
+            keys: keys.clone(),
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            default_ttl: seconds(config.oauth.access_token_ttl_seconds),
+            refresh_ttl: seconds(config.oauth.refresh_token_ttl_seconds),
+        };
+        let state = AppState {
+            store,
+            keys,
+            secrets: SecretHasher::new(config.secret_pepper.as_bytes()),
+            tokens,
+            limits: RateLimits::new(&config.oauth, config.trust_forwarded_for),
+            any_audience,
+            session_ttl: seconds(config.oauth.session_ttl_seconds),
+            secure_cookies: config.issuer.starts_with("https://"),
+        };
 
         let listener = TcpListener::bind(&config.listen_addr)
             .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?;
@@ -65,6 +89,8 @@ impl Application {
                 .app_data(readiness.clone())
                 .app_data(http::json_config())
                 .app_data(http::query_config())
+                .app_data(web::FormConfig::default().limit(http::MAX_JSON_BODY))
+                .app_data(web::PayloadConfig::new(http::MAX_JSON_BODY))
                 .configure(routes)
                 .default_service(web::to(http::not_found))
         })
@@ -96,5 +122,22 @@ fn routes(cfg: &mut web::ServiceConfig) {
             resource("/v1/platform/apps").route(web::get().to(apps::list_apps)).route(web::post().to(apps::create_app)),
         )
         .service(resource("/v1/platform/apps/{client_id}").route(web::get().to(apps::get_app)))
-        .service(resource("/v1/platform/apps/{client_id}/governance").route(web::patch().to(apps::patch_governance)));
+        .service(resource("/v1/platform/apps/{client_id}/governance").route(web::patch().to(apps::patch_governance)))
+        .service(
+            resource("/v1/platform/apps/{client_id}/service-token").route(web::post().to(credentials::service_token)),
+        )
+        .service(
+            resource("/v1/platform/apps/{client_id}/sandbox-token").route(web::post().to(credentials::sandbox_token)),
+        )
+        .service(
+            resource("/v1/platform/apps/{client_id}/rotate-secret").route(web::post().to(credentials::rotate_secret)),
+        )
+        .service(resource("/v1/oauth/authorize").route(web::get().to(authorize::authorize)))
+        .service(resource("/v1/oauth/sign-in").route(web::post().to(authorize::sign_in)))
+        .service(resource("/v1/oauth/consent").route(web::post().to(authorize::consent)))
+        .service(resource("/v1/oauth/token").route(web::post().to(oauth::token)))
+        .service(resource("/v1/oauth/revoke").route(web::post().to(oauth::revoke)))
+        .service(resource("/v1/oauth/introspect").route(web::post().to(oauth::introspect)))
+        .service(resource("/.well-known/oauth-authorization-server").route(web::get().to(metadata::oauth_metadata)))
+        .service(resource("/.well-known/openid-configuration").route(web::get().to(metadata::openid_configuration)));
 }

@@ -1,9 +1,13 @@
 use std::sync::Arc;
 
+use argus_authn::TokenVerifier;
 use argus_crypto::SecretHasher;
 use argus_store::Store;
+use chrono::Duration;
 
 use crate::keyring::KeyRing;
+use crate::oauth::TokenIssuer;
+use crate::ratelimit::RateLimits;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -11,4 +15,12 @@ pub struct AppState {
     pub store: Store,
     pub keys: Arc<KeyRing>,
     pub secrets: SecretHasher,
+    pub tokens: TokenIssuer,
+    pub limits: Arc<RateLimits>,
+    /// Verifies tokens of any Argus audience (live and sandbox), for
+    /// revocation and introspection.
+    pub any_audience: TokenVerifier,
+    pub session_ttl: Duration,
+    /// Cookies get `Secure` when the issuer is served over https.
+    pub secure_cookies: bool,
 }

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// Client secrets are `cs_` + 256 random bits, so they are recognisable in
 /// secret scanners.
-const CLIENT_SECRET_PREFIX: &str = "cs_";
+pub const CLIENT_SECRET_PREFIX: &str = "cs_";
 const MAX_NAME_CHARS: usize = 200;
 const MAX_REDIRECT_URIS: usize = 20;
 const MAX_REDIRECT_URI_LEN: usize = 2048;

@@ -8,13 +8,13 @@ use utoipa::{Modify, OpenApi};
 
 use argus_telemetry::health;
 
-use super::{apps, jwks, scopes};
+use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Argus auth-service (auth.knogin.com)",
-        description = "App registration, scopes, governance and JWKS for Argus external integrations."
+        description = "App registration, scopes, governance, OAuth 2.0 and JWKS for Argus external integrations."
     ),
     servers((url = "https://auth.knogin.com")),
     paths(
@@ -23,6 +23,15 @@ use super::{apps, jwks, scopes};
         apps::list_apps,
         apps::get_app,
         apps::patch_governance,
+        credentials::service_token,
+        credentials::sandbox_token,
+        credentials::rotate_secret,
+        authorize::authorize,
+        oauth::token,
+        oauth::revoke,
+        oauth::introspect,
+        metadata::oauth_metadata,
+        metadata::openid_configuration,
         jwks::well_known_jwks,
         jwks::versioned_jwks,
         health::healthz,

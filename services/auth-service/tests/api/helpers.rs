@@ -21,18 +21,26 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the service with a config the test may adjust first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut AuthConfig)) -> Self {
         argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
         let db = TestDatabase::create().await;
-        let config = AuthConfig {
+        let mut config = AuthConfig {
             listen_addr: "127.0.0.1:0".into(),
             store: StoreConfig { database_url: db.url().to_owned(), max_connections: 4 },
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             secret_pepper: "test-pepper".into(),
+            trust_forwarded_for: false,
+            oauth: auth_service::OAuthConfig::default(),
             migrate: false,
             log_format: argus_telemetry::LogFormat::Pretty,
             log_filter: "warn".into(),
         };
+        adjust(&mut config);
         let app = Application::build(config).await.expect("auth-service starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
@@ -118,4 +126,75 @@ pub fn confidential_app() -> Value {
         "redirect_uris": [],
         "requested_scopes": ["webhooks:write"]
     })
+}
+
+impl TestApp {
+    /// Registers an app and returns its client id and (for confidential
+    /// clients) its secret.
+    pub async fn register(&self, admin: &str, body: Value) -> (String, Option<String>) {
+        let r = self.create_app(admin, body).await;
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        (v["client_id"].as_str().unwrap().to_owned(), v["client_secret"].as_str().map(str::to_owned))
+    }
+
+    /// POSTs a form to a token-family endpoint, optionally with Basic auth.
+    pub async fn form(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http.post(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
+    }
+
+    /// A user who can sign in.
+    pub async fn user(&self, tenant: &TenantId, email: &str, password: &str) {
+        let hash = argus_crypto::hash_password(password).unwrap();
+        self.store.create_user(tenant, email, &hash).await.unwrap();
+    }
+
+    /// A client that keeps cookies and does not follow redirects, like a
+    /// browser whose navigation the test steps through.
+    pub fn browserless(&self) -> reqwest::Client {
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+}
+
+/// Asserts an RFC 6749 error body with `status` and `error`.
+pub async fn expect_oauth_error(response: reqwest::Response, status: u16, error: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status for {error}");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["error_description"].is_string());
+    body
+}
+
+/// The value of a hidden form field in a page rendered by the service.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no field {name} in {html}")) + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end]
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#39;", "'")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#43;", "+")
+        .replace("&#61;", "=")
+        .replace("&#47;", "/")
+}
+
+/// The query parameters of a redirect's `Location`.
+pub fn location_params(response: &reqwest::Response) -> std::collections::HashMap<String, String> {
+    let location = response.headers()["location"].to_str().unwrap();
+    let url = reqwest::Url::parse(location).unwrap();
+    url.query_pairs().into_owned().collect()
 }

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod apps;
+mod browser;
 mod errors;
 mod helpers;
 mod jwks;
+mod oauth;
 mod tokens;

@@ -1,0 +1,616 @@
+//! OAuth 2.0 state: browser sessions, single-use authorization codes,
+//! rotating refresh tokens grouped in grant families, the access-token deny
+//! list, sign-in lock-out counters, and client secrets for authentication.
+//! Secret values arrive here already hashed (keyed hash); none is stored raw.
+
+use argus_types::{ClientId, GrantId, SecretId, TenantId, UserId};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::apps::AppRecord;
+use crate::schema::{
+    apps, authorization_codes, client_secrets, grant_families, issued_access_tokens, refresh_tokens,
+    revoked_access_tokens, sessions, sign_in_failures,
+};
+use crate::{Store, StoreError, parse_id};
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What an authorization code is bound to.
+#[derive(Debug, Clone)]
+pub struct CodeGrant {
+    pub tenant_id: TenantId,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedeemedCode {
+    pub grant: CodeGrant,
+    pub family: GrantId,
+}
+
+/// The result of presenting an authorization code.
+#[derive(Debug)]
+pub enum CodeRedemption {
+    Redeemed(RedeemedCode),
+    /// Presented before: what the first use issued is now revoked.
+    Replayed,
+    Expired,
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub family: GrantId,
+    pub tenant_id: TenantId,
+    pub client_id: ClientId,
+    pub user_id: Option<UserId>,
+    pub scopes: Vec<String>,
+}
+
+/// The result of presenting a refresh token for rotation.
+#[derive(Debug)]
+pub enum RefreshRotation {
+    Rotated(RefreshGrant),
+    /// A spent token came back: the whole family is now revoked.
+    Replayed,
+    /// The request asked for scopes the grant does not hold; the token was
+    /// not spent.
+    ScopeExceeded,
+    Invalid,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientSecretRecord {
+    pub id: SecretId,
+    pub secret_hash: Vec<u8>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) -> Result<(), StoreError> {
+    let now = Utc::now();
+    diesel::update(grant_families::table.find(family))
+        .filter(grant_families::revoked_at.is_null())
+        .set(grant_families::revoked_at.eq(now))
+        .execute(conn)
+        .await?;
+    diesel::update(refresh_tokens::table.filter(refresh_tokens::family_id.eq(family)))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .set(refresh_tokens::revoked_at.eq(now))
+        .execute(conn)
+        .await?;
+    let issued: Vec<(String, DateTime<Utc>)> = issued_access_tokens::table
+        .filter(issued_access_tokens::family_id.eq(family))
+        .filter(issued_access_tokens::expires_at.gt(now))
+        .select((issued_access_tokens::jti, issued_access_tokens::expires_at))
+        .load(conn)
+        .await?;
+    for (jti, expires_at) in issued {
+        diesel::insert_into(revoked_access_tokens::table)
+            .values((revoked_access_tokens::jti.eq(jti), revoked_access_tokens::expires_at.eq(expires_at)))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    // ---- client authentication -------------------------------------------------
+
+    /// The app behind a `client_id`, whichever tenant owns it: the token
+    /// endpoint learns the tenant from the client that authenticates.
+    pub async fn app_for_client(&self, client_id: &ClientId) -> Result<Option<AppRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = apps::table
+            .find(client_id.as_str())
+            .select(crate::apps::AppRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// The client's secrets that have not expired.
+    pub async fn active_client_secrets(&self, client_id: &ClientId) -> Result<Vec<ClientSecretRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<(String, Vec<u8>, Option<DateTime<Utc>>)> = client_secrets::table
+            .filter(client_secrets::client_id.eq(client_id.as_str()))
+            .filter(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(diesel::dsl::now)))
+            .order(client_secrets::created_at.desc())
+            .select((client_secrets::id, client_secrets::secret_hash, client_secrets::expires_at))
+            .load(&mut conn)
+            .await?;
+        rows.into_iter()
+            .map(|(id, secret_hash, expires_at)| Ok(ClientSecretRecord { id: parse_id(&id)?, secret_hash, expires_at }))
+            .collect()
+    }
+
+    /// Adds a new secret; the newest previous one stays valid for `grace`,
+    /// any older one stops now, so a client never holds more than two.
+    /// Returns when the previous secret stops working, or `None` when the
+    /// tenant has no such app.
+    pub async fn rotate_client_secret(
+        &self,
+        tenant: &TenantId,
+        client_id: &ClientId,
+        new_hash: Vec<u8>,
+        grace: Duration,
+    ) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let owned: Option<String> = apps::table
+                .filter(apps::tenant_id.eq(tenant.as_str()))
+                .filter(apps::client_id.eq(client_id.as_str()))
+                .select(apps::client_id)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            if owned.is_none() {
+                return Ok(None);
+            }
+            let now = Utc::now();
+            let active: Vec<(String, Option<DateTime<Utc>>)> = client_secrets::table
+                .filter(client_secrets::client_id.eq(client_id.as_str()))
+                .filter(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(now)))
+                .order(client_secrets::created_at.desc())
+                .select((client_secrets::id, client_secrets::expires_at))
+                .load(conn)
+                .await?;
+            let mut previous_until = None;
+            for (i, (id, expires_at)) in active.iter().enumerate() {
+                let until = if i == 0 { expires_at.map_or(now + grace, |e| e.min(now + grace)) } else { now };
+                if i == 0 {
+                    previous_until = Some(until);
+                }
+                diesel::update(client_secrets::table.find(id))
+                    .set(client_secrets::expires_at.eq(until))
+                    .execute(conn)
+                    .await?;
+            }
+            diesel::delete(client_secrets::table.filter(client_secrets::client_id.eq(client_id.as_str())))
+                .filter(client_secrets::expires_at.le(now))
+                .execute(conn)
+                .await?;
+            diesel::insert_into(client_secrets::table)
+                .values((
+                    client_secrets::id.eq(SecretId::generate().as_str()),
+                    client_secrets::client_id.eq(client_id.as_str()),
+                    client_secrets::tenant_id.eq(tenant.as_str()),
+                    client_secrets::secret_hash.eq(new_hash),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(Some(previous_until))
+        })
+        .await
+    }
+
+    // ---- sessions -----------------------------------------------------------------
+
+    pub async fn create_session(
+        &self,
+        id_hash: Vec<u8>,
+        tenant: &TenantId,
+        user: &UserId,
+        lifetime: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(sessions::table)
+            .values((
+                sessions::id_hash.eq(id_hash),
+                sessions::tenant_id.eq(tenant.as_str()),
+                sessions::user_id.eq(user.as_str()),
+                sessions::expires_at.eq(Utc::now() + lifetime),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn find_session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: Option<(String, String, DateTime<Utc>)> = sessions::table
+            .find(id_hash)
+            .filter(sessions::expires_at.gt(diesel::dsl::now))
+            .select((sessions::tenant_id, sessions::user_id, sessions::expires_at))
+            .first(&mut conn)
+            .await
+            .optional()?;
+        row.map(|(t, u, expires_at)| Ok(SessionRecord { tenant_id: parse_id(&t)?, user_id: parse_id(&u)?, expires_at }))
+            .transpose()
+    }
+
+    // ---- sign-in lock-out -------------------------------------------------------
+
+    /// Until when sign-in for this email is locked, if it is.
+    pub async fn sign_in_locked_until(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut conn = self.conn().await?;
+        let until: Option<Option<DateTime<Utc>>> = sign_in_failures::table
+            .find((tenant.as_str(), email))
+            .select(sign_in_failures::locked_until)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(until.flatten().filter(|u| *u > Utc::now()))
+    }
+
+    /// Counts a failed sign-in; from `free_attempts` failures on, each one
+    /// locks sign-in for a delay that doubles up to `max_delay`.
+    pub async fn record_sign_in_failure(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+        free_attempts: i32,
+        base_delay: Duration,
+        max_delay: Duration,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut conn = self.conn().await?;
+        let failures: i32 = diesel::insert_into(sign_in_failures::table)
+            .values((
+                sign_in_failures::tenant_id.eq(tenant.as_str()),
+                sign_in_failures::email.eq(email),
+                sign_in_failures::failures.eq(1),
+            ))
+            .on_conflict((sign_in_failures::tenant_id, sign_in_failures::email))
+            .do_update()
+            .set((
+                sign_in_failures::failures.eq(sign_in_failures::failures + 1),
+                sign_in_failures::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(sign_in_failures::failures)
+            .get_result(&mut conn)
+            .await?;
+        if failures < free_attempts {
+            return Ok(None);
+        }
+        let doublings = u32::try_from((failures - free_attempts).min(16)).unwrap_or(16);
+        let delay = (base_delay * 2i32.pow(doublings)).min(max_delay);
+        let until = Utc::now() + delay;
+        diesel::update(sign_in_failures::table.find((tenant.as_str(), email)))
+            .set(sign_in_failures::locked_until.eq(until))
+            .execute(&mut conn)
+            .await?;
+        Ok(Some(until))
+    }
+
+    pub async fn clear_sign_in_failures(&self, tenant: &TenantId, email: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::delete(sign_in_failures::table.find((tenant.as_str(), email))).execute(&mut conn).await?;
+        Ok(())
+    }
+
+    // ---- authorization codes ---------------------------------------------------
+
+    /// Stores a code (by hash) and opens the grant family it starts.
+    pub async fn create_authorization_code(
+        &self,
+        code_hash: Vec<u8>,
+        grant: &CodeGrant,
+        lifetime: Duration,
+    ) -> Result<GrantId, StoreError> {
+        let family = GrantId::generate();
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            diesel::insert_into(grant_families::table)
+                .values((
+                    grant_families::id.eq(family.as_str()),
+                    grant_families::tenant_id.eq(grant.tenant_id.as_str()),
+                    grant_families::client_id.eq(grant.client_id.as_str()),
+                    grant_families::user_id.eq(grant.user_id.as_str()),
+                ))
+                .execute(conn)
+                .await?;
+            diesel::insert_into(authorization_codes::table)
+                .values((
+                    authorization_codes::code_hash.eq(code_hash),
+                    authorization_codes::tenant_id.eq(grant.tenant_id.as_str()),
+                    authorization_codes::client_id.eq(grant.client_id.as_str()),
+                    authorization_codes::user_id.eq(grant.user_id.as_str()),
+                    authorization_codes::family_id.eq(family.as_str()),
+                    authorization_codes::redirect_uri.eq(&grant.redirect_uri),
+                    authorization_codes::scopes.eq(&grant.scopes),
+                    authorization_codes::code_challenge.eq(&grant.code_challenge),
+                    authorization_codes::code_challenge_method.eq(&grant.code_challenge_method),
+                    authorization_codes::expires_at.eq(Utc::now() + lifetime),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await?;
+        Ok(family)
+    }
+
+    /// Marks the code used, once. A second presentation revokes the family
+    /// the first one started (RFC 6749 §4.1.2, RFC 9700 §4.5.3).
+    pub async fn redeem_authorization_code(&self, code_hash: &[u8]) -> Result<CodeRedemption, StoreError> {
+        type CodeRow = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Vec<String>,
+            Option<String>,
+            Option<String>,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+        );
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let row: Option<CodeRow> = authorization_codes::table
+                .find(code_hash)
+                .select((
+                    authorization_codes::tenant_id,
+                    authorization_codes::client_id,
+                    authorization_codes::user_id,
+                    authorization_codes::family_id,
+                    authorization_codes::redirect_uri,
+                    authorization_codes::scopes,
+                    authorization_codes::code_challenge,
+                    authorization_codes::code_challenge_method,
+                    authorization_codes::expires_at,
+                    authorization_codes::consumed_at,
+                ))
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some((tenant, client, user, family, redirect_uri, scopes, challenge, method, expires_at, consumed_at)) =
+                row
+            else {
+                return Ok(CodeRedemption::Unknown);
+            };
+            if consumed_at.is_some() {
+                revoke_family(conn, &family).await?;
+                return Ok(CodeRedemption::Replayed);
+            }
+            if expires_at <= Utc::now() {
+                return Ok(CodeRedemption::Expired);
+            }
+            diesel::update(authorization_codes::table.find(code_hash))
+                .set(authorization_codes::consumed_at.eq(Utc::now()))
+                .execute(conn)
+                .await?;
+            Ok(CodeRedemption::Redeemed(RedeemedCode {
+                grant: CodeGrant {
+                    tenant_id: parse_id(&tenant)?,
+                    client_id: parse_id(&client)?,
+                    user_id: parse_id(&user)?,
+                    redirect_uri,
+                    scopes,
+                    code_challenge: challenge,
+                    code_challenge_method: method,
+                },
+                family: parse_id(&family)?,
+            }))
+        })
+        .await
+    }
+
+    /// Revokes a grant family (a code presented with the wrong verifier, say).
+    pub async fn revoke_grant_family(&self, family: &GrantId) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| revoke_family(conn, family.as_str()).await).await
+    }
+
+    // ---- refresh tokens and issued access tokens -------------------------------
+
+    pub async fn store_refresh_token(
+        &self,
+        token_hash: Vec<u8>,
+        grant: &RefreshGrant,
+        lifetime: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(refresh_tokens::table)
+            .values((
+                refresh_tokens::token_hash.eq(token_hash),
+                refresh_tokens::family_id.eq(grant.family.as_str()),
+                refresh_tokens::tenant_id.eq(grant.tenant_id.as_str()),
+                refresh_tokens::client_id.eq(grant.client_id.as_str()),
+                refresh_tokens::user_id.eq(grant.user_id.as_ref().map(UserId::as_str)),
+                refresh_tokens::scopes.eq(&grant.scopes),
+                refresh_tokens::expires_at.eq(Utc::now() + lifetime),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Spends a refresh token presented by `client`. Reuse of a spent token
+    /// revokes its family (RFC 9700 §4.14.2).
+    /// `requested` narrows the scopes; asking for more than the grant holds
+    /// leaves the token unspent.
+    pub async fn spend_refresh_token(
+        &self,
+        token_hash: &[u8],
+        client: &ClientId,
+        requested: Option<&[String]>,
+    ) -> Result<RefreshRotation, StoreError> {
+        type RefreshRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Vec<String>,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+        );
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let row: Option<RefreshRow> = refresh_tokens::table
+                .find(token_hash)
+                .select((
+                    refresh_tokens::family_id,
+                    refresh_tokens::tenant_id,
+                    refresh_tokens::client_id,
+                    refresh_tokens::user_id,
+                    refresh_tokens::scopes,
+                    refresh_tokens::expires_at,
+                    refresh_tokens::used_at,
+                    refresh_tokens::revoked_at,
+                ))
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some((family, tenant, client_id, user, scopes, expires_at, used_at, revoked_at)) = row else {
+                return Ok(RefreshRotation::Invalid);
+            };
+            if client_id != client.as_str() {
+                return Ok(RefreshRotation::Invalid);
+            }
+            if used_at.is_some() {
+                revoke_family(conn, &family).await?;
+                return Ok(RefreshRotation::Replayed);
+            }
+            let family_revoked: Option<DateTime<Utc>> =
+                grant_families::table.find(&family).select(grant_families::revoked_at).first(conn).await?;
+            if revoked_at.is_some() || family_revoked.is_some() || expires_at <= Utc::now() {
+                return Ok(RefreshRotation::Invalid);
+            }
+            let scopes = match requested {
+                Some(requested) if requested.iter().any(|s| !scopes.contains(s)) => {
+                    return Ok(RefreshRotation::ScopeExceeded);
+                }
+                Some(requested) => requested.to_vec(),
+                None => scopes,
+            };
+            diesel::update(refresh_tokens::table.find(token_hash))
+                .set(refresh_tokens::used_at.eq(Utc::now()))
+                .execute(conn)
+                .await?;
+            Ok(RefreshRotation::Rotated(RefreshGrant {
+                family: parse_id(&family)?,
+                tenant_id: parse_id(&tenant)?,
+                client_id: parse_id(&client_id)?,
+                user_id: user.as_deref().map(parse_id).transpose()?,
+                scopes,
+            }))
+        })
+        .await
+    }
+
+    /// Revokes the refresh token's whole family if `client` owns it (RFC
+    /// 7009 §2.1); an unknown token is not an error.
+    pub async fn revoke_refresh_token(&self, token_hash: &[u8], client: &ClientId) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let family: Option<String> = refresh_tokens::table
+                .find(token_hash)
+                .filter(refresh_tokens::client_id.eq(client.as_str()))
+                .select(refresh_tokens::family_id)
+                .first(conn)
+                .await
+                .optional()?;
+            match family {
+                Some(family) => {
+                    revoke_family(conn, &family).await?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        })
+        .await
+    }
+
+    /// Whether a refresh token is live (for introspection), and its grant.
+    pub async fn live_refresh_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<(RefreshGrant, DateTime<Utc>)>, StoreError> {
+        let mut conn = self.conn().await?;
+        type LiveRow = (String, String, String, Option<String>, Vec<String>, DateTime<Utc>);
+        let row: Option<LiveRow> = refresh_tokens::table
+            .inner_join(grant_families::table.on(grant_families::id.eq(refresh_tokens::family_id)))
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .filter(refresh_tokens::used_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null())
+            .filter(grant_families::revoked_at.is_null())
+            .filter(refresh_tokens::expires_at.gt(diesel::dsl::now))
+            .select((
+                refresh_tokens::family_id,
+                refresh_tokens::tenant_id,
+                refresh_tokens::client_id,
+                refresh_tokens::user_id,
+                refresh_tokens::scopes,
+                refresh_tokens::expires_at,
+            ))
+            .first(&mut conn)
+            .await
+            .optional()?;
+        row.map(|(family, tenant, client, user, scopes, expires_at)| {
+            Ok((
+                RefreshGrant {
+                    family: parse_id(&family)?,
+                    tenant_id: parse_id(&tenant)?,
+                    client_id: parse_id(&client)?,
+                    user_id: user.as_deref().map(parse_id).transpose()?,
+                    scopes,
+                },
+                expires_at,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Remembers an access token minted under a family, so revoking the
+    /// family can deny-list it.
+    pub async fn record_issued_access_token(
+        &self,
+        jti: &str,
+        family: &GrantId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(issued_access_tokens::table)
+            .values((
+                issued_access_tokens::jti.eq(jti),
+                issued_access_tokens::family_id.eq(family.as_str()),
+                issued_access_tokens::expires_at.eq(expires_at),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_access_token(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(revoked_access_tokens::table)
+            .values((revoked_access_tokens::jti.eq(jti), revoked_access_tokens::expires_at.eq(expires_at)))
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let found: Option<String> = revoked_access_tokens::table
+            .find(jti)
+            .select(revoked_access_tokens::jti)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(found.is_some())
+    }
+}

@@ -1,0 +1,13 @@
+//! OAuth 2.0 machinery shared by the endpoints: RFC 6749 errors, form
+//! parameters, client authentication, PKCE, and token issuing.
+
+pub mod client;
+pub mod error;
+pub mod issue;
+pub mod params;
+pub mod pkce;
+
+pub use client::{AuthenticatedClient, authenticate_client};
+pub use error::{OAuthError, OAuthErrorCode};
+pub use issue::TokenIssuer;
+pub use params::Params;
