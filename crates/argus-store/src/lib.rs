@@ -6,6 +6,7 @@ pub mod apps;
 pub mod keys;
 mod migrate;
 pub mod oauth;
+pub mod outbox;
 mod schema;
 pub mod scopes;
 pub mod tenants;

@@ -152,3 +152,19 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, grant_families);
 
+// Transactional outbox (migration 2026-11-22-000100_outbox).
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        tenant_id -> Text,
+        message_id -> Text,
+        exchange -> Text,
+        routing_key -> Text,
+        kind -> Text,
+        payload -> Binary,
+        headers -> Jsonb,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}

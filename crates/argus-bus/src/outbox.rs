@@ -1,0 +1,52 @@
+//! Builders for outbox rows, so writers enqueue messages the relay will
+//! publish exactly as [`crate::Publisher`] would:
+//!
+//! ```ignore
+//! conn.transaction::<_, StoreError, _>(async |conn| {
+//!     incidents::update(conn, &tenant, ...).await?;
+//!     argus_store::outbox::enqueue(conn, argus_bus::outbox::event(&tenant, &event, trace_headers)).await
+//! }).await?;
+//! ```
+
+use std::collections::BTreeMap;
+
+use argus_store::outbox::{NewOutboxMessage, OutboxExchange};
+use argus_types::TenantId;
+
+use crate::{Message, WorkQueue, proto};
+
+/// An event for [`crate::Exchange::Events`], routed by its type.
+/// `headers` are extra string headers such as `traceparent`.
+pub fn event(tenant: &TenantId, event: &proto::Event, headers: BTreeMap<String, String>) -> NewOutboxMessage {
+    row(tenant, OutboxExchange::Events, event.r#type.clone(), Message::event(event), headers)
+}
+
+/// A webhook delivery task for the deliveries queue.
+pub fn delivery(tenant: &TenantId, task: &proto::DeliveryTask, headers: BTreeMap<String, String>) -> NewOutboxMessage {
+    row(tenant, OutboxExchange::Work, WorkQueue::Deliveries.routing_key().to_owned(), Message::delivery(task), headers)
+}
+
+/// A job task for the jobs queue.
+pub fn job(tenant: &TenantId, task: &proto::JobTask, headers: BTreeMap<String, String>) -> NewOutboxMessage {
+    row(tenant, OutboxExchange::Work, WorkQueue::Jobs.routing_key().to_owned(), Message::job(task), headers)
+}
+
+fn row(
+    tenant: &TenantId,
+    exchange: OutboxExchange,
+    routing_key: String,
+    message: Message,
+    headers: BTreeMap<String, String>,
+) -> NewOutboxMessage {
+    let mut all = message.headers;
+    all.extend(headers);
+    NewOutboxMessage {
+        tenant_id: tenant.clone(),
+        message_id: message.message_id,
+        exchange,
+        routing_key,
+        kind: message.kind,
+        payload: message.payload,
+        headers: all,
+    }
+}

@@ -1,0 +1,192 @@
+//! The outbox relay: publishes committed outbox rows and marks them sent
+//! once the broker confirmed them.
+//!
+//! It wakes on `LISTEN argus_outbox` (the insert trigger's NOTIFY, sent at
+//! commit) and also polls every `poll_interval`, so a lost notification or
+//! a broken listen connection only delays messages. When the broker fails,
+//! rows stay unsent and the relay retries with back-off: an outage delays
+//! messages and loses none. Several relays may run at once: each claims
+//! rows with `FOR UPDATE SKIP LOCKED`, so each row is published by one.
+
+use std::time::Duration;
+
+use argus_store::Store;
+use argus_store::outbox::{OutboxListener, OutboxMessage, RelayedBatch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::{BusError, Message, Publisher};
+
+/// How the relay paces itself.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Rows claimed and published per transaction.
+    pub batch_size: i64,
+    /// Poll this often even without a notification.
+    pub poll_interval: Duration,
+    /// Back-off after a failed pass, doubling from `min` to `max`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Sent rows older than this are deleted (checked about every
+    /// `purge_interval`); `None` keeps them.
+    pub retention: Option<Duration>,
+    pub purge_interval: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 200,
+            poll_interval: Duration::from_secs(1),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            retention: Some(Duration::from_secs(24 * 60 * 60)),
+            purge_interval: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Publishes the outbox of one database.
+pub struct OutboxRelay {
+    store: Store,
+    database_url: String,
+    publisher: Publisher,
+    config: RelayConfig,
+}
+
+impl OutboxRelay {
+    /// `database_url` is for the dedicated LISTEN connection (a LISTEN
+    /// belongs to one session, so it cannot come from the pool).
+    pub fn new(store: Store, database_url: impl Into<String>, publisher: Publisher, config: RelayConfig) -> Self {
+        Self { store, database_url: database_url.into(), publisher, config }
+    }
+
+    /// Runs until `shutdown` is cancelled; a batch in progress is finished
+    /// (published and marked, or left unsent) before it returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener: Option<OutboxListener> = None;
+        let mut backoff = self.config.min_backoff;
+        let mut next_purge = Instant::now();
+        while !shutdown.is_cancelled() {
+            // Listen before draining, so a commit during the drain still
+            // wakes the next wait.
+            if listener.is_none() {
+                match OutboxListener::connect(&self.database_url).await {
+                    Ok(l) => listener = Some(l),
+                    Err(e) => tracing::warn!(error = %e, "cannot LISTEN for outbox rows; polling only"),
+                }
+            }
+
+            let pause = match self.drain(&shutdown).await {
+                Ok(()) => {
+                    backoff = self.config.min_backoff;
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay pass failed");
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                    Some(pause)
+                }
+            };
+
+            if let Some(retention) = self.config.retention
+                && Instant::now() >= next_purge
+            {
+                next_purge = Instant::now() + self.config.purge_interval;
+                match self.store.purge_sent_outbox(retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(purged = n, "purged sent outbox rows"),
+                    Err(e) => tracing::warn!(error = %e, "cannot purge sent outbox rows"),
+                }
+            }
+
+            match pause {
+                // After a failure, wait out the back-off whatever is
+                // notified: the broker (or database) needs the time.
+                Some(pause) => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+                None => {
+                    let wait = async {
+                        match listener.as_mut() {
+                            Some(l) => l.wait(self.config.poll_interval).await,
+                            None => {
+                                tokio::time::sleep(self.config.poll_interval).await;
+                                Ok(false)
+                            }
+                        }
+                    };
+                    let woke = tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        woke = wait => woke,
+                    };
+                    if let Err(e) = woke {
+                        tracing::warn!(error = %e, "outbox LISTEN connection lost; reconnecting");
+                        listener = None;
+                    }
+                }
+            }
+        }
+        tracing::info!("outbox relay stopped");
+    }
+
+    /// Publishes batches until the outbox is empty (of rows no other relay
+    /// holds). `Err` when a batch published nothing. A batch where only
+    /// some rows failed (say one the broker cannot route) goes on, so one
+    /// bad row does not slow every other message down to the back-off.
+    async fn drain(&self, shutdown: &CancellationToken) -> Result<(), BusError> {
+        loop {
+            let batch = self.relay_batch().await?;
+            if batch.sent == 0 && batch.claimed > 0 {
+                return Err(BusError::Unavailable(format!("none of {} outbox rows confirmed", batch.claimed)));
+            }
+            let full = i64::try_from(batch.claimed).unwrap_or(i64::MAX) >= self.config.batch_size;
+            if !full || shutdown.is_cancelled() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One pass: claims a batch, publishes it, marks confirmed rows sent.
+    /// Public for tests and tools that want to flush the outbox once.
+    pub async fn relay_batch(&self) -> Result<RelayedBatch, BusError> {
+        let publisher = &self.publisher;
+        let batch = self
+            .store
+            .relay_outbox_batch(self.config.batch_size, move |rows: Vec<OutboxMessage>| async move {
+                let messages: Vec<(crate::Exchange, &str, Message)> =
+                    rows.iter().map(|row| (row.exchange.into(), row.routing_key.as_str(), to_message(row))).collect();
+                let results = publisher.publish_many(messages.iter().map(|(e, k, m)| (*e, *k, m))).await;
+                rows.iter()
+                    .zip(results)
+                    .filter_map(|(row, result)| match result {
+                        Ok(()) => Some(row.id),
+                        Err(e) => {
+                            tracing::warn!(message_id = %row.message_id, error = %e, "outbox row not published");
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .await?;
+        if batch.sent > 0 {
+            tracing::debug!(sent = batch.sent, "published outbox rows");
+        }
+        Ok(batch)
+    }
+}
+
+fn to_message(row: &OutboxMessage) -> Message {
+    Message {
+        message_id: row.message_id.clone(),
+        kind: row.kind.clone(),
+        tenant_id: row.tenant_id.clone(),
+        payload: row.payload.clone(),
+        headers: row.headers.clone(),
+        timestamp: Some(row.created_at.into()),
+    }
+}

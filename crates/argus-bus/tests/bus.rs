@@ -1,0 +1,732 @@
+//! argus-bus against the real RabbitMQ and PostgreSQL: every test has a
+//! vhost and a database of its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use argus_bus::testing::TestVhost;
+use argus_bus::{
+    CancellationToken, ConsumerConfig, Exchange, Incoming, Message, OutboxRelay, Outcome, Publisher, PublisherConfig,
+    RelayConfig, Topology, WorkQueue, proto,
+};
+use argus_store::StoreError;
+use argus_store::outbox;
+use argus_store::testing::TestDatabase;
+use argus_types::TenantId;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn topology(delays: impl IntoIterator<Item = u64>) -> Topology {
+    Topology::new("argus", delays)
+}
+
+fn publisher(url: &str, topology: &Topology) -> Publisher {
+    let mut config = PublisherConfig::new(url, topology.clone());
+    config.max_backoff = Duration::from_millis(500);
+    Publisher::new(config)
+}
+
+fn event(tenant: &TenantId, n: usize) -> proto::Event {
+    proto::Event {
+        id: format!("evt_{n:04}_{}", TenantId::generate().as_str().trim_start_matches("ten_")),
+        r#type: "incident.updated".to_owned(),
+        tenant_id: tenant.to_string(),
+        created_at_unix_ms: 1_700_000_000_000,
+        data_json: format!(r#"{{"n":{n}}}"#).into_bytes(),
+    }
+}
+
+fn trace_headers() -> BTreeMap<String, String> {
+    BTreeMap::from([("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned())])
+}
+
+/// Consumes `queue`, acking everything, and forwards each message.
+fn collect(url: &str, topology: &Topology, queue: WorkQueue) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stop = CancellationToken::new();
+    let (url, topology, token) = (url.to_owned(), topology.clone(), stop.clone());
+    tokio::spawn(async move {
+        let config = ConsumerConfig::new(queue, 16);
+        argus_bus::run_consumer_forever(
+            &url,
+            &topology,
+            &config,
+            move |incoming: Incoming| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(incoming);
+                    Outcome::Ack
+                }
+            },
+            token,
+        )
+        .await;
+    });
+    (rx, stop)
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Incoming>) -> Incoming {
+    tokio::time::timeout(WAIT, rx.recv()).await.expect("timed out waiting for a message").expect("consumer ended")
+}
+
+async fn enqueue_events(db: &TestDatabase, tenant: &TenantId, range: std::ops::Range<usize>) -> Vec<proto::Event> {
+    let events: Vec<_> = range.map(|n| event(tenant, n)).collect();
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let rows: Vec<_> = events.iter().map(|e| argus_bus::outbox::event(tenant, e, trace_headers())).collect();
+    conn.transaction::<(), StoreError, _>(async |conn| {
+        for row in rows {
+            outbox::enqueue(conn, row).await?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    events
+}
+
+async fn wait_until_all_sent(store: &argus_store::Store) {
+    let deadline = Instant::now() + WAIT;
+    while store.outbox_unsent_count().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "outbox rows still unsent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn relay_config() -> RelayConfig {
+    RelayConfig { max_backoff: Duration::from_millis(500), ..RelayConfig::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_declares_twice_without_error() {
+    let vhost = TestVhost::create().await;
+    let topology = topology([0, 200, 5_000, 200]);
+    let connection = argus_bus::connect(vhost.url(), "test", WAIT).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    topology.declare(&channel).await.unwrap();
+    topology.declare(&channel).await.unwrap();
+    // A second process declaring the same topology on its own connection.
+    let other = argus_bus::connect(vhost.url(), "test-2", WAIT).await.unwrap();
+    topology.declare(&other.create_channel().await.unwrap()).await.unwrap();
+
+    // Every queue exists, durable, and a passive declare finds it.
+    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+    let mut names: Vec<String> = WorkQueue::ALL.iter().map(|q| topology.queue(*q)).collect();
+    names.push(topology.dead_queue());
+    names.push(topology.retry_queue(200));
+    names.push(topology.retry_queue(5_000));
+    for name in names {
+        channel.queue_declare(name.as_str().into(), passive, FieldTable::default()).await.unwrap();
+    }
+    assert_eq!(topology.retry_delays_ms(), &[200, 5_000]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_with_confirms_and_consumes_with_properties() {
+    let vhost = TestVhost::create().await;
+    let topology = topology([]);
+    let publisher = publisher(vhost.url(), &topology);
+    let tenant = TenantId::generate();
+    let event = event(&tenant, 1);
+    let message = Message::event(&event).with_header("traceparent", "00-abc-def-01");
+    publisher.publish(Exchange::Events, "incident.updated", &message).await.unwrap();
+    assert!(publisher.is_connected().await);
+
+    let (mut rx, stop) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let got = next(&mut rx).await;
+    assert_eq!(got.message_id, event.id);
+    assert_eq!(got.kind, "incident.updated");
+    assert_eq!(got.tenant_id, tenant.as_str());
+    assert_eq!(got.routing_key, "incident.updated");
+    assert_eq!(got.headers.get("traceparent").map(String::as_str), Some("00-abc-def-01"));
+    assert_eq!(got.retry_count, 0);
+    assert!(got.timestamp.is_some());
+    assert_eq!(got.decode::<proto::Event>().unwrap(), event);
+
+    // A routing key no queue is bound to is refused, not silently dropped.
+    let task =
+        proto::JobTask { job_id: "job_1".into(), tenant_id: tenant.to_string(), kind: "export".into(), attempt: 1 };
+    let err = publisher.publish(Exchange::Work, "nobody-listens", &Message::job(&task)).await.unwrap_err();
+    assert!(matches!(err, argus_bus::BusError::Unroutable { .. }), "{err}");
+    // ... and the publisher is still usable after it.
+    publisher.publish(Exchange::Work, WorkQueue::Jobs.routing_key(), &Message::job(&task)).await.unwrap();
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_comes_back_to_the_work_queue_after_the_delay() {
+    let vhost = TestVhost::create().await;
+    let topology = topology([200, 60_000]);
+    let publisher = publisher(vhost.url(), &topology);
+    let tenant = TenantId::generate();
+    let task = proto::DeliveryTask {
+        delivery_id: "dlv_1".into(),
+        webhook_id: "wh_1".into(),
+        event_id: "evt_1".into(),
+        tenant_id: tenant.to_string(),
+        attempt: 1,
+    };
+    let message = Message::delivery(&task).with_header("traceparent", "00-trace-span-01");
+    publisher.publish(Exchange::Work, WorkQueue::Deliveries.routing_key(), &message).await.unwrap();
+
+    let (seen_tx, mut seen) = mpsc::unbounded_channel::<(Instant, Incoming)>();
+    let stop = CancellationToken::new();
+    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
+    let consumer = tokio::spawn(async move {
+        let connection = argus_bus::connect(&url, "test-consumer", WAIT).await.unwrap();
+        argus_bus::run_consumer(
+            &connection,
+            &top,
+            &ConsumerConfig::new(WorkQueue::Deliveries, 4),
+            move |incoming: Incoming| {
+                let seen_tx = seen_tx.clone();
+                async move {
+                    let first = incoming.retry_count == 0;
+                    let _ = seen_tx.send((Instant::now(), incoming));
+                    if first { Outcome::Retry { delay_ms: 200 } } else { Outcome::Ack }
+                }
+            },
+            token,
+        )
+        .await
+    });
+
+    let (t1, first) = tokio::time::timeout(WAIT, seen.recv()).await.unwrap().unwrap();
+    let (t2, second) = tokio::time::timeout(WAIT, seen.recv()).await.unwrap().unwrap();
+    let waited = t2 - t1;
+    assert!(waited >= Duration::from_millis(200), "came back after {waited:?}");
+    assert!(waited < Duration::from_secs(5), "came back only after {waited:?}");
+    assert_eq!(first.message_id, "dlv_1.1");
+    assert_eq!(second.message_id, first.message_id);
+    assert_eq!(second.retry_count, 1);
+    assert_eq!(second.routing_key, "200ms.delivery");
+    assert_eq!(second.tenant_id, tenant.as_str());
+    assert_eq!(second.headers.get("traceparent").map(String::as_str), Some("00-trace-span-01"));
+    assert_eq!(second.decode::<proto::DeliveryTask>().unwrap(), task);
+
+    stop.cancel();
+    consumer.await.unwrap().unwrap();
+    // Acked: nothing left anywhere.
+    let connection = argus_bus::connect(vhost.url(), "check", WAIT).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    for queue in [topology.queue(WorkQueue::Deliveries), topology.retry_queue(200)] {
+        let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+        let q = channel.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await.unwrap();
+        assert_eq!(q.message_count(), 0, "{queue}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_with_zero_delay_redelivers_at_once() {
+    let vhost = TestVhost::create().await;
+    let topology = topology([]);
+    let publisher = publisher(vhost.url(), &topology);
+    let task = proto::JobTask { job_id: "job_1".into(), tenant_id: "ten_x".into(), kind: "export".into(), attempt: 1 };
+    publisher.publish(Exchange::Work, WorkQueue::Jobs.routing_key(), &Message::job(&task)).await.unwrap();
+
+    let (seen_tx, mut seen) = mpsc::unbounded_channel::<Incoming>();
+    let stop = CancellationToken::new();
+    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
+    tokio::spawn(async move {
+        argus_bus::run_consumer_forever(
+            &url,
+            &top,
+            &ConsumerConfig::new(WorkQueue::Jobs, 1),
+            move |incoming: Incoming| {
+                let seen_tx = seen_tx.clone();
+                async move {
+                    let again = incoming.retry_count < 2;
+                    let _ = seen_tx.send(incoming);
+                    if again { Outcome::Retry { delay_ms: 0 } } else { Outcome::Ack }
+                }
+            },
+            token,
+        )
+        .await;
+    });
+    for expected in 0..3 {
+        let got = tokio::time::timeout(WAIT, seen.recv()).await.unwrap().unwrap();
+        assert_eq!(got.retry_count, expected);
+        assert_eq!(got.message_id, "job_1.1");
+        assert_eq!(got.routing_key, "job");
+    }
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letter_lands_in_the_dead_queue() {
+    let vhost = TestVhost::create().await;
+    let topology = topology([1_000]);
+    let publisher = publisher(vhost.url(), &topology);
+    let task = proto::DeliveryTask {
+        delivery_id: "dlv_9".into(),
+        webhook_id: "wh_9".into(),
+        event_id: "evt_9".into(),
+        tenant_id: "ten_9".into(),
+        attempt: 10,
+    };
+    publisher.publish(Exchange::Work, WorkQueue::Deliveries.routing_key(), &Message::delivery(&task)).await.unwrap();
+
+    let stop = CancellationToken::new();
+    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
+    tokio::spawn(async move {
+        argus_bus::run_consumer_forever(
+            &url,
+            &top,
+            &ConsumerConfig::new(WorkQueue::Deliveries, 2),
+            |_incoming: Incoming| async { Outcome::DeadLetter { reason: "retries exhausted".to_owned() } },
+            token,
+        )
+        .await;
+    });
+
+    let connection = argus_bus::connect(vhost.url(), "check", WAIT).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    let dead = loop {
+        if let Some(got) =
+            channel.basic_get(topology.dead_queue().as_str().into(), BasicGetOptions::default()).await.unwrap()
+        {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "nothing in the dead-letter queue");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    stop.cancel();
+    let props = &dead.delivery.properties;
+    assert_eq!(props.message_id().as_ref().map(|s| s.as_str()), Some("dlv_9.10"));
+    let headers = props.headers().clone().unwrap_or_default();
+    let header = |name: &str| match headers.inner().get(name) {
+        Some(lapin::types::AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        other => panic!("header {name}: {other:?}"),
+    };
+    assert_eq!(header(argus_bus::HEADER_DEAD_REASON), "retries exhausted");
+    assert_eq!(header(argus_bus::HEADER_DEAD_QUEUE), "argus.deliveries");
+    assert_eq!(header(argus_bus::HEADER_TENANT_ID), "ten_9");
+    dead.delivery.acker.ack(BasicAckOptions::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_message_does_not_hold_up_the_others() {
+    let vhost = TestVhost::create().await;
+    let topology = topology([]);
+    let publisher = publisher(vhost.url(), &topology);
+    let slow = Message::new("slow", "job", "ten_x", b"slow".to_vec());
+    publisher.publish(Exchange::Work, "job", &slow).await.unwrap();
+    for n in 0..3 {
+        publisher
+            .publish(Exchange::Work, "job", &Message::new(format!("fast-{n}"), "job", "ten_x", vec![]))
+            .await
+            .unwrap();
+    }
+
+    let (done_tx, mut done) = mpsc::unbounded_channel::<String>();
+    let stop = CancellationToken::new();
+    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
+    tokio::spawn(async move {
+        argus_bus::run_consumer_forever(
+            &url,
+            &top,
+            &ConsumerConfig::new(WorkQueue::Jobs, 4),
+            move |incoming: Incoming| {
+                let done_tx = done_tx.clone();
+                async move {
+                    if incoming.message_id == "slow" {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                    let _ = done_tx.send(incoming.message_id);
+                    Outcome::Ack
+                }
+            },
+            token,
+        )
+        .await;
+    });
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        order.push(tokio::time::timeout(WAIT, done.recv()).await.unwrap().unwrap());
+    }
+    assert_eq!(order.last().map(String::as_str), Some("slow"), "{order:?}");
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_lets_in_flight_handlers_finish_and_ack() {
+    let vhost = TestVhost::create().await;
+    let topology = topology([]);
+    let publisher = publisher(vhost.url(), &topology);
+    publisher.publish(Exchange::Work, "job", &Message::new("m1", "job", "ten_x", vec![])).await.unwrap();
+
+    let started = Arc::new(tokio::sync::Notify::new());
+    let finished = Arc::new(AtomicBool::new(false));
+    let stop = CancellationToken::new();
+    let connection = argus_bus::connect(vhost.url(), "consumer", WAIT).await.unwrap();
+    let run = {
+        let (started, finished, top, token) = (started.clone(), finished.clone(), topology.clone(), stop.clone());
+        async move {
+            argus_bus::run_consumer(
+                &connection,
+                &top,
+                &ConsumerConfig::new(WorkQueue::Jobs, 2),
+                move |_incoming: Incoming| {
+                    let (started, finished) = (started.clone(), finished.clone());
+                    async move {
+                        started.notify_one();
+                        tokio::time::sleep(Duration::from_millis(700)).await;
+                        finished.store(true, Ordering::SeqCst);
+                        Outcome::Ack
+                    }
+                },
+                token,
+            )
+            .await
+        }
+    };
+    let run = tokio::spawn(run);
+    tokio::time::timeout(WAIT, started.notified()).await.unwrap();
+    stop.cancel();
+    tokio::time::timeout(WAIT, run).await.unwrap().unwrap().unwrap();
+    assert!(finished.load(Ordering::SeqCst), "returned before the handler finished");
+
+    let connection = argus_bus::connect(vhost.url(), "check", WAIT).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+    let q = channel.queue_declare(topology.queue(WorkQueue::Jobs).as_str().into(), passive, FieldTable::default());
+    assert_eq!(q.await.unwrap().message_count(), 0, "the in-flight message was not acked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
+    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
+    let topology = topology([]);
+    let store = db.store();
+    let tenant = TenantId::generate();
+    let (mut events_rx, stop_events) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let (mut work_rx, stop_work) = collect(vhost.url(), &topology, WorkQueue::Deliveries);
+
+    // Polling only once a minute: only the NOTIFY can wake the relay in time.
+    let config = RelayConfig { poll_interval: Duration::from_secs(60), ..relay_config() };
+    let relay = OutboxRelay::new(store.clone(), db.url(), publisher(vhost.url(), &topology), config);
+    let stop = CancellationToken::new();
+    let relay = tokio::spawn(relay.run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let events = enqueue_events(&db, &tenant, 0..3).await;
+    let task = proto::DeliveryTask {
+        delivery_id: "dlv_7".into(),
+        webhook_id: "wh_7".into(),
+        event_id: events[0].id.clone(),
+        tenant_id: tenant.to_string(),
+        attempt: 1,
+    };
+    store.enqueue_outbox(argus_bus::outbox::delivery(&tenant, &task, trace_headers())).await.unwrap();
+
+    let mut got = HashMap::new();
+    for _ in 0..3 {
+        let m = next(&mut events_rx).await;
+        got.insert(m.message_id.clone(), m);
+    }
+    for e in &events {
+        let m = &got[&e.id];
+        assert_eq!(m.decode::<proto::Event>().unwrap(), *e);
+        assert_eq!(m.kind, "incident.updated");
+        assert_eq!(m.routing_key, "incident.updated");
+        assert_eq!(m.tenant_id, tenant.as_str());
+        assert_eq!(m.headers.get("traceparent"), trace_headers().get("traceparent"));
+    }
+    let work = next(&mut work_rx).await;
+    assert_eq!(work.message_id, "dlv_7.1");
+    assert_eq!(work.decode::<proto::DeliveryTask>().unwrap(), task);
+
+    wait_until_all_sent(&store).await;
+    for e in &events {
+        assert!(store.outbox_sent_at(&e.id).await.unwrap().flatten().is_some());
+    }
+    // A duplicate message id is refused, so a retried write cannot enqueue twice.
+    let again = store.enqueue_outbox(argus_bus::outbox::event(&tenant, &events[0], BTreeMap::new())).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+
+    stop.cancel();
+    tokio::time::timeout(WAIT, relay).await.unwrap().unwrap();
+    stop_events.cancel();
+    stop_work.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_of_a_rolled_back_transaction_are_never_published() {
+    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
+    let topology = topology([]);
+    let store = db.store();
+    let tenant = TenantId::generate();
+    let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+
+    let doomed = event(&tenant, 1);
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let row = argus_bus::outbox::event(&tenant, &doomed, BTreeMap::new());
+    let rolled_back = conn
+        .transaction::<(), StoreError, _>(async |conn| {
+            outbox::enqueue(conn, row).await?;
+            Err(StoreError::Conflict("the change failed after the outbox write".to_owned()))
+        })
+        .await;
+    assert!(rolled_back.is_err());
+    let committed = enqueue_events(&db, &tenant, 2..3).await;
+
+    let stop = CancellationToken::new();
+    let relay = OutboxRelay::new(store.clone(), db.url(), publisher(vhost.url(), &topology), relay_config());
+    let relay = tokio::spawn(relay.run(stop.clone()));
+    assert_eq!(next(&mut rx).await.message_id, committed[0].id);
+    wait_until_all_sent(&store).await;
+    // Give a stray publish time to arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(rx.try_recv().is_err(), "a rolled-back row was published");
+    assert_eq!(store.outbox_sent_at(&doomed.id).await.unwrap(), None);
+
+    stop.cancel();
+    relay.await.unwrap();
+    stop_consumer.cancel();
+}
+
+/// A TCP proxy in front of the broker that can be cut: while down it drops
+/// every connection, as a broker outage would look to the publisher.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    cut: watch::Sender<u32>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(false));
+        let (cut, _) = watch::channel(0u32);
+        let (accept_up, accept_cut) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                if !accept_up.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut_rx = accept_cut.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, cut }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.cut.send_modify(|n| *n += 1);
+        }
+    }
+
+    fn url(&self, vhost_url: &str) -> String {
+        vhost_url.replacen("127.0.0.1:5672", &format!("127.0.0.1:{}", self.port), 1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_delays_outbox_rows_and_loses_none() {
+    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
+    let topology = topology([]);
+    let store = db.store();
+    let tenant = TenantId::generate();
+    let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    assert!(proxy.url(vhost.url()).contains(&format!(":{}/", proxy.port)));
+
+    // The broker is "down" from the start: rows wait.
+    let mut expected: HashSet<String> = enqueue_events(&db, &tenant, 0..20).await.into_iter().map(|e| e.id).collect();
+    let stop = CancellationToken::new();
+    let relay =
+        OutboxRelay::new(store.clone(), db.url(), publisher(&proxy.url(vhost.url()), &topology), relay_config());
+    let relay = tokio::spawn(relay.run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(store.outbox_unsent_count().await.unwrap(), 20);
+
+    // It comes up: everything goes out, through the same relay.
+    proxy.set_up(true);
+    wait_until_all_sent(&store).await;
+
+    // It goes down while the relay holds a connection, more rows arrive.
+    proxy.set_up(false);
+    expected.extend(enqueue_events(&db, &tenant, 20..40).await.into_iter().map(|e| e.id));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(store.outbox_unsent_count().await.unwrap(), 20);
+    proxy.set_up(true);
+    wait_until_all_sent(&store).await;
+
+    // Every event reached the broker (at least once).
+    let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let mut seen = HashSet::new();
+    while !expected.is_subset(&seen) {
+        seen.insert(next(&mut rx).await.message_id);
+    }
+    stop.cancel();
+    relay.await.unwrap();
+    stop_consumer.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_pointed_at_an_unreachable_broker_keeps_rows_for_a_reachable_one() {
+    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
+    let topology = topology([]);
+    let store = db.store();
+    let tenant = TenantId::generate();
+    let events = enqueue_events(&db, &tenant, 0..5).await;
+
+    let stop = CancellationToken::new();
+    let nowhere = OutboxRelay::new(
+        store.clone(),
+        db.url(),
+        publisher("amqp://guest:guest@127.0.0.1:1/%2f", &topology),
+        relay_config(),
+    );
+    let nowhere = tokio::spawn(nowhere.run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(store.outbox_unsent_count().await.unwrap(), 5);
+    stop.cancel();
+    tokio::time::timeout(WAIT, nowhere).await.unwrap().unwrap();
+
+    let relay = OutboxRelay::new(store.clone(), db.url(), publisher(vhost.url(), &topology), relay_config());
+    let batch = relay.relay_batch().await.unwrap();
+    assert_eq!((batch.claimed, batch.sent), (5, 5));
+    assert_eq!(store.outbox_unsent_count().await.unwrap(), 0);
+    let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let mut seen = HashSet::new();
+    for _ in 0..5 {
+        seen.insert(next(&mut rx).await.message_id);
+    }
+    assert_eq!(seen, events.into_iter().map(|e| e.id).collect());
+    stop_consumer.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_publish_each_row_once() {
+    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
+    let topology = topology([]);
+    let store = db.store();
+    let tenant = TenantId::generate();
+    let mut expected = HashSet::new();
+    for chunk in 0..6 {
+        expected.extend(enqueue_events(&db, &tenant, chunk * 50..(chunk + 1) * 50).await.into_iter().map(|e| e.id));
+    }
+
+    let stop = CancellationToken::new();
+    let config = RelayConfig { batch_size: 10, ..relay_config() };
+    let relays: Vec<_> = (0..2)
+        .map(|_| {
+            let relay = OutboxRelay::new(store.clone(), db.url(), publisher(vhost.url(), &topology), config.clone());
+            tokio::spawn(relay.run(stop.clone()))
+        })
+        .collect();
+    wait_until_all_sent(&store).await;
+    stop.cancel();
+    for relay in relays {
+        relay.await.unwrap();
+    }
+
+    let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for _ in 0..expected.len() {
+        *counts.entry(next(&mut rx).await.message_id).or_default() += 1;
+    }
+    // Nothing beyond the expected number arrives.
+    assert!(tokio::time::timeout(Duration::from_millis(700), rx.recv()).await.is_err(), "a row was published twice");
+    assert_eq!(counts.keys().cloned().collect::<HashSet<_>>(), expected);
+    assert!(counts.values().all(|n| *n == 1));
+    stop_consumer.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_panics_requeue_the_message() {
+    let vhost = TestVhost::create().await;
+    let topology = topology([]);
+    let publisher = publisher(vhost.url(), &topology);
+    publisher.publish(Exchange::Work, "job", &Message::new("p1", "job", "ten_x", vec![])).await.unwrap();
+
+    let calls = Arc::new(AtomicU32::new(0));
+    let (done_tx, mut done) = mpsc::unbounded_channel::<Incoming>();
+    let stop = CancellationToken::new();
+    let (url, top, token, counter) = (vhost.url().to_owned(), topology.clone(), stop.clone(), calls.clone());
+    tokio::spawn(async move {
+        argus_bus::run_consumer_forever(
+            &url,
+            &top,
+            &ConsumerConfig::new(WorkQueue::Jobs, 1),
+            move |incoming: Incoming| {
+                let (counter, done_tx) = (counter.clone(), done_tx.clone());
+                async move {
+                    if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                        panic!("handler bug");
+                    }
+                    let _ = done_tx.send(incoming);
+                    Outcome::Ack
+                }
+            },
+            token,
+        )
+        .await;
+    });
+    let again = tokio::time::timeout(WAIT, done.recv()).await.unwrap().unwrap();
+    assert_eq!(again.message_id, "p1");
+    assert!(again.redelivered);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unroutable_row_stays_unsent_without_holding_up_the_rest() {
+    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
+    let topology = topology([]);
+    let store = db.store();
+    let tenant = TenantId::generate();
+    let stray = outbox::NewOutboxMessage {
+        tenant_id: tenant.clone(),
+        message_id: "stray-1".to_owned(),
+        exchange: outbox::OutboxExchange::Work,
+        routing_key: "no-such-work".to_owned(),
+        kind: "job".to_owned(),
+        payload: vec![],
+        headers: BTreeMap::new(),
+    };
+    store.enqueue_outbox(stray).await.unwrap();
+    let events = enqueue_events(&db, &tenant, 0..5).await;
+
+    let relay = OutboxRelay::new(
+        store.clone(),
+        db.url(),
+        publisher(vhost.url(), &topology),
+        RelayConfig { batch_size: 2, ..relay_config() },
+    );
+    let stop = CancellationToken::new();
+    let relay = tokio::spawn(relay.run(stop.clone()));
+    let deadline = Instant::now() + WAIT;
+    for e in &events {
+        while store.outbox_sent_at(&e.id).await.unwrap().flatten().is_none() {
+            assert!(Instant::now() < deadline, "event {} not published", e.id);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(store.outbox_sent_at("stray-1").await.unwrap(), Some(None));
+    assert_eq!(store.outbox_unsent_count().await.unwrap(), 1);
+    stop.cancel();
+    relay.await.unwrap();
+}

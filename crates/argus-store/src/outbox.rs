@@ -1,0 +1,288 @@
+//! The transactional outbox. A writer calls [`enqueue`] on the connection
+//! of the transaction that makes its change, so the message exists exactly
+//! when the change does. A relay (`argus_bus::relay`) claims unsent rows
+//! with `FOR UPDATE SKIP LOCKED`, publishes them with publisher confirms and
+//! marks them sent in the same transaction, so several relays can run and
+//! a row is marked sent only once the broker holds it.
+//!
+//! Delivery is at least once: a relay that dies between the broker's
+//! confirm and its commit publishes those rows again. Consumers deduplicate
+//! on `message_id`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use argus_types::TenantId;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::{FutureExt, StreamExt};
+
+use crate::schema::outbox;
+use crate::{Store, StoreError};
+
+/// The PostgreSQL channel the insert trigger notifies.
+pub const NOTIFY_CHANNEL: &str = "argus_outbox";
+
+/// Which broker exchange a row goes to. Stored by its logical name; the
+/// relay maps it to the deployment's prefixed exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxExchange {
+    /// Domain events, routed by event type.
+    Events,
+    /// Work items (deliveries, jobs), routed by work kind.
+    Work,
+}
+
+impl OutboxExchange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Work => "work",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "events" => Ok(Self::Events),
+            "work" => Ok(Self::Work),
+            other => Err(StoreError::Corrupt(format!("outbox exchange `{other}`"))),
+        }
+    }
+}
+
+/// A message to publish once the surrounding transaction commits.
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage {
+    pub tenant_id: TenantId,
+    /// The AMQP `message_id`, unique across the outbox: enqueuing the same
+    /// id twice is a [`StoreError::Conflict`], which makes a retried write
+    /// idempotent.
+    pub message_id: String,
+    pub exchange: OutboxExchange,
+    pub routing_key: String,
+    /// The AMQP `type` property.
+    pub kind: String,
+    /// The protobuf-encoded body.
+    pub payload: Vec<u8>,
+    /// Extra string headers, e.g. `traceparent` and `tracestate`.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// An unsent row, as the relay claims it.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub id: i64,
+    /// Kept as stored: the relay must publish every row, and a tenant id it
+    /// cannot parse is no reason to hold a message back.
+    pub tenant_id: String,
+    pub message_id: String,
+    pub exchange: OutboxExchange,
+    pub routing_key: String,
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+struct OutboxRow {
+    id: i64,
+    tenant_id: String,
+    message_id: String,
+    exchange: String,
+    routing_key: String,
+    kind: String,
+    payload: Vec<u8>,
+    headers: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<OutboxRow> for OutboxMessage {
+    type Error = StoreError;
+
+    fn try_from(r: OutboxRow) -> Result<Self, StoreError> {
+        let headers = match r.headers {
+            serde_json::Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| {
+                    // Only strings are written by `enqueue`; anything else
+                    // (a hand-written row) is passed on as its JSON text.
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, v)
+                })
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        Ok(Self {
+            exchange: OutboxExchange::parse(&r.exchange)?,
+            id: r.id,
+            tenant_id: r.tenant_id,
+            message_id: r.message_id,
+            routing_key: r.routing_key,
+            kind: r.kind,
+            payload: r.payload,
+            headers,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// Adds a message to the outbox on `conn`. Call it inside the transaction
+/// that makes the change the message announces: the message is published
+/// if and only if that transaction commits.
+pub async fn enqueue(conn: &mut AsyncPgConnection, msg: NewOutboxMessage) -> Result<(), StoreError> {
+    let headers =
+        serde_json::Value::Object(msg.headers.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect());
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::tenant_id.eq(msg.tenant_id.as_str()),
+            outbox::message_id.eq(&msg.message_id),
+            outbox::exchange.eq(msg.exchange.as_str()),
+            outbox::routing_key.eq(&msg.routing_key),
+            outbox::kind.eq(&msg.kind),
+            outbox::payload.eq(&msg.payload),
+            outbox::headers.eq(headers),
+        ))
+        .execute(conn)
+        .await
+        .map_err(|e| crate::unique_violation_to_conflict(e, &format!("outbox message {}", msg.message_id)))?;
+    Ok(())
+}
+
+/// Locks up to `limit` unsent rows, oldest first, skipping rows another
+/// relay holds. Must run inside a transaction: the locks last until it ends.
+pub async fn claim_unsent(conn: &mut AsyncPgConnection, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+    let rows: Vec<OutboxRow> = outbox::table
+        .filter(outbox::sent_at.is_null())
+        .order(outbox::id.asc())
+        .limit(limit)
+        .for_update()
+        .skip_locked()
+        .select(OutboxRow::as_select())
+        .load(conn)
+        .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// Marks rows as sent; returns how many were still unsent.
+pub async fn mark_sent(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<usize, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = diesel::update(outbox::table.filter(outbox::id.eq_any(ids)).filter(outbox::sent_at.is_null()))
+        .set(outbox::sent_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await?;
+    Ok(n)
+}
+
+/// What one relay pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayedBatch {
+    /// Rows claimed (locked) in this pass.
+    pub claimed: usize,
+    /// Rows the publisher confirmed and that are now marked sent.
+    pub sent: usize,
+}
+
+impl Store {
+    /// Adds one message to the outbox in a transaction of its own, for a
+    /// caller with no other change to make atomically with it.
+    pub async fn enqueue_outbox(&self, msg: NewOutboxMessage) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        enqueue(&mut conn, msg).await
+    }
+
+    /// One relay pass: claims up to `limit` unsent rows, hands them to
+    /// `publish`, and marks sent the ids it returns (those the broker
+    /// confirmed), all in one transaction. Rows not returned stay unsent for
+    /// a later pass. `publish` runs while the rows are locked, so it should
+    /// bound its own time.
+    pub async fn relay_outbox_batch<F, Fut>(&self, limit: i64, publish: F) -> Result<RelayedBatch, StoreError>
+    where
+        F: FnOnce(Vec<OutboxMessage>) -> Fut + Send,
+        Fut: Future<Output = Vec<i64>> + Send,
+    {
+        let mut conn = self.conn().await?;
+        conn.transaction::<RelayedBatch, StoreError, _>(async move |conn| {
+            let rows = claim_unsent(conn, limit).await?;
+            if rows.is_empty() {
+                return Ok(RelayedBatch::default());
+            }
+            let claimed = rows.len();
+            let confirmed = publish(rows).await;
+            let sent = mark_sent(conn, &confirmed).await?;
+            Ok(RelayedBatch { claimed, sent })
+        })
+        .await
+    }
+
+    /// How many rows wait to be published (for readiness and metrics).
+    pub async fn outbox_unsent_count(&self) -> Result<i64, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(outbox::table.filter(outbox::sent_at.is_null()).count().get_result(&mut conn).await?)
+    }
+
+    /// Whether the message with this id has been confirmed by the broker:
+    /// `None` when there is no such row.
+    pub async fn outbox_sent_at(&self, message_id: &str) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(outbox::table
+            .filter(outbox::message_id.eq(message_id))
+            .select(outbox::sent_at)
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    /// Deletes rows sent longer than `older_than` ago; returns how many.
+    /// Sent rows are kept a while only to help operators trace a message.
+    pub async fn purge_sent_outbox(&self, older_than: Duration) -> Result<usize, StoreError> {
+        let age = chrono::Duration::from_std(older_than)
+            .map_err(|e| StoreError::Corrupt(format!("outbox retention out of range: {e}")))?;
+        let cutoff = Utc::now() - age;
+        let mut conn = self.conn().await?;
+        Ok(diesel::delete(outbox::table.filter(outbox::sent_at.lt(cutoff))).execute(&mut conn).await?)
+    }
+}
+
+/// A dedicated connection that LISTENs on [`NOTIFY_CHANNEL`], so a relay
+/// wakes as soon as a writer commits instead of at its next poll. Not
+/// pooled: a LISTEN belongs to its session.
+pub struct OutboxListener {
+    conn: AsyncPgConnection,
+}
+
+impl OutboxListener {
+    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+        let mut conn = AsyncPgConnection::establish(database_url)
+            .await
+            .map_err(|e| StoreError::Pool(format!("cannot connect to listen: {e}")))?;
+        diesel::sql_query(format!("LISTEN {NOTIFY_CHANNEL}")).execute(&mut conn).await?;
+        Ok(Self { conn })
+    }
+
+    /// Waits up to `max` for a notification. `Ok(true)`: something was
+    /// inserted (all notifications already queued are consumed too, so a
+    /// burst of inserts wakes the relay once); `Ok(false)`: timed out; `Err`:
+    /// the connection is lost and the listener must be made again.
+    pub async fn wait(&mut self, max: Duration) -> Result<bool, StoreError> {
+        let mut stream = std::pin::pin!(self.conn.notifications_stream());
+        let first = match tokio::time::timeout(max, stream.next()).await {
+            Err(_elapsed) => return Ok(false),
+            Ok(None) => return Err(StoreError::Pool("listen connection closed".to_owned())),
+            Ok(Some(notification)) => notification,
+        };
+        first?;
+        while let Some(Some(more)) = stream.next().now_or_never() {
+            more?;
+        }
+        Ok(true)
+    }
+}
