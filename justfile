@@ -30,3 +30,7 @@ fmt:
 # Render every Kubernetes overlay and validate it against the Kubernetes schemas, offline; lint the Dockerfile.
 k8s-check:
     bash deploy/k8s/check.sh
+
+# Run a benchmark against release builds: `just bench tokens`.
+bench name="tokens":
+    bash scripts/bench.sh {{name}}

@@ -62,6 +62,8 @@ impl FromRequest for Principal {
 /// signature.
 pub trait RequiredScope {
     const SCOPE: &'static str;
+    /// Scopes that imply this one (a write scope implies its read scope).
+    const IMPLIED_BY: &'static [&'static str] = &[];
 }
 
 /// A verified caller holding `S::SCOPE`: 401 without a valid token, 403
@@ -87,7 +89,9 @@ impl<S: RequiredScope + 'static> FromRequest for Scoped<S> {
         let principal = Principal::from_request(req, payload);
         Box::pin(async move {
             let principal = principal.await?;
-            principal.require(S::SCOPE)?;
+            if !S::IMPLIED_BY.iter().any(|s| principal.scopes.contains(s)) {
+                principal.require(S::SCOPE)?;
+            }
             Ok(Scoped(principal, PhantomData))
         })
     }
@@ -100,4 +104,21 @@ pub struct PlatformAdmin;
 
 impl RequiredScope for PlatformAdmin {
     const SCOPE: &'static str = argus_types::scopes::PLATFORM_ADMIN;
+}
+
+/// `webhooks:read`.
+#[derive(Debug, Clone)]
+pub struct WebhooksRead;
+
+impl RequiredScope for WebhooksRead {
+    const SCOPE: &'static str = "webhooks:read";
+    const IMPLIED_BY: &'static [&'static str] = &["webhooks:write"];
+}
+
+/// `webhooks:write`.
+#[derive(Debug, Clone)]
+pub struct WebhooksWrite;
+
+impl RequiredScope for WebhooksWrite {
+    const SCOPE: &'static str = "webhooks:write";
 }

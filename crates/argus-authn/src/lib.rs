@@ -18,7 +18,7 @@ use argus_types::claims::ACCESS_TOKEN_TYP;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use error::AuthnError;
-pub use extract::{PlatformAdmin, Principal, RequiredScope, Scoped};
+pub use extract::{PlatformAdmin, Principal, RequiredScope, Scoped, WebhooksRead, WebhooksWrite};
 
 /// Where verification keys come from, by `kid`.
 pub trait KeySource: Send + Sync + 'static {

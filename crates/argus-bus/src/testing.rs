@@ -10,8 +10,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 fn rabbitmqctl() -> String {
     argus_types::env::var_or("ARGUS_RABBITMQCTL", "rabbitmqctl")
@@ -89,6 +94,54 @@ impl Drop for TestVhost {
         if let Err(e) = run(&["delete_vhost", &self.name]) {
             eprintln!("could not delete test vhost {}: {e}", self.name);
         }
+    }
+}
+
+/// A TCP proxy in front of the broker that can be cut: while down it drops
+/// every connection, as a broker outage would look to the publisher.
+pub struct BrokerProxy {
+    pub port: u16,
+    up: Arc<AtomicBool>,
+    cut: watch::Sender<u32>,
+}
+
+impl BrokerProxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(false));
+        let (cut, _) = watch::channel(0u32);
+        let (accept_up, accept_cut) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                if !accept_up.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut_rx = accept_cut.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, cut }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.cut.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// The vhost URL, routed through the proxy.
+    pub fn url(&self, vhost_url: &str) -> String {
+        vhost_url.replacen("127.0.0.1:5672", &format!("127.0.0.1:{}", self.port), 1)
     }
 }
 

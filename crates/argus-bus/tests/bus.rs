@@ -4,12 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use argus_bus::testing::TestVhost;
+use argus_bus::testing::{BrokerProxy, TestVhost};
 use argus_bus::{
     CancellationToken, ConsumerConfig, Exchange, Incoming, Message, OutboxRelay, Outcome, Publisher, PublisherConfig,
     RelayConfig, Topology, WorkQueue, proto,
@@ -21,8 +20,7 @@ use argus_types::TenantId;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -496,60 +494,13 @@ async fn rows_of_a_rolled_back_transaction_are_never_published() {
     stop_consumer.cancel();
 }
 
-/// A TCP proxy in front of the broker that can be cut: while down it drops
-/// every connection, as a broker outage would look to the publisher.
-struct Proxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    cut: watch::Sender<u32>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(false));
-        let (cut, _) = watch::channel(0u32);
-        let (accept_up, accept_cut) = (up.clone(), cut.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
-                if !accept_up.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let mut cut_rx = accept_cut.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut_rx.changed() => {}
-                    }
-                });
-            }
-        });
-        Self { port, up, cut }
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
-            self.cut.send_modify(|n| *n += 1);
-        }
-    }
-
-    fn url(&self, vhost_url: &str) -> String {
-        vhost_url.replacen("127.0.0.1:5672", &format!("127.0.0.1:{}", self.port), 1)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_delays_outbox_rows_and_loses_none() {
     let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
     let topology = topology([]);
     let store = db.store();
     let tenant = TenantId::generate();
-    let proxy = Proxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let proxy = BrokerProxy::start("127.0.0.1:5672".parse().unwrap()).await;
     assert!(proxy.url(vhost.url()).contains(&format!(":{}/", proxy.port)));
 
     // The broker is "down" from the start: rows wait.

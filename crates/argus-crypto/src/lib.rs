@@ -6,6 +6,7 @@ pub mod keys;
 pub mod password;
 pub mod secrets;
 pub mod tokens;
+pub mod webhook;
 
 pub use jwk::{Jwk, JwkSet};
 pub use keys::{SigningKey, generate_signing_key_pem};
@@ -23,4 +24,6 @@ pub enum CryptoError {
     Signing(#[from] jsonwebtoken::errors::Error),
     #[error("password hashing failed")]
     PasswordHash,
+    #[error("{0}")]
+    BadSecret(String),
 }

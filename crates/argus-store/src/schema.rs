@@ -168,3 +168,69 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
     }
 }
+
+// Webhooks (migration 2026-11-22-000200_webhooks).
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        tenant_id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        envelope -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        tenant_id -> Text,
+        url -> Text,
+        events -> Array<Text>,
+        description -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret_sealed -> Binary,
+        previous_secret_sealed -> Nullable<Binary>,
+        previous_secret_expires_at -> Nullable<Timestamptz>,
+        last_success_at -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        tenant_id -> Text,
+        webhook_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        status -> Text,
+        attempts -> Integer,
+        attempted_at -> Nullable<Timestamptz>,
+        response_status -> Nullable<Integer>,
+        duration_ms -> Nullable<Integer>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        error -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (delivery_id, attempt) {
+        delivery_id -> Text,
+        attempt -> Integer,
+        attempted_at -> Timestamptz,
+        response_status -> Nullable<Integer>,
+        duration_ms -> Integer,
+        error -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(events, webhooks, webhook_deliveries, delivery_attempts);

@@ -115,6 +115,21 @@ prefixed_id!(
     GrantId,
     "grt_"
 );
+prefixed_id!(
+    /// A webhook subscription.
+    WebhookId,
+    "wh_"
+);
+prefixed_id!(
+    /// One delivery of one event to one webhook.
+    DeliveryId,
+    "dlv_"
+);
+prefixed_id!(
+    /// An event; also the `webhook-id` of every delivery of it.
+    EventId,
+    "evt_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,12 +3,14 @@
 pub mod app;
 pub mod claims;
 pub mod env;
+pub mod events;
 pub mod ids;
 pub mod problem;
 pub mod scopes;
+pub mod ssrf;
 
 pub use app::{ClientType, Governance, GrantType};
 pub use claims::AccessClaims;
-pub use ids::{ClientId, GrantId, IdError, KeyId, SecretId, TenantId, UserId};
+pub use ids::{ClientId, DeliveryId, EventId, GrantId, IdError, KeyId, SecretId, TenantId, UserId, WebhookId};
 pub use problem::ProblemKind;
 pub use scopes::{SCOPE_CATALOG, Scope, ScopeSet};

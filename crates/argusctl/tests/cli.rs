@@ -48,6 +48,7 @@ async fn auth_service(db_url: &str) -> String {
         issuer: ISSUER.into(),
         audience: "api.knogin.com".into(),
         secret_pepper: "test-pepper".into(),
+        webhook_allow_private: true,
         trust_forwarded_for: false,
         oauth: auth_service::OAuthConfig::default(),
         migrate: false,

@@ -22,6 +22,9 @@ pub struct AuthConfig {
     pub audience: String,
     /// `ARGUS_SECRET_PEPPER`: key of the keyed hash client secrets are stored as.
     pub secret_pepper: String,
+    /// `ARGUS_WEBHOOK_ALLOW_PRIVATE` (default false): let webhook URLs use
+    /// plain http and private addresses (local work and tests).
+    pub webhook_allow_private: bool,
     /// `ARGUS_TRUST_FORWARDED_FOR` (default false): take the client address
     /// for rate limits from `X-Forwarded-For`, set by a trusted ingress.
     pub trust_forwarded_for: bool,
@@ -45,6 +48,7 @@ impl AuthConfig {
             issuer: var_or("ARGUS_ISSUER", "http://127.0.0.1:8080"),
             audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
             secret_pepper: var_or("ARGUS_SECRET_PEPPER", DEV_PEPPER),
+            webhook_allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
             trust_forwarded_for: flag("ARGUS_TRUST_FORWARDED_FOR", false)?,
             oauth: OAuthConfig::from_environment()?,
             migrate: flag("ARGUS_MIGRATE", false)?,

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::keyring::KeyRing;
 use crate::oauth::TokenIssuer;
 use crate::ratelimit::RateLimits;
-use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes};
+use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
 use argus_telemetry::health::{self, Readiness};
 use argus_telemetry::http;
@@ -65,6 +65,8 @@ impl Application {
             store,
             keys,
             secrets: SecretHasher::new(config.secret_pepper.as_bytes()),
+            sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
+            webhook_allow_private: config.webhook_allow_private,
             tokens,
             limits: RateLimits::new(&config.oauth, config.trust_forwarded_for),
             any_audience,
@@ -131,6 +133,24 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             resource("/v1/platform/apps/{client_id}/rotate-secret").route(web::post().to(credentials::rotate_secret)),
+        )
+        .service(resource("/v1/webhooks/event-types").route(web::get().to(webhooks::event_types)))
+        .service(
+            resource("/v1/webhooks")
+                .route(web::get().to(webhooks::list_webhooks))
+                .route(web::post().to(webhooks::create_webhook)),
+        )
+        .service(
+            resource("/v1/webhooks/{webhook_id}")
+                .route(web::get().to(webhooks::get_webhook))
+                .route(web::put().to(webhooks::update_webhook))
+                .route(web::delete().to(webhooks::delete_webhook)),
+        )
+        .service(resource("/v1/webhooks/{webhook_id}/deliveries").route(web::get().to(webhooks::list_deliveries)))
+        .service(resource("/v1/webhooks/{webhook_id}/test").route(web::post().to(webhooks::test_webhook)))
+        .service(
+            resource("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
+                .route(web::post().to(webhooks::retry_delivery)),
         )
         .service(resource("/v1/oauth/authorize").route(web::get().to(authorize::authorize)))
         .service(resource("/v1/oauth/sign-in").route(web::post().to(authorize::sign_in)))

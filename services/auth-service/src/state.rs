@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use argus_authn::TokenVerifier;
 use argus_crypto::SecretHasher;
+use argus_crypto::webhook::SecretBox;
 use argus_store::Store;
 use chrono::Duration;
 
@@ -15,6 +16,10 @@ pub struct AppState {
     pub store: Store,
     pub keys: Arc<KeyRing>,
     pub secrets: SecretHasher,
+    /// Seals webhook signing secrets at rest.
+    pub sealer: SecretBox,
+    /// Whether webhook URLs may be plain http or private addresses.
+    pub webhook_allow_private: bool,
     pub tokens: TokenIssuer,
     pub limits: Arc<RateLimits>,
     /// Verifies tokens of any Argus audience (live and sandbox), for

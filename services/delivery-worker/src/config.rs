@@ -1,29 +1,74 @@
 //! delivery-worker configuration, from the environment.
 
+use std::time::Duration;
+
 use argus_store::StoreConfig;
 use argus_telemetry::LogFormat;
-use argus_types::env::{ConfigError, parse_var, var_or};
+use argus_types::env::{ConfigError, flag, parse_var, var_or};
+
+/// The Standard Webhooks retry schedule after the first, immediate attempt:
+/// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5,300,1800,7200,18000,36000,50400,72000,86400";
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// `ARGUS_WORKER_ADMIN_ADDR` (default `127.0.0.1:8082`): health and
     /// readiness only; the worker has no public port.
     pub admin_addr: String,
-    /// `ARGUS_DATABASE_URL`, `ARGUS_DB_MAX_CONNECTIONS` (default 8).
+    /// `ARGUS_DATABASE_URL`, `ARGUS_DB_MAX_CONNECTIONS` (default 16).
     pub store: StoreConfig,
+    /// `ARGUS_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`).
+    pub amqp_url: String,
+    /// `ARGUS_BUS_PREFIX` (default `argus`): names of exchanges and queues.
+    pub bus_prefix: String,
+    /// `ARGUS_SECRET_PEPPER`: unseals webhook signing secrets.
+    pub secret_pepper: String,
+    /// `ARGUS_WEBHOOK_RETRY_SCHEDULE`: comma-separated delays in seconds
+    /// (fractions allowed) between attempts, after the first immediate one.
+    pub retry_schedule: Vec<Duration>,
+    /// `ARGUS_WEBHOOK_ALLOW_PRIVATE` (default false): let deliveries reach
+    /// loopback and private addresses (local work and tests).
+    pub allow_private: bool,
+    /// `ARGUS_WEBHOOK_TIMEOUT_SECONDS` (default 15).
+    pub request_timeout: Duration,
+    /// `ARGUS_WORKER_CONCURRENCY` (default 64): deliveries in flight at once.
+    pub concurrency: u16,
     /// `ARGUS_LOG_FORMAT` and `RUST_LOG`.
     pub log_format: LogFormat,
     pub log_filter: String,
 }
 
+pub fn parse_schedule(raw: &str) -> Result<Vec<Duration>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0 && *v <= 7.0 * 86_400.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("`{s}` is not a number of seconds between 0 and 604800"))
+        })
+        .collect()
+}
+
 impl WorkerConfig {
     pub fn from_environment() -> Result<Self, ConfigError> {
+        let schedule = var_or("ARGUS_WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE);
         Ok(Self {
             admin_addr: var_or("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:8082"),
             store: StoreConfig {
                 database_url: var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus"),
-                max_connections: parse_var("ARGUS_DB_MAX_CONNECTIONS", 8)?,
+                max_connections: parse_var("ARGUS_DB_MAX_CONNECTIONS", 16)?,
             },
+            amqp_url: var_or("ARGUS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            bus_prefix: var_or("ARGUS_BUS_PREFIX", "argus"),
+            secret_pepper: var_or("ARGUS_SECRET_PEPPER", "argus-dev-pepper-do-not-use-in-production"),
+            retry_schedule: parse_schedule(&schedule)
+                .map_err(|reason| ConfigError { name: "ARGUS_WEBHOOK_RETRY_SCHEDULE", reason })?,
+            allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
+            request_timeout: Duration::from_secs(parse_var("ARGUS_WEBHOOK_TIMEOUT_SECONDS", 15)?),
+            concurrency: parse_var("ARGUS_WORKER_CONCURRENCY", 64)?,
             log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
             log_filter: var_or("RUST_LOG", "info"),
         })

@@ -1,13 +1,23 @@
-//! delivery-worker: takes webhook and job work off RabbitMQ and delivers it.
-//! For now it runs its admin endpoint (health, readiness); consuming comes
-//! with the webhooks issue.
+//! delivery-worker: relays the outbox to RabbitMQ, fans events out to the
+//! tenants' webhooks, and delivers each one signed (Standard Webhooks),
+//! retrying on the configured schedule through the broker's delay queues.
 
 pub mod config;
+mod deliver;
+mod sender;
 
+use std::sync::Arc;
+
+use argus_bus::{
+    CancellationToken, ConsumerConfig, OutboxRelay, Publisher, PublisherConfig, RelayConfig, Topology, WorkQueue,
+    run_consumer_forever,
+};
+use argus_crypto::webhook::SecretBox;
 use argus_store::{Store, StoreError};
 use argus_telemetry::health::{self, Readiness};
 
-pub use config::WorkerConfig;
+pub use config::{WorkerConfig, parse_schedule};
+pub use deliver::DISABLE_AFTER_DAYS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -15,28 +25,131 @@ pub enum WorkerError {
     Bind { addr: String, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 pub struct Worker {
     admin_port: u16,
     admin: actix_web::dev::Server,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
+    /// Starts the relay, the two consumers and the admin endpoint.
     pub fn build(config: WorkerConfig) -> Result<Self, WorkerError> {
         let store = Store::connect(&config.store)?;
-        let readiness = Readiness::new().with("database", health::database_check(store));
+        let topology = Topology::new(config.bus_prefix.clone(), deliver::delay_queues_ms(&config.retry_schedule));
+        let mut publisher_config = PublisherConfig::new(config.amqp_url.clone(), topology.clone());
+        publisher_config.connection_name = "argus-delivery-worker-relay".into();
+        let publisher = Publisher::new(publisher_config);
+        let deliverer = Arc::new(deliver::Deliverer {
+            store: store.clone(),
+            sender: sender::Sender::new(config.request_timeout, config.allow_private)?,
+            sealer: SecretBox::new(config.secret_pepper.as_bytes()),
+            schedule: config.retry_schedule.clone(),
+        });
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        let relay = OutboxRelay::new(
+            store.clone(),
+            config.store.database_url.clone(),
+            publisher.clone(),
+            RelayConfig::default(),
+        );
+        tasks.push(tokio::spawn(relay.run(shutdown.clone())));
+
+        let fan_out = deliverer.clone();
+        let fan_out_config = ConsumerConfig::new(WorkQueue::Fanout, 16);
+        let (url, topo, token) = (config.amqp_url.clone(), topology.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            run_consumer_forever(
+                &url,
+                &topo,
+                &fan_out_config,
+                move |m| {
+                    let d = fan_out.clone();
+                    async move { d.fan_out(m).await }
+                },
+                token,
+            )
+            .await;
+        }));
+
+        let deliveries = deliverer.clone();
+        let deliveries_config = ConsumerConfig::new(WorkQueue::Deliveries, config.concurrency);
+        let (url, topo, token) = (config.amqp_url.clone(), topology.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            run_consumer_forever(
+                &url,
+                &topo,
+                &deliveries_config,
+                move |m| {
+                    let d = deliveries.clone();
+                    async move { d.deliver(m).await }
+                },
+                token,
+            )
+            .await;
+        }));
+
+        let readiness = Readiness::new().with("database", health::database_check(store)).with("broker", move || {
+            let publisher = publisher.clone();
+            async move { publisher.ensure_connected().await.map_err(|e| e.to_string()) }
+        });
         let (admin_port, admin) = health::admin_server(&config.admin_addr, readiness)
             .map_err(|source| WorkerError::Bind { addr: config.admin_addr.clone(), source })?;
-        tracing::info!(admin_port, "delivery-worker admin endpoint listening");
-        Ok(Self { admin_port, admin })
+        tracing::info!(admin_port, "delivery-worker running");
+        Ok(Self { admin_port, admin, shutdown, tasks })
     }
 
     pub fn admin_port(&self) -> u16 {
         self.admin_port
     }
 
+    /// A token that stops the worker when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until SIGTERM/SIGINT or the shutdown token: then stops
+    /// consuming, lets in-flight deliveries finish and settle, and returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.admin.await
+        let admin_handle = self.admin.handle();
+        let admin = tokio::spawn(self.admin);
+        tokio::select! {
+            _ = self.shutdown.cancelled() => {}
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down: finishing in-flight deliveries");
+                self.shutdown.cancel();
+            }
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        admin_handle.stop(true).await;
+        let _ = admin.await;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }

@@ -1,34 +1,576 @@
-//! delivery-worker's admin endpoint over HTTP on a random port.
+//! Webhooks end to end: auth-service on a random port, the delivery worker,
+//! a RabbitMQ vhost and a PostgreSQL database of the test's own, and a local
+//! receiver. Signatures are checked with the `standardwebhooks` crate, an
+//! implementation independent of the signing code.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use argus_store::StoreConfig;
-use argus_store::testing::TestDatabase;
-use delivery_worker::{Worker, WorkerConfig};
-use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-fn spawn(database_url: &str) -> String {
-    let worker = Worker::build(WorkerConfig {
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use argus_bus::proto;
+use argus_bus::testing::{BrokerProxy, TestVhost};
+use argus_store::testing::TestDatabase;
+use argus_store::{Store, StoreConfig};
+use argus_types::events::envelope;
+use argus_types::{EventId, TenantId};
+use auth_service::{Application, AuthConfig, OAuthConfig};
+use delivery_worker::{Worker, WorkerConfig, parse_schedule};
+use serde_json::{Value, json};
+
+const PEPPER: &str = "worker-test-pepper";
+
+#[derive(Clone, Debug)]
+struct Received {
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A local webhook receiver answering from a script (then 200), recording
+/// every request.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start(script: Vec<u16>, delay: Duration) -> Self {
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let record = got.clone();
+        let server = HttpServer::new(move || {
+            let (record, script) = (record.clone(), script.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let (record, script) = (record.clone(), script.clone());
+                async move {
+                    let mut headers = reqwest::header::HeaderMap::new();
+                    for (k, v) in req.headers() {
+                        headers.append(
+                            reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
+                            reqwest::header::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+                        );
+                    }
+                    tokio::time::sleep(delay).await;
+                    record.lock().unwrap().push(Received { headers, body: body.to_vec() });
+                    let status = script.lock().unwrap().pop_front().unwrap_or(200);
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                        .body(format!("answered {status}"))
+                }
+            }))
+        })
+        .workers(2)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        Self { url: format!("http://127.0.0.1:{port}/hooks"), got }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
+        let until = Instant::now() + within;
+        loop {
+            let got = self.received();
+            if got.len() >= n || Instant::now() > until {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+struct Stack {
+    db: TestDatabase,
+    vhost: TestVhost,
+    store: Store,
+    auth: String,
+    http: reqwest::Client,
+}
+
+fn worker_config(db: &str, amqp: &str, schedule: &str, allow_private: bool) -> WorkerConfig {
+    WorkerConfig {
         admin_addr: "127.0.0.1:0".into(),
-        store: StoreConfig { database_url: database_url.to_owned(), max_connections: 2 },
+        store: StoreConfig { database_url: db.to_owned(), max_connections: 8 },
+        amqp_url: amqp.to_owned(),
+        bus_prefix: "argus".into(),
+        secret_pepper: PEPPER.into(),
+        retry_schedule: parse_schedule(schedule).unwrap(),
+        allow_private,
+        request_timeout: Duration::from_secs(5),
+        concurrency: 16,
+        log_format: argus_telemetry::LogFormat::Pretty,
+        log_filter: "warn".into(),
+    }
+}
+
+async fn auth_service(db: &str, allow_private: bool) -> String {
+    let app = Application::build(AuthConfig {
+        listen_addr: "127.0.0.1:0".into(),
+        store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
+        issuer: "https://auth.test.knogin.com".into(),
+        audience: "api.knogin.com".into(),
+        secret_pepper: PEPPER.into(),
+        webhook_allow_private: allow_private,
+        trust_forwarded_for: false,
+        oauth: OAuthConfig::default(),
+        migrate: false,
         log_format: argus_telemetry::LogFormat::Pretty,
         log_filter: "warn".into(),
     })
+    .await
     .unwrap();
-    let base = format!("http://127.0.0.1:{}", worker.admin_port());
-    tokio::spawn(worker.run_until_stopped());
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
     base
 }
 
-#[tokio::test]
-async fn admin_endpoint_reports_health_and_readiness() {
-    let db = TestDatabase::create().await;
-    let base = spawn(db.url());
-    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
-    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
-    assert_eq!(ready.status(), 200);
-    assert_eq!(ready.json::<Value>().await.unwrap()["checks"]["database"], "ok");
+impl Stack {
+    async fn start() -> Self {
+        argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
+        let (db, vhost) = tokio::join!(TestDatabase::create(), TestVhost::create());
+        let auth = auth_service(db.url(), true).await;
+        Self { store: db.store(), db, vhost, auth, http: reqwest::Client::new() }
+    }
 
-    let down = spawn("postgres://postgres@127.0.0.1:1/argus");
-    assert_eq!(reqwest::get(format!("{down}/readyz")).await.unwrap().status(), 503);
+    /// Starts a worker in this process; cancel its token to stop it.
+    fn worker(&self, schedule: &str) -> argus_bus::CancellationToken {
+        let worker = Worker::build(worker_config(self.db.url(), self.vhost.url(), schedule, true)).unwrap();
+        let token = worker.shutdown_token();
+        tokio::spawn(worker.run_until_stopped());
+        token
+    }
+
+    async fn token(&self, tenant: &TenantId, scopes: &[&str]) -> String {
+        let record = self
+            .store
+            .live_signing_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.state == argus_store::keys::KeyState::Current)
+            .unwrap();
+        let key = argus_crypto::SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem).unwrap();
+        let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
+        argus_crypto::issue_access_token(
+            &key,
+            &argus_crypto::TokenGrant {
+                issuer: "https://auth.test.knogin.com",
+                audience: "api.knogin.com",
+                tenant,
+                subject: "app_test",
+                client_id: "app_test",
+                scopes: &scopes,
+                lifetime: chrono::Duration::hours(1),
+            },
+        )
+        .unwrap()
+        .token
+    }
+
+    async fn tenant(&self) -> (TenantId, String) {
+        let tenant = self.store.create_tenant("t").await.unwrap().id;
+        let token = self.token(&tenant, &["webhooks:read", "webhooks:write"]).await;
+        (tenant, token)
+    }
+
+    async fn call(&self, method: reqwest::Method, token: &str, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.auth)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn webhook(&self, token: &str, url: &str, events: &[&str]) -> (String, String) {
+        let r =
+            self.call(reqwest::Method::POST, token, "/v1/webhooks", Some(json!({"url": url, "events": events}))).await;
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        (v["id"].as_str().unwrap().to_owned(), v["secret"].as_str().unwrap().to_owned())
+    }
+
+    /// What a domain write does: the event row and its outbox message in one
+    /// transaction.
+    async fn emit(&self, tenant: &TenantId, event_type: &str, data: Value) -> EventId {
+        let id = EventId::generate();
+        let now = chrono::Utc::now();
+        let body = envelope(&id, event_type, now, tenant, data.clone());
+        let event = proto::Event {
+            id: id.to_string(),
+            r#type: event_type.into(),
+            tenant_id: tenant.to_string(),
+            created_at_unix_ms: now.timestamp_millis(),
+            data_json: serde_json::to_vec(&data).unwrap(),
+        };
+        let message = argus_bus::outbox::event(tenant, &event, BTreeMap::new());
+        self.store.emit_event(&id, tenant, event_type, &body, message).await.unwrap();
+        id
+    }
+
+    async fn deliveries(&self, token: &str, webhook: &str, query: &str) -> Vec<Value> {
+        let r =
+            self.call(reqwest::Method::GET, token, &format!("/v1/webhooks/{webhook}/deliveries{query}"), None).await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["deliveries"].as_array().unwrap().clone()
+    }
+
+    async fn wait_delivery(&self, token: &str, webhook: &str, status: &str, within: Duration) -> Value {
+        let until = Instant::now() + within;
+        loop {
+            let all = self.deliveries(token, webhook, "").await;
+            if let Some(d) = all.iter().find(|d| d["status"] == status) {
+                return d.clone();
+            }
+            assert!(Instant::now() < until, "no {status} delivery in time: {all:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn verify(secret: &str, r: &Received) {
+    let wh = standardwebhooks::Webhook::new(secret).unwrap();
+    wh.verify(&r.body, &r.headers).unwrap_or_else(|e| panic!("signature does not verify: {e:?}"));
+}
+
+#[tokio::test]
+async fn an_event_reaches_the_receiver_signed_and_recorded() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker("0.2,0.2");
+    let (tenant, token) = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::ZERO).await;
+    let (webhook, secret) = stack.webhook(&token, &receiver.url, &["incident.updated"]).await;
+    assert!(secret.starts_with("whsec_"));
+    stack.emit(&tenant, "incident.closed", json!({"incident_id": "inc_1"})).await; // not subscribed
+    let event = stack.emit(&tenant, "incident.updated", json!({"incident_id": "inc_1", "status": "open"})).await;
+
+    let got = receiver.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "exactly the subscribed event");
+    let r = &got[0];
+    verify(&secret, r);
+    assert_eq!(r.header("webhook-id"), event.as_str());
+    assert!(r.header("webhook-signature").starts_with("v1,"));
+    assert_eq!(r.header("content-type"), "application/json");
+    let body = r.json();
+    assert_eq!(body["id"], event.as_str());
+    assert_eq!(body["type"], "incident.updated");
+    assert_eq!(body["tenant_id"], tenant.as_str());
+    assert_eq!(body["data"]["status"], "open");
+    assert!(body["created_at"].is_string());
+
+    let d = stack.wait_delivery(&token, &webhook, "succeeded", Duration::from_secs(5)).await;
+    assert!(d["id"].as_str().unwrap().starts_with("dlv_"));
+    assert_eq!(d["event_id"], event.as_str());
+    assert_eq!(d["event_type"], "incident.updated");
+    assert_eq!(d["attempts"], 1);
+    assert_eq!(d["response_status"], 200);
+    assert!(d["duration_ms"].is_number() && d["attempted_at"].is_string());
+    assert_eq!(d["response_body"], "answered 200");
+}
+
+#[tokio::test]
+async fn failures_retry_until_success_with_the_same_webhook_id() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker("0.2,0.2,0.2");
+    let (tenant, token) = stack.tenant().await;
+    let receiver = Receiver::start(vec![500, 500, 200], Duration::ZERO).await;
+    let (webhook, secret) = stack.webhook(&token, &receiver.url, &["case.updated"]).await;
+    let event = stack.emit(&tenant, "case.updated", json!({"case_id": "case_1"})).await;
+
+    let got = receiver.wait_for(3, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 3);
+    for r in &got {
+        verify(&secret, r);
+        assert_eq!(r.header("webhook-id"), event.as_str());
+    }
+    let d = stack.wait_delivery(&token, &webhook, "succeeded", Duration::from_secs(5)).await;
+    assert_eq!(d["attempts"], 3);
+    let attempts = stack.store.delivery_attempts(&tenant, &d["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    let statuses: Vec<Option<i32>> = attempts.iter().map(|a| a.response_status).collect();
+    assert_eq!(statuses, vec![Some(500), Some(500), Some(200)]);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.received().len(), 3, "no attempt after the success");
+    let retrying = stack.deliveries(&token, &webhook, "?status=retrying").await;
+    assert!(retrying.is_empty());
+}
+
+#[tokio::test]
+async fn exhausted_deliveries_fail_and_a_410_disables_the_webhook() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker("0.2");
+    let (tenant, token) = stack.tenant().await;
+    let failing = Receiver::start(vec![500; 10], Duration::ZERO).await;
+    let (webhook, _) = stack.webhook(&token, &failing.url, &["case.closed"]).await;
+    stack.emit(&tenant, "case.closed", json!({})).await;
+    let d = stack.wait_delivery(&token, &webhook, "failed", Duration::from_secs(20)).await;
+    assert_eq!(d["attempts"], 2, "the first attempt and one retry");
+    assert_eq!(d["response_status"], 500);
+    assert!(d["error"].as_str().unwrap().contains("500"));
+
+    let gone = Receiver::start(vec![410], Duration::ZERO).await;
+    let (webhook, _) = stack.webhook(&token, &gone.url, &["case.created"]).await;
+    stack.emit(&tenant, "case.created", json!({})).await;
+    stack.wait_delivery(&token, &webhook, "failed", Duration::from_secs(15)).await;
+    let w: Value =
+        stack.call(reqwest::Method::GET, &token, &format!("/v1/webhooks/{webhook}"), None).await.json().await.unwrap();
+    assert_eq!(w["enabled"], false);
+    assert!(w["disabled_reason"].as_str().unwrap().contains("410"));
+    stack.emit(&tenant, "case.created", json!({})).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(gone.received().len(), 1, "a disabled webhook gets nothing more");
+}
+
+#[tokio::test]
+async fn test_deliveries_manual_resends_and_secret_rotation() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker("0.2");
+    let (_, token) = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::ZERO).await;
+    let (webhook, old_secret) = stack.webhook(&token, &receiver.url, &["incident.created"]).await;
+
+    let r = stack.call(reqwest::Method::POST, &token, &format!("/v1/webhooks/{webhook}/test"), None).await;
+    assert_eq!(r.status(), 202);
+    let queued: Value = r.json().await.unwrap();
+    assert_eq!(queued["status"], "queued");
+    let delivery = queued["delivery_id"].as_str().unwrap().to_owned();
+    let got = receiver.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got[0].json()["type"], "webhook.test");
+    verify(&old_secret, &got[0]);
+
+    stack.wait_delivery(&token, &webhook, "succeeded", Duration::from_secs(5)).await;
+    let r = stack
+        .call(reqwest::Method::POST, &token, &format!("/v1/webhooks/{webhook}/deliveries/{delivery}/retry"), None)
+        .await;
+    assert_eq!(r.status(), 202);
+    let got = receiver.wait_for(2, Duration::from_secs(15)).await;
+    assert_eq!(got[1].header("webhook-id"), got[0].header("webhook-id"), "a resend keeps the webhook-id");
+    assert_eq!(got[1].body, got[0].body);
+    stack.wait_delivery(&token, &webhook, "succeeded", Duration::from_secs(5)).await;
+
+    let new_secret = argus_crypto::webhook::generate_webhook_secret();
+    let r = stack
+        .call(reqwest::Method::PUT, &token, &format!("/v1/webhooks/{webhook}"), Some(json!({"secret": new_secret})))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().find("whsec_").is_none(), "no secret in the response");
+    stack.call(reqwest::Method::POST, &token, &format!("/v1/webhooks/{webhook}/test"), None).await;
+    let got = receiver.wait_for(3, Duration::from_secs(15)).await;
+    let rotated = &got[2];
+    assert_eq!(rotated.header("webhook-signature").split(' ').count(), 2, "signed with both keys during the overlap");
+    verify(&old_secret, rotated);
+    verify(&new_secret, rotated);
+}
+
+#[tokio::test]
+async fn webhook_routes_validate_and_isolate_tenants() {
+    let stack = Stack::start().await;
+    let (tenant_a, a) = stack.tenant().await;
+    let (_, b) = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::ZERO).await;
+    let (webhook, _) = stack.webhook(&a, &receiver.url, &["incident.updated"]).await;
+    let list: Value = stack.call(reqwest::Method::GET, &a, "/v1/webhooks", None).await.json().await.unwrap();
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains("whsec_"));
+    let catalog: Value =
+        stack.call(reqwest::Method::GET, &a, "/v1/webhooks/event-types", None).await.json().await.unwrap();
+    assert!(catalog["event_types"].as_array().unwrap().iter().any(|e| e["name"] == "job.succeeded"));
+
+    for (method, path, body) in [
+        (reqwest::Method::GET, format!("/v1/webhooks/{webhook}"), None),
+        (reqwest::Method::PUT, format!("/v1/webhooks/{webhook}"), Some(json!({"events": ["case.closed"]}))),
+        (reqwest::Method::DELETE, format!("/v1/webhooks/{webhook}"), None),
+        (reqwest::Method::GET, format!("/v1/webhooks/{webhook}/deliveries"), None),
+        (reqwest::Method::POST, format!("/v1/webhooks/{webhook}/test"), None),
+        (
+            reqwest::Method::POST,
+            format!("/v1/webhooks/{webhook}/deliveries/dlv_00000000000000000000000000/retry"),
+            None,
+        ),
+    ] {
+        let r = stack.call(method.clone(), &b, &path, body).await;
+        assert_eq!(r.status(), 404, "{method} {path} for another tenant");
+    }
+    let list_b: Value = stack.call(reqwest::Method::GET, &b, "/v1/webhooks", None).await.json().await.unwrap();
+    assert!(list_b["webhooks"].as_array().unwrap().is_empty());
+    let still: Value =
+        stack.call(reqwest::Method::GET, &a, &format!("/v1/webhooks/{webhook}"), None).await.json().await.unwrap();
+    assert_eq!(still["events"], json!(["incident.updated"]), "B changed nothing");
+    let _ = tenant_a;
+
+    let read_only = stack.token(&stack.store.create_tenant("r").await.unwrap().id, &["webhooks:read"]).await;
+    let r = stack
+        .call(
+            reqwest::Method::POST,
+            &read_only,
+            "/v1/webhooks",
+            Some(json!({"url": receiver.url, "events": ["case.closed"]})),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    let bad = [
+        (
+            json!({"url": receiver.url, "events": ["incident.updated", "nope.nothing"]}),
+            "unknown event types: nope.nothing",
+        ),
+        (json!({"url": receiver.url, "events": []}), "at least one event type"),
+        (json!({"url": "not a url", "events": ["case.closed"]}), "not an absolute URL"),
+        (json!({"url": receiver.url, "events": ["case.closed"], "secret": "plain"}), "whsec_"),
+        (json!({"url": receiver.url, "events": ["case.closed"], "secret": "whsec_c2hvcnQ="}), "24 to 64 bytes"),
+    ];
+    for (body, expected) in bad {
+        let r = stack.call(reqwest::Method::POST, &a, "/v1/webhooks", Some(body.clone())).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let p: Value = r.json().await.unwrap();
+        assert!(p["detail"].as_str().unwrap().contains(expected), "{body}: {p}");
+    }
+    let r =
+        stack.call(reqwest::Method::GET, &a, &format!("/v1/webhooks/{webhook}/deliveries?status=weird"), None).await;
+    assert_eq!(r.status(), 400);
+
+    // Without ARGUS_WEBHOOK_ALLOW_PRIVATE: https only, no private addresses.
+    let strict = auth_service(stack.db.url(), false).await;
+    for url in [
+        "http://integrator.example/hook",
+        "https://127.0.0.1/hook",
+        "https://10.0.0.8/hook",
+        "https://[::1]/hook",
+        "https://169.254.169.254/latest",
+        "https://localhost/hook",
+    ] {
+        let r = stack
+            .http
+            .post(format!("{strict}/v1/webhooks"))
+            .bearer_auth(&a)
+            .json(&json!({"url": url, "events": ["case.closed"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{url}");
+    }
+    let r = stack.call(reqwest::Method::DELETE, &a, &format!("/v1/webhooks/{webhook}"), None).await;
+    assert_eq!(r.status(), 204);
+}
+
+#[tokio::test]
+async fn the_worker_refuses_to_send_to_private_addresses_unless_allowed() {
+    let stack = Stack::start().await;
+    let strict = Worker::build(worker_config(stack.db.url(), stack.vhost.url(), "0.2", false)).unwrap();
+    let stop = strict.shutdown_token();
+    tokio::spawn(strict.run_until_stopped());
+    let (tenant, token) = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::ZERO).await;
+    // Registered while private addresses were allowed (e.g. a since-tightened
+    // deployment), or a public name that now resolves to loopback.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let (w1, _) = stack.webhook(&token, &receiver.url, &["case.closed"]).await;
+    let (w2, _) = stack.webhook(&token, &by_name, &["case.closed"]).await;
+    stack.emit(&tenant, "case.closed", json!({})).await;
+    for w in [w1, w2] {
+        let d = stack.wait_delivery(&token, &w, "failed", Duration::from_secs(15)).await;
+        assert!(d["error"].as_str().unwrap().contains("forbidden"), "{d}");
+        assert!(d["response_status"].is_null());
+    }
+    assert!(receiver.received().is_empty(), "nothing reached the private address");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_broker_outage_delays_events_and_loses_none() {
+    let stack = Stack::start().await;
+    let proxy = BrokerProxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let worker = Worker::build(worker_config(stack.db.url(), &proxy.url(stack.vhost.url()), "0.2", true)).unwrap();
+    let stop = worker.shutdown_token();
+    tokio::spawn(worker.run_until_stopped());
+    let (tenant, token) = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::ZERO).await;
+    stack.webhook(&token, &receiver.url, &["incident.created"]).await;
+
+    // The broker is down while events are written.
+    let mut expected = Vec::new();
+    for i in 0..10 {
+        expected.push(stack.emit(&tenant, "incident.created", json!({"n": i})).await.to_string());
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(receiver.received().is_empty());
+    assert_eq!(stack.store.outbox_unsent_count().await.unwrap(), 10);
+
+    proxy.set_up(true);
+    let got = receiver.wait_for(10, Duration::from_secs(30)).await;
+    let mut ids: Vec<String> = got.iter().map(|r| r.header("webhook-id")).collect();
+    ids.sort();
+    ids.dedup();
+    expected.sort();
+    assert_eq!(ids, expected, "every event delivered once the broker is back");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_killed_worker_loses_nothing_and_duplicates_keep_their_webhook_id() {
+    let stack = Stack::start().await;
+    let (tenant, token) = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::from_millis(150)).await;
+    stack.webhook(&token, &receiver.url, &["incident.updated"]).await;
+    let mut expected = Vec::new();
+    for i in 0..30 {
+        expected.push(stack.emit(&tenant, "incident.updated", json!({"n": i})).await.to_string());
+    }
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"))
+            .env("ARGUS_DATABASE_URL", stack.db.url())
+            .env("ARGUS_AMQP_URL", stack.vhost.url())
+            .env("ARGUS_SECRET_PEPPER", PEPPER)
+            .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2,0.2")
+            .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
+            .env("ARGUS_WORKER_CONCURRENCY", "4")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn();
+    receiver.wait_for(3, Duration::from_secs(20)).await;
+    first.kill().unwrap(); // SIGKILL, mid-batch: deliveries in flight are never acked
+    first.wait().unwrap();
+    let before_restart = receiver.received().len();
+    assert!(before_restart < 30, "killed before the batch finished");
+
+    let mut second = spawn();
+    let until = Instant::now() + Duration::from_secs(40);
+    let mut by_id: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    while Instant::now() < until {
+        by_id.clear();
+        for r in receiver.received() {
+            by_id.entry(r.header("webhook-id")).or_default().push(r.body.clone());
+        }
+        if expected.iter().all(|e| by_id.contains_key(e)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    for e in &expected {
+        let copies = by_id.get(e).unwrap_or_else(|| panic!("event {e} never delivered"));
+        assert!(copies.windows(2).all(|w| w[0] == w[1]), "duplicates of {e} carry the same body");
+    }
 }

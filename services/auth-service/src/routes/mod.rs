@@ -8,3 +8,4 @@ pub mod metadata;
 pub mod oauth;
 pub mod openapi;
 pub mod scopes;
+pub mod webhooks;

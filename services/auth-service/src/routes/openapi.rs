@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use argus_telemetry::health;
 
-use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes};
+use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,15 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes};
         oauth::introspect,
         metadata::oauth_metadata,
         metadata::openid_configuration,
+        webhooks::event_types,
+        webhooks::create_webhook,
+        webhooks::list_webhooks,
+        webhooks::get_webhook,
+        webhooks::update_webhook,
+        webhooks::delete_webhook,
+        webhooks::list_deliveries,
+        webhooks::test_webhook,
+        webhooks::retry_delivery,
         jwks::well_known_jwks,
         jwks::versioned_jwks,
         health::healthz,

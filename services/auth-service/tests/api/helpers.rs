@@ -34,6 +34,7 @@ impl TestApp {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             secret_pepper: "test-pepper".into(),
+            webhook_allow_private: true,
             trust_forwarded_for: false,
             oauth: auth_service::OAuthConfig::default(),
             migrate: false,

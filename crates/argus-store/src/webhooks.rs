@@ -1,0 +1,570 @@
+//! Webhook subscriptions, the events they receive, deliveries and attempts.
+//! Functions that must share a transaction with an outbox write take the
+//! connection; the rest go through the pool. All are tenant-scoped.
+
+use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+
+use crate::outbox::{NewOutboxMessage, enqueue};
+use crate::schema::{delivery_attempts, events, webhook_deliveries, webhooks};
+
+/// The type of the synthetic event `POST /v1/webhooks/{id}/test` sends.
+pub const TEST_EVENT: &str = "webhook.test";
+use crate::{Page, Store, StoreError, parse_id};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhooks, check_for_backend(diesel::pg::Pg))]
+pub struct WebhookRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub secret_sealed: Vec<u8>,
+    pub previous_secret_sealed: Option<Vec<u8>>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub type WebhookRecord = WebhookRow;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries, check_for_backend(diesel::pg::Pg))]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: String,
+    pub attempts: i32,
+    pub attempted_at: Option<DateTime<Utc>>,
+    pub response_status: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: String,
+    pub secret_sealed: Vec<u8>,
+}
+
+/// A PUT: each `Some` replaces that field.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChanges {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// A new secret; the old one keeps signing for `secret_overlap`.
+    pub secret_sealed: Option<Vec<u8>>,
+    pub secret_overlap: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<String>,
+    pub event_type: Option<String>,
+}
+
+/// The result of one attempt, as the worker records it.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub attempt: i32,
+    pub attempted_at: DateTime<Utc>,
+    pub response_status: Option<i32>,
+    pub duration_ms: i32,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    /// `succeeded`, `retrying` or `failed`.
+    pub status: &'static str,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Disable the webhook (410 Gone), with this reason.
+    pub disable: Option<String>,
+}
+
+/// Everything needed to send one delivery.
+#[derive(Debug, Clone)]
+pub struct DeliveryContext {
+    pub delivery: DeliveryRecord,
+    pub webhook: WebhookRecord,
+    pub envelope: Value,
+}
+
+/// Stores an event envelope (call in the writer's transaction).
+pub async fn insert_event(
+    conn: &mut AsyncPgConnection,
+    id: &EventId,
+    tenant: &TenantId,
+    event_type: &str,
+    envelope: &Value,
+) -> Result<(), StoreError> {
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(id.as_str()),
+            events::tenant_id.eq(tenant.as_str()),
+            events::event_type.eq(event_type),
+            events::envelope.eq(envelope),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The tenant's enabled webhooks subscribed to `event_type`.
+pub async fn subscribed_webhooks(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    event_type: &str,
+) -> Result<Vec<WebhookId>, StoreError> {
+    let ids: Vec<String> = webhooks::table
+        .filter(webhooks::tenant_id.eq(tenant.as_str()))
+        .filter(webhooks::enabled.eq(true))
+        .filter(webhooks::events.contains(vec![event_type.to_owned()]))
+        .select(webhooks::id)
+        .load(conn)
+        .await?;
+    ids.iter().map(|i| parse_id(i)).collect()
+}
+
+/// Creates the delivery of `event` to `webhook` unless it exists (the
+/// fan-out may run twice for one event). Returns the new id, or `None`.
+pub async fn insert_delivery(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    webhook: &WebhookId,
+    event: &EventId,
+    event_type: &str,
+) -> Result<Option<DeliveryId>, StoreError> {
+    let id = DeliveryId::generate();
+    let inserted = diesel::insert_into(webhook_deliveries::table)
+        .values((
+            webhook_deliveries::id.eq(id.as_str()),
+            webhook_deliveries::tenant_id.eq(tenant.as_str()),
+            webhook_deliveries::webhook_id.eq(webhook.as_str()),
+            webhook_deliveries::event_id.eq(event.as_str()),
+            webhook_deliveries::event_type.eq(event_type),
+        ))
+        .on_conflict((webhook_deliveries::webhook_id, webhook_deliveries::event_id))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok((inserted == 1).then_some(id))
+}
+
+/// Puts a finished delivery back in the queue (manual resend). `None` when
+/// there is no such delivery; a conflict while it is still queued or
+/// retrying (an attempt may be in flight).
+pub async fn requeue_delivery(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    webhook: &WebhookId,
+    delivery: &DeliveryId,
+) -> Result<Option<DeliveryRecord>, StoreError> {
+    let status: Option<String> = webhook_deliveries::table
+        .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+        .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
+        .filter(webhook_deliveries::id.eq(delivery.as_str()))
+        .select(webhook_deliveries::status)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    match status.as_deref() {
+        None => return Ok(None),
+        Some("succeeded" | "failed") => {}
+        Some(other) => {
+            return Err(StoreError::Conflict(format!("the delivery is {other}; resend it once it has finished")));
+        }
+    }
+    Ok(diesel::update(webhook_deliveries::table)
+        .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+        .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
+        .filter(webhook_deliveries::id.eq(delivery.as_str()))
+        .set((
+            webhook_deliveries::status.eq("queued"),
+            webhook_deliveries::next_attempt_at.eq(Utc::now()),
+            webhook_deliveries::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(DeliveryRecord::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+impl Store {
+    /// Stores an event and its outbox message in one transaction.
+    pub async fn emit_event(
+        &self,
+        id: &EventId,
+        tenant: &TenantId,
+        event_type: &str,
+        envelope: &Value,
+        message: NewOutboxMessage,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            insert_event(conn, id, tenant, event_type, envelope).await?;
+            enqueue(conn, message).await
+        })
+        .await
+    }
+
+    /// Creates one delivery per subscribed webhook (skipping those that
+    /// exist) and, in the same transaction, the work message for each new
+    /// one. Returns the new deliveries.
+    pub async fn fan_out(
+        &self,
+        tenant: &TenantId,
+        event: &EventId,
+        event_type: &str,
+        task: impl Fn(&DeliveryId, &WebhookId) -> NewOutboxMessage + Send + Sync,
+    ) -> Result<Vec<DeliveryId>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let mut created = Vec::new();
+            for webhook in subscribed_webhooks(conn, tenant, event_type).await? {
+                if let Some(delivery) = insert_delivery(conn, tenant, &webhook, event, event_type).await? {
+                    enqueue(conn, task(&delivery, &webhook)).await?;
+                    created.push(delivery);
+                }
+            }
+            Ok(created)
+        })
+        .await
+    }
+
+    /// A `webhook.test` event for one webhook only: the event, its delivery
+    /// and the work message, in one transaction.
+    pub async fn create_test_delivery(
+        &self,
+        tenant: &TenantId,
+        webhook: &WebhookId,
+        event: &EventId,
+        envelope: &Value,
+        task: impl Fn(&DeliveryId) -> NewOutboxMessage + Send + Sync,
+    ) -> Result<Option<DeliveryId>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let owned: Option<String> = webhooks::table
+                .filter(webhooks::tenant_id.eq(tenant.as_str()))
+                .filter(webhooks::id.eq(webhook.as_str()))
+                .select(webhooks::id)
+                .first(conn)
+                .await
+                .optional()?;
+            if owned.is_none() {
+                return Ok(None);
+            }
+            insert_event(conn, event, tenant, TEST_EVENT, envelope).await?;
+            let delivery = insert_delivery(conn, tenant, webhook, event, TEST_EVENT).await?;
+            if let Some(d) = &delivery {
+                enqueue(conn, task(d)).await?;
+            }
+            Ok(delivery)
+        })
+        .await
+    }
+
+    /// Requeues a delivery by hand and writes its work message.
+    pub async fn resend_delivery(
+        &self,
+        tenant: &TenantId,
+        webhook: &WebhookId,
+        delivery: &DeliveryId,
+        task: impl Fn(&DeliveryRecord) -> NewOutboxMessage + Send + Sync,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(record) = requeue_delivery(conn, tenant, webhook, delivery).await? else { return Ok(None) };
+            enqueue(conn, task(&record)).await?;
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    pub async fn create_webhook(&self, tenant: &TenantId, new: NewWebhook) -> Result<WebhookRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(diesel::insert_into(webhooks::table)
+            .values((
+                webhooks::id.eq(WebhookId::generate().as_str()),
+                webhooks::tenant_id.eq(tenant.as_str()),
+                webhooks::url.eq(&new.url),
+                webhooks::events.eq(&new.events),
+                webhooks::description.eq(&new.description),
+                webhooks::secret_sealed.eq(&new.secret_sealed),
+            ))
+            .returning(WebhookRow::as_returning())
+            .get_result(&mut conn)
+            .await?)
+    }
+
+    pub async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(webhooks::table
+            .filter(webhooks::tenant_id.eq(tenant.as_str()))
+            .filter(webhooks::id.eq(id.as_str()))
+            .select(WebhookRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn list_webhooks(
+        &self,
+        tenant: &TenantId,
+        after: Option<&WebhookId>,
+        limit: usize,
+    ) -> Result<Page<WebhookRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = webhooks::table
+            .filter(webhooks::tenant_id.eq(tenant.as_str()))
+            .order(webhooks::id)
+            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .select(WebhookRow::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(webhooks::id.gt(after.as_str()));
+        }
+        let rows = query.load(&mut conn).await?;
+        Ok(Page::from_overfetch(rows, limit, |w| w.id.clone()))
+    }
+
+    pub async fn update_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        changes: WebhookChanges,
+    ) -> Result<Option<WebhookRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(current) = webhooks::table
+                .filter(webhooks::tenant_id.eq(tenant.as_str()))
+                .filter(webhooks::id.eq(id.as_str()))
+                .select(WebhookRow::as_select())
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let now = Utc::now();
+            let (secret, previous, previous_until) = match changes.secret_sealed {
+                Some(new) => (new, Some(current.secret_sealed.clone()), Some(now + changes.secret_overlap)),
+                None => {
+                    (current.secret_sealed.clone(), current.previous_secret_sealed, current.previous_secret_expires_at)
+                }
+            };
+            let enabled = changes.enabled.unwrap_or(current.enabled);
+            let re_enabled = enabled && !current.enabled;
+            let row = diesel::update(webhooks::table.find(id.as_str()))
+                .set((
+                    webhooks::url.eq(changes.url.unwrap_or(current.url)),
+                    webhooks::events.eq(changes.events.unwrap_or(current.events)),
+                    webhooks::description.eq(changes.description.unwrap_or(current.description)),
+                    webhooks::enabled.eq(enabled),
+                    webhooks::disabled_reason.eq(if enabled {
+                        None
+                    } else {
+                        current.disabled_reason.or(Some("disabled by the integrator".to_owned()))
+                    }),
+                    webhooks::failing_since.eq(if re_enabled { None } else { current.failing_since }),
+                    webhooks::secret_sealed.eq(secret),
+                    webhooks::previous_secret_sealed.eq(previous),
+                    webhooks::previous_secret_expires_at.eq(previous_until),
+                    webhooks::updated_at.eq(now),
+                ))
+                .returning(WebhookRow::as_returning())
+                .get_result(conn)
+                .await?;
+            Ok(Some(row))
+        })
+        .await
+    }
+
+    pub async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let n = diesel::delete(webhooks::table)
+            .filter(webhooks::tenant_id.eq(tenant.as_str()))
+            .filter(webhooks::id.eq(id.as_str()))
+            .execute(&mut conn)
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        webhook: &WebhookId,
+        filter: &DeliveryFilter,
+        after: Option<&DeliveryId>,
+        limit: usize,
+    ) -> Result<Page<DeliveryRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = webhook_deliveries::table
+            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+            .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
+            .order(webhook_deliveries::id.desc())
+            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .select(DeliveryRecord::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(webhook_deliveries::id.lt(after.as_str()));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(webhook_deliveries::status.eq(status.clone()));
+        }
+        if let Some(t) = &filter.event_type {
+            query = query.filter(webhook_deliveries::event_type.eq(t.clone()));
+        }
+        let rows = query.load(&mut conn).await?;
+        Ok(Page::from_overfetch(rows, limit, |d| d.id.clone()))
+    }
+
+    /// The delivery, its webhook and the event body, for sending.
+    pub async fn delivery_context(
+        &self,
+        tenant: &TenantId,
+        delivery: &DeliveryId,
+    ) -> Result<Option<DeliveryContext>, StoreError> {
+        let mut conn = self.conn().await?;
+        let found: Option<(DeliveryRecord, WebhookRow, Value)> = webhook_deliveries::table
+            .inner_join(webhooks::table.on(webhooks::id.eq(webhook_deliveries::webhook_id)))
+            .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+            .filter(webhook_deliveries::id.eq(delivery.as_str()))
+            .select((DeliveryRecord::as_select(), WebhookRow::as_select(), events::envelope))
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(found.map(|(delivery, webhook, envelope)| DeliveryContext { delivery, webhook, envelope }))
+    }
+
+    /// Records one attempt and its consequences in one transaction: the
+    /// attempt row (once, even if the message is redelivered), the
+    /// delivery's state, and the webhook's health (a webhook failing without
+    /// a success for `disable_after` is disabled).
+    pub async fn record_attempt(
+        &self,
+        tenant: &TenantId,
+        delivery: &DeliveryId,
+        webhook: &WebhookId,
+        attempt: &AttemptRecord,
+        disable_after: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let inserted = diesel::insert_into(delivery_attempts::table)
+                .values((
+                    delivery_attempts::delivery_id.eq(delivery.as_str()),
+                    delivery_attempts::attempt.eq(attempt.attempt),
+                    delivery_attempts::attempted_at.eq(attempt.attempted_at),
+                    delivery_attempts::response_status.eq(attempt.response_status),
+                    delivery_attempts::duration_ms.eq(attempt.duration_ms),
+                    delivery_attempts::error.eq(&attempt.error),
+                    delivery_attempts::response_body.eq(&attempt.response_body),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if inserted == 0 {
+                return Ok(());
+            }
+            diesel::update(webhook_deliveries::table)
+                .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+                .filter(webhook_deliveries::id.eq(delivery.as_str()))
+                .set((
+                    webhook_deliveries::status.eq(attempt.status),
+                    webhook_deliveries::attempts.eq(attempt.attempt),
+                    webhook_deliveries::attempted_at.eq(attempt.attempted_at),
+                    webhook_deliveries::response_status.eq(attempt.response_status),
+                    webhook_deliveries::duration_ms.eq(attempt.duration_ms),
+                    webhook_deliveries::next_attempt_at.eq(attempt.next_attempt_at),
+                    webhook_deliveries::error.eq(&attempt.error),
+                    webhook_deliveries::response_body.eq(&attempt.response_body),
+                    webhook_deliveries::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            let target = webhooks::table
+                .filter(webhooks::tenant_id.eq(tenant.as_str()))
+                .filter(webhooks::id.eq(webhook.as_str()));
+            if attempt.status == "succeeded" {
+                diesel::update(target)
+                    .set((
+                        webhooks::last_success_at.eq(attempt.attempted_at),
+                        webhooks::failing_since.eq(None::<DateTime<Utc>>),
+                    ))
+                    .execute(conn)
+                    .await?;
+                return Ok(());
+            }
+            let failing_since: Option<Option<DateTime<Utc>>> = webhooks::table
+                .find(webhook.as_str())
+                .select(webhooks::failing_since)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let since = failing_since.flatten().unwrap_or(attempt.attempted_at);
+            let disable = attempt.disable.clone().or_else(|| {
+                (attempt.attempted_at - since >= disable_after)
+                    .then(|| format!("no successful delivery for {} days", disable_after.num_days()))
+            });
+            let enabled = disable.is_none();
+            diesel::update(target)
+                .set((
+                    webhooks::failing_since.eq(since),
+                    webhooks::enabled.eq(enabled),
+                    webhooks::disabled_reason.eq(disable),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every attempt of a delivery, oldest first.
+    pub async fn delivery_attempts(
+        &self,
+        tenant: &TenantId,
+        delivery: &DeliveryId,
+    ) -> Result<Vec<AttemptRow>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(delivery_attempts::table
+            .inner_join(webhook_deliveries::table.on(webhook_deliveries::id.eq(delivery_attempts::delivery_id)))
+            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+            .filter(delivery_attempts::delivery_id.eq(delivery.as_str()))
+            .order(delivery_attempts::attempt)
+            .select(AttemptRow::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = delivery_attempts, check_for_backend(diesel::pg::Pg))]
+pub struct AttemptRow {
+    pub attempt: i32,
+    pub attempted_at: DateTime<Utc>,
+    pub response_status: Option<i32>,
+    pub duration_ms: i32,
+    pub error: Option<String>,
+}

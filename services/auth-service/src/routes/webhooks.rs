@@ -1,0 +1,546 @@
+//! Webhook subscriptions and their delivery history: `/v1/webhooks…`.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use argus_authn::{Scoped, WebhooksRead, WebhooksWrite};
+use argus_bus::proto;
+use argus_store::webhooks::{DeliveryFilter, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord};
+use argus_types::events::{EVENT_CATALOG, envelope, is_known_event};
+use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const MAX_URL_LEN: usize = 2048;
+const MAX_DESCRIPTION_CHARS: usize = 500;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 100;
+/// How long the previous secret keeps signing after a rotation.
+const SECRET_OVERLAP_HOURS: i64 = 24;
+const STATUSES: [&str; 4] = ["queued", "succeeded", "retrying", "failed"];
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    /// `https` (plain http and private addresses only where the deployment
+    /// allows them).
+    pub url: String,
+    /// Event types from `GET /v1/webhooks/event-types`.
+    pub events: Vec<String>,
+    /// `whsec_` + base64 of 24 to 64 bytes; generated (and shown once) when absent.
+    pub secret: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhook {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    /// A new secret: for 24 hours deliveries are signed with both.
+    pub secret: Option<String>,
+    pub description: Option<String>,
+    /// Re-enable a disabled webhook, or pause one.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Only in the create response, and only when the secret was generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl From<WebhookRecord> for WebhookView {
+    fn from(w: WebhookRecord) -> Self {
+        Self {
+            id: w.id,
+            url: w.url,
+            events: w.events,
+            description: w.description,
+            enabled: w.enabled,
+            disabled_reason: w.disabled_reason,
+            last_success_at: w.last_success_at,
+            failing_since: w.failing_since,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+            secret: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `queued`, `succeeded`, `retrying` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub attempted_at: Option<DateTime<Utc>>,
+    pub response_status: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    /// The first 4 KiB of the receiver's last response.
+    pub response_body: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<DeliveryRecord> for DeliveryView {
+    fn from(d: DeliveryRecord) -> Self {
+        Self {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status,
+            attempts: d.attempts,
+            attempted_at: d.attempted_at,
+            response_status: d.response_status,
+            duration_ms: d.duration_ms,
+            next_attempt_at: d.next_attempt_at,
+            error: d.error,
+            response_body: d.response_body,
+            created_at: d.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuedDelivery {
+    pub delivery_id: String,
+    /// Always `queued`.
+    pub status: &'static str,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// 1 to 100 (default 50).
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DeliveryQuery {
+    /// 1 to 100 (default 50).
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    /// `queued`, `succeeded`, `retrying` or `failed`.
+    pub status: Option<String>,
+    pub event_type: Option<String>,
+}
+
+fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::Validation(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    Ok(limit as usize)
+}
+
+fn decode_cursor<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::Validation("cursor is not one this API issued".into()))
+}
+
+fn encode_cursor(c: Option<String>) -> Option<String> {
+    c.map(|c| URL_SAFE_NO_PAD.encode(c))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no webhook `{id}` in this tenant"))
+}
+
+fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
+    raw.parse().map_err(|_| not_found(raw))
+}
+
+fn validate_events(events: &[String]) -> Result<Vec<String>, ApiError> {
+    if events.is_empty() {
+        return Err(ApiError::Validation("events must name at least one event type".into()));
+    }
+    let mut unknown: Vec<&str> = events.iter().filter(|e| !is_known_event(e)).map(String::as_str).collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    if !unknown.is_empty() {
+        return Err(ApiError::Validation(format!("unknown event types: {}", unknown.join(", "))));
+    }
+    let mut events = events.to_vec();
+    events.sort();
+    events.dedup();
+    Ok(events)
+}
+
+/// The URL rules checked at registration; the delivery worker checks the
+/// resolved address again at send time.
+fn validate_url(raw: &str, allow_private: bool) -> Result<String, ApiError> {
+    let bad = |why: &str| Err(ApiError::Validation(format!("url {why}")));
+    if raw.len() > MAX_URL_LEN {
+        return bad("is too long");
+    }
+    let Ok(url) = url::Url::parse(raw) else { return bad("is not an absolute URL") };
+    if url.host_str().is_none() {
+        return bad("has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return bad("must not contain credentials");
+    }
+    if url.fragment().is_some() {
+        return bad("must not contain a fragment");
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        _ => return bad("must use https"),
+    }
+    if !allow_private
+        && let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = url.host()
+        && let Some(ip) = url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse().ok())
+        && argus_types::ssrf::is_forbidden(ip)
+    {
+        return bad("points at a private, loopback or link-local address");
+    }
+    if !allow_private && matches!(url.host_str(), Some("localhost")) {
+        return bad("points at localhost");
+    }
+    Ok(url.to_string())
+}
+
+fn validate_description(d: Option<String>) -> Result<Option<String>, ApiError> {
+    match d {
+        Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => {
+            Err(ApiError::Validation(format!("description must be at most {MAX_DESCRIPTION_CHARS} characters")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn sealed_secret(state: &AppState, secret: &str) -> Result<Vec<u8>, ApiError> {
+    argus_crypto::webhook::webhook_signing_key(secret).map_err(|e| ApiError::Validation(format!("secret: {e}")))?;
+    Ok(state.sealer.seal(secret.as_bytes()))
+}
+
+fn delivery_task(
+    tenant: &TenantId,
+    delivery: &DeliveryId,
+    webhook: &str,
+    event: &str,
+) -> argus_store::outbox::NewOutboxMessage {
+    argus_bus::outbox::delivery(
+        tenant,
+        &proto::DeliveryTask {
+            delivery_id: delivery.to_string(),
+            webhook_id: webhook.to_owned(),
+            event_id: event.to_owned(),
+            tenant_id: tenant.to_string(),
+            attempt: 0,
+        },
+        BTreeMap::new(),
+    )
+}
+
+/// The event catalog
+///
+/// Every event type a webhook may subscribe to.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/event-types",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:read"])),
+    responses((status = 200, description = "`{\"event_types\":[{\"name\",\"description\"}]}`"))
+)]
+pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
+    let types: Vec<_> = EVENT_CATALOG.iter().map(|e| json!({"name": e.name, "description": e.description})).collect();
+    HttpResponse::Ok().json(json!({ "event_types": types }))
+}
+
+/// Create a webhook
+///
+/// Subscribes a URL to event types. The signing secret is generated and
+/// shown once when none is given.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:write"])),
+    request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "Created", body = WebhookView),
+        (status = 400, description = "Invalid URL, events or secret", content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
+pub async fn create_webhook(
+    caller: Scoped<WebhooksWrite>,
+    state: web::Data<AppState>,
+    body: web::Json<CreateWebhook>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let url = validate_url(&body.url, state.webhook_allow_private)?;
+    let events = validate_events(&body.events)?;
+    let description = validate_description(body.description)?.unwrap_or_default();
+    let (secret, generated) = match body.secret {
+        Some(s) => (s, false),
+        None => (argus_crypto::webhook::generate_webhook_secret(), true),
+    };
+    let secret_sealed = sealed_secret(&state, &secret)?;
+    let webhook =
+        state.store.create_webhook(caller.tenant(), NewWebhook { url, events, description, secret_sealed }).await?;
+    tracing::info!(webhook_id = %webhook.id, "webhook created");
+    let mut view = WebhookView::from(webhook);
+    if generated {
+        view.secret = Some(secret);
+    }
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/webhooks/{}", view.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+/// List webhooks
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:read"])),
+    params(PageQuery),
+    responses((status = 200, description = "One page", body = WebhookList))
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
+pub async fn list_webhooks(
+    caller: Scoped<WebhooksRead>,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let after: Option<WebhookId> = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = state.store.list_webhooks(caller.tenant(), after.as_ref(), limit).await?;
+    Ok(HttpResponse::Ok().json(WebhookList {
+        webhooks: page.items.into_iter().map(WebhookView::from).collect(),
+        next_cursor: encode_cursor(page.next_cursor),
+    }))
+}
+
+/// Inspect a webhook
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{webhook_id}",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:read"])),
+    params(("webhook_id" = String, Path)),
+    responses((status = 200, description = "The webhook", body = WebhookView), (status = 404, description = "Not found"))
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
+pub async fn get_webhook(
+    caller: Scoped<WebhooksRead>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let webhook = state.store.get_webhook(caller.tenant(), &webhook_id(&id)?).await?.ok_or_else(|| not_found(&id))?;
+    Ok(HttpResponse::Ok().json(WebhookView::from(webhook)))
+}
+
+/// Update a webhook
+///
+/// Replaces the given fields. A new `secret` rotates the signing secret:
+/// for 24 hours deliveries carry signatures under both.
+#[utoipa::path(
+    put,
+    path = "/v1/webhooks/{webhook_id}",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:write"])),
+    params(("webhook_id" = String, Path)),
+    request_body = UpdateWebhook,
+    responses((status = 200, description = "Updated", body = WebhookView), (status = 400, description = "Invalid"), (status = 404, description = "Not found"))
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
+pub async fn update_webhook(
+    caller: Scoped<WebhooksWrite>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<UpdateWebhook>,
+) -> Result<HttpResponse, ApiError> {
+    let wid = webhook_id(&id)?;
+    let body = body.into_inner();
+    let changes = WebhookChanges {
+        url: body.url.as_deref().map(|u| validate_url(u, state.webhook_allow_private)).transpose()?,
+        events: body.events.as_deref().map(validate_events).transpose()?,
+        description: validate_description(body.description)?,
+        enabled: body.enabled,
+        secret_sealed: body.secret.as_deref().map(|s| sealed_secret(&state, s)).transpose()?,
+        secret_overlap: Duration::hours(SECRET_OVERLAP_HOURS),
+    };
+    let webhook = state.store.update_webhook(caller.tenant(), &wid, changes).await?.ok_or_else(|| not_found(&id))?;
+    Ok(HttpResponse::Ok().json(WebhookView::from(webhook)))
+}
+
+/// Delete a webhook
+#[utoipa::path(
+    delete,
+    path = "/v1/webhooks/{webhook_id}",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:write"])),
+    params(("webhook_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found"))
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
+pub async fn delete_webhook(
+    caller: Scoped<WebhooksWrite>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if state.store.delete_webhook(caller.tenant(), &webhook_id(&id)?).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(not_found(&id))
+    }
+}
+
+/// Review delivery attempts
+///
+/// The webhook's deliveries, newest first, with the outcome of the last
+/// attempt; filter by `status` and `event_type`.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{webhook_id}/deliveries",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:read"])),
+    params(("webhook_id" = String, Path), DeliveryQuery),
+    responses((status = 200, description = "One page", body = DeliveryList), (status = 404, description = "Not found"))
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
+pub async fn list_deliveries(
+    caller: Scoped<WebhooksRead>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let wid = webhook_id(&id)?;
+    state.store.get_webhook(caller.tenant(), &wid).await?.ok_or_else(|| not_found(&id))?;
+    let limit = page_limit(query.limit)?;
+    if let Some(s) = &query.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::Validation(format!("status must be one of {}", STATUSES.join(", "))));
+    }
+    if let Some(t) = &query.event_type
+        && !is_known_event(t)
+    {
+        return Err(ApiError::Validation(format!("unknown event type `{t}`")));
+    }
+    let after: Option<DeliveryId> = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let filter = DeliveryFilter { status: query.status.clone(), event_type: query.event_type.clone() };
+    let page = state.store.list_deliveries(caller.tenant(), &wid, &filter, after.as_ref(), limit).await?;
+    Ok(HttpResponse::Ok().json(DeliveryList {
+        deliveries: page.items.into_iter().map(DeliveryView::from).collect(),
+        next_cursor: encode_cursor(page.next_cursor),
+    }))
+}
+
+/// Send a test webhook
+///
+/// Queues a real `webhook.test` delivery to this webhook only.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{webhook_id}/test",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:write"])),
+    params(("webhook_id" = String, Path)),
+    responses((status = 202, description = "Queued", body = QueuedDelivery), (status = 404, description = "Not found"))
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
+pub async fn test_webhook(
+    caller: Scoped<WebhooksWrite>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let wid = webhook_id(&id)?;
+    let tenant = caller.tenant().clone();
+    let event = EventId::generate();
+    let body = envelope(
+        &event,
+        argus_store::webhooks::TEST_EVENT,
+        Utc::now(),
+        &tenant,
+        json!({ "webhook_id": wid, "message": "This is a test delivery from Argus." }),
+    );
+    let delivery = state
+        .store
+        .create_test_delivery(&tenant, &wid, &event, &body, |d| delivery_task(&tenant, d, wid.as_str(), event.as_str()))
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(HttpResponse::Accepted().json(QueuedDelivery { delivery_id: delivery.to_string(), status: "queued" }))
+}
+
+/// Resend a delivery
+///
+/// Queues the delivery again, with the same `webhook-id` and body.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+    tag = "Event delivery and webhooks",
+    security(("bearer" = ["webhooks:write"])),
+    params(("webhook_id" = String, Path), ("delivery_id" = String, Path)),
+    responses(
+        (status = 202, description = "Queued", body = QueuedDelivery),
+        (status = 404, description = "Not found"),
+        (status = 409, description = "The delivery is still queued or retrying"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
+pub async fn retry_delivery(
+    caller: Scoped<WebhooksWrite>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (raw_webhook, raw_delivery) = path.into_inner();
+    let wid = webhook_id(&raw_webhook)?;
+    let missing = || ApiError::NotFound(format!("no delivery `{raw_delivery}` for webhook `{raw_webhook}`"));
+    let did: DeliveryId = raw_delivery.parse().map_err(|_| missing())?;
+    let tenant = caller.tenant().clone();
+    let record = state
+        .store
+        .resend_delivery(&tenant, &wid, &did, |d| {
+            let mut task = delivery_task(&tenant, &did, &d.webhook_id, &d.event_id);
+            // A fresh message id: the broker-level dedup must not swallow a resend.
+            task.message_id = format!("{}:resend:{}", did, Utc::now().timestamp_millis());
+            task
+        })
+        .await?
+        .ok_or_else(missing)?;
+    Ok(HttpResponse::Accepted().json(QueuedDelivery { delivery_id: record.id, status: "queued" }))
+}

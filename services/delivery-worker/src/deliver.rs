@@ -1,0 +1,237 @@
+//! Fan-out of events to webhooks, and the delivery of each one.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use argus_bus::{Incoming, Outcome, proto};
+use argus_crypto::webhook::{SecretBox, sign_webhook, webhook_signing_key};
+use argus_store::webhooks::{AttemptRecord, DeliveryContext};
+use argus_store::{Store, StoreError};
+use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
+use chrono::Utc;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::sender::Sender;
+
+/// A webhook failing without a success for this long is disabled.
+pub const DISABLE_AFTER_DAYS: i64 = 5;
+/// When the database is unreachable, try the message again this soon.
+const STORE_RETRY_MS: u64 = 1000;
+
+pub struct Deliverer {
+    pub store: Store,
+    pub sender: Sender,
+    pub sealer: SecretBox,
+    /// Delays before the 2nd, 3rd, … attempt.
+    pub schedule: Vec<Duration>,
+}
+
+fn parse<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, Outcome> {
+    raw.parse().map_err(|_| Outcome::DeadLetter { reason: format!("malformed {what} `{raw}`") })
+}
+
+/// A delay ±10 %, picked at random among the delay queues the topology
+/// declares for it, so retries of many deliveries do not arrive in step.
+pub fn jittered(delay: Duration) -> Duration {
+    let roll = argus_crypto::secrets::random_bytes::<1>()[0] % 3;
+    let ms = delay.as_millis() as u64;
+    Duration::from_millis(match roll {
+        0 => ms * 9 / 10,
+        1 => ms,
+        _ => ms * 11 / 10,
+    })
+}
+
+/// The delay queues a schedule needs: each delay and its jittered variants.
+pub fn delay_queues_ms(schedule: &[Duration]) -> Vec<u64> {
+    let mut all: Vec<u64> = schedule
+        .iter()
+        .map(|d| d.as_millis() as u64)
+        .filter(|ms| *ms > 0)
+        .flat_map(|ms| [ms * 9 / 10, ms, ms * 11 / 10])
+        .filter(|ms| *ms > 0)
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+impl Deliverer {
+    /// Fans an event out to the tenant's subscribed webhooks.
+    pub async fn fan_out(&self, message: Incoming) -> Outcome {
+        let event: proto::Event = match message.decode() {
+            Ok(e) => e,
+            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable event: {e}") },
+        };
+        let (tenant, event_id): (TenantId, EventId) =
+            match (parse(&event.tenant_id, "tenant id"), parse(&event.id, "event id")) {
+                (Ok(t), Ok(e)) => (t, e),
+                (Err(o), _) | (_, Err(o)) => return o,
+            };
+        let headers = message.headers.clone();
+        let created = self
+            .store
+            .fan_out(&tenant, &event_id, &event.r#type, |delivery, webhook| {
+                delivery_task(&tenant, delivery, webhook, &event_id, &headers)
+            })
+            .await;
+        match created {
+            Ok(created) => {
+                tracing::debug!(event_id = %event_id, deliveries = created.len(), "event fanned out");
+                Outcome::Ack
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "fan-out failed; retrying");
+                Outcome::Retry { delay_ms: STORE_RETRY_MS }
+            }
+        }
+    }
+
+    /// Makes one attempt at a delivery and records it.
+    pub async fn deliver(&self, message: Incoming) -> Outcome {
+        let task: proto::DeliveryTask = match message.decode() {
+            Ok(t) => t,
+            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable delivery task: {e}") },
+        };
+        let (tenant, delivery): (TenantId, DeliveryId) =
+            match (parse(&task.tenant_id, "tenant id"), parse(&task.delivery_id, "delivery id")) {
+                (Ok(t), Ok(d)) => (t, d),
+                (Err(o), _) | (_, Err(o)) => return o,
+            };
+        match self.attempt(&tenant, &delivery).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(error = %e, delivery_id = %delivery, "delivery bookkeeping failed; retrying");
+                Outcome::Retry { delay_ms: STORE_RETRY_MS }
+            }
+        }
+    }
+
+    async fn attempt(&self, tenant: &TenantId, delivery: &DeliveryId) -> Result<Outcome, StoreError> {
+        let Some(ctx) = self.store.delivery_context(tenant, delivery).await? else {
+            // The webhook was deleted since: nothing to send.
+            return Ok(Outcome::Ack);
+        };
+        if matches!(ctx.delivery.status.as_str(), "succeeded" | "failed") {
+            // A duplicate of a message already settled.
+            return Ok(Outcome::Ack);
+        }
+        let webhook: WebhookId = ctx.webhook.id.parse().map_err(|_| StoreError::Corrupt("webhook id".into()))?;
+        let attempt = ctx.delivery.attempts + 1;
+        let attempted_at = Utc::now();
+        let disable_after = chrono::Duration::days(DISABLE_AFTER_DAYS);
+        if !ctx.webhook.enabled {
+            let record = AttemptRecord {
+                attempt,
+                attempted_at,
+                response_status: None,
+                duration_ms: 0,
+                error: Some(format!(
+                    "not sent: the webhook is disabled ({})",
+                    ctx.webhook.disabled_reason.as_deref().unwrap_or("no reason given")
+                )),
+                response_body: None,
+                status: "failed",
+                next_attempt_at: None,
+                disable: None,
+            };
+            self.store.record_attempt(tenant, delivery, &webhook, &record, disable_after).await?;
+            return Ok(Outcome::Ack);
+        }
+        let (headers, body) = match self.signed_request(&ctx, attempted_at.timestamp()) {
+            Ok(r) => r,
+            Err(e) => return Ok(Outcome::DeadLetter { reason: e }),
+        };
+        let sent = self.sender.send(&ctx.webhook.url, headers, body).await;
+        let duration_ms = i32::try_from(sent.duration.as_millis()).unwrap_or(i32::MAX);
+        let status = sent.status;
+        let (state, outcome, next_attempt_at, disable) = match status {
+            Some(s) if (200..300).contains(&s) => ("succeeded", Outcome::Ack, None, None),
+            Some(410) => ("failed", Outcome::Ack, None, Some("the receiver answered 410 Gone".to_owned())),
+            _ => match self.schedule.get(usize::try_from(attempt - 1).unwrap_or(usize::MAX)) {
+                Some(delay) => {
+                    let honoured = match (status, sent.retry_after) {
+                        (Some(429 | 503), Some(after)) => after.max(*delay),
+                        _ => *delay,
+                    };
+                    let delay = jittered(honoured);
+                    let next = attempted_at + chrono::Duration::milliseconds(delay.as_millis() as i64);
+                    ("retrying", Outcome::Retry { delay_ms: delay.as_millis() as u64 }, Some(next), None)
+                }
+                None => {
+                    ("failed", Outcome::DeadLetter { reason: format!("gave up after {attempt} attempts") }, None, None)
+                }
+            },
+        };
+        let record = AttemptRecord {
+            attempt,
+            attempted_at,
+            response_status: status.map(i32::from),
+            duration_ms,
+            error: sent.error,
+            response_body: sent.body_excerpt,
+            status: state,
+            next_attempt_at,
+            disable,
+        };
+        self.store.record_attempt(tenant, delivery, &webhook, &record, disable_after).await?;
+        tracing::info!(delivery_id = %delivery, attempt, status = ?status, result = state, "delivery attempted");
+        Ok(outcome)
+    }
+
+    /// The Standard Webhooks headers and the body. While a rotated-out
+    /// secret is still in its overlap, both signatures are sent.
+    fn signed_request(&self, ctx: &DeliveryContext, timestamp: i64) -> Result<(HeaderMap, Vec<u8>), String> {
+        let body = serde_json::to_vec(&ctx.envelope).map_err(|e| format!("event body: {e}"))?;
+        let msg_id = &ctx.delivery.event_id;
+        let mut keys = vec![self.key(&ctx.webhook.secret_sealed)?];
+        if let (Some(previous), Some(until)) =
+            (&ctx.webhook.previous_secret_sealed, ctx.webhook.previous_secret_expires_at)
+            && until > Utc::now()
+        {
+            keys.push(self.key(previous)?);
+        }
+        let signatures: Vec<String> = keys.iter().map(|k| sign_webhook(k, msg_id, timestamp, &body)).collect();
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: &str| {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(HeaderName::from_static(name), v);
+            }
+        };
+        put("webhook-id", msg_id);
+        put("webhook-timestamp", &timestamp.to_string());
+        put("webhook-signature", &signatures.join(" "));
+        Ok((headers, body))
+    }
+
+    fn key(&self, sealed: &[u8]) -> Result<Vec<u8>, String> {
+        let secret = self.sealer.open(sealed).map_err(|e| e.to_string())?;
+        let secret = String::from_utf8(secret).map_err(|_| "sealed secret is not text".to_owned())?;
+        webhook_signing_key(&secret).map_err(|e| e.to_string())
+    }
+}
+
+pub fn delivery_task(
+    tenant: &TenantId,
+    delivery: &DeliveryId,
+    webhook: &WebhookId,
+    event: &EventId,
+    headers: &BTreeMap<String, String>,
+) -> argus_store::outbox::NewOutboxMessage {
+    let trace: BTreeMap<String, String> = headers
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "traceparent" | "tracestate"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    argus_bus::outbox::delivery(
+        tenant,
+        &proto::DeliveryTask {
+            delivery_id: delivery.to_string(),
+            webhook_id: webhook.to_string(),
+            event_id: event.to_string(),
+            tenant_id: tenant.to_string(),
+            attempt: 0,
+        },
+        trace,
+    )
+}

@@ -1,0 +1,151 @@
+//! Sends one signed webhook request, guarded against SSRF: every address
+//! the host resolves to is vetted, the connection goes only to a vetted
+//! address (the resolver hands reqwest nothing else), redirects are not
+//! followed, the request times out, and at most 4 KiB of the response is
+//! read.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argus_types::ssrf::is_forbidden;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
+
+/// How much of a receiver's response is kept.
+pub const RESPONSE_EXCERPT: usize = 4096;
+
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            // Refuse the host if any answer is forbidden: a mixed answer is
+            // how DNS rebinding slips a private address in.
+            if !allow_private && resolved.iter().any(|a| is_forbidden(a.ip())) {
+                return Err(Box::new(Refused(format!("{host} resolves to a forbidden address")))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            if resolved.is_empty() {
+                return Err(
+                    Box::new(Refused(format!("{host} does not resolve"))) as Box<dyn std::error::Error + Send + Sync>
+                );
+            }
+            Ok(Box::new(resolved.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// What one attempt produced.
+#[derive(Debug, Clone)]
+pub struct SendOutcome {
+    pub status: Option<u16>,
+    pub duration: Duration,
+    pub error: Option<String>,
+    pub body_excerpt: Option<String>,
+    /// The receiver's `Retry-After`, for 429 and 503.
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl Sender {
+    pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self { client, allow_private })
+    }
+
+    /// POSTs `body` to `url` with `headers`. Never fails: every problem is
+    /// an outcome to record.
+    pub async fn send(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> SendOutcome {
+        let started = Instant::now();
+        let refused = |why: String| SendOutcome {
+            status: None,
+            duration: started.elapsed(),
+            error: Some(why),
+            body_excerpt: None,
+            retry_after: None,
+        };
+        let Ok(parsed) = url::Url::parse(url) else { return refused("the URL is not valid".into()) };
+        // An IP literal never reaches the resolver: vet it here.
+        let literal = parsed.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok());
+        if !self.allow_private && literal.is_some_and(is_forbidden) {
+            return refused("refused: the URL points at a forbidden address".into());
+        }
+        let mut request = self.client.post(parsed).headers(headers).body(body);
+        request = request
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, HeaderValue::from_static("Argus-Webhooks/1"));
+        match request.send().await {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let mut excerpt = Vec::new();
+                while excerpt.len() < RESPONSE_EXCERPT {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => {
+                            excerpt.extend_from_slice(&chunk[..chunk.len().min(RESPONSE_EXCERPT - excerpt.len())])
+                        }
+                        _ => break,
+                    }
+                }
+                SendOutcome {
+                    status: Some(status),
+                    duration: started.elapsed(),
+                    error: (!(200..300).contains(&status)).then(|| format!("the receiver answered {status}")),
+                    body_excerpt: Some(String::from_utf8_lossy(&excerpt).into_owned()),
+                    retry_after,
+                }
+            }
+            Err(e) => {
+                let why = if e.is_timeout() {
+                    "timed out".to_owned()
+                } else if e.is_connect() {
+                    format!("could not connect: {}", root_cause(&e))
+                } else {
+                    format!("request failed: {}", root_cause(&e))
+                };
+                refused(why)
+            }
+        }
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
