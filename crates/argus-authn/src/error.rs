@@ -31,6 +31,10 @@ pub enum AuthnError {
     InsufficientScope(&'static str),
     #[error("the verifier is not configured")]
     NotConfigured,
+    /// Fetching the remote key set failed (never sent to a caller: the
+    /// verifier keeps its cached keys and reports `UnknownKey` if need be).
+    #[error("key set at {url}: {reason}")]
+    KeySet { url: String, reason: String },
 }
 
 impl AuthnError {
@@ -62,7 +66,7 @@ impl ResponseError for AuthnError {
     fn status_code(&self) -> actix_web::http::StatusCode {
         match self {
             Self::InsufficientScope(_) => actix_web::http::StatusCode::FORBIDDEN,
-            Self::NotConfigured => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotConfigured | Self::KeySet { .. } => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
             _ => actix_web::http::StatusCode::UNAUTHORIZED,
         }
     }
@@ -70,7 +74,7 @@ impl ResponseError for AuthnError {
     fn error_response(&self) -> HttpResponse {
         let kind = match self {
             Self::InsufficientScope(_) => ProblemKind::Forbidden,
-            Self::NotConfigured => ProblemKind::Internal,
+            Self::NotConfigured | Self::KeySet { .. } => ProblemKind::Internal,
             _ => ProblemKind::Unauthenticated,
         };
         let mut response = kind.problem(self.to_string()).to_actix_response();

@@ -20,12 +20,29 @@ pub struct Principal {
 }
 
 impl Principal {
+    pub fn from_claims(claims: AccessClaims) -> Self {
+        Principal {
+            tenant: claims.tid.clone(),
+            subject: claims.sub.clone(),
+            client_id: claims.client_id.clone(),
+            scopes: claims.scopes(),
+            claims,
+        }
+    }
+
+    /// Whether the caller holds `scope` or one of `implied_by`.
+    pub fn has(&self, scope: &str, implied_by: &[&str]) -> bool {
+        self.scopes.contains(scope) || implied_by.iter().any(|s| self.scopes.contains(s))
+    }
+
     pub fn require(&self, scope: &'static str) -> Result<(), AuthnError> {
         if self.scopes.contains(scope) { Ok(()) } else { Err(AuthnError::InsufficientScope(scope)) }
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<String, AuthnError> {
+/// The bearer token of `Authorization`, for handlers that verify it
+/// themselves (to answer in their own error format).
+pub fn bearer_token(req: &HttpRequest) -> Result<String, AuthnError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or(AuthnError::Missing)?;
     let value = value.to_str().map_err(|_| AuthnError::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthnError::Malformed)?;
@@ -47,13 +64,7 @@ impl FromRequest for Principal {
         Box::pin(async move {
             let verifier = verifier.ok_or(AuthnError::NotConfigured)?;
             let claims = verifier.verify(&token?).await?;
-            Ok(Principal {
-                tenant: claims.tid.clone(),
-                subject: claims.sub.clone(),
-                client_id: claims.client_id.clone(),
-                scopes: claims.scopes(),
-                claims,
-            })
+            Ok(Principal::from_claims(claims))
         })
     }
 }

@@ -8,6 +8,7 @@
 
 mod error;
 mod extract;
+pub mod jwks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +19,8 @@ use argus_types::claims::ACCESS_TOKEN_TYP;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use error::AuthnError;
-pub use extract::{PlatformAdmin, Principal, RequiredScope, Scoped, WebhooksRead, WebhooksWrite};
+pub use extract::{PlatformAdmin, Principal, RequiredScope, Scoped, WebhooksRead, WebhooksWrite, bearer_token};
+pub use jwks::{JwksOptions, RemoteJwks};
 
 /// Where verification keys come from, by `kid`.
 pub trait KeySource: Send + Sync + 'static {
