@@ -3,6 +3,8 @@
 //! query on tenant-owned rows takes the `TenantId` first.
 
 pub mod apps;
+pub mod bundles;
+pub mod domain;
 pub mod keys;
 mod migrate;
 pub mod oauth;
@@ -37,6 +39,8 @@ pub enum StoreError {
     Governance(#[from] argus_types::app::GovernanceError),
     #[error(transparent)]
     Crypto(#[from] argus_crypto::CryptoError),
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 /// How the store connects. Read from the environment by each binary's config.

@@ -234,3 +234,97 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(events, webhooks, webhook_deliveries, delivery_attempts);
+
+// Domain and operation bundles (migration 2026-11-22-000300_domain).
+
+diesel::table! {
+    incidents (id) {
+        id -> Text,
+        tenant_id -> Text,
+        title -> Text,
+        description -> Text,
+        status -> Text,
+        severity -> Text,
+        location -> Nullable<Text>,
+        reporter -> Text,
+        occurred_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    cases (id) {
+        id -> Text,
+        tenant_id -> Text,
+        title -> Text,
+        description -> Text,
+        status -> Text,
+        assignees -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    case_incidents (case_id, incident_id) {
+        tenant_id -> Text,
+        case_id -> Text,
+        incident_id -> Text,
+        linked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    entities (id) {
+        id -> Text,
+        tenant_id -> Text,
+        kind -> Text,
+        name -> Text,
+        attributes -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    relationships (id) {
+        id -> Text,
+        tenant_id -> Text,
+        source_id -> Text,
+        target_id -> Text,
+        kind -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    operation_bundles (name) {
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    bundle_documents (bundle_name, sha256) {
+        bundle_name -> Text,
+        sha256 -> Text,
+        operation_name -> Text,
+        document -> Text,
+    }
+}
+
+diesel::table! {
+    bundle_grants (tenant_id, client_id, bundle_name) {
+        tenant_id -> Text,
+        client_id -> Text,
+        bundle_name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(incidents, cases, case_incidents, entities, relationships);
+diesel::allow_tables_to_appear_in_same_query!(operation_bundles, bundle_documents, bundle_grants);

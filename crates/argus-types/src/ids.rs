@@ -130,6 +130,26 @@ prefixed_id!(
     EventId,
     "evt_"
 );
+prefixed_id!(
+    /// An incident.
+    IncidentId,
+    "inc_"
+);
+prefixed_id!(
+    /// A case: incidents under investigation, with assignees.
+    CaseId,
+    "case_"
+);
+prefixed_id!(
+    /// An entity: a person, organisation, vehicle or location.
+    EntityId,
+    "ent_"
+);
+prefixed_id!(
+    /// A directed relationship between two entities.
+    RelationshipId,
+    "rel_"
+);
 
 #[cfg(test)]
 mod tests {

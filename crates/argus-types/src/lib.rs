@@ -11,6 +11,9 @@ pub mod ssrf;
 
 pub use app::{ClientType, Governance, GrantType};
 pub use claims::AccessClaims;
-pub use ids::{ClientId, DeliveryId, EventId, GrantId, IdError, KeyId, SecretId, TenantId, UserId, WebhookId};
+pub use ids::{
+    CaseId, ClientId, DeliveryId, EntityId, EventId, GrantId, IdError, IncidentId, KeyId, RelationshipId, SecretId,
+    TenantId, UserId, WebhookId,
+};
 pub use problem::ProblemKind;
 pub use scopes::{SCOPE_CATALOG, Scope, ScopeSet};
