@@ -13,7 +13,7 @@ export ARGUS_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
 admin_url="postgres://postgres@127.0.0.1:5432/postgres"
 
 say "building release binaries"
-cargo build --release --bin auth-service --bin argusctl --bin argus-bench
+cargo build --release --bin auth-service --bin delivery-worker --bin argusctl --bin argus-bench
 bin=target/release
 
 psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
@@ -48,7 +48,16 @@ case "$name" in
         say "client_credentials at concurrency 64 for 20 s, beside single-core RS256 signing"
         "$bin/argus-bench" tokens --auth "http://$ARGUS_AUTH_ADDR" --client-id "$client_id" --client-secret "$secret"
         ;;
+    webhooks)
+        # Its own exchanges and queues, so a `just up` stack is not disturbed.
+        ARGUS_BUS_PREFIX=argusbench ARGUS_WORKER_ADMIN_ADDR=127.0.0.1:18082 ARGUS_WEBHOOK_ALLOW_PRIVATE=true \
+            ARGUS_WORKER_CONCURRENCY=128 "$bin/delivery-worker" &
+        pids+=($!)
+        for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18082/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+        say "events into 10 webhooks at 500 and 2500 deliveries/s, 15 s each"
+        "$bin/argus-bench" webhooks --webhooks 10 --rates 500,2500 --seconds 15
+        ;;
     *)
-        die "unknown benchmark '$name' (known: tokens)"
+        die "unknown benchmark '$name' (known: tokens, webhooks)"
         ;;
 esac

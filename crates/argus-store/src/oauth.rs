@@ -71,13 +71,6 @@ pub enum RefreshRotation {
     Invalid,
 }
 
-#[derive(Debug, Clone)]
-pub struct ClientSecretRecord {
-    pub id: SecretId,
-    pub secret_hash: Vec<u8>,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
 async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) -> Result<(), StoreError> {
     let now = Utc::now();
     diesel::update(grant_families::table.find(family))
@@ -122,19 +115,27 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
-    /// The client's secrets that have not expired.
-    pub async fn active_client_secrets(&self, client_id: &ClientId) -> Result<Vec<ClientSecretRecord>, StoreError> {
+    /// The app behind a `client_id` and the keyed hashes of its unexpired
+    /// secrets, in one round trip: the token endpoint's hot path.
+    pub async fn client_for_authentication(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<(AppRecord, Vec<Vec<u8>>)>, StoreError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<(String, Vec<u8>, Option<DateTime<Utc>>)> = client_secrets::table
-            .filter(client_secrets::client_id.eq(client_id.as_str()))
-            .filter(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(diesel::dsl::now)))
-            .order(client_secrets::created_at.desc())
-            .select((client_secrets::id, client_secrets::secret_hash, client_secrets::expires_at))
+        let rows: Vec<(crate::apps::AppRow, Option<Vec<u8>>)> = apps::table
+            .left_join(
+                client_secrets::table.on(client_secrets::client_id
+                    .eq(apps::client_id)
+                    .and(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(diesel::dsl::now)))),
+            )
+            .filter(apps::client_id.eq(client_id.as_str()))
+            .select((crate::apps::AppRow::as_select(), client_secrets::secret_hash.nullable()))
             .load(&mut conn)
             .await?;
-        rows.into_iter()
-            .map(|(id, secret_hash, expires_at)| Ok(ClientSecretRecord { id: parse_id(&id)?, secret_hash, expires_at }))
-            .collect()
+        let mut rows = rows.into_iter();
+        let Some((app, first)) = rows.next() else { return Ok(None) };
+        let hashes = first.into_iter().chain(rows.filter_map(|(_, h)| h)).collect();
+        Ok(Some((app.try_into()?, hashes)))
     }
 
     /// Adds a new secret; the newest previous one stays valid for `grace`,

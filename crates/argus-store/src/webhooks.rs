@@ -11,6 +11,9 @@ use serde_json::Value;
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{delivery_attempts, events, webhook_deliveries, webhooks};
 
+/// `last_success_at` is kept to this many seconds, to spare writes.
+const HEALTH_RESOLUTION_SECONDS: i64 = 10;
+
 /// The type of the synthetic event `POST /v1/webhooks/{id}/test` sends.
 pub const TEST_EVENT: &str = "webhook.test";
 use crate::{Page, Store, StoreError, parse_id};
@@ -502,38 +505,39 @@ impl Store {
                 ))
                 .execute(conn)
                 .await?;
+            // Health bookkeeping writes the webhook row only when something
+            // changes, so concurrent deliveries to one webhook do not queue
+            // on its row lock.
             let target = webhooks::table
                 .filter(webhooks::tenant_id.eq(tenant.as_str()))
                 .filter(webhooks::id.eq(webhook.as_str()));
+            let at = attempt.attempted_at;
             if attempt.status == "succeeded" {
-                diesel::update(target)
-                    .set((
-                        webhooks::last_success_at.eq(attempt.attempted_at),
-                        webhooks::failing_since.eq(None::<DateTime<Utc>>),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let stale = at - Duration::seconds(HEALTH_RESOLUTION_SECONDS);
+                diesel::update(
+                    target.filter(
+                        webhooks::failing_since
+                            .is_not_null()
+                            .or(webhooks::last_success_at.is_null())
+                            .or(webhooks::last_success_at.lt(stale)),
+                    ),
+                )
+                .set((webhooks::last_success_at.eq(at), webhooks::failing_since.eq(None::<DateTime<Utc>>)))
+                .execute(conn)
+                .await?;
                 return Ok(());
             }
-            let failing_since: Option<Option<DateTime<Utc>>> = webhooks::table
-                .find(webhook.as_str())
-                .select(webhooks::failing_since)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
-            let since = failing_since.flatten().unwrap_or(attempt.attempted_at);
-            let disable = attempt.disable.clone().or_else(|| {
-                (attempt.attempted_at - since >= disable_after)
-                    .then(|| format!("no successful delivery for {} days", disable_after.num_days()))
-            });
-            let enabled = disable.is_none();
-            diesel::update(target)
-                .set((
-                    webhooks::failing_since.eq(since),
-                    webhooks::enabled.eq(enabled),
-                    webhooks::disabled_reason.eq(disable),
-                ))
+            diesel::update(target.filter(webhooks::failing_since.is_null()))
+                .set(webhooks::failing_since.eq(at))
+                .execute(conn)
+                .await?;
+            let reason = attempt
+                .disable
+                .clone()
+                .unwrap_or_else(|| format!("no successful delivery for {} days", disable_after.num_days()));
+            let due = if attempt.disable.is_some() { at } else { at - disable_after };
+            diesel::update(target.filter(webhooks::enabled.eq(true)).filter(webhooks::failing_since.le(due)))
+                .set((webhooks::enabled.eq(false), webhooks::disabled_reason.eq(reason)))
                 .execute(conn)
                 .await?;
             Ok(())

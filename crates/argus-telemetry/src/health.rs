@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
@@ -14,15 +15,22 @@ type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Syn
 /// How long one dependency check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The named checks `/readyz` runs.
+/// The named checks `/readyz` runs, and whether the process is draining.
 #[derive(Clone, Default)]
 pub struct Readiness {
     checks: Vec<(&'static str, Check)>,
+    draining: Arc<AtomicBool>,
 }
 
 impl Readiness {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// From now on `/readyz` answers 503, so load balancers stop sending
+    /// new work while in-flight work finishes.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
     }
 
     /// Adds a dependency check, e.g. `("database", || store.ping())`.
@@ -52,6 +60,9 @@ pub async fn healthz() -> HttpResponse {
     responses((status = 200, description = "Ready"), (status = 503, description = "Not ready"))
 )]
 pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    if readiness.draining.load(Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable().json(json!({ "status": "draining" }));
+    }
     let results = join_all(readiness.checks.iter().map(|(name, check)| {
         let check = check.clone();
         async move {
@@ -116,7 +127,47 @@ pub fn admin_server(addr: &str, readiness: Readiness) -> std::io::Result<(u16, a
             .default_service(web::to(crate::http::not_found))
     })
     .workers(1)
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok((port, server))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Serves until SIGTERM/SIGINT, then drains: `/readyz` fails at once, and
+/// after `drain_delay` (time for load balancers to notice) the server stops
+/// accepting and finishes in-flight requests within its shutdown timeout.
+/// The server must be built with `disable_signals()`.
+pub async fn serve_until_signal(
+    server: actix_web::dev::Server,
+    readiness: Readiness,
+    drain_delay: Duration,
+) -> std::io::Result<()> {
+    let handle = server.handle();
+    let running = tokio::spawn(server);
+    shutdown_signal().await;
+    tracing::info!("shutting down: failing readiness, finishing in-flight requests");
+    readiness.start_draining();
+    tokio::time::sleep(drain_delay).await;
+    handle.stop(true).await;
+    running.await.map_err(std::io::Error::other)?
 }

@@ -51,6 +51,8 @@ async fn auth_service(db_url: &str) -> String {
         webhook_allow_private: true,
         trust_forwarded_for: false,
         oauth: auth_service::OAuthConfig::default(),
+        drain_delay_seconds: 0,
+        shutdown_timeout_seconds: 30,
         migrate: false,
         log_format: argus_telemetry::LogFormat::Pretty,
         log_filter: "warn".into(),

@@ -30,6 +30,12 @@ pub struct AuthConfig {
     pub trust_forwarded_for: bool,
     /// OAuth lifetimes and limits.
     pub oauth: OAuthConfig,
+    /// `ARGUS_SHUTDOWN_DRAIN_SECONDS` (default 0): after SIGTERM, how long
+    /// `/readyz` fails before the server stops accepting.
+    pub drain_delay_seconds: u64,
+    /// `ARGUS_SHUTDOWN_TIMEOUT_SECONDS` (default 30): how long in-flight
+    /// requests may take to finish after that.
+    pub shutdown_timeout_seconds: u64,
     /// `ARGUS_MIGRATE` (default false): run migrations before serving.
     pub migrate: bool,
     /// `ARGUS_LOG_FORMAT` (`json` or `pretty`, default json) and `RUST_LOG`.
@@ -51,6 +57,8 @@ impl AuthConfig {
             webhook_allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
             trust_forwarded_for: flag("ARGUS_TRUST_FORWARDED_FOR", false)?,
             oauth: OAuthConfig::from_environment()?,
+            drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
+            shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
             migrate: flag("ARGUS_MIGRATE", false)?,
             log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
             log_filter: var_or("RUST_LOG", "info"),

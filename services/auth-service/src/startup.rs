@@ -32,6 +32,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    readiness: Readiness,
+    drain_delay: std::time::Duration,
 }
 
 impl Application {
@@ -80,7 +82,8 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?
             .port();
-        let readiness = web::Data::new(Readiness::new().with("database", health::database_check(state.store.clone())));
+        let readiness_handle = Readiness::new().with("database", health::database_check(state.store.clone()));
+        let readiness = web::Data::new(readiness_handle.clone());
         let state = web::Data::new(state);
         let verifier = web::Data::new(verifier);
         let server = HttpServer::new(move || {
@@ -96,19 +99,28 @@ impl Application {
                 .configure(routes)
                 .default_service(web::to(http::not_found))
         })
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout_seconds)
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?
         .run();
         tracing::info!(port, "auth-service listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            readiness: readiness_handle,
+            drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until SIGTERM/SIGINT, then drains (see
+    /// [`health::serve_until_signal`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        health::serve_until_signal(self.server, self.readiness, self.drain_delay).await
     }
 }
 

@@ -32,6 +32,7 @@ pub enum WorkerError {
 pub struct Worker {
     admin_port: u16,
     admin: actix_web::dev::Server,
+    readiness: Readiness,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -99,10 +100,11 @@ impl Worker {
             let publisher = publisher.clone();
             async move { publisher.ensure_connected().await.map_err(|e| e.to_string()) }
         });
+        let readiness_handle = readiness.clone();
         let (admin_port, admin) = health::admin_server(&config.admin_addr, readiness)
             .map_err(|source| WorkerError::Bind { addr: config.admin_addr.clone(), source })?;
         tracing::info!(admin_port, "delivery-worker running");
-        Ok(Self { admin_port, admin, shutdown, tasks })
+        Ok(Self { admin_port, admin, readiness: readiness_handle, shutdown, tasks })
     }
 
     pub fn admin_port(&self) -> u16 {
@@ -121,35 +123,17 @@ impl Worker {
         let admin = tokio::spawn(self.admin);
         tokio::select! {
             _ = self.shutdown.cancelled() => {}
-            _ = shutdown_signal() => {
+            _ = health::shutdown_signal() => {
                 tracing::info!("shutting down: finishing in-flight deliveries");
                 self.shutdown.cancel();
             }
         }
+        self.readiness.start_draining();
         for task in self.tasks {
             let _ = task.await;
         }
         admin_handle.stop(true).await;
         let _ = admin.await;
         Ok(())
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }

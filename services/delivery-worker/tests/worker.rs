@@ -131,6 +131,8 @@ async fn auth_service(db: &str, allow_private: bool) -> String {
         webhook_allow_private: allow_private,
         trust_forwarded_for: false,
         oauth: OAuthConfig::default(),
+        drain_delay_seconds: 0,
+        shutdown_timeout_seconds: 30,
         migrate: false,
         log_format: argus_telemetry::LogFormat::Pretty,
         log_filter: "warn".into(),
@@ -335,6 +337,30 @@ async fn exhausted_deliveries_fail_and_a_410_disables_the_webhook() {
     stack.emit(&tenant, "case.created", json!({})).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(gone.received().len(), 1, "a disabled webhook gets nothing more");
+
+    // A webhook that has failed for five days is disabled by its next failure.
+    let flaky = Receiver::start(vec![503; 10], Duration::ZERO).await;
+    let (webhook, _) = stack.webhook(&token, &flaky.url, &["incident.closed"]).await;
+    stack
+        .db
+        .execute(&format!("UPDATE webhooks SET failing_since = now() - interval '6 days' WHERE id = '{webhook}'"))
+        .await;
+    stack.emit(&tenant, "incident.closed", json!({})).await;
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        let w: Value = stack
+            .call(reqwest::Method::GET, &token, &format!("/v1/webhooks/{webhook}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if w["enabled"] == false {
+            assert!(w["disabled_reason"].as_str().unwrap().contains("5 days"), "{w}");
+            break;
+        }
+        assert!(Instant::now() < until, "not disabled after five failing days: {w}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
@@ -572,5 +598,59 @@ async fn a_killed_worker_loses_nothing_and_duplicates_keep_their_webhook_id() {
     for e in &expected {
         let copies = by_id.get(e).unwrap_or_else(|| panic!("event {e} never delivered"));
         assert!(copies.windows(2).all(|w| w[0] == w[1]), "duplicates of {e} carry the same body");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_deliveries_and_loses_nothing() {
+    let stack = Stack::start().await;
+    let (tenant, token) = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::from_millis(300)).await;
+    let (webhook, _) = stack.webhook(&token, &receiver.url, &["case.updated"]).await;
+    let mut expected = Vec::new();
+    for i in 0..12 {
+        expected.push(stack.emit(&tenant, "case.updated", json!({"n": i})).await.to_string());
+    }
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"))
+            .env("ARGUS_DATABASE_URL", stack.db.url())
+            .env("ARGUS_AMQP_URL", stack.vhost.url())
+            .env("ARGUS_SECRET_PEPPER", PEPPER)
+            .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
+            .env("ARGUS_WORKER_CONCURRENCY", "4")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn();
+    receiver.wait_for(2, Duration::from_secs(20)).await;
+    std::process::Command::new("kill").args(["-TERM", &first.id().to_string()]).status().unwrap();
+    let exited = Instant::now();
+    let status = loop {
+        if let Some(s) = first.try_wait().unwrap() {
+            break s;
+        }
+        assert!(exited.elapsed() < Duration::from_secs(15), "worker did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status}");
+    // What it had sent, it finished: every receipt so far is recorded.
+    let received: Vec<String> = receiver.received().iter().map(|r| r.header("webhook-id")).collect();
+    assert!(received.len() < 12, "stopped before the batch finished");
+    let done = stack.deliveries(&token, &webhook, "?status=succeeded&limit=100").await;
+    let done: Vec<&str> = done.iter().map(|d| d["event_id"].as_str().unwrap()).collect();
+    for id in &received {
+        assert!(done.contains(&id.as_str()), "{id} was received but not recorded before exit");
+    }
+
+    let mut second = spawn();
+    let got = receiver.wait_for(12, Duration::from_secs(30)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    for e in &expected {
+        assert!(got.iter().any(|r| &r.header("webhook-id") == e), "{e} lost across the restart");
     }
 }

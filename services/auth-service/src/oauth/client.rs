@@ -58,11 +58,11 @@ pub async fn authenticate_client(
             (id, params.get("client_secret").map(str::to_owned))
         }
     };
-    let app = match client_id.parse::<ClientId>() {
-        Ok(id) => store.app_for_client(&id).await?,
+    let found = match client_id.parse::<ClientId>() {
+        Ok(id) => store.client_for_authentication(&id).await?,
         Err(_) => None,
     };
-    let Some(app) = app else {
+    let Some((app, secret_hashes)) = found else {
         // Spend the same work as a real check, so timing does not tell
         // which client ids exist.
         if let Some(secret) = &secret {
@@ -72,9 +72,8 @@ pub async fn authenticate_client(
     };
     match (app.client_type, secret) {
         (ClientType::Confidential, Some(secret)) => {
-            let secrets = store.active_client_secrets(&app.client_id).await?;
             // Check every active secret so timing does not tell which matched.
-            let matched = secrets.iter().fold(false, |ok, s| hasher.verify(&secret, &s.secret_hash) | ok);
+            let matched = secret_hashes.iter().fold(false, |ok, h| hasher.verify(&secret, h) | ok);
             if matched {
                 Ok(AuthenticatedClient { app, confidential: true })
             } else {

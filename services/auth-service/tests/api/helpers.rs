@@ -37,6 +37,8 @@ impl TestApp {
             webhook_allow_private: true,
             trust_forwarded_for: false,
             oauth: auth_service::OAuthConfig::default(),
+            drain_delay_seconds: 0,
+            shutdown_timeout_seconds: 30,
             migrate: false,
             log_format: argus_telemetry::LogFormat::Pretty,
             log_filter: "warn".into(),
@@ -46,6 +48,10 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         Self { base, store: db.store(), http: reqwest::Client::new(), _db: db }
+    }
+
+    pub fn database_url(&self) -> &str {
+        self._db.url()
     }
 
     pub fn url(&self, path: &str) -> String {

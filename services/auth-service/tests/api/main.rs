@@ -9,4 +9,5 @@ mod errors;
 mod helpers;
 mod jwks;
 mod oauth;
+mod shutdown;
 mod tokens;
