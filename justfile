@@ -10,6 +10,10 @@ default:
 up:
     bash scripts/up.sh
 
+# Walk the integration guide's public flow against the stack `just up` started.
+demo:
+    bash scripts/demo.sh
+
 # Stop what `just up` started.
 down:
     bash scripts/down.sh
