@@ -56,6 +56,30 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Curated GraphQL operation bundles.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Load (or replace) a bundle from a `.graphql` file of named operations;
+    /// the bundle's name is the file stem.
+    Load { file: std::path::PathBuf },
+    /// Let an app of a tenant run a bundle's operations.
+    Grant {
+        #[arg(long)]
+        tenant: String,
+        /// The app's client_id (`app_...`).
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        bundle: String,
+    },
+    /// List bundles with their operations' ids and grants.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +148,7 @@ impl From<StoreError> for CtlError {
             StoreError::Pool(m) => Self::Unreachable(m),
             StoreError::Migration(m) if m.starts_with("cannot connect") => Self::Unreachable(m),
             StoreError::Conflict(m) => Self::Input(m),
+            StoreError::NotFound(m) => Self::Input(format!("no {m}")),
             other => Self::Store(other),
         }
     }
@@ -219,6 +244,63 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             let store = Store::connect(&store_config)?;
             let keys: Vec<Value> = store.list_signing_keys().await?.iter().map(key_json).collect();
             Ok(json!({ "keys": keys }))
+        }
+        Command::Bundle { command } => bundle(command, &store_config).await,
+    }
+}
+
+async fn bundle(command: BundleCommand, store_config: &StoreConfig) -> Result<Value, CtlError> {
+    match command {
+        BundleCommand::Load { file } => {
+            let name = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|s| {
+                    s.len() <= 128
+                        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+                })
+                .ok_or_else(|| {
+                    CtlError::Input(format!("{}: the file stem must be a lowercase bundle name", file.display()))
+                })?
+                .to_owned();
+            let source = std::fs::read_to_string(&file)
+                .map_err(|e| CtlError::Input(format!("cannot read {}: {e}", file.display())))?;
+            let operations = argus_store::bundles::parse_bundle_file(&source)
+                .map_err(|e| CtlError::Input(format!("{}: {e}", file.display())))?;
+            Store::connect(store_config)?.load_bundle(&name, &operations).await?;
+            let ops: Vec<Value> = operations
+                .iter()
+                .map(|o| json!({ "operation": o.name, "id": format!("sha256:{}", o.sha256) }))
+                .collect();
+            Ok(json!({ "bundle": name, "operations": ops }))
+        }
+        BundleCommand::Grant { tenant, app, bundle } => {
+            let store = Store::connect(store_config)?;
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let client =
+                argus_types::ClientId::from_str(&app).map_err(|e| CtlError::Input(format!("--app `{app}`: {e}")))?;
+            store.grant_bundle(&tenant, &client, &bundle).await?;
+            Ok(json!({ "tenant_id": tenant, "client_id": client, "bundle": bundle }))
+        }
+        BundleCommand::List => {
+            let bundles = Store::connect(store_config)?.list_bundles().await?;
+            let bundles: Vec<Value> = bundles
+                .iter()
+                .map(|b| {
+                    json!({
+                        "name": b.name,
+                        "updated_at": b.updated_at,
+                        "operations": b.documents.iter()
+                            .map(|d| json!({ "operation": d.operation_name, "id": format!("sha256:{}", d.sha256) }))
+                            .collect::<Vec<_>>(),
+                        "grants": b.grants.iter()
+                            .map(|g| json!({ "tenant_id": g.tenant_id, "client_id": g.client_id }))
+                            .collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            Ok(json!({ "bundles": bundles }))
         }
     }
 }

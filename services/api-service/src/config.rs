@@ -2,6 +2,7 @@
 
 use argus_store::StoreConfig;
 use argus_telemetry::LogFormat;
+use argus_types::claims::{LIVE_AUDIENCE, SANDBOX_AUDIENCE};
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
 
 /// Which API this process serves: the live one, or the sandbox (its own
@@ -24,6 +25,16 @@ impl std::str::FromStr for Environment {
     }
 }
 
+impl Environment {
+    /// The `aud` this environment's tokens carry.
+    pub fn audience(self) -> &'static str {
+        match self {
+            Self::Live => LIVE_AUDIENCE,
+            Self::Sandbox => SANDBOX_AUDIENCE,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// `ARGUS_API_ADDR` (default `127.0.0.1:8081`).
@@ -32,6 +43,14 @@ pub struct ApiConfig {
     pub store: StoreConfig,
     /// `ARGUS_ENV` (`live` or `sandbox`, default live).
     pub environment: Environment,
+    /// `ARGUS_ISSUER` (default `http://127.0.0.1:8080`): the `iss` tokens
+    /// must carry.
+    pub issuer: String,
+    /// `ARGUS_AUDIENCE` (default from `ARGUS_ENV`: `api.knogin.com` or
+    /// `sandbox`): the `aud` tokens must carry.
+    pub audience: String,
+    /// `ARGUS_JWKS_URL` (default `$ARGUS_ISSUER/.well-known/jwks.json`).
+    pub jwks_url: String,
     /// `ARGUS_MIGRATE` (default false): run migrations before serving.
     pub migrate: bool,
     /// `ARGUS_LOG_FORMAT` and `RUST_LOG`.
@@ -41,13 +60,19 @@ pub struct ApiConfig {
 
 impl ApiConfig {
     pub fn from_environment() -> Result<Self, ConfigError> {
+        let environment = parse_var("ARGUS_ENV", Environment::Live)?;
+        let issuer = var_or("ARGUS_ISSUER", "http://127.0.0.1:8080");
+        let default_jwks = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
         Ok(Self {
+            jwks_url: var_or("ARGUS_JWKS_URL", &default_jwks),
+            audience: var_or("ARGUS_AUDIENCE", environment.audience()),
+            issuer,
+            environment,
             listen_addr: var_or("ARGUS_API_ADDR", "127.0.0.1:8081"),
             store: StoreConfig {
                 database_url: var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus"),
                 max_connections: parse_var("ARGUS_DB_MAX_CONNECTIONS", 16)?,
             },
-            environment: parse_var("ARGUS_ENV", Environment::Live)?,
             migrate: flag("ARGUS_MIGRATE", false)?,
             log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
             log_filter: var_or("RUST_LOG", "info"),

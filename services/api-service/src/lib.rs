@@ -1,8 +1,11 @@
 //! api-service: `api.knogin.com` and, with `ARGUS_ENV=sandbox`,
-//! `sandbox-api.knogin.com`. For now it serves health and readiness; the
-//! GraphQL transport and jobs routes come with their issues.
+//! `sandbox-api.knogin.com`. Serves the GraphQL transport (`POST /graphql`)
+//! over the incident and case domain, health and readiness, and its OpenAPI
+//! document. Tokens are verified against the auth-service's JWKS.
 
 pub mod config;
+pub mod graphql;
+pub mod openapi;
 pub mod startup;
 
 pub use config::ApiConfig;

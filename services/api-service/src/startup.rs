@@ -1,14 +1,18 @@
 //! Builds the HTTP server from a config.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
+use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
 use argus_store::{Store, StoreError};
 use argus_telemetry::health::{self, Readiness};
 use argus_telemetry::http;
 
 use crate::config::ApiConfig;
+use crate::graphql::{self, GraphqlState};
+use crate::openapi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -21,6 +25,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    jwks: Arc<RemoteJwks>,
 }
 
 impl Application {
@@ -30,6 +35,15 @@ impl Application {
             tracing::info!(?applied, "migrations applied");
         }
         let store = Store::connect(&config.store)?;
+        let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
+        // Not fatal: the API starts while the auth-service is down and
+        // fetches the keys with the first token.
+        if let Err(e) = jwks.refresh().await {
+            tracing::warn!(error = %e, "JWKS not fetched at start; will retry");
+        }
+        jwks.spawn_background_refresh();
+        let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience);
+        let state = web::Data::new(GraphqlState::new(store.clone(), verifier, graphql::schema::bus_announce()));
         let readiness = web::Data::new(Readiness::new().with("database", health::database_check(store)));
         let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };
         let listener = TcpListener::bind(&config.listen_addr).map_err(bind_error)?;
@@ -38,21 +52,52 @@ impl Application {
             App::new()
                 .wrap(argus_telemetry::request_spans())
                 .app_data(readiness.clone())
-                .configure(health::configure)
+                .app_data(state.clone())
+                .app_data(http::json_config())
+                .app_data(http::query_config())
+                .configure(routes)
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)
         .map_err(bind_error)?
         .run();
-        tracing::info!(port, environment = ?config.environment, "api-service listening");
-        Ok(Self { port, server })
+        tracing::info!(
+            port,
+            environment = ?config.environment,
+            audience = %config.audience,
+            jwks = %config.jwks_url,
+            "api-service listening"
+        );
+        Ok(Self { port, server, jwks })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Stops the server (gracefully with `graceful`).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The key source, to inspect what is cached.
+    pub fn jwks(&self) -> Arc<RemoteJwks> {
+        self.jwks.clone()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str| web::resource(path).default_service(web::to(http::method_not_allowed));
+    cfg.configure(health::configure)
+        .service(resource("/.well-known/openapi.json").route(web::get().to(openapi::openapi_json)))
+        .service(
+            resource("/graphql").route(web::post().to(graphql::graphql)).route(web::get().to(graphql::no_playground)),
+        );
+    for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
+        cfg.service(web::resource(path).to(graphql::no_playground));
     }
 }

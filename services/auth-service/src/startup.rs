@@ -117,6 +117,12 @@ impl Application {
         self.port
     }
 
+    /// Stops the server from outside (tests that take the auth-service
+    /// down under a running API).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until SIGTERM/SIGINT, then drains (see
     /// [`health::serve_until_signal`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

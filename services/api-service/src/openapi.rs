@@ -1,0 +1,48 @@
+//! The OpenAPI document of the transport at `/.well-known/openapi.json`.
+//! It describes the HTTP contract only (headers, tenancy, errors): the
+//! GraphQL schema itself is not published.
+
+use actix_web::HttpResponse;
+use argus_telemetry::health;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::graphql;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Argus API (api.knogin.com)",
+        description = "The shared GraphQL transport: bearer tokens from auth.knogin.com, tenant scoping with \
+                       X-Tenant-ID, and curated operation bundles instead of a published schema. The sandbox \
+                       (sandbox-api.knogin.com) takes only tokens with aud=sandbox."
+    ),
+    servers((url = "https://api.knogin.com"), (url = "https://sandbox-api.knogin.com")),
+    paths(graphql::graphql, health::healthz, health::readyz, openapi_json),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// OpenAPI document (JSON)
+#[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi_json() -> HttpResponse {
+    match ApiDoc::openapi().to_json() {
+        Ok(body) => HttpResponse::Ok().content_type("application/json").body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "openapi serialisation failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Health, readiness, problem+json and the OpenAPI document.
+
+use api_service::config::Environment;
+use argus_store::testing::TestDatabase;
+use serde_json::Value;
+
+use crate::helpers::{api_config, spawn_api};
+
+#[tokio::test]
+async fn health_readiness_and_unknown_routes() {
+    let db = TestDatabase::create().await;
+    let base = spawn_api(api_config(db.url(), "http://127.0.0.1:1/jwks.json", Environment::Live)).await;
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["checks"]["database"], "ok");
+    let missing = reqwest::get(format!("{base}/nope")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    let wrong_method = reqwest::Client::new().delete(format!("{base}/graphql")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_transport() {
+    let db = TestDatabase::create().await;
+    let base = spawn_api(api_config(db.url(), "http://127.0.0.1:1/jwks.json", Environment::Live)).await;
+    let doc: Value = reqwest::get(format!("{base}/.well-known/openapi.json")).await.unwrap().json().await.unwrap();
+    let post = &doc["paths"]["/graphql"]["post"];
+    assert!(post["responses"]["401"].is_object(), "{post}");
+    assert!(post["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "X-Tenant-ID"));
+    assert!(doc["paths"]["/healthz"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn readiness_fails_while_the_database_is_unreachable() {
+    let base =
+        spawn_api(api_config("postgres://postgres@127.0.0.1:1/argus", "http://127.0.0.1:1/j", Environment::Live)).await;
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.json::<Value>().await.unwrap()["checks"]["database"], "unreachable");
+}

@@ -1,0 +1,11 @@
+//! api-service through HTTP on random ports, against a real PostgreSQL
+//! database of the test's own and an in-process auth-service that issues
+//! the tokens and serves the JWKS the API verifies them with.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e;
+mod graphql;
+mod health;
+mod helpers;
+mod tokens;

@@ -1,0 +1,109 @@
+//! Token verification against the auth-service's JWKS: audiences, unknown
+//! keys, and serving from the cache while the auth-service is down.
+
+use std::time::Duration;
+
+use api_service::config::Environment;
+use serde_json::{Value, json};
+
+use crate::helpers::{Stack, api_config, code, op, post, sign, spawn_api};
+
+#[tokio::test]
+async fn sandbox_tokens_work_only_on_the_sandbox_api() {
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle("reporting").await;
+    let client = stack.client(None, &["incidents:read"]).await;
+    stack.grant(&client, "reporting").await;
+    let admin = stack.admin_token(&client.tenant).await;
+    let r = stack
+        .http
+        .post(format!("{}/v1/platform/apps/{}/sandbox-token", stack.auth, client.client_id))
+        .bearer_auth(&admin)
+        .json(&json!({ "scopes": ["incidents:read"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sandbox_token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let report = json!({ "id": format!("sha256:{}", op(&ops, "IncidentReport").sha256), "variables": { "first": 5 } });
+    let tenant = client.tenant.to_string();
+
+    let r = post(&stack.http, &stack.api, Some(&sandbox_token), Some(&tenant), report.clone()).await;
+    assert_eq!(r.status(), 401, "the live API refuses aud=sandbox");
+    assert_eq!(code(&r.json().await.unwrap()), "UNAUTHENTICATED");
+
+    let sandbox = spawn_api(api_config(stack.db.url(), &stack.jwks_url(), Environment::Sandbox)).await;
+    let r = post(&stack.http, &sandbox, Some(&sandbox_token), Some(&tenant), report.clone()).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["incidents"]["nodes"], json!([]));
+
+    // And a live token is refused by the sandbox.
+    let live = stack.cc_token(&client, None).await;
+    assert_eq!(post(&stack.http, &sandbox, Some(&live), Some(&tenant), report.clone()).await.status(), 401);
+    assert_eq!(post(&stack.http, &stack.api, Some(&live), Some(&tenant), report).await.status(), 200);
+}
+
+#[tokio::test]
+async fn tokens_signed_by_a_key_outside_the_jwks_are_refused() {
+    let stack = Stack::start().await;
+    let client = stack.client(None, &["incidents:read"]).await;
+    let tenant = client.tenant.clone();
+    // A well-formed key with a plausible kid that the JWKS does not list.
+    let pem = argus_crypto::generate_signing_key_pem().unwrap();
+    let rogue = argus_crypto::SigningKey::from_pkcs8_pem(argus_types::KeyId::generate().as_str(), &pem).unwrap();
+    let forged = sign(&rogue, &tenant, &client.client_id, "api.knogin.com", &["incidents:read"]);
+    let r = post(&stack.http, &stack.api, Some(&forged), Some(tenant.as_str()), json!({ "query": "{ a }" })).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(code(&r.json().await.unwrap()), "UNAUTHENTICATED");
+
+    // The same key claiming the current kid fails on the signature.
+    let current = stack
+        .store
+        .live_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.state == argus_store::keys::KeyState::Current)
+        .unwrap();
+    let impostor = argus_crypto::SigningKey::from_pkcs8_pem(&current.kid, &pem).unwrap();
+    let forged = sign(&impostor, &tenant, &client.client_id, "api.knogin.com", &["incidents:read"]);
+    let r = post(&stack.http, &stack.api, Some(&forged), Some(tenant.as_str()), json!({ "query": "{ a }" })).await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn the_api_verifies_from_its_cache_while_the_auth_service_is_down() {
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle("reporting").await;
+    let client = stack.client(None, &["incidents:read"]).await;
+    stack.grant(&client, "reporting").await;
+    let token = stack.cc_token(&client, None).await;
+    let tenant = client.tenant.to_string();
+    let report = json!({ "id": format!("sha256:{}", op(&ops, "IncidentReport").sha256) });
+    assert_eq!(post(&stack.http, &stack.api, Some(&token), Some(&tenant), report.clone()).await.status(), 200);
+
+    stack.auth_server.stop(false).await;
+    let probe = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    assert!(probe.get(format!("{}/.well-known/jwks.json", stack.auth)).send().await.is_err(), "auth-service still up");
+
+    // The token the auth-service issued, and a fresh one signed by the same
+    // (cached) key, both verify.
+    for t in [token, stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["incidents:read"]).await] {
+        let r = post(&stack.http, &stack.api, Some(&t), Some(&tenant), report.clone()).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    // An unknown kid is still refused, promptly, however often it is sent.
+    let pem = argus_crypto::generate_signing_key_pem().unwrap();
+    let rogue = argus_crypto::SigningKey::from_pkcs8_pem(argus_types::KeyId::generate().as_str(), &pem).unwrap();
+    let forged = sign(&rogue, &client.tenant, &client.client_id, "api.knogin.com", &["incidents:read"]);
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let r = post(&stack.http, &stack.api, Some(&forged), Some(&tenant), report.clone()).await;
+        assert_eq!(r.status(), 401);
+        assert!(started.elapsed() < Duration::from_secs(6));
+    }
+}
