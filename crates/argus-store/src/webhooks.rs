@@ -228,26 +228,31 @@ impl Store {
         .await
     }
 
-    /// Creates one delivery per subscribed webhook (skipping those that
-    /// exist) and, in the same transaction, the work message for each new
-    /// one. Returns the new deliveries.
+    /// Creates one delivery per subscribed, enabled webhook (skipping those
+    /// that exist) and returns every delivery of the event still waiting
+    /// for its first attempt, new or left from an earlier fan-out that did
+    /// not get its work messages out. The caller publishes a work message
+    /// for each, so a crash between commit and publish loses nothing.
     pub async fn fan_out(
         &self,
         tenant: &TenantId,
         event: &EventId,
         event_type: &str,
-        task: impl Fn(&DeliveryId, &WebhookId) -> NewOutboxMessage + Send + Sync,
-    ) -> Result<Vec<DeliveryId>, StoreError> {
+    ) -> Result<Vec<(DeliveryId, WebhookId)>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
-            let mut created = Vec::new();
             for webhook in subscribed_webhooks(conn, tenant, event_type).await? {
-                if let Some(delivery) = insert_delivery(conn, tenant, &webhook, event, event_type).await? {
-                    enqueue(conn, task(&delivery, &webhook)).await?;
-                    created.push(delivery);
-                }
+                insert_delivery(conn, tenant, &webhook, event, event_type).await?;
             }
-            Ok(created)
+            let waiting: Vec<(String, String)> = webhook_deliveries::table
+                .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+                .filter(webhook_deliveries::event_id.eq(event.as_str()))
+                .filter(webhook_deliveries::status.eq("queued"))
+                .filter(webhook_deliveries::attempts.eq(0))
+                .select((webhook_deliveries::id, webhook_deliveries::webhook_id))
+                .load(conn)
+                .await?;
+            waiting.iter().map(|(d, w)| Ok((parse_id(d)?, parse_id(w)?))).collect()
         })
         .await
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use argus_bus::{Incoming, Outcome, proto};
+use argus_bus::{Exchange, Incoming, Message, Outcome, Publisher, WorkQueue, proto};
 use argus_crypto::webhook::{SecretBox, sign_webhook, webhook_signing_key};
 use argus_store::webhooks::{AttemptRecord, DeliveryContext};
 use argus_store::{Store, StoreError};
@@ -20,6 +20,7 @@ const STORE_RETRY_MS: u64 = 1000;
 
 pub struct Deliverer {
     pub store: Store,
+    pub publisher: Publisher,
     pub sender: Sender,
     pub sealer: SecretBox,
     /// Delays before the 2nd, 3rd, … attempt.
@@ -68,23 +69,45 @@ impl Deliverer {
                 (Ok(t), Ok(e)) => (t, e),
                 (Err(o), _) | (_, Err(o)) => return o,
             };
-        let headers = message.headers.clone();
-        let created = self
-            .store
-            .fan_out(&tenant, &event_id, &event.r#type, |delivery, webhook| {
-                delivery_task(&tenant, delivery, webhook, &event_id, &headers)
-            })
-            .await;
-        match created {
-            Ok(created) => {
-                tracing::debug!(event_id = %event_id, deliveries = created.len(), "event fanned out");
-                Outcome::Ack
-            }
+        let waiting = match self.store.fan_out(&tenant, &event_id, &event.r#type).await {
+            Ok(w) => w,
             Err(e) => {
                 tracing::warn!(error = %e, "fan-out failed; retrying");
-                Outcome::Retry { delay_ms: STORE_RETRY_MS }
+                return Outcome::Retry { delay_ms: STORE_RETRY_MS };
             }
+        };
+        // Published straight after the commit (the event stays unacked until
+        // the broker confirmed them all), rather than through the outbox: a
+        // failure redelivers the event, and the fan-out, being idempotent,
+        // hands back the deliveries still waiting.
+        let trace: BTreeMap<String, String> = message
+            .headers
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "traceparent" | "tracestate"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let messages: Vec<Message> = waiting
+            .iter()
+            .map(|(delivery, webhook)| {
+                let mut m = Message::delivery(&proto::DeliveryTask {
+                    delivery_id: delivery.to_string(),
+                    webhook_id: webhook.to_string(),
+                    event_id: event_id.to_string(),
+                    tenant_id: tenant.to_string(),
+                    attempt: 0,
+                });
+                m.headers.extend(trace.clone());
+                m
+            })
+            .collect();
+        let key = WorkQueue::Deliveries.routing_key();
+        let results = self.publisher.publish_many(messages.iter().map(|m| (Exchange::Work, key, m))).await;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            tracing::warn!(error = %e, "publishing deliveries failed; the event will be fanned out again");
+            return Outcome::Retry { delay_ms: STORE_RETRY_MS };
         }
+        tracing::debug!(event_id = %event_id, deliveries = waiting.len(), "event fanned out");
+        Outcome::Ack
     }
 
     /// Makes one attempt at a delivery and records it.
@@ -209,29 +232,4 @@ impl Deliverer {
         let secret = String::from_utf8(secret).map_err(|_| "sealed secret is not text".to_owned())?;
         webhook_signing_key(&secret).map_err(|e| e.to_string())
     }
-}
-
-pub fn delivery_task(
-    tenant: &TenantId,
-    delivery: &DeliveryId,
-    webhook: &WebhookId,
-    event: &EventId,
-    headers: &BTreeMap<String, String>,
-) -> argus_store::outbox::NewOutboxMessage {
-    let trace: BTreeMap<String, String> = headers
-        .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "traceparent" | "tracestate"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    argus_bus::outbox::delivery(
-        tenant,
-        &proto::DeliveryTask {
-            delivery_id: delivery.to_string(),
-            webhook_id: webhook.to_string(),
-            event_id: event.to_string(),
-            tenant_id: tenant.to_string(),
-            attempt: 0,
-        },
-        trace,
-    )
 }

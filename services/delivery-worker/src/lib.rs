@@ -47,6 +47,7 @@ impl Worker {
         let publisher = Publisher::new(publisher_config);
         let deliverer = Arc::new(deliver::Deliverer {
             store: store.clone(),
+            publisher: publisher.clone(),
             sender: sender::Sender::new(config.request_timeout, config.allow_private)?,
             sealer: SecretBox::new(config.secret_pepper.as_bytes()),
             schedule: config.retry_schedule.clone(),
