@@ -60,6 +60,32 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         seconds: u64,
     },
+    /// An authenticated persisted-query read (one incident by id) at fixed
+    /// concurrency, beside the same api-service's `/healthz`, one after the
+    /// other in one run. Creates the incident first with a persisted
+    /// `CreateIncident`.
+    Graphql {
+        /// api-service base URL.
+        #[arg(long)]
+        api: String,
+        /// An access token with incidents:read and incidents:write.
+        #[arg(long)]
+        token: String,
+        /// The token's tenant (`X-Tenant-ID`).
+        #[arg(long)]
+        tenant: String,
+        /// `sha256:…` of the approved `IncidentById` document.
+        #[arg(long)]
+        read_id: String,
+        /// `sha256:…` of the approved `CreateIncident` document.
+        #[arg(long)]
+        create_id: String,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds of load for each of the two phases.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[tokio::main]
@@ -88,6 +114,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Webhooks { database_url, pepper, webhooks, rates, seconds } => {
             let report = webhook_load(&database_url, &pepper, webhooks, &rates, Duration::from_secs(seconds)).await?;
+            print_report(&report)?;
+        }
+        Command::Graphql { api, token, tenant, read_id, create_id, concurrency, seconds } => {
+            let report = graphql_bench(&api, &token, &tenant, &read_id, &create_id, concurrency, seconds).await?;
             print_report(&report)?;
         }
     }
@@ -328,4 +358,122 @@ async fn token_load(
         ok: all.len() as u64,
         errors: errors.load(Ordering::Relaxed),
     })
+}
+
+/// Requests from `request` at `concurrency` for `duration`; a response
+/// counts when `accept` says so.
+async fn request_load(
+    concurrency: usize,
+    duration: Duration,
+    request: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>,
+    accept: fn(reqwest::StatusCode, &[u8]) -> bool,
+) -> Result<Load, Box<dyn std::error::Error>> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (http, errors, request) = (http.clone(), errors.clone(), request.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let ok = match request(&http).send().await {
+                    Ok(r) => {
+                        let status = r.status();
+                        r.bytes().await.is_ok_and(|b| accept(status, &b))
+                    }
+                    Err(_) => false,
+                };
+                if ok {
+                    latencies.push(sent.elapsed());
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Ok(Load {
+        rate: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        ok: all.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+    })
+}
+
+fn graphql_ok(status: reqwest::StatusCode, body: &[u8]) -> bool {
+    status.is_success()
+        && serde_json::from_slice::<serde_json::Value>(body)
+            .is_ok_and(|v| v["errors"].is_null() && !v["data"].is_null())
+}
+
+async fn graphql_bench(
+    api: &str,
+    token: &str,
+    tenant: &str,
+    read_id: &str,
+    create_id: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let api = api.trim_end_matches('/').to_owned();
+    let graphql = format!("{api}/graphql");
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(&graphql)
+        .bearer_auth(token)
+        .header("X-Tenant-ID", tenant)
+        .json(&json!({
+            "id": create_id,
+            "variables": { "input": { "title": "Benchmark incident", "severity": "LOW", "location": "Bench" } }
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let incident =
+        created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?.to_owned();
+    let body = serde_json::to_vec(&json!({ "id": read_id, "variables": { "id": incident } }))?;
+    let duration = Duration::from_secs(seconds);
+
+    let health_url = format!("{api}/healthz");
+    let health =
+        request_load(concurrency, duration, Arc::new(move |http| http.get(&health_url)), |s, _| s.is_success()).await?;
+    let (token, tenant) = (token.to_owned(), tenant.to_owned());
+    let read = request_load(
+        concurrency,
+        duration,
+        Arc::new(move |http| {
+            http.post(&graphql)
+                .bearer_auth(&token)
+                .header("X-Tenant-ID", &tenant)
+                .header("content-type", "application/json")
+                .body(body.clone())
+        }),
+        graphql_ok,
+    )
+    .await?;
+    let ratio = if health.rate > 0.0 { read.rate / health.rate } else { 0.0 };
+    Ok(json!({
+        "benchmark": "graphql",
+        "concurrency": concurrency,
+        "seconds_per_phase": seconds,
+        "healthz": { "per_second": round(health.rate), "p50_ms": round(health.p50_ms), "p99_ms": round(health.p99_ms), "ok": health.ok, "errors": health.errors },
+        "persisted_read": { "per_second": round(read.rate), "p50_ms": round(read.p50_ms), "p99_ms": round(read.p99_ms), "ok": read.ok, "errors": read.errors },
+        "ratio_to_healthz": round(ratio * 100.0) / 100.0,
+        "target_ratio_met": ratio >= 0.5,
+        "target_p99_met": read.p99_ms < 20.0,
+    }))
 }

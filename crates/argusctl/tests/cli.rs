@@ -233,3 +233,59 @@ async fn after_keys_rotate_old_tokens_verify_until_their_key_lapses() {
     assert_eq!(status_with(&later, &old_token).await, 401);
     assert_eq!(status_with(&later, &new_token).await, 200);
 }
+
+#[tokio::test]
+async fn bundles_load_grant_and_list() {
+    let db = TestDatabase::create().await;
+    let tenant =
+        ok_json(db.url(), &["tenant", "create", "--name", "A"]).await["tenant_id"].as_str().unwrap().to_owned();
+    let store = db.store();
+    let app = store
+        .create_app(
+            &tenant.parse().unwrap(),
+            argus_store::apps::NewApp {
+                name: "sync".into(),
+                client_type: argus_types::ClientType::Confidential,
+                grant_types: vec![argus_types::GrantType::ClientCredentials],
+                redirect_uris: vec![],
+                requested_scopes: vec!["cases:read".into()],
+                approved_scopes: vec!["cases:read".into()],
+            },
+            Some(vec![0; 32]),
+        )
+        .await
+        .unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/bundles/case-sync.graphql");
+    let loaded = ok_json(db.url(), &["bundle", "load", file]).await;
+    assert_eq!(loaded["bundle"], "case-sync");
+    let ops = loaded["operations"].as_array().unwrap();
+    assert!(ops.iter().any(|o| o["operation"] == "CaseById" && o["id"].as_str().unwrap().starts_with("sha256:")));
+    // Loading again replaces rather than duplicates.
+    ok_json(db.url(), &["bundle", "load", file]).await;
+
+    let client_id = app.client_id.to_string();
+    let granted =
+        ok_json(db.url(), &["bundle", "grant", "--tenant", &tenant, "--app", &client_id, "--bundle", "case-sync"])
+            .await;
+    assert_eq!(granted["bundle"], "case-sync");
+    let listed = ok_json(db.url(), &["bundle", "list"]).await;
+    let bundle = &listed["bundles"][0];
+    assert_eq!(bundle["name"], "case-sync");
+    assert_eq!(bundle["operations"].as_array().unwrap().len(), ops.len());
+    assert_eq!(bundle["grants"][0]["client_id"], client_id.as_str());
+    assert_eq!(bundle["grants"][0]["tenant_id"], tenant.as_str());
+
+    fails(
+        db.url(),
+        &["bundle", "grant", "--tenant", &tenant, "--app", &client_id, "--bundle", "nope"],
+        "no bundle nope",
+    )
+    .await;
+    let other = argus_types::ClientId::generate().to_string();
+    fails(db.url(), &["bundle", "grant", "--tenant", &tenant, "--app", &other, "--bundle", "case-sync"], "no app")
+        .await;
+    let bad = std::env::temp_dir().join(format!("bad-{}.graphql", std::process::id()));
+    std::fs::write(&bad, "query { incidents { nodes { id } } }").unwrap();
+    fails(db.url(), &["bundle", "load", bad.to_str().unwrap()], "needs one").await;
+    std::fs::remove_file(&bad).unwrap();
+}

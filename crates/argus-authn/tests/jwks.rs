@@ -1,0 +1,117 @@
+//! RemoteJwks against a local JWKS endpoint that counts its fetches.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use argus_authn::{AuthnError, JwksOptions, KeySource, RemoteJwks, TokenVerifier};
+use argus_crypto::{JwkSet, SigningKey, TokenGrant, generate_signing_key_pem, issue_access_token};
+use argus_types::{KeyId, ScopeSet, TenantId};
+
+const ISSUER: &str = "https://auth.test.knogin.com";
+const AUDIENCE: &str = "api.knogin.com";
+
+struct Endpoint {
+    url: String,
+    fetches: Arc<AtomicUsize>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+async fn endpoint(keys: JwkSet, cache_control: &'static str) -> Endpoint {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let (counter, keys) = (counter.clone(), keys.clone());
+        App::new().route(
+            "/jwks",
+            web::get().to(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let keys = keys.clone();
+                async move { HttpResponse::Ok().insert_header(("cache-control", cache_control)).json(keys) }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Endpoint { url: format!("http://127.0.0.1:{port}/jwks"), fetches, handle }
+}
+
+fn token(key: &SigningKey) -> String {
+    let scopes: ScopeSet = ["incidents:read"].into_iter().collect();
+    issue_access_token(
+        key,
+        &TokenGrant {
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            tenant: &TenantId::generate(),
+            subject: "app_x",
+            client_id: "app_x",
+            scopes: &scopes,
+            lifetime: chrono::Duration::minutes(5),
+        },
+    )
+    .unwrap()
+    .token
+}
+
+#[tokio::test]
+async fn unknown_kids_refresh_at_most_once_per_interval_and_the_cache_outlives_the_server() {
+    let pem = generate_signing_key_pem().unwrap();
+    let key = SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), &pem).unwrap();
+    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()] }, "public, max-age=300").await;
+    let options = JwksOptions { unknown_kid_interval: Duration::from_millis(500), ..JwksOptions::default() };
+    let jwks = RemoteJwks::new(server.url.clone(), options);
+    let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, ISSUER, AUDIENCE);
+
+    // The first token fetches the set; the next ones use the cache.
+    for _ in 0..3 {
+        verifier.verify(&token(&key)).await.unwrap();
+    }
+    assert_eq!(server.fetches.load(Ordering::SeqCst), 1);
+
+    // A flood of unknown kids costs at most one fetch per interval (the
+    // first fetch, just now, counts as this interval's).
+    let stranger = SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), &pem).unwrap();
+    for _ in 0..50 {
+        assert!(matches!(verifier.verify(&token(&stranger)).await, Err(AuthnError::UnknownKey)));
+    }
+    assert_eq!(server.fetches.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for _ in 0..20 {
+        assert!(verifier.verify(&token(&stranger)).await.is_err());
+    }
+    assert_eq!(server.fetches.load(Ordering::SeqCst), 2);
+
+    // With the server gone, a failed refresh keeps the cached keys.
+    server.handle.stop(false).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(jwks.refresh().await.is_err());
+    assert!(verifier.verify(&token(&stranger)).await.is_err());
+    verifier.verify(&token(&key)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_background_refresh_follows_max_age_within_bounds() {
+    let pem = generate_signing_key_pem().unwrap();
+    let key = SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), &pem).unwrap();
+    // max-age=0 is raised to the lower bound (here 200 ms, refreshed at 80%).
+    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()] }, "max-age=0").await;
+    let options = JwksOptions { min_ttl: Duration::from_millis(200), ..JwksOptions::default() };
+    let jwks = RemoteJwks::new(server.url.clone(), options);
+    jwks.refresh().await.unwrap();
+    let task = jwks.spawn_background_refresh();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let fetched = server.fetches.load(Ordering::SeqCst);
+    assert!((4..=8).contains(&fetched), "{fetched} fetches in 1.1 s");
+    assert_eq!(jwks.cached_kids(), vec![key.kid().to_owned()]);
+    task.abort();
+}
