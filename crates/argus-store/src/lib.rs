@@ -17,9 +17,10 @@ pub mod testing;
 pub mod users;
 pub mod webhooks;
 
+use diesel_async::AsyncConnection;
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 
 pub use migrate::{MIGRATIONS, run_migrations};
 
@@ -60,7 +61,25 @@ impl Store {
     /// Builds the pool; connections are opened lazily, so this does not fail
     /// when the database is down (readiness reports that instead).
     pub fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.database_url.clone());
+        // A connection's driver task runs on the runtime that opened it.
+        // actix gives each worker thread its own runtime and stops them one
+        // by one at shutdown, which would kill the drivers of pooled
+        // connections other workers still use; so every connection is opened
+        // on the runtime that built the pool (the process's main one).
+        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            manager_config.custom_setup = Box::new(move |url| {
+                let url = url.to_owned();
+                let opened = runtime.spawn(async move { AsyncPgConnection::establish(&url).await });
+                Box::pin(async move {
+                    opened.await.map_err(|e| diesel::ConnectionError::BadConnection(format!("connect task: {e}")))?
+                })
+            });
+        }
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            config.database_url.clone(),
+            manager_config,
+        );
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)
             .wait_timeout(Some(std::time::Duration::from_secs(5)))
