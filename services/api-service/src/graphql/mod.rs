@@ -25,13 +25,14 @@ use argus_authn::{AuthnError, Principal, TokenVerifier};
 use argus_store::Store;
 use argus_store::bundles::{document_hash, tokenize};
 use argus_store::domain::Announce;
+use argus_types::AccessClaims;
 use futures_util::StreamExt;
-use juniper::GraphQLError;
+use juniper::{EmptySubscription, GraphQLError, ValidatedOperation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use self::document::{MAX_COMPLEXITY, MAX_DEPTH, analyse};
-use self::schema::{Ctx, Schema};
+use self::schema::{Ctx, Mutation, Query, Schema};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -42,20 +43,91 @@ pub const TENANT_HEADER: &str = "x-tenant-id";
 /// long at most; in exchange the hot path of a persisted read skips a query.
 const APPROVAL_TTL: Duration = Duration::from_secs(5);
 const APPROVAL_CACHE_MAX: usize = 10_000;
+/// Verified tokens remembered (until they expire), so a client's repeated
+/// calls skip the RS256 check.
+const TOKEN_CACHE_MAX: usize = 10_000;
 
 type ApprovalKey = (String, String, String);
+/// An approved document, parsed and validated once for each operation name.
+type Prepared = ValidatedOperation<'static, Query, Mutation, EmptySubscription<Ctx>>;
+type PreparedCache = HashMap<(String, Option<String>), Arc<Prepared>>;
 
 pub struct GraphqlState {
-    pub schema: Schema,
+    /// `'static` so validated operations, which borrow the schema, can be
+    /// cached; one schema per server, leaked once at start.
+    pub schema: &'static Schema,
     pub store: Store,
     pub verifier: TokenVerifier,
     pub announce: Arc<Announce>,
     approvals: Mutex<HashMap<ApprovalKey, (Instant, Arc<str>)>>,
+    tokens: Mutex<HashMap<Box<str>, AccessClaims>>,
+    /// Approved document texts by hash. Leaked once per distinct approved
+    /// document (validated operations borrow their text): bounded by the
+    /// documents an operator has put into bundles.
+    texts: Mutex<HashMap<String, &'static str>>,
+    prepared: Mutex<PreparedCache>,
 }
 
 impl GraphqlState {
     pub fn new(store: Store, verifier: TokenVerifier, announce: Arc<Announce>) -> Self {
-        Self { schema: schema::schema(), store, verifier, announce, approvals: Mutex::new(HashMap::new()) }
+        Self {
+            schema: Box::leak(Box::new(schema::schema())),
+            store,
+            verifier,
+            announce,
+            approvals: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            texts: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Verifies a bearer token, from the cache when it verified before.
+    async fn verify(&self, token: &str) -> Result<AccessClaims, AuthnError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Ok(cache) = self.tokens.lock()
+            && let Some(claims) = cache.get(token)
+            && claims.exp > now
+        {
+            return Ok(claims.clone());
+        }
+        let claims = self.verifier.verify(token).await?;
+        if let Ok(mut cache) = self.tokens.lock() {
+            if cache.len() >= TOKEN_CACHE_MAX {
+                cache.retain(|_, c| c.exp > now);
+                if cache.len() >= TOKEN_CACHE_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(token.into(), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    /// The approved document `sha256` (text `document`) parsed and validated
+    /// for `operation`, from the cache when it was before.
+    fn prepare(&self, sha256: &str, document: &str, operation: Option<&str>) -> Result<Arc<Prepared>, GraphQLError> {
+        let key = (sha256.to_owned(), operation.map(str::to_owned));
+        if let Ok(cache) = self.prepared.lock()
+            && let Some(p) = cache.get(&key)
+        {
+            return Ok(p.clone());
+        }
+        let text: &'static str = match self.texts.lock() {
+            Ok(mut texts) => {
+                texts.entry(sha256.to_owned()).or_insert_with(|| Box::leak(document.to_owned().into_boxed_str()))
+            }
+            // Unreachable in practice (nothing panics under this lock);
+            // fall back to a leak that is not remembered.
+            Err(_) => Box::leak(document.to_owned().into_boxed_str()),
+        };
+        // Only successes are kept, so the map holds at most one entry per
+        // operation of each approved document.
+        let prepared = Arc::new(ValidatedOperation::new(text, operation, self.schema)?);
+        if let Ok(mut cache) = self.prepared.lock() {
+            cache.insert(key, prepared.clone());
+        }
+        Ok(prepared)
     }
 
     /// The approved document with this hash for this caller, if any.
@@ -182,7 +254,7 @@ pub async fn graphql(req: HttpRequest, payload: web::Payload, state: web::Data<G
         Ok(t) => t,
         Err(e) => return unauthenticated(&e),
     };
-    let principal = match state.verifier.verify(&token).await {
+    let principal = match state.verify(&token).await {
         Ok(claims) => Principal::from_claims(claims),
         Err(e) => return unauthenticated(&e),
     };
@@ -293,13 +365,14 @@ async fn run(state: &GraphqlState, principal: Principal, request: GraphqlRequest
     {
         return refusal;
     }
-    // Run the text that was sent when there is one: it is the approved
-    // document up to layout, so error locations match the caller's text.
-    let text = request.query.unwrap_or_else(|| document.to_string());
+    // The approved text runs (a sent document is the same up to layout, so
+    // error locations refer to the bundle's layout).
     let ctx = Ctx { store: state.store.clone(), principal, announce: state.announce.clone() };
-    let gql = juniper::http::GraphQLRequest::new(text, request.operation_name, variables);
-    let result =
-        juniper::execute(&gql.query, gql.operation_name.as_deref(), &state.schema, &gql.variables(), &ctx).await;
+    let gql = juniper::http::GraphQLRequest::<juniper::DefaultScalarValue>::new(String::new(), None, variables);
+    let result = match state.prepare(&sha256, &document, request.operation_name.as_deref()) {
+        Ok(prepared) => prepared.execute(&gql.variables(), &ctx).await,
+        Err(e) => Err(e),
+    };
     let untagged = match &result {
         Ok(_) => "INTERNAL_SERVER_ERROR",
         Err(GraphQLError::ParseError(_)) => "GRAPHQL_PARSE_FAILED",
