@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use argus_store::keys::KeyState;
 use argus_store::{Store, StoreConfig};
 use argus_types::{AccessClaims, ScopeSet, TenantId};
 use clap::{Parser, Subcommand};
@@ -262,13 +261,7 @@ fn round(x: f64) -> f64 {
 /// the same claims shape the token endpoint signs.
 async fn signing_rate(database_url: &str, duration: Duration) -> Result<f64, Box<dyn std::error::Error>> {
     let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 1 })?;
-    let record = store
-        .live_signing_keys()
-        .await?
-        .into_iter()
-        .find(|k| k.state == KeyState::Current)
-        .ok_or("no current signing key")?;
-    let key = argus_crypto::SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem)?;
+    let key = store.current_signing_key().await?.ok_or("no current signing key")?;
     let tenant = TenantId::generate();
     let scopes: ScopeSet = ["webhooks:write"].into_iter().collect();
     let rate = tokio::task::spawn_blocking(move || {

@@ -187,6 +187,15 @@ impl Store {
         .await
     }
 
+    /// The key that signs new tokens, parsed; `None` before the first
+    /// `ensure_signing_keys`.
+    pub async fn current_signing_key(&self) -> Result<Option<argus_crypto::SigningKey>, StoreError> {
+        let current = self.live_signing_keys().await?.into_iter().find(|k| k.state == KeyState::Current);
+        current
+            .map(|k| argus_crypto::SigningKey::from_pkcs8_pem(&k.kid, &k.private_key_pem).map_err(StoreError::from))
+            .transpose()
+    }
+
     /// Every key, newest first, for operators.
     pub async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let mut conn = self.conn().await?;

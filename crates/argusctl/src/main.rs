@@ -324,13 +324,10 @@ async fn admin_token(
     lifetime: Duration,
 ) -> Result<argus_crypto::IssuedToken, CtlError> {
     store.ensure_signing_keys().await?;
-    let current = store
-        .live_signing_keys()
+    let key = store
+        .current_signing_key()
         .await?
-        .into_iter()
-        .find(|k| k.state == argus_store::keys::KeyState::Current)
         .ok_or_else(|| CtlError::Input("no current signing key; run `argusctl migrate`".into()))?;
-    let key = argus_crypto::SigningKey::from_pkcs8_pem(&current.kid, &current.private_key_pem)?;
     let issuer = Issuer::from_environment();
     let scopes: ScopeSet = [PLATFORM_ADMIN].into_iter().collect();
     let subject = format!("admin:{tenant}");

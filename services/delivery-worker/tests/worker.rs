@@ -161,15 +161,7 @@ impl Stack {
     }
 
     async fn token(&self, tenant: &TenantId, scopes: &[&str]) -> String {
-        let record = self
-            .store
-            .live_signing_keys()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|k| k.state == argus_store::keys::KeyState::Current)
-            .unwrap();
-        let key = argus_crypto::SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem).unwrap();
+        let key = self.store.current_signing_key().await.unwrap().unwrap();
         let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
         argus_crypto::issue_access_token(
             &key,

@@ -1,7 +1,6 @@
 use argus_crypto::{SigningKey, TokenGrant, issue_access_token};
 use argus_store::Store;
 use argus_store::StoreConfig;
-use argus_store::keys::KeyState;
 use argus_store::testing::TestDatabase;
 use argus_types::{ScopeSet, TenantId};
 use auth_service::{Application, AuthConfig};
@@ -59,9 +58,7 @@ impl TestApp {
     }
 
     pub async fn current_key(&self) -> SigningKey {
-        let record =
-            self.store.live_signing_keys().await.unwrap().into_iter().find(|k| k.state == KeyState::Current).unwrap();
-        SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem).unwrap()
+        self.store.current_signing_key().await.unwrap().unwrap()
     }
 
     /// A token for `tenant` with `scopes`, signed with the current key.
