@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 name="${1:-tokens}"
 ensure_services
+if ! command -v wrk >/dev/null 2>&1; then
+    say "installing wrk (Debian package)"
+    apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
 export ARGUS_LOG_FORMAT=json RUST_LOG=warn
 db=argus_bench
 export ARGUS_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
@@ -45,8 +49,23 @@ case "$name" in
             -d '{"name":"bench","grant_types":["client_credentials"],"requested_scopes":["webhooks:write"]}')
         client_id=$(sed -n 's/.*"client_id":"\([^"]*\)".*/\1/p' <<<"$app")
         secret=$(sed -n 's/.*"client_secret":"\([^"]*\)".*/\1/p' <<<"$app")
-        say "client_credentials at concurrency 64 for 20 s, beside single-core RS256 signing"
-        "$bin/argus-bench" tokens --auth "http://$ARGUS_AUTH_ADDR" --client-id "$client_id" --client-secret "$secret"
+        say "single-core RS256 signing rate of the same key, in process"
+        signing=$("$bin/argus-bench" signing --seconds 5)
+        echo "$signing"
+        ceiling=$(sed -n 's/.*"signing_ceiling_per_second": \([0-9.]*\).*/\1/p' <<<"$signing")
+        say "client_credentials at concurrency 64 for 20 s (wrk, 2 threads)"
+        lua=$(mktemp)
+        printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\nwrk.body = "grant_type=client_credentials"\n' > "$lua"
+        out=$(wrk -t2 -c64 -d20s --latency -s "$lua" \
+            -H "Authorization: Basic $(printf '%s:%s' "$client_id" "$secret" | base64 -w0)" \
+            "http://$ARGUS_AUTH_ADDR/v1/oauth/token")
+        rm -f "$lua"
+        echo "$out"
+        grep -q "Non-2xx" <<<"$out" && die "some token requests failed"
+        rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+        ms() { awk -v p="$1" '$1 == p { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; print v }' <<<"$out"; }
+        printf '{"tokens_per_second": %s, "signing_ceiling_per_second": %s, "ratio": %s, "p50_ms": %s, "p99_ms": %s}\n' \
+            "$rps" "$ceiling" "$(awk -v a="$rps" -v b="$ceiling" 'BEGIN { printf "%.2f", a / b }')" "$(ms 50%)" "$(ms 99%)"
         ;;
     webhooks)
         # Its own exchanges and queues, so a `just up` stack is not disturbed.

@@ -20,26 +20,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// client_credentials token issuance at fixed concurrency, beside the
-    /// in-process RS256 signing rate of the same key.
-    Tokens {
-        /// auth-service base URL.
-        #[arg(long)]
-        auth: String,
-        #[arg(long)]
-        client_id: String,
-        #[arg(long)]
-        client_secret: String,
+    /// RS256 signatures per second on one core, with the database's current
+    /// key and the token endpoint's claims (the HTTP load comes from wrk).
+    Signing {
         #[arg(long, env = "ARGUS_DATABASE_URL")]
         database_url: String,
-        #[arg(long, default_value_t = 64)]
-        concurrency: usize,
-        /// Seconds of HTTP load.
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        /// Seconds of single-core signing.
         #[arg(long, default_value_t = 5)]
-        signing_seconds: u64,
+        seconds: u64,
     },
     /// Events published at fixed rates into N webhooks on a local receiver;
     /// a delivery worker must be running against the same database and
@@ -90,26 +77,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::Tokens { auth, client_id, client_secret, database_url, concurrency, seconds, signing_seconds } => {
-            let signing = signing_rate(&database_url, Duration::from_secs(signing_seconds)).await?;
+        Command::Signing { database_url, seconds } => {
+            let rate = signing_rate(&database_url, Duration::from_secs(seconds)).await?;
             let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-            let load = token_load(&auth, &client_id, &client_secret, concurrency, Duration::from_secs(seconds)).await?;
-            let ceiling = signing * cores as f64;
-            let report = json!({
-                "benchmark": "tokens",
+            print_report(&json!({
+                "signing_per_second_single_core": round(rate),
                 "cores": cores,
-                "signing_per_second_single_core": round(signing),
-                "signing_ceiling_per_second": round(ceiling),
-                "concurrency": concurrency,
-                "seconds": seconds,
-                "tokens_per_second": round(load.rate),
-                "ratio_to_ceiling": round(load.rate / ceiling * 100.0) / 100.0,
-                "p50_ms": round(load.p50_ms),
-                "p99_ms": round(load.p99_ms),
-                "ok": load.ok,
-                "errors": load.errors,
-            });
-            print_report(&report)?;
+                "signing_ceiling_per_second": round(rate * cores as f64),
+            }))?;
         }
         Command::Webhooks { database_url, pepper, webhooks, rates, seconds } => {
             let report = webhook_load(&database_url, &pepper, webhooks, &rates, Duration::from_secs(seconds)).await?;
@@ -293,64 +268,6 @@ struct Load {
     p99_ms: f64,
     ok: u64,
     errors: u64,
-}
-
-async fn token_load(
-    auth: &str,
-    client_id: &str,
-    client_secret: &str,
-    concurrency: usize,
-    duration: Duration,
-) -> Result<Load, Box<dyn std::error::Error>> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
-    let url = format!("{}/v1/oauth/token", auth.trim_end_matches('/'));
-    let errors = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + duration;
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let (http, url, errors) = (http.clone(), url.clone(), errors.clone());
-        let (id, secret) = (client_id.to_owned(), client_secret.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let response = http
-                    .post(&url)
-                    .basic_auth(&id, Some(&secret))
-                    .form(&[("grant_type", "client_credentials")])
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        latencies.push(sent.elapsed());
-                    }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            latencies
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await?);
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Ok(Load {
-        rate: all.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        ok: all.len() as u64,
-        errors: errors.load(Ordering::Relaxed),
-    })
 }
 
 /// Requests from `request` at `concurrency` for `duration`; a response
