@@ -67,6 +67,10 @@ impl Store {
         // connections other workers still use; so every connection is opened
         // on the runtime that built the pool (the process's main one).
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        // No `SELECT 1` on every checkout: a connection that broke is marked
+        // broken by the query that found out and dropped at its next
+        // checkout; the ping would double the round trips of a short read.
+        manager_config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             manager_config.custom_setup = Box::new(move |url| {
                 let url = url.to_owned();
