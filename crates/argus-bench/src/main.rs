@@ -382,7 +382,7 @@ async fn graphql_bench(
         "seconds_per_phase": seconds,
         "healthz": { "per_second": round(health.rate), "p50_ms": round(health.p50_ms), "p99_ms": round(health.p99_ms), "ok": health.ok, "errors": health.errors },
         "persisted_read": { "per_second": round(read.rate), "p50_ms": round(read.p50_ms), "p99_ms": round(read.p99_ms), "ok": read.ok, "errors": read.errors },
-        "ratio_to_healthz": round(ratio * 100.0) / 100.0,
+        "ratio_to_healthz": (ratio * 100.0).round() / 100.0,
         "target_ratio_met": ratio >= 0.5,
         "target_p99_met": read.p99_ms < 20.0,
     }))
