@@ -163,8 +163,12 @@ pub async fn serve_until_signal(
     drain_delay: Duration,
 ) -> std::io::Result<()> {
     let handle = server.handle();
-    let running = tokio::spawn(server);
-    shutdown_signal().await;
+    let mut running = tokio::spawn(server);
+    tokio::select! {
+        // Stopped through its handle (tests, embedding): nothing to drain.
+        ended = &mut running => return ended.map_err(std::io::Error::other)?,
+        () = shutdown_signal() => {}
+    }
     tracing::info!("shutting down: failing readiness, finishing in-flight requests");
     readiness.start_draining();
     tokio::time::sleep(drain_delay).await;

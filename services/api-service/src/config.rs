@@ -53,6 +53,12 @@ pub struct ApiConfig {
     pub jwks_url: String,
     /// `ARGUS_MIGRATE` (default false): run migrations before serving.
     pub migrate: bool,
+    /// `ARGUS_SHUTDOWN_DRAIN_SECONDS` (default 0) and
+    /// `ARGUS_SHUTDOWN_TIMEOUT_SECONDS` (default 30): after SIGTERM, how long
+    /// `/readyz` fails before the server stops accepting, then how long
+    /// in-flight requests may take.
+    pub drain_delay_seconds: u64,
+    pub shutdown_timeout_seconds: u64,
     /// `ARGUS_LOG_FORMAT` and `RUST_LOG`.
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -74,6 +80,8 @@ impl ApiConfig {
                 max_connections: parse_var("ARGUS_DB_MAX_CONNECTIONS", 16)?,
             },
             migrate: flag("ARGUS_MIGRATE", false)?,
+            drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
+            shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
             log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
             log_filter: var_or("RUST_LOG", "info"),
         })

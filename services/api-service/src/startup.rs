@@ -26,6 +26,8 @@ pub struct Application {
     port: u16,
     server: Server,
     jwks: Arc<RemoteJwks>,
+    readiness: Readiness,
+    drain_delay: std::time::Duration,
 }
 
 impl Application {
@@ -44,7 +46,8 @@ impl Application {
         jwks.spawn_background_refresh();
         let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience);
         let state = web::Data::new(GraphqlState::new(store.clone(), verifier, graphql::schema::bus_announce()));
-        let readiness = web::Data::new(Readiness::new().with("database", health::database_check(store)));
+        let readiness_handle = Readiness::new().with("database", health::database_check(store));
+        let readiness = web::Data::new(readiness_handle.clone());
         let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };
         let listener = TcpListener::bind(&config.listen_addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
@@ -58,6 +61,8 @@ impl Application {
                 .configure(routes)
                 .default_service(web::to(http::not_found))
         })
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout_seconds)
         .listen(listener)
         .map_err(bind_error)?
         .run();
@@ -68,7 +73,13 @@ impl Application {
             jwks = %config.jwks_url,
             "api-service listening"
         );
-        Ok(Self { port, server, jwks })
+        Ok(Self {
+            port,
+            server,
+            jwks,
+            readiness: readiness_handle,
+            drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -85,8 +96,10 @@ impl Application {
         self.jwks.clone()
     }
 
+    /// Serves until SIGTERM/SIGINT (or [`Self::handle`] stops it), then
+    /// drains (see [`health::serve_until_signal`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        health::serve_until_signal(self.server, self.readiness, self.drain_delay).await
     }
 }
 

@@ -22,6 +22,8 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         audience: environment.audience().into(),
         jwks_url: jwks_url.to_owned(),
         migrate: false,
+        drain_delay_seconds: 0,
+        shutdown_timeout_seconds: 30,
         log_format: argus_telemetry::LogFormat::Pretty,
         log_filter: "warn".into(),
     }
