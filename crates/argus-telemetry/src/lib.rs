@@ -6,6 +6,7 @@
 
 pub mod health;
 pub mod http;
+pub mod openapi;
 
 use std::time::Instant;
 

@@ -4,8 +4,8 @@
 
 use actix_web::HttpResponse;
 use argus_telemetry::health;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use argus_telemetry::openapi::BearerAuth;
+use utoipa::OpenApi;
 
 use crate::graphql;
 
@@ -23,26 +23,8 @@ use crate::graphql;
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
-
 /// OpenAPI document (JSON)
 #[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
 pub async fn openapi_json() -> HttpResponse {
-    match ApiDoc::openapi().to_json() {
-        Ok(body) => HttpResponse::Ok().content_type("application/json").body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "openapi serialisation failed");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    argus_telemetry::openapi::json_response(&ApiDoc::openapi())
 }

@@ -160,6 +160,23 @@ impl Stack {
         token
     }
 
+    /// The real worker binary against this stack, 4 deliveries at a time.
+    fn worker_binary(&self) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"))
+            .env("ARGUS_DATABASE_URL", self.db.url())
+            .env("ARGUS_AMQP_URL", self.vhost.url())
+            .env("ARGUS_SECRET_PEPPER", PEPPER)
+            .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2,0.2")
+            .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
+            .env("ARGUS_WORKER_CONCURRENCY", "4")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     async fn token(&self, tenant: &TenantId, scopes: &[&str]) -> String {
         let key = self.store.current_signing_key().await.unwrap().unwrap();
         let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
@@ -550,21 +567,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_keep_their_webhook_id() {
     for i in 0..30 {
         expected.push(stack.emit(&tenant, "incident.updated", json!({"n": i})).await.to_string());
     }
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"))
-            .env("ARGUS_DATABASE_URL", stack.db.url())
-            .env("ARGUS_AMQP_URL", stack.vhost.url())
-            .env("ARGUS_SECRET_PEPPER", PEPPER)
-            .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
-            .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2,0.2")
-            .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
-            .env("ARGUS_WORKER_CONCURRENCY", "4")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || stack.worker_binary();
     let mut first = spawn();
     receiver.wait_for(3, Duration::from_secs(20)).await;
     first.kill().unwrap(); // SIGKILL, mid-batch: deliveries in flight are never acked
@@ -603,20 +606,7 @@ async fn sigterm_finishes_in_flight_deliveries_and_loses_nothing() {
     for i in 0..12 {
         expected.push(stack.emit(&tenant, "case.updated", json!({"n": i})).await.to_string());
     }
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"))
-            .env("ARGUS_DATABASE_URL", stack.db.url())
-            .env("ARGUS_AMQP_URL", stack.vhost.url())
-            .env("ARGUS_SECRET_PEPPER", PEPPER)
-            .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
-            .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
-            .env("ARGUS_WORKER_CONCURRENCY", "4")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || stack.worker_binary();
     let mut first = spawn();
     receiver.wait_for(2, Duration::from_secs(20)).await;
     std::process::Command::new("kill").args(["-TERM", &first.id().to_string()]).status().unwrap();

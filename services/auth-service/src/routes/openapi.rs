@@ -2,9 +2,8 @@
 //! `/.well-known/openapi.json` (RFC 8615) and `.yaml`.
 
 use actix_web::HttpResponse;
-use actix_web::http::header;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use argus_telemetry::openapi::BearerAuth;
+use utoipa::OpenApi;
 
 use argus_telemetry::health;
 
@@ -52,38 +51,14 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhook
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
-
 /// OpenAPI document (JSON)
 #[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
 pub async fn openapi_json() -> HttpResponse {
-    match ApiDoc::openapi().to_json() {
-        Ok(body) => HttpResponse::Ok().content_type("application/json").body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "openapi serialisation failed");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    argus_telemetry::openapi::json_response(&ApiDoc::openapi())
 }
 
 /// OpenAPI document (YAML)
 #[utoipa::path(get, path = "/.well-known/openapi.yaml", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
 pub async fn openapi_yaml() -> HttpResponse {
-    match ApiDoc::openapi().to_yaml() {
-        Ok(body) => HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/yaml")).body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "openapi serialisation failed");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    argus_telemetry::openapi::yaml_response(&ApiDoc::openapi())
 }
