@@ -76,6 +76,22 @@ async fn ensure_template(conn: &mut AsyncPgConnection, template: &str) {
             .execute(conn)
             .await
             .expect("publish template");
+        // Templates of earlier migration sets are of no further use.
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            datname: String,
+        }
+        let stale: Vec<Name> =
+            diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'argus\\_tpl\\_%' AND datname <> $1")
+                .bind::<diesel::sql_types::Text, _>(template)
+                .load(conn)
+                .await
+                .unwrap_or_default();
+        for old in stale {
+            // Best effort: one still in use by another checkout's run stays.
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {}", old.datname)).execute(conn).await;
+        }
     }
     diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK_KEY})")).execute(conn).await.unwrap();
 }
