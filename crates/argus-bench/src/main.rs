@@ -34,7 +34,7 @@ enum Command {
     Webhooks {
         #[arg(long, env = "ARGUS_DATABASE_URL")]
         database_url: String,
-        #[arg(long, env = "ARGUS_SECRET_PEPPER", default_value = "argus-dev-pepper-do-not-use-in-production")]
+        #[arg(long, env = "ARGUS_SECRET_PEPPER", default_value = argus_crypto::DEV_PEPPER)]
         pepper: String,
         /// Webhooks subscribed to the event type.
         #[arg(long, default_value_t = 10)]

@@ -11,7 +11,7 @@ pub mod webhook;
 pub use jwk::{Jwk, JwkSet};
 pub use keys::{SigningKey, generate_signing_key_pem};
 pub use password::{hash_password, verify_password};
-pub use secrets::{SecretHasher, generate_secret};
+pub use secrets::{DEV_PEPPER, SecretHasher, generate_secret};
 pub use tokens::{IssuedToken, TokenGrant, issue_access_token};
 
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
+/// The pepper used when none is configured: fine on a laptop, warned about
+/// at start, and never to be used in production.
+pub const DEV_PEPPER: &str = "argus-dev-pepper-do-not-use-in-production";
+
 /// `prefix` followed by 32 random bytes, base64url without padding.
 pub fn generate_secret(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()))

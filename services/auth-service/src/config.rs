@@ -5,9 +5,7 @@ use argus_telemetry::LogFormat;
 use argus_types::claims::LIVE_AUDIENCE;
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
 
-/// The pepper used when none is configured: fine on a laptop, refused by
-/// nothing but warned about at start, and never to be used in production.
-pub const DEV_PEPPER: &str = "argus-dev-pepper-do-not-use-in-production";
+pub use argus_crypto::DEV_PEPPER;
 
 #[derive(Debug, Clone)]
 pub struct AuthConfig {

@@ -63,7 +63,7 @@ impl WorkerConfig {
             },
             amqp_url: var_or("ARGUS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             bus_prefix: var_or("ARGUS_BUS_PREFIX", "argus"),
-            secret_pepper: var_or("ARGUS_SECRET_PEPPER", "argus-dev-pepper-do-not-use-in-production"),
+            secret_pepper: var_or("ARGUS_SECRET_PEPPER", argus_crypto::DEV_PEPPER),
             retry_schedule: parse_schedule(&schedule)
                 .map_err(|reason| ConfigError { name: "ARGUS_WEBHOOK_RETRY_SCHEDULE", reason })?,
             allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,

@@ -40,6 +40,9 @@ pub struct Worker {
 impl Worker {
     /// Starts the relay, the two consumers and the admin endpoint.
     pub fn build(config: WorkerConfig) -> Result<Self, WorkerError> {
+        if config.secret_pepper == argus_crypto::DEV_PEPPER {
+            tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
+        }
         let store = Store::connect(&config.store)?;
         let topology = Topology::new(config.bus_prefix.clone(), deliver::delay_queues_ms(&config.retry_schedule));
         let mut publisher_config = PublisherConfig::new(config.amqp_url.clone(), topology.clone());
