@@ -57,6 +57,18 @@ impl TokenIssuer {
         .map_err(|e| ApiError::Internal(format!("signing: {e}")))
     }
 
+    /// A token an app holds as itself (client credentials, service and
+    /// sandbox tokens): the app is the subject.
+    pub fn app_token(
+        &self,
+        app: &AppRecord,
+        scopes: &ScopeSet,
+        lifetime: Duration,
+        audience: Option<&str>,
+    ) -> Result<IssuedToken, ApiError> {
+        self.access_token(&app.tenant_id, app.client_id.as_str(), app.client_id.as_str(), scopes, lifetime, audience)
+    }
+
     /// A new refresh token in `family`; only its keyed hash is stored.
     pub async fn refresh_token(
         &self,

@@ -6,13 +6,12 @@ use argus_authn::{PlatformAdmin, Scoped};
 use argus_store::apps::{AppRecord, NewApp};
 use argus_types::app::{ClientType, Governance, GrantType};
 use argus_types::{ClientId, TenantId};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::pagination::{decode_cursor, encode_cursor, page_limit};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,8 +21,6 @@ pub const CLIENT_SECRET_PREFIX: &str = "cs_";
 const MAX_NAME_CHARS: usize = 200;
 const MAX_REDIRECT_URIS: usize = 20;
 const MAX_REDIRECT_URI_LEN: usize = 2048;
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -170,15 +167,12 @@ pub async fn list_apps(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::Validation(format!("limit must be between 1 and {MAX_PAGE}")));
-    }
-    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state.store.list_apps(admin.tenant(), after.as_ref(), limit as usize).await?;
+    let limit = page_limit(query.limit)?;
+    let after: Option<ClientId> = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = state.store.list_apps(admin.tenant(), after.as_ref(), limit).await?;
     Ok(HttpResponse::Ok().json(AppList {
         apps: page.items.into_iter().map(AppView::from).collect(),
-        next_cursor: page.next_cursor.map(|c| URL_SAFE_NO_PAD.encode(c)),
+        next_cursor: encode_cursor(page.next_cursor),
     }))
 }
 
@@ -252,15 +246,6 @@ fn not_found(client_id: &str) -> ApiError {
 /// A malformed id names no app: 404, like an unknown one.
 fn parse_client_id(raw: &str) -> Result<ClientId, ApiError> {
     raw.parse().map_err(|_| not_found(raw))
-}
-
-fn decode_cursor(raw: &str) -> Result<ClientId, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ApiError::Validation("cursor is not one this API issued".into()))
 }
 
 fn validate_registration(req: CreateAppRequest) -> Result<NewApp, ApiError> {

@@ -101,6 +101,15 @@ fn grantable_subset(app: &AppRecord, requested: &[String]) -> Result<ScopeSet, A
     Ok(requested.iter().cloned().collect())
 }
 
+fn minted(issued: argus_crypto::IssuedToken, scopes: &ScopeSet) -> HttpResponse {
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(MintedToken {
+        token: issued.token,
+        expires_at: issued.expires_at,
+        scope: scopes.to_string(),
+        audience: issued.claims.aud,
+    })
+}
+
 /// Mint a service token
 ///
 /// A token for machine-to-machine automation, minted by a tenant admin. Only
@@ -142,21 +151,9 @@ pub async fn service_token(
         Some(s) => Duration::seconds(i64::from(s)),
         None => state.tokens.lifetime_for(&app, None),
     };
-    let issued = state.tokens.access_token(
-        &app.tenant_id,
-        app.client_id.as_str(),
-        app.client_id.as_str(),
-        &scopes,
-        lifetime,
-        None,
-    )?;
+    let issued = state.tokens.app_token(&app, &scopes, lifetime, None)?;
     tracing::info!(jti = %issued.claims.jti, "service token minted");
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(MintedToken {
-        token: issued.token,
-        expires_at: issued.expires_at,
-        scope: scopes.to_string(),
-        audience: issued.claims.aud,
-    }))
+    Ok(minted(issued, &scopes))
 }
 
 /// Issue a sandbox token
@@ -186,20 +183,8 @@ pub async fn sandbox_token(
     let app = tenant_app(&state, &admin, &client_id).await?;
     let scopes = grantable_subset(&app, &body.scopes)?;
     let lifetime = state.tokens.lifetime_for(&app, Some(Duration::seconds(SANDBOX_MAX_SECONDS)));
-    let issued = state.tokens.access_token(
-        &app.tenant_id,
-        app.client_id.as_str(),
-        app.client_id.as_str(),
-        &scopes,
-        lifetime,
-        Some(SANDBOX_AUDIENCE),
-    )?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(MintedToken {
-        token: issued.token,
-        expires_at: issued.expires_at,
-        scope: scopes.to_string(),
-        audience: issued.claims.aud,
-    }))
+    let issued = state.tokens.app_token(&app, &scopes, lifetime, Some(SANDBOX_AUDIENCE))?;
+    Ok(minted(issued, &scopes))
 }
 
 /// Rotate an app secret

@@ -137,14 +137,7 @@ fn client_credentials(
         None => grantable,
     };
     let lifetime = state.tokens.lifetime_for(app, None);
-    let issued = state.tokens.access_token(
-        &app.tenant_id,
-        app.client_id.as_str(),
-        app.client_id.as_str(),
-        &scopes,
-        lifetime,
-        None,
-    )?;
+    let issued = state.tokens.app_token(app, &scopes, lifetime, None)?;
     Ok(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",

@@ -9,20 +9,17 @@ use argus_bus::proto;
 use argus_store::webhooks::{DeliveryFilter, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord};
 use argus_types::events::{EVENT_CATALOG, envelope, is_known_event};
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use super::pagination::{decode_cursor, encode_cursor, page_limit};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 const MAX_URL_LEN: usize = 2048;
 const MAX_DESCRIPTION_CHARS: usize = 500;
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 100;
 /// How long the previous secret keeps signing after a rotation.
 const SECRET_OVERLAP_HOURS: i64 = 24;
 const STATUSES: [&str; 4] = ["queued", "succeeded", "retrying", "failed"];
@@ -158,27 +155,6 @@ pub struct DeliveryQuery {
     /// `queued`, `succeeded`, `retrying` or `failed`.
     pub status: Option<String>,
     pub event_type: Option<String>,
-}
-
-fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::Validation(format!("limit must be between 1 and {MAX_PAGE}")));
-    }
-    Ok(limit as usize)
-}
-
-fn decode_cursor<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ApiError::Validation("cursor is not one this API issued".into()))
-}
-
-fn encode_cursor(c: Option<String>) -> Option<String> {
-    c.map(|c| URL_SAFE_NO_PAD.encode(c))
 }
 
 fn not_found(id: &str) -> ApiError {
