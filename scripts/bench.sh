@@ -78,10 +78,18 @@ case "$name" in
         ;;
     graphql)
         start_auth
-        ARGUS_API_ADDR=127.0.0.1:18081 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
-            "$bin/api-service" &
+        # A stand-in collector for the export-on run.
+        "$bin/argus-bench" otlp-sink --addr 127.0.0.1:18318 &
         pids+=($!)
-        for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+        start_api() {
+            env "$@" ARGUS_API_ADDR=127.0.0.1:18081 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+                "$bin/api-service" &
+            api_pid=$!
+            pids+=($api_pid)
+            for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && return; sleep 0.1; done
+            die "api-service did not start"
+        }
+        stop_api() { kill -TERM "$api_pid"; wait "$api_pid" 2>/dev/null || true; }
         created=$("$bin/argusctl" tenant create --name bench)
         admin=$(sed -n 's/.*"admin_token": "\(.*\)".*/\1/p' <<<"$created")
         tenant=$(sed -n 's/.*"tenant_id": "\(.*\)".*/\1/p' <<<"$created")
@@ -96,9 +104,24 @@ case "$name" in
         "$bin/argusctl" bundle grant --tenant "$tenant" --app "$client_id" --bundle "$bundle" >/dev/null
         token=$(curl -fsS -u "$client_id:$secret" -d grant_type=client_credentials \
             "http://$ARGUS_AUTH_ADDR/v1/oauth/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-        say "persisted IncidentById at concurrency 64 for 10 s, beside /healthz of the same server"
-        "$bin/argus-bench" graphql --api http://127.0.0.1:18081 --token "$token" --tenant "$tenant" \
-            --read-id "$(op_id IncidentById)" --create-id "$(op_id CreateIncident)"
+        bench() {
+            "$bin/argus-bench" graphql --api http://127.0.0.1:18081 --token "$token" --tenant "$tenant" \
+                --read-id "$(op_id IncidentById)" --create-id "$(op_id CreateIncident)"
+        }
+        rate() { sed -n '/"persisted_read"/,/}/p' <<<"$1" | sed -n 's/.*"per_second": \([0-9.]*\).*/\1/p'; }
+        say "tracing export OFF (no OTLP, no span store): persisted IncidentById at concurrency 64 for 10 s, beside /healthz"
+        start_api OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=false
+        off=$(bench)
+        echo "$off"
+        stop_api
+        say "tracing export ON (OTLP to a local collector, tenant spans to the span store): the same load"
+        start_api OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 ARGUS_TRACE_STORE=true
+        on=$(bench)
+        echo "$on"
+        stop_api
+        printf '{"graphql_per_second_export_off": %s, "graphql_per_second_export_on": %s, "throughput_overhead": %s}\n' \
+            "$(rate "$off")" "$(rate "$on")" \
+            "$(awk -v a="$(rate "$off")" -v b="$(rate "$on")" 'BEGIN { printf "%.3f", 1 - b / a }')"
         ;;
     *)
         die "unknown benchmark '$name' (known: tokens, webhooks, graphql)"

@@ -29,6 +29,8 @@ pub enum AuthnError {
     Claims,
     #[error("the token lacks the scope `{0}`")]
     InsufficientScope(&'static str),
+    #[error("send X-Tenant-ID equal to the token's tenant")]
+    TenantMismatch,
     #[error("the verifier is not configured")]
     NotConfigured,
     /// Fetching the remote key set failed (never sent to a caller: the
@@ -65,7 +67,7 @@ impl AuthnError {
 impl ResponseError for AuthnError {
     fn status_code(&self) -> actix_web::http::StatusCode {
         match self {
-            Self::InsufficientScope(_) => actix_web::http::StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::TenantMismatch => actix_web::http::StatusCode::FORBIDDEN,
             Self::NotConfigured | Self::KeySet { .. } => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
             _ => actix_web::http::StatusCode::UNAUTHORIZED,
         }
@@ -73,12 +75,13 @@ impl ResponseError for AuthnError {
 
     fn error_response(&self) -> HttpResponse {
         let kind = match self {
-            Self::InsufficientScope(_) => ProblemKind::Forbidden,
+            Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
             Self::NotConfigured | Self::KeySet { .. } => ProblemKind::Internal,
             _ => ProblemKind::Unauthenticated,
         };
         let mut response = kind.problem(self.to_string()).to_actix_response();
         if kind != ProblemKind::Internal
+            && !matches!(self, Self::TenantMismatch)
             && let Ok(value) = header::HeaderValue::from_str(&self.challenge())
         {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);

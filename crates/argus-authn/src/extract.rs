@@ -64,7 +64,9 @@ impl FromRequest for Principal {
         Box::pin(async move {
             let verifier = verifier.ok_or(AuthnError::NotConfigured)?;
             let claims = verifier.verify(&token?).await?;
-            Ok(Principal::from_claims(claims))
+            let principal = Principal::from_claims(claims);
+            argus_telemetry::record_tenant(principal.tenant.as_str());
+            Ok(principal)
         })
     }
 }
@@ -106,6 +108,49 @@ impl<S: RequiredScope + 'static> FromRequest for Scoped<S> {
             Ok(Scoped(principal, PhantomData))
         })
     }
+}
+
+/// The request header naming the tenant a call acts for.
+pub const TENANT_HEADER: &str = "x-tenant-id";
+
+/// A [`Scoped`] caller whose `X-Tenant-ID` header equals the token's
+/// tenant (403 otherwise): what the api-service's REST routes demand.
+#[derive(Debug, Clone)]
+pub struct TenantScoped<S: RequiredScope>(pub Scoped<S>);
+
+impl<S: RequiredScope> TenantScoped<S> {
+    pub fn principal(&self) -> &Principal {
+        self.0.principal()
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        self.0.tenant()
+    }
+}
+
+impl<S: RequiredScope + 'static> FromRequest for TenantScoped<S> {
+    type Error = AuthnError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let scoped = Scoped::<S>::from_request(req, payload);
+        let header = req.headers().get(TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Box::pin(async move {
+            let scoped = scoped.await?;
+            if header.as_deref() != Some(scoped.tenant().as_str()) {
+                return Err(AuthnError::TenantMismatch);
+            }
+            Ok(TenantScoped(scoped))
+        })
+    }
+}
+
+/// `traces:read`.
+#[derive(Debug, Clone)]
+pub struct TracesRead;
+
+impl RequiredScope for TracesRead {
+    const SCOPE: &'static str = "traces:read";
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use argus_crypto::JwkSet;
 use jsonwebtoken::DecodingKey;
 use reqwest::header::CACHE_CONTROL;
+use tracing::Instrument;
 
 use crate::{AuthnError, KeySource};
 
@@ -103,7 +104,22 @@ impl RemoteJwks {
     /// Fetches the set and replaces the cache. On failure the cache is kept.
     pub async fn refresh(&self) -> Result<usize, AuthnError> {
         let fetch_error = |e: reqwest::Error| AuthnError::KeySet { url: self.url.clone(), reason: e.to_string() };
-        let response = self.http.get(&self.url).send().await.map_err(fetch_error)?;
+        let span = match url::Url::parse(&self.url) {
+            Ok(url) => argus_telemetry::outbound::http_client_span("GET", &url),
+            Err(_) => tracing::Span::none(),
+        };
+        let mut request = self.http.get(&self.url);
+        for (name, value) in argus_telemetry::propagation::headers_of(&span) {
+            request = request.header(name, value);
+        }
+        let response = match request.send().instrument(span.clone()).await {
+            Ok(response) => response,
+            Err(e) => {
+                argus_telemetry::outbound::record_failure(&span, "connect");
+                return Err(fetch_error(e));
+            }
+        };
+        argus_telemetry::outbound::record_status(&span, response.status().as_u16());
         if !response.status().is_success() {
             let reason = format!("answered {}", response.status());
             return Err(AuthnError::KeySet { url: self.url.clone(), reason });

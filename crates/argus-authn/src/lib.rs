@@ -19,7 +19,10 @@ use argus_types::claims::ACCESS_TOKEN_TYP;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use error::AuthnError;
-pub use extract::{PlatformAdmin, Principal, RequiredScope, Scoped, WebhooksRead, WebhooksWrite, bearer_token};
+pub use extract::{
+    PlatformAdmin, Principal, RequiredScope, Scoped, TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead,
+    WebhooksWrite, bearer_token,
+};
 pub use jwks::{JwksOptions, RemoteJwks};
 
 /// Where verification keys come from, by `kid`.

@@ -2,14 +2,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use argus_authn::{AuthnError, JwksOptions, KeySource, RemoteJwks, TokenVerifier};
 use argus_crypto::{JwkSet, SigningKey, TokenGrant, generate_signing_key_pem, issue_access_token};
 use argus_types::{KeyId, ScopeSet, TenantId};
+use tracing::Instrument;
 
 const ISSUER: &str = "https://auth.test.knogin.com";
 const AUDIENCE: &str = "api.knogin.com";
@@ -17,20 +18,26 @@ const AUDIENCE: &str = "api.knogin.com";
 struct Endpoint {
     url: String,
     fetches: Arc<AtomicUsize>,
+    /// The `traceparent` of each fetch ("" when absent).
+    traceparents: Arc<Mutex<Vec<String>>>,
     handle: actix_web::dev::ServerHandle,
 }
 
 async fn endpoint(keys: JwkSet, cache_control: &'static str) -> Endpoint {
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
+    let traceparents: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = traceparents.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
-        let (counter, keys) = (counter.clone(), keys.clone());
+        let (counter, keys, seen) = (counter.clone(), keys.clone(), seen.clone());
         App::new().route(
             "/jwks",
-            web::get().to(move || {
+            web::get().to(move |req: HttpRequest| {
                 counter.fetch_add(1, Ordering::SeqCst);
+                let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                seen.lock().unwrap().push(traceparent.to_owned());
                 let keys = keys.clone();
                 async move { HttpResponse::Ok().insert_header(("cache-control", cache_control)).json(keys) }
             }),
@@ -42,7 +49,7 @@ async fn endpoint(keys: JwkSet, cache_control: &'static str) -> Endpoint {
     .run();
     let handle = server.handle();
     tokio::spawn(server);
-    Endpoint { url: format!("http://127.0.0.1:{port}/jwks"), fetches, handle }
+    Endpoint { url: format!("http://127.0.0.1:{port}/jwks"), fetches, traceparents, handle }
 }
 
 fn token(key: &SigningKey) -> String {
@@ -114,4 +121,21 @@ async fn the_background_refresh_follows_max_age_within_bounds() {
     assert!((4..=8).contains(&fetched), "{fetched} fetches in 1.1 s");
     assert_eq!(jwks.cached_kids(), vec![key.kid().to_owned()]);
     task.abort();
+}
+
+#[tokio::test]
+async fn a_jwks_fetch_continues_the_callers_trace() {
+    argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
+    let pem = generate_signing_key_pem().unwrap();
+    let key = SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), &pem).unwrap();
+    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()] }, "max-age=300").await;
+    let jwks = RemoteJwks::new(server.url.clone(), JwksOptions::default());
+    // Only Argus crates' spans are traced; this one borrows a traced target.
+    let caller = tracing::info_span!(target: "argus_authn", "caller");
+    let (trace_id, _) = argus_telemetry::propagation::ids_of(&caller).unwrap();
+    jwks.refresh().instrument(caller).await.unwrap();
+    let sent = server.traceparents.lock().unwrap().clone();
+    let fields: Vec<&str> = sent[0].split('-').collect();
+    assert!(argus_telemetry::propagation::is_valid_traceparent(&sent[0]), "{sent:?}");
+    assert_eq!(fields[1], trace_id, "the fetch is a span of the caller's trace");
 }

@@ -72,6 +72,13 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// A stand-in OTLP/HTTP collector: accepts every `POST /v1/traces`
+    /// (without decoding it) until killed, so tracing export can be measured
+    /// without a real collector competing for the cores.
+    OtlpSink {
+        #[arg(long, default_value = "127.0.0.1:4318")]
+        addr: String,
+    },
 }
 
 #[tokio::main]
@@ -93,6 +100,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Graphql { api, token, tenant, read_id, create_id, concurrency, seconds } => {
             let report = graphql_bench(&api, &token, &tenant, &read_id, &create_id, concurrency, seconds).await?;
             print_report(&report)?;
+        }
+        Command::OtlpSink { addr } => {
+            let accept = || async { actix_web::HttpResponse::Ok().content_type("application/x-protobuf").finish() };
+            actix_web::HttpServer::new(move || {
+                actix_web::App::new().route("/v1/traces", actix_web::web::post().to(accept))
+            })
+            .workers(1)
+            .bind(&addr)?
+            .run()
+            .await?;
         }
     }
     Ok(())

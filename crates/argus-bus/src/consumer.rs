@@ -25,6 +25,7 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::message::{
     HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID, PERSISTENT, header_string,
@@ -258,8 +259,9 @@ where
 {
     let incoming = Incoming::from_delivery(&delivery);
     let message_id = incoming.message_id.clone();
+    let span = process_span(&context, &incoming);
     // Its own task, so a panicking handler costs one message, not the loop.
-    let outcome = match tokio::spawn(handler(incoming)).await {
+    let outcome = match tokio::spawn(handler(incoming).instrument(span.clone())).await {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::error!(%message_id, error = %e, "handler panicked; requeueing");
@@ -267,10 +269,48 @@ where
             return;
         }
     };
-    if let Err(e) = settle(&context, &delivery, &outcome).await {
+    match &outcome {
+        Outcome::Ack => {}
+        Outcome::Retry { .. } => {
+            span.record("argus.outcome", "retry");
+        }
+        Outcome::DeadLetter { .. } => {
+            span.record("otel.status_code", "error");
+            span.record("argus.outcome", "dead_letter");
+        }
+    }
+    if let Err(e) = settle(&context, &delivery, &outcome).instrument(span).await {
         tracing::warn!(%message_id, ?outcome, error = %e, "cannot settle message; requeueing");
         requeue(&delivery).await;
     }
+}
+
+/// The CONSUMER span of one message, after the OpenTelemetry messaging
+/// conventions: a child of the publish span named by the message's
+/// `traceparent`, and the tenant's work by its `tenant_id` header.
+fn process_span(context: &Context, incoming: &Incoming) -> tracing::Span {
+    let queue = context.topology.queue(context.queue);
+    let span = tracing::info_span!(
+        "process",
+        otel.name = %format_args!("process {queue}"),
+        otel.kind = "consumer",
+        otel.status_code = tracing::field::Empty,
+        "messaging.system" = "rabbitmq",
+        "messaging.operation.type" = "process",
+        "messaging.operation.name" = "process",
+        "messaging.destination.name" = queue.as_str(),
+        "messaging.rabbitmq.destination.routing_key" = incoming.routing_key.as_str(),
+        "messaging.message.id" = incoming.message_id.as_str(),
+        "messaging.message.body.size" = incoming.payload.len() as i64,
+        "argus.retry_count" = i64::from(incoming.retry_count),
+        "argus.outcome" = tracing::field::Empty,
+        "argus.tenant_id" = tracing::field::Empty,
+    );
+    if !incoming.tenant_id.is_empty() {
+        span.record("argus.tenant_id", incoming.tenant_id.as_str());
+    }
+    argus_telemetry::propagation::set_parent_from_map(&span, &incoming.headers);
+    span
 }
 
 async fn settle(context: &Context, delivery: &Delivery, outcome: &Outcome) -> Result<(), BusError> {

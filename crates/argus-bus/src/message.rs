@@ -30,7 +30,8 @@ pub struct Message {
     pub tenant_id: String,
     /// The protobuf-encoded body.
     pub payload: Vec<u8>,
-    /// Extra string headers (`traceparent`, `tracestate`, ...).
+    /// Extra string headers. `traceparent`/`tracestate`, when present, name
+    /// the parent of the publish span, which replaces them on the wire.
     pub headers: BTreeMap<String, String>,
     /// AMQP `timestamp` (whole seconds); now when absent.
     pub timestamp: Option<SystemTime>,
@@ -92,9 +93,12 @@ impl Message {
 
     /// The AMQP properties: persistent, with id, type, content type,
     /// timestamp and headers.
-    pub(crate) fn properties(&self) -> Result<BasicProperties, BusError> {
+    /// `trace` (the publishing span's `traceparent`/`tracestate`) replaces
+    /// whatever trace context the message carried.
+    pub(crate) fn properties(&self, trace: &BTreeMap<String, String>) -> Result<BasicProperties, BusError> {
         let mut headers = FieldTable::default();
-        for (name, value) in &self.headers {
+        let carried = self.headers.iter().filter(|(name, _)| !is_trace_header(name) || trace.is_empty());
+        for (name, value) in carried.chain(trace) {
             headers.insert(short(name)?, AMQPValue::LongString(LongString::from(value.as_str())));
         }
         headers.insert(short(HEADER_TENANT_ID)?, AMQPValue::LongString(LongString::from(self.tenant_id.as_str())));
@@ -112,6 +116,10 @@ impl Message {
             .with_timestamp(timestamp)
             .with_headers(headers))
     }
+}
+
+fn is_trace_header(name: &str) -> bool {
+    name == argus_telemetry::propagation::TRACEPARENT || name == argus_telemetry::propagation::TRACESTATE
 }
 
 /// AMQP delivery mode 2: the broker writes the message to disk.

@@ -4,9 +4,13 @@
 //! ```ignore
 //! conn.transaction::<_, StoreError, _>(async |conn| {
 //!     incidents::update(conn, &tenant, ...).await?;
-//!     argus_store::outbox::enqueue(conn, argus_bus::outbox::event(&tenant, &event, trace_headers)).await
+//!     argus_store::outbox::enqueue(conn, argus_bus::outbox::event(&tenant, &event, BTreeMap::new())).await
 //! }).await?;
 //! ```
+//!
+//! Each row keeps the trace context of the span that wrote it (unless the
+//! caller's `headers` already name one), so the relay's publish continues
+//! the writer's trace.
 
 use std::collections::BTreeMap;
 
@@ -39,6 +43,9 @@ fn row(
     headers: BTreeMap<String, String>,
 ) -> NewOutboxMessage {
     let mut all = message.headers;
+    if !headers.contains_key(argus_telemetry::propagation::TRACEPARENT) {
+        all.extend(argus_telemetry::propagation::current_headers());
+    }
     all.extend(headers);
     NewOutboxMessage {
         tenant_id: tenant.clone(),

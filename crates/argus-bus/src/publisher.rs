@@ -156,9 +156,13 @@ impl Publisher {
         let topology = &self.inner.config.topology;
         let mut broken = false;
         let mut pending = Vec::with_capacity(messages.len());
+        let mut spans = Vec::with_capacity(messages.len());
         for (exchange, routing_key, message) in &messages {
+            let span = publish_span(&topology.exchange(*exchange), routing_key, message);
+            let trace = argus_telemetry::propagation::headers_of(&span);
+            spans.push(span);
             let sent = async {
-                let properties = message.properties()?;
+                let properties = message.properties(&trace)?;
                 let exchange_name = short(&topology.exchange(*exchange))?;
                 let key = short(routing_key)?;
                 // mandatory: an unroutable message comes back as an error
@@ -177,10 +181,12 @@ impl Publisher {
 
         let deadline = Instant::now() + self.inner.config.confirm_timeout;
         let mut results = Vec::with_capacity(messages.len());
-        for ((exchange, routing_key, message), sent) in messages.iter().zip(pending) {
+        for (((exchange, routing_key, message), sent), span) in messages.iter().zip(pending).zip(spans) {
             let confirm = match sent {
                 Ok(confirm) => confirm,
                 Err(e) => {
+                    span.record("otel.status_code", "error");
+                    span.record("error.type", e.to_string().as_str());
                     results.push(Err(e));
                     continue;
                 }
@@ -202,6 +208,10 @@ impl Publisher {
                     Err(BusError::Timeout(self.inner.config.confirm_timeout))
                 }
             };
+            if let Err(e) = &result {
+                span.record("otel.status_code", "error");
+                span.record("error.type", e.to_string().as_str());
+            }
             results.push(result);
         }
         if broken {
@@ -279,4 +289,28 @@ impl Publisher {
             state.link = None;
         }
     }
+}
+
+/// The PRODUCER span of one publish, after the OpenTelemetry messaging
+/// conventions: a child of the trace the message carries (an outbox row
+/// keeps its writer's), else of the current span. It lasts until the
+/// broker's confirm, and the message carries it as its `traceparent`.
+fn publish_span(exchange: &str, routing_key: &str, message: &Message) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish",
+        otel.name = %format_args!("publish {exchange}"),
+        otel.kind = "producer",
+        otel.status_code = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+        "messaging.system" = "rabbitmq",
+        "messaging.operation.type" = "send",
+        "messaging.operation.name" = "publish",
+        "messaging.destination.name" = exchange,
+        "messaging.rabbitmq.destination.routing_key" = routing_key,
+        "messaging.message.id" = message.message_id.as_str(),
+        "messaging.message.body.size" = message.payload.len() as i64,
+        "argus.tenant_id" = message.tenant_id.as_str(),
+    );
+    argus_telemetry::propagation::set_parent_from_map(&span, &message.headers);
+    span
 }

@@ -9,11 +9,13 @@ pub mod keys;
 mod migrate;
 pub mod oauth;
 pub mod outbox;
+mod query_spans;
 mod schema;
 pub mod scopes;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod traces;
 pub mod users;
 pub mod webhooks;
 
@@ -71,15 +73,22 @@ impl Store {
         // broken by the query that found out and dropped at its next
         // checkout; the ping would double the round trips of a short read.
         manager_config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            manager_config.custom_setup = Box::new(move |url| {
-                let url = url.to_owned();
-                let opened = runtime.spawn(async move { AsyncPgConnection::establish(&url).await });
-                Box::pin(async move {
-                    opened.await.map_err(|e| diesel::ConnectionError::BadConnection(format!("connect task: {e}")))?
-                })
-            });
-        }
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        manager_config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            let runtime = runtime.clone();
+            Box::pin(async move {
+                let mut conn = match runtime {
+                    Some(runtime) => runtime
+                        .spawn(async move { AsyncPgConnection::establish(&url).await })
+                        .await
+                        .map_err(|e| diesel::ConnectionError::BadConnection(format!("connect task: {e}")))??,
+                    None => AsyncPgConnection::establish(&url).await?,
+                };
+                conn.set_instrumentation(query_spans::QuerySpans::default());
+                Ok(conn)
+            })
+        });
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
             config.database_url.clone(),
             manager_config,

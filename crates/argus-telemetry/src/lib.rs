@@ -1,22 +1,35 @@
-//! Logging, per-request spans, health endpoints and shared HTTP request
-//! rules for every Argus service.
+//! Logging, tracing, health endpoints and shared HTTP request rules for
+//! every Argus service.
 //!
-//! Each HTTP request gets one span (method, route, status, latency and a
-//! request id) and one closing log line carrying those fields.
+//! Tracing is OpenTelemetry under `tracing`: every `tracing` span of an
+//! Argus crate is an OpenTelemetry span. Each HTTP request gets a server
+//! span continuing the caller's W3C trace ([`trace_requests`]); messages
+//! carry the trace through RabbitMQ ([`propagation`]); finished spans go to
+//! an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and the
+//! spans of tenants' work to the tenant-scoped span store ([`span_store`]).
 
 pub mod health;
 pub mod http;
 pub mod openapi;
+pub mod outbound;
+pub mod propagation;
+mod request_span;
+pub mod span_store;
 
-use std::time::Instant;
+use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::{Error, HttpMessage};
-use tracing::Span;
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
+use argus_types::env::{ConfigError, flag, parse_var, var_or};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, fmt};
+
+pub use request_span::{TENANT_FIELD, record_tenant, trace_requests};
+pub use span_store::SpanStoreConfig;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -41,45 +54,157 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Installs the global subscriber. `filter` is an `EnvFilter` directive
-/// (`RUST_LOG` syntax). Calling it twice is harmless (tests start many
-/// servers in one process).
-pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE);
-    let _already_set = match format {
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
+/// How a service logs and traces. Every service reads the same variables.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// `OTEL_SERVICE_NAME` (default: the binary's name): `service.name` of
+    /// every span, and the `service` of the spans it stores.
+    pub service: String,
+    /// `service.version`.
+    pub version: &'static str,
+    /// `ARGUS_ENV` (default `live`): `deployment.environment.name`.
+    pub environment: String,
+    /// `ARGUS_LOG_FORMAT` (`json` or `pretty`, default json) and `RUST_LOG`.
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (unset: no export): OTLP over
+    /// HTTP/protobuf to `$endpoint/v1/traces`. The exporter also reads the
+    /// standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `_HEADERS` and
+    /// `_TIMEOUT`; the sampler reads `OTEL_TRACES_SAMPLER(_ARG)` (default:
+    /// parent-based, always on).
+    pub otlp_endpoint: Option<String>,
+    /// `ARGUS_TRACE_STORE` (default true) writes tenants' spans to the span
+    /// store in `ARGUS_DATABASE_URL`, kept `ARGUS_TRACE_RETENTION_DAYS`
+    /// (default 7).
+    pub span_store: Option<SpanStoreConfig>,
 }
 
-/// The request-span middleware.
-pub fn request_spans() -> TracingLogger<RequestSpan> {
-    TracingLogger::<RequestSpan>::new()
-}
-
-struct Started(Instant);
-
-/// Root span per request: tracing-actix-web's fields plus `latency_ms`.
-pub struct RequestSpan;
-
-impl RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        request.extensions_mut().insert(Started(Instant::now()));
-        tracing_actix_web::root_span!(level = tracing::Level::INFO, request, latency_ms = tracing::field::Empty)
+impl TelemetryConfig {
+    pub fn from_environment(service: &'static str, version: &'static str) -> Result<Self, ConfigError> {
+        let retention = trace_retention_from_environment()?;
+        let span_store = flag("ARGUS_TRACE_STORE", true)?.then(|| SpanStoreConfig {
+            database_url: var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus"),
+            retention,
+        });
+        Ok(Self {
+            service: var_or("OTEL_SERVICE_NAME", service),
+            version,
+            environment: var_or("ARGUS_ENV", "live"),
+            log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
+            log_filter: var_or("RUST_LOG", "info"),
+            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|s| !s.trim().is_empty()),
+            span_store,
+        })
     }
+}
 
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        if let Ok(response) = outcome {
-            let latency_ms = response
-                .request()
-                .extensions()
-                .get::<Started>()
-                .map(|s| s.0.elapsed().as_secs_f64() * 1000.0)
-                .unwrap_or_default();
-            span.record("latency_ms", latency_ms);
-            tracing::info!(parent: &span, status = response.status().as_u16(), latency_ms, "request completed");
+/// `ARGUS_TRACE_RETENTION_DAYS` (default 7, at least 1): how long the span
+/// store keeps spans; the trace lookup never returns older ones.
+pub fn trace_retention_from_environment() -> Result<Duration, ConfigError> {
+    let days: u32 = parse_var("ARGUS_TRACE_RETENTION_DAYS", 7)?;
+    if days == 0 {
+        return Err(ConfigError { name: "ARGUS_TRACE_RETENTION_DAYS", reason: "must be at least 1".into() });
+    }
+    Ok(Duration::from_secs(u64::from(days) * 86_400))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(String),
+    #[error("cannot open the span store: {0}")]
+    SpanStore(#[from] argus_store::StoreError),
+}
+
+/// The installed tracing pipeline. [`Telemetry::shutdown`] flushes what the
+/// exporter still holds; call it before the process exits.
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Telemetry {
+    pub fn shutdown(self) {
+        if let Err(e) = self.provider.shutdown() {
+            tracing::warn!(error = %e, "tracer provider did not shut down cleanly");
         }
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
+
+/// Installs logging and tracing for a service: OTLP export and the span
+/// store as configured. Must run inside a tokio runtime (the span store's
+/// writer is a task).
+pub fn init_service(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
+    let resource = Resource::builder()
+        .with_service_name(config.service.clone())
+        .with_attributes([
+            KeyValue::new("service.version", config.version),
+            KeyValue::new("deployment.environment.name", config.environment.clone()),
+        ])
+        .build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    if config.otlp_endpoint.is_some() {
+        // The exporter reads the endpoint from the standard variables and
+        // appends `/v1/traces`; the batch processor exports from its own
+        // thread with a bounded queue, dropping spans when the collector is
+        // down rather than ever blocking a request.
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    if let Some(store) = &config.span_store {
+        builder = builder.with_span_processor(span_store::start(store, config.service.clone())?);
+    }
+    let provider = builder.build();
+    install(config.log_format, &config.log_filter, &provider, config.service.clone());
+    Ok(Telemetry { provider })
+}
+
+/// For a service's `main`: reads [`TelemetryConfig`] from the environment
+/// and installs the pipeline.
+pub fn init_from_environment(service: &'static str, version: &'static str) -> Result<Telemetry, String> {
+    let config = TelemetryConfig::from_environment(service, version).map_err(|e| e.to_string())?;
+    init_service(&config).map_err(|e| e.to_string())
+}
+
+/// Installs logging and tracing without export or span store: for tests,
+/// which start many services in one process. Calling it twice is harmless.
+pub fn init(format: LogFormat, filter: &str) {
+    let provider = SdkTracerProvider::builder().build();
+    install(format, filter, &provider, "argus-test".to_owned());
+}
+
+fn install(format: LogFormat, filter: &str, provider: &SdkTracerProvider, service: String) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = match format {
+        LogFormat::Json => fmt::layer().json().with_current_span(true).with_span_list(false).boxed(),
+        LogFormat::Pretty => fmt::layer().boxed(),
+    };
+    // Spans of Argus crates go to OpenTelemetry whatever RUST_LOG says of
+    // logs; dependencies' spans do not.
+    let traced = Targets::new()
+        .with_default(LevelFilter::OFF)
+        .with_targets(TRACED_CRATES.iter().map(|target| (*target, LevelFilter::INFO)));
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service))
+        .with_tracked_inactivity(false)
+        .with_location(false)
+        .with_threads(false)
+        .with_level(false)
+        .with_target(false);
+    let _already_set =
+        tracing_subscriber::registry().with(logs.with_filter(filter)).with(otel.with_filter(traced)).try_init();
+}
+
+/// Crates whose spans are traced.
+const TRACED_CRATES: &[&str] = &[
+    "argus_telemetry",
+    "argus_store",
+    "argus_bus",
+    "argus_authn",
+    "argus_crypto",
+    "auth_service",
+    "api_service",
+    "delivery_worker",
+];

@@ -54,8 +54,6 @@ async fn auth_service(db_url: &str) -> String {
         drain_delay_seconds: 0,
         shutdown_timeout_seconds: 30,
         migrate: false,
-        log_format: argus_telemetry::LogFormat::Pretty,
-        log_filter: "warn".into(),
     })
     .await
     .unwrap();

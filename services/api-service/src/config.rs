@@ -1,7 +1,6 @@
 //! api-service configuration, from the environment.
 
 use argus_store::StoreConfig;
-use argus_telemetry::LogFormat;
 use argus_types::claims::{LIVE_AUDIENCE, SANDBOX_AUDIENCE};
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
 
@@ -59,9 +58,9 @@ pub struct ApiConfig {
     /// in-flight requests may take.
     pub drain_delay_seconds: u64,
     pub shutdown_timeout_seconds: u64,
-    /// `ARGUS_LOG_FORMAT` and `RUST_LOG`.
-    pub log_format: LogFormat,
-    pub log_filter: String,
+    /// `ARGUS_TRACE_RETENTION_DAYS` (default 7): the trace lookup returns
+    /// no span older than this.
+    pub trace_retention: std::time::Duration,
 }
 
 impl ApiConfig {
@@ -82,8 +81,7 @@ impl ApiConfig {
             migrate: flag("ARGUS_MIGRATE", false)?,
             drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
             shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
-            log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
-            log_filter: var_or("RUST_LOG", "info"),
+            trace_retention: argus_telemetry::trace_retention_from_environment()?,
         })
     }
 }

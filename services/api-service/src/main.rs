@@ -9,11 +9,18 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    argus_telemetry::init(config.log_format, &config.log_filter);
+    let telemetry = match argus_telemetry::init_from_environment("api-service", env!("CARGO_PKG_VERSION")) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("api-service: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let result = match Application::build(config).await {
         Ok(app) => app.run_until_stopped().await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
+    telemetry.shutdown();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

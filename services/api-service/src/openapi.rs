@@ -7,7 +7,7 @@ use argus_telemetry::health;
 use argus_telemetry::openapi::BearerAuth;
 use utoipa::OpenApi;
 
-use crate::graphql;
+use crate::{graphql, traces};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,7 +18,7 @@ use crate::graphql;
                        (sandbox-api.knogin.com) takes only tokens with aud=sandbox."
     ),
     servers((url = "https://api.knogin.com"), (url = "https://sandbox-api.knogin.com")),
-    paths(graphql::graphql, health::healthz, health::readyz, openapi_json),
+    paths(graphql::graphql, traces::get_trace, health::healthz, health::readyz, openapi_json),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -13,6 +13,7 @@ use argus_telemetry::http;
 use crate::config::ApiConfig;
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
+use crate::traces::{self, TraceLookup};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -45,6 +46,8 @@ impl Application {
         }
         jwks.spawn_background_refresh();
         let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience);
+        let verifier_data = web::Data::new(verifier.clone());
+        let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
         let state = web::Data::new(GraphqlState::new(store.clone(), verifier, graphql::schema::bus_announce()));
         let readiness_handle = Readiness::new().with("database", health::database_check(store));
         let readiness = web::Data::new(readiness_handle.clone());
@@ -53,9 +56,11 @@ impl Application {
         let port = listener.local_addr().map_err(bind_error)?.port();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(argus_telemetry::request_spans())
+                .wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))
                 .app_data(readiness.clone())
                 .app_data(state.clone())
+                .app_data(verifier_data.clone())
+                .app_data(traces.clone())
                 .app_data(http::json_config())
                 .app_data(http::query_config())
                 .configure(routes)
@@ -107,6 +112,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     let resource = |path: &str| web::resource(path).default_service(web::to(http::method_not_allowed));
     cfg.configure(health::configure)
         .service(resource("/.well-known/openapi.json").route(web::get().to(openapi::openapi_json)))
+        .service(resource("/v1/observability/traces/{trace_id}").route(web::get().to(traces::get_trace)))
         .service(
             resource("/graphql").route(web::post().to(graphql::graphql)).route(web::get().to(graphql::no_playground)),
         );

@@ -1,7 +1,6 @@
 //! auth-service configuration, from the environment.
 
 use argus_store::StoreConfig;
-use argus_telemetry::LogFormat;
 use argus_types::claims::LIVE_AUDIENCE;
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
 
@@ -36,9 +35,6 @@ pub struct AuthConfig {
     pub shutdown_timeout_seconds: u64,
     /// `ARGUS_MIGRATE` (default false): run migrations before serving.
     pub migrate: bool,
-    /// `ARGUS_LOG_FORMAT` (`json` or `pretty`, default json) and `RUST_LOG`.
-    pub log_format: LogFormat,
-    pub log_filter: String,
 }
 
 impl AuthConfig {
@@ -58,8 +54,6 @@ impl AuthConfig {
             drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
             shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
             migrate: flag("ARGUS_MIGRATE", false)?,
-            log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
-            log_filter: var_or("RUST_LOG", "info"),
         })
     }
 }

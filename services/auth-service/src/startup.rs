@@ -88,7 +88,7 @@ impl Application {
         let verifier = web::Data::new(verifier);
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(argus_telemetry::request_spans())
+                .wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))
                 .app_data(state.clone())
                 .app_data(verifier.clone())
                 .app_data(readiness.clone())

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use argus_store::StoreConfig;
-use argus_telemetry::LogFormat;
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
 
 /// The Standard Webhooks retry schedule after the first, immediate attempt:
@@ -33,9 +32,6 @@ pub struct WorkerConfig {
     pub request_timeout: Duration,
     /// `ARGUS_WORKER_CONCURRENCY` (default 64): deliveries in flight at once.
     pub concurrency: u16,
-    /// `ARGUS_LOG_FORMAT` and `RUST_LOG`.
-    pub log_format: LogFormat,
-    pub log_filter: String,
 }
 
 pub fn parse_schedule(raw: &str) -> Result<Vec<Duration>, String> {
@@ -69,8 +65,6 @@ impl WorkerConfig {
             allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
             request_timeout: Duration::from_secs(parse_var("ARGUS_WEBHOOK_TIMEOUT_SECONDS", 15)?),
             concurrency: parse_var("ARGUS_WORKER_CONCURRENCY", 64)?,
-            log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
-            log_filter: var_or("RUST_LOG", "info"),
         })
     }
 }

@@ -1,6 +1,5 @@
 //! Fan-out of events to webhooks, and the delivery of each one.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use argus_bus::{Exchange, Incoming, Message, Outcome, Publisher, WorkQueue, proto};
@@ -79,25 +78,18 @@ impl Deliverer {
         // Published straight after the commit (the event stays unacked until
         // the broker confirmed them all), rather than through the outbox: a
         // failure redelivers the event, and the fan-out, being idempotent,
-        // hands back the deliveries still waiting.
-        let trace: BTreeMap<String, String> = message
-            .headers
-            .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "traceparent" | "tracestate"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        // hands back the deliveries still waiting. Each publish is a child of
+        // this message's span, so the trace runs on.
         let messages: Vec<Message> = waiting
             .iter()
             .map(|(delivery, webhook)| {
-                let mut m = Message::delivery(&proto::DeliveryTask {
+                Message::delivery(&proto::DeliveryTask {
                     delivery_id: delivery.to_string(),
                     webhook_id: webhook.to_string(),
                     event_id: event_id.to_string(),
                     tenant_id: tenant.to_string(),
                     attempt: 0,
-                });
-                m.headers.extend(trace.clone());
-                m
+                })
             })
             .collect();
         let key = WorkQueue::Deliveries.routing_key();

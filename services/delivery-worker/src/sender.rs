@@ -8,9 +8,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use argus_telemetry::outbound;
 use argus_types::ssrf::is_forbidden;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
+use tracing::Instrument;
 
 /// How much of a receiver's response is kept.
 pub const RESPONSE_EXCERPT: usize = 4096;
@@ -98,11 +100,22 @@ impl Sender {
         if !self.allow_private && literal.is_some_and(is_forbidden) {
             return refused("refused: the URL points at a forbidden address".into());
         }
+        let span = outbound::http_client_span("POST", &parsed);
         let mut request = self.client.post(parsed).headers(headers).body(body);
         request = request
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, HeaderValue::from_static("Argus-Webhooks/1"));
-        match request.send().await {
+        // The receiver continues this trace: `traceparent` names the span.
+        for (name, value) in argus_telemetry::propagation::headers_of(&span) {
+            request = request.header(name, value);
+        }
+        let answer = async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            outbound::record_status(&tracing::Span::current(), status);
+            Ok::<_, reqwest::Error>(response)
+        };
+        match answer.instrument(span.clone()).await {
             Ok(mut response) => {
                 let status = response.status().as_u16();
                 let retry_after = response
@@ -129,6 +142,7 @@ impl Sender {
                 }
             }
             Err(e) => {
+                outbound::record_failure(&span, if e.is_timeout() { "timeout" } else { "connect" });
                 let why = if e.is_timeout() {
                     "timed out".to_owned()
                 } else if e.is_connect() {

@@ -116,8 +116,6 @@ fn worker_config(db: &str, amqp: &str, schedule: &str, allow_private: bool) -> W
         allow_private,
         request_timeout: Duration::from_secs(5),
         concurrency: 16,
-        log_format: argus_telemetry::LogFormat::Pretty,
-        log_filter: "warn".into(),
     }
 }
 
@@ -134,8 +132,6 @@ async fn auth_service(db: &str, allow_private: bool) -> String {
         drain_delay_seconds: 0,
         shutdown_timeout_seconds: 30,
         migrate: false,
-        log_format: argus_telemetry::LogFormat::Pretty,
-        log_filter: "warn".into(),
     })
     .await
     .unwrap();

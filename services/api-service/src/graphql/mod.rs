@@ -37,7 +37,7 @@ use self::schema::{Ctx, Mutation, Query, Schema};
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
 /// The header naming the tenant the caller acts in.
-pub const TENANT_HEADER: &str = "x-tenant-id";
+pub use argus_authn::TENANT_HEADER;
 
 /// How long an approval is remembered. A revoked grant keeps working this
 /// long at most; in exchange the hot path of a persisted read skips a query.
@@ -260,7 +260,7 @@ pub async fn graphql(req: HttpRequest, payload: web::Payload, state: web::Data<G
     };
     match req.headers().get(TENANT_HEADER).map(|v| v.to_str()) {
         None => return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "send X-Tenant-ID: the token's tenant"),
-        Some(Ok(t)) if t == principal.tenant.as_str() => {}
+        Some(Ok(t)) if t == principal.tenant.as_str() => argus_telemetry::record_tenant(t),
         Some(_) => {
             return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "X-Tenant-ID is not the tenant of the token");
         }

@@ -24,8 +24,7 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         migrate: false,
         drain_delay_seconds: 0,
         shutdown_timeout_seconds: 30,
-        log_format: argus_telemetry::LogFormat::Pretty,
-        log_filter: "warn".into(),
+        trace_retention: std::time::Duration::from_secs(7 * 86_400),
     }
 }
 
@@ -52,8 +51,6 @@ pub async fn spawn_auth(db: &str) -> (String, actix_web::dev::ServerHandle) {
         drain_delay_seconds: 0,
         shutdown_timeout_seconds: 1,
         migrate: false,
-        log_format: argus_telemetry::LogFormat::Pretty,
-        log_filter: "warn".into(),
     })
     .await
     .unwrap();
@@ -82,7 +79,32 @@ pub struct Stack {
 impl Stack {
     pub async fn start() -> Self {
         argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
+        Self::start_on(TestDatabase::create().await).await
+    }
+
+    /// A stack whose process writes its spans, as `service`, to the test's
+    /// span store. The telemetry is the process's: this works where each
+    /// test runs in a process of its own, as under `cargo nextest`.
+    pub async fn start_with_span_store(service: &'static str) -> Self {
         let db = TestDatabase::create().await;
+        let telemetry = argus_telemetry::TelemetryConfig {
+            service: service.to_owned(),
+            version: "test",
+            environment: "live".into(),
+            log_format: argus_telemetry::LogFormat::Pretty,
+            log_filter: "warn".into(),
+            otlp_endpoint: None,
+            span_store: Some(argus_telemetry::SpanStoreConfig {
+                database_url: db.url().to_owned(),
+                retention: std::time::Duration::from_secs(86_400),
+            }),
+        };
+        // Kept for the life of the process, which ends with the test.
+        std::mem::forget(argus_telemetry::init_service(&telemetry).unwrap());
+        Self::start_on(db).await
+    }
+
+    async fn start_on(db: TestDatabase) -> Self {
         let (auth, auth_server) = spawn_auth(db.url()).await;
         let api = spawn_api(api_config(db.url(), &format!("{auth}/.well-known/jwks.json"), Environment::Live)).await;
         Self { store: db.store(), db, auth, auth_server, api, http: reqwest::Client::new() }
@@ -231,4 +253,103 @@ pub async fn post(
 /// The single error code of a response body.
 pub fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"].as_str().unwrap_or_default()
+}
+
+/// A delivery worker in this process against `db` and `amqp`, retrying
+/// after 0.2 s; cancel the token to stop it.
+pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
+    let worker = delivery_worker::Worker::build(delivery_worker::WorkerConfig {
+        admin_addr: "127.0.0.1:0".into(),
+        store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
+        amqp_url: amqp.to_owned(),
+        bus_prefix: "argus".into(),
+        secret_pepper: PEPPER.into(),
+        retry_schedule: delivery_worker::parse_schedule("0.2").unwrap(),
+        allow_private: true,
+        request_timeout: std::time::Duration::from_secs(5),
+        concurrency: 4,
+    })
+    .unwrap();
+    let shutdown = worker.shutdown_token();
+    tokio::spawn(worker.run_until_stopped());
+    shutdown
+}
+
+pub type Received = (reqwest::header::HeaderMap, Vec<u8>);
+
+/// A webhook receiver that answers 200 and records every request.
+pub async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let record = got.clone();
+    let server = HttpServer::new(move || {
+        let record = record.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let record = record.clone();
+            async move {
+                let mut headers = reqwest::header::HeaderMap::new();
+                for (k, v) in req.headers() {
+                    headers.append(
+                        reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
+                        reqwest::header::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+                    );
+                }
+                record.lock().unwrap().push((headers, body.to_vec()));
+                HttpResponse::Ok().finish()
+            }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    (format!("http://127.0.0.1:{port}/hooks"), got)
+}
+
+/// The real api-service binary against a stack's database and JWKS, on a
+/// port of its choosing; killed on drop.
+pub struct ApiBinary {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ApiBinary {
+    pub fn spawn(stack: &Stack, extra_env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_api-service"))
+            .env("ARGUS_DATABASE_URL", stack.db.url())
+            .env("ARGUS_ISSUER", ISSUER)
+            .env("ARGUS_JWKS_URL", stack.jwks_url())
+            .env("ARGUS_API_ADDR", "127.0.0.1:0")
+            .env("ARGUS_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .envs(extra_env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The port is in the start-up log line.
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next().expect("api-service exited before listening").unwrap();
+            if let Ok(log) = serde_json::from_str::<Value>(&line)
+                && log["fields"]["message"] == "api-service listening"
+            {
+                break log["fields"]["port"].as_u64().unwrap();
+            }
+        };
+        // Keep draining the log so the binary never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for ApiBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -10,3 +10,4 @@ mod graphql;
 mod health;
 mod helpers;
 mod tokens;
+mod tracing;

@@ -75,12 +75,16 @@ pub async fn authenticate_client(
             // Check every active secret so timing does not tell which matched.
             let matched = secret_hashes.iter().fold(false, |ok, h| hasher.verify(&secret, h) | ok);
             if matched {
+                argus_telemetry::record_tenant(app.tenant_id.as_str());
                 Ok(AuthenticatedClient { app, confidential: true })
             } else {
                 Err(OAuthError::invalid_client())
             }
         }
-        (ClientType::Public, None) => Ok(AuthenticatedClient { app, confidential: false }),
+        (ClientType::Public, None) => {
+            argus_telemetry::record_tenant(app.tenant_id.as_str());
+            Ok(AuthenticatedClient { app, confidential: false })
+        }
         _ => Err(OAuthError::invalid_client()),
     }
 }

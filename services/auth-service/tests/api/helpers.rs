@@ -39,8 +39,6 @@ impl TestApp {
             drain_delay_seconds: 0,
             shutdown_timeout_seconds: 30,
             migrate: false,
-            log_format: argus_telemetry::LogFormat::Pretty,
-            log_filter: "warn".into(),
         };
         adjust(&mut config);
         let app = Application::build(config).await.expect("auth-service starts");

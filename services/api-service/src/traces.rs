@@ -1,0 +1,142 @@
+//! `GET /v1/observability/traces/{trace_id}`: the calling tenant's spans of
+//! one trace, across the auth-service, the api-service and the delivery
+//! worker, from the span store every service writes to.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use argus_authn::{TenantScoped, TracesRead};
+use argus_store::Store;
+use argus_store::traces::StoredSpan;
+use argus_types::ProblemKind;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What the lookup needs: the store and how far back spans are kept.
+pub struct TraceLookup {
+    pub store: Store,
+    pub retention: Duration,
+}
+
+/// One recorded trace: the caller's spans of it, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TraceView {
+    /// 32 lowercase hex digits, as in `traceparent` and `X-Argus-Trace-ID`.
+    pub trace_id: String,
+    pub spans: Vec<SpanView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpanView {
+    pub span_id: String,
+    /// Absent on the trace's root span.
+    pub parent_span_id: Option<String>,
+    /// `auth-service`, `api-service` or `delivery-worker`.
+    pub service: String,
+    pub name: String,
+    /// `server`, `client`, `producer`, `consumer` or `internal`.
+    pub kind: String,
+    pub start: DateTime<Utc>,
+    pub duration_ms: f64,
+    /// `unset`, `ok` or `error`.
+    pub status: String,
+    /// OpenTelemetry attributes, without any that may hold a credential.
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+}
+
+impl From<StoredSpan> for SpanView {
+    fn from(span: StoredSpan) -> Self {
+        let attributes = match span.attributes {
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.into_iter().filter(|(k, _)| !argus_telemetry::span_store::is_secret_key(k)).collect(),
+            ),
+            _ => serde_json::Value::Object(serde_json::Map::new()),
+        };
+        Self {
+            span_id: span.span_id,
+            parent_span_id: span.parent_span_id,
+            service: span.service,
+            name: span.name,
+            kind: span.kind,
+            start: span.start_time,
+            duration_ms: span.duration_ms,
+            status: span.status,
+            attributes,
+        }
+    }
+}
+
+/// A trace id as W3C Trace Context writes it: 32 hex digits, not all zero.
+/// Upper case is accepted and read as lower case.
+fn parse_trace_id(raw: &str) -> Option<String> {
+    let id = raw.to_ascii_lowercase();
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && id.bytes().any(|b| b != b'0')).then_some(id)
+}
+
+/// Look up a recorded trace
+#[utoipa::path(
+    get,
+    path = "/v1/observability/traces/{trace_id}",
+    tag = "Observability",
+    params(
+        ("trace_id" = String, Path, description = "32 hex digits, from `traceparent` or `X-Argus-Trace-ID`"),
+        ("X-Tenant-ID" = String, Header, description = "The caller's tenant; must equal the token's `tid`"),
+    ),
+    responses(
+        (status = 200, description = "The tenant's spans of the trace", body = TraceView),
+        (status = 400, description = "Malformed trace id", content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", content_type = "application/problem+json"),
+        (status = 403, description = "Scope `traces:read` missing, or X-Tenant-ID not the token's tenant", content_type = "application/problem+json"),
+        (status = 404, description = "No span of this trace recorded for the tenant within the retention", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["traces:read"]))
+)]
+#[tracing::instrument(name = "get_trace", skip_all)]
+pub async fn get_trace(
+    caller: TenantScoped<TracesRead>,
+    path: web::Path<String>,
+    lookup: web::Data<TraceLookup>,
+) -> HttpResponse {
+    let Some(trace_id) = parse_trace_id(&path) else {
+        return ProblemKind::Validation
+            .problem("trace_id must be 32 hexadecimal digits, not all zero")
+            .to_actix_response();
+    };
+    let since = Utc::now() - chrono::Duration::from_std(lookup.retention).unwrap_or(chrono::Duration::days(7));
+    match lookup.store.trace_spans(caller.tenant(), &trace_id, since).await {
+        Ok(spans) if spans.is_empty() => ProblemKind::NotFound
+            .problem(format!("no trace {trace_id} is recorded for this tenant"))
+            .to_actix_response(),
+        Ok(spans) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(TraceView { trace_id, spans: spans.into_iter().map(SpanView::from).collect() }),
+        Err(e) => {
+            tracing::error!(error = %e, "trace lookup failed");
+            ProblemKind::Unavailable.problem("the trace store is unavailable; try again").to_actix_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_trace_id;
+
+    #[test]
+    fn trace_ids_are_32_hex_digits_not_all_zero() {
+        assert_eq!(
+            parse_trace_id("4BF92F3577B34DA6A3CE929D0E0E4736").as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "",
+            "4bf92f",
+            "00000000000000000000000000000000",
+            "4bf92f3577b34da6a3ce929d0e0e473g",
+            "+bf92f3577b34da6a3ce929d0e0e4736",
+        ] {
+            assert_eq!(parse_trace_id(bad), None, "{bad}");
+        }
+    }
+}

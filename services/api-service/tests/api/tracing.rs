@@ -1,0 +1,338 @@
+//! W3C trace context end to end, the tenant-scoped trace lookup, and OTLP
+//! export, against the real api-service binary (its own process, so its own
+//! `service.name` and span store writer) and a delivery worker in the test
+//! process (whose telemetry writes as `delivery-worker`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use argus_bus::testing::TestVhost;
+use argus_store::traces::StoredSpan;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use prost::Message;
+use serde_json::{Value, json};
+
+use crate::helpers::{ApiBinary, Stack, op, receiver, spawn_worker};
+
+/// `bytes` (at most 16) of a fresh ULID, from its random end, as hex.
+fn random_hex(bytes: usize) -> String {
+    let ulid = ulid::Ulid::generate().to_bytes();
+    hex(&ulid[16 - bytes..])
+}
+
+async fn graphql(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    tenant: &str,
+    traceparent: &str,
+    body: Value,
+) -> reqwest::Response {
+    http.post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .header("X-Tenant-ID", tenant)
+        .header("traceparent", traceparent)
+        .header("tracestate", "vendor=abc")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn lookup(http: &reqwest::Client, base: &str, token: &str, tenant: &str, trace_id: &str) -> reqwest::Response {
+    http.get(format!("{base}/v1/observability/traces/{trace_id}"))
+        .bearer_auth(token)
+        .header("X-Tenant-ID", tenant)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The span of `spans` named `name` from `service`.
+fn find<'a>(spans: &'a [Value], service: &str, name: &str) -> &'a Value {
+    spans
+        .iter()
+        .find(|s| s["service"] == service && s["name"] == name)
+        .unwrap_or_else(|| panic!("no {service} span `{name}` in {spans:#?}"))
+}
+
+#[tokio::test]
+async fn one_traceparent_runs_from_the_graphql_call_through_rabbitmq_to_the_webhook() {
+    let stack = Stack::start_with_span_store("delivery-worker").await;
+    let vhost = TestVhost::create().await;
+    let worker = spawn_worker(stack.db.url(), vhost.url());
+    let api = ApiBinary::spawn(&stack, &[]);
+
+    let ops = stack.load_shipped_bundle("incident-webhook-configuration").await;
+    let client = stack.client(None, &["incidents:read", "incidents:write"]).await;
+    stack.grant(&client, "incident-webhook-configuration").await;
+    let (url, received) = receiver().await;
+    let admin = stack.admin_token(&client.tenant).await;
+    let r = stack
+        .http
+        .post(format!("{}/v1/webhooks", stack.auth))
+        .bearer_auth(&admin)
+        .json(&json!({ "url": url, "events": ["incident.created"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let (trace_id, caller_span) = (random_hex(16), random_hex(8));
+    let traceparent = format!("00-{trace_id}-{caller_span}-01");
+    let token = stack.cc_token(&client, None).await;
+    let create = json!({
+        "id": format!("sha256:{}", op(&ops, "CreateIncident").sha256),
+        "variables": { "input": { "title": "Traced", "severity": "LOW" } }
+    });
+    let r = graphql(&stack.http, &api.base, &token, client.tenant.as_str(), &traceparent, create).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-argus-trace-id"], trace_id.as_str());
+    let server_span = r.headers()["x-argus-span-id"].to_str().unwrap().to_owned();
+    assert_eq!(server_span.len(), 16);
+    assert_ne!(server_span, caller_span);
+
+    // The webhook carries the same trace.
+    let until = Instant::now() + Duration::from_secs(20);
+    let (headers, _) = loop {
+        if let Some(first) = received.lock().unwrap().first().cloned() {
+            break first;
+        }
+        assert!(Instant::now() < until, "no delivery in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let delivered = headers["traceparent"].to_str().unwrap().to_owned();
+    let fields: Vec<&str> = delivered.split('-').collect();
+    assert_eq!((fields[0], fields[1], fields[3]), ("00", trace_id.as_str(), "01"), "{delivered}");
+
+    // The lookup shows every hop under the trace, with its parent.
+    let reader = stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["traces:read"]).await;
+    let want = [
+        "POST /graphql",
+        "publish argus.events",
+        "process argus.fanout",
+        "publish argus.work",
+        "process argus.deliveries",
+        "POST",
+    ];
+    let until = Instant::now() + Duration::from_secs(20);
+    let spans = loop {
+        let r = lookup(&stack.http, &api.base, &reader, client.tenant.as_str(), &trace_id).await;
+        if r.status() == 200 {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["trace_id"], trace_id.as_str());
+            let spans = body["spans"].as_array().unwrap().clone();
+            if want.iter().all(|name| spans.iter().any(|s| s["name"] == *name)) {
+                break spans;
+            }
+        }
+        assert!(Instant::now() < until, "the trace is incomplete");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let id = |s: &Value| s["span_id"].as_str().unwrap().to_owned();
+    let parent = |s: &Value| s["parent_span_id"].as_str().unwrap_or_default().to_owned();
+    let server = find(&spans, "api-service", "POST /graphql");
+    assert_eq!((id(server), parent(server)), (server_span.clone(), caller_span));
+    assert_eq!(server["kind"], "server");
+    assert_eq!(server["attributes"]["http.response.status_code"], 200);
+    assert_eq!(server["attributes"]["http.route"], "/graphql");
+    // The database calls are the request's children.
+    assert!(spans.iter().any(|s| s["service"] == "api-service"
+        && s["kind"] == "client"
+        && s["attributes"]["db.system.name"] == "postgresql"));
+    let api_ids: Vec<String> = spans.iter().filter(|s| s["service"] == "api-service").map(id).collect();
+    let publish = find(&spans, "delivery-worker", "publish argus.events");
+    assert_eq!(publish["kind"], "producer");
+    assert!(api_ids.contains(&parent(publish)), "the relay continues the writer's trace");
+    let fan_out = find(&spans, "delivery-worker", "process argus.fanout");
+    assert_eq!((fan_out["kind"].as_str(), parent(fan_out)), (Some("consumer"), id(publish)));
+    let work = find(&spans, "delivery-worker", "publish argus.work");
+    assert_eq!(parent(work), id(fan_out));
+    let deliver = find(&spans, "delivery-worker", "process argus.deliveries");
+    assert_eq!(parent(deliver), id(work));
+    let post = find(&spans, "delivery-worker", "POST");
+    assert_eq!((post["kind"].as_str(), parent(post)), (Some("client"), id(deliver)));
+    assert_eq!(post["attributes"]["http.response.status_code"], 200);
+    // The receiver's parent is the worker's request span.
+    assert_eq!(fields[2], id(post));
+    assert!(spans.iter().all(|s| s["attributes"].as_object().unwrap().keys().all(|k| !k.contains("authorization"))));
+
+    // Another tenant cannot read it; bad ids and callers are refused.
+    let other = stack.client(None, &["incidents:read"]).await;
+    let outsider = stack.mint(&other.tenant, &other.client_id, "api.knogin.com", &["traces:read"]).await;
+    let r = lookup(&stack.http, &api.base, &outsider, other.tenant.as_str(), &trace_id).await;
+    assert_eq!(r.status(), 404);
+    let r = lookup(&stack.http, &api.base, &outsider, client.tenant.as_str(), &trace_id).await;
+    assert_eq!(r.status(), 403, "X-Tenant-ID must be the token's tenant");
+    for bad in ["abc", "00000000000000000000000000000000", &format!("{trace_id}00")] {
+        let r = lookup(&stack.http, &api.base, &reader, client.tenant.as_str(), bad).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let no_scope = stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["incidents:read"]).await;
+    assert_eq!(lookup(&stack.http, &api.base, &no_scope, client.tenant.as_str(), &trace_id).await.status(), 403);
+    worker.cancel();
+}
+
+#[tokio::test]
+async fn invalid_traceparents_start_a_new_trace_and_never_fail_the_request() {
+    let stack = Stack::start().await;
+    let valid_trace = random_hex(16);
+    let valid = format!("00-{valid_trace}-{}-01", random_hex(8));
+    let r = stack.http.get(format!("{}/healthz", stack.api)).header("traceparent", &valid).send().await.unwrap();
+    assert_eq!(r.headers()["x-argus-trace-id"], valid_trace.as_str());
+
+    let upper = format!("00-{}-{}-01", valid_trace.to_uppercase(), random_hex(8));
+    let zero_trace = format!("00-{}-{}-01", "0".repeat(32), random_hex(8));
+    let zero_span = format!("00-{valid_trace}-{}-01", "0".repeat(16));
+    let version_ff = format!("ff-{valid_trace}-{}-01", random_hex(8));
+    let short = format!("00-{}-{}-01", &valid_trace[1..], random_hex(8));
+    let long_span = format!("00-{valid_trace}-{}0-01", random_hex(8));
+    for bad in [upper, zero_trace, zero_span, version_ff, short, long_span, "garbage".to_owned(), "00-".to_owned()] {
+        for (method, base, path) in [
+            ("GET", &stack.api, "/healthz"),
+            ("POST", &stack.api, "/graphql"),
+            ("POST", &stack.auth, "/v1/oauth/token"),
+        ] {
+            let r = stack
+                .http
+                .request(method.parse().unwrap(), format!("{base}{path}"))
+                .header("traceparent", &bad)
+                .header("tracestate", "vendor=abc")
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().as_u16() < 500, "{method} {path} with {bad}: {}", r.status());
+            let trace = r.headers()["x-argus-trace-id"].to_str().unwrap();
+            assert_eq!(trace.len(), 32, "{path}");
+            assert!(trace.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert_ne!(trace, valid_trace, "{bad} must start a new trace");
+            assert_eq!(r.headers()["x-argus-span-id"].to_str().unwrap().len(), 16);
+        }
+    }
+    // Error responses carry the headers too (404, 405, 401).
+    for (method, path) in [("GET", "/nowhere"), ("DELETE", "/graphql"), ("POST", "/v1/observability/traces/x")] {
+        let r = stack.http.request(method.parse().unwrap(), format!("{}{path}", stack.api)).send().await.unwrap();
+        assert!(r.status().is_client_error());
+        assert!(r.headers().contains_key("x-argus-trace-id"), "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn spans_older_than_the_retention_are_never_returned_and_are_purged() {
+    let stack = Stack::start().await;
+    let client = stack.client(None, &["incidents:read"]).await;
+    let reader = stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["traces:read"]).await;
+    let (old_trace, fresh_trace) = (random_hex(16), random_hex(16));
+    let span = |trace: &str, age_days: i64| StoredSpan {
+        tenant_id: client.tenant.to_string(),
+        trace_id: trace.to_owned(),
+        span_id: random_hex(8),
+        parent_span_id: None,
+        service: "api-service".into(),
+        name: "GET /healthz".into(),
+        kind: "server".into(),
+        start_time: chrono::Utc::now() - chrono::Duration::days(age_days),
+        duration_ms: 1.5,
+        status: "unset".into(),
+        attributes: json!({"http.response.status_code": 200, "client_secret": "leak"}),
+    };
+    stack.store.insert_spans(&[span(&old_trace, 8), span(&fresh_trace, 0)]).await.unwrap();
+    let r = lookup(&stack.http, &stack.api, &reader, client.tenant.as_str(), &old_trace).await;
+    assert_eq!(r.status(), 404, "older than the 7-day retention");
+    let r = lookup(&stack.http, &stack.api, &reader, client.tenant.as_str(), &fresh_trace.to_uppercase()).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["spans"][0]["attributes"], json!({"http.response.status_code": 200}), "no secret is returned");
+    assert_eq!(body["spans"][0]["duration_ms"], 1.5);
+
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(7);
+    assert_eq!(stack.store.purge_spans_before(cutoff, 1000).await.unwrap(), 1);
+    assert_eq!(stack.store.purge_spans_before(cutoff, 1000).await.unwrap(), 0);
+}
+
+type Exported = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
+
+/// An OTLP/HTTP collector: decodes every export with the OpenTelemetry
+/// protocol types.
+async fn collector() -> (String, Exported) {
+    let got: Exported = Arc::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let record = got.clone();
+    let server = HttpServer::new(move || {
+        let record = record.clone();
+        App::new().route(
+            "/v1/traces",
+            web::post().to(move |body: web::Bytes| {
+                let record = record.clone();
+                async move {
+                    let request = ExportTraceServiceRequest::decode(body.as_ref()).unwrap();
+                    record.lock().unwrap().push(request);
+                    HttpResponse::Ok().content_type("application/x-protobuf").body(Vec::new())
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    (format!("http://127.0.0.1:{port}"), got)
+}
+
+#[tokio::test]
+async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
+    let stack = Stack::start().await;
+    let (endpoint, exported) = collector().await;
+    let api =
+        ApiBinary::spawn(&stack, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_BSP_SCHEDULE_DELAY", "100")]);
+    let trace_id = random_hex(16);
+    let traceparent = format!("00-{trace_id}-{}-01", random_hex(8));
+    let r = stack.http.get(format!("{}/healthz", api.base)).header("traceparent", &traceparent).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let until = Instant::now() + Duration::from_secs(20);
+    let (resource, span) = loop {
+        let found = exported.lock().unwrap().iter().flat_map(|req| req.resource_spans.clone()).find_map(|rs| {
+            let span = rs.scope_spans.iter().flat_map(|ss| ss.spans.clone()).find(|s| hex(&s.trace_id) == trace_id)?;
+            Some((rs.resource.clone().unwrap_or_default(), span))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < until, "no span exported in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let attributes = |kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue]| -> HashMap<String, String> {
+        kvs.iter()
+            .map(|kv| {
+                let value = match kv.value.as_ref().and_then(|v| v.value.clone()) {
+                    Some(any_value::Value::StringValue(s)) => s,
+                    Some(any_value::Value::IntValue(n)) => n.to_string(),
+                    other => format!("{other:?}"),
+                };
+                (kv.key.clone(), value)
+            })
+            .collect()
+    };
+    let resource = attributes(&resource.attributes);
+    assert_eq!(resource["service.name"], "api-service");
+    assert_eq!(resource["deployment.environment.name"], "live");
+    assert!(resource.contains_key("service.version"));
+    assert_eq!(span.name, "GET /healthz");
+    assert_eq!(span.kind, opentelemetry_proto::tonic::trace::v1::span::SpanKind::Server as i32);
+    assert_eq!(hex(&span.parent_span_id), traceparent.split('-').nth(2).unwrap());
+    let attrs = attributes(&span.attributes);
+    assert_eq!(attrs["http.response.status_code"], "200");
+    assert_eq!(attrs["http.request.method"], "GET");
+    assert_eq!(attrs["http.route"], "/healthz");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
