@@ -1,6 +1,6 @@
 //! RSA-2048 signing keys for RS256 access tokens. Keys are generated with
-//! aws-lc-rs and stored as PKCS#8 PEM; jsonwebtoken (aws-lc-rs backend)
-//! signs with them.
+//! aws-lc-rs and stored as PKCS#8 PEM; jsonwebtoken signs with them through
+//! [`crate::provider`], which keeps each key parsed.
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
@@ -50,6 +50,8 @@ impl SigningKey {
         let encoding =
             EncodingKey::from_rsa_pem(pem_text.as_bytes()).map_err(|e| CryptoError::BadKey(e.to_string()))?;
         let decoding = DecodingKey::from_rsa_raw_components(&public.n, &public.e);
+        // Signing skips re-parsing this key from now on (see `provider`).
+        crate::provider::register(encoding.as_bytes(), pair);
         let jwk = Jwk {
             kty: "RSA".into(),
             kid: kid.to_owned(),
@@ -108,6 +110,14 @@ mod tests {
         let data = decode::<Claims>(&token, &from_jwk, &validation).unwrap();
         assert_eq!(data.claims.sub, "s");
         assert_eq!(key.jwk().e, "AQAB");
+    }
+
+    #[test]
+    fn signing_keys_stay_parsed_for_the_signer() {
+        let key = SigningKey::from_pkcs8_pem("k2", &generate_signing_key_pem().unwrap()).unwrap();
+        assert!(crate::provider::lookup(key.encoding.as_bytes()).is_some());
+        let other = EncodingKey::from_rsa_pem(generate_signing_key_pem().unwrap().as_bytes()).unwrap();
+        assert!(crate::provider::lookup(other.as_bytes()).is_none(), "only registered keys");
     }
 
     #[test]

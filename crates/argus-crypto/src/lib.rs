@@ -4,6 +4,7 @@
 pub mod jwk;
 pub mod keys;
 pub mod password;
+mod provider;
 pub mod secrets;
 pub mod tokens;
 pub mod webhook;
