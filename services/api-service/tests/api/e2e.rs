@@ -1,12 +1,10 @@
 //! End to end: a GraphQL mutation becomes a signed webhook delivery at a
 //! local receiver, through the outbox, RabbitMQ and the delivery worker.
 
-use std::time::{Duration, Instant};
-
 use argus_bus::testing::TestVhost;
 use serde_json::{Value, json};
 
-use crate::helpers::{Stack, op, post, receiver, spawn_worker};
+use crate::helpers::{Stack, op, post, spawn_worker};
 
 #[tokio::test]
 async fn a_mutation_reaches_a_webhook_receiver_signed() {
@@ -14,40 +12,20 @@ async fn a_mutation_reaches_a_webhook_receiver_signed() {
     let vhost = TestVhost::create().await;
     let shutdown = spawn_worker(stack.db.url(), vhost.url());
 
-    let ops = stack.load_shipped_bundle("incident-webhook-configuration").await;
-    let client = stack.client(None, &["incidents:read", "incidents:write"]).await;
-    stack.grant(&client, "incident-webhook-configuration").await;
-    let (url, received) = receiver().await;
-    let admin = stack.admin_token(&client.tenant).await;
-    let r = stack
-        .http
-        .post(format!("{}/v1/webhooks", stack.auth))
-        .bearer_auth(&admin)
-        .json(&json!({ "url": url, "events": ["incident.created"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let secret = r.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    let hook = stack.incident_hook().await;
+    let (ops, client) = (&hook.ops, &hook.client);
 
-    let token = stack.cc_token(&client, None).await;
+    let token = stack.cc_token(client, None).await;
     let create = json!({
-        "id": format!("sha256:{}", op(&ops, "CreateIncident").sha256),
+        "id": format!("sha256:{}", op(ops, "CreateIncident").sha256),
         "variables": { "input": { "title": "Gas leak", "severity": "CRITICAL", "location": "Plant 2" } }
     });
     let body: Value =
         post(&stack.http, &stack.api, Some(&token), Some(client.tenant.as_str()), create).await.json().await.unwrap();
     let incident = body["data"]["createIncident"]["id"].as_str().unwrap().to_owned();
 
-    let until = Instant::now() + Duration::from_secs(20);
-    let (headers, payload) = loop {
-        if let Some(first) = received.lock().unwrap().first().cloned() {
-            break first;
-        }
-        assert!(Instant::now() < until, "no delivery in time");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    standardwebhooks::Webhook::new(&secret).unwrap().verify(&payload, &headers).expect("signature verifies");
+    let (headers, payload) = hook.first_delivery().await;
+    standardwebhooks::Webhook::new(&hook.secret).unwrap().verify(&payload, &headers).expect("signature verifies");
     let envelope: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(envelope["type"], "incident.created");
     assert_eq!(envelope["tenant_id"], client.tenant.as_str());

@@ -198,6 +198,49 @@ impl Stack {
         let id = client.client_id.parse().unwrap();
         self.store.grant_bundle(&client.tenant, &id, bundle).await.unwrap();
     }
+
+    /// Where the end-to-end tests start: an app granted the incident
+    /// bundle, and a local receiver subscribed to `incident.created`.
+    pub async fn incident_hook(&self) -> IncidentHook {
+        let ops = self.load_shipped_bundle("incident-webhook-configuration").await;
+        let client = self.client(None, &["incidents:read", "incidents:write"]).await;
+        self.grant(&client, "incident-webhook-configuration").await;
+        let (url, received) = receiver().await;
+        let admin = self.admin_token(&client.tenant).await;
+        let r = self
+            .http
+            .post(format!("{}/v1/webhooks", self.auth))
+            .bearer_auth(&admin)
+            .json(&json!({ "url": url, "events": ["incident.created"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let secret = r.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+        IncidentHook { ops, client, received, secret }
+    }
+}
+
+pub struct IncidentHook {
+    pub ops: Vec<argus_store::bundles::BundleOperation>,
+    pub client: TestClient,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    /// The webhook's signing secret.
+    pub secret: String,
+}
+
+impl IncidentHook {
+    /// The first request the receiver got, waiting up to 20 s for it.
+    pub async fn first_delivery(&self) -> Received {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(first) = self.received.lock().unwrap().first().cloned() {
+                return first;
+            }
+            assert!(std::time::Instant::now() < until, "no delivery in time");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 pub fn sign(

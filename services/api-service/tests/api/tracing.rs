@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use prost::Message;
 use serde_json::{Value, json};
 
-use crate::helpers::{ApiBinary, Stack, op, receiver, spawn_worker};
+use crate::helpers::{ApiBinary, Stack, op, spawn_worker};
 
 /// `bytes` (at most 16) of a fresh ULID, from its random end, as hex.
 fn random_hex(bytes: usize) -> String {
@@ -66,26 +66,14 @@ async fn one_traceparent_runs_from_the_graphql_call_through_rabbitmq_to_the_webh
     let worker = spawn_worker(stack.db.url(), vhost.url());
     let api = ApiBinary::spawn(&stack, &[]);
 
-    let ops = stack.load_shipped_bundle("incident-webhook-configuration").await;
-    let client = stack.client(None, &["incidents:read", "incidents:write"]).await;
-    stack.grant(&client, "incident-webhook-configuration").await;
-    let (url, received) = receiver().await;
-    let admin = stack.admin_token(&client.tenant).await;
-    let r = stack
-        .http
-        .post(format!("{}/v1/webhooks", stack.auth))
-        .bearer_auth(&admin)
-        .json(&json!({ "url": url, "events": ["incident.created"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let hook = stack.incident_hook().await;
+    let (ops, client) = (&hook.ops, &hook.client);
 
     let (trace_id, caller_span) = (random_hex(16), random_hex(8));
     let traceparent = format!("00-{trace_id}-{caller_span}-01");
-    let token = stack.cc_token(&client, None).await;
+    let token = stack.cc_token(client, None).await;
     let create = json!({
-        "id": format!("sha256:{}", op(&ops, "CreateIncident").sha256),
+        "id": format!("sha256:{}", op(ops, "CreateIncident").sha256),
         "variables": { "input": { "title": "Traced", "severity": "LOW" } }
     });
     let r = graphql(&stack.http, &api.base, &token, client.tenant.as_str(), &traceparent, create).await;
@@ -96,14 +84,7 @@ async fn one_traceparent_runs_from_the_graphql_call_through_rabbitmq_to_the_webh
     assert_ne!(server_span, caller_span);
 
     // The webhook carries the same trace.
-    let until = Instant::now() + Duration::from_secs(20);
-    let (headers, _) = loop {
-        if let Some(first) = received.lock().unwrap().first().cloned() {
-            break first;
-        }
-        assert!(Instant::now() < until, "no delivery in time");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (headers, _) = hook.first_delivery().await;
     let delivered = headers["traceparent"].to_str().unwrap().to_owned();
     let fields: Vec<&str> = delivered.split('-').collect();
     assert_eq!((fields[0], fields[1], fields[3]), ("00", trace_id.as_str(), "01"), "{delivered}");
