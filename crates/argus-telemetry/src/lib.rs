@@ -23,7 +23,8 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing::Level;
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
@@ -182,10 +183,16 @@ fn install(format: LogFormat, filter: &str, provider: &SdkTracerProvider, servic
         LogFormat::Pretty => fmt::layer().boxed(),
     };
     // Spans of Argus crates go to OpenTelemetry whatever RUST_LOG says of
-    // logs; dependencies' spans do not.
-    let traced = Targets::new()
-        .with_default(LevelFilter::OFF)
-        .with_targets(TRACED_CRATES.iter().map(|target| (*target, LevelFilter::INFO)));
+    // logs; dependencies' spans do not, and log events never do (as span
+    // events they would cost every request an allocation per field, and
+    // RUST_LOG could no longer switch them off at the call site).
+    let traced = filter_fn(|meta| {
+        meta.is_span()
+            && *meta.level() <= Level::INFO
+            && TRACED_CRATES
+                .iter()
+                .any(|c| meta.target().strip_prefix(c).is_some_and(|rest| rest.is_empty() || rest.starts_with("::")))
+    });
     let otel = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(service))
         .with_tracked_inactivity(false)
