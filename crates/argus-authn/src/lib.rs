@@ -19,7 +19,9 @@ use argus_types::claims::ACCESS_TOKEN_TYP;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use error::AuthnError;
-pub use extract::{PlatformAdmin, Principal, RequiredScope, Scoped, WebhooksRead, WebhooksWrite, bearer_token};
+pub use extract::{
+    JobsRead, JobsWrite, PlatformAdmin, Principal, RequiredScope, Scoped, WebhooksRead, WebhooksWrite, bearer_token,
+};
 pub use jwks::{JwksOptions, RemoteJwks};
 
 /// Where verification keys come from, by `kid`.
