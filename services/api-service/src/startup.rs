@@ -13,6 +13,7 @@ use argus_telemetry::http;
 use crate::config::ApiConfig;
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
+use crate::routes::{self, jobs::JobsState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -45,6 +46,13 @@ impl Application {
         }
         jwks.spawn_background_refresh();
         let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience);
+        let jobs = web::Data::new(JobsState {
+            store: store.clone(),
+            sealer: argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes()),
+            allow_private_callbacks: config.jobs.allow_private_callbacks,
+            max_body: config.jobs.max_body,
+        });
+        let rest_verifier = web::Data::new(verifier.clone());
         let state = web::Data::new(GraphqlState::new(store.clone(), verifier, graphql::schema::bus_announce()));
         let readiness_handle = Readiness::new().with("database", health::database_check(store));
         let readiness = web::Data::new(readiness_handle.clone());
@@ -56,6 +64,8 @@ impl Application {
                 .wrap(argus_telemetry::request_spans())
                 .app_data(readiness.clone())
                 .app_data(state.clone())
+                .app_data(jobs.clone())
+                .app_data(rest_verifier.clone())
                 .app_data(http::json_config())
                 .app_data(http::query_config())
                 .configure(routes)
@@ -109,7 +119,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/.well-known/openapi.json").route(web::get().to(openapi::openapi_json)))
         .service(
             resource("/graphql").route(web::post().to(graphql::graphql)).route(web::get().to(graphql::no_playground)),
-        );
+        )
+        .configure(routes::jobs::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));
     }

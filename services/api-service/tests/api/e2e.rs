@@ -58,6 +58,7 @@ async fn a_mutation_reaches_a_webhook_receiver_signed() {
         allow_private: true,
         request_timeout: Duration::from_secs(5),
         concurrency: 4,
+        jobs: Default::default(),
         log_format: argus_telemetry::LogFormat::Pretty,
         log_filter: "warn".into(),
     })

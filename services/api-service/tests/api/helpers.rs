@@ -24,6 +24,11 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         migrate: false,
         drain_delay_seconds: 0,
         shutdown_timeout_seconds: 30,
+        jobs: api_service::config::JobsApiConfig {
+            allow_private_callbacks: true,
+            secret_pepper: PEPPER.into(),
+            ..Default::default()
+        },
         log_format: argus_telemetry::LogFormat::Pretty,
         log_filter: "warn".into(),
     }
