@@ -107,7 +107,7 @@ pub type JobAnnounce = dyn Fn(&JobFinished) -> Vec<NewOutboxMessage> + Send + Sy
 #[derive(Debug)]
 pub enum Claim {
     /// Run it: this is attempt `attempt`.
-    Run { attempt: i32, job: JobRecord, payload: Option<Vec<u8>> },
+    Run { attempt: i32, job: Box<JobRecord>, payload: Option<Vec<u8>> },
     /// Already finished (a duplicate task): nothing to do.
     Finished,
     /// Another worker holds an unexpired lease on it.
@@ -415,7 +415,7 @@ impl Store {
                 .await?;
             let payload: Option<Vec<u8>> =
                 jobs::table.filter(jobs::id.eq(id.as_str())).select(jobs::payload).first(conn).await?;
-            Ok(Claim::Run { attempt: job.attempts, job, payload })
+            Ok(Claim::Run { attempt: job.attempts, job: Box::new(job), payload })
         })
         .await
     }
@@ -452,6 +452,26 @@ impl Store {
             Some(true) => Checkpoint::Cancel,
             Some(false) => Checkpoint::Continue,
         })
+    }
+
+    /// Hands a running job back to the queue (its worker is stopping):
+    /// `queued` again, lease cleared, progress kept. `false` when attempt
+    /// `attempt` no longer holds it.
+    pub async fn release_job(&self, tenant: &TenantId, id: &JobId, attempt: i32) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let released = diesel::update(jobs::table)
+            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .filter(jobs::id.eq(id.as_str()))
+            .filter(jobs::attempts.eq(attempt))
+            .filter(jobs::status.eq("running"))
+            .set((
+                jobs::status.eq("queued"),
+                jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
+                jobs::updated_at.eq(Utc::now()),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(released == 1)
     }
 
     /// Finishes attempt `attempt` of a running job. `false` (and nothing

@@ -110,6 +110,7 @@ impl Worker {
             lease: config.jobs.lease,
             checkpoint_every: config.jobs.checkpoint_every,
             import_batch: config.jobs.import_batch,
+            shutdown: shutdown.clone(),
         });
         let jobs_config = ConsumerConfig::new(WorkQueue::Jobs, config.jobs.concurrency);
         let (url, topo, token) = (config.amqp_url.clone(), topology.clone(), shutdown.clone());

@@ -439,21 +439,16 @@ async fn idempotency_keys_replay_refuse_and_validate() {
     assert_eq!(stack.list(&caller, "").await["jobs"].as_array().unwrap().len(), 2);
 
     // Expired keys are purged; a purged key is free again.
-    diesel_expire(&stack).await;
+    sql(&stack, "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'");
     assert!(stack.store.purge_idempotency_keys().await.unwrap() >= 1);
     let fresh = stack.post_job(&caller, &body, Some("order-7")).await;
     assert_eq!(fresh.status(), StatusCode::ACCEPTED);
     assert!(fresh.headers().get("idempotent-replayed").is_none());
 }
 
-/// Moves every Idempotency-Key's expiry into the past.
-async fn diesel_expire(stack: &Stack) {
-    let out = std::process::Command::new("psql")
-        .arg(stack.db.url())
-        .arg("-c")
-        .arg("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'")
-        .output()
-        .unwrap();
+/// Runs one SQL statement on the test's database (what no route does).
+fn sql(stack: &Stack, statement: &str) {
+    let out = std::process::Command::new("psql").arg(stack.db.url()).arg("-c").arg(statement).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -642,6 +637,44 @@ async fn a_killed_worker_finishes_the_job_once_without_duplicates() {
 }
 
 #[tokio::test]
+async fn sigterm_hands_a_running_job_back_and_another_worker_finishes_it() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let worker = stack.worker_binary(20);
+    let job = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": people(3000)}})).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    stack
+        .wait(
+            &caller,
+            &id,
+            |j| j["status"] == "running" && j["progress"].as_f64().unwrap() > 0.1,
+            Duration::from_secs(60),
+        )
+        .await;
+    let stopped = std::process::Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let mut worker = worker;
+    let until = Instant::now() + Duration::from_secs(20);
+    while worker.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < until, "the worker did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let back = stack.job(&caller, &id).await;
+    assert_eq!(back["status"], "queued", "handed back, not left running: {back}");
+    assert!(back["progress"].as_f64().unwrap() > 0.0);
+    let (partial, _) = stack.graph_size(&caller.tenant).await;
+    assert!(partial < 3000, "stopped before the end ({partial})");
+
+    let mut worker = stack.worker_binary(500);
+    stack.wait_status(&caller, &id, "succeeded").await;
+    assert_eq!(stack.graph_size(&caller.tenant).await, (3000, 2999));
+    let record = stack.store.get_job(&caller.tenant, &id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(record.attempts, 2);
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+}
+
+#[tokio::test]
 async fn callbacks_are_signed_like_webhooks_and_retried() {
     let stack = Stack::start().await;
     let caller = stack.tenant().await;
@@ -822,4 +855,42 @@ async fn enrichment_normalises_and_suggests_duplicates_and_links() {
         stack.post_job(&caller, &json!({"kind": "intelligence.enrich.bulk", "input": {"min_score": 2}}), None).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(stack.list(&other, "").await["jobs"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_that_cannot_finish_fails_and_announces_it() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let hooks = Receiver::start(vec![], Duration::ZERO).await;
+    let callback = Receiver::start(vec![], Duration::ZERO).await;
+    let webhook_secret = stack.webhook(&caller.tenant, &hooks.url, &["job.failed"]).await;
+    let rows: Vec<argus_store::bulk::ImportEntity> = ["a", "b"]
+        .iter()
+        .map(|n| argus_store::bulk::ImportEntity {
+            external_id: (*n).into(),
+            kind: "person".into(),
+            name: (*n).into(),
+            attributes: json!({}),
+        })
+        .collect();
+    stack.store.upsert_entities(&caller.tenant, &rows).await.unwrap();
+    let ids = entity_ids(&stack, &caller.tenant, &["a", "b"]).await;
+    let input = json!({"algorithms": ["shortest_paths"], "shortest_paths": [{"from": ids[0], "to": ids[1]}]});
+    let job =
+        stack.enqueue(&caller, json!({"kind": "graph.compute", "input": input, "callback_url": callback.url})).await;
+    let id = job["id"].as_str().unwrap();
+    // The entity goes away after the job was accepted, before it runs.
+    sql(&stack, &format!("DELETE FROM entities WHERE id = '{}'", ids[1]));
+    let _worker = stack.worker(jobs_config(1000));
+    let failed = stack.wait_status(&caller, id, "failed").await;
+    assert_eq!(failed["error"]["code"], "unknown_entity");
+    assert!(failed["error"]["message"].as_str().unwrap().contains(&ids[1]));
+    assert!(failed["result_url"].is_null());
+    assert_eq!(stack.result(&caller, id).await.status(), StatusCode::CONFLICT);
+    let got = hooks.wait_for(1, Duration::from_secs(20)).await;
+    let event = verify(&webhook_secret, &got[0]);
+    assert_eq!(event["type"], "job.failed");
+    assert_eq!(event["data"]["error"]["code"], "unknown_entity");
+    let called = callback.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(verify(job["callback_secret"].as_str().unwrap(), &called[0]), event);
 }

@@ -47,6 +47,8 @@ pub struct JobRunner {
     pub checkpoint_every: Duration,
     /// Rows per upsert statement of an import.
     pub import_batch: usize,
+    /// Cancelled when the worker stops: running jobs are handed back.
+    pub shutdown: argus_bus::CancellationToken,
 }
 
 /// The outbox rows of a finished job, with the headers every writer passes.
@@ -65,6 +67,8 @@ pub(crate) enum RunError {
     Cancelled,
     /// Another attempt holds the job now.
     Lost,
+    /// The worker is stopping: hand the job back to the queue.
+    Interrupted,
     /// The job cannot succeed: `code` and a message for `error`.
     Failed { code: &'static str, message: String },
     /// The database failed; the task is retried.
@@ -89,6 +93,7 @@ pub(crate) fn analytics_error(e: argus_analytics::ComputeError, control: &Contro
     match e {
         argus_analytics::ComputeError::Cancelled => match control.stop.load(Ordering::Relaxed) {
             LOST => RunError::Lost,
+            INTERRUPT => RunError::Interrupted,
             _ => RunError::Cancelled,
         },
         argus_analytics::ComputeError::UnknownEntity(id) => {
@@ -100,6 +105,7 @@ pub(crate) fn analytics_error(e: argus_analytics::ComputeError, control: &Contro
 
 const CANCEL: u8 = 1;
 const LOST: u8 = 2;
+const INTERRUPT: u8 = 3;
 
 /// Shared by a running job and its heartbeat: the progress to record and
 /// whether to stop.
@@ -116,6 +122,7 @@ impl Control {
         match self.stop.load(Ordering::Relaxed) {
             CANCEL => Err(RunError::Cancelled),
             LOST => Err(RunError::Lost),
+            INTERRUPT => Err(RunError::Interrupted),
             _ => Ok(()),
         }
     }
@@ -197,6 +204,7 @@ impl JobRunner {
             control.clone(),
             self.lease,
             self.checkpoint_every,
+            self.shutdown.clone(),
         ));
         let run = Run { tenant, job, payload, control: control.clone() };
         let result = match job.kind.as_str() {
@@ -219,6 +227,19 @@ impl JobRunner {
                 tracing::warn!(job_id = %id, attempt, "job taken over by another attempt; stopping");
                 return Outcome::Ack;
             }
+            Err(RunError::Interrupted) => {
+                // Back to the queue for another worker, at once.
+                return match self.store.release_job(tenant, id, attempt).await {
+                    Ok(released) => {
+                        tracing::info!(job_id = %id, attempt, released, "worker stopping: job handed back");
+                        Outcome::Retry { delay_ms: 0 }
+                    }
+                    Err(e) => {
+                        tracing::warn!(job_id = %id, error = %e, "handing a job back failed; its lease will run out");
+                        Outcome::Retry { delay_ms: STORE_RETRY_MS }
+                    }
+                };
+            }
             Err(RunError::Store(e)) => {
                 tracing::warn!(job_id = %id, attempt, error = %e, "job interrupted by the database; retrying");
                 return Outcome::Retry { delay_ms: STORE_RETRY_MS };
@@ -239,7 +260,8 @@ impl JobRunner {
 }
 
 /// Every `every`: writes the job's progress, renews the lease and learns
-/// whether to stop.
+/// whether to stop; when the worker stops, tells the job to stop too.
+#[allow(clippy::too_many_arguments)]
 async fn heartbeat(
     store: Store,
     tenant: TenantId,
@@ -248,9 +270,17 @@ async fn heartbeat(
     control: Arc<Control>,
     lease: Duration,
     every: Duration,
+    shutdown: argus_bus::CancellationToken,
 ) {
     loop {
-        tokio::time::sleep(every).await;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled(), if control.stop.load(Ordering::Relaxed) == 0 => {
+                // Unless it is already stopping for another reason.
+                let _ = control.stop.compare_exchange(0, INTERRUPT, Ordering::Relaxed, Ordering::Relaxed);
+                continue;
+            }
+        }
         match store.checkpoint_job(&tenant, &id, attempt, control.progress(), lease).await {
             Ok(Checkpoint::Continue) => {}
             Ok(Checkpoint::Cancel) => control.stop.store(CANCEL, Ordering::Relaxed),
