@@ -247,8 +247,9 @@ impl Store {
     /// The tenant's entity graph: entity ids (optionally only of
     /// `entity_kinds`) in id order, and the relationships between them
     /// (optionally only of `relationship_kinds`) as index pairs into it.
-    /// The database maps ids to indexes and sends the pairs as two integer
-    /// arrays, so a million edges cost one row rather than a million.
+    /// One statement (one snapshot) sends the ids as three arrays, so a
+    /// million edges cost one row rather than a million; the ids are mapped
+    /// to indexes here, which is cheaper than joining in the database.
     pub async fn entity_graph(
         &self,
         tenant: &TenantId,
@@ -256,27 +257,26 @@ impl Store {
         relationship_kinds: Option<&[String]>,
     ) -> Result<(Vec<String>, Vec<(u32, u32)>), StoreError> {
         let mut conn = self.conn().await?;
-        // One statement, so the ids and the pairs come from one snapshot.
         let graph: EdgeArrays = diesel::sql_query(
-            "WITH n AS ( \
-               SELECT id, (row_number() OVER (ORDER BY id) - 1)::int4 AS i FROM entities \
-               WHERE tenant_id = $1 AND ($2::text[] IS NULL OR kind = ANY($2::text[]))), \
-             e AS ( \
-               SELECT coalesce(array_agg(s.i), '{}') AS sources, coalesce(array_agg(t.i), '{}') AS targets \
-               FROM relationships r JOIN n s ON s.id = r.source_id JOIN n t ON t.id = r.target_id \
-               WHERE r.tenant_id = $1 AND ($3::text[] IS NULL OR r.kind = ANY($3::text[]))) \
-             SELECT (SELECT coalesce(array_agg(id ORDER BY i), '{}') FROM n) AS nodes, e.sources, e.targets FROM e",
+            "SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM entities \
+                     WHERE tenant_id = $1 AND ($2::text[] IS NULL OR kind = ANY($2::text[]))) AS nodes, \
+                    coalesce(array_agg(source_id), '{}') AS sources, coalesce(array_agg(target_id), '{}') AS targets \
+             FROM relationships WHERE tenant_id = $1 AND ($3::text[] IS NULL OR kind = ANY($3::text[]))",
         )
         .bind::<Text, _>(tenant.as_str())
         .bind::<Nullable<Array<Text>>, _>(entity_kinds)
         .bind::<Nullable<Array<Text>>, _>(relationship_kinds)
         .get_result(&mut conn)
         .await?;
+        let index: HashMap<&str, u32> =
+            graph.nodes.iter().enumerate().map(|(i, id)| (id.as_str(), u32::try_from(i).unwrap_or(u32::MAX))).collect();
+        // Relationships to entities outside the node set (filtered by kind)
+        // are left out.
         let edges = graph
             .sources
-            .into_iter()
-            .zip(graph.targets)
-            .filter_map(|(s, t)| Some((u32::try_from(s).ok()?, u32::try_from(t).ok()?)))
+            .iter()
+            .zip(&graph.targets)
+            .filter_map(|(s, t)| Some((*index.get(s.as_str())?, *index.get(t.as_str())?)))
             .collect();
         Ok((graph.nodes, edges))
     }
@@ -286,8 +286,8 @@ impl Store {
 struct EdgeArrays {
     #[diesel(sql_type = Array<Text>)]
     nodes: Vec<String>,
-    #[diesel(sql_type = Array<diesel::sql_types::Int4>)]
-    sources: Vec<i32>,
-    #[diesel(sql_type = Array<diesel::sql_types::Int4>)]
-    targets: Vec<i32>,
+    #[diesel(sql_type = Array<Text>)]
+    sources: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    targets: Vec<String>,
 }
