@@ -123,7 +123,46 @@ case "$name" in
             "$(rate "$off")" "$(rate "$on")" \
             "$(awk -v a="$(rate "$off")" -v b="$(rate "$on")" 'BEGIN { printf "%.3f", 1 - b / a }')"
         ;;
+    jobs)
+        # 100k nodes and 1M edges: the import's NDJSON (~110 MB) goes in the
+        # POST body, so the body limit of /v1/jobs is raised for the run.
+        start_auth
+        ARGUS_API_ADDR=127.0.0.1:18081 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+            ARGUS_JOBS_MAX_BODY_BYTES=$((512 * 1024 * 1024)) "$bin/api-service" &
+        pids+=($!)
+        ARGUS_BUS_PREFIX=argusbench ARGUS_WORKER_ADMIN_ADDR=127.0.0.1:18082 ARGUS_JOBS_CONCURRENCY=1 \
+            "$bin/delivery-worker" &
+        pids+=($!)
+        for port in 18081 18082; do
+            for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+        done
+        venv="${XDG_CACHE_HOME:-$HOME/.cache}/argus-bench-networkx"
+        if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import networkx, scipy' 2>/dev/null; then
+            say "installing networkx and scipy into $venv (PyPI)"
+            python3 -m venv "$venv"
+            "$venv/bin/pip" install -q "networkx==3.5" "scipy>=1.13" "numpy>=2"
+        fi
+        edges=$(mktemp)
+        pagerank='{"damping":0.85,"max_iterations":100,"tolerance":1e-6}'
+        say "import.bulk of 100k entities and 1M relationships, then graph.compute PageRank (release builds)"
+        ours=$("$bin/argus-bench" jobs --api http://127.0.0.1:18081 --issuer "$ARGUS_ISSUER" \
+            --nodes 100000 --edges 1000000 --edge-list "$edges" \
+            --input "{\"algorithms\":[\"pagerank\"],\"pagerank\":$pagerank,\"top\":10}")
+        echo "$ours"
+        say "networkx pagerank on the same graph (same damping, iterations, tolerance)"
+        theirs=$("$venv/bin/python" scripts/networkx_pagerank.py "$edges" 100000 0.85 100 1e-6)
+        rm -f "$edges"
+        echo "$theirs"
+        field() { sed -n "s/.*\"$2\": *\([0-9.e+-]*\).*/\1/p" <<<"$1" | head -n1; }
+        e2e=$(field "$ours" pagerank_end_to_end_seconds)
+        nx_pr=$(field "$theirs" networkx_pagerank_seconds)
+        nx_all=$(awk -v a="$(field "$theirs" networkx_load_seconds)" -v b="$nx_pr" 'BEGIN { print a + b }')
+        printf '{"import_rows_per_second": %s, "pagerank_end_to_end_seconds": %s, "networkx_pagerank_seconds": %s, "networkx_load_and_pagerank_seconds": %s, "ratio_vs_networkx_pagerank": %s, "ratio_vs_networkx_load_and_pagerank": %s, "target_ratio": 20}\n' \
+            "$(field "$ours" import_rows_per_second)" "$e2e" "$nx_pr" "$nx_all" \
+            "$(awk -v a="$nx_pr" -v b="$e2e" 'BEGIN { printf "%.2f", a / b }')" \
+            "$(awk -v a="$nx_all" -v b="$e2e" 'BEGIN { printf "%.2f", a / b }')"
+        ;;
     *)
-        die "unknown benchmark '$name' (known: tokens, webhooks, graphql)"
+        die "unknown benchmark '$name' (known: tokens, webhooks, graphql, jobs)"
         ;;
 esac

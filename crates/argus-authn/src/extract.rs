@@ -178,3 +178,20 @@ pub struct WebhooksWrite;
 impl RequiredScope for WebhooksWrite {
     const SCOPE: &'static str = "webhooks:write";
 }
+
+/// `jobs:read`.
+#[derive(Debug, Clone)]
+pub struct JobsRead;
+
+impl RequiredScope for JobsRead {
+    const SCOPE: &'static str = "jobs:read";
+    const IMPLIED_BY: &'static [&'static str] = &["jobs:write"];
+}
+
+/// `jobs:write`.
+#[derive(Debug, Clone)]
+pub struct JobsWrite;
+
+impl RequiredScope for JobsWrite {
+    const SCOPE: &'static str = "jobs:write";
+}

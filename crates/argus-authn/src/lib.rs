@@ -20,8 +20,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use error::AuthnError;
 pub use extract::{
-    PlatformAdmin, Principal, RequiredScope, Scoped, TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead,
-    WebhooksWrite, bearer_token,
+    JobsRead, JobsWrite, PlatformAdmin, Principal, RequiredScope, Scoped, TENANT_HEADER, TenantScoped, TracesRead,
+    WebhooksRead, WebhooksWrite, bearer_token,
 };
 pub use jwks::{JwksOptions, RemoteJwks};
 

@@ -2,6 +2,8 @@
 //! measures one issue's target and prints the figures the issue asks for,
 //! as JSON on stdout.
 
+mod jobs;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -72,6 +74,32 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// A generated graph loaded with an `import.bulk` job (rows/s), then
+    /// a `graph.compute` PageRank job from enqueue to result; an api-service
+    /// and a delivery worker must be running against the same database.
+    /// Writes the graph as an edge list for the networkx comparison.
+    Jobs {
+        /// api-service base URL.
+        #[arg(long)]
+        api: String,
+        #[arg(long, env = "ARGUS_DATABASE_URL")]
+        database_url: String,
+        /// The `iss` the api-service expects.
+        #[arg(long, env = "ARGUS_ISSUER", default_value = "http://127.0.0.1:8080")]
+        issuer: String,
+        #[arg(long, default_value_t = 100_000)]
+        nodes: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        edges: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Where to write the `source target` edge list.
+        #[arg(long)]
+        edge_list: std::path::PathBuf,
+        /// The `graph.compute` input (JSON).
+        #[arg(long)]
+        input: String,
+    },
     /// A stand-in OTLP/HTTP collector: accepts every `POST /v1/traces`
     /// (without decoding it) until killed, so tracing export can be measured
     /// without a real collector competing for the cores.
@@ -99,6 +127,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Graphql { api, token, tenant, read_id, create_id, concurrency, seconds } => {
             let report = graphql_bench(&api, &token, &tenant, &read_id, &create_id, concurrency, seconds).await?;
+            print_report(&report)?;
+        }
+        Command::Jobs { api, database_url, issuer, nodes, edges, seed, edge_list, input } => {
+            let input: serde_json::Value = serde_json::from_str(&input)?;
+            let report = jobs::bench(&api, &database_url, &issuer, nodes, edges, seed, &edge_list, input).await?;
             print_report(&report)?;
         }
         Command::OtlpSink { addr } => {

@@ -29,7 +29,10 @@ pub mod proto {
 pub use consumer::{ConsumerConfig, Incoming, Outcome, run_consumer, run_consumer_forever};
 pub use error::BusError;
 pub use lapin::{Channel, Connection};
-pub use message::{CONTENT_TYPE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID, Message};
+pub use message::{
+    CONTENT_TYPE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID, JOB_CALLBACK_KIND,
+    Message,
+};
 pub use publisher::{Publisher, PublisherConfig, connect};
 pub use relay::{OutboxRelay, RelayConfig};
 pub use tokio_util::sync::CancellationToken;

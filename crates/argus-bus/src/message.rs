@@ -10,6 +10,8 @@ use crate::topology::short;
 
 /// The `content_type` of every message.
 pub const CONTENT_TYPE: &str = "application/x-protobuf";
+/// AMQP `type` of a job callback task on the jobs queue.
+pub const JOB_CALLBACK_KIND: &str = "job.callback";
 /// Header naming the tenant the message belongs to.
 pub const HEADER_TENANT_ID: &str = "tenant_id";
 /// Header counting how often the consumer sent a message round a delay queue.
@@ -86,6 +88,17 @@ impl Message {
         Self::new(
             format!("{}.{}", task.job_id, task.attempt),
             crate::WorkQueue::Jobs.routing_key(),
+            task.tenant_id.clone(),
+            prost::Message::encode_to_vec(task),
+        )
+    }
+
+    /// A job callback attempt, with `message_id` `{event_id}.callback` and
+    /// `type` [`JOB_CALLBACK_KIND`]; it travels on the jobs queue.
+    pub fn job_callback(task: &proto::JobCallbackTask) -> Self {
+        Self::new(
+            format!("{}.callback", task.event_id),
+            JOB_CALLBACK_KIND,
             task.tenant_id.clone(),
             prost::Message::encode_to_vec(task),
         )

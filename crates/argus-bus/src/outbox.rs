@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use argus_store::jobs::JobFinished;
 use argus_store::outbox::{NewOutboxMessage, OutboxExchange};
 use argus_types::TenantId;
 
@@ -33,6 +34,38 @@ pub fn delivery(tenant: &TenantId, task: &proto::DeliveryTask, headers: BTreeMap
 /// A job task for the jobs queue.
 pub fn job(tenant: &TenantId, task: &proto::JobTask, headers: BTreeMap<String, String>) -> NewOutboxMessage {
     row(tenant, OutboxExchange::Work, WorkQueue::Jobs.routing_key().to_owned(), Message::job(task), headers)
+}
+
+/// A job callback task for the jobs queue.
+pub fn job_callback(
+    tenant: &TenantId,
+    task: &proto::JobCallbackTask,
+    headers: BTreeMap<String, String>,
+) -> NewOutboxMessage {
+    row(tenant, OutboxExchange::Work, WorkQueue::Jobs.routing_key().to_owned(), Message::job_callback(task), headers)
+}
+
+/// The outbox rows of a finished job: its `job.*` event (for subscribed
+/// webhooks) and, when the job has a callback URL, the callback's task.
+pub fn job_finished(finished: &JobFinished, headers: BTreeMap<String, String>) -> Vec<NewOutboxMessage> {
+    let e = &finished.event;
+    let wire = proto::Event {
+        id: e.id.to_string(),
+        r#type: e.event_type.to_owned(),
+        tenant_id: e.tenant.to_string(),
+        created_at_unix_ms: e.created_at.timestamp_millis(),
+        data_json: serde_json::to_vec(&e.data).unwrap_or_default(),
+    };
+    let mut rows = vec![event(&e.tenant, &wire, headers.clone())];
+    if finished.callback {
+        let task = proto::JobCallbackTask {
+            job_id: finished.job_id.to_string(),
+            tenant_id: e.tenant.to_string(),
+            event_id: e.id.to_string(),
+        };
+        rows.push(job_callback(&e.tenant, &task, headers));
+    }
+    rows
 }
 
 fn row(

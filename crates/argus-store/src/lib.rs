@@ -3,8 +3,12 @@
 //! query on tenant-owned rows takes the `TenantId` first.
 
 pub mod apps;
+pub mod bulk;
 pub mod bundles;
 pub mod domain;
+pub mod idempotency;
+pub mod job_input;
+pub mod jobs;
 pub mod keys;
 mod migrate;
 pub mod oauth;

@@ -328,3 +328,61 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(incidents, cases, case_incidents, entities, relationships);
 diesel::allow_tables_to_appear_in_same_query!(operation_bundles, bundle_documents, bundle_grants);
+
+// Migration 2026-11-30-000400_jobs. (The `external_id` columns it adds to
+// entities, relationships and incidents are written by the bulk import's
+// SQL only, so the tables above do not list them.)
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        tenant_id -> Text,
+        client_id -> Text,
+        kind -> Text,
+        status -> Text,
+        input -> Jsonb,
+        payload -> Nullable<Bytea>,
+        progress -> Float8,
+        attempts -> Int4,
+        lease_expires_at -> Nullable<Timestamptz>,
+        cancel_requested -> Bool,
+        error -> Nullable<Jsonb>,
+        result_content_type -> Nullable<Text>,
+        result_bytes -> Nullable<Int8>,
+        callback_url -> Nullable<Text>,
+        callback_secret_sealed -> Nullable<Bytea>,
+        callback_status -> Nullable<Text>,
+        callback_attempts -> Int4,
+        callback_last_error -> Nullable<Text>,
+        event_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_result_chunks (job_id, attempt, seq) {
+        job_id -> Text,
+        attempt -> Int4,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (tenant_id, client_id, key) {
+        tenant_id -> Text,
+        client_id -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Int4>,
+        location -> Nullable<Text>,
+        body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(jobs, job_result_chunks, events);

@@ -39,6 +39,24 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
+/// The problem+json response of an error of `kind`: its message as the
+/// detail, except for internal errors and unavailable dependencies, whose
+/// detail stays in the log and never reaches the caller.
+pub fn problem_response(kind: ProblemKind, error: &dyn std::fmt::Display) -> HttpResponse {
+    let detail = match kind {
+        ProblemKind::Internal => {
+            tracing::error!(error = %error, "request failed");
+            "an internal error occurred; it has been logged".to_owned()
+        }
+        ProblemKind::Unavailable => {
+            tracing::warn!(error = %error, "dependency unavailable");
+            "the service is temporarily unavailable; retry shortly".to_owned()
+        }
+        _ => error.to_string(),
+    };
+    kind.problem(detail).to_actix_response()
+}
+
 /// For paths no route matches.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     ProblemKind::NotFound.problem(format!("no route for {}", req.path())).to_actix_response()

@@ -150,6 +150,11 @@ prefixed_id!(
     RelationshipId,
     "rel_"
 );
+prefixed_id!(
+    /// An async job (`POST /v1/jobs`).
+    JobId,
+    "job_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@ pub mod claims;
 pub mod env;
 pub mod events;
 pub mod ids;
+pub mod jobs;
+pub mod pagination;
 pub mod problem;
 pub mod scopes;
 pub mod ssrf;
@@ -12,8 +14,8 @@ pub mod ssrf;
 pub use app::{ClientType, Governance, GrantType};
 pub use claims::AccessClaims;
 pub use ids::{
-    CaseId, ClientId, DeliveryId, EntityId, EventId, GrantId, IdError, IncidentId, KeyId, RelationshipId, SecretId,
-    TenantId, UserId, WebhookId,
+    CaseId, ClientId, DeliveryId, EntityId, EventId, GrantId, IdError, IncidentId, JobId, KeyId, RelationshipId,
+    SecretId, TenantId, UserId, WebhookId,
 };
 pub use problem::ProblemKind;
 pub use scopes::{SCOPE_CATALOG, Scope, ScopeSet};

@@ -5,6 +5,48 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Longest URL accepted for a webhook or a job callback.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// The rules a webhook or callback URL must pass when it is registered
+/// (the sender vets the resolved addresses again at send time): absolute,
+/// with a host, no credentials or fragment, `https`, and no literal
+/// private, loopback or link-local address, nor `localhost`. With
+/// `allow_private` (local work and tests) plain `http` and private
+/// addresses pass. Returns the normalised URL, or why it is refused
+/// (a phrase following "url").
+pub fn validate_target_url(raw: &str, allow_private: bool) -> Result<String, &'static str> {
+    if raw.len() > MAX_URL_LEN {
+        return Err("is too long");
+    }
+    let Ok(url) = url::Url::parse(raw) else { return Err("is not an absolute URL") };
+    if url.host_str().is_none() {
+        return Err("has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials");
+    }
+    if url.fragment().is_some() {
+        return Err("must not contain a fragment");
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        _ => return Err("must use https"),
+    }
+    if !allow_private
+        && let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = url.host()
+        && let Some(ip) = url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse().ok())
+        && is_forbidden(ip)
+    {
+        return Err("points at a private, loopback or link-local address");
+    }
+    if !allow_private && matches!(url.host_str(), Some("localhost")) {
+        return Err("points at localhost");
+    }
+    Ok(url.to_string())
+}
+
 pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
@@ -60,6 +102,18 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_urls_must_be_public_https() {
+        assert_eq!(validate_target_url("https://hooks.example.com/x", false).unwrap(), "https://hooks.example.com/x");
+        assert_eq!(validate_target_url("http://hooks.example.com/x", false), Err("must use https"));
+        assert!(validate_target_url("https://127.0.0.1/x", false).is_err());
+        assert!(validate_target_url("https://[::1]/x", false).is_err());
+        assert!(validate_target_url("https://localhost/x", false).is_err());
+        assert!(validate_target_url("https://u:p@example.com/x", false).is_err());
+        assert!(validate_target_url("not a url", false).is_err());
+        assert!(validate_target_url("http://127.0.0.1:9/x", true).is_ok());
+    }
 
     #[test]
     fn private_and_special_addresses_are_forbidden() {

@@ -61,6 +61,47 @@ pub struct ApiConfig {
     /// `ARGUS_TRACE_RETENTION_DAYS` (default 7): the trace lookup returns
     /// no span older than this.
     pub trace_retention: std::time::Duration,
+    /// `/v1/jobs` (`ARGUS_JOBS_MAX_BODY_BYTES`, `ARGUS_WEBHOOK_ALLOW_PRIVATE`,
+    /// `ARGUS_SECRET_PEPPER`).
+    pub jobs: JobsApiConfig,
+}
+
+/// What `/v1/jobs` needs beyond the rest of the API.
+#[derive(Debug, Clone)]
+pub struct JobsApiConfig {
+    /// `ARGUS_JOBS_MAX_BODY_BYTES` (default 67108864, 64 MiB): the largest
+    /// `POST /v1/jobs` body, which carries an `import.bulk`'s NDJSON. Every
+    /// other route keeps its 64 KiB limit.
+    pub max_body: usize,
+    /// `ARGUS_WEBHOOK_ALLOW_PRIVATE` (default false): accept `http` and
+    /// private addresses as `callback_url` (local work and tests), as the
+    /// auth-service does for webhooks.
+    pub allow_private_callbacks: bool,
+    /// `ARGUS_SECRET_PEPPER`: seals callback secrets (and the responses
+    /// kept for Idempotency-Keys, which show them); the delivery worker
+    /// must have the same.
+    pub secret_pepper: String,
+}
+
+impl Default for JobsApiConfig {
+    fn default() -> Self {
+        Self {
+            max_body: 64 * 1024 * 1024,
+            allow_private_callbacks: false,
+            secret_pepper: argus_crypto::DEV_PEPPER.to_owned(),
+        }
+    }
+}
+
+impl JobsApiConfig {
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            max_body: parse_var("ARGUS_JOBS_MAX_BODY_BYTES", d.max_body)?,
+            allow_private_callbacks: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
+            secret_pepper: var_or("ARGUS_SECRET_PEPPER", argus_crypto::DEV_PEPPER),
+        })
+    }
 }
 
 impl ApiConfig {
@@ -82,6 +123,7 @@ impl ApiConfig {
             drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
             shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
             trace_retention: argus_telemetry::trace_retention_from_environment()?,
+            jobs: JobsApiConfig::from_environment()?,
         })
     }
 }

@@ -7,6 +7,7 @@ use argus_telemetry::health;
 use argus_telemetry::openapi::BearerAuth;
 use utoipa::OpenApi;
 
+use crate::routes::jobs;
 use crate::{graphql, traces};
 
 #[derive(OpenApi)]
@@ -15,10 +16,22 @@ use crate::{graphql, traces};
         title = "Argus API (api.knogin.com)",
         description = "The shared GraphQL transport: bearer tokens from auth.knogin.com, tenant scoping with \
                        X-Tenant-ID, and curated operation bundles instead of a published schema. The sandbox \
-                       (sandbox-api.knogin.com) takes only tokens with aud=sandbox."
+                       (sandbox-api.knogin.com) takes only tokens with aud=sandbox. Async jobs (/v1/jobs) are REST with \
+                       problem+json errors and Idempotency-Key replay."
     ),
     servers((url = "https://api.knogin.com"), (url = "https://sandbox-api.knogin.com")),
-    paths(graphql::graphql, traces::get_trace, health::healthz, health::readyz, openapi_json),
+    paths(
+        graphql::graphql,
+        jobs::create_job,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::job_result,
+        jobs::cancel_job,
+        traces::get_trace,
+        health::healthz,
+        health::readyz,
+        openapi_json
+    ),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

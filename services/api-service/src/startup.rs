@@ -13,6 +13,7 @@ use argus_telemetry::http;
 use crate::config::ApiConfig;
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
+use crate::routes::{self, jobs::JobsState};
 use crate::traces::{self, TraceLookup};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +47,13 @@ impl Application {
         }
         jwks.spawn_background_refresh();
         let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience);
-        let verifier_data = web::Data::new(verifier.clone());
+        let jobs = web::Data::new(JobsState {
+            store: store.clone(),
+            sealer: argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes()),
+            allow_private_callbacks: config.jobs.allow_private_callbacks,
+            max_body: config.jobs.max_body,
+        });
+        let rest_verifier = web::Data::new(verifier.clone());
         let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
         let state = web::Data::new(GraphqlState::new(store.clone(), verifier, graphql::schema::bus_announce()));
         let readiness_handle = Readiness::new().with("database", health::database_check(store));
@@ -59,7 +66,8 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))
                 .app_data(readiness.clone())
                 .app_data(state.clone())
-                .app_data(verifier_data.clone())
+                .app_data(jobs.clone())
+                .app_data(rest_verifier.clone())
                 .app_data(traces.clone())
                 .app_data(http::json_config())
                 .app_data(http::query_config())
@@ -115,7 +123,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/observability/traces/{trace_id}").route(web::get().to(traces::get_trace)))
         .service(
             resource("/graphql").route(web::post().to(graphql::graphql)).route(web::get().to(graphql::no_playground)),
-        );
+        )
+        .configure(routes::jobs::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));
     }

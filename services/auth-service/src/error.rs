@@ -55,19 +55,6 @@ impl ResponseError for ApiError {
         if let Self::Authn(e) = self {
             return e.error_response();
         }
-        let kind = self.kind();
-        let detail = match kind {
-            // Internal detail stays in the log, never in the response.
-            ProblemKind::Internal => {
-                tracing::error!(error = %self, "request failed");
-                "an internal error occurred; it has been logged".to_owned()
-            }
-            ProblemKind::Unavailable => {
-                tracing::warn!(error = %self, "dependency unavailable");
-                "the service is temporarily unavailable; retry shortly".to_owned()
-            }
-            _ => self.to_string(),
-        };
-        kind.problem(detail).to_actix_response()
+        argus_telemetry::http::problem_response(self.kind(), self)
     }
 }

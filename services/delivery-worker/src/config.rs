@@ -32,6 +32,49 @@ pub struct WorkerConfig {
     pub request_timeout: Duration,
     /// `ARGUS_WORKER_CONCURRENCY` (default 64): deliveries in flight at once.
     pub concurrency: u16,
+    /// The jobs consumer (`ARGUS_JOBS_*`).
+    pub jobs: JobsConfig,
+}
+
+/// How the worker runs async jobs.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// `ARGUS_JOBS_CONCURRENCY` (default 2): jobs (and job callbacks) run
+    /// at once by this worker; each job may also use a CPU core.
+    pub concurrency: u16,
+    /// `ARGUS_JOBS_LEASE_SECONDS` (default 30): how long a claimed job
+    /// stays with a worker that stopped checkpointing (died) before another
+    /// takes it over.
+    pub lease: Duration,
+    /// `ARGUS_JOBS_CHECKPOINT_MS` (default 1000): how often a running job's
+    /// progress is written, its lease renewed and a cancel looked for.
+    pub checkpoint_every: Duration,
+    /// `ARGUS_JOBS_IMPORT_BATCH` (default 5000): rows per upsert statement
+    /// of `import.bulk`.
+    pub import_batch: usize,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 2,
+            lease: Duration::from_secs(30),
+            checkpoint_every: Duration::from_millis(1000),
+            import_batch: 5000,
+        }
+    }
+}
+
+impl JobsConfig {
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            concurrency: parse_var("ARGUS_JOBS_CONCURRENCY", d.concurrency)?,
+            lease: Duration::from_secs(parse_var("ARGUS_JOBS_LEASE_SECONDS", 30u64)?.max(1)),
+            checkpoint_every: Duration::from_millis(parse_var("ARGUS_JOBS_CHECKPOINT_MS", 1000u64)?.max(10)),
+            import_batch: parse_var("ARGUS_JOBS_IMPORT_BATCH", d.import_batch)?.max(1),
+        })
+    }
 }
 
 pub fn parse_schedule(raw: &str) -> Result<Vec<Duration>, String> {
@@ -65,6 +108,7 @@ impl WorkerConfig {
             allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
             request_timeout: Duration::from_secs(parse_var("ARGUS_WEBHOOK_TIMEOUT_SECONDS", 15)?),
             concurrency: parse_var("ARGUS_WORKER_CONCURRENCY", 64)?,
+            jobs: JobsConfig::from_environment()?,
         })
     }
 }

@@ -10,7 +10,7 @@ use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::sender::Sender;
+use crate::sender::{SendOutcome, Sender};
 
 /// A webhook failing without a success for this long is disabled.
 pub const DISABLE_AFTER_DAYS: i64 = 5;
@@ -26,7 +26,7 @@ pub struct Deliverer {
     pub schedule: Vec<Duration>,
 }
 
-fn parse<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, Outcome> {
+pub(crate) fn parse<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, Outcome> {
     raw.parse().map_err(|_| Outcome::DeadLetter { reason: format!("malformed {what} `{raw}`") })
 }
 
@@ -160,24 +160,7 @@ impl Deliverer {
         let sent = self.sender.send(&ctx.webhook.url, headers, body).await;
         let duration_ms = i32::try_from(sent.duration.as_millis()).unwrap_or(i32::MAX);
         let status = sent.status;
-        let (state, outcome, next_attempt_at, disable) = match status {
-            Some(s) if (200..300).contains(&s) => ("succeeded", Outcome::Ack, None, None),
-            Some(410) => ("failed", Outcome::Ack, None, Some("the receiver answered 410 Gone".to_owned())),
-            _ => match self.schedule.get(usize::try_from(attempt - 1).unwrap_or(usize::MAX)) {
-                Some(delay) => {
-                    let honoured = match (status, sent.retry_after) {
-                        (Some(429 | 503), Some(after)) => after.max(*delay),
-                        _ => *delay,
-                    };
-                    let delay = jittered(honoured);
-                    let next = attempted_at + chrono::Duration::milliseconds(delay.as_millis() as i64);
-                    ("retrying", Outcome::Retry { delay_ms: delay.as_millis() as u64 }, Some(next), None)
-                }
-                None => {
-                    ("failed", Outcome::DeadLetter { reason: format!("gave up after {attempt} attempts") }, None, None)
-                }
-            },
-        };
+        let Step { state, outcome, next_attempt_at, disable } = next_step(&self.schedule, attempt, &sent, attempted_at);
         let record = AttemptRecord {
             attempt,
             attempted_at,
@@ -206,22 +189,74 @@ impl Deliverer {
         {
             keys.push(self.key(previous)?);
         }
-        let signatures: Vec<String> = keys.iter().map(|k| sign_webhook(k, msg_id, timestamp, &body)).collect();
-        let mut headers = HeaderMap::new();
-        let mut put = |name: &'static str, value: &str| {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(HeaderName::from_static(name), v);
-            }
-        };
-        put("webhook-id", msg_id);
-        put("webhook-timestamp", &timestamp.to_string());
-        put("webhook-signature", &signatures.join(" "));
-        Ok((headers, body))
+        Ok((signature_headers(msg_id, timestamp, &body, &keys), body))
     }
 
     fn key(&self, sealed: &[u8]) -> Result<Vec<u8>, String> {
-        let secret = self.sealer.open(sealed).map_err(|e| e.to_string())?;
-        let secret = String::from_utf8(secret).map_err(|_| "sealed secret is not text".to_owned())?;
-        webhook_signing_key(&secret).map_err(|e| e.to_string())
+        open_signing_key(&self.sealer, sealed)
     }
+}
+
+/// The signing key inside a sealed `whsec_…` secret.
+pub(crate) fn open_signing_key(sealer: &SecretBox, sealed: &[u8]) -> Result<Vec<u8>, String> {
+    let secret = sealer.open(sealed).map_err(|e| e.to_string())?;
+    let secret = String::from_utf8(secret).map_err(|_| "sealed secret is not text".to_owned())?;
+    webhook_signing_key(&secret).map_err(|e| e.to_string())
+}
+
+/// The Standard Webhooks headers of a request: `webhook-id`,
+/// `webhook-timestamp` and `webhook-signature` with one `v1,` signature
+/// per key. Webhook deliveries and job callbacks are signed with this.
+pub(crate) fn signature_headers(msg_id: &str, timestamp: i64, body: &[u8], keys: &[Vec<u8>]) -> HeaderMap {
+    let signatures: Vec<String> = keys.iter().map(|k| sign_webhook(k, msg_id, timestamp, body)).collect();
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    };
+    put("webhook-id", msg_id);
+    put("webhook-timestamp", &timestamp.to_string());
+    put("webhook-signature", &signatures.join(" "));
+    headers
+}
+
+/// What follows an attempt, by the retry schedule.
+pub(crate) struct Step {
+    /// `succeeded`, `retrying` or `failed`.
+    pub state: &'static str,
+    pub outcome: Outcome,
+    pub next_attempt_at: Option<chrono::DateTime<Utc>>,
+    /// Disable the target (it answered 410 Gone), with this reason.
+    pub disable: Option<String>,
+}
+
+/// Decides after attempt `attempt` (1-based): 2xx succeeds; 410 fails for
+/// good; anything else retries after the schedule's next delay (at least
+/// a 429/503's `Retry-After`, jittered) or, when the schedule is used up,
+/// fails and dead-letters.
+pub(crate) fn next_step(
+    schedule: &[Duration],
+    attempt: i32,
+    sent: &SendOutcome,
+    attempted_at: chrono::DateTime<Utc>,
+) -> Step {
+    let status = sent.status;
+    let (state, outcome, next_attempt_at, disable) = match status {
+        Some(s) if (200..300).contains(&s) => ("succeeded", Outcome::Ack, None, None),
+        Some(410) => ("failed", Outcome::Ack, None, Some("the receiver answered 410 Gone".to_owned())),
+        _ => match schedule.get(usize::try_from(attempt - 1).unwrap_or(usize::MAX)) {
+            Some(delay) => {
+                let honoured = match (status, sent.retry_after) {
+                    (Some(429 | 503), Some(after)) => after.max(*delay),
+                    _ => *delay,
+                };
+                let delay = jittered(honoured);
+                let next = attempted_at + chrono::Duration::milliseconds(delay.as_millis() as i64);
+                ("retrying", Outcome::Retry { delay_ms: delay.as_millis() as u64 }, Some(next), None)
+            }
+            None => ("failed", Outcome::DeadLetter { reason: format!("gave up after {attempt} attempts") }, None, None),
+        },
+    };
+    Step { state, outcome, next_attempt_at, disable }
 }

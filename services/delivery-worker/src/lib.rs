@@ -1,9 +1,11 @@
 //! delivery-worker: relays the outbox to RabbitMQ, fans events out to the
 //! tenants' webhooks, and delivers each one signed (Standard Webhooks),
-//! retrying on the configured schedule through the broker's delay queues.
+//! retrying on the configured schedule through the broker's delay queues;
+//! runs async jobs from the jobs queue and sends their signed callbacks.
 
 pub mod config;
 mod deliver;
+mod jobs;
 mod sender;
 
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use argus_crypto::webhook::SecretBox;
 use argus_store::{Store, StoreError};
 use argus_telemetry::health::{self, Readiness};
 
-pub use config::{WorkerConfig, parse_schedule};
+pub use config::{JobsConfig, WorkerConfig, parse_schedule};
 pub use deliver::DISABLE_AFTER_DAYS;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +101,23 @@ impl Worker {
             )
             .await;
         }));
+
+        let runner = Arc::new(jobs::JobRunner {
+            store: store.clone(),
+            sender: deliverer.sender.clone(),
+            sealer: deliverer.sealer.clone(),
+            schedule: config.retry_schedule.clone(),
+            lease: config.jobs.lease,
+            checkpoint_every: config.jobs.checkpoint_every,
+            import_batch: config.jobs.import_batch,
+            shutdown: shutdown.clone(),
+        });
+        let jobs_config = ConsumerConfig::new(WorkQueue::Jobs, config.jobs.concurrency);
+        let (url, topo, token) = (config.amqp_url.clone(), topology.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            run_consumer_forever(&url, &topo, &jobs_config, move |m| runner.clone().handle(m), token).await;
+        }));
+        tasks.push(tokio::spawn(jobs::purge_idempotency_keys(store.clone(), shutdown.clone())));
 
         let readiness = Readiness::new().with("database", health::database_check(store)).with("broker", move || {
             let publisher = publisher.clone();

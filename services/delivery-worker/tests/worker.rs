@@ -5,11 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use argus_bus::proto;
 use argus_bus::testing::{BrokerProxy, TestVhost};
 use argus_store::testing::TestDatabase;
@@ -19,83 +19,9 @@ use argus_types::{EventId, TenantId};
 use auth_service::{Application, AuthConfig, OAuthConfig};
 use delivery_worker::{Worker, WorkerConfig, parse_schedule};
 use serde_json::{Value, json};
+use support::{Received, Receiver};
 
 const PEPPER: &str = "worker-test-pepper";
-
-#[derive(Clone, Debug)]
-struct Received {
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> String {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-/// A local webhook receiver answering from a script (then 200), recording
-/// every request.
-#[derive(Clone)]
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    async fn start(script: Vec<u16>, delay: Duration) -> Self {
-        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let record = got.clone();
-        let server = HttpServer::new(move || {
-            let (record, script) = (record.clone(), script.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (record, script) = (record.clone(), script.clone());
-                async move {
-                    let mut headers = reqwest::header::HeaderMap::new();
-                    for (k, v) in req.headers() {
-                        headers.append(
-                            reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
-                            reqwest::header::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
-                        );
-                    }
-                    tokio::time::sleep(delay).await;
-                    record.lock().unwrap().push(Received { headers, body: body.to_vec() });
-                    let status = script.lock().unwrap().pop_front().unwrap_or(200);
-                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
-                        .body(format!("answered {status}"))
-                }
-            }))
-        })
-        .workers(2)
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(server);
-        Self { url: format!("http://127.0.0.1:{port}/hooks"), got }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let until = Instant::now() + within;
-        loop {
-            let got = self.received();
-            if got.len() >= n || Instant::now() > until {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 struct Stack {
     db: TestDatabase,
@@ -116,6 +42,7 @@ fn worker_config(db: &str, amqp: &str, schedule: &str, allow_private: bool) -> W
         allow_private,
         request_timeout: Duration::from_secs(5),
         concurrency: 16,
+        jobs: Default::default(),
     }
 }
 

@@ -195,21 +195,26 @@ pub struct GraphqlResponse {
     pub errors: Option<Vec<Value>>,
 }
 
-enum BodyError {
+pub(crate) enum BodyError {
     TooLarge,
     Read,
 }
 
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::BytesMut, BodyError> {
+/// The request body, refused once it passes `max` bytes (declared or read).
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    max: usize,
+) -> Result<web::BytesMut, BodyError> {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
+    if declared.is_some_and(|n| n > max) {
         return Err(BodyError::TooLarge);
     }
-    let mut body = web::BytesMut::new();
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| BodyError::Read)?;
-        if body.len() + chunk.len() > MAX_BODY {
+        if body.len() + chunk.len() > max {
             return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);
@@ -217,7 +222,8 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::
     Ok(body)
 }
 
-fn is_json(req: &HttpRequest) -> bool {
+/// Whether the request says its body is `application/json`.
+pub(crate) fn is_json(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -272,7 +278,7 @@ pub async fn graphql(req: HttpRequest, payload: web::Payload, state: web::Data<G
             "send the request as application/json",
         );
     }
-    let body = match read_body(&req, payload).await {
+    let body = match read_body(&req, payload, MAX_BODY).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             let message = format!("the request body must be at most {MAX_BODY} bytes");

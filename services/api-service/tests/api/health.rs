@@ -32,6 +32,14 @@ async fn the_openapi_document_describes_the_transport() {
     assert!(post["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "X-Tenant-ID"));
     assert!(doc["paths"]["/healthz"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // The async jobs routes.
+    let jobs = &doc["paths"]["/v1/jobs"];
+    assert!(jobs["post"]["responses"]["202"].is_object() && jobs["post"]["responses"]["422"].is_object(), "{jobs}");
+    assert!(jobs["post"]["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "Idempotency-Key"));
+    assert!(jobs["get"].is_object());
+    let one = &doc["paths"]["/v1/jobs/{job_id}"];
+    assert!(one["get"].is_object() && one["delete"]["responses"]["409"].is_object());
+    assert!(doc["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]["409"].is_object());
 }
 
 #[tokio::test]

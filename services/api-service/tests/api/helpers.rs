@@ -25,6 +25,11 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         drain_delay_seconds: 0,
         shutdown_timeout_seconds: 30,
         trace_retention: std::time::Duration::from_secs(7 * 86_400),
+        jobs: api_service::config::JobsApiConfig {
+            allow_private_callbacks: true,
+            secret_pepper: PEPPER.into(),
+            ..Default::default()
+        },
     }
 }
 
@@ -311,6 +316,7 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
         allow_private: true,
         request_timeout: std::time::Duration::from_secs(5),
         concurrency: 4,
+        jobs: Default::default(),
     })
     .unwrap();
     let shutdown = worker.shutdown_token();

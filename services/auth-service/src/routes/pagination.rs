@@ -1,31 +1,14 @@
-//! Cursor pagination as every listing route speaks it: `limit` 1 to 100
-//! (default 50) and an opaque `cursor` (base64url of the last id).
+//! Cursor pagination as every listing route speaks it
+//! ([`argus_types::pagination`]), with this service's error type.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub use argus_types::pagination::encode_cursor;
 
 use crate::error::ApiError;
 
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 100;
-
 pub fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::Validation(format!("limit must be between 1 and {MAX_PAGE}")));
-    }
-    Ok(limit as usize)
+    argus_types::pagination::page_limit(limit).map_err(ApiError::Validation)
 }
 
 pub fn decode_cursor<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ApiError::Validation("cursor is not one this API issued".into()))
-}
-
-pub fn encode_cursor(c: Option<String>) -> Option<String> {
-    c.map(|c| URL_SAFE_NO_PAD.encode(c))
+    argus_types::pagination::decode_cursor(raw).map_err(ApiError::Validation)
 }

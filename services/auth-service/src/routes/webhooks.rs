@@ -18,7 +18,6 @@ use super::pagination::{decode_cursor, encode_cursor, page_limit};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-const MAX_URL_LEN: usize = 2048;
 const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How long the previous secret keeps signing after a rotation.
 const SECRET_OVERLAP_HOURS: i64 = 24;
@@ -181,39 +180,10 @@ fn validate_events(events: &[String]) -> Result<Vec<String>, ApiError> {
     Ok(events)
 }
 
-/// The URL rules checked at registration; the delivery worker checks the
-/// resolved address again at send time.
+/// The URL rules checked at registration (shared with job callbacks); the
+/// delivery worker checks the resolved address again at send time.
 fn validate_url(raw: &str, allow_private: bool) -> Result<String, ApiError> {
-    let bad = |why: &str| Err(ApiError::Validation(format!("url {why}")));
-    if raw.len() > MAX_URL_LEN {
-        return bad("is too long");
-    }
-    let Ok(url) = url::Url::parse(raw) else { return bad("is not an absolute URL") };
-    if url.host_str().is_none() {
-        return bad("has no host");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return bad("must not contain credentials");
-    }
-    if url.fragment().is_some() {
-        return bad("must not contain a fragment");
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_private => {}
-        _ => return bad("must use https"),
-    }
-    if !allow_private
-        && let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = url.host()
-        && let Some(ip) = url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse().ok())
-        && argus_types::ssrf::is_forbidden(ip)
-    {
-        return bad("points at a private, loopback or link-local address");
-    }
-    if !allow_private && matches!(url.host_str(), Some("localhost")) {
-        return bad("points at localhost");
-    }
-    Ok(url.to_string())
+    argus_types::ssrf::validate_target_url(raw, allow_private).map_err(|why| ApiError::Validation(format!("url {why}")))
 }
 
 fn validate_description(d: Option<String>) -> Result<Option<String>, ApiError> {

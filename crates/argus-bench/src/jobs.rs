@@ -1,0 +1,194 @@
+//! `argus-bench jobs`: a generated graph loaded through an `import.bulk`
+//! job (rows/s), then a `graph.compute` PageRank job timed from enqueue to
+//! the result read back, through the api-service and a running delivery
+//! worker. Writes the same graph as an edge list for networkx.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use argus_store::{Store, StoreConfig};
+use argus_types::ScopeSet;
+use serde_json::{Value, json};
+
+type Error = Box<dyn std::error::Error>;
+
+/// SplitMix64: a reproducible generator, enough for a benchmark graph.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `edges` distinct directed edges without self-loops over `nodes` nodes,
+/// as the import's NDJSON and as a `source target` edge list.
+fn generate(nodes: u64, edges: u64, seed: u64) -> (String, String) {
+    let mut rng = Rng(seed);
+    let mut ndjson = String::with_capacity((nodes * 80 + edges * 90) as usize);
+    for i in 0..nodes {
+        ndjson.push_str(&format!(
+            "{{\"type\":\"entity\",\"external_id\":\"n{i}\",\"kind\":\"person\",\"name\":\"Node {i}\"}}\n"
+        ));
+    }
+    let mut seen = HashSet::with_capacity(edges as usize);
+    let mut list = String::with_capacity((edges * 14) as usize);
+    while (seen.len() as u64) < edges {
+        let (s, t) = (rng.below(nodes), rng.below(nodes));
+        if s == t || !seen.insert(s * nodes + t) {
+            continue;
+        }
+        ndjson.push_str(&format!(
+            "{{\"type\":\"relationship\",\"external_id\":\"e{}\",\"source\":\"n{s}\",\"target\":\"n{t}\",\"kind\":\"links\"}}\n",
+            seen.len()
+        ));
+        list.push_str(&format!("{s} {t}\n"));
+    }
+    (ndjson, list)
+}
+
+struct Api<'a> {
+    http: reqwest::Client,
+    base: &'a str,
+    token: String,
+    tenant: String,
+}
+
+impl Api<'_> {
+    async fn enqueue(&self, body: &Value) -> Result<String, Error> {
+        let r = self
+            .http
+            .post(format!("{}/v1/jobs", self.base))
+            .bearer_auth(&self.token)
+            .header("X-Tenant-ID", &self.tenant)
+            .json(body)
+            .send()
+            .await?;
+        if r.status() != 202 {
+            return Err(format!("enqueue: {} {}", r.status(), r.text().await?).into());
+        }
+        Ok(r.json::<Value>().await?["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Polls until the job finished; fails unless it succeeded.
+    async fn wait(&self, id: &str, poll: Duration) -> Result<Value, Error> {
+        loop {
+            let job: Value = self
+                .http
+                .get(format!("{}/v1/jobs/{id}", self.base))
+                .bearer_auth(&self.token)
+                .header("X-Tenant-ID", &self.tenant)
+                .send()
+                .await?
+                .json()
+                .await?;
+            match job["status"].as_str() {
+                Some("succeeded") => return Ok(job),
+                Some("failed" | "cancelled") => return Err(format!("job {id} ended: {job}").into()),
+                _ => tokio::time::sleep(poll).await,
+            }
+        }
+    }
+
+    async fn result(&self, id: &str) -> Result<Vec<u8>, Error> {
+        let r = self
+            .http
+            .get(format!("{}/v1/jobs/{id}/result", self.base))
+            .bearer_auth(&self.token)
+            .header("X-Tenant-ID", &self.tenant)
+            .send()
+            .await?;
+        if r.status() != 200 {
+            return Err(format!("result: {}", r.status()).into());
+        }
+        Ok(r.bytes().await?.to_vec())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn bench(
+    api: &str,
+    database_url: &str,
+    issuer: &str,
+    nodes: u64,
+    edges: u64,
+    seed: u64,
+    edge_list: &std::path::Path,
+    pagerank_input: Value,
+) -> Result<Value, Error> {
+    let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 2 })?;
+    let tenant = store.create_tenant("bench-jobs").await?.id;
+    let key = store.current_signing_key().await?.ok_or("no current signing key: run argusctl migrate")?;
+    let scopes: ScopeSet = ["jobs:write"].into_iter().collect();
+    let token = argus_crypto::issue_access_token(
+        &key,
+        &argus_crypto::TokenGrant {
+            issuer,
+            audience: argus_types::claims::LIVE_AUDIENCE,
+            tenant: &tenant,
+            subject: "argus-bench",
+            client_id: "argus-bench",
+            scopes: &scopes,
+            lifetime: chrono::Duration::hours(2),
+        },
+    )?
+    .token;
+    let started = Instant::now();
+    let (ndjson, list) = generate(nodes, edges, seed);
+    std::fs::File::create(edge_list)?.write_all(list.as_bytes())?;
+    let generate_s = started.elapsed().as_secs_f64();
+    let lines = nodes + edges;
+    let body = json!({ "kind": "import.bulk", "input": { "ndjson": ndjson } });
+    drop(ndjson);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(3600)).build()?;
+    let api = Api { http, base: api, token, tenant: tenant.to_string() };
+
+    let started = Instant::now();
+    let import = api.enqueue(&body).await?;
+    drop(body);
+    api.wait(&import, Duration::from_millis(200)).await?;
+    let import_s = started.elapsed().as_secs_f64();
+    let report: Value = serde_json::from_slice(&api.result(&import).await?)?;
+    if report["error_count"] != 0
+        || report["entities"]["created"] != nodes
+        || report["relationships"]["created"] != edges
+    {
+        return Err(format!("the import did not load the whole graph: {report}").into());
+    }
+
+    let started = Instant::now();
+    let compute = api.enqueue(&json!({ "kind": "graph.compute", "input": pagerank_input })).await?;
+    api.wait(&compute, Duration::from_millis(20)).await?;
+    let result = api.result(&compute).await?;
+    let pagerank_s = started.elapsed().as_secs_f64();
+    // NDJSON: the summary, then a line per node.
+    let rows = result.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    let first = result.split(|b| *b == b'\n').next().unwrap_or_default();
+    let result: Value = serde_json::from_slice(first)?;
+    if rows as u64 != nodes + 1 {
+        return Err(format!("graph.compute returned {rows} lines for {nodes} nodes").into());
+    }
+    Ok(json!({
+        "nodes": nodes,
+        "edges": edges,
+        "generate_seconds": crate::round(generate_s),
+        "import_lines": lines,
+        "import_seconds": crate::round(import_s),
+        "import_rows_per_second": crate::round(lines as f64 / import_s),
+        "pagerank_end_to_end_seconds": (pagerank_s * 1000.0).round() / 1000.0,
+        "pagerank_result": result.get("pagerank").map(|p| json!({
+            "iterations": p["iterations"],
+            "converged": p["converged"],
+            "top_score": p["top"][0]["score"],
+        })),
+    }))
+}

@@ -1,0 +1,551 @@
+//! Async jobs: the job rows the API writes and the worker claims, runs and
+//! finishes, their result chunks, and the job callbacks' bookkeeping.
+//!
+//! A job's life: `queued` (written with its outbox task in one
+//! transaction) → `running` (claimed by a worker under a lease, `attempts`
+//! counting the claims) → `succeeded`, `failed` or `cancelled`. Finishing
+//! writes the result chunks, the terminal state, the `job.*` event and its
+//! outbox rows (and the callback's task) in one transaction, guarded by
+//! the attempt, so a job finishes exactly once however often its task is
+//! delivered.
+
+use argus_types::events::envelope;
+use argus_types::jobs::{is_terminal, terminal_event};
+use argus_types::{EventId, JobId, TenantId};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+
+use crate::domain::DomainEvent;
+use crate::idempotency::{StoredResponse, store_response};
+use crate::outbox::{NewOutboxMessage, enqueue};
+use crate::schema::{events, job_result_chunks, jobs};
+use crate::webhooks::insert_event;
+use crate::{Page, Store, StoreError};
+
+/// Results are stored (and streamed) in chunks of at most this many bytes.
+pub const RESULT_CHUNK_BYTES: usize = 1 << 20;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
+pub struct JobRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub kind: String,
+    pub status: String,
+    pub input: Value,
+    pub progress: f64,
+    pub attempts: i32,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub cancel_requested: bool,
+    pub error: Option<Value>,
+    pub result_content_type: Option<String>,
+    pub result_bytes: Option<i64>,
+    pub callback_url: Option<String>,
+    pub callback_status: Option<String>,
+    pub callback_attempts: i32,
+    pub event_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl JobRecord {
+    /// The job as its `job.*` events carry it.
+    pub fn event_data(&self) -> Value {
+        json!({
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "progress": self.progress,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "result_url": (self.status == "succeeded").then(|| format!("/v1/jobs/{}/result", self.id)),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: JobId,
+    pub client_id: String,
+    pub kind: String,
+    pub input: Value,
+    /// A large input kept beside `input` (import.bulk's NDJSON).
+    pub payload: Option<Vec<u8>>,
+    pub callback_url: Option<String>,
+    pub callback_secret_sealed: Option<Vec<u8>>,
+    /// Chosen by the caller, so the response can be built before the row.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// A job that reached a terminal state, for the bus to announce.
+#[derive(Debug, Clone)]
+pub struct JobFinished {
+    /// `job.succeeded`, `job.failed` or `job.cancelled`, data = the job.
+    pub event: DomainEvent,
+    pub job_id: JobId,
+    /// A callback is due (the job was created with a `callback_url`).
+    pub callback: bool,
+}
+
+/// Turns a finished job into its outbox rows: the event, and the
+/// callback's work task when one is due.
+pub type JobAnnounce = dyn Fn(&JobFinished) -> Vec<NewOutboxMessage> + Send + Sync;
+
+/// What a worker gets when it tries to claim a job.
+#[derive(Debug)]
+pub enum Claim {
+    /// Run it: this is attempt `attempt`.
+    Run { attempt: i32, job: Box<JobRecord>, payload: Option<Vec<u8>> },
+    /// Already finished (a duplicate task): nothing to do.
+    Finished,
+    /// Another worker holds an unexpired lease on it.
+    Busy { lease_expires_at: DateTime<Utc> },
+    /// No such job in the tenant.
+    Missing,
+}
+
+/// What a checkpoint learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    Continue,
+    /// Cancel was requested: stop and finish as `cancelled`.
+    Cancel,
+    /// The lease is lost (another attempt took the job over): stop without
+    /// finishing.
+    Lost,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub struct JobEnd {
+    /// `succeeded`, `failed` or `cancelled`.
+    pub status: &'static str,
+    /// `{"code","message"}` for a failure.
+    pub error: Option<Value>,
+    /// The result's media type and bytes (on success).
+    pub result: Option<(String, Vec<u8>)>,
+}
+
+/// Everything a job callback attempt needs.
+#[derive(Debug, Clone)]
+pub struct CallbackContext {
+    pub url: String,
+    pub secret_sealed: Vec<u8>,
+    pub status: Option<String>,
+    pub attempts: i32,
+    pub event_id: String,
+    /// The envelope of the job's terminal event: the callback's body.
+    pub envelope: Value,
+}
+
+/// What `DELETE /v1/jobs/{id}` did.
+#[derive(Debug)]
+pub enum CancelOutcome {
+    /// A queued job, cancelled at once.
+    Cancelled(JobRecord),
+    /// A running job, asked to stop at its next checkpoint.
+    Requested(JobRecord),
+    /// Already finished: nothing to cancel.
+    Finished(JobRecord),
+}
+
+fn limit_plus_one(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
+}
+
+async fn load_for_update(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    id: &JobId,
+) -> Result<Option<JobRecord>, StoreError> {
+    Ok(jobs::table
+        .filter(jobs::tenant_id.eq(tenant.as_str()))
+        .filter(jobs::id.eq(id.as_str()))
+        .select(JobRecord::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Puts a job in a terminal state (the row must be locked by the caller's
+/// transaction), with its result chunks, event and outbox rows.
+async fn finish_locked(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    job: &JobRecord,
+    end: JobEnd,
+    announce: &JobAnnounce,
+) -> Result<JobRecord, StoreError> {
+    let id: JobId = crate::parse_id(&job.id)?;
+    let event_type = terminal_event(end.status)
+        .ok_or_else(|| StoreError::Corrupt(format!("`{}` is not a terminal job state", end.status)))?;
+    let event_id = EventId::generate();
+    let now = Utc::now();
+    let (content_type, bytes) = match &end.result {
+        Some((ct, body)) => (Some(ct.clone()), Some(i64::try_from(body.len()).unwrap_or(i64::MAX))),
+        None => (None, None),
+    };
+    if let Some((_, body)) = &end.result {
+        for (seq, chunk) in body.chunks(RESULT_CHUNK_BYTES).enumerate() {
+            diesel::insert_into(job_result_chunks::table)
+                .values((
+                    job_result_chunks::job_id.eq(&job.id),
+                    job_result_chunks::attempt.eq(job.attempts),
+                    job_result_chunks::seq.eq(i32::try_from(seq).unwrap_or(i32::MAX)),
+                    job_result_chunks::data.eq(chunk),
+                ))
+                .execute(conn)
+                .await?;
+        }
+    }
+    let callback = job.callback_url.is_some();
+    let record = diesel::update(jobs::table)
+        .filter(jobs::tenant_id.eq(tenant.as_str()))
+        .filter(jobs::id.eq(&job.id))
+        .set((
+            jobs::status.eq(end.status),
+            jobs::progress.eq(if end.status == "succeeded" { 1.0 } else { job.progress }),
+            jobs::error.eq(end.error),
+            jobs::result_content_type.eq(content_type),
+            jobs::result_bytes.eq(bytes),
+            jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
+            jobs::finished_at.eq(now),
+            jobs::event_id.eq(event_id.as_str()),
+            jobs::callback_status.eq(callback.then_some("pending")),
+            jobs::updated_at.eq(now),
+        ))
+        .returning(JobRecord::as_returning())
+        .get_result(conn)
+        .await?;
+    let event =
+        DomainEvent { id: event_id, tenant: tenant.clone(), event_type, created_at: now, data: record.event_data() };
+    let body = envelope(&event.id, event_type, now, tenant, event.data.clone());
+    insert_event(conn, &event.id, tenant, event_type, &body).await?;
+    for message in announce(&JobFinished { event, job_id: id, callback }) {
+        enqueue(conn, message).await?;
+    }
+    Ok(record)
+}
+
+impl Store {
+    /// Writes a queued job and its work task in one transaction, and with
+    /// them the response kept for the request's Idempotency-Key.
+    pub async fn create_job(
+        &self,
+        tenant: &TenantId,
+        new: NewJob,
+        task: NewOutboxMessage,
+        response: Option<&StoredResponse>,
+    ) -> Result<JobRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let record = diesel::insert_into(jobs::table)
+                .values((
+                    jobs::id.eq(new.id.as_str()),
+                    jobs::tenant_id.eq(tenant.as_str()),
+                    jobs::client_id.eq(&new.client_id),
+                    jobs::kind.eq(&new.kind),
+                    jobs::input.eq(&new.input),
+                    jobs::payload.eq(new.payload.as_deref()),
+                    jobs::callback_url.eq(new.callback_url.as_deref()),
+                    jobs::callback_secret_sealed.eq(new.callback_secret_sealed.as_deref()),
+                    jobs::created_at.eq(new.created_at),
+                    jobs::updated_at.eq(new.created_at),
+                ))
+                .returning(JobRecord::as_returning())
+                .get_result(conn)
+                .await?;
+            enqueue(conn, task).await?;
+            if let Some(r) = response {
+                store_response(conn, tenant, r).await?;
+            }
+            Ok(record)
+        })
+        .await
+    }
+
+    pub async fn get_job(&self, tenant: &TenantId, id: &JobId) -> Result<Option<JobRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(jobs::table
+            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .filter(jobs::id.eq(id.as_str()))
+            .select(JobRecord::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    /// The tenant's jobs, oldest first, after `after`.
+    pub async fn list_jobs(
+        &self,
+        tenant: &TenantId,
+        filter: &JobFilter,
+        after: Option<&JobId>,
+        limit: usize,
+    ) -> Result<Page<JobRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = jobs::table.filter(jobs::tenant_id.eq(tenant.as_str())).into_boxed();
+        if let Some(s) = &filter.status {
+            query = query.filter(jobs::status.eq(s.clone()));
+        }
+        if let Some(k) = &filter.kind {
+            query = query.filter(jobs::kind.eq(k.clone()));
+        }
+        if let Some(a) = after {
+            query = query.filter(jobs::id.gt(a.as_str().to_owned()));
+        }
+        let items = query
+            .order(jobs::id.asc())
+            .limit(limit_plus_one(limit))
+            .select(JobRecord::as_select())
+            .load(&mut conn)
+            .await?;
+        Ok(Page::from_overfetch(items, limit, |j| j.id.clone()))
+    }
+
+    /// Cancels a queued job at once (announcing `job.cancelled`), or asks a
+    /// running one to stop at its next checkpoint. `None`: no such job.
+    pub async fn cancel_job(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        announce: &JobAnnounce,
+    ) -> Result<Option<CancelOutcome>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(None) };
+            if is_terminal(&job.status) {
+                return Ok(Some(CancelOutcome::Finished(job)));
+            }
+            if job.status == "queued" {
+                let end = JobEnd { status: "cancelled", error: None, result: None };
+                return Ok(Some(CancelOutcome::Cancelled(finish_locked(conn, tenant, &job, end, announce).await?)));
+            }
+            let job = diesel::update(jobs::table)
+                .filter(jobs::tenant_id.eq(tenant.as_str()))
+                .filter(jobs::id.eq(id.as_str()))
+                .set((jobs::cancel_requested.eq(true), jobs::updated_at.eq(Utc::now())))
+                .returning(JobRecord::as_returning())
+                .get_result(conn)
+                .await?;
+            Ok(Some(CancelOutcome::Requested(job)))
+        })
+        .await
+    }
+
+    /// One chunk of a finished job's result (`seq` from 0), tenant-scoped.
+    pub async fn job_result_chunk(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        attempt: i32,
+        seq: i32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(job_result_chunks::table
+            .inner_join(jobs::table.on(jobs::id.eq(job_result_chunks::job_id)))
+            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .filter(job_result_chunks::job_id.eq(id.as_str()))
+            .filter(job_result_chunks::attempt.eq(attempt))
+            .filter(job_result_chunks::seq.eq(seq))
+            .select(job_result_chunks::data)
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    /// Claims a job for one attempt under a lease of `lease`. A queued job,
+    /// or a running one whose lease expired (its worker died), is taken;
+    /// a job with cancel requested is finished as cancelled instead.
+    pub async fn claim_job(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        lease: std::time::Duration,
+        announce: &JobAnnounce,
+    ) -> Result<Claim, StoreError> {
+        let mut conn = self.conn().await?;
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(Claim::Missing) };
+            if is_terminal(&job.status) {
+                return Ok(Claim::Finished);
+            }
+            let now = Utc::now();
+            if job.status == "running"
+                && let Some(until) = job.lease_expires_at
+                && until > now
+            {
+                return Ok(Claim::Busy { lease_expires_at: until });
+            }
+            if job.cancel_requested {
+                let end = JobEnd { status: "cancelled", error: None, result: None };
+                finish_locked(conn, tenant, &job, end, announce).await?;
+                return Ok(Claim::Finished);
+            }
+            // Chunks a dead attempt left behind are not the result.
+            diesel::delete(job_result_chunks::table.filter(job_result_chunks::job_id.eq(id.as_str())))
+                .execute(conn)
+                .await?;
+            let job = diesel::update(jobs::table)
+                .filter(jobs::tenant_id.eq(tenant.as_str()))
+                .filter(jobs::id.eq(id.as_str()))
+                .set((
+                    jobs::status.eq("running"),
+                    jobs::attempts.eq(jobs::attempts + 1),
+                    jobs::lease_expires_at.eq(now + lease),
+                    jobs::started_at.eq(job.started_at.unwrap_or(now)),
+                    jobs::updated_at.eq(now),
+                ))
+                .returning(JobRecord::as_returning())
+                .get_result(conn)
+                .await?;
+            let payload: Option<Vec<u8>> =
+                jobs::table.filter(jobs::id.eq(id.as_str())).select(jobs::payload).first(conn).await?;
+            Ok(Claim::Run { attempt: job.attempts, job: Box::new(job), payload })
+        })
+        .await
+    }
+
+    /// Records progress and renews the lease of attempt `attempt`; says
+    /// whether to go on.
+    pub async fn checkpoint_job(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        attempt: i32,
+        progress: f64,
+        lease: std::time::Duration,
+    ) -> Result<Checkpoint, StoreError> {
+        let mut conn = self.conn().await?;
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        let now = Utc::now();
+        let cancel: Option<bool> = diesel::update(jobs::table)
+            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .filter(jobs::id.eq(id.as_str()))
+            .filter(jobs::attempts.eq(attempt))
+            .filter(jobs::status.eq("running"))
+            .set((
+                jobs::progress.eq(progress.clamp(0.0, 1.0)),
+                jobs::lease_expires_at.eq(now + lease),
+                jobs::updated_at.eq(now),
+            ))
+            .returning(jobs::cancel_requested)
+            .get_result(&mut conn)
+            .await
+            .optional()?;
+        Ok(match cancel {
+            None => Checkpoint::Lost,
+            Some(true) => Checkpoint::Cancel,
+            Some(false) => Checkpoint::Continue,
+        })
+    }
+
+    /// Hands a running job back to the queue (its worker is stopping):
+    /// `queued` again, lease cleared, progress kept. `false` when attempt
+    /// `attempt` no longer holds it.
+    pub async fn release_job(&self, tenant: &TenantId, id: &JobId, attempt: i32) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let released = diesel::update(jobs::table)
+            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .filter(jobs::id.eq(id.as_str()))
+            .filter(jobs::attempts.eq(attempt))
+            .filter(jobs::status.eq("running"))
+            .set((
+                jobs::status.eq("queued"),
+                jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
+                jobs::updated_at.eq(Utc::now()),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(released == 1)
+    }
+
+    /// Finishes attempt `attempt` of a running job. `false` (and nothing
+    /// written) when that attempt no longer holds the job.
+    pub async fn finish_job(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        attempt: i32,
+        end: JobEnd,
+        announce: &JobAnnounce,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(false) };
+            if job.status != "running" || job.attempts != attempt {
+                return Ok(false);
+            }
+            finish_locked(conn, tenant, &job, end, announce).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// What a callback attempt needs; `None` when the job or its callback
+    /// is gone.
+    pub async fn callback_context(&self, tenant: &TenantId, id: &JobId) -> Result<Option<CallbackContext>, StoreError> {
+        let mut conn = self.conn().await?;
+        type Row = (Option<String>, Option<Vec<u8>>, Option<String>, i32, Option<String>, Option<Value>);
+        let row: Option<Row> = jobs::table
+            .left_join(events::table.on(events::id.nullable().eq(jobs::event_id)))
+            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .filter(jobs::id.eq(id.as_str()))
+            .select((
+                jobs::callback_url,
+                jobs::callback_secret_sealed,
+                jobs::callback_status,
+                jobs::callback_attempts,
+                jobs::event_id,
+                events::envelope.nullable(),
+            ))
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(match row {
+            Some((Some(url), Some(secret_sealed), status, attempts, Some(event_id), Some(envelope))) => {
+                Some(CallbackContext { url, secret_sealed, status, attempts, event_id, envelope })
+            }
+            _ => None,
+        })
+    }
+
+    /// Records one callback attempt: its number, the callback's state
+    /// (`pending` while retrying, `succeeded`, `failed`) and the error.
+    pub async fn record_callback_attempt(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        attempt: i32,
+        status: &str,
+        error: Option<String>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::update(jobs::table)
+            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .filter(jobs::id.eq(id.as_str()))
+            .set((
+                jobs::callback_attempts.eq(attempt),
+                jobs::callback_status.eq(status),
+                jobs::callback_last_error.eq(error),
+                jobs::updated_at.eq(Utc::now()),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! REST routes, one module per contract topic.
+
+pub mod jobs;

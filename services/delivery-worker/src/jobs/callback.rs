@@ -1,0 +1,58 @@
+//! A finished job's callback: the envelope of its terminal event POSTed to
+//! the job's `callback_url`, signed like a webhook delivery (Standard
+//! Webhooks headers, `webhook-id` = the event id, the job's own secret)
+//! through the same SSRF-guarded sender, and retried on the webhook
+//! schedule through the jobs queue's delay queues.
+
+use argus_bus::{Incoming, Outcome, proto};
+use argus_types::{JobId, TenantId};
+use chrono::Utc;
+
+use super::{JobRunner, STORE_RETRY_MS};
+use crate::deliver::{Step, next_step, open_signing_key, parse, signature_headers};
+
+impl JobRunner {
+    pub(super) async fn callback(&self, message: Incoming) -> Outcome {
+        let task: proto::JobCallbackTask = match message.decode() {
+            Ok(t) => t,
+            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable callback task: {e}") },
+        };
+        let (tenant, job): (TenantId, JobId) =
+            match (parse(&task.tenant_id, "tenant id"), parse(&task.job_id, "job id")) {
+                (Ok(t), Ok(j)) => (t, j),
+                (Err(o), _) | (_, Err(o)) => return o,
+            };
+        let ctx = match self.store.callback_context(&tenant, &job).await {
+            Ok(Some(ctx)) => ctx,
+            Ok(None) => return Outcome::Ack,
+            Err(e) => {
+                tracing::warn!(error = %e, job_id = %job, "loading a callback failed; retrying");
+                return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+            }
+        };
+        if ctx.status.as_deref() != Some("pending") {
+            // A duplicate of a callback already settled.
+            return Outcome::Ack;
+        }
+        let key = match open_signing_key(&self.sealer, &ctx.secret_sealed) {
+            Ok(k) => k,
+            Err(e) => return Outcome::DeadLetter { reason: format!("callback secret: {e}") },
+        };
+        let body = match serde_json::to_vec(&ctx.envelope) {
+            Ok(b) => b,
+            Err(e) => return Outcome::DeadLetter { reason: format!("callback body: {e}") },
+        };
+        let attempted_at = Utc::now();
+        let headers = signature_headers(&ctx.event_id, attempted_at.timestamp(), &body, &[key]);
+        let sent = self.sender.send(&ctx.url, headers, body).await;
+        let attempt = ctx.attempts + 1;
+        let Step { state, outcome, .. } = next_step(&self.schedule, attempt, &sent, attempted_at);
+        let state = if state == "retrying" { "pending" } else { state };
+        if let Err(e) = self.store.record_callback_attempt(&tenant, &job, attempt, state, sent.error).await {
+            tracing::warn!(error = %e, job_id = %job, "recording a callback attempt failed; retrying");
+            return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+        }
+        tracing::info!(job_id = %job, attempt, status = ?sent.status, result = state, "job callback attempted");
+        outcome
+    }
+}

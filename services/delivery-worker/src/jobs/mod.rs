@@ -1,0 +1,309 @@
+//! The jobs consumer: runs `import.bulk`, `export.bulk`,
+//! `intelligence.enrich.bulk` and `graph.compute` jobs, and sends the
+//! signed callbacks of finished jobs.
+//!
+//! At least once, without duplicated effects: a task claims its job under
+//! a lease (`attempts` counts claims); a heartbeat checkpoints progress and
+//! renews the lease every `checkpoint_every`, and learns of a cancel; a
+//! worker that dies stops renewing, so after the lease a redelivered task
+//! claims the job again (imports are upserts, so a rerun adds nothing
+//! twice); finishing is guarded by the attempt, so a job finishes once and
+//! a task of a finished job is acked without running.
+
+mod callback;
+mod enrich;
+mod export;
+mod graph;
+mod import;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use argus_bus::{Incoming, JOB_CALLBACK_KIND, Outcome, proto};
+use argus_crypto::webhook::SecretBox;
+use argus_store::jobs::{Checkpoint, Claim, JobAnnounce, JobEnd, JobFinished, JobRecord};
+use argus_store::outbox::NewOutboxMessage;
+use argus_store::{Store, StoreError};
+use argus_types::jobs::{ENRICH_BULK, EXPORT_BULK, GRAPH_COMPUTE, IMPORT_BULK};
+use argus_types::{JobId, TenantId};
+use serde_json::{Value, json};
+
+use crate::deliver::parse;
+use crate::sender::Sender;
+
+/// When the database is unreachable, try the message again this soon.
+const STORE_RETRY_MS: u64 = 1000;
+
+/// What the jobs consumer needs.
+pub struct JobRunner {
+    pub store: Store,
+    pub sender: Sender,
+    pub sealer: SecretBox,
+    /// The webhook retry schedule, which callbacks follow too.
+    pub schedule: Vec<Duration>,
+    pub lease: Duration,
+    pub checkpoint_every: Duration,
+    /// Rows per upsert statement of an import.
+    pub import_batch: usize,
+    /// Cancelled when the worker stops: running jobs are handed back.
+    pub shutdown: argus_bus::CancellationToken,
+}
+
+/// The outbox rows of a finished job, with the headers every writer passes.
+fn announce_finished(finished: &JobFinished) -> Vec<NewOutboxMessage> {
+    argus_bus::outbox::job_finished(finished, BTreeMap::new())
+}
+
+pub fn announce() -> &'static JobAnnounce {
+    &announce_finished
+}
+
+/// Why a run stopped without a result.
+#[derive(Debug)]
+pub(crate) enum RunError {
+    /// Cancel was requested.
+    Cancelled,
+    /// Another attempt holds the job now.
+    Lost,
+    /// The worker is stopping: hand the job back to the queue.
+    Interrupted,
+    /// The job cannot succeed: `code` and a message for `error`.
+    Failed { code: &'static str, message: String },
+    /// The database failed; the task is retried.
+    Store(StoreError),
+}
+
+impl From<StoreError> for RunError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl RunError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::Failed { code: "invalid_input", message: message.into() }
+    }
+}
+
+/// An analytics computation that stopped: a stop the job asked for, or a
+/// failure of the input (an entity the graph does not hold, ...).
+pub(crate) fn analytics_error(e: argus_analytics::ComputeError, control: &Control) -> RunError {
+    match e {
+        argus_analytics::ComputeError::Cancelled => match control.stop.load(Ordering::Relaxed) {
+            LOST => RunError::Lost,
+            INTERRUPT => RunError::Interrupted,
+            _ => RunError::Cancelled,
+        },
+        argus_analytics::ComputeError::UnknownEntity(id) => {
+            RunError::Failed { code: "unknown_entity", message: format!("unknown entity: {id}") }
+        }
+        argus_analytics::ComputeError::Input(e) => RunError::invalid(e.to_string()),
+    }
+}
+
+const CANCEL: u8 = 1;
+const LOST: u8 = 2;
+const INTERRUPT: u8 = 3;
+
+/// Shared by a running job and its heartbeat: the progress to record and
+/// whether to stop.
+#[derive(Default)]
+pub(crate) struct Control {
+    progress: AtomicU64,
+    stop: AtomicU8,
+}
+
+impl Control {
+    /// A checkpoint: records `progress` (0..=1) and says whether to go on.
+    pub(crate) fn check(&self, progress: f64) -> Result<(), RunError> {
+        self.progress.store(progress.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+        match self.stop.load(Ordering::Relaxed) {
+            CANCEL => Err(RunError::Cancelled),
+            LOST => Err(RunError::Lost),
+            INTERRUPT => Err(RunError::Interrupted),
+            _ => Ok(()),
+        }
+    }
+
+    fn progress(&self) -> f64 {
+        f64::from_bits(self.progress.load(Ordering::Relaxed))
+    }
+}
+
+/// A job being run: what a kind's runner gets.
+pub(crate) struct Run<'a> {
+    pub tenant: &'a TenantId,
+    pub job: &'a JobRecord,
+    pub payload: Option<Vec<u8>>,
+    pub control: Arc<Control>,
+}
+
+/// A finished run's result: its media type and bytes.
+pub(crate) struct Output {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Output {
+    pub(crate) fn json(value: &Value) -> Self {
+        Self { content_type: "application/json", body: serde_json::to_vec(value).unwrap_or_default() }
+    }
+}
+
+impl JobRunner {
+    /// Handles one message of the jobs queue: a job task or a callback.
+    pub async fn handle(self: Arc<Self>, message: Incoming) -> Outcome {
+        if message.kind == JOB_CALLBACK_KIND {
+            return self.callback(message).await;
+        }
+        let task: proto::JobTask = match message.decode() {
+            Ok(t) => t,
+            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable job task: {e}") },
+        };
+        let (tenant, job): (TenantId, JobId) =
+            match (parse(&task.tenant_id, "tenant id"), parse(&task.job_id, "job id")) {
+                (Ok(t), Ok(j)) => (t, j),
+                (Err(o), _) | (_, Err(o)) => return o,
+            };
+        match self.store.claim_job(&tenant, &job, self.lease, announce()).await {
+            Err(e) => {
+                tracing::warn!(error = %e, job_id = %job, "claiming a job failed; retrying");
+                Outcome::Retry { delay_ms: STORE_RETRY_MS }
+            }
+            Ok(Claim::Missing | Claim::Finished) => Outcome::Ack,
+            Ok(Claim::Busy { lease_expires_at }) => {
+                // Another worker runs it, or one died holding it: look
+                // again once the lease may have run out.
+                let wait = (lease_expires_at - chrono::Utc::now()).num_milliseconds().max(100);
+                Outcome::Retry { delay_ms: u64::try_from(wait).unwrap_or(STORE_RETRY_MS) }
+            }
+            Ok(Claim::Run { attempt, job: record, payload }) => {
+                self.run(&tenant, &job, attempt, &record, payload).await
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        attempt: i32,
+        job: &JobRecord,
+        payload: Option<Vec<u8>>,
+    ) -> Outcome {
+        tracing::info!(job_id = %id, kind = %job.kind, attempt, "job started");
+        let control = Arc::new(Control::default());
+        control.check(job.progress).ok();
+        let heartbeat = tokio::spawn(heartbeat(
+            self.store.clone(),
+            tenant.clone(),
+            id.clone(),
+            attempt,
+            control.clone(),
+            self.lease,
+            self.checkpoint_every,
+            self.shutdown.clone(),
+        ));
+        let run = Run { tenant, job, payload, control: control.clone() };
+        let result = match job.kind.as_str() {
+            IMPORT_BULK => import::run(self, &run).await,
+            EXPORT_BULK => export::run(self, &run).await,
+            GRAPH_COMPUTE => graph::run(self, &run).await,
+            ENRICH_BULK => enrich::run(self, &run).await,
+            other => Err(RunError::Failed { code: "unsupported_kind", message: format!("no runner for `{other}`") }),
+        };
+        heartbeat.abort();
+        let end = match result {
+            Ok(output) => {
+                JobEnd { status: "succeeded", error: None, result: Some((output.content_type.to_owned(), output.body)) }
+            }
+            Err(RunError::Cancelled) => JobEnd { status: "cancelled", error: None, result: None },
+            Err(RunError::Failed { code, message }) => {
+                JobEnd { status: "failed", error: Some(json!({ "code": code, "message": message })), result: None }
+            }
+            Err(RunError::Lost) => {
+                tracing::warn!(job_id = %id, attempt, "job taken over by another attempt; stopping");
+                return Outcome::Ack;
+            }
+            Err(RunError::Interrupted) => {
+                // Back to the queue for another worker, at once.
+                return match self.store.release_job(tenant, id, attempt).await {
+                    Ok(released) => {
+                        tracing::info!(job_id = %id, attempt, released, "worker stopping: job handed back");
+                        Outcome::Retry { delay_ms: 0 }
+                    }
+                    Err(e) => {
+                        tracing::warn!(job_id = %id, error = %e, "handing a job back failed; its lease will run out");
+                        Outcome::Retry { delay_ms: STORE_RETRY_MS }
+                    }
+                };
+            }
+            Err(RunError::Store(e)) => {
+                tracing::warn!(job_id = %id, attempt, error = %e, "job interrupted by the database; retrying");
+                return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+            }
+        };
+        let status = end.status;
+        match self.store.finish_job(tenant, id, attempt, end, announce()).await {
+            Ok(finished) => {
+                tracing::info!(job_id = %id, attempt, status, finished, "job ended");
+                Outcome::Ack
+            }
+            Err(e) => {
+                tracing::warn!(job_id = %id, error = %e, "recording the end of a job failed; retrying");
+                Outcome::Retry { delay_ms: STORE_RETRY_MS }
+            }
+        }
+    }
+}
+
+/// Every `every`: writes the job's progress, renews the lease and learns
+/// whether to stop; when the worker stops, tells the job to stop too.
+#[allow(clippy::too_many_arguments)]
+async fn heartbeat(
+    store: Store,
+    tenant: TenantId,
+    id: JobId,
+    attempt: i32,
+    control: Arc<Control>,
+    lease: Duration,
+    every: Duration,
+    shutdown: argus_bus::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled(), if control.stop.load(Ordering::Relaxed) == 0 => {
+                // Unless it is already stopping for another reason.
+                let _ = control.stop.compare_exchange(0, INTERRUPT, Ordering::Relaxed, Ordering::Relaxed);
+                continue;
+            }
+        }
+        match store.checkpoint_job(&tenant, &id, attempt, control.progress(), lease).await {
+            Ok(Checkpoint::Continue) => {}
+            Ok(Checkpoint::Cancel) => control.stop.store(CANCEL, Ordering::Relaxed),
+            Ok(Checkpoint::Lost) => {
+                control.stop.store(LOST, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => tracing::warn!(job_id = %id, error = %e, "job checkpoint failed"),
+        }
+    }
+}
+
+/// Deletes expired Idempotency-Keys every ten minutes until `stop`.
+pub async fn purge_idempotency_keys(store: Store, stop: argus_bus::CancellationToken) {
+    loop {
+        match store.purge_idempotency_keys().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired idempotency keys purged"),
+            Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+    }
+}

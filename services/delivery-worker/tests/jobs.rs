@@ -1,0 +1,891 @@
+//! Async jobs end to end, through HTTP: the api-service and auth-service on
+//! random ports, the delivery worker (in process, or the real binary where
+//! it is killed), a RabbitMQ vhost and a PostgreSQL database of the test's
+//! own, and a local receiver for callbacks and webhooks. Callback
+//! signatures are checked with the `standardwebhooks` crate.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use api_service::config::{Environment, JobsApiConfig};
+use api_service::{ApiConfig, Application as Api};
+use argus_bus::testing::TestVhost;
+use argus_store::testing::TestDatabase;
+use argus_store::{Store, StoreConfig};
+use argus_types::TenantId;
+use auth_service::{Application as Auth, AuthConfig, OAuthConfig};
+use delivery_worker::{JobsConfig, Worker, WorkerConfig, parse_schedule};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Received, Receiver};
+
+const PEPPER: &str = "jobs-test-pepper";
+const ISSUER: &str = "https://auth.test.knogin.com";
+
+fn verify(secret: &str, r: &Received) -> Value {
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(&r.body, &r.headers)
+        .unwrap_or_else(|e| panic!("signature does not verify: {e:?}"));
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+struct Stack {
+    db: TestDatabase,
+    vhost: TestVhost,
+    store: Store,
+    auth: String,
+    api: String,
+    http: reqwest::Client,
+}
+
+/// A worker tuned for tests: small import batches and fast checkpoints.
+fn jobs_config(import_batch: usize) -> JobsConfig {
+    JobsConfig {
+        concurrency: 2,
+        lease: Duration::from_secs(2),
+        checkpoint_every: Duration::from_millis(50),
+        import_batch,
+    }
+}
+
+impl Stack {
+    async fn start() -> Self {
+        argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
+        let (db, vhost) = tokio::join!(TestDatabase::create(), TestVhost::create());
+        let store_config = StoreConfig { database_url: db.url().to_owned(), max_connections: 4 };
+        let auth = Auth::build(AuthConfig {
+            listen_addr: "127.0.0.1:0".into(),
+            store: store_config.clone(),
+            issuer: ISSUER.into(),
+            audience: "api.knogin.com".into(),
+            secret_pepper: PEPPER.into(),
+            webhook_allow_private: true,
+            trust_forwarded_for: false,
+            oauth: OAuthConfig::default(),
+            drain_delay_seconds: 0,
+            shutdown_timeout_seconds: 1,
+            migrate: false,
+        })
+        .await
+        .unwrap();
+        let auth_url = format!("http://127.0.0.1:{}", auth.port());
+        tokio::spawn(auth.run_until_stopped());
+        let api = Api::build(ApiConfig {
+            listen_addr: "127.0.0.1:0".into(),
+            store: store_config,
+            environment: Environment::Live,
+            issuer: ISSUER.into(),
+            audience: "api.knogin.com".into(),
+            jwks_url: format!("{auth_url}/.well-known/jwks.json"),
+            migrate: false,
+            drain_delay_seconds: 0,
+            shutdown_timeout_seconds: 1,
+            trace_retention: Duration::from_secs(7 * 86_400),
+            jobs: JobsApiConfig { allow_private_callbacks: true, secret_pepper: PEPPER.into(), max_body: 4 << 20 },
+        })
+        .await
+        .unwrap();
+        let api_url = format!("http://127.0.0.1:{}", api.port());
+        tokio::spawn(api.run_until_stopped());
+        Self { store: db.store(), db, vhost, auth: auth_url, api: api_url, http: reqwest::Client::new() }
+    }
+
+    fn worker_config(&self, jobs: JobsConfig) -> WorkerConfig {
+        WorkerConfig {
+            admin_addr: "127.0.0.1:0".into(),
+            store: StoreConfig { database_url: self.db.url().to_owned(), max_connections: 8 },
+            amqp_url: self.vhost.url().to_owned(),
+            bus_prefix: "argus".into(),
+            secret_pepper: PEPPER.into(),
+            retry_schedule: parse_schedule("0.2,0.2").unwrap(),
+            allow_private: true,
+            request_timeout: Duration::from_secs(5),
+            concurrency: 4,
+            jobs,
+        }
+    }
+
+    /// Starts a worker in this process; cancel its token to stop it.
+    fn worker(&self, jobs: JobsConfig) -> argus_bus::CancellationToken {
+        let worker = Worker::build(self.worker_config(jobs)).unwrap();
+        let token = worker.shutdown_token();
+        tokio::spawn(worker.run_until_stopped());
+        token
+    }
+
+    /// The real worker binary against this stack.
+    fn worker_binary(&self, import_batch: usize) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"))
+            .env("ARGUS_DATABASE_URL", self.db.url())
+            .env("ARGUS_AMQP_URL", self.vhost.url())
+            .env("ARGUS_SECRET_PEPPER", PEPPER)
+            .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2,0.2")
+            .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
+            .env("ARGUS_JOBS_LEASE_SECONDS", "1")
+            .env("ARGUS_JOBS_CHECKPOINT_MS", "50")
+            .env("ARGUS_JOBS_IMPORT_BATCH", import_batch.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    async fn token(&self, tenant: &TenantId, client_id: &str, scopes: &[&str]) -> String {
+        let key = self.store.current_signing_key().await.unwrap().unwrap();
+        let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
+        argus_crypto::issue_access_token(
+            &key,
+            &argus_crypto::TokenGrant {
+                issuer: ISSUER,
+                audience: "api.knogin.com",
+                tenant,
+                subject: client_id,
+                client_id,
+                scopes: &scopes,
+                lifetime: chrono::Duration::hours(1),
+            },
+        )
+        .unwrap()
+        .token
+    }
+
+    /// A tenant and a `jobs:write` token for it.
+    async fn tenant(&self) -> Caller {
+        let tenant = self.store.create_tenant("t").await.unwrap().id;
+        let token = self.token(&tenant, "app_jobs", &["jobs:write"]).await;
+        Caller { tenant, token }
+    }
+
+    async fn call(&self, caller: &Caller, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(&caller.token)
+            .header("X-Tenant-ID", caller.tenant.as_str())
+    }
+
+    async fn post_job(&self, caller: &Caller, body: &Value, key: Option<&str>) -> reqwest::Response {
+        let mut req = self.call(caller, reqwest::Method::POST, "/v1/jobs").await.json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Enqueues a job; returns its view.
+    async fn enqueue(&self, caller: &Caller, body: Value) -> Value {
+        let r = self.post_job(caller, &body, None).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{}", r.text().await.unwrap());
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let job: Value = r.json().await.unwrap();
+        assert_eq!(location, format!("/v1/jobs/{}", job["id"].as_str().unwrap()));
+        assert_eq!(job["status"], "queued");
+        job
+    }
+
+    async fn job(&self, caller: &Caller, id: &str) -> Value {
+        let r = self.call(caller, reqwest::Method::GET, &format!("/v1/jobs/{id}")).await.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    async fn wait(&self, caller: &Caller, id: &str, done: impl Fn(&Value) -> bool, within: Duration) -> Value {
+        let until = Instant::now() + within;
+        loop {
+            let job = self.job(caller, id).await;
+            if done(&job) {
+                return job;
+            }
+            assert!(Instant::now() < until, "job not there in time: {job}");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    async fn wait_status(&self, caller: &Caller, id: &str, status: &str) -> Value {
+        self.wait(caller, id, |j| j["status"] == status, Duration::from_secs(60)).await
+    }
+
+    async fn result(&self, caller: &Caller, id: &str) -> reqwest::Response {
+        self.call(caller, reqwest::Method::GET, &format!("/v1/jobs/{id}/result")).await.send().await.unwrap()
+    }
+
+    async fn list(&self, caller: &Caller, query: &str) -> Value {
+        let r = self.call(caller, reqwest::Method::GET, &format!("/v1/jobs{query}")).await.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    /// (entities, relationships) in the tenant.
+    async fn graph_size(&self, tenant: &TenantId) -> (usize, usize) {
+        let (nodes, edges) = self.store.entity_graph(tenant, None, None).await.unwrap();
+        (nodes.len(), edges.len())
+    }
+
+    /// A webhook of the tenant (through the auth-service) for `events`;
+    /// returns its secret.
+    async fn webhook(&self, tenant: &TenantId, url: &str, events: &[&str]) -> String {
+        let admin = self.token(tenant, "argusctl", &["webhooks:write"]).await;
+        let r = self
+            .http
+            .post(format!("{}/v1/webhooks", self.auth))
+            .bearer_auth(admin)
+            .json(&json!({ "url": url, "events": events }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned()
+    }
+}
+
+struct Caller {
+    tenant: TenantId,
+    token: String,
+}
+
+/// NDJSON of `people` person entities (`p0`…) and a chain of `knows`
+/// relationships between consecutive ones.
+fn people(people: usize) -> String {
+    let mut out = String::new();
+    for i in 0..people {
+        out.push_str(
+            &json!({"type": "entity", "external_id": format!("p{i}"), "kind": "person", "name": format!("Person {i}")})
+                .to_string(),
+        );
+        out.push('\n');
+    }
+    for i in 1..people {
+        out.push_str(&json!({"type": "relationship", "external_id": format!("k{i}"), "source": format!("p{}", i - 1), "target": format!("p{i}"), "kind": "knows"}).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn import_then_export_through_the_api() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker(jobs_config(1000));
+    let caller = stack.tenant().await;
+    let ndjson = [
+        r#"{"type":"entity","external_id":"p1","kind":"person","name":"Ada Lovelace","attributes":{"phone":"+44 20 7946 0000"}}"#,
+        r#"{"type":"entity","external_id":"o1","kind":"organisation","name":"Analytical Engines Ltd"}"#,
+        r#"{"type":"entity","external_id":"p2","kind":"person","name":"Charles Babbage"}"#,
+        "",
+        r#"{"type":"relationship","external_id":"r1","source":"p1","target":"o1","kind":"works_for"}"#,
+        r#"{"type":"relationship","external_id":"r2","source":"p2","target":"o1","kind":"owns"}"#,
+        r#"{"type":"incident","external_id":"i1","title":"Engine fire","severity":"high","location":"London"}"#,
+        r#"{"type":"entity","external_id":"x","kind":"robot","name":"R2"}"#,
+        r#"{"type":"relationship","external_id":"r3","source":"p1","target":"nobody","kind":"knows"}"#,
+        "not json",
+    ]
+    .join("\n");
+    let job = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": ndjson}})).await;
+    let id = job["id"].as_str().unwrap();
+    assert!(id.starts_with("job_"));
+    let done = stack.wait_status(&caller, id, "succeeded").await;
+    assert_eq!(done["progress"], 1.0);
+    assert!(done["started_at"].is_string() && done["finished_at"].is_string());
+    assert_eq!(done["result_url"], format!("/v1/jobs/{id}/result"));
+    let r = stack.result(&caller, id).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["lines"], 9);
+    assert_eq!(report["entities"], json!({"created": 3, "updated": 0, "unchanged": 0}));
+    assert_eq!(report["relationships"], json!({"created": 2, "updated": 0, "unchanged": 0}));
+    assert_eq!(report["incidents"], json!({"created": 1, "updated": 0, "unchanged": 0}));
+    assert_eq!(report["error_count"], 3);
+    let lines: Vec<u64> = report["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [8, 10, 9], "entity and parse errors first, then the unresolved relationship");
+    assert!(report["errors"][2]["error"].as_str().unwrap().contains("nobody"));
+    assert_eq!(stack.graph_size(&caller.tenant).await, (3, 2));
+
+    // The same import again changes nothing; a renamed entity is updated.
+    let again = ndjson.replace("Charles Babbage", "Charles B.");
+    let job = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": again}})).await;
+    let id2 = job["id"].as_str().unwrap();
+    stack.wait_status(&caller, id2, "succeeded").await;
+    let report: Value = stack.result(&caller, id2).await.json().await.unwrap();
+    assert_eq!(report["entities"], json!({"created": 0, "updated": 1, "unchanged": 2}));
+    assert_eq!(report["relationships"], json!({"created": 0, "updated": 0, "unchanged": 2}));
+    assert_eq!(report["incidents"], json!({"created": 0, "updated": 0, "unchanged": 1}));
+    assert_eq!(stack.graph_size(&caller.tenant).await, (3, 2));
+
+    // Export: everything, then only organisations and relationships.
+    let job = stack.enqueue(&caller, json!({"kind": "export.bulk", "input": {}})).await;
+    let id3 = job["id"].as_str().unwrap();
+    stack.wait_status(&caller, id3, "succeeded").await;
+    let r = stack.result(&caller, id3).await;
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    let text = r.text().await.unwrap();
+    let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["incident", "entity", "entity", "entity", "relationship", "relationship"]);
+    assert_eq!(rows[0]["title"], "Engine fire");
+    assert!(rows.iter().any(|r| r["name"] == "Charles B."));
+    assert!(rows.iter().all(|r| r.get("tenant_id").is_none()));
+    let job = stack
+        .enqueue(
+            &caller,
+            json!({"kind": "export.bulk", "input": {"types": ["entities"], "entity_kind": "organisation"}}),
+        )
+        .await;
+    let id4 = job["id"].as_str().unwrap();
+    stack.wait_status(&caller, id4, "succeeded").await;
+    let text = stack.result(&caller, id4).await.text().await.unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(text.contains("Analytical Engines Ltd"));
+
+    // Listing, filtered and paged.
+    let all = stack.list(&caller, "").await;
+    assert_eq!(all["jobs"].as_array().unwrap().len(), 4);
+    let imports = stack.list(&caller, "?kind=import.bulk&status=succeeded").await;
+    let ids: Vec<&str> = imports["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [id, id2]);
+    let page = stack.list(&caller, "?limit=3").await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 3);
+    let next = stack.list(&caller, &format!("?limit=3&cursor={}", page["next_cursor"].as_str().unwrap())).await;
+    assert_eq!(next["jobs"][0]["id"], id4);
+    assert!(next["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_refuse_and_validate() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::ZERO).await;
+    let body = json!({"kind": "export.bulk", "input": {"types": ["incidents"]}, "callback_url": receiver.url});
+
+    let first = stack.post_job(&caller, &body, Some("order-7")).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers()["location"].clone();
+    let first: Value = first.json().await.unwrap();
+    assert!(first["callback_secret"].as_str().unwrap().starts_with("whsec_"));
+
+    let replay = stack.post_job(&caller, &body, Some("order-7")).await;
+    assert_eq!(replay.status(), StatusCode::ACCEPTED);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.headers()["location"], location);
+    assert_eq!(replay.json::<Value>().await.unwrap(), first);
+    // The structured-field form of the same key is the same key.
+    let quoted = stack.post_job(&caller, &body, Some("\"order-7\"")).await;
+    assert_eq!(quoted.headers()["idempotent-replayed"], "true");
+    assert_eq!(stack.list(&caller, "").await["jobs"].as_array().unwrap().len(), 1, "one job for three requests");
+    // The stored secret is not readable afterwards.
+    let view = stack.job(&caller, first["id"].as_str().unwrap()).await;
+    assert!(view.get("callback_secret").is_none());
+
+    // Same key, other payload: 422. Another app's same key is its own.
+    let other = json!({"kind": "export.bulk", "input": {"types": ["cases"]}});
+    let r = stack.post_job(&caller, &other, Some("order-7")).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let other_app = Caller {
+        tenant: caller.tenant.clone(),
+        token: stack.token(&caller.tenant, "app_other", &["jobs:write"]).await,
+    };
+    assert_eq!(stack.post_job(&other_app, &other, Some("order-7")).await.status(), StatusCode::ACCEPTED);
+
+    // A request while the first with its key is in flight: 409.
+    let pending = json!({"kind": "export.bulk", "input": {}});
+    let bytes = serde_json::to_vec(&pending).unwrap();
+    let key = argus_store::idempotency::IdempotencyKey {
+        client_id: "app_jobs".into(),
+        key: "in-flight".into(),
+        fingerprint: argus_store::idempotency::fingerprint(&[b"POST /v1/jobs".as_slice(), &bytes[..]]),
+    };
+    let begun = stack.store.idempotency_begin(&caller.tenant, &key).await.unwrap();
+    assert_eq!(begun, argus_store::idempotency::Begin::Proceed);
+    let r = stack
+        .call(&caller, reqwest::Method::POST, "/v1/jobs")
+        .await
+        .header("Idempotency-Key", "in-flight")
+        .header("Content-Type", "application/json")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    // Errors are kept and replayed too.
+    let bad = json!({"kind": "export.bulk", "input": {"types": ["users"]}});
+    let r = stack.post_job(&caller, &bad, Some("bad-1")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let detail = r.json::<Value>().await.unwrap()["detail"].clone();
+    let r = stack.post_job(&caller, &bad, Some("bad-1")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    assert_eq!(r.json::<Value>().await.unwrap()["detail"], detail);
+
+    // Malformed keys: 400, nothing queued.
+    for key in ["", "\"open", &"k".repeat(256), "caf\u{e9}"] {
+        let mut req = stack.call(&caller, reqwest::Method::POST, "/v1/jobs").await.json(&pending);
+        req = req.header("Idempotency-Key", reqwest::header::HeaderValue::from_bytes(key.as_bytes()).unwrap());
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "key {key:?}");
+        assert!(r.text().await.unwrap().contains("Idempotency-Key"));
+    }
+    assert_eq!(stack.list(&caller, "").await["jobs"].as_array().unwrap().len(), 2);
+
+    // Expired keys are purged; a purged key is free again.
+    sql(&stack, "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'");
+    assert!(stack.store.purge_idempotency_keys().await.unwrap() >= 1);
+    let fresh = stack.post_job(&caller, &body, Some("order-7")).await;
+    assert_eq!(fresh.status(), StatusCode::ACCEPTED);
+    assert!(fresh.headers().get("idempotent-replayed").is_none());
+}
+
+/// Runs one SQL statement on the test's database (what no route does).
+fn sql(stack: &Stack, statement: &str) {
+    let out = std::process::Command::new("psql").arg(stack.db.url()).arg("-c").arg(statement).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn bad_requests_are_4xx_and_queue_nothing() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let cases = [
+        (json!({"kind": "report.weekly", "input": {}}), "kind must be one of"),
+        (json!({"kind": "import.bulk", "input": {}}), "ndjson"),
+        (json!({"kind": "import.bulk", "input": {"ndjson": "  \n"}}), "no lines"),
+        (json!({"kind": "import.bulk", "input": {"ndjson": "{}", "extra": 1}}), "unknown field"),
+        (json!({"kind": "export.bulk", "input": {"types": []}}), "at least one"),
+        (json!({"kind": "export.bulk", "input": {"incident_severity": "apocalyptic"}}), "incident_severity"),
+        (
+            json!({"kind": "export.bulk", "input": {}, "callback_url": "ftp://example.com/x"}),
+            "callback_url must use https",
+        ),
+        (json!({"kind": "export.bulk", "input": {}, "callback_url": "not a url"}), "callback_url"),
+        (json!({"kind": "export.bulk", "input": {}, "priority": 1}), "unknown field"),
+        (json!(["export.bulk"]), "not a job"),
+    ];
+    for (body, why) in cases {
+        let r = stack.post_job(&caller, &body, None).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let problem: Value = r.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains(why), "{body}: {problem}");
+    }
+    let r = stack
+        .call(&caller, reqwest::Method::POST, "/v1/jobs")
+        .await
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = json!({"kind": "import.bulk", "input": {"ndjson": "x".repeat(5 << 20)}});
+    assert_eq!(stack.post_job(&caller, &huge, None).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = stack.call(&caller, reqwest::Method::GET, "/v1/jobs?status=done").await.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = stack.call(&caller, reqwest::Method::GET, "/v1/jobs?cursor=%%%").await.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(stack.list(&caller, "").await["jobs"].as_array().unwrap().is_empty());
+    assert_eq!(stack.store.outbox_unsent_count().await.unwrap(), 0, "no work message was written");
+}
+
+#[tokio::test]
+async fn tenants_and_scopes_are_enforced_on_every_route() {
+    let stack = Stack::start().await;
+    let a = stack.tenant().await;
+    let b = stack.tenant().await;
+    let job = stack.enqueue(&a, json!({"kind": "export.bulk", "input": {}})).await;
+    let id = job["id"].as_str().unwrap();
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/v1/jobs/{id}")),
+        (reqwest::Method::GET, format!("/v1/jobs/{id}/result")),
+        (reqwest::Method::DELETE, format!("/v1/jobs/{id}")),
+        (reqwest::Method::GET, "/v1/jobs/job_nonsense".to_owned()),
+    ] {
+        let r = stack.call(&b, method.clone(), &path).await.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    assert!(stack.list(&b, "").await["jobs"].as_array().unwrap().is_empty());
+    assert_eq!(stack.job(&a, id).await["status"], "queued", "B's cancel did not touch A's job");
+
+    // X-Tenant-ID must be the token's tenant; a token is required.
+    let r = stack
+        .http
+        .get(format!("{}/v1/jobs/{id}", stack.api))
+        .bearer_auth(&b.token)
+        .header("X-Tenant-ID", a.tenant.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = stack.http.get(format!("{}/v1/jobs", stack.api)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = stack.http.get(format!("{}/v1/jobs", stack.api)).bearer_auth(&a.token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no X-Tenant-ID");
+
+    // Scopes: jobs:read reads but neither enqueues nor cancels.
+    let reader = Caller { tenant: a.tenant.clone(), token: stack.token(&a.tenant, "app_r", &["jobs:read"]).await };
+    assert_eq!(stack.job(&reader, id).await["id"], id);
+    let r = stack.post_job(&reader, &json!({"kind": "export.bulk", "input": {}}), None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = stack.call(&reader, reqwest::Method::DELETE, &format!("/v1/jobs/{id}")).await.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let none = Caller { tenant: a.tenant.clone(), token: stack.token(&a.tenant, "app_n", &["incidents:read"]).await };
+    let r = stack.call(&none, reqwest::Method::GET, "/v1/jobs").await.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // A queued job's result is a 409; cancelling it is immediate; twice is a 409.
+    assert_eq!(stack.result(&a, id).await.status(), StatusCode::CONFLICT);
+    let r = stack.call(&a, reqwest::Method::DELETE, &format!("/v1/jobs/{id}")).await.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    let r = stack.call(&a, reqwest::Method::DELETE, &format!("/v1/jobs/{id}")).await.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(stack.result(&a, id).await.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_job_and_announces_it() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let hooks = Receiver::start(vec![], Duration::ZERO).await;
+    let webhook_secret = stack.webhook(&caller.tenant, &hooks.url, &["job.cancelled"]).await;
+    let _worker = stack.worker(jobs_config(10));
+    let job = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": people(3000)}})).await;
+    let id = job["id"].as_str().unwrap();
+    let running = stack
+        .wait(
+            &caller,
+            id,
+            |j| j["status"] == "running" && j["progress"].as_f64().unwrap() > 0.0,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(running["started_at"].is_string());
+    let r = stack.call(&caller, reqwest::Method::DELETE, &format!("/v1/jobs/{id}")).await.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(r.json::<Value>().await.unwrap()["cancel_requested"], true);
+    let cancelled = stack.wait_status(&caller, id, "cancelled").await;
+    assert!(cancelled["progress"].as_f64().unwrap() < 1.0);
+    assert!(cancelled["finished_at"].is_string());
+    let (entities, _) = stack.graph_size(&caller.tenant).await;
+    assert!(entities < 3000, "the import stopped early ({entities} entities)");
+    assert_eq!(stack.result(&caller, id).await.status(), StatusCode::CONFLICT);
+    let got = hooks.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1);
+    let event = verify(&webhook_secret, &got[0]);
+    assert_eq!(event["type"], "job.cancelled");
+    assert_eq!(event["data"]["id"], id);
+    assert_eq!(event["data"]["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn a_killed_worker_finishes_the_job_once_without_duplicates() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let receiver = Receiver::start(vec![], Duration::ZERO).await;
+    let mut worker = stack.worker_binary(20);
+    let job = stack
+        .enqueue(
+            &caller,
+            json!({"kind": "import.bulk", "input": {"ndjson": people(3000)}, "callback_url": receiver.url}),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let secret = job["callback_secret"].as_str().unwrap().to_owned();
+    stack
+        .wait(
+            &caller,
+            &id,
+            |j| j["status"] == "running" && j["progress"].as_f64().unwrap() > 0.2,
+            Duration::from_secs(60),
+        )
+        .await;
+    worker.kill().unwrap(); // SIGKILL
+    worker.wait().unwrap();
+    let (partial, _) = stack.graph_size(&caller.tenant).await;
+    assert!(partial > 0 && partial <= 3000);
+    assert_eq!(stack.job(&caller, &id).await["status"], "running", "a dead worker finishes nothing");
+
+    let mut worker = stack.worker_binary(20);
+    let done = stack.wait_status(&caller, &id, "succeeded").await;
+    assert_eq!(done["progress"], 1.0);
+    assert_eq!(stack.graph_size(&caller.tenant).await, (3000, 2999), "every row exactly once");
+    let record = stack.store.get_job(&caller.tenant, &id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(record.attempts, 2, "taken up again once");
+    let report: Value = stack.result(&caller, &id).await.json().await.unwrap();
+    let unchanged = report["entities"]["unchanged"].as_u64().unwrap();
+    assert!(unchanged > 0, "the rerun found rows of the first attempt: {report}");
+    assert_eq!(report["entities"]["created"].as_u64().unwrap() + unchanged, 3000);
+
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1, "one callback: {got:?}");
+    let body = verify(&secret, &got[0]);
+    assert_eq!(body["type"], "job.succeeded");
+    assert_eq!(body["data"]["id"], id.as_str());
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_hands_a_running_job_back_and_another_worker_finishes_it() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let worker = stack.worker_binary(20);
+    let job = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": people(3000)}})).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    stack
+        .wait(
+            &caller,
+            &id,
+            |j| j["status"] == "running" && j["progress"].as_f64().unwrap() > 0.1,
+            Duration::from_secs(60),
+        )
+        .await;
+    let stopped = std::process::Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let mut worker = worker;
+    let until = Instant::now() + Duration::from_secs(20);
+    while worker.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < until, "the worker did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let back = stack.job(&caller, &id).await;
+    assert_eq!(back["status"], "queued", "handed back, not left running: {back}");
+    assert!(back["progress"].as_f64().unwrap() > 0.0);
+    let (partial, _) = stack.graph_size(&caller.tenant).await;
+    assert!(partial < 3000, "stopped before the end ({partial})");
+
+    let mut worker = stack.worker_binary(500);
+    stack.wait_status(&caller, &id, "succeeded").await;
+    assert_eq!(stack.graph_size(&caller.tenant).await, (3000, 2999));
+    let record = stack.store.get_job(&caller.tenant, &id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(record.attempts, 2);
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+}
+
+#[tokio::test]
+async fn callbacks_are_signed_like_webhooks_and_retried() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let receiver = Receiver::start(vec![503, 200], Duration::ZERO).await;
+    let hooks = Receiver::start(vec![], Duration::ZERO).await;
+    let webhook_secret = stack.webhook(&caller.tenant, &hooks.url, &["job.succeeded", "job.failed"]).await;
+    let _worker = stack.worker(jobs_config(1000));
+    let job = stack
+        .enqueue(&caller, json!({"kind": "export.bulk", "input": {"types": ["cases"]}, "callback_url": receiver.url}))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let secret = job["callback_secret"].as_str().unwrap();
+    assert_eq!(job["callback_url"], receiver.url.as_str());
+
+    let got = receiver.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 2, "a 503, then the retry");
+    let first = verify(secret, &got[0]);
+    let second = verify(secret, &got[1]);
+    assert_eq!(first, second, "every attempt sends the same body");
+    assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"]);
+    assert_eq!(first["type"], "job.succeeded");
+    assert_eq!(first["id"].as_str().unwrap(), got[0].headers["webhook-id"].to_str().unwrap());
+    assert_eq!(first["tenant_id"], caller.tenant.as_str());
+    assert_eq!(first["data"]["id"], id);
+    assert_eq!(first["data"]["result_url"], format!("/v1/jobs/{id}/result"));
+    // A wrong secret does not verify.
+    let wrong = argus_crypto::webhook::generate_webhook_secret();
+    assert!(standardwebhooks::Webhook::new(&wrong).unwrap().verify(&got[0].body, &got[0].headers).is_err());
+    let done = stack.wait(&caller, id, |j| j["callback_status"] == "succeeded", Duration::from_secs(10)).await;
+    assert_eq!(done["status"], "succeeded");
+
+    // Subscribed webhooks get the same event.
+    let delivered = hooks.wait_for(1, Duration::from_secs(20)).await;
+    let event = verify(&webhook_secret, &delivered[0]);
+    assert_eq!(event, first);
+}
+
+/// External id → entity id, for ids the import created.
+async fn entity_ids(stack: &Stack, tenant: &TenantId, external: &[&str]) -> Vec<String> {
+    let map = stack.store.entity_ids_by_external_id(tenant, external).await.unwrap();
+    external.iter().map(|e| map[*e].clone()).collect()
+}
+
+async fn import(stack: &Stack, caller: &Caller, ndjson: &str) {
+    let job = stack.enqueue(caller, json!({"kind": "import.bulk", "input": {"ndjson": ndjson}})).await;
+    stack.wait_status(caller, job["id"].as_str().unwrap(), "succeeded").await;
+}
+
+#[tokio::test]
+async fn graph_compute_runs_on_the_tenants_graph() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker(jobs_config(1000));
+    let caller = stack.tenant().await;
+    // a → b → c → a, d → c; f → g; e alone; and one `owns` edge a → f.
+    let mut ndjson = String::new();
+    for n in ["a", "b", "c", "d", "e", "f", "g"] {
+        ndjson.push_str(&format!(
+            "{{\"type\":\"entity\",\"external_id\":\"{n}\",\"kind\":\"person\",\"name\":\"{n}\"}}\n"
+        ));
+    }
+    for (i, (s, t, kind)) in [
+        ("a", "b", "knows"),
+        ("b", "c", "knows"),
+        ("c", "a", "knows"),
+        ("d", "c", "knows"),
+        ("f", "g", "knows"),
+        ("a", "f", "owns"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ndjson.push_str(&format!(
+            "{{\"type\":\"relationship\",\"external_id\":\"r{i}\",\"source\":\"{s}\",\"target\":\"{t}\",\"kind\":\"{kind}\"}}\n"
+        ));
+    }
+    import(&stack, &caller, &ndjson).await;
+    let ids = entity_ids(&stack, &caller.tenant, &["a", "b", "c", "d", "e", "f", "g"]).await;
+    let input = json!({
+        "algorithms": ["pagerank", "connected_components", "degree", "shortest_paths"],
+        "relationship_kinds": ["knows"],
+        "shortest_paths": [{"from": ids[0], "to": ids[2]}, {"from": ids[0], "to": ids[6]}],
+        "top": 3,
+    });
+    let job = stack.enqueue(&caller, json!({"kind": "graph.compute", "input": input})).await;
+    let id = job["id"].as_str().unwrap();
+    stack.wait_status(&caller, id, "succeeded").await;
+    let r = stack.result(&caller, id).await;
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = r.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = &lines[0];
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["node_count"], 7);
+    assert_eq!(summary["edge_count"], 5, "the `owns` edge is filtered out");
+    assert_eq!(summary["connected_components"]["count"], 3);
+    assert_eq!(summary["pagerank"]["top"][0]["entity_id"], ids[2], "c collects the most rank");
+    assert_eq!(summary["pagerank"]["top"].as_array().unwrap().len(), 3);
+    let paths = summary["shortest_paths"].as_array().unwrap();
+    assert_eq!(paths[0]["length"], 2);
+    assert_eq!(paths[0]["path"], json!([ids[0], ids[1], ids[2]]));
+    assert_eq!(paths[1]["found"], false, "a reaches g only through `owns`");
+    let nodes: Vec<&Value> = lines[1..].iter().collect();
+    assert_eq!(nodes.len(), 7);
+    assert!(nodes.iter().all(|n| n["type"] == "node"));
+    let total: f64 = nodes.iter().map(|n| n["pagerank"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-6, "PageRank sums to 1: {total}");
+    let d = nodes.iter().find(|n| n["entity_id"] == ids[3]).unwrap();
+    assert_eq!((d["in_degree"].as_u64(), d["out_degree"].as_u64()), (Some(0), Some(1)));
+
+    // Bad inputs are refused before anything is queued.
+    for (input, why) in [
+        (json!({"algorithms": []}), "algorithms"),
+        (json!({"algorithms": ["pagerank"], "pagerank": {"damping": 1.5}}), "damping"),
+        (json!({"algorithms": ["sorcery"]}), "invalid input"),
+        (
+            json!({"algorithms": ["shortest_paths"], "shortest_paths": [{"from": ids[0], "to": "ent_01jdxaaaaaaaaaaaaaaaaaaaaa"}]}),
+            "unknown entities",
+        ),
+    ] {
+        let r = stack.post_job(&caller, &json!({"kind": "graph.compute", "input": input}), None).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{input}");
+        let problem: Value = r.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains(why), "{problem}");
+    }
+    // Another tenant's entities are unknown here.
+    let other = stack.tenant().await;
+    let input = json!({"algorithms": ["shortest_paths"], "shortest_paths": [{"from": ids[0], "to": ids[1]}]});
+    let r = stack.post_job(&other, &json!({"kind": "graph.compute", "input": input}), None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(stack.list(&caller, "?kind=graph.compute").await["jobs"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn enrichment_normalises_and_suggests_duplicates_and_links() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker(jobs_config(1000));
+    let caller = stack.tenant().await;
+    let ndjson = [
+        r#"{"type":"entity","external_id":"p1","kind":"person","name":"John Smith","attributes":{"phone":"020 7946 0000","address":"221B Baker St., London"}}"#,
+        r#"{"type":"entity","external_id":"p2","kind":"person","name":"Smith, Jon","attributes":{"phone":"+44 (0)20-7946-0000"}}"#,
+        r#"{"type":"entity","external_id":"l1","kind":"location","name":"221B Baker Street, London","attributes":{"address":"221B Baker Street, London"}}"#,
+        r#"{"type":"entity","external_id":"o1","kind":"organisation","name":"Unrelated Ltd"}"#,
+    ]
+    .join("\n");
+    import(&stack, &caller, &ndjson).await;
+    let ids = entity_ids(&stack, &caller.tenant, &["p1", "p2", "l1", "o1"]).await;
+    let input = json!({"entity_ids": [ids[0], ids[1], ids[2]], "default_region": "GB"});
+    let job = stack.enqueue(&caller, json!({"kind": "intelligence.enrich.bulk", "input": input})).await;
+    let id = job["id"].as_str().unwrap();
+    stack.wait_status(&caller, id, "succeeded").await;
+    let r = stack.result(&caller, id).await;
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let out: Value = r.json().await.unwrap();
+    let normalized = out["normalized"].as_array().unwrap();
+    assert_eq!(normalized.len(), 3, "only the entities asked for");
+    let p2 = normalized.iter().find(|n| n["id"] == ids[1]).unwrap();
+    assert_eq!(p2["phones"], json!(["+442079460000"]));
+    assert_eq!(p2["name"], "Jon Smith");
+    let dup = &out["duplicates"][0];
+    let mut pair: Vec<&str> = dup["entity_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    pair.sort_unstable();
+    let mut expected = vec![ids[0].as_str(), ids[1].as_str()];
+    expected.sort_unstable();
+    assert_eq!(pair, expected);
+    assert!(dup["score"].as_f64().unwrap() >= 0.75);
+    assert!(dup["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("phone")), "{dup}");
+    let link = out["links"].as_array().unwrap().iter().find(|l| l["target_id"] == ids[2] || l["source_id"] == ids[2]);
+    let link = link.unwrap_or_else(|| panic!("a person-to-location link: {out}"));
+    assert!(!link["reasons"].as_array().unwrap().is_empty());
+
+    // Unknown or foreign entity ids, bad values: 400 before queueing.
+    let other = stack.tenant().await;
+    let r = stack
+        .post_job(&other, &json!({"kind": "intelligence.enrich.bulk", "input": {"entity_ids": [ids[0]]}}), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains(&ids[0]));
+    let r =
+        stack.post_job(&caller, &json!({"kind": "intelligence.enrich.bulk", "input": {"min_score": 2}}), None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(stack.list(&other, "").await["jobs"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_that_cannot_finish_fails_and_announces_it() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let hooks = Receiver::start(vec![], Duration::ZERO).await;
+    let callback = Receiver::start(vec![], Duration::ZERO).await;
+    let webhook_secret = stack.webhook(&caller.tenant, &hooks.url, &["job.failed"]).await;
+    let rows: Vec<argus_store::bulk::ImportEntity> = ["a", "b"]
+        .iter()
+        .map(|n| argus_store::bulk::ImportEntity {
+            external_id: (*n).into(),
+            kind: "person".into(),
+            name: (*n).into(),
+            attributes: json!({}),
+        })
+        .collect();
+    stack.store.upsert_entities(&caller.tenant, &rows).await.unwrap();
+    let ids = entity_ids(&stack, &caller.tenant, &["a", "b"]).await;
+    let input = json!({"algorithms": ["shortest_paths"], "shortest_paths": [{"from": ids[0], "to": ids[1]}]});
+    let job =
+        stack.enqueue(&caller, json!({"kind": "graph.compute", "input": input, "callback_url": callback.url})).await;
+    let id = job["id"].as_str().unwrap();
+    // The entity goes away after the job was accepted, before it runs.
+    sql(&stack, &format!("DELETE FROM entities WHERE id = '{}'", ids[1]));
+    let _worker = stack.worker(jobs_config(1000));
+    let failed = stack.wait_status(&caller, id, "failed").await;
+    assert_eq!(failed["error"]["code"], "unknown_entity");
+    assert!(failed["error"]["message"].as_str().unwrap().contains(&ids[1]));
+    assert!(failed["result_url"].is_null());
+    assert_eq!(stack.result(&caller, id).await.status(), StatusCode::CONFLICT);
+    let got = hooks.wait_for(1, Duration::from_secs(20)).await;
+    let event = verify(&webhook_secret, &got[0]);
+    assert_eq!(event["type"], "job.failed");
+    assert_eq!(event["data"]["error"]["code"], "unknown_entity");
+    let called = callback.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(verify(job["callback_secret"].as_str().unwrap(), &called[0]), event);
+}
