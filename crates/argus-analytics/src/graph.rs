@@ -31,7 +31,10 @@ pub const MAX_SHORTEST_PATH_PAIRS: usize = 100;
 /// Most PageRank iterations accepted.
 pub const MAX_PAGERANK_ITERATIONS: u32 = 10_000;
 /// Graphs with at most this many nodes get exact betweenness by default; larger ones are sampled.
-pub const DEFAULT_BETWEENNESS_EXACT_MAX_NODES: usize = 5_000;
+pub const DEFAULT_BETWEENNESS_EXACT_MAX_NODES: usize = 2_000;
+/// Exact betweenness costs about V·(V+E) steps; above this it is sampled even below `exact_max_nodes`
+/// (a dense 2,000-node graph would otherwise take minutes and cannot be cancelled midway).
+pub const BETWEENNESS_EXACT_WORK_LIMIT: u64 = 400_000_000;
 /// Default number of sampled source nodes (pivots) for sampled betweenness.
 pub const DEFAULT_BETWEENNESS_SAMPLE_SIZE: usize = 256;
 /// Largest sample size accepted.
@@ -214,7 +217,8 @@ pub struct PageRankParams {
 pub struct BetweennessParams {
     /// Number of source nodes (pivots) sampled when the graph is larger than `exact_max_nodes`. Default 256.
     pub sample_size: Option<usize>,
-    /// Graphs with at most this many nodes get exact betweenness (O(V·E)). Default 5000.
+    /// Graphs with at most this many nodes get exact betweenness (O(V·E)), provided V·(V+E) is at most
+    /// [`BETWEENNESS_EXACT_WORK_LIMIT`]. Default 2000.
     pub exact_max_nodes: Option<usize>,
     /// Seed for choosing the pivots (PCG64), so that a rerun gives the same scores. Default 0x5eed.
     pub seed: Option<u64>,
@@ -239,7 +243,7 @@ pub struct PathQuery {
 ///   "relationship_kinds": ["owns", "employs"],
 ///   "entity_kinds": ["person", "organisation"],
 ///   "pagerank": {"damping": 0.85, "max_iterations": 100, "tolerance": 1e-6},
-///   "betweenness": {"sample_size": 256, "exact_max_nodes": 5000, "seed": 24301, "normalized": true},
+///   "betweenness": {"sample_size": 256, "exact_max_nodes": 2000, "seed": 24301, "normalized": true},
 ///   "shortest_paths": [{"from": "ent_01", "to": "ent_02"}],
 ///   "top": 100
 /// }
@@ -784,7 +788,8 @@ fn betweenness(
     let n = graph.node_count();
     let normalized = params.normalized.unwrap_or(true);
     let exact_max = params.exact_max_nodes.unwrap_or(DEFAULT_BETWEENNESS_EXACT_MAX_NODES);
-    let (method, scores, sample_size, seed) = if n <= exact_max {
+    let work = (n as u64).saturating_mul((n + graph.edge_count()) as u64);
+    let (method, scores, sample_size, seed) = if n <= exact_max && work <= BETWEENNESS_EXACT_WORK_LIMIT {
         (BetweennessMethod::Exact, exact_betweenness(graph, directed, normalized), None, None)
     } else {
         let k = params.sample_size.unwrap_or(DEFAULT_BETWEENNESS_SAMPLE_SIZE).min(n);
@@ -1259,6 +1264,49 @@ mod tests {
         };
         let list: Vec<(u32, u32)> = (0..edges).map(|_| (next(), next())).collect();
         EntityGraph::new(ids(nodes as usize), list)
+    }
+
+    #[test]
+    fn random_graph_matches_networkx() {
+        // networkx 3.6.1 on the same 60-node graph (same LCG; self-loops and parallel edges included), first 8
+        // nodes: pagerank, betweenness_centrality, betweenness_centrality of to_undirected().
+        let graph = random_graph(60, 150, 11);
+        assert_eq!(graph.edge_count(), 142);
+        let pagerank = [
+            0.004859597160104968,
+            0.015113033155894512,
+            0.052800551646071996,
+            0.013864428254765453,
+            0.028503145901251106,
+            0.013751132594873029,
+            0.009399025469625788,
+            0.00611495569620301,
+        ];
+        let directed = [
+            0.015780245470485097,
+            0.06781609195402298,
+            0.08988408338203777,
+            0.04202220923436588,
+            0.10300506526397818,
+            0.061382232612507304,
+            0.011124794745484399,
+            0.008109292811221507,
+        ];
+        let undirected = [
+            0.006678077426177951,
+            0.051002405283527445,
+            0.06703966693738757,
+            0.029438367983078674,
+            0.04999776507666629,
+            0.049496741650452925,
+            0.007342819528675752,
+            0.011353958723917814,
+        ];
+        let out = run(&graph, json!({"algorithms": ["pagerank", "betweenness"]}));
+        assert_close(&out.pagerank_scores().unwrap()[..8], &pagerank, 1e-6);
+        assert_close(&out.betweenness_scores().unwrap()[..8], &directed, 1e-9);
+        let out = run(&graph, json!({"algorithms": ["betweenness"], "directed": false}));
+        assert_close(&out.betweenness_scores().unwrap()[..8], &undirected, 1e-9);
     }
 
     #[test]
