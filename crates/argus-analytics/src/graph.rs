@@ -879,7 +879,7 @@ fn exact_betweenness(graph: &EntityGraph, directed: bool, normalized: bool) -> V
 
 // Brandes' algorithm from a subset of sources. Neither petgraph nor rustworkx-core offers betweenness from
 // sampled pivots (networkx's `k=`), and exact betweenness is O(V·E), hours on 100k nodes / 1M edges.
-// Unweighted BFS; predecessors are found again on the reverse adjacency instead of stored per node.
+// Unweighted BFS; successors on shortest paths are found again by distance instead of stored per node.
 fn brandes_from(
     graph: &EntityGraph,
     directed: bool,
@@ -888,51 +888,55 @@ fn brandes_from(
     progress: &mut Progress<'_>,
 ) -> Result<Vec<f64>, ComputeError> {
     let n = graph.node_count();
-    let (out, inc) = graph.views(directed);
+    let (out, _) = graph.views(directed);
     let mut bc = vec![0.0f64; n];
-    let mut dist = vec![-1i64; n];
-    let mut sigma = vec![0.0f64; n];
-    let mut delta = vec![0.0f64; n];
+    // One record per node so that each neighbour visit touches one cache line, not three arrays.
+    #[derive(Clone, Copy)]
+    struct State {
+        dist: i32,
+        sigma: f64,
+        delta: f64,
+    }
+    const UNSEEN: State = State { dist: -1, sigma: 0.0, delta: 0.0 };
+    let mut state = vec![UNSEEN; n];
     let mut order: Vec<u32> = Vec::with_capacity(n);
     for (done, &s) in sources.iter().enumerate() {
         order.clear();
-        dist[s] = 0;
-        sigma[s] = 1.0;
+        state[s] = State { dist: 0, sigma: 1.0, delta: 0.0 };
         order.push(s as u32);
         let mut head = 0;
         while head < order.len() {
             let v = order[head];
             head += 1;
-            let dv = dist[v as usize];
+            let State { dist: dv, sigma: sv, .. } = state[v as usize];
             for &w in out.neighbors_slice(v) {
-                let wi = w as usize;
-                if dist[wi] < 0 {
-                    dist[wi] = dv + 1;
+                let sw = &mut state[w as usize];
+                if sw.dist < 0 {
+                    sw.dist = dv + 1;
                     order.push(w);
                 }
-                if dist[wi] == dv + 1 {
-                    sigma[wi] += sigma[v as usize];
+                if sw.dist == dv + 1 {
+                    sw.sigma += sv;
                 }
             }
         }
+        // Dependencies pulled from successors (Brandes' recurrence read forwards), so only `w` is written.
         for &w in order.iter().rev() {
-            let wi = w as usize;
-            let coeff = (1.0 + delta[wi]) / sigma[wi];
-            for &v in inc.neighbors_slice(w) {
-                let vi = v as usize;
-                if dist[vi] >= 0 && dist[vi] + 1 == dist[wi] {
-                    delta[vi] += sigma[vi] * coeff;
+            let State { dist: dw, sigma: sw, .. } = state[w as usize];
+            let mut delta = 0.0;
+            for &v in out.neighbors_slice(w) {
+                let sv = state[v as usize];
+                if sv.dist == dw + 1 {
+                    delta += sw / sv.sigma * (1.0 + sv.delta);
                 }
             }
-            if wi != s {
-                bc[wi] += delta[wi];
+            state[w as usize].delta = delta;
+            if w as usize != s {
+                bc[w as usize] += delta;
             }
         }
         for &w in &order {
-            let wi = w as usize;
-            dist[wi] = -1;
-            sigma[wi] = 0.0;
-            delta[wi] = 0.0;
+            state[w as usize] = UNSEEN;
         }
         if done % 8 == 7 {
             progress.report((done + 1) as f64 / sources.len() as f64)?;
@@ -1412,5 +1416,14 @@ mod tests {
         let out = run(&graph, json!({"algorithms": ["pagerank"], "pagerank": {"tolerance": 1e-300}}));
         let pr = out.pagerank.unwrap();
         println!("pagerank alone, tolerance 1e-300: {:?} for {} iterations", start.elapsed(), pr.iterations);
+
+        let start = Instant::now();
+        let out = run(&graph, json!({"algorithms": ["betweenness", "connected_components", "degree"]}));
+        let b = out.betweenness.unwrap();
+        println!(
+            "sampled betweenness ({} pivots) + components + degree: {:?}",
+            b.sample_size.unwrap_or(0),
+            start.elapsed()
+        );
     }
 }
