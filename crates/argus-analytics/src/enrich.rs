@@ -451,7 +451,7 @@ pub fn name_key(kind: &str, display: &str) -> String {
 }
 
 /// E.164 if `raw` is a valid number (read in `region` when it has no international prefix).
-pub fn normalize_phone(raw: &str, region: phonenumber::country::Id) -> Option<String> {
+pub(crate) fn normalize_phone(raw: &str, region: phonenumber::country::Id) -> Option<String> {
     let number = phonenumber::parse(Some(region), raw.trim()).ok()?;
     phonenumber::is_valid(&number).then(|| number.format().mode(phonenumber::Mode::E164).to_string())
 }

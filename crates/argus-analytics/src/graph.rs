@@ -31,7 +31,10 @@ pub const MAX_SHORTEST_PATH_PAIRS: usize = 100;
 /// Most PageRank iterations accepted.
 pub const MAX_PAGERANK_ITERATIONS: u32 = 10_000;
 /// Graphs with at most this many nodes get exact betweenness by default; larger ones are sampled.
-pub const DEFAULT_BETWEENNESS_EXACT_MAX_NODES: usize = 5_000;
+pub const DEFAULT_BETWEENNESS_EXACT_MAX_NODES: usize = 2_000;
+/// Exact betweenness costs about V·(V+E) steps; above this it is sampled even below `exact_max_nodes`
+/// (a dense 2,000-node graph would otherwise take minutes and cannot be cancelled midway).
+pub const BETWEENNESS_EXACT_WORK_LIMIT: u64 = 400_000_000;
 /// Default number of sampled source nodes (pivots) for sampled betweenness.
 pub const DEFAULT_BETWEENNESS_SAMPLE_SIZE: usize = 256;
 /// Largest sample size accepted.
@@ -40,6 +43,9 @@ pub const MAX_BETWEENNESS_SAMPLE_SIZE: usize = 100_000;
 pub const DEFAULT_BETWEENNESS_SEED: u64 = 0x5eed;
 
 type AdjacencyCsr = Csr<(), (), petgraph::Directed, u32>;
+/// Id → node index. foldhash instead of SipHash: resolving a million relationships' endpoints is a large part
+/// of building the graph, and the ids are ours (no hash-flooding concern beyond what its random seed covers).
+type IdIndex = HashMap<String, u32, foldhash::fast::RandomState>;
 
 /// The entity graph, built once and reused by every algorithm.
 ///
@@ -47,7 +53,7 @@ type AdjacencyCsr = Csr<(), (), petgraph::Directed, u32>;
 /// directed from source to target. Parallel edges are merged and self-loops kept, as in a networkx `DiGraph`.
 pub struct EntityGraph {
     node_ids: Vec<String>,
-    index: HashMap<String, u32>,
+    index: IdIndex,
     /// Out-edges, sorted and deduplicated.
     out: AdjacencyCsr,
     /// In-edges (the transpose of `out`): PageRank pulls along them, betweenness walks back along them.
@@ -72,41 +78,15 @@ impl EntityGraph {
     ///
     /// Edges with an index out of range are ignored and counted by [`EntityGraph::ignored_edges`]; parallel
     /// edges count once. If an id occurs twice, lookups by id find its first index.
-    pub fn new(node_ids: Vec<String>, mut edges: Vec<(u32, u32)>) -> Self {
-        let n = node_ids.len();
-        let before = edges.len();
-        edges.retain(|&(s, t)| (s as usize) < n && (t as usize) < n);
-        let ignored_edges = before - edges.len();
-        edges.sort_unstable();
-        edges.dedup();
-        let out = csr_from_sorted(n, &edges);
-
-        let mut reversed: Vec<(u32, u32)> = edges.iter().map(|&(s, t)| (t, s)).collect();
-        reversed.sort_unstable();
-        let inc = csr_from_sorted(n, &reversed);
-
-        let mut both = edges;
-        both.extend_from_slice(&reversed);
-        drop(reversed);
-        both.sort_unstable();
-        both.dedup();
-        let sym = csr_from_sorted(n, &both);
-
-        let mut index = HashMap::with_capacity(n);
-        for (i, id) in node_ids.iter().enumerate() {
-            // `n` fits in u32 for any graph whose edges can be given as u32 pairs; larger ids are unreachable.
-            if let Ok(i) = u32::try_from(i) {
-                index.entry(id.clone()).or_insert(i);
-            }
-        }
-        Self { node_ids, index, out, inc, sym, ignored_edges }
+    pub fn new(node_ids: Vec<String>, edges: Vec<(u32, u32)>) -> Self {
+        let index = index_ids(&node_ids);
+        Self::build(node_ids, index, edges, 0)
     }
 
     /// Builds the graph from relationships given by entity id. Relationships with an endpoint that is not in
     /// `node_ids` (for instance an entity filtered out by kind) are ignored and counted as ignored edges.
     pub fn from_id_pairs<'a>(node_ids: Vec<String>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let index: HashMap<&str, u32> =
-            node_ids.iter().enumerate().filter_map(|(i, id)| u32::try_from(i).ok().map(|i| (id.as_str(), i))).collect();
+        let index = index_ids(&node_ids);
         let mut ignored = 0;
         let mut edges = Vec::new();
         for (s, t) in pairs {
@@ -115,10 +95,27 @@ impl EntityGraph {
                 _ => ignored += 1,
             }
         }
-        drop(index);
-        let mut graph = Self::new(node_ids, edges);
-        graph.ignored_edges += ignored;
-        graph
+        Self::build(node_ids, index, edges, ignored)
+    }
+
+    fn build(node_ids: Vec<String>, index: IdIndex, edges: Vec<(u32, u32)>, ignored: usize) -> Self {
+        let n = node_ids.len();
+        let before = edges.len();
+        // Packed into u64 so the one O(E log E) sort of the build compares integers, not tuples.
+        let mut packed: Vec<u64> = edges
+            .into_iter()
+            .filter(|&(s, t)| (s as usize) < n && (t as usize) < n)
+            .map(|(s, t)| (u64::from(s) << 32) | u64::from(t))
+            .collect();
+        let ignored_edges = ignored + before - packed.len();
+        packed.sort_unstable();
+        packed.dedup();
+        let edges: Vec<(u32, u32)> = packed.into_iter().map(|e| ((e >> 32) as u32, e as u32)).collect();
+        let out = csr_from_sorted(n, &edges);
+        let reversed = transpose_sorted(n, &edges);
+        let inc = csr_from_sorted(n, &reversed);
+        let sym = csr_from_sorted(n, &merge_sorted_unique(&edges, &reversed));
+        Self { node_ids, index, out, inc, sym, ignored_edges }
     }
 
     pub fn node_count(&self) -> usize {
@@ -153,6 +150,61 @@ impl EntityGraph {
     fn views(&self, directed: bool) -> (&AdjacencyCsr, &AdjacencyCsr) {
         if directed { (&self.out, &self.inc) } else { (&self.sym, &self.sym) }
     }
+}
+
+fn index_ids(node_ids: &[String]) -> IdIndex {
+    let mut index = IdIndex::with_capacity_and_hasher(node_ids.len(), foldhash::fast::RandomState::default());
+    for (i, id) in node_ids.iter().enumerate() {
+        // Edges are u32 pairs, so a node past u32::MAX could not be reached anyway.
+        if let Ok(i) = u32::try_from(i) {
+            index.entry(id.clone()).or_insert(i);
+        }
+    }
+    index
+}
+
+/// The sorted edge list reversed and still sorted, by a counting sort on the target: O(V + E). Because the
+/// input is sorted by source, each target's sources come out in ascending order.
+fn transpose_sorted(n: usize, edges: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut position = vec![0usize; n + 1];
+    for &(_, t) in edges {
+        position[t as usize + 1] += 1;
+    }
+    for i in 0..n {
+        position[i + 1] += position[i];
+    }
+    let mut reversed = vec![(0, 0); edges.len()];
+    for &(s, t) in edges {
+        reversed[position[t as usize]] = (t, s);
+        position[t as usize] += 1;
+    }
+    reversed
+}
+
+/// The union of two sorted, duplicate-free edge lists, sorted and duplicate-free.
+fn merge_sorted_unique(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                merged.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                merged.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                merged.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    merged.extend_from_slice(&a[i..]);
+    merged.extend_from_slice(&b[j..]);
+    merged
 }
 
 fn csr_from_sorted(n: usize, edges: &[(u32, u32)]) -> AdjacencyCsr {
@@ -214,7 +266,8 @@ pub struct PageRankParams {
 pub struct BetweennessParams {
     /// Number of source nodes (pivots) sampled when the graph is larger than `exact_max_nodes`. Default 256.
     pub sample_size: Option<usize>,
-    /// Graphs with at most this many nodes get exact betweenness (O(V·E)). Default 5000.
+    /// Graphs with at most this many nodes get exact betweenness (O(V·E)), provided V·(V+E) is at most
+    /// [`BETWEENNESS_EXACT_WORK_LIMIT`]. Default 2000.
     pub exact_max_nodes: Option<usize>,
     /// Seed for choosing the pivots (PCG64), so that a rerun gives the same scores. Default 0x5eed.
     pub seed: Option<u64>,
@@ -239,7 +292,7 @@ pub struct PathQuery {
 ///   "relationship_kinds": ["owns", "employs"],
 ///   "entity_kinds": ["person", "organisation"],
 ///   "pagerank": {"damping": 0.85, "max_iterations": 100, "tolerance": 1e-6},
-///   "betweenness": {"sample_size": 256, "exact_max_nodes": 5000, "seed": 24301, "normalized": true},
+///   "betweenness": {"sample_size": 256, "exact_max_nodes": 2000, "seed": 24301, "normalized": true},
 ///   "shortest_paths": [{"from": "ent_01", "to": "ent_02"}],
 ///   "top": 100
 /// }
@@ -784,7 +837,8 @@ fn betweenness(
     let n = graph.node_count();
     let normalized = params.normalized.unwrap_or(true);
     let exact_max = params.exact_max_nodes.unwrap_or(DEFAULT_BETWEENNESS_EXACT_MAX_NODES);
-    let (method, scores, sample_size, seed) = if n <= exact_max {
+    let work = (n as u64).saturating_mul((n + graph.edge_count()) as u64);
+    let (method, scores, sample_size, seed) = if n <= exact_max && work <= BETWEENNESS_EXACT_WORK_LIMIT {
         (BetweennessMethod::Exact, exact_betweenness(graph, directed, normalized), None, None)
     } else {
         let k = params.sample_size.unwrap_or(DEFAULT_BETWEENNESS_SAMPLE_SIZE).min(n);
@@ -825,7 +879,7 @@ fn exact_betweenness(graph: &EntityGraph, directed: bool, normalized: bool) -> V
 
 // Brandes' algorithm from a subset of sources. Neither petgraph nor rustworkx-core offers betweenness from
 // sampled pivots (networkx's `k=`), and exact betweenness is O(V·E), hours on 100k nodes / 1M edges.
-// Unweighted BFS; predecessors are found again on the reverse adjacency instead of stored per node.
+// Unweighted BFS; successors on shortest paths are found again by distance instead of stored per node.
 fn brandes_from(
     graph: &EntityGraph,
     directed: bool,
@@ -834,51 +888,55 @@ fn brandes_from(
     progress: &mut Progress<'_>,
 ) -> Result<Vec<f64>, ComputeError> {
     let n = graph.node_count();
-    let (out, inc) = graph.views(directed);
+    let (out, _) = graph.views(directed);
     let mut bc = vec![0.0f64; n];
-    let mut dist = vec![-1i64; n];
-    let mut sigma = vec![0.0f64; n];
-    let mut delta = vec![0.0f64; n];
+    // One record per node so that each neighbour visit touches one cache line, not three arrays.
+    #[derive(Clone, Copy)]
+    struct State {
+        dist: i32,
+        sigma: f64,
+        delta: f64,
+    }
+    const UNSEEN: State = State { dist: -1, sigma: 0.0, delta: 0.0 };
+    let mut state = vec![UNSEEN; n];
     let mut order: Vec<u32> = Vec::with_capacity(n);
     for (done, &s) in sources.iter().enumerate() {
         order.clear();
-        dist[s] = 0;
-        sigma[s] = 1.0;
+        state[s] = State { dist: 0, sigma: 1.0, delta: 0.0 };
         order.push(s as u32);
         let mut head = 0;
         while head < order.len() {
             let v = order[head];
             head += 1;
-            let dv = dist[v as usize];
+            let State { dist: dv, sigma: sv, .. } = state[v as usize];
             for &w in out.neighbors_slice(v) {
-                let wi = w as usize;
-                if dist[wi] < 0 {
-                    dist[wi] = dv + 1;
+                let sw = &mut state[w as usize];
+                if sw.dist < 0 {
+                    sw.dist = dv + 1;
                     order.push(w);
                 }
-                if dist[wi] == dv + 1 {
-                    sigma[wi] += sigma[v as usize];
+                if sw.dist == dv + 1 {
+                    sw.sigma += sv;
                 }
             }
         }
+        // Dependencies pulled from successors (Brandes' recurrence read forwards), so only `w` is written.
         for &w in order.iter().rev() {
-            let wi = w as usize;
-            let coeff = (1.0 + delta[wi]) / sigma[wi];
-            for &v in inc.neighbors_slice(w) {
-                let vi = v as usize;
-                if dist[vi] >= 0 && dist[vi] + 1 == dist[wi] {
-                    delta[vi] += sigma[vi] * coeff;
+            let State { dist: dw, sigma: sw, .. } = state[w as usize];
+            let mut delta = 0.0;
+            for &v in out.neighbors_slice(w) {
+                let sv = state[v as usize];
+                if sv.dist == dw + 1 {
+                    delta += sw / sv.sigma * (1.0 + sv.delta);
                 }
             }
-            if wi != s {
-                bc[wi] += delta[wi];
+            state[w as usize].delta = delta;
+            if w as usize != s {
+                bc[w as usize] += delta;
             }
         }
         for &w in &order {
-            let wi = w as usize;
-            dist[wi] = -1;
-            sigma[wi] = 0.0;
-            delta[wi] = 0.0;
+            state[w as usize] = UNSEEN;
         }
         if done % 8 == 7 {
             progress.report((done + 1) as f64 / sources.len() as f64)?;
@@ -1174,6 +1232,15 @@ mod tests {
     }
 
     #[test]
+    fn transpose_and_merge_keep_edges_sorted_and_unique() {
+        let edges = [(0, 1), (0, 2), (1, 2), (2, 0), (2, 2), (3, 2)];
+        let reversed = transpose_sorted(4, &edges);
+        assert_eq!(reversed, [(0, 2), (1, 0), (2, 0), (2, 1), (2, 2), (2, 3)]);
+        let both = merge_sorted_unique(&edges, &reversed);
+        assert_eq!(both, [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (2, 2), (2, 3), (3, 2)]);
+    }
+
+    #[test]
     fn from_id_pairs_ignores_unknown_endpoints() {
         let graph = EntityGraph::from_id_pairs(ids(3), [("ent_0", "ent_1"), ("ent_1", "ent_9")]);
         assert_eq!(graph.edge_count(), 1);
@@ -1262,6 +1329,49 @@ mod tests {
     }
 
     #[test]
+    fn random_graph_matches_networkx() {
+        // networkx 3.6.1 on the same 60-node graph (same LCG; self-loops and parallel edges included), first 8
+        // nodes: pagerank, betweenness_centrality, betweenness_centrality of to_undirected().
+        let graph = random_graph(60, 150, 11);
+        assert_eq!(graph.edge_count(), 142);
+        let pagerank = [
+            0.004859597160104968,
+            0.015113033155894512,
+            0.052800551646071996,
+            0.013864428254765453,
+            0.028503145901251106,
+            0.013751132594873029,
+            0.009399025469625788,
+            0.00611495569620301,
+        ];
+        let directed = [
+            0.015780245470485097,
+            0.06781609195402298,
+            0.08988408338203777,
+            0.04202220923436588,
+            0.10300506526397818,
+            0.061382232612507304,
+            0.011124794745484399,
+            0.008109292811221507,
+        ];
+        let undirected = [
+            0.006678077426177951,
+            0.051002405283527445,
+            0.06703966693738757,
+            0.029438367983078674,
+            0.04999776507666629,
+            0.049496741650452925,
+            0.007342819528675752,
+            0.011353958723917814,
+        ];
+        let out = run(&graph, json!({"algorithms": ["pagerank", "betweenness"]}));
+        assert_close(&out.pagerank_scores().unwrap()[..8], &pagerank, 1e-6);
+        assert_close(&out.betweenness_scores().unwrap()[..8], &directed, 1e-9);
+        let out = run(&graph, json!({"algorithms": ["betweenness"], "directed": false}));
+        assert_close(&out.betweenness_scores().unwrap()[..8], &undirected, 1e-9);
+    }
+
+    #[test]
     fn pagerank_on_10k_nodes_100k_edges_converges_to_a_distribution() {
         let graph = random_graph(10_000, 100_000, 42);
         let out = run(&graph, json!({"algorithms": ["pagerank"]}));
@@ -1277,13 +1387,43 @@ mod tests {
     #[test]
     #[ignore]
     fn pagerank_100k_nodes_1m_edges_timing() {
-        let start = std::time::Instant::now();
-        let graph = random_graph(100_000, 1_000_000, 42);
+        use std::time::Instant;
+        let (nodes, edges) = (100_000u32, 1_000_000usize);
+        let mut state = 42u64;
+        let list: Vec<(String, String)> = (0..edges)
+            .map(|_| {
+                let mut next = || {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    format!("ent_{}", (state >> 33) % u64::from(nodes))
+                };
+                (next(), next())
+            })
+            .collect();
+
+        let start = Instant::now();
+        let graph = EntityGraph::from_id_pairs(ids(nodes as usize), list.iter().map(|(s, t)| (s.as_str(), t.as_str())));
         let built = start.elapsed();
         let out = run(&graph, json!({"algorithms": ["pagerank"]}));
         let total = start.elapsed();
         let pr = out.pagerank.unwrap();
-        println!("build {built:?}, build+pagerank {total:?}, {} iterations, converged {}", pr.iterations, pr.converged);
+        println!(
+            "from_id_pairs {built:?}; + pagerank (default tolerance) {total:?}: {} iterations, converged {}",
+            pr.iterations, pr.converged
+        );
         assert!(pr.converged);
+
+        let start = Instant::now();
+        let out = run(&graph, json!({"algorithms": ["pagerank"], "pagerank": {"tolerance": 1e-300}}));
+        let pr = out.pagerank.unwrap();
+        println!("pagerank alone, tolerance 1e-300: {:?} for {} iterations", start.elapsed(), pr.iterations);
+
+        let start = Instant::now();
+        let out = run(&graph, json!({"algorithms": ["betweenness", "connected_components", "degree"]}));
+        let b = out.betweenness.unwrap();
+        println!(
+            "sampled betweenness ({} pivots) + components + degree: {:?}",
+            b.sample_size.unwrap_or(0),
+            start.elapsed()
+        );
     }
 }
