@@ -37,7 +37,7 @@ use self::schema::{Ctx, Mutation, Query, Schema};
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
 /// The header naming the tenant the caller acts in.
-pub use argus_authn::TENANT_HEADER;
+use argus_authn::TENANT_HEADER;
 
 /// How long an approval is remembered. A revoked grant keeps working this
 /// long at most; in exchange the hot path of a persisted read skips a query.

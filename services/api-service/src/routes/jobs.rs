@@ -14,7 +14,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use argus_analytics::enrich::EnrichInput;
 use argus_analytics::graph::GraphComputeInput;
-use argus_authn::{JobsRead, JobsWrite, Principal, Scoped};
+use argus_authn::{JobsRead, JobsWrite, Principal, TenantScoped};
 use argus_bus::proto;
 use argus_crypto::webhook::SecretBox;
 use argus_store::Store;
@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::graphql::{BodyError, TENANT_HEADER, is_json, read_body};
+use crate::graphql::{BodyError, is_json, read_body};
 
 /// The header that marks a replayed response.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -132,15 +132,6 @@ pub struct ListQuery {
     /// 1 to 100 (default 50).
     pub limit: Option<u32>,
     pub cursor: Option<String>,
-}
-
-/// `X-Tenant-ID` must name the token's tenant.
-fn check_tenant(req: &HttpRequest, principal: &Principal) -> Result<(), ApiError> {
-    match req.headers().get(TENANT_HEADER).map(|v| v.to_str()) {
-        None => Err(ApiError::Forbidden("send X-Tenant-ID: the token's tenant".into())),
-        Some(Ok(t)) if t == principal.tenant.as_str() => Ok(()),
-        Some(_) => Err(ApiError::Forbidden("X-Tenant-ID is not the tenant of the token".into())),
-    }
 }
 
 /// The `Idempotency-Key` header: a structured-field string (`"…"`) as the
@@ -350,12 +341,11 @@ fn replay(state: &JobsState, status: i32, location: Option<String>, sealed: &[u8
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn create_job(
     req: HttpRequest,
-    caller: Scoped<JobsWrite>,
+    caller: TenantScoped<JobsWrite>,
     state: web::Data<JobsState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal();
-    check_tenant(&req, principal)?;
     let key = idempotency_key(&req)?;
     if !is_json(&req) {
         return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
@@ -423,12 +413,10 @@ async fn load(state: &JobsState, principal: &Principal, raw: &str) -> Result<Job
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn get_job(
-    req: HttpRequest,
-    caller: Scoped<JobsRead>,
+    caller: TenantScoped<JobsRead>,
     state: web::Data<JobsState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    check_tenant(&req, caller.principal())?;
     let job = load(&state, caller.principal(), &path).await?;
     Ok(HttpResponse::Ok().json(JobView::from(job)))
 }
@@ -454,12 +442,10 @@ pub async fn get_job(
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn job_result(
-    req: HttpRequest,
-    caller: Scoped<JobsRead>,
+    caller: TenantScoped<JobsRead>,
     state: web::Data<JobsState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    check_tenant(&req, caller.principal())?;
     let job = load(&state, caller.principal(), &path).await?;
     match job.status.as_str() {
         "succeeded" => {}
@@ -515,12 +501,10 @@ pub async fn job_result(
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn cancel_job(
-    req: HttpRequest,
-    caller: Scoped<JobsWrite>,
+    caller: TenantScoped<JobsWrite>,
     state: web::Data<JobsState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    check_tenant(&req, caller.principal())?;
     let id = job_id(&path)?;
     let announce =
         |finished: &argus_store::jobs::JobFinished| argus_bus::outbox::job_finished(finished, BTreeMap::new());
@@ -548,12 +532,10 @@ pub async fn cancel_job(
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn list_jobs(
-    req: HttpRequest,
-    caller: Scoped<JobsRead>,
+    caller: TenantScoped<JobsRead>,
     state: web::Data<JobsState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    check_tenant(&req, caller.principal())?;
     let query = query.into_inner();
     let limit = page_limit(query.limit).map_err(ApiError::Validation)?;
     let after: Option<JobId> = query.cursor.as_deref().map(decode_cursor).transpose().map_err(ApiError::Validation)?;
