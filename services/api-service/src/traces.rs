@@ -8,10 +8,11 @@ use actix_web::{HttpResponse, web};
 use argus_authn::{TenantScoped, TracesRead};
 use argus_store::Store;
 use argus_store::traces::StoredSpan;
-use argus_types::ProblemKind;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::error::ApiError;
 
 /// What the lookup needs: the store and how far back spans are kept.
 pub struct TraceLookup {
@@ -98,25 +99,17 @@ pub async fn get_trace(
     caller: TenantScoped<TracesRead>,
     path: web::Path<String>,
     lookup: web::Data<TraceLookup>,
-) -> HttpResponse {
-    let Some(trace_id) = parse_trace_id(&path) else {
-        return ProblemKind::Validation
-            .problem("trace_id must be 32 hexadecimal digits, not all zero")
-            .to_actix_response();
-    };
+) -> Result<HttpResponse, ApiError> {
+    let trace_id = parse_trace_id(&path)
+        .ok_or_else(|| ApiError::Validation("trace_id must be 32 hexadecimal digits, not all zero".into()))?;
     let since = Utc::now() - chrono::Duration::from_std(lookup.retention).unwrap_or(chrono::Duration::days(7));
-    match lookup.store.trace_spans(caller.tenant(), &trace_id, since).await {
-        Ok(spans) if spans.is_empty() => ProblemKind::NotFound
-            .problem(format!("no trace {trace_id} is recorded for this tenant"))
-            .to_actix_response(),
-        Ok(spans) => HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(TraceView { trace_id, spans: spans.into_iter().map(SpanView::from).collect() }),
-        Err(e) => {
-            tracing::error!(error = %e, "trace lookup failed");
-            ProblemKind::Unavailable.problem("the trace store is unavailable; try again").to_actix_response()
-        }
+    let spans = lookup.store.trace_spans(caller.tenant(), &trace_id, since).await?;
+    if spans.is_empty() {
+        return Err(ApiError::NotFound(format!("no trace {trace_id} is recorded for this tenant")));
     }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TraceView { trace_id, spans: spans.into_iter().map(SpanView::from).collect() }))
 }
 
 #[cfg(test)]
