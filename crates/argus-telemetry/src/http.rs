@@ -39,6 +39,12 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
+/// The HTTP status of an error of `kind`, as actix-web's type.
+pub fn problem_status(kind: ProblemKind) -> actix_web::http::StatusCode {
+    actix_web::http::StatusCode::from_u16(kind.status().as_u16())
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// The problem+json response of an error of `kind`: its message as the
 /// detail, except for internal errors and unavailable dependencies, whose
 /// detail stays in the log and never reaches the caller.

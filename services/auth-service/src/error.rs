@@ -46,8 +46,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> actix_web::http::StatusCode {
         match self {
             Self::Authn(e) => e.status_code(),
-            other => actix_web::http::StatusCode::from_u16(other.kind().status().as_u16())
-                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
+            other => argus_telemetry::http::problem_status(other.kind()),
         }
     }
 
