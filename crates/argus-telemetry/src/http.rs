@@ -8,6 +8,14 @@ use argus_types::ProblemKind;
 /// Bodies on this API are small JSON documents.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
+/// How long an idle keep-alive connection is held open. Longer than the
+/// idle timeouts of the proxies and client pools in front of us (ingress-nginx
+/// keeps upstream connections 60 s), so the client side always closes first:
+/// a server that closes first races the client's next request on that
+/// connection, which then fails with a truncated response (actix's default
+/// is 5 s, short enough for a client pausing between calls to hit it).
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
+
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(MAX_JSON_BODY)

@@ -75,6 +75,7 @@ impl Application {
                 .default_service(web::to(http::not_found))
         })
         .disable_signals()
+        .keep_alive(http::KEEP_ALIVE)
         .shutdown_timeout(config.shutdown_timeout_seconds)
         .listen(listener)
         .map_err(bind_error)?
