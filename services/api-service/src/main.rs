@@ -1,5 +1,10 @@
 use api_service::{ApiConfig, Application};
 
+// Requests, spans and messages are many small allocations freed on other
+// threads; mimalloc serves that pattern far faster than glibc malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = match ApiConfig::from_environment() {
