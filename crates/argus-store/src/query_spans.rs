@@ -3,10 +3,15 @@
 //! after the OpenTelemetry database conventions. Only the statement text is
 //! recorded, never its bind values, so no secret reaches a trace.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use tracing::Span;
+
+/// Distinct statements whose summary one connection remembers.
+const SUMMARIES_MAX: usize = 512;
 
 /// Installed on every pooled connection.
 #[derive(Default)]
@@ -14,6 +19,8 @@ pub(crate) struct QuerySpans {
     /// Statements started and not yet finished, oldest first: PostgreSQL
     /// answers a pipelined connection's statements in order.
     open: VecDeque<Span>,
+    /// A connection runs the same few statements over and over.
+    summaries: HashMap<String, Arc<Summary>>,
 }
 
 impl Instrumentation for QuerySpans {
@@ -31,15 +38,14 @@ impl Instrumentation for QuerySpans {
                     "db.query.text" = tracing::field::Empty,
                 );
                 if !span.is_disabled() {
-                    let text = query.to_string();
-                    let sql = statement_text(&text);
-                    let summary = summarize(sql);
+                    let sql = statement_text(query);
+                    let summary = self.summary(&sql);
                     span.record("otel.name", summary.name.as_str());
                     span.record("db.operation.name", summary.operation.as_str());
                     if let Some(table) = &summary.table {
                         span.record("db.collection.name", table.as_str());
                     }
-                    span.record("db.query.text", sql);
+                    span.record("db.query.text", sql.as_str());
                 }
                 self.open.push_back(span);
             }
@@ -55,9 +61,49 @@ impl Instrumentation for QuerySpans {
     }
 }
 
-/// diesel's debug form is `SQL -- binds: [...]`; only the SQL is kept.
-fn statement_text(debug: &str) -> &str {
-    debug.split(" -- binds: ").next().unwrap_or(debug).trim()
+impl QuerySpans {
+    fn summary(&mut self, sql: &str) -> Arc<Summary> {
+        if let Some(summary) = self.summaries.get(sql) {
+            return summary.clone();
+        }
+        if self.summaries.len() >= SUMMARIES_MAX {
+            self.summaries.clear();
+        }
+        let summary = Arc::new(summarize(sql));
+        self.summaries.insert(sql.to_owned(), summary.clone());
+        summary
+    }
+}
+
+const BINDS_MARKER: &str = " -- binds: ";
+
+/// The statement's SQL without its bind values. diesel's display form is
+/// `SQL -- binds: [...]`; the writer stops it at the marker, so the binds
+/// (never recorded) are not even formatted.
+fn statement_text(query: &dyn fmt::Display) -> String {
+    struct UntilBinds(String);
+    impl fmt::Write for UntilBinds {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            match s.find(BINDS_MARKER) {
+                Some(end) => {
+                    self.0.push_str(&s[..end]);
+                    Err(fmt::Error)
+                }
+                None => {
+                    self.0.push_str(s);
+                    Ok(())
+                }
+            }
+        }
+    }
+    let mut text = UntilBinds(String::new());
+    // The error is the writer's own stop at the binds.
+    let _ = write!(text, "{query}");
+    let mut sql = text.0;
+    if let Some(end) = sql.find(BINDS_MARKER) {
+        sql.truncate(end);
+    }
+    sql.trim().to_owned()
 }
 
 struct Summary {
@@ -102,6 +148,9 @@ mod tests {
         assert_eq!(s.name, "INSERT outbox");
         let s = summarize("BEGIN");
         assert_eq!((s.name.as_str(), s.table), ("BEGIN", None));
-        assert_eq!(statement_text("SELECT 1 -- binds: [\"secret\"]"), "SELECT 1");
+        assert_eq!(statement_text(&"SELECT 1 -- binds: [\"secret\"]"), "SELECT 1");
+        let query = diesel::sql_query("SELECT $1").bind::<diesel::sql_types::Text, _>("secret");
+        let query = diesel::debug_query::<diesel::pg::Pg, _>(&query);
+        assert_eq!(statement_text(&query), "SELECT $1");
     }
 }

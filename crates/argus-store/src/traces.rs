@@ -1,113 +1,106 @@
 //! The tenant-scoped span store: finished spans of a tenant's work, written
-//! in batches by every service and read back by trace id for that tenant
-//! only. Rows older than the retention are never returned and are purged.
+//! by every service in batches (one row per tenant per flush, the spans
+//! encoded by the writer) and found again by trace id for that tenant only.
+//! Batches older than the retention are never returned and are purged.
 
 use argus_types::TenantId;
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, Double, Jsonb, Nullable, Text, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{Array, BigInt, Binary, Integer, Text, Timestamptz};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::{Store, StoreError};
 
-/// One finished span, as stored.
-#[derive(Debug, Clone, PartialEq, diesel::QueryableByName)]
-pub struct StoredSpan {
-    #[diesel(sql_type = Text)]
+/// Batches one lookup reads at most: a trace's spans sit in a handful.
+const LOOKUP_BATCHES_MAX: i64 = 200;
+
+/// One tenant's spans from one service, encoded, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSpanBatch {
     pub tenant_id: String,
-    /// 32 lowercase hex digits.
-    #[diesel(sql_type = Text)]
-    pub trace_id: String,
-    /// 16 lowercase hex digits.
-    #[diesel(sql_type = Text)]
-    pub span_id: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub parent_span_id: Option<String>,
-    /// The service that recorded the span (`api-service`, ...).
-    #[diesel(sql_type = Text)]
+    /// The service that recorded the spans (`api-service`, ...).
     pub service: String,
-    #[diesel(sql_type = Text)]
-    pub name: String,
-    /// `internal`, `server`, `client`, `producer` or `consumer`.
-    #[diesel(sql_type = Text)]
-    pub kind: String,
-    #[diesel(sql_type = Timestamptz)]
-    pub start_time: DateTime<Utc>,
-    #[diesel(sql_type = Double)]
-    pub duration_ms: f64,
-    /// `unset`, `ok` or `error`.
-    #[diesel(sql_type = Text)]
-    pub status: String,
-    #[diesel(sql_type = Jsonb)]
-    pub attributes: serde_json::Value,
+    /// The traces the spans belong to, each 32 lowercase hex digits.
+    pub trace_ids: Vec<String>,
+    pub first_start: DateTime<Utc>,
+    pub last_start: DateTime<Utc>,
+    pub span_count: i32,
+    /// The encoded spans; the store does not look inside.
+    pub spans: Vec<u8>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct EncodedSpans {
+    #[diesel(sql_type = Binary)]
+    spans: Vec<u8>,
 }
 
 impl Store {
-    /// Writes a batch of spans in one statement. A span already stored (the
-    /// same tenant, trace and span id) is left as it is.
-    pub async fn insert_spans(&self, spans: &[StoredSpan]) -> Result<usize, StoreError> {
-        if spans.is_empty() {
+    /// Writes span batches, all in one transaction.
+    pub async fn insert_span_batches(&self, batches: Vec<NewSpanBatch>) -> Result<usize, StoreError> {
+        if batches.is_empty() {
             return Ok(0);
         }
-        let column = |f: fn(&StoredSpan) -> String| spans.iter().map(f).collect::<Vec<_>>();
         let mut conn = self.conn().await?;
-        // One INSERT ... SELECT FROM unnest(arrays) per batch: a single round
-        // trip and a single plan, whatever the batch size.
-        let inserted = diesel::sql_query(
-            "INSERT INTO trace_spans (tenant_id, trace_id, span_id, parent_span_id, service, name, kind, \
-             start_time, duration_ms, status, attributes) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-             $7::text[], $8::timestamptz[], $9::float8[], $10::text[], $11::jsonb[]) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind::<Array<Text>, _>(column(|s| s.tenant_id.clone()))
-        .bind::<Array<Text>, _>(column(|s| s.trace_id.clone()))
-        .bind::<Array<Text>, _>(column(|s| s.span_id.clone()))
-        .bind::<Array<Nullable<Text>>, _>(spans.iter().map(|s| s.parent_span_id.clone()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(column(|s| s.service.clone()))
-        .bind::<Array<Text>, _>(column(|s| s.name.clone()))
-        .bind::<Array<Text>, _>(column(|s| s.kind.clone()))
-        .bind::<Array<Timestamptz>, _>(spans.iter().map(|s| s.start_time).collect::<Vec<_>>())
-        .bind::<Array<Double>, _>(spans.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(column(|s| s.status.clone()))
-        .bind::<Array<Jsonb>, _>(spans.iter().map(|s| s.attributes.clone()).collect::<Vec<_>>())
-        .execute(&mut conn)
-        .await?;
-        Ok(inserted)
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let mut inserted = 0;
+            // trace_ids differ in length between batches, which unnest
+            // cannot take as one two-dimensional array: a row per statement.
+            for batch in batches {
+                inserted += diesel::sql_query(
+                    "INSERT INTO trace_span_batches \
+                     (tenant_id, service, trace_ids, first_start, last_start, span_count, spans) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind::<Text, _>(batch.tenant_id)
+                .bind::<Text, _>(batch.service)
+                .bind::<Array<Text>, _>(batch.trace_ids)
+                .bind::<Timestamptz, _>(batch.first_start)
+                .bind::<Timestamptz, _>(batch.last_start)
+                .bind::<Integer, _>(batch.span_count)
+                .bind::<Binary, _>(batch.spans)
+                .execute(conn)
+                .await?;
+            }
+            Ok(inserted)
+        })
+        .await
     }
 
-    /// The tenant's spans of one trace that started after `since`, oldest
-    /// first. Another tenant's spans of the same trace id are never read.
-    pub async fn trace_spans(
+    /// The encoded batches of the tenant that hold spans of `trace_id` and
+    /// whose newest span started after `since`, oldest first. Another
+    /// tenant's batches are never read.
+    pub async fn trace_span_batches(
         &self,
         tenant: &TenantId,
         trace_id: &str,
         since: DateTime<Utc>,
-    ) -> Result<Vec<StoredSpan>, StoreError> {
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut conn = self.conn().await?;
-        let spans = diesel::sql_query(
-            "SELECT tenant_id, trace_id, span_id, parent_span_id, service, name, kind, start_time, duration_ms, \
-             status, attributes FROM trace_spans \
-             WHERE tenant_id = $1 AND trace_id = $2 AND start_time > $3 \
-             ORDER BY start_time, span_id LIMIT 10000",
+        let rows: Vec<EncodedSpans> = diesel::sql_query(
+            "SELECT spans FROM trace_span_batches \
+             WHERE trace_ids @> ARRAY[$2]::text[] AND tenant_id = $1 AND last_start > $3 \
+             ORDER BY first_start, id LIMIT $4",
         )
         .bind::<Text, _>(tenant.as_str())
         .bind::<Text, _>(trace_id)
         .bind::<Timestamptz, _>(since)
+        .bind::<BigInt, _>(LOOKUP_BATCHES_MAX)
         .load(&mut conn)
         .await?;
-        Ok(spans)
+        Ok(rows.into_iter().map(|r| r.spans).collect())
     }
 
-    /// Deletes up to `limit` spans that started before `cutoff`; returns how
-    /// many. Called in a loop, so one purge never holds a long lock.
+    /// Deletes up to `limit` batches whose newest span started before
+    /// `cutoff`; returns how many. Called in a loop, so one purge never holds
+    /// a long lock.
     pub async fn purge_spans_before(&self, cutoff: DateTime<Utc>, limit: i64) -> Result<usize, StoreError> {
         let mut conn = self.conn().await?;
         let deleted = diesel::sql_query(
-            "DELETE FROM trace_spans WHERE ctid IN \
-             (SELECT ctid FROM trace_spans WHERE start_time < $1 LIMIT $2)",
+            "DELETE FROM trace_span_batches WHERE id IN \
+             (SELECT id FROM trace_span_batches WHERE last_start < $1 LIMIT $2)",
         )
         .bind::<Timestamptz, _>(cutoff)
-        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .bind::<BigInt, _>(limit)
         .execute(&mut conn)
         .await?;
         Ok(deleted)

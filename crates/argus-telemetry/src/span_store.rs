@@ -5,39 +5,52 @@
 //! the message) or descends from such a span in this process. Children
 //! usually end before their parent, so spans without a tenant wait a while
 //! for an ancestor to end and claim them; spans of no tenant (health checks,
-//! the relay's idle polls) are dropped after that wait.
+//! the relay's idle polls) are dropped after that wait, and a span with
+//! neither a tenant nor a parent in this process is dropped at once.
 //!
 //! [`SpanStoreProcessor::on_end`] never blocks a request: it hands the span
 //! to a bounded channel and drops it (counted) when the writer is behind.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
-use argus_store::traces::StoredSpan;
+use argus_store::traces::NewSpanBatch;
 use argus_store::{Store, StoreConfig};
 use chrono::{DateTime, Utc};
-use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::{Context, Value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan, span, status};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
-use tokio::sync::mpsc;
+use prost::Message as _;
+use tokio::sync::Notify;
+use tokio::sync::mpsc::{self, error::TryRecvError};
 
 use crate::request_span::TENANT_FIELD;
 
 /// Spans waiting in the channel; beyond this they are dropped.
 const QUEUE_CAPACITY: usize = 16_384;
-/// Rows per INSERT.
+/// Queued spans that wake the writer. Waking it per span would cost a
+/// thread wake-up (a system call and a context switch) per span; between
+/// wake-ups the flush tick collects what is queued.
+const WAKE_EVERY: usize = 512;
+/// Spans written per flush at most.
 const BATCH_SIZE: usize = 1_000;
+/// Spans one lookup returns at most.
+const TRACE_SPANS_MAX: usize = 10_000;
 /// How long a batch may wait before it is written anyway.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// How long a span without a tenant waits for an ancestor to claim it.
 const CLAIM_WAIT: Duration = Duration::from_secs(30);
 /// Spans waiting for a claim, at most; the oldest go first beyond it.
 const MAX_UNCLAIMED: usize = 50_000;
-/// How long a claimed span id is remembered, for children that end later.
-const REMEMBER_CLAIMED: Duration = Duration::from_secs(300);
+/// How long a claimed span id is remembered at least (at most twice that),
+/// for children that end after their parent.
+const REMEMBER_CLAIMED: Duration = Duration::from_secs(15);
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 /// Rows one purge statement deletes at most.
 const PURGE_BATCH: i64 = 10_000;
@@ -59,6 +72,9 @@ pub struct SpanStoreConfig {
 #[derive(Debug)]
 pub(crate) struct SpanStoreProcessor {
     queue: mpsc::Sender<SpanData>,
+    /// Spans queued since the writer last drained the queue.
+    queued: Arc<AtomicUsize>,
+    wake: Arc<Notify>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -66,8 +82,20 @@ impl SpanProcessor for SpanStoreProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if self.queue.try_send(span).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        // Only an ancestor in this process can claim a span for a tenant.
+        let claimable = span.parent_span_id != SpanId::INVALID && !span.parent_span_is_remote;
+        if !claimable && tenant_of(&span).is_none() {
+            return;
+        }
+        match self.queue.try_send(span) {
+            Ok(()) => {
+                if self.queued.fetch_add(1, Ordering::Relaxed) + 1 == WAKE_EVERY {
+                    self.wake.notify_one();
+                }
+            }
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -76,6 +104,7 @@ impl SpanProcessor for SpanStoreProcessor {
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        self.wake.notify_one();
         Ok(())
     }
 }
@@ -91,11 +120,13 @@ pub(crate) fn start(config: &SpanStoreConfig, service: String) -> Result<SpanSto
         service,
         retention: config.retention,
         claims: Claims::default(),
-        batch: Vec::with_capacity(BATCH_SIZE),
+        batches: HashMap::new(),
+        pending: 0,
         dropped: dropped.clone(),
     };
-    tokio::spawn(writer.run(spans));
-    Ok(SpanStoreProcessor { queue, dropped })
+    let (queued, wake) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
+    tokio::spawn(writer.run(spans, queued.clone(), wake.clone()));
+    Ok(SpanStoreProcessor { queue, queued, wake, dropped })
 }
 
 struct Writer {
@@ -103,35 +134,49 @@ struct Writer {
     service: String,
     retention: Duration,
     claims: Claims,
-    batch: Vec<StoredSpan>,
+    /// Spans waiting for the next flush, by tenant.
+    batches: HashMap<Arc<str>, TenantBatch>,
+    pending: usize,
     dropped: Arc<AtomicU64>,
 }
 
 impl Writer {
-    async fn run(mut self, mut spans: mpsc::Receiver<SpanData>) {
+    async fn run(mut self, mut spans: mpsc::Receiver<SpanData>, queued: Arc<AtomicUsize>, wake: Arc<Notify>) {
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let mut purge = tokio::time::interval(PURGE_EVERY);
+        let mut resolved = Vec::new();
         loop {
-            tokio::select! {
-                span = spans.recv() => match span {
-                    Some(span) => {
-                        for (tenant, span) in self.claims.resolve(span) {
-                            self.batch.push(to_row(&tenant, &self.service, &span));
+            let tick = tokio::select! {
+                () = wake.notified() => false,
+                _ = flush.tick() => true,
+                _ = purge.tick() => {
+                    self.purge().await;
+                    continue;
+                }
+            };
+            queued.store(0, Ordering::Relaxed);
+            let open = loop {
+                match spans.try_recv() {
+                    Ok(span) => {
+                        self.claims.resolve(span, &mut resolved);
+                        for (tenant, span) in resolved.drain(..) {
+                            self.batches.entry(tenant).or_default().add(span);
+                            self.pending += 1;
                         }
-                        if self.batch.len() >= BATCH_SIZE {
+                        if self.pending >= BATCH_SIZE {
                             self.flush().await;
                         }
                     }
-                    None => {
-                        self.flush().await;
-                        return;
-                    }
-                },
-                _ = flush.tick() => {
-                    self.flush().await;
-                    self.claims.expire();
+                    Err(TryRecvError::Empty) => break true,
+                    Err(TryRecvError::Disconnected) => break false,
                 }
-                _ = purge.tick() => self.purge().await,
+            };
+            if tick || !open {
+                self.flush().await;
+                self.claims.expire();
+            }
+            if !open {
+                return;
             }
         }
     }
@@ -141,12 +186,13 @@ impl Writer {
         if dropped > 0 {
             tracing::warn!(dropped, "span store behind: spans dropped");
         }
-        if self.batch.is_empty() {
+        if self.pending == 0 {
             return;
         }
-        let batch = std::mem::take(&mut self.batch);
-        if let Err(e) = self.store.insert_spans(&batch).await {
-            tracing::warn!(error = %e, spans = batch.len(), "cannot write spans to the span store");
+        let spans = std::mem::take(&mut self.pending);
+        let batches = self.batches.drain().map(|(tenant, batch)| batch.encode(&tenant, &self.service)).collect();
+        if let Err(e) = self.store.insert_span_batches(batches).await {
+            tracing::warn!(error = %e, spans, "cannot write spans to the span store");
         }
     }
 
@@ -167,51 +213,72 @@ impl Writer {
 }
 
 /// Which tenant each span belongs to.
-#[derive(Default)]
 struct Claims {
-    /// Spans of a tenant, by span id, for descendants that end later.
-    claimed: HashMap<SpanId, (String, Instant)>,
+    /// Tenants of recently claimed spans, by span id, for descendants that
+    /// end later; in two generations, the older dropped whole every
+    /// [`REMEMBER_CLAIMED`], so nothing is scanned entry by entry.
+    claimed: HashMap<SpanId, Arc<str>>,
+    claimed_before: HashMap<SpanId, Arc<str>>,
+    claimed_since: Instant,
     /// Spans ended without a tenant, by trace, waiting for an ancestor.
     unclaimed: HashMap<TraceId, Vec<(SpanData, Instant)>>,
     unclaimed_count: usize,
 }
 
+impl Default for Claims {
+    fn default() -> Self {
+        Self {
+            claimed: HashMap::new(),
+            claimed_before: HashMap::new(),
+            claimed_since: Instant::now(),
+            unclaimed: HashMap::new(),
+            unclaimed_count: 0,
+        }
+    }
+}
+
 impl Claims {
-    /// The spans that can now be attributed: `span` itself, when it or a
-    /// remembered ancestor names a tenant, and its waiting descendants.
-    fn resolve(&mut self, span: SpanData) -> Vec<(String, SpanData)> {
-        let tenant = tenant_of(&span).or_else(|| self.claimed.get(&span.parent_span_id).map(|(t, _)| t.clone()));
-        let Some(tenant) = tenant else {
-            self.wait(span);
-            return Vec::new();
+    /// Adds to `resolved` the spans that can now be attributed: `span`
+    /// itself, when it or a remembered ancestor names a tenant, and its
+    /// waiting descendants.
+    fn resolve(&mut self, span: SpanData, resolved: &mut Vec<(Arc<str>, SpanData)>) {
+        let tenant = match tenant_of(&span) {
+            Some(tenant) => Arc::from(tenant),
+            None => match self.tenant_of_parent(&span.parent_span_id) {
+                Some(tenant) => tenant,
+                None => return self.wait(span),
+            },
         };
         let trace_id = span.span_context.trace_id();
-        let mut owners = HashSet::from([span.span_context.span_id()]);
-        self.claimed.insert(span.span_context.span_id(), (tenant.clone(), Instant::now()));
-        let mut resolved = vec![(tenant.clone(), span)];
-        if let Some(mut waiting) = self.unclaimed.remove(&trace_id) {
-            // Claim descendants level by level: a child of a claimed span is
-            // claimed, which may claim its own children in the next round.
-            loop {
-                let before = waiting.len();
-                let (mine, rest): (Vec<_>, Vec<_>) =
-                    waiting.into_iter().partition(|(s, _)| owners.contains(&s.parent_span_id));
-                waiting = rest;
-                for (child, _) in mine {
-                    owners.insert(child.span_context.span_id());
-                    self.claimed.insert(child.span_context.span_id(), (tenant.clone(), Instant::now()));
+        let first = resolved.len();
+        self.claimed.insert(span.span_context.span_id(), tenant.clone());
+        resolved.push((tenant.clone(), span));
+        let Some(mut waiting) = self.unclaimed.remove(&trace_id) else { return };
+        // Breadth first: each newly claimed span claims its waiting children,
+        // which are appended and claim theirs in turn.
+        let mut next = first;
+        while next < resolved.len() && !waiting.is_empty() {
+            let owner = resolved[next].1.span_context.span_id();
+            let mut i = 0;
+            while i < waiting.len() {
+                if waiting[i].0.parent_span_id == owner {
+                    let (child, _) = waiting.swap_remove(i);
+                    self.claimed.insert(child.span_context.span_id(), tenant.clone());
                     resolved.push((tenant.clone(), child));
-                }
-                if waiting.len() == before {
-                    break;
+                } else {
+                    i += 1;
                 }
             }
-            self.unclaimed_count -= resolved.len() - 1;
-            if !waiting.is_empty() {
-                self.unclaimed.insert(trace_id, waiting);
-            }
+            next += 1;
         }
-        resolved
+        self.unclaimed_count -= resolved.len() - first - 1;
+        if !waiting.is_empty() {
+            self.unclaimed.insert(trace_id, waiting);
+        }
+    }
+
+    fn tenant_of_parent(&self, parent: &SpanId) -> Option<Arc<str>> {
+        self.claimed.get(parent).or_else(|| self.claimed_before.get(parent)).cloned()
     }
 
     fn wait(&mut self, span: SpanData) {
@@ -224,13 +291,17 @@ impl Claims {
 
     fn expire(&mut self) {
         self.expire_older_than(CLAIM_WAIT);
-        self.claimed.retain(|_, (_, at)| at.elapsed() < REMEMBER_CLAIMED);
+        if self.claimed_since.elapsed() >= REMEMBER_CLAIMED {
+            self.claimed_before = std::mem::take(&mut self.claimed);
+            self.claimed_since = Instant::now();
+        }
     }
 
     fn expire_older_than(&mut self, age: Duration) {
+        let now = Instant::now();
         let mut count = 0;
         self.unclaimed.retain(|_, spans| {
-            spans.retain(|(_, at)| at.elapsed() < age);
+            spans.retain(|(_, at)| now.duration_since(*at) < age);
             count += spans.len();
             !spans.is_empty()
         });
@@ -238,78 +309,177 @@ impl Claims {
     }
 }
 
-fn tenant_of(span: &SpanData) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == TENANT_FIELD)
-        .map(|kv| kv.value.as_str().into_owned())
-        .filter(|t| !t.is_empty())
+fn tenant_of(span: &SpanData) -> Option<&str> {
+    span.attributes.iter().find(|kv| kv.key.as_str() == TENANT_FIELD).and_then(|kv| match &kv.value {
+        Value::String(tenant) if !tenant.as_str().is_empty() => Some(tenant.as_str()),
+        _ => None,
+    })
 }
 
-fn to_row(tenant: &str, service: &str, span: &SpanData) -> StoredSpan {
-    let duration = span.end_time.duration_since(span.start_time).unwrap_or_default();
-    let parent = (span.parent_span_id != SpanId::INVALID).then(|| span.parent_span_id.to_string());
-    StoredSpan {
-        tenant_id: tenant.to_owned(),
-        trace_id: span.span_context.trace_id().to_string(),
-        span_id: span.span_context.span_id().to_string(),
-        parent_span_id: parent,
-        service: service.to_owned(),
-        name: span.name.to_string(),
-        kind: kind_name(&span.span_kind).to_owned(),
-        start_time: DateTime::<Utc>::from(span.start_time),
-        duration_ms: duration.as_secs_f64() * 1000.0,
-        status: match span.status {
-            Status::Unset => "unset",
-            Status::Ok => "ok",
-            Status::Error { .. } => "error",
-        }
-        .to_owned(),
-        attributes: attributes_json(span),
+/// One tenant's spans until the next flush, already in OTLP form.
+#[derive(Default)]
+struct TenantBatch {
+    spans: Vec<ProtoSpan>,
+    trace_ids: HashSet<TraceId>,
+    first_start: Option<SystemTime>,
+    last_start: Option<SystemTime>,
+}
+
+impl TenantBatch {
+    fn add(&mut self, mut span: SpanData) {
+        span.attributes.retain(|kv| !is_secret_key(kv.key.as_str()));
+        self.trace_ids.insert(span.span_context.trace_id());
+        let start = span.start_time;
+        self.first_start = Some(self.first_start.map_or(start, |s| s.min(start)));
+        self.last_start = Some(self.last_start.map_or(start, |s| s.max(start)));
+        self.spans.push(ProtoSpan::from(span));
     }
-}
 
-fn kind_name(kind: &SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-        SpanKind::Internal => "internal",
-    }
-}
-
-/// The span's attributes as a JSON object, minus anything that may hold a
-/// credential.
-pub(crate) fn attributes_json(span: &SpanData) -> serde_json::Value {
-    let mut map = serde_json::Map::new();
-    for kv in &span.attributes {
-        let key = kv.key.as_str();
-        if is_secret_key(key) {
-            continue;
-        }
-        let value = match &kv.value {
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::I64(n) => serde_json::Value::from(*n),
-            Value::F64(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number).unwrap_or_default(),
-            other => serde_json::Value::String(other.as_str().into_owned()),
+    /// The batch as stored: an OTLP `ResourceSpans` naming the service.
+    fn encode(self, tenant: &str, service: &str) -> NewSpanBatch {
+        let now = SystemTime::now();
+        let span_count = i32::try_from(self.spans.len()).unwrap_or(i32::MAX);
+        let resource_spans = ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue { value: Some(any_value::Value::StringValue(service.to_owned())) }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans { spans: self.spans, ..Default::default() }],
+            ..Default::default()
         };
-        map.insert(key.to_owned(), value);
+        NewSpanBatch {
+            tenant_id: tenant.to_owned(),
+            service: service.to_owned(),
+            trace_ids: self.trace_ids.iter().map(TraceId::to_string).collect(),
+            first_start: DateTime::<Utc>::from(self.first_start.unwrap_or(now)),
+            last_start: DateTime::<Utc>::from(self.last_start.unwrap_or(now)),
+            span_count,
+            spans: resource_spans.encode_to_vec(),
+        }
     }
-    serde_json::Value::Object(map)
+}
+
+/// One span of a trace, read back from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedSpan {
+    pub span_id: String,
+    /// Absent on a root span.
+    pub parent_span_id: Option<String>,
+    pub service: String,
+    pub name: String,
+    /// `server`, `client`, `producer`, `consumer` or `internal`.
+    pub kind: &'static str,
+    pub start: DateTime<Utc>,
+    pub duration_ms: f64,
+    /// `unset`, `ok` or `error`.
+    pub status: &'static str,
+    /// A JSON object, without any attribute that may hold a credential.
+    pub attributes: serde_json::Value,
+}
+
+/// The spans of `trace_id` (32 lowercase hex digits) in `batches` as
+/// [`argus_store::Store::trace_span_batches`] returns them, started after
+/// `since`, oldest first. A batch that does not decode is skipped.
+pub fn spans_of_trace(batches: &[Vec<u8>], trace_id: &str, since: DateTime<Utc>) -> Vec<RecordedSpan> {
+    let Ok(wanted) = TraceId::from_hex(trace_id) else { return Vec::new() };
+    let wanted = wanted.to_bytes();
+    let mut found = Vec::new();
+    for encoded in batches {
+        let batch = match ResourceSpans::decode(encoded.as_slice()) {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored span batch does not decode");
+                continue;
+            }
+        };
+        let service = batch
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| match &v.value {
+                Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for span in batch.scope_spans.into_iter().flat_map(|s| s.spans) {
+            if span.trace_id.as_slice() != wanted.as_slice() {
+                continue;
+            }
+            let recorded = recorded(span, &service);
+            if recorded.start > since {
+                found.push(recorded);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.span_id.cmp(&b.span_id)));
+    found.truncate(TRACE_SPANS_MAX);
+    found
+}
+
+fn recorded(span: ProtoSpan, service: &str) -> RecordedSpan {
+    let at = |nanos: u64| DateTime::<Utc>::from(SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos));
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let attributes = span
+        .attributes
+        .iter()
+        .filter(|kv| !is_secret_key(&kv.key))
+        .map(|kv| (kv.key.clone(), kv.value.as_ref().map(json_of).unwrap_or_default()))
+        .collect();
+    RecordedSpan {
+        span_id: hex(&span.span_id),
+        parent_span_id: (!span.parent_span_id.is_empty()).then(|| hex(&span.parent_span_id)),
+        service: service.to_owned(),
+        kind: match span::SpanKind::try_from(span.kind) {
+            Ok(span::SpanKind::Server) => "server",
+            Ok(span::SpanKind::Client) => "client",
+            Ok(span::SpanKind::Producer) => "producer",
+            Ok(span::SpanKind::Consumer) => "consumer",
+            _ => "internal",
+        },
+        start: at(span.start_time_unix_nano),
+        // Nanoseconds to milliseconds; a span is far shorter than 2^53 ns.
+        duration_ms: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as f64 / 1e6,
+        status: match span.status.map(|s| status::StatusCode::try_from(s.code)) {
+            Some(Ok(status::StatusCode::Ok)) => "ok",
+            Some(Ok(status::StatusCode::Error)) => "error",
+            _ => "unset",
+        },
+        name: span.name,
+        attributes: serde_json::Value::Object(attributes),
+    }
+}
+
+fn json_of(value: &AnyValue) -> serde_json::Value {
+    use any_value::Value as V;
+    match &value.value {
+        Some(V::StringValue(s)) => serde_json::Value::String(s.clone()),
+        Some(V::BoolValue(b)) => serde_json::Value::Bool(*b),
+        Some(V::IntValue(n)) => serde_json::Value::from(*n),
+        Some(V::DoubleValue(f)) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number).unwrap_or_default(),
+        Some(V::ArrayValue(a)) => serde_json::Value::Array(a.values.iter().map(json_of).collect()),
+        _ => serde_json::Value::Null,
+    }
 }
 
 /// Whether an attribute key may name a credential.
 pub fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    SECRET_MARKERS.iter().any(|m| key.contains(m))
+    let key = key.as_bytes();
+    SECRET_MARKERS
+        .iter()
+        .any(|marker| key.windows(marker.len()).any(|window| window.eq_ignore_ascii_case(marker.as_bytes())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use opentelemetry::KeyValue;
-    use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
+    use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceFlags, TraceState};
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
     use std::time::SystemTime;
 
@@ -337,27 +507,33 @@ mod tests {
         }
     }
 
-    fn ids(resolved: &[(String, SpanData)]) -> Vec<(String, u64)> {
+    fn ids(resolved: &[(Arc<str>, SpanData)]) -> Vec<(String, u64)> {
         let mut ids: Vec<_> = resolved
             .iter()
-            .map(|(t, s)| (t.clone(), u64::from_be_bytes(s.span_context.span_id().to_bytes())))
+            .map(|(t, s)| (t.to_string(), u64::from_be_bytes(s.span_context.span_id().to_bytes())))
             .collect();
         ids.sort();
         ids
+    }
+
+    fn resolve(claims: &mut Claims, span: SpanData) -> Vec<(Arc<str>, SpanData)> {
+        let mut resolved = Vec::new();
+        claims.resolve(span, &mut resolved);
+        resolved
     }
 
     #[test]
     fn descendants_that_end_first_are_claimed_by_their_tenant_ancestor() {
         let mut claims = Claims::default();
         // grandchild 3 and child 2 end before request span 1, which names the tenant.
-        assert!(claims.resolve(span(7, 3, 2, None)).is_empty());
-        assert!(claims.resolve(span(7, 2, 1, None)).is_empty());
+        assert!(resolve(&mut claims, span(7, 3, 2, None)).is_empty());
+        assert!(resolve(&mut claims, span(7, 2, 1, None)).is_empty());
         // A span of the same trace under another parent is not claimed.
-        assert!(claims.resolve(span(7, 9, 8, None)).is_empty());
-        let resolved = claims.resolve(span(7, 1, 0, Some("ten_a")));
+        assert!(resolve(&mut claims, span(7, 9, 8, None)).is_empty());
+        let resolved = resolve(&mut claims, span(7, 1, 0, Some("ten_a")));
         assert_eq!(ids(&resolved), vec![("ten_a".into(), 1), ("ten_a".into(), 2), ("ten_a".into(), 3)]);
         // A child ending after its claimed parent is claimed at once.
-        assert_eq!(ids(&claims.resolve(span(7, 4, 1, None))), vec![("ten_a".into(), 4)]);
+        assert_eq!(ids(&resolve(&mut claims, span(7, 4, 1, None))), vec![("ten_a".into(), 4)]);
         assert_eq!(claims.unclaimed_count, 1);
         claims.expire_older_than(Duration::ZERO);
         assert_eq!(claims.unclaimed_count, 0);
@@ -366,21 +542,56 @@ mod tests {
     #[test]
     fn a_span_naming_another_tenant_keeps_its_own() {
         let mut claims = Claims::default();
-        assert!(claims.resolve(span(7, 2, 1, None)).is_empty());
-        let own = claims.resolve(span(7, 5, 1, Some("ten_b")));
+        assert!(resolve(&mut claims, span(7, 2, 1, None)).is_empty());
+        let own = resolve(&mut claims, span(7, 5, 1, Some("ten_b")));
         assert_eq!(ids(&own), vec![("ten_b".into(), 5)]);
-        let parent = claims.resolve(span(7, 1, 0, Some("ten_a")));
+        let parent = resolve(&mut claims, span(7, 1, 0, Some("ten_a")));
         assert_eq!(ids(&parent), vec![("ten_a".into(), 1), ("ten_a".into(), 2)]);
     }
 
     #[test]
-    fn credentials_never_reach_the_store() {
-        let mut s = span(1, 1, 0, Some("ten_a"));
-        s.attributes.push(KeyValue::new("http.request.header.authorization", "Bearer x"));
-        s.attributes.push(KeyValue::new("client_secret", "x"));
-        s.attributes.push(KeyValue::new("http.response.status_code", 200_i64));
-        let json = attributes_json(&s);
-        assert_eq!(json["http.response.status_code"], 200);
-        assert!(json.get("client_secret").is_none() && json.get("http.request.header.authorization").is_none());
+    fn batches_round_trip_without_credentials() {
+        let mut root = span(0x4bf9, 1, 0, Some("ten_a"));
+        root.span_kind = SpanKind::Server;
+        root.status = Status::error("boom");
+        root.attributes.push(KeyValue::new("http.request.header.authorization", "Bearer x"));
+        root.attributes.push(KeyValue::new("Client_Secret", "x"));
+        root.attributes.push(KeyValue::new("http.response.status_code", 200_i64));
+        root.attributes.push(KeyValue::new("note", "quote \" kept"));
+        let mut child = span(0x4bf9, 2, 1, None);
+        child.start_time = root.start_time + Duration::from_millis(1);
+        child.end_time = child.start_time + Duration::from_millis(3);
+        let mut batch = TenantBatch::default();
+        batch.add(root);
+        batch.add(child);
+        batch.add(span(0x77, 3, 0, Some("ten_a")));
+        let stored = batch.encode("ten_a", "api-service");
+        assert_eq!(stored.span_count, 3);
+        let mut trace_ids = stored.trace_ids.clone();
+        trace_ids.sort();
+        assert_eq!(trace_ids, [format!("{:032x}", 0x77), format!("{:032x}", 0x4bf9)]);
+
+        let long_ago = Utc::now() - chrono::Duration::days(1);
+        let spans = spans_of_trace(std::slice::from_ref(&stored.spans), &format!("{:032x}", 0x4bf9), long_ago);
+        assert_eq!(spans.len(), 2, "only the trace asked for");
+        let (root, child) = (&spans[0], &spans[1]);
+        assert_eq!((root.span_id.as_str(), root.parent_span_id.as_deref()), ("0000000000000001", None));
+        assert_eq!((root.kind, root.status, root.service.as_str()), ("server", "error", "api-service"));
+        assert_eq!(root.attributes["note"], "quote \" kept");
+        assert_eq!(root.attributes["http.response.status_code"], 200);
+        assert_eq!(root.attributes["argus.tenant_id"], "ten_a");
+        assert!(root.attributes.get("Client_Secret").is_none());
+        assert!(root.attributes.get("http.request.header.authorization").is_none());
+        assert_eq!(child.parent_span_id.as_deref(), Some("0000000000000001"));
+        assert!((child.duration_ms - 3.0).abs() < 0.01, "{}", child.duration_ms);
+        // Spans started before `since` are left out; garbage is skipped.
+        assert!(
+            spans_of_trace(
+                &[stored.spans, b"not protobuf".to_vec()],
+                &format!("{:032x}", 0x4bf9),
+                Utc::now() + chrono::Duration::hours(1)
+            )
+            .is_empty()
+        );
     }
 }

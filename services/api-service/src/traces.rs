@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use argus_authn::{TenantScoped, TracesRead};
 use argus_store::Store;
-use argus_store::traces::StoredSpan;
+use argus_telemetry::span_store::{self, RecordedSpan};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -47,24 +47,18 @@ pub struct SpanView {
     pub attributes: serde_json::Value,
 }
 
-impl From<StoredSpan> for SpanView {
-    fn from(span: StoredSpan) -> Self {
-        let attributes = match span.attributes {
-            serde_json::Value::Object(map) => serde_json::Value::Object(
-                map.into_iter().filter(|(k, _)| !argus_telemetry::span_store::is_secret_key(k)).collect(),
-            ),
-            _ => serde_json::Value::Object(serde_json::Map::new()),
-        };
+impl From<RecordedSpan> for SpanView {
+    fn from(span: RecordedSpan) -> Self {
         Self {
             span_id: span.span_id,
             parent_span_id: span.parent_span_id,
             service: span.service,
             name: span.name,
-            kind: span.kind,
-            start: span.start_time,
+            kind: span.kind.to_owned(),
+            start: span.start,
             duration_ms: span.duration_ms,
-            status: span.status,
-            attributes,
+            status: span.status.to_owned(),
+            attributes: span.attributes,
         }
     }
 }
@@ -103,7 +97,8 @@ pub async fn get_trace(
     let trace_id = parse_trace_id(&path)
         .ok_or_else(|| ApiError::Validation("trace_id must be 32 hexadecimal digits, not all zero".into()))?;
     let since = Utc::now() - chrono::Duration::from_std(lookup.retention).unwrap_or(chrono::Duration::days(7));
-    let spans = lookup.store.trace_spans(caller.tenant(), &trace_id, since).await?;
+    let batches = lookup.store.trace_span_batches(caller.tenant(), &trace_id, since).await?;
+    let spans = span_store::spans_of_trace(&batches, &trace_id, since);
     if spans.is_empty() {
         return Err(ApiError::NotFound(format!("no trace {trace_id} is recorded for this tenant")));
     }

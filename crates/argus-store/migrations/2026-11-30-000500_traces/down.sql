@@ -1,1 +1,1 @@
-DROP TABLE trace_spans;
+DROP TABLE trace_span_batches;

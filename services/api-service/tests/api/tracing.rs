@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use argus_bus::testing::TestVhost;
-use argus_store::traces::StoredSpan;
+use argus_store::traces::NewSpanBatch;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -21,6 +23,10 @@ use crate::helpers::{ApiBinary, Stack, op, spawn_worker};
 fn random_hex(bytes: usize) -> String {
     let ulid = ulid::Ulid::generate().to_bytes();
     hex(&ulid[16 - bytes..])
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
 
 async fn graphql(
@@ -208,20 +214,47 @@ async fn spans_older_than_the_retention_are_never_returned_and_are_purged() {
     let client = stack.client(None, &["incidents:read"]).await;
     let reader = stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["traces:read"]).await;
     let (old_trace, fresh_trace) = (random_hex(16), random_hex(16));
-    let span = |trace: &str, age_days: i64| StoredSpan {
-        tenant_id: client.tenant.to_string(),
-        trace_id: trace.to_owned(),
-        span_id: random_hex(8),
-        parent_span_id: None,
-        service: "api-service".into(),
-        name: "GET /healthz".into(),
-        kind: "server".into(),
-        start_time: chrono::Utc::now() - chrono::Duration::days(age_days),
-        duration_ms: 1.5,
-        status: "unset".into(),
-        attributes: json!({"http.response.status_code": 200, "client_secret": "leak"}),
+    // A batch as the writer stores it: an OTLP ResourceSpans.
+    let batch = |trace: &str, age_days: i64| {
+        let start = chrono::Utc::now() - chrono::Duration::days(age_days);
+        let nanos = start.timestamp_nanos_opt().unwrap() as u64;
+        let attribute = |key: &str, value| KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Default::default()
+        };
+        let span = Span {
+            trace_id: hex_bytes(trace),
+            span_id: hex_bytes(&random_hex(8)),
+            name: "GET /healthz".into(),
+            kind: 2,
+            start_time_unix_nano: nanos,
+            end_time_unix_nano: nanos + 1_500_000,
+            attributes: vec![
+                attribute("http.response.status_code", any_value::Value::IntValue(200)),
+                attribute("client_secret", any_value::Value::StringValue("leak".into())),
+            ],
+            ..Default::default()
+        };
+        let spans = ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![attribute("service.name", any_value::Value::StringValue("api-service".into()))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans { spans: vec![span], ..Default::default() }],
+            ..Default::default()
+        };
+        NewSpanBatch {
+            tenant_id: client.tenant.to_string(),
+            service: "api-service".into(),
+            trace_ids: vec![trace.to_owned()],
+            first_start: start,
+            last_start: start,
+            span_count: 1,
+            spans: spans.encode_to_vec(),
+        }
     };
-    stack.store.insert_spans(&[span(&old_trace, 8), span(&fresh_trace, 0)]).await.unwrap();
+    stack.store.insert_span_batches(vec![batch(&old_trace, 8), batch(&fresh_trace, 0)]).await.unwrap();
     let r = lookup(&stack.http, &stack.api, &reader, client.tenant.as_str(), &old_trace).await;
     assert_eq!(r.status(), 404, "older than the 7-day retention");
     let r = lookup(&stack.http, &stack.api, &reader, client.tenant.as_str(), &fresh_trace.to_uppercase()).await;
