@@ -36,6 +36,7 @@ fn template_name() -> String {
     for m in &migrations {
         m.name().to_string().hash(&mut h);
     }
+    env!("ARGUS_MIGRATIONS_DIGEST").hash(&mut h);
     for s in argus_types::SCOPE_CATALOG {
         (s.name, s.description).hash(&mut h);
     }

@@ -19,8 +19,8 @@ pub struct NewSpanBatch {
     pub tenant_id: String,
     /// The service that recorded the spans (`api-service`, ...).
     pub service: String,
-    /// The traces the spans belong to, each 32 lowercase hex digits.
-    pub trace_ids: Vec<String>,
+    /// The traces the spans belong to.
+    pub trace_ids: Vec<u128>,
     pub first_start: DateTime<Utc>,
     pub last_start: DateTime<Utc>,
     pub span_count: i32,
@@ -48,12 +48,12 @@ impl Store {
             for batch in batches {
                 inserted += diesel::sql_query(
                     "INSERT INTO trace_span_batches \
-                     (tenant_id, service, trace_ids, first_start, last_start, span_count, spans) \
+                     (tenant_id, service, trace_keys, first_start, last_start, span_count, spans) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind::<Text, _>(batch.tenant_id)
                 .bind::<Text, _>(batch.service)
-                .bind::<Array<Text>, _>(batch.trace_ids)
+                .bind::<Array<BigInt>, _>(batch.trace_ids.into_iter().map(trace_key).collect::<Vec<_>>())
                 .bind::<Timestamptz, _>(batch.first_start)
                 .bind::<Timestamptz, _>(batch.last_start)
                 .bind::<Integer, _>(batch.span_count)
@@ -66,23 +66,24 @@ impl Store {
         .await
     }
 
-    /// The encoded batches of the tenant that hold spans of `trace_id` and
-    /// whose newest span started after `since`, oldest first. Another
-    /// tenant's batches are never read.
+    /// The encoded batches of the tenant that may hold spans of `trace_id`
+    /// (rarely, a batch of another trace with the same key) and whose newest
+    /// span started after `since`, oldest first. Another tenant's batches are
+    /// never read.
     pub async fn trace_span_batches(
         &self,
         tenant: &TenantId,
-        trace_id: &str,
+        trace_id: u128,
         since: DateTime<Utc>,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<EncodedSpans> = diesel::sql_query(
             "SELECT spans FROM trace_span_batches \
-             WHERE trace_ids @> ARRAY[$2]::text[] AND tenant_id = $1 AND last_start > $3 \
+             WHERE trace_keys @> ARRAY[$2]::bigint[] AND tenant_id = $1 AND last_start > $3 \
              ORDER BY first_start, id LIMIT $4",
         )
         .bind::<Text, _>(tenant.as_str())
-        .bind::<Text, _>(trace_id)
+        .bind::<BigInt, _>(trace_key(trace_id))
         .bind::<Timestamptz, _>(since)
         .bind::<BigInt, _>(LOOKUP_BATCHES_MAX)
         .load(&mut conn)
@@ -105,4 +106,11 @@ impl Store {
         .await?;
         Ok(deleted)
     }
+}
+
+/// The index key of a trace: the low 64 bits of its id, the part W3C Trace
+/// Context (level 2) makes random.
+fn trace_key(trace_id: u128) -> i64 {
+    // Truncation to the low half, then the same bits as a signed number.
+    trace_id as u64 as i64
 }

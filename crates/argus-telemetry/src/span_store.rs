@@ -354,7 +354,7 @@ impl TenantBatch {
         NewSpanBatch {
             tenant_id: tenant.to_owned(),
             service: service.to_owned(),
-            trace_ids: self.trace_ids.iter().map(TraceId::to_string).collect(),
+            trace_ids: self.trace_ids.iter().map(|id| u128::from_be_bytes(id.to_bytes())).collect(),
             first_start: DateTime::<Utc>::from(self.first_start.unwrap_or(now)),
             last_start: DateTime::<Utc>::from(self.last_start.unwrap_or(now)),
             span_count,
@@ -569,7 +569,7 @@ mod tests {
         assert_eq!(stored.span_count, 3);
         let mut trace_ids = stored.trace_ids.clone();
         trace_ids.sort();
-        assert_eq!(trace_ids, [format!("{:032x}", 0x77), format!("{:032x}", 0x4bf9)]);
+        assert_eq!(trace_ids, [0x77, 0x4bf9]);
 
         let long_ago = Utc::now() - chrono::Duration::days(1);
         let spans = spans_of_trace(std::slice::from_ref(&stored.spans), &format!("{:032x}", 0x4bf9), long_ago);

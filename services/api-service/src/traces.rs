@@ -97,7 +97,8 @@ pub async fn get_trace(
     let trace_id = parse_trace_id(&path)
         .ok_or_else(|| ApiError::Validation("trace_id must be 32 hexadecimal digits, not all zero".into()))?;
     let since = Utc::now() - chrono::Duration::from_std(lookup.retention).unwrap_or(chrono::Duration::days(7));
-    let batches = lookup.store.trace_span_batches(caller.tenant(), &trace_id, since).await?;
+    let number = u128::from_str_radix(&trace_id, 16).unwrap_or_default();
+    let batches = lookup.store.trace_span_batches(caller.tenant(), number, since).await?;
     let spans = span_store::spans_of_trace(&batches, &trace_id, since);
     if spans.is_empty() {
         return Err(ApiError::NotFound(format!("no trace {trace_id} is recorded for this tenant")));

@@ -247,7 +247,7 @@ async fn spans_older_than_the_retention_are_never_returned_and_are_purged() {
         NewSpanBatch {
             tenant_id: client.tenant.to_string(),
             service: "api-service".into(),
-            trace_ids: vec![trace.to_owned()],
+            trace_ids: vec![u128::from_str_radix(trace, 16).unwrap()],
             first_start: start,
             last_start: start,
             span_count: 1,
