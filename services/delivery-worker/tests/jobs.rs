@@ -16,14 +16,12 @@ use argus_bus::testing::TestVhost;
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
 use argus_types::TenantId;
-use auth_service::{Application as Auth, AuthConfig, OAuthConfig};
 use delivery_worker::{JobsConfig, Worker, WorkerConfig, parse_schedule};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Received, Receiver};
+use support::{ISSUER, Received, Receiver, spawn_auth};
 
 const PEPPER: &str = "jobs-test-pepper";
-const ISSUER: &str = "https://auth.test.knogin.com";
 
 fn verify(secret: &str, r: &Received) -> Value {
     standardwebhooks::Webhook::new(secret)
@@ -57,23 +55,7 @@ impl Stack {
         argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
         let (db, vhost) = tokio::join!(TestDatabase::create(), TestVhost::create());
         let store_config = StoreConfig { database_url: db.url().to_owned(), max_connections: 4 };
-        let auth = Auth::build(AuthConfig {
-            listen_addr: "127.0.0.1:0".into(),
-            store: store_config.clone(),
-            issuer: ISSUER.into(),
-            audience: "api.knogin.com".into(),
-            secret_pepper: PEPPER.into(),
-            webhook_allow_private: true,
-            trust_forwarded_for: false,
-            oauth: OAuthConfig::default(),
-            drain_delay_seconds: 0,
-            shutdown_timeout_seconds: 1,
-            migrate: false,
-        })
-        .await
-        .unwrap();
-        let auth_url = format!("http://127.0.0.1:{}", auth.port());
-        tokio::spawn(auth.run_until_stopped());
+        let auth_url = spawn_auth(db.url(), PEPPER, true).await;
         let api = Api::build(ApiConfig {
             listen_addr: "127.0.0.1:0".into(),
             store: store_config,

@@ -16,10 +16,9 @@ use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
 use argus_types::events::envelope;
 use argus_types::{EventId, TenantId};
-use auth_service::{Application, AuthConfig, OAuthConfig};
 use delivery_worker::{Worker, WorkerConfig, parse_schedule};
 use serde_json::{Value, json};
-use support::{Received, Receiver};
+use support::{Received, Receiver, spawn_auth};
 
 const PEPPER: &str = "worker-test-pepper";
 
@@ -46,32 +45,11 @@ fn worker_config(db: &str, amqp: &str, schedule: &str, allow_private: bool) -> W
     }
 }
 
-async fn auth_service(db: &str, allow_private: bool) -> String {
-    let app = Application::build(AuthConfig {
-        listen_addr: "127.0.0.1:0".into(),
-        store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
-        issuer: "https://auth.test.knogin.com".into(),
-        audience: "api.knogin.com".into(),
-        secret_pepper: PEPPER.into(),
-        webhook_allow_private: allow_private,
-        trust_forwarded_for: false,
-        oauth: OAuthConfig::default(),
-        drain_delay_seconds: 0,
-        shutdown_timeout_seconds: 30,
-        migrate: false,
-    })
-    .await
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    base
-}
-
 impl Stack {
     async fn start() -> Self {
         argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
         let (db, vhost) = tokio::join!(TestDatabase::create(), TestVhost::create());
-        let auth = auth_service(db.url(), true).await;
+        let auth = spawn_auth(db.url(), PEPPER, true).await;
         Self { store: db.store(), db, vhost, auth, http: reqwest::Client::new() }
     }
 
@@ -404,7 +382,7 @@ async fn webhook_routes_validate_and_isolate_tenants() {
     assert_eq!(r.status(), 400);
 
     // Without ARGUS_WEBHOOK_ALLOW_PRIVATE: https only, no private addresses.
-    let strict = auth_service(stack.db.url(), false).await;
+    let strict = spawn_auth(stack.db.url(), PEPPER, false).await;
     for url in [
         "http://integrator.example/hook",
         "https://127.0.0.1/hook",

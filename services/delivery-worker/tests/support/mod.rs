@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::Value;
 
+/// The issuer the test auth-services sign with.
+pub const ISSUER: &str = "https://auth.test.knogin.com";
+
 #[derive(Clone, Debug)]
 pub struct Received {
     pub headers: reqwest::header::HeaderMap,
@@ -83,4 +86,27 @@ impl Receiver {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Starts an auth-service on a random port over `database_url`; returns its
+/// base URL. `pepper` must be the worker's, which unseals webhook secrets.
+pub async fn spawn_auth(database_url: &str, pepper: &str, allow_private: bool) -> String {
+    let app = auth_service::Application::build(auth_service::AuthConfig {
+        listen_addr: "127.0.0.1:0".into(),
+        store: argus_store::StoreConfig { database_url: database_url.to_owned(), max_connections: 4 },
+        issuer: ISSUER.into(),
+        audience: "api.knogin.com".into(),
+        secret_pepper: pepper.into(),
+        webhook_allow_private: allow_private,
+        trust_forwarded_for: false,
+        oauth: auth_service::OAuthConfig::default(),
+        drain_delay_seconds: 0,
+        shutdown_timeout_seconds: 1,
+        migrate: false,
+    })
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    base
 }
