@@ -5,6 +5,7 @@
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
@@ -109,6 +110,97 @@ pub struct DeliveryContext {
     pub envelope: Value,
 }
 
+/// What [`Store::fan_out`] leaves to the caller.
+#[derive(Debug, Default)]
+pub struct FanOut {
+    /// Deliveries waiting for their first attempt.
+    pub fresh: Vec<DeliveryContext>,
+    /// Deliveries of the event already retrying.
+    pub retrying: Vec<DeliveryRecord>,
+}
+
+/// One attempt at one delivery, for [`Store::record_attempts`].
+#[derive(Debug, Clone)]
+pub struct Attempted {
+    pub delivery: DeliveryId,
+    pub webhook: WebhookId,
+    pub record: AttemptRecord,
+}
+
+#[derive(QueryableByName)]
+struct RecordedDelivery {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// The webhooks' health after `recorded` attempts. Rows are written only
+/// when something changes, so concurrent deliveries to one webhook do not
+/// queue on its row lock; a webhook with a success among the attempts
+/// counts as healthy.
+async fn update_health(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    recorded: &[&Attempted],
+    disable_after: Duration,
+) -> Result<(), StoreError> {
+    let Some(at) = recorded.iter().map(|a| a.record.attempted_at).max() else { return Ok(()) };
+    let succeeded: Vec<&str> =
+        recorded.iter().filter(|a| a.record.status == "succeeded").map(|a| a.webhook.as_str()).collect();
+    let failed: Vec<&str> = recorded
+        .iter()
+        .filter(|a| a.record.status != "succeeded" && !succeeded.contains(&a.webhook.as_str()))
+        .map(|a| a.webhook.as_str())
+        .collect();
+    let gone: Vec<(&str, &str)> = recorded
+        .iter()
+        .filter_map(|a| a.record.disable.as_deref().map(|reason| (a.webhook.as_str(), reason)))
+        .collect();
+    let of_tenant = webhooks::tenant_id.eq(tenant.as_str());
+    if !succeeded.is_empty() {
+        let stale = at - Duration::seconds(HEALTH_RESOLUTION_SECONDS);
+        diesel::update(webhooks::table)
+            .filter(of_tenant)
+            .filter(webhooks::id.eq_any(&succeeded))
+            .filter(
+                webhooks::failing_since
+                    .is_not_null()
+                    .or(webhooks::last_success_at.is_null())
+                    .or(webhooks::last_success_at.lt(stale)),
+            )
+            .set((webhooks::last_success_at.eq(at), webhooks::failing_since.eq(None::<DateTime<Utc>>)))
+            .execute(conn)
+            .await?;
+    }
+    if !failed.is_empty() {
+        diesel::update(webhooks::table)
+            .filter(of_tenant)
+            .filter(webhooks::id.eq_any(&failed))
+            .filter(webhooks::failing_since.is_null())
+            .set(webhooks::failing_since.eq(at))
+            .execute(conn)
+            .await?;
+        for (webhook, reason) in gone {
+            diesel::update(webhooks::table)
+                .filter(of_tenant)
+                .filter(webhooks::id.eq(webhook))
+                .filter(webhooks::enabled.eq(true))
+                .set((webhooks::enabled.eq(false), webhooks::disabled_reason.eq(reason)))
+                .execute(conn)
+                .await?;
+        }
+        let reason = format!("no successful delivery for {} days", disable_after.num_days());
+        diesel::update(webhooks::table)
+            .filter(of_tenant)
+            .filter(webhooks::id.eq_any(&failed))
+            .filter(webhooks::enabled.eq(true))
+            .filter(webhooks::failing_since.le(at - disable_after))
+            .set((webhooks::enabled.eq(false), webhooks::disabled_reason.eq(reason)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Stores an event envelope (call in the writer's transaction).
 pub async fn insert_event(
     conn: &mut AsyncPgConnection,
@@ -163,7 +255,7 @@ pub async fn insert_delivery(
             webhook_deliveries::event_id.eq(event.as_str()),
             webhook_deliveries::event_type.eq(event_type),
         ))
-        .on_conflict((webhook_deliveries::webhook_id, webhook_deliveries::event_id))
+        .on_conflict((webhook_deliveries::event_id, webhook_deliveries::webhook_id))
         .do_nothing()
         .execute(conn)
         .await?;
@@ -229,32 +321,59 @@ impl Store {
     }
 
     /// Creates one delivery per subscribed, enabled webhook (skipping those
-    /// that exist) and returns every delivery of the event still waiting
-    /// for its first attempt, new or left from an earlier fan-out that did
-    /// not get its work messages out. The caller publishes a work message
-    /// for each, so a crash between commit and publish loses nothing.
-    pub async fn fan_out(
-        &self,
-        tenant: &TenantId,
-        event: &EventId,
-        event_type: &str,
-    ) -> Result<Vec<(DeliveryId, WebhookId)>, StoreError> {
+    /// that exist, so a redelivered event fans out once) and returns the
+    /// event's deliveries the caller still has to act on: those waiting for
+    /// their first attempt, with what sending needs, and those already
+    /// retrying (whose retry message an interrupted earlier run may not
+    /// have published).
+    pub async fn fan_out(&self, tenant: &TenantId, event: &EventId, event_type: &str) -> Result<FanOut, StoreError> {
         let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            for webhook in subscribed_webhooks(conn, tenant, event_type).await? {
-                insert_delivery(conn, tenant, &webhook, event, event_type).await?;
+        let subscribed = subscribed_webhooks(&mut conn, tenant, event_type).await?;
+        if subscribed.is_empty() {
+            return Ok(FanOut::default());
+        }
+        // One statement, so no transaction is needed around it.
+        let rows: Vec<_> = subscribed
+            .iter()
+            .map(|webhook| {
+                (
+                    webhook_deliveries::id.eq(DeliveryId::generate().to_string()),
+                    webhook_deliveries::tenant_id.eq(tenant.as_str()),
+                    webhook_deliveries::webhook_id.eq(webhook.as_str()),
+                    webhook_deliveries::event_id.eq(event.as_str()),
+                    webhook_deliveries::event_type.eq(event_type),
+                )
+            })
+            .collect();
+        diesel::insert_into(webhook_deliveries::table)
+            .values(rows)
+            .on_conflict((webhook_deliveries::event_id, webhook_deliveries::webhook_id))
+            .do_nothing()
+            .execute(&mut conn)
+            .await?;
+        let found: Vec<(DeliveryRecord, WebhookRow, Value)> = webhook_deliveries::table
+            .inner_join(webhooks::table.on(webhooks::id.eq(webhook_deliveries::webhook_id)))
+            .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+            .filter(webhook_deliveries::event_id.eq(event.as_str()))
+            .filter(
+                webhook_deliveries::status
+                    .eq("queued")
+                    .and(webhook_deliveries::attempts.eq(0))
+                    .or(webhook_deliveries::status.eq("retrying")),
+            )
+            .select((DeliveryRecord::as_select(), WebhookRow::as_select(), events::envelope))
+            .load(&mut conn)
+            .await?;
+        let mut out = FanOut::default();
+        for (delivery, webhook, envelope) in found {
+            if delivery.status == "retrying" {
+                out.retrying.push(delivery);
+            } else {
+                out.fresh.push(DeliveryContext { delivery, webhook, envelope });
             }
-            let waiting: Vec<(String, String)> = webhook_deliveries::table
-                .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
-                .filter(webhook_deliveries::event_id.eq(event.as_str()))
-                .filter(webhook_deliveries::status.eq("queued"))
-                .filter(webhook_deliveries::attempts.eq(0))
-                .select((webhook_deliveries::id, webhook_deliveries::webhook_id))
-                .load(conn)
-                .await?;
-            waiting.iter().map(|(d, w)| Ok((parse_id(d)?, parse_id(w)?))).collect()
-        })
-        .await
+        }
+        Ok(out)
     }
 
     /// A `webhook.test` event for one webhook only: the event, its delivery
@@ -464,10 +583,7 @@ impl Store {
         Ok(found.map(|(delivery, webhook, envelope)| DeliveryContext { delivery, webhook, envelope }))
     }
 
-    /// Records one attempt and its consequences in one transaction: the
-    /// attempt row (once, even if the message is redelivered), the
-    /// delivery's state, and the webhook's health (a webhook failing without
-    /// a success for `disable_after` is disabled).
+    /// Records one attempt and its consequences; see [`Store::record_attempts`].
     pub async fn record_attempt(
         &self,
         tenant: &TenantId,
@@ -476,76 +592,77 @@ impl Store {
         attempt: &AttemptRecord,
         disable_after: Duration,
     ) -> Result<(), StoreError> {
+        let one = [Attempted { delivery: delivery.clone(), webhook: webhook.clone(), record: attempt.clone() }];
+        self.record_attempts(tenant, &one, disable_after).await
+    }
+
+    /// Records attempts (at most one per delivery) and their consequences
+    /// in one transaction of a few statements, whatever their number: the
+    /// attempt rows (once each, even if a message is redelivered), the
+    /// deliveries' state, and the webhooks' health (a webhook failing
+    /// without a success for `disable_after` is disabled; a 410 disables it
+    /// at once). Deliveries of other tenants are left alone.
+    pub async fn record_attempts(
+        &self,
+        tenant: &TenantId,
+        attempts: &[Attempted],
+        disable_after: Duration,
+    ) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = attempts.iter().map(|a| a.delivery.as_str()).collect();
+        let statuses: Vec<&str> = attempts.iter().map(|a| a.record.status).collect();
+        let numbers: Vec<i32> = attempts.iter().map(|a| a.record.attempt).collect();
+        let at: Vec<DateTime<Utc>> = attempts.iter().map(|a| a.record.attempted_at).collect();
+        let codes: Vec<Option<i32>> = attempts.iter().map(|a| a.record.response_status).collect();
+        let durations: Vec<i32> = attempts.iter().map(|a| a.record.duration_ms).collect();
+        let next: Vec<Option<DateTime<Utc>>> = attempts.iter().map(|a| a.record.next_attempt_at).collect();
+        let errors: Vec<Option<&str>> = attempts.iter().map(|a| a.record.error.as_deref()).collect();
+        let bodies: Vec<Option<&str>> = attempts.iter().map(|a| a.record.response_body.as_deref()).collect();
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
-            let inserted = diesel::insert_into(delivery_attempts::table)
-                .values((
-                    delivery_attempts::delivery_id.eq(delivery.as_str()),
-                    delivery_attempts::attempt.eq(attempt.attempt),
-                    delivery_attempts::attempted_at.eq(attempt.attempted_at),
-                    delivery_attempts::response_status.eq(attempt.response_status),
-                    delivery_attempts::duration_ms.eq(attempt.duration_ms),
-                    delivery_attempts::error.eq(&attempt.error),
-                    delivery_attempts::response_body.eq(&attempt.response_body),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            if inserted == 0 {
-                return Ok(());
-            }
-            diesel::update(webhook_deliveries::table)
-                .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
-                .filter(webhook_deliveries::id.eq(delivery.as_str()))
-                .set((
-                    webhook_deliveries::status.eq(attempt.status),
-                    webhook_deliveries::attempts.eq(attempt.attempt),
-                    webhook_deliveries::attempted_at.eq(attempt.attempted_at),
-                    webhook_deliveries::response_status.eq(attempt.response_status),
-                    webhook_deliveries::duration_ms.eq(attempt.duration_ms),
-                    webhook_deliveries::next_attempt_at.eq(attempt.next_attempt_at),
-                    webhook_deliveries::error.eq(&attempt.error),
-                    webhook_deliveries::response_body.eq(&attempt.response_body),
-                    webhook_deliveries::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)
-                .await?;
-            // Health bookkeeping writes the webhook row only when something
-            // changes, so concurrent deliveries to one webhook do not queue
-            // on its row lock.
-            let target = webhooks::table
-                .filter(webhooks::tenant_id.eq(tenant.as_str()))
-                .filter(webhooks::id.eq(webhook.as_str()));
-            let at = attempt.attempted_at;
-            if attempt.status == "succeeded" {
-                let stale = at - Duration::seconds(HEALTH_RESOLUTION_SECONDS);
-                diesel::update(
-                    target.filter(
-                        webhooks::failing_since
-                            .is_not_null()
-                            .or(webhooks::last_success_at.is_null())
-                            .or(webhooks::last_success_at.lt(stale)),
-                    ),
-                )
-                .set((webhooks::last_success_at.eq(at), webhooks::failing_since.eq(None::<DateTime<Utc>>)))
-                .execute(conn)
-                .await?;
-                return Ok(());
-            }
-            diesel::update(target.filter(webhooks::failing_since.is_null()))
-                .set(webhooks::failing_since.eq(at))
-                .execute(conn)
-                .await?;
-            let reason = attempt
-                .disable
-                .clone()
-                .unwrap_or_else(|| format!("no successful delivery for {} days", disable_after.num_days()));
-            let due = if attempt.disable.is_some() { at } else { at - disable_after };
-            diesel::update(target.filter(webhooks::enabled.eq(true)).filter(webhooks::failing_since.le(due)))
-                .set((webhooks::enabled.eq(false), webhooks::disabled_reason.eq(reason)))
-                .execute(conn)
-                .await?;
-            Ok(())
+            // The attempt rows and the deliveries' state in one statement:
+            // a delivery whose attempt row exists already (a redelivered
+            // message) is not updated again.
+            let updated: Vec<RecordedDelivery> = diesel::sql_query(
+                "WITH v AS (
+                     SELECT * FROM unnest($2::text[], $3::text[], $4::int4[], $5::timestamptz[], $6::int4[],
+                                          $7::int4[], $8::timestamptz[], $9::text[], $10::text[])
+                         AS v(id, status, attempt, attempted_at, response_status, duration_ms,
+                              next_attempt_at, error, response_body)
+                 ), inserted AS (
+                     INSERT INTO delivery_attempts
+                         (delivery_id, attempt, attempted_at, response_status, duration_ms, error, response_body)
+                     SELECT v.id, v.attempt, v.attempted_at, v.response_status, v.duration_ms, v.error, v.response_body
+                     FROM v JOIN webhook_deliveries d ON d.id = v.id AND d.tenant_id = $1
+                     ON CONFLICT DO NOTHING
+                     RETURNING delivery_id
+                 )
+                 UPDATE webhook_deliveries d
+                 SET status = v.status, attempts = v.attempt, attempted_at = v.attempted_at,
+                     response_status = v.response_status, duration_ms = v.duration_ms,
+                     next_attempt_at = v.next_attempt_at, error = v.error, response_body = v.response_body,
+                     updated_at = now()
+                 FROM v
+                 WHERE d.tenant_id = $1 AND d.id = v.id AND d.id IN (SELECT delivery_id FROM inserted)
+                 RETURNING d.id",
+            )
+            .bind::<Text, _>(tenant.as_str())
+            .bind::<Array<Text>, _>(&ids)
+            .bind::<Array<Text>, _>(&statuses)
+            .bind::<Array<Integer>, _>(&numbers)
+            .bind::<Array<Timestamptz>, _>(&at)
+            .bind::<Array<Nullable<Integer>>, _>(&codes)
+            .bind::<Array<Integer>, _>(&durations)
+            .bind::<Array<Nullable<Timestamptz>>, _>(&next)
+            .bind::<Array<Nullable<Text>>, _>(&errors)
+            .bind::<Array<Nullable<Text>>, _>(&bodies)
+            .load(conn)
+            .await?;
+            let recorded: Vec<&Attempted> =
+                attempts.iter().filter(|a| updated.iter().any(|u| u.id == a.delivery.as_str())).collect();
+            update_health(conn, tenant, &recorded, disable_after).await
         })
         .await
     }

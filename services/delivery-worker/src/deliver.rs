@@ -2,13 +2,19 @@
 
 use std::time::Duration;
 
-use argus_bus::{Exchange, Incoming, Message, Outcome, Publisher, WorkQueue, proto};
+use argus_bus::{
+    BusError, Exchange, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, Incoming, Message, Outcome,
+    Publisher, WorkQueue, proto,
+};
 use argus_crypto::webhook::{SecretBox, sign_webhook, webhook_signing_key};
-use argus_store::webhooks::{AttemptRecord, DeliveryContext};
+use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext};
 use argus_store::{Store, StoreError};
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::Utc;
+use futures_util::future::join_all;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::sender::{SendOutcome, Sender};
 
@@ -24,6 +30,29 @@ pub struct Deliverer {
     pub sealer: SecretBox,
     /// Delays before the 2nd, 3rd, … attempt.
     pub schedule: Vec<Duration>,
+    /// Webhook requests in flight at once, over every event and retry.
+    pub sending: Semaphore,
+}
+
+fn disable_after() -> chrono::Duration {
+    chrono::Duration::days(DISABLE_AFTER_DAYS)
+}
+
+/// The work message of a delivery's attempt number `attempt`.
+fn task(
+    tenant: &TenantId,
+    event: &EventId,
+    delivery: &DeliveryId,
+    webhook: &WebhookId,
+    attempt: i32,
+) -> proto::DeliveryTask {
+    proto::DeliveryTask {
+        delivery_id: delivery.to_string(),
+        webhook_id: webhook.to_string(),
+        event_id: event.to_string(),
+        tenant_id: tenant.to_string(),
+        attempt: u32::try_from(attempt).unwrap_or(0),
+    }
 }
 
 pub(crate) fn parse<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, Outcome> {
@@ -57,7 +86,14 @@ pub fn delay_queues_ms(schedule: &[Duration]) -> Vec<u64> {
 }
 
 impl Deliverer {
-    /// Fans an event out to the tenant's subscribed webhooks.
+    /// Fans an event out to the tenant's subscribed webhooks and makes each
+    /// delivery's first attempt at once, concurrently, recording them all
+    /// in one transaction: a work message per delivery would cost the
+    /// broker and the database several times what the attempt itself does.
+    /// Only deliveries that must try again go through the deliveries queue
+    /// (its delay queues), published before the event is acked; a crash
+    /// before that redelivers the event, and the fan-out, being idempotent,
+    /// hands back what is still to do (at least once, same `webhook-id`).
     pub async fn fan_out(&self, message: Incoming) -> Outcome {
         let event: proto::Event = match message.decode() {
             Ok(e) => e,
@@ -68,41 +104,97 @@ impl Deliverer {
                 (Ok(t), Ok(e)) => (t, e),
                 (Err(o), _) | (_, Err(o)) => return o,
             };
-        let waiting = match self.store.fan_out(&tenant, &event_id, &event.r#type).await {
-            Ok(w) => w,
+        let fanned = match self.store.fan_out(&tenant, &event_id, &event.r#type).await {
+            Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "fan-out failed; retrying");
                 return Outcome::Retry { delay_ms: STORE_RETRY_MS };
             }
         };
-        // Published straight after the commit (the event stays unacked until
-        // the broker confirmed them all), rather than through the outbox: a
-        // failure redelivers the event, and the fan-out, being idempotent,
-        // hands back the deliveries still waiting. Each publish is a child of
-        // this message's span, so the trace runs on.
-        let messages: Vec<Message> = waiting
-            .iter()
-            .map(|(delivery, webhook)| {
-                Message::delivery(&proto::DeliveryTask {
-                    delivery_id: delivery.to_string(),
-                    webhook_id: webhook.to_string(),
-                    event_id: event_id.to_string(),
-                    tenant_id: tenant.to_string(),
-                    attempt: 0,
-                })
-            })
-            .collect();
-        let key = WorkQueue::Deliveries.routing_key();
-        let results = self.publisher.publish_many(messages.iter().map(|m| (Exchange::Work, key, m))).await;
-        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-            tracing::warn!(error = %e, "publishing deliveries failed; the event will be fanned out again");
+        let attempts = join_all(fanned.fresh.iter().map(|ctx| {
+            let span = tracing::info_span!(
+                "deliver",
+                otel.kind = "internal",
+                "argus.delivery_id" = ctx.delivery.id.as_str(),
+                "argus.webhook_id" = ctx.webhook.id.as_str(),
+            );
+            self.attempt(ctx).instrument(span)
+        }))
+        .await;
+        let mut recorded = Vec::with_capacity(attempts.len());
+        let mut follow_ups = Vec::new();
+        for attempt in attempts {
+            match attempt {
+                Ok((attempted, outcome)) => {
+                    let next = attempted.record.attempt + 1;
+                    follow_ups.push((outcome, task(&tenant, &event_id, &attempted.delivery, &attempted.webhook, next)));
+                    recorded.push(attempted);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery bookkeeping failed; the event will be fanned out again");
+                    return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+                }
+            }
+        }
+        if let Err(e) = self.store.record_attempts(&tenant, &recorded, disable_after()).await {
+            tracing::warn!(error = %e, "recording the attempts failed; the event will be fanned out again");
             return Outcome::Retry { delay_ms: STORE_RETRY_MS };
         }
-        tracing::debug!(event_id = %event_id, deliveries = waiting.len(), "event fanned out");
+        // An event handled before may have recorded retrying deliveries
+        // whose retry messages never reached the broker: queue them again
+        // (a copy that did arrive costs at most one extra attempt).
+        if message.redelivered || message.retry_count > 0 {
+            let now = Utc::now();
+            for d in &fanned.retrying {
+                let (Ok(delivery), Ok(webhook)) = (d.id.parse::<DeliveryId>(), d.webhook_id.parse::<WebhookId>())
+                else {
+                    continue;
+                };
+                let delay = d.next_attempt_at.map_or(0, |at| (at - now).num_milliseconds().max(0) as u64);
+                let next = task(&tenant, &event_id, &delivery, &webhook, d.attempts + 1);
+                follow_ups.push((Outcome::Retry { delay_ms: delay }, next));
+            }
+        }
+        if let Err(e) = self.queue_follow_ups(follow_ups).await {
+            tracing::warn!(error = %e, "queueing retries failed; the event will be fanned out again");
+            return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+        }
+        tracing::debug!(event_id = %event_id, deliveries = recorded.len(), "event fanned out");
         Outcome::Ack
     }
 
-    /// Makes one attempt at a delivery and records it.
+    /// Publishes, confirmed, a work message for each delivery that must try
+    /// again (to the delay queue of its delay) or has failed for good (to
+    /// the dead-letter queue), as the consumer loop does for the deliveries
+    /// queue's own messages.
+    async fn queue_follow_ups(&self, follow_ups: Vec<(Outcome, proto::DeliveryTask)>) -> Result<(), BusError> {
+        let topology = self.publisher.topology();
+        let queue = WorkQueue::Deliveries;
+        let routed: Vec<(Exchange, String, Message)> = follow_ups
+            .into_iter()
+            .filter_map(|(outcome, task)| {
+                let mut message = Message::delivery(&task);
+                match outcome {
+                    Outcome::Ack => None,
+                    Outcome::Retry { delay_ms } => {
+                        message.headers.insert(HEADER_RETRY_COUNT.into(), "1".into());
+                        let (exchange, key) = topology.retry_route(queue, delay_ms);
+                        Some((exchange, key, message))
+                    }
+                    Outcome::DeadLetter { reason } => {
+                        message.headers.insert(HEADER_DEAD_REASON.into(), reason);
+                        message.headers.insert(HEADER_DEAD_QUEUE.into(), topology.queue(queue));
+                        Some((Exchange::Dead, queue.routing_key().to_owned(), message))
+                    }
+                }
+            })
+            .collect();
+        let results = self.publisher.publish_many(routed.iter().map(|(e, k, m)| (*e, k.as_str(), m))).await;
+        results.into_iter().collect()
+    }
+
+    /// Makes one attempt at a delivery from the deliveries queue (a retry,
+    /// a manual resend or a test) and records it.
     pub async fn deliver(&self, message: Incoming) -> Outcome {
         let task: proto::DeliveryTask = match message.decode() {
             Ok(t) => t,
@@ -113,7 +205,7 @@ impl Deliverer {
                 (Ok(t), Ok(d)) => (t, d),
                 (Err(o), _) | (_, Err(o)) => return o,
             };
-        match self.attempt(&tenant, &delivery).await {
+        match self.deliver_one(&tenant, &delivery).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::warn!(error = %e, delivery_id = %delivery, "delivery bookkeeping failed; retrying");
@@ -122,7 +214,7 @@ impl Deliverer {
         }
     }
 
-    async fn attempt(&self, tenant: &TenantId, delivery: &DeliveryId) -> Result<Outcome, StoreError> {
+    async fn deliver_one(&self, tenant: &TenantId, delivery: &DeliveryId) -> Result<Outcome, StoreError> {
         let Some(ctx) = self.store.delivery_context(tenant, delivery).await? else {
             // The webhook was deleted since: nothing to send.
             return Ok(Outcome::Ack);
@@ -131,33 +223,49 @@ impl Deliverer {
             // A duplicate of a message already settled.
             return Ok(Outcome::Ack);
         }
-        let webhook: WebhookId = ctx.webhook.id.parse().map_err(|_| StoreError::Corrupt("webhook id".into()))?;
+        let (attempted, outcome) = self.attempt(&ctx).await?;
+        self.store.record_attempts(tenant, std::slice::from_ref(&attempted), disable_after()).await?;
+        Ok(outcome)
+    }
+
+    /// Sends a delivery once (or, its webhook being disabled, records why
+    /// not): the attempt to record and what should follow it.
+    async fn attempt(&self, ctx: &DeliveryContext) -> Result<(Attempted, Outcome), StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(what.into());
+        let webhook: WebhookId = ctx.webhook.id.parse().map_err(|_| corrupt("webhook id"))?;
+        let delivery: DeliveryId = ctx.delivery.id.parse().map_err(|_| corrupt("delivery id"))?;
         let attempt = ctx.delivery.attempts + 1;
         let attempted_at = Utc::now();
-        let disable_after = chrono::Duration::days(DISABLE_AFTER_DAYS);
-        if !ctx.webhook.enabled {
+        let not_sent = |error: String, outcome: Outcome| {
             let record = AttemptRecord {
                 attempt,
                 attempted_at,
                 response_status: None,
                 duration_ms: 0,
-                error: Some(format!(
-                    "not sent: the webhook is disabled ({})",
-                    ctx.webhook.disabled_reason.as_deref().unwrap_or("no reason given")
-                )),
+                error: Some(error),
                 response_body: None,
                 status: "failed",
                 next_attempt_at: None,
                 disable: None,
             };
-            self.store.record_attempt(tenant, delivery, &webhook, &record, disable_after).await?;
-            return Ok(Outcome::Ack);
-        }
-        let (headers, body) = match self.signed_request(&ctx, attempted_at.timestamp()) {
-            Ok(r) => r,
-            Err(e) => return Ok(Outcome::DeadLetter { reason: e }),
+            (Attempted { delivery: delivery.clone(), webhook: webhook.clone(), record }, outcome)
         };
-        let sent = self.sender.send(&ctx.webhook.url, headers, body).await;
+        if !ctx.webhook.enabled {
+            let why = ctx.webhook.disabled_reason.as_deref().unwrap_or("no reason given");
+            return Ok(not_sent(format!("not sent: the webhook is disabled ({why})"), Outcome::Ack));
+        }
+        let (headers, body) = match self.signed_request(ctx, attempted_at.timestamp()) {
+            Ok(r) => r,
+            Err(e) => {
+                let reason = format!("cannot sign: {e}");
+                return Ok(not_sent(format!("not sent: {reason}"), Outcome::DeadLetter { reason }));
+            }
+        };
+        let sent = {
+            // Bounds the requests in flight over every event and retry.
+            let _slot = self.sending.acquire().await.ok();
+            self.sender.send(&ctx.webhook.url, headers, body).await
+        };
         let duration_ms = i32::try_from(sent.duration.as_millis()).unwrap_or(i32::MAX);
         let status = sent.status;
         let Step { state, outcome, next_attempt_at, disable } = next_step(&self.schedule, attempt, &sent, attempted_at);
@@ -172,9 +280,8 @@ impl Deliverer {
             next_attempt_at,
             disable,
         };
-        self.store.record_attempt(tenant, delivery, &webhook, &record, disable_after).await?;
         tracing::info!(delivery_id = %delivery, attempt, status = ?status, result = state, "delivery attempted");
-        Ok(outcome)
+        Ok((Attempted { delivery, webhook, record }, outcome))
     }
 
     /// The Standard Webhooks headers and the body. While a rotated-out

@@ -56,6 +56,7 @@ impl Worker {
             sender: sender::Sender::new(config.request_timeout, config.allow_private)?,
             sealer: SecretBox::new(config.secret_pepper.as_bytes()),
             schedule: config.retry_schedule.clone(),
+            sending: tokio::sync::Semaphore::new(usize::from(config.concurrency.max(1))),
         });
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
@@ -69,7 +70,9 @@ impl Worker {
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
 
         let fan_out = deliverer.clone();
-        let fan_out_config = ConsumerConfig::new(WorkQueue::Fanout, 16);
+        // Events in flight at once: each makes its deliveries' first attempts,
+        // so as many as the requests allowed in flight.
+        let fan_out_config = ConsumerConfig::new(WorkQueue::Fanout, config.concurrency);
         let (url, topo, token) = (config.amqp_url.clone(), topology.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
             run_consumer_forever(

@@ -198,6 +198,47 @@ async fn an_event_reaches_the_receiver_signed_and_recorded() {
 }
 
 #[tokio::test]
+async fn one_event_to_several_webhooks_records_each_outcome_on_its_own() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker("0.2");
+    let (tenant, token) = stack.tenant().await;
+    let ok = Receiver::start(vec![200], Duration::ZERO).await;
+    let flaky = Receiver::start(vec![500, 200], Duration::ZERO).await;
+    let gone = Receiver::start(vec![410], Duration::ZERO).await;
+    let (ok_hook, _) = stack.webhook(&token, &ok.url, &["case.created"]).await;
+    let (flaky_hook, _) = stack.webhook(&token, &flaky.url, &["case.created"]).await;
+    let (gone_hook, _) = stack.webhook(&token, &gone.url, &["case.created"]).await;
+    let (_other_tenant, other_token) = stack.tenant().await;
+    let other = Receiver::start(vec![], Duration::ZERO).await;
+    stack.webhook(&other_token, &other.url, &["case.created"]).await;
+    let event = stack.emit(&tenant, "case.created", json!({"case_id": "case_1"})).await;
+
+    // All three first attempts are made together; only the flaky one retries.
+    let d = stack.wait_delivery(&token, &ok_hook, "succeeded", Duration::from_secs(15)).await;
+    assert_eq!((d["attempts"].as_i64(), d["event_id"].as_str()), (Some(1), Some(event.as_str())));
+    let d = stack.wait_delivery(&token, &gone_hook, "failed", Duration::from_secs(15)).await;
+    assert_eq!((d["attempts"].as_i64(), d["response_status"].as_i64()), (Some(1), Some(410)));
+    let d = stack.wait_delivery(&token, &flaky_hook, "succeeded", Duration::from_secs(15)).await;
+    assert_eq!(d["attempts"], 2, "the 500 was retried through the deliveries queue");
+    for r in flaky.received() {
+        assert_eq!(r.header("webhook-id"), event.as_str());
+    }
+    // Each webhook's health follows its own outcome.
+    for (hook, enabled) in [(&ok_hook, true), (&flaky_hook, true), (&gone_hook, false)] {
+        let path = format!("/v1/webhooks/{hook}");
+        let w: Value = stack.call(reqwest::Method::GET, &token, &path, None).await.json().await.unwrap();
+        assert_eq!(w["enabled"], enabled, "{w}");
+        if !enabled {
+            assert!(w["disabled_reason"].as_str().unwrap().contains("410"), "{w}");
+        }
+    }
+    assert_eq!(ok.received().len(), 1);
+    assert_eq!(gone.received().len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(other.received().is_empty(), "another tenant's webhook gets nothing");
+}
+
+#[tokio::test]
 async fn failures_retry_until_success_with_the_same_webhook_id() {
     let stack = Stack::start().await;
     let _worker = stack.worker("0.2,0.2,0.2");

@@ -1,0 +1,2 @@
+ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_event_id_webhook_id_key;
+ALTER TABLE webhook_deliveries ADD CONSTRAINT webhook_deliveries_webhook_id_event_id_key UNIQUE (webhook_id, event_id);
