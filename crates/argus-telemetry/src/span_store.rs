@@ -327,7 +327,7 @@ struct TenantBatch {
 
 impl TenantBatch {
     fn add(&mut self, mut span: SpanData) {
-        span.attributes.retain(|kv| !is_secret_key(kv.key.as_str()));
+        span.attributes.retain(|kv| shown_to_tenant(kv.key.as_str()));
         self.trace_ids.insert(span.span_context.trace_id());
         let start = span.start_time;
         self.first_start = Some(self.first_start.map_or(start, |s| s.min(start)));
@@ -428,7 +428,7 @@ fn recorded(span: ProtoSpan, service: &str) -> RecordedSpan {
     let attributes = span
         .attributes
         .iter()
-        .filter(|kv| !is_secret_key(&kv.key))
+        .filter(|kv| shown_to_tenant(&kv.key))
         .map(|kv| (kv.key.clone(), kv.value.as_ref().map(json_of).unwrap_or_default()))
         .collect();
     RecordedSpan {
@@ -468,6 +468,17 @@ fn json_of(value: &AnyValue) -> serde_json::Value {
 }
 
 /// Whether an attribute key may name a credential.
+/// Attributes for operators, not tenants: the SQL text names Argus's own
+/// tables and columns (and is the bulk of a stored span). The OTLP export
+/// keeps them.
+const INTERNAL_KEYS: &[&str] = &["db.query.text"];
+
+/// Whether an attribute is stored and shown in the trace lookup: neither
+/// a possible credential nor an internal detail.
+fn shown_to_tenant(key: &str) -> bool {
+    !INTERNAL_KEYS.contains(&key) && !is_secret_key(key)
+}
+
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.as_bytes();
     SECRET_MARKERS
@@ -558,6 +569,7 @@ mod tests {
         root.attributes.push(KeyValue::new("Client_Secret", "x"));
         root.attributes.push(KeyValue::new("http.response.status_code", 200_i64));
         root.attributes.push(KeyValue::new("note", "quote \" kept"));
+        root.attributes.push(KeyValue::new("db.query.text", "SELECT \"apps\".\"id\" FROM \"apps\""));
         let mut child = span(0x4bf9, 2, 1, None);
         child.start_time = root.start_time + Duration::from_millis(1);
         child.end_time = child.start_time + Duration::from_millis(3);
@@ -582,6 +594,7 @@ mod tests {
         assert_eq!(root.attributes["argus.tenant_id"], "ten_a");
         assert!(root.attributes.get("Client_Secret").is_none());
         assert!(root.attributes.get("http.request.header.authorization").is_none());
+        assert!(root.attributes.get("db.query.text").is_none(), "internal detail, not stored");
         assert_eq!(child.parent_span_id.as_deref(), Some("0000000000000001"));
         assert!((child.duration_ms - 3.0).abs() < 0.01, "{}", child.duration_ms);
         // Spans started before `since` are left out; garbage is skipped.

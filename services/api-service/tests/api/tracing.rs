@@ -123,6 +123,10 @@ async fn one_traceparent_runs_from_the_graphql_call_through_rabbitmq_to_the_webh
     assert!(spans.iter().any(|s| s["service"] == "api-service"
         && s["kind"] == "client"
         && s["attributes"]["db.system.name"] == "postgresql"));
+    assert!(
+        spans.iter().all(|s| s["attributes"].get("db.query.text").is_none()),
+        "the SQL text is for operators (OTLP), not tenants"
+    );
     let api_ids: Vec<String> = spans.iter().filter(|s| s["service"] == "api-service").map(id).collect();
     let publish = find(&spans, "delivery-worker", "publish argus.events");
     assert_eq!(publish["kind"], "producer");
