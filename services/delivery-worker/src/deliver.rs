@@ -11,7 +11,8 @@ use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext};
 use argus_store::{Store, StoreError};
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::Utc;
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -20,6 +21,9 @@ use crate::sender::{SendOutcome, Sender};
 
 /// A webhook failing without a success for this long is disabled.
 pub const DISABLE_AFTER_DAYS: i64 = 5;
+/// First attempts of one event that end within this of each other are
+/// recorded in one transaction.
+const RECORD_TOGETHER: Duration = Duration::from_millis(20);
 /// When the database is unreachable, try the message again this soon.
 const STORE_RETRY_MS: u64 = 1000;
 
@@ -111,34 +115,56 @@ impl Deliverer {
                 return Outcome::Retry { delay_ms: STORE_RETRY_MS };
             }
         };
-        let attempts = join_all(fanned.fresh.iter().map(|ctx| {
-            let span = tracing::info_span!(
-                "deliver",
-                otel.kind = "internal",
-                "argus.delivery_id" = ctx.delivery.id.as_str(),
-                "argus.webhook_id" = ctx.webhook.id.as_str(),
-            );
-            self.attempt(ctx).instrument(span)
-        }))
-        .await;
-        let mut recorded = Vec::with_capacity(attempts.len());
+        let mut sends: FuturesUnordered<_> = fanned
+            .fresh
+            .iter()
+            .map(|ctx| {
+                let span = tracing::info_span!(
+                    "deliver",
+                    otel.kind = "internal",
+                    "argus.delivery_id" = ctx.delivery.id.as_str(),
+                    "argus.webhook_id" = ctx.webhook.id.as_str(),
+                );
+                self.attempt(ctx).instrument(span)
+            })
+            .collect();
         let mut follow_ups = Vec::new();
-        for attempt in attempts {
-            match attempt {
-                Ok((attempted, outcome)) => {
-                    let next = attempted.record.attempt + 1;
-                    follow_ups.push((outcome, task(&tenant, &event_id, &attempted.delivery, &attempted.webhook, next)));
-                    recorded.push(attempted);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivery bookkeeping failed; the event will be fanned out again");
-                    return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+        // Attempts that end together are recorded together; a slow
+        // receiver's is recorded when it ends, and does not keep the others'
+        // waiting.
+        while let Some(first) = sends.next().await {
+            let mut ended = vec![first];
+            let window = tokio::time::sleep(RECORD_TOGETHER);
+            tokio::pin!(window);
+            loop {
+                tokio::select! {
+                    biased;
+                    next = sends.next() => match next {
+                        Some(attempt) => ended.push(attempt),
+                        None => break,
+                    },
+                    () = &mut window => break,
                 }
             }
-        }
-        if let Err(e) = self.store.record_attempts(&tenant, &recorded, disable_after()).await {
-            tracing::warn!(error = %e, "recording the attempts failed; the event will be fanned out again");
-            return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+            let mut recorded = Vec::with_capacity(ended.len());
+            for attempt in ended {
+                match attempt {
+                    Ok((attempted, outcome)) => {
+                        let next = attempted.record.attempt + 1;
+                        let work = task(&tenant, &event_id, &attempted.delivery, &attempted.webhook, next);
+                        follow_ups.push((outcome, work));
+                        recorded.push(attempted);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delivery bookkeeping failed; the event will be fanned out again");
+                        return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+                    }
+                }
+            }
+            if let Err(e) = self.store.record_attempts(&tenant, &recorded, disable_after()).await {
+                tracing::warn!(error = %e, "recording the attempts failed; the event will be fanned out again");
+                return Outcome::Retry { delay_ms: STORE_RETRY_MS };
+            }
         }
         // An event handled before may have recorded retrying deliveries
         // whose retry messages never reached the broker: queue them again
@@ -159,7 +185,7 @@ impl Deliverer {
             tracing::warn!(error = %e, "queueing retries failed; the event will be fanned out again");
             return Outcome::Retry { delay_ms: STORE_RETRY_MS };
         }
-        tracing::debug!(event_id = %event_id, deliveries = recorded.len(), "event fanned out");
+        tracing::debug!(event_id = %event_id, deliveries = fanned.fresh.len(), "event fanned out");
         Outcome::Ack
     }
 

@@ -198,6 +198,37 @@ async fn an_event_reaches_the_receiver_signed_and_recorded() {
 }
 
 #[tokio::test]
+async fn a_slow_endpoint_does_not_hold_up_the_others() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker("0.2");
+    let (tenant, token) = stack.tenant().await;
+    // Slow, but inside the worker's 5 s request timeout.
+    let slow = Receiver::start(vec![], Duration::from_secs(4)).await;
+    let fast = Receiver::start(vec![], Duration::ZERO).await;
+    let (slow_hook, _) = stack.webhook(&token, &slow.url, &["incident.created"]).await;
+    let (fast_hook, _) = stack.webhook(&token, &fast.url, &["incident.created"]).await;
+    let started = Instant::now();
+    for i in 0..3 {
+        stack.emit(&tenant, "incident.created", json!({"n": i})).await;
+    }
+    // The fast receiver gets every event, each recorded as delivered, while
+    // the slow one is still answering the same events.
+    assert_eq!(fast.wait_for(3, Duration::from_millis(3500)).await.len(), 3);
+    loop {
+        if stack.deliveries(&token, &fast_hook, "?status=succeeded").await.len() == 3 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_millis(3500), "the fast deliveries are not recorded in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(slow.received().is_empty(), "the slow receiver has not answered yet");
+    assert!(stack.deliveries(&token, &slow_hook, "?status=succeeded").await.is_empty());
+    // And the slow receiver's deliveries complete in their turn.
+    assert_eq!(slow.wait_for(3, Duration::from_secs(15)).await.len(), 3);
+    stack.wait_delivery(&token, &slow_hook, "succeeded", Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
 async fn one_event_to_several_webhooks_records_each_outcome_on_its_own() {
     let stack = Stack::start().await;
     let _worker = stack.worker("0.2");
