@@ -32,6 +32,10 @@ pub struct WorkerConfig {
     pub request_timeout: Duration,
     /// `ARGUS_WORKER_CONCURRENCY` (default 64): deliveries in flight at once.
     pub concurrency: u16,
+    /// `ARGUS_WEBHOOK_MAX_IN_FLIGHT` (default 8): requests in flight to one
+    /// webhook at once; more wait, unattempted, in a delay queue, so one
+    /// slow endpoint cannot take the whole worker.
+    pub per_webhook_in_flight: u16,
     /// The jobs consumer (`ARGUS_JOBS_*`).
     pub jobs: JobsConfig,
 }
@@ -108,6 +112,7 @@ impl WorkerConfig {
             allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
             request_timeout: Duration::from_secs(parse_var("ARGUS_WEBHOOK_TIMEOUT_SECONDS", 15)?),
             concurrency: parse_var("ARGUS_WORKER_CONCURRENCY", 64)?,
+            per_webhook_in_flight: parse_var("ARGUS_WEBHOOK_MAX_IN_FLIGHT", 8)?,
             jobs: JobsConfig::from_environment()?,
         })
     }

@@ -1,5 +1,7 @@
 //! Fan-out of events to webhooks, and the delivery of each one.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use argus_bus::{
@@ -36,6 +38,61 @@ pub struct Deliverer {
     pub schedule: Vec<Duration>,
     /// Webhook requests in flight at once, over every event and retry.
     pub sending: Semaphore,
+    pub busy: BusyWebhooks,
+}
+
+/// What one try at a delivery came to.
+enum Try {
+    /// An attempt (or a refusal without sending) to record, and what
+    /// follows it.
+    Made(Attempted, Outcome),
+    /// Not tried: its webhook is busy. `attempt` is the number it will have.
+    Deferred { delivery: DeliveryId, webhook: WebhookId, attempt: i32 },
+}
+
+/// How long a delivery waits, unattempted, while its webhook has as many
+/// requests in flight as it may.
+pub const DEFER_MS: u64 = 1000;
+
+/// Requests in flight per webhook, capped, so that one slow endpoint holds
+/// at most that many of the worker's requests (and events) at once.
+pub struct BusyWebhooks {
+    limit: usize,
+    in_flight: Mutex<HashMap<String, usize>>,
+}
+
+impl BusyWebhooks {
+    pub fn new(limit: u16) -> Self {
+        Self { limit: usize::from(limit.max(1)), in_flight: Mutex::default() }
+    }
+
+    /// A slot for one request to `webhook`, or `None` when it has `limit`.
+    fn claim(&self, webhook: &str) -> Option<BusySlot<'_>> {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = in_flight.entry(webhook.to_owned()).or_default();
+        if *n >= self.limit {
+            return None;
+        }
+        *n += 1;
+        Some(BusySlot { owner: self, webhook: webhook.to_owned() })
+    }
+}
+
+struct BusySlot<'a> {
+    owner: &'a BusyWebhooks,
+    webhook: String,
+}
+
+impl Drop for BusySlot<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.owner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = in_flight.get_mut(&self.webhook) {
+            *n -= 1;
+            if *n == 0 {
+                in_flight.remove(&self.webhook);
+            }
+        }
+    }
 }
 
 fn disable_after() -> chrono::Duration {
@@ -75,7 +132,8 @@ pub fn jittered(delay: Duration) -> Duration {
     })
 }
 
-/// The delay queues a schedule needs: each delay and its jittered variants.
+/// The delay queues a schedule needs: each delay and its jittered
+/// variants, and the wait of a delivery whose webhook is busy.
 pub fn delay_queues_ms(schedule: &[Duration]) -> Vec<u64> {
     let mut all: Vec<u64> = schedule
         .iter()
@@ -83,6 +141,7 @@ pub fn delay_queues_ms(schedule: &[Duration]) -> Vec<u64> {
         .filter(|ms| *ms > 0)
         .flat_map(|ms| [ms * 9 / 10, ms, ms * 11 / 10])
         .filter(|ms| *ms > 0)
+        .chain([DEFER_MS])
         .collect();
     all.sort_unstable();
     all.dedup();
@@ -149,11 +208,15 @@ impl Deliverer {
             let mut recorded = Vec::with_capacity(ended.len());
             for attempt in ended {
                 match attempt {
-                    Ok((attempted, outcome)) => {
+                    Ok(Try::Made(attempted, outcome)) => {
                         let next = attempted.record.attempt + 1;
                         let work = task(&tenant, &event_id, &attempted.delivery, &attempted.webhook, next);
                         follow_ups.push((outcome, work));
                         recorded.push(attempted);
+                    }
+                    Ok(Try::Deferred { delivery, webhook, attempt }) => {
+                        let work = task(&tenant, &event_id, &delivery, &webhook, attempt);
+                        follow_ups.push((Outcome::Retry { delay_ms: DEFER_MS }, work));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "delivery bookkeeping failed; the event will be fanned out again");
@@ -249,14 +312,20 @@ impl Deliverer {
             // A duplicate of a message already settled.
             return Ok(Outcome::Ack);
         }
-        let (attempted, outcome) = self.attempt(&ctx).await?;
-        self.store.record_attempts(tenant, std::slice::from_ref(&attempted), disable_after()).await?;
-        Ok(outcome)
+        match self.attempt(&ctx).await? {
+            Try::Made(attempted, outcome) => {
+                self.store.record_attempts(tenant, std::slice::from_ref(&attempted), disable_after()).await?;
+                Ok(outcome)
+            }
+            Try::Deferred { .. } => Ok(Outcome::Retry { delay_ms: DEFER_MS }),
+        }
     }
 
     /// Sends a delivery once (or, its webhook being disabled, records why
-    /// not): the attempt to record and what should follow it.
-    async fn attempt(&self, ctx: &DeliveryContext) -> Result<(Attempted, Outcome), StoreError> {
+    /// not): the attempt to record and what should follow it. A webhook with
+    /// as many requests in flight as it may gets none more: the delivery is
+    /// deferred, unattempted.
+    async fn attempt(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(what.into());
         let webhook: WebhookId = ctx.webhook.id.parse().map_err(|_| corrupt("webhook id"))?;
         let delivery: DeliveryId = ctx.delivery.id.parse().map_err(|_| corrupt("delivery id"))?;
@@ -274,12 +343,15 @@ impl Deliverer {
                 next_attempt_at: None,
                 disable: None,
             };
-            (Attempted { delivery: delivery.clone(), webhook: webhook.clone(), record }, outcome)
+            Try::Made(Attempted { delivery: delivery.clone(), webhook: webhook.clone(), record }, outcome)
         };
         if !ctx.webhook.enabled {
             let why = ctx.webhook.disabled_reason.as_deref().unwrap_or("no reason given");
             return Ok(not_sent(format!("not sent: the webhook is disabled ({why})"), Outcome::Ack));
         }
+        let Some(_busy) = self.busy.claim(&ctx.webhook.id) else {
+            return Ok(Try::Deferred { delivery, webhook, attempt });
+        };
         let (headers, body) = match self.signed_request(ctx, attempted_at.timestamp()) {
             Ok(r) => r,
             Err(e) => {
@@ -307,7 +379,7 @@ impl Deliverer {
             disable,
         };
         tracing::info!(delivery_id = %delivery, attempt, status = ?status, result = state, "delivery attempted");
-        Ok((Attempted { delivery, webhook, record }, outcome))
+        Ok(Try::Made(Attempted { delivery, webhook, record }, outcome))
     }
 
     /// The Standard Webhooks headers and the body. While a rotated-out

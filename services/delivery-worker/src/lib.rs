@@ -57,6 +57,7 @@ impl Worker {
             sealer: SecretBox::new(config.secret_pepper.as_bytes()),
             schedule: config.retry_schedule.clone(),
             sending: tokio::sync::Semaphore::new(usize::from(config.concurrency.max(1))),
+            busy: deliver::BusyWebhooks::new(config.per_webhook_in_flight),
         });
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();

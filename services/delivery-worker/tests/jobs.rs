@@ -87,6 +87,7 @@ impl Stack {
             allow_private: true,
             request_timeout: Duration::from_secs(5),
             concurrency: 4,
+            per_webhook_in_flight: 8,
             jobs,
         }
     }

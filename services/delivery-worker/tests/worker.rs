@@ -41,6 +41,7 @@ fn worker_config(db: &str, amqp: &str, schedule: &str, allow_private: bool) -> W
         allow_private,
         request_timeout: Duration::from_secs(5),
         concurrency: 16,
+        per_webhook_in_flight: 8,
         jobs: Default::default(),
     }
 }
@@ -55,7 +56,14 @@ impl Stack {
 
     /// Starts a worker in this process; cancel its token to stop it.
     fn worker(&self, schedule: &str) -> argus_bus::CancellationToken {
-        let worker = Worker::build(worker_config(self.db.url(), self.vhost.url(), schedule, true)).unwrap();
+        self.worker_with(|_| {}, schedule)
+    }
+
+    /// Like [`Stack::worker`], with `adjust` applied to its config.
+    fn worker_with(&self, adjust: impl FnOnce(&mut WorkerConfig), schedule: &str) -> argus_bus::CancellationToken {
+        let mut config = worker_config(self.db.url(), self.vhost.url(), schedule, true);
+        adjust(&mut config);
+        let worker = Worker::build(config).unwrap();
         let token = worker.shutdown_token();
         tokio::spawn(worker.run_until_stopped());
         token
@@ -226,6 +234,46 @@ async fn a_slow_endpoint_does_not_hold_up_the_others() {
     // And the slow receiver's deliveries complete in their turn.
     assert_eq!(slow.wait_for(3, Duration::from_secs(15)).await.len(), 3);
     stack.wait_delivery(&token, &slow_hook, "succeeded", Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_busy_endpoint_takes_only_its_share_of_the_worker() {
+    let stack = Stack::start().await;
+    // Two events in flight at once; one request at a time per webhook.
+    let _worker = stack.worker_with(
+        |c| {
+            c.concurrency = 2;
+            c.per_webhook_in_flight = 1;
+        },
+        "0.2",
+    );
+    let (tenant, token) = stack.tenant().await;
+    let slow = Receiver::start(vec![], Duration::from_millis(1500)).await;
+    let fast = Receiver::start(vec![], Duration::ZERO).await;
+    let (slow_hook, _) = stack.webhook(&token, &slow.url, &["case.updated"]).await;
+    stack.webhook(&token, &fast.url, &["case.closed"]).await;
+    for i in 0..4 {
+        stack.emit(&tenant, "case.updated", json!({"n": i})).await;
+    }
+    let started = Instant::now();
+    stack.emit(&tenant, "case.closed", json!({})).await;
+    // Without the cap, the slow webhook's events would fill both slots for
+    // 1.5 s; with it, the fast webhook's event goes through at once.
+    assert_eq!(fast.wait_for(1, Duration::from_secs(1)).await.len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(1), "held up by a busy endpoint");
+    // The slow webhook's deliveries waited their turn, unattempted, one at
+    // a time: each is delivered on its first attempt.
+    assert_eq!(slow.wait_for(4, Duration::from_secs(20)).await.len(), 4);
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let done = stack.deliveries(&token, &slow_hook, "?status=succeeded").await;
+        if done.len() == 4 {
+            assert!(done.iter().all(|d| d["attempts"] == 1), "{done:?}");
+            break;
+        }
+        assert!(Instant::now() < until, "slow deliveries not recorded: {done:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -316,6 +316,7 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
         allow_private: true,
         request_timeout: std::time::Duration::from_secs(5),
         concurrency: 4,
+        per_webhook_in_flight: 8,
         jobs: Default::default(),
     })
     .unwrap();
