@@ -152,6 +152,26 @@ impl Stack {
         r.json::<Value>().await.unwrap()["deliveries"].as_array().unwrap().clone()
     }
 
+    /// Waits until `webhook` has `n` deliveries in `status`; returns them.
+    async fn wait_deliveries(
+        &self,
+        token: &str,
+        webhook: &str,
+        status: &str,
+        n: usize,
+        within: Duration,
+    ) -> Vec<Value> {
+        let until = Instant::now() + within;
+        loop {
+            let found = self.deliveries(token, webhook, &format!("?status={status}")).await;
+            if found.len() >= n {
+                return found;
+            }
+            assert!(Instant::now() < until, "{} of {n} {status} deliveries in time: {found:?}", found.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn wait_delivery(&self, token: &str, webhook: &str, status: &str, within: Duration) -> Value {
         let until = Instant::now() + within;
         loop {
@@ -221,14 +241,9 @@ async fn a_slow_endpoint_does_not_hold_up_the_others() {
     }
     // The fast receiver gets every event, each recorded as delivered, while
     // the slow one is still answering the same events.
-    assert_eq!(fast.wait_for(3, Duration::from_millis(3500)).await.len(), 3);
-    loop {
-        if stack.deliveries(&token, &fast_hook, "?status=succeeded").await.len() == 3 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_millis(3500), "the fast deliveries are not recorded in time");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let budget = Duration::from_millis(3500);
+    assert_eq!(fast.wait_for(3, budget).await.len(), 3);
+    stack.wait_deliveries(&token, &fast_hook, "succeeded", 3, budget.saturating_sub(started.elapsed())).await;
     assert!(slow.received().is_empty(), "the slow receiver has not answered yet");
     assert!(stack.deliveries(&token, &slow_hook, "?status=succeeded").await.is_empty());
     // And the slow receiver's deliveries complete in their turn.
@@ -264,16 +279,8 @@ async fn a_busy_endpoint_takes_only_its_share_of_the_worker() {
     // The slow webhook's deliveries waited their turn, unattempted, one at
     // a time: each is delivered on its first attempt.
     assert_eq!(slow.wait_for(4, Duration::from_secs(20)).await.len(), 4);
-    let until = Instant::now() + Duration::from_secs(5);
-    loop {
-        let done = stack.deliveries(&token, &slow_hook, "?status=succeeded").await;
-        if done.len() == 4 {
-            assert!(done.iter().all(|d| d["attempts"] == 1), "{done:?}");
-            break;
-        }
-        assert!(Instant::now() < until, "slow deliveries not recorded: {done:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let done = stack.wait_deliveries(&token, &slow_hook, "succeeded", 4, Duration::from_secs(5)).await;
+    assert!(done.iter().all(|d| d["attempts"] == 1), "{done:?}");
 }
 
 #[tokio::test]
