@@ -150,11 +150,12 @@ pub fn delay_queues_ms(schedule: &[Duration]) -> Vec<u64> {
 
 impl Deliverer {
     /// Fans an event out to the tenant's subscribed webhooks and makes each
-    /// delivery's first attempt at once, concurrently, recording them all
-    /// in one transaction: a work message per delivery would cost the
-    /// broker and the database several times what the attempt itself does.
-    /// Only deliveries that must try again go through the deliveries queue
-    /// (its delay queues), published before the event is acked; a crash
+    /// delivery's first attempt at once, concurrently, recording attempts
+    /// that end together in one transaction: a work message per delivery
+    /// would cost the broker and the database several times what the
+    /// attempt itself does. Only deliveries that must try again (or wait
+    /// for a busy webhook) go through the deliveries queue (its delay
+    /// queues), published before the event is acked; a crash
     /// before that redelivers the event, and the fan-out, being idempotent,
     /// hands back what is still to do (at least once, same `webhook-id`).
     pub async fn fan_out(&self, message: Incoming) -> Outcome {
