@@ -22,7 +22,8 @@ use argus_types::env::{ConfigError, flag, parse_var, var_or};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor};
 use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
@@ -143,23 +144,82 @@ pub fn init_service(config: &TelemetryConfig) -> Result<Telemetry, TelemetryErro
         ])
         .build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
-    if config.otlp_endpoint.is_some() {
+    let export = match &config.otlp_endpoint {
         // The exporter reads the endpoint from the standard variables and
         // appends `/v1/traces`; the batch processor exports from its own
         // thread with a bounded queue, dropping spans when the collector is
         // down rather than ever blocking a request.
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .build()
-            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-        builder = builder.with_batch_exporter(exporter);
-    }
-    if let Some(store) = &config.span_store {
-        builder = builder.with_span_processor(span_store::start(store, config.service.clone())?);
+        Some(_) => Some(
+            BatchSpanProcessor::builder(
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .build()
+                    .map_err(|e| TelemetryError::Exporter(e.to_string()))?,
+            )
+            .build(),
+        ),
+        None => None,
+    };
+    let store = config.span_store.as_ref().map(|store| span_store::start(store, config.service.clone())).transpose()?;
+    if export.is_some() || store.is_some() {
+        builder = builder.with_span_processor(Sinks { export, store });
     }
     let provider = builder.build();
     install(config.log_format, &config.log_filter, &provider, config.service.clone());
     Ok(Telemetry { provider })
+}
+
+/// The OTLP export and the span store behind one processor: given two,
+/// the SDK clones every finished span for each of them; this clones only
+/// the spans the store keeps as well.
+#[derive(Debug)]
+struct Sinks {
+    export: Option<BatchSpanProcessor>,
+    store: Option<span_store::SpanStoreProcessor>,
+}
+
+impl SpanProcessor for Sinks {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        for sink in self.sinks() {
+            sink.on_start(span, cx);
+        }
+    }
+
+    fn on_end(&self, span: SpanData) {
+        match (&self.export, &self.store) {
+            (Some(export), Some(store)) => {
+                if span_store::SpanStoreProcessor::keeps(&span) {
+                    store.on_end(span.clone());
+                }
+                export.on_end(span);
+            }
+            (Some(export), None) => export.on_end(span),
+            (None, Some(store)) => store.on_end(span),
+            (None, None) => {}
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.sinks().map(|sink| sink.force_flush()).fold(Ok(()), Result::and)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.sinks().map(|sink| sink.shutdown_with_timeout(timeout)).fold(Ok(()), Result::and)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Some(export) = &mut self.export {
+            export.set_resource(resource);
+        }
+    }
+}
+
+impl Sinks {
+    fn sinks(&self) -> impl Iterator<Item = &dyn SpanProcessor> {
+        let export = self.export.as_ref().map(|p| p as &dyn SpanProcessor);
+        let store = self.store.as_ref().map(|p| p as &dyn SpanProcessor);
+        export.into_iter().chain(store)
+    }
 }
 
 /// For a service's `main`: reads [`TelemetryConfig`] from the environment

@@ -78,13 +78,20 @@ pub(crate) struct SpanStoreProcessor {
     dropped: Arc<AtomicU64>,
 }
 
+impl SpanStoreProcessor {
+    /// Whether a finished span may be a tenant's work: it names a tenant,
+    /// or an ancestor in this process may claim it for one.
+    pub(crate) fn keeps(span: &SpanData) -> bool {
+        let claimable = span.parent_span_id != SpanId::INVALID && !span.parent_span_is_remote;
+        claimable || tenant_of(span).is_some()
+    }
+}
+
 impl SpanProcessor for SpanStoreProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        // Only an ancestor in this process can claim a span for a tenant.
-        let claimable = span.parent_span_id != SpanId::INVALID && !span.parent_span_is_remote;
-        if !claimable && tenant_of(&span).is_none() {
+        if !Self::keeps(&span) {
             return;
         }
         match self.queue.try_send(span) {
