@@ -43,17 +43,8 @@ async fn fails(db_url: &str, args: &[&str], expected: &str) {
 async fn auth_service(db_url: &str) -> String {
     argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
     let app = Application::build(AuthConfig {
-        listen_addr: "127.0.0.1:0".into(),
         store: StoreConfig { database_url: db_url.to_owned(), max_connections: 2 },
-        issuer: ISSUER.into(),
-        audience: "api.knogin.com".into(),
-        secret_pepper: "test-pepper".into(),
-        webhook_allow_private: true,
-        trust_forwarded_for: false,
-        oauth: auth_service::OAuthConfig::default(),
-        drain_delay_seconds: 0,
-        shutdown_timeout_seconds: 30,
-        migrate: false,
+        ..AuthConfig::local(db_url, ISSUER, "test-pepper")
     })
     .await
     .unwrap();

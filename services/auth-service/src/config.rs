@@ -56,6 +56,25 @@ impl AuthConfig {
             migrate: flag("ARGUS_MIGRATE", false)?,
         })
     }
+
+    /// An auth-service on a free loopback port over an already migrated
+    /// database, as tests and tools start one in-process: the live
+    /// audience, webhooks to private addresses allowed, no drain.
+    pub fn local(database_url: &str, issuer: &str, secret_pepper: &str) -> Self {
+        Self {
+            listen_addr: "127.0.0.1:0".into(),
+            store: StoreConfig { database_url: database_url.to_owned(), max_connections: 4 },
+            issuer: issuer.to_owned(),
+            audience: LIVE_AUDIENCE.to_owned(),
+            secret_pepper: secret_pepper.to_owned(),
+            webhook_allow_private: true,
+            trust_forwarded_for: false,
+            oauth: OAuthConfig::default(),
+            drain_delay_seconds: 0,
+            shutdown_timeout_seconds: 30,
+            migrate: false,
+        }
+    }
 }
 
 /// Token lifetimes and abuse limits of the OAuth endpoints.

@@ -7,7 +7,7 @@ use api_service::{ApiConfig, Application};
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
 use argus_types::TenantId;
-use auth_service::{AuthConfig, OAuthConfig};
+use auth_service::AuthConfig;
 use serde_json::{Value, json};
 
 pub const ISSUER: &str = "https://auth.test.knogin.com";
@@ -45,17 +45,8 @@ pub async fn spawn_api(config: ApiConfig) -> String {
 /// (stop it to take the service down).
 pub async fn spawn_auth(db: &str) -> (String, actix_web::dev::ServerHandle) {
     let app = auth_service::Application::build(AuthConfig {
-        listen_addr: "127.0.0.1:0".into(),
-        store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
-        issuer: ISSUER.into(),
-        audience: "api.knogin.com".into(),
-        secret_pepper: PEPPER.into(),
-        webhook_allow_private: true,
-        trust_forwarded_for: false,
-        oauth: OAuthConfig::default(),
-        drain_delay_seconds: 0,
         shutdown_timeout_seconds: 1,
-        migrate: false,
+        ..AuthConfig::local(db, ISSUER, PEPPER)
     })
     .await
     .unwrap();

@@ -1,6 +1,5 @@
 use argus_crypto::{SigningKey, TokenGrant, issue_access_token};
 use argus_store::Store;
-use argus_store::StoreConfig;
 use argus_store::testing::TestDatabase;
 use argus_types::{ScopeSet, TenantId};
 use auth_service::{Application, AuthConfig};
@@ -27,19 +26,7 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut AuthConfig)) -> Self {
         argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
         let db = TestDatabase::create().await;
-        let mut config = AuthConfig {
-            listen_addr: "127.0.0.1:0".into(),
-            store: StoreConfig { database_url: db.url().to_owned(), max_connections: 4 },
-            issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
-            secret_pepper: "test-pepper".into(),
-            webhook_allow_private: true,
-            trust_forwarded_for: false,
-            oauth: auth_service::OAuthConfig::default(),
-            drain_delay_seconds: 0,
-            shutdown_timeout_seconds: 30,
-            migrate: false,
-        };
+        let mut config = AuthConfig::local(db.url(), ISSUER, "test-pepper");
         adjust(&mut config);
         let app = Application::build(config).await.expect("auth-service starts");
         let base = format!("http://127.0.0.1:{}", app.port());

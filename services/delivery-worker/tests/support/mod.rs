@@ -92,17 +92,9 @@ impl Receiver {
 /// base URL. `pepper` must be the worker's, which unseals webhook secrets.
 pub async fn spawn_auth(database_url: &str, pepper: &str, allow_private: bool) -> String {
     let app = auth_service::Application::build(auth_service::AuthConfig {
-        listen_addr: "127.0.0.1:0".into(),
-        store: argus_store::StoreConfig { database_url: database_url.to_owned(), max_connections: 4 },
-        issuer: ISSUER.into(),
-        audience: "api.knogin.com".into(),
-        secret_pepper: pepper.into(),
         webhook_allow_private: allow_private,
-        trust_forwarded_for: false,
-        oauth: auth_service::OAuthConfig::default(),
-        drain_delay_seconds: 0,
         shutdown_timeout_seconds: 1,
-        migrate: false,
+        ..auth_service::AuthConfig::local(database_url, ISSUER, pepper)
     })
     .await
     .unwrap();
