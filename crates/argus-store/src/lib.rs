@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod job_input;
 pub mod jobs;
 pub mod keys;
+pub mod listen;
 mod migrate;
 pub mod oauth;
 pub mod outbox;

@@ -99,6 +99,30 @@ async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) -> Result<(),
     Ok(())
 }
 
+/// The channel the `argus_client_changed` trigger notifies, with the
+/// `client_id`, whenever an app or one of its secrets changes.
+pub const CLIENT_CHANGED_CHANNEL: &str = "argus_client_changed";
+
+/// What authenticating a client needs: the app and its secrets' keyed hashes.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub app: AppRecord,
+    pub secrets: Vec<ClientSecretHash>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientSecretHash {
+    pub hash: Vec<u8>,
+    /// When a rotated-out secret stops working; `None` for the current one.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ClientSecretHash {
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
 impl Store {
     // ---- client authentication -------------------------------------------------
 
@@ -115,27 +139,35 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
-    /// The app behind a `client_id` and the keyed hashes of its unexpired
-    /// secrets, in one round trip: the token endpoint's hot path.
+    /// The app behind a `client_id` and its unexpired secrets, in one round
+    /// trip: the token endpoint's hot path.
     pub async fn client_for_authentication(
         &self,
         client_id: &ClientId,
-    ) -> Result<Option<(AppRecord, Vec<Vec<u8>>)>, StoreError> {
+    ) -> Result<Option<ClientCredentials>, StoreError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<(crate::apps::AppRow, Option<Vec<u8>>)> = apps::table
+        type SecretColumns = (Vec<u8>, Option<DateTime<Utc>>);
+        let rows: Vec<(crate::apps::AppRow, Option<SecretColumns>)> = apps::table
             .left_join(
                 client_secrets::table.on(client_secrets::client_id
                     .eq(apps::client_id)
                     .and(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(diesel::dsl::now)))),
             )
             .filter(apps::client_id.eq(client_id.as_str()))
-            .select((crate::apps::AppRow::as_select(), client_secrets::secret_hash.nullable()))
+            .select((
+                crate::apps::AppRow::as_select(),
+                (client_secrets::secret_hash, client_secrets::expires_at).nullable(),
+            ))
             .load(&mut conn)
             .await?;
         let mut rows = rows.into_iter();
         let Some((app, first)) = rows.next() else { return Ok(None) };
-        let hashes = first.into_iter().chain(rows.filter_map(|(_, h)| h)).collect();
-        Ok(Some((app.try_into()?, hashes)))
+        let secrets = first
+            .into_iter()
+            .chain(rows.filter_map(|(_, s)| s))
+            .map(|(hash, expires_at)| ClientSecretHash { hash, expires_at })
+            .collect();
+        Ok(Some(ClientCredentials { app: app.try_into()?, secrets }))
     }
 
     /// Adds a new secret; the newest previous one stays valid for `grace`,

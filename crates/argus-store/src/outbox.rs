@@ -17,8 +17,8 @@ use argus_types::TenantId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::{FutureExt, StreamExt};
 
+use crate::listen::Listener;
 use crate::schema::outbox;
 use crate::{Store, StoreError};
 
@@ -252,20 +252,15 @@ impl Store {
     }
 }
 
-/// A dedicated connection that LISTENs on [`NOTIFY_CHANNEL`], so a relay
-/// wakes as soon as a writer commits instead of at its next poll. Not
-/// pooled: a LISTEN belongs to its session.
+/// Wakes a relay as soon as a writer commits an outbox row instead of at
+/// its next poll: a [`Listener`] on [`NOTIFY_CHANNEL`].
 pub struct OutboxListener {
-    conn: AsyncPgConnection,
+    listener: Listener,
 }
 
 impl OutboxListener {
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        let mut conn = AsyncPgConnection::establish(database_url)
-            .await
-            .map_err(|e| StoreError::Pool(format!("cannot connect to listen: {e}")))?;
-        diesel::sql_query(format!("LISTEN {NOTIFY_CHANNEL}")).execute(&mut conn).await?;
-        Ok(Self { conn })
+        Ok(Self { listener: Listener::connect(database_url, NOTIFY_CHANNEL, "argus-outbox-relay").await? })
     }
 
     /// Waits up to `max` for a notification. `Ok(true)`: something was
@@ -273,16 +268,6 @@ impl OutboxListener {
     /// burst of inserts wakes the relay once); `Ok(false)`: timed out; `Err`:
     /// the connection is lost and the listener must be made again.
     pub async fn wait(&mut self, max: Duration) -> Result<bool, StoreError> {
-        let mut stream = std::pin::pin!(self.conn.notifications_stream());
-        let first = match tokio::time::timeout(max, stream.next()).await {
-            Err(_elapsed) => return Ok(false),
-            Ok(None) => return Err(StoreError::Pool("listen connection closed".to_owned())),
-            Ok(Some(notification)) => notification,
-        };
-        first?;
-        while let Some(Some(more)) = stream.next().now_or_never() {
-            more?;
-        }
-        Ok(true)
+        Ok(!self.listener.wait(max).await?.is_empty())
     }
 }

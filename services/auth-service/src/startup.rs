@@ -12,7 +12,7 @@ use argus_store::{Store, StoreError};
 use crate::config::{AuthConfig, DEV_PEPPER};
 use crate::error::ApiError;
 use crate::keyring::KeyRing;
-use crate::oauth::TokenIssuer;
+use crate::oauth::{ClientCache, TokenIssuer};
 use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
@@ -70,6 +70,7 @@ impl Application {
             sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
             webhook_allow_private: config.webhook_allow_private,
             tokens,
+            clients: ClientCache::listening_to(config.store.database_url.clone()),
             limits: RateLimits::new(&config.oauth, config.trust_forwarded_for),
             any_audience,
             session_ttl: seconds(config.oauth.session_ttl_seconds),

@@ -7,7 +7,7 @@ use argus_store::Store;
 use chrono::Duration;
 
 use crate::keyring::KeyRing;
-use crate::oauth::TokenIssuer;
+use crate::oauth::{ClientCache, TokenIssuer};
 use crate::ratelimit::RateLimits;
 
 /// What every handler shares.
@@ -21,6 +21,8 @@ pub struct AppState {
     /// Whether webhook URLs may be plain http or private addresses.
     pub webhook_allow_private: bool,
     pub tokens: TokenIssuer,
+    /// Clients authenticated at the token endpoints, kept in memory.
+    pub clients: Arc<ClientCache>,
     pub limits: Arc<RateLimits>,
     /// Verifies tokens of any Argus audience (live and sandbox), for
     /// revocation and introspection.

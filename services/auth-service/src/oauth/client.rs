@@ -5,14 +5,14 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use argus_crypto::SecretHasher;
-use argus_store::Store;
 use argus_store::apps::AppRecord;
 use argus_types::ClientId;
 use argus_types::app::ClientType;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::{OAuthError, Params};
+use super::{ClientCache, OAuthError, Params};
+use crate::state::AppState;
 
 pub struct AuthenticatedClient {
     pub app: AppRecord,
@@ -40,9 +40,10 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
 pub async fn authenticate_client(
     req: &HttpRequest,
     params: &Params,
-    store: &Store,
-    hasher: &SecretHasher,
+    state: &AppState,
 ) -> Result<AuthenticatedClient, OAuthError> {
+    let hasher: &SecretHasher = &state.secrets;
+    let clients: &ClientCache = &state.clients;
     let (client_id, secret) = match basic_credentials(req)? {
         Some((id, secret)) => {
             if params.get("client_secret").is_some() {
@@ -59,10 +60,10 @@ pub async fn authenticate_client(
         }
     };
     let found = match client_id.parse::<ClientId>() {
-        Ok(id) => store.client_for_authentication(&id).await?,
+        Ok(id) => clients.get(&state.store, &id).await?,
         Err(_) => None,
     };
-    let Some((app, secret_hashes)) = found else {
+    let Some(credentials) = found else {
         // Spend the same work as a real check, so timing does not tell
         // which client ids exist.
         if let Some(secret) = &secret {
@@ -70,10 +71,16 @@ pub async fn authenticate_client(
         }
         return Err(OAuthError::invalid_client());
     };
+    let app = credentials.app.clone();
     match (app.client_type, secret) {
         (ClientType::Confidential, Some(secret)) => {
-            // Check every active secret so timing does not tell which matched.
-            let matched = secret_hashes.iter().fold(false, |ok, h| hasher.verify(&secret, h) | ok);
+            // Check every secret so timing does not tell which matched; a
+            // rotated-out one counts until it expires.
+            let now = chrono::Utc::now();
+            let matched = credentials
+                .secrets
+                .iter()
+                .fold(false, |ok, s| (hasher.verify(&secret, &s.hash) & s.is_active_at(now)) | ok);
             if matched {
                 argus_telemetry::record_tenant(app.tenant_id.as_str());
                 Ok(AuthenticatedClient { app, confidential: true })

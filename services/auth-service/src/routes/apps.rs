@@ -235,6 +235,7 @@ pub async fn patch_governance(
     };
     let patch: Map<String, Value> = patch;
     let app = state.store.patch_governance(admin.tenant(), &id, &patch).await?.ok_or_else(|| not_found(&client_id))?;
+    state.clients.forget(app.client_id.as_str());
     tracing::info!(flags = ?patch.keys().collect::<Vec<_>>(), "governance updated");
     Ok(HttpResponse::Ok().json(GovernanceView { client_id: app.client_id, governance: app.governance }))
 }

@@ -233,6 +233,7 @@ pub async fn rotate_secret(
         )
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no app `{client_id}` in this tenant")))?;
+    state.clients.forget(app.client_id.as_str());
     tracing::info!(grace_seconds = grace, "client secret rotated");
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(RotatedSecret {
         client_id: app.client_id,

@@ -55,7 +55,7 @@ async fn rate_limited_client(
 ) -> Result<AuthenticatedClient, OAuthError> {
     let ip = state.limits.source(req);
     state.limits.check_token(ip, None).map_err(OAuthError::rate_limited)?;
-    let client = authenticate_client(req, params, &state.store, &state.secrets).await?;
+    let client = authenticate_client(req, params, state).await?;
     state.limits.check_token(ip, Some(client.app.client_id.as_str())).map_err(OAuthError::rate_limited)?;
     Ok(client)
 }

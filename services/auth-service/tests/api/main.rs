@@ -5,6 +5,7 @@
 
 mod apps;
 mod browser;
+mod client_cache;
 mod errors;
 mod helpers;
 mod jwks;
