@@ -244,30 +244,60 @@ impl Store {
         Ok(missing)
     }
 
-    /// The tenant's entity graph: entity ids (optionally only of
-    /// `entity_kinds`) in id order, and the relationships between them
+    /// The version of the tenant's entity graph: it changes with every
+    /// committed write to the tenant's entities or relationships (statement
+    /// triggers keep `graph_versions`), so a graph built at one version is
+    /// current as long as this returns the same.
+    pub async fn graph_version(&self, tenant: &TenantId) -> Result<i64, StoreError> {
+        let mut conn = self.conn().await?;
+        let version: Option<GraphVersion> =
+            diesel::sql_query("SELECT version FROM graph_versions WHERE tenant_id = $1")
+                .bind::<Text, _>(tenant.as_str())
+                .get_result(&mut conn)
+                .await
+                .optional()?;
+        Ok(version.map_or(0, |v| v.version))
+    }
+
+    /// The tenant's entity graph at one version: entity ids (optionally only
+    /// of `entity_kinds`) in id order, and the relationships between them
     /// (optionally only of `relationship_kinds`) as index pairs into it.
-    /// One statement (one snapshot) sends the ids as three arrays, so a
-    /// million edges cost one row rather than a million; the ids are mapped
-    /// to indexes here, which is cheaper than joining in the database.
+    /// One repeatable-read snapshot reads the version and the graph, so the
+    /// version is exactly the graph's. The ids come as three arrays, so a
+    /// million edges cost one row rather than a million; they are mapped to
+    /// indexes here, which is cheaper than joining in the database.
     pub async fn entity_graph(
         &self,
         tenant: &TenantId,
         entity_kinds: Option<&[String]>,
         relationship_kinds: Option<&[String]>,
-    ) -> Result<(Vec<String>, Vec<(u32, u32)>), StoreError> {
+    ) -> Result<VersionedGraph, StoreError> {
         let mut conn = self.conn().await?;
-        let graph: EdgeArrays = diesel::sql_query(
-            "SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM entities \
-                     WHERE tenant_id = $1 AND ($2::text[] IS NULL OR kind = ANY($2::text[]))) AS nodes, \
-                    coalesce(array_agg(source_id), '{}') AS sources, coalesce(array_agg(target_id), '{}') AS targets \
-             FROM relationships WHERE tenant_id = $1 AND ($3::text[] IS NULL OR kind = ANY($3::text[]))",
-        )
-        .bind::<Text, _>(tenant.as_str())
-        .bind::<Nullable<Array<Text>>, _>(entity_kinds)
-        .bind::<Nullable<Array<Text>>, _>(relationship_kinds)
-        .get_result(&mut conn)
-        .await?;
+        let (version, graph) = conn
+            .build_transaction()
+            .repeatable_read()
+            .read_only()
+            .run(async |conn| {
+                let version: Option<GraphVersion> =
+                    diesel::sql_query("SELECT version FROM graph_versions WHERE tenant_id = $1")
+                        .bind::<Text, _>(tenant.as_str())
+                        .get_result(conn)
+                        .await
+                        .optional()?;
+                let graph: EdgeArrays = diesel::sql_query(
+                    "SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM entities \
+                             WHERE tenant_id = $1 AND ($2::text[] IS NULL OR kind = ANY($2::text[]))) AS nodes, \
+                            coalesce(array_agg(source_id), '{}') AS sources, coalesce(array_agg(target_id), '{}') AS targets \
+                     FROM relationships WHERE tenant_id = $1 AND ($3::text[] IS NULL OR kind = ANY($3::text[]))",
+                )
+                .bind::<Text, _>(tenant.as_str())
+                .bind::<Nullable<Array<Text>>, _>(entity_kinds)
+                .bind::<Nullable<Array<Text>>, _>(relationship_kinds)
+                .get_result(conn)
+                .await?;
+                Ok::<_, StoreError>((version.map_or(0, |v| v.version), graph))
+            })
+            .await?;
         let index: HashMap<&str, u32> =
             graph.nodes.iter().enumerate().map(|(i, id)| (id.as_str(), u32::try_from(i).unwrap_or(u32::MAX))).collect();
         // Relationships to entities outside the node set (filtered by kind)
@@ -278,8 +308,24 @@ impl Store {
             .zip(&graph.targets)
             .filter_map(|(s, t)| Some((*index.get(s.as_str())?, *index.get(t.as_str())?)))
             .collect();
-        Ok((graph.nodes, edges))
+        Ok(VersionedGraph { version, nodes: graph.nodes, edges })
     }
+}
+
+/// A tenant's entity graph as read at [`VersionedGraph::version`].
+#[derive(Debug)]
+pub struct VersionedGraph {
+    pub version: i64,
+    /// Entity ids in id order.
+    pub nodes: Vec<String>,
+    /// `(source, target)` indexes into `nodes`.
+    pub edges: Vec<(u32, u32)>,
+}
+
+#[derive(QueryableByName)]
+struct GraphVersion {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    version: i64,
 }
 
 #[derive(QueryableByName)]

@@ -56,6 +56,10 @@ pub struct JobsConfig {
     /// `ARGUS_JOBS_IMPORT_BATCH` (default 5000): rows per upsert statement
     /// of `import.bulk`.
     pub import_batch: usize,
+    /// `ARGUS_GRAPH_CACHE_GRAPHS` (default 4; 0 = none): built entity
+    /// graphs kept in memory for graph.compute, up to ~30 MB each for a
+    /// million edges.
+    pub graph_cache: usize,
 }
 
 impl Default for JobsConfig {
@@ -65,6 +69,7 @@ impl Default for JobsConfig {
             lease: Duration::from_secs(30),
             checkpoint_every: Duration::from_millis(1000),
             import_batch: 5000,
+            graph_cache: 4,
         }
     }
 }
@@ -77,6 +82,7 @@ impl JobsConfig {
             lease: Duration::from_secs(parse_var("ARGUS_JOBS_LEASE_SECONDS", 30u64)?.max(1)),
             checkpoint_every: Duration::from_millis(parse_var("ARGUS_JOBS_CHECKPOINT_MS", 1000u64)?.max(10)),
             import_batch: parse_var("ARGUS_JOBS_IMPORT_BATCH", d.import_batch)?.max(1),
+            graph_cache: parse_var("ARGUS_GRAPH_CACHE_GRAPHS", d.graph_cache)?,
         })
     }
 }

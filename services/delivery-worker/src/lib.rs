@@ -114,6 +114,7 @@ impl Worker {
             lease: config.jobs.lease,
             checkpoint_every: config.jobs.checkpoint_every,
             import_batch: config.jobs.import_batch,
+            graphs: jobs::GraphCache::new(config.jobs.graph_cache),
             shutdown: shutdown.clone(),
         });
         let jobs_config = ConsumerConfig::new(WorkQueue::Jobs, config.jobs.concurrency);

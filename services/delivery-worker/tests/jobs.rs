@@ -47,6 +47,7 @@ fn jobs_config(import_batch: usize) -> JobsConfig {
         lease: Duration::from_secs(2),
         checkpoint_every: Duration::from_millis(50),
         import_batch,
+        ..JobsConfig::default()
     }
 }
 
@@ -205,7 +206,8 @@ impl Stack {
 
     /// (entities, relationships) in the tenant.
     async fn graph_size(&self, tenant: &TenantId) -> (usize, usize) {
-        let (nodes, edges) = self.store.entity_graph(tenant, None, None).await.unwrap();
+        let graph = self.store.entity_graph(tenant, None, None).await.unwrap();
+        let (nodes, edges) = (graph.nodes, graph.edges);
         (nodes.len(), edges.len())
     }
 
@@ -782,6 +784,71 @@ async fn graph_compute_runs_on_the_tenants_graph() {
     let r = stack.post_job(&other, &json!({"kind": "graph.compute", "input": input}), None).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(stack.list(&caller, "?kind=graph.compute").await["jobs"].as_array().unwrap().len(), 1);
+}
+
+/// Runs graph.compute (degree) and returns its summary line.
+async fn graph_summary(stack: &Stack, caller: &Caller, input: Value) -> Value {
+    let job = stack.enqueue(caller, json!({"kind": "graph.compute", "input": input})).await;
+    let id = job["id"].as_str().unwrap();
+    stack.wait_status(caller, id, "succeeded").await;
+    let text = stack.result(caller, id).await.text().await.unwrap();
+    serde_json::from_str(text.lines().next().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn graph_compute_follows_every_committed_change_to_the_graph() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker(jobs_config(1000));
+    let caller = stack.tenant().await;
+    let other = stack.tenant().await;
+    let entity = |n: &str, kind: &str| {
+        format!("{{\"type\":\"entity\",\"external_id\":\"{n}\",\"kind\":\"{kind}\",\"name\":\"{n}\"}}\n")
+    };
+    let ndjson = entity("a", "person")
+        + &entity("b", "person")
+        + &entity("c", "vehicle")
+        + "{\"type\":\"relationship\",\"external_id\":\"r1\",\"source\":\"a\",\"target\":\"b\",\"kind\":\"knows\"}\n";
+    import(&stack, &caller, &ndjson).await;
+    let ids = entity_ids(&stack, &caller.tenant, &["a", "b", "c"]).await;
+    let all = json!({"algorithms": ["degree"]});
+    let people = json!({"algorithms": ["degree"], "entity_kinds": ["person"]});
+    let counts = |s: &Value| (s["node_count"].as_u64().unwrap(), s["edge_count"].as_u64().unwrap());
+    assert_eq!(counts(&graph_summary(&stack, &caller, all.clone()).await), (3, 1));
+    assert_eq!(counts(&graph_summary(&stack, &caller, people.clone()).await), (2, 1));
+
+    // A write that tells nobody (triggers off for its session) is not seen:
+    // the graph comes from memory while its version stands.
+    let version = stack.store.graph_version(&caller.tenant).await.unwrap();
+    sql(
+        &stack,
+        &format!(
+            "SET session_replication_role = replica; INSERT INTO relationships (id, tenant_id, source_id, target_id, kind) \
+             VALUES ('rel_silent0000000000000000000', '{}', '{}', '{}', 'knows')",
+            caller.tenant, ids[1], ids[2]
+        ),
+    );
+    assert_eq!(counts(&graph_summary(&stack, &caller, all.clone()).await), (3, 1), "served from memory");
+
+    // Every committed write, by any writer, makes a new version.
+    sql(
+        &stack,
+        &format!(
+            "INSERT INTO relationships (id, tenant_id, source_id, target_id, kind) VALUES ('rel_other000000000000000000000', '{}', '{}', '{}', 'owns')",
+            caller.tenant, ids[2], ids[0]
+        ),
+    );
+    assert!(stack.store.graph_version(&caller.tenant).await.unwrap() > version);
+    assert_eq!(counts(&graph_summary(&stack, &caller, all.clone()).await), (3, 3), "both new edges");
+    sql(&stack, &format!("UPDATE entities SET kind = 'person' WHERE id = '{}'", ids[2]));
+    assert_eq!(counts(&graph_summary(&stack, &caller, people.clone()).await), (3, 3), "c is a person now");
+    sql(&stack, &format!("DELETE FROM entities WHERE id = '{}'", ids[1]));
+    assert_eq!(counts(&graph_summary(&stack, &caller, all.clone()).await), (2, 1), "b and its edges are gone");
+
+    // Another tenant's writes leave this tenant's version alone.
+    let version = stack.store.graph_version(&caller.tenant).await.unwrap();
+    import(&stack, &other, &entity("z", "person")).await;
+    assert_eq!(stack.store.graph_version(&caller.tenant).await.unwrap(), version);
+    assert_eq!(counts(&graph_summary(&stack, &other, all).await), (1, 0));
 }
 
 #[tokio::test]

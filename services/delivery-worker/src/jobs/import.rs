@@ -10,6 +10,7 @@ use argus_store::bulk::{ImportEntity, ImportIncident, ImportRelationship, Upsert
 use argus_store::job_input::{ImportInput, ImportLine};
 use serde_json::{Value, json};
 
+use super::graph::GraphKey;
 use super::{JobRunner, Output, Run, RunError};
 
 /// At most this many line errors are listed (all are counted).
@@ -75,6 +76,14 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
     for (n, chunk) in lines.chunks(batch).enumerate() {
         import_batch(runner, run, &reporter, chunk, &mut report).await?;
         run.control.check(((n + 1) * batch).min(total) as f64 / total as f64)?;
+    }
+    let graph_changed = [&report.entities, &report.relationships].iter().any(|t| t.created + t.updated > 0);
+    if graph_changed && runner.graphs.keeps_graphs() {
+        // Leaves the tenant's graph built for the next graph.compute. Not
+        // part of the import's outcome: a failure here is only logged.
+        if let Err(e) = runner.graphs.load(&runner.store, GraphKey::whole(run.tenant)).await {
+            tracing::warn!(error = ?e, "cannot build the imported graph ahead of graph.compute");
+        }
     }
     Ok(Output::json(&json!({
         "lines": report.lines,

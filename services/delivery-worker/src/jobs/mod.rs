@@ -16,6 +16,8 @@ mod export;
 mod graph;
 mod import;
 
+pub use graph::GraphCache;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -47,6 +49,8 @@ pub struct JobRunner {
     pub checkpoint_every: Duration,
     /// Rows per upsert statement of an import.
     pub import_batch: usize,
+    /// Built entity graphs, for graph.compute.
+    pub graphs: GraphCache,
     /// Cancelled when the worker stops: running jobs are handed back.
     pub shutdown: argus_bus::CancellationToken,
 }

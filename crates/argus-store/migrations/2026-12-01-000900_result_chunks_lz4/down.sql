@@ -1,0 +1,1 @@
+ALTER TABLE job_result_chunks ALTER COLUMN data SET COMPRESSION pglz;
