@@ -11,6 +11,7 @@ pub mod job_input;
 pub mod jobs;
 pub mod keys;
 pub mod listen;
+pub mod notified;
 mod migrate;
 pub mod oauth;
 pub mod outbox;
