@@ -38,6 +38,10 @@ pub struct DomainEvent {
 /// Builds the outbox message of an event (the bus crate's `outbox::event`).
 pub type Announce = dyn Fn(&DomainEvent) -> NewOutboxMessage + Send + Sync;
 
+/// The channel the incidents' triggers notify with `tenant_id/id` (or
+/// `tenant_id/*`) whenever incidents are updated or deleted.
+pub const INCIDENT_CHANGED_CHANNEL: &str = "argus_incident_changed";
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = incidents, check_for_backend(diesel::pg::Pg))]
 pub struct IncidentRecord {

@@ -55,7 +55,12 @@ impl Application {
         });
         let rest_verifier = web::Data::new(verifier.clone());
         let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
-        let state = web::Data::new(GraphqlState::new(store.clone(), verifier, graphql::schema::bus_announce()));
+        let state = web::Data::new(GraphqlState::new(
+            store.clone(),
+            verifier,
+            graphql::schema::bus_announce(),
+            graphql::IncidentCache::listening_to(config.store.database_url.clone()),
+        ));
         let readiness_handle = Readiness::new().with("database", health::database_check(store));
         let readiness = web::Data::new(readiness_handle.clone());
         let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };

@@ -13,6 +13,7 @@
 //! HTTP answers well-formed requests. Resolver errors carry their own codes.
 
 pub mod document;
+pub mod incident_cache;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use argus_store::bundles::{document_hash, tokenize};
 use argus_store::domain::Announce;
 use argus_types::AccessClaims;
 use futures_util::StreamExt;
+pub use incident_cache::IncidentCache;
 use juniper::{EmptySubscription, GraphQLError, ValidatedOperation};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -59,6 +61,7 @@ pub struct GraphqlState {
     pub store: Store,
     pub verifier: TokenVerifier,
     pub announce: Arc<Announce>,
+    pub incidents: Arc<IncidentCache>,
     approvals: Mutex<HashMap<ApprovalKey, (Instant, Arc<str>)>>,
     tokens: Mutex<HashMap<Box<str>, AccessClaims>>,
     /// Approved document texts by hash. Leaked once per distinct approved
@@ -69,12 +72,13 @@ pub struct GraphqlState {
 }
 
 impl GraphqlState {
-    pub fn new(store: Store, verifier: TokenVerifier, announce: Arc<Announce>) -> Self {
+    pub fn new(store: Store, verifier: TokenVerifier, announce: Arc<Announce>, incidents: IncidentCache) -> Self {
         Self {
             schema: Box::leak(Box::new(schema::schema())),
             store,
             verifier,
             announce,
+            incidents: Arc::new(incidents),
             approvals: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             texts: Mutex::new(HashMap::new()),
@@ -373,7 +377,12 @@ async fn run(state: &GraphqlState, principal: Principal, request: GraphqlRequest
     }
     // The approved text runs (a sent document is the same up to layout, so
     // error locations refer to the bundle's layout).
-    let ctx = Ctx { store: state.store.clone(), principal, announce: state.announce.clone() };
+    let ctx = Ctx {
+        store: state.store.clone(),
+        principal,
+        announce: state.announce.clone(),
+        incidents: state.incidents.clone(),
+    };
     let gql = juniper::http::GraphQLRequest::<juniper::DefaultScalarValue>::new(String::new(), None, variables);
     let result = match state.prepare(&sha256, &document, request.operation_name.as_deref()) {
         Ok(prepared) => prepared.execute(&gql.variables(), &ctx).await,

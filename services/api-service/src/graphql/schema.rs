@@ -15,6 +15,8 @@ use argus_store::domain::{
     NewIncident, RelationshipRecord,
 };
 use argus_store::{Page, Store, StoreError};
+
+use super::IncidentCache;
 use argus_types::{CaseId, EntityId, IncidentId};
 use chrono::{DateTime, Utc};
 use juniper::{
@@ -42,6 +44,7 @@ pub struct Ctx {
     pub store: Store,
     pub principal: Principal,
     pub announce: Arc<Announce>,
+    pub incidents: Arc<IncidentCache>,
 }
 
 impl juniper::Context for Ctx {}
@@ -515,7 +518,10 @@ impl Query {
     async fn incident(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Incident>> {
         ctx.require("incidents:read")?;
         let id: IncidentId = parse_id(&id, "incident")?;
-        ctx.store.get_incident(ctx.tenant(), &id).await?.map(Incident).map(Some).ok_or_else(|| GqlError::not_found(&id))
+        match ctx.incidents.get(&ctx.store, ctx.tenant(), &id).await? {
+            Some(found) => Ok(Some(Incident(IncidentRecord::clone(&found)))),
+            None => Err(GqlError::not_found(&id)),
+        }
     }
 
     /// Incidents in creation order (`incidents:read`).
@@ -620,22 +626,18 @@ impl Mutation {
             location: input.location.map(Some),
             occurred_at: input.occurred_at.map(Some),
         };
-        ctx.store
-            .update_incident(ctx.tenant(), &id, changes, ctx.announce.as_ref())
-            .await?
-            .map(|r| Some(Incident(r)))
-            .ok_or_else(|| GqlError::not_found(&id))
+        let updated = ctx.store.update_incident(ctx.tenant(), &id, changes, ctx.announce.as_ref()).await?;
+        ctx.incidents.forget(ctx.tenant(), &id);
+        updated.map(|r| Some(Incident(r))).ok_or_else(|| GqlError::not_found(&id))
     }
 
     /// Closes an incident; announces `incident.closed` (once).
     async fn close_incident(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Incident>> {
         ctx.require("incidents:write")?;
         let id: IncidentId = parse_id(&id, "incident")?;
-        ctx.store
-            .close_incident(ctx.tenant(), &id, ctx.announce.as_ref())
-            .await?
-            .map(|r| Some(Incident(r)))
-            .ok_or_else(|| GqlError::not_found(&id))
+        let closed = ctx.store.close_incident(ctx.tenant(), &id, ctx.announce.as_ref()).await?;
+        ctx.incidents.forget(ctx.tenant(), &id);
+        closed.map(|r| Some(Incident(r))).ok_or_else(|| GqlError::not_found(&id))
     }
 
     /// Opens a case over incidents; announces `case.created` (`cases:write`).

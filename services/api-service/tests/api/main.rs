@@ -9,5 +9,6 @@ mod e2e;
 mod graphql;
 mod health;
 mod helpers;
+mod incident_cache;
 mod tokens;
 mod tracing;
