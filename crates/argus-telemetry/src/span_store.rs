@@ -12,6 +12,12 @@
 //! to a bounded channel and drops it (counted) when the writer is behind.
 
 use std::collections::{HashMap, HashSet};
+
+/// foldhash, not SipHash: the writer hashes span and trace ids (random,
+/// made here) and attribute keys (ours) several times per span, on the
+/// request-serving cores.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -127,7 +133,8 @@ pub(crate) fn start(config: &SpanStoreConfig, service: String) -> Result<SpanSto
         service,
         retention: config.retention,
         claims: Claims::default(),
-        batches: HashMap::new(),
+        batches: FastMap::default(),
+        shown: ShownKeys::default(),
         pending: 0,
         dropped: dropped.clone(),
     };
@@ -142,7 +149,8 @@ struct Writer {
     retention: Duration,
     claims: Claims,
     /// Spans waiting for the next flush, by tenant.
-    batches: HashMap<Arc<str>, TenantBatch>,
+    batches: FastMap<Arc<str>, TenantBatch>,
+    shown: ShownKeys,
     pending: usize,
     dropped: Arc<AtomicU64>,
 }
@@ -167,7 +175,7 @@ impl Writer {
                     Ok(span) => {
                         self.claims.resolve(span, &mut resolved);
                         for (tenant, span) in resolved.drain(..) {
-                            self.batches.entry(tenant).or_default().add(span);
+                            self.batches.entry(tenant).or_default().add(span, &mut self.shown);
                             self.pending += 1;
                         }
                         if self.pending >= BATCH_SIZE {
@@ -224,21 +232,21 @@ struct Claims {
     /// Tenants of recently claimed spans, by span id, for descendants that
     /// end later; in two generations, the older dropped whole every
     /// [`REMEMBER_CLAIMED`], so nothing is scanned entry by entry.
-    claimed: HashMap<SpanId, Arc<str>>,
-    claimed_before: HashMap<SpanId, Arc<str>>,
+    claimed: FastMap<SpanId, Arc<str>>,
+    claimed_before: FastMap<SpanId, Arc<str>>,
     claimed_since: Instant,
     /// Spans ended without a tenant, by trace, waiting for an ancestor.
-    unclaimed: HashMap<TraceId, Vec<(SpanData, Instant)>>,
+    unclaimed: FastMap<TraceId, Vec<(SpanData, Instant)>>,
     unclaimed_count: usize,
 }
 
 impl Default for Claims {
     fn default() -> Self {
         Self {
-            claimed: HashMap::new(),
-            claimed_before: HashMap::new(),
+            claimed: FastMap::default(),
+            claimed_before: FastMap::default(),
             claimed_since: Instant::now(),
-            unclaimed: HashMap::new(),
+            unclaimed: FastMap::default(),
             unclaimed_count: 0,
         }
     }
@@ -327,14 +335,14 @@ fn tenant_of(span: &SpanData) -> Option<&str> {
 #[derive(Default)]
 struct TenantBatch {
     spans: Vec<ProtoSpan>,
-    trace_ids: HashSet<TraceId>,
+    trace_ids: FastSet<TraceId>,
     first_start: Option<SystemTime>,
     last_start: Option<SystemTime>,
 }
 
 impl TenantBatch {
-    fn add(&mut self, mut span: SpanData) {
-        span.attributes.retain(|kv| shown_to_tenant(kv.key.as_str()));
+    fn add(&mut self, mut span: SpanData, shown: &mut ShownKeys) {
+        span.attributes.retain(|kv| shown.allows(&kv.key));
         self.trace_ids.insert(span.span_context.trace_id());
         let start = span.start_time;
         self.first_start = Some(self.first_start.map_or(start, |s| s.min(start)));
@@ -480,6 +488,30 @@ fn json_of(value: &AnyValue) -> serde_json::Value {
 /// keeps them.
 const INTERNAL_KEYS: &[&str] = &["db.query.text"];
 
+/// [`shown_to_tenant`] remembered per attribute key: the keys are few (they
+/// come from Argus's code), and matching every secret marker against every
+/// attribute of every span was a sizeable part of the writer's work.
+#[derive(Default)]
+struct ShownKeys {
+    known: FastMap<opentelemetry::Key, bool>,
+}
+
+impl ShownKeys {
+    /// Keys remembered at most; beyond, keys are checked afresh each time.
+    const MAX: usize = 4096;
+
+    fn allows(&mut self, key: &opentelemetry::Key) -> bool {
+        if let Some(shown) = self.known.get(key) {
+            return *shown;
+        }
+        let shown = shown_to_tenant(key.as_str());
+        if self.known.len() < Self::MAX {
+            self.known.insert(key.clone(), shown);
+        }
+        shown
+    }
+}
+
 /// Whether an attribute is stored and shown in the trace lookup: neither
 /// a possible credential nor an internal detail.
 fn shown_to_tenant(key: &str) -> bool {
@@ -580,10 +612,10 @@ mod tests {
         let mut child = span(0x4bf9, 2, 1, None);
         child.start_time = root.start_time + Duration::from_millis(1);
         child.end_time = child.start_time + Duration::from_millis(3);
-        let mut batch = TenantBatch::default();
-        batch.add(root);
-        batch.add(child);
-        batch.add(span(0x77, 3, 0, Some("ten_a")));
+        let (mut batch, mut shown) = (TenantBatch::default(), ShownKeys::default());
+        batch.add(root, &mut shown);
+        batch.add(child, &mut shown);
+        batch.add(span(0x77, 3, 0, Some("ten_a")), &mut shown);
         let stored = batch.encode("ten_a", "api-service");
         assert_eq!(stored.span_count, 3);
         let mut trace_ids = stored.trace_ids.clone();
