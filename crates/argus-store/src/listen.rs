@@ -17,10 +17,7 @@ impl Listener {
     /// Connects as `application_name` (so operators, and tests, can tell the
     /// session apart in `pg_stat_activity`) and listens on `channel`.
     pub async fn connect(database_url: &str, channel: &str, application_name: &str) -> Result<Self, StoreError> {
-        let mut url = url::Url::parse(database_url)
-            .map_err(|e| StoreError::Pool(format!("the database URL does not parse: {e}")))?;
-        url.query_pairs_mut().append_pair("application_name", application_name);
-        let mut conn = AsyncPgConnection::establish(url.as_str())
+        let mut conn = AsyncPgConnection::establish(&named(database_url, application_name))
             .await
             .map_err(|e| StoreError::Pool(format!("cannot connect to listen: {e}")))?;
         diesel::sql_query(format!("LISTEN {channel}")).execute(&mut conn).await?;
@@ -51,5 +48,36 @@ impl Listener {
     pub async fn ping(&mut self) -> Result<(), StoreError> {
         diesel::sql_query("SELECT 1").execute(&mut self.conn).await?;
         Ok(())
+    }
+}
+
+/// The connection string with `application_name` added: a query pair on a
+/// `postgres://` URL, a `key=value` pair on a libpq keyword string (both
+/// are accepted wherever a database URL is).
+fn named(database_url: &str, application_name: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut url) if matches!(url.scheme(), "postgres" | "postgresql") => {
+            url.query_pairs_mut().append_pair("application_name", application_name);
+            url.into()
+        }
+        _ => format!("{database_url} application_name='{application_name}'"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named;
+
+    #[test]
+    fn the_application_name_joins_either_form_of_connection_string() {
+        assert_eq!(
+            named("postgres://u@db:5432/argus", "argus-x"),
+            "postgres://u@db:5432/argus?application_name=argus-x"
+        );
+        assert_eq!(
+            named("postgresql://u@db/argus?sslmode=require", "argus-x"),
+            "postgresql://u@db/argus?sslmode=require&application_name=argus-x"
+        );
+        assert_eq!(named("host=db dbname=argus", "argus-x"), "host=db dbname=argus application_name='argus-x'");
     }
 }
