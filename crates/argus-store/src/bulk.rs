@@ -250,13 +250,7 @@ impl Store {
     /// current as long as this returns the same.
     pub async fn graph_version(&self, tenant: &TenantId) -> Result<i64, StoreError> {
         let mut conn = self.conn().await?;
-        let version: Option<GraphVersion> =
-            diesel::sql_query("SELECT version FROM graph_versions WHERE tenant_id = $1")
-                .bind::<Text, _>(tenant.as_str())
-                .get_result(&mut conn)
-                .await
-                .optional()?;
-        Ok(version.map_or(0, |v| v.version))
+        graph_version(&mut conn, tenant).await
     }
 
     /// The tenant's entity graph at one version: entity ids (optionally only
@@ -278,12 +272,7 @@ impl Store {
             .repeatable_read()
             .read_only()
             .run(async |conn| {
-                let version: Option<GraphVersion> =
-                    diesel::sql_query("SELECT version FROM graph_versions WHERE tenant_id = $1")
-                        .bind::<Text, _>(tenant.as_str())
-                        .get_result(conn)
-                        .await
-                        .optional()?;
+                let version = graph_version(conn, tenant).await?;
                 let graph: EdgeArrays = diesel::sql_query(
                     "SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM entities \
                              WHERE tenant_id = $1 AND ($2::text[] IS NULL OR kind = ANY($2::text[]))) AS nodes, \
@@ -295,7 +284,7 @@ impl Store {
                 .bind::<Nullable<Array<Text>>, _>(relationship_kinds)
                 .get_result(conn)
                 .await?;
-                Ok::<_, StoreError>((version.map_or(0, |v| v.version), graph))
+                Ok::<_, StoreError>((version, graph))
             })
             .await?;
         let index: HashMap<&str, u32> =
@@ -320,6 +309,16 @@ pub struct VersionedGraph {
     pub nodes: Vec<String>,
     /// `(source, target)` indexes into `nodes`.
     pub edges: Vec<(u32, u32)>,
+}
+
+/// The tenant's graph version on `conn` (0 before its first write).
+async fn graph_version(conn: &mut diesel_async::AsyncPgConnection, tenant: &TenantId) -> Result<i64, StoreError> {
+    let version: Option<GraphVersion> = diesel::sql_query("SELECT version FROM graph_versions WHERE tenant_id = $1")
+        .bind::<Text, _>(tenant.as_str())
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(version.map_or(0, |v| v.version))
 }
 
 #[derive(QueryableByName)]

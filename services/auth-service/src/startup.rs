@@ -70,7 +70,7 @@ impl Application {
             sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
             webhook_allow_private: config.webhook_allow_private,
             tokens,
-            clients: Arc::new(ClientCache::listening_to(config.store.database_url.clone())),
+            clients: ClientCache::listening_to(config.store.database_url.clone()),
             limits: RateLimits::new(&config.oauth, config.trust_forwarded_for),
             any_audience,
             session_ttl: seconds(config.oauth.session_ttl_seconds),

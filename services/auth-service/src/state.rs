@@ -22,7 +22,7 @@ pub struct AppState {
     pub webhook_allow_private: bool,
     pub tokens: TokenIssuer,
     /// Clients authenticated at the token endpoints, kept in memory.
-    pub clients: Arc<ClientCache>,
+    pub clients: ClientCache,
     pub limits: Arc<RateLimits>,
     /// Verifies tokens of any Argus audience (live and sandbox), for
     /// revocation and introspection.

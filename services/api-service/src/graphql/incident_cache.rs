@@ -15,6 +15,8 @@ use argus_types::{IncidentId, TenantId};
 
 pub const LISTENER_APPLICATION_NAME: &str = "argus-incident-cache";
 
+/// Cheap to clone: clones share one cache.
+#[derive(Clone)]
 pub struct IncidentCache {
     incidents: Arc<NotifiedCache<IncidentRecord>>,
 }

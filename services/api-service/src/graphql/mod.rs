@@ -61,7 +61,7 @@ pub struct GraphqlState {
     pub store: Store,
     pub verifier: TokenVerifier,
     pub announce: Arc<Announce>,
-    pub incidents: Arc<IncidentCache>,
+    pub incidents: IncidentCache,
     approvals: Mutex<HashMap<ApprovalKey, (Instant, Arc<str>)>>,
     tokens: Mutex<HashMap<Box<str>, AccessClaims>>,
     /// Approved document texts by hash. Leaked once per distinct approved
@@ -78,7 +78,7 @@ impl GraphqlState {
             store,
             verifier,
             announce,
-            incidents: Arc::new(incidents),
+            incidents,
             approvals: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             texts: Mutex::new(HashMap::new()),

@@ -44,7 +44,7 @@ pub struct Ctx {
     pub store: Store,
     pub principal: Principal,
     pub announce: Arc<Announce>,
-    pub incidents: Arc<IncidentCache>,
+    pub incidents: IncidentCache,
 }
 
 impl juniper::Context for Ctx {}

@@ -14,6 +14,8 @@ use argus_types::ClientId;
 
 pub const LISTENER_APPLICATION_NAME: &str = "argus-client-cache";
 
+/// Cheap to clone: clones share one cache.
+#[derive(Clone)]
 pub struct ClientCache {
     clients: Arc<NotifiedCache<ClientCredentials>>,
 }
