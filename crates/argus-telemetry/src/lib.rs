@@ -8,10 +8,13 @@
 //! an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and the
 //! spans of tenants' work to the tenant-scoped span store ([`span_store`]).
 
+mod encode;
 pub mod health;
 pub mod http;
 pub mod openapi;
+mod otlp;
 pub mod outbound;
+mod pipeline;
 pub mod propagation;
 mod request_span;
 pub mod span_store;
@@ -22,14 +25,14 @@ use argus_types::env::{ConfigError, flag, parse_var, var_or};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
 
+pub use otlp::OtlpConfig;
 pub use request_span::{TENANT_FIELD, record_tenant, trace_requests};
 pub use span_store::SpanStoreConfig;
 
@@ -70,11 +73,10 @@ pub struct TelemetryConfig {
     pub log_format: LogFormat,
     pub log_filter: String,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` (unset: no export): OTLP over
-    /// HTTP/protobuf to `$endpoint/v1/traces`. The exporter also reads the
-    /// standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `_HEADERS` and
-    /// `_TIMEOUT`; the sampler reads `OTEL_TRACES_SAMPLER(_ARG)` (default:
-    /// parent-based, always on).
-    pub otlp_endpoint: Option<String>,
+    /// HTTP/protobuf to `$endpoint/v1/traces`, with the standard variables
+    /// [`OtlpConfig`] lists. The sampler reads `OTEL_TRACES_SAMPLER(_ARG)`
+    /// (default: parent-based, always on).
+    pub otlp: Option<OtlpConfig>,
     /// `ARGUS_TRACE_STORE` (default true) writes tenants' spans to the span
     /// store in `ARGUS_DATABASE_URL`, kept `ARGUS_TRACE_RETENTION_DAYS`
     /// (default 7).
@@ -94,7 +96,7 @@ impl TelemetryConfig {
             environment: var_or("ARGUS_ENV", "live"),
             log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
             log_filter: var_or("RUST_LOG", "info"),
-            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|s| !s.trim().is_empty()),
+            otlp: OtlpConfig::from_environment()?,
             span_store,
         })
     }
@@ -112,20 +114,32 @@ pub fn trace_retention_from_environment() -> Result<Duration, ConfigError> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("cannot build the OTLP exporter: {0}")]
-    Exporter(String),
     #[error("cannot open the span store: {0}")]
     SpanStore(#[from] argus_store::StoreError),
 }
 
-/// The installed tracing pipeline. [`Telemetry::shutdown`] flushes what the
-/// exporter still holds; call it before the process exits.
+/// The installed tracing pipeline. [`Telemetry::shutdown`] writes out what
+/// the export and the span store still hold; call it before the process
+/// exits.
 pub struct Telemetry {
     provider: SdkTracerProvider,
+    flushes: Vec<pipeline::Flush>,
 }
 
 impl Telemetry {
-    pub fn shutdown(self) {
+    /// How long shutting down waits for the last spans to be written.
+    const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+    pub async fn shutdown(self) {
+        let waits = self.flushes.iter().map(|flush| async move {
+            let (done, heard) = tokio::sync::oneshot::channel();
+            if flush.send(done).await.is_ok() {
+                let _gone_or_done = heard.await;
+            }
+        });
+        if tokio::time::timeout(Self::SHUTDOWN_WAIT, futures_util::future::join_all(waits)).await.is_err() {
+            tracing::warn!("spans not written out in time at shutdown");
+        }
         if let Err(e) = self.provider.shutdown() {
             tracing::warn!(error = %e, "tracer provider did not shut down cleanly");
         }
@@ -133,8 +147,8 @@ impl Telemetry {
 }
 
 /// Installs logging and tracing for a service: OTLP export and the span
-/// store as configured. Must run inside a tokio runtime (the span store's
-/// writer is a task).
+/// store as configured. Must run inside a tokio runtime (the export and the
+/// span store's writer are tasks).
 pub fn init_service(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     let resource = Resource::builder()
         .with_service_name(config.service.clone())
@@ -143,83 +157,16 @@ pub fn init_service(config: &TelemetryConfig) -> Result<Telemetry, TelemetryErro
             KeyValue::new("deployment.environment.name", config.environment.clone()),
         ])
         .build();
+    let pipeline =
+        pipeline::SpanPipeline::start(config.otlp.clone(), config.span_store.as_ref(), &resource, &config.service)?;
+    let flushes = pipeline.as_ref().map(pipeline::SpanPipeline::flushes).unwrap_or_default();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
-    let export = match &config.otlp_endpoint {
-        // The exporter reads the endpoint from the standard variables and
-        // appends `/v1/traces`; the batch processor exports from its own
-        // thread with a bounded queue, dropping spans when the collector is
-        // down rather than ever blocking a request.
-        Some(_) => Some(
-            BatchSpanProcessor::builder(
-                opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .build()
-                    .map_err(|e| TelemetryError::Exporter(e.to_string()))?,
-            )
-            .build(),
-        ),
-        None => None,
-    };
-    let store = config.span_store.as_ref().map(|store| span_store::start(store, config.service.clone())).transpose()?;
-    if export.is_some() || store.is_some() {
-        builder = builder.with_span_processor(Sinks { export, store });
+    if let Some(pipeline) = pipeline {
+        builder = builder.with_span_processor(pipeline);
     }
     let provider = builder.build();
     install(config.log_format, &config.log_filter, &provider, config.service.clone());
-    Ok(Telemetry { provider })
-}
-
-/// The OTLP export and the span store behind one processor: given two,
-/// the SDK clones every finished span for each of them; this clones only
-/// the spans the store keeps as well.
-#[derive(Debug)]
-struct Sinks {
-    export: Option<BatchSpanProcessor>,
-    store: Option<span_store::SpanStoreProcessor>,
-}
-
-impl SpanProcessor for Sinks {
-    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
-        for sink in self.sinks() {
-            sink.on_start(span, cx);
-        }
-    }
-
-    fn on_end(&self, span: SpanData) {
-        match (&self.export, &self.store) {
-            (Some(export), Some(store)) => {
-                if span_store::SpanStoreProcessor::keeps(&span) {
-                    store.on_end(span.clone());
-                }
-                export.on_end(span);
-            }
-            (Some(export), None) => export.on_end(span),
-            (None, Some(store)) => store.on_end(span),
-            (None, None) => {}
-        }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.sinks().map(|sink| sink.force_flush()).fold(Ok(()), Result::and)
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.sinks().map(|sink| sink.shutdown_with_timeout(timeout)).fold(Ok(()), Result::and)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        if let Some(export) = &mut self.export {
-            export.set_resource(resource);
-        }
-    }
-}
-
-impl Sinks {
-    fn sinks(&self) -> impl Iterator<Item = &dyn SpanProcessor> {
-        let export = self.export.as_ref().map(|p| p as &dyn SpanProcessor);
-        let store = self.store.as_ref().map(|p| p as &dyn SpanProcessor);
-        export.into_iter().chain(store)
-    }
+    Ok(Telemetry { provider, flushes })
 }
 
 /// For a service's `main`: reads [`TelemetryConfig`] from the environment

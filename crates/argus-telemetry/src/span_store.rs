@@ -8,47 +8,44 @@
 //! the relay's idle polls) are dropped after that wait, and a span with
 //! neither a tenant nor a parent in this process is dropped at once.
 //!
-//! [`SpanStoreProcessor::on_end`] never blocks a request: it hands the span
-//! to a bounded channel and drops it (counted) when the writer is behind.
+//! The pipeline ([`crate::pipeline`]) encodes the spans the store may keep
+//! into chunks; the writer attributes them, batches them by tenant and
+//! writes the batches, collecting the shards' partial chunks on every flush
+//! tick.
 
 use std::collections::{HashMap, HashSet};
-
-/// foldhash, not SipHash: the writer hashes span and trace ids (random,
-/// made here) and attribute keys (ours) several times per span, on the
-/// request-serving cores.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use argus_store::traces::NewSpanBatch;
 use argus_store::{Store, StoreConfig};
 use chrono::{DateTime, Utc};
+use opentelemetry::Value;
 use opentelemetry::trace::{SpanId, TraceId};
-use opentelemetry::{Context, Value};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan, span, status};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span as ProtoSpan, span, status};
+use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
-use tokio::sync::Notify;
-use tokio::sync::mpsc::{self, error::TryRecvError};
+use prost::encoding::{WireType, encode_key, encode_varint};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::pipeline::{CHUNK_BYTES, CHUNK_SPANS, Flush, Shard};
 use crate::request_span::TENANT_FIELD;
 
-/// Spans waiting in the channel; beyond this they are dropped.
-const QUEUE_CAPACITY: usize = 16_384;
-/// Queued spans that wake the writer. Waking it per span would cost a
-/// thread wake-up (a system call and a context switch) per span; between
-/// wake-ups the flush tick collects what is queued.
-const WAKE_EVERY: usize = 512;
+/// foldhash, not SipHash: the writer hashes span and trace ids (random,
+/// made here) and attribute keys (ours) several times per span.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
+/// Full chunks waiting for the writer; beyond this they are dropped.
+const QUEUE_CHUNKS: usize = 64;
 /// Spans written per flush at most.
 const BATCH_SIZE: usize = 1_000;
 /// Spans one lookup returns at most.
 const TRACE_SPANS_MAX: usize = 10_000;
-/// How long a batch may wait before it is written anyway.
+/// How long a span may wait before it is written anyway.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// How long a span without a tenant waits for an ancestor to claim it.
 const CLAIM_WAIT: Duration = Duration::from_secs(30);
@@ -74,125 +71,212 @@ pub struct SpanStoreConfig {
     pub retention: Duration,
 }
 
-/// The OpenTelemetry processor feeding the writer.
+/// Whether the store may keep a finished span, and the tenant it names:
+/// `Some` when it names one, or when an ancestor in this process may
+/// claim it for one.
+pub(crate) fn tenant_work(span: &SpanData) -> Option<Option<&str>> {
+    let tenant = tenant_of(span);
+    let claimable = span.parent_span_id != SpanId::INVALID && !span.parent_span_is_remote;
+    (tenant.is_some() || claimable).then_some(tenant)
+}
+
+/// Encoded spans on their way to the writer.
+#[derive(Default)]
+pub(crate) struct StoreChunk {
+    /// The spans, each an entry of `ScopeSpans.spans`, one after another.
+    bytes: Vec<u8>,
+    /// The tenants the spans name, one after another.
+    tenants: String,
+    spans: Vec<ChunkSpan>,
+}
+
+impl StoreChunk {
+    /// Adds a span, whose bytes `encode` appends.
+    pub(crate) fn push(&mut self, span: &SpanData, tenant: Option<&str>, encode: impl FnOnce(&mut Vec<u8>)) {
+        if self.bytes.capacity() == 0 {
+            self.bytes.reserve(CHUNK_BYTES + CHUNK_BYTES / 4);
+            self.spans.reserve(CHUNK_SPANS);
+        }
+        encode(&mut self.bytes);
+        let tenant_end = tenant.map(|tenant| {
+            self.tenants.push_str(tenant);
+            self.tenants.len()
+        });
+        self.spans.push(ChunkSpan {
+            meta: SpanMeta {
+                trace_id: span.span_context.trace_id(),
+                span_id: span.span_context.span_id(),
+                parent_span_id: span.parent_span_id,
+                start: span.start_time,
+            },
+            bytes_end: self.bytes.len(),
+            tenant_end,
+        });
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.spans.len() >= CHUNK_SPANS || self.bytes.len() >= CHUNK_BYTES
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Each span with its tenant (if it names one) and encoded bytes.
+    fn iter(&self) -> impl Iterator<Item = (&SpanMeta, Option<&str>, &[u8])> {
+        let (mut bytes_at, mut tenant_at) = (0, 0);
+        self.spans.iter().map(move |span| {
+            let bytes = self.bytes.get(bytes_at..span.bytes_end).unwrap_or_default();
+            bytes_at = span.bytes_end;
+            let tenant = span.tenant_end.map(|end| {
+                let tenant = self.tenants.get(tenant_at..end).unwrap_or_default();
+                tenant_at = end;
+                tenant
+            });
+            (&span.meta, tenant, bytes)
+        })
+    }
+}
+
+struct ChunkSpan {
+    meta: SpanMeta,
+    /// Where its bytes, and the tenant it names (if any), end in the chunk.
+    bytes_end: usize,
+    tenant_end: Option<usize>,
+}
+
+/// What the writer needs to know of a span besides its bytes.
+#[derive(Debug, Clone, Copy)]
+struct SpanMeta {
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent_span_id: SpanId,
+    start: SystemTime,
+}
+
+/// The pipeline's side of the writer.
 #[derive(Debug)]
-pub(crate) struct SpanStoreProcessor {
-    queue: mpsc::Sender<SpanData>,
-    /// Spans queued since the writer last drained the queue.
-    queued: Arc<AtomicUsize>,
-    wake: Arc<Notify>,
+pub(crate) struct StoreHandle {
+    chunks: mpsc::Sender<StoreChunk>,
     dropped: Arc<AtomicU64>,
+    pub(crate) flush: Flush,
 }
 
-impl SpanStoreProcessor {
-    /// Whether a finished span may be a tenant's work: it names a tenant,
-    /// or an ancestor in this process may claim it for one.
-    pub(crate) fn keeps(span: &SpanData) -> bool {
-        let claimable = span.parent_span_id != SpanId::INVALID && !span.parent_span_is_remote;
-        claimable || tenant_of(span).is_some()
-    }
-}
-
-impl SpanProcessor for SpanStoreProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
-    fn on_end(&self, span: SpanData) {
-        if !Self::keeps(&span) {
-            return;
-        }
-        match self.queue.try_send(span) {
-            Ok(()) => {
-                if self.queued.fetch_add(1, Ordering::Relaxed) + 1 == WAKE_EVERY {
-                    self.wake.notify_one();
-                }
-            }
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+impl StoreHandle {
+    /// Hands a full chunk to the writer, or drops it (counted) when the
+    /// writer is behind.
+    pub(crate) fn send(&self, chunk: StoreChunk) {
+        let spans = chunk.spans.len() as u64;
+        if self.chunks.try_send(chunk).is_err() {
+            self.dropped.fetch_add(spans, Ordering::Relaxed);
         }
     }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.wake.notify_one();
-        Ok(())
-    }
 }
 
-/// Starts the writer on the current tokio runtime; returns the processor to
-/// install in the tracer provider.
-pub(crate) fn start(config: &SpanStoreConfig, service: String) -> Result<SpanStoreProcessor, argus_store::StoreError> {
+/// Starts the writer on the current tokio runtime.
+pub(crate) fn start(
+    config: &SpanStoreConfig,
+    service: String,
+    shards: Arc<[Mutex<Shard>]>,
+) -> Result<StoreHandle, argus_store::StoreError> {
     let store = Store::connect(&StoreConfig { database_url: config.database_url.clone(), max_connections: 2 })?;
-    let (queue, spans) = mpsc::channel(QUEUE_CAPACITY);
+    let (chunks, received) = mpsc::channel(QUEUE_CHUNKS);
+    let (flush, flushes) = mpsc::channel(4);
     let dropped = Arc::new(AtomicU64::new(0));
     let writer = Writer {
         store,
+        resource: encoded_resource(&service),
         service,
         retention: config.retention,
         claims: Claims::default(),
         batches: FastMap::default(),
-        shown: ShownKeys::default(),
         pending: 0,
         dropped: dropped.clone(),
     };
-    let (queued, wake) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
-    tokio::spawn(writer.run(spans, queued.clone(), wake.clone()));
-    Ok(SpanStoreProcessor { queue, queued, wake, dropped })
+    tokio::spawn(writer.run(received, flushes, shards));
+    Ok(StoreHandle { chunks, dropped, flush })
+}
+
+/// `ResourceSpans.resource` naming the service, encoded.
+fn encoded_resource(service: &str) -> Vec<u8> {
+    let resource = Resource {
+        attributes: vec![KeyValue {
+            key: "service.name".into(),
+            value: Some(AnyValue { value: Some(any_value::Value::StringValue(service.to_owned())) }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    prost::encoding::message::encode(1, &resource, &mut out);
+    out
 }
 
 struct Writer {
     store: Store,
     service: String,
+    resource: Vec<u8>,
     retention: Duration,
     claims: Claims,
     /// Spans waiting for the next flush, by tenant.
     batches: FastMap<Arc<str>, TenantBatch>,
-    shown: ShownKeys,
     pending: usize,
     dropped: Arc<AtomicU64>,
 }
 
 impl Writer {
-    async fn run(mut self, mut spans: mpsc::Receiver<SpanData>, queued: Arc<AtomicUsize>, wake: Arc<Notify>) {
+    async fn run(
+        mut self,
+        mut chunks: mpsc::Receiver<StoreChunk>,
+        mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+        shards: Arc<[Mutex<Shard>]>,
+    ) {
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let mut purge = tokio::time::interval(PURGE_EVERY);
-        let mut resolved = Vec::new();
         loop {
-            let tick = tokio::select! {
-                () = wake.notified() => false,
-                _ = flush.tick() => true,
-                _ = purge.tick() => {
-                    self.purge().await;
-                    continue;
-                }
-            };
-            queued.store(0, Ordering::Relaxed);
-            let open = loop {
-                match spans.try_recv() {
-                    Ok(span) => {
-                        self.claims.resolve(span, &mut resolved);
-                        for (tenant, span) in resolved.drain(..) {
-                            self.batches.entry(tenant).or_default().add(span, &mut self.shown);
-                            self.pending += 1;
-                        }
-                        if self.pending >= BATCH_SIZE {
-                            self.flush().await;
-                        }
+            tokio::select! {
+                chunk = chunks.recv() => match chunk {
+                    Some(chunk) => self.take(&chunk).await,
+                    None => {
+                        self.collect(&shards).await;
+                        return self.flush().await;
                     }
-                    Err(TryRecvError::Empty) => break true,
-                    Err(TryRecvError::Disconnected) => break false,
+                },
+                _ = flush.tick() => {
+                    self.collect(&shards).await;
+                    self.flush().await;
+                    self.claims.expire();
                 }
-            };
-            if tick || !open {
-                self.flush().await;
-                self.claims.expire();
+                Some(done) = flushes.recv() => {
+                    self.collect(&shards).await;
+                    self.flush().await;
+                    let _ = done.send(());
+                }
+                _ = purge.tick() => self.purge().await,
             }
-            if !open {
-                return;
+        }
+    }
+
+    /// Takes the shards' partial chunks.
+    async fn collect(&mut self, shards: &[Mutex<Shard>]) {
+        for shard in shards {
+            let taken = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take_store();
+            if let Some(chunk) = taken {
+                self.take(&chunk).await;
             }
+        }
+    }
+
+    async fn take(&mut self, chunk: &StoreChunk) {
+        let (claims, batches, pending) = (&mut self.claims, &mut self.batches, &mut self.pending);
+        for (meta, tenant, bytes) in chunk.iter() {
+            claims.resolve(*meta, tenant, bytes, &mut |tenant, meta, bytes| {
+                batches.entry(tenant.clone()).or_default().add(meta, bytes);
+                *pending += 1;
+            });
+        }
+        if self.pending >= BATCH_SIZE {
+            self.flush().await;
         }
     }
 
@@ -205,7 +289,8 @@ impl Writer {
             return;
         }
         let spans = std::mem::take(&mut self.pending);
-        let batches = self.batches.drain().map(|(tenant, batch)| batch.encode(&tenant, &self.service)).collect();
+        let batches =
+            self.batches.drain().map(|(tenant, batch)| batch.encode(&tenant, &self.service, &self.resource)).collect();
         if let Err(e) = self.store.insert_span_batches(batches).await {
             tracing::warn!(error = %e, spans, "cannot write spans to the span store");
         }
@@ -227,6 +312,14 @@ impl Writer {
     }
 }
 
+/// A span waiting for an ancestor to claim it, with its own copy of its
+/// bytes.
+struct Unclaimed {
+    meta: SpanMeta,
+    bytes: Vec<u8>,
+    since: Instant,
+}
+
 /// Which tenant each span belongs to.
 struct Claims {
     /// Tenants of recently claimed spans, by span id, for descendants that
@@ -236,8 +329,10 @@ struct Claims {
     claimed_before: FastMap<SpanId, Arc<str>>,
     claimed_since: Instant,
     /// Spans ended without a tenant, by trace, waiting for an ancestor.
-    unclaimed: FastMap<TraceId, Vec<(SpanData, Instant)>>,
+    unclaimed: FastMap<TraceId, Vec<Unclaimed>>,
     unclaimed_count: usize,
+    /// Every tenant seen, so a span naming one costs no allocation.
+    tenants: FastSet<Arc<str>>,
 }
 
 impl Default for Claims {
@@ -248,60 +343,77 @@ impl Default for Claims {
             claimed_since: Instant::now(),
             unclaimed: FastMap::default(),
             unclaimed_count: 0,
+            tenants: FastSet::default(),
         }
     }
 }
 
+/// Receives each span attributed to a tenant.
+type Claimed<'a> = dyn FnMut(&Arc<str>, &SpanMeta, &[u8]) + 'a;
+
 impl Claims {
-    /// Adds to `resolved` the spans that can now be attributed: `span`
-    /// itself, when it or a remembered ancestor names a tenant, and its
-    /// waiting descendants.
-    fn resolve(&mut self, span: SpanData, resolved: &mut Vec<(Arc<str>, SpanData)>) {
-        let tenant = match tenant_of(&span) {
-            Some(tenant) => Arc::from(tenant),
-            None => match self.tenant_of_parent(&span.parent_span_id) {
+    /// Passes to `claimed` the spans that can now be attributed: this span,
+    /// when it or a remembered ancestor names a tenant, and its waiting
+    /// descendants.
+    fn resolve(&mut self, meta: SpanMeta, tenant: Option<&str>, bytes: &[u8], claimed: &mut Claimed<'_>) {
+        let tenant = match tenant {
+            Some(tenant) => self.tenant(tenant),
+            None => match self.tenant_of_parent(&meta.parent_span_id) {
                 Some(tenant) => tenant,
-                None => return self.wait(span),
+                None => return self.wait(meta, bytes),
             },
         };
-        let trace_id = span.span_context.trace_id();
-        let first = resolved.len();
-        self.claimed.insert(span.span_context.span_id(), tenant.clone());
-        resolved.push((tenant.clone(), span));
-        let Some(mut waiting) = self.unclaimed.remove(&trace_id) else { return };
+        self.claimed.insert(meta.span_id, tenant.clone());
+        claimed(&tenant, &meta, bytes);
+        let Some(mut waiting) = self.unclaimed.remove(&meta.trace_id) else { return };
         // Breadth first: each newly claimed span claims its waiting children,
-        // which are appended and claim theirs in turn.
-        let mut next = first;
-        while next < resolved.len() && !waiting.is_empty() {
-            let owner = resolved[next].1.span_context.span_id();
+        // which claim theirs in turn.
+        let mut owners = vec![meta.span_id];
+        let mut next = 0;
+        while next < owners.len() && !waiting.is_empty() {
+            let owner = owners[next];
             let mut i = 0;
             while i < waiting.len() {
-                if waiting[i].0.parent_span_id == owner {
-                    let (child, _) = waiting.swap_remove(i);
-                    self.claimed.insert(child.span_context.span_id(), tenant.clone());
-                    resolved.push((tenant.clone(), child));
+                if waiting[i].meta.parent_span_id == owner {
+                    let child = waiting.swap_remove(i);
+                    self.claimed.insert(child.meta.span_id, tenant.clone());
+                    claimed(&tenant, &child.meta, &child.bytes);
+                    owners.push(child.meta.span_id);
+                    self.unclaimed_count -= 1;
                 } else {
                     i += 1;
                 }
             }
             next += 1;
         }
-        self.unclaimed_count -= resolved.len() - first - 1;
         if !waiting.is_empty() {
-            self.unclaimed.insert(trace_id, waiting);
+            self.unclaimed.insert(meta.trace_id, waiting);
         }
+    }
+
+    fn tenant(&mut self, tenant: &str) -> Arc<str> {
+        if let Some(known) = self.tenants.get(tenant) {
+            return known.clone();
+        }
+        let tenant: Arc<str> = Arc::from(tenant);
+        self.tenants.insert(tenant.clone());
+        tenant
     }
 
     fn tenant_of_parent(&self, parent: &SpanId) -> Option<Arc<str>> {
         self.claimed.get(parent).or_else(|| self.claimed_before.get(parent)).cloned()
     }
 
-    fn wait(&mut self, span: SpanData) {
+    fn wait(&mut self, meta: SpanMeta, bytes: &[u8]) {
         if self.unclaimed_count >= MAX_UNCLAIMED {
             self.expire_older_than(Duration::ZERO);
         }
         self.unclaimed_count += 1;
-        self.unclaimed.entry(span.span_context.trace_id()).or_default().push((span, Instant::now()));
+        self.unclaimed.entry(meta.trace_id).or_default().push(Unclaimed {
+            meta,
+            bytes: bytes.to_vec(),
+            since: Instant::now(),
+        });
     }
 
     fn expire(&mut self) {
@@ -309,6 +421,9 @@ impl Claims {
         if self.claimed_since.elapsed() >= REMEMBER_CLAIMED {
             self.claimed_before = std::mem::take(&mut self.claimed);
             self.claimed_since = Instant::now();
+            // Tenants are few; forgetting them with the claims bounds the
+            // set all the same.
+            self.tenants.clear();
         }
     }
 
@@ -316,7 +431,7 @@ impl Claims {
         let now = Instant::now();
         let mut count = 0;
         self.unclaimed.retain(|_, spans| {
-            spans.retain(|(_, at)| now.duration_since(*at) < age);
+            spans.retain(|span| now.duration_since(span.since) < age);
             count += spans.len();
             !spans.is_empty()
         });
@@ -331,49 +446,45 @@ fn tenant_of(span: &SpanData) -> Option<&str> {
     })
 }
 
-/// One tenant's spans until the next flush, already in OTLP form.
+/// One tenant's spans until the next flush, already encoded.
 #[derive(Default)]
 struct TenantBatch {
-    spans: Vec<ProtoSpan>,
+    /// Entries of `ScopeSpans.spans`, one after another.
+    spans: Vec<u8>,
+    count: usize,
     trace_ids: FastSet<TraceId>,
     first_start: Option<SystemTime>,
     last_start: Option<SystemTime>,
 }
 
 impl TenantBatch {
-    fn add(&mut self, mut span: SpanData, shown: &mut ShownKeys) {
-        span.attributes.retain(|kv| shown.allows(&kv.key));
-        self.trace_ids.insert(span.span_context.trace_id());
-        let start = span.start_time;
-        self.first_start = Some(self.first_start.map_or(start, |s| s.min(start)));
-        self.last_start = Some(self.last_start.map_or(start, |s| s.max(start)));
-        self.spans.push(ProtoSpan::from(span));
+    fn add(&mut self, meta: &SpanMeta, bytes: &[u8]) {
+        self.spans.extend_from_slice(bytes);
+        self.count += 1;
+        self.trace_ids.insert(meta.trace_id);
+        self.first_start = Some(self.first_start.map_or(meta.start, |s| s.min(meta.start)));
+        self.last_start = Some(self.last_start.map_or(meta.start, |s| s.max(meta.start)));
     }
 
-    /// The batch as stored: an OTLP `ResourceSpans` naming the service.
-    fn encode(self, tenant: &str, service: &str) -> NewSpanBatch {
+    /// The batch as stored: an OTLP `ResourceSpans` naming the service
+    /// (`resource`, encoded) with one `ScopeSpans` holding the spans.
+    fn encode(self, tenant: &str, service: &str, resource: &[u8]) -> NewSpanBatch {
         let now = SystemTime::now();
-        let span_count = i32::try_from(self.spans.len()).unwrap_or(i32::MAX);
-        let resource_spans = ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue { value: Some(any_value::Value::StringValue(service.to_owned())) }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans { spans: self.spans, ..Default::default() }],
-            ..Default::default()
-        };
+        let mut resource_spans = Vec::with_capacity(resource.len() + self.spans.len() + 16);
+        resource_spans.extend_from_slice(resource);
+        // ResourceSpans.scope_spans (field 2): one ScopeSpans, whose only
+        // fields are the spans.
+        encode_key(2, WireType::LengthDelimited, &mut resource_spans);
+        encode_varint(self.spans.len() as u64, &mut resource_spans);
+        resource_spans.extend_from_slice(&self.spans);
         NewSpanBatch {
             tenant_id: tenant.to_owned(),
             service: service.to_owned(),
             trace_ids: self.trace_ids.iter().map(|id| u128::from_be_bytes(id.to_bytes())).collect(),
             first_start: DateTime::<Utc>::from(self.first_start.unwrap_or(now)),
             last_start: DateTime::<Utc>::from(self.last_start.unwrap_or(now)),
-            span_count,
-            spans: resource_spans.encode_to_vec(),
+            span_count: i32::try_from(self.count).unwrap_or(i32::MAX),
+            spans: resource_spans,
         }
     }
 }
@@ -492,7 +603,7 @@ const INTERNAL_KEYS: &[&str] = &["db.query.text"];
 /// come from Argus's code), and matching every secret marker against every
 /// attribute of every span was a sizeable part of the writer's work.
 #[derive(Default)]
-struct ShownKeys {
+pub(crate) struct ShownKeys {
     known: FastMap<opentelemetry::Key, bool>,
 }
 
@@ -500,7 +611,7 @@ impl ShownKeys {
     /// Keys remembered at most; beyond, keys are checked afresh each time.
     const MAX: usize = 4096;
 
-    fn allows(&mut self, key: &opentelemetry::Key) -> bool {
+    pub(crate) fn allows(&mut self, key: &opentelemetry::Key) -> bool {
         if let Some(shown) = self.known.get(key) {
             return *shown;
         }
@@ -557,33 +668,48 @@ mod tests {
         }
     }
 
-    fn ids(resolved: &[(Arc<str>, SpanData)]) -> Vec<(String, u64)> {
-        let mut ids: Vec<_> = resolved
-            .iter()
-            .map(|(t, s)| (t.to_string(), u64::from_be_bytes(s.span_context.span_id().to_bytes())))
-            .collect();
-        ids.sort();
-        ids
+    fn meta(trace: u128, id: u64, parent: u64) -> SpanMeta {
+        SpanMeta {
+            trace_id: TraceId::from(trace),
+            span_id: SpanId::from(id),
+            parent_span_id: SpanId::from(parent),
+            start: SystemTime::now(),
+        }
     }
 
-    fn resolve(claims: &mut Claims, span: SpanData) -> Vec<(Arc<str>, SpanData)> {
+    /// The spans claimed, as (tenant, span id, bytes), sorted.
+    fn resolve(claims: &mut Claims, meta: SpanMeta, tenant: Option<&str>) -> Vec<(String, u64, Vec<u8>)> {
+        let bytes = meta.span_id.to_bytes();
         let mut resolved = Vec::new();
-        claims.resolve(span, &mut resolved);
+        claims.resolve(meta, tenant, &bytes, &mut |tenant, meta, bytes| {
+            resolved.push((tenant.to_string(), u64::from_be_bytes(meta.span_id.to_bytes()), bytes.to_vec()));
+        });
+        resolved.sort();
         resolved
+    }
+
+    fn ids(resolved: &[(String, u64, Vec<u8>)]) -> Vec<(&str, u64)> {
+        resolved
+            .iter()
+            .map(|(tenant, id, bytes)| {
+                assert_eq!(bytes.as_slice(), id.to_be_bytes(), "each span keeps its own bytes");
+                (tenant.as_str(), *id)
+            })
+            .collect()
     }
 
     #[test]
     fn descendants_that_end_first_are_claimed_by_their_tenant_ancestor() {
         let mut claims = Claims::default();
         // grandchild 3 and child 2 end before request span 1, which names the tenant.
-        assert!(resolve(&mut claims, span(7, 3, 2, None)).is_empty());
-        assert!(resolve(&mut claims, span(7, 2, 1, None)).is_empty());
+        assert!(resolve(&mut claims, meta(7, 3, 2), None).is_empty());
+        assert!(resolve(&mut claims, meta(7, 2, 1), None).is_empty());
         // A span of the same trace under another parent is not claimed.
-        assert!(resolve(&mut claims, span(7, 9, 8, None)).is_empty());
-        let resolved = resolve(&mut claims, span(7, 1, 0, Some("ten_a")));
-        assert_eq!(ids(&resolved), vec![("ten_a".into(), 1), ("ten_a".into(), 2), ("ten_a".into(), 3)]);
+        assert!(resolve(&mut claims, meta(7, 9, 8), None).is_empty());
+        let resolved = resolve(&mut claims, meta(7, 1, 0), Some("ten_a"));
+        assert_eq!(ids(&resolved), vec![("ten_a", 1), ("ten_a", 2), ("ten_a", 3)]);
         // A child ending after its claimed parent is claimed at once.
-        assert_eq!(ids(&resolve(&mut claims, span(7, 4, 1, None))), vec![("ten_a".into(), 4)]);
+        assert_eq!(ids(&resolve(&mut claims, meta(7, 4, 1), None)), vec![("ten_a", 4)]);
         assert_eq!(claims.unclaimed_count, 1);
         claims.expire_older_than(Duration::ZERO);
         assert_eq!(claims.unclaimed_count, 0);
@@ -592,11 +718,25 @@ mod tests {
     #[test]
     fn a_span_naming_another_tenant_keeps_its_own() {
         let mut claims = Claims::default();
-        assert!(resolve(&mut claims, span(7, 2, 1, None)).is_empty());
-        let own = resolve(&mut claims, span(7, 5, 1, Some("ten_b")));
-        assert_eq!(ids(&own), vec![("ten_b".into(), 5)]);
-        let parent = resolve(&mut claims, span(7, 1, 0, Some("ten_a")));
-        assert_eq!(ids(&parent), vec![("ten_a".into(), 1), ("ten_a".into(), 2)]);
+        assert!(resolve(&mut claims, meta(7, 2, 1), None).is_empty());
+        let own = resolve(&mut claims, meta(7, 5, 1), Some("ten_b"));
+        assert_eq!(ids(&own), vec![("ten_b", 5)]);
+        let parent = resolve(&mut claims, meta(7, 1, 0), Some("ten_a"));
+        assert_eq!(ids(&parent), vec![("ten_a", 1), ("ten_a", 2)]);
+    }
+
+    /// What the processor puts in a chunk for `span`.
+    fn encoded(span: &SpanData) -> (SpanMeta, Vec<u8>) {
+        let (mut encoder, mut shown, mut bytes) =
+            (crate::encode::SpanEncoder::default(), ShownKeys::default(), Vec::new());
+        encoder.encode(span, |key| shown.allows(key), &mut bytes);
+        let meta = SpanMeta {
+            trace_id: span.span_context.trace_id(),
+            span_id: span.span_context.span_id(),
+            parent_span_id: span.parent_span_id,
+            start: span.start_time,
+        };
+        (meta, bytes)
     }
 
     #[test]
@@ -612,11 +752,12 @@ mod tests {
         let mut child = span(0x4bf9, 2, 1, None);
         child.start_time = root.start_time + Duration::from_millis(1);
         child.end_time = child.start_time + Duration::from_millis(3);
-        let (mut batch, mut shown) = (TenantBatch::default(), ShownKeys::default());
-        batch.add(root, &mut shown);
-        batch.add(child, &mut shown);
-        batch.add(span(0x77, 3, 0, Some("ten_a")), &mut shown);
-        let stored = batch.encode("ten_a", "api-service");
+        let mut batch = TenantBatch::default();
+        for span in [root, child, span(0x77, 3, 0, Some("ten_a"))] {
+            let (meta, bytes) = encoded(&span);
+            batch.add(&meta, &bytes);
+        }
+        let stored = batch.encode("ten_a", "api-service", &encoded_resource("api-service"));
         assert_eq!(stored.span_count, 3);
         let mut trace_ids = stored.trace_ids.clone();
         trace_ids.sort();

@@ -25,7 +25,7 @@ async fn main() -> std::process::ExitCode {
         Ok(app) => app.run_until_stopped().await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    telemetry.shutdown();
+    telemetry.shutdown().await;
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -89,7 +89,7 @@ impl Stack {
             environment: "live".into(),
             log_format: argus_telemetry::LogFormat::Pretty,
             log_filter: "warn".into(),
-            otlp_endpoint: None,
+            otlp: None,
             span_store: Some(argus_telemetry::SpanStoreConfig {
                 database_url: db.url().to_owned(),
                 retention: std::time::Duration::from_secs(86_400),

@@ -1,0 +1,455 @@
+//! OTLP over HTTP/protobuf: the spans the pipeline encoded, sent to a
+//! collector in batches.
+//!
+//! This replaces opentelemetry-otlp's exporter, which takes `SpanData` on a
+//! thread of its own and converts every span into freshly allocated
+//! opentelemetry-proto messages there; at request rate that alone cost
+//! several percent of throughput, and the span store needed the same spans
+//! encoded once more (docs/architecture.md, "Tracing cost", has the
+//! figures). Here each span is encoded once, on the thread that ended it,
+//! and a batch's body is the encoded spans framed by the generated
+//! messages' own encodings: the request is byte for byte a prost-encoded
+//! `ExportTraceServiceRequest`, which a test checks against
+//! opentelemetry-proto's conversion of the same spans.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argus_types::env::{ConfigError, parse_var};
+use opentelemetry::InstrumentationScope;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::Resource;
+use prost::Message as _;
+use prost::encoding::{WireType, encode_key, encode_varint};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::pipeline::{Flush, Shard};
+
+/// Export requests in flight at once; beyond, spans wait in the queue.
+const IN_FLIGHT: usize = 2;
+/// Full chunks waiting for the exporter; beyond, they are dropped.
+const QUEUE_CHUNKS: usize = 64;
+/// How often failures and drops are logged at most.
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+/// Where and how spans are exported: the standard OpenTelemetry variables.
+#[derive(Debug, Clone)]
+pub struct OtlpConfig {
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` followed by `/v1/traces`.
+    pub endpoint: reqwest::Url,
+    /// `OTEL_EXPORTER_OTLP_HEADERS`, then `OTEL_EXPORTER_OTLP_TRACES_HEADERS`:
+    /// `key=value` pairs separated by commas, values percent-encoded.
+    pub headers: reqwest::header::HeaderMap,
+    /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or `OTEL_EXPORTER_OTLP_TIMEOUT`, in
+    /// milliseconds (default 10000): how long one export may take.
+    pub timeout: Duration,
+    /// `OTEL_BSP_SCHEDULE_DELAY`, in milliseconds (default 5000): how long a
+    /// span may wait for a batch to fill.
+    pub schedule_delay: Duration,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512): spans per request,
+    /// about (spans come in chunks of up to 256).
+    pub max_export_batch_size: usize,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` (default 2048): spans waiting to be sent at
+    /// most; beyond, the oldest are dropped, so a collector that is down
+    /// never holds more.
+    pub max_queue_size: usize,
+}
+
+impl OtlpConfig {
+    /// `None` when neither endpoint variable is set (or both are empty).
+    pub fn from_environment() -> Result<Option<Self>, ConfigError> {
+        let set = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let endpoint = match (set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), set("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+            (Some(traces), _) => (traces, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            (None, Some(base)) => (format!("{}/v1/traces", base.trim_end_matches('/')), "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            (None, None) => return Ok(None),
+        };
+        let (endpoint, name) = endpoint;
+        let endpoint = reqwest::Url::parse(&endpoint)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .ok_or_else(|| ConfigError { name, reason: format!("`{endpoint}` is not an http(s) URL") })?;
+        for name in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
+            if let Some(protocol) = set(name).filter(|p| p != "http/protobuf") {
+                return Err(ConfigError { name, reason: format!("`{protocol}` is not supported: use http/protobuf") });
+            }
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+            if let Some(list) = set(name) {
+                parse_headers(&list, &mut headers).map_err(|reason| ConfigError { name, reason })?;
+            }
+        }
+        let timeout = match set("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") {
+            Some(_) => parse_var("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 10_000)?,
+            None => parse_var("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000)?,
+        };
+        let positive = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match parse_var(name, default)? {
+                0 => Err(ConfigError { name, reason: "must be at least 1".into() }),
+                n => Ok(n),
+            }
+        };
+        Ok(Some(Self {
+            endpoint,
+            headers,
+            timeout: Duration::from_millis(timeout),
+            schedule_delay: Duration::from_millis(positive("OTEL_BSP_SCHEDULE_DELAY", 5_000)?),
+            max_export_batch_size: usize::try_from(positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)?)
+                .unwrap_or(usize::MAX),
+            max_queue_size: usize::try_from(positive("OTEL_BSP_MAX_QUEUE_SIZE", 2_048)?).unwrap_or(usize::MAX),
+        }))
+    }
+}
+
+/// `key=value,key2=value2`, values percent-decoded (the OTLP exporter spec).
+fn parse_headers(list: &str, headers: &mut reqwest::header::HeaderMap) -> Result<(), String> {
+    for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}` is not key=value"))?;
+        let value = percent_encoding::percent_decode_str(value.trim()).decode_utf8_lossy();
+        let key = reqwest::header::HeaderName::from_bytes(key.trim().as_bytes())
+            .map_err(|_| format!("`{}` is not a header name", key.trim()))?;
+        let value = reqwest::header::HeaderValue::from_str(&value)
+            .map_err(|_| format!("the value of `{key}` is not a header value"))?;
+        headers.insert(key, value);
+    }
+    Ok(())
+}
+
+/// Spans of one instrumentation scope, encoded, on their way to the
+/// exporter.
+#[derive(Debug)]
+pub(crate) struct ScopeChunk {
+    pub(crate) scope: InstrumentationScope,
+    /// Entries of `ScopeSpans.spans`, one after another.
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) spans: usize,
+}
+
+/// The pipeline's side of the exporter.
+#[derive(Debug)]
+pub(crate) struct ExportHandle {
+    chunks: mpsc::Sender<ScopeChunk>,
+    dropped: Arc<AtomicU64>,
+    pub(crate) flush: Flush,
+}
+
+impl ExportHandle {
+    /// Hands a full chunk to the exporter, or drops it (counted) when the
+    /// exporter is behind.
+    pub(crate) fn send(&self, chunk: ScopeChunk) {
+        let spans = chunk.spans as u64;
+        if self.chunks.try_send(chunk).is_err() {
+            self.dropped.fetch_add(spans, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Starts the exporter on the current tokio runtime.
+pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<Shard>]>) -> ExportHandle {
+    let (chunks, received) = mpsc::channel(QUEUE_CHUNKS);
+    let (flush, flushes) = mpsc::channel(4);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let exporter = Exporter {
+        client: reqwest::Client::builder().timeout(config.timeout).build().unwrap_or_default(),
+        resource: encoded_resource(resource),
+        pending: VecDeque::new(),
+        pending_spans: 0,
+        in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+        report: Arc::new(Report::default()),
+        dropped: dropped.clone(),
+        config,
+    };
+    tokio::spawn(exporter.run(received, flushes, shards));
+    ExportHandle { chunks, dropped, flush }
+}
+
+/// `ResourceSpans.resource` and `.schema_url`, encoded once.
+fn encoded_resource(resource: &Resource) -> Vec<u8> {
+    let resource = ResourceAttributesWithSchema::from(resource);
+    let mut out = Vec::new();
+    let proto = ProtoResource { attributes: resource.attributes.0, ..Default::default() };
+    prost::encoding::message::encode(1, &proto, &mut out);
+    if let Some(schema_url) = resource.schema_url.filter(|s| !s.is_empty()) {
+        prost::encoding::string::encode(3, &schema_url, &mut out);
+    }
+    out
+}
+
+/// The body of one export: an `ExportTraceServiceRequest` with one
+/// `ResourceSpans`, and a `ScopeSpans` per scope in the order first seen.
+fn export_body(resource: &[u8], chunks: &[ScopeChunk]) -> Vec<u8> {
+    let mut scopes: Vec<(&InstrumentationScope, Vec<u8>)> = Vec::new();
+    for chunk in chunks {
+        let at = match scopes.iter().position(|(scope, _)| **scope == chunk.scope) {
+            Some(at) => at,
+            None => {
+                let mut scope_spans = Vec::new();
+                let proto = ProtoScope::from((&chunk.scope, None));
+                prost::encoding::message::encode(1, &proto, &mut scope_spans);
+                scopes.push((&chunk.scope, scope_spans));
+                scopes.len() - 1
+            }
+        };
+        scopes[at].1.extend_from_slice(&chunk.bytes);
+    }
+    let mut resource_spans = resource.to_vec();
+    for (scope, mut scope_spans) in scopes {
+        if let Some(schema_url) = scope.schema_url().filter(|s| !s.is_empty()) {
+            prost::encoding::string::encode(3, &schema_url.to_owned(), &mut scope_spans);
+        }
+        length_delimited(2, &scope_spans, &mut resource_spans);
+    }
+    let mut request = Vec::with_capacity(resource_spans.len() + 8);
+    length_delimited(1, &resource_spans, &mut request);
+    request
+}
+
+/// One length-delimited field: its key, its length, its bytes.
+pub(crate) fn length_delimited(field: u32, bytes: &[u8], out: &mut Vec<u8>) {
+    encode_key(field, WireType::LengthDelimited, out);
+    encode_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// Failures and drops since they were last logged.
+#[derive(Default)]
+struct Report {
+    failures: AtomicU64,
+    rejected: AtomicU64,
+    last: Mutex<Option<Instant>>,
+    last_error: Mutex<String>,
+}
+
+struct Exporter {
+    config: OtlpConfig,
+    client: reqwest::Client,
+    resource: Vec<u8>,
+    pending: VecDeque<ScopeChunk>,
+    pending_spans: usize,
+    in_flight: Arc<Semaphore>,
+    report: Arc<Report>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Exporter {
+    async fn run(
+        mut self,
+        mut chunks: mpsc::Receiver<ScopeChunk>,
+        mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+        shards: Arc<[Mutex<Shard>]>,
+    ) {
+        let mut tick = tokio::time::interval(self.config.schedule_delay);
+        loop {
+            tokio::select! {
+                chunk = chunks.recv() => match chunk {
+                    Some(chunk) => {
+                        self.queue(chunk);
+                        self.send(false);
+                    }
+                    None => {
+                        self.collect(&shards);
+                        return self.drain().await;
+                    }
+                },
+                _ = tick.tick() => {
+                    self.collect(&shards);
+                    self.send(true);
+                    self.report();
+                }
+                Some(done) = flushes.recv() => {
+                    self.collect(&shards);
+                    self.drain().await;
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    fn queue(&mut self, chunk: ScopeChunk) {
+        self.pending_spans += chunk.spans;
+        self.pending.push_back(chunk);
+        // Oldest out first: a collector that is down never holds more.
+        while self.pending_spans > self.config.max_queue_size
+            && let Some(oldest) = self.pending.pop_front()
+        {
+            self.pending_spans -= oldest.spans;
+            self.dropped.fetch_add(oldest.spans as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes the shards' partial chunks.
+    fn collect(&mut self, shards: &[Mutex<Shard>]) {
+        for shard in shards {
+            let taken = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take_export();
+            if let Some(chunk) = taken {
+                self.queue(chunk);
+            }
+        }
+    }
+
+    /// Sends full batches, and with `all` the rest too, as far as the
+    /// requests in flight allow.
+    fn send(&mut self, all: bool) {
+        let batch = self.config.max_export_batch_size;
+        while self.pending_spans >= batch || (all && self.pending_spans > 0) {
+            let Ok(permit) = self.in_flight.clone().try_acquire_owned() else { return };
+            let mut spans = 0;
+            let take = self.pending.iter().take_while(|c| {
+                let fits = spans < batch;
+                spans += c.spans;
+                fits
+            });
+            let count = take.count().max(1);
+            let chunks: Vec<ScopeChunk> = self.pending.drain(..count).collect();
+            let sent: usize = chunks.iter().map(|c| c.spans).sum();
+            self.pending_spans -= sent;
+            let body = export_body(&self.resource, &chunks);
+            drop(chunks);
+            let request = self.client.post(self.config.endpoint.clone()).headers(self.config.headers.clone());
+            let report = self.report.clone();
+            tokio::spawn(async move {
+                export(request, body, &report).await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// Sends everything and waits for the requests to finish.
+    async fn drain(&mut self) {
+        while self.pending_spans > 0 {
+            self.send(true);
+            // Wait for a free slot, then loop to use it.
+            if let Ok(permit) = self.in_flight.acquire().await {
+                drop(permit);
+            }
+        }
+        let _all_done = self.in_flight.acquire_many(IN_FLIGHT as u32).await;
+        self.report();
+    }
+
+    fn report(&self) {
+        let mut last = self.report.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| at.elapsed() < REPORT_EVERY) {
+            return;
+        }
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        let failures = self.report.failures.swap(0, Ordering::Relaxed);
+        let rejected = self.report.rejected.swap(0, Ordering::Relaxed);
+        if dropped + failures + rejected == 0 {
+            return;
+        }
+        let error =
+            std::mem::take(&mut *self.report.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        tracing::warn!(
+            endpoint = %self.config.endpoint, dropped, failed_exports = failures, rejected_spans = rejected,
+            last_error = %error, "OTLP export is losing spans"
+        );
+        *last = Some(Instant::now());
+    }
+}
+
+async fn export(request: reqwest::RequestBuilder, body: Vec<u8>, report: &Report) {
+    let outcome = request.header(reqwest::header::CONTENT_TYPE, "application/x-protobuf").body(body).send().await;
+    let error = match outcome {
+        Ok(response) if response.status().is_success() => {
+            // A partial success names spans the collector refused.
+            if let Ok(body) = response.bytes().await
+                && let Ok(answer) = ExportTraceServiceResponse::decode(body)
+                && let Some(partial) = answer.partial_success
+                && partial.rejected_spans > 0
+            {
+                report.rejected.fetch_add(u64::try_from(partial.rejected_spans).unwrap_or(0), Ordering::Relaxed);
+                *report.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = partial.error_message;
+            }
+            return;
+        }
+        Ok(response) => format!("the collector answered {}", response.status()),
+        Err(e) => e.to_string(),
+    };
+    report.failures.fetch_add(1, Ordering::Relaxed);
+    *report.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::SpanEncoder;
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    use std::time::SystemTime;
+
+    fn span(id: u64, scope: &InstrumentationScope) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(0xabc),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Server,
+            name: format!("span {id}").into(),
+            start_time: SystemTime::now(),
+            end_time: SystemTime::now(),
+            attributes: vec![KeyValue::new("n", i64::try_from(id).unwrap())],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: scope.clone(),
+        }
+    }
+
+    #[test]
+    fn a_body_is_what_opentelemetry_proto_makes_of_the_same_spans() {
+        let resource = Resource::builder()
+            .with_service_name("api-service")
+            .with_schema_url(
+                [KeyValue::new("deployment.environment.name", "test")],
+                "https://opentelemetry.io/schemas/1.36.0",
+            )
+            .build();
+        let ours = InstrumentationScope::builder("api-service").with_version("1.2.3").build();
+        let theirs = InstrumentationScope::builder("lib").with_schema_url("https://example.com/s").build();
+        let spans = vec![span(1, &ours), span(2, &ours), span(3, &theirs), span(4, &ours)];
+        // Chunks as the pipeline makes them: one scope each.
+        let mut encoder = SpanEncoder::default();
+        let chunks: Vec<ScopeChunk> = [&spans[..2], &spans[2..3], &spans[3..]]
+            .into_iter()
+            .map(|group| {
+                let mut bytes = Vec::new();
+                for span in group {
+                    encoder.encode(span, |_| true, &mut bytes);
+                }
+                ScopeChunk { scope: group[0].instrumentation_scope.clone(), bytes, spans: group.len() }
+            })
+            .collect();
+        let body = export_body(&encoded_resource(&resource), &chunks);
+        let expected = ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(spans, &ResourceAttributesWithSchema::from(&resource)),
+        };
+        assert_eq!(ExportTraceServiceRequest::decode(body.as_slice()).unwrap(), expected);
+    }
+
+    #[test]
+    fn headers_follow_the_exporter_spec() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        parse_headers("api-key=a%20b%3D, x-tenant = t1 ,", &mut headers).unwrap();
+        assert_eq!(headers["api-key"], "a b=");
+        assert_eq!(headers["x-tenant"], "t1");
+        assert!(parse_headers("novalue", &mut headers).is_err());
+        assert!(parse_headers("bad key=1", &mut headers).is_err());
+    }
+}
