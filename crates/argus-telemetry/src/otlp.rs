@@ -443,6 +443,40 @@ mod tests {
         assert_eq!(ExportTraceServiceRequest::decode(body.as_slice()).unwrap(), expected);
     }
 
+    fn chunk(marker: u8, spans: usize) -> ScopeChunk {
+        ScopeChunk { scope: InstrumentationScope::builder("s").build(), bytes: vec![marker], spans }
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_spans_and_counts_them() {
+        let config = OtlpConfig {
+            endpoint: reqwest::Url::parse("http://127.0.0.1:9/v1/traces").unwrap(),
+            headers: reqwest::header::HeaderMap::new(),
+            timeout: Duration::from_secs(1),
+            schedule_delay: Duration::from_secs(5),
+            max_export_batch_size: 512,
+            max_queue_size: 600,
+        };
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut exporter = Exporter {
+            client: reqwest::Client::new(),
+            resource: Vec::new(),
+            pending: VecDeque::new(),
+            pending_spans: 0,
+            in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+            report: Arc::default(),
+            dropped: dropped.clone(),
+            config,
+        };
+        for marker in 1..=4 {
+            exporter.queue(chunk(marker, 200));
+        }
+        assert_eq!(exporter.pending_spans, 600);
+        assert_eq!(dropped.load(Ordering::Relaxed), 200);
+        let kept: Vec<u8> = exporter.pending.iter().map(|c| c.bytes[0]).collect();
+        assert_eq!(kept, [2, 3, 4], "the oldest went first");
+    }
+
     #[test]
     fn headers_follow_the_exporter_spec() {
         let mut headers = reqwest::header::HeaderMap::new();

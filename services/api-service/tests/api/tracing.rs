@@ -347,3 +347,47 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[tokio::test]
+async fn a_collector_that_never_answers_slows_no_request() {
+    let stack = Stack::start().await;
+    // Accepts connections and never answers: every export hangs until its
+    // (long) timeout, so spans pile up behind the two requests in flight.
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", hanging.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hanging.accept().await {
+            held.push(socket);
+        }
+    });
+    let api = ApiBinary::spawn(
+        &stack,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "10"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
+        ],
+    );
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for round in 0..40 {
+        let requests = (0..25).map(|_| {
+            let (http, url) = (stack.http.clone(), format!("{}/healthz", api.base));
+            async move {
+                let sent = Instant::now();
+                let r = http.get(url).send().await.unwrap();
+                (r.status(), sent.elapsed())
+            }
+        });
+        for (status, took) in futures_util::future::join_all(requests).await {
+            assert_eq!(status, 200, "round {round}");
+            slowest = slowest.max(took);
+        }
+    }
+    // 1000 requests, each traced and exported to a collector that hangs.
+    assert!(slowest < Duration::from_secs(2), "a request waited {slowest:?} for the exporter");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
