@@ -120,37 +120,23 @@ fn nanos(time: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, TraceFlags, TraceId, TraceState};
+    use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, TraceFlags, TraceState};
     use opentelemetry::{Array, InstrumentationScope, StringValue};
     use opentelemetry_proto::tonic::trace::v1::ScopeSpans;
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
     use prost::Message as _;
     use std::borrow::Cow;
     use std::str::FromStr as _;
     use std::time::Duration;
 
     fn span(attributes: Vec<opentelemetry::KeyValue>) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
-                SpanId::from(0x00f0_67aa_0ba9_02b7),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            ),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Server,
-            name: Cow::Borrowed("POST /graphql"),
-            start_time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
-            end_time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_223_456_789),
-            attributes,
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: Status::Unset,
-            instrumentation_scope: InstrumentationScope::builder("api-service").build(),
-        }
+        let mut span = crate::test_span(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736, 0x00f0_67aa_0ba9_02b7, 0);
+        span.span_kind = SpanKind::Server;
+        span.name = Cow::Borrowed("POST /graphql");
+        span.start_time = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
+        span.end_time = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_223_456_789);
+        span.attributes = attributes;
+        span.instrumentation_scope = InstrumentationScope::builder("api-service").build();
+        span
     }
 
     fn every_kind_of_span() -> Vec<SpanData> {

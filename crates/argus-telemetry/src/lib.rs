@@ -33,6 +33,35 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
 
 pub use otlp::OtlpConfig;
+
+/// A finished span for unit tests: sampled, local, internal, named `s`,
+/// started and ended now, without attributes; tests set what they need.
+#[cfg(test)]
+pub(crate) fn test_span(trace: u128, id: u64, parent: u64) -> opentelemetry_sdk::trace::SpanData {
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+    let now = std::time::SystemTime::now();
+    opentelemetry_sdk::trace::SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(trace),
+            SpanId::from(id),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::from(parent),
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: "s".into(),
+        start_time: now,
+        end_time: now,
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status: Status::Unset,
+        instrumentation_scope: Default::default(),
+    }
+}
 pub use request_span::{TENANT_FIELD, record_tenant, trace_requests};
 pub use span_store::SpanStoreConfig;
 

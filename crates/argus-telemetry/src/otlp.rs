@@ -28,7 +28,7 @@ use prost::Message as _;
 use prost::encoding::{WireType, encode_key, encode_varint};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::pipeline::{Flush, Shard};
+use crate::pipeline::{Inbox, Shard};
 
 /// Export requests in flight at once; beyond, spans wait in the queue.
 const IN_FLIGHT: usize = 2;
@@ -132,27 +132,8 @@ pub(crate) struct ScopeChunk {
     pub(crate) spans: usize,
 }
 
-/// The pipeline's side of the exporter.
-#[derive(Debug)]
-pub(crate) struct ExportHandle {
-    chunks: mpsc::Sender<ScopeChunk>,
-    dropped: Arc<AtomicU64>,
-    pub(crate) flush: Flush,
-}
-
-impl ExportHandle {
-    /// Hands a full chunk to the exporter, or drops it (counted) when the
-    /// exporter is behind.
-    pub(crate) fn send(&self, chunk: ScopeChunk) {
-        let spans = chunk.spans as u64;
-        if self.chunks.try_send(chunk).is_err() {
-            self.dropped.fetch_add(spans, Ordering::Relaxed);
-        }
-    }
-}
-
 /// Starts the exporter on the current tokio runtime.
-pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<Shard>]>) -> ExportHandle {
+pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<Shard>]>) -> Inbox<ScopeChunk> {
     let (chunks, received) = mpsc::channel(QUEUE_CHUNKS);
     let (flush, flushes) = mpsc::channel(4);
     let dropped = Arc::new(AtomicU64::new(0));
@@ -167,7 +148,7 @@ pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<
         config,
     };
     tokio::spawn(exporter.run(received, flushes, shards));
-    ExportHandle { chunks, dropped, flush }
+    Inbox { chunks, dropped, flush }
 }
 
 /// `ResourceSpans.resource` and `.schema_url`, encoded once.
@@ -382,34 +363,17 @@ mod tests {
     use super::*;
     use crate::encode::SpanEncoder;
     use opentelemetry::KeyValue;
-    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-    use std::time::SystemTime;
+    use opentelemetry_sdk::trace::SpanData;
 
     fn span(id: u64, scope: &InstrumentationScope) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from(0xabc),
-                SpanId::from(id),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            ),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Server,
-            name: format!("span {id}").into(),
-            start_time: SystemTime::now(),
-            end_time: SystemTime::now(),
-            attributes: vec![KeyValue::new("n", i64::try_from(id).unwrap())],
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: Status::Unset,
-            instrumentation_scope: scope.clone(),
-        }
+        let mut span = crate::test_span(0xabc, id, 0);
+        span.span_kind = opentelemetry::trace::SpanKind::Server;
+        span.name = format!("span {id}").into();
+        span.attributes = vec![KeyValue::new("n", i64::try_from(id).unwrap())];
+        span.instrumentation_scope = scope.clone();
+        span
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! chunks on its own tick. A request never waits for either.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,8 +18,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::encode::SpanEncoder;
-use crate::otlp::{ExportHandle, OtlpConfig, ScopeChunk};
-use crate::span_store::{self, ShownKeys, SpanStoreConfig, StoreChunk, StoreHandle};
+use crate::otlp::{OtlpConfig, ScopeChunk};
+use crate::span_store::{self, ShownKeys, SpanStoreConfig, StoreChunk};
 
 /// Shards of spans being encoded; a thread keeps to one, so two threads
 /// rarely share a lock.
@@ -67,8 +67,8 @@ fn shard_index() -> usize {
 /// The span processor behind both destinations.
 pub(crate) struct SpanPipeline {
     shards: Arc<[Mutex<Shard>]>,
-    export: Option<ExportHandle>,
-    store: Option<StoreHandle>,
+    export: Option<Inbox<ScopeChunk>>,
+    store: Option<Inbox<StoreChunk>>,
 }
 
 impl std::fmt::Debug for SpanPipeline {
@@ -80,6 +80,31 @@ impl std::fmt::Debug for SpanPipeline {
 /// Asks a destination's task to write out what it holds; the receiver
 /// hears when it has.
 pub(crate) type Flush = mpsc::Sender<oneshot::Sender<()>>;
+
+/// A destination task's side of the pipeline: a bounded channel of full
+/// chunks, and its flush requests.
+pub(crate) struct Inbox<T> {
+    pub(crate) chunks: mpsc::Sender<T>,
+    /// Spans dropped because the task was behind; the task logs them.
+    pub(crate) dropped: Arc<AtomicU64>,
+    pub(crate) flush: Flush,
+}
+
+impl<T> std::fmt::Debug for Inbox<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox").field("dropped", &self.dropped).finish_non_exhaustive()
+    }
+}
+
+impl<T> Inbox<T> {
+    /// Hands the task a full chunk of `spans` spans, or drops it (counted)
+    /// when the task is behind.
+    fn send(&self, chunk: T, spans: usize) {
+        if self.chunks.try_send(chunk).is_err() {
+            self.dropped.fetch_add(spans as u64, Ordering::Relaxed);
+        }
+    }
+}
 
 impl SpanPipeline {
     /// Starts the destinations' tasks on the current tokio runtime; `None`
@@ -162,13 +187,15 @@ impl SpanProcessor for SpanPipeline {
                 full_export.extend(export.take());
             }
         }
-        if let Some(handle) = &self.export {
+        if let Some(export) = &self.export {
             for chunk in full_export {
-                handle.send(chunk);
+                let spans = chunk.spans;
+                export.send(chunk, spans);
             }
         }
-        if let (Some(handle), Some(chunk)) = (&self.store, full_store) {
-            handle.send(chunk);
+        if let (Some(store), Some(chunk)) = (&self.store, full_store) {
+            let spans = chunk.len();
+            store.send(chunk, spans);
         }
     }
 

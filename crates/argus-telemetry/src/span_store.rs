@@ -31,7 +31,7 @@ use prost::Message as _;
 use prost::encoding::{WireType, encode_key, encode_varint};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::pipeline::{CHUNK_BYTES, CHUNK_SPANS, Flush, Shard};
+use crate::pipeline::{CHUNK_BYTES, CHUNK_SPANS, Inbox, Shard};
 use crate::request_span::TENANT_FIELD;
 
 /// foldhash, not SipHash: the writer hashes span and trace ids (random,
@@ -122,6 +122,10 @@ impl StoreChunk {
         self.spans.is_empty()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
     /// Each span with its tenant (if it names one) and encoded bytes.
     fn iter(&self) -> impl Iterator<Item = (&SpanMeta, Option<&str>, &[u8])> {
         let (mut bytes_at, mut tenant_at) = (0, 0);
@@ -154,31 +158,12 @@ struct SpanMeta {
     start: SystemTime,
 }
 
-/// The pipeline's side of the writer.
-#[derive(Debug)]
-pub(crate) struct StoreHandle {
-    chunks: mpsc::Sender<StoreChunk>,
-    dropped: Arc<AtomicU64>,
-    pub(crate) flush: Flush,
-}
-
-impl StoreHandle {
-    /// Hands a full chunk to the writer, or drops it (counted) when the
-    /// writer is behind.
-    pub(crate) fn send(&self, chunk: StoreChunk) {
-        let spans = chunk.spans.len() as u64;
-        if self.chunks.try_send(chunk).is_err() {
-            self.dropped.fetch_add(spans, Ordering::Relaxed);
-        }
-    }
-}
-
 /// Starts the writer on the current tokio runtime.
 pub(crate) fn start(
     config: &SpanStoreConfig,
     service: String,
     shards: Arc<[Mutex<Shard>]>,
-) -> Result<StoreHandle, argus_store::StoreError> {
+) -> Result<Inbox<StoreChunk>, argus_store::StoreError> {
     let store = Store::connect(&StoreConfig { database_url: config.database_url.clone(), max_connections: 2 })?;
     let (chunks, received) = mpsc::channel(QUEUE_CHUNKS);
     let (flush, flushes) = mpsc::channel(4);
@@ -194,7 +179,7 @@ pub(crate) fn start(
         dropped: dropped.clone(),
     };
     tokio::spawn(writer.run(received, flushes, shards));
-    Ok(StoreHandle { chunks, dropped, flush })
+    Ok(Inbox { chunks, dropped, flush })
 }
 
 /// `ResourceSpans.resource` naming the service, encoded.
@@ -640,32 +625,13 @@ pub fn is_secret_key(key: &str) -> bool {
 mod tests {
     use super::*;
     use opentelemetry::KeyValue;
-    use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceFlags, TraceState};
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use opentelemetry::trace::{SpanKind, Status};
     use std::time::SystemTime;
 
     fn span(trace: u128, id: u64, parent: u64, tenant: Option<&str>) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from(trace),
-                SpanId::from(id),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            ),
-            parent_span_id: SpanId::from(parent),
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Internal,
-            name: "s".into(),
-            start_time: SystemTime::now(),
-            end_time: SystemTime::now(),
-            attributes: tenant.map(|t| vec![KeyValue::new(TENANT_FIELD, t.to_owned())]).unwrap_or_default(),
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: Status::Unset,
-            instrumentation_scope: Default::default(),
-        }
+        let mut span = crate::test_span(trace, id, parent);
+        span.attributes = tenant.map(|t| vec![KeyValue::new(TENANT_FIELD, t.to_owned())]).unwrap_or_default();
+        span
     }
 
     fn meta(trace: u128, id: u64, parent: u64) -> SpanMeta {
