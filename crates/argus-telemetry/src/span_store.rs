@@ -28,9 +28,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span as ProtoSpan, span, status};
 use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
-use prost::encoding::{WireType, encode_key, encode_varint};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::otlp::length_delimited;
 use crate::pipeline::{CHUNK_BYTES, CHUNK_SPANS, Inbox, Shard};
 use crate::request_span::TENANT_FIELD;
 
@@ -459,9 +459,7 @@ impl TenantBatch {
         resource_spans.extend_from_slice(resource);
         // ResourceSpans.scope_spans (field 2): one ScopeSpans, whose only
         // fields are the spans.
-        encode_key(2, WireType::LengthDelimited, &mut resource_spans);
-        encode_varint(self.spans.len() as u64, &mut resource_spans);
-        resource_spans.extend_from_slice(&self.spans);
+        length_delimited(2, &self.spans, &mut resource_spans);
         NewSpanBatch {
             tenant_id: tenant.to_owned(),
             service: service.to_owned(),
