@@ -2,9 +2,23 @@
 //! by every service in batches (one row per tenant per flush, the spans
 //! encoded by the writer) and found again by trace id for that tenant only.
 //! Batches older than the retention are never returned and are purged.
+//!
+//! A batch lists its traces by key in one of two arrays. Trace ids that
+//! Argus makes begin with the second the trace started
+//! ([`trace_id_started_at`]); a batch written within
+//! [`RECENT_TRACE_WINDOW`] of that second lists the trace in
+//! `recent_trace_keys`, which is not indexed: the lookup finds such rows by
+//! the time they were written (`written_at`, a btree per tenant), a window
+//! the trace id itself gives. Every other trace (ids from callers, spans
+//! written later) goes to the GIN-indexed `trace_keys`. Almost every span
+//! is written within seconds of its trace's start, so almost none cost a
+//! GIN entry, which was the larger part of what storing a span cost
+//! PostgreSQL.
 
 use argus_types::TenantId;
 use chrono::{DateTime, Utc};
+use std::time::Duration;
+
 use diesel::sql_types::{Array, BigInt, Binary, Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
@@ -12,6 +26,33 @@ use crate::{Store, StoreError};
 
 /// Batches one lookup reads at most: a trace's spans sit in a handful.
 const LOOKUP_BATCHES_MAX: i64 = 200;
+
+/// How long after its first second a trace made by Argus is found by the
+/// time its batches were written rather than by the GIN index. Longer means
+/// fewer GIN entries but more rows for a lookup to filter: ~30 rows a
+/// second per service at full load.
+pub const RECENT_TRACE_WINDOW: Duration = Duration::from_secs(30);
+
+/// A trace id that begins with `started` (unix seconds, big-endian, as
+/// AWS X-Ray's do) and ends with the low 96 bits of `random`, so the 7
+/// right-most bytes W3C Trace Context (level 2) wants random are.
+pub fn trace_id_started_at(started: u32, random: u128) -> u128 {
+    (u128::from(started) << 96) | (random & ((1 << 96) - 1))
+}
+
+/// The second a trace began if Argus made its id ([`trace_id_started_at`]);
+/// for any other id, a time that no batch's `written_at` is near, bar chance.
+fn trace_started(trace_id: u128) -> DateTime<Utc> {
+    let seconds = (trace_id >> 96) as u32;
+    DateTime::from_timestamp(i64::from(seconds), 0).unwrap_or_default()
+}
+
+/// Whether a batch written at `written_at` lists the trace among its recent
+/// ones, which the lookup finds by `written_at`.
+fn is_recent(trace_id: u128, written_at: DateTime<Utc>) -> bool {
+    let started = trace_started(trace_id);
+    started <= written_at && written_at < started + RECENT_TRACE_WINDOW
+}
 
 /// One tenant's spans from one service, encoded, as written.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +64,9 @@ pub struct NewSpanBatch {
     pub trace_ids: Vec<u128>,
     pub first_start: DateTime<Utc>,
     pub last_start: DateTime<Utc>,
+    /// When the writer wrote it, to the microsecond (PostgreSQL's
+    /// precision): it decides which traces the batch lists as recent.
+    pub written_at: DateTime<Utc>,
     pub span_count: i32,
     /// The encoded spans; the store does not look inside.
     pub spans: Vec<u8>,
@@ -46,16 +90,20 @@ impl Store {
             // trace_ids differ in length between batches, which unnest
             // cannot take as one two-dimensional array: a row per statement.
             for batch in batches {
+                let (recent, indexed): (Vec<u128>, Vec<u128>) =
+                    batch.trace_ids.iter().partition(|&&id| is_recent(id, batch.written_at));
                 inserted += diesel::sql_query(
-                    "INSERT INTO trace_span_batches \
-                     (tenant_id, service, trace_keys, first_start, last_start, span_count, spans) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO trace_span_batches (tenant_id, service, trace_keys, recent_trace_keys, \
+                     first_start, last_start, written_at, span_count, spans) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind::<Text, _>(batch.tenant_id)
                 .bind::<Text, _>(batch.service)
-                .bind::<Array<BigInt>, _>(batch.trace_ids.into_iter().map(trace_key).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(indexed.into_iter().map(trace_key).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(recent.into_iter().map(trace_key).collect::<Vec<_>>())
                 .bind::<Timestamptz, _>(batch.first_start)
                 .bind::<Timestamptz, _>(batch.last_start)
+                .bind::<Timestamptz, _>(batch.written_at)
                 .bind::<Integer, _>(batch.span_count)
                 .bind::<Binary, _>(batch.spans)
                 .execute(conn)
@@ -77,14 +125,19 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut conn = self.conn().await?;
+        let started = trace_started(trace_id);
         let rows: Vec<EncodedSpans> = diesel::sql_query(
             "SELECT spans FROM trace_span_batches \
-             WHERE trace_keys @> ARRAY[$2]::bigint[] AND tenant_id = $1 AND last_start > $3 \
-             ORDER BY first_start, id LIMIT $4",
+             WHERE tenant_id = $1 AND last_start > $3 \
+             AND (trace_keys @> ARRAY[$2]::bigint[] \
+                  OR (written_at >= $4 AND written_at < $5 AND recent_trace_keys @> ARRAY[$2]::bigint[])) \
+             ORDER BY first_start, id LIMIT $6",
         )
         .bind::<Text, _>(tenant.as_str())
         .bind::<BigInt, _>(trace_key(trace_id))
         .bind::<Timestamptz, _>(since)
+        .bind::<Timestamptz, _>(started)
+        .bind::<Timestamptz, _>(started + RECENT_TRACE_WINDOW)
         .bind::<BigInt, _>(LOOKUP_BATCHES_MAX)
         .load(&mut conn)
         .await?;
@@ -113,4 +166,24 @@ impl Store {
 fn trace_key(trace_id: u128) -> i64 {
     // Truncation to the low half, then the same bits as a signed number.
     trace_id as u64 as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_argus_trace_is_recent_for_the_window_after_its_first_second() {
+        let started = DateTime::from_timestamp(1_764_550_000, 0).unwrap();
+        let id = trace_id_started_at(1_764_550_000, u128::MAX);
+        assert_eq!(format!("{id:032x}"), format!("{:08x}{}", 1_764_550_000u32, "f".repeat(24)));
+        assert_eq!(trace_started(id), started);
+        let window = chrono::Duration::from_std(RECENT_TRACE_WINDOW).unwrap();
+        assert!(is_recent(id, started));
+        assert!(is_recent(id, started + window - chrono::Duration::microseconds(1)));
+        assert!(!is_recent(id, started + window), "later spans go to the GIN index");
+        assert!(!is_recent(id, started - chrono::Duration::microseconds(1)), "a writer's clock behind the id's");
+        // The key is the random part, the same for both arrays.
+        assert_eq!(trace_key(id), -1);
+    }
 }

@@ -11,6 +11,7 @@
 mod encode;
 pub mod health;
 pub mod http;
+mod ids;
 pub mod openapi;
 mod otlp;
 pub mod outbound;
@@ -189,7 +190,7 @@ pub fn init_service(config: &TelemetryConfig) -> Result<Telemetry, TelemetryErro
     let pipeline =
         pipeline::SpanPipeline::start(config.otlp.clone(), config.span_store.as_ref(), &resource, &config.service)?;
     let flushes = pipeline.as_ref().map(pipeline::SpanPipeline::flushes).unwrap_or_default();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    let mut builder = SdkTracerProvider::builder().with_resource(resource).with_id_generator(ids::StartTimeIds);
     if let Some(pipeline) = pipeline {
         builder = builder.with_span_processor(pipeline);
     }
@@ -208,7 +209,7 @@ pub fn init_from_environment(service: &'static str, version: &'static str) -> Re
 /// Installs logging and tracing without export or span store: for tests,
 /// which start many services in one process. Calling it twice is harmless.
 pub fn init(format: LogFormat, filter: &str) {
-    let provider = SdkTracerProvider::builder().build();
+    let provider = SdkTracerProvider::builder().with_id_generator(ids::StartTimeIds).build();
     install(format, filter, &provider, "argus-test".to_owned());
 }
 

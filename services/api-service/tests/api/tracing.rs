@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use argus_bus::testing::TestVhost;
-use argus_store::traces::NewSpanBatch;
+use argus_store::traces::{NewSpanBatch, trace_id_started_at};
+use chrono::SubsecRound as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -158,6 +159,38 @@ async fn one_traceparent_runs_from_the_graphql_call_through_rabbitmq_to_the_webh
     }
     let no_scope = stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["incidents:read"]).await;
     assert_eq!(lookup(&stack.http, &api.base, &no_scope, client.tenant.as_str(), &trace_id).await.status(), 403);
+
+    // A call without traceparent starts a trace whose id begins with the
+    // second it started; its spans are found all the same.
+    let before = chrono::Utc::now().timestamp();
+    let read = json!({ "id": format!("sha256:{}", op(ops, "IncidentById").sha256), "variables": { "id": "inc_x" } });
+    let r = stack
+        .http
+        .post(format!("{}/graphql", api.base))
+        .bearer_auth(&token)
+        .header("X-Tenant-ID", client.tenant.as_str())
+        .json(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let started = r.headers()["x-argus-trace-id"].to_str().unwrap().to_owned();
+    let second = i64::from_str_radix(&started[..8], 16).unwrap();
+    assert!((before..=chrono::Utc::now().timestamp()).contains(&second), "{started}");
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = lookup(&stack.http, &api.base, &reader, client.tenant.as_str(), &started).await;
+        if r.status() == 200 {
+            let body: Value = r.json().await.unwrap();
+            let spans = body["spans"].as_array().unwrap();
+            assert!(spans.iter().all(|s| s["service"] == "api-service"), "{spans:#?}");
+            if spans.iter().any(|s| s["name"] == "POST /graphql") {
+                break;
+            }
+        }
+        assert!(Instant::now() < until, "the trace the call started is not found");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     worker.cancel();
 }
 
@@ -205,22 +238,24 @@ async fn invalid_traceparents_start_a_new_trace_and_never_fail_the_request() {
     }
 }
 
-#[tokio::test]
-async fn spans_older_than_the_retention_are_never_returned_and_are_purged() {
-    let stack = Stack::start().await;
-    let client = stack.client(None, &["incidents:read"]).await;
-    let reader = stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["traces:read"]).await;
-    let (old_trace, fresh_trace) = (random_hex(16), random_hex(16));
-    // A batch as the writer stores it: an OTLP ResourceSpans.
-    let batch = |trace: &str, age_days: i64| {
-        let start = chrono::Utc::now() - chrono::Duration::days(age_days);
-        let nanos = start.timestamp_nanos_opt().unwrap() as u64;
-        let attribute = |key: &str, value| KeyValue {
-            key: key.into(),
-            value: Some(AnyValue { value: Some(value) }),
-            ..Default::default()
-        };
-        let span = Span {
+/// A batch as the writer stores it: an OTLP ResourceSpans from the
+/// api-service with one span per trace, each 1.5 ms long, with a secret
+/// among its attributes.
+fn stored_batch(
+    tenant: &str,
+    traces: &[&str],
+    start: chrono::DateTime<chrono::Utc>,
+    written_at: chrono::DateTime<chrono::Utc>,
+) -> NewSpanBatch {
+    let nanos = start.timestamp_nanos_opt().unwrap() as u64;
+    let attribute = |key: &str, value| KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    };
+    let spans = traces
+        .iter()
+        .map(|trace| Span {
             trace_id: hex_bytes(trace),
             span_id: hex_bytes(&random_hex(8)),
             name: "GET /healthz".into(),
@@ -232,24 +267,37 @@ async fn spans_older_than_the_retention_are_never_returned_and_are_purged() {
                 attribute("client_secret", any_value::Value::StringValue("leak".into())),
             ],
             ..Default::default()
-        };
-        let spans = ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![attribute("service.name", any_value::Value::StringValue("api-service".into()))],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans { spans: vec![span], ..Default::default() }],
+        })
+        .collect();
+    let spans = ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![attribute("service.name", any_value::Value::StringValue("api-service".into()))],
             ..Default::default()
-        };
-        NewSpanBatch {
-            tenant_id: client.tenant.to_string(),
-            service: "api-service".into(),
-            trace_ids: vec![u128::from_str_radix(trace, 16).unwrap()],
-            first_start: start,
-            last_start: start,
-            span_count: 1,
-            spans: spans.encode_to_vec(),
-        }
+        }),
+        scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+        ..Default::default()
+    };
+    NewSpanBatch {
+        tenant_id: tenant.to_owned(),
+        service: "api-service".into(),
+        trace_ids: traces.iter().map(|trace| u128::from_str_radix(trace, 16).unwrap()).collect(),
+        first_start: start,
+        last_start: start,
+        written_at: written_at.trunc_subsecs(6),
+        span_count: i32::try_from(traces.len()).unwrap(),
+        spans: spans.encode_to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn spans_older_than_the_retention_are_never_returned_and_are_purged() {
+    let stack = Stack::start().await;
+    let client = stack.client(None, &["incidents:read"]).await;
+    let reader = stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["traces:read"]).await;
+    let (old_trace, fresh_trace) = (random_hex(16), random_hex(16));
+    let batch = |trace: &str, age_days: i64| {
+        let start = chrono::Utc::now() - chrono::Duration::days(age_days);
+        stored_batch(client.tenant.as_str(), &[trace], start, start)
     };
     stack.store.insert_span_batches(vec![batch(&old_trace, 8), batch(&fresh_trace, 0)]).await.unwrap();
     let r = lookup(&stack.http, &stack.api, &reader, client.tenant.as_str(), &old_trace).await;
@@ -263,6 +311,68 @@ async fn spans_older_than_the_retention_are_never_returned_and_are_purged() {
     let cutoff = chrono::Utc::now() - chrono::Duration::days(7);
     assert_eq!(stack.store.purge_spans_before(cutoff, 1000).await.unwrap(), 1);
     assert_eq!(stack.store.purge_spans_before(cutoff, 1000).await.unwrap(), 0);
+}
+
+/// A trace id as Argus makes one for a trace started at `at`.
+fn argus_trace(at: chrono::DateTime<chrono::Utc>) -> String {
+    let random = u128::from_str_radix(&random_hex(16), 16).unwrap();
+    format!("{:032x}", trace_id_started_at(u32::try_from(at.timestamp()).unwrap(), random))
+}
+
+/// The span store's key of a trace: the low 64 bits, as PostgreSQL's bigint.
+fn key(trace: &str) -> i64 {
+    u128::from_str_radix(trace, 16).unwrap() as u64 as i64
+}
+
+#[tokio::test]
+async fn traces_argus_started_are_found_by_when_their_spans_were_written() {
+    let stack = Stack::start().await;
+    let client = stack.client(None, &["incidents:read"]).await;
+    let other = stack.client(None, &["incidents:read"]).await;
+    let reader = stack.mint(&client.tenant, &client.client_id, "api.knogin.com", &["traces:read"]).await;
+    let now = chrono::Utc::now();
+    let recent = argus_trace(now);
+    // Started two minutes before its span was written: past the window.
+    let late = argus_trace(now - chrono::Duration::minutes(2));
+    let callers = random_hex(16);
+    // Another trace with the same key, started and written ten minutes ago.
+    let twin = format!("{}{}", &argus_trace(now - chrono::Duration::minutes(10))[..16], &recent[16..]);
+    let (tenant, other_tenant) = (client.tenant.as_str(), other.tenant.as_str());
+    stack
+        .store
+        .insert_span_batches(vec![
+            stored_batch(tenant, &[&recent, &callers], now, now),
+            stored_batch(tenant, &[&late], now, now),
+            stored_batch(tenant, &[&twin], now - chrono::Duration::minutes(10), now - chrono::Duration::minutes(10)),
+            // The same trace id in another tenant's batch of the same moment.
+            stored_batch(other_tenant, &[&recent], now, now),
+        ])
+        .await
+        .unwrap();
+    // Only the traces of callers and the late one cost a GIN entry.
+    let (recent_key, late_key, callers_key) = (key(&recent), key(&late), key(&callers));
+    stack
+        .db
+        .execute(&format!(
+            "DO $$ BEGIN IF (SELECT count(*) FROM trace_span_batches WHERE \
+               (trace_keys = '{{{callers_key}}}' AND recent_trace_keys = '{{{recent_key}}}') \
+               OR (trace_keys = '{{{late_key}}}' AND recent_trace_keys = '{{}}')) <> 2 \
+             THEN RAISE EXCEPTION 'traces not listed as expected'; END IF; END $$"
+        ))
+        .await;
+    for (trace, start) in [(&recent, now), (&late, now), (&callers, now), (&twin, now - chrono::Duration::minutes(10))]
+    {
+        let r = lookup(&stack.http, &stack.api, &reader, tenant, trace).await;
+        assert_eq!(r.status(), 200, "{trace}");
+        let body: Value = r.json().await.unwrap();
+        let spans = body["spans"].as_array().unwrap();
+        assert_eq!(spans.len(), 1, "{trace}: only its own span, and only this tenant's: {spans:#?}");
+        let found: chrono::DateTime<chrono::Utc> = spans[0]["start"].as_str().unwrap().parse().unwrap();
+        assert_eq!(found.timestamp_micros(), start.timestamp_micros(), "{trace}");
+    }
+    let other_reader = stack.mint(&other.tenant, &other.client_id, "api.knogin.com", &["traces:read"]).await;
+    let r = lookup(&stack.http, &stack.api, &other_reader, other_tenant, &late).await;
+    assert_eq!(r.status(), 404, "another tenant's trace");
 }
 
 type Exported = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
