@@ -127,10 +127,16 @@ impl Store {
         let mut conn = self.conn().await?;
         let started = trace_started(trace_id);
         let rows: Vec<EncodedSpans> = diesel::sql_query(
-            "SELECT spans FROM trace_span_batches \
-             WHERE tenant_id = $1 AND last_start > $3 \
-             AND (trace_keys @> ARRAY[$2]::bigint[] \
-                  OR (written_at >= $4 AND written_at < $5 AND recent_trace_keys @> ARRAY[$2]::bigint[])) \
+            // Two selects, not one with OR, so each keeps its own index
+            // whatever the planner thinks of the tenant's row count; UNION,
+            // as a key shared by two traces can put a row in both.
+            "SELECT spans FROM trace_span_batches WHERE id IN ( \
+                 SELECT id FROM trace_span_batches \
+                 WHERE trace_keys @> ARRAY[$2]::bigint[] AND tenant_id = $1 AND last_start > $3 \
+                 UNION \
+                 SELECT id FROM trace_span_batches \
+                 WHERE tenant_id = $1 AND written_at >= $4 AND written_at < $5 \
+                 AND recent_trace_keys @> ARRAY[$2]::bigint[] AND last_start > $3) \
              ORDER BY first_start, id LIMIT $6",
         )
         .bind::<Text, _>(tenant.as_str())
