@@ -81,15 +81,20 @@ case "$name" in
         # A stand-in collector for the export-on run.
         "$bin/argus-bench" otlp-sink --addr 127.0.0.1:18318 &
         pids+=($!)
+        # Two api-services over the same database: one without tracing
+        # export or span store, one with OTLP to the collector and tenants'
+        # spans to the span store.
         start_api() {
-            env "$@" ARGUS_API_ADDR=127.0.0.1:18081 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+            local port=$1
+            shift
+            env "$@" ARGUS_API_ADDR="127.0.0.1:$port" ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
                 "$bin/api-service" &
-            api_pid=$!
-            pids+=($api_pid)
-            for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && return; sleep 0.1; done
+            pids+=($!)
+            for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
             die "api-service did not start"
         }
-        stop_api() { kill -TERM "$api_pid"; wait "$api_pid" 2>/dev/null || true; }
+        start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=false
+        start_api 18083 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 ARGUS_TRACE_STORE=true
         created=$("$bin/argusctl" tenant create --name bench)
         admin=$(sed -n 's/.*"admin_token": "\(.*\)".*/\1/p' <<<"$created")
         tenant=$(sed -n 's/.*"tenant_id": "\(.*\)".*/\1/p' <<<"$created")
@@ -104,34 +109,17 @@ case "$name" in
         "$bin/argusctl" bundle grant --tenant "$tenant" --app "$client_id" --bundle "$bundle" >/dev/null
         token=$(curl -fsS -u "$client_id:$secret" -d grant_type=client_credentials \
             "http://$ARGUS_AUTH_ADDR/v1/oauth/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-        bench() {
-            "$bin/argus-bench" graphql --api http://127.0.0.1:18081 --token "$token" --tenant "$tenant" \
-                --read-id "$(op_id IncidentById)" --create-id "$(op_id CreateIncident)"
-        }
-        rate() { sed -n '/"persisted_read"/,/}/p' <<<"$1" | sed -n 's/.*"per_second": \([0-9.]*\).*/\1/p'; }
-        # The machine's throughput drifts from minute to minute (PostgreSQL
-        # checkpoints, page cache), so OFF and ON alternate for three rounds
-        # and the overhead compares their means.
-        offs=() ons=()
-        for round in 1 2 3; do
-            say "round $round, tracing export OFF (no OTLP, no span store): persisted IncidentById at concurrency 64 for 10 s, beside /healthz"
-            start_api OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=false
-            off=$(bench)
-            echo "$off"
-            stop_api
-            offs+=("$(rate "$off")")
-            say "round $round, tracing export ON (OTLP to a local collector, tenant spans to the span store): the same load"
-            start_api OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 ARGUS_TRACE_STORE=true
-            on=$(bench)
-            echo "$on"
-            stop_api
-            ons+=("$(rate "$on")")
-        done
-        mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.1f", s / NR }'; }
-        list() { local IFS=,; echo "[$*]"; }
-        printf '{"graphql_per_second_export_off": %s, "graphql_per_second_export_on": %s, "off_rounds": %s, "on_rounds": %s, "throughput_overhead": %s, "target_overhead": 0.10}\n' \
-            "$(mean "${offs[@]}")" "$(mean "${ons[@]}")" "$(list "${offs[@]}")" "$(list "${ons[@]}")" \
-            "$(awk -v a="$(mean "${offs[@]}")" -v b="$(mean "${ons[@]}")" 'BEGIN { printf "%.3f", 1 - b / a }')"
+        ids=(--token "$token" --tenant "$tenant" --read-id "$(op_id IncidentById)" --create-id "$(op_id CreateIncident)")
+        say "persisted IncidentById at concurrency 64 for 10 s, beside /healthz for 10 s (tracing export off)"
+        "$bin/argus-bench" graphql --api http://127.0.0.1:18081 "${ids[@]}"
+        # Tracing's overhead: the machine's speed drifts from minute to
+        # minute by more than the overhead (measured: back-to-back 10-s runs
+        # of one configuration differed by up to 25%), so the two services
+        # take turns in 3-s phases, in the order OFF ON, ON OFF, ..., each
+        # after a 1-s uncounted warm-up that also lets the other service's
+        # last spans reach the collector and the span store.
+        say "tracing overhead: the same read, export OFF and ON in turn, 8 pairs of 3-s phases"
+        "$bin/argus-bench" tracing-overhead --off http://127.0.0.1:18081 --on http://127.0.0.1:18083 "${ids[@]}"
         ;;
     jobs)
         # 100k nodes and 1M edges: the import's NDJSON (~110 MB) goes in the

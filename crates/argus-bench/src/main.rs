@@ -74,6 +74,37 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Tracing's cost to the persisted read: two api-services over one
+    /// database, one exporting and storing spans and one not, loaded in
+    /// turn in short phases (order OFF ON, ON OFF, ...), so both see the
+    /// same machine from second to second.
+    TracingOverhead {
+        /// The api-service without export or span store.
+        #[arg(long)]
+        off: String,
+        /// The api-service exporting over OTLP and writing the span store.
+        #[arg(long)]
+        on: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        read_id: String,
+        #[arg(long)]
+        create_id: String,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// OFF/ON pairs; each phase is measured after a warm-up.
+        #[arg(long, default_value_t = 8)]
+        pairs: usize,
+        #[arg(long, default_value_t = 3)]
+        phase_seconds: u64,
+        /// Load before each phase that is not counted: it lets the other
+        /// service's last spans reach their destinations first.
+        #[arg(long, default_value_t = 1000)]
+        warmup_ms: u64,
+    },
     /// A generated graph loaded with an `import.bulk` job (rows/s), then
     /// a `graph.compute` PageRank job from enqueue to result; an api-service
     /// and a delivery worker must be running against the same database.
@@ -127,6 +158,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Graphql { api, token, tenant, read_id, create_id, concurrency, seconds } => {
             let report = graphql_bench(&api, &token, &tenant, &read_id, &create_id, concurrency, seconds).await?;
+            print_report(&report)?;
+        }
+        Command::TracingOverhead {
+            off,
+            on,
+            token,
+            tenant,
+            read_id,
+            create_id,
+            concurrency,
+            pairs,
+            phase_seconds,
+            warmup_ms,
+        } => {
+            let phases =
+                Phases { pairs, seconds: Duration::from_secs(phase_seconds), warmup: Duration::from_millis(warmup_ms) };
+            let report =
+                tracing_overhead(&off, &on, &token, &tenant, &read_id, &create_id, concurrency, phases).await?;
             print_report(&report)?;
         }
         Command::Jobs { api, database_url, issuer, nodes, edges, seed, edge_list, input } => {
@@ -322,16 +371,19 @@ struct Load {
 
 /// Requests from `request` at `concurrency` for `duration`; a response
 /// counts when `accept` says so.
+/// `concurrency` clients sending `request` in a loop for `warmup` (not
+/// counted) and then `duration`.
 async fn request_load(
     concurrency: usize,
+    warmup: Duration,
     duration: Duration,
     request: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>,
     accept: fn(reqwest::StatusCode, &[u8]) -> bool,
 ) -> Result<Load, Box<dyn std::error::Error>> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let errors = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + duration;
-    let start = Instant::now();
+    let start = Instant::now() + warmup;
+    let deadline = start + duration;
     let mut tasks = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let (http, errors, request) = (http.clone(), errors.clone(), request.clone());
@@ -346,9 +398,10 @@ async fn request_load(
                     }
                     Err(_) => false,
                 };
-                if ok {
+                let counted = sent >= start;
+                if ok && counted {
                     latencies.push(sent.elapsed());
-                } else {
+                } else if !ok && counted {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -380,19 +433,17 @@ fn graphql_ok(status: reqwest::StatusCode, body: &[u8]) -> bool {
             .is_ok_and(|v| v["errors"].is_null() && !v["data"].is_null())
 }
 
-async fn graphql_bench(
+/// Creates an incident through `api` and returns the body of a persisted
+/// `IncidentById` read of it.
+async fn incident_read_body(
     api: &str,
     token: &str,
     tenant: &str,
     read_id: &str,
     create_id: &str,
-    concurrency: usize,
-    seconds: u64,
-) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let api = api.trim_end_matches('/').to_owned();
-    let graphql = format!("{api}/graphql");
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let created: serde_json::Value = reqwest::Client::new()
-        .post(&graphql)
+        .post(format!("{api}/graphql"))
         .bearer_auth(token)
         .header("X-Tenant-ID", tenant)
         .json(&json!({
@@ -405,26 +456,49 @@ async fn graphql_bench(
         .await?;
     let incident =
         created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?.to_owned();
-    let body = serde_json::to_vec(&json!({ "id": read_id, "variables": { "id": incident } }))?;
+    Ok(serde_json::to_vec(&json!({ "id": read_id, "variables": { "id": incident } }))?)
+}
+
+/// The persisted read against `api`'s GraphQL endpoint.
+fn persisted_read(
+    api: &str,
+    token: &str,
+    tenant: &str,
+    body: Vec<u8>,
+) -> Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync> {
+    let (graphql, token, tenant) =
+        (format!("{}/graphql", api.trim_end_matches('/')), token.to_owned(), tenant.to_owned());
+    Arc::new(move |http| {
+        http.post(&graphql)
+            .bearer_auth(&token)
+            .header("X-Tenant-ID", &tenant)
+            .header("content-type", "application/json")
+            .body(body.clone())
+    })
+}
+
+async fn graphql_bench(
+    api: &str,
+    token: &str,
+    tenant: &str,
+    read_id: &str,
+    create_id: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let api = api.trim_end_matches('/').to_owned();
+    let body = incident_read_body(&api, token, tenant, read_id, create_id).await?;
     let duration = Duration::from_secs(seconds);
 
     let health_url = format!("{api}/healthz");
     let health =
-        request_load(concurrency, duration, Arc::new(move |http| http.get(&health_url)), |s, _| s.is_success()).await?;
-    let (token, tenant) = (token.to_owned(), tenant.to_owned());
-    let read = request_load(
-        concurrency,
-        duration,
-        Arc::new(move |http| {
-            http.post(&graphql)
-                .bearer_auth(&token)
-                .header("X-Tenant-ID", &tenant)
-                .header("content-type", "application/json")
-                .body(body.clone())
-        }),
-        graphql_ok,
-    )
-    .await?;
+        request_load(concurrency, Duration::ZERO, duration, Arc::new(move |http| http.get(&health_url)), |s, _| {
+            s.is_success()
+        })
+        .await?;
+    let read =
+        request_load(concurrency, Duration::ZERO, duration, persisted_read(&api, token, tenant, body), graphql_ok)
+            .await?;
     let ratio = if health.rate > 0.0 { read.rate / health.rate } else { 0.0 };
     Ok(json!({
         "benchmark": "graphql",
@@ -435,5 +509,60 @@ async fn graphql_bench(
         "ratio_to_healthz": (ratio * 100.0).round() / 100.0,
         "target_ratio_met": ratio >= 0.5,
         "target_p99_met": read.p99_ms < 20.0,
+    }))
+}
+
+/// How [`tracing_overhead`] alternates its two services.
+struct Phases {
+    pairs: usize,
+    seconds: Duration,
+    warmup: Duration,
+}
+
+/// The persisted read's throughput against `off` and `on` in alternating
+/// phases (OFF ON, ON OFF, ...: a drift over the run, or a phase's position
+/// in its pair, weighs on both alike), and tracing's overhead as
+/// `1 - mean(on) / mean(off)`.
+#[allow(clippy::too_many_arguments)]
+async fn tracing_overhead(
+    off: &str,
+    on: &str,
+    token: &str,
+    tenant: &str,
+    read_id: &str,
+    create_id: &str,
+    concurrency: usize,
+    phases: Phases,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    // Both services share the database, so one incident serves both.
+    let body = incident_read_body(off.trim_end_matches('/'), token, tenant, read_id, create_id).await?;
+    let (read_off, read_on) =
+        (persisted_read(off, token, tenant, body.clone()), persisted_read(on, token, tenant, body));
+    let (mut offs, mut ons) = (Vec::new(), Vec::new());
+    let mut errors = 0;
+    for pair in 0..phases.pairs {
+        let order = if pair % 2 == 0 { [false, true] } else { [true, false] };
+        for tracing_on in order {
+            let request = if tracing_on { read_on.clone() } else { read_off.clone() };
+            let load = request_load(concurrency, phases.warmup, phases.seconds, request, graphql_ok).await?;
+            errors += load.errors;
+            if tracing_on { &mut ons } else { &mut offs }.push(round(load.rate));
+        }
+    }
+    let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+    let (mean_off, mean_on) = (mean(&offs), mean(&ons));
+    let overhead = if mean_off > 0.0 { 1.0 - mean_on / mean_off } else { 0.0 };
+    Ok(json!({
+        "benchmark": "tracing_overhead",
+        "concurrency": concurrency,
+        "seconds_per_phase": phases.seconds.as_secs_f64(),
+        "graphql_per_second_export_off": round(mean_off),
+        "graphql_per_second_export_on": round(mean_on),
+        "off_phases": offs,
+        "on_phases": ons,
+        "errors": errors,
+        "throughput_overhead": (overhead * 1000.0).round() / 1000.0,
+        "target_overhead": 0.10,
+        "target_met": overhead < 0.10 && errors == 0,
     }))
 }
