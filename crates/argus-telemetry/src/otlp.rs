@@ -33,7 +33,7 @@ use crate::pipeline::{Inbox, Shard};
 /// Export requests in flight at once; beyond, spans wait in the queue.
 const IN_FLIGHT: usize = 2;
 /// Full chunks waiting for the exporter; beyond, they are dropped.
-const QUEUE_CHUNKS: usize = 64;
+const QUEUE_CHUNKS: usize = 128;
 /// How often failures and drops are logged at most.
 const REPORT_EVERY: Duration = Duration::from_secs(30);
 

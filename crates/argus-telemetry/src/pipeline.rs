@@ -24,9 +24,11 @@ use crate::span_store::{self, ShownKeys, SpanStoreConfig, StoreChunk};
 /// Shards of spans being encoded; a thread keeps to one, so two threads
 /// rarely share a lock.
 const SHARDS: usize = 16;
-/// Spans, and encoded bytes, that fill a chunk.
-pub(crate) const CHUNK_SPANS: usize = 256;
-pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
+/// Spans, and encoded bytes, that fill a chunk: small enough that the
+/// allocator hands the memory back warm (256 KiB chunks took fresh, zeroed
+/// pages from the kernel every time).
+pub(crate) const CHUNK_SPANS: usize = 128;
+pub(crate) const CHUNK_BYTES: usize = 48 * 1024;
 
 /// One shard: its encoder and the chunks it is filling.
 #[derive(Default)]

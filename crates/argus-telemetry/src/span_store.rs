@@ -40,7 +40,7 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// Full chunks waiting for the writer; beyond this they are dropped.
-const QUEUE_CHUNKS: usize = 64;
+const QUEUE_CHUNKS: usize = 128;
 /// Spans written per flush at most.
 const BATCH_SIZE: usize = 1_000;
 /// Spans one lookup returns at most.
