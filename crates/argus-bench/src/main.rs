@@ -20,6 +20,25 @@ struct Cli {
     command: Command,
 }
 
+/// The persisted read both GraphQL benchmarks load.
+#[derive(clap::Args)]
+struct ReadArgs {
+    /// An access token with incidents:read and incidents:write.
+    #[arg(long)]
+    token: String,
+    /// The token's tenant (`X-Tenant-ID`).
+    #[arg(long)]
+    tenant: String,
+    /// `sha256:…` of the approved `IncidentById` document.
+    #[arg(long)]
+    read_id: String,
+    /// `sha256:…` of the approved `CreateIncident` document.
+    #[arg(long)]
+    create_id: String,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// RS256 signatures per second on one core, with the database's current
@@ -56,20 +75,8 @@ enum Command {
         /// api-service base URL.
         #[arg(long)]
         api: String,
-        /// An access token with incidents:read and incidents:write.
-        #[arg(long)]
-        token: String,
-        /// The token's tenant (`X-Tenant-ID`).
-        #[arg(long)]
-        tenant: String,
-        /// `sha256:…` of the approved `IncidentById` document.
-        #[arg(long)]
-        read_id: String,
-        /// `sha256:…` of the approved `CreateIncident` document.
-        #[arg(long)]
-        create_id: String,
-        #[arg(long, default_value_t = 64)]
-        concurrency: usize,
+        #[command(flatten)]
+        read: ReadArgs,
         /// Seconds of load for each of the two phases.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
@@ -85,16 +92,8 @@ enum Command {
         /// The api-service exporting over OTLP and writing the span store.
         #[arg(long)]
         on: String,
-        #[arg(long)]
-        token: String,
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        read_id: String,
-        #[arg(long)]
-        create_id: String,
-        #[arg(long, default_value_t = 64)]
-        concurrency: usize,
+        #[command(flatten)]
+        read: ReadArgs,
         /// OFF/ON pairs; each phase is measured after a warm-up.
         #[arg(long, default_value_t = 8)]
         pairs: usize,
@@ -156,26 +155,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let report = webhook_load(&database_url, &pepper, webhooks, &rates, Duration::from_secs(seconds)).await?;
             print_report(&report)?;
         }
-        Command::Graphql { api, token, tenant, read_id, create_id, concurrency, seconds } => {
-            let report = graphql_bench(&api, &token, &tenant, &read_id, &create_id, concurrency, seconds).await?;
+        Command::Graphql { api, read, seconds } => {
+            let report = graphql_bench(&api, &read, seconds).await?;
             print_report(&report)?;
         }
-        Command::TracingOverhead {
-            off,
-            on,
-            token,
-            tenant,
-            read_id,
-            create_id,
-            concurrency,
-            pairs,
-            phase_seconds,
-            warmup_ms,
-        } => {
+        Command::TracingOverhead { off, on, read, pairs, phase_seconds, warmup_ms } => {
             let phases =
                 Phases { pairs, seconds: Duration::from_secs(phase_seconds), warmup: Duration::from_millis(warmup_ms) };
-            let report =
-                tracing_overhead(&off, &on, &token, &tenant, &read_id, &create_id, concurrency, phases).await?;
+            let report = tracing_overhead(&off, &on, &read, phases).await?;
             print_report(&report)?;
         }
         Command::Jobs { api, database_url, issuer, nodes, edges, seed, edge_list, input } => {
@@ -435,19 +422,13 @@ fn graphql_ok(status: reqwest::StatusCode, body: &[u8]) -> bool {
 
 /// Creates an incident through `api` and returns the body of a persisted
 /// `IncidentById` read of it.
-async fn incident_read_body(
-    api: &str,
-    token: &str,
-    tenant: &str,
-    read_id: &str,
-    create_id: &str,
-) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+async fn incident_read_body(api: &str, read: &ReadArgs) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let created: serde_json::Value = reqwest::Client::new()
         .post(format!("{api}/graphql"))
-        .bearer_auth(token)
-        .header("X-Tenant-ID", tenant)
+        .bearer_auth(&read.token)
+        .header("X-Tenant-ID", &read.tenant)
         .json(&json!({
-            "id": create_id,
+            "id": read.create_id,
             "variables": { "input": { "title": "Benchmark incident", "severity": "LOW", "location": "Bench" } }
         }))
         .send()
@@ -456,18 +437,17 @@ async fn incident_read_body(
         .await?;
     let incident =
         created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?.to_owned();
-    Ok(serde_json::to_vec(&json!({ "id": read_id, "variables": { "id": incident } }))?)
+    Ok(serde_json::to_vec(&json!({ "id": read.read_id, "variables": { "id": incident } }))?)
 }
 
 /// The persisted read against `api`'s GraphQL endpoint.
 fn persisted_read(
     api: &str,
-    token: &str,
-    tenant: &str,
+    read: &ReadArgs,
     body: Vec<u8>,
 ) -> Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync> {
-    let (graphql, token, tenant) =
-        (format!("{}/graphql", api.trim_end_matches('/')), token.to_owned(), tenant.to_owned());
+    let graphql = format!("{}/graphql", api.trim_end_matches('/'));
+    let (token, tenant) = (read.token.clone(), read.tenant.clone());
     Arc::new(move |http| {
         http.post(&graphql)
             .bearer_auth(&token)
@@ -479,15 +459,12 @@ fn persisted_read(
 
 async fn graphql_bench(
     api: &str,
-    token: &str,
-    tenant: &str,
-    read_id: &str,
-    create_id: &str,
-    concurrency: usize,
+    read: &ReadArgs,
     seconds: u64,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let api = api.trim_end_matches('/').to_owned();
-    let body = incident_read_body(&api, token, tenant, read_id, create_id).await?;
+    let concurrency = read.concurrency;
+    let body = incident_read_body(&api, read).await?;
     let duration = Duration::from_secs(seconds);
 
     let health_url = format!("{api}/healthz");
@@ -497,8 +474,7 @@ async fn graphql_bench(
         })
         .await?;
     let read =
-        request_load(concurrency, Duration::ZERO, duration, persisted_read(&api, token, tenant, body), graphql_ok)
-            .await?;
+        request_load(concurrency, Duration::ZERO, duration, persisted_read(&api, read, body), graphql_ok).await?;
     let ratio = if health.rate > 0.0 { read.rate / health.rate } else { 0.0 };
     Ok(json!({
         "benchmark": "graphql",
@@ -523,21 +499,16 @@ struct Phases {
 /// phases (OFF ON, ON OFF, ...: a drift over the run, or a phase's position
 /// in its pair, weighs on both alike), and tracing's overhead as
 /// `1 - mean(on) / mean(off)`.
-#[allow(clippy::too_many_arguments)]
 async fn tracing_overhead(
     off: &str,
     on: &str,
-    token: &str,
-    tenant: &str,
-    read_id: &str,
-    create_id: &str,
-    concurrency: usize,
+    read: &ReadArgs,
     phases: Phases,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     // Both services share the database, so one incident serves both.
-    let body = incident_read_body(off.trim_end_matches('/'), token, tenant, read_id, create_id).await?;
-    let (read_off, read_on) =
-        (persisted_read(off, token, tenant, body.clone()), persisted_read(on, token, tenant, body));
+    let body = incident_read_body(off.trim_end_matches('/'), read).await?;
+    let (read_off, read_on) = (persisted_read(off, read, body.clone()), persisted_read(on, read, body));
+    let concurrency = read.concurrency;
     let (mut offs, mut ons) = (Vec::new(), Vec::new());
     let mut errors = 0;
     for pair in 0..phases.pairs {
