@@ -15,10 +15,10 @@
 //! GIN entry, which was the larger part of what storing a span cost
 //! PostgreSQL.
 
-use argus_types::TenantId;
-use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use argus_types::TenantId;
+use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, BigInt, Binary, Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
@@ -29,8 +29,8 @@ const LOOKUP_BATCHES_MAX: i64 = 200;
 
 /// How long after its first second a trace made by Argus is found by the
 /// time its batches were written rather than by the GIN index. Longer means
-/// fewer GIN entries but more rows for a lookup to filter: ~30 rows a
-/// second per service at full load.
+/// fewer GIN entries but more rows for a lookup to filter (a row per
+/// tenant per flush of each service: tens a second under full load).
 pub const RECENT_TRACE_WINDOW: Duration = Duration::from_secs(30);
 
 /// A trace id that begins with `started` (unix seconds, big-endian, as
