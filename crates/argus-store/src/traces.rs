@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use argus_types::TenantId;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use diesel::sql_types::{Array, BigInt, Binary, Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
@@ -64,8 +64,8 @@ pub struct NewSpanBatch {
     pub trace_ids: Vec<u128>,
     pub first_start: DateTime<Utc>,
     pub last_start: DateTime<Utc>,
-    /// When the writer wrote it, to the microsecond (PostgreSQL's
-    /// precision): it decides which traces the batch lists as recent.
+    /// When the writer wrote it: it decides which traces the batch lists as
+    /// recent.
     pub written_at: DateTime<Utc>,
     pub span_count: i32,
     /// The encoded spans; the store does not look inside.
@@ -90,8 +90,11 @@ impl Store {
             // trace_ids differ in length between batches, which unnest
             // cannot take as one two-dimensional array: a row per statement.
             for batch in batches {
+                // PostgreSQL keeps microseconds: decide on the time the
+                // lookup will read back.
+                let written_at = batch.written_at.trunc_subsecs(6);
                 let (recent, indexed): (Vec<u128>, Vec<u128>) =
-                    batch.trace_ids.iter().partition(|&&id| is_recent(id, batch.written_at));
+                    batch.trace_ids.iter().partition(|&&id| is_recent(id, written_at));
                 inserted += diesel::sql_query(
                     "INSERT INTO trace_span_batches (tenant_id, service, trace_keys, recent_trace_keys, \
                      first_start, last_start, written_at, span_count, spans) \
@@ -103,7 +106,7 @@ impl Store {
                 .bind::<Array<BigInt>, _>(recent.into_iter().map(trace_key).collect::<Vec<_>>())
                 .bind::<Timestamptz, _>(batch.first_start)
                 .bind::<Timestamptz, _>(batch.last_start)
-                .bind::<Timestamptz, _>(batch.written_at)
+                .bind::<Timestamptz, _>(written_at)
                 .bind::<Integer, _>(batch.span_count)
                 .bind::<Binary, _>(batch.spans)
                 .execute(conn)

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use argus_store::traces::NewSpanBatch;
 use argus_store::{Store, StoreConfig};
-use chrono::{DateTime, SubsecRound as _, Utc};
+use chrono::{DateTime, Utc};
 use opentelemetry::Value;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -455,9 +455,6 @@ impl TenantBatch {
     /// (`resource`, encoded) with one `ScopeSpans` holding the spans.
     fn encode(self, tenant: &str, service: &str, resource: &[u8]) -> NewSpanBatch {
         let now = SystemTime::now();
-        // PostgreSQL keeps microseconds: the store decides which traces are
-        // recent on the time it will read back.
-        let written_at = DateTime::<Utc>::from(now).trunc_subsecs(6);
         let mut resource_spans = Vec::with_capacity(resource.len() + self.spans.len() + 16);
         resource_spans.extend_from_slice(resource);
         // ResourceSpans.scope_spans (field 2): one ScopeSpans, whose only
@@ -469,7 +466,7 @@ impl TenantBatch {
             trace_ids: self.trace_ids.iter().map(|id| u128::from_be_bytes(id.to_bytes())).collect(),
             first_start: DateTime::<Utc>::from(self.first_start.unwrap_or(now)),
             last_start: DateTime::<Utc>::from(self.last_start.unwrap_or(now)),
-            written_at,
+            written_at: DateTime::<Utc>::from(now),
             span_count: i32::try_from(self.count).unwrap_or(i32::MAX),
             spans: resource_spans,
         }

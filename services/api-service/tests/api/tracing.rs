@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use argus_bus::testing::TestVhost;
 use argus_store::traces::{NewSpanBatch, trace_id_started_at};
-use chrono::SubsecRound as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -283,7 +282,7 @@ fn stored_batch(
         trace_ids: traces.iter().map(|trace| u128::from_str_radix(trace, 16).unwrap()).collect(),
         first_start: start,
         last_start: start,
-        written_at: written_at.trunc_subsecs(6),
+        written_at,
         span_count: i32::try_from(traces.len()).unwrap(),
         spans: spans.encode_to_vec(),
     }
