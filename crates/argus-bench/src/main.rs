@@ -171,9 +171,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             print_report(&report)?;
         }
         Command::OtlpSink { addr } => {
-            let accept = || async { actix_web::HttpResponse::Ok().content_type("application/x-protobuf").finish() };
+            // Reads each body, as a collector does: a request left unread
+            // makes the server close the connection, and every export
+            // would then pay for a new one.
+            let accept = |_spans: actix_web::web::Bytes| async {
+                actix_web::HttpResponse::Ok().content_type("application/x-protobuf").finish()
+            };
             actix_web::HttpServer::new(move || {
-                actix_web::App::new().route("/v1/traces", actix_web::web::post().to(accept))
+                actix_web::App::new()
+                    .app_data(actix_web::web::PayloadConfig::new(64 << 20))
+                    .route("/v1/traces", actix_web::web::post().to(accept))
             })
             .workers(1)
             .bind(&addr)?
