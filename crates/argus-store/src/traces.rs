@@ -80,7 +80,7 @@ struct EncodedSpans {
 
 impl Store {
     /// Writes span batches, all in one transaction.
-    pub async fn insert_span_batches(&self, batches: Vec<NewSpanBatch>) -> Result<usize, StoreError> {
+    pub async fn insert_span_batches(&self, batches: &[NewSpanBatch]) -> Result<usize, StoreError> {
         if batches.is_empty() {
             return Ok(0);
         }
@@ -100,15 +100,15 @@ impl Store {
                      first_start, last_start, written_at, span_count, spans) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
-                .bind::<Text, _>(batch.tenant_id)
-                .bind::<Text, _>(batch.service)
+                .bind::<Text, _>(batch.tenant_id.as_str())
+                .bind::<Text, _>(batch.service.as_str())
                 .bind::<Array<BigInt>, _>(indexed.into_iter().map(trace_key).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(recent.into_iter().map(trace_key).collect::<Vec<_>>())
                 .bind::<Timestamptz, _>(batch.first_start)
                 .bind::<Timestamptz, _>(batch.last_start)
                 .bind::<Timestamptz, _>(written_at)
                 .bind::<Integer, _>(batch.span_count)
-                .bind::<Binary, _>(batch.spans)
+                .bind::<Binary, _>(batch.spans.as_slice())
                 .execute(conn)
                 .await?;
             }

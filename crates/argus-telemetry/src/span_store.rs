@@ -175,6 +175,7 @@ pub(crate) fn start(
         retention: config.retention,
         claims: Claims::default(),
         batches: FastMap::default(),
+        written: Vec::new(),
         pending: 0,
         dropped: dropped.clone(),
     };
@@ -203,8 +204,13 @@ struct Writer {
     resource: Vec<u8>,
     retention: Duration,
     claims: Claims,
-    /// Spans waiting for the next flush, by tenant.
+    /// Spans waiting for the next flush, by tenant; a tenant's batch is
+    /// kept, emptied, while spans keep coming, so its buffer stays warm.
     batches: FastMap<Arc<str>, TenantBatch>,
+    /// The last flush's rows, whose buffers the next flush reuses: a row is
+    /// a few hundred KB, and fresh memory of that size is page faults on
+    /// every flush.
+    written: Vec<NewSpanBatch>,
     pending: usize,
     dropped: Arc<AtomicU64>,
 }
@@ -274,9 +280,15 @@ impl Writer {
             return;
         }
         let spans = std::mem::take(&mut self.pending);
-        let batches =
-            self.batches.drain().map(|(tenant, batch)| batch.encode(&tenant, &self.service, &self.resource)).collect();
-        if let Err(e) = self.store.insert_span_batches(batches).await {
+        // A tenant with no spans since the last flush is forgotten.
+        self.batches.retain(|_, batch| batch.count > 0);
+        let mut buffers: Vec<Vec<u8>> = self.written.drain(..).map(|row| row.spans).collect();
+        for (tenant, batch) in &mut self.batches {
+            let buffer = buffers.pop().unwrap_or_default();
+            self.written.push(batch.encode(tenant, &self.service, &self.resource, buffer));
+            batch.clear();
+        }
+        if let Err(e) = self.store.insert_span_batches(&self.written).await {
             tracing::warn!(error = %e, spans, "cannot write spans to the span store");
         }
     }
@@ -451,11 +463,22 @@ impl TenantBatch {
         self.last_start = Some(self.last_start.map_or(meta.start, |s| s.max(meta.start)));
     }
 
-    /// The batch as stored: an OTLP `ResourceSpans` naming the service
+    /// Empties the batch, keeping its memory.
+    fn clear(&mut self) {
+        self.spans.clear();
+        self.count = 0;
+        self.trace_ids.clear();
+        self.first_start = None;
+        self.last_start = None;
+    }
+
+    /// The batch as stored, encoded into `resource_spans` (whose contents
+    /// are replaced): an OTLP `ResourceSpans` naming the service
     /// (`resource`, encoded) with one `ScopeSpans` holding the spans.
-    fn encode(self, tenant: &str, service: &str, resource: &[u8]) -> NewSpanBatch {
+    fn encode(&self, tenant: &str, service: &str, resource: &[u8], mut resource_spans: Vec<u8>) -> NewSpanBatch {
         let now = SystemTime::now();
-        let mut resource_spans = Vec::with_capacity(resource.len() + self.spans.len() + 16);
+        resource_spans.clear();
+        resource_spans.reserve(resource.len() + self.spans.len() + 16);
         resource_spans.extend_from_slice(resource);
         // ResourceSpans.scope_spans (field 2): one ScopeSpans, whose only
         // fields are the spans.
@@ -722,7 +745,8 @@ mod tests {
             let (meta, bytes) = encoded(&span);
             batch.add(&meta, &bytes);
         }
-        let stored = batch.encode("ten_a", "api-service", &encoded_resource("api-service"));
+        // The buffer is a previous flush's: its old bytes must not remain.
+        let stored = batch.encode("ten_a", "api-service", &encoded_resource("api-service"), vec![0xff; 64]);
         assert_eq!(stored.span_count, 3);
         let mut trace_ids = stored.trace_ids.clone();
         trace_ids.sort();
@@ -745,11 +769,21 @@ mod tests {
         // Spans started before `since` are left out; garbage is skipped.
         assert!(
             spans_of_trace(
-                &[stored.spans, b"not protobuf".to_vec()],
+                &[stored.spans.clone(), b"not protobuf".to_vec()],
                 &format!("{:032x}", 0x4bf9),
                 Utc::now() + chrono::Duration::hours(1)
             )
             .is_empty()
         );
+
+        // Emptied for the next flush, the batch holds only what comes next.
+        batch.clear();
+        let (meta, bytes) = encoded(&span(0x99, 4, 0, Some("ten_a")));
+        batch.add(&meta, &bytes);
+        let next = batch.encode("ten_a", "api-service", &encoded_resource("api-service"), stored.spans);
+        assert_eq!((next.span_count, next.trace_ids.as_slice()), (1, [0x99_u128].as_slice()));
+        let long_ago = Utc::now() - chrono::Duration::days(1);
+        assert!(spans_of_trace(std::slice::from_ref(&next.spans), &format!("{:032x}", 0x4bf9), long_ago).is_empty());
+        assert_eq!(spans_of_trace(&[next.spans], &format!("{:032x}", 0x99), long_ago).len(), 1);
     }
 }

@@ -298,7 +298,7 @@ async fn spans_older_than_the_retention_are_never_returned_and_are_purged() {
         let start = chrono::Utc::now() - chrono::Duration::days(age_days);
         stored_batch(client.tenant.as_str(), &[trace], start, start)
     };
-    stack.store.insert_span_batches(vec![batch(&old_trace, 8), batch(&fresh_trace, 0)]).await.unwrap();
+    stack.store.insert_span_batches(&[batch(&old_trace, 8), batch(&fresh_trace, 0)]).await.unwrap();
     let r = lookup(&stack.http, &stack.api, &reader, client.tenant.as_str(), &old_trace).await;
     assert_eq!(r.status(), 404, "older than the 7-day retention");
     let r = lookup(&stack.http, &stack.api, &reader, client.tenant.as_str(), &fresh_trace.to_uppercase()).await;
@@ -339,7 +339,7 @@ async fn traces_argus_started_are_found_by_when_their_spans_were_written() {
     let (tenant, other_tenant) = (client.tenant.as_str(), other.tenant.as_str());
     stack
         .store
-        .insert_span_batches(vec![
+        .insert_span_batches(&[
             stored_batch(tenant, &[&recent, &callers], now, now),
             stored_batch(tenant, &[&late], now, now),
             stored_batch(tenant, &[&twin], now - chrono::Duration::minutes(10), now - chrono::Duration::minutes(10)),
