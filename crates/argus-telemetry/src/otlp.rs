@@ -1,5 +1,5 @@
-//! OTLP over HTTP/protobuf: the spans the pipeline encoded, sent to a
-//! collector in batches.
+//! OTLP export of the spans the pipeline encoded, to a collector in batches,
+//! over HTTP/protobuf (the default) or gRPC.
 //!
 //! This replaces opentelemetry-otlp's exporter, which takes `SpanData` on a
 //! thread of its own and converts every span into freshly allocated
@@ -10,7 +10,11 @@
 //! and a batch's body is the encoded spans framed by the generated
 //! messages' own encodings: the request is byte for byte a prost-encoded
 //! `ExportTraceServiceRequest`, which a test checks against
-//! opentelemetry-proto's conversion of the same spans.
+//! opentelemetry-proto's conversion of the same spans. Over gRPC the same
+//! message goes in a gRPC frame to `TraceService/Export` on HTTP/2, and the
+//! call's outcome is read from the `grpc-status` trailer; a gRPC stack
+//! (tonic) would add a second HTTP/2 client and code generation for one
+//! unary call.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,8 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argus_types::env::{ConfigError, parse_var};
+use http_body_util::BodyExt as _;
 use opentelemetry::InstrumentationScope;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess as ExportPartialSuccess, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -36,12 +43,29 @@ const IN_FLIGHT: usize = 2;
 const QUEUE_CHUNKS: usize = 128;
 /// How often failures and drops are logged at most.
 const REPORT_EVERY: Duration = Duration::from_secs(30);
+/// The OTLP trace service's one method, as a gRPC path.
+pub const GRPC_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// A gRPC message's frame header: a compression flag and a big-endian length.
+const GRPC_FRAME_HEADER: usize = 5;
+
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// `http/protobuf` (the default): POST to `…/v1/traces`.
+    HttpProtobuf,
+    /// `grpc`: the unary `TraceService/Export` call over HTTP/2, cleartext
+    /// (prior knowledge) for `http://` endpoints and TLS for `https://`.
+    Grpc,
+}
 
 /// Where and how spans are exported: the standard OpenTelemetry variables.
 #[derive(Debug, Clone)]
 pub struct OtlpConfig {
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` followed by `/v1/traces`.
+    pub protocol: OtlpProtocol,
+    /// Over HTTP/protobuf, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given,
+    /// else `OTEL_EXPORTER_OTLP_ENDPOINT` followed by `/v1/traces`. Over
+    /// gRPC, the scheme, host and port of either, and [`GRPC_EXPORT_PATH`].
     pub endpoint: reqwest::Url,
     /// `OTEL_EXPORTER_OTLP_HEADERS`, then `OTEL_EXPORTER_OTLP_TRACES_HEADERS`:
     /// `key=value` pairs separated by commas, values percent-encoded.
@@ -65,20 +89,38 @@ impl OtlpConfig {
     /// `None` when neither endpoint variable is set (or both are empty).
     pub fn from_environment() -> Result<Option<Self>, ConfigError> {
         let set = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let protocol = match ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]
+            .into_iter()
+            .find_map(|name| Some((name, set(name)?)))
+        {
+            None => OtlpProtocol::HttpProtobuf,
+            Some((_, protocol)) if protocol == "http/protobuf" => OtlpProtocol::HttpProtobuf,
+            Some((_, protocol)) if protocol == "grpc" => OtlpProtocol::Grpc,
+            Some((name, protocol)) => {
+                return Err(ConfigError {
+                    name,
+                    reason: format!("`{protocol}` is not supported: use http/protobuf or grpc"),
+                });
+            }
+        };
         let endpoint = match (set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), set("OTEL_EXPORTER_OTLP_ENDPOINT")) {
             (Some(traces), _) => (traces, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-            (None, Some(base)) => (format!("{}/v1/traces", base.trim_end_matches('/')), "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            (None, Some(base)) if protocol == OtlpProtocol::HttpProtobuf => {
+                (format!("{}/v1/traces", base.trim_end_matches('/')), "OTEL_EXPORTER_OTLP_ENDPOINT")
+            }
+            (None, Some(base)) => (base, "OTEL_EXPORTER_OTLP_ENDPOINT"),
             (None, None) => return Ok(None),
         };
         let (endpoint, name) = endpoint;
-        let endpoint = reqwest::Url::parse(&endpoint)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https"))
-            .ok_or_else(|| ConfigError { name, reason: format!("`{endpoint}` is not an http(s) URL") })?;
-        for name in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
-            if let Some(protocol) = set(name).filter(|p| p != "http/protobuf") {
-                return Err(ConfigError { name, reason: format!("`{protocol}` is not supported: use http/protobuf") });
-            }
+        let mut endpoint =
+            reqwest::Url::parse(&endpoint)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"))
+                .ok_or_else(|| ConfigError { name, reason: format!("`{endpoint}` is not an http(s) URL") })?;
+        if protocol == OtlpProtocol::Grpc {
+            // A gRPC endpoint names the server; the method names the path.
+            endpoint.set_path(GRPC_EXPORT_PATH);
+            endpoint.set_query(None);
         }
         let mut headers = reqwest::header::HeaderMap::new();
         for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
@@ -97,6 +139,7 @@ impl OtlpConfig {
             }
         };
         Ok(Some(Self {
+            protocol,
             endpoint,
             headers,
             timeout: Duration::from_millis(timeout),
@@ -137,8 +180,13 @@ pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<
     let (chunks, received) = mpsc::channel(QUEUE_CHUNKS);
     let (flush, flushes) = mpsc::channel(4);
     let dropped = Arc::new(AtomicU64::new(0));
+    let client = reqwest::Client::builder().timeout(config.timeout);
+    let client = match config.protocol {
+        OtlpProtocol::HttpProtobuf => client,
+        OtlpProtocol::Grpc => client.http2_prior_knowledge(),
+    };
     let exporter = Exporter {
-        client: reqwest::Client::builder().timeout(config.timeout).build().unwrap_or_default(),
+        client: client.build().unwrap_or_default(),
         resource: encoded_resource(resource),
         pending: VecDeque::new(),
         pending_spans: 0,
@@ -164,8 +212,9 @@ fn encoded_resource(resource: &Resource) -> Vec<u8> {
 }
 
 /// The body of one export: an `ExportTraceServiceRequest` with one
-/// `ResourceSpans`, and a `ScopeSpans` per scope in the order first seen.
-fn export_body(resource: &[u8], chunks: &[ScopeChunk]) -> Vec<u8> {
+/// `ResourceSpans`, and a `ScopeSpans` per scope in the order first seen;
+/// over gRPC, in a gRPC frame.
+fn export_body(resource: &[u8], chunks: &[ScopeChunk], protocol: OtlpProtocol) -> Vec<u8> {
     let mut scopes: Vec<(&InstrumentationScope, Vec<u8>)> = Vec::new();
     for chunk in chunks {
         let at = match scopes.iter().position(|(scope, _)| **scope == chunk.scope) {
@@ -187,8 +236,19 @@ fn export_body(resource: &[u8], chunks: &[ScopeChunk]) -> Vec<u8> {
         }
         length_delimited(2, &scope_spans, &mut resource_spans);
     }
-    let mut request = Vec::with_capacity(resource_spans.len() + 8);
+    let header = match protocol {
+        OtlpProtocol::HttpProtobuf => 0,
+        OtlpProtocol::Grpc => GRPC_FRAME_HEADER,
+    };
+    let mut request = Vec::with_capacity(header + resource_spans.len() + 8);
+    request.resize(header, 0);
     length_delimited(1, &resource_spans, &mut request);
+    if protocol == OtlpProtocol::Grpc {
+        // Uncompressed (flag 0), then the message's length. A message over
+        // 4 GiB cannot be framed; batches are a few hundred spans.
+        let length = u32::try_from(request.len() - header).unwrap_or(u32::MAX);
+        request[1..header].copy_from_slice(&length.to_be_bytes());
+    }
     request
 }
 
@@ -291,12 +351,16 @@ impl Exporter {
             let chunks: Vec<ScopeChunk> = self.pending.drain(..count).collect();
             let sent: usize = chunks.iter().map(|c| c.spans).sum();
             self.pending_spans -= sent;
-            let body = export_body(&self.resource, &chunks);
+            let body = export_body(&self.resource, &chunks, self.config.protocol);
             drop(chunks);
             let request = self.client.post(self.config.endpoint.clone()).headers(self.config.headers.clone());
-            let report = self.report.clone();
+            let (report, protocol, timeout) = (self.report.clone(), self.config.protocol, self.config.timeout);
             tokio::spawn(async move {
-                export(request, body, &report).await;
+                let outcome = match protocol {
+                    OtlpProtocol::HttpProtobuf => export_http(request, body).await,
+                    OtlpProtocol::Grpc => export_grpc(request, body, timeout).await,
+                };
+                report.record(outcome);
                 drop(permit);
             });
         }
@@ -336,26 +400,83 @@ impl Exporter {
     }
 }
 
-async fn export(request: reqwest::RequestBuilder, body: Vec<u8>, report: &Report) {
-    let outcome = request.header(reqwest::header::CONTENT_TYPE, "application/x-protobuf").body(body).send().await;
-    let error = match outcome {
-        Ok(response) if response.status().is_success() => {
+impl Report {
+    fn record(&self, outcome: Result<Option<ExportPartialSuccess>, String>) {
+        let error = match outcome {
+            Ok(None) => return,
             // A partial success names spans the collector refused.
-            if let Ok(body) = response.bytes().await
-                && let Ok(answer) = ExportTraceServiceResponse::decode(body)
-                && let Some(partial) = answer.partial_success
-                && partial.rejected_spans > 0
-            {
-                report.rejected.fetch_add(u64::try_from(partial.rejected_spans).unwrap_or(0), Ordering::Relaxed);
-                *report.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = partial.error_message;
+            Ok(Some(partial)) => {
+                self.rejected.fetch_add(u64::try_from(partial.rejected_spans).unwrap_or(0), Ordering::Relaxed);
+                partial.error_message
             }
-            return;
+            Err(error) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                error
+            }
+        };
+        *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+    }
+}
+
+/// The spans a successful export's answer says were refused, if any.
+fn rejected(answer: &[u8]) -> Option<ExportPartialSuccess> {
+    ExportTraceServiceResponse::decode(answer).ok()?.partial_success.filter(|partial| partial.rejected_spans > 0)
+}
+
+async fn export_http(request: reqwest::RequestBuilder, body: Vec<u8>) -> Result<Option<ExportPartialSuccess>, String> {
+    let response = request
+        .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("the collector answered {}", response.status()));
+    }
+    Ok(response.bytes().await.ok().and_then(|answer| rejected(&answer)))
+}
+
+async fn export_grpc(
+    request: reqwest::RequestBuilder,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Option<ExportPartialSuccess>, String> {
+    let response = request
+        .header(reqwest::header::CONTENT_TYPE, "application/grpc")
+        .header(reqwest::header::TE, "trailers")
+        .header("grpc-timeout", format!("{}m", timeout.as_millis().min(99_999_999)))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(format!("the collector answered {}", response.status()));
+    }
+    let (head, body) = ::http::Response::<reqwest::Body>::from(response).into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?;
+    // A call that fails at once answers in its headers ("trailers-only").
+    let trailers = body.trailers().cloned().unwrap_or_default();
+    grpc_outcome(&head.headers, &trailers, &body.to_bytes())
+}
+
+/// A gRPC call's outcome from its headers, trailers and answer (framed).
+fn grpc_outcome(
+    headers: &reqwest::header::HeaderMap,
+    trailers: &reqwest::header::HeaderMap,
+    answer: &[u8],
+) -> Result<Option<ExportPartialSuccess>, String> {
+    let field = |name: &str| trailers.get(name).or_else(|| headers.get(name)).and_then(|v| v.to_str().ok());
+    match field("grpc-status") {
+        Some("0") => {}
+        Some(code) => {
+            let message = field("grpc-message").unwrap_or_default();
+            let message = percent_encoding::percent_decode_str(message).decode_utf8_lossy();
+            return Err(format!("the collector answered gRPC status {code}: {message}"));
         }
-        Ok(response) => format!("the collector answered {}", response.status()),
-        Err(e) => e.to_string(),
-    };
-    report.failures.fetch_add(1, Ordering::Relaxed);
-    *report.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+        None => return Err("the collector's answer has no gRPC status".into()),
+    }
+    // One uncompressed message: we offer no compression.
+    Ok(answer.get(GRPC_FRAME_HEADER..).filter(|_| answer.first() == Some(&0)).and_then(rejected))
 }
 
 #[cfg(test)]
@@ -400,11 +521,49 @@ mod tests {
                 ScopeChunk { scope: group[0].instrumentation_scope.clone(), bytes, spans: group.len() }
             })
             .collect();
-        let body = export_body(&encoded_resource(&resource), &chunks);
+        let body = export_body(&encoded_resource(&resource), &chunks, OtlpProtocol::HttpProtobuf);
         let expected = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(spans, &ResourceAttributesWithSchema::from(&resource)),
         };
         assert_eq!(ExportTraceServiceRequest::decode(body.as_slice()).unwrap(), expected);
+
+        // Over gRPC: the same message, after an uncompressed frame header.
+        let framed = export_body(&encoded_resource(&resource), &chunks, OtlpProtocol::Grpc);
+        assert_eq!(framed[0], 0, "not compressed");
+        assert_eq!(u32::from_be_bytes(framed[1..5].try_into().unwrap()) as usize, body.len());
+        assert_eq!(&framed[5..], body.as_slice());
+    }
+
+    fn header_map(pairs: &[(&'static str, &'static str)]) -> reqwest::header::HeaderMap {
+        pairs.iter().map(|(k, v)| (reqwest::header::HeaderName::from_static(k), v.parse().unwrap())).collect()
+    }
+
+    fn grpc_frame(message: &impl prost::Message) -> Vec<u8> {
+        let bytes = message.encode_to_vec();
+        let mut framed = vec![0];
+        framed.extend_from_slice(&u32::try_from(bytes.len()).unwrap().to_be_bytes());
+        framed.extend_from_slice(&bytes);
+        framed
+    }
+
+    #[test]
+    fn a_grpc_answer_is_read_from_its_status_and_message() {
+        let none = header_map(&[]);
+        let ok = header_map(&[("grpc-status", "0")]);
+        let accepted = grpc_frame(&ExportTraceServiceResponse::default());
+        assert_eq!(grpc_outcome(&none, &ok, &accepted), Ok(None));
+        let partial = ExportPartialSuccess { rejected_spans: 3, error_message: "too old".into() };
+        let answer = grpc_frame(&ExportTraceServiceResponse { partial_success: Some(partial.clone()) });
+        assert_eq!(grpc_outcome(&none, &ok, &answer), Ok(Some(partial)));
+        // A call refused at once answers in its headers, with no body.
+        let unavailable = header_map(&[("grpc-status", "14"), ("grpc-message", "shutting%20down")]);
+        assert_eq!(
+            grpc_outcome(&unavailable, &none, &[]),
+            Err("the collector answered gRPC status 14: shutting down".into())
+        );
+        // The trailers decide when both are present.
+        assert!(grpc_outcome(&ok, &header_map(&[("grpc-status", "8")]), &accepted).is_err());
+        assert!(grpc_outcome(&none, &none, &accepted).is_err(), "no status is no success");
     }
 
     fn chunk(marker: u8, spans: usize) -> ScopeChunk {
@@ -414,6 +573,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_the_oldest_spans_and_counts_them() {
         let config = OtlpConfig {
+            protocol: OtlpProtocol::HttpProtobuf,
             endpoint: reqwest::Url::parse("http://127.0.0.1:9/v1/traces").unwrap(),
             headers: reqwest::header::HeaderMap::new(),
             timeout: Duration::from_secs(1),

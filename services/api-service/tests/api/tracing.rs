@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use argus_bus::testing::TestVhost;
 use argus_store::traces::{NewSpanBatch, trace_id_started_at};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -405,12 +405,93 @@ async fn collector() -> (String, Exported) {
     (format!("http://127.0.0.1:{port}"), got)
 }
 
+/// An OTLP/gRPC collector on HTTP/2 (h2, cleartext): takes each
+/// `TraceService/Export` call's framed request, decodes it with the
+/// OpenTelemetry protocol types and answers as a gRPC server does, the
+/// status in trailers. Calls that are not a well-formed export are answered
+/// with gRPC status 12 (unimplemented) and not recorded.
+async fn grpc_collector() -> (String, Exported) {
+    let got: Exported = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let record = got.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let Ok(mut connection) = h2::server::handshake(socket).await else { return };
+                while let Some(Ok((request, mut respond))) = connection.accept().await {
+                    let record = record.clone();
+                    tokio::spawn(async move {
+                        let well_formed = request.uri().path()
+                            == "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+                            && request.headers()["content-type"] == "application/grpc"
+                            && request.headers()["te"] == "trailers";
+                        let mut body = request.into_body();
+                        let mut framed = Vec::new();
+                        while let Some(Ok(data)) = body.data().await {
+                            let _ = body.flow_control().release_capacity(data.len());
+                            framed.extend_from_slice(&data);
+                        }
+                        let decoded = (well_formed
+                            && framed.len() >= 5
+                            && framed[0] == 0
+                            && u32::from_be_bytes(framed[1..5].try_into().unwrap()) as usize == framed.len() - 5)
+                            .then(|| ExportTraceServiceRequest::decode(&framed[5..]).ok())
+                            .flatten();
+                        let head = http::Response::builder()
+                            .status(200)
+                            .header("content-type", "application/grpc")
+                            .body(())
+                            .unwrap();
+                        let Ok(mut send) = respond.send_response(head, false) else { return };
+                        let status = match decoded {
+                            Some(request) => {
+                                record.lock().unwrap().push(request);
+                                let answer = ExportTraceServiceResponse::default().encode_to_vec();
+                                let mut frame = vec![0];
+                                frame.extend_from_slice(&u32::try_from(answer.len()).unwrap().to_be_bytes());
+                                frame.extend_from_slice(&answer);
+                                let _ = send.send_data(web::Bytes::from(frame), false);
+                                "0"
+                            }
+                            None => "12",
+                        };
+                        let mut trailers = http::HeaderMap::new();
+                        trailers.insert("grpc-status", http::HeaderValue::from_static(status));
+                        let _ = send.send_trailers(trailers);
+                    });
+                }
+            });
+        }
+    });
+    (endpoint, got)
+}
+
 #[tokio::test]
-async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
+async fn spans_are_exported_over_otlp_http_when_an_endpoint_is_set() {
     let stack = Stack::start().await;
     let (endpoint, exported) = collector().await;
-    let api =
-        ApiBinary::spawn(&stack, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_BSP_SCHEDULE_DELAY", "100")]);
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")];
+    a_health_check_is_exported(&stack, &env, &exported).await;
+}
+
+#[tokio::test]
+async fn spans_are_exported_over_otlp_grpc_when_that_protocol_is_chosen() {
+    let stack = Stack::start().await;
+    let (endpoint, exported) = grpc_collector().await;
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    a_health_check_is_exported(&stack, &env, &exported).await;
+}
+
+/// Starts the api-service with `env`, calls `/healthz` under a trace of the
+/// caller's, and checks the span the collector gets, and its resource.
+async fn a_health_check_is_exported(stack: &Stack, env: &[(&str, &str)], exported: &Exported) {
+    let api = ApiBinary::spawn(stack, env);
     let trace_id = random_hex(16);
     let traceparent = format!("00-{trace_id}-{}-01", random_hex(8));
     let r = stack.http.get(format!("{}/healthz", api.base)).header("traceparent", &traceparent).send().await.unwrap();
@@ -451,6 +532,22 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
     assert_eq!(attrs["http.response.status_code"], "200");
     assert_eq!(attrs["http.request.method"], "GET");
     assert_eq!(attrs["http.route"], "/healthz");
+}
+
+#[test]
+fn an_otlp_protocol_that_is_not_built_in_stops_the_service_at_start_up() {
+    // http/json is a valid OTLP protocol, but exporting nothing while the
+    // operator expects spans would be worse than not starting.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_api-service"))
+        .env("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused")
+        .env("ARGUS_API_ADDR", "127.0.0.1:0")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && stderr.contains("http/json"), "{stderr}");
 }
 
 fn hex(bytes: &[u8]) -> String {
