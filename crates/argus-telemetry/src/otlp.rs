@@ -5,11 +5,11 @@
 //! thread of its own and converts every span into freshly allocated
 //! opentelemetry-proto messages there; at request rate that alone cost
 //! several percent of throughput, and the span store needed the same spans
-//! encoded once more (docs/architecture.md, "Tracing cost", has the
-//! figures). Here each span is encoded once, on the thread that ended it,
-//! and a batch's body is the encoded spans framed by the generated
-//! messages' own encodings: the request is byte for byte a prost-encoded
-//! `ExportTraceServiceRequest`, which a test checks against
+//! encoded once more (docs/architecture.md, "Why not opentelemetry-otlp's
+//! exporter", has the figures). Here each span is encoded once, on the
+//! thread that ended it, and a batch's body is the encoded spans framed by
+//! the generated messages' own encodings: the request is byte for byte a
+//! prost-encoded `ExportTraceServiceRequest`, which a test checks against
 //! opentelemetry-proto's conversion of the same spans. Over gRPC the same
 //! message goes in a gRPC frame to `TraceService/Export` on HTTP/2, and the
 //! call's outcome is read from the `grpc-status` trailer; a gRPC stack
@@ -35,7 +35,7 @@ use prost::Message as _;
 use prost::encoding::{WireType, encode_key, encode_varint};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::pipeline::{Inbox, Shard};
+use crate::pipeline::{COLLECT_EVERY, FullChunks, Inbox, Shard};
 
 /// Export requests in flight at once; beyond, spans wait in the queue.
 const IN_FLIGHT: usize = 2;
@@ -177,9 +177,8 @@ pub(crate) struct ScopeChunk {
 
 /// Starts the exporter on the current tokio runtime.
 pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<Shard>]>) -> Inbox<ScopeChunk> {
-    let (chunks, received) = mpsc::channel(QUEUE_CHUNKS);
+    let chunks = FullChunks::new(QUEUE_CHUNKS);
     let (flush, flushes) = mpsc::channel(4);
-    let dropped = Arc::new(AtomicU64::new(0));
     let client = reqwest::Client::builder().timeout(config.timeout);
     let client = match config.protocol {
         OtlpProtocol::HttpProtobuf => client,
@@ -192,11 +191,12 @@ pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<
         pending_spans: 0,
         in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
         report: Arc::new(Report::default()),
-        dropped: dropped.clone(),
+        chunks: chunks.clone(),
+        full: Vec::new(),
         config,
     };
-    tokio::spawn(exporter.run(received, flushes, shards));
-    Inbox { chunks, dropped, flush }
+    tokio::spawn(exporter.run(flushes, shards));
+    Inbox { chunks, flush }
 }
 
 /// `ResourceSpans.resource` and `.schema_url`, encoded once.
@@ -276,41 +276,48 @@ struct Exporter {
     pending_spans: usize,
     in_flight: Arc<Semaphore>,
     report: Arc<Report>,
-    dropped: Arc<AtomicU64>,
+    /// Full chunks from the request threads; their drops and the
+    /// exporter's own are counted together.
+    chunks: Arc<FullChunks<ScopeChunk>>,
+    /// The other half of the queue's swap, kept for its memory.
+    full: Vec<ScopeChunk>,
 }
 
 impl Exporter {
-    async fn run(
-        mut self,
-        mut chunks: mpsc::Receiver<ScopeChunk>,
-        mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
-        shards: Arc<[Mutex<Shard>]>,
-    ) {
+    async fn run(mut self, mut flushes: mpsc::Receiver<oneshot::Sender<()>>, shards: Arc<[Mutex<Shard>]>) {
         let mut tick = tokio::time::interval(self.config.schedule_delay);
+        let mut collect = tokio::time::interval(COLLECT_EVERY);
+        collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                chunk = chunks.recv() => match chunk {
-                    Some(chunk) => {
-                        self.queue(chunk);
-                        self.send(false);
-                    }
-                    None => {
-                        self.collect(&shards);
-                        return self.drain().await;
-                    }
-                },
+                _ = collect.tick() => {
+                    self.collect_full();
+                    self.send(false);
+                }
                 _ = tick.tick() => {
                     self.collect(&shards);
                     self.send(true);
                     self.report();
                 }
-                Some(done) = flushes.recv() => {
+                flush = flushes.recv() => {
                     self.collect(&shards);
                     self.drain().await;
+                    // None: the pipeline is gone, and this was the last.
+                    let Some(done) = flush else { return };
                     let _ = done.send(());
                 }
             }
         }
+    }
+
+    /// Takes the full chunks queued by the request threads.
+    fn collect_full(&mut self) {
+        let mut full = std::mem::take(&mut self.full);
+        self.chunks.take(&mut full);
+        for chunk in full.drain(..) {
+            self.queue(chunk);
+        }
+        self.full = full;
     }
 
     fn queue(&mut self, chunk: ScopeChunk) {
@@ -321,12 +328,13 @@ impl Exporter {
             && let Some(oldest) = self.pending.pop_front()
         {
             self.pending_spans -= oldest.spans;
-            self.dropped.fetch_add(oldest.spans as u64, Ordering::Relaxed);
+            self.chunks.dropped.fetch_add(oldest.spans as u64, Ordering::Relaxed);
         }
     }
 
-    /// Takes the shards' partial chunks.
+    /// Takes the full chunks, then the shards' partial ones.
     fn collect(&mut self, shards: &[Mutex<Shard>]) {
+        self.collect_full();
         for shard in shards {
             let taken = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take_export();
             if let Some(chunk) = taken {
@@ -384,7 +392,7 @@ impl Exporter {
         if last.is_some_and(|at| at.elapsed() < REPORT_EVERY) {
             return;
         }
-        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        let dropped = self.chunks.dropped.swap(0, Ordering::Relaxed);
         let failures = self.report.failures.swap(0, Ordering::Relaxed);
         let rejected = self.report.rejected.swap(0, Ordering::Relaxed);
         if dropped + failures + rejected == 0 {
@@ -581,7 +589,6 @@ mod tests {
             max_export_batch_size: 512,
             max_queue_size: 600,
         };
-        let dropped = Arc::new(AtomicU64::new(0));
         let mut exporter = Exporter {
             client: reqwest::Client::new(),
             resource: Vec::new(),
@@ -589,14 +596,15 @@ mod tests {
             pending_spans: 0,
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
             report: Arc::default(),
-            dropped: dropped.clone(),
+            chunks: FullChunks::new(QUEUE_CHUNKS),
+            full: Vec::new(),
             config,
         };
         for marker in 1..=4 {
             exporter.queue(chunk(marker, 200));
         }
         assert_eq!(exporter.pending_spans, 600);
-        assert_eq!(dropped.load(Ordering::Relaxed), 200);
+        assert_eq!(exporter.chunks.dropped.load(Ordering::Relaxed), 200);
         let kept: Vec<u8> = exporter.pending.iter().map(|c| c.bytes[0]).collect();
         assert_eq!(kept, [2, 3, 4], "the oldest went first");
     }

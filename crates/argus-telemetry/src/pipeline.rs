@@ -3,9 +3,12 @@
 //!
 //! Each thread keeps to one of a few shards. A shard holds the chunk of
 //! encoded spans it is filling for each destination; a full chunk goes to
-//! its destination's task through a bounded channel (dropped and counted
-//! when that task is behind), and each task collects the shards' partial
-//! chunks on its own tick. A request never waits for either.
+//! its destination's bounded queue (dropped and counted when that task is
+//! behind). Each task collects its queue every [`COLLECT_EVERY`], and the
+//! shards' partial chunks on its own, slower tick. A request never waits
+//! for either, and never wakes them: a wake-up per chunk (hundreds a
+//! second) cost the request threads more, in context switches, than the
+//! spans' encoding.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,6 +32,8 @@ const SHARDS: usize = 16;
 /// pages from the kernel every time).
 pub(crate) const CHUNK_SPANS: usize = 128;
 pub(crate) const CHUNK_BYTES: usize = 48 * 1024;
+/// How often a destination's task takes the full chunks queued for it.
+pub(crate) const COLLECT_EVERY: Duration = Duration::from_millis(20);
 
 /// One shard: its encoder and the chunks it is filling.
 #[derive(Default)]
@@ -83,28 +88,48 @@ impl std::fmt::Debug for SpanPipeline {
 /// hears when it has.
 pub(crate) type Flush = mpsc::Sender<oneshot::Sender<()>>;
 
-/// A destination task's side of the pipeline: a bounded channel of full
-/// chunks, and its flush requests.
+/// A destination task's side of the pipeline: its queue of full chunks,
+/// and its flush requests.
 pub(crate) struct Inbox<T> {
-    pub(crate) chunks: mpsc::Sender<T>,
-    /// Spans dropped because the task was behind; the task logs them.
-    pub(crate) dropped: Arc<AtomicU64>,
+    pub(crate) chunks: Arc<FullChunks<T>>,
     pub(crate) flush: Flush,
 }
 
 impl<T> std::fmt::Debug for Inbox<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inbox").field("dropped", &self.dropped).finish_non_exhaustive()
+        f.debug_struct("Inbox").field("dropped", &self.chunks.dropped).finish_non_exhaustive()
     }
 }
 
-impl<T> Inbox<T> {
-    /// Hands the task a full chunk of `spans` spans, or drops it (counted)
-    /// when the task is behind.
-    fn send(&self, chunk: T, spans: usize) {
-        if self.chunks.try_send(chunk).is_err() {
+/// Full chunks waiting for a destination's task, at most `capacity`.
+pub(crate) struct FullChunks<T> {
+    queue: Mutex<Vec<T>>,
+    capacity: usize,
+    /// Spans dropped because the task was behind; the task logs them.
+    pub(crate) dropped: AtomicU64,
+}
+
+impl<T> FullChunks<T> {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self { queue: Mutex::new(Vec::with_capacity(capacity)), capacity, dropped: AtomicU64::new(0) })
+    }
+
+    /// Queues a full chunk of `spans` spans, or drops it (counted) when the
+    /// task is behind.
+    fn push(&self, chunk: T, spans: usize) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.len() < self.capacity {
+            queue.push(chunk);
+        } else {
+            drop(queue);
             self.dropped.fetch_add(spans as u64, Ordering::Relaxed);
         }
+    }
+
+    /// The queued chunks, oldest first, swapped for `spare` (emptied).
+    pub(crate) fn take(&self, spare: &mut Vec<T>) {
+        spare.clear();
+        std::mem::swap(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner), spare);
     }
 }
 
@@ -192,12 +217,12 @@ impl SpanProcessor for SpanPipeline {
         if let Some(export) = &self.export {
             for chunk in full_export {
                 let spans = chunk.spans;
-                export.send(chunk, spans);
+                export.chunks.push(chunk, spans);
             }
         }
         if let (Some(store), Some(chunk)) = (&self.store, full_store) {
             let spans = chunk.len();
-            store.send(chunk, spans);
+            store.chunks.push(chunk, spans);
         }
     }
 

@@ -14,7 +14,7 @@
 //! tick.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,7 +31,7 @@ use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::otlp::length_delimited;
-use crate::pipeline::{CHUNK_BYTES, CHUNK_SPANS, Inbox, Shard};
+use crate::pipeline::{CHUNK_BYTES, CHUNK_SPANS, COLLECT_EVERY, FullChunks, Inbox, Shard};
 use crate::request_span::TENANT_FIELD;
 
 /// foldhash, not SipHash: the writer hashes span and trace ids (random,
@@ -165,9 +165,8 @@ pub(crate) fn start(
     shards: Arc<[Mutex<Shard>]>,
 ) -> Result<Inbox<StoreChunk>, argus_store::StoreError> {
     let store = Store::connect(&StoreConfig { database_url: config.database_url.clone(), max_connections: 2 })?;
-    let (chunks, received) = mpsc::channel(QUEUE_CHUNKS);
+    let chunks = FullChunks::new(QUEUE_CHUNKS);
     let (flush, flushes) = mpsc::channel(4);
-    let dropped = Arc::new(AtomicU64::new(0));
     let writer = Writer {
         store,
         resource: encoded_resource(&service),
@@ -177,10 +176,11 @@ pub(crate) fn start(
         batches: FastMap::default(),
         written: Vec::new(),
         pending: 0,
-        dropped: dropped.clone(),
+        chunks: chunks.clone(),
+        full: Vec::new(),
     };
-    tokio::spawn(writer.run(received, flushes, shards));
-    Ok(Inbox { chunks, dropped, flush })
+    tokio::spawn(writer.run(flushes, shards));
+    Ok(Inbox { chunks, flush })
 }
 
 /// `ResourceSpans.resource` naming the service, encoded.
@@ -212,35 +212,31 @@ struct Writer {
     /// every flush.
     written: Vec<NewSpanBatch>,
     pending: usize,
-    dropped: Arc<AtomicU64>,
+    /// Full chunks from the request threads.
+    chunks: Arc<FullChunks<StoreChunk>>,
+    /// The other half of the queue's swap, kept for its memory.
+    full: Vec<StoreChunk>,
 }
 
 impl Writer {
-    async fn run(
-        mut self,
-        mut chunks: mpsc::Receiver<StoreChunk>,
-        mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
-        shards: Arc<[Mutex<Shard>]>,
-    ) {
+    async fn run(mut self, mut flushes: mpsc::Receiver<oneshot::Sender<()>>, shards: Arc<[Mutex<Shard>]>) {
+        let mut collect = tokio::time::interval(COLLECT_EVERY);
+        collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let mut purge = tokio::time::interval(PURGE_EVERY);
         loop {
             tokio::select! {
-                chunk = chunks.recv() => match chunk {
-                    Some(chunk) => self.take(&chunk).await,
-                    None => {
-                        self.collect(&shards).await;
-                        return self.flush().await;
-                    }
-                },
+                _ = collect.tick() => self.collect_full().await,
                 _ = flush.tick() => {
                     self.collect(&shards).await;
                     self.flush().await;
                     self.claims.expire();
                 }
-                Some(done) = flushes.recv() => {
+                request = flushes.recv() => {
                     self.collect(&shards).await;
                     self.flush().await;
+                    // None: the pipeline is gone, and this was the last.
+                    let Some(done) = request else { return };
                     let _ = done.send(());
                 }
                 _ = purge.tick() => self.purge().await,
@@ -248,8 +244,19 @@ impl Writer {
         }
     }
 
-    /// Takes the shards' partial chunks.
+    /// Takes the full chunks queued by the request threads.
+    async fn collect_full(&mut self) {
+        let mut full = std::mem::take(&mut self.full);
+        self.chunks.take(&mut full);
+        for chunk in full.drain(..) {
+            self.take(&chunk).await;
+        }
+        self.full = full;
+    }
+
+    /// Takes the full chunks, then the shards' partial ones.
     async fn collect(&mut self, shards: &[Mutex<Shard>]) {
+        self.collect_full().await;
         for shard in shards {
             let taken = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take_store();
             if let Some(chunk) = taken {
@@ -272,7 +279,7 @@ impl Writer {
     }
 
     async fn flush(&mut self) {
-        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        let dropped = self.chunks.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             tracing::warn!(dropped, "span store behind: spans dropped");
         }
@@ -416,7 +423,10 @@ impl Claims {
     fn expire(&mut self) {
         self.expire_older_than(CLAIM_WAIT);
         if self.claimed_since.elapsed() >= REMEMBER_CLAIMED {
-            self.claimed_before = std::mem::take(&mut self.claimed);
+            // Sized as the last generation was, so it seldom grows (a
+            // rehash of a table this size is most of an insert's cost).
+            let next = FastMap::with_capacity_and_hasher(self.claimed.len(), Default::default());
+            self.claimed_before = std::mem::replace(&mut self.claimed, next);
             self.claimed_since = Instant::now();
             // Tenants are few; forgetting them with the claims bounds the
             // set all the same.
