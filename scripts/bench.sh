@@ -81,9 +81,10 @@ case "$name" in
         # A stand-in collector for the export-on run.
         "$bin/argus-bench" otlp-sink --addr 127.0.0.1:18318 &
         pids+=($!)
-        # Two api-services over the same database: one without tracing
-        # export or span store, one with OTLP to the collector and tenants'
-        # spans to the span store.
+        # Three api-services over the same database: one with no tracing
+        # destination, one with OTLP to the collector and tenants' spans to
+        # the span store, and one with the span store only (the default
+        # without a collector: export off).
         start_api() {
             local port=$1
             shift
@@ -95,6 +96,7 @@ case "$name" in
         }
         start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=false
         start_api 18083 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 ARGUS_TRACE_STORE=true
+        start_api 18085 OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=true
         created=$("$bin/argusctl" tenant create --name bench)
         admin=$(sed -n 's/.*"admin_token": "\(.*\)".*/\1/p' <<<"$created")
         tenant=$(sed -n 's/.*"tenant_id": "\(.*\)".*/\1/p' <<<"$created")
@@ -114,12 +116,16 @@ case "$name" in
         "$bin/argus-bench" graphql --api http://127.0.0.1:18081 "${ids[@]}"
         # Tracing's overhead: the machine's speed drifts from minute to
         # minute by more than the overhead (measured: back-to-back 10-s runs
-        # of one configuration differed by up to 25%), so the two services
-        # take turns in 3-s phases, in the order OFF ON, ON OFF, ..., each
-        # after a 1-s uncounted warm-up that also lets the other service's
-        # last spans reach the collector and the span store.
-        say "tracing overhead: the same read, export OFF and ON in turn, 8 pairs of 3-s phases"
-        "$bin/argus-bench" tracing-overhead --off http://127.0.0.1:18081 --on http://127.0.0.1:18083 "${ids[@]}"
+        # of one configuration differed by up to 25%), so the three services
+        # take turns in 3-s phases, the order rotating each round, each
+        # phase after a 1-s uncounted warm-up that also lets the others'
+        # last spans reach the collector and the span store. The export's
+        # overhead is export on against export off, the span store at its
+        # default (on); the span store's, and both together, are reported
+        # beside it.
+        say "tracing overhead: the same read against export off/on and span store off/on, 12 rounds of 3-s phases"
+        "$bin/argus-bench" tracing-overhead --off http://127.0.0.1:18081 --store http://127.0.0.1:18085 \
+            --on http://127.0.0.1:18083 "${ids[@]}"
         ;;
     jobs)
         # 100k nodes and 1M edges: the import's NDJSON (~110 MB) goes in the

@@ -81,26 +81,31 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
-    /// Tracing's cost to the persisted read: two api-services over one
-    /// database, one exporting and storing spans and one not, loaded in
-    /// turn in short phases (order OFF ON, ON OFF, ...), so both see the
-    /// same machine from second to second.
+    /// Tracing's cost to the persisted read: three api-services over one
+    /// database (no tracing destination; the span store only, as deployed
+    /// without a collector; OTLP export and the span store), loaded in turn
+    /// in short phases whose order rotates from round to round, so all three
+    /// see the same machine from second to second.
     TracingOverhead {
         /// The api-service without export or span store.
         #[arg(long)]
         off: String,
+        /// The api-service writing the span store, without export.
+        #[arg(long)]
+        store: String,
         /// The api-service exporting over OTLP and writing the span store.
         #[arg(long)]
         on: String,
         #[command(flatten)]
         read: ReadArgs,
-        /// OFF/ON pairs; each phase is measured after a warm-up.
-        #[arg(long, default_value_t = 8)]
-        pairs: usize,
+        /// Rounds of one phase per service; each phase is measured after a
+        /// warm-up.
+        #[arg(long, default_value_t = 12)]
+        rounds: usize,
         #[arg(long, default_value_t = 3)]
         phase_seconds: u64,
         /// Load before each phase that is not counted: it lets the other
-        /// service's last spans reach their destinations first.
+        /// services' last spans reach their destinations first.
         #[arg(long, default_value_t = 1000)]
         warmup_ms: u64,
     },
@@ -159,10 +164,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let report = graphql_bench(&api, &read, seconds).await?;
             print_report(&report)?;
         }
-        Command::TracingOverhead { off, on, read, pairs, phase_seconds, warmup_ms } => {
-            let phases =
-                Phases { pairs, seconds: Duration::from_secs(phase_seconds), warmup: Duration::from_millis(warmup_ms) };
-            let report = tracing_overhead(&off, &on, &read, phases).await?;
+        Command::TracingOverhead { off, store, on, read, rounds, phase_seconds, warmup_ms } => {
+            let phases = Phases {
+                rounds,
+                seconds: Duration::from_secs(phase_seconds),
+                warmup: Duration::from_millis(warmup_ms),
+            };
+            let report = tracing_overhead([&off, &store, &on], &read, phases).await?;
             print_report(&report)?;
         }
         Command::Jobs { api, database_url, issuer, nodes, edges, seed, edge_list, input } => {
@@ -495,52 +503,53 @@ async fn graphql_bench(
     }))
 }
 
-/// How [`tracing_overhead`] alternates its two services.
+/// How [`tracing_overhead`] takes turns between its services.
 struct Phases {
-    pairs: usize,
+    rounds: usize,
     seconds: Duration,
     warmup: Duration,
 }
 
-/// The persisted read's throughput against `off` and `on` in alternating
-/// phases (OFF ON, ON OFF, ...: a drift over the run, or a phase's position
-/// in its pair, weighs on both alike), and tracing's overhead as
-/// `1 - mean(on) / mean(off)`.
+/// The persisted read's throughput against `[off, store, on]` in turn, the
+/// order rotating each round (a drift over the run, or a phase's position
+/// in its round, weighs on all alike), and the overheads between their
+/// mean rates: the export's (`on` against `store`, the span store staying
+/// at its default), the span store's (`store` against `off`), and both
+/// together (`on` against `off`).
 async fn tracing_overhead(
-    off: &str,
-    on: &str,
+    services: [&str; 3],
     read: &ReadArgs,
     phases: Phases,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    // Both services share the database, so one incident serves both.
-    let body = incident_read_body(off.trim_end_matches('/'), read).await?;
-    let (read_off, read_on) = (persisted_read(off, read, body.clone()), persisted_read(on, read, body));
-    let concurrency = read.concurrency;
-    let (mut offs, mut ons) = (Vec::new(), Vec::new());
+    // The services share the database, so one incident serves all.
+    let body = incident_read_body(services[0].trim_end_matches('/'), read).await?;
+    let requests = services.map(|base| persisted_read(base, read, body.clone()));
+    let mut rates: [Vec<f64>; 3] = Default::default();
     let mut errors = 0;
-    for pair in 0..phases.pairs {
-        let order = if pair % 2 == 0 { [false, true] } else { [true, false] };
-        for tracing_on in order {
-            let request = if tracing_on { read_on.clone() } else { read_off.clone() };
-            let load = request_load(concurrency, phases.warmup, phases.seconds, request, graphql_ok).await?;
+    for rotation in 0..phases.rounds {
+        for turn in 0..3 {
+            let service = (rotation + turn) % 3;
+            let request = requests[service].clone();
+            let load = request_load(read.concurrency, phases.warmup, phases.seconds, request, graphql_ok).await?;
             errors += load.errors;
-            if tracing_on { &mut ons } else { &mut offs }.push(round(load.rate));
+            rates[service].push(round(load.rate));
         }
     }
-    let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len().max(1) as f64;
-    let (mean_off, mean_on) = (mean(&offs), mean(&ons));
-    let overhead = if mean_off > 0.0 { 1.0 - mean_on / mean_off } else { 0.0 };
+    let [off, store, on] = rates.each_ref().map(|rates| rates.iter().sum::<f64>() / rates.len().max(1) as f64);
+    let overhead =
+        |with: f64, without: f64| if without > 0.0 { ((1.0 - with / without) * 1000.0).round() / 1000.0 } else { 0.0 };
+    let export_overhead = overhead(on, store);
     Ok(json!({
         "benchmark": "tracing_overhead",
-        "concurrency": concurrency,
+        "concurrency": read.concurrency,
         "seconds_per_phase": phases.seconds.as_secs_f64(),
-        "graphql_per_second_export_off": round(mean_off),
-        "graphql_per_second_export_on": round(mean_on),
-        "off_phases": offs,
-        "on_phases": ons,
+        "graphql_per_second": { "off": round(off), "span_store": round(store), "export_and_span_store": round(on) },
+        "phases": { "off": rates[0], "span_store": rates[1], "export_and_span_store": rates[2] },
         "errors": errors,
-        "throughput_overhead": (overhead * 1000.0).round() / 1000.0,
+        "export_overhead": export_overhead,
+        "span_store_overhead": overhead(store, off),
+        "export_and_span_store_overhead": overhead(on, off),
         "target_overhead": 0.10,
-        "target_met": overhead < 0.10 && errors == 0,
+        "target_met": export_overhead < 0.10 && errors == 0,
     }))
 }
