@@ -423,8 +423,8 @@ impl Claims {
     fn expire(&mut self) {
         self.expire_older_than(CLAIM_WAIT);
         if self.claimed_since.elapsed() >= REMEMBER_CLAIMED {
-            // Sized as the last generation was, so it seldom grows (a
-            // rehash of a table this size is most of an insert's cost).
+            // Sized as the last generation was, so it does not rehash its
+            // way back up to that size.
             let next = FastMap::with_capacity_and_hasher(self.claimed.len(), Default::default());
             self.claimed_before = std::mem::replace(&mut self.claimed, next);
             self.claimed_since = Instant::now();
