@@ -192,7 +192,6 @@ pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<
         in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
         report: Arc::new(Report::default()),
         chunks: chunks.clone(),
-        full: Vec::new(),
         config,
     };
     tokio::spawn(exporter.run(flushes, shards));
@@ -279,8 +278,6 @@ struct Exporter {
     /// Full chunks from the request threads; their drops and the
     /// exporter's own are counted together.
     chunks: Arc<FullChunks<ScopeChunk>>,
-    /// The other half of the queue's swap, kept for its memory.
-    full: Vec<ScopeChunk>,
 }
 
 impl Exporter {
@@ -312,12 +309,9 @@ impl Exporter {
 
     /// Takes the full chunks queued by the request threads.
     fn collect_full(&mut self) {
-        let mut full = std::mem::take(&mut self.full);
-        self.chunks.take(&mut full);
-        for chunk in full.drain(..) {
+        for chunk in self.chunks.take() {
             self.queue(chunk);
         }
-        self.full = full;
     }
 
     fn queue(&mut self, chunk: ScopeChunk) {
@@ -597,7 +591,6 @@ mod tests {
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
             report: Arc::default(),
             chunks: FullChunks::new(QUEUE_CHUNKS),
-            full: Vec::new(),
             config,
         };
         for marker in 1..=4 {

@@ -111,7 +111,7 @@ pub(crate) struct FullChunks<T> {
 
 impl<T> FullChunks<T> {
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
-        Arc::new(Self { queue: Mutex::new(Vec::with_capacity(capacity)), capacity, dropped: AtomicU64::new(0) })
+        Arc::new(Self { queue: Mutex::new(Vec::new()), capacity, dropped: AtomicU64::new(0) })
     }
 
     /// Queues a full chunk of `spans` spans, or drops it (counted) when the
@@ -126,10 +126,9 @@ impl<T> FullChunks<T> {
         }
     }
 
-    /// The queued chunks, oldest first, swapped for `spare` (emptied).
-    pub(crate) fn take(&self, spare: &mut Vec<T>) {
-        spare.clear();
-        std::mem::swap(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner), spare);
+    /// The queued chunks, oldest first.
+    pub(crate) fn take(&self) -> Vec<T> {
+        std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

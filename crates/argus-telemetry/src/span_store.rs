@@ -177,7 +177,6 @@ pub(crate) fn start(
         written: Vec::new(),
         pending: 0,
         chunks: chunks.clone(),
-        full: Vec::new(),
     };
     tokio::spawn(writer.run(flushes, shards));
     Ok(Inbox { chunks, flush })
@@ -214,8 +213,6 @@ struct Writer {
     pending: usize,
     /// Full chunks from the request threads.
     chunks: Arc<FullChunks<StoreChunk>>,
-    /// The other half of the queue's swap, kept for its memory.
-    full: Vec<StoreChunk>,
 }
 
 impl Writer {
@@ -246,12 +243,9 @@ impl Writer {
 
     /// Takes the full chunks queued by the request threads.
     async fn collect_full(&mut self) {
-        let mut full = std::mem::take(&mut self.full);
-        self.chunks.take(&mut full);
-        for chunk in full.drain(..) {
+        for chunk in self.chunks.take() {
             self.take(&chunk).await;
         }
-        self.full = full;
     }
 
     /// Takes the full chunks, then the shards' partial ones.
