@@ -128,6 +128,8 @@ case "$name" in
             --on http://127.0.0.1:18083 "${ids[@]}"
         ;;
     jobs)
+        say "graph algorithms alone, in process: 100k nodes, 1M edges (release build)"
+        "$bin/argus-bench" graph-core --nodes 100000 --edges 1000000
         # 100k nodes and 1M edges: the import's NDJSON (~110 MB) goes in the
         # POST body, so the body limit of /v1/jobs is raised for the run.
         start_auth

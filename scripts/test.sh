@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
 # Runs every test against the local PostgreSQL and RabbitMQ. Each test makes
 # its own database (and vhost), so tests run in parallel and leave nothing.
+# Installs what the suite needs when it is missing: cargo-nextest (crates.io)
+# and Chromium with its driver (Debian), for the browser test of the
+# authorization-code flow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
+export PATH="$HOME/.cargo/bin:$PATH"
 ensure_services
 if ! command -v cargo-nextest >/dev/null 2>&1; then
-    say "installing cargo-nextest"
+    say "installing cargo-nextest (the test runner), from crates.io"
     cargo install cargo-nextest --locked
+fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 \
+        || die "the browser test needs Chromium and its WebDriver: install Debian's chromium and chromium-driver (or your system's equivalents), then run this again"
+    say "installing chromium and chromium-driver (Debian), for the browser test of the authorization-code flow"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 say "running the test suite"
 cargo nextest run --workspace --no-fail-fast

@@ -1381,49 +1381,4 @@ mod tests {
         assert!((sum - 1.0).abs() < 1e-6, "sum {sum}");
         assert!(out.pagerank_scores().unwrap().iter().all(|&s| s > 0.0));
     }
-
-    /// Timing smoke test on the benchmark's size: `cargo test --release -p argus-analytics -- --ignored
-    /// --nocapture`. Wall time on a shared machine is indicative only.
-    #[test]
-    #[ignore]
-    fn pagerank_100k_nodes_1m_edges_timing() {
-        use std::time::Instant;
-        let (nodes, edges) = (100_000u32, 1_000_000usize);
-        let mut state = 42u64;
-        let list: Vec<(String, String)> = (0..edges)
-            .map(|_| {
-                let mut next = || {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    format!("ent_{}", (state >> 33) % u64::from(nodes))
-                };
-                (next(), next())
-            })
-            .collect();
-
-        let start = Instant::now();
-        let graph = EntityGraph::from_id_pairs(ids(nodes as usize), list.iter().map(|(s, t)| (s.as_str(), t.as_str())));
-        let built = start.elapsed();
-        let out = run(&graph, json!({"algorithms": ["pagerank"]}));
-        let total = start.elapsed();
-        let pr = out.pagerank.unwrap();
-        println!(
-            "from_id_pairs {built:?}; + pagerank (default tolerance) {total:?}: {} iterations, converged {}",
-            pr.iterations, pr.converged
-        );
-        assert!(pr.converged);
-
-        let start = Instant::now();
-        let out = run(&graph, json!({"algorithms": ["pagerank"], "pagerank": {"tolerance": 1e-300}}));
-        let pr = out.pagerank.unwrap();
-        println!("pagerank alone, tolerance 1e-300: {:?} for {} iterations", start.elapsed(), pr.iterations);
-
-        let start = Instant::now();
-        let out = run(&graph, json!({"algorithms": ["betweenness", "connected_components", "degree"]}));
-        let b = out.betweenness.unwrap();
-        println!(
-            "sampled betweenness ({} pivots) + components + degree: {:?}",
-            b.sample_size.unwrap_or(0),
-            start.elapsed()
-        );
-    }
 }

@@ -2,6 +2,7 @@
 //! measures one issue's target and prints the figures the issue asks for,
 //! as JSON on stdout.
 
+mod graph_core;
 mod jobs;
 
 use std::sync::Arc;
@@ -135,6 +136,17 @@ enum Command {
         #[arg(long)]
         input: String,
     },
+    /// The graph algorithms alone, in process, on a generated graph:
+    /// building it, PageRank (default tolerance, then the tightest,
+    /// up to 100 iterations) and sampled betweenness with components and degree.
+    GraphCore {
+        #[arg(long, default_value_t = 100_000)]
+        nodes: u32,
+        #[arg(long, default_value_t = 1_000_000)]
+        edges: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// A stand-in OTLP/HTTP collector: accepts every `POST /v1/traces`
     /// (without decoding it) until killed, so tracing export can be measured
     /// without a real collector competing for the cores.
@@ -177,6 +189,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let input: serde_json::Value = serde_json::from_str(&input)?;
             let report = jobs::bench(&api, &database_url, &issuer, nodes, edges, seed, &edge_list, input).await?;
             print_report(&report)?;
+        }
+        Command::GraphCore { nodes, edges, seed } => {
+            print_report(&graph_core::bench(nodes, edges, seed)?)?;
         }
         Command::OtlpSink { addr } => {
             // Reads each body, as a collector does: a request left unread
