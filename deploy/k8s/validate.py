@@ -18,8 +18,10 @@ kinds of check, all offline:
 3. policy: the rules of issue 8 and docs/operations.md - non-root uid 10001,
    read-only root filesystem, no privilege escalation, all capabilities
    dropped, RuntimeDefault seccomp, requests and limits, /healthz and /readyz
-   probes, secrets only by secretKeyRef, a default-deny NetworkPolicy, and
-   (with --production, for prod) no Secret objects and pinned images.
+   probes, secrets only by secretKeyRef, a default-deny NetworkPolicy, no
+   Ingress path that reaches /healthz or /readyz (issue 17: they stay inside
+   the cluster), and (with --production, for prod) no Secret objects and
+   pinned images.
 
 Prints one line per problem and exits 1 if there is any.
 """
@@ -256,9 +258,27 @@ def check_references(overlay: str, objs: list[dict], report: Report, external_ok
             report.add(overlay, w, "only delivery-worker may reach the internet")
 
 
+HEALTH_PATHS = ("/healthz", "/readyz")
+
+
+def exposed_health_paths(path: dict) -> list[str]:
+    """The health paths an Ingress path would route (a Prefix matches whole
+    path elements; ImplementationSpecific is treated as a prefix)."""
+    p = path.get("path") or "/"
+    if path.get("pathType") == "Exact":
+        return [h for h in HEALTH_PATHS if h == p]
+    prefix = p.rstrip("/")
+    return [h for h in HEALTH_PATHS if prefix == "" or h == prefix or h.startswith(prefix + "/")]
+
+
 def check_policy(overlay: str, objs: list[dict], report: Report, prod: bool) -> None:
     for obj in objs:
         kind = obj.get("kind")
+        if kind == "Ingress":
+            for rule in (obj.get("spec") or {}).get("rules") or []:
+                for path in ((rule.get("http") or {}).get("paths")) or []:
+                    for health in exposed_health_paths(path):
+                        report.add(overlay, obj, f"host {rule.get('host')}: path {path.get('path')!r} exposes {health}")
         if kind == "Secret" and prod:
             report.add(overlay, obj, "a Secret in this overlay: secret values never live in the repository")
         if kind == "ConfigMap":

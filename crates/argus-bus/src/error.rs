@@ -18,6 +18,9 @@ pub enum BusError {
     /// been taken, so the publisher treats it as not sent.
     #[error("timed out waiting for the broker after {0:?}")]
     Timeout(std::time::Duration),
+    /// The broker settings are unusable (found at start-up).
+    #[error("broker settings: {0}")]
+    Config(String),
     /// A name or value too long for AMQP (short strings are at most 255 bytes).
     #[error("invalid message: {0}")]
     Invalid(String),

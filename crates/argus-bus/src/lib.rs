@@ -33,7 +33,7 @@ pub use message::{
     CONTENT_TYPE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID, JOB_CALLBACK_KIND,
     Message,
 };
-pub use publisher::{Publisher, PublisherConfig, connect};
+pub use publisher::{Broker, Publisher, PublisherConfig, connect};
 pub use relay::{OutboxRelay, RelayConfig};
 pub use tokio_util::sync::CancellationToken;
 pub use topology::{Exchange, Topology, WorkQueue};

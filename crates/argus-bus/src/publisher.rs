@@ -1,21 +1,85 @@
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::LongString;
-use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties, DefaultConnectionBuilder};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::topology::{Exchange, Topology, short};
 use crate::{BusError, Message};
 
+/// Where the broker is (`ARGUS_AMQP_URL`) and, for `amqps://`, which
+/// certificate authorities to trust besides the built-in web roots
+/// (`ARGUS_AMQP_CA_FILE`).
+#[derive(Debug, Clone)]
+pub struct Broker {
+    url: String,
+    tls: OwnedTLSConfig,
+}
+
+impl Broker {
+    /// A broker whose TLS certificate (if `amqps://`) chains to a public root.
+    pub fn new(amqp_url: impl Into<String>) -> Self {
+        Self { url: amqp_url.into(), tls: OwnedTLSConfig::default() }
+    }
+
+    /// Also trusts the PEM certificates in `ca_file`, read now so a missing
+    /// or empty file fails at start-up. Only for `amqps://`: a CA for a
+    /// plain connection is a mistake worth refusing.
+    pub fn with_ca_file(amqp_url: impl Into<String>, ca_file: Option<&Path>) -> Result<Self, BusError> {
+        let mut broker = Self::new(amqp_url);
+        let Some(path) = ca_file else { return Ok(broker) };
+        if !broker.url.starts_with("amqps://") {
+            return Err(BusError::Config(format!(
+                "ARGUS_AMQP_CA_FILE is set but ARGUS_AMQP_URL is not amqps:// ({} would be ignored)",
+                path.display()
+            )));
+        }
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| BusError::Config(format!("ARGUS_AMQP_CA_FILE {}: {e}", path.display())))?;
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(BusError::Config(format!("ARGUS_AMQP_CA_FILE {}: no PEM certificate", path.display())));
+        }
+        broker.tls.cert_chain = Some(pem);
+        Ok(broker)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether certificates beyond the built-in roots are trusted.
+    pub fn has_extra_ca(&self) -> bool {
+        self.tls.cert_chain.is_some()
+    }
+}
+
+impl From<&str> for Broker {
+    fn from(url: &str) -> Self {
+        Self::new(url)
+    }
+}
+
+impl From<String> for Broker {
+    fn from(url: String) -> Self {
+        Self::new(url)
+    }
+}
+
 /// Opens a connection named `name` (the name shows in
 /// `rabbitmqctl list_connections client_properties`), bounded by `timeout`
 /// so an unreachable broker fails instead of hanging.
-pub async fn connect(amqp_url: &str, name: &str, timeout: Duration) -> Result<Connection, BusError> {
+pub async fn connect(broker: &Broker, name: &str, timeout: Duration) -> Result<Connection, BusError> {
     let properties = ConnectionProperties::default().with_connection_name(LongString::from(name));
-    match tokio::time::timeout(timeout, Connection::connect(amqp_url, properties)).await {
+    let connecting = DefaultConnectionBuilder::new()?
+        .with_uri_str(broker.url.clone())
+        .with_properties(properties)
+        .with_tls_config(broker.tls.clone());
+    match tokio::time::timeout(timeout, connecting.connect()).await {
         Ok(connection) => Ok(connection?),
         Err(_elapsed) => Err(BusError::Timeout(timeout)),
     }
@@ -24,8 +88,9 @@ pub async fn connect(amqp_url: &str, name: &str, timeout: Duration) -> Result<Co
 /// How a [`Publisher`] connects and how patient it is.
 #[derive(Debug, Clone)]
 pub struct PublisherConfig {
-    /// `ARGUS_AMQP_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
-    pub amqp_url: String,
+    /// `ARGUS_AMQP_URL` (e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`) and
+    /// `ARGUS_AMQP_CA_FILE`.
+    pub broker: Broker,
     pub topology: Topology,
     /// Shown by the broker, to tell connections apart.
     pub connection_name: String,
@@ -39,9 +104,9 @@ pub struct PublisherConfig {
 }
 
 impl PublisherConfig {
-    pub fn new(amqp_url: impl Into<String>, topology: Topology) -> Self {
+    pub fn new(broker: impl Into<Broker>, topology: Topology) -> Self {
         Self {
-            amqp_url: amqp_url.into(),
+            broker: broker.into(),
             topology,
             connection_name: "argus-publisher".to_owned(),
             connect_timeout: Duration::from_secs(5),
@@ -272,7 +337,7 @@ impl Publisher {
 
     async fn open(&self) -> Result<(Connection, Channel), BusError> {
         let config = &self.inner.config;
-        let connection = connect(&config.amqp_url, &config.connection_name, config.connect_timeout).await?;
+        let connection = connect(&config.broker, &config.connection_name, config.connect_timeout).await?;
         let channel = connection.create_channel().await?;
         // Declared on every connect, so a broker that lost its definitions
         // (a reset node, a new vhost) routes again before the first publish.
@@ -313,4 +378,35 @@ fn publish_span(exchange: &str, routing_key: &str, message: &Message) -> tracing
     );
     argus_telemetry::propagation::set_parent_from_map(&span, &message.headers);
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUAA==\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn a_ca_file_is_read_at_start_and_only_for_amqps() {
+        let dir = std::env::temp_dir().join(format!("argus-bus-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ca, junk) = (dir.join("ca.pem"), dir.join("junk.pem"));
+        std::fs::write(&ca, CA).unwrap();
+        std::fs::write(&junk, "not a certificate").unwrap();
+
+        let broker = Broker::with_ca_file("amqps://u:p@mq.internal:5671/%2f", Some(&ca)).unwrap();
+        assert!(broker.has_extra_ca());
+        assert_eq!(broker.url(), "amqps://u:p@mq.internal:5671/%2f");
+        assert!(!Broker::with_ca_file("amqps://mq/%2f", None).unwrap().has_extra_ca());
+        assert!(!Broker::from("amqp://mq/%2f").has_extra_ca());
+
+        let refused = |url: &str, file: &Path, expected: &str| {
+            let err = Broker::with_ca_file(url, Some(file)).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        };
+        refused("amqp://mq:5672/%2f", &ca, "is not amqps://");
+        refused("amqps://mq/%2f", &dir.join("missing.pem"), "missing.pem");
+        refused("amqps://mq/%2f", &junk, "no PEM certificate");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

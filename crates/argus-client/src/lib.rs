@@ -66,14 +66,13 @@ pub fn verify_webhook(
     let key = argus_crypto::webhook::webhook_signing_key(secret).map_err(|e| ClientError::Webhook(e.to_string()))?;
     let ts: i64 = timestamp.parse().map_err(|_| ClientError::Webhook("webhook-timestamp is not a number".into()))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
-    if (now - ts).abs() > WEBHOOK_TOLERANCE_SECONDS {
+    // `abs_diff`: a timestamp near i64::MIN or MAX must not overflow.
+    if now.abs_diff(ts) > WEBHOOK_TOLERANCE_SECONDS.unsigned_abs() {
         return Err(ClientError::Webhook("webhook-timestamp is outside the tolerance".into()));
     }
-    let expected = argus_crypto::webhook::sign_webhook(&key, id, ts, body);
-    let matched = signatures.split(' ').any(|candidate| {
-        #[allow(deprecated)]
-        ring::constant_time::verify_slices_are_equal(candidate.as_bytes(), expected.as_bytes()).is_ok()
-    });
+    let matched = signatures
+        .split(' ')
+        .any(|candidate| argus_crypto::webhook::webhook_signature_matches(&key, id, ts, body, candidate));
     if matched { Ok(()) } else { Err(ClientError::Webhook("no signature matches".into())) }
 }
 
@@ -95,5 +94,39 @@ mod tests {
         let old = now - 600;
         let stale = argus_crypto::webhook::sign_webhook(&key, "evt_1", old, body);
         assert!(verify_webhook(&secret, "evt_1", &old.to_string(), &stale, body).is_err());
+        assert!(verify_webhook(&secret, "evt_1", &i64::MIN.to_string(), &good, body).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn webhook_verification_never_panics(
+            secret in proptest::prop_oneof![proptest::prelude::any::<String>(), "whsec_[A-Za-z0-9+/=]{32,44}"],
+            id in proptest::prelude::any::<String>(),
+            timestamp in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                proptest::strategy::Strategy::prop_map(proptest::prelude::any::<i64>(), |t| t.to_string()),
+            ],
+            signatures in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "(v1,[A-Za-z0-9+/=é]{0,50} ?){0,4}",
+            ],
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            proptest::prop_assert!(verify_webhook(&secret, &id, &timestamp, &signatures, &body).is_err());
+        }
+
+        #[test]
+        fn signed_webhooks_verify(
+            id in proptest::prelude::any::<String>(),
+            // Inside the tolerance, with a second for the clock to turn.
+            skew in -299i64..300,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let secret = argus_crypto::webhook::generate_webhook_secret();
+            let key = argus_crypto::webhook::webhook_signing_key(&secret).unwrap();
+            let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64 + skew;
+            let signature = argus_crypto::webhook::sign_webhook(&key, &id, ts, &body);
+            proptest::prop_assert!(verify_webhook(&secret, &id, &ts.to_string(), &signature, &body).is_ok());
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod jwk;
 pub mod keys;
 pub mod password;
 mod provider;
+pub mod sealing;
 pub mod secrets;
 pub mod tokens;
 pub mod webhook;
@@ -12,7 +13,8 @@ pub mod webhook;
 pub use jwk::{Jwk, JwkSet};
 pub use keys::{SigningKey, generate_signing_key_pem};
 pub use password::{hash_password, verify_password};
-pub use secrets::{DEV_PEPPER, SecretHasher, generate_secret};
+pub use sealing::{DEV_SEALING_KEYS, KeySealer};
+pub use secrets::{DEV_PEPPER, SecretHasher, equal_constant_time, generate_secret};
 pub use tokens::{IssuedToken, TokenGrant, issue_access_token};
 
 #[derive(Debug, thiserror::Error)]

@@ -27,6 +27,13 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+/// Whether `a` and `b` are equal, in time that depends only on their lengths
+/// (for values an attacker guesses at: PKCE challenges, CSRF tokens).
+pub fn equal_constant_time(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}
+
 #[derive(Clone)]
 pub struct SecretHasher {
     key: hmac::Key,
@@ -68,5 +75,13 @@ mod tests {
         assert!(hasher.verify(&a, &stored));
         assert!(!hasher.verify(&b, &stored));
         assert!(!SecretHasher::new(b"other pepper").verify(&a, &stored));
+    }
+
+    #[test]
+    fn constant_time_equality_is_equality() {
+        assert!(equal_constant_time(b"abc", b"abc"));
+        assert!(!equal_constant_time(b"abc", b"abd"));
+        assert!(!equal_constant_time(b"abc", b"abcd"));
+        assert!(equal_constant_time(b"", b""));
     }
 }

@@ -3,7 +3,15 @@
 //! retires current, promotes next and creates a new next, so verifiers that
 //! cached the JWKS already hold the key that starts signing. A retired key
 //! stays published until every token it signed has expired.
+//!
+//! Private keys are stored sealed ([`KeySealer`]): `private_key_sealed`
+//! with the `sealing_key_id` that sealed it. A key still in plaintext
+//! (`private_key_pem`, from before migration 2026-12-05-001300) is read as
+//! it is and sealed by the next [`Store::ensure_signing_keys`], which
+//! `argusctl migrate` and every auth-service start run; so does a key sealed
+//! under a sealing key that is no longer the first listed.
 
+use argus_crypto::KeySealer;
 use argus_types::KeyId;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -40,11 +48,31 @@ impl KeyState {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A live key with its private half opened, for signing and publishing.
+#[derive(Clone)]
 pub struct SigningKeyRecord {
     pub kid: String,
     pub state: KeyState,
     pub private_key_pem: String,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub retired_at: Option<DateTime<Utc>>,
+    pub publish_until: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord").field("kid", &self.kid).field("state", &self.state).finish_non_exhaustive()
+    }
+}
+
+/// What operators see of a key: never its private half.
+#[derive(Debug, Clone)]
+pub struct SigningKeyInfo {
+    pub kid: String,
+    pub state: KeyState,
+    /// The sealing key it is sealed with; `None` while still in plaintext.
+    pub sealing_key_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub activated_at: Option<DateTime<Utc>>,
     pub retired_at: Option<DateTime<Utc>>,
@@ -56,21 +84,60 @@ pub struct SigningKeyRecord {
 struct KeyRow {
     kid: String,
     state: String,
-    private_key_pem: String,
+    private_key_pem: Option<String>,
+    private_key_sealed: Option<Vec<u8>>,
+    sealing_key_id: Option<String>,
     created_at: DateTime<Utc>,
     activated_at: Option<DateTime<Utc>>,
     retired_at: Option<DateTime<Utc>>,
     publish_until: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<KeyRow> for SigningKeyRecord {
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = signing_keys, check_for_backend(diesel::pg::Pg))]
+struct KeyInfoRow {
+    kid: String,
+    state: String,
+    sealing_key_id: Option<String>,
+    created_at: DateTime<Utc>,
+    activated_at: Option<DateTime<Utc>>,
+    retired_at: Option<DateTime<Utc>>,
+    publish_until: Option<DateTime<Utc>>,
+}
+
+impl KeyRow {
+    /// The private key as PKCS#8 PEM: opened if sealed, as stored if not
+    /// sealed yet.
+    fn private_key_pem(&self, sealer: &KeySealer) -> Result<String, StoreError> {
+        match (&self.private_key_sealed, &self.sealing_key_id, &self.private_key_pem) {
+            (Some(sealed), Some(key_id), _) => String::from_utf8(sealer.open(key_id, &self.kid, sealed)?)
+                .map_err(|_| StoreError::Corrupt(format!("signing key {} is not PEM text", self.kid))),
+            (None, None, Some(pem)) => Ok(pem.clone()),
+            _ => Err(StoreError::Corrupt(format!("signing key {} has no private key", self.kid))),
+        }
+    }
+
+    fn open(self, sealer: &KeySealer) -> Result<SigningKeyRecord, StoreError> {
+        Ok(SigningKeyRecord {
+            private_key_pem: self.private_key_pem(sealer)?,
+            state: KeyState::parse(&self.state)?,
+            kid: self.kid,
+            created_at: self.created_at,
+            activated_at: self.activated_at,
+            retired_at: self.retired_at,
+            publish_until: self.publish_until,
+        })
+    }
+}
+
+impl TryFrom<KeyInfoRow> for SigningKeyInfo {
     type Error = StoreError;
 
-    fn try_from(r: KeyRow) -> Result<Self, StoreError> {
+    fn try_from(r: KeyInfoRow) -> Result<Self, StoreError> {
         Ok(Self {
             state: KeyState::parse(&r.state)?,
             kid: r.kid,
-            private_key_pem: r.private_key_pem,
+            sealing_key_id: r.sealing_key_id,
             created_at: r.created_at,
             activated_at: r.activated_at,
             retired_at: r.retired_at,
@@ -99,6 +166,7 @@ async fn generate_pems() -> Result<(String, String), StoreError> {
 
 async fn insert_key(
     conn: &mut AsyncPgConnection,
+    sealer: &KeySealer,
     state: KeyState,
     pem: &str,
     activated: bool,
@@ -108,12 +176,35 @@ async fn insert_key(
         .values((
             signing_keys::kid.eq(&kid),
             signing_keys::state.eq(state.as_str()),
-            signing_keys::private_key_pem.eq(pem),
+            signing_keys::private_key_sealed.eq(sealer.seal(&kid, pem.as_bytes())),
+            signing_keys::sealing_key_id.eq(sealer.sealing_key_id()),
             signing_keys::activated_at.eq(activated.then(Utc::now)),
         ))
         .execute(conn)
         .await?;
     Ok(kid)
+}
+
+/// Seals every key not yet sealed under the first sealing key (plaintext
+/// ones, and ones sealed under an older sealing key). Under the keys lock.
+async fn seal_stale_keys(conn: &mut AsyncPgConnection, sealer: &KeySealer) -> Result<usize, StoreError> {
+    let stale: Vec<KeyRow> = signing_keys::table
+        .filter(signing_keys::sealing_key_id.is_distinct_from(sealer.sealing_key_id()))
+        .select(KeyRow::as_select())
+        .load(conn)
+        .await?;
+    for row in &stale {
+        let pem = row.private_key_pem(sealer)?;
+        diesel::update(signing_keys::table.find(&row.kid))
+            .set((
+                signing_keys::private_key_sealed.eq(sealer.seal(&row.kid, pem.as_bytes())),
+                signing_keys::sealing_key_id.eq(sealer.sealing_key_id()),
+                signing_keys::private_key_pem.eq(None::<String>),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(stale.len())
 }
 
 async fn key_in_state(conn: &mut AsyncPgConnection, state: KeyState) -> Result<Option<String>, StoreError> {
@@ -131,21 +222,35 @@ async fn lock_keys(conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Creates the first current and next keys if there is no current key.
-    /// Safe to call from every replica at start.
-    pub async fn ensure_signing_keys(&self) -> Result<(), StoreError> {
+    /// Creates the first current and next keys if there is no current key,
+    /// and seals every key not sealed under `sealer`'s first key. Safe to
+    /// call from every replica at start.
+    pub async fn ensure_signing_keys(&self, sealer: &KeySealer) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        if key_in_state(&mut conn, KeyState::Current).await?.is_some() {
+        let stale = signing_keys::table
+            .filter(signing_keys::sealing_key_id.is_distinct_from(sealer.sealing_key_id()))
+            .select(signing_keys::kid)
+            .first::<String>(&mut conn)
+            .await
+            .optional()?;
+        let has_current = key_in_state(&mut conn, KeyState::Current).await?.is_some();
+        if stale.is_none() && has_current {
             return Ok(());
         }
-        let (current_pem, next_pem) = generate_pems().await?;
+        let fresh = if has_current { None } else { Some(generate_pems().await?) };
         conn.transaction::<(), StoreError, _>(async |conn| {
             lock_keys(conn).await?;
-            if key_in_state(conn, KeyState::Current).await?.is_none() {
-                insert_key(conn, KeyState::Current, &current_pem, true).await?;
+            let sealed = seal_stale_keys(conn, sealer).await?;
+            if sealed > 0 {
+                tracing::info!(sealed, sealing_key_id = sealer.sealing_key_id(), "signing keys sealed");
             }
-            if key_in_state(conn, KeyState::Next).await?.is_none() {
-                insert_key(conn, KeyState::Next, &next_pem, false).await?;
+            if let Some((current_pem, next_pem)) = &fresh {
+                if key_in_state(conn, KeyState::Current).await?.is_none() {
+                    insert_key(conn, sealer, KeyState::Current, current_pem, true).await?;
+                }
+                if key_in_state(conn, KeyState::Next).await?.is_none() {
+                    insert_key(conn, sealer, KeyState::Next, next_pem, false).await?;
+                }
             }
             Ok(())
         })
@@ -154,7 +259,11 @@ impl Store {
 
     /// Retires the current key (published for `publish_retired_for` more),
     /// promotes next to current and creates a new next.
-    pub async fn rotate_signing_keys(&self, publish_retired_for: Duration) -> Result<Rotation, StoreError> {
+    pub async fn rotate_signing_keys(
+        &self,
+        sealer: &KeySealer,
+        publish_retired_for: Duration,
+    ) -> Result<Rotation, StoreError> {
         let (spare_pem, next_pem) = generate_pems().await?;
         let mut conn = self.conn().await?;
         conn.transaction::<Rotation, StoreError, _>(async |conn| {
@@ -179,9 +288,9 @@ impl Store {
                         .await?;
                     kid
                 }
-                None => insert_key(conn, KeyState::Current, &spare_pem, true).await?,
+                None => insert_key(conn, sealer, KeyState::Current, &spare_pem, true).await?,
             };
-            let next = insert_key(conn, KeyState::Next, &next_pem, false).await?;
+            let next = insert_key(conn, sealer, KeyState::Next, &next_pem, false).await?;
             Ok(Rotation { retired, current, next })
         })
         .await
@@ -189,19 +298,23 @@ impl Store {
 
     /// The key that signs new tokens, parsed; `None` before the first
     /// `ensure_signing_keys`.
-    pub async fn current_signing_key(&self) -> Result<Option<argus_crypto::SigningKey>, StoreError> {
-        let current = self.live_signing_keys().await?.into_iter().find(|k| k.state == KeyState::Current);
+    pub async fn current_signing_key(
+        &self,
+        sealer: &KeySealer,
+    ) -> Result<Option<argus_crypto::SigningKey>, StoreError> {
+        let current = self.live_signing_keys(sealer).await?.into_iter().find(|k| k.state == KeyState::Current);
         current
             .map(|k| argus_crypto::SigningKey::from_pkcs8_pem(&k.kid, &k.private_key_pem).map_err(StoreError::from))
             .transpose()
     }
 
-    /// Every key, newest first, for operators.
-    pub async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    /// Every key, newest first, for operators: the private halves are not
+    /// even read.
+    pub async fn list_signing_keys(&self) -> Result<Vec<SigningKeyInfo>, StoreError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<KeyRow> = signing_keys::table
+        let rows: Vec<KeyInfoRow> = signing_keys::table
             .order(signing_keys::created_at.desc())
-            .select(KeyRow::as_select())
+            .select(KeyInfoRow::as_select())
             .load(&mut conn)
             .await?;
         rows.into_iter().map(TryInto::try_into).collect()
@@ -209,7 +322,7 @@ impl Store {
 
     /// The keys to publish and accept: next, current, and retired keys
     /// whose tokens can still be live.
-    pub async fn live_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    pub async fn live_signing_keys(&self, sealer: &KeySealer) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<KeyRow> = signing_keys::table
             .filter(
@@ -219,6 +332,6 @@ impl Store {
             .select(KeyRow::as_select())
             .load(&mut conn)
             .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        rows.into_iter().map(|row| row.open(sealer)).collect()
     }
 }

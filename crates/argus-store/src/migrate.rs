@@ -1,9 +1,9 @@
-use diesel::Connection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::StoreError;
+use crate::connect::DatabaseTarget;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -14,10 +14,14 @@ const MIGRATION_LOCK_KEY: i64 = 0x4172_6775_734d_6967; // "ArgusMig"
 /// Runs pending migrations under `pg_advisory_lock`, then syncs the scope
 /// catalog. Returns the versions applied.
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreError> {
-    let url = database_url.to_owned();
+    let conn = DatabaseTarget::parse(database_url)?
+        .connect()
+        .await
+        .map_err(|e| StoreError::Migration(format!("cannot connect: {e}")))?;
+    // diesel_migrations is synchronous: the wrapper blocks on the async
+    // connection (opened above, so its driver runs on this runtime).
     tokio::task::spawn_blocking(move || {
-        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-            .map_err(|e| StoreError::Migration(format!("cannot connect: {e}")))?;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
         use diesel::RunQueryDsl;
         diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
         let applied = conn

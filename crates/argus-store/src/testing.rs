@@ -71,7 +71,9 @@ async fn ensure_template(conn: &mut AsyncPgConnection, template: &str) {
         {
             // Keys are slow to generate: every test database inherits these.
             let store = Store::connect(&StoreConfig { database_url: url, max_connections: 1 }).unwrap();
-            store.ensure_signing_keys().await.expect("template keys");
+            // Sealed with the development sealing keys, which every test
+            // process uses (they leave ARGUS_KEY_SEALING_KEYS unset).
+            store.ensure_signing_keys(&argus_crypto::KeySealer::development()).await.expect("template keys");
         }
         diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {template}"))
             .execute(conn)

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use argus_authn::KeySource;
-use argus_crypto::{JwkSet, SigningKey};
+use argus_crypto::{JwkSet, KeySealer, SigningKey};
 use argus_store::Store;
 use argus_store::keys::KeyState;
 use jsonwebtoken::DecodingKey;
@@ -30,21 +30,25 @@ struct Keys {
 
 pub struct KeyRing {
     store: Store,
+    /// Opens the private keys stored sealed.
+    sealer: KeySealer,
     keys: RwLock<Keys>,
     last_on_demand: Mutex<Option<Instant>>,
 }
 
 impl KeyRing {
-    /// Loads the live keys, creating the first ones if the database has none.
-    pub async fn load(store: Store) -> Result<Arc<Self>, ApiError> {
-        store.ensure_signing_keys().await?;
-        let ring = Arc::new(Self { store, keys: RwLock::new(Keys::default()), last_on_demand: Mutex::new(None) });
+    /// Loads the live keys, creating the first ones if the database has none
+    /// and sealing any not sealed yet under `sealer`'s first key.
+    pub async fn load(store: Store, sealer: KeySealer) -> Result<Arc<Self>, ApiError> {
+        store.ensure_signing_keys(&sealer).await?;
+        let ring =
+            Arc::new(Self { store, sealer, keys: RwLock::new(Keys::default()), last_on_demand: Mutex::new(None) });
         ring.refresh().await?;
         Ok(ring)
     }
 
     pub async fn refresh(&self) -> Result<(), ApiError> {
-        let records = self.store.live_signing_keys().await?;
+        let records = self.store.live_signing_keys(&self.sealer).await?;
         let mut fresh = Keys::default();
         for record in records {
             let key = SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem)
