@@ -10,7 +10,7 @@ use crate::topology::short;
 
 /// The `content_type` of every message.
 pub const CONTENT_TYPE: &str = "application/x-protobuf";
-/// AMQP `type` of a job callback task on the jobs queue.
+/// AMQP `type` of a job callback task on the deliveries queue.
 pub const JOB_CALLBACK_KIND: &str = "job.callback";
 /// Header naming the tenant the message belongs to.
 pub const HEADER_TENANT_ID: &str = "tenant_id";
@@ -94,7 +94,7 @@ impl Message {
     }
 
     /// A job callback attempt, with `message_id` `{event_id}.callback` and
-    /// `type` [`JOB_CALLBACK_KIND`]; it travels on the jobs queue.
+    /// `type` [`JOB_CALLBACK_KIND`]; it travels on the deliveries queue.
     pub fn job_callback(task: &proto::JobCallbackTask) -> Self {
         Self::new(
             format!("{}.callback", task.event_id),

@@ -36,13 +36,15 @@ pub fn job(tenant: &TenantId, task: &proto::JobTask, headers: BTreeMap<String, S
     row(tenant, OutboxExchange::Work, WorkQueue::Jobs.routing_key().to_owned(), Message::job(task), headers)
 }
 
-/// A job callback task for the jobs queue.
+/// A job callback task for the deliveries queue: callbacks go out like
+/// webhook deliveries, never in a job-run slot.
 pub fn job_callback(
     tenant: &TenantId,
     task: &proto::JobCallbackTask,
     headers: BTreeMap<String, String>,
 ) -> NewOutboxMessage {
-    row(tenant, OutboxExchange::Work, WorkQueue::Jobs.routing_key().to_owned(), Message::job_callback(task), headers)
+    let key = WorkQueue::Deliveries.routing_key().to_owned();
+    row(tenant, OutboxExchange::Work, key, Message::job_callback(task), headers)
 }
 
 /// The outbox rows of a finished job: its `job.*` event (for subscribed

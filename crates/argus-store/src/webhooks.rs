@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
 use crate::outbox::{NewOutboxMessage, enqueue};
-use crate::schema::{delivery_attempts, events, webhook_deliveries, webhooks};
+use crate::schema::{delivery_attempts, events, tenants, webhook_deliveries, webhooks};
 
 /// `last_success_at` is kept to this many seconds, to spare writes.
 const HEALTH_RESOLUTION_SECONDS: i64 = 10;
@@ -425,20 +425,46 @@ impl Store {
         .await
     }
 
-    pub async fn create_webhook(&self, tenant: &TenantId, new: NewWebhook) -> Result<WebhookRecord, StoreError> {
+    /// Creates a webhook unless the tenant has `max_per_tenant` already (a
+    /// [`StoreError::Conflict`]). Creates of one tenant take turns on its
+    /// row (`FOR NO KEY UPDATE`, which leaves inserts referencing the tenant
+    /// alone), so concurrent ones cannot count the same free place.
+    pub async fn create_webhook(
+        &self,
+        tenant: &TenantId,
+        new: NewWebhook,
+        max_per_tenant: usize,
+    ) -> Result<WebhookRecord, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(diesel::insert_into(webhooks::table)
-            .values((
-                webhooks::id.eq(WebhookId::generate().as_str()),
-                webhooks::tenant_id.eq(tenant.as_str()),
-                webhooks::url.eq(&new.url),
-                webhooks::events.eq(&new.events),
-                webhooks::description.eq(&new.description),
-                webhooks::secret_sealed.eq(&new.secret_sealed),
-            ))
-            .returning(WebhookRow::as_returning())
-            .get_result(&mut conn)
-            .await?)
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            tenants::table
+                .filter(tenants::id.eq(tenant.as_str()))
+                .select(tenants::id)
+                .for_no_key_update()
+                .first::<String>(conn)
+                .await
+                .optional()?;
+            let existing: i64 =
+                webhooks::table.filter(webhooks::tenant_id.eq(tenant.as_str())).count().get_result(conn).await?;
+            if usize::try_from(existing).unwrap_or(usize::MAX) >= max_per_tenant {
+                return Err(StoreError::Conflict(format!(
+                    "the tenant has {existing} webhooks, the most allowed is {max_per_tenant}; delete one first"
+                )));
+            }
+            Ok(diesel::insert_into(webhooks::table)
+                .values((
+                    webhooks::id.eq(WebhookId::generate().as_str()),
+                    webhooks::tenant_id.eq(tenant.as_str()),
+                    webhooks::url.eq(&new.url),
+                    webhooks::events.eq(&new.events),
+                    webhooks::description.eq(&new.description),
+                    webhooks::secret_sealed.eq(&new.secret_sealed),
+                ))
+                .returning(WebhookRow::as_returning())
+                .get_result(conn)
+                .await?)
+        })
+        .await
     }
 
     pub async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError> {

@@ -21,6 +21,8 @@ pub enum ProblemKind {
     /// Well-formed, but cannot be processed as sent (e.g. an
     /// `Idempotency-Key` reused with another request).
     Unprocessable,
+    /// Too many requests of this kind for now; see `Retry-After`.
+    RateLimited,
     Unavailable,
     Internal,
 }
@@ -37,6 +39,7 @@ impl ProblemKind {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -54,6 +57,7 @@ impl ProblemKind {
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict => "conflict",
             Self::Unprocessable => "unprocessable",
+            Self::RateLimited => "rate-limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -71,6 +75,7 @@ impl ProblemKind {
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict => "Conflict",
             Self::Unprocessable => "The request cannot be processed",
+            Self::RateLimited => "Too many requests",
             Self::Unavailable => "Temporarily unavailable",
             Self::Internal => "Internal error",
         }

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use argus_bus::{
-    BusError, Exchange, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, Incoming, Message, Outcome,
-    Publisher, WorkQueue, proto,
+    BusError, Exchange, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, Incoming, JOB_CALLBACK_KIND,
+    Message, Outcome, Publisher, WorkQueue, proto,
 };
 use argus_crypto::webhook::{SecretBox, sign_webhook, webhook_signing_key};
 use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext};
@@ -27,7 +27,7 @@ pub const DISABLE_AFTER_DAYS: i64 = 5;
 /// recorded in one transaction.
 const RECORD_TOGETHER: Duration = Duration::from_millis(20);
 /// When the database is unreachable, try the message again this soon.
-const STORE_RETRY_MS: u64 = 1000;
+pub(crate) const STORE_RETRY_MS: u64 = 1000;
 
 pub struct Deliverer {
     pub store: Store,
@@ -38,7 +38,10 @@ pub struct Deliverer {
     pub schedule: Vec<Duration>,
     /// Webhook requests in flight at once, over every event and retry.
     pub sending: Semaphore,
-    pub busy: BusyWebhooks,
+    /// Requests in flight per webhook (or job callback URL).
+    pub per_target: InFlight,
+    /// Requests in flight per tenant, webhooks and job callbacks together.
+    pub per_tenant: InFlight,
 }
 
 /// What one try at a delivery came to.
@@ -46,50 +49,52 @@ enum Try {
     /// An attempt (or a refusal without sending) to record, and what
     /// follows it.
     Made(Attempted, Outcome),
-    /// Not tried: its webhook is busy. `attempt` is the number it will have.
+    /// Not tried: its webhook or tenant is busy. `attempt` is the number it
+    /// will have.
     Deferred { delivery: DeliveryId, webhook: WebhookId, attempt: i32 },
 }
 
-/// How long a delivery waits, unattempted, while its webhook has as many
-/// requests in flight as it may.
+/// How long a delivery waits, unattempted, while its webhook (or its
+/// tenant) has as many requests in flight as it may.
 pub const DEFER_MS: u64 = 1000;
 
-/// Requests in flight per webhook, capped, so that one slow endpoint holds
-/// at most that many of the worker's requests (and events) at once.
-pub struct BusyWebhooks {
+/// Requests in flight per key (a webhook or callback URL, a tenant),
+/// capped, so that one slow endpoint, or one tenant's many, holds at most
+/// that many of the worker's requests (and events) at once.
+pub struct InFlight {
     limit: usize,
     in_flight: Mutex<HashMap<String, usize>>,
 }
 
-impl BusyWebhooks {
+impl InFlight {
     pub fn new(limit: u16) -> Self {
         Self { limit: usize::from(limit.max(1)), in_flight: Mutex::default() }
     }
 
-    /// A slot for one request to `webhook`, or `None` when it has `limit`.
-    fn claim(&self, webhook: &str) -> Option<BusySlot<'_>> {
+    /// A slot for one request under `key`, or `None` when it has `limit`.
+    fn claim(&self, key: &str) -> Option<Slot<'_>> {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = in_flight.entry(webhook.to_owned()).or_default();
+        let n = in_flight.entry(key.to_owned()).or_default();
         if *n >= self.limit {
             return None;
         }
         *n += 1;
-        Some(BusySlot { owner: self, webhook: webhook.to_owned() })
+        Some(Slot { owner: self, key: key.to_owned() })
     }
 }
 
-struct BusySlot<'a> {
-    owner: &'a BusyWebhooks,
-    webhook: String,
+pub(crate) struct Slot<'a> {
+    owner: &'a InFlight,
+    key: String,
 }
 
-impl Drop for BusySlot<'_> {
+impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let mut in_flight = self.owner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = in_flight.get_mut(&self.webhook) {
+        if let Some(n) = in_flight.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                in_flight.remove(&self.webhook);
+                in_flight.remove(&self.key);
             }
         }
     }
@@ -124,16 +129,17 @@ pub(crate) fn parse<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, Ou
 /// declares for it, so retries of many deliveries do not arrive in step.
 pub fn jittered(delay: Duration) -> Duration {
     let roll = argus_crypto::secrets::random_bytes::<1>()[0] % 3;
-    let ms = delay.as_millis() as u64;
-    Duration::from_millis(match roll {
+    let ms = delay.as_millis();
+    let jittered = match roll {
         0 => ms * 9 / 10,
         1 => ms,
         _ => ms * 11 / 10,
-    })
+    };
+    Duration::from_millis(u64::try_from(jittered).unwrap_or(u64::MAX))
 }
 
 /// The delay queues a schedule needs: each delay and its jittered
-/// variants, and the wait of a delivery whose webhook is busy.
+/// variants, and the wait of a delivery whose webhook or tenant is busy.
 pub fn delay_queues_ms(schedule: &[Duration]) -> Vec<u64> {
     let mut all: Vec<u64> = schedule
         .iter()
@@ -284,8 +290,11 @@ impl Deliverer {
     }
 
     /// Makes one attempt at a delivery from the deliveries queue (a retry,
-    /// a manual resend or a test) and records it.
+    /// a manual resend, a test or a job callback) and records it.
     pub async fn deliver(&self, message: Incoming) -> Outcome {
+        if message.kind == JOB_CALLBACK_KIND {
+            return self.callback(message).await;
+        }
         let task: proto::DeliveryTask = match message.decode() {
             Ok(t) => t,
             Err(e) => return Outcome::DeadLetter { reason: format!("undecodable delivery task: {e}") },
@@ -322,10 +331,18 @@ impl Deliverer {
         }
     }
 
+    /// Slots for one request of `tenant` to `target`, or `None` when either
+    /// has as many requests in flight as it may. Claimed before waiting for
+    /// a worker-wide slot, so a tenant over its share never queues there.
+    pub(crate) fn claim(&self, tenant: &str, target: &str) -> Option<(Slot<'_>, Slot<'_>)> {
+        let tenant = self.per_tenant.claim(tenant)?;
+        Some((tenant, self.per_target.claim(target)?))
+    }
+
     /// Sends a delivery once (or, its webhook being disabled, records why
-    /// not): the attempt to record and what should follow it. A webhook with
-    /// as many requests in flight as it may gets none more: the delivery is
-    /// deferred, unattempted.
+    /// not): the attempt to record and what should follow it. A webhook or
+    /// tenant with as many requests in flight as it may gets none more: the
+    /// delivery is deferred, unattempted.
     async fn attempt(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(what.into());
         let webhook: WebhookId = ctx.webhook.id.parse().map_err(|_| corrupt("webhook id"))?;
@@ -350,7 +367,7 @@ impl Deliverer {
             let why = ctx.webhook.disabled_reason.as_deref().unwrap_or("no reason given");
             return Ok(not_sent(format!("not sent: the webhook is disabled ({why})"), Outcome::Ack));
         }
-        let Some(_busy) = self.busy.claim(&ctx.webhook.id) else {
+        let Some(_slots) = self.claim(&ctx.webhook.tenant_id, &ctx.webhook.id) else {
             return Ok(Try::Deferred { delivery, webhook, attempt });
         };
         let (headers, body) = match self.signed_request(ctx, attempted_at.timestamp()) {
@@ -439,8 +456,9 @@ pub(crate) struct Step {
 
 /// Decides after attempt `attempt` (1-based): 2xx succeeds; 410 fails for
 /// good; anything else retries after the schedule's next delay (at least
-/// a 429/503's `Retry-After`, jittered) or, when the schedule is used up,
-/// fails and dead-letters.
+/// a 429/503's `Retry-After`, but never more than the schedule's longest
+/// step, so a receiver cannot park a delivery for ever; jittered) or, when
+/// the schedule is used up, fails and dead-letters.
 pub(crate) fn next_step(
     schedule: &[Duration],
     attempt: i32,
@@ -454,15 +472,112 @@ pub(crate) fn next_step(
         _ => match schedule.get(usize::try_from(attempt - 1).unwrap_or(usize::MAX)) {
             Some(delay) => {
                 let honoured = match (status, sent.retry_after) {
-                    (Some(429 | 503), Some(after)) => after.max(*delay),
+                    (Some(429 | 503), Some(after)) => {
+                        let longest = schedule.iter().max().copied().unwrap_or_default();
+                        after.min(longest).max(*delay)
+                    }
                     _ => *delay,
                 };
                 let delay = jittered(honoured);
-                let next = attempted_at + chrono::Duration::milliseconds(delay.as_millis() as i64);
-                ("retrying", Outcome::Retry { delay_ms: delay.as_millis() as u64 }, Some(next), None)
+                let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                // Checked: a schedule from the environment may still be huge.
+                let next = i64::try_from(ms)
+                    .ok()
+                    .and_then(chrono::TimeDelta::try_milliseconds)
+                    .and_then(|d| attempted_at.checked_add_signed(d))
+                    .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+                ("retrying", Outcome::Retry { delay_ms: ms }, Some(next), None)
             }
             None => ("failed", Outcome::DeadLetter { reason: format!("gave up after {attempt} attempts") }, None, None),
         },
     };
     Step { state, outcome, next_attempt_at, disable }
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or an HTTP date
+/// (IMF-fixdate), as the wait from `now`; `None` when it is neither. Not
+/// bounded here: [`next_step`] clamps it to the schedule.
+pub(crate) fn parse_retry_after(value: &str, now: chrono::DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is still "a very long time".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const SCHEDULE: [Duration; 3] = [Duration::from_secs(5), Duration::from_secs(300), Duration::from_secs(60)];
+
+    fn answered(status: u16, retry_after: Option<Duration>) -> SendOutcome {
+        SendOutcome { status: Some(status), duration: Duration::ZERO, error: None, body_excerpt: None, retry_after }
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_a_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("99999999999999999999999", now), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(parse_retry_after("Sat, 05 Dec 2026 12:01:30 GMT", now), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retry_after("Sat, 05 Dec 2026 11:00:00 GMT", now), Some(Duration::ZERO));
+        for bad in ["", "-1", "1.5", "+3", "soon", "١٢"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_longest_step() {
+        let now = Utc::now();
+        let huge = parse_retry_after("10000000000000", now);
+        let step = next_step(&SCHEDULE, 1, &answered(503, huge), now);
+        assert_eq!(step.state, "retrying");
+        let Outcome::Retry { delay_ms } = step.outcome else { panic!("not a retry") };
+        assert!((270_000..=330_000).contains(&delay_ms), "{delay_ms}");
+        let next = step.next_attempt_at.unwrap();
+        assert_eq!((next - now).num_milliseconds(), i64::try_from(delay_ms).unwrap());
+        // A short Retry-After never shortens the schedule's own step.
+        let step = next_step(&SCHEDULE, 2, &answered(429, Some(Duration::from_secs(1))), now);
+        assert!(matches!(step.outcome, Outcome::Retry { delay_ms: 270_000..=330_000 }));
+        // Other statuses do not get to ask.
+        let step = next_step(&SCHEDULE, 1, &answered(500, huge), now);
+        assert!(matches!(step.outcome, Outcome::Retry { delay_ms: 4_500..=5_500 }));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn retry_after_parsing_never_panics(value in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            "[0-9 +-]{0,30}",
+            "(Mon|Sat), [0-9]{1,2} (Dec|Foo) [0-9]{1,6} [0-9]{2}:[0-9]{2}:[0-9]{2} (GMT|\\+9999|é)",
+        ], status in proptest::prop_oneof![proptest::prelude::Just(503u16), 100u16..600], attempt in -2i32..6) {
+            let now = Utc::now();
+            let after = parse_retry_after(&value, now);
+            let step = next_step(&SCHEDULE, attempt, &answered(status, after), now);
+            if let Some(next) = step.next_attempt_at {
+                // Never later than the longest step, jittered.
+                proptest::prop_assert!(next - now <= chrono::TimeDelta::seconds(330));
+            }
+        }
+
+        #[test]
+        fn retry_after_seconds_round_trip(seconds in proptest::prelude::any::<u64>()) {
+            let now = Utc::now();
+            proptest::prop_assert_eq!(parse_retry_after(&seconds.to_string(), now), Some(Duration::from_secs(seconds)));
+        }
+
+        #[test]
+        fn retry_after_dates_round_trip(seconds in 0i64..10_000_000) {
+            let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+            let at = now + chrono::TimeDelta::seconds(seconds);
+            let header = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            let wait = Duration::from_secs(seconds.unsigned_abs());
+            proptest::prop_assert_eq!(parse_retry_after(&header, now), Some(wait));
+        }
+    }
 }

@@ -16,6 +16,15 @@ use tracing::Instrument;
 
 /// How much of a receiver's response is kept.
 pub const RESPONSE_EXCERPT: usize = 4096;
+/// The longest wait for a connection, whatever the request timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A third of the request timeout, at most 5 s: an address that does not
+/// answer a SYN (a dead host, a firewall dropping packets) releases its
+/// slot well before one that accepted and is slow to answer.
+fn connect_timeout(request_timeout: Duration) -> Duration {
+    (request_timeout / 3).min(MAX_CONNECT_TIMEOUT)
+}
 
 struct GuardedResolver {
     allow_private: bool,
@@ -77,7 +86,7 @@ impl Sender {
             .dns_resolver(Arc::new(GuardedResolver { allow_private }))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .connect_timeout(connect_timeout(timeout))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
         Ok(Self { client, allow_private })
@@ -122,8 +131,7 @@ impl Sender {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                    .and_then(|v| crate::deliver::parse_retry_after(v, chrono::Utc::now()));
                 let mut excerpt = Vec::new();
                 while excerpt.len() < RESPONSE_EXCERPT {
                     match response.chunk().await {

@@ -7,14 +7,12 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use argus_bus::proto;
 use argus_bus::testing::{BrokerProxy, TestVhost};
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
-use argus_types::events::envelope;
 use argus_types::{EventId, TenantId};
 use delivery_worker::{Worker, WorkerConfig, parse_schedule};
 use serde_json::{Value, json};
@@ -35,6 +33,7 @@ fn worker_config(db: &str, amqp: &str, schedule: &str, allow_private: bool) -> W
         admin_addr: "127.0.0.1:0".into(),
         store: StoreConfig { database_url: db.to_owned(), max_connections: 8 },
         amqp_url: amqp.to_owned(),
+        amqp_ca_file: None,
         bus_prefix: "argus".into(),
         secret_pepper: PEPPER.into(),
         retry_schedule: parse_schedule(schedule).unwrap(),
@@ -42,6 +41,7 @@ fn worker_config(db: &str, amqp: &str, schedule: &str, allow_private: bool) -> W
         request_timeout: Duration::from_secs(5),
         concurrency: 16,
         per_webhook_in_flight: 8,
+        per_tenant_in_flight: 16,
         jobs: Default::default(),
     }
 }
@@ -87,7 +87,7 @@ impl Stack {
     }
 
     async fn token(&self, tenant: &TenantId, scopes: &[&str]) -> String {
-        let key = self.store.current_signing_key().await.unwrap().unwrap();
+        let key = self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
         let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
         argus_crypto::issue_access_token(
             &key,
@@ -127,22 +127,8 @@ impl Stack {
         (v["id"].as_str().unwrap().to_owned(), v["secret"].as_str().unwrap().to_owned())
     }
 
-    /// What a domain write does: the event row and its outbox message in one
-    /// transaction.
     async fn emit(&self, tenant: &TenantId, event_type: &str, data: Value) -> EventId {
-        let id = EventId::generate();
-        let now = chrono::Utc::now();
-        let body = envelope(&id, event_type, now, tenant, data.clone());
-        let event = proto::Event {
-            id: id.to_string(),
-            r#type: event_type.into(),
-            tenant_id: tenant.to_string(),
-            created_at_unix_ms: now.timestamp_millis(),
-            data_json: serde_json::to_vec(&data).unwrap(),
-        };
-        let message = argus_bus::outbox::event(tenant, &event, BTreeMap::new());
-        self.store.emit_event(&id, tenant, event_type, &body, message).await.unwrap();
-        id
+        support::emit(&self.store, tenant, event_type, data).await
     }
 
     async fn deliveries(&self, token: &str, webhook: &str, query: &str) -> Vec<Value> {
@@ -348,6 +334,31 @@ async fn failures_retry_until_success_with_the_same_webhook_id() {
     assert_eq!(receiver.received().len(), 3, "no attempt after the success");
     let retrying = stack.deliveries(&token, &webhook, "?status=retrying").await;
     assert!(retrying.is_empty());
+}
+
+#[tokio::test]
+async fn a_huge_retry_after_is_clamped_to_the_schedule_and_sent_once_per_attempt() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker("0.3,2");
+    let (tenant, token) = stack.tenant().await;
+    let receiver =
+        Receiver::start_with_headers(vec![503; 10], Duration::ZERO, &[("retry-after", "10000000000000")]).await;
+    let (webhook, _) = stack.webhook(&token, &receiver.url, &["case.updated"]).await;
+    let event = stack.emit(&tenant, "case.updated", json!({})).await;
+
+    // Rescheduled, by at most the longest step (2 s, +10 % jitter), not by
+    // the 317 000 years asked for.
+    let retrying = stack.wait_delivery(&token, &webhook, "retrying", Duration::from_secs(10)).await;
+    let at = |field: &str| chrono::DateTime::parse_from_rfc3339(retrying[field].as_str().unwrap()).unwrap();
+    let wait = at("next_attempt_at") - at("attempted_at");
+    assert!(wait > chrono::TimeDelta::zero() && wait <= chrono::TimeDelta::milliseconds(2_200), "{retrying}");
+
+    let d = stack.wait_delivery(&token, &webhook, "failed", Duration::from_secs(20)).await;
+    assert_eq!(d["attempts"], 3, "the first attempt and the schedule's two retries");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 3, "one request per attempt, no redelivery storm");
+    assert!(got.iter().all(|r| r.header("webhook-id") == event.as_str()));
 }
 
 #[tokio::test]

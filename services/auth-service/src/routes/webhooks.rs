@@ -219,6 +219,15 @@ fn delivery_task(
     )
 }
 
+/// Test sends and resends are limited per tenant, so that no tenant can
+/// keep the delivery worker busy with them.
+fn check_manual_send(state: &AppState, tenant: &TenantId) -> Result<(), ApiError> {
+    state
+        .limits
+        .check_manual_send(tenant.as_str())
+        .map_err(|retry_after| ApiError::RateLimited { what: "too many test sends and resends", retry_after })
+}
+
 /// The event catalog
 ///
 /// Every event type a webhook may subscribe to.
@@ -247,6 +256,7 @@ pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
     responses(
         (status = 201, description = "Created", body = WebhookView),
         (status = 400, description = "Invalid URL, events or secret", content_type = "application/problem+json"),
+        (status = 409, description = "The tenant has as many webhooks as it may (`ARGUS_MAX_WEBHOOKS_PER_TENANT`)", content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -264,8 +274,8 @@ pub async fn create_webhook(
         None => (argus_crypto::webhook::generate_webhook_secret(), true),
     };
     let secret_sealed = sealed_secret(&state, &secret)?;
-    let webhook =
-        state.store.create_webhook(caller.tenant(), NewWebhook { url, events, description, secret_sealed }).await?;
+    let new = NewWebhook { url, events, description, secret_sealed };
+    let webhook = state.store.create_webhook(caller.tenant(), new, state.max_webhooks_per_tenant).await?;
     tracing::info!(webhook_id = %webhook.id, "webhook created");
     let mut view = WebhookView::from(webhook);
     if generated {
@@ -426,7 +436,11 @@ pub async fn list_deliveries(
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:write"])),
     params(("webhook_id" = String, Path)),
-    responses((status = 202, description = "Queued", body = QueuedDelivery), (status = 404, description = "Not found"))
+    responses(
+        (status = 202, description = "Queued", body = QueuedDelivery),
+        (status = 404, description = "Not found"),
+        (status = 429, description = "Too many test sends and resends; see Retry-After", content_type = "application/problem+json"),
+    )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn test_webhook(
@@ -435,6 +449,7 @@ pub async fn test_webhook(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let wid = webhook_id(&id)?;
+    check_manual_send(&state, caller.tenant())?;
     let tenant = caller.tenant().clone();
     let event = EventId::generate();
     let body = envelope(
@@ -465,6 +480,7 @@ pub async fn test_webhook(
         (status = 202, description = "Queued", body = QueuedDelivery),
         (status = 404, description = "Not found"),
         (status = 409, description = "The delivery is still queued or retrying"),
+        (status = 429, description = "Too many test sends and resends; see Retry-After", content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -477,6 +493,7 @@ pub async fn retry_delivery(
     let wid = webhook_id(&raw_webhook)?;
     let missing = || ApiError::NotFound(format!("no delivery `{raw_delivery}` for webhook `{raw_webhook}`"));
     let did: DeliveryId = raw_delivery.parse().map_err(|_| missing())?;
+    check_manual_send(&state, caller.tenant())?;
     let tenant = caller.tenant().clone();
     let record = state
         .store

@@ -1,5 +1,6 @@
-//! What the worker's integration tests share: a local receiver for
-//! webhooks and job callbacks.
+//! What the worker's integration tests share: local receivers for webhooks
+//! and job callbacks (one that answers, one that never does), and events
+//! written as a domain write writes them.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,6 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use argus_bus::proto;
+use argus_store::Store;
+use argus_types::events::envelope;
+use argus_types::{EventId, TenantId};
 use serde_json::Value;
 
 /// The issuer the test auth-services sign with.
@@ -39,15 +44,25 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(script: Vec<u16>, delay: Duration) -> Self {
+        Self::start_with_headers(script, delay, &[]).await
+    }
+
+    /// Like [`Receiver::start`], with `headers` on every answer.
+    pub async fn start_with_headers(
+        script: Vec<u16>,
+        delay: Duration,
+        headers: &[(&'static str, &'static str)],
+    ) -> Self {
+        let answer_headers = headers.to_vec();
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let record = got.clone();
         let server = HttpServer::new(move || {
-            let (record, script) = (record.clone(), script.clone());
+            let (record, script, answer_headers) = (record.clone(), script.clone(), answer_headers.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (record, script) = (record.clone(), script.clone());
+                let (record, script, answer_headers) = (record.clone(), script.clone(), answer_headers.clone());
                 async move {
                     let mut headers = reqwest::header::HeaderMap::new();
                     for (k, v) in req.headers() {
@@ -59,8 +74,11 @@ impl Receiver {
                     tokio::time::sleep(delay).await;
                     record.lock().unwrap().push(Received { headers, body: body.to_vec() });
                     let status = script.lock().unwrap().pop_front().unwrap_or(200);
-                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
-                        .body(format!("answered {status}"))
+                    let mut answer = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+                    for header in answer_headers {
+                        answer.insert_header(header);
+                    }
+                    answer.body(format!("answered {status}"))
                 }
             }))
         })
@@ -101,4 +119,107 @@ pub async fn spawn_auth(database_url: &str, pepper: &str, allow_private: bool) -
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     base
+}
+
+/// What a domain write does: the event row and its outbox message in one
+/// transaction.
+pub async fn emit(store: &Store, tenant: &TenantId, event_type: &str, data: Value) -> EventId {
+    let id = EventId::generate();
+    let now = chrono::Utc::now();
+    let body = envelope(&id, event_type, now, tenant, data.clone());
+    let event = proto::Event {
+        id: id.to_string(),
+        r#type: event_type.into(),
+        tenant_id: tenant.to_string(),
+        created_at_unix_ms: now.timestamp_millis(),
+        data_json: serde_json::to_vec(&data).unwrap(),
+    };
+    let message = argus_bus::outbox::event(tenant, &event, std::collections::BTreeMap::new());
+    store.emit_event(&id, tenant, event_type, &body, message).await.unwrap();
+    id
+}
+
+/// An endpoint that accepts every connection, reads the request and never
+/// answers: a stuck receiver. It records the path of every request and how
+/// many connections were open at once.
+#[derive(Clone)]
+pub struct Hanging {
+    base: String,
+    seen: Arc<Mutex<HangingState>>,
+}
+
+#[derive(Default)]
+struct HangingState {
+    open: usize,
+    most_open: usize,
+    paths: Vec<String>,
+}
+
+impl Hanging {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen: Arc<Mutex<HangingState>> = Arc::default();
+        let state = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                {
+                    let mut s = state.lock().unwrap();
+                    s.open += 1;
+                    s.most_open = s.most_open.max(s.open);
+                }
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut recorded = false;
+                    let mut buf = [0u8; 4096];
+                    // Read until the client gives up (EOF), answering nothing.
+                    while socket.readable().await.is_ok() {
+                        match socket.try_read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) if !recorded => {
+                                head.extend_from_slice(&buf[..n]);
+                                if let Some(end) = head.windows(2).position(|w| w == b"\r\n") {
+                                    let line = String::from_utf8_lossy(&head[..end]).into_owned();
+                                    let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
+                                    state.lock().unwrap().paths.push(path);
+                                    recorded = true;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                            Err(_) => break,
+                        }
+                    }
+                    state.lock().unwrap().open -= 1;
+                });
+            }
+        });
+        Self { base, seen }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The paths of the requests received so far.
+    pub fn paths(&self) -> Vec<String> {
+        self.seen.lock().unwrap().paths.clone()
+    }
+
+    /// The most connections that were open at once.
+    pub fn most_open(&self) -> usize {
+        self.seen.lock().unwrap().most_open
+    }
+
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<String> {
+        let until = Instant::now() + within;
+        loop {
+            let paths = self.paths();
+            if paths.len() >= n || Instant::now() > until {
+                return paths;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -1,18 +1,21 @@
 //! A finished job's callback: the envelope of its terminal event POSTed to
 //! the job's `callback_url`, signed like a webhook delivery (Standard
-//! Webhooks headers, `webhook-id` = the event id, the job's own secret)
-//! through the same SSRF-guarded sender, and retried on the webhook
-//! schedule through the jobs queue's delay queues.
+//! Webhooks headers, `webhook-id` = the event id, the job's own secret).
+//! It travels on the deliveries queue and goes out like a delivery: through
+//! the same SSRF-guarded sender, under the same caps (per callback URL, per
+//! tenant, per worker), retried on the webhook schedule through the
+//! deliveries queue's delay queues; never inside a job-run slot.
 
 use argus_bus::{Incoming, Outcome, proto};
 use argus_types::{JobId, TenantId};
 use chrono::Utc;
 
-use super::{JobRunner, STORE_RETRY_MS};
-use crate::deliver::{Step, next_step, open_signing_key, parse, signature_headers};
+use crate::deliver::{
+    DEFER_MS, Deliverer, STORE_RETRY_MS, Step, next_step, open_signing_key, parse, signature_headers,
+};
 
-impl JobRunner {
-    pub(super) async fn callback(&self, message: Incoming) -> Outcome {
+impl Deliverer {
+    pub(crate) async fn callback(&self, message: Incoming) -> Outcome {
         let task: proto::JobCallbackTask = match message.decode() {
             Ok(t) => t,
             Err(e) => return Outcome::DeadLetter { reason: format!("undecodable callback task: {e}") },
@@ -34,6 +37,9 @@ impl JobRunner {
             // A duplicate of a callback already settled.
             return Outcome::Ack;
         }
+        let Some(_slots) = self.claim(tenant.as_str(), &ctx.url) else {
+            return Outcome::Retry { delay_ms: DEFER_MS };
+        };
         let key = match open_signing_key(&self.sealer, &ctx.secret_sealed) {
             Ok(k) => k,
             Err(e) => return Outcome::DeadLetter { reason: format!("callback secret: {e}") },
@@ -44,7 +50,10 @@ impl JobRunner {
         };
         let attempted_at = Utc::now();
         let headers = signature_headers(&ctx.event_id, attempted_at.timestamp(), &body, &[key]);
-        let sent = self.sender.send(&ctx.url, headers, body).await;
+        let sent = {
+            let _slot = self.sending.acquire().await.ok();
+            self.sender.send(&ctx.url, headers, body).await
+        };
         let attempt = ctx.attempts + 1;
         let Step { state, outcome, .. } = next_step(&self.schedule, attempt, &sent, attempted_at);
         let state = if state == "retrying" { "pending" } else { state };
