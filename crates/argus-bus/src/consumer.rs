@@ -31,7 +31,7 @@ use crate::message::{
     HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID, PERSISTENT, header_string,
 };
 use crate::topology::{Exchange, Topology, WorkQueue, short};
-use crate::{BusError, connect};
+use crate::{Broker, BusError, connect};
 
 /// What to do with a message once its handler is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +144,7 @@ where
 /// topology), consumes, and after a broker failure reconnects with
 /// back-off, until `shutdown` is cancelled.
 pub async fn run_consumer_forever<H, Fut>(
-    amqp_url: &str,
+    broker: &Broker,
     topology: &Topology,
     config: &ConsumerConfig,
     handler: H,
@@ -157,7 +157,7 @@ pub async fn run_consumer_forever<H, Fut>(
     let mut backoff = config.min_backoff;
     while !shutdown.is_cancelled() {
         let attempt = async {
-            let connection = connect(amqp_url, &config.connection_name, Duration::from_secs(5)).await?;
+            let connection = connect(broker, &config.connection_name, Duration::from_secs(5)).await?;
             let channel = connection.create_channel().await?;
             topology.declare(&channel).await?;
             let _ = channel.close(200, "declared".into()).await;
@@ -261,12 +261,14 @@ where
     let message_id = incoming.message_id.clone();
     let span = process_span(&context, &incoming);
     // Its own task, so a panicking handler costs one message, not the loop.
+    // The message is dead-lettered, not requeued: handled again it would
+    // most likely panic again, and each time repeat whatever it did first.
     let outcome = match tokio::spawn(handler(incoming).instrument(span.clone())).await {
         Ok(outcome) => outcome,
         Err(e) => {
-            tracing::error!(%message_id, error = %e, "handler panicked; requeueing");
-            requeue(&delivery).await;
-            return;
+            let reason = format!("the handler panicked: {}", panic_message(e));
+            tracing::error!(%message_id, %reason, "handler panicked; dead-lettering");
+            Outcome::DeadLetter { reason }
         }
     };
     match &outcome {
@@ -280,9 +282,29 @@ where
         }
     }
     if let Err(e) = settle(&context, &delivery, &outcome).instrument(span).await {
-        tracing::warn!(%message_id, ?outcome, error = %e, "cannot settle message; requeueing");
-        requeue(&delivery).await;
+        if let Outcome::DeadLetter { .. } = outcome {
+            // The work queue's own dead-letter exchange takes it (without
+            // the reason headers) rather than handing it out again.
+            tracing::warn!(%message_id, ?outcome, error = %e, "cannot dead-letter message; rejecting it");
+            reject(&delivery).await;
+        } else {
+            tracing::warn!(%message_id, ?outcome, error = %e, "cannot settle message; requeueing");
+            requeue(&delivery).await;
+        }
     }
+}
+
+/// What a panicked handler task panicked with, when it is text.
+fn panic_message(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return e.to_string();
+    }
+    let payload = e.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text payload".to_owned())
 }
 
 /// The CONSUMER span of one message, after the OpenTelemetry messaging
@@ -370,6 +392,14 @@ async fn requeue(delivery: &Delivery) {
     let options = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
     if let Err(e) = delivery.acker.nack(options).await {
         tracing::warn!(error = %e, "cannot requeue message; the broker redelivers it when the channel closes");
+    }
+}
+
+/// Refuses a message without requeueing it: the broker dead-letters it.
+async fn reject(delivery: &Delivery) {
+    let options = BasicNackOptions { requeue: false, ..BasicNackOptions::default() };
+    if let Err(e) = delivery.acker.nack(options).await {
+        tracing::warn!(error = %e, "cannot reject message; the broker redelivers it when the channel closes");
     }
 }
 

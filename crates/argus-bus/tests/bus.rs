@@ -56,7 +56,7 @@ fn collect(url: &str, topology: &Topology, queue: WorkQueue) -> (mpsc::Unbounded
     tokio::spawn(async move {
         let config = ConsumerConfig::new(queue, 16);
         argus_bus::run_consumer_forever(
-            &url,
+            &url.as_str().into(),
             &topology,
             &config,
             move |incoming: Incoming| {
@@ -108,12 +108,12 @@ fn relay_config() -> RelayConfig {
 async fn topology_declares_twice_without_error() {
     let vhost = TestVhost::create().await;
     let topology = topology([0, 200, 5_000, 200]);
-    let connection = argus_bus::connect(vhost.url(), "test", WAIT).await.unwrap();
+    let connection = argus_bus::connect(&vhost.url().into(), "test", WAIT).await.unwrap();
     let channel = connection.create_channel().await.unwrap();
     topology.declare(&channel).await.unwrap();
     topology.declare(&channel).await.unwrap();
     // A second process declaring the same topology on its own connection.
-    let other = argus_bus::connect(vhost.url(), "test-2", WAIT).await.unwrap();
+    let other = argus_bus::connect(&vhost.url().into(), "test-2", WAIT).await.unwrap();
     topology.declare(&other.create_channel().await.unwrap()).await.unwrap();
 
     // Every queue exists, durable, and a passive declare finds it.
@@ -180,7 +180,7 @@ async fn retry_comes_back_to_the_work_queue_after_the_delay() {
     let stop = CancellationToken::new();
     let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
     let consumer = tokio::spawn(async move {
-        let connection = argus_bus::connect(&url, "test-consumer", WAIT).await.unwrap();
+        let connection = argus_bus::connect(&url.as_str().into(), "test-consumer", WAIT).await.unwrap();
         argus_bus::run_consumer(
             &connection,
             &top,
@@ -214,7 +214,7 @@ async fn retry_comes_back_to_the_work_queue_after_the_delay() {
     stop.cancel();
     consumer.await.unwrap().unwrap();
     // Acked: nothing left anywhere.
-    let connection = argus_bus::connect(vhost.url(), "check", WAIT).await.unwrap();
+    let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
     let channel = connection.create_channel().await.unwrap();
     for queue in [topology.queue(WorkQueue::Deliveries), topology.retry_queue(200)] {
         let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
@@ -236,7 +236,7 @@ async fn retry_with_zero_delay_redelivers_at_once() {
     let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
     tokio::spawn(async move {
         argus_bus::run_consumer_forever(
-            &url,
+            &url.as_str().into(),
             &top,
             &ConsumerConfig::new(WorkQueue::Jobs, 1),
             move |incoming: Incoming| {
@@ -278,7 +278,7 @@ async fn dead_letter_lands_in_the_dead_queue() {
     let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
     tokio::spawn(async move {
         argus_bus::run_consumer_forever(
-            &url,
+            &url.as_str().into(),
             &top,
             &ConsumerConfig::new(WorkQueue::Deliveries, 2),
             |_incoming: Incoming| async { Outcome::DeadLetter { reason: "retries exhausted".to_owned() } },
@@ -287,7 +287,7 @@ async fn dead_letter_lands_in_the_dead_queue() {
         .await;
     });
 
-    let connection = argus_bus::connect(vhost.url(), "check", WAIT).await.unwrap();
+    let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
     let channel = connection.create_channel().await.unwrap();
     let deadline = Instant::now() + WAIT;
     let dead = loop {
@@ -332,7 +332,7 @@ async fn a_slow_message_does_not_hold_up_the_others() {
     let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
     tokio::spawn(async move {
         argus_bus::run_consumer_forever(
-            &url,
+            &url.as_str().into(),
             &top,
             &ConsumerConfig::new(WorkQueue::Jobs, 4),
             move |incoming: Incoming| {
@@ -367,7 +367,7 @@ async fn stopping_lets_in_flight_handlers_finish_and_ack() {
     let started = Arc::new(tokio::sync::Notify::new());
     let finished = Arc::new(AtomicBool::new(false));
     let stop = CancellationToken::new();
-    let connection = argus_bus::connect(vhost.url(), "consumer", WAIT).await.unwrap();
+    let connection = argus_bus::connect(&vhost.url().into(), "consumer", WAIT).await.unwrap();
     let run = {
         let (started, finished, top, token) = (started.clone(), finished.clone(), topology.clone(), stop.clone());
         async move {
@@ -395,7 +395,7 @@ async fn stopping_lets_in_flight_handlers_finish_and_ack() {
     tokio::time::timeout(WAIT, run).await.unwrap().unwrap().unwrap();
     assert!(finished.load(Ordering::SeqCst), "returned before the handler finished");
 
-    let connection = argus_bus::connect(vhost.url(), "check", WAIT).await.unwrap();
+    let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
     let channel = connection.create_channel().await.unwrap();
     let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
     let q = channel.queue_declare(topology.queue(WorkQueue::Jobs).as_str().into(), passive, FieldTable::default());
@@ -607,25 +607,27 @@ async fn two_relays_publish_each_row_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn handler_panics_requeue_the_message() {
+async fn a_panicking_handler_dead_letters_its_message_once_and_consuming_goes_on() {
     let vhost = TestVhost::create().await;
     let topology = topology([]);
     let publisher = publisher(vhost.url(), &topology);
     publisher.publish(Exchange::Work, "job", &Message::new("p1", "job", "ten_x", vec![])).await.unwrap();
+    publisher.publish(Exchange::Work, "job", &Message::new("p2", "job", "ten_x", vec![])).await.unwrap();
 
-    let calls = Arc::new(AtomicU32::new(0));
+    let poison_calls = Arc::new(AtomicU32::new(0));
     let (done_tx, mut done) = mpsc::unbounded_channel::<Incoming>();
     let stop = CancellationToken::new();
-    let (url, top, token, counter) = (vhost.url().to_owned(), topology.clone(), stop.clone(), calls.clone());
+    let (url, top, token, counter) = (vhost.url().to_owned(), topology.clone(), stop.clone(), poison_calls.clone());
     tokio::spawn(async move {
         argus_bus::run_consumer_forever(
-            &url,
+            &url.as_str().into(),
             &top,
             &ConsumerConfig::new(WorkQueue::Jobs, 1),
             move |incoming: Incoming| {
                 let (counter, done_tx) = (counter.clone(), done_tx.clone());
                 async move {
-                    if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    if incoming.message_id == "p1" {
+                        counter.fetch_add(1, Ordering::SeqCst);
                         panic!("handler bug");
                     }
                     let _ = done_tx.send(incoming);
@@ -636,10 +638,27 @@ async fn handler_panics_requeue_the_message() {
         )
         .await;
     });
-    let again = tokio::time::timeout(WAIT, done.recv()).await.unwrap().unwrap();
-    assert_eq!(again.message_id, "p1");
-    assert!(again.redelivered);
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // The next message is handled (one at a time, so only after p1 settled).
+    let after = tokio::time::timeout(WAIT, done.recv()).await.unwrap().unwrap();
+    assert_eq!(after.message_id, "p2");
+
+    let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let dead_queue = topology.dead_queue();
+    let dead = channel.basic_get(dead_queue.as_str().into(), BasicGetOptions::default()).await.unwrap();
+    let dead = dead.expect("the poison message is in the dead-letter queue");
+    let props = &dead.delivery.properties;
+    assert_eq!(props.message_id().as_ref().map(|s| s.as_str()), Some("p1"));
+    let headers = props.headers().clone().unwrap_or_default();
+    let reason = match headers.inner().get(argus_bus::HEADER_DEAD_REASON) {
+        Some(lapin::types::AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        other => panic!("dead reason: {other:?}"),
+    };
+    assert_eq!(reason, "the handler panicked: handler bug");
+    dead.delivery.acker.ack(BasicAckOptions::default()).await.unwrap();
+    // Once: no second copy there, and it was never handed out again.
+    assert!(channel.basic_get(dead_queue.as_str().into(), BasicGetOptions::default()).await.unwrap().is_none());
+    assert_eq!(poison_calls.load(Ordering::SeqCst), 1);
     stop.cancel();
 }
 

@@ -37,13 +37,23 @@ pub fn webhook_signing_key(secret: &str) -> Result<Vec<u8>, CryptoError> {
 /// `v1,` + base64(HMAC-SHA256(key, "{msg_id}.{timestamp}.{body}")).
 pub fn sign_webhook(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, key);
-    let mut ctx = hmac::Context::with_key(&key);
-    ctx.update(msg_id.as_bytes());
-    ctx.update(b".");
-    ctx.update(timestamp.to_string().as_bytes());
-    ctx.update(b".");
-    ctx.update(body);
-    format!("v1,{}", STANDARD.encode(ctx.sign().as_ref()))
+    format!("v1,{}", STANDARD.encode(hmac::sign(&key, &signed_content(msg_id, timestamp, body)).as_ref()))
+}
+
+/// Whether `signature` (one `v1,…` entry of `webhook-signature`) is the
+/// signature of the message, checked by `ring::hmac::verify` in constant time.
+pub fn webhook_signature_matches(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8], signature: &str) -> bool {
+    let Some(mac) = signature.strip_prefix("v1,").and_then(|b64| STANDARD.decode(b64).ok()) else {
+        return false;
+    };
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    hmac::verify(&key, &signed_content(msg_id, timestamp, body), &mac).is_ok()
+}
+
+fn signed_content(msg_id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut content = format!("{msg_id}.{timestamp}.").into_bytes();
+    content.extend_from_slice(body);
+    content
 }
 
 /// Seals and opens secrets stored at rest.
@@ -60,8 +70,14 @@ impl std::fmt::Debug for SecretBox {
 
 impl SecretBox {
     pub fn new(pepper: &[u8]) -> Self {
-        let derivation = hmac::Key::new(hmac::HMAC_SHA256, pepper);
-        let key_bytes = hmac::sign(&derivation, b"argus secret box v1: AES-256-GCM");
+        Self::derived(pepper, b"argus secret box v1: AES-256-GCM")
+    }
+
+    /// The AES-256 key is HMAC-SHA256(`secret`, `purpose`): one secret can
+    /// key several boxes that cannot open each other's contents.
+    pub(crate) fn derived(secret: &[u8], purpose: &[u8]) -> Self {
+        let derivation = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let key_bytes = hmac::sign(&derivation, purpose);
         // A 32-byte key for a 32-byte-key algorithm cannot be refused.
         #[allow(clippy::expect_used)]
         let key = UnboundKey::new(&AES_256_GCM, key_bytes.as_ref()).expect("32-byte AES-256 key");
@@ -70,19 +86,29 @@ impl SecretBox {
 
     /// nonce ‖ ciphertext ‖ tag.
     pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
+        self.seal_bound(plaintext, b"")
+    }
+
+    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.open_bound(sealed, b"")
+    }
+
+    /// Like [`Self::seal`], authenticating `context` too (the row the secret
+    /// belongs to): what is sealed for one row does not open for another.
+    pub(crate) fn seal_bound(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut sealed = plaintext.to_vec();
         // Sealing only fails for inputs beyond AES-GCM's size limit (64 GiB).
         #[allow(clippy::expect_used)]
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::empty(), &mut sealed)
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(context), &mut sealed)
             .expect("secret within AES-GCM limits");
         let mut out = nonce_bytes.to_vec();
         out.extend(sealed);
         out
     }
 
-    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    pub(crate) fn open_bound(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if sealed.len() < NONCE_LEN {
             return Err(CryptoError::BadSecret("sealed secret too short".into()));
         }
@@ -91,7 +117,7 @@ impl SecretBox {
         let mut buf = ciphertext.to_vec();
         let plain = self
             .key
-            .open_in_place(nonce, Aad::empty(), &mut buf)
+            .open_in_place(nonce, Aad::from(context), &mut buf)
             .map_err(|_| CryptoError::BadSecret("sealed secret does not open (wrong pepper?)".into()))?;
         Ok(plain.to_vec())
     }
@@ -112,6 +138,18 @@ mod tests {
             br#"{"email":"test@example.com","username":"test_user"}"#,
         );
         assert_eq!(sig, "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+        let (id, body) = ("msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", br#"{"email":"test@example.com","username":"test_user"}"#);
+        assert!(webhook_signature_matches(&key, id, 1_649_367_553, body, &sig));
+        assert!(!webhook_signature_matches(&key, id, 1_649_367_554, body, &sig));
+        assert!(!webhook_signature_matches(
+            &key,
+            id,
+            1_649_367_553,
+            body,
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkx="
+        ));
+        assert!(!webhook_signature_matches(&key, id, 1_649_367_553, body, "v2,x"));
+        assert!(!webhook_signature_matches(&key, id, 1_649_367_553, body, "v1,!!!"));
     }
 
     #[test]
@@ -126,5 +164,43 @@ mod tests {
         assert_ne!(&sealed[12..], secret.as_bytes());
         assert_eq!(sealer.open(&sealed).unwrap(), secret.as_bytes());
         assert!(SecretBox::new(b"other").open(&sealed).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn webhook_secret_and_signature_parsing_never_panics(
+            secret in proptest::prop_oneof![proptest::prelude::any::<String>(), "whsec_[A-Za-z0-9+/=é]{0,90}"],
+            signature in proptest::prop_oneof![proptest::prelude::any::<String>(), "v1,[A-Za-z0-9+/=é]{0,50}"],
+            msg_id in proptest::prelude::any::<String>(),
+            timestamp in proptest::prelude::any::<i64>(),
+        ) {
+            let _ = webhook_signing_key(&secret);
+            let key = webhook_signing_key(&generate_webhook_secret()).unwrap();
+            let body = br#"{"type":"webhook.test"}"#;
+            proptest::prop_assert!(!webhook_signature_matches(&key, &msg_id, timestamp, body, &signature));
+        }
+
+        #[test]
+        fn webhook_signatures_round_trip(
+            msg_id in proptest::prelude::any::<String>(),
+            timestamp in proptest::prelude::any::<i64>(),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            let key = webhook_signing_key(&generate_webhook_secret()).unwrap();
+            let signature = sign_webhook(&key, &msg_id, timestamp, &body);
+            proptest::prop_assert!(webhook_signature_matches(&key, &msg_id, timestamp, &body, &signature));
+            let later = timestamp.wrapping_add(1);
+            proptest::prop_assert!(!webhook_signature_matches(&key, &msg_id, later, &body, &signature));
+        }
+
+        #[test]
+        fn opening_sealed_secrets_never_panics(
+            sealed in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+            plain in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+        ) {
+            let sealer = SecretBox::new(b"pepper");
+            let _ = sealer.open(&sealed);
+            proptest::prop_assert_eq!(sealer.open(&sealer.seal(&plain)).unwrap(), plain);
+        }
     }
 }

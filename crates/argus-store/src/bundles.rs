@@ -46,92 +46,87 @@ impl Token<'_> {
 }
 
 /// The document's tokens, ignored tokens dropped.
+///
+/// Walks characters, never bytes: `i` is always on a character boundary, so
+/// slicing `source` cannot panic whatever the text holds.
 pub fn tokenize(source: &str) -> Result<Vec<Token<'_>>, LexError> {
-    let bytes = source.as_bytes();
     let mut tokens = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
-                    i += 1;
-                }
-            }
-            b'!' | b'$' | b'&' | b'(' | b')' | b':' | b'=' | b'@' | b'[' | b']' | b'{' | b'|' | b'}' => {
+    while let Some(c) = source[i..].chars().next() {
+        match c {
+            ' ' | '\t' | '\n' | '\r' | ',' | '\u{feff}' => i += c.len_utf8(),
+            '#' => i += source[i..].find(['\n', '\r']).unwrap_or(source.len() - i),
+            '!' | '$' | '&' | '(' | ')' | ':' | '=' | '@' | '[' | ']' | '{' | '|' | '}' => {
                 tokens.push(Token { text: &source[i..i + 1], offset: i });
                 i += 1;
             }
-            b'.' => {
-                if source[i..].starts_with("...") {
-                    tokens.push(Token { text: &source[i..i + 3], offset: i });
-                    i += 3;
-                } else {
-                    return Err(LexError { offset: i, reason: "unexpected `.`" });
-                }
+            '.' if source[i..].starts_with("...") => {
+                tokens.push(Token { text: &source[i..i + 3], offset: i });
+                i += 3;
             }
-            b'"' => {
+            '.' => return Err(LexError { offset: i, reason: "unexpected `.`" }),
+            '"' => {
                 let start = i;
-                if source[i..].starts_with("\"\"\"") {
-                    i += 3;
-                    loop {
-                        if i >= bytes.len() {
-                            return Err(LexError { offset: start, reason: "unterminated block string" });
-                        }
-                        if source[i..].starts_with("\\\"\"\"") {
-                            i += 4;
-                        } else if source[i..].starts_with("\"\"\"") {
-                            i += 3;
-                            break;
-                        } else {
-                            i += 1;
-                        }
-                    }
-                } else {
-                    i += 1;
-                    loop {
-                        match bytes.get(i) {
-                            None | Some(b'\n' | b'\r') => {
-                                return Err(LexError { offset: start, reason: "unterminated string" });
-                            }
-                            Some(b'\\') => i += 2,
-                            Some(b'"') => {
-                                i += 1;
-                                break;
-                            }
-                            Some(_) => i += 1,
-                        }
-                    }
-                }
+                i = string_end(source, start)?;
                 tokens.push(Token { text: &source[start..i], offset: start });
             }
-            b'-' | b'0'..=b'9' => {
+            '-' | '0'..='9' => {
                 let start = i;
+                let mut previous = c;
                 i += 1;
-                while i < bytes.len()
-                    && (bytes[i].is_ascii_digit() || matches!(bytes[i], b'.' | b'e' | b'E' | b'+' | b'-'))
-                {
+                for d in source[i..].chars() {
                     // `-` and `+` only inside an exponent.
-                    if matches!(bytes[i], b'+' | b'-') && !matches!(bytes[i - 1], b'e' | b'E') {
+                    let fits = d.is_ascii_digit()
+                        || matches!(d, '.' | 'e' | 'E')
+                        || (matches!(d, '+' | '-') && matches!(previous, 'e' | 'E'));
+                    if !fits {
                         break;
                     }
+                    previous = d;
                     i += 1;
                 }
                 tokens.push(Token { text: &source[start..i], offset: start });
             }
-            b if b == b'_' || b.is_ascii_alphabetic() => {
+            c if c == '_' || c.is_ascii_alphabetic() => {
                 let start = i;
-                while i < bytes.len() && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric()) {
-                    i += 1;
-                }
+                i += source[i..].find(|d: char| d != '_' && !d.is_ascii_alphanumeric()).unwrap_or(source.len() - i);
                 tokens.push(Token { text: &source[start..i], offset: start });
             }
-            _ if source[i..].starts_with('\u{feff}') => i += '\u{feff}'.len_utf8(),
             _ => return Err(LexError { offset: i, reason: "unexpected character" }),
         }
     }
     Ok(tokens)
+}
+
+/// Where the string or block string opening at `start` ends (just past its
+/// closing quotes).
+fn string_end(source: &str, start: usize) -> Result<usize, LexError> {
+    if let Some(body) = source[start..].strip_prefix("\"\"\"") {
+        let mut chars = body.char_indices();
+        while let Some((j, c)) = chars.next() {
+            let rest = &body[j..];
+            if rest.starts_with("\\\"\"\"") {
+                // An escaped `\"""` is part of the text: skip its quotes.
+                chars.nth(2);
+            } else if c == '"' && rest.starts_with("\"\"\"") {
+                return Ok(start + 3 + j + 3);
+            }
+        }
+        return Err(LexError { offset: start, reason: "unterminated block string" });
+    }
+    let mut chars = source[start + 1..].char_indices();
+    while let Some((j, c)) = chars.next() {
+        match c {
+            '\n' | '\r' => break,
+            // The escaped character, whatever it is, cannot close the string.
+            '\\' => {
+                chars.next();
+            }
+            '"' => return Ok(start + 1 + j + 1),
+            _ => {}
+        }
+    }
+    Err(LexError { offset: start, reason: "unterminated string" })
 }
 
 /// The normalised text of a document (see the module documentation).
@@ -385,5 +380,52 @@ mod tests {
         assert!(parse_bundle_file("query A { a } query A { b }").is_err());
         assert!(parse_bundle_file("query A { __schema { types { name } } }").is_err());
         assert!(parse_bundle_file("fragment F on X { a }").is_err());
+    }
+
+    #[test]
+    fn non_ascii_text_is_walked_by_character() {
+        let doc = r#"query Q { a(s: """é 🦀 \""" ü""", t: "ø\é") }"#;
+        let texts: Vec<_> = tokenize(doc).unwrap().iter().map(|t| t.text).collect();
+        assert_eq!(texts[7], r#""""é 🦀 \""" ü""""#);
+        assert_eq!(texts[10], r#""ø\é""#);
+        assert_eq!(tokenize("{ a(s: \"\"\"é").unwrap_err().reason, "unterminated block string");
+        assert_eq!(tokenize("{ é }").unwrap_err(), LexError { offset: 2, reason: "unexpected character" });
+    }
+
+    /// GraphQL punctuation, quotes, escapes and multi-byte characters, so
+    /// random documents reach every branch of the lexer.
+    const DOCUMENT_LIKE: &str = "([{}()\"\\#., \n\r:!$@=|&a-zA-Z0-9_+eé🦀\u{feff}\u{300}-]|\"\"\"){0,64}";
+
+    proptest::proptest! {
+        #[test]
+        fn tokenize_never_panics(source in proptest::prop_oneof![proptest::prelude::any::<String>(), DOCUMENT_LIKE]) {
+            if let Ok(tokens) = tokenize(&source) {
+                let mut end = 0;
+                for t in &tokens {
+                    // Every token is the source text at its offset, in order.
+                    proptest::prop_assert!(t.offset >= end);
+                    proptest::prop_assert_eq!(source.get(t.offset..t.offset + t.text.len()), Some(t.text));
+                    end = t.offset + t.text.len();
+                }
+                // Normalising is idempotent and keeps the document's id.
+                let normal = normalise(&source).unwrap();
+                proptest::prop_assert_eq!(normalise(&normal).unwrap(), normal.clone());
+                proptest::prop_assert_eq!(document_hash(&normal).unwrap(), document_hash(&source).unwrap());
+            }
+        }
+
+        #[test]
+        fn parse_bundle_file_never_panics(source in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            DOCUMENT_LIKE,
+            "(query|mutation) [A-Zé]{1,3} ?\\{ ?[a-z\"é{}()]{0,12} ?\\}( ?#é)?",
+        ]) {
+            if let Ok(operations) = parse_bundle_file(&source) {
+                for o in operations {
+                    proptest::prop_assert!(source.contains(&o.document));
+                    proptest::prop_assert_eq!(o.sha256, document_hash(&o.document).unwrap());
+                }
+            }
+        }
     }
 }

@@ -183,4 +183,39 @@ mod tests {
         assert_eq!(state.split(',').count(), 32);
         assert!(state.starts_with("k0=v0,"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn trace_header_parsing_never_panics(
+            traceparent in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "[0-9a-fA-Fé+ -]{0,60}",
+                "[0-9a-f]{2}-[0-9a-fé]{32}-[0-9a-f+]{16}-[0-9a-f]{2}(-[a-zé]{0,3})?",
+            ],
+            tracestate in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "([a-zé0-9@*/_-]{0,5}=[ -~é]{0,5},?){0,40}",
+            ],
+        ) {
+            let headers =
+                BTreeMap::from([(TRACEPARENT.to_owned(), traceparent.clone()), (TRACESTATE.to_owned(), tracestate)]);
+            let extracted = extract_map(&headers);
+            proptest::prop_assert_eq!(extracted.is_some(), is_valid_traceparent(&traceparent));
+            if let Some(cx) = extracted {
+                // What comes in goes out as the same trace and parent.
+                let out = inject(&cx);
+                let sent = out.get(TRACEPARENT).unwrap();
+                proptest::prop_assert!(is_valid_traceparent(sent));
+                proptest::prop_assert_eq!(&sent[3..52], &traceparent.trim_matches([' ', '\t'])[3..52]);
+            }
+        }
+
+        #[test]
+        fn traceparents_round_trip(trace in "[0-9a-f]{31}[1-9a-f]", span in "[1-9a-f][0-9a-f]{15}", flags in "0[01]") {
+            let traceparent = format!("00-{trace}-{span}-{flags}");
+            let cx = extract_map(&BTreeMap::from([(TRACEPARENT.to_owned(), traceparent.clone())])).unwrap();
+            let out = inject(&cx);
+            proptest::prop_assert_eq!(out.get(TRACEPARENT), Some(&traceparent));
+        }
+    }
 }

@@ -177,5 +177,29 @@ mod tests {
         assert_eq!("app_123".parse::<ClientId>(), Err(IdError::Malformed));
         assert_eq!("app_01JDXAAAAAAAAAAAAAAAAAAAAA".parse::<ClientId>(), Err(IdError::Malformed));
         assert_eq!("app_01jdxaaaaaaaaaaaaaaaaaaaa!".parse::<ClientId>(), Err(IdError::Malformed));
+        // 26 bytes of multi-byte text is not a body either.
+        assert_eq!("app_ééééééééééééé".parse::<ClientId>(), Err(IdError::Malformed));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn id_parsing_never_panics(raw in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            "(app_|ten_|case_)?[0-9a-zé🦀!I]{0,30}",
+        ]) {
+            if let Ok(id) = raw.parse::<ClientId>() {
+                // Whatever parses prints back as itself and goes through serde.
+                proptest::prop_assert_eq!(id.to_string(), raw.clone());
+                let json = serde_json::to_string(&id).unwrap();
+                proptest::prop_assert_eq!(serde_json::from_str::<ClientId>(&json).unwrap(), id);
+            }
+            let _ = serde_json::from_value::<CaseId>(serde_json::Value::String(raw));
+        }
+
+        #[test]
+        fn generated_ids_always_parse(_seed in 0u8..) {
+            let id = IncidentId::generate();
+            proptest::prop_assert_eq!(id.as_str().parse::<IncidentId>(), Ok(id.clone()));
+        }
     }
 }

@@ -28,3 +28,35 @@ pub fn decode_cursor<T: std::str::FromStr>(raw: &str) -> Result<T, String> {
 pub fn encode_cursor(c: Option<String>) -> Option<String> {
     c.map(|c| URL_SAFE_NO_PAD.encode(c))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IncidentId;
+
+    proptest::proptest! {
+        #[test]
+        fn cursor_decoding_never_panics(raw in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            "[A-Za-z0-9_=+/é-]{0,60}",
+        ]) {
+            let _ = decode_cursor::<IncidentId>(&raw);
+            let _ = decode_cursor::<u64>(&raw);
+        }
+
+        #[test]
+        fn cursors_round_trip(last in proptest::prelude::any::<String>()) {
+            let cursor = encode_cursor(Some(last.clone())).unwrap();
+            proptest::prop_assert_eq!(decode_cursor::<String>(&cursor), Ok(last));
+        }
+    }
+
+    #[test]
+    fn issued_id_cursors_decode_and_others_are_refused() {
+        let id = IncidentId::generate();
+        let cursor = encode_cursor(Some(id.to_string())).unwrap();
+        assert_eq!(decode_cursor::<IncidentId>(&cursor), Ok(id));
+        assert!(decode_cursor::<IncidentId>("é").is_err());
+        assert!(decode_cursor::<IncidentId>(&encode_cursor(Some("app_x".into())).unwrap()).is_err());
+    }
+}

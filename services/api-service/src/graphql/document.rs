@@ -71,5 +71,22 @@ mod tests {
         assert!(run("query { a: __type(name: \"X\") { name } }").introspection);
         assert!(!run("{ incident(id: \"__schema\") { __typename } }").introspection);
         assert_eq!(run("{ a { ... on B @include(if: true) { c } ...F } }").complexity, 2);
+        assert_eq!(
+            run("{ a(s: \"\"\"é { b } 🦀\"\"\") { c } }"),
+            Analysis { depth: 2, complexity: 2, introspection: false }
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn document_checks_never_panic(source in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            "([{}()\"#.:@ ]|\"\"\"|\\|é|🦀|[a-z_]{1,8}|__schema|\\.\\.\\.|on){0,60}",
+        ]) {
+            if let Ok(tokens) = tokenize(&source) {
+                let a = analyse(&tokens);
+                proptest::prop_assert!(a.depth <= tokens.len() && a.complexity <= tokens.len());
+            }
+        }
     }
 }

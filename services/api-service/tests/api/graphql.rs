@@ -299,3 +299,37 @@ async fn transport_errors_are_clear() {
         body["errors"].as_array().unwrap().iter().map(|e| e["extensions"]["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["FORBIDDEN", "FORBIDDEN"], "{body}");
 }
+
+#[tokio::test]
+async fn non_ascii_text_in_block_strings_is_answered_not_dropped() {
+    let stack = Stack::start().await;
+    let document = r#"mutation Unicode {
+        createIncident(input: { title: """Überprüfung — 🦀 \""" ü""", severity: HIGH, location: "Dock 4" }) { title }
+    }"#;
+    stack.load_bundle("unicode", document).await;
+    let client = stack.client(None, INCIDENT_SCOPES).await;
+    stack.grant(&client, "unicode").await;
+    let token = stack.cc_token(&client, None).await;
+    let tenant = client.tenant.to_string();
+    let send = |query: String| post(&stack.http, &stack.api, Some(&token), Some(&tenant), json!({ "query": query }));
+
+    // Approved: it runs, the block string's text intact.
+    let r = send(document.to_owned()).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["createIncident"]["title"], "Überprüfung — 🦀 \"\"\" ü");
+
+    // Not approved, unterminated, or non-ASCII outside a string: a clear
+    // refusal, and the connection still answers.
+    let unapproved = "query Q { incidents(filter: { title: \"\"\"é\"\"\" }) { nodes { id } } }";
+    let body: Value = send(unapproved.to_owned()).await.json().await.unwrap();
+    assert_eq!(code(&body), "PERSISTED_QUERY_NOT_APPROVED", "{body}");
+    for broken in ["{ a(s: \"\"\"ü🦀", "{ a(s: \"\"\"\\\"\"\"é\"\") }", "{ é }", "{ a(s: \"\\é) }"] {
+        let r = send(broken.to_owned()).await;
+        assert_eq!(r.status(), 200, "{broken}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(code(&body), "GRAPHQL_PARSE_FAILED", "{broken}: {body}");
+        assert!(body["data"].is_null());
+    }
+}

@@ -15,8 +15,7 @@ pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
         return false;
     }
     let computed = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.to_owned()));
-    #[allow(deprecated)]
-    ring::constant_time::verify_slices_are_equal(computed.as_str().as_bytes(), challenge.as_bytes()).is_ok()
+    argus_crypto::equal_constant_time(computed.as_str().as_bytes(), challenge.as_bytes())
 }
 
 #[cfg(test)]
@@ -30,5 +29,34 @@ mod tests {
         assert!(verifier_matches(verifier, challenge));
         assert!(!verifier_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj", challenge));
         assert!(!verifier_matches("short", challenge));
+    }
+
+    /// RFC 7636 §4.2 worked independently: base64url(SHA-256(verifier)).
+    fn s256(verifier: &str) -> String {
+        use base64::Engine;
+        let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pkce_verification_never_panics(
+            verifier in proptest::prop_oneof![proptest::prelude::any::<String>(), "[A-Za-z0-9._~é-]{40,130}"],
+            challenge in proptest::prop_oneof![proptest::prelude::any::<String>(), "[A-Za-z0-9_é-]{40,50}"],
+        ) {
+            let _ = well_formed(&verifier);
+            let _ = verifier_matches(&verifier, &challenge);
+            proptest::prop_assert_eq!(verifier_matches(&verifier, &s256(&verifier)), well_formed(&verifier));
+        }
+
+        #[test]
+        fn well_formed_verifiers_match_their_challenge_only(
+            verifier in "[A-Za-z0-9._~-]{43,128}",
+            other in "[A-Za-z0-9_-]{43}",
+        ) {
+            proptest::prop_assert!(verifier_matches(&verifier, &s256(&verifier)));
+            proptest::prop_assume!(other != s256(&verifier));
+            proptest::prop_assert!(!verifier_matches(&verifier, &other));
+        }
     }
 }
