@@ -27,6 +27,12 @@ pub enum AuthnError {
     Audience,
     #[error("the token lacks a required claim or has a malformed one")]
     Claims,
+    #[error("the token was revoked")]
+    Revoked,
+    /// The revocation set could not be read (its listener is down and so is
+    /// the database): answered 503, never served as valid.
+    #[error("cannot check the token now")]
+    RevocationUnknown,
     #[error("the token lacks the scope `{0}`")]
     InsufficientScope(&'static str),
     #[error("send X-Tenant-ID equal to the token's tenant")]
@@ -69,6 +75,7 @@ impl ResponseError for AuthnError {
         match self {
             Self::InsufficientScope(_) | Self::TenantMismatch => actix_web::http::StatusCode::FORBIDDEN,
             Self::NotConfigured | Self::KeySet { .. } => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            Self::RevocationUnknown => actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             _ => actix_web::http::StatusCode::UNAUTHORIZED,
         }
     }
@@ -77,10 +84,14 @@ impl ResponseError for AuthnError {
         let kind = match self {
             Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
             Self::NotConfigured | Self::KeySet { .. } => ProblemKind::Internal,
+            Self::RevocationUnknown => ProblemKind::Unavailable,
             _ => ProblemKind::Unauthenticated,
         };
         let mut response = kind.problem(self.to_string()).to_actix_response();
-        if kind != ProblemKind::Internal
+        if matches!(self, Self::RevocationUnknown) {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        if !matches!(kind, ProblemKind::Internal | ProblemKind::Unavailable)
             && !matches!(self, Self::TenantMismatch)
             && let Ok(value) = header::HeaderValue::from_str(&self.challenge())
         {

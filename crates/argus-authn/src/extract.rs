@@ -77,6 +77,8 @@ pub trait RequiredScope {
     const SCOPE: &'static str;
     /// Scopes that imply this one (a write scope implies its read scope).
     const IMPLIED_BY: &'static [&'static str] = &[];
+    /// The one client whose tokens may carry this scope, when only one may.
+    const ISSUED_TO: Option<&'static str> = None;
 }
 
 /// A verified caller holding `S::SCOPE`: 401 without a valid token, 403
@@ -104,6 +106,11 @@ impl<S: RequiredScope + 'static> FromRequest for Scoped<S> {
             let principal = principal.await?;
             if !S::IMPLIED_BY.iter().any(|s| principal.scopes.contains(s)) {
                 principal.require(S::SCOPE)?;
+            }
+            // A token from any other client that carries the scope anyway
+            // (minted before the scope left the catalog) is refused.
+            if S::ISSUED_TO.is_some_and(|client| principal.client_id != client) {
+                return Err(AuthnError::InsufficientScope(S::SCOPE));
             }
             Ok(Scoped(principal, PhantomData))
         })
@@ -154,12 +161,13 @@ impl RequiredScope for TracesRead {
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and
-/// governance.
+/// governance, on tokens `argusctl` minted and no others.
 #[derive(Debug, Clone)]
 pub struct PlatformAdmin;
 
 impl RequiredScope for PlatformAdmin {
     const SCOPE: &'static str = argus_types::scopes::PLATFORM_ADMIN;
+    const ISSUED_TO: Option<&'static str> = Some(argus_types::scopes::ADMIN_CLIENT_ID);
 }
 
 /// `webhooks:read`.

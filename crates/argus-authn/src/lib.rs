@@ -14,6 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use argus_store::revoked::RevokedTokens;
 use argus_types::AccessClaims;
 use argus_types::claims::ACCESS_TOKEN_TYP;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -39,6 +40,7 @@ const LEEWAY_SECONDS: u64 = 30;
 pub struct TokenVerifier {
     keys: Arc<dyn KeySource>,
     validation: Validation,
+    revoked: Option<Arc<RevokedTokens>>,
 }
 
 impl TokenVerifier {
@@ -57,7 +59,15 @@ impl TokenVerifier {
         validation.set_issuer(&[issuer]);
         validation.set_audience(audiences);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        Self { keys, validation }
+        Self { keys, validation, revoked: None }
+    }
+
+    /// Refuses tokens in `revoked`. Every resource server sets it; only a
+    /// verifier of tokens no one can revoke (a test of key handling) goes
+    /// without.
+    pub fn with_revocations(mut self, revoked: Arc<RevokedTokens>) -> Self {
+        self.revoked = Some(revoked);
+        self
     }
 
     /// Verifies `token` and returns its claims.
@@ -77,6 +87,22 @@ impl TokenVerifier {
         let kid = header.kid.ok_or(AuthnError::UnknownKey)?;
         let key = self.keys.decoding_key(&kid).await.ok_or(AuthnError::UnknownKey)?;
         let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(AuthnError::from_jwt)?;
+        self.ensure_not_revoked(&data.claims).await?;
         Ok(data.claims)
+    }
+
+    /// Refuses claims whose token was revoked; for callers that keep
+    /// verified claims and must check them again on each use.
+    pub async fn ensure_not_revoked(&self, claims: &AccessClaims) -> Result<(), AuthnError> {
+        let Some(revoked) = &self.revoked else { return Ok(()) };
+        match revoked.is_revoked(&claims.jti).await {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(AuthnError::Revoked),
+            Err(e) => {
+                // Fail closed: a token that may be revoked is not served.
+                tracing::error!(error = %e, "cannot tell whether a token was revoked");
+                Err(AuthnError::RevocationUnknown)
+            }
+        }
     }
 }

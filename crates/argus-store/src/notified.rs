@@ -12,15 +12,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use crate::listen::Listener;
-
-/// A listener that has heard nothing for this long checks its connection.
-const PING_AFTER: Duration = Duration::from_secs(15);
-const PING_TIMEOUT: Duration = Duration::from_secs(5);
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
+use crate::StoreError;
+use crate::listen::{Follower, follow};
 
 /// What a cache listens to and how much it keeps.
 #[derive(Debug, Clone)]
@@ -65,7 +61,7 @@ impl<V: Send + Sync + 'static> NotifiedCache<V> {
             capacity: config.capacity,
             max_age: config.max_age,
         });
-        tokio::spawn(listen(Arc::downgrade(&cache), config));
+        tokio::spawn(follow(Arc::downgrade(&cache), config.database_url, config.channel, config.application_name));
         cache
     }
 
@@ -131,52 +127,21 @@ impl<V: Send + Sync + 'static> NotifiedCache<V> {
     }
 }
 
-async fn listen<V: Send + Sync + 'static>(cache: Weak<NotifiedCache<V>>, config: CacheConfig) {
-    let mut backoff = Duration::from_millis(100);
-    while cache.strong_count() > 0 {
-        match Listener::connect(&config.database_url, config.channel, config.application_name).await {
-            Ok(mut listener) => {
-                backoff = Duration::from_millis(100);
-                {
-                    let Some(cache) = cache.upgrade() else { return };
-                    cache.forget_all();
-                    cache.listening.store(true, Ordering::Release);
-                }
-                let lost = loop {
-                    match listener.wait(PING_AFTER).await {
-                        Ok(changed) if changed.is_empty() => {
-                            match tokio::time::timeout(PING_TIMEOUT, listener.ping()).await {
-                                Ok(Ok(())) => {}
-                                Ok(Err(e)) => break e.to_string(),
-                                Err(_) => break "the connection did not answer".to_owned(),
-                            }
-                        }
-                        Ok(changed) => {
-                            let Some(cache) = cache.upgrade() else { return };
-                            for key in changed {
-                                cache.forget(&key);
-                            }
-                        }
-                        Err(e) => break e.to_string(),
-                    }
-                    if cache.strong_count() == 0 {
-                        return;
-                    }
-                };
-                let Some(cache) = cache.upgrade() else { return };
-                cache.listening.store(false, Ordering::Release);
-                cache.forget_all();
-                tracing::warn!(
-                    channel = config.channel,
-                    error = %lost,
-                    "change listener lost; reading from the database until it is back"
-                );
-            }
-            Err(e) => {
-                tracing::warn!(channel = config.channel, error = %e, "change listener cannot connect; retrying");
-            }
+impl<V: Send + Sync + 'static> Follower for NotifiedCache<V> {
+    async fn connected(&self) -> Result<(), StoreError> {
+        self.forget_all();
+        self.listening.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn notified(&self, changed: Vec<String>) {
+        for key in changed {
+            self.forget(&key);
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(RECONNECT_MAX);
+    }
+
+    fn lost(&self) {
+        self.listening.store(false, Ordering::Release);
+        self.forget_all();
     }
 }

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::apps::AppRecord;
+use crate::revoked::RevokedToken;
 use crate::schema::{
     apps, authorization_codes, client_secrets, grant_families, issued_access_tokens, refresh_tokens,
     revoked_access_tokens, sessions, sign_in_failures,
@@ -45,7 +46,9 @@ pub struct RedeemedCode {
 pub enum CodeRedemption {
     Redeemed(RedeemedCode),
     /// Presented before: what the first use issued is now revoked.
-    Replayed,
+    Replayed {
+        revoked: Vec<RevokedToken>,
+    },
     Expired,
     Unknown,
 }
@@ -64,14 +67,19 @@ pub struct RefreshGrant {
 pub enum RefreshRotation {
     Rotated(RefreshGrant),
     /// A spent token came back: the whole family is now revoked.
-    Replayed,
+    Replayed {
+        revoked: Vec<RevokedToken>,
+    },
     /// The request asked for scopes the grant does not hold; the token was
     /// not spent.
     ScopeExceeded,
     Invalid,
 }
 
-async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) -> Result<(), StoreError> {
+/// Revokes a grant family: its refresh tokens, and the access tokens it
+/// issued that are still live, which it returns (so the revoking process
+/// can refuse them at once, before the notice comes back).
+async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) -> Result<Vec<RevokedToken>, StoreError> {
     let now = Utc::now();
     diesel::update(grant_families::table.find(family))
         .filter(grant_families::revoked_at.is_null())
@@ -89,14 +97,16 @@ async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) -> Result<(),
         .select((issued_access_tokens::jti, issued_access_tokens::expires_at))
         .load(conn)
         .await?;
+    let mut revoked = Vec::with_capacity(issued.len());
     for (jti, expires_at) in issued {
         diesel::insert_into(revoked_access_tokens::table)
-            .values((revoked_access_tokens::jti.eq(jti), revoked_access_tokens::expires_at.eq(expires_at)))
+            .values((revoked_access_tokens::jti.eq(&jti), revoked_access_tokens::expires_at.eq(expires_at)))
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
+        revoked.push(RevokedToken { jti, expires_at });
     }
-    Ok(())
+    Ok(revoked)
 }
 
 /// The channel the `argus_client_changed` trigger notifies, with the
@@ -121,6 +131,21 @@ impl ClientSecretHash {
     pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_none_or(|e| e > now)
     }
+}
+
+/// How failed sign-ins lock an account for a while.
+#[derive(Debug, Clone)]
+pub struct SignInLockout {
+    pub free_attempts: i32,
+    pub base_delay: std::time::Duration,
+    pub max_delay: std::time::Duration,
+}
+
+/// Whether a sign-in attempt may check its password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInAttempt {
+    Allowed,
+    Locked { until: DateTime<Utc> },
 }
 
 impl Store {
@@ -268,59 +293,57 @@ impl Store {
 
     // ---- sign-in lock-out -------------------------------------------------------
 
-    /// Until when sign-in for this email is locked, if it is.
-    pub async fn sign_in_locked_until(
+    /// Counts a sign-in attempt before its password is checked, in one
+    /// statement, so that however many arrive at once, only those the
+    /// lock-out allows reach the check: the first `free_attempts`, then one
+    /// per lock-out delay, which starts at `base_delay` when the free
+    /// attempts are used up and doubles with each further attempt up to
+    /// `max_delay`. A successful sign-in clears the count.
+    pub async fn claim_sign_in_attempt(
         &self,
         tenant: &TenantId,
         email: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        lockout: &SignInLockout,
+    ) -> Result<SignInAttempt, StoreError> {
+        use diesel::sql_types::{Bool, Double, Integer, Text};
+        #[derive(QueryableByName)]
+        struct Claimed {
+            #[diesel(sql_type = Bool)]
+            claimed: bool,
+        }
         let mut conn = self.conn().await?;
+        let claimed: Option<Claimed> = diesel::sql_query(
+            "INSERT INTO sign_in_failures AS f (tenant_id, email, failures, locked_until, updated_at) \
+             VALUES ($1, $2, 1, CASE WHEN 1 >= $3 THEN now() + $4 * interval '1 second' END, now()) \
+             ON CONFLICT (tenant_id, email) DO UPDATE SET \
+                 failures = f.failures + 1, \
+                 updated_at = now(), \
+                 locked_until = CASE WHEN f.failures + 1 >= $3 \
+                     THEN now() + least($4 * power(2, least(f.failures + 1 - $3, 16)), $5) * interval '1 second' \
+                 END \
+             WHERE f.locked_until IS NULL OR f.locked_until <= now() \
+             RETURNING true AS claimed",
+        )
+        .bind::<Text, _>(tenant.as_str())
+        .bind::<Text, _>(email)
+        .bind::<Integer, _>(lockout.free_attempts)
+        .bind::<Double, _>(lockout.base_delay.as_secs_f64())
+        .bind::<Double, _>(lockout.max_delay.as_secs_f64())
+        .get_result(&mut conn)
+        .await
+        .optional()?;
+        if claimed.is_some_and(|c| c.claimed) {
+            return Ok(SignInAttempt::Allowed);
+        }
         let until: Option<Option<DateTime<Utc>>> = sign_in_failures::table
             .find((tenant.as_str(), email))
             .select(sign_in_failures::locked_until)
             .first(&mut conn)
             .await
             .optional()?;
-        Ok(until.flatten().filter(|u| *u > Utc::now()))
-    }
-
-    /// Counts a failed sign-in; from `free_attempts` failures on, each one
-    /// locks sign-in for a delay that doubles up to `max_delay`.
-    pub async fn record_sign_in_failure(
-        &self,
-        tenant: &TenantId,
-        email: &str,
-        free_attempts: i32,
-        base_delay: Duration,
-        max_delay: Duration,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut conn = self.conn().await?;
-        let failures: i32 = diesel::insert_into(sign_in_failures::table)
-            .values((
-                sign_in_failures::tenant_id.eq(tenant.as_str()),
-                sign_in_failures::email.eq(email),
-                sign_in_failures::failures.eq(1),
-            ))
-            .on_conflict((sign_in_failures::tenant_id, sign_in_failures::email))
-            .do_update()
-            .set((
-                sign_in_failures::failures.eq(sign_in_failures::failures + 1),
-                sign_in_failures::updated_at.eq(diesel::dsl::now),
-            ))
-            .returning(sign_in_failures::failures)
-            .get_result(&mut conn)
-            .await?;
-        if failures < free_attempts {
-            return Ok(None);
-        }
-        let doublings = u32::try_from((failures - free_attempts).min(16)).unwrap_or(16);
-        let delay = (base_delay * 2i32.pow(doublings)).min(max_delay);
-        let until = Utc::now() + delay;
-        diesel::update(sign_in_failures::table.find((tenant.as_str(), email)))
-            .set(sign_in_failures::locked_until.eq(until))
-            .execute(&mut conn)
-            .await?;
-        Ok(Some(until))
+        // The lock ended between the two statements: try again later all
+        // the same (a second at most).
+        Ok(SignInAttempt::Locked { until: until.flatten().unwrap_or_else(Utc::now) })
     }
 
     pub async fn clear_sign_in_failures(&self, tenant: &TenantId, email: &str) -> Result<(), StoreError> {
@@ -412,8 +435,8 @@ impl Store {
                 return Ok(CodeRedemption::Unknown);
             };
             if consumed_at.is_some() {
-                revoke_family(conn, &family).await?;
-                return Ok(CodeRedemption::Replayed);
+                let revoked = revoke_family(conn, &family).await?;
+                return Ok(CodeRedemption::Replayed { revoked });
             }
             if expires_at <= Utc::now() {
                 return Ok(CodeRedemption::Expired);
@@ -439,7 +462,7 @@ impl Store {
     }
 
     /// Revokes a grant family (a code presented with the wrong verifier, say).
-    pub async fn revoke_grant_family(&self, family: &GrantId) -> Result<(), StoreError> {
+    pub async fn revoke_grant_family(&self, family: &GrantId) -> Result<Vec<RevokedToken>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| revoke_family(conn, family.as_str()).await).await
     }
@@ -513,8 +536,8 @@ impl Store {
                 return Ok(RefreshRotation::Invalid);
             }
             if used_at.is_some() {
-                revoke_family(conn, &family).await?;
-                return Ok(RefreshRotation::Replayed);
+                let revoked = revoke_family(conn, &family).await?;
+                return Ok(RefreshRotation::Replayed { revoked });
             }
             let family_revoked: Option<DateTime<Utc>> =
                 grant_families::table.find(&family).select(grant_families::revoked_at).first(conn).await?;
@@ -544,8 +567,13 @@ impl Store {
     }
 
     /// Revokes the refresh token's whole family if `client` owns it (RFC
-    /// 7009 §2.1); an unknown token is not an error.
-    pub async fn revoke_refresh_token(&self, token_hash: &[u8], client: &ClientId) -> Result<bool, StoreError> {
+    /// 7009 §2.1), returning the access tokens that revoked; an unknown
+    /// token is not an error (nothing is revoked).
+    pub async fn revoke_refresh_token(
+        &self,
+        token_hash: &[u8],
+        client: &ClientId,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let family: Option<String> = refresh_tokens::table
@@ -556,11 +584,8 @@ impl Store {
                 .await
                 .optional()?;
             match family {
-                Some(family) => {
-                    revoke_family(conn, &family).await?;
-                    Ok(true)
-                }
-                None => Ok(false),
+                Some(family) => revoke_family(conn, &family).await,
+                None => Ok(Vec::new()),
             }
         })
         .await

@@ -10,13 +10,18 @@ pub struct Scope {
     pub description: &'static str,
 }
 
+/// The tenant admin's scope: register and govern apps, rotate their secrets,
+/// mint service tokens. Not in the catalog: no app can request or hold it,
+/// and only tokens minted by `argusctl` (client [`ADMIN_CLIENT_ID`]) carry
+/// it.
 pub const PLATFORM_ADMIN: &str = "platform:admin";
 
+/// The `client_id` of admin tokens, which `argusctl` mints. App ids start
+/// with `app_`, so no app can take it.
+pub const ADMIN_CLIENT_ID: &str = "argusctl";
+
+/// Every scope an app may request.
 pub const SCOPE_CATALOG: &[Scope] = &[
-    Scope {
-        name: PLATFORM_ADMIN,
-        description: "Register and govern the tenant's integration apps, rotate their secrets and mint service tokens",
-    },
     Scope { name: "webhooks:read", description: "Read outbound webhook subscriptions and their delivery history" },
     Scope { name: "webhooks:write", description: "Create and update outbound webhook subscriptions" },
     Scope { name: "incidents:read", description: "Read incidents through the GraphQL transport" },
@@ -114,6 +119,11 @@ mod tests {
         for n in names {
             assert!(n.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)), "{n}");
         }
+    }
+
+    #[test]
+    fn the_tenant_admin_scope_is_not_requestable() {
+        assert!(catalog_entry(PLATFORM_ADMIN).is_none());
     }
 
     #[test]

@@ -4,12 +4,13 @@
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use argus_store::keys::SigningKeyRecord;
+use argus_crypto::KeySealer;
+use argus_store::keys::SigningKeyInfo;
 use argus_store::{Store, StoreConfig, StoreError};
 use argus_types::app::MAX_TOKEN_LIFETIME_SECONDS;
 use argus_types::claims::LIVE_AUDIENCE;
 use argus_types::env::{ConfigError, var_or};
-use argus_types::scopes::PLATFORM_ADMIN;
+use argus_types::scopes::{ADMIN_CLIENT_ID, PLATFORM_ADMIN};
 use argus_types::{ScopeSet, TenantId};
 use chrono::Duration;
 use clap::{Parser, Subcommand};
@@ -33,8 +34,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply pending database migrations (under an advisory lock) and make
-    /// sure signing keys exist.
+    /// Apply pending database migrations (under an advisory lock), make
+    /// sure signing keys exist and seal any key not yet sealed under the
+    /// first of ARGUS_KEY_SEALING_KEYS.
     Migrate,
     /// Tenants.
     Tenant {
@@ -103,6 +105,10 @@ enum TokenCommand {
         #[arg(long, default_value_t = DEFAULT_ADMIN_TOKEN_TTL)]
         ttl: u32,
     },
+    /// Revoke an access token by its `jti` (printed when an admin token is
+    /// minted): every auth-service and api-service replica refuses it
+    /// within a second.
+    Revoke { jti: String },
 }
 
 #[derive(Subcommand)]
@@ -154,6 +160,13 @@ impl From<StoreError> for CtlError {
     }
 }
 
+/// `ARGUS_KEY_SEALING_KEYS`, as the auth-service reads it: the signing
+/// keys' private halves are sealed with it.
+fn key_sealer() -> Result<KeySealer, CtlError> {
+    KeySealer::from_setting(std::env::var("ARGUS_KEY_SEALING_KEYS").ok().as_deref())
+        .map_err(|e| CtlError::Config(ConfigError { name: "ARGUS_KEY_SEALING_KEYS", reason: e.to_string() }))
+}
+
 /// Token settings shared with the auth-service, from the same variables.
 struct Issuer {
     issuer: String,
@@ -191,8 +204,9 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
     let store_config = StoreConfig { database_url: cli.database_url.clone(), max_connections: 2 };
     match cli.command {
         Command::Migrate => {
+            let sealer = key_sealer()?;
             let applied = argus_store::run_migrations(&cli.database_url).await?;
-            Store::connect(&store_config)?.ensure_signing_keys().await?;
+            Store::connect(&store_config)?.ensure_signing_keys(&sealer).await?;
             Ok(json!({ "applied": applied }))
         }
         Command::Tenant { command: TenantCommand::Create { name, ttl } } => {
@@ -208,6 +222,7 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
                 "tenant_id": tenant.id,
                 "name": tenant.name,
                 "admin_token": token.token,
+                "jti": token.claims.jti,
                 "expires_at": token.expires_at,
             }))
         }
@@ -216,7 +231,23 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             let store = Store::connect(&store_config)?;
             let tenant = existing_tenant(&store, &tenant).await?;
             let token = admin_token(&store, &tenant, ttl).await?;
-            Ok(json!({ "tenant_id": tenant, "admin_token": token.token, "expires_at": token.expires_at }))
+            Ok(json!({
+                "tenant_id": tenant,
+                "admin_token": token.token,
+                "jti": token.claims.jti,
+                "expires_at": token.expires_at,
+            }))
+        }
+        Command::Token { command: TokenCommand::Revoke { jti } } => {
+            let jti = jti.trim();
+            if jti.is_empty() || jti.len() > 128 || !jti.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(CtlError::Input("the jti must be 1 to 128 printable ASCII characters".into()));
+            }
+            // The token's own expiry is not known here: keep the entry for as
+            // long as any token can live, then it is pruned.
+            let until = chrono::Utc::now() + Duration::seconds(i64::from(MAX_TOKEN_LIFETIME_SECONDS) + 60);
+            Store::connect(&store_config)?.revoke_access_token(jti, until).await?;
+            Ok(json!({ "revoked": jti, "until": until }))
         }
         Command::User { command: UserCommand::Create { tenant, email, password } } => {
             let email = email.trim().to_ascii_lowercase();
@@ -237,7 +268,7 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
         Command::Keys { command: KeysCommand::Rotate } => {
             let store = Store::connect(&store_config)?;
             let publish_for = Duration::seconds(i64::from(MAX_TOKEN_LIFETIME_SECONDS) + RETIRED_KEY_GRACE_SECONDS);
-            let rotation = store.rotate_signing_keys(publish_for).await?;
+            let rotation = store.rotate_signing_keys(&key_sealer()?, publish_for).await?;
             Ok(json!({ "retired": rotation.retired, "current": rotation.current, "next": rotation.next }))
         }
         Command::Keys { command: KeysCommand::List } => {
@@ -323,9 +354,10 @@ async fn admin_token(
     tenant: &TenantId,
     lifetime: Duration,
 ) -> Result<argus_crypto::IssuedToken, CtlError> {
-    store.ensure_signing_keys().await?;
+    let sealer = key_sealer()?;
+    store.ensure_signing_keys(&sealer).await?;
     let key = store
-        .current_signing_key()
+        .current_signing_key(&sealer)
         .await?
         .ok_or_else(|| CtlError::Input("no current signing key; run `argusctl migrate`".into()))?;
     let issuer = Issuer::from_environment();
@@ -338,17 +370,18 @@ async fn admin_token(
             audience: &issuer.audience,
             tenant,
             subject: &subject,
-            client_id: "argusctl",
+            client_id: ADMIN_CLIENT_ID,
             scopes: &scopes,
             lifetime,
         },
     )?)
 }
 
-fn key_json(k: &SigningKeyRecord) -> Value {
+fn key_json(k: &SigningKeyInfo) -> Value {
     json!({
         "kid": k.kid,
         "state": k.state.as_str(),
+        "sealing_key_id": k.sealing_key_id,
         "created_at": k.created_at,
         "activated_at": k.activated_at,
         "retired_at": k.retired_at,

@@ -103,7 +103,22 @@ async fn tenant_create_prints_an_admin_token_the_auth_service_accepts() {
     assert_eq!(status_with(&base, token).await, 200);
 
     let minted = ok_json(db.url(), &["token", "admin", "--tenant", tenant, "--ttl", "120"]).await;
-    assert_eq!(status_with(&base, minted["admin_token"].as_str().unwrap()).await, 200);
+    let second = minted["admin_token"].as_str().unwrap();
+    assert_eq!(status_with(&base, second).await, 200);
+
+    // `token revoke` takes the printed jti; the running auth-service refuses
+    // that token within a second, and only that one.
+    let jti = minted["jti"].as_str().unwrap();
+    assert_eq!(jti, jsonwebtoken::dangerous::insecure_decode::<Value>(second).unwrap().claims["jti"]);
+    let revoked = ok_json(db.url(), &["token", "revoke", jti]).await;
+    assert_eq!(revoked["revoked"], jti);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while status_with(&base, second).await != 401 {
+        assert!(std::time::Instant::now() < deadline, "the revoked admin token still works after a second");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status_with(&base, token).await, 200, "the other admin token still works");
+    fails(db.url(), &["token", "revoke", ""], "the jti must be").await;
 }
 
 #[tokio::test]
@@ -277,4 +292,123 @@ async fn bundles_load_grant_and_list() {
     std::fs::write(&bad, "query { incidents { nodes { id } } }").unwrap();
     fails(db.url(), &["bundle", "load", bad.to_str().unwrap()], "needs one").await;
     std::fs::remove_file(&bad).unwrap();
+}
+
+/// Sealing keys after a rotation: `ops-2026` seals, the development key
+/// (which sealed the test template's keys) still opens.
+const ROTATED_SEALING_KEYS: &str =
+    "ops-2026:c2VhbGluZy1rZXktZm9yLXRoZS1hcmd1c2N0bC10ZXN0cw,dev:argus-dev-key-sealing-secret-do-not-use-in-production";
+
+async fn ok_json_sealed(db_url: &str, args: &[&str]) -> Value {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_argusctl"))
+        .args(args)
+        .env("ARGUS_DATABASE_URL", db_url)
+        .env("ARGUS_ISSUER", ISSUER)
+        .env("ARGUS_KEY_SEALING_KEYS", ROTATED_SEALING_KEYS)
+        .env_remove("ARGUS_AUDIENCE")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[derive(diesel::QueryableByName)]
+struct StoredKey {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kid: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    state: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    private_key_pem: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bytea>)]
+    private_key_sealed: Option<Vec<u8>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    sealing_key_id: Option<String>,
+}
+
+async fn stored_keys(db_url: &str) -> Vec<StoredKey> {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let mut conn = diesel_async::AsyncPgConnection::establish(db_url).await.unwrap();
+    diesel::sql_query("SELECT kid, state, private_key_pem, private_key_sealed, sealing_key_id FROM signing_keys")
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn migrate_seals_plaintext_signing_keys_and_their_tokens_still_verify() {
+    use base64::Engine;
+    let db = TestDatabase::create().await;
+    // The current key as every key was stored before sealing: plaintext PEM.
+    let pem = argus_crypto::generate_signing_key_pem().unwrap();
+    let der = pem::parse(&pem).unwrap().contents().to_vec();
+    db.execute(&format!(
+        "UPDATE signing_keys SET private_key_pem = '{pem}', private_key_sealed = NULL, sealing_key_id = NULL \
+         WHERE state = 'current'"
+    ))
+    .await;
+    let current = stored_keys(db.url()).await.into_iter().find(|k| k.state == "current").unwrap().kid;
+
+    ok_json_sealed(db.url(), &["migrate"]).await;
+    let stored = stored_keys(db.url()).await;
+    assert_eq!(stored.len(), 2);
+    let mut sealed_blobs = Vec::new();
+    for key in &stored {
+        assert_eq!(key.private_key_pem, None, "{}: no plaintext column left", key.kid);
+        assert_eq!(key.sealing_key_id.as_deref(), Some("ops-2026"), "{}: sealed under the first key", key.kid);
+        let sealed = key.private_key_sealed.clone().unwrap();
+        for plain in [b"PRIVATE KEY".as_slice(), &der[..64], pem.as_bytes().get(40..100).unwrap()] {
+            assert!(!sealed.windows(plain.len()).any(|w| w == plain), "{}: sealed bytes hold plaintext", key.kid);
+        }
+        sealed_blobs.push(base64::engine::general_purpose::STANDARD.encode(&sealed));
+    }
+
+    // Tokens are signed by the same private key, and verify at an
+    // auth-service that has the sealing keys.
+    let token = ok_json_sealed(db.url(), &["tenant", "create", "--name", "A"]).await["admin_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(kid_of(&token), current);
+    let original = argus_crypto::SigningKey::from_pkcs8_pem(&current, &pem).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(&token, original.decoding_key(), &validation).unwrap();
+    let app = Application::build(AuthConfig {
+        key_sealer: argus_crypto::KeySealer::parse(ROTATED_SEALING_KEYS).unwrap(),
+        ..AuthConfig::local(db.url(), ISSUER, "test-pepper")
+    })
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    assert_eq!(status_with(&base, &token).await, 200);
+
+    // Without the sealing key the keys do not open: start-up says which key
+    // is missing, and nothing is changed.
+    let Err(refused) = Application::build(AuthConfig::local(db.url(), ISSUER, "test-pepper")).await else {
+        panic!("an auth-service without the sealing key started");
+    };
+    assert!(refused.to_string().contains("sealing key `ops-2026`"), "{refused}");
+    fails(db.url(), &["migrate"], "sealing key `ops-2026`").await;
+    assert_eq!(
+        stored_keys(db.url()).await.iter().filter(|k| k.sealing_key_id.as_deref() == Some("ops-2026")).count(),
+        2
+    );
+
+    // `keys list` shows the metadata and the sealing key's id, nothing else.
+    let listed = ok_json(db.url(), &["keys", "list"]).await;
+    let text = listed.to_string();
+    assert!(!text.contains("PRIVATE KEY") && !text.contains(&pem[40..100]));
+    assert!(sealed_blobs.iter().all(|b| !text.contains(&b[..24])), "no sealed bytes either");
+    for key in listed["keys"].as_array().unwrap() {
+        let mut fields: Vec<&str> = key.as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            ["activated_at", "created_at", "kid", "published_until", "retired_at", "sealing_key_id", "state"]
+        );
+        assert_eq!(key["sealing_key_id"], "ops-2026");
+    }
 }

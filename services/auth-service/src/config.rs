@@ -6,6 +6,8 @@ use argus_types::env::{ConfigError, flag, parse_var, var_or};
 
 pub use argus_crypto::DEV_PEPPER;
 
+const DEFAULT_PASSWORD_CHECKS: usize = 4;
+
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// `ARGUS_AUTH_ADDR` (default `127.0.0.1:8080`); port 0 picks a free one.
@@ -19,14 +21,25 @@ pub struct AuthConfig {
     pub audience: String,
     /// `ARGUS_SECRET_PEPPER`: key of the keyed hash client secrets are stored as.
     pub secret_pepper: String,
+    /// `ARGUS_KEY_SEALING_KEYS` (`id:secret[,id:secret…]`, default the
+    /// development key): seal the private signing keys at rest.
+    pub key_sealer: argus_crypto::KeySealer,
     /// `ARGUS_WEBHOOK_ALLOW_PRIVATE` (default false): let webhook URLs use
     /// plain http and private addresses (local work and tests).
     pub webhook_allow_private: bool,
-    /// `ARGUS_TRUST_FORWARDED_FOR` (default false): take the client address
-    /// for rate limits from `X-Forwarded-For`, set by a trusted ingress.
-    pub trust_forwarded_for: bool,
+    /// `ARGUS_TRUSTED_PROXIES` (default none): CIDRs (or addresses) of the
+    /// proxies in front of the service. The client address for the
+    /// per-address limits is the connection's peer, unless the peer is one
+    /// of these; then the right-most `X-Forwarded-For` entry that is not.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `ARGUS_PASSWORD_CHECKS` (default 4): argon2id checks at once. Each
+    /// holds 19 MiB while it runs; sized so they fit the pod's memory limit
+    /// beside everything else (4 × 19 MiB of 384 MiB).
+    pub password_checks: usize,
     /// OAuth lifetimes and limits.
     pub oauth: OAuthConfig,
+    /// Limits on a tenant's webhooks.
+    pub webhooks: WebhookLimits,
     /// `ARGUS_SHUTDOWN_DRAIN_SECONDS` (default 0): after SIGTERM, how long
     /// `/readyz` fails before the server stops accepting.
     pub drain_delay_seconds: u64,
@@ -48,9 +61,14 @@ impl AuthConfig {
             issuer: var_or("ARGUS_ISSUER", "http://127.0.0.1:8080"),
             audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
             secret_pepper: var_or("ARGUS_SECRET_PEPPER", DEV_PEPPER),
+            key_sealer: argus_crypto::KeySealer::from_setting(std::env::var("ARGUS_KEY_SEALING_KEYS").ok().as_deref())
+                .map_err(|e| ConfigError { name: "ARGUS_KEY_SEALING_KEYS", reason: e.to_string() })?,
             webhook_allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
-            trust_forwarded_for: flag("ARGUS_TRUST_FORWARDED_FOR", false)?,
+            trusted_proxies: crate::client_address::parse_trusted_proxies(&var_or("ARGUS_TRUSTED_PROXIES", ""))
+                .map_err(|reason| ConfigError { name: "ARGUS_TRUSTED_PROXIES", reason })?,
+            password_checks: parse_var("ARGUS_PASSWORD_CHECKS", DEFAULT_PASSWORD_CHECKS)?,
             oauth: OAuthConfig::from_environment()?,
+            webhooks: WebhookLimits::from_environment()?,
             drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
             shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
             migrate: flag("ARGUS_MIGRATE", false)?,
@@ -67,9 +85,12 @@ impl AuthConfig {
             issuer: issuer.to_owned(),
             audience: LIVE_AUDIENCE.to_owned(),
             secret_pepper: secret_pepper.to_owned(),
+            key_sealer: argus_crypto::KeySealer::development(),
             webhook_allow_private: true,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            password_checks: DEFAULT_PASSWORD_CHECKS,
             oauth: OAuthConfig::default(),
+            webhooks: WebhookLimits::default(),
             drain_delay_seconds: 0,
             shutdown_timeout_seconds: 30,
             migrate: false,
@@ -96,6 +117,12 @@ pub struct OAuthConfig {
     /// `ARGUS_SIGN_IN_RATE_PER_IP` sign-in attempts per minute per source
     /// address (default 20).
     pub sign_in_rate_per_ip_per_minute: u32,
+    /// `ARGUS_SIGN_IN_FREE_ATTEMPTS` (default 5): sign-ins to one account
+    /// that may fail before it is locked for a while.
+    pub sign_in_free_attempts: u32,
+    /// `ARGUS_SIGN_IN_LOCKOUT_SECONDS` (default 1): the first lock-out once
+    /// those are used up; each further attempt doubles it, up to 15 minutes.
+    pub sign_in_lockout_seconds: u32,
 }
 
 impl Default for OAuthConfig {
@@ -107,6 +134,8 @@ impl Default for OAuthConfig {
             token_rate_per_client: 200,
             token_rate_per_ip: 400,
             sign_in_rate_per_ip_per_minute: 20,
+            sign_in_free_attempts: 5,
+            sign_in_lockout_seconds: 1,
         }
     }
 }
@@ -121,6 +150,37 @@ impl OAuthConfig {
             token_rate_per_client: parse_var("ARGUS_TOKEN_RATE_PER_CLIENT", d.token_rate_per_client)?,
             token_rate_per_ip: parse_var("ARGUS_TOKEN_RATE_PER_IP", d.token_rate_per_ip)?,
             sign_in_rate_per_ip_per_minute: parse_var("ARGUS_SIGN_IN_RATE_PER_IP", d.sign_in_rate_per_ip_per_minute)?,
+            sign_in_free_attempts: parse_var("ARGUS_SIGN_IN_FREE_ATTEMPTS", d.sign_in_free_attempts)?,
+            sign_in_lockout_seconds: parse_var("ARGUS_SIGN_IN_LOCKOUT_SECONDS", d.sign_in_lockout_seconds)?,
+        })
+    }
+}
+
+/// What one tenant may do with webhooks, so that no tenant takes more than
+/// its share of the delivery worker.
+#[derive(Debug, Clone)]
+pub struct WebhookLimits {
+    /// `ARGUS_MAX_WEBHOOKS_PER_TENANT` (default 50): creating one more is a
+    /// 409.
+    pub max_per_tenant: usize,
+    /// `ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE` (default 30): test sends and
+    /// resends per tenant per minute (a burst of as many); beyond, a 429
+    /// with `Retry-After`.
+    pub manual_sends_per_minute: u32,
+}
+
+impl Default for WebhookLimits {
+    fn default() -> Self {
+        Self { max_per_tenant: 50, manual_sends_per_minute: 30 }
+    }
+}
+
+impl WebhookLimits {
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            max_per_tenant: parse_var("ARGUS_MAX_WEBHOOKS_PER_TENANT", d.max_per_tenant)?,
+            manual_sends_per_minute: parse_var("ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE", d.manual_sends_per_minute)?,
         })
     }
 }

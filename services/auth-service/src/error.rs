@@ -1,5 +1,6 @@
 //! The service's one error type, and its mapping to HTTP in one place.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use argus_authn::AuthnError;
 use argus_store::StoreError;
@@ -17,6 +18,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many requests of this kind; try again in `retry_after` seconds.
+    #[error("{what}; try again in {retry_after} s")]
+    RateLimited { what: &'static str, retry_after: u64 },
     #[error(transparent)]
     Authn(#[from] AuthnError),
     #[error(transparent)]
@@ -33,6 +37,7 @@ impl ApiError {
             Self::Forbidden(_) => ProblemKind::Forbidden,
             Self::NotFound(_) => ProblemKind::NotFound,
             Self::Conflict(_) => ProblemKind::Conflict,
+            Self::RateLimited { .. } => ProblemKind::RateLimited,
             Self::Authn(_) => ProblemKind::Unauthenticated,
             Self::Store(StoreError::Pool(_)) => ProblemKind::Unavailable,
             Self::Store(StoreError::Conflict(_)) => ProblemKind::Conflict,
@@ -54,6 +59,10 @@ impl ResponseError for ApiError {
         if let Self::Authn(e) = self {
             return e.error_response();
         }
-        argus_telemetry::http::problem_response(self.kind(), self)
+        let mut response = argus_telemetry::http::problem_response(self.kind(), self);
+        if let Self::RateLimited { retry_after, .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after));
+        }
+        response
     }
 }

@@ -1,6 +1,7 @@
 //! auth-service: `auth.knogin.com`. App registration, the scope catalog,
 //! governance, the JWKS, and the OAuth 2.0 authorization server.
 
+mod client_address;
 pub mod config;
 mod error;
 
@@ -11,6 +12,6 @@ mod routes;
 pub mod startup;
 mod state;
 
-pub use config::{AuthConfig, OAuthConfig};
+pub use config::{AuthConfig, OAuthConfig, WebhookLimits};
 pub use routes::openapi::ApiDoc;
 pub use startup::{Application, StartupError};

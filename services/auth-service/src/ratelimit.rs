@@ -1,5 +1,6 @@
 //! Rate limits on the token and sign-in endpoints, per client and per source
-//! address (GCRA via governor). Exceeding one is a 429 with `Retry-After`.
+//! address, and on manual webhook sends per tenant (GCRA via governor).
+//! Exceeding one is a 429 with `Retry-After`.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -10,13 +11,16 @@ use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::OAuthConfig;
+use crate::client_address::client_address;
+use crate::config::{OAuthConfig, WebhookLimits};
 
 pub struct RateLimits {
     token_per_client: DefaultKeyedRateLimiter<String>,
     token_per_ip: DefaultKeyedRateLimiter<IpAddr>,
     sign_in_per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    trust_forwarded_for: bool,
+    /// Test sends and resends, keyed by tenant.
+    manual_sends_per_tenant: DefaultKeyedRateLimiter<String>,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 fn per_second(n: u32) -> Quota {
@@ -24,13 +28,15 @@ fn per_second(n: u32) -> Quota {
 }
 
 impl RateLimits {
-    pub fn new(config: &OAuthConfig, trust_forwarded_for: bool) -> Arc<Self> {
+    pub fn new(config: &OAuthConfig, webhooks: &WebhookLimits, trusted_proxies: Vec<ipnet::IpNet>) -> Arc<Self> {
         let per_minute = NonZeroU32::new(config.sign_in_rate_per_ip_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let sends_per_minute = NonZeroU32::new(webhooks.manual_sends_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let limits = Arc::new(Self {
             token_per_client: RateLimiter::keyed(per_second(config.token_rate_per_client)),
             token_per_ip: RateLimiter::keyed(per_second(config.token_rate_per_ip)),
             sign_in_per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
-            trust_forwarded_for,
+            manual_sends_per_tenant: RateLimiter::keyed(Quota::per_minute(sends_per_minute)),
+            trusted_proxies,
         });
         // Forget idle keys now and then, so memory stays bounded.
         let weak = Arc::downgrade(&limits);
@@ -42,19 +48,17 @@ impl RateLimits {
                 limits.token_per_client.retain_recent();
                 limits.token_per_ip.retain_recent();
                 limits.sign_in_per_ip.retain_recent();
+                limits.manual_sends_per_tenant.retain_recent();
             }
         });
         limits
     }
 
-    /// The caller's address: the TCP peer, or the first `X-Forwarded-For`
-    /// hop when the deployment says a trusted proxy sets it.
+    /// The caller's address (see [`client_address`]).
     pub fn source(&self, req: &HttpRequest) -> IpAddr {
-        let forwarded = self
-            .trust_forwarded_for
-            .then(|| req.connection_info().realip_remote_addr().and_then(|a| a.parse::<IpAddr>().ok()))
-            .flatten();
-        forwarded.or_else(|| req.peer_addr().map(|a| a.ip())).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+        let peer = req.peer_addr().map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+        client_address(peer, forwarded, &self.trusted_proxies)
     }
 
     /// `Err(seconds to wait)` when the token endpoints' limit is exceeded.
@@ -68,6 +72,12 @@ impl RateLimits {
 
     pub fn check_sign_in(&self, ip: IpAddr) -> Result<(), u64> {
         check(&self.sign_in_per_ip, &ip)
+    }
+
+    /// `Err(seconds to wait)` when `tenant` has made its manual webhook
+    /// sends (tests and resends) for now.
+    pub fn check_manual_send(&self, tenant: &str) -> Result<(), u64> {
+        check(&self.manual_sends_per_tenant, &tenant.to_owned())
     }
 }
 

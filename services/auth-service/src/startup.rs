@@ -7,12 +7,14 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use argus_authn::TokenVerifier;
 use argus_crypto::SecretHasher;
+use argus_store::oauth::SignInLockout;
+use argus_store::revoked::RevokedTokens;
 use argus_store::{Store, StoreError};
 
 use crate::config::{AuthConfig, DEV_PEPPER};
 use crate::error::ApiError;
 use crate::keyring::KeyRing;
-use crate::oauth::{ClientCache, TokenIssuer};
+use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
 use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
@@ -46,15 +48,21 @@ impl Application {
             tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
         }
         let store = Store::connect(&config.store)?;
-        let keys = KeyRing::load(store.clone()).await?;
+        if config.key_sealer.is_development() {
+            tracing::warn!("ARGUS_KEY_SEALING_KEYS is unset: signing keys are sealed with the development key");
+        }
+        let keys = KeyRing::load(store.clone(), config.key_sealer.clone()).await?;
         keys.spawn_background_refresh();
         let key_source = keys.clone() as Arc<dyn argus_authn::KeySource>;
-        let verifier = TokenVerifier::new(key_source.clone(), &config.issuer, &config.audience);
+        let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-auth-revoked");
+        let verifier =
+            TokenVerifier::new(key_source.clone(), &config.issuer, &config.audience).with_revocations(revoked.clone());
         let any_audience = TokenVerifier::for_audiences(
             key_source,
             &config.issuer,
             &[config.audience.as_str(), argus_types::claims::SANDBOX_AUDIENCE],
-        );
+        )
+        .with_revocations(revoked.clone());
         let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
         let tokens = TokenIssuer {
             keys: keys.clone(),
@@ -69,10 +77,18 @@ impl Application {
             secrets: SecretHasher::new(config.secret_pepper.as_bytes()),
             sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
             webhook_allow_private: config.webhook_allow_private,
+            max_webhooks_per_tenant: config.webhooks.max_per_tenant,
             tokens,
             clients: ClientCache::listening_to(config.store.database_url.clone()),
-            limits: RateLimits::new(&config.oauth, config.trust_forwarded_for),
+            limits: RateLimits::new(&config.oauth, &config.webhooks, config.trusted_proxies.clone()),
+            passwords: PasswordChecks::new(config.password_checks),
+            lockout: SignInLockout {
+                free_attempts: i32::try_from(config.oauth.sign_in_free_attempts).unwrap_or(i32::MAX),
+                base_delay: std::time::Duration::from_secs(config.oauth.sign_in_lockout_seconds.into()),
+                max_delay: std::time::Duration::from_secs(15 * 60),
+            },
             any_audience,
+            revoked,
             session_ttl: seconds(config.oauth.session_ttl_seconds),
             secure_cookies: config.issuer.starts_with("https://"),
         };

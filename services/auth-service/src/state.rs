@@ -4,10 +4,12 @@ use argus_authn::TokenVerifier;
 use argus_crypto::SecretHasher;
 use argus_crypto::webhook::SecretBox;
 use argus_store::Store;
+use argus_store::oauth::SignInLockout;
+use argus_store::revoked::RevokedTokens;
 use chrono::Duration;
 
 use crate::keyring::KeyRing;
-use crate::oauth::{ClientCache, TokenIssuer};
+use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
 use crate::ratelimit::RateLimits;
 
 /// What every handler shares.
@@ -20,13 +22,20 @@ pub struct AppState {
     pub sealer: SecretBox,
     /// Whether webhook URLs may be plain http or private addresses.
     pub webhook_allow_private: bool,
+    /// `ARGUS_MAX_WEBHOOKS_PER_TENANT`.
+    pub max_webhooks_per_tenant: usize,
     pub tokens: TokenIssuer,
     /// Clients authenticated at the token endpoints, kept in memory.
     pub clients: ClientCache,
     pub limits: Arc<RateLimits>,
+    /// The bounded pool sign-in's password checks run in.
+    pub passwords: PasswordChecks,
+    pub lockout: SignInLockout,
     /// Verifies tokens of any Argus audience (live and sandbox), for
     /// revocation and introspection.
     pub any_audience: TokenVerifier,
+    /// The revoked access tokens, which every verifier here refuses.
+    pub revoked: Arc<RevokedTokens>,
     pub session_ttl: Duration,
     /// Cookies get `Secure` when the issuer is served over https.
     pub secure_cookies: bool,

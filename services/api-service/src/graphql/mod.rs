@@ -89,11 +89,15 @@ impl GraphqlState {
     /// Verifies a bearer token, from the cache when it verified before.
     async fn verify(&self, token: &str) -> Result<AccessClaims, AuthnError> {
         let now = chrono::Utc::now().timestamp();
-        if let Ok(cache) = self.tokens.lock()
-            && let Some(claims) = cache.get(token)
-            && claims.exp > now
-        {
-            return Ok(claims.clone());
+        let cached = match self.tokens.lock() {
+            Ok(cache) => cache.get(token).filter(|c| c.exp > now).cloned(),
+            Err(_) => None,
+        };
+        if let Some(claims) = cached {
+            // The signature is not checked again; revocation is, from the
+            // in-memory set, so a revoked token stops working at once.
+            self.verifier.ensure_not_revoked(&claims).await?;
+            return Ok(claims);
         }
         let claims = self.verifier.verify(token).await?;
         if let Ok(mut cache) = self.tokens.lock() {

@@ -61,7 +61,7 @@ async fn tokens_signed_by_a_key_outside_the_jwks_are_refused() {
     // The same key claiming the current kid fails on the signature.
     let current = stack
         .store
-        .live_signing_keys()
+        .live_signing_keys(&argus_crypto::KeySealer::development())
         .await
         .unwrap()
         .into_iter()
@@ -106,4 +106,53 @@ async fn the_api_verifies_from_its_cache_while_the_auth_service_is_down() {
         assert_eq!(r.status(), 401);
         assert!(started.elapsed() < Duration::from_secs(6));
     }
+}
+
+/// Polls `status` until it answers 401, failing after a second.
+async fn refused_within_a_second(what: &str, status: impl AsyncFn() -> u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        match status().await {
+            401 => return,
+            _ if std::time::Instant::now() >= deadline => panic!("{what} still accepts the revoked token after 1 s"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_at_the_auth_service_is_refused_by_the_api_within_a_second() {
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle("reporting").await;
+    let client = stack.client(None, &["incidents:read", "jobs:read"]).await;
+    stack.grant(&client, "reporting").await;
+    let token = stack.cc_token(&client, None).await;
+    let kept = stack.cc_token(&client, None).await;
+    let tenant = client.tenant.to_string();
+    let report = json!({ "id": format!("sha256:{}", op(&ops, "IncidentReport").sha256), "variables": { "first": 5 } });
+    let graphql = async |token: &str| post(&stack.http, &stack.api, Some(token), Some(&tenant), report.clone()).await;
+    let jobs = async |token: &str| {
+        let r = stack.http.get(format!("{}/v1/jobs", stack.api)).bearer_auth(token).header("X-Tenant-ID", &tenant);
+        r.send().await.unwrap().status().as_u16()
+    };
+    // Both verified once, so GraphQL's verified-token cache holds them.
+    assert_eq!(graphql(&token).await.status(), 200);
+    assert_eq!(jobs(&token).await, 200);
+
+    let r = stack
+        .http
+        .post(format!("{}/v1/oauth/revoke", stack.auth))
+        .basic_auth(&client.client_id, Some(&client.secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    refused_within_a_second("GraphQL", async || graphql(&token).await.status().as_u16()).await;
+    let body: Value = graphql(&token).await.json().await.unwrap();
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+    refused_within_a_second("GET /v1/jobs", async || jobs(&token).await).await;
+    assert_eq!(graphql(&kept).await.status(), 200, "another token of the same client still works");
+    assert_eq!(jobs(&kept).await, 200);
 }

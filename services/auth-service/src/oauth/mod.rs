@@ -6,6 +6,7 @@ pub mod client_cache;
 pub mod error;
 pub mod issue;
 pub mod params;
+pub mod password;
 pub mod pkce;
 
 pub use client::{AuthenticatedClient, authenticate_client};
@@ -13,3 +14,4 @@ pub use client_cache::ClientCache;
 pub use error::{OAuthError, OAuthErrorCode};
 pub use issue::TokenIssuer;
 pub use params::Params;
+pub use password::PasswordChecks;

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use argus_authn::{PlatformAdmin, Scoped};
 use argus_store::apps::{AppRecord, NewApp};
 use argus_types::app::{ClientType, Governance, GrantType};
+use argus_types::scopes::PLATFORM_ADMIN;
 use argus_types::{ClientId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,9 @@ pub async fn create_app(
     body: web::Json<CreateAppRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = validate_registration(body.into_inner())?;
+    if new.requested_scopes.iter().any(|s| s == PLATFORM_ADMIN) {
+        return Err(admin_scope_refused());
+    }
     let unknown = state.store.unknown_scopes(&new.requested_scopes).await?;
     if !unknown.is_empty() {
         return Err(ApiError::Validation(format!("unknown scopes: {}", unknown.join(", "))));
@@ -234,10 +238,21 @@ pub async fn patch_governance(
         return Err(ApiError::Validation("the body must be a JSON object of governance flags".into()));
     };
     let patch: Map<String, Value> = patch;
+    let names_admin_scope = |v: &Value| v.as_array().is_some_and(|a| a.iter().any(|s| s == PLATFORM_ADMIN));
+    if patch.get("allowed_scopes").is_some_and(names_admin_scope) {
+        return Err(admin_scope_refused());
+    }
     let app = state.store.patch_governance(admin.tenant(), &id, &patch).await?.ok_or_else(|| not_found(&client_id))?;
     state.clients.forget(app.client_id.as_str());
     tracing::info!(flags = ?patch.keys().collect::<Vec<_>>(), "governance updated");
     Ok(HttpResponse::Ok().json(GovernanceView { client_id: app.client_id, governance: app.governance }))
+}
+
+fn admin_scope_refused() -> ApiError {
+    ApiError::Validation(format!(
+        "`{PLATFORM_ADMIN}` is the tenant admin's scope, not an integration scope: no app may hold it \
+         (admin tokens come from `argusctl token admin`)"
+    ))
 }
 
 fn not_found(client_id: &str) -> ApiError {

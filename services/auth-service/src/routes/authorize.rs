@@ -12,7 +12,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_store::apps::AppRecord;
-use argus_store::oauth::CodeGrant;
+use argus_store::oauth::{CodeGrant, SignInAttempt};
 use argus_types::app::{ClientType, GrantType};
 use argus_types::{ClientId, ScopeSet};
 use askama::Template;
@@ -31,8 +31,6 @@ const COOKIE_PATH: &str = "/v1/oauth";
 const CODE_PREFIX: &str = "ac_";
 const CODE_LIFETIME_SECONDS: i64 = 60;
 const MAX_STATE_LEN: usize = 1024;
-/// Failed sign-ins allowed before each further one adds a lock-out delay.
-const FREE_SIGN_IN_ATTEMPTS: i32 = 5;
 
 #[derive(Template)]
 #[template(path = "signin.html")]
@@ -257,11 +255,6 @@ fn consent_csrf_ok(state: &AppState, session: &str, presented: &str) -> bool {
     URL_SAFE_NO_PAD.decode(presented).is_ok_and(|mac| state.secrets.verify(&format!("consent:{session}"), &mac))
 }
 
-fn equal_constant_time(a: &str, b: &str) -> bool {
-    #[allow(deprecated)]
-    ring::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
-
 /// The signed-in session for the app's tenant, with its raw cookie value.
 async fn session_for(
     state: &AppState,
@@ -392,8 +385,9 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Fo
         response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
         return response;
     }
-    let csrf_ok =
-        req.cookie(CSRF_COOKIE).is_some_and(|c| !form.csrf.is_empty() && equal_constant_time(c.value(), &form.csrf));
+    let csrf_ok = req.cookie(CSRF_COOKIE).is_some_and(|c| {
+        !form.csrf.is_empty() && argus_crypto::equal_constant_time(c.value().as_bytes(), form.csrf.as_bytes())
+    });
     if !csrf_ok {
         return error_page(
             StatusCode::FORBIDDEN,
@@ -405,11 +399,11 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Fo
         Err(refusal) => return refusal.respond(&state.tokens.issuer),
     };
     match attempt_sign_in(&state, &request, &form).await {
-        Ok(Ok(session_raw)) => {
+        Ok(SignInOutcome::SignedIn { session }) => {
             let mut response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, format!("/v1/oauth/authorize?{}", request.raw)))
                 .finish();
-            let _ = response.add_cookie(&cookie(SESSION_COOKIE, session_raw, state.secure_cookies, state.session_ttl));
+            let _ = response.add_cookie(&cookie(SESSION_COOKIE, session, state.secure_cookies, state.session_ttl));
             let _ = response.add_removal_cookie(&cookie(
                 CSRF_COOKIE,
                 String::new(),
@@ -418,18 +412,48 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Fo
             ));
             response
         }
-        Ok(Err((status, message, retry_after))) => {
-            let mut response = sign_in_page(&state, &request, &form.email, Some(message), status);
-            if let Some(wait) = retry_after {
-                response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
-            }
+        Ok(SignInOutcome::WrongCredentials) => sign_in_page(
+            &state,
+            &request,
+            &form.email,
+            Some("The email or password is not correct.".to_owned()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Ok(SignInOutcome::Locked { wait_seconds }) => {
+            let message = format!("Too many failed attempts. Try again in {wait_seconds} seconds.");
+            let mut response =
+                sign_in_page(&state, &request, &form.email, Some(message), StatusCode::TOO_MANY_REQUESTS);
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(wait_seconds));
+            response
+        }
+        Ok(SignInOutcome::Busy) => {
+            let mut response = sign_in_page(
+                &state,
+                &request,
+                &form.email,
+                Some("Sign-in is busy. Try again in a moment.".to_owned()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             response
         }
         Err(e) => Refusal::from(e).respond(&state.tokens.issuer),
     }
 }
 
-type SignInOutcome = Result<String, (StatusCode, String, Option<u64>)>;
+/// How a sign-in attempt ended, when nothing failed on our side.
+enum SignInOutcome {
+    /// A new session, whose raw id goes in the cookie.
+    SignedIn {
+        session: String,
+    },
+    WrongCredentials,
+    Locked {
+        wait_seconds: u64,
+    },
+    /// No password check could start in time.
+    Busy,
+}
 
 async fn attempt_sign_in(
     state: &AppState,
@@ -438,40 +462,27 @@ async fn attempt_sign_in(
 ) -> Result<SignInOutcome, ApiError> {
     let tenant = &request.app.tenant_id;
     let email = form.email.trim().to_ascii_lowercase();
-    if let Some(until) = state.store.sign_in_locked_until(tenant, &email).await? {
+    // Counted before the check, so concurrent guesses cannot all get one.
+    if let SignInAttempt::Locked { until } = state.store.claim_sign_in_attempt(tenant, &email, &state.lockout).await? {
         let wait = (until - chrono::Utc::now()).num_seconds().max(1);
-        return Ok(Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many failed attempts. Try again in {wait} seconds."),
-            u64::try_from(wait).ok(),
-        )));
+        return Ok(SignInOutcome::Locked { wait_seconds: u64::try_from(wait).unwrap_or(1) });
     }
     let user = state.store.find_user_by_email(tenant, &email).await?;
     let stored = user.as_ref().map_or_else(|| dummy_password_hash().to_owned(), |u| u.password_hash.clone());
-    let password = form.password.clone();
-    let verified =
-        tokio::task::spawn_blocking(move || argus_crypto::verify_password(&password, &stored)).await.unwrap_or(false);
+    let Ok(verified) = state.passwords.verify(form.password.clone(), stored).await else {
+        return Ok(SignInOutcome::Busy);
+    };
     match user {
         Some(user) if verified => {
             state.store.clear_sign_in_failures(tenant, &email).await?;
             let raw = random_token();
             state.store.create_session(state.secrets.hash(&raw), tenant, &user.id, state.session_ttl).await?;
             tracing::info!(user_id = %user.id, "signed in");
-            Ok(Ok(raw))
+            Ok(SignInOutcome::SignedIn { session: raw })
         }
         _ => {
-            let locked = state
-                .store
-                .record_sign_in_failure(
-                    tenant,
-                    &email,
-                    FREE_SIGN_IN_ATTEMPTS,
-                    Duration::seconds(1),
-                    Duration::minutes(15),
-                )
-                .await?;
-            tracing::info!(locked = locked.is_some(), "sign-in failed");
-            Ok(Err((StatusCode::UNAUTHORIZED, "The email or password is not correct.".to_owned(), None)))
+            tracing::info!("sign-in failed");
+            Ok(SignInOutcome::WrongCredentials)
         }
     }
 }

@@ -156,7 +156,8 @@ async fn authorization_code(
     let redirect_uri = params.require("redirect_uri").map_err(OAuthError::invalid_request)?;
     let redeemed = match state.store.redeem_authorization_code(&state.secrets.hash(code)).await? {
         CodeRedemption::Redeemed(r) => r,
-        CodeRedemption::Replayed => {
+        CodeRedemption::Replayed { revoked } => {
+            state.revoked.remember(&revoked);
             tracing::warn!("authorization code replayed; its grant is revoked");
             return Err(OAuthError::invalid_grant("the code was already used; what it issued is revoked"));
         }
@@ -166,11 +167,11 @@ async fn authorization_code(
     };
     let grant = &redeemed.grant;
     if grant.client_id != client.app.client_id {
-        state.store.revoke_grant_family(&redeemed.family).await?;
+        state.revoked.remember(&state.store.revoke_grant_family(&redeemed.family).await?);
         return Err(OAuthError::invalid_grant("the code was issued to another client"));
     }
     if grant.redirect_uri != redirect_uri {
-        state.store.revoke_grant_family(&redeemed.family).await?;
+        state.revoked.remember(&state.store.revoke_grant_family(&redeemed.family).await?);
         return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
     }
     let verifier = params.get("code_verifier");
@@ -180,7 +181,7 @@ async fn authorization_code(
         _ => false,
     };
     if !pkce_ok {
-        state.store.revoke_grant_family(&redeemed.family).await?;
+        state.revoked.remember(&state.store.revoke_grant_family(&redeemed.family).await?);
         return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
     }
     let app = &client.app;
@@ -230,7 +231,8 @@ async fn refresh_token(
         .await?
     {
         RefreshRotation::Rotated(g) => g,
-        RefreshRotation::Replayed => {
+        RefreshRotation::Replayed { revoked } => {
+            state.revoked.remember(&revoked);
             tracing::warn!(client_id = %app.client_id, "refresh token replayed; its grant is revoked");
             return Err(OAuthError::invalid_grant("the refresh token was already used; the grant is revoked"));
         }
@@ -287,12 +289,13 @@ pub async fn revoke(
     let token = params.require("token").map_err(OAuthError::invalid_request)?;
     let client = rate_limited_client(&req, &params, &state).await?;
     if token.starts_with(crate::oauth::issue::REFRESH_TOKEN_PREFIX) {
-        state.store.revoke_refresh_token(&state.secrets.hash(token), &client.app.client_id).await?;
+        let revoked = state.store.revoke_refresh_token(&state.secrets.hash(token), &client.app.client_id).await?;
+        state.revoked.remember(&revoked);
     } else if let Some(claims) = verified_access_token(&state, token).await
         && claims.client_id == client.app.client_id.as_str()
     {
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(chrono::Utc::now);
-        state.store.revoke_access_token(&claims.jti, expires_at).await?;
+        state.revoked.revoke(&claims.jti, expires_at).await?;
     }
     Ok(no_store(HttpResponse::Ok().finish()))
 }
@@ -337,7 +340,8 @@ pub async fn introspect(
         });
     }
     let Some(claims) = verified_access_token(&state, token).await else { return Ok(inactive()) };
-    if &claims.tid != tenant || state.store.access_token_revoked(&claims.jti).await? {
+    // A revoked token did not verify.
+    if &claims.tid != tenant {
         return Ok(inactive());
     }
     Ok(no_store(HttpResponse::Ok().json(json!({

@@ -242,3 +242,66 @@ async fn governance_patch_merges_resets_and_refuses_without_changing_anything() 
     let after: Value = app.get(&token, &format!("/v1/platform/apps/{client_id}")).await.json().await.unwrap();
     assert_eq!(after["governance"], before, "refused patches changed nothing");
 }
+
+#[tokio::test]
+async fn no_app_can_request_be_granted_or_use_the_tenant_admin_scope() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.tenant("A").await;
+
+    // Registering with it is a 400 that names it, and registers nothing.
+    let mut body = confidential_app();
+    body["requested_scopes"] = json!(["webhooks:write", "platform:admin"]);
+    let problem = expect_problem(app.create_app(&admin, body).await, 400, "validation-failed").await;
+    assert!(problem["detail"].as_str().unwrap().contains("`platform:admin`"), "{problem}");
+    let listed: Value = app.get(&admin, "/v1/platform/apps").await.json().await.unwrap();
+    assert_eq!(listed["apps"], json!([]));
+
+    // Governance cannot allow it either.
+    let (client_id, secret) = app.register(&admin, confidential_app()).await;
+    let path = format!("/v1/platform/apps/{client_id}/governance");
+    let problem = expect_problem(
+        app.patch_json(&admin, &path, json!({"allowed_scopes": ["platform:admin"]})).await,
+        400,
+        "validation-failed",
+    )
+    .await;
+    assert!(problem["detail"].as_str().unwrap().contains("`platform:admin`"), "{problem}");
+
+    // An app that held it before the catalog changed: the migration takes it
+    // away (its SQL is run again here on such an app) ...
+    let mut conn = AsyncPgConnection::establish(app.database_url()).await.unwrap();
+    let give = "UPDATE apps SET requested_scopes = requested_scopes || '{platform:admin}', \
+                approved_scopes = approved_scopes || '{platform:admin}', \
+                governance = '{\"allowed_scopes\": [\"webhooks:write\", \"platform:admin\"]}' WHERE client_id = $1";
+    diesel::sql_query(give).bind::<diesel::sql_types::Text, _>(&client_id).execute(&mut conn).await.unwrap();
+    conn.batch_execute(include_str!(
+        "../../../../crates/argus-store/migrations/2026-12-05-001200_admin_scope_not_requestable/up.sql"
+    ))
+    .await
+    .unwrap();
+    let fetched: Value = app.get(&admin, &format!("/v1/platform/apps/{client_id}")).await.json().await.unwrap();
+    assert_eq!(fetched["requested_scopes"], json!(["webhooks:write"]));
+    assert_eq!(fetched["approved_scopes"], json!(["webhooks:write"]));
+    assert_eq!(fetched["governance"]["allowed_scopes"], json!(["webhooks:write"]));
+
+    // ... and a token an app was minted with it before then is refused on
+    // every admin route: only `argusctl`'s tokens carry the admin's power.
+    diesel::sql_query(give).bind::<diesel::sql_types::Text, _>(&client_id).execute(&mut conn).await.unwrap();
+    let secret = secret.unwrap();
+    let r = app
+        .form(
+            "/v1/oauth/token",
+            &[("grant_type", "client_credentials"), ("scope", "platform:admin")],
+            Some((&client_id, &secret)),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let minted: Value = r.json().await.unwrap();
+    let app_token = minted["access_token"].as_str().unwrap();
+    expect_problem(app.create_app(app_token, confidential_app()).await, 403, "forbidden").await;
+    expect_problem(app.get(app_token, "/v1/platform/apps").await, 403, "forbidden").await;
+    let rotate = app.post_json(app_token, &format!("/v1/platform/apps/{client_id}/rotate-secret"), json!({})).await;
+    expect_problem(rotate, 403, "forbidden").await;
+}

@@ -13,8 +13,10 @@ pub struct TestApp {
     pub base: String,
     pub store: Store,
     pub http: reqwest::Client,
-    // Held so the database is dropped when the test ends.
-    _db: TestDatabase,
+    database_url: String,
+    // Held (by the first instance) so the database is dropped when the test
+    // ends.
+    _db: Option<TestDatabase>,
 }
 
 impl TestApp {
@@ -26,16 +28,34 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut AuthConfig)) -> Self {
         argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
         let db = TestDatabase::create().await;
-        let mut config = AuthConfig::local(db.url(), ISSUER, "test-pepper");
+        let base = Self::start(db.url(), adjust).await;
+        Self { base, store: db.store(), http: reqwest::Client::new(), database_url: db.url().to_owned(), _db: Some(db) }
+    }
+
+    /// Another instance over the database of one already running (which
+    /// keeps the database): a second replica, or the same data under
+    /// another config.
+    pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut AuthConfig)) -> Self {
+        let base = Self::start(database_url, adjust).await;
+        let store = argus_store::Store::connect(&argus_store::StoreConfig {
+            database_url: database_url.to_owned(),
+            max_connections: 2,
+        })
+        .unwrap();
+        Self { base, store, http: reqwest::Client::new(), database_url: database_url.to_owned(), _db: None }
+    }
+
+    async fn start(database_url: &str, adjust: impl FnOnce(&mut AuthConfig)) -> String {
+        let mut config = AuthConfig::local(database_url, ISSUER, "test-pepper");
         adjust(&mut config);
         let app = Application::build(config).await.expect("auth-service starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        Self { base, store: db.store(), http: reqwest::Client::new(), _db: db }
+        base
     }
 
     pub fn database_url(&self) -> &str {
-        self._db.url()
+        &self.database_url
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -43,7 +63,7 @@ impl TestApp {
     }
 
     pub async fn current_key(&self) -> SigningKey {
-        self.store.current_signing_key().await.unwrap().unwrap()
+        self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap()
     }
 
     /// A token for `tenant` with `scopes`, signed with the current key.

@@ -11,4 +11,6 @@ mod helpers;
 mod jwks;
 mod oauth;
 mod shutdown;
+mod sign_in_flood;
 mod tokens;
+mod webhooks;

@@ -297,6 +297,10 @@ async fn authorization_code_with_pkce_then_refresh_rotation_and_replay_revocatio
     expect_oauth_error(r, 400, "invalid_grant").await;
     assert_eq!(introspect(&s, &access).await["active"], false);
     assert_eq!(introspect(&s, &access2).await["active"], false);
+    // The family's access tokens are refused by the resource routes too.
+    let r = s.app.get(&access2, "/v1/webhooks").await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("revoked"));
 }
 
 #[tokio::test]
@@ -649,7 +653,7 @@ async fn sandbox_tokens_carry_the_sandbox_audience_and_the_live_routes_refuse_th
 #[tokio::test]
 async fn revocation_and_introspection() {
     let s = confidential_code_client().await;
-    let (_, tokens, _) = code_and_tokens(&s, "incidents:read").await;
+    let (_, tokens, _) = code_and_tokens(&s, "incidents:read webhooks:write").await;
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let basic = Some((s.client_id.as_str(), s.secret.as_str()));
@@ -671,8 +675,13 @@ async fn revocation_and_introspection() {
     assert_eq!(other, json!({"active": false}));
     assert_eq!(introspect(&s, "garbage").await, json!({"active": false}));
 
+    assert_eq!(s.app.get(access, "/v1/webhooks").await.status(), 200);
     assert_eq!(s.app.form("/v1/oauth/revoke", &[("token", access)], basic).await.status(), 200);
     assert_eq!(introspect(&s, access).await["active"], false);
+    // Revoked is refused on every route at once, not only by introspection.
+    let r = s.app.get(access, "/v1/webhooks").await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("the token was revoked"));
     assert_eq!(
         s.app
             .form("/v1/oauth/revoke", &[("token", refresh), ("token_type_hint", "refresh_token")], basic)
@@ -733,4 +742,88 @@ async fn the_token_endpoint_is_rate_limited_per_client() {
     let retry_after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry_after));
     expect_oauth_error(r, 429, "slow_down").await;
+}
+
+/// A browser that has opened the sign-in page: the form's fields and the
+/// CSRF cookie to send them with.
+async fn sign_in_form(app: &TestApp, client_id: &str) -> (reqwest::Client, String, String) {
+    let (_, challenge) = pkce_pair();
+    let query = authorize_query(client_id, Some(&challenge), "incidents:read", "s");
+    let browser = app.browserless();
+    let html =
+        browser.get(app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
+    (browser, hidden_field(&html, "csrf"), hidden_field(&html, "request"))
+}
+
+#[tokio::test]
+async fn concurrent_guesses_at_one_account_get_only_the_free_password_checks() {
+    let s = confidential_code_client().await;
+    // A lock-out long enough that the whole burst falls inside it, and no
+    // per-address limit in the way.
+    let app = TestApp::spawn_on(s.app.database_url(), |c| {
+        c.oauth.sign_in_rate_per_ip_per_minute = 10_000;
+        c.oauth.sign_in_lockout_seconds = 60;
+        c.password_checks = 32;
+    })
+    .await;
+    let (browser, csrf, request) = sign_in_form(&app, &s.client_id).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (browser, url) = (browser.clone(), app.url("/v1/oauth/sign-in"));
+        let form = [
+            ("email", "dispatcher@example.com".to_owned()),
+            ("password", format!("guess {i}")),
+            ("csrf", csrf.clone()),
+            ("request", request.clone()),
+        ];
+        guesses.spawn(async move { browser.post(url).form(&form).send().await.unwrap().status().as_u16() });
+    }
+    let statuses = guesses.join_all().await;
+    let checked = statuses.iter().filter(|&&s| s == 401).count();
+    let locked = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!((checked, locked), (5, 15), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn client_sent_forwarding_headers_do_not_change_the_per_address_limit() {
+    let s = confidential_code_client().await;
+    let app = TestApp::spawn_on(s.app.database_url(), |c| c.oauth.sign_in_rate_per_ip_per_minute = 3).await;
+    // Each attempt on a fresh form: a failed sign-in renews the CSRF cookie.
+    let attempt = async |forwarded_for: &str, forwarded: &str| {
+        let (browser, csrf, request) = sign_in_form(&app, &s.client_id).await;
+        let form = [("email", "nobody@example.com"), ("password", "x"), ("csrf", &csrf), ("request", &request)];
+        let r = browser
+            .post(app.url("/v1/oauth/sign-in"))
+            .header("X-Forwarded-For", forwarded_for)
+            .header("Forwarded", forwarded)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        r.status().as_u16()
+    };
+    for i in 0..3 {
+        assert_eq!(attempt(&format!("198.51.100.{i}"), &format!("for=198.51.100.{i}")).await, 401);
+    }
+    // A fourth from the same peer is limited, whatever it claims to be.
+    assert_eq!(attempt("203.0.113.77", "for=203.0.113.77").await, 429);
+
+    // Behind a trusted proxy, the right-most entry the proxy appended is the
+    // client: a spoofed left-most entry changes nothing.
+    let proxied = TestApp::spawn_on(s.app.database_url(), |c| {
+        c.oauth.sign_in_rate_per_ip_per_minute = 3;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let attempt = async |forwarded_for: &str| {
+        let (browser, csrf, request) = sign_in_form(&proxied, &s.client_id).await;
+        let form = [("email", "someone@example.com"), ("password", "x"), ("csrf", &csrf), ("request", &request)];
+        let r = browser.post(proxied.url("/v1/oauth/sign-in")).header("X-Forwarded-For", forwarded_for).form(&form);
+        r.send().await.unwrap().status().as_u16()
+    };
+    for i in 0..3 {
+        assert_eq!(attempt(&format!("10.0.0.{i}, 192.0.2.1")).await, 401);
+    }
+    assert_eq!(attempt("10.0.0.99, 192.0.2.1").await, 429);
+    assert_eq!(attempt("10.0.0.99, 192.0.2.2").await, 401, "another client behind the proxy has its own limit");
 }
