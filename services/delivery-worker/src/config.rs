@@ -18,6 +18,9 @@ pub struct WorkerConfig {
     pub store: StoreConfig,
     /// `ARGUS_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`).
     pub amqp_url: String,
+    /// `ARGUS_AMQP_CA_FILE` (default none): PEM certificates trusted for an
+    /// `amqps://` broker besides the built-in web roots (a private CA).
+    pub amqp_ca_file: Option<std::path::PathBuf>,
     /// `ARGUS_BUS_PREFIX` (default `argus`): names of exchanges and queues.
     pub bus_prefix: String,
     /// `ARGUS_SECRET_PEPPER`: unseals webhook signing secrets.
@@ -36,6 +39,11 @@ pub struct WorkerConfig {
     /// webhook at once; more wait, unattempted, in a delay queue, so one
     /// slow endpoint cannot take the whole worker.
     pub per_webhook_in_flight: u16,
+    /// `ARGUS_WEBHOOK_MAX_IN_FLIGHT_PER_TENANT` (default a quarter of
+    /// `ARGUS_WORKER_CONCURRENCY`): requests (deliveries and job callbacks)
+    /// in flight for one tenant at once; more wait, unattempted, like a busy
+    /// webhook's, so one tenant's slow endpoints hold at most its share.
+    pub per_tenant_in_flight: u16,
     /// The jobs consumer (`ARGUS_JOBS_*`).
     pub jobs: JobsConfig,
 }
@@ -43,8 +51,9 @@ pub struct WorkerConfig {
 /// How the worker runs async jobs.
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
-    /// `ARGUS_JOBS_CONCURRENCY` (default 2): jobs (and job callbacks) run
-    /// at once by this worker; each job may also use a CPU core.
+    /// `ARGUS_JOBS_CONCURRENCY` (default 2): jobs run at once by this
+    /// worker; each job may also use a CPU core. Their callbacks go out
+    /// with the deliveries, outside these slots.
     pub concurrency: u16,
     /// `ARGUS_JOBS_LEASE_SECONDS` (default 30): how long a claimed job
     /// stays with a worker that stopped checkpointing (died) before another
@@ -60,7 +69,13 @@ pub struct JobsConfig {
     /// graphs kept in memory for graph.compute, up to ~30 MB each for a
     /// million edges.
     pub graph_cache: usize,
+    /// `ARGUS_JOB_MAX_ROWS` (default 5,000,000): rows one `export.bulk` may
+    /// hold; a larger export fails with `too_many_rows`, saying to narrow
+    /// it.
+    pub max_rows: u64,
 }
+
+const DEFAULT_JOB_MAX_ROWS: u64 = 5_000_000;
 
 impl Default for JobsConfig {
     fn default() -> Self {
@@ -70,6 +85,7 @@ impl Default for JobsConfig {
             checkpoint_every: Duration::from_millis(1000),
             import_batch: 5000,
             graph_cache: 4,
+            max_rows: DEFAULT_JOB_MAX_ROWS,
         }
     }
 }
@@ -83,8 +99,15 @@ impl JobsConfig {
             checkpoint_every: Duration::from_millis(parse_var("ARGUS_JOBS_CHECKPOINT_MS", 1000u64)?.max(10)),
             import_batch: parse_var("ARGUS_JOBS_IMPORT_BATCH", d.import_batch)?.max(1),
             graph_cache: parse_var("ARGUS_GRAPH_CACHE_GRAPHS", d.graph_cache)?,
+            max_rows: parse_var("ARGUS_JOB_MAX_ROWS", d.max_rows)?,
         })
     }
+}
+
+/// A tenant's default share of the worker's requests: a quarter, so at
+/// least four tenants' slow endpoints must add up before the rest wait.
+fn default_per_tenant(concurrency: u16) -> u16 {
+    (concurrency / 4).max(1)
 }
 
 pub fn parse_schedule(raw: &str) -> Result<Vec<Duration>, String> {
@@ -104,6 +127,7 @@ pub fn parse_schedule(raw: &str) -> Result<Vec<Duration>, String> {
 impl WorkerConfig {
     pub fn from_environment() -> Result<Self, ConfigError> {
         let schedule = var_or("ARGUS_WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE);
+        let concurrency: u16 = parse_var("ARGUS_WORKER_CONCURRENCY", 64)?;
         Ok(Self {
             admin_addr: var_or("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:8082"),
             store: StoreConfig {
@@ -111,14 +135,16 @@ impl WorkerConfig {
                 max_connections: parse_var("ARGUS_DB_MAX_CONNECTIONS", 16)?,
             },
             amqp_url: var_or("ARGUS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            amqp_ca_file: Some(var_or("ARGUS_AMQP_CA_FILE", "")).filter(|p| !p.is_empty()).map(Into::into),
             bus_prefix: var_or("ARGUS_BUS_PREFIX", "argus"),
             secret_pepper: var_or("ARGUS_SECRET_PEPPER", argus_crypto::DEV_PEPPER),
             retry_schedule: parse_schedule(&schedule)
                 .map_err(|reason| ConfigError { name: "ARGUS_WEBHOOK_RETRY_SCHEDULE", reason })?,
             allow_private: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
             request_timeout: Duration::from_secs(parse_var("ARGUS_WEBHOOK_TIMEOUT_SECONDS", 15)?),
-            concurrency: parse_var("ARGUS_WORKER_CONCURRENCY", 64)?,
+            concurrency,
             per_webhook_in_flight: parse_var("ARGUS_WEBHOOK_MAX_IN_FLIGHT", 8)?,
+            per_tenant_in_flight: parse_var("ARGUS_WEBHOOK_MAX_IN_FLIGHT_PER_TENANT", default_per_tenant(concurrency))?,
             jobs: JobsConfig::from_environment()?,
         })
     }

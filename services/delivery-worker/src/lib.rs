@@ -1,8 +1,10 @@
 //! delivery-worker: relays the outbox to RabbitMQ, fans events out to the
 //! tenants' webhooks, and delivers each one signed (Standard Webhooks),
 //! retrying on the configured schedule through the broker's delay queues;
-//! runs async jobs from the jobs queue and sends their signed callbacks.
+//! runs async jobs from the jobs queue, and sends their signed callbacks
+//! like deliveries.
 
+mod callback;
 pub mod config;
 mod deliver;
 mod jobs;
@@ -11,8 +13,8 @@ mod sender;
 use std::sync::Arc;
 
 use argus_bus::{
-    CancellationToken, ConsumerConfig, OutboxRelay, Publisher, PublisherConfig, RelayConfig, Topology, WorkQueue,
-    run_consumer_forever,
+    Broker, BusError, CancellationToken, ConsumerConfig, OutboxRelay, Publisher, PublisherConfig, RelayConfig,
+    Topology, WorkQueue, run_consumer_forever,
 };
 use argus_crypto::webhook::SecretBox;
 use argus_store::{Store, StoreError};
@@ -29,6 +31,8 @@ pub enum WorkerError {
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Bus(#[from] BusError),
 }
 
 pub struct Worker {
@@ -47,7 +51,8 @@ impl Worker {
         }
         let store = Store::connect(&config.store)?;
         let topology = Topology::new(config.bus_prefix.clone(), deliver::delay_queues_ms(&config.retry_schedule));
-        let mut publisher_config = PublisherConfig::new(config.amqp_url.clone(), topology.clone());
+        let broker = Broker::with_ca_file(config.amqp_url.clone(), config.amqp_ca_file.as_deref())?;
+        let mut publisher_config = PublisherConfig::new(broker.clone(), topology.clone());
         publisher_config.connection_name = "argus-delivery-worker-relay".into();
         let publisher = Publisher::new(publisher_config);
         let deliverer = Arc::new(deliver::Deliverer {
@@ -57,7 +62,8 @@ impl Worker {
             sealer: SecretBox::new(config.secret_pepper.as_bytes()),
             schedule: config.retry_schedule.clone(),
             sending: tokio::sync::Semaphore::new(usize::from(config.concurrency.max(1))),
-            busy: deliver::BusyWebhooks::new(config.per_webhook_in_flight),
+            per_target: deliver::InFlight::new(config.per_webhook_in_flight),
+            per_tenant: deliver::InFlight::new(config.per_tenant_in_flight),
         });
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
@@ -74,10 +80,10 @@ impl Worker {
         // Events in flight at once: each makes its deliveries' first attempts,
         // so as many as the requests allowed in flight.
         let fan_out_config = ConsumerConfig::new(WorkQueue::Fanout, config.concurrency);
-        let (url, topo, token) = (config.amqp_url.clone(), topology.clone(), shutdown.clone());
+        let (bus, topo, token) = (broker.clone(), topology.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
             run_consumer_forever(
-                &url,
+                &bus,
                 &topo,
                 &fan_out_config,
                 move |m| {
@@ -91,10 +97,10 @@ impl Worker {
 
         let deliveries = deliverer.clone();
         let deliveries_config = ConsumerConfig::new(WorkQueue::Deliveries, config.concurrency);
-        let (url, topo, token) = (config.amqp_url.clone(), topology.clone(), shutdown.clone());
+        let (bus, topo, token) = (broker.clone(), topology.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
             run_consumer_forever(
-                &url,
+                &bus,
                 &topo,
                 &deliveries_config,
                 move |m| {
@@ -108,19 +114,18 @@ impl Worker {
 
         let runner = Arc::new(jobs::JobRunner {
             store: store.clone(),
-            sender: deliverer.sender.clone(),
-            sealer: deliverer.sealer.clone(),
-            schedule: config.retry_schedule.clone(),
+            publisher: publisher.clone(),
             lease: config.jobs.lease,
             checkpoint_every: config.jobs.checkpoint_every,
             import_batch: config.jobs.import_batch,
             graphs: jobs::GraphCache::new(config.jobs.graph_cache),
+            max_rows: config.jobs.max_rows,
             shutdown: shutdown.clone(),
         });
         let jobs_config = ConsumerConfig::new(WorkQueue::Jobs, config.jobs.concurrency);
-        let (url, topo, token) = (config.amqp_url.clone(), topology.clone(), shutdown.clone());
+        let (bus, topo, token) = (broker.clone(), topology.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
-            run_consumer_forever(&url, &topo, &jobs_config, move |m| runner.clone().handle(m), token).await;
+            run_consumer_forever(&bus, &topo, &jobs_config, move |m| runner.clone().handle(m), token).await;
         }));
         tasks.push(tokio::spawn(jobs::purge_idempotency_keys(store.clone(), shutdown.clone())));
 

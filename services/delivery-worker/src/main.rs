@@ -21,7 +21,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let result = match Worker::build(config) {
+    let result = match start(config).await {
         Ok(worker) => worker.run_until_stopped().await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
@@ -33,4 +33,11 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Checks an encrypted database connection first (see
+/// `Store::check_tls_at_start`), then starts the worker.
+async fn start(config: WorkerConfig) -> Result<Worker, Box<dyn std::error::Error>> {
+    argus_store::Store::connect(&config.store)?.check_tls_at_start().await?;
+    Ok(Worker::build(config)?)
 }

@@ -1,9 +1,12 @@
 //! `export.bulk`: the tenant's incidents, cases, entities and
 //! relationships (filtered by the input) as NDJSON, one record per line
-//! with its `type`.
+//! with its `type`. Written out in result chunks as it goes, so the worker
+//! holds about one chunk of it at a time, and bounded by
+//! `ARGUS_JOB_MAX_ROWS`.
 
 use argus_store::domain::{CaseFilter, EntityFilter, IncidentFilter};
 use argus_store::job_input::{EXPORT_TYPES, ExportInput};
+use argus_store::jobs::RESULT_CHUNK_BYTES;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -11,6 +14,47 @@ use super::{JobRunner, Output, Run, RunError};
 
 /// Records read per query.
 const PAGE: usize = 1000;
+
+/// The NDJSON written so far: a chunk's worth is stored as soon as it is
+/// there.
+struct Writer<'a> {
+    runner: &'a JobRunner,
+    run: &'a Run<'a>,
+    pending: Vec<u8>,
+    seq: i32,
+    bytes: i64,
+    rows: u64,
+}
+
+impl Writer<'_> {
+    fn line<T: Serialize>(&mut self, kind: &str, record: &T) -> Result<(), RunError> {
+        self.rows += 1;
+        if self.rows > self.runner.max_rows {
+            let max = self.runner.max_rows;
+            return Err(RunError::Failed {
+                code: "too_many_rows",
+                message: format!("the export holds more than {max} rows; narrow it with the input's filters"),
+            });
+        }
+        line(&mut self.pending, kind, record)
+    }
+
+    /// Stores what is pending once it makes a chunk, or at the end.
+    async fn flush(&mut self, last: bool) -> Result<(), RunError> {
+        let full = self.pending.len() >= RESULT_CHUNK_BYTES;
+        if self.pending.is_empty() || !(full || last) {
+            return Ok(());
+        }
+        let (store, run) = (&self.runner.store, self.run);
+        if !store.append_result_chunk(run.tenant, run.id, run.attempt, self.seq, &self.pending).await? {
+            return Err(RunError::Lost);
+        }
+        self.bytes += i64::try_from(self.pending.len()).unwrap_or(i64::MAX);
+        self.seq += 1;
+        self.pending.clear();
+        Ok(())
+    }
+}
 
 fn line<T: Serialize>(out: &mut Vec<u8>, kind: &str, record: &T) -> Result<(), RunError> {
     let mut value =
@@ -36,7 +80,8 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
     let store = &runner.store;
     let tenant = run.tenant;
     let types: Vec<&str> = EXPORT_TYPES.iter().copied().filter(|t| input.includes(t)).collect();
-    let mut out = Vec::new();
+    let mut out =
+        Writer { runner, run, pending: Vec::with_capacity(RESULT_CHUNK_BYTES + (64 << 10)), seq: 0, bytes: 0, rows: 0 };
     for (done, kind) in types.iter().enumerate() {
         let mut cursor: Option<String> = None;
         loop {
@@ -50,7 +95,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                     };
                     let page = store.list_incidents(tenant, &filter, parse_after(cursor).as_ref(), PAGE).await?;
                     for r in &page.items {
-                        line(&mut out, "incident", r)?;
+                        out.line("incident", r)?;
                     }
                     page.next_cursor
                 }
@@ -58,7 +103,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                     let filter = CaseFilter { status: input.case_status.clone(), assignee: None };
                     let page = store.list_cases(tenant, &filter, parse_after(cursor).as_ref(), PAGE).await?;
                     for r in &page.items {
-                        line(&mut out, "case", r)?;
+                        out.line("case", r)?;
                     }
                     page.next_cursor
                 }
@@ -66,7 +111,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                     let filter = EntityFilter { kind: input.entity_kind.clone(), name_contains: None };
                     let page = store.list_entities(tenant, &filter, parse_after(cursor).as_ref(), PAGE).await?;
                     for r in &page.items {
-                        line(&mut out, "entity", r)?;
+                        out.line("entity", r)?;
                     }
                     page.next_cursor
                 }
@@ -74,11 +119,12 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                     let kind = input.relationship_kind.as_deref();
                     let page = store.list_relationships(tenant, kind, parse_after(cursor).as_ref(), PAGE).await?;
                     for r in &page.items {
-                        line(&mut out, "relationship", r)?;
+                        out.line("relationship", r)?;
                     }
                     page.next_cursor
                 }
             };
+            out.flush(false).await?;
             run.control.check(done as f64 / types.len() as f64)?;
             match next {
                 Some(c) => cursor = Some(c),
@@ -86,5 +132,6 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
             }
         }
     }
-    Ok(Output { content_type: "application/x-ndjson", body: out })
+    out.flush(true).await?;
+    Ok(Output::Written { content_type: "application/x-ndjson", bytes: out.bytes })
 }

@@ -48,7 +48,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
     .await
     .map_err(|e| RunError::Failed { code: "internal", message: format!("the computation panicked: {e}") })?;
     let body = computed.map_err(|e| analytics_error(e, &run.control))?;
-    Ok(Output { content_type: "application/x-ndjson", body })
+    Ok(Output::Body { content_type: "application/x-ndjson", body })
 }
 
 fn write_line(out: &mut Vec<u8>, value: &Value) {
