@@ -130,9 +130,30 @@ case "$name" in
     jobs)
         say "graph algorithms alone, in process: 100k nodes, 1M edges (release build)"
         "$bin/argus-bench" graph-core --nodes 100000 --edges 1000000
+        start_auth
+        # Memory first, on processes of their own (so nothing else counts
+        # in their peaks): three maximum-size imports (the default
+        # ARGUS_JOBS_MAX_BODY_BYTES) at once, run at once by one worker.
+        limit_mib() { awk '/limits:/ { l = 1 } l && /memory:/ { sub(/Mi$/, "", $2); print $2; exit }' "$1"; }
+        ARGUS_API_ADDR=127.0.0.1:18086 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+            "$bin/api-service" &
+        mem_api=$!
+        pids+=($mem_api)
+        ARGUS_BUS_PREFIX=argusbenchmem ARGUS_WORKER_ADMIN_ADDR=127.0.0.1:18087 ARGUS_JOBS_CONCURRENCY=3 \
+            "$bin/delivery-worker" &
+        mem_worker=$!
+        pids+=($mem_worker)
+        for port in 18086 18087; do
+            for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+        done
+        say "three maximum-size import.bulk jobs at once: peak resident memory beside the pods' limits"
+        "$bin/argus-bench" jobs-memory --api http://127.0.0.1:18086 --issuer "$ARGUS_ISSUER" --count 3 \
+            --api-pid "$mem_api" --api-limit-mib "$(limit_mib deploy/k8s/base/api-service.yaml)" \
+            --worker-pid "$mem_worker" --worker-limit-mib "$(limit_mib deploy/k8s/base/delivery-worker.yaml)"
+        kill -TERM "$mem_api" "$mem_worker"
+        wait "$mem_api" "$mem_worker" 2>/dev/null || true
         # 100k nodes and 1M edges: the import's NDJSON (~110 MB) goes in the
         # POST body, so the body limit of /v1/jobs is raised for the run.
-        start_auth
         ARGUS_API_ADDR=127.0.0.1:18081 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
             ARGUS_JOBS_MAX_BODY_BYTES=$((512 * 1024 * 1024)) "$bin/api-service" &
         pids+=($!)

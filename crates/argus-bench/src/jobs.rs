@@ -2,6 +2,10 @@
 //! job (rows/s), then a `graph.compute` PageRank job timed from enqueue to
 //! the result read back, through the api-service and a running delivery
 //! worker. Writes the same graph as an edge list for networkx.
+//!
+//! `argus-bench jobs-memory`: maximum-size imports posted at once, and the
+//! peak resident memory (`VmHWM`) of the api-service and the worker that
+//! took them, beside their pods' limits.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -65,12 +69,17 @@ struct Api<'a> {
 
 impl Api<'_> {
     async fn enqueue(&self, body: &Value) -> Result<String, Error> {
+        self.enqueue_bytes(serde_json::to_vec(body)?).await
+    }
+
+    async fn enqueue_bytes(&self, body: Vec<u8>) -> Result<String, Error> {
         let r = self
             .http
             .post(format!("{}/v1/jobs", self.base))
             .bearer_auth(&self.token)
             .header("X-Tenant-ID", &self.tenant)
-            .json(body)
+            .header("Content-Type", "application/json")
+            .body(body)
             .send()
             .await?;
         if r.status() != 202 {
@@ -114,20 +123,13 @@ impl Api<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn bench(
-    api: &str,
-    database_url: &str,
-    issuer: &str,
-    nodes: u64,
-    edges: u64,
-    seed: u64,
-    edge_list: &std::path::Path,
-    pagerank_input: Value,
-) -> Result<Value, Error> {
-    let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 2 })?;
+/// A new tenant and a `jobs:write` token for it, signed with the current key.
+async fn tenant_api<'a>(store: &Store, issuer: &str, base: &'a str, http: reqwest::Client) -> Result<Api<'a>, Error> {
     let tenant = store.create_tenant("bench-jobs").await?.id;
-    let key = store.current_signing_key().await?.ok_or("no current signing key: run argusctl migrate")?;
+    let key = store
+        .current_signing_key(&crate::sealer_from_environment()?)
+        .await?
+        .ok_or("no current signing key: run argusctl migrate")?;
     let scopes: ScopeSet = ["jobs:write"].into_iter().collect();
     let token = argus_crypto::issue_access_token(
         &key,
@@ -142,6 +144,23 @@ pub async fn bench(
         },
     )?
     .token;
+    Ok(Api { http, base, token, tenant: tenant.to_string() })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn bench(
+    api: &str,
+    database_url: &str,
+    issuer: &str,
+    nodes: u64,
+    edges: u64,
+    seed: u64,
+    edge_list: &std::path::Path,
+    pagerank_input: Value,
+) -> Result<Value, Error> {
+    let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 2 })?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(3600)).build()?;
+    let api = tenant_api(&store, issuer, api, http).await?;
     let started = Instant::now();
     let (ndjson, list) = generate(nodes, edges, seed);
     std::fs::File::create(edge_list)?.write_all(list.as_bytes())?;
@@ -149,9 +168,6 @@ pub async fn bench(
     let lines = nodes + edges;
     let body = json!({ "kind": "import.bulk", "input": { "ndjson": ndjson } });
     drop(ndjson);
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(3600)).build()?;
-    let api = Api { http, base: api, token, tenant: tenant.to_string() };
-
     let started = Instant::now();
     let import = api.enqueue(&body).await?;
     drop(body);
@@ -190,5 +206,82 @@ pub async fn bench(
             "converged": p["converged"],
             "top_score": p["top"][0]["score"],
         })),
+    }))
+}
+
+/// Peak resident memory of process `pid` (`VmHWM`), in MiB.
+fn peak_mib(pid: u32) -> Result<f64, Error> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .ok_or("no VmHWM")?
+        .parse()?;
+    Ok(crate::round(kib / 1024.0))
+}
+
+/// The processes measured and their pods' memory limits.
+pub struct Measured {
+    pub api_pid: u32,
+    pub api_limit_mib: u64,
+    pub worker_pid: u32,
+    pub worker_limit_mib: u64,
+}
+
+/// `count` `import.bulk` bodies of just under `max_body` bytes (~1 KiB
+/// entity lines), one tenant each, posted at once; waits until all are
+/// imported, then reads both processes' peak resident memory.
+pub async fn memory(
+    api: &str,
+    database_url: &str,
+    issuer: &str,
+    count: usize,
+    max_body: usize,
+    measured: &Measured,
+) -> Result<Value, Error> {
+    let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 2 })?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(3600)).build()?;
+    let mut apis = Vec::with_capacity(count);
+    for _ in 0..count {
+        apis.push(tenant_api(&store, issuer, api, http.clone()).await?);
+    }
+    let pad = "x".repeat(900);
+    let mut ndjson = String::with_capacity(max_body);
+    let mut lines = 0u64;
+    // The body escapes each line's quotes: ~1.05 bytes per NDJSON byte.
+    while ndjson.len() < max_body - max_body / 16 {
+        ndjson.push_str(&format!(
+            "{{\"type\":\"entity\",\"external_id\":\"e{lines}\",\"kind\":\"person\",\"name\":\"Person {lines}\",\"attributes\":{{\"note\":\"{pad}\"}}}}\n"
+        ));
+        lines += 1;
+    }
+    let body = serde_json::to_vec(&json!({ "kind": "import.bulk", "input": { "ndjson": ndjson } }))?;
+    drop(ndjson);
+    if body.len() > max_body {
+        return Err(format!("the generated body ({} bytes) is over the limit", body.len()).into());
+    }
+    let started = Instant::now();
+    let posted = futures_util::future::join_all(apis.iter().map(|a| a.enqueue_bytes(body.clone()))).await;
+    let upload_s = started.elapsed().as_secs_f64();
+    for (a, id) in apis.iter().zip(posted) {
+        let id = id?;
+        a.wait(&id, Duration::from_millis(200)).await?;
+        let report: Value = serde_json::from_slice(&a.result(&id).await?)?;
+        if report["error_count"] != 0 || report["entities"]["created"] != lines {
+            return Err(format!("an import did not load every line: {report}").into());
+        }
+    }
+    let imported_s = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "imports_at_once": count,
+        "body_bytes_each": body.len(),
+        "lines_each": lines,
+        "upload_seconds": crate::round(upload_s),
+        "all_imported_seconds": crate::round(imported_s),
+        "api_service_peak_rss_mib": peak_mib(measured.api_pid)?,
+        "api_service_limit_mib": measured.api_limit_mib,
+        "delivery_worker_peak_rss_mib": peak_mib(measured.worker_pid)?,
+        "delivery_worker_limit_mib": measured.worker_limit_mib,
     }))
 }

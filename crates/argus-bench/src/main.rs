@@ -136,6 +136,31 @@ enum Command {
         #[arg(long)]
         input: String,
     },
+    /// `count` maximum-size `import.bulk` jobs posted at once, one tenant
+    /// each, then the peak resident memory (VmHWM) of the api-service and
+    /// delivery worker processes that served them, beside their limits.
+    JobsMemory {
+        /// api-service base URL.
+        #[arg(long)]
+        api: String,
+        #[arg(long, env = "ARGUS_DATABASE_URL")]
+        database_url: String,
+        #[arg(long, env = "ARGUS_ISSUER", default_value = "http://127.0.0.1:8080")]
+        issuer: String,
+        #[arg(long, default_value_t = 3)]
+        count: usize,
+        /// The api-service's ARGUS_JOBS_MAX_BODY_BYTES.
+        #[arg(long, default_value_t = 64 << 20)]
+        max_body: usize,
+        #[arg(long)]
+        api_pid: u32,
+        #[arg(long)]
+        api_limit_mib: u64,
+        #[arg(long)]
+        worker_pid: u32,
+        #[arg(long)]
+        worker_limit_mib: u64,
+    },
     /// The graph algorithms alone, in process, on a generated graph:
     /// building it, PageRank (default tolerance, then the tightest,
     /// up to 100 iterations) and sampled betweenness with components and degree.
@@ -154,6 +179,12 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:4318")]
         addr: String,
     },
+}
+
+/// `ARGUS_KEY_SEALING_KEYS`, as the auth-service reads it: the bench signs
+/// with the current key, stored sealed.
+pub(crate) fn sealer_from_environment() -> Result<argus_crypto::KeySealer, argus_crypto::CryptoError> {
+    argus_crypto::KeySealer::from_setting(std::env::var("ARGUS_KEY_SEALING_KEYS").ok().as_deref())
 }
 
 #[tokio::main]
@@ -189,6 +220,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let input: serde_json::Value = serde_json::from_str(&input)?;
             let report = jobs::bench(&api, &database_url, &issuer, nodes, edges, seed, &edge_list, input).await?;
             print_report(&report)?;
+        }
+        Command::JobsMemory {
+            api,
+            database_url,
+            issuer,
+            count,
+            max_body,
+            api_pid,
+            api_limit_mib,
+            worker_pid,
+            worker_limit_mib,
+        } => {
+            let measured = jobs::Measured { api_pid, api_limit_mib, worker_pid, worker_limit_mib };
+            print_report(&jobs::memory(&api, &database_url, &issuer, count, max_body, &measured).await?)?;
         }
         Command::GraphCore { nodes, edges, seed } => {
             print_report(&graph_core::bench(nodes, edges, seed)?)?;
@@ -279,6 +324,7 @@ async fn webhook_load(
                     description: "bench".into(),
                     secret_sealed: sealer.seal(secret.as_bytes()),
                 },
+                webhooks,
             )
             .await?;
     }
@@ -352,7 +398,7 @@ fn round(x: f64) -> f64 {
 /// the same claims shape the token endpoint signs.
 async fn signing_rate(database_url: &str, duration: Duration) -> Result<f64, Box<dyn std::error::Error>> {
     let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 1 })?;
-    let key = store.current_signing_key().await?.ok_or("no current signing key")?;
+    let key = store.current_signing_key(&sealer_from_environment()?).await?.ok_or("no current signing key")?;
     let tenant = TenantId::generate();
     let scopes: ScopeSet = ["webhooks:write"].into_iter().collect();
     let rate = tokio::task::spawn_blocking(move || {

@@ -59,6 +59,30 @@ pub fn fingerprint(parts: &[&[u8]]) -> String {
     ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The fingerprint of a request whose body streams in (and is never held
+/// whole): the body's own SHA-256 stands for it, after `request`.
+pub struct BodyFingerprint(ring::digest::Context);
+
+impl BodyFingerprint {
+    pub fn new() -> Self {
+        Self(ring::digest::Context::new(&ring::digest::SHA256))
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self, request: &[u8]) -> String {
+        fingerprint(&[request, self.0.finish().as_ref()])
+    }
+}
+
+impl Default for BodyFingerprint {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Stores `response` as the key's first response (in the caller's
 /// transaction, so it commits with the change it describes).
 pub async fn store_response(

@@ -11,22 +11,6 @@ use crate::domain::{CASE_STATUSES, ENTITY_KINDS, INCIDENT_STATUSES, SEVERITIES};
 /// Longest external id.
 pub const MAX_EXTERNAL_ID: usize = 200;
 
-/// `import.bulk`: `{"ndjson": "<one JSON object per line>"}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportInput {
-    pub ndjson: String,
-}
-
-impl ImportInput {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.ndjson.trim().is_empty() {
-            return Err("input.ndjson holds no lines".into());
-        }
-        Ok(())
-    }
-}
-
 /// One line of an import.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

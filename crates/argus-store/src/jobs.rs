@@ -4,10 +4,10 @@
 //! A job's life: `queued` (written with its outbox task in one
 //! transaction) → `running` (claimed by a worker under a lease, `attempts`
 //! counting the claims) → `succeeded`, `failed` or `cancelled`. Finishing
-//! writes the result chunks, the terminal state, the `job.*` event and its
-//! outbox rows (and the callback's task) in one transaction, guarded by
-//! the attempt, so a job finishes exactly once however often its task is
-//! delivered.
+//! drops the input chunks and writes the result chunks, the terminal
+//! state, the `job.*` event and its outbox rows (and the callback's task)
+//! in one transaction, guarded by the attempt, so a job finishes exactly
+//! once however often its task is delivered.
 
 use argus_types::events::envelope;
 use argus_types::jobs::{is_terminal, terminal_event};
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::domain::DomainEvent;
 use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
-use crate::schema::{events, job_result_chunks, jobs};
+use crate::schema::{events, job_input_chunks, job_result_chunks, jobs};
 use crate::webhooks::insert_event;
 use crate::{Page, Store, StoreError};
 
@@ -75,8 +75,6 @@ pub struct NewJob {
     pub client_id: String,
     pub kind: String,
     pub input: Value,
-    /// A large input kept beside `input` (import.bulk's NDJSON).
-    pub payload: Option<Vec<u8>>,
     pub callback_url: Option<String>,
     pub callback_secret_sealed: Option<Vec<u8>>,
     /// Chosen by the caller, so the response can be built before the row.
@@ -106,8 +104,9 @@ pub type JobAnnounce = dyn Fn(&JobFinished) -> Vec<NewOutboxMessage> + Send + Sy
 /// What a worker gets when it tries to claim a job.
 #[derive(Debug)]
 pub enum Claim {
-    /// Run it: this is attempt `attempt`.
-    Run { attempt: i32, job: Box<JobRecord>, payload: Option<Vec<u8>> },
+    /// Run it: this is attempt `attempt`; `checkpoint` is how far earlier
+    /// attempts got (see [`Store::save_job_checkpoint`]).
+    Run { attempt: i32, job: Box<JobRecord>, checkpoint: Option<Value> },
     /// Already finished (a duplicate task): nothing to do.
     Finished,
     /// Another worker holds an unexpired lease on it.
@@ -127,6 +126,18 @@ pub enum Checkpoint {
     Lost,
 }
 
+impl Checkpoint {
+    /// From the job's `cancel_requested`, read back by the guarded update
+    /// (`None`: the attempt no longer holds the job).
+    fn from_cancel_flag(cancel: Option<bool>) -> Self {
+        match cancel {
+            None => Self::Lost,
+            Some(true) => Self::Cancel,
+            Some(false) => Self::Continue,
+        }
+    }
+}
+
 /// How a job ended.
 #[derive(Debug, Clone)]
 pub struct JobEnd {
@@ -134,8 +145,18 @@ pub struct JobEnd {
     pub status: &'static str,
     /// `{"code","message"}` for a failure.
     pub error: Option<Value>,
-    /// The result's media type and bytes (on success).
-    pub result: Option<(String, Vec<u8>)>,
+    /// The result (on success).
+    pub result: Option<JobResult>,
+}
+
+/// A succeeded job's result.
+#[derive(Debug, Clone)]
+pub enum JobResult {
+    /// Stored in chunks when the job ends.
+    Body { content_type: String, body: Vec<u8> },
+    /// Already stored, in chunks the attempt appended while it ran
+    /// ([`Store::append_result_chunk`]), `bytes` in all.
+    Written { content_type: String, bytes: i64 },
 }
 
 /// Everything a job callback attempt needs.
@@ -195,10 +216,20 @@ async fn finish_locked(
     let event_id = EventId::generate();
     let now = Utc::now();
     let (content_type, bytes) = match &end.result {
-        Some((ct, body)) => (Some(ct.clone()), Some(i64::try_from(body.len()).unwrap_or(i64::MAX))),
+        Some(JobResult::Body { content_type, body }) => {
+            (Some(content_type.clone()), Some(i64::try_from(body.len()).unwrap_or(i64::MAX)))
+        }
+        Some(JobResult::Written { content_type, bytes }) => (Some(content_type.clone()), Some(*bytes)),
         None => (None, None),
     };
-    if let Some((_, body)) = &end.result {
+    // Chunks of earlier attempts, or of this one when it has no result, are
+    // not the result.
+    let stale = job_result_chunks::table.filter(job_result_chunks::job_id.eq(&job.id));
+    match end.result {
+        Some(_) => diesel::delete(stale.filter(job_result_chunks::attempt.ne(job.attempts))).execute(conn).await?,
+        None => diesel::delete(stale).execute(conn).await?,
+    };
+    if let Some(JobResult::Body { body, .. }) = &end.result {
         for (seq, chunk) in body.chunks(RESULT_CHUNK_BYTES).enumerate() {
             diesel::insert_into(job_result_chunks::table)
                 .values((
@@ -211,6 +242,8 @@ async fn finish_locked(
                 .await?;
         }
     }
+    // The input is done with; dropping it frees the tenant's quota.
+    diesel::delete(job_input_chunks::table.filter(job_input_chunks::job_id.eq(&job.id))).execute(conn).await?;
     let callback = job.callback_url.is_some();
     let record = diesel::update(jobs::table)
         .filter(jobs::tenant_id.eq(tenant.as_str()))
@@ -225,6 +258,7 @@ async fn finish_locked(
             jobs::finished_at.eq(now),
             jobs::event_id.eq(event_id.as_str()),
             jobs::callback_status.eq(callback.then_some("pending")),
+            jobs::checkpoint.eq(None::<Value>),
             jobs::updated_at.eq(now),
         ))
         .returning(JobRecord::as_returning())
@@ -240,6 +274,37 @@ async fn finish_locked(
     Ok(record)
 }
 
+/// Inserts a queued job, its work task and the kept response (in the
+/// caller's transaction).
+pub(crate) async fn insert_job(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    new: NewJob,
+    task: NewOutboxMessage,
+    response: Option<&StoredResponse>,
+) -> Result<JobRecord, StoreError> {
+    let record = diesel::insert_into(jobs::table)
+        .values((
+            jobs::id.eq(new.id.as_str()),
+            jobs::tenant_id.eq(tenant.as_str()),
+            jobs::client_id.eq(&new.client_id),
+            jobs::kind.eq(&new.kind),
+            jobs::input.eq(&new.input),
+            jobs::callback_url.eq(new.callback_url.as_deref()),
+            jobs::callback_secret_sealed.eq(new.callback_secret_sealed.as_deref()),
+            jobs::created_at.eq(new.created_at),
+            jobs::updated_at.eq(new.created_at),
+        ))
+        .returning(JobRecord::as_returning())
+        .get_result(conn)
+        .await?;
+    enqueue(conn, task).await?;
+    if let Some(r) = response {
+        store_response(conn, tenant, r).await?;
+    }
+    Ok(record)
+}
+
 impl Store {
     /// Writes a queued job and its work task in one transaction, and with
     /// them the response kept for the request's Idempotency-Key.
@@ -251,30 +316,7 @@ impl Store {
         response: Option<&StoredResponse>,
     ) -> Result<JobRecord, StoreError> {
         let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let record = diesel::insert_into(jobs::table)
-                .values((
-                    jobs::id.eq(new.id.as_str()),
-                    jobs::tenant_id.eq(tenant.as_str()),
-                    jobs::client_id.eq(&new.client_id),
-                    jobs::kind.eq(&new.kind),
-                    jobs::input.eq(&new.input),
-                    jobs::payload.eq(new.payload.as_deref()),
-                    jobs::callback_url.eq(new.callback_url.as_deref()),
-                    jobs::callback_secret_sealed.eq(new.callback_secret_sealed.as_deref()),
-                    jobs::created_at.eq(new.created_at),
-                    jobs::updated_at.eq(new.created_at),
-                ))
-                .returning(JobRecord::as_returning())
-                .get_result(conn)
-                .await?;
-            enqueue(conn, task).await?;
-            if let Some(r) = response {
-                store_response(conn, tenant, r).await?;
-            }
-            Ok(record)
-        })
-        .await
+        conn.transaction::<_, StoreError, _>(async |conn| insert_job(conn, tenant, new, task, response).await).await
     }
 
     pub async fn get_job(&self, tenant: &TenantId, id: &JobId) -> Result<Option<JobRecord>, StoreError> {
@@ -413,9 +455,9 @@ impl Store {
                 .returning(JobRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            let payload: Option<Vec<u8>> =
-                jobs::table.filter(jobs::id.eq(id.as_str())).select(jobs::payload).first(conn).await?;
-            Ok(Claim::Run { attempt: job.attempts, job: Box::new(job), payload })
+            let checkpoint: Option<Value> =
+                jobs::table.filter(jobs::id.eq(id.as_str())).select(jobs::checkpoint).first(conn).await?;
+            Ok(Claim::Run { attempt: job.attempts, job: Box::new(job), checkpoint })
         })
         .await
     }
@@ -447,11 +489,39 @@ impl Store {
             .get_result(&mut conn)
             .await
             .optional()?;
-        Ok(match cancel {
-            None => Checkpoint::Lost,
-            Some(true) => Checkpoint::Cancel,
-            Some(false) => Checkpoint::Continue,
-        })
+        Ok(Checkpoint::from_cancel_flag(cancel))
+    }
+
+    /// Like [`Store::checkpoint_job`], and keeps `checkpoint` (how far the
+    /// run got, in the kind's terms) for a later attempt to resume from.
+    pub async fn save_job_checkpoint(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        attempt: i32,
+        progress: f64,
+        checkpoint: &Value,
+        lease: std::time::Duration,
+    ) -> Result<Checkpoint, StoreError> {
+        let mut conn = self.conn().await?;
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        let now = Utc::now();
+        let cancel: Option<bool> = diesel::update(jobs::table)
+            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .filter(jobs::id.eq(id.as_str()))
+            .filter(jobs::attempts.eq(attempt))
+            .filter(jobs::status.eq("running"))
+            .set((
+                jobs::progress.eq(progress.clamp(0.0, 1.0)),
+                jobs::checkpoint.eq(checkpoint),
+                jobs::lease_expires_at.eq(now + lease),
+                jobs::updated_at.eq(now),
+            ))
+            .returning(jobs::cancel_requested)
+            .get_result(&mut conn)
+            .await
+            .optional()?;
+        Ok(Checkpoint::from_cancel_flag(cancel))
     }
 
     /// Hands a running job back to the queue (its worker is stopping):
@@ -472,6 +542,34 @@ impl Store {
             .execute(&mut conn)
             .await?;
         Ok(released == 1)
+    }
+
+    /// Appends chunk `seq` of attempt `attempt`'s result while the job
+    /// runs, so a large result is never held whole. `false` (and nothing
+    /// written) when that attempt no longer holds the job.
+    pub async fn append_result_chunk(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        attempt: i32,
+        seq: i32,
+        data: &[u8],
+    ) -> Result<bool, StoreError> {
+        use diesel::sql_types::{Binary, Integer, Text};
+        let mut conn = self.conn().await?;
+        let written = diesel::sql_query(
+            "INSERT INTO job_result_chunks (job_id, attempt, seq, data) \
+             SELECT id, attempts, $4, $5 FROM jobs \
+             WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND attempts = $3",
+        )
+        .bind::<Text, _>(tenant.as_str())
+        .bind::<Text, _>(id.as_str())
+        .bind::<Integer, _>(attempt)
+        .bind::<Integer, _>(seq)
+        .bind::<Binary, _>(data)
+        .execute(&mut conn)
+        .await?;
+        Ok(written == 1)
     }
 
     /// Finishes attempt `attempt` of a running job. `false` (and nothing

@@ -5,9 +5,11 @@
 pub mod apps;
 pub mod bulk;
 pub mod bundles;
+pub mod connect;
 pub mod domain;
 pub mod idempotency;
 pub mod job_input;
+pub mod job_inputs;
 pub mod jobs;
 pub mod keys;
 pub mod listen;
@@ -16,6 +18,7 @@ pub mod notified;
 pub mod oauth;
 pub mod outbox;
 mod query_spans;
+pub mod revoked;
 mod schema;
 pub mod scopes;
 pub mod tenants;
@@ -29,6 +32,8 @@ use diesel_async::AsyncConnection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+
+use crate::connect::DatabaseTarget;
 
 pub use migrate::{MIGRATIONS, run_migrations};
 
@@ -50,6 +55,10 @@ pub enum StoreError {
     Crypto(#[from] argus_crypto::CryptoError),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The connection settings are unusable (bad `sslmode`, unreadable
+    /// `sslrootcert`): found at start-up, before any connection.
+    #[error("database settings: {0}")]
+    Config(String),
 }
 
 /// How the store connects. Read from the environment by each binary's config.
@@ -63,12 +72,16 @@ pub struct StoreConfig {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<AsyncPgConnection>,
+    ssl_mode: connect::SslMode,
 }
 
 impl Store {
     /// Builds the pool; connections are opened lazily, so this does not fail
-    /// when the database is down (readiness reports that instead).
+    /// when the database is down (readiness reports that instead), only when
+    /// the URL's TLS settings are unusable.
     pub fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        let target = std::sync::Arc::new(DatabaseTarget::parse(&config.database_url)?);
+        let ssl_mode = target.ssl_mode();
         // A connection's driver task runs on the runtime that opened it.
         // actix gives each worker thread its own runtime and stops them one
         // by one at shutdown, which would kill the drivers of pooled
@@ -80,16 +93,17 @@ impl Store {
         // checkout; the ping would double the round trips of a short read.
         manager_config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
         let runtime = tokio::runtime::Handle::try_current().ok();
-        manager_config.custom_setup = Box::new(move |url| {
-            let url = url.to_owned();
+        // The URL was parsed above (and its root certificates read) once.
+        manager_config.custom_setup = Box::new(move |_url| {
+            let target = target.clone();
             let runtime = runtime.clone();
             Box::pin(async move {
                 let mut conn = match runtime {
                     Some(runtime) => runtime
-                        .spawn(async move { AsyncPgConnection::establish(&url).await })
+                        .spawn(async move { target.connect().await })
                         .await
                         .map_err(|e| diesel::ConnectionError::BadConnection(format!("connect task: {e}")))??,
-                    None => AsyncPgConnection::establish(&url).await?,
+                    None => target.connect().await?,
                 };
                 conn.set_instrumentation(query_spans::QuerySpans::default());
                 Ok(conn)
@@ -106,11 +120,22 @@ impl Store {
             .runtime(deadpool_runtime())
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self { pool, ssl_mode })
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
         self.pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
+    /// With `sslmode=require` or stricter, a first connection now, so a
+    /// server that cannot be reached that way stops the service at start-up
+    /// with the reason (a service otherwise starts while the database is
+    /// down and reports it through readiness).
+    pub async fn check_tls_at_start(&self) -> Result<(), StoreError> {
+        match self.ssl_mode {
+            connect::SslMode::Disable | connect::SslMode::Prefer => Ok(()),
+            connect::SslMode::Require | connect::SslMode::VerifyCa | connect::SslMode::VerifyFull => self.ping().await,
+        }
     }
 
     /// `SELECT 1` on a pooled connection: what readiness checks.

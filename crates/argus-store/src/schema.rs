@@ -57,11 +57,14 @@ diesel::table! {
     signing_keys (kid) {
         kid -> Text,
         state -> Text,
-        private_key_pem -> Text,
+        private_key_pem -> Nullable<Text>,
         created_at -> Timestamptz,
         activated_at -> Nullable<Timestamptz>,
         retired_at -> Nullable<Timestamptz>,
         publish_until -> Nullable<Timestamptz>,
+        // Migration 2026-12-05-001300_sealed_signing_keys.
+        private_key_sealed -> Nullable<Binary>,
+        sealing_key_id -> Nullable<Text>,
     }
 }
 
@@ -341,7 +344,6 @@ diesel::table! {
         kind -> Text,
         status -> Text,
         input -> Jsonb,
-        payload -> Nullable<Bytea>,
         progress -> Float8,
         attempts -> Int4,
         lease_expires_at -> Nullable<Timestamptz>,
@@ -359,6 +361,18 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        checkpoint -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    job_input_chunks (job_id, seq) {
+        job_id -> Text,
+        tenant_id -> Text,
+        seq -> Int4,
+        first_line -> Int8,
+        bytes -> Int4,
+        data -> Bytea,
     }
 }
 
@@ -385,4 +399,4 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(jobs, job_result_chunks, events);
+diesel::allow_tables_to_appear_in_same_query!(jobs, job_result_chunks, job_input_chunks, events);

@@ -73,6 +73,19 @@ pub struct JobsApiConfig {
     /// `POST /v1/jobs` body, which carries an `import.bulk`'s NDJSON. Every
     /// other route keeps its 64 KiB limit.
     pub max_body: usize,
+    /// `ARGUS_JOBS_MAX_BODIES_IN_FLIGHT` (default 8): `POST /v1/jobs`
+    /// bodies over 64 KiB (or of unknown length) read at once; more are
+    /// answered 503 with `Retry-After`. Each costs ~14 MiB of resident memory
+    /// while it streams, and a database connection (`ARGUS_DB_MAX_CONNECTIONS`).
+    pub max_bodies_in_flight: usize,
+    /// `ARGUS_JOBS_TENANT_QUOTA_BYTES` (default 2147483648, 2 GiB): what a
+    /// tenant's stored job inputs and results may add up to (uncompressed);
+    /// a job that would go over is a 429.
+    pub tenant_quota_bytes: u64,
+    /// `ARGUS_JOB_MAX_ROWS` (default 5,000,000): lines one `import.bulk`
+    /// may hold (a 400 beyond, nothing stored); the worker bounds
+    /// `export.bulk` by the same variable.
+    pub max_rows: u64,
     /// `ARGUS_WEBHOOK_ALLOW_PRIVATE` (default false): accept `http` and
     /// private addresses as `callback_url` (local work and tests), as the
     /// auth-service does for webhooks.
@@ -87,6 +100,9 @@ impl Default for JobsApiConfig {
     fn default() -> Self {
         Self {
             max_body: 64 * 1024 * 1024,
+            max_bodies_in_flight: 8,
+            tenant_quota_bytes: 2 << 30,
+            max_rows: 5_000_000,
             allow_private_callbacks: false,
             secret_pepper: argus_crypto::DEV_PEPPER.to_owned(),
         }
@@ -98,6 +114,9 @@ impl JobsApiConfig {
         let d = Self::default();
         Ok(Self {
             max_body: parse_var("ARGUS_JOBS_MAX_BODY_BYTES", d.max_body)?,
+            max_bodies_in_flight: parse_var("ARGUS_JOBS_MAX_BODIES_IN_FLIGHT", d.max_bodies_in_flight)?,
+            tenant_quota_bytes: parse_var("ARGUS_JOBS_TENANT_QUOTA_BYTES", d.tenant_quota_bytes)?,
+            max_rows: parse_var("ARGUS_JOB_MAX_ROWS", d.max_rows)?,
             allow_private_callbacks: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
             secret_pepper: var_or("ARGUS_SECRET_PEPPER", argus_crypto::DEV_PEPPER),
         })

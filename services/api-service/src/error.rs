@@ -24,6 +24,15 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// A quota is used up (429).
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// Too much in flight right now: 503 with `Retry-After` (seconds).
+    #[error("{message}")]
+    Busy { message: String, retry_after_seconds: u32 },
+    /// A failure of ours that is not the database's.
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Authn(#[from] AuthnError),
     #[error(transparent)]
@@ -41,6 +50,9 @@ impl ApiError {
             Self::NotFound(_) => ProblemKind::NotFound,
             Self::Conflict(_) => ProblemKind::Conflict,
             Self::Unprocessable(_) => ProblemKind::Unprocessable,
+            Self::QuotaExceeded(_) => ProblemKind::RateLimited,
+            Self::Busy { .. } => ProblemKind::Unavailable,
+            Self::Internal(_) => ProblemKind::Internal,
             Self::Authn(_) => ProblemKind::Unauthenticated,
             Self::Store(StoreError::Pool(_)) => ProblemKind::Unavailable,
             Self::Store(StoreError::NotFound(_)) => ProblemKind::NotFound,
@@ -60,6 +72,15 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         if let Self::Authn(e) = self {
             return e.error_response();
+        }
+        if let Self::Busy { message, retry_after_seconds } = self {
+            // The detail is ours (no dependency's text), so it is shown.
+            let mut response = ProblemKind::Unavailable.problem(message.clone()).to_actix_response();
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(*retry_after_seconds),
+            );
+            return response;
         }
         argus_telemetry::http::problem_response(self.kind(), self)
     }

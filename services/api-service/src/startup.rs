@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
+use argus_store::revoked::RevokedTokens;
 use argus_store::{Store, StoreError};
 use argus_telemetry::health::{self, Readiness};
 use argus_telemetry::http;
@@ -39,6 +40,7 @@ impl Application {
             tracing::info!(?applied, "migrations applied");
         }
         let store = Store::connect(&config.store)?;
+        store.check_tls_at_start().await?;
         let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
         // Not fatal: the API starts while the auth-service is down and
         // fetches the keys with the first token.
@@ -46,12 +48,17 @@ impl Application {
             tracing::warn!(error = %e, "JWKS not fetched at start; will retry");
         }
         jwks.spawn_background_refresh();
-        let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience);
+        let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-api-revoked");
+        let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience)
+            .with_revocations(revoked);
         let jobs = web::Data::new(JobsState {
             store: store.clone(),
             sealer: argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes()),
             allow_private_callbacks: config.jobs.allow_private_callbacks,
             max_body: config.jobs.max_body,
+            tenant_quota_bytes: config.jobs.tenant_quota_bytes,
+            max_rows: config.jobs.max_rows,
+            bodies_in_flight: Arc::new(tokio::sync::Semaphore::new(config.jobs.max_bodies_in_flight)),
         });
         let rest_verifier = web::Data::new(verifier.clone());
         let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });

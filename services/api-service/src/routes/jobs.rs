@@ -1,12 +1,15 @@
 //! Async jobs: `/v1/jobs…` (contract 2026.4, "Async jobs").
 //!
-//! `POST /v1/jobs` validates the kind's input, then writes the job and its
-//! work task (and the response kept for an `Idempotency-Key`) in one
-//! transaction; the delivery worker runs it. Every route takes a bearer
+//! `POST /v1/jobs` streams the body in (`job_body`), storing an
+//! `import.bulk`'s NDJSON chunk by chunk as it arrives, validates the
+//! kind's input, then writes the job and its work task (and the response
+//! kept for an `Idempotency-Key`) in the same transaction as the input;
+//! the delivery worker runs it. Every route takes a bearer
 //! token with `jobs:read` or `jobs:write` and `X-Tenant-ID` equal to the
 //! token's tenant; another tenant's job is "not found".
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
@@ -18,8 +21,9 @@ use argus_authn::{JobsRead, JobsWrite, Principal, TenantScoped};
 use argus_bus::proto;
 use argus_crypto::webhook::SecretBox;
 use argus_store::Store;
-use argus_store::idempotency::{Begin, IdempotencyKey, StoredResponse, fingerprint};
-use argus_store::job_input::{ExportInput, ImportInput};
+use argus_store::idempotency::{Begin, BodyFingerprint, IdempotencyKey, StoredResponse};
+use argus_store::job_input::ExportInput;
+use argus_store::job_inputs::InputUpload;
 use argus_store::jobs::{CancelOutcome, JobFilter, JobRecord, NewJob};
 use argus_types::JobId;
 use argus_types::jobs::{ENRICH_BULK, EXPORT_BULK, GRAPH_COMPUTE, IMPORT_BULK, JOB_KINDS, JOB_STATUSES};
@@ -28,10 +32,12 @@ use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::graphql::{BodyError, is_json, read_body};
+use crate::graphql::is_json;
+use crate::routes::job_body::{self, BodyReader, MAX_FIELDS_BYTES, NdjsonChunk, NdjsonSummary, ParseError, ParsedJob};
 
 /// The header that marks a replayed response.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -44,10 +50,20 @@ pub struct JobsState {
     pub sealer: SecretBox,
     pub allow_private_callbacks: bool,
     pub max_body: usize,
+    /// `ARGUS_JOBS_TENANT_QUOTA_BYTES`.
+    pub tenant_quota_bytes: u64,
+    /// `ARGUS_JOB_MAX_ROWS`: lines one `import.bulk` may hold.
+    pub max_rows: u64,
+    /// Permits for large bodies being read (`ARGUS_JOBS_MAX_BODIES_IN_FLIGHT`).
+    pub bodies_in_flight: Arc<Semaphore>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// How long a caller turned away for too many large bodies should wait.
+const BUSY_RETRY_SECONDS: u32 = 5;
+
+/// The body of `POST /v1/jobs`, for the API description: it is read as a
+/// stream (`job_body`), never deserialized whole.
+#[derive(Debug, ToSchema)]
 pub struct CreateJob {
     /// `import.bulk`, `export.bulk`, `intelligence.enrich.bulk` or `graph.compute`.
     pub kind: String,
@@ -63,7 +79,6 @@ pub struct CreateJob {
     /// "default_region"?, "min_score"?, "min_link_score"?,
     /// "max_suggestions"?}`.
     #[schema(value_type = Object)]
-    #[serde(default)]
     pub input: Value,
     /// Where to POST the finished job, signed with Standard Webhooks
     /// headers and the `callback_secret` of the response (`https`).
@@ -164,60 +179,84 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 struct CheckedInput {
     /// What the job row keeps as `input`.
     input: Value,
-    /// A large input kept apart (import.bulk's NDJSON).
-    payload: Option<Vec<u8>>,
     /// Entity ids the input names, which must be the tenant's.
     entities: Vec<String>,
 }
 
-fn validate_input(kind: &str, input: Value) -> Result<CheckedInput, ApiError> {
+/// Checks `input` for `kind`; `ndjson` is what `input.ndjson` held (it was
+/// streamed into storage and is not in `input`).
+fn validate_input(kind: &str, input: Value, ndjson: Option<NdjsonSummary>) -> Result<CheckedInput, ApiError> {
     let invalid = ApiError::Validation;
+    if kind != IMPORT_BULK && ndjson.is_some() {
+        return Err(invalid(format!("input for {kind}: unknown field `ndjson`")));
+    }
     match kind {
         IMPORT_BULK => {
-            let parsed: ImportInput =
-                serde_json::from_value(input).map_err(|e| invalid(format!("input for {IMPORT_BULK}: {e}")))?;
-            parsed.validate().map_err(invalid)?;
-            let lines = parsed.ndjson.lines().filter(|l| !l.trim().is_empty()).count();
-            Ok(CheckedInput {
-                input: json!({ "lines": lines, "bytes": parsed.ndjson.len() }),
-                payload: Some(parsed.ndjson.into_bytes()),
-                entities: Vec::new(),
-            })
+            match &input {
+                Value::Object(rest) => {
+                    if let Some(field) = rest.keys().next() {
+                        return Err(invalid(format!("input for {IMPORT_BULK}: unknown field `{field}`")));
+                    }
+                }
+                _ => return Err(invalid(format!("input for {IMPORT_BULK}: expected an object with `ndjson`"))),
+            }
+            let Some(summary) = ndjson else {
+                return Err(invalid(format!("input for {IMPORT_BULK}: missing field `ndjson`")));
+            };
+            if summary.lines == 0 {
+                return Err(invalid("input.ndjson holds no lines".into()));
+            }
+            Ok(CheckedInput { input: json!({ "lines": summary.lines, "bytes": summary.bytes }), entities: Vec::new() })
         }
         EXPORT_BULK => {
             let parsed: ExportInput =
                 serde_json::from_value(input.clone()).map_err(|e| invalid(format!("input for {EXPORT_BULK}: {e}")))?;
             parsed.validate().map_err(invalid)?;
-            Ok(CheckedInput { input, payload: None, entities: Vec::new() })
+            Ok(CheckedInput { input, entities: Vec::new() })
         }
         GRAPH_COMPUTE => {
             let parsed = GraphComputeInput::from_json(input.clone()).map_err(|e| invalid(e.to_string()))?;
             let entities =
                 parsed.shortest_paths.iter().flatten().flat_map(|q| [q.from.clone(), q.to.clone()]).collect();
-            Ok(CheckedInput { input, payload: None, entities })
+            Ok(CheckedInput { input, entities })
         }
         ENRICH_BULK => {
             let parsed = EnrichInput::from_json(input.clone()).map_err(|e| invalid(e.to_string()))?;
             let entities = parsed.entity_ids().map(<[String]>::to_vec).unwrap_or_default();
-            Ok(CheckedInput { input, payload: None, entities })
+            Ok(CheckedInput { input, entities })
         }
         other => Err(invalid(format!("kind must be one of {}, not `{other}`", JOB_KINDS.join(", ")))),
     }
 }
 
-/// The job (and its response) for a parsed request.
-async fn enqueue(
+/// A checked job, ready to be written.
+struct Prepared {
+    new: NewJob,
+    task: argus_store::outbox::NewOutboxMessage,
+    location: String,
+    /// The 202's body.
+    body: Vec<u8>,
+}
+
+/// Checks a parsed request and builds the job (and its response).
+async fn prepare(
     state: &JobsState,
     principal: &Principal,
-    body: &[u8],
-    key: Option<&IdempotencyKey>,
-) -> Result<HttpResponse, ApiError> {
-    let request: CreateJob =
-        serde_json::from_slice(body).map_err(|e| ApiError::Malformed(format!("the body is not a job: {e}")))?;
+    id: JobId,
+    request: ParsedJob,
+) -> Result<Prepared, ApiError> {
     if !JOB_KINDS.contains(&request.kind.as_str()) {
         return Err(ApiError::Validation(format!("kind must be one of {}", JOB_KINDS.join(", "))));
     }
-    let CheckedInput { input, payload, entities } = validate_input(&request.kind, request.input)?;
+    if let Some(summary) = request.ndjson
+        && summary.lines > state.max_rows
+    {
+        return Err(ApiError::Validation(format!(
+            "input.ndjson holds {} lines, more than the {} one import may hold: split it into several imports",
+            summary.lines, state.max_rows
+        )));
+    }
+    let CheckedInput { input, entities } = validate_input(&request.kind, request.input, request.ndjson)?;
     if !entities.is_empty() {
         let ids: Vec<&str> = entities.iter().map(String::as_str).collect();
         let missing = state.store.missing_entities(&principal.tenant, &ids).await?;
@@ -234,7 +273,6 @@ async fn enqueue(
         })
         .transpose()?;
     let secret = callback_url.as_ref().map(|_| argus_crypto::webhook::generate_webhook_secret());
-    let id = JobId::generate();
     // Microseconds, as the database keeps it, so this view and later reads agree.
     let created_at = Utc::now().trunc_subsecs(6);
     let view = JobView {
@@ -252,14 +290,8 @@ async fn enqueue(
         callback_status: None,
         callback_secret: secret.clone(),
     };
-    let body = serde_json::to_vec(&view).map_err(|e| ApiError::Malformed(e.to_string()))?;
+    let body = serde_json::to_vec(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
     let location = format!("/v1/jobs/{id}");
-    let stored = key.map(|k| StoredResponse {
-        key: k.clone(),
-        status: 202,
-        location: Some(location.clone()),
-        body: state.sealer.seal(&body),
-    });
     let task = argus_bus::outbox::job(
         &principal.tenant,
         &proto::JobTask {
@@ -275,14 +307,129 @@ async fn enqueue(
         client_id: principal.client_id.clone(),
         kind: request.kind,
         input,
-        payload,
         callback_url,
         callback_secret_sealed: secret.map(|s| state.sealer.seal(s.as_bytes())),
         created_at,
     };
-    let job = state.store.create_job(&principal.tenant, new, task, stored.as_ref()).await?;
-    tracing::info!(job_id = %job.id, kind = %job.kind, "job queued");
-    Ok(accepted(&location, body))
+    Ok(Prepared { new, task, location, body })
+}
+
+/// Writes a prepared job (with its streamed input, if any) and answers 202.
+async fn commit(
+    state: &JobsState,
+    principal: &Principal,
+    upload: Option<InputUpload>,
+    job: Prepared,
+    stored: Option<&StoredResponse>,
+) -> Result<HttpResponse, ApiError> {
+    let record = match upload {
+        Some(upload) => upload.commit_job(job.new, job.task, stored).await?,
+        None => state.store.create_job(&principal.tenant, job.new, job.task, stored).await?,
+    };
+    tracing::info!(job_id = %record.id, kind = %record.kind, "job queued");
+    Ok(accepted(&job.location, job.body))
+}
+
+async fn abandon(upload: Option<InputUpload>) {
+    if let Some(u) = upload {
+        u.abandon().await;
+    }
+}
+
+/// A body read to its end: what it held (or why it is refused), the
+/// input written so far (uncommitted) and the body's fingerprint.
+struct Received {
+    parsed: Result<ParsedJob, ApiError>,
+    upload: Option<InputUpload>,
+    digest: BodyFingerprint,
+}
+
+/// Reads the body as it arrives: hashes it, parses it on a blocking
+/// thread and writes `input.ndjson`'s chunks to storage as the parser
+/// produces them. An error that ends the request early (too large,
+/// unreadable, storage) comes back with the upload rolled back; a bad body
+/// is read to its end (for the fingerprint) without storing more.
+async fn receive(
+    state: &JobsState,
+    tenant: &argus_types::TenantId,
+    job: &JobId,
+    used: u64,
+    mut payload: web::Payload,
+) -> Result<Received, ApiError> {
+    // Small buffers both ways: the body in flight stays within a few MiB.
+    let (body_tx, body_rx) = mpsc::channel::<web::Bytes>(16);
+    let (chunk_tx, mut chunk_rx) = mpsc::channel::<NdjsonChunk>(1);
+    let parser = tokio::task::spawn_blocking(move || job_body::parse(BodyReader::new(body_rx), &chunk_tx));
+    let max_body = state.max_body;
+    let pump = async move {
+        let mut body_tx = Some(body_tx);
+        let mut digest = BodyFingerprint::new();
+        let mut total = 0usize;
+        while let Some(piece) = payload.next().await {
+            let piece = piece.map_err(|_| ApiError::Malformed("the request body could not be read".into()))?;
+            total += piece.len();
+            if total > max_body {
+                return Err(ApiError::PayloadTooLarge(format!("the body must be at most {max_body} bytes")));
+            }
+            digest.update(&piece);
+            // Once the parser has stopped, the rest is only hashed.
+            if let Some(tx) = &body_tx
+                && tx.send(piece).await.is_err()
+            {
+                body_tx = None;
+            }
+        }
+        Ok(digest)
+    };
+    let store = async move {
+        let mut upload: Option<InputUpload> = None;
+        while let Some(chunk) = chunk_rx.recv().await {
+            let written = async {
+                let up = match &mut upload {
+                    Some(u) => u,
+                    None => upload.insert(state.store.begin_job_input(tenant, job).await?),
+                };
+                up.write(chunk.first_line, &chunk.data).await?;
+                if used.saturating_add(u64::try_from(up.bytes()).unwrap_or(0)) > state.tenant_quota_bytes {
+                    return Err(quota_exceeded(state));
+                }
+                Ok::<_, ApiError>(())
+            }
+            .await;
+            if let Err(e) = written {
+                // Dropping the receiver stops the parser.
+                return (upload, Err(e));
+            }
+        }
+        (upload, Ok(()))
+    };
+    let (pumped, (upload, stored)) = tokio::join!(pump, store);
+    let parsed = match parser.await {
+        Ok(Ok(job)) => Ok(job),
+        Ok(Err(ParseError::Rejected(e))) => Err(e),
+        Ok(Err(ParseError::Abandoned)) => Err(ApiError::Internal("the body parser was abandoned".into())),
+        Err(e) => Err(ApiError::Internal(format!("the body parser failed: {e}"))),
+    };
+    let digest = match (pumped, stored) {
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            abandon(upload).await;
+            return Err(e);
+        }
+        (Ok(digest), Ok(())) => digest,
+    };
+    if parsed.is_err() {
+        abandon(upload).await;
+        return Ok(Received { parsed, upload: None, digest });
+    }
+    Ok(Received { parsed, upload, digest })
+}
+
+fn quota_exceeded(state: &JobsState) -> ApiError {
+    ApiError::QuotaExceeded(format!(
+        "the tenant's stored job inputs and results would exceed its quota of {} bytes \
+         (inputs are dropped as their jobs finish)",
+        state.tenant_quota_bytes
+    ))
 }
 
 fn accepted(location: &str, body: Vec<u8>) -> HttpResponse {
@@ -330,12 +477,14 @@ fn replay(state: &JobsState, status: i32, location: Option<String>, sealed: &[u8
     request_body(content = CreateJob, content_type = "application/json"),
     responses(
         (status = 202, description = "Queued", body = JobView, headers(("Location" = String), ("Idempotent-Replayed" = String))),
-        (status = 400, description = "Unknown kind, invalid input or callback_url, malformed Idempotency-Key", content_type = "application/problem+json"),
+        (status = 400, description = "Unknown kind, invalid input or callback_url (an `input.ndjson` line that is not a JSON object is named by its 1-based number), malformed Idempotency-Key", content_type = "application/problem+json"),
         (status = 403, description = "Missing scope, or X-Tenant-ID not the token's tenant", content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is in flight", content_type = "application/problem+json"),
         (status = 413, description = "Body over ARGUS_JOBS_MAX_BODY_BYTES", content_type = "application/problem+json"),
         (status = 415, description = "Body not application/json", content_type = "application/problem+json"),
         (status = 422, description = "Idempotency-Key used with another request", content_type = "application/problem+json"),
+        (status = 429, description = "The tenant's stored job inputs and results reached ARGUS_JOBS_TENANT_QUOTA_BYTES", content_type = "application/problem+json"),
+        (status = 503, description = "Too many large bodies in flight (ARGUS_JOBS_MAX_BODIES_IN_FLIGHT); see Retry-After", content_type = "application/problem+json", headers(("Retry-After" = String))),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -350,44 +499,94 @@ pub async fn create_job(
     if !is_json(&req) {
         return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
     }
-    let body = read_body(&req, payload, state.max_body).await.map_err(|e| match e {
-        BodyError::TooLarge => ApiError::PayloadTooLarge(format!("the body must be at most {} bytes", state.max_body)),
-        BodyError::Read => ApiError::Malformed("the request body could not be read".into()),
-    })?;
-    let Some(key) = key else { return enqueue(&state, principal, &body, None).await };
-    let key = IdempotencyKey {
-        client_id: principal.client_id.clone(),
-        key,
-        fingerprint: fingerprint(&[b"POST /v1/jobs".as_slice(), &body[..]]),
-    };
-    match state.store.idempotency_begin(&principal.tenant, &key).await? {
-        Begin::Mismatch => {
-            Err(ApiError::Unprocessable("this Idempotency-Key was used with a different request".into()))
-        }
-        Begin::InFlight => {
-            Err(ApiError::Conflict("a request with this Idempotency-Key is still being processed; retry later".into()))
-        }
-        Begin::Replay { status, location, body } => replay(&state, status, location, &body),
-        Begin::Proceed => match enqueue(&state, principal, &body, Some(&key)).await {
-            Ok(response) => Ok(response),
-            Err(e) => {
-                let response = e.error_response();
-                if response.status().is_server_error() {
-                    // Our failure, not the request's: let a retry run again.
-                    state.store.idempotency_release(&principal.tenant, &key).await?;
-                    return Ok(response);
-                }
-                let status = i32::from(response.status().as_u16());
-                let bytes = actix_web::body::to_bytes(response.into_body()).await.unwrap_or_default();
-                let stored = StoredResponse { key, status, location: None, body: state.sealer.seal(&bytes) };
-                state.store.idempotency_complete(&principal.tenant, &stored).await?;
-                Ok(HttpResponse::build(e.status_code())
-                    .content_type("application/problem+json")
-                    .insert_header((header::CACHE_CONTROL, "no-store"))
-                    .body(bytes))
-            }
-        },
+    let too_large = || ApiError::PayloadTooLarge(format!("the body must be at most {} bytes", state.max_body));
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body as u64) {
+        return Err(too_large());
     }
+    let used = u64::try_from(state.store.job_storage_bytes(&principal.tenant).await?).unwrap_or(0);
+    if used >= state.tenant_quota_bytes {
+        return Err(quota_exceeded(&state));
+    }
+    // A large body holds buffers and a database connection while it
+    // streams in; a small one is read at once, like any other request.
+    let _permit = match declared {
+        Some(n) if n <= MAX_FIELDS_BYTES as u64 => None,
+        _ => Some(state.bodies_in_flight.clone().try_acquire_owned().map_err(|_| ApiError::Busy {
+            message: "too many large job bodies are being received; retry shortly".into(),
+            retry_after_seconds: BUSY_RETRY_SECONDS,
+        })?),
+    };
+    let id = JobId::generate();
+    let Received { parsed, upload, digest } = receive(&state, &principal.tenant, &id, used, payload).await?;
+    let outcome = match parsed {
+        Ok(request) => prepare(&state, principal, id, request).await,
+        Err(e) => Err(e),
+    };
+    let Some(key) = key else {
+        return match outcome {
+            Ok(job) => commit(&state, principal, upload, job, None).await,
+            Err(e) => {
+                abandon(upload).await;
+                Err(e)
+            }
+        };
+    };
+    let key =
+        IdempotencyKey { client_id: principal.client_id.clone(), key, fingerprint: digest.finish(b"POST /v1/jobs") };
+    let begun = match state.store.idempotency_begin(&principal.tenant, &key).await {
+        Ok(begun) => begun,
+        Err(e) => {
+            abandon(upload).await;
+            return Err(e.into());
+        }
+    };
+    let refused = match begun {
+        Begin::Proceed => None,
+        Begin::Mismatch => {
+            Some(Err(ApiError::Unprocessable("this Idempotency-Key was used with a different request".into())))
+        }
+        Begin::InFlight => Some(Err(ApiError::Conflict(
+            "a request with this Idempotency-Key is still being processed; retry later".into(),
+        ))),
+        Begin::Replay { status, location, body } => Some(replay(&state, status, location, &body)),
+    };
+    if let Some(refused) = refused {
+        abandon(upload).await;
+        return refused;
+    }
+    let result = match outcome {
+        Ok(job) => {
+            let stored = StoredResponse {
+                key: key.clone(),
+                status: 202,
+                location: Some(job.location.clone()),
+                body: state.sealer.seal(&job.body),
+            };
+            commit(&state, principal, upload, job, Some(&stored)).await
+        }
+        Err(e) => {
+            abandon(upload).await;
+            Err(e)
+        }
+    };
+    let Err(e) = result else { return result };
+    let response = e.error_response();
+    // Our failure, or a limit of the moment, not the request's: let a
+    // retry run again.
+    if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS {
+        state.store.idempotency_release(&principal.tenant, &key).await?;
+        return Ok(response);
+    }
+    let status = i32::from(response.status().as_u16());
+    let bytes = actix_web::body::to_bytes(response.into_body()).await.unwrap_or_default();
+    let stored = StoredResponse { key, status, location: None, body: state.sealer.seal(&bytes) };
+    state.store.idempotency_complete(&principal.tenant, &stored).await?;
+    Ok(HttpResponse::build(e.status_code())
+        .content_type("application/problem+json")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(bytes))
 }
 
 fn job_id(raw: &str) -> Result<JobId, ApiError> {

@@ -115,7 +115,7 @@ impl Stack {
     pub async fn mint(&self, tenant: &TenantId, client_id: &str, audience: &str, scopes: &[&str]) -> String {
         let record = self
             .store
-            .live_signing_keys()
+            .live_signing_keys(&argus_crypto::KeySealer::development())
             .await
             .unwrap()
             .into_iter()
@@ -301,6 +301,7 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
         admin_addr: "127.0.0.1:0".into(),
         store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
         amqp_url: amqp.to_owned(),
+        amqp_ca_file: None,
         bus_prefix: "argus".into(),
         secret_pepper: PEPPER.into(),
         retry_schedule: delivery_worker::parse_schedule("0.2").unwrap(),
@@ -308,6 +309,7 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
         request_timeout: std::time::Duration::from_secs(5),
         concurrency: 4,
         per_webhook_in_flight: 8,
+        per_tenant_in_flight: 4,
         jobs: Default::default(),
     })
     .unwrap();
@@ -385,6 +387,10 @@ impl ApiBinary {
         // Keep draining the log so the binary never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Self { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

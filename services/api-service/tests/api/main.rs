@@ -10,5 +10,6 @@ mod graphql;
 mod health;
 mod helpers;
 mod incident_cache;
+mod large_jobs;
 mod tokens;
 mod tracing;

@@ -3,11 +3,20 @@
 //! batch). Bad lines are reported, with their line numbers, in the result;
 //! the rest are imported. A relationship names its entities by external
 //! id, so they must be imported in an earlier line (or the same batch).
+//!
+//! The input is read from storage one chunk (~1 MiB of whole lines) at a
+//! time, so memory does not grow with it. After each batch the next line
+//! and the report so far are saved as the job's checkpoint; a later
+//! attempt (the worker died) starts there. A batch imported but not yet
+//! checkpointed is imported again, which the upserts make harmless.
 
 use std::collections::HashMap;
 
 use argus_store::bulk::{ImportEntity, ImportIncident, ImportRelationship, Upserted};
-use argus_store::job_input::{ImportInput, ImportLine};
+use argus_store::job_input::ImportLine;
+use argus_store::jobs::Checkpoint;
+use argus_types::JobId;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::graph::GraphKey;
@@ -16,7 +25,7 @@ use super::{JobRunner, Output, Run, RunError};
 /// At most this many line errors are listed (all are counted).
 const MAX_REPORTED_ERRORS: usize = 1000;
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Tally {
     created: u64,
     updated: u64,
@@ -35,9 +44,8 @@ impl Tally {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Report {
-    lines: u64,
     entities: Tally,
     relationships: Tally,
     incidents: Tally,
@@ -54,29 +62,50 @@ impl Report {
     }
 }
 
-/// The payload's NDJSON (stored apart from `input`), or the input's.
-fn ndjson(run: &Run<'_>) -> Result<String, RunError> {
-    if let Some(bytes) = &run.payload {
-        return String::from_utf8(bytes.clone()).map_err(|_| RunError::invalid("input.ndjson is not UTF-8"));
-    }
-    let input: ImportInput =
-        serde_json::from_value(run.job.input.clone()).map_err(|e| RunError::invalid(format!("input: {e}")))?;
-    Ok(input.ndjson)
+/// How far an import got: saved after each batch.
+#[derive(Serialize, Deserialize)]
+struct Resume {
+    /// The first line (1-based) not imported yet.
+    next_line: i64,
+    /// Lines that are not blank imported so far (for progress).
+    done: u64,
+    report: Report,
 }
 
 pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, RunError> {
-    let text = ndjson(run)?;
-    // (line number, text) of every non-blank line.
-    let lines: Vec<(usize, &str)> =
-        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
-    let total = lines.len().max(1);
-    let mut report = Report { lines: lines.len() as u64, ..Report::default() };
+    let id: JobId = run.job.id.parse().map_err(|_| RunError::invalid("the job id is malformed"))?;
+    let lines = run.job.input["lines"].as_u64().unwrap_or(0);
+    let mut at: Resume = run.checkpoint.clone().and_then(|c| serde_json::from_value(c).ok()).unwrap_or(Resume {
+        next_line: 1,
+        done: 0,
+        report: Report::default(),
+    });
     let reporter = format!("import:{}", run.job.id);
-    let batch = runner.import_batch.max(1);
-    for (n, chunk) in lines.chunks(batch).enumerate() {
-        import_batch(runner, run, &reporter, chunk, &mut report).await?;
-        run.control.check(((n + 1) * batch).min(total) as f64 / total as f64)?;
+    let batch_size = runner.import_batch.max(1);
+    let mut batch: Vec<(usize, String)> = Vec::with_capacity(batch_size);
+    let mut chunk = runner.store.job_input_chunk_at(run.tenant, &id, at.next_line).await?;
+    while let Some(current) = chunk {
+        let text = String::from_utf8(current.data).map_err(|_| RunError::invalid("input.ndjson is not UTF-8"))?;
+        for (number, line) in (current.first_line..).zip(text.split_terminator('\n')) {
+            if number < at.next_line || line.trim().is_empty() {
+                continue;
+            }
+            batch.push((usize::try_from(number).unwrap_or(usize::MAX), line.to_owned()));
+            if batch.len() == batch_size {
+                import_batch(runner, run, &reporter, &batch, &mut at.report).await?;
+                at.done += batch.len() as u64;
+                at.next_line = number + 1;
+                batch.clear();
+                save(runner, run, &id, &at, lines).await?;
+            }
+        }
+        chunk = runner.store.job_input_chunk(run.tenant, &id, current.seq + 1).await?;
     }
+    if !batch.is_empty() {
+        import_batch(runner, run, &reporter, &batch, &mut at.report).await?;
+        at.done += batch.len() as u64;
+    }
+    let report = at.report;
     let graph_changed = [&report.entities, &report.relationships].iter().any(|t| t.created + t.updated > 0);
     if graph_changed && runner.graphs.keeps_graphs() {
         // Leaves the tenant's graph built for the next graph.compute. Not
@@ -86,7 +115,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
         }
     }
     Ok(Output::json(&json!({
-        "lines": report.lines,
+        "lines": lines,
         "entities": report.entities.json(),
         "relationships": report.relationships.json(),
         "incidents": report.incidents.json(),
@@ -95,11 +124,27 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
     })))
 }
 
+/// Saves the checkpoint (and progress) of this attempt; stops when the
+/// job was cancelled or taken over.
+async fn save(runner: &JobRunner, run: &Run<'_>, id: &JobId, at: &Resume, lines: u64) -> Result<(), RunError> {
+    let progress = at.done as f64 / lines.max(1) as f64;
+    let checkpoint = serde_json::to_value(at).map_err(|e| RunError::invalid(e.to_string()))?;
+    match runner
+        .store
+        .save_job_checkpoint(run.tenant, id, run.job.attempts, progress, &checkpoint, runner.lease)
+        .await?
+    {
+        Checkpoint::Continue => run.control.check(progress),
+        Checkpoint::Cancel => Err(RunError::Cancelled),
+        Checkpoint::Lost => Err(RunError::Lost),
+    }
+}
+
 async fn import_batch(
     runner: &JobRunner,
     run: &Run<'_>,
     reporter: &str,
-    chunk: &[(usize, &str)],
+    chunk: &[(usize, String)],
     report: &mut Report,
 ) -> Result<(), RunError> {
     // Later lines win over earlier ones with the same external id.
@@ -107,7 +152,7 @@ async fn import_batch(
     let mut incidents: HashMap<String, ImportIncident> = HashMap::new();
     let mut relationships: Vec<(usize, String, String, String, String)> = Vec::new();
     for (line, raw) in chunk {
-        match ImportLine::parse(raw) {
+        match ImportLine::parse(raw.as_str()) {
             Err(e) => report.error(*line, e),
             Ok(ImportLine::Entity { external_id, kind, name, attributes }) => {
                 let row = ImportEntity { external_id: external_id.clone(), kind, name, attributes: attributes.into() };

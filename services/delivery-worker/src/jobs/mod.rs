@@ -1,6 +1,7 @@
 //! The jobs consumer: runs `import.bulk`, `export.bulk`,
-//! `intelligence.enrich.bulk` and `graph.compute` jobs, and sends the
-//! signed callbacks of finished jobs.
+//! `intelligence.enrich.bulk` and `graph.compute` jobs. The callbacks of
+//! finished jobs go out on the deliveries queue (`crate::callback`), so a
+//! slow callback receiver never holds a job-run slot.
 //!
 //! At least once, without duplicated effects: a task claims its job under
 //! a lease (`attempts` counts claims); a heartbeat checkpoints progress and
@@ -10,7 +11,6 @@
 //! twice); finishing is guarded by the attempt, so a job finishes once and
 //! a task of a finished job is acked without running.
 
-mod callback;
 mod enrich;
 mod export;
 mod graph;
@@ -23,28 +23,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use argus_bus::{Incoming, JOB_CALLBACK_KIND, Outcome, proto};
-use argus_crypto::webhook::SecretBox;
-use argus_store::jobs::{Checkpoint, Claim, JobAnnounce, JobEnd, JobFinished, JobRecord};
+use argus_bus::{Exchange, Incoming, JOB_CALLBACK_KIND, Message, Outcome, Publisher, WorkQueue, proto};
+use argus_store::jobs::{Checkpoint, Claim, JobAnnounce, JobEnd, JobFinished, JobRecord, JobResult};
 use argus_store::outbox::NewOutboxMessage;
 use argus_store::{Store, StoreError};
 use argus_types::jobs::{ENRICH_BULK, EXPORT_BULK, GRAPH_COMPUTE, IMPORT_BULK};
 use argus_types::{JobId, TenantId};
 use serde_json::{Value, json};
 
-use crate::deliver::parse;
-use crate::sender::Sender;
-
-/// When the database is unreachable, try the message again this soon.
-const STORE_RETRY_MS: u64 = 1000;
+use crate::deliver::{STORE_RETRY_MS, parse};
 
 /// What the jobs consumer needs.
 pub struct JobRunner {
     pub store: Store,
-    pub sender: Sender,
-    pub sealer: SecretBox,
-    /// The webhook retry schedule, which callbacks follow too.
-    pub schedule: Vec<Duration>,
+    /// Hands callback tasks found on the jobs queue to the deliveries queue.
+    pub publisher: Publisher,
     pub lease: Duration,
     pub checkpoint_every: Duration,
     /// Rows per upsert statement of an import.
@@ -53,6 +46,8 @@ pub struct JobRunner {
     pub graphs: GraphCache,
     /// Cancelled when the worker stops: running jobs are handed back.
     pub shutdown: argus_bus::CancellationToken,
+    /// Rows one export may hold at most.
+    pub max_rows: u64,
 }
 
 /// The outbox rows of a finished job, with the headers every writer passes.
@@ -139,28 +134,42 @@ impl Control {
 /// A job being run: what a kind's runner gets.
 pub(crate) struct Run<'a> {
     pub tenant: &'a TenantId,
+    pub id: &'a JobId,
+    /// The attempt this run is; what it writes is guarded by it.
+    pub attempt: i32,
     pub job: &'a JobRecord,
-    pub payload: Option<Vec<u8>>,
+    /// How far an earlier attempt got (the kind's own terms).
+    pub checkpoint: Option<Value>,
     pub control: Arc<Control>,
 }
 
-/// A finished run's result: its media type and bytes.
-pub(crate) struct Output {
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
+/// A finished run's result: its media type and bytes, or how many bytes
+/// of it the run already stored.
+pub(crate) enum Output {
+    Body { content_type: &'static str, body: Vec<u8> },
+    Written { content_type: &'static str, bytes: i64 },
 }
 
 impl Output {
     pub(crate) fn json(value: &Value) -> Self {
-        Self { content_type: "application/json", body: serde_json::to_vec(value).unwrap_or_default() }
+        Self::Body { content_type: "application/json", body: serde_json::to_vec(value).unwrap_or_default() }
+    }
+
+    fn into_result(self) -> JobResult {
+        match self {
+            Self::Body { content_type, body } => JobResult::Body { content_type: content_type.to_owned(), body },
+            Self::Written { content_type, bytes } => {
+                JobResult::Written { content_type: content_type.to_owned(), bytes }
+            }
+        }
     }
 }
 
 impl JobRunner {
-    /// Handles one message of the jobs queue: a job task or a callback.
+    /// Handles one message of the jobs queue: a job task.
     pub async fn handle(self: Arc<Self>, message: Incoming) -> Outcome {
         if message.kind == JOB_CALLBACK_KIND {
-            return self.callback(message).await;
+            return self.hand_over_callback(&message).await;
         }
         let task: proto::JobTask = match message.decode() {
             Ok(t) => t,
@@ -183,8 +192,26 @@ impl JobRunner {
                 let wait = (lease_expires_at - chrono::Utc::now()).num_milliseconds().max(100);
                 Outcome::Retry { delay_ms: u64::try_from(wait).unwrap_or(STORE_RETRY_MS) }
             }
-            Ok(Claim::Run { attempt, job: record, payload }) => {
-                self.run(&tenant, &job, attempt, &record, payload).await
+            Ok(Claim::Run { attempt, job: record, checkpoint }) => {
+                self.run(&tenant, &job, attempt, &record, checkpoint).await
+            }
+        }
+    }
+
+    /// A callback task a worker from before callbacks moved to the
+    /// deliveries queue put here: sent on to that queue, not run in a
+    /// job slot.
+    async fn hand_over_callback(&self, message: &Incoming) -> Outcome {
+        let task: proto::JobCallbackTask = match message.decode() {
+            Ok(t) => t,
+            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable callback task: {e}") },
+        };
+        let key = WorkQueue::Deliveries.routing_key();
+        match self.publisher.publish(Exchange::Work, key, &Message::job_callback(&task)).await {
+            Ok(()) => Outcome::Ack,
+            Err(e) => {
+                tracing::warn!(error = %e, job_id = %task.job_id, "handing a callback over failed; retrying");
+                Outcome::Retry { delay_ms: STORE_RETRY_MS }
             }
         }
     }
@@ -195,7 +222,7 @@ impl JobRunner {
         id: &JobId,
         attempt: i32,
         job: &JobRecord,
-        payload: Option<Vec<u8>>,
+        checkpoint: Option<Value>,
     ) -> Outcome {
         tracing::info!(job_id = %id, kind = %job.kind, attempt, "job started");
         let control = Arc::new(Control::default());
@@ -210,19 +237,22 @@ impl JobRunner {
             self.checkpoint_every,
             self.shutdown.clone(),
         ));
-        let run = Run { tenant, job, payload, control: control.clone() };
-        let result = match job.kind.as_str() {
-            IMPORT_BULK => import::run(self, &run).await,
-            EXPORT_BULK => export::run(self, &run).await,
-            GRAPH_COMPUTE => graph::run(self, &run).await,
-            ENRICH_BULK => enrich::run(self, &run).await,
-            other => Err(RunError::Failed { code: "unsupported_kind", message: format!("no runner for `{other}`") }),
-        };
+        let run = Run { tenant, id, attempt, job, checkpoint, control: control.clone() };
+        let result = caught(id, async {
+            match job.kind.as_str() {
+                IMPORT_BULK => import::run(self, &run).await,
+                EXPORT_BULK => export::run(self, &run).await,
+                GRAPH_COMPUTE => graph::run(self, &run).await,
+                ENRICH_BULK => enrich::run(self, &run).await,
+                other => {
+                    Err(RunError::Failed { code: "unsupported_kind", message: format!("no runner for `{other}`") })
+                }
+            }
+        })
+        .await;
         heartbeat.abort();
         let end = match result {
-            Ok(output) => {
-                JobEnd { status: "succeeded", error: None, result: Some((output.content_type.to_owned(), output.body)) }
-            }
+            Ok(output) => JobEnd { status: "succeeded", error: None, result: Some(output.into_result()) },
             Err(RunError::Cancelled) => JobEnd { status: "cancelled", error: None, result: None },
             Err(RunError::Failed { code, message }) => {
                 JobEnd { status: "failed", error: Some(json!({ "code": code, "message": message })), result: None }
@@ -261,6 +291,21 @@ impl JobRunner {
             }
         }
     }
+}
+
+/// A runner that panics fails its job, recorded like any other failure:
+/// left to the consumer, the message would be dead-lettered with the job
+/// still `running`.
+async fn caught(
+    id: &JobId,
+    runner: impl std::future::Future<Output = Result<Output, RunError>>,
+) -> Result<Output, RunError> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(runner).catch_unwind().await.unwrap_or_else(|panic| {
+        let what = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+        tracing::error!(job_id = %id, panic = what.unwrap_or("a non-text payload"), "job runner panicked");
+        Err(RunError::Failed { code: "internal", message: "the job stopped on an internal error".to_owned() })
+    })
 }
 
 /// Every `every`: writes the job's progress, renews the lease and learns
@@ -308,6 +353,25 @@ pub async fn purge_idempotency_keys(store: Store, stop: argus_bus::CancellationT
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_runner_fails_its_job_with_a_reason() {
+        let (id, rows) = (JobId::generate(), Vec::<u8>::new());
+        let result = caught(&id, async { Ok(Output::Body { content_type: "text/plain", body: vec![rows[1]] }) });
+        match result.await {
+            Err(RunError::Failed { code, message }) => {
+                assert_eq!(code, "internal");
+                assert_eq!(message, "the job stopped on an internal error");
+            }
+            Err(other) => panic!("another failure: {other:?}"),
+            Ok(_) => panic!("a result from a panicking runner"),
         }
     }
 }
