@@ -105,7 +105,7 @@ pub type JobAnnounce = dyn Fn(&JobFinished) -> Vec<NewOutboxMessage> + Send + Sy
 #[derive(Debug)]
 pub enum Claim {
     /// Run it: this is attempt `attempt`; `checkpoint` is how far earlier
-    /// attempts got (see [`Store::save_job_checkpoint`]).
+    /// attempts got (see [`Store::checkpoint_job`]).
     Run { attempt: i32, job: Box<JobRecord>, checkpoint: Option<Value> },
     /// Already finished (a duplicate task): nothing to do.
     Finished,
@@ -462,14 +462,16 @@ impl Store {
         .await
     }
 
-    /// Records progress and renews the lease of attempt `attempt`; says
-    /// whether to go on.
+    /// Records progress and renews the lease of attempt `attempt`, and
+    /// with `checkpoint` keeps how far the run got (in the kind's terms)
+    /// for a later attempt to resume from; says whether to go on.
     pub async fn checkpoint_job(
         &self,
         tenant: &TenantId,
         id: &JobId,
         attempt: i32,
         progress: f64,
+        checkpoint: Option<&Value>,
         lease: std::time::Duration,
     ) -> Result<Checkpoint, StoreError> {
         let mut conn = self.conn().await?;
@@ -482,38 +484,8 @@ impl Store {
             .filter(jobs::status.eq("running"))
             .set((
                 jobs::progress.eq(progress.clamp(0.0, 1.0)),
-                jobs::lease_expires_at.eq(now + lease),
-                jobs::updated_at.eq(now),
-            ))
-            .returning(jobs::cancel_requested)
-            .get_result(&mut conn)
-            .await
-            .optional()?;
-        Ok(Checkpoint::from_cancel_flag(cancel))
-    }
-
-    /// Like [`Store::checkpoint_job`], and keeps `checkpoint` (how far the
-    /// run got, in the kind's terms) for a later attempt to resume from.
-    pub async fn save_job_checkpoint(
-        &self,
-        tenant: &TenantId,
-        id: &JobId,
-        attempt: i32,
-        progress: f64,
-        checkpoint: &Value,
-        lease: std::time::Duration,
-    ) -> Result<Checkpoint, StoreError> {
-        let mut conn = self.conn().await?;
-        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
-        let now = Utc::now();
-        let cancel: Option<bool> = diesel::update(jobs::table)
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
-            .filter(jobs::id.eq(id.as_str()))
-            .filter(jobs::attempts.eq(attempt))
-            .filter(jobs::status.eq("running"))
-            .set((
-                jobs::progress.eq(progress.clamp(0.0, 1.0)),
-                jobs::checkpoint.eq(checkpoint),
+                // Left as it is when there is none.
+                checkpoint.map(|c| jobs::checkpoint.eq(c)),
                 jobs::lease_expires_at.eq(now + lease),
                 jobs::updated_at.eq(now),
             ))

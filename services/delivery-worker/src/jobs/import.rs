@@ -129,11 +129,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
 async fn save(runner: &JobRunner, run: &Run<'_>, id: &JobId, at: &Resume, lines: u64) -> Result<(), RunError> {
     let progress = at.done as f64 / lines.max(1) as f64;
     let checkpoint = serde_json::to_value(at).map_err(|e| RunError::invalid(e.to_string()))?;
-    match runner
-        .store
-        .save_job_checkpoint(run.tenant, id, run.job.attempts, progress, &checkpoint, runner.lease)
-        .await?
-    {
+    match runner.store.checkpoint_job(run.tenant, id, run.attempt, progress, Some(&checkpoint), runner.lease).await? {
         Checkpoint::Continue => run.control.check(progress),
         Checkpoint::Cancel => Err(RunError::Cancelled),
         Checkpoint::Lost => Err(RunError::Lost),

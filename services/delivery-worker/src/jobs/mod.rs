@@ -330,7 +330,7 @@ async fn heartbeat(
                 continue;
             }
         }
-        match store.checkpoint_job(&tenant, &id, attempt, control.progress(), lease).await {
+        match store.checkpoint_job(&tenant, &id, attempt, control.progress(), None, lease).await {
             Ok(Checkpoint::Continue) => {}
             Ok(Checkpoint::Cancel) => control.stop.store(CANCEL, Ordering::Relaxed),
             Ok(Checkpoint::Lost) => {
