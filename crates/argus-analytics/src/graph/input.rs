@@ -1,0 +1,243 @@
+//! The job input of `graph.compute`, parsed and checked.
+
+use crate::InputError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+
+use super::*;
+
+/// An algorithm of `graph.compute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    Pagerank,
+    ConnectedComponents,
+    Degree,
+    Betweenness,
+    ShortestPaths,
+}
+
+impl Algorithm {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Pagerank => "pagerank",
+            Self::ConnectedComponents => "connected_components",
+            Self::Degree => "degree",
+            Self::Betweenness => "betweenness",
+            Self::ShortestPaths => "shortest_paths",
+        }
+    }
+}
+
+/// PageRank parameters; every field is optional and defaults to networkx's.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageRankParams {
+    /// Damping factor, in (0, 1). Default 0.85.
+    pub damping: Option<f64>,
+    /// Iteration limit, 1..=10000. Default 100.
+    pub max_iterations: Option<u32>,
+    /// Convergence tolerance per node, in (0, 1): iteration stops when the L1 change is below
+    /// `node_count * tolerance`. Default 1e-6.
+    pub tolerance: Option<f64>,
+}
+
+/// Betweenness parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BetweennessParams {
+    /// Number of source nodes (pivots) sampled when the graph is larger than `exact_max_nodes`. Default 256.
+    pub sample_size: Option<usize>,
+    /// Graphs with at most this many nodes get exact betweenness (O(V·E)), provided V·(V+E) is at most
+    /// [`BETWEENNESS_EXACT_WORK_LIMIT`]. Default 2000.
+    pub exact_max_nodes: Option<usize>,
+    /// Seed for choosing the pivots (PCG64), so that a rerun gives the same scores. Default 0x5eed.
+    pub seed: Option<u64>,
+    /// Scale by 1/((n-1)(n-2)) as networkx's `normalized=True`. Default true.
+    pub normalized: Option<bool>,
+}
+
+/// One shortest-path query, by entity id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathQuery {
+    pub from: String,
+    pub to: String,
+}
+
+/// The job input for kind `graph.compute`.
+///
+/// ```json
+/// {
+///   "algorithms": ["pagerank", "connected_components", "degree", "betweenness", "shortest_paths"],
+///   "directed": true,
+///   "relationship_kinds": ["owns", "employs"],
+///   "entity_kinds": ["person", "organisation"],
+///   "pagerank": {"damping": 0.85, "max_iterations": 100, "tolerance": 1e-6},
+///   "betweenness": {"sample_size": 256, "exact_max_nodes": 2000, "seed": 24301, "normalized": true},
+///   "shortest_paths": [{"from": "ent_01", "to": "ent_02"}],
+///   "top": 100
+/// }
+/// ```
+///
+/// Only `algorithms` is required. `relationship_kinds` / `entity_kinds` are filters the caller applies when
+/// loading (absent: all kinds). `directed` (default true) chooses between following relationships from
+/// source to target and treating them as undirected (paths, PageRank and betweenness then go both ways).
+/// `top` (default 100, at most 10000) is how many nodes each score list in the output keeps.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphComputeInput {
+    pub algorithms: Vec<Algorithm>,
+    pub directed: Option<bool>,
+    pub relationship_kinds: Option<Vec<String>>,
+    pub entity_kinds: Option<Vec<String>>,
+    pub pagerank: Option<PageRankParams>,
+    pub betweenness: Option<BetweennessParams>,
+    pub shortest_paths: Option<Vec<PathQuery>>,
+    pub top: Option<usize>,
+}
+
+impl GraphComputeInput {
+    /// Parses and validates the job input.
+    pub fn from_json(value: Value) -> Result<Self, InputError> {
+        let input: Self = serde_json::from_value(value).map_err(|e| InputError::Malformed(e.to_string()))?;
+        input.validate()?;
+        Ok(input)
+    }
+
+    /// Checks the values serde cannot: ranges, emptiness, parameters for algorithms not asked for.
+    pub fn validate(&self) -> Result<(), InputError> {
+        if self.algorithms.is_empty() {
+            return Err(InputError::invalid("algorithms", "must list at least one algorithm"));
+        }
+        let mut seen = HashSet::new();
+        for a in &self.algorithms {
+            if !seen.insert(*a) {
+                return Err(InputError::invalid("algorithms", format!("lists `{}` twice", a.name())));
+            }
+        }
+        for (field, kinds) in [("relationship_kinds", &self.relationship_kinds), ("entity_kinds", &self.entity_kinds)] {
+            if let Some(kinds) = kinds {
+                if kinds.is_empty() {
+                    return Err(InputError::invalid(field, "must not be empty (omit it to include every kind)"));
+                }
+                if kinds.iter().any(|k| k.trim().is_empty()) {
+                    return Err(InputError::invalid(field, "must not contain an empty kind"));
+                }
+            }
+        }
+        if let Some(top) = self.top
+            && !(1..=MAX_TOP).contains(&top)
+        {
+            return Err(InputError::invalid("top", format!("must be between 1 and {MAX_TOP}, got {top}")));
+        }
+        self.validate_pagerank()?;
+        self.validate_betweenness()?;
+        self.validate_shortest_paths()
+    }
+
+    pub(super) fn validate_pagerank(&self) -> Result<(), InputError> {
+        let Some(p) = &self.pagerank else { return Ok(()) };
+        self.requires(Algorithm::Pagerank, "pagerank")?;
+        if let Some(d) = p.damping
+            && !(d > 0.0 && d < 1.0)
+        {
+            return Err(InputError::invalid("pagerank.damping", format!("must be strictly between 0 and 1, got {d}")));
+        }
+        if let Some(m) = p.max_iterations
+            && !(1..=MAX_PAGERANK_ITERATIONS).contains(&m)
+        {
+            return Err(InputError::invalid(
+                "pagerank.max_iterations",
+                format!("must be between 1 and {MAX_PAGERANK_ITERATIONS}, got {m}"),
+            ));
+        }
+        if let Some(t) = p.tolerance
+            && !(t > 0.0 && t < 1.0)
+        {
+            return Err(InputError::invalid(
+                "pagerank.tolerance",
+                format!("must be strictly between 0 and 1, got {t}"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn validate_betweenness(&self) -> Result<(), InputError> {
+        let Some(b) = &self.betweenness else { return Ok(()) };
+        self.requires(Algorithm::Betweenness, "betweenness")?;
+        if let Some(k) = b.sample_size
+            && !(1..=MAX_BETWEENNESS_SAMPLE_SIZE).contains(&k)
+        {
+            return Err(InputError::invalid(
+                "betweenness.sample_size",
+                format!("must be between 1 and {MAX_BETWEENNESS_SAMPLE_SIZE}, got {k}"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn validate_shortest_paths(&self) -> Result<(), InputError> {
+        let wanted = self.algorithms.contains(&Algorithm::ShortestPaths);
+        match &self.shortest_paths {
+            None if wanted => Err(InputError::invalid(
+                "shortest_paths",
+                "is required when `algorithms` lists `shortest_paths`: give [{\"from\": ..., \"to\": ...}]",
+            )),
+            None => Ok(()),
+            Some(pairs) => {
+                self.requires(Algorithm::ShortestPaths, "shortest_paths")?;
+                if pairs.is_empty() {
+                    return Err(InputError::invalid("shortest_paths", "must list at least one {from, to} pair"));
+                }
+                if pairs.len() > MAX_SHORTEST_PATH_PAIRS {
+                    return Err(InputError::invalid(
+                        "shortest_paths",
+                        format!("lists {} pairs, at most {MAX_SHORTEST_PATH_PAIRS} are allowed", pairs.len()),
+                    ));
+                }
+                for (i, p) in pairs.iter().enumerate() {
+                    if p.from.trim().is_empty() {
+                        return Err(InputError::invalid(format!("shortest_paths[{i}].from"), "must not be empty"));
+                    }
+                    if p.to.trim().is_empty() {
+                        return Err(InputError::invalid(format!("shortest_paths[{i}].to"), "must not be empty"));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn requires(&self, algorithm: Algorithm, field: &str) -> Result<(), InputError> {
+        if self.algorithms.contains(&algorithm) {
+            Ok(())
+        } else {
+            Err(InputError::invalid(field, format!("is given but `algorithms` does not list `{}`", algorithm.name())))
+        }
+    }
+
+    /// Relationship kinds to load (`None`: all).
+    pub fn relationship_kinds(&self) -> Option<&[String]> {
+        self.relationship_kinds.as_deref()
+    }
+
+    /// Entity kinds to load (`None`: all).
+    pub fn entity_kinds(&self) -> Option<&[String]> {
+        self.entity_kinds.as_deref()
+    }
+
+    /// Whether relationships are followed only from source to target (default true).
+    pub fn directed(&self) -> bool {
+        self.directed.unwrap_or(true)
+    }
+
+    pub(super) fn top(&self) -> usize {
+        self.top.unwrap_or(100)
+    }
+
+    pub(super) fn wants(&self, algorithm: Algorithm) -> bool {
+        self.algorithms.contains(&algorithm)
+    }
+}
