@@ -40,6 +40,19 @@ struct ReadArgs {
     concurrency: usize,
 }
 
+/// The api-service both job benchmarks load, and how to mint its tokens.
+#[derive(clap::Args)]
+struct JobsTarget {
+    /// api-service base URL.
+    #[arg(long)]
+    api: String,
+    #[arg(long, env = "ARGUS_DATABASE_URL")]
+    database_url: String,
+    /// The `iss` the api-service expects.
+    #[arg(long, env = "ARGUS_ISSUER", default_value = "http://127.0.0.1:8080")]
+    issuer: String,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// RS256 signatures per second on one core, with the database's current
@@ -115,14 +128,8 @@ enum Command {
     /// and a delivery worker must be running against the same database.
     /// Writes the graph as an edge list for the networkx comparison.
     Jobs {
-        /// api-service base URL.
-        #[arg(long)]
-        api: String,
-        #[arg(long, env = "ARGUS_DATABASE_URL")]
-        database_url: String,
-        /// The `iss` the api-service expects.
-        #[arg(long, env = "ARGUS_ISSUER", default_value = "http://127.0.0.1:8080")]
-        issuer: String,
+        #[command(flatten)]
+        target: JobsTarget,
         #[arg(long, default_value_t = 100_000)]
         nodes: u64,
         #[arg(long, default_value_t = 1_000_000)]
@@ -140,13 +147,8 @@ enum Command {
     /// each, then the peak resident memory (VmHWM) of the api-service and
     /// delivery worker processes that served them, beside their limits.
     JobsMemory {
-        /// api-service base URL.
-        #[arg(long)]
-        api: String,
-        #[arg(long, env = "ARGUS_DATABASE_URL")]
-        database_url: String,
-        #[arg(long, env = "ARGUS_ISSUER", default_value = "http://127.0.0.1:8080")]
-        issuer: String,
+        #[command(flatten)]
+        target: JobsTarget,
         #[arg(long, default_value_t = 3)]
         count: usize,
         /// The api-service's ARGUS_JOBS_MAX_BODY_BYTES.
@@ -216,15 +218,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let report = tracing_overhead([&off, &store, &on], &read, phases).await?;
             print_report(&report)?;
         }
-        Command::Jobs { api, database_url, issuer, nodes, edges, seed, edge_list, input } => {
+        Command::Jobs { target, nodes, edges, seed, edge_list, input } => {
             let input: serde_json::Value = serde_json::from_str(&input)?;
+            let JobsTarget { api, database_url, issuer } = target;
             let report = jobs::bench(&api, &database_url, &issuer, nodes, edges, seed, &edge_list, input).await?;
             print_report(&report)?;
         }
         Command::JobsMemory {
-            api,
-            database_url,
-            issuer,
+            target: JobsTarget { api, database_url, issuer },
             count,
             max_body,
             api_pid,
