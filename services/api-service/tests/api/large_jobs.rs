@@ -114,20 +114,14 @@ async fn three_maximum_size_imports_stay_within_the_pods_memory() {
         ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
     }
 
+    let get_json = async |path: &str, tenant: &TenantId, token: &str| -> Value {
+        let request = stack.http.get(format!("{}{path}", api.base)).bearer_auth(token);
+        request.header("X-Tenant-ID", tenant.as_str()).send().await.unwrap().json().await.unwrap()
+    };
     let until = Instant::now() + Duration::from_secs(600);
     for ((tenant, token), id) in callers.iter().zip(&ids) {
         loop {
-            let job: Value = stack
-                .http
-                .get(format!("{}/v1/jobs/{id}", api.base))
-                .bearer_auth(token)
-                .header("X-Tenant-ID", tenant.as_str())
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let job = get_json(&format!("/v1/jobs/{id}"), tenant, token).await;
             if job["status"] == "succeeded" {
                 break;
             }
@@ -135,17 +129,7 @@ async fn three_maximum_size_imports_stay_within_the_pods_memory() {
             assert!(Instant::now() < until, "import not done in time: {job}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let report: Value = stack
-            .http
-            .get(format!("{}/v1/jobs/{id}/result", api.base))
-            .bearer_auth(token)
-            .header("X-Tenant-ID", tenant.as_str())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let report = get_json(&format!("/v1/jobs/{id}/result"), tenant, token).await;
         assert_eq!(report["lines"], lines as u64);
         assert_eq!(report["entities"]["created"], lines as u64, "{report}");
         assert_eq!(report["error_count"], 0);
