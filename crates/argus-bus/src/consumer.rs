@@ -299,12 +299,17 @@ fn panic_message(e: tokio::task::JoinError) -> String {
     if !e.is_panic() {
         return e.to_string();
     }
-    let payload = e.into_panic();
+    panic_text(&*e.into_panic()).to_owned()
+}
+
+/// What a panic carried, when it is text (`panic!` with a literal or a
+/// formatted message); otherwise a placeholder.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
         .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-text payload".to_owned())
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-text payload")
 }
 
 /// The CONSUMER span of one message, after the OpenTelemetry messaging

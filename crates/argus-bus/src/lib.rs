@@ -26,7 +26,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/argus.bus.v1.rs"));
 }
 
-pub use consumer::{ConsumerConfig, Incoming, Outcome, run_consumer, run_consumer_forever};
+pub use consumer::{ConsumerConfig, Incoming, Outcome, panic_text, run_consumer, run_consumer_forever};
 pub use error::BusError;
 pub use lapin::{Channel, Connection};
 pub use message::{

@@ -50,6 +50,8 @@ pub struct JobRecord {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When a succeeded job's result is (or was) deleted.
+    pub result_expires_at: Option<DateTime<Utc>>,
 }
 
 impl JobRecord {
@@ -147,6 +149,14 @@ pub struct JobEnd {
     pub error: Option<Value>,
     /// The result (on success).
     pub result: Option<JobResult>,
+    /// How long the result is kept.
+    pub keep_result: chrono::Duration,
+}
+
+impl JobEnd {
+    fn cancelled() -> Self {
+        Self { status: "cancelled", error: None, result: None, keep_result: chrono::Duration::zero() }
+    }
 }
 
 /// A succeeded job's result.
@@ -254,6 +264,7 @@ async fn finish_locked(
             jobs::error.eq(end.error),
             jobs::result_content_type.eq(content_type),
             jobs::result_bytes.eq(bytes),
+            jobs::result_expires_at.eq(bytes.map(|_| now + end.keep_result)),
             jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
             jobs::finished_at.eq(now),
             jobs::event_id.eq(event_id.as_str()),
@@ -373,7 +384,7 @@ impl Store {
                 return Ok(Some(CancelOutcome::Finished(job)));
             }
             if job.status == "queued" {
-                let end = JobEnd { status: "cancelled", error: None, result: None };
+                let end = JobEnd::cancelled();
                 return Ok(Some(CancelOutcome::Cancelled(finish_locked(conn, tenant, &job, end, announce).await?)));
             }
             let job = diesel::update(jobs::table)
@@ -434,7 +445,7 @@ impl Store {
                 return Ok(Claim::Busy { lease_expires_at: until });
             }
             if job.cancel_requested {
-                let end = JobEnd { status: "cancelled", error: None, result: None };
+                let end = JobEnd::cancelled();
                 finish_locked(conn, tenant, &job, end, announce).await?;
                 return Ok(Claim::Finished);
             }
@@ -564,6 +575,42 @@ impl Store {
             Ok(true)
         })
         .await
+    }
+
+    /// Deletes the results whose retention ran out, `batch` jobs to a
+    /// transaction, so the tenants' quotas are freed; how many jobs lost
+    /// their result. Every tenant's, as housekeeping.
+    pub async fn purge_expired_job_results(&self, batch: i64) -> Result<usize, StoreError> {
+        let mut purged = 0;
+        loop {
+            let mut conn = self.conn().await?;
+            let n = conn
+                .transaction::<_, StoreError, _>(async |conn| {
+                    let ids: Vec<String> = jobs::table
+                        .filter(jobs::result_bytes.is_not_null())
+                        .filter(jobs::result_expires_at.lt(Utc::now()))
+                        .order(jobs::result_expires_at)
+                        .limit(batch)
+                        .for_update()
+                        .skip_locked()
+                        .select(jobs::id)
+                        .load(conn)
+                        .await?;
+                    diesel::delete(job_result_chunks::table.filter(job_result_chunks::job_id.eq_any(&ids)))
+                        .execute(conn)
+                        .await?;
+                    diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
+                        .set((jobs::result_bytes.eq(None::<i64>), jobs::result_content_type.eq(None::<String>)))
+                        .execute(conn)
+                        .await?;
+                    Ok(ids.len())
+                })
+                .await?;
+            purged += n;
+            if i64::try_from(n).unwrap_or(i64::MAX) < batch {
+                return Ok(purged);
+            }
+        }
     }
 
     /// What a callback attempt needs; `None` when the job or its callback

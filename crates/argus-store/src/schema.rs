@@ -362,6 +362,7 @@ diesel::table! {
         finished_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
         checkpoint -> Nullable<Jsonb>,
+        result_expires_at -> Nullable<Timestamptz>,
     }
 }
 

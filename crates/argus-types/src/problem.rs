@@ -18,6 +18,8 @@ pub enum ProblemKind {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    /// It existed, and was deleted as its retention ran out.
+    Gone,
     /// Well-formed, but cannot be processed as sent (e.g. an
     /// `Idempotency-Key` reused with another request).
     Unprocessable,
@@ -38,6 +40,7 @@ impl ProblemKind {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::Gone => StatusCode::GONE,
             Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -56,6 +59,7 @@ impl ProblemKind {
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict => "conflict",
+            Self::Gone => "gone",
             Self::Unprocessable => "unprocessable",
             Self::RateLimited => "rate-limited",
             Self::Unavailable => "unavailable",
@@ -74,6 +78,7 @@ impl ProblemKind {
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict => "Conflict",
+            Self::Gone => "No longer available",
             Self::Unprocessable => "The request cannot be processed",
             Self::RateLimited => "Too many requests",
             Self::Unavailable => "Temporarily unavailable",

@@ -22,6 +22,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Deleted when its retention ran out (410).
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     Unprocessable(String),
     /// A quota is used up (429).
@@ -49,6 +52,7 @@ impl ApiError {
             Self::Forbidden(_) => ProblemKind::Forbidden,
             Self::NotFound(_) => ProblemKind::NotFound,
             Self::Conflict(_) => ProblemKind::Conflict,
+            Self::Gone(_) => ProblemKind::Gone,
             Self::Unprocessable(_) => ProblemKind::Unprocessable,
             Self::QuotaExceeded(_) => ProblemKind::RateLimited,
             Self::Busy { .. } => ProblemKind::Unavailable,

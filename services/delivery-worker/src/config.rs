@@ -73,8 +73,13 @@ pub struct JobsConfig {
     /// hold; a larger export fails with `too_many_rows`, saying to narrow
     /// it.
     pub max_rows: u64,
+    /// `ARGUS_JOB_RESULT_RETENTION_DAYS` (default 7; 1 to 3650): how long
+    /// a succeeded job's result is kept; then it is deleted (its
+    /// `GET /v1/jobs/{id}/result` is a 410) and the tenant's quota freed.
+    pub result_retention: Duration,
 }
 
+const DAY_SECONDS: u64 = 24 * 60 * 60;
 const DEFAULT_JOB_MAX_ROWS: u64 = 5_000_000;
 
 impl Default for JobsConfig {
@@ -86,6 +91,7 @@ impl Default for JobsConfig {
             import_batch: 5000,
             graph_cache: 4,
             max_rows: DEFAULT_JOB_MAX_ROWS,
+            result_retention: Duration::from_secs(7 * DAY_SECONDS),
         }
     }
 }
@@ -100,8 +106,18 @@ impl JobsConfig {
             import_batch: parse_var("ARGUS_JOBS_IMPORT_BATCH", d.import_batch)?.max(1),
             graph_cache: parse_var("ARGUS_GRAPH_CACHE_GRAPHS", d.graph_cache)?,
             max_rows: parse_var("ARGUS_JOB_MAX_ROWS", d.max_rows)?,
+            result_retention: result_retention()?,
         })
     }
+}
+
+fn result_retention() -> Result<Duration, ConfigError> {
+    let days: u64 = parse_var("ARGUS_JOB_RESULT_RETENTION_DAYS", 7)?;
+    if !(1..=3650).contains(&days) {
+        let reason = "must be 1 to 3650 days".to_owned();
+        return Err(ConfigError { name: "ARGUS_JOB_RESULT_RETENTION_DAYS", reason });
+    }
+    Ok(Duration::from_secs(days * DAY_SECONDS))
 }
 
 /// A tenant's default share of the worker's requests: a quarter, so at

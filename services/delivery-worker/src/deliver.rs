@@ -344,29 +344,18 @@ impl Deliverer {
     /// tenant with as many requests in flight as it may gets none more: the
     /// delivery is deferred, unattempted.
     async fn attempt(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
-        let corrupt = |what: &str| StoreError::Corrupt(what.into());
-        let webhook: WebhookId = ctx.webhook.id.parse().map_err(|_| corrupt("webhook id"))?;
-        let delivery: DeliveryId = ctx.delivery.id.parse().map_err(|_| corrupt("delivery id"))?;
-        let attempt = ctx.delivery.attempts + 1;
+        caught(attempt_ids(ctx)?, self.send_once(ctx)).await
+    }
+
+    async fn send_once(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
+        let ids = attempt_ids(ctx)?;
         let attempted_at = Utc::now();
-        let not_sent = |error: String, outcome: Outcome| {
-            let record = AttemptRecord {
-                attempt,
-                attempted_at,
-                response_status: None,
-                duration_ms: 0,
-                error: Some(error),
-                response_body: None,
-                status: "failed",
-                next_attempt_at: None,
-                disable: None,
-            };
-            Try::Made(Attempted { delivery: delivery.clone(), webhook: webhook.clone(), record }, outcome)
-        };
+        let not_sent = |error: String, outcome: Outcome| unsent(ids.clone(), attempted_at, error, outcome);
         if !ctx.webhook.enabled {
             let why = ctx.webhook.disabled_reason.as_deref().unwrap_or("no reason given");
             return Ok(not_sent(format!("not sent: the webhook is disabled ({why})"), Outcome::Ack));
         }
+        let AttemptIds { delivery, webhook, attempt } = ids.clone();
         let Some(_slots) = self.claim(&ctx.webhook.tenant_id, &ctx.webhook.id) else {
             return Ok(Try::Deferred { delivery, webhook, attempt });
         };
@@ -421,6 +410,60 @@ impl Deliverer {
 }
 
 /// The signing key inside a sealed `whsec_…` secret.
+/// Which attempt of which delivery to which webhook.
+#[derive(Debug, Clone)]
+struct AttemptIds {
+    delivery: DeliveryId,
+    webhook: WebhookId,
+    /// The number the attempt will have.
+    attempt: i32,
+}
+
+fn attempt_ids(ctx: &DeliveryContext) -> Result<AttemptIds, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(what.into());
+    Ok(AttemptIds {
+        delivery: ctx.delivery.id.parse().map_err(|_| corrupt("delivery id"))?,
+        webhook: ctx.webhook.id.parse().map_err(|_| corrupt("webhook id"))?,
+        attempt: ctx.delivery.attempts + 1,
+    })
+}
+
+/// A failed attempt that sent nothing, recorded with why.
+fn unsent(ids: AttemptIds, attempted_at: chrono::DateTime<Utc>, error: String, outcome: Outcome) -> Try {
+    let record = AttemptRecord {
+        attempt: ids.attempt,
+        attempted_at,
+        response_status: None,
+        duration_ms: 0,
+        error: Some(error),
+        response_body: None,
+        status: "failed",
+        next_attempt_at: None,
+        disable: None,
+    };
+    Try::Made(Attempted { delivery: ids.delivery, webhook: ids.webhook, record }, outcome)
+}
+
+/// A panic while attempting fails the delivery, recorded with a reason, and
+/// dead-letters its message. Left to the consumer loop, the message would
+/// be dead-lettered with the delivery still pending or retrying for ever.
+async fn caught(
+    ids: AttemptIds,
+    attempt: impl std::future::Future<Output = Result<Try, StoreError>>,
+) -> Result<Try, StoreError> {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(attempt).catch_unwind().await {
+        Ok(tried) => tried,
+        Err(panic) => {
+            let what = argus_bus::panic_text(&*panic);
+            tracing::error!(delivery_id = %ids.delivery, panic = what, "delivery attempt panicked");
+            let reason = format!("the attempt panicked: {what}");
+            let error = "not sent: the worker stopped on an internal error".to_owned();
+            Ok(unsent(ids, Utc::now(), error, Outcome::DeadLetter { reason }))
+        }
+    }
+}
+
 pub(crate) fn open_signing_key(sealer: &SecretBox, sealed: &[u8]) -> Result<Vec<u8>, String> {
     let secret = sealer.open(sealed).map_err(|e| e.to_string())?;
     let secret = String::from_utf8(secret).map_err(|_| "sealed secret is not text".to_owned())?;
@@ -517,6 +560,26 @@ mod tests {
 
     fn answered(status: u16, retry_after: Option<Duration>) -> SendOutcome {
         SendOutcome { status: Some(status), duration: Duration::ZERO, error: None, body_excerpt: None, retry_after }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_attempt_fails_its_delivery_and_dead_letters_it() {
+        let ids = AttemptIds { delivery: DeliveryId::generate(), webhook: WebhookId::generate(), attempt: 3 };
+        let empty: Vec<u8> = Vec::new();
+        let tried = caught(ids.clone(), async {
+            Ok(Try::Deferred {
+                delivery: ids.delivery.clone(),
+                webhook: ids.webhook.clone(),
+                attempt: i32::from(empty[1]),
+            })
+        });
+        let Ok(Try::Made(attempted, outcome)) = tried.await else { panic!("no attempt recorded") };
+        assert_eq!(attempted.delivery, ids.delivery);
+        assert_eq!(attempted.record.attempt, 3);
+        assert_eq!(attempted.record.status, "failed");
+        assert_eq!(attempted.record.error.as_deref(), Some("not sent: the worker stopped on an internal error"));
+        let Outcome::DeadLetter { reason } = outcome else { panic!("not dead-lettered: {outcome:?}") };
+        assert!(reason.starts_with("the attempt panicked: index out of bounds"), "{reason}");
     }
 
     #[test]

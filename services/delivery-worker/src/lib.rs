@@ -120,6 +120,7 @@ impl Worker {
             import_batch: config.jobs.import_batch,
             graphs: jobs::GraphCache::new(config.jobs.graph_cache),
             max_rows: config.jobs.max_rows,
+            keep_result: chrono::Duration::from_std(config.jobs.result_retention).unwrap_or(chrono::Duration::MAX),
             shutdown: shutdown.clone(),
         });
         let jobs_config = ConsumerConfig::new(WorkQueue::Jobs, config.jobs.concurrency);
@@ -127,7 +128,7 @@ impl Worker {
         tasks.push(tokio::spawn(async move {
             run_consumer_forever(&bus, &topo, &jobs_config, move |m| runner.clone().handle(m), token).await;
         }));
-        tasks.push(tokio::spawn(jobs::purge_idempotency_keys(store.clone(), shutdown.clone())));
+        tasks.push(tokio::spawn(jobs::housekeeping(store.clone(), shutdown.clone())));
 
         let readiness = Readiness::new().with("database", health::database_check(store)).with("broker", move || {
             let publisher = publisher.clone();

@@ -78,18 +78,20 @@ pub struct SendOutcome {
 pub struct Sender {
     client: reqwest::Client,
     allow_private: bool,
+    connect_timeout: Duration,
 }
 
 impl Sender {
     pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
+        let connect_timeout = connect_timeout(timeout);
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver { allow_private }))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .connect_timeout(connect_timeout(timeout))
+            .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
-        Ok(Self { client, allow_private })
+        Ok(Self { client, allow_private, connect_timeout })
     }
 
     /// POSTs `body` to `url` with `headers`. Never fails: every problem is
@@ -151,7 +153,9 @@ impl Sender {
             }
             Err(e) => {
                 outbound::record_failure(&span, if e.is_timeout() { "timeout" } else { "connect" });
-                let why = if e.is_timeout() {
+                let why = if e.is_connect() && e.is_timeout() {
+                    format!("could not connect within {} ms", self.connect_timeout.as_millis())
+                } else if e.is_timeout() {
                     "timed out".to_owned()
                 } else if e.is_connect() {
                     format!("could not connect: {}", root_cause(&e))

@@ -568,6 +568,47 @@ async fn the_tenant_quota_is_a_429_and_finished_jobs_free_their_inputs() {
 }
 
 #[tokio::test]
+async fn results_are_kept_for_their_retention_then_deleted_and_their_quota_freed() {
+    let stack = Stack::start().await;
+    let caller = stack.tenant().await;
+    let other = stack.tenant().await;
+    let _worker = stack.worker(JobsConfig { result_retention: Duration::from_secs(2 * 86_400), ..jobs_config(500) });
+    let import = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": people(200)}})).await;
+    stack.wait_status(&caller, import["id"].as_str().unwrap(), "succeeded").await;
+    let export = json!({"kind": "export.bulk", "input": {}});
+    let mine = stack.enqueue(&caller, export.clone()).await["id"].as_str().unwrap().to_owned();
+    let theirs = stack.enqueue(&other, export).await["id"].as_str().unwrap().to_owned();
+    let job = stack.wait_status(&caller, &mine, "succeeded").await;
+    stack.wait_status(&other, &theirs, "succeeded").await;
+
+    // Kept for the worker's retention after the job finished.
+    let at = |v: &Value, field: &str| chrono::DateTime::parse_from_rfc3339(v[field].as_str().unwrap()).unwrap();
+    assert_eq!(at(&job, "result_expires_at") - at(&job, "finished_at"), chrono::TimeDelta::days(2), "{job}");
+    assert_eq!(job["result_url"], format!("/v1/jobs/{mine}/result"));
+    assert_eq!(stack.result(&caller, &mine).await.status(), StatusCode::OK);
+    let stored = stack.store.job_storage_bytes(&caller.tenant).await.unwrap();
+    assert!(stored > 10_000, "the export counts toward the quota: {stored}");
+
+    // Once it runs out, the result is a 410 at once, and the sweep deletes
+    // it and frees the quota; another tenant's result is untouched.
+    sql(&stack, &format!("UPDATE jobs SET result_expires_at = now() - interval '1 second' WHERE id = '{mine}'"));
+    let r = stack.result(&caller, &mine).await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let problem: Value = r.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("retention"), "{problem}");
+    assert!(stack.job(&caller, &mine).await["result_url"].is_null());
+    assert_eq!(stack.store.purge_expired_job_results(1).await.unwrap(), 1);
+    assert_eq!(stack.store.purge_expired_job_results(1).await.unwrap(), 0);
+    let left = stack.store.job_storage_bytes(&caller.tenant).await.unwrap();
+    assert!(left < stored - 10_000, "{left} of {stored} bytes left");
+    assert_eq!(sql_value(&stack, &format!("SELECT count(*) FROM job_result_chunks WHERE job_id = '{mine}'")), "0");
+    assert_eq!(stack.result(&caller, &mine).await.status(), StatusCode::GONE);
+    assert_eq!(stack.job(&caller, &mine).await["status"], "succeeded", "the job itself stays");
+    assert_eq!(stack.result(&other, &theirs).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn large_bodies_beyond_the_in_flight_limit_are_a_503_with_retry_after() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let stack = Stack::start_with(|jobs| jobs.max_bodies_in_flight = 1).await;

@@ -567,6 +567,35 @@ async fn the_worker_refuses_to_send_to_private_addresses_unless_allowed() {
 }
 
 #[tokio::test]
+async fn an_address_that_never_answers_is_given_up_at_the_connect_timeout() {
+    let stack = Stack::start().await;
+    // A request timeout of 6 s: connections get 2 s.
+    let _worker = stack.worker_with(|c| c.request_timeout = Duration::from_secs(6), "0.2");
+    let (tenant, token) = stack.tenant().await;
+    // A listener that never accepts, its queue (backlog 0) filled: the
+    // kernel drops further SYNs, as a dead host or a firewall would.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    while let Ok(c) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+        held.push(c);
+        assert!(held.len() < 16, "the listener's queue never filled");
+    }
+    let (webhook, _) = stack.webhook(&token, &format!("http://{addr}/hook"), &["case.closed"]).await;
+    stack.emit(&tenant, "case.closed", json!({})).await;
+
+    let d = stack.wait_delivery(&token, &webhook, "failed", Duration::from_secs(20)).await;
+    assert_eq!(d["attempts"], 2);
+    assert_eq!(d["error"], "could not connect within 2000 ms", "{d}");
+    assert!(d["response_status"].is_null());
+    let waited = d["duration_ms"].as_i64().unwrap();
+    assert!((1900..4000).contains(&waited), "gave up after {waited} ms, not at the 2 s connect timeout");
+    drop((held, listener));
+}
+
+#[tokio::test]
 async fn a_broker_outage_delays_events_and_loses_none() {
     let stack = Stack::start().await;
     let proxy = BrokerProxy::start("127.0.0.1:5672".parse().unwrap()).await;

@@ -101,8 +101,12 @@ pub struct JobView {
     pub error: Option<Value>,
     /// Set once a cancel was asked for a running job.
     pub cancel_requested: bool,
-    /// Where the result is, once the job has succeeded.
+    /// Where the result is, once the job has succeeded, until its
+    /// retention runs out.
     pub result_url: Option<String>,
+    /// When the result is deleted (`ARGUS_JOB_RESULT_RETENTION_DAYS` after
+    /// the job finished); from then on its URL answers 410.
+    pub result_expires_at: Option<DateTime<Utc>>,
     pub callback_url: Option<String>,
     /// `pending`, `succeeded` or `failed` once the job has finished.
     pub callback_status: Option<String>,
@@ -115,7 +119,8 @@ pub struct JobView {
 impl From<JobRecord> for JobView {
     fn from(j: JobRecord) -> Self {
         Self {
-            result_url: (j.status == "succeeded").then(|| format!("/v1/jobs/{}/result", j.id)),
+            result_url: (j.status == "succeeded" && !result_expired(&j)).then(|| format!("/v1/jobs/{}/result", j.id)),
+            result_expires_at: j.result_expires_at,
             id: j.id,
             kind: j.kind,
             status: j.status,
@@ -286,6 +291,7 @@ async fn prepare(
         error: None,
         cancel_requested: false,
         result_url: None,
+        result_expires_at: None,
         callback_url: callback_url.clone(),
         callback_status: None,
         callback_secret: secret.clone(),
@@ -626,7 +632,8 @@ pub async fn get_job(
 /// `application/x-ndjson` for kinds that produce rows (`export.bulk`, and
 /// `graph.compute`: a `summary` line, then a `node` line per entity),
 /// `application/json` otherwise (`import.bulk`'s report,
-/// `intelligence.enrich.bulk`'s suggestions).
+/// `intelligence.enrich.bulk`'s suggestions). Kept until the job's
+/// `result_expires_at`; a 410 after that.
 #[utoipa::path(
     get,
     path = "/v1/jobs/{job_id}/result",
@@ -637,6 +644,7 @@ pub async fn get_job(
         (status = 200, description = "The result (application/json or application/x-ndjson)"),
         (status = 404, description = "No such job in the tenant", content_type = "application/problem+json"),
         (status = 409, description = "The job has not succeeded (yet)", content_type = "application/problem+json"),
+        (status = 410, description = "The result was deleted when its retention ran out", content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -652,6 +660,13 @@ pub async fn job_result(
             return Err(ApiError::Conflict(format!("the job is {}; its result is ready once it succeeds", job.status)));
         }
         other => return Err(ApiError::Conflict(format!("the job {other}; it has no result"))),
+    }
+    if result_expired(&job) {
+        let at = job.result_expires_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        return Err(ApiError::Gone(format!(
+            "the job's result was deleted at {}, when its retention ran out; run the job again",
+            at.unwrap_or_default()
+        )));
     }
     let (Some(content_type), Some(len)) = (job.result_content_type.clone(), job.result_bytes) else {
         return Err(ApiError::Store(argus_store::StoreError::Corrupt(format!("job {} has no result", job.id))));
@@ -679,6 +694,12 @@ pub async fn job_result(
         response.insert_header((header::CONTENT_TYPE, v));
     }
     Ok(response.body(SizedStream::new(u64::try_from(len).unwrap_or(0), chunks.boxed_local())))
+}
+
+/// Whether a result's retention has run out (deleted, or about to be by the
+/// worker's next sweep).
+fn result_expired(job: &JobRecord) -> bool {
+    job.result_expires_at.is_some_and(|at| at <= Utc::now())
 }
 
 /// Cancel a job

@@ -48,6 +48,8 @@ pub struct JobRunner {
     pub shutdown: argus_bus::CancellationToken,
     /// Rows one export may hold at most.
     pub max_rows: u64,
+    /// How long a succeeded job's result is kept.
+    pub keep_result: chrono::Duration,
 }
 
 /// The outbox rows of a finished job, with the headers every writer passes.
@@ -251,12 +253,16 @@ impl JobRunner {
         })
         .await;
         heartbeat.abort();
+        let keep_result = self.keep_result;
         let end = match result {
-            Ok(output) => JobEnd { status: "succeeded", error: None, result: Some(output.into_result()) },
-            Err(RunError::Cancelled) => JobEnd { status: "cancelled", error: None, result: None },
-            Err(RunError::Failed { code, message }) => {
-                JobEnd { status: "failed", error: Some(json!({ "code": code, "message": message })), result: None }
-            }
+            Ok(output) => JobEnd { status: "succeeded", error: None, result: Some(output.into_result()), keep_result },
+            Err(RunError::Cancelled) => JobEnd { status: "cancelled", error: None, result: None, keep_result },
+            Err(RunError::Failed { code, message }) => JobEnd {
+                status: "failed",
+                error: Some(json!({ "code": code, "message": message })),
+                result: None,
+                keep_result,
+            },
             Err(RunError::Lost) => {
                 tracing::warn!(job_id = %id, attempt, "job taken over by another attempt; stopping");
                 return Outcome::Ack;
@@ -302,8 +308,7 @@ async fn caught(
 ) -> Result<Output, RunError> {
     use futures_util::FutureExt;
     std::panic::AssertUnwindSafe(runner).catch_unwind().await.unwrap_or_else(|panic| {
-        let what = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
-        tracing::error!(job_id = %id, panic = what.unwrap_or("a non-text payload"), "job runner panicked");
+        tracing::error!(job_id = %id, panic = argus_bus::panic_text(&*panic), "job runner panicked");
         Err(RunError::Failed { code: "internal", message: "the job stopped on an internal error".to_owned() })
     })
 }
@@ -342,13 +347,19 @@ async fn heartbeat(
     }
 }
 
-/// Deletes expired Idempotency-Keys every ten minutes until `stop`.
-pub async fn purge_idempotency_keys(store: Store, stop: argus_bus::CancellationToken) {
+/// Every ten minutes until `stop`: deletes expired Idempotency-Keys and the
+/// job results whose retention ran out.
+pub async fn housekeeping(store: Store, stop: argus_bus::CancellationToken) {
     loop {
         match store.purge_idempotency_keys().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "expired idempotency keys purged"),
             Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
+        }
+        match store.purge_expired_job_results(500).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired job results purged"),
+            Err(e) => tracing::warn!(error = %e, "purging job results failed"),
         }
         tokio::select! {
             _ = stop.cancelled() => return,

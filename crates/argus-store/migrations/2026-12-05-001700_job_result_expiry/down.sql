@@ -1,0 +1,2 @@
+DROP INDEX jobs_result_expiry_idx;
+ALTER TABLE jobs DROP COLUMN result_expires_at;
