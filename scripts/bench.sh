@@ -16,9 +16,16 @@ db=argus_bench
 export ARGUS_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
 admin_url="postgres://postgres@127.0.0.1:5432/postgres"
 
-say "building release binaries"
-cargo build --release --bin auth-service --bin api-service --bin delivery-worker --bin argusctl --bin argus-bench
-bin=target/release
+# ARGUS_BENCH_BIN runs the benchmark on binaries built elsewhere (say, an
+# earlier commit's release build, for a before-and-after comparison).
+if [ -n "${ARGUS_BENCH_BIN:-}" ]; then
+    bin=$ARGUS_BENCH_BIN
+    say "using the binaries in $bin (not building)"
+else
+    say "building release binaries"
+    cargo build --release --bin auth-service --bin api-service --bin delivery-worker --bin argusctl --bin argus-bench
+    bin=target/release
+fi
 
 psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null
