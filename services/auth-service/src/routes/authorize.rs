@@ -6,15 +6,10 @@
 //! Sign-in is protected by a double-submit CSRF cookie, consent by a token
 //! bound to the session.
 
-use std::sync::OnceLock;
-
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_store::apps::AppRecord;
-use argus_store::oauth::{CodeGrant, SignInAttempt};
-use argus_types::app::{ClientType, GrantType};
-use argus_types::{ClientId, ScopeSet};
 use askama::Template;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,15 +17,13 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::oauth::{Params, pkce};
+use crate::oauth::authorization::{AuthorizeRequest, Refusal, issue_code, validate};
+use crate::oauth::sign_in::{SignInOutcome, attempt_sign_in, random_token};
 use crate::state::AppState;
 
 const SESSION_COOKIE: &str = "argus_session";
 const CSRF_COOKIE: &str = "argus_csrf";
 const COOKIE_PATH: &str = "/v1/oauth";
-const CODE_PREFIX: &str = "ac_";
-const CODE_LIFETIME_SECONDS: i64 = 60;
-const MAX_STATE_LEN: usize = 1024;
 
 #[derive(Template)]
 #[template(path = "signin.html")]
@@ -57,40 +50,6 @@ struct ConsentPage<'a> {
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
     message: &'a str,
-}
-
-/// A validated authorization request.
-struct AuthorizeRequest {
-    app: AppRecord,
-    redirect_uri: String,
-    state: Option<String>,
-    scopes: ScopeSet,
-    code_challenge: Option<String>,
-    /// The query string it came from, carried through the forms.
-    raw: String,
-}
-
-/// Why a request cannot proceed: before the redirect URI is trusted the
-/// user sees a page; after, the client gets an RFC 6749 §4.1.2.1 redirect.
-enum Refusal {
-    Page(StatusCode, String),
-    Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
-}
-
-impl From<ApiError> for Refusal {
-    fn from(e: ApiError) -> Self {
-        tracing::error!(error = %e, "authorization request failed");
-        Refusal::Page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The service is temporarily unavailable. Try again shortly.".into(),
-        )
-    }
-}
-
-impl From<argus_store::StoreError> for Refusal {
-    fn from(e: argus_store::StoreError) -> Self {
-        ApiError::from(e).into()
-    }
 }
 
 fn page(status: StatusCode, html: Result<String, askama::Error>) -> HttpResponse {
@@ -149,90 +108,6 @@ fn redirect_to(base: &str, pairs: &[(&str, String)]) -> HttpResponse {
     }
 }
 
-fn well_formed_state(state: &str) -> bool {
-    // RFC 6749 Appendix A.5: VSCHAR.
-    state.len() <= MAX_STATE_LEN && state.bytes().all(|b| (0x20..=0x7e).contains(&b))
-}
-
-async fn validate(state: &AppState, raw: &str) -> Result<AuthorizeRequest, Refusal> {
-    let bad_page = |m: &str| Refusal::Page(StatusCode::BAD_REQUEST, m.to_owned());
-    let params = Params::parse(raw.as_bytes()).map_err(|e| bad_page(&format!("The request is malformed: {e}.")))?;
-    let client_id =
-        params.get("client_id").ok_or_else(|| bad_page("The request does not name a client (client_id)."))?;
-    let app = match client_id.parse::<ClientId>() {
-        Ok(id) => state.store.app_for_client(&id).await?,
-        Err(_) => None,
-    }
-    .ok_or_else(|| bad_page("The application that sent you here is not registered."))?;
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or_else(|| bad_page("The request does not say where to return to (redirect_uri)."))?;
-    let allowed = app.redirect_uris.iter().any(|r| r == redirect_uri)
-        && app
-            .governance
-            .allowed_redirect_uris
-            .as_ref()
-            .is_none_or(|allowed| allowed.iter().any(|r| r == redirect_uri));
-    if !allowed {
-        return Err(bad_page("The redirect URI is not registered for this application."));
-    }
-    let redirect_uri = redirect_uri.to_owned();
-    let client_state = params.get("state").map(str::to_owned);
-    let refuse = |error: &'static str, description: &str| Refusal::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: client_state.clone().filter(|s| well_formed_state(s)),
-        error,
-        description: description.to_owned(),
-    };
-    if client_state.as_deref().is_some_and(|s| !well_formed_state(s)) {
-        return Err(refuse("invalid_request", "state must be at most 1024 printable ASCII characters"));
-    }
-    match params.get("response_type") {
-        Some("code") => {}
-        Some(_) => return Err(refuse("unsupported_response_type", "only response_type=code is supported")),
-        None => return Err(refuse("invalid_request", "response_type is required")),
-    }
-    if !app.grant_types.contains(&GrantType::AuthorizationCode) {
-        return Err(refuse("unauthorized_client", "this client may not use the authorization code grant"));
-    }
-    let grantable: ScopeSet = app.governance.grantable_scopes(&app.approved_scopes).cloned().collect();
-    let scopes = match params.get("scope").map(ScopeSet::from_space_separated) {
-        Some(requested) if !requested.is_subset(&grantable) => {
-            return Err(refuse("invalid_scope", "the requested scope exceeds what the application is approved for"));
-        }
-        Some(requested) => requested,
-        None => grantable,
-    };
-    if scopes.is_empty() {
-        return Err(refuse("invalid_scope", "no scope to grant"));
-    }
-    let challenge = params.get("code_challenge");
-    let method = params.get("code_challenge_method");
-    let pkce_required = app.client_type == ClientType::Public || app.governance.enforce_pkce;
-    let code_challenge = match (challenge, method) {
-        (_, Some("plain")) => {
-            return Err(refuse("invalid_request", "code_challenge_method plain is not allowed; use S256"));
-        }
-        (_, Some(m)) if m != "S256" => return Err(refuse("invalid_request", "code_challenge_method must be S256")),
-        (Some(_), None) => {
-            return Err(refuse("invalid_request", "code_challenge_method=S256 is required with a code_challenge"));
-        }
-        (None, Some(_)) => return Err(refuse("invalid_request", "code_challenge is missing")),
-        (Some(c), Some(_)) if !pkce::well_formed(c) => {
-            return Err(refuse("invalid_request", "code_challenge is malformed"));
-        }
-        (Some(c), Some(_)) => Some(c.to_owned()),
-        (None, None) if pkce_required => {
-            return Err(refuse(
-                "invalid_request",
-                "PKCE is required: send code_challenge with code_challenge_method=S256",
-            ));
-        }
-        (None, None) => None,
-    };
-    Ok(AuthorizeRequest { app, redirect_uri, state: client_state, scopes, code_challenge, raw: raw.to_owned() })
-}
-
 fn cookie<'c>(name: &'c str, value: String, secure: bool, max_age: Duration) -> Cookie<'c> {
     Cookie::build(name, value)
         .path(COOKIE_PATH)
@@ -241,10 +116,6 @@ fn cookie<'c>(name: &'c str, value: String, secure: bool, max_age: Duration) -> 
         .same_site(SameSite::Lax)
         .max_age(actix_web::cookie::time::Duration::seconds(max_age.num_seconds()))
         .finish()
-}
-
-fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(argus_crypto::secrets::random_bytes::<32>())
 }
 
 fn consent_csrf(state: &AppState, session: &str) -> String {
@@ -368,11 +239,6 @@ pub struct SignInForm {
     request: String,
 }
 
-fn dummy_password_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| argus_crypto::hash_password("argus-timing-equaliser").unwrap_or_default())
-}
-
 /// Sign-in form target. Never logs the password.
 #[tracing::instrument(skip_all)]
 pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Form<SignInForm>) -> HttpResponse {
@@ -398,7 +264,7 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Fo
         Ok(r) => r,
         Err(refusal) => return refusal.respond(&state.tokens.issuer),
     };
-    match attempt_sign_in(&state, &request, &form).await {
+    match attempt_sign_in(&state, &request.app.tenant_id, &form.email, form.password.clone()).await {
         Ok(SignInOutcome::SignedIn { session }) => {
             let mut response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, format!("/v1/oauth/authorize?{}", request.raw)))
@@ -438,52 +304,6 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Fo
             response
         }
         Err(e) => Refusal::from(e).respond(&state.tokens.issuer),
-    }
-}
-
-/// How a sign-in attempt ended, when nothing failed on our side.
-enum SignInOutcome {
-    /// A new session, whose raw id goes in the cookie.
-    SignedIn {
-        session: String,
-    },
-    WrongCredentials,
-    Locked {
-        wait_seconds: u64,
-    },
-    /// No password check could start in time.
-    Busy,
-}
-
-async fn attempt_sign_in(
-    state: &AppState,
-    request: &AuthorizeRequest,
-    form: &SignInForm,
-) -> Result<SignInOutcome, ApiError> {
-    let tenant = &request.app.tenant_id;
-    let email = form.email.trim().to_ascii_lowercase();
-    // Counted before the check, so concurrent guesses cannot all get one.
-    if let SignInAttempt::Locked { until } = state.store.claim_sign_in_attempt(tenant, &email, &state.lockout).await? {
-        let wait = (until - chrono::Utc::now()).num_seconds().max(1);
-        return Ok(SignInOutcome::Locked { wait_seconds: u64::try_from(wait).unwrap_or(1) });
-    }
-    let user = state.store.find_user_by_email(tenant, &email).await?;
-    let stored = user.as_ref().map_or_else(|| dummy_password_hash().to_owned(), |u| u.password_hash.clone());
-    let Ok(verified) = state.passwords.verify(form.password.clone(), stored).await else {
-        return Ok(SignInOutcome::Busy);
-    };
-    match user {
-        Some(user) if verified => {
-            state.store.clear_sign_in_failures(tenant, &email).await?;
-            let raw = random_token();
-            state.store.create_session(state.secrets.hash(&raw), tenant, &user.id, state.session_ttl).await?;
-            tracing::info!(user_id = %user.id, "signed in");
-            Ok(SignInOutcome::SignedIn { session: raw })
-        }
-        _ => {
-            tracing::info!("sign-in failed");
-            Ok(SignInOutcome::WrongCredentials)
-        }
     }
 }
 
@@ -531,24 +351,10 @@ pub async fn consent(req: HttpRequest, state: web::Data<AppState>, form: web::Fo
         }
         _ => return error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
     }
-    let code = argus_crypto::generate_secret(CODE_PREFIX);
-    let grant = CodeGrant {
-        tenant_id: request.app.tenant_id.clone(),
-        client_id: request.app.client_id.clone(),
-        user_id: session.1.user_id.clone(),
-        redirect_uri: request.redirect_uri.clone(),
-        scopes: request.scopes.clone().into_vec(),
-        code_challenge: request.code_challenge.clone(),
-        code_challenge_method: request.code_challenge.as_ref().map(|_| "S256".to_owned()),
+    let code = match issue_code(&state, &request, &session.1.user_id).await {
+        Ok(code) => code,
+        Err(e) => return Refusal::from(e).respond(&state.tokens.issuer),
     };
-    if let Err(e) = state
-        .store
-        .create_authorization_code(state.secrets.hash(&code), &grant, Duration::seconds(CODE_LIFETIME_SECONDS))
-        .await
-    {
-        return Refusal::from(e).respond(&state.tokens.issuer);
-    }
-    tracing::info!(client_id = %request.app.client_id, "authorization code issued");
     let mut pairs = vec![("code", code)];
     if let Some(s) = request.state {
         pairs.push(("state", s));
