@@ -192,8 +192,9 @@ pub struct RelayedBatch {
 }
 
 impl Store {
-    /// Adds one message to the outbox in a transaction of its own, for a
-    /// caller with no other change to make atomically with it.
+    /// Adds one message to the outbox in a transaction of its own (tests
+    /// of the relay; every real message rides its change's transaction).
+    #[cfg(feature = "testing")]
     pub async fn enqueue_outbox(&self, msg: NewOutboxMessage) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         enqueue(&mut conn, msg).await
@@ -231,6 +232,7 @@ impl Store {
 
     /// Whether the message with this id has been confirmed by the broker:
     /// `None` when there is no such row.
+    #[cfg(feature = "testing")]
     pub async fn outbox_sent_at(&self, message_id: &str) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
         let mut conn = self.conn().await?;
         Ok(outbox::table

@@ -55,11 +55,6 @@ impl RevokedTokens {
         self.store.access_token_revoked(jti).await
     }
 
-    /// Whether the listener is connected (the set is served from memory).
-    pub fn is_listening(&self) -> bool {
-        self.listening.load(Ordering::Acquire)
-    }
-
     /// Revokes `jti` until `expires_at`, and knows it at once in this
     /// process (other replicas follow with the notice).
     pub async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -609,19 +609,6 @@ impl Store {
         Ok(found.map(|(delivery, webhook, envelope)| DeliveryContext { delivery, webhook, envelope }))
     }
 
-    /// Records one attempt and its consequences; see [`Store::record_attempts`].
-    pub async fn record_attempt(
-        &self,
-        tenant: &TenantId,
-        delivery: &DeliveryId,
-        webhook: &WebhookId,
-        attempt: &AttemptRecord,
-        disable_after: Duration,
-    ) -> Result<(), StoreError> {
-        let one = [Attempted { delivery: delivery.clone(), webhook: webhook.clone(), record: attempt.clone() }];
-        self.record_attempts(tenant, &one, disable_after).await
-    }
-
     /// Records attempts (at most one per delivery) and their consequences
     /// in one transaction of a few statements, whatever their number: the
     /// attempt rows (once each, even if a message is redelivered), the
