@@ -28,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::message::{
-    HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID, PERSISTENT, header_string,
+    HEADER_DEAD_AT, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID, PERSISTENT,
+    header_string,
 };
 use crate::topology::{Exchange, Topology, WorkQueue, short};
 use crate::{Broker, BusError, connect};
@@ -355,7 +356,11 @@ async fn settle(context: &Context, delivery: &Delivery, outcome: &Outcome) -> Re
         Outcome::DeadLetter { reason } => {
             let properties = with_headers(
                 &delivery.properties,
-                [(HEADER_DEAD_REASON, reason.clone()), (HEADER_DEAD_QUEUE, context.topology.queue(context.queue))],
+                [
+                    (HEADER_DEAD_REASON, reason.clone()),
+                    (HEADER_DEAD_QUEUE, context.topology.queue(context.queue)),
+                    (HEADER_DEAD_AT, chrono::Utc::now().timestamp_millis().to_string()),
+                ],
             );
             republish(context, Exchange::Dead, delivery.routing_key.as_str(), delivery, properties).await?;
         }

@@ -11,6 +11,7 @@
 //! `message_id`.
 
 pub mod consumer;
+pub mod dead_letters;
 mod error;
 mod message;
 pub mod outbox;
@@ -30,8 +31,8 @@ pub use consumer::{ConsumerConfig, Incoming, Outcome, panic_text, run_consumer, 
 pub use error::BusError;
 pub use lapin::{Channel, Connection};
 pub use message::{
-    CONTENT_TYPE, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID, JOB_CALLBACK_KIND,
-    Message,
+    CONTENT_TYPE, HEADER_DEAD_AT, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID,
+    JOB_CALLBACK_KIND, Message,
 };
 pub use publisher::{Broker, Publisher, PublisherConfig, connect};
 pub use relay::{OutboxRelay, RelayConfig};

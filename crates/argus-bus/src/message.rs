@@ -20,6 +20,9 @@ pub const HEADER_RETRY_COUNT: &str = "x-argus-retry-count";
 pub const HEADER_DEAD_REASON: &str = "x-argus-dead-reason";
 /// Header on a dead-lettered message: the queue it was taken from.
 pub const HEADER_DEAD_QUEUE: &str = "x-argus-dead-queue";
+/// Header on a dead-lettered message: when the consumer gave up on it
+/// (Unix milliseconds).
+pub const HEADER_DEAD_AT: &str = "x-argus-dead-at";
 
 /// A message to publish: a protobuf body and the properties every Argus
 /// message carries.

@@ -11,6 +11,7 @@
 //!  {p}.retry (direct) --{d}ms.delivery|job|fanout------> {p}.retry.{d}ms
 //!        (TTL d, then dead-lettered to {p}.work, routing key kept)
 //!  {p}.dead  (fanout) ---------------------------------> {p}.dead
+//!        (at most 100,000 messages / 256 MiB, oldest dropped)
 //! ```
 //!
 //! Retrying a message in `d` ms means publishing it to `{p}.retry` with key
@@ -40,6 +41,14 @@ pub const DEFAULT_PREFIX: &str = "argus";
 /// ever. Fixed rather than configured: RabbitMQ refuses to redeclare a queue
 /// with different arguments.
 pub const POISON_DELIVERY_LIMIT: i64 = 20;
+
+/// The dead-letter queue keeps at most this many messages, and at most
+/// [`DEAD_LETTER_MAX_BYTES`]; past either the oldest are dropped
+/// (`drop-head`), so a flood of poison messages cannot fill the broker's
+/// disk. Operators read and replay them with `argusctl dlq`.
+pub const DEAD_LETTER_MAX_MESSAGES: i64 = 100_000;
+/// See [`DEAD_LETTER_MAX_MESSAGES`].
+pub const DEAD_LETTER_MAX_BYTES: i64 = 256 * 1024 * 1024;
 
 /// The exchanges of the topology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -195,7 +204,16 @@ impl Topology {
         }
 
         let dead = self.dead_queue();
-        self.declare_queue(channel, &dead, quorum_args()).await?;
+        let mut dead_args = quorum_args();
+        dead_args.insert("x-max-length".into(), AMQPValue::LongLongInt(DEAD_LETTER_MAX_MESSAGES));
+        dead_args.insert("x-max-length-bytes".into(), AMQPValue::LongLongInt(DEAD_LETTER_MAX_BYTES));
+        dead_args.insert("x-overflow".into(), long_str("drop-head"));
+        self.declare_queue(channel, &dead, dead_args).await.map_err(|e| {
+            BusError::Config(format!(
+                "cannot declare the dead-letter queue {dead} ({e}); if it was declared before it had a bound, \
+                 save its messages (`argusctl dlq list`), delete it (`rabbitmqctl delete_queue {dead}`) and start again"
+            ))
+        })?;
         self.bind(channel, &dead, Exchange::Dead, "").await?;
 
         let mut work_args = quorum_args();

@@ -700,3 +700,129 @@ async fn an_unroutable_row_stays_unsent_without_holding_up_the_rest() {
     stop.cancel();
     relay.await.unwrap();
 }
+
+/// Consumes `queue`, dead-lettering every message until `healed`, then
+/// acking and forwarding them.
+fn dead_until_healed(
+    url: &str,
+    topology: &Topology,
+    queue: WorkQueue,
+    healed: Arc<AtomicBool>,
+) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stop = CancellationToken::new();
+    let (url, topology, token) = (url.to_owned(), topology.clone(), stop.clone());
+    tokio::spawn(async move {
+        argus_bus::run_consumer_forever(
+            &url.as_str().into(),
+            &topology,
+            &ConsumerConfig::new(queue, 4),
+            move |incoming: Incoming| {
+                let (tx, healed) = (tx.clone(), healed.clone());
+                async move {
+                    if !healed.load(Ordering::SeqCst) {
+                        return Outcome::DeadLetter { reason: "the receiver is gone".to_owned() };
+                    }
+                    let _ = tx.send(incoming);
+                    Outcome::Ack
+                }
+            },
+            token,
+        )
+        .await;
+    });
+    (rx, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_replayed_onto_their_queues_and_purged() {
+    use argus_bus::dead_letters::{self, Selection};
+    let vhost = TestVhost::create().await;
+    let topology = topology([1_000]);
+    let broker: argus_bus::Broker = vhost.url().into();
+    let publisher = publisher(vhost.url(), &topology);
+    let delivery = |id: &str, tenant: &str| proto::DeliveryTask {
+        delivery_id: id.into(),
+        webhook_id: "wh_1".into(),
+        event_id: format!("evt_{id}"),
+        tenant_id: tenant.into(),
+        attempt: 1,
+    };
+    let started = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
+    for task in [delivery("dlv_a1", "ten_a"), delivery("dlv_a2", "ten_a"), delivery("dlv_b1", "ten_b")] {
+        publisher
+            .publish(Exchange::Work, WorkQueue::Deliveries.routing_key(), &Message::delivery(&task))
+            .await
+            .unwrap();
+    }
+    let job =
+        proto::JobTask { job_id: "job_a".into(), tenant_id: "ten_a".into(), kind: "export.bulk".into(), attempt: 1 };
+    publisher.publish(Exchange::Work, WorkQueue::Jobs.routing_key(), &Message::job(&job)).await.unwrap();
+    let healed = Arc::new(AtomicBool::new(false));
+    let (mut deliveries, stop_d) = dead_until_healed(vhost.url(), &topology, WorkQueue::Deliveries, healed.clone());
+    let (mut jobs, stop_j) = dead_until_healed(vhost.url(), &topology, WorkQueue::Jobs, healed.clone());
+
+    // All four die; listing shows them and leaves them.
+    let everything = Selection::default();
+    let deadline = Instant::now() + WAIT;
+    let listed = loop {
+        let listed = dead_letters::list(&broker, &topology, &everything).await.unwrap();
+        if listed.len() == 4 {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "{} of 4 dead", listed.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let a1 = listed.iter().find(|d| d.message_id == "dlv_a1.1").unwrap();
+    assert_eq!(a1.kind, "delivery");
+    assert_eq!(a1.tenant_id, "ten_a");
+    assert_eq!(a1.queue, "argus.deliveries");
+    assert_eq!(a1.reason, "the receiver is gone");
+    assert_eq!(a1.ids["delivery_id"], "dlv_a1");
+    assert_eq!(a1.ids["event_id"], "evt_dlv_a1");
+    assert!(a1.died_at.unwrap() > started, "{a1:?}");
+    let j = listed.iter().find(|d| d.kind == "job").unwrap();
+    assert_eq!((j.queue.as_str(), j.ids["job_id"].as_str()), ("argus.jobs", "job_a"));
+    assert_eq!(dead_letters::list(&broker, &topology, &everything).await.unwrap().len(), 4, "listing keeps them");
+    let only_b = Selection { tenant: Some("ten_b".into()), ..Selection::default() };
+    let b = dead_letters::list(&broker, &topology, &only_b).await.unwrap();
+    assert_eq!(b.iter().map(|d| d.message_id.as_str()).collect::<Vec<_>>(), ["dlv_b1.1"]);
+    let one = Selection { limit: Some(1), ..Selection::default() };
+    assert_eq!(dead_letters::list(&broker, &topology, &one).await.unwrap().len(), 1);
+
+    // Replayed by an id it names, then by tenant: each back on its own
+    // queue, once, without its death headers.
+    healed.store(true, Ordering::SeqCst);
+    let by_id = Selection { ids: vec!["dlv_a1".into()], ..Selection::default() };
+    assert_eq!(dead_letters::replay(&broker, &topology, &by_id).await.unwrap().len(), 1);
+    let back = next(&mut deliveries).await;
+    assert_eq!(back.message_id, "dlv_a1.1");
+    assert!(!back.headers.contains_key(argus_bus::HEADER_DEAD_REASON), "{:?}", back.headers);
+    let only_a = Selection { tenant: Some("ten_a".into()), ..Selection::default() };
+    let replayed = dead_letters::replay(&broker, &topology, &only_a).await.unwrap();
+    assert_eq!(replayed.len(), 2);
+    assert_eq!(next(&mut deliveries).await.message_id, "dlv_a2.1");
+    assert_eq!(next(&mut jobs).await.message_id, "job_a.1");
+    let left = dead_letters::list(&broker, &topology, &everything).await.unwrap();
+    assert_eq!(left.iter().map(|d| d.message_id.as_str()).collect::<Vec<_>>(), ["dlv_b1.1"]);
+
+    // Purged by age: nothing died before `started`; the rest did before now.
+    let old = Selection { before: Some(started), ..Selection::default() };
+    assert!(dead_letters::purge(&broker, &topology, &old).await.unwrap().is_empty());
+    let now = Selection { before: Some(chrono::Utc::now()), ..Selection::default() };
+    assert_eq!(dead_letters::purge(&broker, &topology, &now).await.unwrap().len(), 1);
+    assert!(dead_letters::list(&broker, &topology, &everything).await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(deliveries.try_recv().is_err(), "nothing replayed twice");
+    stop_d.cancel();
+    stop_j.cancel();
+
+    // The queue is bounded by the topology.
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["list_queues", "-q", "-p", vhost.name(), "name", "arguments"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let dead = listing.lines().find(|l| l.starts_with("argus.dead")).unwrap();
+    assert!(dead.contains("x-max-length") && dead.contains("drop-head"), "{dead}");
+}

@@ -1,6 +1,8 @@
 //! argusctl: the operator's command line. Every command prints JSON on
 //! success and one line on stderr with a non-zero exit on failure.
 
+mod dlq;
+
 use std::process::ExitCode;
 use std::str::FromStr;
 
@@ -62,6 +64,13 @@ enum Command {
     Bundle {
         #[command(subcommand)]
         command: BundleCommand,
+    },
+    /// The dead-letter queue: messages the workers gave up on.
+    Dlq {
+        #[command(flatten)]
+        bus: dlq::BusArgs,
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
     },
 }
 
@@ -135,7 +144,7 @@ enum KeysCommand {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum CtlError {
+pub(crate) enum CtlError {
     #[error("{0}")]
     Input(String),
     #[error("{0}")]
@@ -146,6 +155,8 @@ enum CtlError {
     Store(StoreError),
     #[error("{0}")]
     Crypto(#[from] argus_crypto::CryptoError),
+    #[error("{0}")]
+    Bus(#[from] argus_bus::BusError),
 }
 
 impl From<StoreError> for CtlError {
@@ -277,6 +288,7 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             Ok(json!({ "keys": keys }))
         }
         Command::Bundle { command } => bundle(command, &store_config).await,
+        Command::Dlq { bus, command } => dlq::run(bus, command).await,
     }
 }
 

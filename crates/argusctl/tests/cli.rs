@@ -412,3 +412,94 @@ async fn migrate_seals_plaintext_signing_keys_and_their_tokens_still_verify() {
         assert_eq!(key["sealing_key_id"], "ops-2026");
     }
 }
+
+/// argusctl against a RabbitMQ vhost only.
+async fn dlq(amqp_url: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_argusctl"))
+        .arg("dlq")
+        .args(args)
+        .env("ARGUS_AMQP_URL", amqp_url)
+        .env_remove("ARGUS_BUS_PREFIX")
+        .env_remove("ARGUS_AMQP_CA_FILE")
+        .output()
+        .await
+        .unwrap()
+}
+
+async fn dlq_json(amqp_url: &str, args: &[&str]) -> Value {
+    let out = dlq(amqp_url, args).await;
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn dlq_fails(amqp_url: &str, args: &[&str], expected: &str) {
+    let out = dlq(amqp_url, args).await;
+    assert!(!out.status.success(), "{args:?} should fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+}
+
+#[tokio::test]
+async fn dlq_lists_and_replays_messages_that_died() {
+    use argus_bus::{ConsumerConfig, Exchange, Message, Outcome, Publisher, PublisherConfig, Topology, WorkQueue};
+    let vhost = argus_bus::testing::TestVhost::create().await;
+    let topology = Topology::new(argus_bus::topology::DEFAULT_PREFIX, [1_000]);
+    let publisher = Publisher::new(PublisherConfig::new(vhost.url(), topology.clone()));
+    let task = argus_bus::proto::DeliveryTask {
+        delivery_id: "dlv_x1".into(),
+        webhook_id: "wh_x".into(),
+        event_id: "evt_x".into(),
+        tenant_id: "ten_x".into(),
+        attempt: 3,
+    };
+    publisher.publish(Exchange::Work, WorkQueue::Deliveries.routing_key(), &Message::delivery(&task)).await.unwrap();
+    let stop = argus_bus::CancellationToken::new();
+    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
+    let consumer = tokio::spawn(async move {
+        argus_bus::run_consumer_forever(
+            &url.as_str().into(),
+            &top,
+            &ConsumerConfig::new(WorkQueue::Deliveries, 2),
+            |_| async { Outcome::DeadLetter { reason: "retries exhausted".to_owned() } },
+            token,
+        )
+        .await;
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let listed = loop {
+        let listed = dlq_json(vhost.url(), &["list", "--tenant", "ten_x"]).await;
+        if listed["dead_letters"].as_array().unwrap().len() == 1 {
+            break listed;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing died: {listed}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    stop.cancel();
+    consumer.await.unwrap();
+    let dead = &listed["dead_letters"][0];
+    assert_eq!(dead["message_id"], "dlv_x1.3");
+    assert_eq!(dead["kind"], "delivery");
+    assert_eq!(dead["queue"], "argus.deliveries");
+    assert_eq!(dead["reason"], "retries exhausted");
+    assert_eq!(dead["ids"]["delivery_id"], "dlv_x1");
+    assert!(dead["died_at"].is_string(), "{dead}");
+    assert_eq!(dlq_json(vhost.url(), &["list", "--tenant", "ten_other"]).await["dead_letters"], serde_json::json!([]));
+
+    // Bad input is one line, and changes nothing.
+    dlq_fails(vhost.url(), &["list", "--limit", "0"], "--limit").await;
+    dlq_fails(vhost.url(), &["purge", "--before", "yesterday"], "RFC 3339").await;
+    dlq_fails(vhost.url(), &["list", "--bus-prefix", "nope"], "no dead-letter queue nope.dead").await;
+
+    let replayed = dlq_json(vhost.url(), &["replay", "--id", "dlv_x1"]).await;
+    assert_eq!(replayed["replayed"], 1, "{replayed}");
+    assert_eq!(dlq_json(vhost.url(), &["list"]).await["dead_letters"], serde_json::json!([]));
+    let connection = argus_bus::connect(&vhost.url().into(), "check", std::time::Duration::from_secs(5)).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let back = channel
+        .basic_get(topology.queue(WorkQueue::Deliveries).as_str().into(), lapin::options::BasicGetOptions::default())
+        .await
+        .unwrap()
+        .expect("the replayed message is back on the deliveries queue");
+    assert_eq!(back.delivery.properties.message_id().as_ref().map(|s| s.as_str()), Some("dlv_x1.3"));
+}

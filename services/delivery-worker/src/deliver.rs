@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use argus_bus::{
-    BusError, Exchange, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, Incoming, JOB_CALLBACK_KIND,
-    Message, Outcome, Publisher, WorkQueue, proto,
+    BusError, Exchange, HEADER_DEAD_AT, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, Incoming,
+    JOB_CALLBACK_KIND, Message, Outcome, Publisher, WorkQueue, proto,
 };
 use argus_crypto::webhook::{SecretBox, sign_webhook, webhook_signing_key};
 use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext};
@@ -280,6 +280,7 @@ impl Deliverer {
                     Outcome::DeadLetter { reason } => {
                         message.headers.insert(HEADER_DEAD_REASON.into(), reason);
                         message.headers.insert(HEADER_DEAD_QUEUE.into(), topology.queue(queue));
+                        message.headers.insert(HEADER_DEAD_AT.into(), Utc::now().timestamp_millis().to_string());
                         Some((Exchange::Dead, queue.routing_key().to_owned(), message))
                     }
                 }
