@@ -292,6 +292,25 @@ impl Store {
         Ok(())
     }
 
+    /// Takes a bundle away from an app of `tenant`; whether it had it.
+    pub async fn revoke_bundle_grant(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+        bundle: &str,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let deleted = diesel::delete(
+            bundle_grants::table
+                .filter(bundle_grants::tenant_id.eq(tenant.as_str()))
+                .filter(bundle_grants::client_id.eq(client.as_str()))
+                .filter(bundle_grants::bundle_name.eq(bundle)),
+        )
+        .execute(&mut conn)
+        .await?;
+        Ok(deleted > 0)
+    }
+
     pub async fn list_bundles(&self) -> Result<Vec<BundleSummary>, StoreError> {
         let mut conn = self.conn().await?;
         let bundles: Vec<(String, DateTime<Utc>)> = operation_bundles::table

@@ -35,7 +35,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 
 use crate::connect::DatabaseTarget;
 
-pub use migrate::{MIGRATIONS, run_migrations};
+pub use migrate::{MIGRATIONS, MigrationStatus, migration_status, run_migrations};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

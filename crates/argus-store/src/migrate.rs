@@ -35,3 +35,29 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreErro
     .await
     .map_err(|e| StoreError::Migration(format!("migration task failed: {e}")))?
 }
+
+/// Which migrations the database has and which it lacks, by version.
+#[derive(Debug, Clone)]
+pub struct MigrationStatus {
+    pub applied: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+/// Reads the migration state without changing anything.
+pub async fn migration_status(database_url: &str) -> Result<MigrationStatus, StoreError> {
+    let conn = DatabaseTarget::parse(database_url)?
+        .connect()
+        .await
+        .map_err(|e| StoreError::Migration(format!("cannot connect: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        let applied = conn.applied_migrations().map_err(failed)?;
+        let pending = conn.pending_migrations(MIGRATIONS).map_err(failed)?;
+        let mut applied: Vec<String> = applied.iter().map(ToString::to_string).collect();
+        applied.sort();
+        Ok(MigrationStatus { applied, pending: pending.iter().map(|m| m.name().version().to_string()).collect() })
+    })
+    .await
+    .map_err(|e| StoreError::Migration(format!("migration task failed: {e}")))?
+}

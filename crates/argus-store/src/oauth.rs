@@ -79,7 +79,7 @@ pub enum RefreshRotation {
 /// Revokes a grant family: its refresh tokens, and the access tokens it
 /// issued that are still live, which it returns (so the revoking process
 /// can refuse them at once, before the notice comes back).
-async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) -> Result<Vec<RevokedToken>, StoreError> {
+pub(crate) async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) -> Result<Vec<RevokedToken>, StoreError> {
     let now = Utc::now();
     diesel::update(grant_families::table.find(family))
         .filter(grant_families::revoked_at.is_null())

@@ -40,6 +40,19 @@ impl Store {
         row.try_into()
     }
 
+    /// Every tenant, oldest first (for operators).
+    pub async fn list_tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        tenants::table
+            .order((tenants::created_at, tenants::id))
+            .select(TenantRow::as_select())
+            .load(&mut conn)
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
     pub async fn get_tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
         let mut conn = self.conn().await?;
         tenants::table

@@ -1,9 +1,11 @@
 use argus_types::{TenantId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use crate::schema::users;
+use crate::oauth::revoke_family;
+use crate::revoked::RevokedToken;
+use crate::schema::{grant_families, sessions, users};
 use crate::{Store, StoreError, parse_id, unique_violation_to_conflict};
 
 #[derive(Debug, Clone)]
@@ -13,6 +15,8 @@ pub struct UserRecord {
     pub email: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+    /// Set once the user is disabled: they cannot sign in.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -23,6 +27,7 @@ struct UserRow {
     email: String,
     password_hash: String,
     created_at: DateTime<Utc>,
+    disabled_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<UserRow> for UserRecord {
@@ -35,6 +40,7 @@ impl TryFrom<UserRow> for UserRecord {
             email: r.email,
             password_hash: r.password_hash,
             created_at: r.created_at,
+            disabled_at: r.disabled_at,
         })
     }
 }
@@ -87,4 +93,77 @@ impl Store {
             .map(TryInto::try_into)
             .transpose()
     }
+
+    /// The tenant's users, oldest first (for operators).
+    pub async fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        users::table
+            .filter(users::tenant_id.eq(tenant.as_str()))
+            .order((users::created_at, users::id))
+            .select(UserRow::as_select())
+            .load(&mut conn)
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    /// Disables a user in one transaction: they can no longer sign in,
+    /// their sessions end, and every grant they gave is revoked (refresh
+    /// tokens and the access tokens issued from them). `None` when the
+    /// tenant has no such user; disabling twice changes nothing more.
+    pub async fn disable_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<DisabledUser>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let found: Option<Option<DateTime<Utc>>> = users::table
+                .filter(users::tenant_id.eq(tenant.as_str()))
+                .filter(users::id.eq(id.as_str()))
+                .select(users::disabled_at)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(was_disabled) = found else { return Ok(None) };
+            let disabled_at = match was_disabled {
+                Some(at) => at,
+                None => diesel::update(users::table.filter(users::id.eq(id.as_str())))
+                    .set(users::disabled_at.eq(Utc::now()))
+                    .returning(users::disabled_at)
+                    .get_result::<Option<DateTime<Utc>>>(conn)
+                    .await?
+                    .unwrap_or_else(Utc::now),
+            };
+            let sessions_ended = diesel::delete(
+                sessions::table
+                    .filter(sessions::tenant_id.eq(tenant.as_str()))
+                    .filter(sessions::user_id.eq(id.as_str())),
+            )
+            .execute(conn)
+            .await?;
+            let families: Vec<String> = grant_families::table
+                .filter(grant_families::tenant_id.eq(tenant.as_str()))
+                .filter(grant_families::user_id.eq(id.as_str()))
+                .filter(grant_families::revoked_at.is_null())
+                .select(grant_families::id)
+                .load(conn)
+                .await?;
+            let mut revoked = Vec::new();
+            for family in &families {
+                revoked.extend(revoke_family(conn, family).await?);
+            }
+            Ok(Some(DisabledUser { disabled_at, sessions_ended, grants_revoked: families.len(), revoked }))
+        })
+        .await
+    }
+}
+
+/// What disabling a user did.
+#[derive(Debug, Clone)]
+pub struct DisabledUser {
+    pub disabled_at: DateTime<Utc>,
+    pub sessions_ended: usize,
+    pub grants_revoked: usize,
+    /// The access tokens revoked with the grants (every replica learns of
+    /// them through the revocation notices).
+    pub revoked: Vec<RevokedToken>,
 }

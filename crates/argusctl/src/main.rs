@@ -11,7 +11,7 @@ use argus_store::keys::SigningKeyInfo;
 use argus_store::{Store, StoreConfig, StoreError};
 use argus_types::app::MAX_TOKEN_LIFETIME_SECONDS;
 use argus_types::claims::LIVE_AUDIENCE;
-use argus_types::env::{ConfigError, var_or};
+use argus_types::env::ConfigError;
 use argus_types::scopes::{ADMIN_CLIENT_ID, PLATFORM_ADMIN};
 use argus_types::{ScopeSet, TenantId};
 use chrono::Duration;
@@ -30,6 +30,13 @@ struct Cli {
     /// PostgreSQL URL.
     #[arg(long, env = "ARGUS_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/argus", global = true)]
     database_url: String,
+    /// The `iss` of admin tokens: the auth-service's public URL, as it is
+    /// configured there.
+    #[arg(long, env = "ARGUS_ISSUER", default_value = "http://127.0.0.1:8080", global = true)]
+    issuer: String,
+    /// The `aud` of admin tokens, as the auth-service is configured.
+    #[arg(long, env = "ARGUS_AUDIENCE", default_value = LIVE_AUDIENCE, global = true)]
+    audience: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,7 +46,12 @@ enum Command {
     /// Apply pending database migrations (under an advisory lock), make
     /// sure signing keys exist and seal any key not yet sealed under the
     /// first of ARGUS_KEY_SEALING_KEYS.
-    Migrate,
+    Migrate {
+        /// Only show which migrations are applied and which are pending;
+        /// change nothing.
+        #[arg(long)]
+        status: bool,
+    },
     /// Tenants.
     Tenant {
         #[command(subcommand)]
@@ -65,6 +77,12 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
+    /// Print a shell completion script: `argusctl completions bash >
+    /// /etc/bash_completion.d/argusctl`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// The dead-letter queue: messages the workers gave up on.
     Dlq {
         #[command(flatten)]
@@ -81,11 +99,26 @@ enum BundleCommand {
     Load { file: std::path::PathBuf },
     /// Let an app of a tenant run a bundle's operations.
     Grant {
+        /// The tenant's id (`ten_...`).
         #[arg(long)]
         tenant: String,
         /// The app's client_id (`app_...`).
         #[arg(long)]
         app: String,
+        /// The bundle's name (its file stem).
+        #[arg(long)]
+        bundle: String,
+    },
+    /// Take a bundle away from an app: its operations are refused within
+    /// 5 seconds on every api-service (their approval cache).
+    Revoke {
+        /// The tenant's id (`ten_...`).
+        #[arg(long)]
+        tenant: String,
+        /// The app's client_id (`app_...`).
+        #[arg(long)]
+        app: String,
+        /// The bundle's name.
         #[arg(long)]
         bundle: String,
     },
@@ -97,41 +130,67 @@ enum BundleCommand {
 enum TenantCommand {
     /// Create a tenant and print its id and an admin access token.
     Create {
+        /// A display name, 1 to 200 characters.
         #[arg(long)]
         name: String,
         /// Lifetime of the admin token, in seconds (60 to 86400).
         #[arg(long, default_value_t = DEFAULT_ADMIN_TOKEN_TTL)]
         ttl: u32,
     },
+    /// List every tenant (id, name, created_at).
+    List,
 }
 
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Mint a `platform:admin` token for an existing tenant.
     Admin {
+        /// The tenant's id (`ten_...`).
         #[arg(long)]
         tenant: String,
+        /// Lifetime in seconds (60 to 86400).
         #[arg(long, default_value_t = DEFAULT_ADMIN_TOKEN_TTL)]
         ttl: u32,
     },
     /// Revoke an access token by its `jti` (printed when an admin token is
     /// minted): every auth-service and api-service replica refuses it
     /// within a second.
-    Revoke { jti: String },
+    Revoke {
+        /// The token's `jti` claim.
+        jti: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum UserCommand {
     /// Create a user who can sign in at /v1/oauth/authorize.
     Create {
+        /// The tenant's id (`ten_...`).
         #[arg(long)]
         tenant: String,
+        /// Their sign-in email (stored lowercase).
         #[arg(long)]
         email: String,
         /// At least 8 characters. Prefer ARGUS_USER_PASSWORD to keep it out
         /// of shell history.
         #[arg(long, env = "ARGUS_USER_PASSWORD", hide_env_values = true)]
         password: String,
+    },
+    /// List a tenant's users (id, email, created_at, disabled_at).
+    List {
+        /// The tenant's id (`ten_...`).
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Disable a user: they can no longer sign in, their sessions end and
+    /// every grant they gave apps is revoked (refresh and access tokens).
+    Disable {
+        /// The tenant's id (`ten_...`).
+        #[arg(long)]
+        tenant: String,
+        /// The user's id (`usr_...`).
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -184,19 +243,11 @@ struct Issuer {
     audience: String,
 }
 
-impl Issuer {
-    fn from_environment() -> Self {
-        Self {
-            issuer: var_or("ARGUS_ISSUER", "http://127.0.0.1:8080"),
-            audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
+        Ok(Value::Null) => ExitCode::SUCCESS,
         Ok(output) => {
             #[allow(clippy::print_stdout)]
             {
@@ -213,8 +264,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<Value, CtlError> {
     let store_config = StoreConfig { database_url: cli.database_url.clone(), max_connections: 2 };
+    let issuer = Issuer { issuer: cli.issuer, audience: cli.audience };
     match cli.command {
-        Command::Migrate => {
+        Command::Migrate { status: true } => {
+            let status = argus_store::migration_status(&cli.database_url).await?;
+            Ok(json!({ "applied": status.applied, "pending": status.pending }))
+        }
+        Command::Migrate { status: false } => {
             let sealer = key_sealer()?;
             let applied = argus_store::run_migrations(&cli.database_url).await?;
             Store::connect(&store_config)?.ensure_signing_keys(&sealer).await?;
@@ -228,7 +284,7 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             let ttl = token_ttl(ttl)?;
             let store = Store::connect(&store_config)?;
             let tenant = store.create_tenant(name).await?;
-            let token = admin_token(&store, &tenant.id, ttl).await?;
+            let token = admin_token(&store, &issuer, &tenant.id, ttl).await?;
             Ok(json!({
                 "tenant_id": tenant.id,
                 "name": tenant.name,
@@ -241,7 +297,7 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             let ttl = token_ttl(ttl)?;
             let store = Store::connect(&store_config)?;
             let tenant = existing_tenant(&store, &tenant).await?;
-            let token = admin_token(&store, &tenant, ttl).await?;
+            let token = admin_token(&store, &issuer, &tenant, ttl).await?;
             Ok(json!({
                 "tenant_id": tenant,
                 "admin_token": token.token,
@@ -275,6 +331,55 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
                 .map_err(|e| CtlError::Input(e.to_string()))??;
             let user = store.create_user(&tenant, &email, &hash).await?;
             Ok(json!({ "user_id": user.id, "tenant_id": user.tenant_id, "email": user.email }))
+        }
+        Command::Tenant { command: TenantCommand::List } => {
+            let tenants = Store::connect(&store_config)?.list_tenants().await?;
+            let tenants: Vec<Value> = tenants
+                .iter()
+                .map(|t| json!({ "tenant_id": t.id, "name": t.name, "created_at": t.created_at }))
+                .collect();
+            Ok(json!({ "tenants": tenants }))
+        }
+        Command::User { command: UserCommand::List { tenant } } => {
+            let store = Store::connect(&store_config)?;
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let users: Vec<Value> = store
+                .list_users(&tenant)
+                .await?
+                .iter()
+                .map(|u| {
+                    json!({ "user_id": u.id, "email": u.email, "created_at": u.created_at, "disabled_at": u.disabled_at })
+                })
+                .collect();
+            Ok(json!({ "tenant_id": tenant, "users": users }))
+        }
+        Command::User { command: UserCommand::Disable { tenant, user } } => {
+            let store = Store::connect(&store_config)?;
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let id =
+                argus_types::UserId::from_str(&user).map_err(|e| CtlError::Input(format!("--user `{user}`: {e}")))?;
+            let disabled = store
+                .disable_user(&tenant, &id)
+                .await?
+                .ok_or_else(|| CtlError::Input(format!("no user `{user}` in tenant {tenant}")))?;
+            Ok(json!({
+                "user_id": id,
+                "disabled_at": disabled.disabled_at,
+                "sessions_ended": disabled.sessions_ended,
+                "grants_revoked": disabled.grants_revoked,
+                "access_tokens_revoked": disabled.revoked.len(),
+            }))
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "argusctl", &mut script);
+            // Printed as is (not JSON): it is meant to be piped to a file.
+            #[allow(clippy::print_stdout)]
+            {
+                print!("{}", String::from_utf8_lossy(&script));
+            }
+            Ok(Value::Null)
         }
         Command::Keys { command: KeysCommand::Rotate } => {
             let store = Store::connect(&store_config)?;
@@ -326,6 +431,18 @@ async fn bundle(command: BundleCommand, store_config: &StoreConfig) -> Result<Va
             store.grant_bundle(&tenant, &client, &bundle).await?;
             Ok(json!({ "tenant_id": tenant, "client_id": client, "bundle": bundle }))
         }
+        BundleCommand::Revoke { tenant, app, bundle } => {
+            let store = Store::connect(store_config)?;
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let client =
+                argus_types::ClientId::from_str(&app).map_err(|e| CtlError::Input(format!("--app `{app}`: {e}")))?;
+            if !store.revoke_bundle_grant(&tenant, &client, &bundle).await? {
+                return Err(CtlError::Input(format!(
+                    "app {client} of tenant {tenant} does not have bundle `{bundle}`"
+                )));
+            }
+            Ok(json!({ "tenant_id": tenant, "client_id": client, "bundle": bundle, "revoked": true }))
+        }
         BundleCommand::List => {
             let bundles = Store::connect(store_config)?.list_bundles().await?;
             let bundles: Vec<Value> = bundles
@@ -363,6 +480,7 @@ async fn existing_tenant(store: &Store, raw: &str) -> Result<TenantId, CtlError>
 
 async fn admin_token(
     store: &Store,
+    issuer: &Issuer,
     tenant: &TenantId,
     lifetime: Duration,
 ) -> Result<argus_crypto::IssuedToken, CtlError> {
@@ -372,7 +490,6 @@ async fn admin_token(
         .current_signing_key(&sealer)
         .await?
         .ok_or_else(|| CtlError::Input("no current signing key; run `argusctl migrate`".into()))?;
-    let issuer = Issuer::from_environment();
     let scopes: ScopeSet = [PLATFORM_ADMIN].into_iter().collect();
     let subject = format!("admin:{tenant}");
     Ok(argus_crypto::issue_access_token(

@@ -503,3 +503,85 @@ async fn dlq_lists_and_replays_messages_that_died() {
         .expect("the replayed message is back on the deliveries queue");
     assert_eq!(back.delivery.properties.message_id().as_ref().map(|s| s.as_str()), Some("dlv_x1.3"));
 }
+
+#[tokio::test]
+async fn operators_list_tenants_and_users_disable_users_and_revoke_bundles() {
+    let db = TestDatabase::empty().await;
+    let status = ok_json(db.url(), &["migrate", "--status"]).await;
+    assert!(status["applied"].as_array().unwrap().is_empty());
+    let pending = status["pending"].as_array().unwrap().len();
+    assert!(pending > 10, "{status}");
+    ok_json(db.url(), &["migrate"]).await;
+    let status = ok_json(db.url(), &["migrate", "--status"]).await;
+    assert_eq!(status["applied"].as_array().unwrap().len(), pending);
+    assert!(status["pending"].as_array().unwrap().is_empty());
+
+    let a = ok_json(db.url(), &["tenant", "create", "--name", "A"]).await["tenant_id"].as_str().unwrap().to_owned();
+    let b = ok_json(db.url(), &["tenant", "create", "--name", "B"]).await["tenant_id"].as_str().unwrap().to_owned();
+    let tenants = ok_json(db.url(), &["tenant", "list"]).await;
+    let ids: Vec<&str> =
+        tenants["tenants"].as_array().unwrap().iter().map(|t| t["tenant_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [a.as_str(), b.as_str()]);
+
+    let create = |tenant: String, email: &'static str| {
+        let url = db.url().to_owned();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_argusctl"))
+                .args(["user", "create", "--tenant", &tenant, "--email", email])
+                .env("ARGUS_DATABASE_URL", &url)
+                .env("ARGUS_USER_PASSWORD", "correct horse battery")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let made = create(a.clone(), "ana@example.com").await;
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let user = serde_json::from_slice::<Value>(&made.stdout).unwrap()["user_id"].as_str().unwrap().to_owned();
+    assert!(create(b.clone(), "bo@example.com").await.status.success());
+    let listed = ok_json(db.url(), &["user", "list", "--tenant", &a]).await;
+    let users = listed["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "only the tenant's own: {listed}");
+    assert_eq!(users[0]["email"], "ana@example.com");
+    assert!(users[0]["disabled_at"].is_null());
+    assert!(!listed.to_string().contains("argon2"), "no password hash: {listed}");
+
+    let disabled = ok_json(db.url(), &["user", "disable", "--tenant", &a, "--user", &user]).await;
+    assert_eq!(disabled["user_id"], user.as_str());
+    assert!(disabled["disabled_at"].is_string());
+    let listed = ok_json(db.url(), &["user", "list", "--tenant", &a]).await;
+    assert_eq!(listed["users"][0]["disabled_at"], disabled["disabled_at"]);
+    fails(db.url(), &["user", "disable", "--tenant", &b, "--user", &user], "no user").await;
+    fails(db.url(), &["user", "disable", "--tenant", &a, "--user", "bob"], "--user `bob`").await;
+
+    // Bundles: a revoked grant is gone; revoking what is not granted says so.
+    let store =
+        argus_store::Store::connect(&StoreConfig { database_url: db.url().to_owned(), max_connections: 1 }).unwrap();
+    let new = argus_store::apps::NewApp {
+        name: "Console".into(),
+        client_type: argus_types::ClientType::Confidential,
+        grant_types: vec![argus_types::GrantType::ClientCredentials],
+        redirect_uris: vec![],
+        requested_scopes: vec!["cases:read".into()],
+        approved_scopes: vec!["cases:read".into()],
+    };
+    let app = store.create_app(&a.parse().unwrap(), new, Some(vec![0; 32])).await.unwrap().client_id.to_string();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/bundles/case-sync.graphql");
+    ok_json(db.url(), &["bundle", "load", file]).await;
+    let grant = ["--tenant", a.as_str(), "--app", app.as_str(), "--bundle", "case-sync"];
+    ok_json(db.url(), &[&["bundle", "grant"][..], &grant[..]].concat()).await;
+    let grants = |bundles: &Value| bundles["bundles"][0]["grants"].as_array().unwrap().len();
+    assert_eq!(grants(&ok_json(db.url(), &["bundle", "list"]).await), 1);
+    let revoked = ok_json(db.url(), &[&["bundle", "revoke"][..], &grant[..]].concat()).await;
+    assert_eq!(revoked["revoked"], true);
+    assert_eq!(grants(&ok_json(db.url(), &["bundle", "list"]).await), 0);
+    fails(db.url(), &[&["bundle", "revoke"][..], &grant[..]].concat(), "does not have bundle `case-sync`").await;
+    fails(db.url(), &["bundle", "revoke", "--tenant", &a, "--app", "nope", "--bundle", "case-sync"], "--app").await;
+
+    let script = argusctl(db.url(), &["completions", "bash"]).await;
+    assert!(script.status.success());
+    let script = String::from_utf8(script.stdout).unwrap();
+    assert!(script.contains("argusctl") && script.contains("dlq") && script.contains("completions"), "{script}");
+    let out = argusctl(db.url(), &["completions", "tcsh"]).await;
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("tcsh"));
+}

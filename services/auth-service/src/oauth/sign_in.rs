@@ -55,7 +55,8 @@ pub async fn attempt_sign_in(
         return Ok(SignInOutcome::Busy);
     };
     match user {
-        Some(user) if verified => {
+        // A disabled user is told what a wrong password is told.
+        Some(user) if verified && user.disabled_at.is_none() => {
             state.store.clear_sign_in_failures(tenant, &email).await?;
             let raw = random_token();
             state.store.create_session(state.secrets.hash(&raw), tenant, &user.id, state.session_ttl).await?;

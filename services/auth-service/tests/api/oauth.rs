@@ -827,3 +827,57 @@ async fn client_sent_forwarding_headers_do_not_change_the_per_address_limit() {
     assert_eq!(attempt("10.0.0.99, 192.0.2.1").await, 429);
     assert_eq!(attempt("10.0.0.99, 192.0.2.2").await, 401, "another client behind the proxy has its own limit");
 }
+
+#[tokio::test]
+async fn a_disabled_user_cannot_sign_in_and_what_they_granted_is_revoked() {
+    let s = confidential_code_client().await;
+    let (_, tokens, _) = code_and_tokens(&s, "incidents:read").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(introspect(&s, access).await["active"], true);
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(access).unwrap().claims;
+    let tenant: argus_types::TenantId = claims["tid"].as_str().unwrap().parse().unwrap();
+    let user: argus_types::UserId = claims["sub"].as_str().unwrap().parse().unwrap();
+
+    let disabled = s.app.store.disable_user(&tenant, &user).await.unwrap().unwrap();
+    assert_eq!(disabled.grants_revoked, 1);
+    assert!(!disabled.revoked.is_empty());
+    // Within a second every replica refuses the access token; the refresh
+    // token is spent for good.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while introspect(&s, access).await["active"] != false {
+        assert!(std::time::Instant::now() < deadline, "the disabled user's token still works");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = s
+        .app
+        .form(
+            "/v1/oauth/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+            Some((&s.client_id, &s.secret)),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
+
+    // The right password is now as good as a wrong one.
+    let (_, challenge) = pkce_pair();
+    let query = authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s");
+    let browser = s.app.browserless();
+    let html =
+        browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
+    let r = browser
+        .post(s.app.url("/v1/oauth/sign-in"))
+        .form(&[
+            ("email", "dispatcher@example.com"),
+            ("password", PASSWORD),
+            ("csrf", &hidden_field(&html, "csrf")),
+            ("request", &hidden_field(&html, "request")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("The email or password is not correct."));
+    assert!(s.app.store.disable_user(&tenant, &argus_types::UserId::generate()).await.unwrap().is_none());
+}
