@@ -1,7 +1,6 @@
 //! The entity graph's kinds: a closed set of entity kinds, and relationship
 //! kinds the caller names (lowercase snake case).
 
-use crate::DomainError;
 use crate::text_enum::text_enum;
 
 text_enum! {
@@ -21,15 +20,6 @@ pub fn valid_relationship_kind(kind: &str) -> bool {
     kind.len() <= MAX_RELATIONSHIP_KIND
         && kind.starts_with(|c: char| c.is_ascii_lowercase())
         && kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// Checks `kind` as the relationship kind in `field`.
-pub fn check_relationship_kind(field: &str, kind: &str) -> Result<(), DomainError> {
-    if valid_relationship_kind(kind) {
-        Ok(())
-    } else {
-        Err(DomainError::invalid(field, "must be lowercase snake case, at most 64 characters"))
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid { field: field.into(), reason: reason.into() }
     }
 }

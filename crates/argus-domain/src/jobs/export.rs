@@ -48,10 +48,18 @@ impl ExportInput {
             }
         }
         let filters = ExportFilters {
-            incident_status: parse_one_of("input.incident_status", self.incident_status.as_deref())?,
-            incident_severity: parse_one_of("input.incident_severity", self.incident_severity.as_deref())?,
-            case_status: parse_one_of("input.case_status", self.case_status.as_deref())?,
-            entity_kind: parse_one_of("input.entity_kind", self.entity_kind.as_deref())?,
+            incident_status: self
+                .incident_status
+                .as_deref()
+                .map(|v| parse_one_of("input.incident_status", v))
+                .transpose()?,
+            incident_severity: self
+                .incident_severity
+                .as_deref()
+                .map(|v| parse_one_of("input.incident_severity", v))
+                .transpose()?,
+            case_status: self.case_status.as_deref().map(|v| parse_one_of("input.case_status", v)).transpose()?,
+            entity_kind: self.entity_kind.as_deref().map(|v| parse_one_of("input.entity_kind", v)).transpose()?,
         };
         if let Some(k) = &self.relationship_kind
             && !valid_relationship_kind(k)

@@ -17,9 +17,9 @@ pub(crate) fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), St
     if allowed.contains(&value) { Ok(()) } else { Err(format!("{what} must be one of {}", allowed.join(", "))) }
 }
 
-/// `value`, if given, as a `T`; else the message of [`one_of`].
-pub(crate) fn parse_one_of<T: TextEnum>(what: &str, value: Option<&str>) -> Result<Option<T>, String> {
-    value.map(|v| v.parse().map_err(|_| format!("{what} must be one of {}", T::NAMES.join(", ")))).transpose()
+/// `value` as a `T`; else the message of [`one_of`].
+pub(crate) fn parse_one_of<T: TextEnum>(what: &str, value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| format!("{what} must be one of {}", T::NAMES.join(", ")))
 }
 
 text_enum! {
@@ -65,12 +65,6 @@ impl JobStatus {
             Self::Failed => Some(JobOutcome::Failed),
             Self::Cancelled => Some(JobOutcome::Cancelled),
         }
-    }
-
-    /// Whether a job in this state may be claimed by a worker: a queued
-    /// one, or a running one whose lease expired.
-    pub fn is_claimable(self) -> bool {
-        matches!(self, Self::Queued | Self::Running)
     }
 }
 
