@@ -28,8 +28,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::ComputeError;
 use crate::progress::Progress;
-use crate::{ComputeError, InputError};
+// The input is the domain's: the API checks it without linking this crate.
+pub use argus_domain::jobs::enrich::{EnrichInput, MAX_ENTITY_IDS, MAX_SUGGESTIONS};
 
 /// Region for phone numbers written without an international prefix when neither the entity's `country` nor the
 /// input's `default_region` says otherwise. US is libphonenumber's customary default; tenants elsewhere should
@@ -39,117 +41,21 @@ pub const DEFAULT_REGION: &str = "US";
 pub const DEFAULT_MIN_SCORE: f64 = 0.75;
 /// Default threshold for link suggestions.
 pub const DEFAULT_MIN_LINK_SCORE: f64 = 0.5;
-/// Default and largest cap on each suggestion list.
+/// Default cap on each suggestion list.
 pub const DEFAULT_MAX_SUGGESTIONS: usize = 1_000;
-pub const MAX_SUGGESTIONS: usize = 100_000;
-/// Most entity ids in one job.
-pub const MAX_ENTITY_IDS: usize = 100_000;
 /// Blocks (entities sharing a key) larger than this are skipped: a key shared by hundreds of entities (a
 /// switchboard number, a very common name) says little, and comparing all of their pairs is quadratic.
 pub const MAX_BLOCK_SIZE: usize = 200;
 
-/// The job input for kind `intelligence.enrich.bulk`.
-///
-/// ```json
-/// {
-///   "entity_ids": ["ent_01", "ent_02"],
-///   "entity_kinds": ["person", "location"],
-///   "default_region": "GB",
-///   "min_score": 0.75,
-///   "min_link_score": 0.5,
-///   "max_suggestions": 1000
-/// }
-/// ```
-///
-/// Every field is optional. `entity_ids` and `entity_kinds` say which entities the caller loads (absent: all
-/// of the tenant's); `default_region` is an ISO 3166-1 alpha-2 code (default [`DEFAULT_REGION`]); `min_score`
-/// and `min_link_score` in 0..=1 drop weaker duplicate and link suggestions; `max_suggestions` (1..=100000,
-/// default 1000) caps each list.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnrichInput {
-    pub entity_ids: Option<Vec<String>>,
-    pub entity_kinds: Option<Vec<String>>,
-    pub default_region: Option<String>,
-    pub min_score: Option<f64>,
-    pub min_link_score: Option<f64>,
-    pub max_suggestions: Option<usize>,
-}
-
-impl EnrichInput {
-    /// Parses and validates the job input.
-    pub fn from_json(value: Value) -> Result<Self, InputError> {
-        let input: Self = serde_json::from_value(value).map_err(|e| InputError::Malformed(e.to_string()))?;
-        input.validate()?;
-        Ok(input)
-    }
-
-    pub fn validate(&self) -> Result<(), InputError> {
-        if let Some(ids) = &self.entity_ids {
-            if ids.is_empty() {
-                return Err(InputError::invalid("entity_ids", "must not be empty (omit it to enrich every entity)"));
-            }
-            if ids.len() > MAX_ENTITY_IDS {
-                return Err(InputError::invalid(
-                    "entity_ids",
-                    format!("lists {} ids, at most {MAX_ENTITY_IDS} are allowed", ids.len()),
-                ));
-            }
-            if let Some(i) = ids.iter().position(|id| id.trim().is_empty()) {
-                return Err(InputError::invalid(format!("entity_ids[{i}]"), "must not be empty"));
-            }
-        }
-        if let Some(kinds) = &self.entity_kinds {
-            if kinds.is_empty() {
-                return Err(InputError::invalid("entity_kinds", "must not be empty (omit it to include every kind)"));
-            }
-            if kinds.iter().any(|k| k.trim().is_empty()) {
-                return Err(InputError::invalid("entity_kinds", "must not contain an empty kind"));
-            }
-        }
-        if let Some(region) = &self.default_region
-            && parse_region(region).is_none()
-        {
-            return Err(InputError::invalid(
-                "default_region",
-                format!("must be an ISO 3166-1 alpha-2 region code such as \"GB\" or \"US\", got {region:?}"),
-            ));
-        }
-        for (field, value) in [("min_score", self.min_score), ("min_link_score", self.min_link_score)] {
-            if let Some(v) = value
-                && !(0.0..=1.0).contains(&v)
-            {
-                return Err(InputError::invalid(field, format!("must be between 0 and 1, got {v}")));
-            }
-        }
-        if let Some(m) = self.max_suggestions
-            && !(1..=MAX_SUGGESTIONS).contains(&m)
-        {
-            return Err(InputError::invalid(
-                "max_suggestions",
-                format!("must be between 1 and {MAX_SUGGESTIONS}, got {m}"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The entities to load (`None`: all, subject to [`EnrichInput::entity_kinds`]).
-    pub fn entity_ids(&self) -> Option<&[String]> {
-        self.entity_ids.as_deref()
-    }
-
-    /// The kinds to load (`None`: all).
-    pub fn entity_kinds(&self) -> Option<&[String]> {
-        self.entity_kinds.as_deref()
-    }
-
-    fn region(&self) -> phonenumber::country::Id {
-        self.default_region
-            .as_deref()
-            .and_then(parse_region)
-            .or_else(|| parse_region(DEFAULT_REGION))
-            .unwrap_or(phonenumber::country::Id::US)
-    }
+/// The region phone numbers without an international prefix are read in:
+/// the input's `default_region`, else [`DEFAULT_REGION`].
+fn region(input: &EnrichInput) -> phonenumber::country::Id {
+    input
+        .default_region
+        .as_deref()
+        .and_then(parse_region)
+        .or_else(|| parse_region(DEFAULT_REGION))
+        .unwrap_or(phonenumber::country::Id::US)
 }
 
 fn parse_region(code: &str) -> Option<phonenumber::country::Id> {
@@ -254,7 +160,7 @@ pub fn enrich(
     progress.report(0.0)?;
 
     let selected = select(entities, input)?;
-    let region = input.region();
+    let region = region(input);
     let min_score = input.min_score.unwrap_or(DEFAULT_MIN_SCORE);
     let min_link_score = input.min_link_score.unwrap_or(DEFAULT_MIN_LINK_SCORE);
     let max_suggestions = input.max_suggestions.unwrap_or(DEFAULT_MAX_SUGGESTIONS);
@@ -770,6 +676,23 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_domain_knows_exactly_the_regions_phonenumber_reads() {
+        for r in argus_domain::jobs::enrich::PHONE_REGIONS {
+            assert!(parse_region(r).is_some(), "{r}");
+        }
+        for a in 'A'..='Z' {
+            for b in 'A'..='Z' {
+                let code = format!("{a}{b}");
+                assert_eq!(
+                    parse_region(&code).is_some(),
+                    argus_domain::jobs::enrich::phone_region(&code).is_some(),
+                    "{code}"
+                );
+            }
+        }
+    }
+
     fn entity(id: &str, kind: &str, name: &str, attributes: Value) -> EntityRecord {
         let Value::Object(attributes) = attributes else { panic!("attributes must be an object") };
         EntityRecord { id: id.into(), kind: kind.into(), name: name.into(), attributes }
@@ -805,7 +728,7 @@ mod tests {
 
     #[test]
     fn default_region_decides_national_numbers_and_country_overrides_it() {
-        let us = EnrichInput::default().region();
+        let us = region(&EnrichInput::default());
         assert_eq!(normalize_phone("(201) 555-0123", us).as_deref(), Some("+12015550123"));
         let entities = [entity("ent_1", "person", "A", json!({"phone": "020 7946 0000", "country": "gb"}))];
         assert_eq!(run(&entities, json!({})).normalized[0].phones, ["+442079460000"]);

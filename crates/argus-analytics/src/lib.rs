@@ -14,4 +14,4 @@ mod progress;
 pub mod enrich;
 pub mod graph;
 
-pub use error::{ComputeError, InputError};
+pub use error::ComputeError;

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use argus_types::scopes::implied_by;
 use argus_types::{AccessClaims, ScopeSet, TenantId};
 
 use crate::{AuthnError, TokenVerifier};
@@ -30,13 +31,9 @@ impl Principal {
         }
     }
 
-    /// Whether the caller holds `scope` or one of `implied_by`.
-    pub fn has(&self, scope: &str, implied_by: &[&str]) -> bool {
-        self.scopes.contains(scope) || implied_by.iter().any(|s| self.scopes.contains(s))
-    }
-
-    pub fn require(&self, scope: &'static str) -> Result<(), AuthnError> {
-        if self.scopes.contains(scope) { Ok(()) } else { Err(AuthnError::InsufficientScope(scope)) }
+    /// Whether the token holds `scope`, or the scope that implies it.
+    pub fn has(&self, scope: &str) -> bool {
+        self.scopes.contains(scope) || implied_by(scope).is_some_and(|s| self.scopes.contains(s))
     }
 }
 
@@ -75,8 +72,6 @@ impl FromRequest for Principal {
 /// signature.
 pub trait RequiredScope {
     const SCOPE: &'static str;
-    /// Scopes that imply this one (a write scope implies its read scope).
-    const IMPLIED_BY: &'static [&'static str] = &[];
     /// The one client whose tokens may carry this scope, when only one may.
     const ISSUED_TO: Option<&'static str> = None;
 }
@@ -104,8 +99,8 @@ impl<S: RequiredScope + 'static> FromRequest for Scoped<S> {
         let principal = Principal::from_request(req, payload);
         Box::pin(async move {
             let principal = principal.await?;
-            if !S::IMPLIED_BY.iter().any(|s| principal.scopes.contains(s)) {
-                principal.require(S::SCOPE)?;
+            if !principal.has(S::SCOPE) {
+                return Err(AuthnError::InsufficientScope(S::SCOPE));
             }
             // A token from any other client that carries the scope anyway
             // (minted before the scope left the catalog) is refused.
@@ -176,7 +171,6 @@ pub struct WebhooksRead;
 
 impl RequiredScope for WebhooksRead {
     const SCOPE: &'static str = "webhooks:read";
-    const IMPLIED_BY: &'static [&'static str] = &["webhooks:write"];
 }
 
 /// `webhooks:write`.
@@ -193,7 +187,6 @@ pub struct JobsRead;
 
 impl RequiredScope for JobsRead {
     const SCOPE: &'static str = "jobs:read";
-    const IMPLIED_BY: &'static [&'static str] = &["jobs:write"];
 }
 
 /// `jobs:write`.

@@ -345,7 +345,7 @@ async fn webhook_load(
                 let id = EventId::generate();
                 let now = chrono::Utc::now();
                 let data = json!({"incident_id": "inc_bench"});
-                let body = argus_types::events::envelope(&id, "incident.updated", now, &tenant, data.clone());
+                let body = argus_domain::events::envelope(&id, "incident.updated", now, &tenant, data.clone());
                 let event = proto::Event {
                     id: id.to_string(),
                     r#type: "incident.updated".into(),

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use argus_domain::{EntityKind, IncidentStatus, Severity};
 use argus_types::{EntityId, IncidentId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -18,7 +19,7 @@ use crate::{Page, Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct ImportEntity {
     pub external_id: String,
-    pub kind: String,
+    pub kind: EntityKind,
     pub name: String,
     pub attributes: Value,
 }
@@ -37,9 +38,8 @@ pub struct ImportIncident {
     pub external_id: String,
     pub title: String,
     pub description: String,
-    pub severity: String,
-    /// `open` or `closed`.
-    pub status: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
     pub location: Option<String>,
     pub occurred_at: Option<DateTime<Utc>>,
 }

@@ -6,7 +6,8 @@
 //! never is. The store does not know the bus's wire format: the caller
 //! passes an [`Announce`] that turns a [`DomainEvent`] into the outbox row.
 
-use argus_types::events::envelope;
+use argus_domain::events::envelope;
+use argus_domain::{CaseStatus, EntityKind, IncidentStatus, Severity};
 use argus_types::{CaseId, EntityId, EventId, IncidentId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -16,13 +17,9 @@ use serde_json::Value;
 
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{case_incidents, cases, entities, incidents, relationships};
+use crate::stored_text::Stored;
 use crate::webhooks::insert_event;
 use crate::{Page, Store, StoreError};
-
-pub const INCIDENT_STATUSES: &[&str] = &["open", "closed"];
-pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
-pub const CASE_STATUSES: &[&str] = &["open", "in_progress", "closed"];
-pub const ENTITY_KINDS: &[&str] = &["person", "organisation", "vehicle", "location"];
 
 /// An event a mutation announces, before it becomes an outbox row.
 #[derive(Debug, Clone)]
@@ -49,8 +46,10 @@ pub struct IncidentRecord {
     pub tenant_id: String,
     pub title: String,
     pub description: String,
-    pub status: String,
-    pub severity: String,
+    #[diesel(deserialize_as = Stored<IncidentStatus>)]
+    pub status: IncidentStatus,
+    #[diesel(deserialize_as = Stored<Severity>)]
+    pub severity: Severity,
     pub location: Option<String>,
     pub reporter: String,
     pub occurred_at: Option<DateTime<Utc>>,
@@ -66,7 +65,8 @@ struct CaseRow {
     tenant_id: String,
     title: String,
     description: String,
-    status: String,
+    #[diesel(deserialize_as = Stored<CaseStatus>)]
+    status: CaseStatus,
     assignees: Vec<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -80,7 +80,7 @@ pub struct CaseRecord {
     pub tenant_id: String,
     pub title: String,
     pub description: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub assignees: Vec<String>,
     pub incident_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -110,7 +110,8 @@ impl CaseRow {
 pub struct EntityRecord {
     pub id: String,
     pub tenant_id: String,
-    pub kind: String,
+    #[diesel(deserialize_as = Stored<EntityKind>)]
+    pub kind: EntityKind,
     pub name: String,
     pub attributes: Value,
     pub created_at: DateTime<Utc>,
@@ -132,7 +133,7 @@ pub struct RelationshipRecord {
 pub struct NewIncident {
     pub title: String,
     pub description: String,
-    pub severity: String,
+    pub severity: Severity,
     pub location: Option<String>,
     pub occurred_at: Option<DateTime<Utc>>,
     pub reporter: String,
@@ -143,15 +144,15 @@ pub struct NewIncident {
 pub struct IncidentChanges {
     pub title: Option<String>,
     pub description: Option<String>,
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     pub location: Option<Option<String>>,
     pub occurred_at: Option<Option<DateTime<Utc>>>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFilter {
-    pub status: Option<String>,
-    pub severity: Option<String>,
+    pub status: Option<IncidentStatus>,
+    pub severity: Option<Severity>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
 }
@@ -169,7 +170,7 @@ pub struct CaseChanges {
     pub title: Option<String>,
     pub description: Option<String>,
     /// `open` or `in_progress`; closing is its own mutation.
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     pub assignees: Option<Vec<String>>,
     pub link_incidents: Vec<IncidentId>,
     pub unlink_incidents: Vec<IncidentId>,
@@ -177,20 +178,20 @@ pub struct CaseChanges {
 
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     pub assignee: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewEntity {
-    pub kind: String,
+    pub kind: EntityKind,
     pub name: String,
     pub attributes: Value,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct EntityFilter {
-    pub kind: Option<String>,
+    pub kind: Option<EntityKind>,
     /// Case-insensitive substring of the name.
     pub name_contains: Option<String>,
 }
@@ -298,7 +299,7 @@ impl Store {
                     incidents::tenant_id.eq(tenant.as_str()),
                     incidents::title.eq(&new.title),
                     incidents::description.eq(&new.description),
-                    incidents::severity.eq(&new.severity),
+                    incidents::severity.eq(new.severity.as_str()),
                     incidents::location.eq(&new.location),
                     incidents::occurred_at.eq(new.occurred_at),
                     incidents::reporter.eq(&new.reporter),
@@ -324,7 +325,7 @@ impl Store {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(current) = load_incident_for_update(conn, tenant, id).await? else { return Ok(None) };
-            if current.status == "closed" {
+            if !current.status.accepts_changes() {
                 return Err(StoreError::Conflict(format!("incident {id} is closed")));
             }
             let record = diesel::update(incidents::table)
@@ -333,7 +334,7 @@ impl Store {
                 .set((
                     incidents::title.eq(changes.title.unwrap_or(current.title)),
                     incidents::description.eq(changes.description.unwrap_or(current.description)),
-                    incidents::severity.eq(changes.severity.unwrap_or(current.severity)),
+                    incidents::severity.eq(changes.severity.unwrap_or(current.severity).as_str()),
                     incidents::location.eq(changes.location.unwrap_or(current.location)),
                     incidents::occurred_at.eq(changes.occurred_at.unwrap_or(current.occurred_at)),
                     incidents::updated_at.eq(diesel::dsl::now),
@@ -358,14 +359,12 @@ impl Store {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(current) = load_incident_for_update(conn, tenant, id).await? else { return Ok(None) };
-            if current.status == "closed" {
-                return Ok(Some(current));
-            }
+            let Some(closed) = current.status.close() else { return Ok(Some(current)) };
             let record = diesel::update(incidents::table)
                 .filter(incidents::tenant_id.eq(tenant.as_str()))
                 .filter(incidents::id.eq(id.as_str()))
                 .set((
-                    incidents::status.eq("closed"),
+                    incidents::status.eq(closed.as_str()),
                     incidents::closed_at.eq(diesel::dsl::now),
                     incidents::updated_at.eq(diesel::dsl::now),
                 ))
@@ -408,10 +407,10 @@ impl Store {
             query = query.filter(incidents::id.gt(after.as_str()));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(incidents::status.eq(status));
+            query = query.filter(incidents::status.eq(status.as_str()));
         }
         if let Some(severity) = &filter.severity {
-            query = query.filter(incidents::severity.eq(severity));
+            query = query.filter(incidents::severity.eq(severity.as_str()));
         }
         if let Some(t) = filter.created_after {
             query = query.filter(incidents::created_at.ge(t));
@@ -475,7 +474,7 @@ impl Store {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(current) = load_case_for_update(conn, tenant, id).await? else { return Ok(None) };
-            if current.status == "closed" {
+            if !current.status.accepts_changes() {
                 return Err(StoreError::Conflict(format!("case {id} is closed")));
             }
             let row = diesel::update(cases::table)
@@ -484,7 +483,7 @@ impl Store {
                 .set((
                     cases::title.eq(changes.title.unwrap_or(current.title)),
                     cases::description.eq(changes.description.unwrap_or(current.description)),
-                    cases::status.eq(changes.status.unwrap_or(current.status)),
+                    cases::status.eq(changes.status.unwrap_or(current.status).as_str()),
                     cases::assignees.eq(changes.assignees.unwrap_or(current.assignees)),
                     cases::updated_at.eq(diesel::dsl::now),
                 ))
@@ -518,15 +517,15 @@ impl Store {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(current) = load_case_for_update(conn, tenant, id).await? else { return Ok(None) };
-            if current.status == "closed" {
+            let Some(closed) = current.status.close() else {
                 let ids = case_incident_ids(conn, tenant, &current.id).await?;
                 return Ok(Some(current.with_incidents(ids)));
-            }
+            };
             let row = diesel::update(cases::table)
                 .filter(cases::tenant_id.eq(tenant.as_str()))
                 .filter(cases::id.eq(id.as_str()))
                 .set((
-                    cases::status.eq("closed"),
+                    cases::status.eq(closed.as_str()),
                     cases::closed_at.eq(diesel::dsl::now),
                     cases::updated_at.eq(diesel::dsl::now),
                 ))
@@ -577,7 +576,7 @@ impl Store {
             query = query.filter(cases::id.gt(after.as_str()));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(cases::status.eq(status));
+            query = query.filter(cases::status.eq(status.as_str()));
         }
         if let Some(assignee) = &filter.assignee {
             query = query.filter(cases::assignees.contains(vec![assignee.clone()]));
@@ -609,7 +608,7 @@ impl Store {
             .values((
                 entities::id.eq(EntityId::generate().as_str()),
                 entities::tenant_id.eq(tenant.as_str()),
-                entities::kind.eq(&new.kind),
+                entities::kind.eq(new.kind.as_str()),
                 entities::name.eq(&new.name),
                 entities::attributes.eq(&new.attributes),
             ))
@@ -647,7 +646,7 @@ impl Store {
             query = query.filter(entities::id.gt(after.as_str()));
         }
         if let Some(kind) = &filter.kind {
-            query = query.filter(entities::kind.eq(kind));
+            query = query.filter(entities::kind.eq(kind.as_str()));
         }
         if let Some(part) = &filter.name_contains {
             // LIKE metacharacters in the input match literally.

@@ -9,8 +9,8 @@
 //! in one transaction, guarded by the attempt, so a job finishes exactly
 //! once however often its task is delivered.
 
-use argus_types::events::envelope;
-use argus_types::jobs::{is_terminal, terminal_event};
+use argus_domain::events::envelope;
+use argus_domain::{CallbackStatus, JobKind, JobOutcome, JobStatus};
 use argus_types::{EventId, JobId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -21,6 +21,7 @@ use crate::domain::DomainEvent;
 use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, job_input_chunks, job_result_chunks, jobs};
+use crate::stored_text::{Stored, parse_stored};
 use crate::webhooks::insert_event;
 use crate::{Page, Store, StoreError};
 
@@ -33,8 +34,10 @@ pub struct JobRecord {
     pub id: String,
     pub tenant_id: String,
     pub client_id: String,
-    pub kind: String,
-    pub status: String,
+    #[diesel(deserialize_as = Stored<JobKind>)]
+    pub kind: JobKind,
+    #[diesel(deserialize_as = Stored<JobStatus>)]
+    pub status: JobStatus,
     pub input: Value,
     pub progress: f64,
     pub attempts: i32,
@@ -44,7 +47,8 @@ pub struct JobRecord {
     pub result_content_type: Option<String>,
     pub result_bytes: Option<i64>,
     pub callback_url: Option<String>,
-    pub callback_status: Option<String>,
+    #[diesel(deserialize_as = Stored<Option<CallbackStatus>>)]
+    pub callback_status: Option<CallbackStatus>,
     pub callback_attempts: i32,
     pub event_id: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -66,7 +70,7 @@ impl JobRecord {
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "error": self.error,
-            "result_url": (self.status == "succeeded").then(|| format!("/v1/jobs/{}/result", self.id)),
+            "result_url": (self.status == JobStatus::Succeeded).then(|| format!("/v1/jobs/{}/result", self.id)),
         })
     }
 }
@@ -75,7 +79,7 @@ impl JobRecord {
 pub struct NewJob {
     pub id: JobId,
     pub client_id: String,
-    pub kind: String,
+    pub kind: JobKind,
     pub input: Value,
     pub callback_url: Option<String>,
     pub callback_secret_sealed: Option<Vec<u8>>,
@@ -85,8 +89,8 @@ pub struct NewJob {
 
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
-    pub status: Option<String>,
-    pub kind: Option<String>,
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
 }
 
 /// A job that reached a terminal state, for the bus to announce.
@@ -143,8 +147,7 @@ impl Checkpoint {
 /// How a job ended.
 #[derive(Debug, Clone)]
 pub struct JobEnd {
-    /// `succeeded`, `failed` or `cancelled`.
-    pub status: &'static str,
+    pub outcome: JobOutcome,
     /// `{"code","message"}` for a failure.
     pub error: Option<Value>,
     /// The result (on success).
@@ -155,7 +158,7 @@ pub struct JobEnd {
 
 impl JobEnd {
     fn cancelled() -> Self {
-        Self { status: "cancelled", error: None, result: None, keep_result: chrono::Duration::zero() }
+        Self { outcome: JobOutcome::Cancelled, error: None, result: None, keep_result: chrono::Duration::zero() }
     }
 }
 
@@ -174,7 +177,7 @@ pub enum JobResult {
 pub struct CallbackContext {
     pub url: String,
     pub secret_sealed: Vec<u8>,
-    pub status: Option<String>,
+    pub status: Option<CallbackStatus>,
     pub attempts: i32,
     pub event_id: String,
     /// The envelope of the job's terminal event: the callback's body.
@@ -221,8 +224,7 @@ async fn finish_locked(
     announce: &JobAnnounce,
 ) -> Result<JobRecord, StoreError> {
     let id: JobId = crate::parse_id(&job.id)?;
-    let event_type = terminal_event(end.status)
-        .ok_or_else(|| StoreError::Corrupt(format!("`{}` is not a terminal job state", end.status)))?;
+    let event_type = end.outcome.event();
     let event_id = EventId::generate();
     let now = Utc::now();
     let (content_type, bytes) = match &end.result {
@@ -259,8 +261,8 @@ async fn finish_locked(
         .filter(jobs::tenant_id.eq(tenant.as_str()))
         .filter(jobs::id.eq(&job.id))
         .set((
-            jobs::status.eq(end.status),
-            jobs::progress.eq(if end.status == "succeeded" { 1.0 } else { job.progress }),
+            jobs::status.eq(end.outcome.status().as_str()),
+            jobs::progress.eq(if end.outcome == JobOutcome::Succeeded { 1.0 } else { job.progress }),
             jobs::error.eq(end.error),
             jobs::result_content_type.eq(content_type),
             jobs::result_bytes.eq(bytes),
@@ -268,7 +270,7 @@ async fn finish_locked(
             jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
             jobs::finished_at.eq(now),
             jobs::event_id.eq(event_id.as_str()),
-            jobs::callback_status.eq(callback.then_some("pending")),
+            jobs::callback_status.eq(callback.then_some(CallbackStatus::Pending.as_str())),
             jobs::checkpoint.eq(None::<Value>),
             jobs::updated_at.eq(now),
         ))
@@ -299,7 +301,7 @@ pub(crate) async fn insert_job(
             jobs::id.eq(new.id.as_str()),
             jobs::tenant_id.eq(tenant.as_str()),
             jobs::client_id.eq(&new.client_id),
-            jobs::kind.eq(&new.kind),
+            jobs::kind.eq(new.kind.as_str()),
             jobs::input.eq(&new.input),
             jobs::callback_url.eq(new.callback_url.as_deref()),
             jobs::callback_secret_sealed.eq(new.callback_secret_sealed.as_deref()),
@@ -352,10 +354,10 @@ impl Store {
         let mut conn = self.conn().await?;
         let mut query = jobs::table.filter(jobs::tenant_id.eq(tenant.as_str())).into_boxed();
         if let Some(s) = &filter.status {
-            query = query.filter(jobs::status.eq(s.clone()));
+            query = query.filter(jobs::status.eq(s.as_str()));
         }
         if let Some(k) = &filter.kind {
-            query = query.filter(jobs::kind.eq(k.clone()));
+            query = query.filter(jobs::kind.eq(k.as_str()));
         }
         if let Some(a) = after {
             query = query.filter(jobs::id.gt(a.as_str().to_owned()));
@@ -380,10 +382,10 @@ impl Store {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(None) };
-            if is_terminal(&job.status) {
+            if job.status.is_terminal() {
                 return Ok(Some(CancelOutcome::Finished(job)));
             }
-            if job.status == "queued" {
+            if job.status == JobStatus::Queued {
                 let end = JobEnd::cancelled();
                 return Ok(Some(CancelOutcome::Cancelled(finish_locked(conn, tenant, &job, end, announce).await?)));
             }
@@ -434,11 +436,11 @@ impl Store {
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(Claim::Missing) };
-            if is_terminal(&job.status) {
+            if job.status.is_terminal() {
                 return Ok(Claim::Finished);
             }
             let now = Utc::now();
-            if job.status == "running"
+            if job.status == JobStatus::Running
                 && let Some(until) = job.lease_expires_at
                 && until > now
             {
@@ -457,7 +459,7 @@ impl Store {
                 .filter(jobs::tenant_id.eq(tenant.as_str()))
                 .filter(jobs::id.eq(id.as_str()))
                 .set((
-                    jobs::status.eq("running"),
+                    jobs::status.eq(JobStatus::Running.as_str()),
                     jobs::attempts.eq(jobs::attempts + 1),
                     jobs::lease_expires_at.eq(now + lease),
                     jobs::started_at.eq(job.started_at.unwrap_or(now)),
@@ -492,7 +494,7 @@ impl Store {
             .filter(jobs::tenant_id.eq(tenant.as_str()))
             .filter(jobs::id.eq(id.as_str()))
             .filter(jobs::attempts.eq(attempt))
-            .filter(jobs::status.eq("running"))
+            .filter(jobs::status.eq(JobStatus::Running.as_str()))
             .set((
                 jobs::progress.eq(progress.clamp(0.0, 1.0)),
                 // Left as it is when there is none.
@@ -516,9 +518,9 @@ impl Store {
             .filter(jobs::tenant_id.eq(tenant.as_str()))
             .filter(jobs::id.eq(id.as_str()))
             .filter(jobs::attempts.eq(attempt))
-            .filter(jobs::status.eq("running"))
+            .filter(jobs::status.eq(JobStatus::Running.as_str()))
             .set((
-                jobs::status.eq("queued"),
+                jobs::status.eq(JobStatus::Queued.as_str()),
                 jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
                 jobs::updated_at.eq(Utc::now()),
             ))
@@ -568,7 +570,7 @@ impl Store {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(false) };
-            if job.status != "running" || job.attempts != attempt {
+            if job.status != JobStatus::Running || job.attempts != attempt {
                 return Ok(false);
             }
             finish_locked(conn, tenant, &job, end, announce).await?;
@@ -635,6 +637,7 @@ impl Store {
             .optional()?;
         Ok(match row {
             Some((Some(url), Some(secret_sealed), status, attempts, Some(event_id), Some(envelope))) => {
+                let status = status.as_deref().map(parse_stored).transpose()?;
                 Some(CallbackContext { url, secret_sealed, status, attempts, event_id, envelope })
             }
             _ => None,
@@ -648,7 +651,7 @@ impl Store {
         tenant: &TenantId,
         id: &JobId,
         attempt: i32,
-        status: &str,
+        status: CallbackStatus,
         error: Option<String>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
@@ -657,7 +660,7 @@ impl Store {
             .filter(jobs::id.eq(id.as_str()))
             .set((
                 jobs::callback_attempts.eq(attempt),
-                jobs::callback_status.eq(status),
+                jobs::callback_status.eq(status.as_str()),
                 jobs::callback_last_error.eq(error),
                 jobs::updated_at.eq(Utc::now()),
             ))

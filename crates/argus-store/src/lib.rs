@@ -8,7 +8,6 @@ pub mod bundles;
 pub mod connect;
 pub mod domain;
 pub mod idempotency;
-pub mod job_input;
 pub mod job_inputs;
 pub mod jobs;
 pub mod keys;
@@ -21,6 +20,7 @@ mod query_spans;
 pub mod revoked;
 mod schema;
 pub mod scopes;
+mod stored_text;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -2,6 +2,7 @@
 //! Functions that must share a transaction with an outbox write take the
 //! connection; the rest go through the pool. All are tenant-scoped.
 
+use argus_domain::DeliveryStatus;
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{delivery_attempts, events, tenants, webhook_deliveries, webhooks};
+use crate::stored_text::{Stored, parse_stored};
 
 /// `last_success_at` is kept to this many seconds, to spare writes.
 const HEALTH_RESOLUTION_SECONDS: i64 = 10;
@@ -48,7 +50,8 @@ pub struct DeliveryRecord {
     pub webhook_id: String,
     pub event_id: String,
     pub event_type: String,
-    pub status: String,
+    #[diesel(deserialize_as = Stored<DeliveryStatus>)]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub attempted_at: Option<DateTime<Utc>>,
     pub response_status: Option<i32>,
@@ -82,7 +85,7 @@ pub struct WebhookChanges {
 
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
     pub event_type: Option<String>,
 }
 
@@ -96,7 +99,7 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     pub response_body: Option<String>,
     /// `succeeded`, `retrying` or `failed`.
-    pub status: &'static str,
+    pub status: DeliveryStatus,
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Disable the webhook (410 Gone), with this reason.
     pub disable: Option<String>,
@@ -145,10 +148,10 @@ async fn update_health(
 ) -> Result<(), StoreError> {
     let Some(at) = recorded.iter().map(|a| a.record.attempted_at).max() else { return Ok(()) };
     let succeeded: Vec<&str> =
-        recorded.iter().filter(|a| a.record.status == "succeeded").map(|a| a.webhook.as_str()).collect();
+        recorded.iter().filter(|a| a.record.status == DeliveryStatus::Succeeded).map(|a| a.webhook.as_str()).collect();
     let failed: Vec<&str> = recorded
         .iter()
-        .filter(|a| a.record.status != "succeeded" && !succeeded.contains(&a.webhook.as_str()))
+        .filter(|a| a.record.status != DeliveryStatus::Succeeded && !succeeded.contains(&a.webhook.as_str()))
         .map(|a| a.webhook.as_str())
         .collect();
     let gone: Vec<(&str, &str)> = recorded
@@ -280,9 +283,9 @@ pub async fn requeue_delivery(
         .first(conn)
         .await
         .optional()?;
-    match status.as_deref() {
+    match status.as_deref().map(parse_stored::<DeliveryStatus>).transpose()? {
         None => return Ok(None),
-        Some("succeeded" | "failed") => {}
+        Some(settled) if settled.is_terminal() => {}
         Some(other) => {
             return Err(StoreError::Conflict(format!("the delivery is {other}; resend it once it has finished")));
         }
@@ -292,7 +295,7 @@ pub async fn requeue_delivery(
         .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
         .filter(webhook_deliveries::id.eq(delivery.as_str()))
         .set((
-            webhook_deliveries::status.eq("queued"),
+            webhook_deliveries::status.eq(DeliveryStatus::Queued.as_str()),
             webhook_deliveries::next_attempt_at.eq(Utc::now()),
             webhook_deliveries::updated_at.eq(diesel::dsl::now),
         ))
@@ -358,16 +361,16 @@ impl Store {
             .filter(webhook_deliveries::event_id.eq(event.as_str()))
             .filter(
                 webhook_deliveries::status
-                    .eq("queued")
+                    .eq(DeliveryStatus::Queued.as_str())
                     .and(webhook_deliveries::attempts.eq(0))
-                    .or(webhook_deliveries::status.eq("retrying")),
+                    .or(webhook_deliveries::status.eq(DeliveryStatus::Retrying.as_str())),
             )
             .select((DeliveryRecord::as_select(), WebhookRow::as_select(), events::envelope))
             .load(&mut conn)
             .await?;
         let mut out = FanOut::default();
         for (delivery, webhook, envelope) in found {
-            if delivery.status == "retrying" {
+            if delivery.status == DeliveryStatus::Retrying {
                 out.retrying.push(delivery);
             } else {
                 out.fresh.push(DeliveryContext { delivery, webhook, envelope });
@@ -581,7 +584,7 @@ impl Store {
             query = query.filter(webhook_deliveries::id.lt(after.as_str()));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(webhook_deliveries::status.eq(status.clone()));
+            query = query.filter(webhook_deliveries::status.eq(status.as_str()));
         }
         if let Some(t) = &filter.event_type {
             query = query.filter(webhook_deliveries::event_type.eq(t.clone()));
@@ -625,7 +628,7 @@ impl Store {
             return Ok(());
         }
         let ids: Vec<&str> = attempts.iter().map(|a| a.delivery.as_str()).collect();
-        let statuses: Vec<&str> = attempts.iter().map(|a| a.record.status).collect();
+        let statuses: Vec<&str> = attempts.iter().map(|a| a.record.status.as_str()).collect();
         let numbers: Vec<i32> = attempts.iter().map(|a| a.record.attempt).collect();
         let at: Vec<DateTime<Utc>> = attempts.iter().map(|a| a.record.attempted_at).collect();
         let codes: Vec<Option<i32>> = attempts.iter().map(|a| a.record.response_status).collect();

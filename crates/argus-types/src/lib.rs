@@ -3,9 +3,7 @@
 pub mod app;
 pub mod claims;
 pub mod env;
-pub mod events;
 pub mod ids;
-pub mod jobs;
 pub mod pagination;
 pub mod problem;
 pub mod scopes;

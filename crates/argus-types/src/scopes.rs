@@ -50,6 +50,14 @@ pub fn catalog_entry(name: &str) -> Option<&'static Scope> {
     SCOPE_CATALOG.iter().find(|s| s.name == name)
 }
 
+/// The scope that implies `scope`, if any: a resource's write scope
+/// implies its read scope (`jobs:write` grants `jobs:read`) wherever the
+/// catalog has both. The one statement of that rule.
+pub fn implied_by(scope: &str) -> Option<&'static str> {
+    let resource = scope.strip_suffix(":read")?;
+    SCOPE_CATALOG.iter().map(|s| s.name).find(|name| name.strip_suffix(":write") == Some(resource))
+}
+
 /// A set of scope names, kept sorted so its string form is stable.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
@@ -119,6 +127,16 @@ mod tests {
         for n in names {
             assert!(n.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)), "{n}");
         }
+    }
+
+    #[test]
+    fn write_implies_read_and_nothing_else() {
+        assert_eq!(implied_by("jobs:read"), Some("jobs:write"));
+        assert_eq!(implied_by("incidents:read"), Some("incidents:write"));
+        assert_eq!(implied_by("jobs:write"), None);
+        assert_eq!(implied_by("metrics:read"), None);
+        assert_eq!(implied_by("evidence:read"), None);
+        assert_eq!(implied_by(PLATFORM_ADMIN), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! deliveries queue's delay queues; never inside a job-run slot.
 
 use argus_bus::{Incoming, Outcome, proto};
+use argus_domain::CallbackStatus;
 use argus_types::{JobId, TenantId};
 use chrono::Utc;
 
@@ -33,7 +34,7 @@ impl Deliverer {
                 return Outcome::Retry { delay_ms: STORE_RETRY_MS };
             }
         };
-        if ctx.status.as_deref() != Some("pending") {
+        if ctx.status != Some(CallbackStatus::Pending) {
             // A duplicate of a callback already settled.
             return Outcome::Ack;
         }
@@ -56,12 +57,12 @@ impl Deliverer {
         };
         let attempt = ctx.attempts + 1;
         let Step { state, outcome, .. } = next_step(&self.schedule, attempt, &sent, attempted_at);
-        let state = if state == "retrying" { "pending" } else { state };
+        let state = CallbackStatus::after_attempt(state);
         if let Err(e) = self.store.record_callback_attempt(&tenant, &job, attempt, state, sent.error).await {
             tracing::warn!(error = %e, job_id = %job, "recording a callback attempt failed; retrying");
             return Outcome::Retry { delay_ms: STORE_RETRY_MS };
         }
-        tracing::info!(job_id = %job, attempt, status = ?sent.status, result = state, "job callback attempted");
+        tracing::info!(job_id = %job, attempt, status = ?sent.status, result = %state, "job callback attempted");
         outcome
     }
 }

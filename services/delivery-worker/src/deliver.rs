@@ -9,6 +9,7 @@ use argus_bus::{
     JOB_CALLBACK_KIND, Message, Outcome, Publisher, WorkQueue, proto,
 };
 use argus_crypto::webhook::{SecretBox, sign_webhook, webhook_signing_key};
+use argus_domain::DeliveryStatus;
 use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext};
 use argus_store::{Store, StoreError};
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
@@ -319,7 +320,7 @@ impl Deliverer {
             // The webhook was deleted since: nothing to send.
             return Ok(Outcome::Ack);
         };
-        if matches!(ctx.delivery.status.as_str(), "succeeded" | "failed") {
+        if ctx.delivery.status.is_terminal() {
             // A duplicate of a message already settled.
             return Ok(Outcome::Ack);
         }
@@ -386,7 +387,7 @@ impl Deliverer {
             next_attempt_at,
             disable,
         };
-        tracing::info!(delivery_id = %delivery, attempt, status = ?status, result = state, "delivery attempted");
+        tracing::info!(delivery_id = %delivery, attempt, status = ?status, result = %state, "delivery attempted");
         Ok(Try::Made(Attempted { delivery, webhook, record }, outcome))
     }
 
@@ -438,7 +439,7 @@ fn unsent(ids: AttemptIds, attempted_at: chrono::DateTime<Utc>, error: String, o
         duration_ms: 0,
         error: Some(error),
         response_body: None,
-        status: "failed",
+        status: DeliveryStatus::Failed,
         next_attempt_at: None,
         disable: None,
     };
@@ -491,7 +492,7 @@ pub(crate) fn signature_headers(msg_id: &str, timestamp: i64, body: &[u8], keys:
 /// What follows an attempt, by the retry schedule.
 pub(crate) struct Step {
     /// `succeeded`, `retrying` or `failed`.
-    pub state: &'static str,
+    pub state: DeliveryStatus,
     pub outcome: Outcome,
     pub next_attempt_at: Option<chrono::DateTime<Utc>>,
     /// Disable the target (it answered 410 Gone), with this reason.
@@ -511,8 +512,8 @@ pub(crate) fn next_step(
 ) -> Step {
     let status = sent.status;
     let (state, outcome, next_attempt_at, disable) = match status {
-        Some(s) if (200..300).contains(&s) => ("succeeded", Outcome::Ack, None, None),
-        Some(410) => ("failed", Outcome::Ack, None, Some("the receiver answered 410 Gone".to_owned())),
+        Some(s) if (200..300).contains(&s) => (DeliveryStatus::Succeeded, Outcome::Ack, None, None),
+        Some(410) => (DeliveryStatus::Failed, Outcome::Ack, None, Some("the receiver answered 410 Gone".to_owned())),
         _ => match schedule.get(usize::try_from(attempt - 1).unwrap_or(usize::MAX)) {
             Some(delay) => {
                 let honoured = match (status, sent.retry_after) {
@@ -530,9 +531,14 @@ pub(crate) fn next_step(
                     .and_then(chrono::TimeDelta::try_milliseconds)
                     .and_then(|d| attempted_at.checked_add_signed(d))
                     .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
-                ("retrying", Outcome::Retry { delay_ms: ms }, Some(next), None)
+                (DeliveryStatus::Retrying, Outcome::Retry { delay_ms: ms }, Some(next), None)
             }
-            None => ("failed", Outcome::DeadLetter { reason: format!("gave up after {attempt} attempts") }, None, None),
+            None => (
+                DeliveryStatus::Failed,
+                Outcome::DeadLetter { reason: format!("gave up after {attempt} attempts") },
+                None,
+                None,
+            ),
         },
     };
     Step { state, outcome, next_attempt_at, disable }
@@ -577,7 +583,7 @@ mod tests {
         let Ok(Try::Made(attempted, outcome)) = tried.await else { panic!("no attempt recorded") };
         assert_eq!(attempted.delivery, ids.delivery);
         assert_eq!(attempted.record.attempt, 3);
-        assert_eq!(attempted.record.status, "failed");
+        assert_eq!(attempted.record.status, DeliveryStatus::Failed);
         assert_eq!(attempted.record.error.as_deref(), Some("not sent: the worker stopped on an internal error"));
         let Outcome::DeadLetter { reason } = outcome else { panic!("not dead-lettered: {outcome:?}") };
         assert!(reason.starts_with("the attempt panicked: index out of bounds"), "{reason}");
@@ -600,7 +606,7 @@ mod tests {
         let now = Utc::now();
         let huge = parse_retry_after("10000000000000", now);
         let step = next_step(&SCHEDULE, 1, &answered(503, huge), now);
-        assert_eq!(step.state, "retrying");
+        assert_eq!(step.state, DeliveryStatus::Retrying);
         let Outcome::Retry { delay_ms } = step.outcome else { panic!("not a retry") };
         assert!((270_000..=330_000).contains(&delay_ms), "{delay_ms}");
         let next = step.next_attempt_at.unwrap();

@@ -500,8 +500,12 @@ async fn bad_requests_are_4xx_and_queue_nothing() {
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = json!({"kind": "import.bulk", "input": {"ndjson": "x".repeat(5 << 20)}});
     assert_eq!(stack.post_job(&caller, &huge, None).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let r = stack.call(&caller, reqwest::Method::GET, "/v1/jobs?status=done").await.send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    for (query, named) in [("status=done", "status must be one of"), ("kind=report.weekly", "kind must be one of")] {
+        let r = stack.call(&caller, reqwest::Method::GET, &format!("/v1/jobs?{query}")).await.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
+        let p: Value = r.json().await.unwrap();
+        assert!(p["detail"].as_str().unwrap().starts_with(named), "{query}: {p}");
+    }
     let r = stack.call(&caller, reqwest::Method::GET, "/v1/jobs?cursor=%%%").await.send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(stack.list(&caller, "").await["jobs"].as_array().unwrap().is_empty());
@@ -1170,7 +1174,7 @@ async fn a_job_that_cannot_finish_fails_and_announces_it() {
         .iter()
         .map(|n| argus_store::bulk::ImportEntity {
             external_id: (*n).into(),
-            kind: "person".into(),
+            kind: argus_domain::EntityKind::Person,
             name: (*n).into(),
             attributes: json!({}),
         })

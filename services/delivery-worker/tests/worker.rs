@@ -518,6 +518,8 @@ async fn webhook_routes_validate_and_isolate_tenants() {
     let r =
         stack.call(reqwest::Method::GET, &a, &format!("/v1/webhooks/{webhook}/deliveries?status=weird"), None).await;
     assert_eq!(r.status(), 400);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["detail"], "status must be one of queued, succeeded, retrying, failed", "{p}");
 
     // Without ARGUS_WEBHOOK_ALLOW_PRIVATE: https only, no private addresses.
     let strict = spawn_auth(stack.db.url(), PEPPER, false).await;

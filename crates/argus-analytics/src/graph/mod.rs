@@ -15,12 +15,6 @@ use std::ops::ControlFlow;
 use crate::ComputeError;
 use crate::progress::Progress;
 
-/// Largest `top` accepted.
-pub const MAX_TOP: usize = 10_000;
-/// Most shortest-path pairs in one job.
-pub const MAX_SHORTEST_PATH_PAIRS: usize = 100;
-/// Most PageRank iterations accepted.
-pub const MAX_PAGERANK_ITERATIONS: u32 = 10_000;
 /// Graphs with at most this many nodes get exact betweenness by default; larger ones are sampled.
 pub const DEFAULT_BETWEENNESS_EXACT_MAX_NODES: usize = 2_000;
 /// Exact betweenness costs about V·(V+E) steps; above this it is sampled even below `exact_max_nodes`
@@ -28,19 +22,17 @@ pub const DEFAULT_BETWEENNESS_EXACT_MAX_NODES: usize = 2_000;
 pub const BETWEENNESS_EXACT_WORK_LIMIT: u64 = 400_000_000;
 /// Default number of sampled source nodes (pivots) for sampled betweenness.
 pub const DEFAULT_BETWEENNESS_SAMPLE_SIZE: usize = 256;
-/// Largest sample size accepted.
-pub const MAX_BETWEENNESS_SAMPLE_SIZE: usize = 100_000;
 /// Default seed for choosing betweenness pivots, so that the same graph gives the same result.
 pub const DEFAULT_BETWEENNESS_SEED: u64 = 0x5eed;
 
 mod algorithms;
 mod entity_graph;
-mod input;
 mod output;
 
 use algorithms::*;
 pub use entity_graph::EntityGraph;
-pub use input::*;
+// The input is the domain's: the API checks it without linking this crate.
+pub use argus_domain::jobs::graph::*;
 pub use output::*;
 
 /// Runs the requested algorithms. `progress` is called between phases and iterations with the overall

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use argus_authn::Principal;
 use argus_bus::proto;
+use argus_domain::entities::valid_relationship_kind;
 use argus_store::domain::{
     Announce, CaseChanges, CaseFilter as StoreCaseFilter, CaseRecord, DomainEvent, EntityFilter as StoreEntityFilter,
     EntityRecord, IncidentChanges, IncidentFilter as StoreIncidentFilter, IncidentRecord, NewCase, NewEntity,
@@ -99,13 +100,7 @@ type GqlResult<T> = Result<T, GqlError>;
 impl Ctx {
     /// The caller holds `scope` (or its write scope, which implies it).
     fn require(&self, scope: &'static str) -> GqlResult<()> {
-        let implied: &[&str] = match scope {
-            "incidents:read" => &["incidents:write"],
-            "cases:read" => &["cases:write"],
-            "entities:read" => &["entities:write"],
-            _ => &[],
-        };
-        if self.principal.has(scope, implied) {
+        if self.principal.has(scope) {
             Ok(())
         } else {
             Err(GqlError::new("FORBIDDEN", format!("the token lacks the scope `{scope}`")))
@@ -173,72 +168,32 @@ pub enum EntityKind {
     Location,
 }
 
-impl Severity {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
+/// The GraphQL face of a domain enum: the same variants, converted both
+/// ways, so a stored value always has its GraphQL value and back.
+macro_rules! mirror_domain_enum {
+    ($name:ident { $($variant:ident),+ }) => {
+        impl From<argus_domain::$name> for $name {
+            fn from(value: argus_domain::$name) -> Self {
+                match value {
+                    $(argus_domain::$name::$variant => Self::$variant),+
+                }
+            }
         }
-    }
 
-    fn parse(s: &str) -> Self {
-        match s {
-            "low" => Self::Low,
-            "high" => Self::High,
-            "critical" => Self::Critical,
-            _ => Self::Medium,
+        impl From<$name> for argus_domain::$name {
+            fn from(value: $name) -> Self {
+                match value {
+                    $($name::$variant => Self::$variant),+
+                }
+            }
         }
-    }
+    };
 }
 
-impl IncidentStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Closed => "closed",
-        }
-    }
-}
-
-impl CaseStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::InProgress => "in_progress",
-            Self::Closed => "closed",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "in_progress" => Self::InProgress,
-            "closed" => Self::Closed,
-            _ => Self::Open,
-        }
-    }
-}
-
-impl EntityKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Person => "person",
-            Self::Organisation => "organisation",
-            Self::Vehicle => "vehicle",
-            Self::Location => "location",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "organisation" => Self::Organisation,
-            "vehicle" => Self::Vehicle,
-            "location" => Self::Location,
-            _ => Self::Person,
-        }
-    }
-}
+mirror_domain_enum!(IncidentStatus { Open, Closed });
+mirror_domain_enum!(Severity { Low, Medium, High, Critical });
+mirror_domain_enum!(CaseStatus { Open, InProgress, Closed });
+mirror_domain_enum!(EntityKind { Person, Organisation, Vehicle, Location });
 
 pub struct Incident(IncidentRecord);
 
@@ -256,10 +211,10 @@ impl Incident {
         &self.0.description
     }
     fn status(&self) -> IncidentStatus {
-        if self.0.status == "closed" { IncidentStatus::Closed } else { IncidentStatus::Open }
+        self.0.status.into()
     }
     fn severity(&self) -> Severity {
-        Severity::parse(&self.0.severity)
+        self.0.severity.into()
     }
     fn location(&self) -> Option<&str> {
         self.0.location.as_deref()
@@ -297,7 +252,7 @@ impl Case {
         &self.0.description
     }
     fn status(&self) -> CaseStatus {
-        CaseStatus::parse(&self.0.status)
+        self.0.status.into()
     }
     fn assignees(&self) -> &[String] {
         &self.0.assignees
@@ -332,7 +287,7 @@ impl Entity {
         ID::new(&self.0.id)
     }
     fn kind(&self) -> EntityKind {
-        EntityKind::parse(&self.0.kind)
+        self.0.kind.into()
     }
     fn name(&self) -> &str {
         &self.0.name
@@ -533,8 +488,8 @@ impl Query {
     ) -> GqlResult<Option<IncidentConnection>> {
         ctx.require("incidents:read")?;
         let filter = filter.map_or_else(StoreIncidentFilter::default, |f| StoreIncidentFilter {
-            status: f.status.map(|s| s.as_str().to_owned()),
-            severity: f.severity.map(|s| s.as_str().to_owned()),
+            status: f.status.map(Into::into),
+            severity: f.severity.map(Into::into),
             created_after: f.created_after,
             created_before: f.created_before,
         });
@@ -558,7 +513,7 @@ impl Query {
     ) -> GqlResult<Option<CaseConnection>> {
         ctx.require("cases:read")?;
         let filter = filter.map_or_else(StoreCaseFilter::default, |f| StoreCaseFilter {
-            status: f.status.map(|s| s.as_str().to_owned()),
+            status: f.status.map(Into::into),
             assignee: f.assignee,
         });
         let after: Option<CaseId> = cursor(after)?;
@@ -581,7 +536,7 @@ impl Query {
     ) -> GqlResult<Option<EntityConnection>> {
         ctx.require("entities:read")?;
         let filter = filter.map_or_else(StoreEntityFilter::default, |f| StoreEntityFilter {
-            kind: f.kind.map(|k| k.as_str().to_owned()),
+            kind: f.kind.map(Into::into),
             name_contains: f.name_contains,
         });
         let after: Option<EntityId> = cursor(after)?;
@@ -600,7 +555,7 @@ impl Mutation {
         let new = NewIncident {
             title: input.title,
             description: input.description.unwrap_or_default(),
-            severity: input.severity.as_str().to_owned(),
+            severity: input.severity.into(),
             location: input.location,
             occurred_at: input.occurred_at,
             reporter: ctx.principal.subject.clone(),
@@ -622,7 +577,7 @@ impl Mutation {
         let changes = IncidentChanges {
             title: input.title,
             description: input.description,
-            severity: input.severity.map(|s| s.as_str().to_owned()),
+            severity: input.severity.map(Into::into),
             location: input.location.map(Some),
             occurred_at: input.occurred_at.map(Some),
         };
@@ -657,7 +612,7 @@ impl Mutation {
     async fn update_case(#[graphql(context)] ctx: &Ctx, id: ID, input: UpdateCaseInput) -> GqlResult<Option<Case>> {
         ctx.require("cases:write")?;
         let id: CaseId = parse_id(&id, "case")?;
-        if input.status == Some(CaseStatus::Closed) {
+        if input.status.is_some_and(|s| !argus_domain::CaseStatus::from(s).is_settable()) {
             return Err(GqlError::new("BAD_USER_INPUT", "close a case with closeCase"));
         }
         if let Some(t) = &input.title {
@@ -666,7 +621,7 @@ impl Mutation {
         let changes = CaseChanges {
             title: input.title,
             description: input.description,
-            status: input.status.map(|s| s.as_str().to_owned()),
+            status: input.status.map(Into::into),
             assignees: input.assignees,
             link_incidents: incident_ids(input.link_incident_ids)?,
             unlink_incidents: incident_ids(input.unlink_incident_ids)?,
@@ -700,7 +655,7 @@ impl Mutation {
                 _ => return Err(GqlError::new("BAD_USER_INPUT", "`attributesJson` must be a JSON object")),
             },
         };
-        let new = NewEntity { kind: input.kind.as_str().to_owned(), name: input.name, attributes };
+        let new = NewEntity { kind: input.kind.into(), name: input.name, attributes };
         Ok(Some(Entity(ctx.store.create_entity(ctx.tenant(), new).await?)))
     }
 
@@ -709,10 +664,7 @@ impl Mutation {
         ctx.require("entities:write")?;
         let source: EntityId = parse_id(&input.source_id, "entity")?;
         let target: EntityId = parse_id(&input.target_id, "entity")?;
-        let kind_ok = input.kind.len() <= 64
-            && input.kind.starts_with(|c: char| c.is_ascii_lowercase())
-            && input.kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !kind_ok {
+        if !valid_relationship_kind(&input.kind) {
             return Err(GqlError::new("BAD_USER_INPUT", "`kind` must be lowercase snake case, at most 64 characters"));
         }
         Ok(Some(Relationship(ctx.store.link_entities(ctx.tenant(), &source, &target, &input.kind).await?)))

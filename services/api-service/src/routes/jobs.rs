@@ -15,18 +15,18 @@ use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use argus_analytics::enrich::EnrichInput;
-use argus_analytics::graph::GraphComputeInput;
 use argus_authn::{JobsRead, JobsWrite, Principal, TenantScoped};
 use argus_bus::proto;
 use argus_crypto::webhook::SecretBox;
+use argus_domain::jobs::enrich::EnrichInput;
+use argus_domain::jobs::export::ExportInput;
+use argus_domain::jobs::graph::GraphComputeInput;
+use argus_domain::{JobKind, JobOutcome, JobStatus};
 use argus_store::Store;
 use argus_store::idempotency::{Begin, BodyFingerprint, IdempotencyKey, StoredResponse};
-use argus_store::job_input::ExportInput;
 use argus_store::job_inputs::InputUpload;
 use argus_store::jobs::{CancelOutcome, JobFilter, JobRecord, NewJob};
 use argus_types::JobId;
-use argus_types::jobs::{ENRICH_BULK, EXPORT_BULK, GRAPH_COMPUTE, IMPORT_BULK, JOB_KINDS, JOB_STATUSES};
 use argus_types::pagination::{decode_cursor, encode_cursor, page_limit};
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt;
@@ -119,11 +119,12 @@ pub struct JobView {
 impl From<JobRecord> for JobView {
     fn from(j: JobRecord) -> Self {
         Self {
-            result_url: (j.status == "succeeded" && !result_expired(&j)).then(|| format!("/v1/jobs/{}/result", j.id)),
+            result_url: (j.status == JobStatus::Succeeded && !result_expired(&j))
+                .then(|| format!("/v1/jobs/{}/result", j.id)),
             result_expires_at: j.result_expires_at,
             id: j.id,
-            kind: j.kind,
-            status: j.status,
+            kind: j.kind.to_string(),
+            status: j.status.to_string(),
             progress: j.progress,
             created_at: j.created_at,
             started_at: j.started_at,
@@ -131,7 +132,7 @@ impl From<JobRecord> for JobView {
             error: j.error,
             cancel_requested: j.cancel_requested,
             callback_url: j.callback_url,
-            callback_status: j.callback_status,
+            callback_status: j.callback_status.map(|s| s.to_string()),
             callback_secret: None,
         }
     }
@@ -190,47 +191,46 @@ struct CheckedInput {
 
 /// Checks `input` for `kind`; `ndjson` is what `input.ndjson` held (it was
 /// streamed into storage and is not in `input`).
-fn validate_input(kind: &str, input: Value, ndjson: Option<NdjsonSummary>) -> Result<CheckedInput, ApiError> {
+fn validate_input(kind: JobKind, input: Value, ndjson: Option<NdjsonSummary>) -> Result<CheckedInput, ApiError> {
     let invalid = ApiError::Validation;
-    if kind != IMPORT_BULK && ndjson.is_some() {
+    if kind != JobKind::ImportBulk && ndjson.is_some() {
         return Err(invalid(format!("input for {kind}: unknown field `ndjson`")));
     }
     match kind {
-        IMPORT_BULK => {
+        JobKind::ImportBulk => {
             match &input {
                 Value::Object(rest) => {
                     if let Some(field) = rest.keys().next() {
-                        return Err(invalid(format!("input for {IMPORT_BULK}: unknown field `{field}`")));
+                        return Err(invalid(format!("input for {kind}: unknown field `{field}`")));
                     }
                 }
-                _ => return Err(invalid(format!("input for {IMPORT_BULK}: expected an object with `ndjson`"))),
+                _ => return Err(invalid(format!("input for {kind}: expected an object with `ndjson`"))),
             }
             let Some(summary) = ndjson else {
-                return Err(invalid(format!("input for {IMPORT_BULK}: missing field `ndjson`")));
+                return Err(invalid(format!("input for {kind}: missing field `ndjson`")));
             };
             if summary.lines == 0 {
                 return Err(invalid("input.ndjson holds no lines".into()));
             }
             Ok(CheckedInput { input: json!({ "lines": summary.lines, "bytes": summary.bytes }), entities: Vec::new() })
         }
-        EXPORT_BULK => {
+        JobKind::ExportBulk => {
             let parsed: ExportInput =
-                serde_json::from_value(input.clone()).map_err(|e| invalid(format!("input for {EXPORT_BULK}: {e}")))?;
+                serde_json::from_value(input.clone()).map_err(|e| invalid(format!("input for {kind}: {e}")))?;
             parsed.validate().map_err(invalid)?;
             Ok(CheckedInput { input, entities: Vec::new() })
         }
-        GRAPH_COMPUTE => {
+        JobKind::GraphCompute => {
             let parsed = GraphComputeInput::from_json(input.clone()).map_err(|e| invalid(e.to_string()))?;
             let entities =
                 parsed.shortest_paths.iter().flatten().flat_map(|q| [q.from.clone(), q.to.clone()]).collect();
             Ok(CheckedInput { input, entities })
         }
-        ENRICH_BULK => {
+        JobKind::EnrichBulk => {
             let parsed = EnrichInput::from_json(input.clone()).map_err(|e| invalid(e.to_string()))?;
             let entities = parsed.entity_ids().map(<[String]>::to_vec).unwrap_or_default();
             Ok(CheckedInput { input, entities })
         }
-        other => Err(invalid(format!("kind must be one of {}, not `{other}`", JOB_KINDS.join(", ")))),
     }
 }
 
@@ -250,9 +250,10 @@ async fn prepare(
     id: JobId,
     request: ParsedJob,
 ) -> Result<Prepared, ApiError> {
-    if !JOB_KINDS.contains(&request.kind.as_str()) {
-        return Err(ApiError::Validation(format!("kind must be one of {}", JOB_KINDS.join(", "))));
-    }
+    let kind: JobKind = request
+        .kind
+        .parse()
+        .map_err(|_| ApiError::Validation(format!("kind must be one of {}", JobKind::NAMES.join(", "))))?;
     if let Some(summary) = request.ndjson
         && summary.lines > state.max_rows
     {
@@ -261,7 +262,7 @@ async fn prepare(
             summary.lines, state.max_rows
         )));
     }
-    let CheckedInput { input, entities } = validate_input(&request.kind, request.input, request.ndjson)?;
+    let CheckedInput { input, entities } = validate_input(kind, request.input, request.ndjson)?;
     if !entities.is_empty() {
         let ids: Vec<&str> = entities.iter().map(String::as_str).collect();
         let missing = state.store.missing_entities(&principal.tenant, &ids).await?;
@@ -282,8 +283,8 @@ async fn prepare(
     let created_at = Utc::now().trunc_subsecs(6);
     let view = JobView {
         id: id.to_string(),
-        kind: request.kind.clone(),
-        status: "queued".into(),
+        kind: kind.to_string(),
+        status: JobStatus::Queued.to_string(),
         progress: 0.0,
         created_at,
         started_at: None,
@@ -303,7 +304,7 @@ async fn prepare(
         &proto::JobTask {
             job_id: id.to_string(),
             tenant_id: principal.tenant.to_string(),
-            kind: request.kind.clone(),
+            kind: kind.to_string(),
             attempt: 1,
         },
         BTreeMap::new(),
@@ -311,7 +312,7 @@ async fn prepare(
     let new = NewJob {
         id,
         client_id: principal.client_id.clone(),
-        kind: request.kind,
+        kind,
         input,
         callback_url,
         callback_secret_sealed: secret.map(|s| state.sealer.seal(s.as_bytes())),
@@ -654,12 +655,12 @@ pub async fn job_result(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let job = load(&state, caller.principal(), &path).await?;
-    match job.status.as_str() {
-        "succeeded" => {}
-        "queued" | "running" => {
+    match job.status.outcome() {
+        Some(JobOutcome::Succeeded) => {}
+        None => {
             return Err(ApiError::Conflict(format!("the job is {}; its result is ready once it succeeds", job.status)));
         }
-        other => return Err(ApiError::Conflict(format!("the job {other}; it has no result"))),
+        Some(other) => return Err(ApiError::Conflict(format!("the job {}; it has no result", other.status()))),
     }
     if result_expired(&job) {
         let at = job.result_expires_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
@@ -759,17 +760,19 @@ pub async fn list_jobs(
     let query = query.into_inner();
     let limit = page_limit(query.limit).map_err(ApiError::Validation)?;
     let after: Option<JobId> = query.cursor.as_deref().map(decode_cursor).transpose().map_err(ApiError::Validation)?;
-    if let Some(s) = &query.status
-        && !JOB_STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::Validation(format!("status must be one of {}", JOB_STATUSES.join(", "))));
-    }
-    if let Some(k) = &query.kind
-        && !JOB_KINDS.contains(&k.as_str())
-    {
-        return Err(ApiError::Validation(format!("kind must be one of {}", JOB_KINDS.join(", "))));
-    }
-    let filter = JobFilter { status: query.status, kind: query.kind };
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<JobStatus>)
+        .transpose()
+        .map_err(|_| ApiError::Validation(format!("status must be one of {}", JobStatus::NAMES.join(", "))))?;
+    let kind = query
+        .kind
+        .as_deref()
+        .map(str::parse::<JobKind>)
+        .transpose()
+        .map_err(|_| ApiError::Validation(format!("kind must be one of {}", JobKind::NAMES.join(", "))))?;
+    let filter = JobFilter { status, kind };
     let page = state.store.list_jobs(caller.tenant(), &filter, after.as_ref(), limit).await?;
     Ok(HttpResponse::Ok().json(JobList {
         jobs: page.items.into_iter().map(JobView::from).collect(),

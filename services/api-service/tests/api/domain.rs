@@ -65,6 +65,17 @@ async fn shipped_bundles_drive_the_whole_domain() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     let body = call("IncidentById", json!({ "id": "case_01jdxaaaaaaaaaaaaaaaaaaaaa" })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    // A value the enum does not know is refused, naming it, and changes
+    // nothing: no default stands in for it.
+    let body = call("CreateIncident", json!({ "input": { "title": "Four", "severity": "URGENT" } })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("\"severity\""), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    let body = call("IncidentReport", json!({ "filter": { "status": "GONE" } })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("\"status\""), "{body}");
+    let all = ok("IncidentReport", json!({ "first": 100 })).await;
+    assert_eq!(all["incidents"]["nodes"].as_array().unwrap().len(), 3, "nothing was created");
 
     // Cases: open over two incidents, assign, relink, close.
     let d = ok(

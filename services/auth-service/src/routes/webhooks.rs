@@ -6,8 +6,9 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use argus_authn::{Scoped, WebhooksRead, WebhooksWrite};
 use argus_bus::proto;
+use argus_domain::DeliveryStatus;
+use argus_domain::events::{EVENT_CATALOG, envelope, is_known_event};
 use argus_store::webhooks::{DeliveryFilter, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord};
-use argus_types::events::{EVENT_CATALOG, envelope, is_known_event};
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,6 @@ use crate::state::AppState;
 const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How long the previous secret keeps signing after a rotation.
 const SECRET_OVERLAP_HOURS: i64 = 24;
-const STATUSES: [&str; 4] = ["queued", "succeeded", "retrying", "failed"];
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -113,7 +113,7 @@ impl From<DeliveryRecord> for DeliveryView {
             id: d.id,
             event_id: d.event_id,
             event_type: d.event_type,
-            status: d.status,
+            status: d.status.to_string(),
             attempts: d.attempts,
             attempted_at: d.attempted_at,
             response_status: d.response_status,
@@ -408,18 +408,19 @@ pub async fn list_deliveries(
     let wid = webhook_id(&id)?;
     state.store.get_webhook(caller.tenant(), &wid).await?.ok_or_else(|| not_found(&id))?;
     let limit = page_limit(query.limit)?;
-    if let Some(s) = &query.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::Validation(format!("status must be one of {}", STATUSES.join(", "))));
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<DeliveryStatus>)
+        .transpose()
+        .map_err(|_| ApiError::Validation(format!("status must be one of {}", DeliveryStatus::NAMES.join(", "))))?;
     if let Some(t) = &query.event_type
         && !is_known_event(t)
     {
         return Err(ApiError::Validation(format!("unknown event type `{t}`")));
     }
     let after: Option<DeliveryId> = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let filter = DeliveryFilter { status: query.status.clone(), event_type: query.event_type.clone() };
+    let filter = DeliveryFilter { status, event_type: query.event_type.clone() };
     let page = state.store.list_deliveries(caller.tenant(), &wid, &filter, after.as_ref(), limit).await?;
     Ok(HttpResponse::Ok().json(DeliveryList {
         deliveries: page.items.into_iter().map(DeliveryView::from).collect(),
@@ -464,7 +465,8 @@ pub async fn test_webhook(
         .create_test_delivery(&tenant, &wid, &event, &body, |d| delivery_task(&tenant, d, wid.as_str(), event.as_str()))
         .await?
         .ok_or_else(|| not_found(&id))?;
-    Ok(HttpResponse::Accepted().json(QueuedDelivery { delivery_id: delivery.to_string(), status: "queued" }))
+    Ok(HttpResponse::Accepted()
+        .json(QueuedDelivery { delivery_id: delivery.to_string(), status: DeliveryStatus::Queued.as_str() }))
 }
 
 /// Resend a delivery
@@ -505,5 +507,6 @@ pub async fn retry_delivery(
         })
         .await?
         .ok_or_else(missing)?;
-    Ok(HttpResponse::Accepted().json(QueuedDelivery { delivery_id: record.id, status: "queued" }))
+    Ok(HttpResponse::Accepted()
+        .json(QueuedDelivery { delivery_id: record.id, status: DeliveryStatus::Queued.as_str() }))
 }

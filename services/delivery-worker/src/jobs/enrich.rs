@@ -19,7 +19,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
         .into_iter()
         .map(|e| EntityRecord {
             id: e.id,
-            kind: e.kind,
+            kind: e.kind.to_string(),
             name: e.name,
             attributes: match e.attributes {
                 Value::Object(map) => map,

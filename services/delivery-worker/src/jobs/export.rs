@@ -4,8 +4,8 @@
 //! holds about one chunk of it at a time, and bounded by
 //! `ARGUS_JOB_MAX_ROWS`.
 
+use argus_domain::jobs::export::{EXPORT_TYPES, ExportInput};
 use argus_store::domain::{CaseFilter, EntityFilter, IncidentFilter};
-use argus_store::job_input::{EXPORT_TYPES, ExportInput};
 use argus_store::jobs::RESULT_CHUNK_BYTES;
 use serde::Serialize;
 use serde_json::Value;
@@ -76,7 +76,7 @@ fn parse_after<T: std::str::FromStr>(cursor: Option<String>) -> Option<T> {
 pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, RunError> {
     let input: ExportInput =
         serde_json::from_value(run.job.input.clone()).map_err(|e| RunError::invalid(format!("input: {e}")))?;
-    input.validate().map_err(RunError::invalid)?;
+    let filters = input.validate().map_err(RunError::invalid)?;
     let store = &runner.store;
     let tenant = run.tenant;
     let types: Vec<&str> = EXPORT_TYPES.iter().copied().filter(|t| input.includes(t)).collect();
@@ -88,8 +88,8 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
             let next = match *kind {
                 "incidents" => {
                     let filter = IncidentFilter {
-                        status: input.incident_status.clone(),
-                        severity: input.incident_severity.clone(),
+                        status: filters.incident_status,
+                        severity: filters.incident_severity,
                         created_after: input.created_after,
                         created_before: input.created_before,
                     };
@@ -100,7 +100,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                     page.next_cursor
                 }
                 "cases" => {
-                    let filter = CaseFilter { status: input.case_status.clone(), assignee: None };
+                    let filter = CaseFilter { status: filters.case_status, assignee: None };
                     let page = store.list_cases(tenant, &filter, parse_after(cursor).as_ref(), PAGE).await?;
                     for r in &page.items {
                         out.line("case", r)?;
@@ -108,7 +108,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                     page.next_cursor
                 }
                 "entities" => {
-                    let filter = EntityFilter { kind: input.entity_kind.clone(), name_contains: None };
+                    let filter = EntityFilter { kind: filters.entity_kind, name_contains: None };
                     let page = store.list_entities(tenant, &filter, parse_after(cursor).as_ref(), PAGE).await?;
                     for r in &page.items {
                         out.line("entity", r)?;

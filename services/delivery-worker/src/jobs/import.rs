@@ -12,8 +12,8 @@
 
 use std::collections::HashMap;
 
+use argus_domain::jobs::import::ImportLine;
 use argus_store::bulk::{ImportEntity, ImportIncident, ImportRelationship, Upserted};
-use argus_store::job_input::ImportLine;
 use argus_store::jobs::Checkpoint;
 use argus_types::JobId;
 use serde::{Deserialize, Serialize};

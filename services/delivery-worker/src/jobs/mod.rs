@@ -24,10 +24,10 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use argus_bus::{Exchange, Incoming, JOB_CALLBACK_KIND, Message, Outcome, Publisher, WorkQueue, proto};
+use argus_domain::{JobKind, JobOutcome};
 use argus_store::jobs::{Checkpoint, Claim, JobAnnounce, JobEnd, JobFinished, JobRecord, JobResult};
 use argus_store::outbox::NewOutboxMessage;
 use argus_store::{Store, StoreError};
-use argus_types::jobs::{ENRICH_BULK, EXPORT_BULK, GRAPH_COMPUTE, IMPORT_BULK};
 use argus_types::{JobId, TenantId};
 use serde_json::{Value, json};
 
@@ -241,24 +241,25 @@ impl JobRunner {
         ));
         let run = Run { tenant, id, attempt, job, checkpoint, control: control.clone() };
         let result = caught(id, async {
-            match job.kind.as_str() {
-                IMPORT_BULK => import::run(self, &run).await,
-                EXPORT_BULK => export::run(self, &run).await,
-                GRAPH_COMPUTE => graph::run(self, &run).await,
-                ENRICH_BULK => enrich::run(self, &run).await,
-                other => {
-                    Err(RunError::Failed { code: "unsupported_kind", message: format!("no runner for `{other}`") })
-                }
+            match job.kind {
+                JobKind::ImportBulk => import::run(self, &run).await,
+                JobKind::ExportBulk => export::run(self, &run).await,
+                JobKind::GraphCompute => graph::run(self, &run).await,
+                JobKind::EnrichBulk => enrich::run(self, &run).await,
             }
         })
         .await;
         heartbeat.abort();
         let keep_result = self.keep_result;
         let end = match result {
-            Ok(output) => JobEnd { status: "succeeded", error: None, result: Some(output.into_result()), keep_result },
-            Err(RunError::Cancelled) => JobEnd { status: "cancelled", error: None, result: None, keep_result },
+            Ok(output) => {
+                JobEnd { outcome: JobOutcome::Succeeded, error: None, result: Some(output.into_result()), keep_result }
+            }
+            Err(RunError::Cancelled) => {
+                JobEnd { outcome: JobOutcome::Cancelled, error: None, result: None, keep_result }
+            }
             Err(RunError::Failed { code, message }) => JobEnd {
-                status: "failed",
+                outcome: JobOutcome::Failed,
                 error: Some(json!({ "code": code, "message": message })),
                 result: None,
                 keep_result,
@@ -285,10 +286,10 @@ impl JobRunner {
                 return Outcome::Retry { delay_ms: STORE_RETRY_MS };
             }
         };
-        let status = end.status;
+        let status = end.outcome.status();
         match self.store.finish_job(tenant, id, attempt, end, announce()).await {
             Ok(finished) => {
-                tracing::info!(job_id = %id, attempt, status, finished, "job ended");
+                tracing::info!(job_id = %id, attempt, %status, finished, "job ended");
                 Outcome::Ack
             }
             Err(e) => {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use argus_bus::proto;
+use argus_domain::events::envelope;
 use argus_store::Store;
-use argus_types::events::envelope;
 use argus_types::{EventId, TenantId};
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::ids::{EventId, TenantId};
+use argus_types::{EventId, TenantId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventType {

@@ -1,11 +1,21 @@
-//! The job input of `graph.compute`, parsed and checked.
+//! The job input of `graph.compute`, parsed and checked (the algorithms
+//! run in `argus-analytics`).
 
-use crate::InputError;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashSet;
 
-use super::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::DomainError;
+
+/// Largest `top` accepted.
+pub const MAX_TOP: usize = 10_000;
+/// Most shortest-path pairs in one job.
+pub const MAX_SHORTEST_PATH_PAIRS: usize = 100;
+/// Most PageRank iterations accepted.
+pub const MAX_PAGERANK_ITERATIONS: u32 = 10_000;
+/// Largest betweenness sample size accepted.
+pub const MAX_BETWEENNESS_SAMPLE_SIZE: usize = 100_000;
 
 /// An algorithm of `graph.compute`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -19,7 +29,7 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    pub(super) fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Pagerank => "pagerank",
             Self::ConnectedComponents => "connected_components",
@@ -50,7 +60,7 @@ pub struct BetweennessParams {
     /// Number of source nodes (pivots) sampled when the graph is larger than `exact_max_nodes`. Default 256.
     pub sample_size: Option<usize>,
     /// Graphs with at most this many nodes get exact betweenness (O(V·E)), provided V·(V+E) is at most
-    /// [`BETWEENNESS_EXACT_WORK_LIMIT`]. Default 2000.
+    /// `argus_analytics::graph::BETWEENNESS_EXACT_WORK_LIMIT`. Default 2000.
     pub exact_max_nodes: Option<usize>,
     /// Seed for choosing the pivots (PCG64), so that a rerun gives the same scores. Default 0x5eed.
     pub seed: Option<u64>,
@@ -100,55 +110,55 @@ pub struct GraphComputeInput {
 
 impl GraphComputeInput {
     /// Parses and validates the job input.
-    pub fn from_json(value: Value) -> Result<Self, InputError> {
-        let input: Self = serde_json::from_value(value).map_err(|e| InputError::Malformed(e.to_string()))?;
+    pub fn from_json(value: Value) -> Result<Self, DomainError> {
+        let input: Self = serde_json::from_value(value).map_err(|e| DomainError::Malformed(e.to_string()))?;
         input.validate()?;
         Ok(input)
     }
 
     /// Checks the values serde cannot: ranges, emptiness, parameters for algorithms not asked for.
-    pub fn validate(&self) -> Result<(), InputError> {
+    pub fn validate(&self) -> Result<(), DomainError> {
         if self.algorithms.is_empty() {
-            return Err(InputError::invalid("algorithms", "must list at least one algorithm"));
+            return Err(DomainError::invalid("algorithms", "must list at least one algorithm"));
         }
         let mut seen = HashSet::new();
         for a in &self.algorithms {
             if !seen.insert(*a) {
-                return Err(InputError::invalid("algorithms", format!("lists `{}` twice", a.name())));
+                return Err(DomainError::invalid("algorithms", format!("lists `{}` twice", a.as_str())));
             }
         }
         for (field, kinds) in [("relationship_kinds", &self.relationship_kinds), ("entity_kinds", &self.entity_kinds)] {
             if let Some(kinds) = kinds {
                 if kinds.is_empty() {
-                    return Err(InputError::invalid(field, "must not be empty (omit it to include every kind)"));
+                    return Err(DomainError::invalid(field, "must not be empty (omit it to include every kind)"));
                 }
                 if kinds.iter().any(|k| k.trim().is_empty()) {
-                    return Err(InputError::invalid(field, "must not contain an empty kind"));
+                    return Err(DomainError::invalid(field, "must not contain an empty kind"));
                 }
             }
         }
         if let Some(top) = self.top
             && !(1..=MAX_TOP).contains(&top)
         {
-            return Err(InputError::invalid("top", format!("must be between 1 and {MAX_TOP}, got {top}")));
+            return Err(DomainError::invalid("top", format!("must be between 1 and {MAX_TOP}, got {top}")));
         }
         self.validate_pagerank()?;
         self.validate_betweenness()?;
         self.validate_shortest_paths()
     }
 
-    pub(super) fn validate_pagerank(&self) -> Result<(), InputError> {
+    fn validate_pagerank(&self) -> Result<(), DomainError> {
         let Some(p) = &self.pagerank else { return Ok(()) };
         self.requires(Algorithm::Pagerank, "pagerank")?;
         if let Some(d) = p.damping
             && !(d > 0.0 && d < 1.0)
         {
-            return Err(InputError::invalid("pagerank.damping", format!("must be strictly between 0 and 1, got {d}")));
+            return Err(DomainError::invalid("pagerank.damping", format!("must be strictly between 0 and 1, got {d}")));
         }
         if let Some(m) = p.max_iterations
             && !(1..=MAX_PAGERANK_ITERATIONS).contains(&m)
         {
-            return Err(InputError::invalid(
+            return Err(DomainError::invalid(
                 "pagerank.max_iterations",
                 format!("must be between 1 and {MAX_PAGERANK_ITERATIONS}, got {m}"),
             ));
@@ -156,7 +166,7 @@ impl GraphComputeInput {
         if let Some(t) = p.tolerance
             && !(t > 0.0 && t < 1.0)
         {
-            return Err(InputError::invalid(
+            return Err(DomainError::invalid(
                 "pagerank.tolerance",
                 format!("must be strictly between 0 and 1, got {t}"),
             ));
@@ -164,13 +174,13 @@ impl GraphComputeInput {
         Ok(())
     }
 
-    pub(super) fn validate_betweenness(&self) -> Result<(), InputError> {
+    fn validate_betweenness(&self) -> Result<(), DomainError> {
         let Some(b) = &self.betweenness else { return Ok(()) };
         self.requires(Algorithm::Betweenness, "betweenness")?;
         if let Some(k) = b.sample_size
             && !(1..=MAX_BETWEENNESS_SAMPLE_SIZE).contains(&k)
         {
-            return Err(InputError::invalid(
+            return Err(DomainError::invalid(
                 "betweenness.sample_size",
                 format!("must be between 1 and {MAX_BETWEENNESS_SAMPLE_SIZE}, got {k}"),
             ));
@@ -178,10 +188,10 @@ impl GraphComputeInput {
         Ok(())
     }
 
-    pub(super) fn validate_shortest_paths(&self) -> Result<(), InputError> {
+    fn validate_shortest_paths(&self) -> Result<(), DomainError> {
         let wanted = self.algorithms.contains(&Algorithm::ShortestPaths);
         match &self.shortest_paths {
-            None if wanted => Err(InputError::invalid(
+            None if wanted => Err(DomainError::invalid(
                 "shortest_paths",
                 "is required when `algorithms` lists `shortest_paths`: give [{\"from\": ..., \"to\": ...}]",
             )),
@@ -189,20 +199,20 @@ impl GraphComputeInput {
             Some(pairs) => {
                 self.requires(Algorithm::ShortestPaths, "shortest_paths")?;
                 if pairs.is_empty() {
-                    return Err(InputError::invalid("shortest_paths", "must list at least one {from, to} pair"));
+                    return Err(DomainError::invalid("shortest_paths", "must list at least one {from, to} pair"));
                 }
                 if pairs.len() > MAX_SHORTEST_PATH_PAIRS {
-                    return Err(InputError::invalid(
+                    return Err(DomainError::invalid(
                         "shortest_paths",
                         format!("lists {} pairs, at most {MAX_SHORTEST_PATH_PAIRS} are allowed", pairs.len()),
                     ));
                 }
                 for (i, p) in pairs.iter().enumerate() {
                     if p.from.trim().is_empty() {
-                        return Err(InputError::invalid(format!("shortest_paths[{i}].from"), "must not be empty"));
+                        return Err(DomainError::invalid(format!("shortest_paths[{i}].from"), "must not be empty"));
                     }
                     if p.to.trim().is_empty() {
-                        return Err(InputError::invalid(format!("shortest_paths[{i}].to"), "must not be empty"));
+                        return Err(DomainError::invalid(format!("shortest_paths[{i}].to"), "must not be empty"));
                     }
                 }
                 Ok(())
@@ -210,11 +220,14 @@ impl GraphComputeInput {
         }
     }
 
-    pub(super) fn requires(&self, algorithm: Algorithm, field: &str) -> Result<(), InputError> {
+    fn requires(&self, algorithm: Algorithm, field: &str) -> Result<(), DomainError> {
         if self.algorithms.contains(&algorithm) {
             Ok(())
         } else {
-            Err(InputError::invalid(field, format!("is given but `algorithms` does not list `{}`", algorithm.name())))
+            Err(DomainError::invalid(
+                field,
+                format!("is given but `algorithms` does not list `{}`", algorithm.as_str()),
+            ))
         }
     }
 
@@ -233,11 +246,13 @@ impl GraphComputeInput {
         self.directed.unwrap_or(true)
     }
 
-    pub(super) fn top(&self) -> usize {
+    /// How many nodes each score list keeps (default 100).
+    pub fn top(&self) -> usize {
         self.top.unwrap_or(100)
     }
 
-    pub(super) fn wants(&self, algorithm: Algorithm) -> bool {
+    /// Whether `algorithm` is asked for.
+    pub fn wants(&self, algorithm: Algorithm) -> bool {
         self.algorithms.contains(&algorithm)
     }
 }
