@@ -31,6 +31,12 @@ use crate::{
 
 /// How long to wait for the broker to answer when connecting.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most messages one command looks at: the queue's bound and a margin.
+const MAX_WALK: usize = 110_000;
+/// The queue is empty for this command once it answered empty this many
+/// times, [`EMPTY_PAUSE`] apart.
+const EMPTY_ANSWERS: u32 = 3;
+const EMPTY_PAUSE: Duration = Duration::from_millis(50);
 
 /// One dead message, as `argusctl dlq list` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -110,26 +116,30 @@ async fn walk(
     channel.confirm_select(ConfirmSelectOptions::default()).await?;
     let queue = topology.dead_queue();
     let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
-    // Each message is looked at once: those taken stay unacknowledged on
-    // this channel until it closes, so the count bounds the walk.
-    let waiting = channel
-        .queue_declare(short(&queue)?, passive, FieldTable::default())
-        .await
-        .map_err(|e| {
-            BusError::Config(format!(
-                "no dead-letter queue {queue} on this broker ({e}): check ARGUS_AMQP_URL (its vhost) and \
-                 ARGUS_BUS_PREFIX; the queue exists once a service has started"
-            ))
-        })?
-        .message_count();
+    // The queue must exist (a wrong vhost or prefix is an error, not an
+    // empty list).
+    channel.queue_declare(short(&queue)?, passive, FieldTable::default()).await.map_err(|e| {
+        BusError::Config(format!(
+            "no dead-letter queue {queue} on this broker ({e}): check ARGUS_AMQP_URL (its vhost) and \
+             ARGUS_BUS_PREFIX; the queue exists once a service has started"
+        ))
+    })?;
     let mut acted = Vec::new();
-    for _ in 0..waiting {
+    // Each message is looked at once: those taken stay unacknowledged on
+    // this channel until the end. The queue is read until it answers empty
+    // a few times in a row, as messages another command is handing back
+    // (its own leftovers) reach the queue a moment after it finished.
+    let (mut taken, mut empty) = (0usize, 0u32);
+    while taken < MAX_WALK && empty < EMPTY_ANSWERS {
         if selection.limit.is_some_and(|limit| acted.len() >= limit) {
             break;
         }
         let Some(message) = channel.basic_get(short(&queue)?, BasicGetOptions { no_ack: false }).await? else {
-            break;
+            empty += 1;
+            tokio::time::sleep(EMPTY_PAUSE).await;
+            continue;
         };
+        (taken, empty) = (taken + 1, 0);
         let dead = describe(&message);
         if !selection.matches(&dead) {
             continue;
@@ -152,7 +162,7 @@ async fn walk(
     }
     // What was not acted on goes back now rather than when the connection
     // drops; multiple=true covers every message still held.
-    if waiting > 0 {
+    if taken > 0 {
         let back = BasicNackOptions { multiple: true, requeue: true };
         let _ = channel.basic_nack(0, back).await;
     }
