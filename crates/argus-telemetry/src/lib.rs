@@ -1,5 +1,4 @@
-//! Logging, tracing, health endpoints and shared HTTP request rules for
-//! every Argus service.
+//! Logging and tracing for every Argus service.
 //!
 //! Tracing is OpenTelemetry under `tracing`: every `tracing` span of an
 //! Argus crate is an OpenTelemetry span. Each HTTP request gets a server
@@ -9,10 +8,7 @@
 //! spans of tenants' work to the tenant-scoped span store ([`span_store`]).
 
 mod encode;
-pub mod health;
-pub mod http;
 mod ids;
-pub mod openapi;
 mod otlp;
 pub mod outbound;
 mod pipeline;

@@ -20,6 +20,8 @@ use argus_analytics::graph::GraphComputeInput;
 use argus_authn::{JobsRead, JobsWrite, Principal, TenantScoped};
 use argus_bus::proto;
 use argus_crypto::webhook::SecretBox;
+use argus_http::Endpoint;
+use argus_http::body::{MediaType, has_media_type};
 use argus_store::Store;
 use argus_store::idempotency::{Begin, BodyFingerprint, IdempotencyKey, StoredResponse};
 use argus_store::job_input::ExportInput;
@@ -36,7 +38,6 @@ use tokio::sync::{Semaphore, mpsc};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::graphql::is_json;
 use crate::routes::job_body::{self, BodyReader, MAX_FIELDS_BYTES, NdjsonChunk, NdjsonSummary, ParseError, ParsedJob};
 
 /// The header that marks a replayed response.
@@ -502,7 +503,7 @@ pub async fn create_job(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal();
     let key = idempotency_key(&req)?;
-    if !is_json(&req) {
+    if !has_media_type(&req, MediaType::Json) {
         return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
     }
     let too_large = || ApiError::PayloadTooLarge(format!("the body must be at most {} bytes", state.max_body));
@@ -779,10 +780,9 @@ pub async fn list_jobs(
 
 /// The routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(argus_telemetry::http::method_not_allowed));
-    cfg.service(resource("/v1/jobs").route(web::post().to(create_job)).route(web::get().to(list_jobs)))
-        .service(resource("/v1/jobs/{job_id}").route(web::get().to(get_job)).route(web::delete().to(cancel_job)))
-        .service(resource("/v1/jobs/{job_id}/result").route(web::get().to(job_result)));
+    cfg.service(Endpoint::new("/v1/jobs").post(create_job).get(list_jobs))
+        .service(Endpoint::new("/v1/jobs/{job_id}").get(get_job).delete(cancel_job))
+        .service(Endpoint::new("/v1/jobs/{job_id}/result").get(job_result));
 }
 
 #[cfg(test)]
