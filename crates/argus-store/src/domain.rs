@@ -7,6 +7,7 @@
 //! passes an [`Announce`] that turns a [`DomainEvent`] into the outbox row.
 
 use argus_types::events::envelope;
+use argus_types::pagination::fetch_limit;
 use argus_types::{CaseId, EntityId, EventId, IncidentId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -193,10 +194,6 @@ pub struct EntityFilter {
     pub kind: Option<String>,
     /// Case-insensitive substring of the name.
     pub name_contains: Option<String>,
-}
-
-fn limit_plus_one(limit: usize) -> i64 {
-    i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
 /// Stores the event and enqueues its message, in the caller's transaction.
@@ -401,7 +398,7 @@ impl Store {
         let mut query = incidents::table
             .filter(incidents::tenant_id.eq(tenant.as_str()))
             .order(incidents::id)
-            .limit(limit_plus_one(limit))
+            .limit(fetch_limit(limit))
             .select(IncidentRecord::as_select())
             .into_boxed();
         if let Some(after) = after {
@@ -570,7 +567,7 @@ impl Store {
         let mut query = cases::table
             .filter(cases::tenant_id.eq(tenant.as_str()))
             .order(cases::id)
-            .limit(limit_plus_one(limit))
+            .limit(fetch_limit(limit))
             .select(CaseRow::as_select())
             .into_boxed();
         if let Some(after) = after {
@@ -640,7 +637,7 @@ impl Store {
         let mut query = entities::table
             .filter(entities::tenant_id.eq(tenant.as_str()))
             .order(entities::id)
-            .limit(limit_plus_one(limit))
+            .limit(fetch_limit(limit))
             .select(EntityRecord::as_select())
             .into_boxed();
         if let Some(after) = after {

@@ -2,6 +2,7 @@
 //! Functions that must share a transaction with an outbox write take the
 //! connection; the rest go through the pool. All are tenant-scoped.
 
+use argus_types::pagination::fetch_limit;
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -488,7 +489,7 @@ impl Store {
         let mut query = webhooks::table
             .filter(webhooks::tenant_id.eq(tenant.as_str()))
             .order(webhooks::id)
-            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .limit(fetch_limit(limit))
             .select(WebhookRow::as_select())
             .into_boxed();
         if let Some(after) = after {
@@ -574,7 +575,7 @@ impl Store {
             .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
             .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
             .order(webhook_deliveries::id.desc())
-            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .limit(fetch_limit(limit))
             .select(DeliveryRecord::as_select())
             .into_boxed();
         if let Some(after) = after {

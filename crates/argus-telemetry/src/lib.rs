@@ -112,10 +112,8 @@ pub struct TelemetryConfig {
 impl TelemetryConfig {
     pub fn from_environment(service: &'static str, version: &'static str) -> Result<Self, ConfigError> {
         let retention = trace_retention_from_environment()?;
-        let span_store = flag("ARGUS_TRACE_STORE", true)?.then(|| SpanStoreConfig {
-            database_url: var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus"),
-            retention,
-        });
+        let span_store = flag("ARGUS_TRACE_STORE", true)?
+            .then(|| SpanStoreConfig { database_url: argus_store::database_url_from_environment(), retention });
         Ok(Self {
             service: var_or("OTEL_SERVICE_NAME", service),
             version,

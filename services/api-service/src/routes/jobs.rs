@@ -29,7 +29,7 @@ use argus_store::job_inputs::InputUpload;
 use argus_store::jobs::{CancelOutcome, JobFilter, JobRecord, NewJob};
 use argus_types::JobId;
 use argus_types::jobs::{ENRICH_BULK, EXPORT_BULK, GRAPH_COMPUTE, IMPORT_BULK, JOB_KINDS, JOB_STATUSES};
-use argus_types::pagination::{decode_cursor, encode_cursor, page_limit};
+use argus_types::pagination::PageRequest;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -758,8 +758,8 @@ pub async fn list_jobs(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let limit = page_limit(query.limit).map_err(ApiError::Validation)?;
-    let after: Option<JobId> = query.cursor.as_deref().map(decode_cursor).transpose().map_err(ApiError::Validation)?;
+    let request =
+        PageRequest::<JobId>::from_query(query.limit, query.cursor.as_deref()).map_err(ApiError::Validation)?;
     if let Some(s) = &query.status
         && !JOB_STATUSES.contains(&s.as_str())
     {
@@ -771,11 +771,9 @@ pub async fn list_jobs(
         return Err(ApiError::Validation(format!("kind must be one of {}", JOB_KINDS.join(", "))));
     }
     let filter = JobFilter { status: query.status, kind: query.kind };
-    let page = state.store.list_jobs(caller.tenant(), &filter, after.as_ref(), limit).await?;
-    Ok(HttpResponse::Ok().json(JobList {
-        jobs: page.items.into_iter().map(JobView::from).collect(),
-        next_cursor: encode_cursor(page.next_cursor),
-    }))
+    let page = state.store.list_jobs(caller.tenant(), &filter, request.after.as_ref(), request.limit).await?;
+    let next_cursor = page.encoded_cursor();
+    Ok(HttpResponse::Ok().json(JobList { jobs: page.items.into_iter().map(JobView::from).collect(), next_cursor }))
 }
 
 /// The routes of this module.
