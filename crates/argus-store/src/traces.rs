@@ -5,7 +5,7 @@
 //!
 //! A batch lists its traces by key in one of two arrays. Trace ids that
 //! Argus makes begin with the second the trace started
-//! ([`argus_types::trace_ids`]); a batch written within
+//! ([`argus_types::traces`]); a batch written within
 //! [`RECENT_TRACE_WINDOW`] of that second lists the trace in
 //! `recent_trace_keys`, which is not indexed: the lookup finds such rows by
 //! the time they were written (`written_at`, a btree per tenant), a window
@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use argus_types::TenantId;
-use argus_types::trace_ids::trace_started;
+use argus_types::traces::{NewSpanBatch, trace_started};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use diesel::sql_types::{Array, BigInt, Binary, Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -39,24 +39,6 @@ pub const RECENT_TRACE_WINDOW: Duration = Duration::from_secs(30);
 fn is_recent(trace_id: u128, written_at: DateTime<Utc>) -> bool {
     let started = trace_started(trace_id);
     started <= written_at && written_at < started + RECENT_TRACE_WINDOW
-}
-
-/// One tenant's spans from one service, encoded, as written.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewSpanBatch {
-    pub tenant_id: String,
-    /// The service that recorded the spans (`api-service`, ...).
-    pub service: String,
-    /// The traces the spans belong to.
-    pub trace_ids: Vec<u128>,
-    pub first_start: DateTime<Utc>,
-    pub last_start: DateTime<Utc>,
-    /// When the writer wrote it: it decides which traces the batch lists as
-    /// recent.
-    pub written_at: DateTime<Utc>,
-    pub span_count: i32,
-    /// The encoded spans; the store does not look inside.
-    pub spans: Vec<u8>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -171,7 +153,7 @@ fn trace_key(trace_id: u128) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use argus_types::trace_ids::trace_id_started_at;
+    use argus_types::traces::trace_id_started_at;
 
     use super::*;
 

@@ -138,7 +138,7 @@ impl ApiConfig {
             migrate: flag("ARGUS_MIGRATE", false)?,
             drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
             shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
-            trace_retention: argus_telemetry::trace_retention_from_environment()?,
+            trace_retention: argus_spans::retention_from_environment()?,
             jobs: JobsApiConfig::from_environment()?,
         })
     }

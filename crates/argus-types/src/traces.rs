@@ -1,6 +1,7 @@
-//! Trace ids Argus makes begin with the second the trace started, so the
-//! span store can find a trace's recent spans by time: the telemetry's id
-//! generator writes them, the span store reads them.
+//! What the telemetry and the span store share: trace ids Argus makes
+//! begin with the second the trace started, so the span store can find a
+//! trace's recent spans by time; and the batches of a tenant's spans the
+//! telemetry writes and the store keeps.
 
 use chrono::{DateTime, Utc};
 
@@ -16,6 +17,25 @@ pub fn trace_id_started_at(started: u32, random: u128) -> u128 {
 pub fn trace_started(trace_id: u128) -> DateTime<Utc> {
     let seconds = (trace_id >> 96) as u32;
     DateTime::from_timestamp(i64::from(seconds), 0).unwrap_or_default()
+}
+
+/// One tenant's spans from one service, encoded, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSpanBatch {
+    pub tenant_id: String,
+    /// The service that recorded the spans (`api-service`, ...).
+    pub service: String,
+    /// The traces the spans belong to.
+    pub trace_ids: Vec<u128>,
+    pub first_start: DateTime<Utc>,
+    pub last_start: DateTime<Utc>,
+    /// When the writer wrote it: it decides which traces the batch lists as
+    /// recent.
+    pub written_at: DateTime<Utc>,
+    pub span_count: i32,
+    /// The encoded spans (an OTLP `ResourceSpans`); the store does not look
+    /// inside.
+    pub spans: Vec<u8>,
 }
 
 #[cfg(test)]
