@@ -2,6 +2,7 @@
 //! owning tenant: another tenant's app is simply not found.
 
 use argus_types::app::{ClientType, Governance, GrantType};
+use argus_types::pagination::fetch_limit;
 use argus_types::{ClientId, SecretId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -154,7 +155,7 @@ impl Store {
         let mut query = apps::table
             .filter(apps::tenant_id.eq(tenant.as_str()))
             .order(apps::client_id)
-            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .limit(fetch_limit(limit))
             .select(AppRow::as_select())
             .into_boxed();
         if let Some(after) = after {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use argus_domain::{EntityKind, IncidentStatus, Severity};
+use argus_types::pagination::fetch_limit;
 use argus_types::{EntityId, IncidentId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -202,7 +203,7 @@ impl Store {
         }
         let items = query
             .order(relationships::id.asc())
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1)
+            .limit(fetch_limit(limit))
             .select(RelationshipRecord::as_select())
             .load(&mut conn)
             .await?;

@@ -8,6 +8,7 @@
 
 use argus_domain::events::envelope;
 use argus_domain::{CaseStatus, EntityKind, IncidentStatus, Severity};
+use argus_types::pagination::fetch_limit;
 use argus_types::{CaseId, EntityId, EventId, IncidentId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -194,10 +195,6 @@ pub struct EntityFilter {
     pub kind: Option<EntityKind>,
     /// Case-insensitive substring of the name.
     pub name_contains: Option<String>,
-}
-
-fn limit_plus_one(limit: usize) -> i64 {
-    i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
 /// Stores the event and enqueues its message, in the caller's transaction.
@@ -400,7 +397,7 @@ impl Store {
         let mut query = incidents::table
             .filter(incidents::tenant_id.eq(tenant.as_str()))
             .order(incidents::id)
-            .limit(limit_plus_one(limit))
+            .limit(fetch_limit(limit))
             .select(IncidentRecord::as_select())
             .into_boxed();
         if let Some(after) = after {
@@ -569,7 +566,7 @@ impl Store {
         let mut query = cases::table
             .filter(cases::tenant_id.eq(tenant.as_str()))
             .order(cases::id)
-            .limit(limit_plus_one(limit))
+            .limit(fetch_limit(limit))
             .select(CaseRow::as_select())
             .into_boxed();
         if let Some(after) = after {
@@ -639,7 +636,7 @@ impl Store {
         let mut query = entities::table
             .filter(entities::tenant_id.eq(tenant.as_str()))
             .order(entities::id)
-            .limit(limit_plus_one(limit))
+            .limit(fetch_limit(limit))
             .select(EntityRecord::as_select())
             .into_boxed();
         if let Some(after) = after {

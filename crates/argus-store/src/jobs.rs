@@ -11,6 +11,7 @@
 
 use argus_domain::events::envelope;
 use argus_domain::{CallbackStatus, JobKind, JobOutcome, JobStatus};
+use argus_types::pagination::fetch_limit;
 use argus_types::{EventId, JobId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -195,10 +196,6 @@ pub enum CancelOutcome {
     Finished(JobRecord),
 }
 
-fn limit_plus_one(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
-}
-
 async fn load_for_update(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
@@ -364,7 +361,7 @@ impl Store {
         }
         let items = query
             .order(jobs::id.asc())
-            .limit(limit_plus_one(limit))
+            .limit(fetch_limit(limit))
             .select(JobRecord::as_select())
             .load(&mut conn)
             .await?;

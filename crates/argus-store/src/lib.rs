@@ -35,6 +35,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 
 use crate::connect::DatabaseTarget;
 
+pub use argus_types::pagination::Page;
 pub use migrate::{MIGRATIONS, MigrationStatus, migration_status, run_migrations};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,22 @@ pub enum StoreError {
 pub struct StoreConfig {
     pub database_url: String,
     pub max_connections: usize,
+}
+
+impl StoreConfig {
+    /// [`database_url_from_environment`] and `ARGUS_DB_MAX_CONNECTIONS`
+    /// (default 16): the same for every service.
+    pub fn from_environment() -> Result<Self, argus_types::env::ConfigError> {
+        Ok(Self {
+            database_url: database_url_from_environment(),
+            max_connections: argus_types::env::parse_var("ARGUS_DB_MAX_CONNECTIONS", 16)?,
+        })
+    }
+}
+
+/// `ARGUS_DATABASE_URL` (default: the local development database).
+pub fn database_url_from_environment() -> String {
+    argus_types::env::var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus")
 }
 
 /// A handle on the database: cheap to clone, shared by every handler.
@@ -149,27 +166,6 @@ impl Store {
 
 fn deadpool_runtime() -> deadpool::Runtime {
     deadpool::Runtime::Tokio1
-}
-
-/// One page of a cursor-paginated listing: `next_cursor` is the id after
-/// which the next page starts, absent on the last page.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// Cuts a `limit + 1` fetch down to `limit` items and derives the cursor.
-    pub(crate) fn from_overfetch(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Self {
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(id_of)
-        } else {
-            None
-        };
-        Self { items, next_cursor }
-    }
 }
 
 pub(crate) fn unique_violation_to_conflict(e: diesel::result::Error, what: &str) -> StoreError {

@@ -5,7 +5,7 @@
 //!
 //! A batch lists its traces by key in one of two arrays. Trace ids that
 //! Argus makes begin with the second the trace started
-//! ([`trace_id_started_at`]); a batch written within
+//! ([`argus_types::traces`]); a batch written within
 //! [`RECENT_TRACE_WINDOW`] of that second lists the trace in
 //! `recent_trace_keys`, which is not indexed: the lookup finds such rows by
 //! the time they were written (`written_at`, a btree per tenant), a window
@@ -18,6 +18,7 @@
 use std::time::Duration;
 
 use argus_types::TenantId;
+use argus_types::traces::{NewSpanBatch, trace_started};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use diesel::sql_types::{Array, BigInt, Binary, Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -33,43 +34,11 @@ const LOOKUP_BATCHES_MAX: i64 = 200;
 /// tenant per flush of each service: tens a second under full load).
 pub const RECENT_TRACE_WINDOW: Duration = Duration::from_secs(30);
 
-/// A trace id that begins with `started` (unix seconds, big-endian, as
-/// AWS X-Ray's do) and ends with the low 96 bits of `random`, so the 7
-/// right-most bytes W3C Trace Context (level 2) wants random are.
-pub fn trace_id_started_at(started: u32, random: u128) -> u128 {
-    (u128::from(started) << 96) | (random & ((1 << 96) - 1))
-}
-
-/// The second a trace began if Argus made its id ([`trace_id_started_at`]);
-/// for any other id, a time that no batch's `written_at` is near, bar chance.
-fn trace_started(trace_id: u128) -> DateTime<Utc> {
-    let seconds = (trace_id >> 96) as u32;
-    DateTime::from_timestamp(i64::from(seconds), 0).unwrap_or_default()
-}
-
 /// Whether a batch written at `written_at` lists the trace among its recent
 /// ones, which the lookup finds by `written_at`.
 fn is_recent(trace_id: u128, written_at: DateTime<Utc>) -> bool {
     let started = trace_started(trace_id);
     started <= written_at && written_at < started + RECENT_TRACE_WINDOW
-}
-
-/// One tenant's spans from one service, encoded, as written.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewSpanBatch {
-    pub tenant_id: String,
-    /// The service that recorded the spans (`api-service`, ...).
-    pub service: String,
-    /// The traces the spans belong to.
-    pub trace_ids: Vec<u128>,
-    pub first_start: DateTime<Utc>,
-    pub last_start: DateTime<Utc>,
-    /// When the writer wrote it: it decides which traces the batch lists as
-    /// recent.
-    pub written_at: DateTime<Utc>,
-    pub span_count: i32,
-    /// The encoded spans; the store does not look inside.
-    pub spans: Vec<u8>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -184,13 +153,14 @@ fn trace_key(trace_id: u128) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use argus_types::traces::trace_id_started_at;
+
     use super::*;
 
     #[test]
     fn an_argus_trace_is_recent_for_the_window_after_its_first_second() {
         let started = DateTime::from_timestamp(1_764_550_000, 0).unwrap();
         let id = trace_id_started_at(1_764_550_000, u128::MAX);
-        assert_eq!(format!("{id:032x}"), format!("{:08x}{}", 1_764_550_000u32, "f".repeat(24)));
         assert_eq!(trace_started(id), started);
         let window = chrono::Duration::from_std(RECENT_TRACE_WINDOW).unwrap();
         assert!(is_recent(id, started));

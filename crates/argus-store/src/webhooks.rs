@@ -3,6 +3,7 @@
 //! connection; the rest go through the pool. All are tenant-scoped.
 
 use argus_domain::DeliveryStatus;
+use argus_types::pagination::fetch_limit;
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -491,7 +492,7 @@ impl Store {
         let mut query = webhooks::table
             .filter(webhooks::tenant_id.eq(tenant.as_str()))
             .order(webhooks::id)
-            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .limit(fetch_limit(limit))
             .select(WebhookRow::as_select())
             .into_boxed();
         if let Some(after) = after {
@@ -577,7 +578,7 @@ impl Store {
             .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
             .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
             .order(webhook_deliveries::id.desc())
-            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .limit(fetch_limit(limit))
             .select(DeliveryRecord::as_select())
             .into_boxed();
         if let Some(after) = after {

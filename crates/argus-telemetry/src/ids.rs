@@ -6,7 +6,7 @@ use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 
 /// The SDK's random ids, but a trace id begins with the second the trace
-/// started (`argus_store::traces::trace_id_started_at`), so the span store
+/// started (`argus_types::traces::trace_id_started_at`), so the span store
 /// can find the trace's recent spans by time instead of by a GIN entry
 /// each. The right-most 12 bytes stay random: W3C Trace Context asks for 7,
 /// and AWS X-Ray's ids have the same layout.
@@ -18,7 +18,7 @@ impl IdGenerator for StartTimeIds {
         let random = u128::from_be_bytes(RandomIdGenerator::default().new_trace_id().to_bytes());
         let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|since| since.as_secs());
         match started.ok().and_then(|seconds| u32::try_from(seconds).ok()) {
-            Some(seconds) => TraceId::from(argus_store::traces::trace_id_started_at(seconds, random)),
+            Some(seconds) => TraceId::from(argus_types::traces::trace_id_started_at(seconds, random)),
             // Before 1970 or after 2106: a plain random id.
             None => TraceId::from(random),
         }

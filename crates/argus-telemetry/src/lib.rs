@@ -1,28 +1,27 @@
-//! Logging, tracing, health endpoints and shared HTTP request rules for
-//! every Argus service.
+//! Logging and tracing for every Argus service.
 //!
 //! Tracing is OpenTelemetry under `tracing`: every `tracing` span of an
 //! Argus crate is an OpenTelemetry span. Each HTTP request gets a server
 //! span continuing the caller's W3C trace ([`trace_requests`]); messages
 //! carry the trace through RabbitMQ ([`propagation`]); finished spans go to
 //! an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and the
-//! spans of tenants' work to the tenant-scoped span store ([`span_store`]).
+//! spans of tenants' work to a [`TenantSpanSink`] (`argus-spans` writes them
+//! to the tenant-scoped span store).
 
+mod chunks;
 mod encode;
-pub mod health;
-pub mod http;
 mod ids;
-pub mod openapi;
 mod otlp;
 pub mod outbound;
 mod pipeline;
 pub mod propagation;
 mod request_span;
-pub mod span_store;
+mod tenant_spans;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use argus_types::env::{ConfigError, flag, parse_var, var_or};
+use argus_types::env::{ConfigError, parse_var, var_or};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -64,7 +63,7 @@ pub(crate) fn test_span(trace: u128, id: u64, parent: u64) -> opentelemetry_sdk:
     }
 }
 pub use request_span::{TENANT_FIELD, record_tenant, trace_requests};
-pub use span_store::SpanStoreConfig;
+pub use tenant_spans::{TenantSpanSink, shown_to_tenant};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -107,19 +106,10 @@ pub struct TelemetryConfig {
     /// [`OtlpConfig`] lists. The sampler reads `OTEL_TRACES_SAMPLER(_ARG)`
     /// (default: parent-based, always on).
     pub otlp: Option<OtlpConfig>,
-    /// `ARGUS_TRACE_STORE` (default true) writes tenants' spans to the span
-    /// store in `ARGUS_DATABASE_URL`, kept `ARGUS_TRACE_RETENTION_DAYS`
-    /// (default 7).
-    pub span_store: Option<SpanStoreConfig>,
 }
 
 impl TelemetryConfig {
     pub fn from_environment(service: &'static str, version: &'static str) -> Result<Self, ConfigError> {
-        let retention = trace_retention_from_environment()?;
-        let span_store = flag("ARGUS_TRACE_STORE", true)?.then(|| SpanStoreConfig {
-            database_url: var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus"),
-            retention,
-        });
         Ok(Self {
             service: var_or("OTEL_SERVICE_NAME", service),
             version,
@@ -127,25 +117,8 @@ impl TelemetryConfig {
             log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
             log_filter: var_or("RUST_LOG", "info"),
             otlp: OtlpConfig::from_environment()?,
-            span_store,
         })
     }
-}
-
-/// `ARGUS_TRACE_RETENTION_DAYS` (default 7, at least 1): how long the span
-/// store keeps spans; the trace lookup never returns older ones.
-pub fn trace_retention_from_environment() -> Result<Duration, ConfigError> {
-    let days: u32 = parse_var("ARGUS_TRACE_RETENTION_DAYS", 7)?;
-    if days == 0 {
-        return Err(ConfigError { name: "ARGUS_TRACE_RETENTION_DAYS", reason: "must be at least 1".into() });
-    }
-    Ok(Duration::from_secs(u64::from(days) * 86_400))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TelemetryError {
-    #[error("cannot open the span store: {0}")]
-    SpanStore(#[from] argus_store::StoreError),
 }
 
 /// The installed tracing pipeline. [`Telemetry::shutdown`] writes out what
@@ -153,7 +126,7 @@ pub enum TelemetryError {
 /// exits.
 pub struct Telemetry {
     provider: SdkTracerProvider,
-    flushes: Vec<pipeline::Flush>,
+    flushes: Vec<chunks::Flush>,
 }
 
 impl Telemetry {
@@ -176,10 +149,11 @@ impl Telemetry {
     }
 }
 
-/// Installs logging and tracing for a service: OTLP export and the span
-/// store as configured. Must run inside a tokio runtime (the export and the
-/// span store's writer are tasks).
-pub fn init_service(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
+/// Installs logging and tracing for a service: OTLP export as configured,
+/// and tenants' spans to `tenant_spans` if given (`argus-spans` gives the
+/// span store). Must run inside a tokio runtime (the export and the tenant
+/// spans' writer are tasks).
+pub fn init_service(config: &TelemetryConfig, tenant_spans: Option<Arc<dyn TenantSpanSink>>) -> Telemetry {
     let resource = Resource::builder()
         .with_service_name(config.service.clone())
         .with_attributes([
@@ -187,8 +161,7 @@ pub fn init_service(config: &TelemetryConfig) -> Result<Telemetry, TelemetryErro
             KeyValue::new("deployment.environment.name", config.environment.clone()),
         ])
         .build();
-    let pipeline =
-        pipeline::SpanPipeline::start(config.otlp.clone(), config.span_store.as_ref(), &resource, &config.service)?;
+    let pipeline = pipeline::SpanPipeline::start(config.otlp.clone(), tenant_spans, &resource, &config.service);
     let flushes = pipeline.as_ref().map(pipeline::SpanPipeline::flushes).unwrap_or_default();
     let mut builder = SdkTracerProvider::builder().with_resource(resource).with_id_generator(ids::StartTimeIds);
     if let Some(pipeline) = pipeline {
@@ -196,14 +169,7 @@ pub fn init_service(config: &TelemetryConfig) -> Result<Telemetry, TelemetryErro
     }
     let provider = builder.build();
     install(config.log_format, &config.log_filter, &provider, config.service.clone());
-    Ok(Telemetry { provider, flushes })
-}
-
-/// For a service's `main`: reads [`TelemetryConfig`] from the environment
-/// and installs the pipeline.
-pub fn init_from_environment(service: &'static str, version: &'static str) -> Result<Telemetry, String> {
-    let config = TelemetryConfig::from_environment(service, version).map_err(|e| e.to_string())?;
-    init_service(&config).map_err(|e| e.to_string())
+    Telemetry { provider, flushes }
 }
 
 /// Installs logging and tracing without export or span store: for tests,

@@ -32,10 +32,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
 use prost::Message as _;
-use prost::encoding::{WireType, encode_key, encode_varint};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::pipeline::{COLLECT_EVERY, FullChunks, Inbox, Shard};
+use crate::chunks::{COLLECT_EVERY, FullChunks, Inbox, Partials, length_delimited};
 
 /// Export requests in flight at once; beyond, spans wait in the queue.
 const IN_FLIGHT: usize = 2;
@@ -176,7 +175,7 @@ pub(crate) struct ScopeChunk {
 }
 
 /// Starts the exporter on the current tokio runtime.
-pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<Shard>]>) -> Inbox<ScopeChunk> {
+pub(crate) fn start(config: OtlpConfig, resource: &Resource, partials: Partials<ScopeChunk>) -> Inbox<ScopeChunk> {
     let chunks = FullChunks::new(QUEUE_CHUNKS);
     let (flush, flushes) = mpsc::channel(4);
     let client = reqwest::Client::builder().timeout(config.timeout);
@@ -194,7 +193,7 @@ pub(crate) fn start(config: OtlpConfig, resource: &Resource, shards: Arc<[Mutex<
         chunks: chunks.clone(),
         config,
     };
-    tokio::spawn(exporter.run(flushes, shards));
+    tokio::spawn(exporter.run(flushes, partials));
     Inbox { chunks, flush }
 }
 
@@ -251,13 +250,6 @@ fn export_body(resource: &[u8], chunks: &[ScopeChunk], protocol: OtlpProtocol) -
     request
 }
 
-/// One length-delimited field: its key, its length, its bytes.
-pub(crate) fn length_delimited(field: u32, bytes: &[u8], out: &mut Vec<u8>) {
-    encode_key(field, WireType::LengthDelimited, out);
-    encode_varint(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
-}
-
 /// Failures and drops since they were last logged.
 #[derive(Default)]
 struct Report {
@@ -281,7 +273,7 @@ struct Exporter {
 }
 
 impl Exporter {
-    async fn run(mut self, mut flushes: mpsc::Receiver<oneshot::Sender<()>>, shards: Arc<[Mutex<Shard>]>) {
+    async fn run(mut self, mut flushes: mpsc::Receiver<oneshot::Sender<()>>, partials: Partials<ScopeChunk>) {
         let mut tick = tokio::time::interval(self.config.schedule_delay);
         let mut collect = tokio::time::interval(COLLECT_EVERY);
         collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -292,12 +284,12 @@ impl Exporter {
                     self.send(false);
                 }
                 _ = tick.tick() => {
-                    self.collect(&shards);
+                    self.collect(&partials);
                     self.send(true);
                     self.report();
                 }
                 flush = flushes.recv() => {
-                    self.collect(&shards);
+                    self.collect(&partials);
                     self.drain().await;
                     // None: the pipeline is gone, and this was the last.
                     let Some(done) = flush else { return };
@@ -327,13 +319,10 @@ impl Exporter {
     }
 
     /// Takes the full chunks, then the shards' partial ones.
-    fn collect(&mut self, shards: &[Mutex<Shard>]) {
+    fn collect(&mut self, partials: &Partials<ScopeChunk>) {
         self.collect_full();
-        for shard in shards {
-            let taken = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take_export();
-            if let Some(chunk) = taken {
-                self.queue(chunk);
-            }
+        for chunk in partials() {
+            self.queue(chunk);
         }
     }
 

@@ -1,43 +1,38 @@
-//! Where finished spans go: the OTLP export and the span store, fed by one
-//! span processor that encodes each span once, on the thread that ended it.
+//! Where finished spans go: the OTLP export and tenants' spans (to the span
+//! store through a [`TenantSpanSink`]), fed by one span processor that
+//! encodes each span once, on the thread that ended it.
 //!
 //! Each thread keeps to one of a few shards. A shard holds the chunk of
 //! encoded spans it is filling for each destination; a full chunk goes to
 //! its destination's bounded queue (dropped and counted when that task is
-//! behind). Each task collects its queue every [`COLLECT_EVERY`], and the
-//! shards' partial chunks on its own, slower tick. A request never waits
+//! behind). Each task collects its queue every
+//! [`COLLECT_EVERY`](crate::chunks::COLLECT_EVERY), and the shards' partial
+//! chunks (through [`Partials`]) on its own, slower tick. A request never waits
 //! for either, and never wakes them: a wake-up per chunk (hundreds a
 //! second) cost the request threads more, in context switches, than the
 //! spans' encoding.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use crate::chunks::{CHUNK_BYTES, CHUNK_SPANS, Flush, Inbox, Partials};
 use crate::encode::SpanEncoder;
 use crate::otlp::{OtlpConfig, ScopeChunk};
-use crate::span_store::{self, ShownKeys, SpanStoreConfig, StoreChunk};
+use crate::tenant_spans::{self, ShownKeys, StoreChunk, TenantSpanSink};
 
 /// Shards of spans being encoded; a thread keeps to one, so two threads
 /// rarely share a lock.
 const SHARDS: usize = 16;
-/// Spans, and encoded bytes, that fill a chunk: small enough that the
-/// allocator hands the memory back warm (256 KiB chunks took fresh, zeroed
-/// pages from the kernel every time).
-pub(crate) const CHUNK_SPANS: usize = 128;
-pub(crate) const CHUNK_BYTES: usize = 48 * 1024;
-/// How often a destination's task takes the full chunks queued for it.
-pub(crate) const COLLECT_EVERY: Duration = Duration::from_millis(20);
-
 /// One shard: its encoder and the chunks it is filling.
 #[derive(Default)]
-pub(crate) struct Shard {
+struct Shard {
     encoder: SpanEncoder,
     shown: ShownKeys,
     export: Option<ScopeChunk>,
@@ -45,13 +40,21 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    pub(crate) fn take_export(&mut self) -> Option<ScopeChunk> {
+    fn take_export(&mut self) -> Option<ScopeChunk> {
         self.export.take().filter(|chunk| chunk.spans > 0)
     }
 
-    pub(crate) fn take_store(&mut self) -> Option<StoreChunk> {
+    fn take_store(&mut self) -> Option<StoreChunk> {
         (!self.store.is_empty()).then(|| std::mem::take(&mut self.store))
     }
+}
+
+/// The chunks `take` finds in the shards, for a destination's task.
+fn partials<T: 'static>(shards: &Arc<[Mutex<Shard>]>, take: fn(&mut Shard) -> Option<T>) -> Partials<T> {
+    let shards = shards.clone();
+    Arc::new(move || {
+        shards.iter().filter_map(|shard| take(&mut shard.lock().unwrap_or_else(PoisonError::into_inner))).collect()
+    })
 }
 
 thread_local! {
@@ -84,70 +87,23 @@ impl std::fmt::Debug for SpanPipeline {
     }
 }
 
-/// Asks a destination's task to write out what it holds; the receiver
-/// hears when it has.
-pub(crate) type Flush = mpsc::Sender<oneshot::Sender<()>>;
-
-/// A destination task's side of the pipeline: its queue of full chunks,
-/// and its flush requests.
-pub(crate) struct Inbox<T> {
-    pub(crate) chunks: Arc<FullChunks<T>>,
-    pub(crate) flush: Flush,
-}
-
-impl<T> std::fmt::Debug for Inbox<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inbox").field("dropped", &self.chunks.dropped).finish_non_exhaustive()
-    }
-}
-
-/// Full chunks waiting for a destination's task, at most `capacity`.
-pub(crate) struct FullChunks<T> {
-    queue: Mutex<Vec<T>>,
-    capacity: usize,
-    /// Spans dropped because the task was behind; the task logs them.
-    pub(crate) dropped: AtomicU64,
-}
-
-impl<T> FullChunks<T> {
-    pub(crate) fn new(capacity: usize) -> Arc<Self> {
-        Arc::new(Self { queue: Mutex::new(Vec::new()), capacity, dropped: AtomicU64::new(0) })
-    }
-
-    /// Queues a full chunk of `spans` spans, or drops it (counted) when the
-    /// task is behind.
-    fn push(&self, chunk: T, spans: usize) {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.len() < self.capacity {
-            queue.push(chunk);
-        } else {
-            drop(queue);
-            self.dropped.fetch_add(spans as u64, Ordering::Relaxed);
-        }
-    }
-
-    /// The queued chunks, oldest first.
-    pub(crate) fn take(&self) -> Vec<T> {
-        std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
 impl SpanPipeline {
     /// Starts the destinations' tasks on the current tokio runtime; `None`
     /// when there is neither.
     pub(crate) fn start(
         export: Option<OtlpConfig>,
-        store: Option<&SpanStoreConfig>,
+        tenant_spans: Option<Arc<dyn TenantSpanSink>>,
         resource: &Resource,
         service: &str,
-    ) -> Result<Option<Self>, argus_store::StoreError> {
-        if export.is_none() && store.is_none() {
-            return Ok(None);
+    ) -> Option<Self> {
+        if export.is_none() && tenant_spans.is_none() {
+            return None;
         }
         let shards: Arc<[Mutex<Shard>]> = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
-        let store = store.map(|config| span_store::start(config, service.to_owned(), shards.clone())).transpose()?;
-        let export = export.map(|config| crate::otlp::start(config, resource, shards.clone()));
-        Ok(Some(Self { shards, export, store }))
+        let store = tenant_spans
+            .map(|sink| tenant_spans::start(sink, service.to_owned(), partials(&shards, Shard::take_store)));
+        let export = export.map(|config| crate::otlp::start(config, resource, partials(&shards, Shard::take_export)));
+        Some(Self { shards, export, store })
     }
 
     pub(crate) fn flushes(&self) -> Vec<Flush> {
@@ -168,7 +124,7 @@ impl SpanProcessor for SpanPipeline {
 
     fn on_end(&self, span: SpanData) {
         let stored = match &self.store {
-            Some(_) => span_store::tenant_work(&span),
+            Some(_) => tenant_spans::tenant_work(&span),
             None => None,
         };
         if self.export.is_none() && stored.is_none() {

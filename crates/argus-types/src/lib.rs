@@ -8,6 +8,7 @@ pub mod pagination;
 pub mod problem;
 pub mod scopes;
 pub mod ssrf;
+pub mod traces;
 
 pub use app::{ClientType, Governance, GrantType};
 pub use claims::AccessClaims;

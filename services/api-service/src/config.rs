@@ -134,14 +134,11 @@ impl ApiConfig {
             issuer,
             environment,
             listen_addr: var_or("ARGUS_API_ADDR", "127.0.0.1:8081"),
-            store: StoreConfig {
-                database_url: var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus"),
-                max_connections: parse_var("ARGUS_DB_MAX_CONNECTIONS", 16)?,
-            },
+            store: StoreConfig::from_environment()?,
             migrate: flag("ARGUS_MIGRATE", false)?,
             drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
             shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
-            trace_retention: argus_telemetry::trace_retention_from_environment()?,
+            trace_retention: argus_spans::retention_from_environment()?,
             jobs: JobsApiConfig::from_environment()?,
         })
     }

@@ -3,8 +3,8 @@
 //! GraphQL schema itself is not published.
 
 use actix_web::HttpResponse;
-use argus_telemetry::health;
-use argus_telemetry::openapi::BearerAuth;
+use argus_http::health;
+use argus_http::openapi::BearerAuth;
 use utoipa::OpenApi;
 
 use crate::routes::jobs;
@@ -39,5 +39,5 @@ pub struct ApiDoc;
 /// OpenAPI document (JSON)
 #[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
 pub async fn openapi_json() -> HttpResponse {
-    argus_telemetry::openapi::json_response(&ApiDoc::openapi())
+    argus_http::openapi::json_response(&ApiDoc::openapi())
 }

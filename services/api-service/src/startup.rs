@@ -1,15 +1,16 @@
 //! Builds the HTTP server from a config.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
+use argus_http::body;
+use argus_http::health::{self, Readiness};
+use argus_http::serve::{self, KEEP_ALIVE};
+use argus_http::{Endpoint, not_found};
 use argus_store::revoked::RevokedTokens;
 use argus_store::{Store, StoreError};
-use argus_telemetry::health::{self, Readiness};
-use argus_telemetry::http;
 
 use crate::config::ApiConfig;
 use crate::graphql::{self, GraphqlState};
@@ -71,8 +72,7 @@ impl Application {
         let readiness_handle = Readiness::new().with("database", health::database_check(store));
         let readiness = web::Data::new(readiness_handle.clone());
         let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };
-        let listener = TcpListener::bind(&config.listen_addr).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
+        let (listener, port) = serve::listen(&config.listen_addr).map_err(bind_error)?;
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))
@@ -81,13 +81,13 @@ impl Application {
                 .app_data(jobs.clone())
                 .app_data(rest_verifier.clone())
                 .app_data(traces.clone())
-                .app_data(http::json_config())
-                .app_data(http::query_config())
+                .app_data(body::json_config())
+                .app_data(body::query_config())
                 .configure(routes)
-                .default_service(web::to(http::not_found))
+                .default_service(web::to(not_found))
         })
         .disable_signals()
-        .keep_alive(http::KEEP_ALIVE)
+        .keep_alive(KEEP_ALIVE)
         .shutdown_timeout(config.shutdown_timeout_seconds)
         .listen(listener)
         .map_err(bind_error)?
@@ -123,20 +123,17 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (or [`Self::handle`] stops it), then
-    /// drains (see [`health::serve_until_signal`]).
+    /// drains (see [`serve::serve_until_signal`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        health::serve_until_signal(self.server, self.readiness, self.drain_delay).await
+        serve::serve_until_signal(self.server, self.readiness, self.drain_delay).await
     }
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(http::method_not_allowed));
     cfg.configure(health::configure)
-        .service(resource("/.well-known/openapi.json").route(web::get().to(openapi::openapi_json)))
-        .service(resource("/v1/observability/traces/{trace_id}").route(web::get().to(traces::get_trace)))
-        .service(
-            resource("/graphql").route(web::post().to(graphql::graphql)).route(web::get().to(graphql::no_playground)),
-        )
+        .service(Endpoint::new("/.well-known/openapi.json").get(openapi::openapi_json))
+        .service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
+        .service(Endpoint::new("/graphql").post(graphql::graphql).get(graphql::no_playground))
         .configure(routes::jobs::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use argus_authn::{TenantScoped, TracesRead};
+use argus_spans::RecordedSpan;
 use argus_store::Store;
-use argus_telemetry::span_store::{self, RecordedSpan};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -99,7 +99,7 @@ pub async fn get_trace(
     let since = Utc::now() - chrono::Duration::from_std(lookup.retention).unwrap_or(chrono::Duration::days(7));
     let number = u128::from_str_radix(&trace_id, 16).unwrap_or_default();
     let batches = lookup.store.trace_span_batches(caller.tenant(), number, since).await?;
-    let spans = span_store::spans_of_trace(&batches, &trace_id, since);
+    let spans = argus_spans::spans_of_trace(&batches, &trace_id, since);
     if spans.is_empty() {
         return Err(ApiError::NotFound(format!("no trace {trace_id} is recorded for this tenant")));
     }

@@ -54,10 +54,7 @@ impl AuthConfig {
     pub fn from_environment() -> Result<Self, ConfigError> {
         Ok(Self {
             listen_addr: var_or("ARGUS_AUTH_ADDR", "127.0.0.1:8080"),
-            store: StoreConfig {
-                database_url: var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus"),
-                max_connections: parse_var("ARGUS_DB_MAX_CONNECTIONS", 16)?,
-            },
+            store: StoreConfig::from_environment()?,
             issuer: var_or("ARGUS_ISSUER", "http://127.0.0.1:8080"),
             audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
             secret_pepper: var_or("ARGUS_SECRET_PEPPER", DEV_PEPPER),

@@ -1,6 +1,5 @@
 //! Builds the HTTP server from a config: pools, keys, routes.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -18,8 +17,10 @@ use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
 use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
-use argus_telemetry::health::{self, Readiness};
-use argus_telemetry::http;
+use argus_http::body::{self, MAX_JSON_BODY};
+use argus_http::health::{self, Readiness};
+use argus_http::serve::{self, KEEP_ALIVE};
+use argus_http::{Endpoint, not_found};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -93,12 +94,8 @@ impl Application {
             secure_cookies: config.issuer.starts_with("https://"),
         };
 
-        let listener = TcpListener::bind(&config.listen_addr)
-            .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?
-            .port();
+        let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };
+        let (listener, port) = serve::listen(&config.listen_addr).map_err(bind_error)?;
         let readiness_handle = Readiness::new().with("database", health::database_check(state.store.clone()));
         let readiness = web::Data::new(readiness_handle.clone());
         let state = web::Data::new(state);
@@ -109,18 +106,18 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(verifier.clone())
                 .app_data(readiness.clone())
-                .app_data(http::json_config())
-                .app_data(http::query_config())
-                .app_data(web::FormConfig::default().limit(http::MAX_JSON_BODY))
-                .app_data(web::PayloadConfig::new(http::MAX_JSON_BODY))
+                .app_data(body::json_config())
+                .app_data(body::query_config())
+                .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
+                .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
                 .configure(routes)
-                .default_service(web::to(http::not_found))
+                .default_service(web::to(not_found))
         })
         .disable_signals()
-        .keep_alive(http::KEEP_ALIVE)
+        .keep_alive(KEEP_ALIVE)
         .shutdown_timeout(config.shutdown_timeout_seconds)
         .listen(listener)
-        .map_err(|source| StartupError::Bind { addr: config.listen_addr.clone(), source })?
+        .map_err(bind_error)?
         .run();
         tracing::info!(port, "auth-service listening");
         Ok(Self {
@@ -142,58 +139,44 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT, then drains (see
-    /// [`health::serve_until_signal`]).
+    /// [`serve::serve_until_signal`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        health::serve_until_signal(self.server, self.readiness, self.drain_delay).await
+        serve::serve_until_signal(self.server, self.readiness, self.drain_delay).await
     }
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(http::method_not_allowed));
     cfg.configure(health::configure)
-        .service(resource("/.well-known/openapi.json").route(web::get().to(openapi::openapi_json)))
-        .service(resource("/.well-known/openapi.yaml").route(web::get().to(openapi::openapi_yaml)))
-        .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::well_known_jwks)))
-        .service(resource("/v1/auth/jwks.json").route(web::get().to(jwks::versioned_jwks)))
-        .service(resource("/v1/platform/scopes").route(web::get().to(scopes::list_scopes)))
+        .service(Endpoint::new("/.well-known/openapi.json").get(openapi::openapi_json))
+        .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi::openapi_yaml))
+        .service(Endpoint::new("/.well-known/jwks.json").get(jwks::well_known_jwks))
+        .service(Endpoint::new("/v1/auth/jwks.json").get(jwks::versioned_jwks))
+        .service(Endpoint::new("/v1/platform/scopes").get(scopes::list_scopes))
+        .service(Endpoint::new("/v1/platform/apps").get(apps::list_apps).post(apps::create_app))
+        .service(Endpoint::new("/v1/platform/apps/{client_id}").get(apps::get_app))
+        .service(Endpoint::new("/v1/platform/apps/{client_id}/governance").patch(apps::patch_governance))
+        .service(Endpoint::new("/v1/platform/apps/{client_id}/service-token").post(credentials::service_token))
+        .service(Endpoint::new("/v1/platform/apps/{client_id}/sandbox-token").post(credentials::sandbox_token))
+        .service(Endpoint::new("/v1/platform/apps/{client_id}/rotate-secret").post(credentials::rotate_secret))
+        .service(Endpoint::new("/v1/webhooks/event-types").get(webhooks::event_types))
+        .service(Endpoint::new("/v1/webhooks").get(webhooks::list_webhooks).post(webhooks::create_webhook))
         .service(
-            resource("/v1/platform/apps").route(web::get().to(apps::list_apps)).route(web::post().to(apps::create_app)),
+            Endpoint::new("/v1/webhooks/{webhook_id}")
+                .get(webhooks::get_webhook)
+                .put(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
         )
-        .service(resource("/v1/platform/apps/{client_id}").route(web::get().to(apps::get_app)))
-        .service(resource("/v1/platform/apps/{client_id}/governance").route(web::patch().to(apps::patch_governance)))
+        .service(Endpoint::new("/v1/webhooks/{webhook_id}/deliveries").get(webhooks::list_deliveries))
+        .service(Endpoint::new("/v1/webhooks/{webhook_id}/test").post(webhooks::test_webhook))
         .service(
-            resource("/v1/platform/apps/{client_id}/service-token").route(web::post().to(credentials::service_token)),
+            Endpoint::new("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").post(webhooks::retry_delivery),
         )
-        .service(
-            resource("/v1/platform/apps/{client_id}/sandbox-token").route(web::post().to(credentials::sandbox_token)),
-        )
-        .service(
-            resource("/v1/platform/apps/{client_id}/rotate-secret").route(web::post().to(credentials::rotate_secret)),
-        )
-        .service(resource("/v1/webhooks/event-types").route(web::get().to(webhooks::event_types)))
-        .service(
-            resource("/v1/webhooks")
-                .route(web::get().to(webhooks::list_webhooks))
-                .route(web::post().to(webhooks::create_webhook)),
-        )
-        .service(
-            resource("/v1/webhooks/{webhook_id}")
-                .route(web::get().to(webhooks::get_webhook))
-                .route(web::put().to(webhooks::update_webhook))
-                .route(web::delete().to(webhooks::delete_webhook)),
-        )
-        .service(resource("/v1/webhooks/{webhook_id}/deliveries").route(web::get().to(webhooks::list_deliveries)))
-        .service(resource("/v1/webhooks/{webhook_id}/test").route(web::post().to(webhooks::test_webhook)))
-        .service(
-            resource("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
-                .route(web::post().to(webhooks::retry_delivery)),
-        )
-        .service(resource("/v1/oauth/authorize").route(web::get().to(authorize::authorize)))
-        .service(resource("/v1/oauth/sign-in").route(web::post().to(authorize::sign_in)))
-        .service(resource("/v1/oauth/consent").route(web::post().to(authorize::consent)))
-        .service(resource("/v1/oauth/token").route(web::post().to(oauth::token)))
-        .service(resource("/v1/oauth/revoke").route(web::post().to(oauth::revoke)))
-        .service(resource("/v1/oauth/introspect").route(web::post().to(oauth::introspect)))
-        .service(resource("/.well-known/oauth-authorization-server").route(web::get().to(metadata::oauth_metadata)))
-        .service(resource("/.well-known/openid-configuration").route(web::get().to(metadata::openid_configuration)));
+        .service(Endpoint::new("/v1/oauth/authorize").get(authorize::authorize))
+        .service(Endpoint::new("/v1/oauth/sign-in").post(authorize::sign_in))
+        .service(Endpoint::new("/v1/oauth/consent").post(authorize::consent))
+        .service(Endpoint::new("/v1/oauth/token").post(oauth::token))
+        .service(Endpoint::new("/v1/oauth/revoke").post(oauth::revoke))
+        .service(Endpoint::new("/v1/oauth/introspect").post(oauth::introspect))
+        .service(Endpoint::new("/.well-known/oauth-authorization-server").get(metadata::oauth_metadata))
+        .service(Endpoint::new("/.well-known/openid-configuration").get(metadata::openid_configuration));
 }

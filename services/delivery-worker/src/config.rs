@@ -146,10 +146,7 @@ impl WorkerConfig {
         let concurrency: u16 = parse_var("ARGUS_WORKER_CONCURRENCY", 64)?;
         Ok(Self {
             admin_addr: var_or("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:8082"),
-            store: StoreConfig {
-                database_url: var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus"),
-                max_connections: parse_var("ARGUS_DB_MAX_CONNECTIONS", 16)?,
-            },
+            store: StoreConfig::from_environment()?,
             amqp_url: var_or("ARGUS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             amqp_ca_file: Some(var_or("ARGUS_AMQP_CA_FILE", "")).filter(|p| !p.is_empty()).map(Into::into),
             bus_prefix: var_or("ARGUS_BUS_PREFIX", "argus"),

@@ -17,8 +17,8 @@ use argus_bus::{
     Topology, WorkQueue, run_consumer_forever,
 };
 use argus_crypto::webhook::SecretBox;
+use argus_http::health::{self, Readiness};
 use argus_store::{Store, StoreError};
-use argus_telemetry::health::{self, Readiness};
 
 pub use config::{JobsConfig, WorkerConfig, parse_schedule};
 pub use deliver::DISABLE_AFTER_DAYS;
@@ -157,7 +157,7 @@ impl Worker {
         let admin = tokio::spawn(self.admin);
         tokio::select! {
             _ = self.shutdown.cancelled() => {}
-            _ = health::shutdown_signal() => {
+            _ = argus_http::serve::shutdown_signal() => {
                 tracing::info!("shutting down: finishing in-flight deliveries");
                 self.shutdown.cancel();
             }

@@ -14,7 +14,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let telemetry = match argus_telemetry::init_from_environment("delivery-worker", env!("CARGO_PKG_VERSION")) {
+    let telemetry = match argus_spans::init_from_environment("delivery-worker", env!("CARGO_PKG_VERSION")) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("delivery-worker: {e}");

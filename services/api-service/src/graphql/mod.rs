@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{AuthnError, Principal, TokenVerifier};
+use argus_http::body::{BodyError, MediaType, has_media_type, read_body};
 use argus_store::Store;
 use argus_store::bundles::{document_hash, tokenize};
 use argus_store::domain::Announce;
 use argus_types::AccessClaims;
-use futures_util::StreamExt;
 pub use incident_cache::IncidentCache;
 use juniper::{EmptySubscription, GraphQLError, ValidatedOperation};
 use serde::Deserialize;
@@ -203,42 +203,6 @@ pub struct GraphqlResponse {
     pub errors: Option<Vec<Value>>,
 }
 
-pub(crate) enum BodyError {
-    TooLarge,
-    Read,
-}
-
-/// The request body, refused once it passes `max` bytes (declared or read).
-pub(crate) async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    max: usize,
-) -> Result<web::BytesMut, BodyError> {
-    let declared =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| BodyError::Read)?;
-        if body.len() + chunk.len() > max {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Whether the request says its body is `application/json`.
-pub(crate) fn is_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.type_() == mime::APPLICATION && m.subtype() == mime::JSON)
-}
-
 /// Run a curated GraphQL operation
 ///
 /// Runs one approved operation for the caller's tenant. Send the document
@@ -279,7 +243,7 @@ pub async fn graphql(req: HttpRequest, payload: web::Payload, state: web::Data<G
             return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "X-Tenant-ID is not the tenant of the token");
         }
     }
-    if !is_json(&req) {
+    if !has_media_type(&req, MediaType::Json) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "BAD_REQUEST",

@@ -22,12 +22,14 @@ use argus_domain::jobs::enrich::EnrichInput;
 use argus_domain::jobs::export::ExportInput;
 use argus_domain::jobs::graph::GraphComputeInput;
 use argus_domain::{JobKind, JobOutcome, JobStatus};
+use argus_http::Endpoint;
+use argus_http::body::{MediaType, has_media_type};
 use argus_store::Store;
 use argus_store::idempotency::{Begin, BodyFingerprint, IdempotencyKey, StoredResponse};
 use argus_store::job_inputs::InputUpload;
 use argus_store::jobs::{CancelOutcome, JobFilter, JobRecord, NewJob};
 use argus_types::JobId;
-use argus_types::pagination::{decode_cursor, encode_cursor, page_limit};
+use argus_types::pagination::PageRequest;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -36,7 +38,6 @@ use tokio::sync::{Semaphore, mpsc};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::graphql::is_json;
 use crate::routes::job_body::{self, BodyReader, MAX_FIELDS_BYTES, NdjsonChunk, NdjsonSummary, ParseError, ParsedJob};
 
 /// The header that marks a replayed response.
@@ -503,7 +504,7 @@ pub async fn create_job(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal();
     let key = idempotency_key(&req)?;
-    if !is_json(&req) {
+    if !has_media_type(&req, MediaType::Json) {
         return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
     }
     let too_large = || ApiError::PayloadTooLarge(format!("the body must be at most {} bytes", state.max_body));
@@ -758,8 +759,8 @@ pub async fn list_jobs(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let limit = page_limit(query.limit).map_err(ApiError::Validation)?;
-    let after: Option<JobId> = query.cursor.as_deref().map(decode_cursor).transpose().map_err(ApiError::Validation)?;
+    let request =
+        PageRequest::<JobId>::from_query(query.limit, query.cursor.as_deref()).map_err(ApiError::Validation)?;
     let status = query
         .status
         .as_deref()
@@ -773,19 +774,16 @@ pub async fn list_jobs(
         .transpose()
         .map_err(|_| ApiError::Validation(format!("kind must be one of {}", JobKind::NAMES.join(", "))))?;
     let filter = JobFilter { status, kind };
-    let page = state.store.list_jobs(caller.tenant(), &filter, after.as_ref(), limit).await?;
-    Ok(HttpResponse::Ok().json(JobList {
-        jobs: page.items.into_iter().map(JobView::from).collect(),
-        next_cursor: encode_cursor(page.next_cursor),
-    }))
+    let page = state.store.list_jobs(caller.tenant(), &filter, request.after.as_ref(), request.limit).await?;
+    let next_cursor = page.encoded_cursor();
+    Ok(HttpResponse::Ok().json(JobList { jobs: page.items.into_iter().map(JobView::from).collect(), next_cursor }))
 }
 
 /// The routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(argus_telemetry::http::method_not_allowed));
-    cfg.service(resource("/v1/jobs").route(web::post().to(create_job)).route(web::get().to(list_jobs)))
-        .service(resource("/v1/jobs/{job_id}").route(web::get().to(get_job)).route(web::delete().to(cancel_job)))
-        .service(resource("/v1/jobs/{job_id}/result").route(web::get().to(job_result)));
+    cfg.service(Endpoint::new("/v1/jobs").post(create_job).get(list_jobs))
+        .service(Endpoint::new("/v1/jobs/{job_id}").get(get_job).delete(cancel_job))
+        .service(Endpoint::new("/v1/jobs/{job_id}/result").get(job_result));
 }
 
 #[cfg(test)]

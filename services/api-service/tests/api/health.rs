@@ -22,6 +22,28 @@ async fn health_readiness_and_unknown_routes() {
     assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
 }
 
+/// RFC 9110, 15.5.6: a 405 names the methods the path does serve.
+#[tokio::test]
+async fn a_method_a_path_does_not_serve_is_405_with_allow() {
+    let db = TestDatabase::create().await;
+    let base = spawn_api(api_config(db.url(), "http://127.0.0.1:1/jwks.json", Environment::Live)).await;
+    let http = reqwest::Client::new();
+    for (method, path, allow) in [
+        (reqwest::Method::PATCH, "/v1/jobs", "POST, GET"),
+        (reqwest::Method::PUT, "/v1/jobs/job_1", "GET, DELETE"),
+        (reqwest::Method::DELETE, "/graphql", "POST, GET"),
+        (reqwest::Method::POST, "/readyz", "GET"),
+    ] {
+        let r = http.request(method.clone(), format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        assert_eq!(r.headers().get("allow").map(|v| v.to_str().unwrap()), Some(allow), "{method} {path}");
+        let problem: Value = r.json().await.unwrap();
+        assert_eq!(problem["type"], "https://knogin.com/api/problems/method-not-allowed");
+        assert_eq!(problem["detail"], format!("{path} does not take {method}"));
+    }
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_the_transport() {
     let db = TestDatabase::create().await;

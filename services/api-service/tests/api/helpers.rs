@@ -90,13 +90,13 @@ impl Stack {
             log_format: argus_telemetry::LogFormat::Pretty,
             log_filter: "warn".into(),
             otlp: None,
-            span_store: Some(argus_telemetry::SpanStoreConfig {
-                database_url: db.url().to_owned(),
-                retention: std::time::Duration::from_secs(86_400),
-            }),
+        };
+        let store = argus_spans::SpanStoreConfig {
+            database_url: db.url().to_owned(),
+            retention: std::time::Duration::from_secs(86_400),
         };
         // Kept for the life of the process, which ends with the test.
-        std::mem::forget(argus_telemetry::init_service(&telemetry).unwrap());
+        std::mem::forget(argus_spans::init_service(&telemetry, Some(&store)).unwrap());
         Self::start_on(db).await
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use argus_bus::testing::TestVhost;
-use argus_store::traces::{NewSpanBatch, trace_id_started_at};
+use argus_types::traces::{NewSpanBatch, trace_id_started_at};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::pagination::{decode_cursor, encode_cursor, page_limit};
+use super::pagination::page_request;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -171,13 +171,10 @@ pub async fn list_apps(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(query.limit)?;
-    let after: Option<ClientId> = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state.store.list_apps(admin.tenant(), after.as_ref(), limit).await?;
-    Ok(HttpResponse::Ok().json(AppList {
-        apps: page.items.into_iter().map(AppView::from).collect(),
-        next_cursor: encode_cursor(page.next_cursor),
-    }))
+    let request = page_request::<ClientId>(query.limit, query.cursor.as_deref())?;
+    let page = state.store.list_apps(admin.tenant(), request.after.as_ref(), request.limit).await?;
+    let next_cursor = page.encoded_cursor();
+    Ok(HttpResponse::Ok().json(AppList { apps: page.items.into_iter().map(AppView::from).collect(), next_cursor }))
 }
 
 /// Inspect an integration app

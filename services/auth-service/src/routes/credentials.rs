@@ -4,6 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{PlatformAdmin, Scoped};
+use argus_http::body::{MediaType, has_media_type};
 use argus_store::apps::AppRecord;
 use argus_types::app::ClientType;
 use argus_types::claims::SANDBOX_AUDIENCE;
@@ -69,13 +70,7 @@ fn optional_json<T: DeserializeOwned + Default>(req: &HttpRequest, body: &[u8]) 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.essence_str() == "application/json");
-    if !json {
+    if !has_media_type(req, MediaType::Json) {
         return Err(ApiError::Malformed("send the body as application/json".into()));
     }
     serde_json::from_slice(body).map_err(|e| ApiError::Malformed(format!("invalid JSON body: {e}")))

@@ -4,18 +4,13 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use argus_http::body::{MediaType, has_media_type};
 
 use crate::oauth::{AuthenticatedClient, OAuthError, Params, authenticate_client, grants, revocation};
 use crate::state::AppState;
 
 fn form_params(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
-    let form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
-    if !form {
+    if !has_media_type(req, MediaType::Form) {
         return Err(OAuthError::invalid_request("send the parameters as application/x-www-form-urlencoded"));
     }
     Params::parse(body).map_err(OAuthError::invalid_request)

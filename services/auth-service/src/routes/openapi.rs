@@ -2,10 +2,10 @@
 //! `/.well-known/openapi.json` (RFC 8615) and `.yaml`.
 
 use actix_web::HttpResponse;
-use argus_telemetry::openapi::BearerAuth;
+use argus_http::openapi::BearerAuth;
 use utoipa::OpenApi;
 
-use argus_telemetry::health;
+use argus_http::health;
 
 use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhooks};
 
@@ -54,11 +54,11 @@ pub struct ApiDoc;
 /// OpenAPI document (JSON)
 #[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
 pub async fn openapi_json() -> HttpResponse {
-    argus_telemetry::openapi::json_response(&ApiDoc::openapi())
+    argus_http::openapi::json_response(&ApiDoc::openapi())
 }
 
 /// OpenAPI document (YAML)
 #[utoipa::path(get, path = "/.well-known/openapi.yaml", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
 pub async fn openapi_yaml() -> HttpResponse {
-    argus_telemetry::openapi::yaml_response(&ApiDoc::openapi())
+    argus_http::openapi::yaml_response(&ApiDoc::openapi())
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::pagination::{decode_cursor, encode_cursor, page_limit};
+use super::pagination::page_request;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -302,13 +302,11 @@ pub async fn list_webhooks(
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(query.limit)?;
-    let after: Option<WebhookId> = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state.store.list_webhooks(caller.tenant(), after.as_ref(), limit).await?;
-    Ok(HttpResponse::Ok().json(WebhookList {
-        webhooks: page.items.into_iter().map(WebhookView::from).collect(),
-        next_cursor: encode_cursor(page.next_cursor),
-    }))
+    let request = page_request::<WebhookId>(query.limit, query.cursor.as_deref())?;
+    let page = state.store.list_webhooks(caller.tenant(), request.after.as_ref(), request.limit).await?;
+    let next_cursor = page.encoded_cursor();
+    Ok(HttpResponse::Ok()
+        .json(WebhookList { webhooks: page.items.into_iter().map(WebhookView::from).collect(), next_cursor }))
 }
 
 /// Inspect a webhook
@@ -407,7 +405,7 @@ pub async fn list_deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let wid = webhook_id(&id)?;
     state.store.get_webhook(caller.tenant(), &wid).await?.ok_or_else(|| not_found(&id))?;
-    let limit = page_limit(query.limit)?;
+    let request = page_request::<DeliveryId>(query.limit, query.cursor.as_deref())?;
     let status = query
         .status
         .as_deref()
@@ -419,13 +417,12 @@ pub async fn list_deliveries(
     {
         return Err(ApiError::Validation(format!("unknown event type `{t}`")));
     }
-    let after: Option<DeliveryId> = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = DeliveryFilter { status, event_type: query.event_type.clone() };
-    let page = state.store.list_deliveries(caller.tenant(), &wid, &filter, after.as_ref(), limit).await?;
-    Ok(HttpResponse::Ok().json(DeliveryList {
-        deliveries: page.items.into_iter().map(DeliveryView::from).collect(),
-        next_cursor: encode_cursor(page.next_cursor),
-    }))
+    let page =
+        state.store.list_deliveries(caller.tenant(), &wid, &filter, request.after.as_ref(), request.limit).await?;
+    let next_cursor = page.encoded_cursor();
+    Ok(HttpResponse::Ok()
+        .json(DeliveryList { deliveries: page.items.into_iter().map(DeliveryView::from).collect(), next_cursor }))
 }
 
 /// Send a test webhook

@@ -49,6 +49,23 @@ async fn unknown_routes_and_methods_are_problems() {
     expect_problem(r, 405, "method-not-allowed").await;
 }
 
+/// RFC 9110, 15.5.6: a 405 names the methods the path does serve.
+#[tokio::test]
+async fn a_method_a_path_does_not_serve_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/v1/oauth/token", "POST"),
+        (reqwest::Method::DELETE, "/v1/platform/apps", "GET, POST"),
+        (reqwest::Method::PATCH, "/v1/webhooks/wh_1", "GET, PUT, DELETE"),
+        (reqwest::Method::POST, "/healthz", "GET"),
+    ] {
+        let r = app.http.request(method.clone(), app.url(path)).send().await.unwrap();
+        assert_eq!(r.headers().get("allow").map(|v| v.to_str().unwrap()), Some(allow), "{method} {path}");
+        let problem = expect_problem(r, 405, "method-not-allowed").await;
+        assert_eq!(problem["detail"], format!("{path} does not take {method}"));
+    }
+}
+
 #[tokio::test]
 async fn scope_catalog_lists_the_contract_scopes_for_any_valid_token() {
     let app = TestApp::spawn().await;

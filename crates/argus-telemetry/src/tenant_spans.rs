@@ -1,4 +1,5 @@
-//! Writes the finished spans of tenants' work to the span store, batched.
+//! Routes the finished spans of tenants' work to a [`TenantSpanSink`] (the
+//! span store, in `argus-spans`), batched by tenant.
 //!
 //! A span is a tenant's work when it carries `argus.tenant_id` (request
 //! spans record it once the caller is verified; message spans take it from
@@ -8,30 +9,26 @@
 //! the relay's idle polls) are dropped after that wait, and a span with
 //! neither a tenant nor a parent in this process is dropped at once.
 //!
-//! The pipeline ([`crate::pipeline`]) encodes the spans the store may keep
-//! into chunks; the writer attributes them, batches them by tenant and
-//! writes the batches, collecting the shards' partial chunks on every flush
-//! tick.
+//! The pipeline encodes the spans the store may keep into chunks; the
+//! writer attributes them, batches them by tenant and hands the batches to
+//! the sink, collecting the pipeline's partial chunks on every flush tick.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use argus_store::traces::NewSpanBatch;
-use argus_store::{Store, StoreConfig};
+use argus_types::traces::NewSpanBatch;
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use opentelemetry::Value;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span as ProtoSpan, span, status};
 use opentelemetry_sdk::trace::SpanData;
-use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::otlp::length_delimited;
-use crate::pipeline::{CHUNK_BYTES, CHUNK_SPANS, COLLECT_EVERY, FullChunks, Inbox, Shard};
+use crate::chunks::{CHUNK_BYTES, CHUNK_SPANS, COLLECT_EVERY, FullChunks, Inbox, Partials, length_delimited};
 use crate::request_span::TENANT_FIELD;
 
 /// foldhash, not SipHash: the writer hashes span and trace ids (random,
@@ -43,8 +40,6 @@ type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 const QUEUE_CHUNKS: usize = 128;
 /// Spans written per flush at most.
 const BATCH_SIZE: usize = 1_000;
-/// Spans one lookup returns at most.
-const TRACE_SPANS_MAX: usize = 10_000;
 /// How long a span may wait before it is written anyway.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// How long a span without a tenant waits for an ancestor to claim it.
@@ -54,21 +49,16 @@ const MAX_UNCLAIMED: usize = 50_000;
 /// How long a claimed span id is remembered at least (at most twice that),
 /// for children that end after their parent.
 const REMEMBER_CLAIMED: Duration = Duration::from_secs(15);
-const PURGE_EVERY: Duration = Duration::from_secs(600);
-/// Rows one purge statement deletes at most.
-const PURGE_BATCH: i64 = 10_000;
-const PURGE_BATCH_ROWS: usize = PURGE_BATCH as usize;
 
 /// Attribute keys that may carry credentials: never stored.
 const SECRET_MARKERS: &[&str] =
     &["authorization", "cookie", "password", "secret", "token", "api_key", "apikey", "credential", "signature"];
 
-/// Where and how long spans are kept.
-#[derive(Debug, Clone)]
-pub struct SpanStoreConfig {
-    pub database_url: String,
-    /// `ARGUS_TRACE_RETENTION_DAYS` (default 7).
-    pub retention: Duration,
+/// Where tenants' spans are kept: `argus-spans` writes them to PostgreSQL.
+pub trait TenantSpanSink: Send + Sync + 'static {
+    /// Writes one flush's batches; a failure is logged, and those spans
+    /// are lost (telemetry never holds up the work it describes).
+    fn write<'a>(&'a self, batches: &'a [NewSpanBatch]) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// Whether the store may keep a finished span, and the tenant it names:
@@ -160,26 +150,24 @@ struct SpanMeta {
 
 /// Starts the writer on the current tokio runtime.
 pub(crate) fn start(
-    config: &SpanStoreConfig,
+    sink: Arc<dyn TenantSpanSink>,
     service: String,
-    shards: Arc<[Mutex<Shard>]>,
-) -> Result<Inbox<StoreChunk>, argus_store::StoreError> {
-    let store = Store::connect(&StoreConfig { database_url: config.database_url.clone(), max_connections: 2 })?;
+    partials: Partials<StoreChunk>,
+) -> Inbox<StoreChunk> {
     let chunks = FullChunks::new(QUEUE_CHUNKS);
     let (flush, flushes) = mpsc::channel(4);
     let writer = Writer {
-        store,
+        sink,
         resource: encoded_resource(&service),
         service,
-        retention: config.retention,
         claims: Claims::default(),
         batches: FastMap::default(),
         written: Vec::new(),
         pending: 0,
         chunks: chunks.clone(),
     };
-    tokio::spawn(writer.run(flushes, shards));
-    Ok(Inbox { chunks, flush })
+    tokio::spawn(writer.run(flushes, partials));
+    Inbox { chunks, flush }
 }
 
 /// `ResourceSpans.resource` naming the service, encoded.
@@ -198,10 +186,9 @@ fn encoded_resource(service: &str) -> Vec<u8> {
 }
 
 struct Writer {
-    store: Store,
+    sink: Arc<dyn TenantSpanSink>,
     service: String,
     resource: Vec<u8>,
-    retention: Duration,
     claims: Claims,
     /// Spans waiting for the next flush, by tenant; a tenant's batch is
     /// kept, emptied, while spans keep coming, so its buffer stays warm.
@@ -216,27 +203,25 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(mut self, mut flushes: mpsc::Receiver<oneshot::Sender<()>>, shards: Arc<[Mutex<Shard>]>) {
+    async fn run(mut self, mut flushes: mpsc::Receiver<oneshot::Sender<()>>, partials: Partials<StoreChunk>) {
         let mut collect = tokio::time::interval(COLLECT_EVERY);
         collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flush = tokio::time::interval(FLUSH_EVERY);
-        let mut purge = tokio::time::interval(PURGE_EVERY);
         loop {
             tokio::select! {
                 _ = collect.tick() => self.collect_full().await,
                 _ = flush.tick() => {
-                    self.collect(&shards).await;
+                    self.collect(&partials).await;
                     self.flush().await;
                     self.claims.expire();
                 }
                 request = flushes.recv() => {
-                    self.collect(&shards).await;
+                    self.collect(&partials).await;
                     self.flush().await;
                     // None: the pipeline is gone, and this was the last.
                     let Some(done) = request else { return };
                     let _ = done.send(());
                 }
-                _ = purge.tick() => self.purge().await,
             }
         }
     }
@@ -248,14 +233,11 @@ impl Writer {
         }
     }
 
-    /// Takes the full chunks, then the shards' partial ones.
-    async fn collect(&mut self, shards: &[Mutex<Shard>]) {
+    /// Takes the full chunks, then the pipeline's partial ones.
+    async fn collect(&mut self, partials: &Partials<StoreChunk>) {
         self.collect_full().await;
-        for shard in shards {
-            let taken = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take_store();
-            if let Some(chunk) = taken {
-                self.take(&chunk).await;
-            }
+        for chunk in partials() {
+            self.take(&chunk).await;
         }
     }
 
@@ -289,23 +271,8 @@ impl Writer {
             self.written.push(batch.encode(tenant, &self.service, &self.resource, buffer));
             batch.clear();
         }
-        if let Err(e) = self.store.insert_span_batches(&self.written).await {
+        if let Err(e) = self.sink.write(&self.written).await {
             tracing::warn!(error = %e, spans, "cannot write spans to the span store");
-        }
-    }
-
-    async fn purge(&self) {
-        let Ok(retention) = chrono::Duration::from_std(self.retention) else { return };
-        let cutoff = Utc::now() - retention;
-        loop {
-            match self.store.purge_spans_before(cutoff, PURGE_BATCH).await {
-                Ok(PURGE_BATCH_ROWS) => continue,
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot purge expired spans");
-                    return;
-                }
-            }
         }
     }
 }
@@ -500,110 +467,6 @@ impl TenantBatch {
     }
 }
 
-/// One span of a trace, read back from the store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedSpan {
-    pub span_id: String,
-    /// Absent on a root span.
-    pub parent_span_id: Option<String>,
-    pub service: String,
-    pub name: String,
-    /// `server`, `client`, `producer`, `consumer` or `internal`.
-    pub kind: &'static str,
-    pub start: DateTime<Utc>,
-    pub duration_ms: f64,
-    /// `unset`, `ok` or `error`.
-    pub status: &'static str,
-    /// A JSON object, without any attribute that may hold a credential.
-    pub attributes: serde_json::Value,
-}
-
-/// The spans of `trace_id` (32 lowercase hex digits) in `batches` as
-/// [`argus_store::Store::trace_span_batches`] returns them, started after
-/// `since`, oldest first. A batch that does not decode is skipped.
-pub fn spans_of_trace(batches: &[Vec<u8>], trace_id: &str, since: DateTime<Utc>) -> Vec<RecordedSpan> {
-    let Ok(wanted) = TraceId::from_hex(trace_id) else { return Vec::new() };
-    let wanted = wanted.to_bytes();
-    let mut found = Vec::new();
-    for encoded in batches {
-        let batch = match ResourceSpans::decode(encoded.as_slice()) {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::warn!(error = %e, "a stored span batch does not decode");
-                continue;
-            }
-        };
-        let service = batch
-            .resource
-            .iter()
-            .flat_map(|r| &r.attributes)
-            .find(|kv| kv.key == "service.name")
-            .and_then(|kv| kv.value.as_ref())
-            .and_then(|v| match &v.value {
-                Some(any_value::Value::StringValue(s)) => Some(s.clone()),
-                _ => None,
-            })
-            .unwrap_or_default();
-        for span in batch.scope_spans.into_iter().flat_map(|s| s.spans) {
-            if span.trace_id.as_slice() != wanted.as_slice() {
-                continue;
-            }
-            let recorded = recorded(span, &service);
-            if recorded.start > since {
-                found.push(recorded);
-            }
-        }
-    }
-    found.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.span_id.cmp(&b.span_id)));
-    found.truncate(TRACE_SPANS_MAX);
-    found
-}
-
-fn recorded(span: ProtoSpan, service: &str) -> RecordedSpan {
-    let at = |nanos: u64| DateTime::<Utc>::from(SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos));
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let attributes = span
-        .attributes
-        .iter()
-        .filter(|kv| shown_to_tenant(&kv.key))
-        .map(|kv| (kv.key.clone(), kv.value.as_ref().map(json_of).unwrap_or_default()))
-        .collect();
-    RecordedSpan {
-        span_id: hex(&span.span_id),
-        parent_span_id: (!span.parent_span_id.is_empty()).then(|| hex(&span.parent_span_id)),
-        service: service.to_owned(),
-        kind: match span::SpanKind::try_from(span.kind) {
-            Ok(span::SpanKind::Server) => "server",
-            Ok(span::SpanKind::Client) => "client",
-            Ok(span::SpanKind::Producer) => "producer",
-            Ok(span::SpanKind::Consumer) => "consumer",
-            _ => "internal",
-        },
-        start: at(span.start_time_unix_nano),
-        // Nanoseconds to milliseconds; a span is far shorter than 2^53 ns.
-        duration_ms: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as f64 / 1e6,
-        status: match span.status.map(|s| status::StatusCode::try_from(s.code)) {
-            Some(Ok(status::StatusCode::Ok)) => "ok",
-            Some(Ok(status::StatusCode::Error)) => "error",
-            _ => "unset",
-        },
-        name: span.name,
-        attributes: serde_json::Value::Object(attributes),
-    }
-}
-
-fn json_of(value: &AnyValue) -> serde_json::Value {
-    use any_value::Value as V;
-    match &value.value {
-        Some(V::StringValue(s)) => serde_json::Value::String(s.clone()),
-        Some(V::BoolValue(b)) => serde_json::Value::Bool(*b),
-        Some(V::IntValue(n)) => serde_json::Value::from(*n),
-        Some(V::DoubleValue(f)) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number).unwrap_or_default(),
-        Some(V::ArrayValue(a)) => serde_json::Value::Array(a.values.iter().map(json_of).collect()),
-        _ => serde_json::Value::Null,
-    }
-}
-
 /// Whether an attribute key may name a credential.
 /// Attributes for operators, not tenants: the SQL text names Argus's own
 /// tables and columns (and is the bulk of a stored span). The OTLP export
@@ -636,11 +499,11 @@ impl ShownKeys {
 
 /// Whether an attribute is stored and shown in the trace lookup: neither
 /// a possible credential nor an internal detail.
-fn shown_to_tenant(key: &str) -> bool {
+pub fn shown_to_tenant(key: &str) -> bool {
     !INTERNAL_KEYS.contains(&key) && !is_secret_key(key)
 }
 
-pub fn is_secret_key(key: &str) -> bool {
+fn is_secret_key(key: &str) -> bool {
     let key = key.as_bytes();
     SECRET_MARKERS
         .iter()
@@ -652,6 +515,8 @@ mod tests {
     use super::*;
     use opentelemetry::KeyValue;
     use opentelemetry::trace::{SpanKind, Status};
+    use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+    use prost::Message as _;
     use std::time::SystemTime;
 
     fn span(trace: u128, id: u64, parent: u64, tenant: Option<&str>) -> SpanData {
@@ -732,7 +597,7 @@ mod tests {
     }
 
     #[test]
-    fn batches_round_trip_without_credentials() {
+    fn batches_are_otlp_resource_spans_without_credentials() {
         let mut root = span(0x4bf9, 1, 0, Some("ten_a"));
         root.span_kind = SpanKind::Server;
         root.status = Status::error("boom");
@@ -756,29 +621,20 @@ mod tests {
         trace_ids.sort();
         assert_eq!(trace_ids, [0x77, 0x4bf9]);
 
-        let long_ago = Utc::now() - chrono::Duration::days(1);
-        let spans = spans_of_trace(std::slice::from_ref(&stored.spans), &format!("{:032x}", 0x4bf9), long_ago);
-        assert_eq!(spans.len(), 2, "only the trace asked for");
-        let (root, child) = (&spans[0], &spans[1]);
-        assert_eq!((root.span_id.as_str(), root.parent_span_id.as_deref()), ("0000000000000001", None));
-        assert_eq!((root.kind, root.status, root.service.as_str()), ("server", "error", "api-service"));
-        assert_eq!(root.attributes["note"], "quote \" kept");
-        assert_eq!(root.attributes["http.response.status_code"], 200);
-        assert_eq!(root.attributes["argus.tenant_id"], "ten_a");
-        assert!(root.attributes.get("Client_Secret").is_none());
-        assert!(root.attributes.get("http.request.header.authorization").is_none());
-        assert!(root.attributes.get("db.query.text").is_none(), "internal detail, not stored");
-        assert_eq!(child.parent_span_id.as_deref(), Some("0000000000000001"));
-        assert!((child.duration_ms - 3.0).abs() < 0.01, "{}", child.duration_ms);
-        // Spans started before `since` are left out; garbage is skipped.
-        assert!(
-            spans_of_trace(
-                &[stored.spans.clone(), b"not protobuf".to_vec()],
-                &format!("{:032x}", 0x4bf9),
-                Utc::now() + chrono::Duration::hours(1)
-            )
-            .is_empty()
-        );
+        let decoded = ResourceSpans::decode(stored.spans.as_slice()).unwrap();
+        let service = &decoded.resource.as_ref().unwrap().attributes[0];
+        assert_eq!(service.key, "service.name");
+        assert_eq!(service.value.as_ref().unwrap().value, Some(any_value::Value::StringValue("api-service".into())));
+        let spans: Vec<_> = decoded.scope_spans.iter().flat_map(|s| &s.spans).collect();
+        assert_eq!(spans.len(), 3);
+        let root = spans[0];
+        assert_eq!(root.span_id, 1_u64.to_be_bytes());
+        let keys: Vec<&str> = root.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert!(keys.contains(&"note") && keys.contains(&"http.response.status_code") && keys.contains(&TENANT_FIELD));
+        assert!(!keys.contains(&"Client_Secret"));
+        assert!(!keys.contains(&"http.request.header.authorization"));
+        assert!(!keys.contains(&"db.query.text"), "internal detail, not stored");
+        assert_eq!(spans[1].parent_span_id, 1_u64.to_be_bytes());
 
         // Emptied for the next flush, the batch holds only what comes next.
         batch.clear();
@@ -786,8 +642,9 @@ mod tests {
         batch.add(&meta, &bytes);
         let next = batch.encode("ten_a", "api-service", &encoded_resource("api-service"), stored.spans);
         assert_eq!((next.span_count, next.trace_ids.as_slice()), (1, [0x99_u128].as_slice()));
-        let long_ago = Utc::now() - chrono::Duration::days(1);
-        assert!(spans_of_trace(std::slice::from_ref(&next.spans), &format!("{:032x}", 0x4bf9), long_ago).is_empty());
-        assert_eq!(spans_of_trace(&[next.spans], &format!("{:032x}", 0x99), long_ago).len(), 1);
+        let decoded = ResourceSpans::decode(next.spans.as_slice()).unwrap();
+        let traces: Vec<&[u8]> =
+            decoded.scope_spans.iter().flat_map(|s| &s.spans).map(|s| s.trace_id.as_slice()).collect();
+        assert_eq!(traces, [0x99_u128.to_be_bytes().as_slice()]);
     }
 }

@@ -10,6 +10,8 @@ use actix_web::{HttpResponse, web};
 use futures_util::future::{BoxFuture, join_all};
 use serde_json::{Map, Value, json};
 
+use crate::endpoint::Endpoint;
+
 type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// How long one dependency check may take before it counts as failed.
@@ -94,14 +96,7 @@ pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
 
 /// Registers `/healthz` and `/readyz` (a `Readiness` must be in app data).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/healthz")
-            .route(web::get().to(healthz))
-            .default_service(web::to(crate::http::method_not_allowed)),
-    )
-    .service(
-        web::resource("/readyz").route(web::get().to(readyz)).default_service(web::to(crate::http::method_not_allowed)),
-    );
+    cfg.service(Endpoint::new("/healthz").get(healthz)).service(Endpoint::new("/readyz").get(readyz));
 }
 
 /// A readiness check for the database behind `store`.
@@ -117,61 +112,17 @@ pub fn database_check(
 /// A server with only `/healthz` and `/readyz`, for processes whose work is
 /// not HTTP (the delivery worker's admin port). Returns the bound port.
 pub fn admin_server(addr: &str, readiness: Readiness) -> std::io::Result<(u16, actix_web::dev::Server)> {
-    let listener = std::net::TcpListener::bind(addr)?;
-    let port = listener.local_addr()?.port();
+    let (listener, port) = crate::serve::listen(addr)?;
     let readiness = web::Data::new(readiness);
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(readiness.clone())
             .configure(configure)
-            .default_service(web::to(crate::http::not_found))
+            .default_service(web::to(crate::problem::not_found))
     })
     .workers(1)
     .disable_signals()
     .listen(listener)?
     .run();
     Ok((port, server))
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
-/// Serves until SIGTERM/SIGINT, then drains: `/readyz` fails at once, and
-/// after `drain_delay` (time for load balancers to notice) the server stops
-/// accepting and finishes in-flight requests within its shutdown timeout.
-/// The server must be built with `disable_signals()`.
-pub async fn serve_until_signal(
-    server: actix_web::dev::Server,
-    readiness: Readiness,
-    drain_delay: Duration,
-) -> std::io::Result<()> {
-    let handle = server.handle();
-    let mut running = tokio::spawn(server);
-    tokio::select! {
-        // Stopped through its handle (tests, embedding): nothing to drain.
-        ended = &mut running => return ended.map_err(std::io::Error::other)?,
-        () = shutdown_signal() => {}
-    }
-    tracing::info!("shutting down: failing readiness, finishing in-flight requests");
-    readiness.start_draining();
-    tokio::time::sleep(drain_delay).await;
-    handle.stop(true).await;
-    running.await.map_err(std::io::Error::other)?
 }

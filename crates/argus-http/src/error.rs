@@ -1,0 +1,138 @@
+//! The error every REST route returns, and its mapping to problem+json in
+//! one place. Each service names it `ApiError`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use argus_authn::AuthnError;
+use argus_store::StoreError;
+use argus_types::ProblemKind;
+
+use crate::problem::{problem_response, problem_status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Deleted when its retention ran out (410).
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A quota is used up (429, no `Retry-After`: waiting does not help).
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// Too many requests of this kind; try again in `retry_after` seconds
+    /// (429 with `Retry-After`).
+    #[error("{what}; try again in {retry_after} s")]
+    RateLimited { what: &'static str, retry_after: u64 },
+    /// Too much in flight right now: 503 with `Retry-After` (seconds).
+    #[error("{message}")]
+    Busy { message: String, retry_after_seconds: u32 },
+    /// A failure of ours that is not the database's.
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Authn(#[from] AuthnError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl HttpError {
+    fn kind(&self) -> ProblemKind {
+        match self {
+            Self::Validation(_) => ProblemKind::Validation,
+            Self::Malformed(_) => ProblemKind::MalformedRequest,
+            Self::UnsupportedMediaType(_) => ProblemKind::UnsupportedMediaType,
+            Self::PayloadTooLarge(_) => ProblemKind::PayloadTooLarge,
+            Self::Forbidden(_) => ProblemKind::Forbidden,
+            Self::NotFound(_) => ProblemKind::NotFound,
+            Self::Conflict(_) => ProblemKind::Conflict,
+            Self::Gone(_) => ProblemKind::Gone,
+            Self::Unprocessable(_) => ProblemKind::Unprocessable,
+            Self::QuotaExceeded(_) | Self::RateLimited { .. } => ProblemKind::RateLimited,
+            Self::Busy { .. } => ProblemKind::Unavailable,
+            Self::Internal(_) => ProblemKind::Internal,
+            Self::Authn(_) => ProblemKind::Unauthenticated,
+            Self::Store(e) => store_kind(e),
+        }
+    }
+}
+
+/// What a store error means to the caller. Only the pool's failure is the
+/// dependency's; the rest are ours, or the caller's.
+fn store_kind(error: &StoreError) -> ProblemKind {
+    match error {
+        StoreError::Pool(_) => ProblemKind::Unavailable,
+        StoreError::NotFound(_) => ProblemKind::NotFound,
+        StoreError::Conflict(_) => ProblemKind::Conflict,
+        StoreError::Governance(_) => ProblemKind::Validation,
+        _ => ProblemKind::Internal,
+    }
+}
+
+impl ResponseError for HttpError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Authn(e) => e.status_code(),
+            other => problem_status(other.kind()),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Authn(e) => e.error_response(),
+            Self::Busy { message, retry_after_seconds } => {
+                // The detail is ours (no dependency's text), so it is shown.
+                let mut response = ProblemKind::Unavailable.problem(message.clone()).to_actix_response();
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+                response
+            }
+            Self::RateLimited { retry_after, .. } => {
+                let mut response = problem_response(self.kind(), self);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                response
+            }
+            other => problem_response(other.kind(), other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_what_the_caller_can_do() {
+        let status = |e: StoreError| HttpError::from(e).status_code();
+        assert_eq!(status(StoreError::Pool("down".into())), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(StoreError::NotFound("app".into())), StatusCode::NOT_FOUND);
+        assert_eq!(status(StoreError::Conflict("app".into())), StatusCode::CONFLICT);
+        assert_eq!(status(StoreError::Corrupt("row".into())), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn waits_are_named_in_retry_after() {
+        let limited = HttpError::RateLimited { what: "too many test sends", retry_after: 7 }.error_response();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        let busy = HttpError::Busy { message: "busy".into(), retry_after_seconds: 2 }.error_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers().get(header::RETRY_AFTER).unwrap(), "2");
+        let quota = HttpError::QuotaExceeded("full".into()).error_response();
+        assert_eq!(quota.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(quota.headers().get(header::RETRY_AFTER).is_none());
+    }
+}

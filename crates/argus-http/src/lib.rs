@@ -1,0 +1,17 @@
+//! The HTTP layer every Argus service shares: problem+json responses and
+//! the base error type ([`HttpError`]), body and content-type rules
+//! ([`body`]), paths that answer other methods 405 with `Allow`
+//! ([`Endpoint`]), `/healthz` and `/readyz` ([`health`]), OpenAPI serving
+//! ([`openapi`]), and serving until SIGTERM/SIGINT ([`serve`]).
+
+pub mod body;
+mod endpoint;
+mod error;
+pub mod health;
+pub mod openapi;
+mod problem;
+pub mod serve;
+
+pub use endpoint::Endpoint;
+pub use error::HttpError;
+pub use problem::{method_not_allowed, not_found, problem_response, problem_status};

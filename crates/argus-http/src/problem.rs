@@ -1,0 +1,45 @@
+//! problem+json (RFC 9457) responses: for an error of a [`ProblemKind`], and
+//! for requests no route takes.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+use argus_types::ProblemKind;
+
+/// The HTTP status of an error of `kind`, as actix-web's type.
+pub fn problem_status(kind: ProblemKind) -> StatusCode {
+    StatusCode::from_u16(kind.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The problem+json response of an error of `kind`: its message as the
+/// detail, except for internal errors and unavailable dependencies, whose
+/// detail stays in the log and never reaches the caller.
+pub fn problem_response(kind: ProblemKind, error: &dyn std::fmt::Display) -> HttpResponse {
+    let detail = match kind {
+        ProblemKind::Internal => {
+            tracing::error!(error = %error, "request failed");
+            "an internal error occurred; it has been logged".to_owned()
+        }
+        ProblemKind::Unavailable => {
+            tracing::warn!(error = %error, "dependency unavailable");
+            "the service is temporarily unavailable; retry shortly".to_owned()
+        }
+        _ => error.to_string(),
+    };
+    kind.problem(detail).to_actix_response()
+}
+
+/// For paths no route matches.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    ProblemKind::NotFound.problem(format!("no route for {}", req.path())).to_actix_response()
+}
+
+/// For a known path called with a method it does not take: 405 with the
+/// `Allow` header listing the methods it does (RFC 9110, 15.5.6).
+pub fn method_not_allowed(req: &HttpRequest, allow: &HeaderValue) -> HttpResponse {
+    let mut response = ProblemKind::MethodNotAllowed
+        .problem(format!("{} does not take {}", req.path(), req.method()))
+        .to_actix_response();
+    response.headers_mut().insert(header::ALLOW, allow.clone());
+    response
+}
