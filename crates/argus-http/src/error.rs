@@ -51,6 +51,12 @@ pub enum HttpError {
 }
 
 impl HttpError {
+    /// The problem+json body `error_response` writes (its headers aside):
+    /// what an idempotent write keeps, to replay it.
+    pub fn problem_json(&self) -> Vec<u8> {
+        crate::problem::problem_body(self.kind(), self)
+    }
+
     fn kind(&self) -> ProblemKind {
         match self {
             Self::Validation(_) => ProblemKind::Validation,

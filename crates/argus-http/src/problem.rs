@@ -15,7 +15,16 @@ pub fn problem_status(kind: ProblemKind) -> StatusCode {
 /// detail, except for internal errors and unavailable dependencies, whose
 /// detail stays in the log and never reaches the caller.
 pub fn problem_response(kind: ProblemKind, error: &dyn std::fmt::Display) -> HttpResponse {
-    let detail = match kind {
+    kind.problem(problem_detail(kind, error)).to_actix_response()
+}
+
+/// The body [`problem_response`] writes, as bytes.
+pub fn problem_body(kind: ProblemKind, error: &dyn std::fmt::Display) -> Vec<u8> {
+    kind.problem(problem_detail(kind, error)).json_bytes()
+}
+
+fn problem_detail(kind: ProblemKind, error: &dyn std::fmt::Display) -> String {
+    match kind {
         ProblemKind::Internal => {
             tracing::error!(error = %error, "request failed");
             "an internal error occurred; it has been logged".to_owned()
@@ -25,8 +34,7 @@ pub fn problem_response(kind: ProblemKind, error: &dyn std::fmt::Display) -> Htt
             "the service is temporarily unavailable; retry shortly".to_owned()
         }
         _ => error.to_string(),
-    };
-    kind.problem(detail).to_actix_response()
+    }
 }
 
 /// For paths no route matches.

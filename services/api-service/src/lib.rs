@@ -8,6 +8,7 @@
 pub mod config;
 pub mod error;
 pub mod graphql;
+pub mod idempotency;
 pub mod openapi;
 pub mod routes;
 pub mod startup;

@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::body::SizedStream;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{JobsRead, JobsWrite, Principal, TenantScoped};
 use argus_bus::proto;
 use argus_crypto::webhook::SecretBox;
@@ -25,7 +24,7 @@ use argus_domain::{JobKind, JobOutcome, JobStatus};
 use argus_http::Endpoint;
 use argus_http::body::{MediaType, has_media_type};
 use argus_store::Store;
-use argus_store::idempotency::{Begin, BodyFingerprint, IdempotencyKey, StoredResponse};
+use argus_store::idempotency::{BodyFingerprint, IdempotencyKey, StoredResponse};
 use argus_store::job_inputs::InputUpload;
 use argus_store::jobs::{CancelOutcome, JobFilter, JobRecord, NewJob};
 use argus_types::JobId;
@@ -38,12 +37,8 @@ use tokio::sync::{Semaphore, mpsc};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
+use crate::idempotency::{self, Begun};
 use crate::routes::job_body::{self, BodyReader, MAX_FIELDS_BYTES, NdjsonChunk, NdjsonSummary, ParseError, ParsedJob};
-
-/// The header that marks a replayed response.
-pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-/// Longest Idempotency-Key accepted.
-pub const MAX_KEY_LEN: usize = 255;
 
 /// What the job routes share.
 pub struct JobsState {
@@ -154,32 +149,6 @@ pub struct ListQuery {
     /// 1 to 100 (default 50).
     pub limit: Option<u32>,
     pub cursor: Option<String>,
-}
-
-/// The `Idempotency-Key` header: a structured-field string (`"…"`) as the
-/// IETF draft has it, or the bare token many clients send; 1 to 255
-/// printable ASCII characters.
-pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let mut values = req.headers().get_all("idempotency-key");
-    let Some(value) = values.next() else { return Ok(None) };
-    let malformed = || {
-        ApiError::Validation(format!(
-            "Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters, sent once"
-        ))
-    };
-    if values.next().is_some() {
-        return Err(malformed());
-    }
-    let raw = value.to_str().map_err(|_| malformed())?.trim();
-    let key = match raw.strip_prefix('"') {
-        Some(rest) => rest.strip_suffix('"').ok_or_else(malformed)?,
-        None => raw,
-    };
-    let printable = key.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !printable {
-        return Err(malformed());
-    }
-    Ok(Some(key.to_owned()))
 }
 
 /// A job's input, checked for its kind.
@@ -448,22 +417,6 @@ fn accepted(location: &str, body: Vec<u8>) -> HttpResponse {
         .body(body)
 }
 
-/// The kept first response, marked as replayed.
-fn replay(state: &JobsState, status: i32, location: Option<String>, sealed: &[u8]) -> Result<HttpResponse, ApiError> {
-    let body = state.sealer.open(sealed).map_err(|e| ApiError::Store(e.into()))?;
-    let status = u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
-    let content_type = if status.is_success() { "application/json" } else { "application/problem+json" };
-    let mut response = HttpResponse::build(status);
-    response
-        .insert_header((REPLAYED_HEADER, "true"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .content_type(content_type);
-    if let Some(l) = location {
-        response.insert_header((header::LOCATION, l));
-    }
-    Ok(response.body(body))
-}
-
 /// Enqueue an async job
 ///
 /// Validates the kind's input and queues the job; the response (202) has
@@ -503,7 +456,7 @@ pub async fn create_job(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal();
-    let key = idempotency_key(&req)?;
+    let key = idempotency::key_of(&req)?;
     if !has_media_type(&req, MediaType::Json) {
         return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
     }
@@ -543,58 +496,31 @@ pub async fn create_job(
     };
     let key =
         IdempotencyKey { client_id: principal.client_id.clone(), key, fingerprint: digest.finish(b"POST /v1/jobs") };
-    let begun = match state.store.idempotency_begin(&principal.tenant, &key).await {
-        Ok(begun) => begun,
+    let claim = match idempotency::begin(&state.store, &state.sealer, &principal.tenant, key).await {
+        Ok(Begun::Proceed(claim)) => claim,
+        Ok(Begun::Answer(answer)) => {
+            abandon(upload).await;
+            return answer;
+        }
         Err(e) => {
             abandon(upload).await;
-            return Err(e.into());
+            return Err(e);
         }
     };
-    let refused = match begun {
-        Begin::Proceed => None,
-        Begin::Mismatch => {
-            Some(Err(ApiError::Unprocessable("this Idempotency-Key was used with a different request".into())))
-        }
-        Begin::InFlight => Some(Err(ApiError::Conflict(
-            "a request with this Idempotency-Key is still being processed; retry later".into(),
-        ))),
-        Begin::Replay { status, location, body } => Some(replay(&state, status, location, &body)),
-    };
-    if let Some(refused) = refused {
-        abandon(upload).await;
-        return refused;
-    }
-    let result = match outcome {
+    match outcome {
         Ok(job) => {
-            let stored = StoredResponse {
-                key: key.clone(),
-                status: 202,
-                location: Some(job.location.clone()),
-                body: state.sealer.seal(&job.body),
-            };
-            commit(&state, principal, upload, job, Some(&stored)).await
+            // Kept in the job's own transaction: committed with it or not at all.
+            let stored = claim.keep(202, Some(job.location.clone()), &job.body);
+            match commit(&state, principal, upload, job, Some(&stored)).await {
+                Ok(response) => Ok(response),
+                Err(e) => claim.refused(e).await,
+            }
         }
         Err(e) => {
             abandon(upload).await;
-            Err(e)
+            claim.refused(e).await
         }
-    };
-    let Err(e) = result else { return result };
-    let response = e.error_response();
-    // Our failure, or a limit of the moment, not the request's: let a
-    // retry run again.
-    if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS {
-        state.store.idempotency_release(&principal.tenant, &key).await?;
-        return Ok(response);
     }
-    let status = i32::from(response.status().as_u16());
-    let bytes = actix_web::body::to_bytes(response.into_body()).await.unwrap_or_default();
-    let stored = StoredResponse { key, status, location: None, body: state.sealer.seal(&bytes) };
-    state.store.idempotency_complete(&principal.tenant, &stored).await?;
-    Ok(HttpResponse::build(e.status_code())
-        .content_type("application/problem+json")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(bytes))
 }
 
 fn job_id(raw: &str) -> Result<JobId, ApiError> {
@@ -784,25 +710,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/v1/jobs").post(create_job).get(list_jobs))
         .service(Endpoint::new("/v1/jobs/{job_id}").get(get_job).delete(cancel_job))
         .service(Endpoint::new("/v1/jobs/{job_id}/result").get(job_result));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key_of(value: &str) -> Result<Option<String>, ApiError> {
-        let req = actix_web::test::TestRequest::default().insert_header(("Idempotency-Key", value)).to_http_request();
-        idempotency_key(&req)
-    }
-
-    #[test]
-    fn idempotency_keys_are_strings_or_tokens() {
-        assert_eq!(key_of("abc-123").unwrap().as_deref(), Some("abc-123"));
-        assert_eq!(key_of("\"8e03978e-40d5\"").unwrap().as_deref(), Some("8e03978e-40d5"));
-        assert!(key_of("").is_err());
-        assert!(key_of("\"unterminated").is_err());
-        assert!(key_of(&"k".repeat(256)).is_err());
-        let none = actix_web::test::TestRequest::default().to_http_request();
-        assert!(idempotency_key(&none).unwrap().is_none());
-    }
 }
