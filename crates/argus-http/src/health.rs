@@ -49,7 +49,7 @@ impl Readiness {
 /// Process is up
 #[utoipa::path(get, path = "/healthz", tag = "Operations", responses((status = 200, description = "Up")))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
 /// Dependencies are reachable

@@ -5,6 +5,7 @@
 //! ([`openapi`]), and serving until SIGTERM/SIGINT ([`serve`]).
 
 pub mod body;
+pub mod cli;
 mod endpoint;
 mod error;
 pub mod health;

@@ -143,3 +143,48 @@ impl ApiConfig {
         })
     }
 }
+
+/// What `api-service --help` says of itself.
+pub const ABOUT: &str = "Argus api-service: GraphQL, async jobs and the trace lookup (api.knogin.com)";
+
+/// The variables `api-service --help` lists (beside `argus_http::cli::SHARED_ENVIRONMENT`).
+pub const ENVIRONMENT: &str = "\
+  ARGUS_API_ADDR                 listen address (default 127.0.0.1:8081)
+  ARGUS_ISSUER                   the auth-service's URL (default http://127.0.0.1:8080)
+  ARGUS_JWKS_URL                 where its keys are (default $ARGUS_ISSUER/.well-known/jwks.json)
+  ARGUS_AUDIENCE                 aud accepted (default api.knogin.com, sandbox with ARGUS_ENV=sandbox)
+  ARGUS_SECRET_PEPPER            seals job callback secrets (secret; a development pepper if unset)
+  ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private job callback addresses (default false)
+  ARGUS_JOBS_MAX_BODY_BYTES      largest POST /v1/jobs body (default 67108864)
+  ARGUS_JOBS_MAX_BODIES_IN_FLIGHT  large job bodies streamed at once (default 8)
+  ARGUS_JOBS_TENANT_QUOTA_BYTES  a tenant's stored job inputs and results (default 2147483648)
+  ARGUS_JOB_MAX_ROWS             lines one import may hold (default 5000000)
+  ARGUS_SHUTDOWN_DRAIN_SECONDS   /readyz fails this long after SIGTERM (default 0)
+  ARGUS_SHUTDOWN_TIMEOUT_SECONDS in-flight requests may finish this long (default 30)
+  ARGUS_MIGRATE                  1: run migrations at start (default 0)";
+
+#[cfg(test)]
+mod help_tests {
+    /// Every variable the configuration reads is in `--help`.
+    #[test]
+    fn help_lists_every_variable_read() {
+        let help = format!("{}\n{}", super::ENVIRONMENT, argus_http::cli::SHARED_ENVIRONMENT);
+        let sources = [
+            include_str!("config.rs"),
+            include_str!("../../../crates/argus-store/src/lib.rs"),
+            include_str!("../../../crates/argus-telemetry/src/lib.rs"),
+            include_str!("../../../crates/argus-telemetry/src/otlp.rs"),
+            include_str!("../../../crates/argus-spans/src/lib.rs"),
+        ];
+        for source in sources {
+            for quoted in source.split('"').skip(1).step_by(2) {
+                let name = quoted.trim();
+                let is_variable = (name.starts_with("ARGUS_") || name.starts_with("OTEL_"))
+                    && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                if is_variable {
+                    assert!(help.contains(name), "{name} is read but not in --help");
+                }
+            }
+        }
+    }
+}

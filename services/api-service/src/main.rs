@@ -7,6 +7,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    argus_http::cli::answer_flags(
+        "api-service",
+        env!("CARGO_PKG_VERSION"),
+        api_service::config::ABOUT,
+        api_service::config::ENVIRONMENT,
+    );
     let config = match ApiConfig::from_environment() {
         Ok(c) => c,
         Err(e) => {

@@ -181,3 +181,56 @@ impl WebhookLimits {
         })
     }
 }
+
+/// What `auth-service --help` says of itself.
+pub const ABOUT: &str = "Argus auth-service: OAuth 2.0 tokens, JWKS, apps, governance and webhooks (auth.knogin.com)";
+
+/// The variables `auth-service --help` lists (beside `argus_http::cli::SHARED_ENVIRONMENT`).
+pub const ENVIRONMENT: &str = "\
+  ARGUS_AUTH_ADDR                listen address (default 127.0.0.1:8080)
+  ARGUS_ISSUER                   iss of every token: the public URL (default http://127.0.0.1:8080)
+  ARGUS_AUDIENCE                 aud minted (default api.knogin.com)
+  ARGUS_KEY_SEALING_KEYS         id:secret[,...] sealing the signing keys (secret; a development key if unset)
+  ARGUS_SECRET_PEPPER            keyed hash of stored secrets (secret; a development pepper if unset)
+  ARGUS_TRUSTED_PROXIES          CIDRs of the proxies in front (default none)
+  ARGUS_PASSWORD_CHECKS          argon2id checks at once (default 4)
+  ARGUS_SIGN_IN_FREE_ATTEMPTS    failed sign-ins before a lock-out (default 5)
+  ARGUS_SIGN_IN_LOCKOUT_SECONDS  first lock-out, doubling (default 1)
+  ARGUS_SIGN_IN_RATE_PER_IP      sign-ins per address per minute (default 20)
+  ARGUS_ACCESS_TOKEN_TTL         seconds (default 3600)
+  ARGUS_REFRESH_TOKEN_TTL        seconds (default 2592000)
+  ARGUS_SESSION_TTL              seconds (default 28800)
+  ARGUS_TOKEN_RATE_PER_CLIENT    token requests per client per second (default 200)
+  ARGUS_TOKEN_RATE_PER_IP        token requests per address per second (default 400)
+  ARGUS_MAX_WEBHOOKS_PER_TENANT  (default 50)
+  ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE  test sends and resends per tenant (default 30)
+  ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private webhook addresses (default false)
+  ARGUS_SHUTDOWN_DRAIN_SECONDS   /readyz fails this long after SIGTERM (default 0)
+  ARGUS_SHUTDOWN_TIMEOUT_SECONDS in-flight requests may finish this long (default 30)
+  ARGUS_MIGRATE                  1: run migrations at start (default 0)";
+
+#[cfg(test)]
+mod help_tests {
+    /// Every variable the configuration reads is in `--help`.
+    #[test]
+    fn help_lists_every_variable_read() {
+        let help = format!("{}\n{}", super::ENVIRONMENT, argus_http::cli::SHARED_ENVIRONMENT);
+        let sources = [
+            include_str!("config.rs"),
+            include_str!("../../../crates/argus-store/src/lib.rs"),
+            include_str!("../../../crates/argus-telemetry/src/lib.rs"),
+            include_str!("../../../crates/argus-telemetry/src/otlp.rs"),
+            include_str!("../../../crates/argus-spans/src/lib.rs"),
+        ];
+        for source in sources {
+            for quoted in source.split('"').skip(1).step_by(2) {
+                let name = quoted.trim();
+                let is_variable = (name.starts_with("ARGUS_") || name.starts_with("OTEL_"))
+                    && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                if is_variable {
+                    assert!(help.contains(name), "{name} is read but not in --help");
+                }
+            }
+        }
+    }
+}

@@ -7,6 +7,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    argus_http::cli::answer_flags(
+        "auth-service",
+        env!("CARGO_PKG_VERSION"),
+        auth_service::config::ABOUT,
+        auth_service::config::ENVIRONMENT,
+    );
     let config = match AuthConfig::from_environment() {
         Ok(c) => c,
         Err(e) => {

@@ -162,3 +162,53 @@ impl WorkerConfig {
         })
     }
 }
+
+/// What `delivery-worker --help` says of itself.
+pub const ABOUT: &str = "Argus delivery-worker: webhook deliveries, job callbacks, async jobs and the outbox relay";
+
+/// The variables `delivery-worker --help` lists (beside `argus_http::cli::SHARED_ENVIRONMENT`).
+pub const ENVIRONMENT: &str = "\
+  ARGUS_WORKER_ADMIN_ADDR        health and readiness address (default 127.0.0.1:8082)
+  ARGUS_AMQP_URL                 the broker (default amqp://guest:guest@127.0.0.1:5672/%2f; secret)
+  ARGUS_AMQP_CA_FILE             PEM CA certificates for an amqps:// broker (default none)
+  ARGUS_BUS_PREFIX               exchange and queue names (default argus)
+  ARGUS_SECRET_PEPPER            opens webhook signing secrets (secret; a development pepper if unset)
+  ARGUS_WEBHOOK_RETRY_SCHEDULE   seconds between attempts (default 5,300,1800,7200,18000,36000,50400,72000,86400)
+  ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private webhook addresses (default false)
+  ARGUS_WEBHOOK_TIMEOUT_SECONDS  per request (default 15)
+  ARGUS_WORKER_CONCURRENCY       requests in flight (default 64)
+  ARGUS_WEBHOOK_MAX_IN_FLIGHT    per webhook (default 8)
+  ARGUS_WEBHOOK_MAX_IN_FLIGHT_PER_TENANT  per tenant (default a quarter of the concurrency)
+  ARGUS_JOBS_CONCURRENCY         jobs at once (default 2)
+  ARGUS_JOBS_LEASE_SECONDS       (default 30)
+  ARGUS_JOBS_CHECKPOINT_MS       (default 1000)
+  ARGUS_JOBS_IMPORT_BATCH        rows per upsert (default 5000)
+  ARGUS_GRAPH_CACHE_GRAPHS       graphs kept in memory (default 4)
+  ARGUS_JOB_MAX_ROWS             rows one export may hold (default 5000000)
+  ARGUS_JOB_RESULT_RETENTION_DAYS  how long results are kept (default 7)";
+
+#[cfg(test)]
+mod help_tests {
+    /// Every variable the configuration reads is in `--help`.
+    #[test]
+    fn help_lists_every_variable_read() {
+        let help = format!("{}\n{}", super::ENVIRONMENT, argus_http::cli::SHARED_ENVIRONMENT);
+        let sources = [
+            include_str!("config.rs"),
+            include_str!("../../../crates/argus-store/src/lib.rs"),
+            include_str!("../../../crates/argus-telemetry/src/lib.rs"),
+            include_str!("../../../crates/argus-telemetry/src/otlp.rs"),
+            include_str!("../../../crates/argus-spans/src/lib.rs"),
+        ];
+        for source in sources {
+            for quoted in source.split('"').skip(1).step_by(2) {
+                let name = quoted.trim();
+                let is_variable = (name.starts_with("ARGUS_") || name.starts_with("OTEL_"))
+                    && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                if is_variable {
+                    assert!(help.contains(name), "{name} is read but not in --help");
+                }
+            }
+        }
+    }
+}

@@ -7,6 +7,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    argus_http::cli::answer_flags(
+        "delivery-worker",
+        env!("CARGO_PKG_VERSION"),
+        delivery_worker::config::ABOUT,
+        delivery_worker::config::ENVIRONMENT,
+    );
     let config = match WorkerConfig::from_environment() {
         Ok(c) => c,
         Err(e) => {

@@ -10,7 +10,9 @@ use crate::helpers::{api_config, spawn_api};
 async fn health_readiness_and_unknown_routes() {
     let db = TestDatabase::create().await;
     let base = spawn_api(api_config(db.url(), "http://127.0.0.1:1/jwks.json", Environment::Live)).await;
-    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<Value>().await.unwrap()["version"], env!("CARGO_PKG_VERSION"));
     let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<Value>().await.unwrap()["checks"]["database"], "ok");
@@ -72,4 +74,18 @@ async fn readiness_fails_while_the_database_is_unreachable() {
     let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.json::<Value>().await.unwrap()["checks"]["database"], "unreachable");
+}
+
+#[test]
+fn the_binary_answers_version_and_help_listing_its_variables() {
+    let run = |arg: &str| std::process::Command::new(env!("CARGO_BIN_EXE_api-service")).arg(arg).output().unwrap();
+    let version = run("--version");
+    assert!(version.status.success());
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("api-service ", env!("CARGO_PKG_VERSION")));
+    let help = run("--help");
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(help.contains("ARGUS_DATABASE_URL") && help.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{help}");
+    let unknown = run("--frobnicate");
+    assert_eq!(unknown.status.code(), Some(2), "an unknown argument is refused");
 }

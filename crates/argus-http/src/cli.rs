@@ -1,0 +1,26 @@
+//! `--help` and `--version` for the service binaries, which are configured
+//! by environment variables only: the help lists them.
+
+/// The variables every service reads (the store, logging and tracing).
+pub const SHARED_ENVIRONMENT: &str = "\
+  ARGUS_DATABASE_URL             PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/argus); TLS per sslmode
+  ARGUS_DB_MAX_CONNECTIONS       pool size (default 16)
+  ARGUS_LOG_FORMAT               json or pretty (default json)
+  RUST_LOG                       log filter (default info)
+  ARGUS_ENV                      live or sandbox (default live)
+  OTEL_SERVICE_NAME              service.name of the spans (default: the binary's name)
+  OTEL_EXPORTER_OTLP_ENDPOINT    OTLP collector; unset: no export (also OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+  OTEL_EXPORTER_OTLP_PROTOCOL    http/protobuf or grpc (also OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)
+  OTEL_EXPORTER_OTLP_HEADERS     extra export headers (also OTEL_EXPORTER_OTLP_TRACES_HEADERS)
+  OTEL_EXPORTER_OTLP_TIMEOUT     export timeout, ms (also OTEL_EXPORTER_OTLP_TRACES_TIMEOUT)
+  OTEL_BSP_SCHEDULE_DELAY        export batch delay, ms; OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+  OTEL_TRACES_SAMPLER            standard sampler (default parentbased_always_on), with OTEL_TRACES_SAMPLER_ARG
+  ARGUS_TRACE_STORE              keep tenants' spans for the trace lookup (default true)
+  ARGUS_TRACE_RETENTION_DAYS     how long they are kept (default 7)";
+
+/// Answers `--help` and `--version` (and refuses any other argument) before
+/// a service reads its environment; returns only when there are none.
+pub fn answer_flags(name: &'static str, version: &'static str, about: &'static str, environment: &'static str) {
+    let help = format!("Environment (docs/operations.md has the whole story):\n{environment}\n{SHARED_ENVIRONMENT}");
+    clap::Command::new(name).version(version).about(about).after_help(help).get_matches();
+}
