@@ -9,7 +9,6 @@
 //! in one transaction, guarded by the attempt, so a job finishes exactly
 //! once however often its task is delivered.
 
-use argus_domain::events::envelope;
 use argus_domain::{CallbackStatus, JobKind, JobOutcome, JobStatus};
 use argus_types::pagination::fetch_limit;
 use argus_types::{EventId, JobId, TenantId};
@@ -18,12 +17,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
-use crate::domain::DomainEvent;
+use crate::domain::{DomainEvent, store_event};
 use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, job_input_chunks, job_result_chunks, jobs};
 use crate::stored_text::{Stored, parse_stored};
-use crate::webhooks::insert_event;
 use crate::{Page, Store, StoreError};
 
 /// Results are stored (and streamed) in chunks of at most this many bytes.
@@ -276,8 +274,7 @@ async fn finish_locked(
         .await?;
     let event =
         DomainEvent { id: event_id, tenant: tenant.clone(), event_type, created_at: now, data: record.event_data() };
-    let body = envelope(&event.id, event_type, now, tenant, event.data.clone());
-    insert_event(conn, &event.id, tenant, event_type, &body).await?;
+    store_event(conn, &event).await?;
     for message in announce(&JobFinished { event, job_id: id, callback }) {
         enqueue(conn, message).await?;
     }

@@ -19,7 +19,7 @@ use argus_types::TenantId;
 use delivery_worker::{JobsConfig, Worker, WorkerConfig, parse_schedule};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Hanging, ISSUER, Received, Receiver, emit, spawn_auth};
+use support::{Hanging, ISSUER, Received, Receiver, emit, spawn_auth, worker_command};
 
 const PEPPER: &str = "jobs-test-pepper";
 
@@ -124,19 +124,10 @@ impl Stack {
 
     /// The real worker binary against this stack.
     fn worker_binary(&self, import_batch: usize) -> std::process::Child {
-        std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"))
-            .env("ARGUS_DATABASE_URL", self.db.url())
-            .env("ARGUS_AMQP_URL", self.vhost.url())
-            .env("ARGUS_SECRET_PEPPER", PEPPER)
-            .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
-            .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2,0.2")
-            .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
+        worker_command(self.db.url(), self.vhost.url(), PEPPER)
             .env("ARGUS_JOBS_LEASE_SECONDS", "1")
             .env("ARGUS_JOBS_CHECKPOINT_MS", "50")
             .env("ARGUS_JOBS_IMPORT_BATCH", import_batch.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap()
     }

@@ -16,7 +16,7 @@ use argus_store::{Store, StoreConfig};
 use argus_types::{EventId, TenantId};
 use delivery_worker::{Worker, WorkerConfig, parse_schedule};
 use serde_json::{Value, json};
-use support::{Received, Receiver, spawn_auth};
+use support::{Received, Receiver, spawn_auth, worker_command};
 
 const PEPPER: &str = "worker-test-pepper";
 
@@ -71,19 +71,7 @@ impl Stack {
 
     /// The real worker binary against this stack, 4 deliveries at a time.
     fn worker_binary(&self) -> std::process::Child {
-        std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"))
-            .env("ARGUS_DATABASE_URL", self.db.url())
-            .env("ARGUS_AMQP_URL", self.vhost.url())
-            .env("ARGUS_SECRET_PEPPER", PEPPER)
-            .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
-            .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2,0.2")
-            .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
-            .env("ARGUS_WORKER_CONCURRENCY", "4")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+        worker_command(self.db.url(), self.vhost.url(), PEPPER).env("ARGUS_WORKER_CONCURRENCY", "4").spawn().unwrap()
     }
 
     async fn token(&self, tenant: &TenantId, scopes: &[&str]) -> String {

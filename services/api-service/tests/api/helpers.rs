@@ -113,15 +113,7 @@ impl Stack {
     /// A token signed with the auth-service's current key, minted directly
     /// (as `argusctl token admin` does).
     pub async fn mint(&self, tenant: &TenantId, client_id: &str, audience: &str, scopes: &[&str]) -> String {
-        let record = self
-            .store
-            .live_signing_keys(&argus_crypto::KeySealer::development())
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|k| k.state == argus_store::keys::KeyState::Current)
-            .unwrap();
-        let key = argus_crypto::SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem).unwrap();
+        let key = self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
         sign(&key, tenant, client_id, audience, scopes)
     }
 

@@ -59,15 +59,8 @@ async fn tokens_signed_by_a_key_outside_the_jwks_are_refused() {
     assert_eq!(code(&r.json().await.unwrap()), "UNAUTHENTICATED");
 
     // The same key claiming the current kid fails on the signature.
-    let current = stack
-        .store
-        .live_signing_keys(&argus_crypto::KeySealer::development())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|k| k.state == argus_store::keys::KeyState::Current)
-        .unwrap();
-    let impostor = argus_crypto::SigningKey::from_pkcs8_pem(&current.kid, &pem).unwrap();
+    let current = stack.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
+    let impostor = argus_crypto::SigningKey::from_pkcs8_pem(current.kid(), &pem).unwrap();
     let forged = sign(&impostor, &tenant, &client.client_id, "api.knogin.com", &["incidents:read"]);
     let r = post(&stack.http, &stack.api, Some(&forged), Some(tenant.as_str()), json!({ "query": "{ a }" })).await;
     assert_eq!(r.status(), 401);

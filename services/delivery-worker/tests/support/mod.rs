@@ -223,3 +223,21 @@ impl Hanging {
         }
     }
 }
+
+/// The real worker binary against one database and vhost, quiet, with fast
+/// retries and private webhook addresses allowed; callers add their own
+/// settings and spawn it.
+pub fn worker_command(database_url: &str, amqp_url: &str, pepper: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_delivery-worker"));
+    command
+        .env("ARGUS_DATABASE_URL", database_url)
+        .env("ARGUS_AMQP_URL", amqp_url)
+        .env("ARGUS_SECRET_PEPPER", pepper)
+        .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2,0.2")
+        .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}

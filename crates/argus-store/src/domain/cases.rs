@@ -1,0 +1,332 @@
+//! Cases and the incidents linked to them.
+
+use argus_domain::CaseStatus;
+use argus_types::pagination::fetch_limit;
+use argus_types::{CaseId, IncidentId, TenantId};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+
+use super::{Announce, IncidentRecord, announce, to_json};
+use crate::schema::{case_incidents, cases, incidents};
+use crate::stored_text::Stored;
+use crate::{Page, Store, StoreError};
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = cases, check_for_backend(diesel::pg::Pg))]
+struct CaseRow {
+    id: String,
+    tenant_id: String,
+    title: String,
+    description: String,
+    #[diesel(deserialize_as = Stored<CaseStatus>)]
+    status: CaseStatus,
+    assignees: Vec<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+/// A case with the ids of its linked incidents.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub title: String,
+    pub description: String,
+    pub status: CaseStatus,
+    pub assignees: Vec<String>,
+    pub incident_ids: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl CaseRow {
+    fn with_incidents(self, incident_ids: Vec<String>) -> CaseRecord {
+        CaseRecord {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            title: self.title,
+            description: self.description,
+            status: self.status,
+            assignees: self.assignees,
+            incident_ids,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            closed_at: self.closed_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub title: String,
+    pub description: String,
+    pub assignees: Vec<String>,
+    pub incident_ids: Vec<IncidentId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CaseChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// `open` or `in_progress`; closing is its own mutation.
+    pub status: Option<CaseStatus>,
+    pub assignees: Option<Vec<String>>,
+    pub link_incidents: Vec<IncidentId>,
+    pub unlink_incidents: Vec<IncidentId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub status: Option<CaseStatus>,
+    pub assignee: Option<String>,
+}
+
+async fn case_incident_ids(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    case: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(case_incidents::table
+        .filter(case_incidents::tenant_id.eq(tenant.as_str()))
+        .filter(case_incidents::case_id.eq(case))
+        .order(case_incidents::incident_id)
+        .select(case_incidents::incident_id)
+        .load(conn)
+        .await?)
+}
+
+/// Links incidents to a case; an id that is not an incident of this tenant
+/// is `NotFound`, so another tenant's ids are indistinguishable from
+/// missing ones.
+async fn link_incidents(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    case: &str,
+    ids: &[IncidentId],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<&str> = ids.iter().map(IncidentId::as_str).collect();
+    let found: Vec<String> = incidents::table
+        .filter(incidents::tenant_id.eq(tenant.as_str()))
+        .filter(incidents::id.eq_any(&wanted))
+        .select(incidents::id)
+        .load(conn)
+        .await?;
+    if let Some(missing) = wanted.iter().find(|w| !found.iter().any(|f| f == *w)) {
+        return Err(StoreError::NotFound(format!("incident {missing}")));
+    }
+    let rows: Vec<_> = wanted
+        .iter()
+        .map(|i| {
+            (
+                case_incidents::tenant_id.eq(tenant.as_str()),
+                case_incidents::case_id.eq(case),
+                case_incidents::incident_id.eq(*i),
+            )
+        })
+        .collect();
+    diesel::insert_into(case_incidents::table).values(rows).on_conflict_do_nothing().execute(conn).await?;
+    Ok(())
+}
+
+async fn load_case_for_update(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    id: &CaseId,
+) -> Result<Option<CaseRow>, StoreError> {
+    Ok(cases::table
+        .filter(cases::tenant_id.eq(tenant.as_str()))
+        .filter(cases::id.eq(id.as_str()))
+        .select(CaseRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+impl Store {
+    /// The incidents linked to a case.
+    pub async fn case_incidents(&self, tenant: &TenantId, case: &CaseId) -> Result<Vec<IncidentRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(incidents::table
+            .inner_join(case_incidents::table.on(case_incidents::incident_id.eq(incidents::id)))
+            .filter(case_incidents::tenant_id.eq(tenant.as_str()))
+            .filter(case_incidents::case_id.eq(case.as_str()))
+            .filter(incidents::tenant_id.eq(tenant.as_str()))
+            .order(incidents::id)
+            .select(IncidentRecord::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    pub async fn create_case(
+        &self,
+        tenant: &TenantId,
+        new: NewCase,
+        on_event: &Announce,
+    ) -> Result<CaseRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let row = diesel::insert_into(cases::table)
+                .values((
+                    cases::id.eq(CaseId::generate().as_str()),
+                    cases::tenant_id.eq(tenant.as_str()),
+                    cases::title.eq(&new.title),
+                    cases::description.eq(&new.description),
+                    cases::assignees.eq(&new.assignees),
+                ))
+                .returning(CaseRow::as_returning())
+                .get_result(conn)
+                .await?;
+            link_incidents(conn, tenant, &row.id, &new.incident_ids).await?;
+            let ids = case_incident_ids(conn, tenant, &row.id).await?;
+            let record = row.with_incidents(ids);
+            announce(conn, tenant, "case.created", to_json(&record)?, on_event).await?;
+            Ok(record)
+        })
+        .await
+    }
+
+    pub async fn update_case(
+        &self,
+        tenant: &TenantId,
+        id: &CaseId,
+        changes: CaseChanges,
+        on_event: &Announce,
+    ) -> Result<Option<CaseRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(current) = load_case_for_update(conn, tenant, id).await? else { return Ok(None) };
+            if !current.status.accepts_changes() {
+                return Err(StoreError::Conflict(format!("case {id} is closed")));
+            }
+            let row = diesel::update(cases::table)
+                .filter(cases::tenant_id.eq(tenant.as_str()))
+                .filter(cases::id.eq(id.as_str()))
+                .set((
+                    cases::title.eq(changes.title.unwrap_or(current.title)),
+                    cases::description.eq(changes.description.unwrap_or(current.description)),
+                    cases::status.eq(changes.status.unwrap_or(current.status).as_str()),
+                    cases::assignees.eq(changes.assignees.unwrap_or(current.assignees)),
+                    cases::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning(CaseRow::as_returning())
+                .get_result(conn)
+                .await?;
+            link_incidents(conn, tenant, &row.id, &changes.link_incidents).await?;
+            if !changes.unlink_incidents.is_empty() {
+                let unlink: Vec<&str> = changes.unlink_incidents.iter().map(IncidentId::as_str).collect();
+                diesel::delete(case_incidents::table)
+                    .filter(case_incidents::tenant_id.eq(tenant.as_str()))
+                    .filter(case_incidents::case_id.eq(&row.id))
+                    .filter(case_incidents::incident_id.eq_any(unlink))
+                    .execute(conn)
+                    .await?;
+            }
+            let ids = case_incident_ids(conn, tenant, &row.id).await?;
+            let record = row.with_incidents(ids);
+            announce(conn, tenant, "case.updated", to_json(&record)?, on_event).await?;
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    pub async fn close_case(
+        &self,
+        tenant: &TenantId,
+        id: &CaseId,
+        on_event: &Announce,
+    ) -> Result<Option<CaseRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(current) = load_case_for_update(conn, tenant, id).await? else { return Ok(None) };
+            let Some(closed) = current.status.close() else {
+                let ids = case_incident_ids(conn, tenant, &current.id).await?;
+                return Ok(Some(current.with_incidents(ids)));
+            };
+            let row = diesel::update(cases::table)
+                .filter(cases::tenant_id.eq(tenant.as_str()))
+                .filter(cases::id.eq(id.as_str()))
+                .set((
+                    cases::status.eq(closed.as_str()),
+                    cases::closed_at.eq(diesel::dsl::now),
+                    cases::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning(CaseRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let ids = case_incident_ids(conn, tenant, &row.id).await?;
+            let record = row.with_incidents(ids);
+            announce(conn, tenant, "case.closed", to_json(&record)?, on_event).await?;
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    pub async fn get_case(&self, tenant: &TenantId, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: Option<CaseRow> = cases::table
+            .filter(cases::tenant_id.eq(tenant.as_str()))
+            .filter(cases::id.eq(id.as_str()))
+            .select(CaseRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let ids = case_incident_ids(&mut conn, tenant, &row.id).await?;
+                Ok(Some(row.with_incidents(ids)))
+            }
+        }
+    }
+
+    pub async fn list_cases(
+        &self,
+        tenant: &TenantId,
+        filter: &CaseFilter,
+        after: Option<&CaseId>,
+        limit: usize,
+    ) -> Result<Page<CaseRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = cases::table
+            .filter(cases::tenant_id.eq(tenant.as_str()))
+            .order(cases::id)
+            .limit(fetch_limit(limit))
+            .select(CaseRow::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(cases::id.gt(after.as_str()));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(cases::status.eq(status.as_str()));
+        }
+        if let Some(assignee) = &filter.assignee {
+            query = query.filter(cases::assignees.contains(vec![assignee.clone()]));
+        }
+        let rows: Vec<CaseRow> = query.load(&mut conn).await?;
+        let page = Page::from_overfetch(rows, limit, |r| r.id.clone());
+        let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
+        let links: Vec<(String, String)> = case_incidents::table
+            .filter(case_incidents::tenant_id.eq(tenant.as_str()))
+            .filter(case_incidents::case_id.eq_any(&ids))
+            .order((case_incidents::case_id, case_incidents::incident_id))
+            .select((case_incidents::case_id, case_incidents::incident_id))
+            .load(&mut conn)
+            .await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|row| {
+                let linked = links.iter().filter(|(c, _)| *c == row.id).map(|(_, i)| i.clone()).collect();
+                row.with_incidents(linked)
+            })
+            .collect();
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+}

@@ -1,0 +1,171 @@
+//! The entity graph: entities and the relationships between them.
+
+use argus_domain::EntityKind;
+use argus_types::pagination::fetch_limit;
+use argus_types::{EntityId, RelationshipId, TenantId};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::schema::{entities, relationships};
+use crate::stored_text::Stored;
+use crate::{Page, Store, StoreError};
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = entities, check_for_backend(diesel::pg::Pg))]
+pub struct EntityRecord {
+    pub id: String,
+    pub tenant_id: String,
+    #[diesel(deserialize_as = Stored<EntityKind>)]
+    pub kind: EntityKind,
+    pub name: String,
+    pub attributes: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = relationships, check_for_backend(diesel::pg::Pg))]
+pub struct RelationshipRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub source_id: String,
+    pub target_id: String,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEntity {
+    pub kind: EntityKind,
+    pub name: String,
+    pub attributes: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EntityFilter {
+    pub kind: Option<EntityKind>,
+    /// Case-insensitive substring of the name.
+    pub name_contains: Option<String>,
+}
+
+impl Store {
+    pub async fn create_entity(&self, tenant: &TenantId, new: NewEntity) -> Result<EntityRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(diesel::insert_into(entities::table)
+            .values((
+                entities::id.eq(EntityId::generate().as_str()),
+                entities::tenant_id.eq(tenant.as_str()),
+                entities::kind.eq(new.kind.as_str()),
+                entities::name.eq(&new.name),
+                entities::attributes.eq(&new.attributes),
+            ))
+            .returning(EntityRecord::as_returning())
+            .get_result(&mut conn)
+            .await?)
+    }
+
+    pub async fn get_entity(&self, tenant: &TenantId, id: &EntityId) -> Result<Option<EntityRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(entities::table
+            .filter(entities::tenant_id.eq(tenant.as_str()))
+            .filter(entities::id.eq(id.as_str()))
+            .select(EntityRecord::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn list_entities(
+        &self,
+        tenant: &TenantId,
+        filter: &EntityFilter,
+        after: Option<&EntityId>,
+        limit: usize,
+    ) -> Result<Page<EntityRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = entities::table
+            .filter(entities::tenant_id.eq(tenant.as_str()))
+            .order(entities::id)
+            .limit(fetch_limit(limit))
+            .select(EntityRecord::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(entities::id.gt(after.as_str()));
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(entities::kind.eq(kind.as_str()));
+        }
+        if let Some(part) = &filter.name_contains {
+            // LIKE metacharacters in the input match literally.
+            let escaped = part.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            query = query.filter(entities::name.ilike(format!("%{escaped}%")));
+        }
+        let rows = query.load(&mut conn).await?;
+        Ok(Page::from_overfetch(rows, limit, |r| r.id.clone()))
+    }
+
+    /// Links two entities of this tenant (idempotent on source, target and
+    /// kind). `NotFound` when either is not an entity of this tenant.
+    pub async fn link_entities(
+        &self,
+        tenant: &TenantId,
+        source: &EntityId,
+        target: &EntityId,
+        kind: &str,
+    ) -> Result<RelationshipRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let wanted = [source.as_str(), target.as_str()];
+            let found: Vec<String> = entities::table
+                .filter(entities::tenant_id.eq(tenant.as_str()))
+                .filter(entities::id.eq_any(wanted))
+                .select(entities::id)
+                .load(conn)
+                .await?;
+            if let Some(missing) = wanted.iter().find(|w| !found.iter().any(|f| f == *w)) {
+                return Err(StoreError::NotFound(format!("entity {missing}")));
+            }
+            diesel::insert_into(relationships::table)
+                .values((
+                    relationships::id.eq(RelationshipId::generate().as_str()),
+                    relationships::tenant_id.eq(tenant.as_str()),
+                    relationships::source_id.eq(source.as_str()),
+                    relationships::target_id.eq(target.as_str()),
+                    relationships::kind.eq(kind),
+                ))
+                .on_conflict((relationships::source_id, relationships::target_id, relationships::kind))
+                .do_nothing()
+                .execute(conn)
+                .await?;
+            Ok(relationships::table
+                .filter(relationships::tenant_id.eq(tenant.as_str()))
+                .filter(relationships::source_id.eq(source.as_str()))
+                .filter(relationships::target_id.eq(target.as_str()))
+                .filter(relationships::kind.eq(kind))
+                .select(RelationshipRecord::as_select())
+                .first(conn)
+                .await?)
+        })
+        .await
+    }
+
+    /// The relationships from or to an entity, oldest first, at most `limit`.
+    pub async fn entity_relationships(
+        &self,
+        tenant: &TenantId,
+        entity: &EntityId,
+        limit: usize,
+    ) -> Result<Vec<RelationshipRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(relationships::table
+            .filter(relationships::tenant_id.eq(tenant.as_str()))
+            .filter(relationships::source_id.eq(entity.as_str()).or(relationships::target_id.eq(entity.as_str())))
+            .order(relationships::id)
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(RelationshipRecord::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+}

@@ -1,0 +1,215 @@
+//! Incidents: create, change, close, read and list.
+
+use argus_domain::{IncidentStatus, Severity};
+use argus_types::pagination::fetch_limit;
+use argus_types::{IncidentId, TenantId};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+
+use super::{Announce, announce, to_json};
+use crate::schema::incidents;
+use crate::stored_text::Stored;
+use crate::{Page, Store, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = incidents, check_for_backend(diesel::pg::Pg))]
+pub struct IncidentRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub title: String,
+    pub description: String,
+    #[diesel(deserialize_as = Stored<IncidentStatus>)]
+    pub status: IncidentStatus,
+    #[diesel(deserialize_as = Stored<Severity>)]
+    pub severity: Severity,
+    pub location: Option<String>,
+    pub reporter: String,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub location: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub reporter: String,
+}
+
+/// Each `Some` replaces that field (`location: Some(None)` clears it).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub severity: Option<Severity>,
+    pub location: Option<Option<String>>,
+    pub occurred_at: Option<Option<DateTime<Utc>>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub status: Option<IncidentStatus>,
+    pub severity: Option<Severity>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+async fn load_incident_for_update(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    id: &IncidentId,
+) -> Result<Option<IncidentRecord>, StoreError> {
+    Ok(incidents::table
+        .filter(incidents::tenant_id.eq(tenant.as_str()))
+        .filter(incidents::id.eq(id.as_str()))
+        .select(IncidentRecord::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+impl Store {
+    pub async fn create_incident(
+        &self,
+        tenant: &TenantId,
+        new: NewIncident,
+        on_event: &Announce,
+    ) -> Result<IncidentRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let record = diesel::insert_into(incidents::table)
+                .values((
+                    incidents::id.eq(IncidentId::generate().as_str()),
+                    incidents::tenant_id.eq(tenant.as_str()),
+                    incidents::title.eq(&new.title),
+                    incidents::description.eq(&new.description),
+                    incidents::severity.eq(new.severity.as_str()),
+                    incidents::location.eq(&new.location),
+                    incidents::occurred_at.eq(new.occurred_at),
+                    incidents::reporter.eq(&new.reporter),
+                ))
+                .returning(IncidentRecord::as_returning())
+                .get_result(conn)
+                .await?;
+            announce(conn, tenant, "incident.created", to_json(&record)?, on_event).await?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// `None` when there is no such incident in this tenant; a conflict when
+    /// it is closed.
+    pub async fn update_incident(
+        &self,
+        tenant: &TenantId,
+        id: &IncidentId,
+        changes: IncidentChanges,
+        on_event: &Announce,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(current) = load_incident_for_update(conn, tenant, id).await? else { return Ok(None) };
+            if !current.status.accepts_changes() {
+                return Err(StoreError::Conflict(format!("incident {id} is closed")));
+            }
+            let record = diesel::update(incidents::table)
+                .filter(incidents::tenant_id.eq(tenant.as_str()))
+                .filter(incidents::id.eq(id.as_str()))
+                .set((
+                    incidents::title.eq(changes.title.unwrap_or(current.title)),
+                    incidents::description.eq(changes.description.unwrap_or(current.description)),
+                    incidents::severity.eq(changes.severity.unwrap_or(current.severity).as_str()),
+                    incidents::location.eq(changes.location.unwrap_or(current.location)),
+                    incidents::occurred_at.eq(changes.occurred_at.unwrap_or(current.occurred_at)),
+                    incidents::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning(IncidentRecord::as_returning())
+                .get_result(conn)
+                .await?;
+            announce(conn, tenant, "incident.updated", to_json(&record)?, on_event).await?;
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    /// Closes an open incident; closing a closed one changes nothing and
+    /// announces nothing.
+    pub async fn close_incident(
+        &self,
+        tenant: &TenantId,
+        id: &IncidentId,
+        on_event: &Announce,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(current) = load_incident_for_update(conn, tenant, id).await? else { return Ok(None) };
+            let Some(closed) = current.status.close() else { return Ok(Some(current)) };
+            let record = diesel::update(incidents::table)
+                .filter(incidents::tenant_id.eq(tenant.as_str()))
+                .filter(incidents::id.eq(id.as_str()))
+                .set((
+                    incidents::status.eq(closed.as_str()),
+                    incidents::closed_at.eq(diesel::dsl::now),
+                    incidents::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning(IncidentRecord::as_returning())
+                .get_result(conn)
+                .await?;
+            announce(conn, tenant, "incident.closed", to_json(&record)?, on_event).await?;
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    pub async fn get_incident(&self, tenant: &TenantId, id: &IncidentId) -> Result<Option<IncidentRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(incidents::table
+            .filter(incidents::tenant_id.eq(tenant.as_str()))
+            .filter(incidents::id.eq(id.as_str()))
+            .select(IncidentRecord::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    /// Incidents in creation order, after the cursor `after` (an incident id).
+    pub async fn list_incidents(
+        &self,
+        tenant: &TenantId,
+        filter: &IncidentFilter,
+        after: Option<&IncidentId>,
+        limit: usize,
+    ) -> Result<Page<IncidentRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = incidents::table
+            .filter(incidents::tenant_id.eq(tenant.as_str()))
+            .order(incidents::id)
+            .limit(fetch_limit(limit))
+            .select(IncidentRecord::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(incidents::id.gt(after.as_str()));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(incidents::status.eq(status.as_str()));
+        }
+        if let Some(severity) = &filter.severity {
+            query = query.filter(incidents::severity.eq(severity.as_str()));
+        }
+        if let Some(t) = filter.created_after {
+            query = query.filter(incidents::created_at.ge(t));
+        }
+        if let Some(t) = filter.created_before {
+            query = query.filter(incidents::created_at.lt(t));
+        }
+        let rows = query.load(&mut conn).await?;
+        Ok(Page::from_overfetch(rows, limit, |r| r.id.clone()))
+    }
+}

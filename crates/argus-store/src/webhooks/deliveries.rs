@@ -1,0 +1,332 @@
+//! Events, their fan-out into deliveries, and the delivery queue.
+
+use argus_domain::DeliveryStatus;
+use argus_types::pagination::fetch_limit;
+use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+
+use super::{TEST_EVENT, WebhookRecord, WebhookRow};
+use crate::outbox::{NewOutboxMessage, enqueue};
+use crate::schema::{events, webhook_deliveries, webhooks};
+use crate::stored_text::{Stored, parse_stored};
+use crate::{Page, Store, StoreError, parse_id};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries, check_for_backend(diesel::pg::Pg))]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    #[diesel(deserialize_as = Stored<DeliveryStatus>)]
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub attempted_at: Option<DateTime<Utc>>,
+    pub response_status: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+}
+
+/// Everything needed to send one delivery.
+#[derive(Debug, Clone)]
+pub struct DeliveryContext {
+    pub delivery: DeliveryRecord,
+    pub webhook: WebhookRecord,
+    pub envelope: Value,
+}
+
+/// What [`Store::fan_out`] leaves to the caller.
+#[derive(Debug, Default)]
+pub struct FanOut {
+    /// Deliveries waiting for their first attempt.
+    pub fresh: Vec<DeliveryContext>,
+    /// Deliveries of the event already retrying.
+    pub retrying: Vec<DeliveryRecord>,
+}
+
+/// Stores an event envelope (call in the writer's transaction).
+pub async fn insert_event(
+    conn: &mut AsyncPgConnection,
+    id: &EventId,
+    tenant: &TenantId,
+    event_type: &str,
+    envelope: &Value,
+) -> Result<(), StoreError> {
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(id.as_str()),
+            events::tenant_id.eq(tenant.as_str()),
+            events::event_type.eq(event_type),
+            events::envelope.eq(envelope),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The tenant's enabled webhooks subscribed to `event_type`.
+pub async fn subscribed_webhooks(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    event_type: &str,
+) -> Result<Vec<WebhookId>, StoreError> {
+    let ids: Vec<String> = webhooks::table
+        .filter(webhooks::tenant_id.eq(tenant.as_str()))
+        .filter(webhooks::enabled.eq(true))
+        .filter(webhooks::events.contains(vec![event_type.to_owned()]))
+        .select(webhooks::id)
+        .load(conn)
+        .await?;
+    ids.iter().map(|i| parse_id(i)).collect()
+}
+
+/// Creates the delivery of `event` to `webhook` unless it exists (the
+/// fan-out may run twice for one event). Returns the new id, or `None`.
+pub async fn insert_delivery(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    webhook: &WebhookId,
+    event: &EventId,
+    event_type: &str,
+) -> Result<Option<DeliveryId>, StoreError> {
+    let id = DeliveryId::generate();
+    let inserted = diesel::insert_into(webhook_deliveries::table)
+        .values((
+            webhook_deliveries::id.eq(id.as_str()),
+            webhook_deliveries::tenant_id.eq(tenant.as_str()),
+            webhook_deliveries::webhook_id.eq(webhook.as_str()),
+            webhook_deliveries::event_id.eq(event.as_str()),
+            webhook_deliveries::event_type.eq(event_type),
+        ))
+        .on_conflict((webhook_deliveries::event_id, webhook_deliveries::webhook_id))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok((inserted == 1).then_some(id))
+}
+
+/// Puts a finished delivery back in the queue (manual resend). `None` when
+/// there is no such delivery; a conflict while it is still queued or
+/// retrying (an attempt may be in flight).
+pub async fn requeue_delivery(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    webhook: &WebhookId,
+    delivery: &DeliveryId,
+) -> Result<Option<DeliveryRecord>, StoreError> {
+    let status: Option<String> = webhook_deliveries::table
+        .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+        .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
+        .filter(webhook_deliveries::id.eq(delivery.as_str()))
+        .select(webhook_deliveries::status)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    match status.as_deref().map(parse_stored::<DeliveryStatus>).transpose()? {
+        None => return Ok(None),
+        Some(settled) if settled.is_terminal() => {}
+        Some(other) => {
+            return Err(StoreError::Conflict(format!("the delivery is {other}; resend it once it has finished")));
+        }
+    }
+    Ok(diesel::update(webhook_deliveries::table)
+        .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+        .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
+        .filter(webhook_deliveries::id.eq(delivery.as_str()))
+        .set((
+            webhook_deliveries::status.eq(DeliveryStatus::Queued.as_str()),
+            webhook_deliveries::next_attempt_at.eq(Utc::now()),
+            webhook_deliveries::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(DeliveryRecord::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+impl Store {
+    /// Stores an event and its outbox message in one transaction.
+    pub async fn emit_event(
+        &self,
+        id: &EventId,
+        tenant: &TenantId,
+        event_type: &str,
+        envelope: &Value,
+        message: NewOutboxMessage,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            insert_event(conn, id, tenant, event_type, envelope).await?;
+            enqueue(conn, message).await
+        })
+        .await
+    }
+
+    /// Creates one delivery per subscribed, enabled webhook (skipping those
+    /// that exist, so a redelivered event fans out once) and returns the
+    /// event's deliveries the caller still has to act on: those waiting for
+    /// their first attempt, with what sending needs, and those already
+    /// retrying (whose retry message an interrupted earlier run may not
+    /// have published).
+    pub async fn fan_out(&self, tenant: &TenantId, event: &EventId, event_type: &str) -> Result<FanOut, StoreError> {
+        let mut conn = self.conn().await?;
+        let subscribed = subscribed_webhooks(&mut conn, tenant, event_type).await?;
+        if subscribed.is_empty() {
+            return Ok(FanOut::default());
+        }
+        // One statement, so no transaction is needed around it.
+        let rows: Vec<_> = subscribed
+            .iter()
+            .map(|webhook| {
+                (
+                    webhook_deliveries::id.eq(DeliveryId::generate().to_string()),
+                    webhook_deliveries::tenant_id.eq(tenant.as_str()),
+                    webhook_deliveries::webhook_id.eq(webhook.as_str()),
+                    webhook_deliveries::event_id.eq(event.as_str()),
+                    webhook_deliveries::event_type.eq(event_type),
+                )
+            })
+            .collect();
+        diesel::insert_into(webhook_deliveries::table)
+            .values(rows)
+            .on_conflict((webhook_deliveries::event_id, webhook_deliveries::webhook_id))
+            .do_nothing()
+            .execute(&mut conn)
+            .await?;
+        let found: Vec<(DeliveryRecord, WebhookRow, Value)> = webhook_deliveries::table
+            .inner_join(webhooks::table.on(webhooks::id.eq(webhook_deliveries::webhook_id)))
+            .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+            .filter(webhook_deliveries::event_id.eq(event.as_str()))
+            .filter(
+                webhook_deliveries::status
+                    .eq(DeliveryStatus::Queued.as_str())
+                    .and(webhook_deliveries::attempts.eq(0))
+                    .or(webhook_deliveries::status.eq(DeliveryStatus::Retrying.as_str())),
+            )
+            .select((DeliveryRecord::as_select(), WebhookRow::as_select(), events::envelope))
+            .load(&mut conn)
+            .await?;
+        let mut out = FanOut::default();
+        for (delivery, webhook, envelope) in found {
+            if delivery.status == DeliveryStatus::Retrying {
+                out.retrying.push(delivery);
+            } else {
+                out.fresh.push(DeliveryContext { delivery, webhook, envelope });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A `webhook.test` event for one webhook only: the event, its delivery
+    /// and the work message, in one transaction.
+    pub async fn create_test_delivery(
+        &self,
+        tenant: &TenantId,
+        webhook: &WebhookId,
+        event: &EventId,
+        envelope: &Value,
+        task: impl Fn(&DeliveryId) -> NewOutboxMessage + Send + Sync,
+    ) -> Result<Option<DeliveryId>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let owned: Option<String> = webhooks::table
+                .filter(webhooks::tenant_id.eq(tenant.as_str()))
+                .filter(webhooks::id.eq(webhook.as_str()))
+                .select(webhooks::id)
+                .first(conn)
+                .await
+                .optional()?;
+            if owned.is_none() {
+                return Ok(None);
+            }
+            insert_event(conn, event, tenant, TEST_EVENT, envelope).await?;
+            let delivery = insert_delivery(conn, tenant, webhook, event, TEST_EVENT).await?;
+            if let Some(d) = &delivery {
+                enqueue(conn, task(d)).await?;
+            }
+            Ok(delivery)
+        })
+        .await
+    }
+
+    /// Requeues a delivery by hand and writes its work message.
+    pub async fn resend_delivery(
+        &self,
+        tenant: &TenantId,
+        webhook: &WebhookId,
+        delivery: &DeliveryId,
+        task: impl Fn(&DeliveryRecord) -> NewOutboxMessage + Send + Sync,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(record) = requeue_delivery(conn, tenant, webhook, delivery).await? else { return Ok(None) };
+            enqueue(conn, task(&record)).await?;
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    pub async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        webhook: &WebhookId,
+        filter: &DeliveryFilter,
+        after: Option<&DeliveryId>,
+        limit: usize,
+    ) -> Result<Page<DeliveryRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = webhook_deliveries::table
+            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+            .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
+            .order(webhook_deliveries::id.desc())
+            .limit(fetch_limit(limit))
+            .select(DeliveryRecord::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(webhook_deliveries::id.lt(after.as_str()));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(webhook_deliveries::status.eq(status.as_str()));
+        }
+        if let Some(t) = &filter.event_type {
+            query = query.filter(webhook_deliveries::event_type.eq(t.clone()));
+        }
+        let rows = query.load(&mut conn).await?;
+        Ok(Page::from_overfetch(rows, limit, |d| d.id.clone()))
+    }
+
+    /// The delivery, its webhook and the event body, for sending.
+    pub async fn delivery_context(
+        &self,
+        tenant: &TenantId,
+        delivery: &DeliveryId,
+    ) -> Result<Option<DeliveryContext>, StoreError> {
+        let mut conn = self.conn().await?;
+        let found: Option<(DeliveryRecord, WebhookRow, Value)> = webhook_deliveries::table
+            .inner_join(webhooks::table.on(webhooks::id.eq(webhook_deliveries::webhook_id)))
+            .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+            .filter(webhook_deliveries::id.eq(delivery.as_str()))
+            .select((DeliveryRecord::as_select(), WebhookRow::as_select(), events::envelope))
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(found.map(|(delivery, webhook, envelope)| DeliveryContext { delivery, webhook, envelope }))
+    }
+}

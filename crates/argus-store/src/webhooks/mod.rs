@@ -1,0 +1,203 @@
+//! Webhook subscriptions, the events they receive, deliveries and attempts.
+//! Functions that must share a transaction with an outbox write take the
+//! connection; the rest go through the pool. All are tenant-scoped.
+
+mod attempts;
+mod deliveries;
+
+pub use attempts::{AttemptRecord, AttemptRow, Attempted};
+pub use deliveries::{
+    DeliveryContext, DeliveryFilter, DeliveryRecord, FanOut, insert_delivery, insert_event, requeue_delivery,
+    subscribed_webhooks,
+};
+
+use argus_types::pagination::fetch_limit;
+use argus_types::{TenantId, WebhookId};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use crate::schema::{tenants, webhooks};
+use crate::{Page, Store, StoreError};
+
+/// The type of the synthetic event `POST /v1/webhooks/{id}/test` sends.
+pub const TEST_EVENT: &str = "webhook.test";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhooks, check_for_backend(diesel::pg::Pg))]
+pub struct WebhookRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub secret_sealed: Vec<u8>,
+    pub previous_secret_sealed: Option<Vec<u8>>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub type WebhookRecord = WebhookRow;
+
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: String,
+    pub secret_sealed: Vec<u8>,
+}
+
+/// A PUT: each `Some` replaces that field.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChanges {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// A new secret; the old one keeps signing for `secret_overlap`.
+    pub secret_sealed: Option<Vec<u8>>,
+    pub secret_overlap: Duration,
+}
+
+impl Store {
+    /// Creates a webhook unless the tenant has `max_per_tenant` already (a
+    /// [`StoreError::Conflict`]). Creates of one tenant take turns on its
+    /// row (`FOR NO KEY UPDATE`, which leaves inserts referencing the tenant
+    /// alone), so concurrent ones cannot count the same free place.
+    pub async fn create_webhook(
+        &self,
+        tenant: &TenantId,
+        new: NewWebhook,
+        max_per_tenant: usize,
+    ) -> Result<WebhookRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            tenants::table
+                .filter(tenants::id.eq(tenant.as_str()))
+                .select(tenants::id)
+                .for_no_key_update()
+                .first::<String>(conn)
+                .await
+                .optional()?;
+            let existing: i64 =
+                webhooks::table.filter(webhooks::tenant_id.eq(tenant.as_str())).count().get_result(conn).await?;
+            if usize::try_from(existing).unwrap_or(usize::MAX) >= max_per_tenant {
+                return Err(StoreError::Conflict(format!(
+                    "the tenant has {existing} webhooks, the most allowed is {max_per_tenant}; delete one first"
+                )));
+            }
+            Ok(diesel::insert_into(webhooks::table)
+                .values((
+                    webhooks::id.eq(WebhookId::generate().as_str()),
+                    webhooks::tenant_id.eq(tenant.as_str()),
+                    webhooks::url.eq(&new.url),
+                    webhooks::events.eq(&new.events),
+                    webhooks::description.eq(&new.description),
+                    webhooks::secret_sealed.eq(&new.secret_sealed),
+                ))
+                .returning(WebhookRow::as_returning())
+                .get_result(conn)
+                .await?)
+        })
+        .await
+    }
+
+    pub async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(webhooks::table
+            .filter(webhooks::tenant_id.eq(tenant.as_str()))
+            .filter(webhooks::id.eq(id.as_str()))
+            .select(WebhookRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    pub async fn list_webhooks(
+        &self,
+        tenant: &TenantId,
+        after: Option<&WebhookId>,
+        limit: usize,
+    ) -> Result<Page<WebhookRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = webhooks::table
+            .filter(webhooks::tenant_id.eq(tenant.as_str()))
+            .order(webhooks::id)
+            .limit(fetch_limit(limit))
+            .select(WebhookRow::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(webhooks::id.gt(after.as_str()));
+        }
+        let rows = query.load(&mut conn).await?;
+        Ok(Page::from_overfetch(rows, limit, |w| w.id.clone()))
+    }
+
+    pub async fn update_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        changes: WebhookChanges,
+    ) -> Result<Option<WebhookRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let Some(current) = webhooks::table
+                .filter(webhooks::tenant_id.eq(tenant.as_str()))
+                .filter(webhooks::id.eq(id.as_str()))
+                .select(WebhookRow::as_select())
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let now = Utc::now();
+            let (secret, previous, previous_until) = match changes.secret_sealed {
+                Some(new) => (new, Some(current.secret_sealed.clone()), Some(now + changes.secret_overlap)),
+                None => {
+                    (current.secret_sealed.clone(), current.previous_secret_sealed, current.previous_secret_expires_at)
+                }
+            };
+            let enabled = changes.enabled.unwrap_or(current.enabled);
+            let re_enabled = enabled && !current.enabled;
+            let row = diesel::update(webhooks::table.find(id.as_str()))
+                .set((
+                    webhooks::url.eq(changes.url.unwrap_or(current.url)),
+                    webhooks::events.eq(changes.events.unwrap_or(current.events)),
+                    webhooks::description.eq(changes.description.unwrap_or(current.description)),
+                    webhooks::enabled.eq(enabled),
+                    webhooks::disabled_reason.eq(if enabled {
+                        None
+                    } else {
+                        current.disabled_reason.or(Some("disabled by the integrator".to_owned()))
+                    }),
+                    webhooks::failing_since.eq(if re_enabled { None } else { current.failing_since }),
+                    webhooks::secret_sealed.eq(secret),
+                    webhooks::previous_secret_sealed.eq(previous),
+                    webhooks::previous_secret_expires_at.eq(previous_until),
+                    webhooks::updated_at.eq(now),
+                ))
+                .returning(WebhookRow::as_returning())
+                .get_result(conn)
+                .await?;
+            Ok(Some(row))
+        })
+        .await
+    }
+
+    pub async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let n = diesel::delete(webhooks::table)
+            .filter(webhooks::tenant_id.eq(tenant.as_str()))
+            .filter(webhooks::id.eq(id.as_str()))
+            .execute(&mut conn)
+            .await?;
+        Ok(n == 1)
+    }
+}

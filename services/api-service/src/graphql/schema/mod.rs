@@ -1,0 +1,152 @@
+//! The GraphQL schema over the incident and case domain. Every resolver
+//! checks the token's scope itself, so a missing scope fails that field
+//! only (`FORBIDDEN`) and the rest of the operation still answers; for
+//! that, every resolver that can fail is nullable (a non-null field's error
+//! would null its parent, up to the whole `data`).
+
+mod mutation;
+mod query;
+mod types;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use argus_authn::Principal;
+use argus_bus::proto;
+use argus_store::domain::{Announce, DomainEvent};
+use argus_store::{Store, StoreError};
+use juniper::{EmptySubscription, FieldError, ID, IntoFieldError, RootNode, ScalarValue, graphql_value};
+
+use super::IncidentCache;
+
+pub use mutation::Mutation;
+pub use query::Query;
+pub use types::*;
+
+/// Largest page a list field returns.
+pub const MAX_PAGE: i32 = 100;
+const DEFAULT_PAGE: i32 = 20;
+/// Most relationships listed on one entity.
+const MAX_RELATIONSHIPS: i32 = 200;
+
+pub type Schema = RootNode<Query, Mutation, EmptySubscription<Ctx>>;
+
+pub fn schema() -> Schema {
+    // Introspection is refused before execution with its own error code;
+    // disabling it here too means no path reaches the schema dump.
+    Schema::new(Query, Mutation, EmptySubscription::new()).disable_introspection()
+}
+
+/// What every resolver gets: the store, the verified caller, and how to
+/// turn a domain event into an outbox row.
+pub struct Ctx {
+    pub store: Store,
+    pub principal: Principal,
+    pub announce: Arc<Announce>,
+    pub incidents: IncidentCache,
+}
+
+impl juniper::Context for Ctx {}
+
+/// A GraphQL error with its `extensions.code`.
+#[derive(Debug)]
+pub struct GqlError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl GqlError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new("NOT_FOUND", format!("{what} not found"))
+    }
+}
+
+impl<S: ScalarValue> IntoFieldError<S> for GqlError {
+    fn into_field_error(self) -> FieldError<S> {
+        let code = self.code;
+        FieldError::new(self.message, graphql_value!({ "code": code }))
+    }
+}
+
+impl From<StoreError> for GqlError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Self::new("NOT_FOUND", format!("{what} not found")),
+            StoreError::Conflict(m) => Self::new("CONFLICT", m),
+            StoreError::Pool(_) => Self::new("SERVICE_UNAVAILABLE", "the database is unavailable; retry later"),
+            StoreError::Query(diesel_error) if is_check_violation(&diesel_error) => {
+                Self::new("BAD_USER_INPUT", "a value is out of range (titles and names: 1 to 500 characters)")
+            }
+            other => {
+                tracing::error!(error = %other, "store error in a resolver");
+                Self::new("INTERNAL_SERVER_ERROR", "internal error")
+            }
+        }
+    }
+}
+
+fn is_check_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::CheckViolation, _))
+}
+
+type GqlResult<T> = Result<T, GqlError>;
+
+impl Ctx {
+    /// The caller holds `scope` (or its write scope, which implies it).
+    fn require(&self, scope: &'static str) -> GqlResult<()> {
+        if self.principal.has(scope) {
+            Ok(())
+        } else {
+            Err(GqlError::new("FORBIDDEN", format!("the token lacks the scope `{scope}`")))
+        }
+    }
+
+    fn tenant(&self) -> &argus_types::TenantId {
+        &self.principal.tenant
+    }
+}
+
+fn parse_id<T: std::str::FromStr>(id: &ID, what: &str) -> GqlResult<T> {
+    id.parse().map_err(|_| GqlError::new("BAD_USER_INPUT", format!("`{id}` is not a {what} id")))
+}
+
+fn page_size(first: Option<i32>) -> GqlResult<usize> {
+    let first = first.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&first) {
+        return Err(GqlError::new("BAD_USER_INPUT", format!("`first` must be between 1 and {MAX_PAGE}")));
+    }
+    usize::try_from(first).map_err(|_| GqlError::new("BAD_USER_INPUT", "bad `first`"))
+}
+
+fn cursor<T: std::str::FromStr>(after: Option<String>) -> GqlResult<Option<T>> {
+    after
+        .map(|a| {
+            a.parse().map_err(|_| GqlError::new("BAD_USER_INPUT", format!("`{a}` is not a cursor from this list")))
+        })
+        .transpose()
+}
+
+fn bounded(field: &str, value: &str, max: usize) -> GqlResult<()> {
+    if value.trim().is_empty() || value.chars().count() > max {
+        return Err(GqlError::new("BAD_USER_INPUT", format!("`{field}` must be 1 to {max} characters")));
+    }
+    Ok(())
+}
+
+/// The [`Announce`] of this service: domain events become bus events.
+pub fn bus_announce() -> Arc<Announce> {
+    Arc::new(|event: &DomainEvent| {
+        let wire = proto::Event {
+            id: event.id.to_string(),
+            r#type: event.event_type.to_owned(),
+            tenant_id: event.tenant.to_string(),
+            created_at_unix_ms: event.created_at.timestamp_millis(),
+            data_json: serde_json::to_vec(&event.data).unwrap_or_default(),
+        };
+        argus_bus::outbox::event(&event.tenant, &wire, BTreeMap::new())
+    })
+}

@@ -1,0 +1,89 @@
+//! The read side of the schema.
+
+use argus_store::domain::{
+    CaseFilter as StoreCaseFilter, EntityFilter as StoreEntityFilter, IncidentFilter as StoreIncidentFilter,
+    IncidentRecord,
+};
+use argus_types::{CaseId, EntityId, IncidentId};
+use juniper::{ID, graphql_object};
+
+use super::*;
+
+pub struct Query;
+
+#[graphql_object(context = Ctx)]
+impl Query {
+    /// One incident by id (`incidents:read`).
+    async fn incident(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Incident>> {
+        ctx.require("incidents:read")?;
+        let id: IncidentId = parse_id(&id, "incident")?;
+        match ctx.incidents.get(&ctx.store, ctx.tenant(), &id).await? {
+            Some(found) => Ok(Some(Incident(IncidentRecord::clone(&found)))),
+            None => Err(GqlError::not_found(&id)),
+        }
+    }
+
+    /// Incidents in creation order (`incidents:read`).
+    async fn incidents(
+        #[graphql(context)] ctx: &Ctx,
+        filter: Option<IncidentFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<IncidentConnection>> {
+        ctx.require("incidents:read")?;
+        let filter = filter.map_or_else(StoreIncidentFilter::default, |f| StoreIncidentFilter {
+            status: f.status.map(Into::into),
+            severity: f.severity.map(Into::into),
+            created_after: f.created_after,
+            created_before: f.created_before,
+        });
+        let after: Option<IncidentId> = cursor(after)?;
+        Ok(Some(ctx.store.list_incidents(ctx.tenant(), &filter, after.as_ref(), page_size(first)?).await?.into()))
+    }
+
+    /// One case by id (`cases:read`).
+    async fn case(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Case>> {
+        ctx.require("cases:read")?;
+        let id: CaseId = parse_id(&id, "case")?;
+        ctx.store.get_case(ctx.tenant(), &id).await?.map(Case).map(Some).ok_or_else(|| GqlError::not_found(&id))
+    }
+
+    /// Cases in creation order (`cases:read`).
+    async fn cases(
+        #[graphql(context)] ctx: &Ctx,
+        filter: Option<CaseFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<CaseConnection>> {
+        ctx.require("cases:read")?;
+        let filter = filter.map_or_else(StoreCaseFilter::default, |f| StoreCaseFilter {
+            status: f.status.map(Into::into),
+            assignee: f.assignee,
+        });
+        let after: Option<CaseId> = cursor(after)?;
+        Ok(Some(ctx.store.list_cases(ctx.tenant(), &filter, after.as_ref(), page_size(first)?).await?.into()))
+    }
+
+    /// One entity by id (`entities:read`).
+    async fn entity(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Entity>> {
+        ctx.require("entities:read")?;
+        let id: EntityId = parse_id(&id, "entity")?;
+        ctx.store.get_entity(ctx.tenant(), &id).await?.map(Entity).map(Some).ok_or_else(|| GqlError::not_found(&id))
+    }
+
+    /// Entities in creation order (`entities:read`).
+    async fn entities(
+        #[graphql(context)] ctx: &Ctx,
+        filter: Option<EntityFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<EntityConnection>> {
+        ctx.require("entities:read")?;
+        let filter = filter.map_or_else(StoreEntityFilter::default, |f| StoreEntityFilter {
+            kind: f.kind.map(Into::into),
+            name_contains: f.name_contains,
+        });
+        let after: Option<EntityId> = cursor(after)?;
+        Ok(Some(ctx.store.list_entities(ctx.tenant(), &filter, after.as_ref(), page_size(first)?).await?.into()))
+    }
+}
