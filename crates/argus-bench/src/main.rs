@@ -351,7 +351,6 @@ async fn webhook_load(
                     r#type: "incident.updated".into(),
                     tenant_id: tenant.to_string(),
                     created_at_unix_ms: now.timestamp_millis(),
-                    data_json: data.to_string().into_bytes(),
                 };
                 let message = argus_bus::outbox::event(&tenant, &event, Default::default());
                 store.emit_event(&id, &tenant, "incident.updated", &body, message).await

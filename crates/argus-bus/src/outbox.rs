@@ -56,7 +56,6 @@ pub fn job_finished(finished: &JobFinished, headers: BTreeMap<String, String>) -
         r#type: e.event_type.to_owned(),
         tenant_id: e.tenant.to_string(),
         created_at_unix_ms: e.created_at.timestamp_millis(),
-        data_json: serde_json::to_vec(&e.data).unwrap_or_default(),
     };
     let mut rows = vec![event(&e.tenant, &wire, headers.clone())];
     if finished.callback {

@@ -40,7 +40,6 @@ fn event(tenant: &TenantId, n: usize) -> proto::Event {
         r#type: "incident.updated".to_owned(),
         tenant_id: tenant.to_string(),
         created_at_unix_ms: 1_700_000_000_000,
-        data_json: format!(r#"{{"n":{n}}}"#).into_bytes(),
     }
 }
 

@@ -132,7 +132,6 @@ pub async fn emit(store: &Store, tenant: &TenantId, event_type: &str, data: Valu
         r#type: event_type.into(),
         tenant_id: tenant.to_string(),
         created_at_unix_ms: now.timestamp_millis(),
-        data_json: serde_json::to_vec(&data).unwrap(),
     };
     let message = argus_bus::outbox::event(tenant, &event, std::collections::BTreeMap::new());
     store.emit_event(&id, tenant, event_type, &body, message).await.unwrap();

@@ -145,7 +145,6 @@ pub fn bus_announce() -> Arc<Announce> {
             r#type: event.event_type.to_owned(),
             tenant_id: event.tenant.to_string(),
             created_at_unix_ms: event.created_at.timestamp_millis(),
-            data_json: serde_json::to_vec(&event.data).unwrap_or_default(),
         };
         argus_bus::outbox::event(&event.tenant, &wire, BTreeMap::new())
     })
