@@ -12,6 +12,8 @@ pub mod health;
 pub mod openapi;
 mod problem;
 pub mod serve;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use endpoint::Endpoint;
 pub use error::HttpError;

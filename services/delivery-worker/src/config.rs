@@ -189,26 +189,8 @@ pub const ENVIRONMENT: &str = "\
 
 #[cfg(test)]
 mod help_tests {
-    /// Every variable the configuration reads is in `--help`.
     #[test]
     fn help_lists_every_variable_read() {
-        let help = format!("{}\n{}", super::ENVIRONMENT, argus_http::cli::SHARED_ENVIRONMENT);
-        let sources = [
-            include_str!("config.rs"),
-            include_str!("../../../crates/argus-store/src/lib.rs"),
-            include_str!("../../../crates/argus-telemetry/src/lib.rs"),
-            include_str!("../../../crates/argus-telemetry/src/otlp.rs"),
-            include_str!("../../../crates/argus-spans/src/lib.rs"),
-        ];
-        for source in sources {
-            for quoted in source.split('"').skip(1).step_by(2) {
-                let name = quoted.trim();
-                let is_variable = (name.starts_with("ARGUS_") || name.starts_with("OTEL_"))
-                    && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-                if is_variable {
-                    assert!(help.contains(name), "{name} is read but not in --help");
-                }
-            }
-        }
+        argus_http::testing::assert_help_lists_every_variable(super::ENVIRONMENT, include_str!("config.rs"));
     }
 }

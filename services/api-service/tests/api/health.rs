@@ -78,14 +78,9 @@ async fn readiness_fails_while_the_database_is_unreachable() {
 
 #[test]
 fn the_binary_answers_version_and_help_listing_its_variables() {
-    let run = |arg: &str| std::process::Command::new(env!("CARGO_BIN_EXE_api-service")).arg(arg).output().unwrap();
-    let version = run("--version");
-    assert!(version.status.success());
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("api-service ", env!("CARGO_PKG_VERSION")));
-    let help = run("--help");
-    assert!(help.status.success());
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    assert!(help.contains("ARGUS_DATABASE_URL") && help.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{help}");
-    let unknown = run("--frobnicate");
-    assert_eq!(unknown.status.code(), Some(2), "an unknown argument is refused");
+    argus_http::testing::assert_binary_answers_flags(
+        env!("CARGO_BIN_EXE_api-service"),
+        "api-service",
+        env!("CARGO_PKG_VERSION"),
+    );
 }

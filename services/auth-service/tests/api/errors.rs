@@ -138,14 +138,9 @@ async fn health_and_readiness() {
 
 #[test]
 fn the_binary_answers_version_and_help_listing_its_variables() {
-    let run = |arg: &str| std::process::Command::new(env!("CARGO_BIN_EXE_auth-service")).arg(arg).output().unwrap();
-    let version = run("--version");
-    assert!(version.status.success());
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("auth-service ", env!("CARGO_PKG_VERSION")));
-    let help = run("--help");
-    assert!(help.status.success());
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    assert!(help.contains("ARGUS_DATABASE_URL") && help.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{help}");
-    let unknown = run("--frobnicate");
-    assert_eq!(unknown.status.code(), Some(2), "an unknown argument is refused");
+    argus_http::testing::assert_binary_answers_flags(
+        env!("CARGO_BIN_EXE_auth-service"),
+        "auth-service",
+        env!("CARGO_PKG_VERSION"),
+    );
 }
