@@ -379,16 +379,27 @@ async fn republish(
     properties: BasicProperties,
 ) -> Result<(), BusError> {
     let exchange_name = context.topology.exchange(exchange);
+    publish_copy(&context.channel, &exchange_name, routing_key, delivery, properties).await
+}
+
+/// Publishes `delivery`'s body with `properties` on a confirming channel,
+/// mandatory-routed, and waits for the confirm: the copy is safe once this
+/// returns `Ok`.
+pub(crate) async fn publish_copy(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    delivery: &Delivery,
+    properties: BasicProperties,
+) -> Result<(), BusError> {
     let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
-    let confirm = context
-        .channel
-        .basic_publish(short(&exchange_name)?, short(routing_key)?, options, &delivery.data, properties)
-        .await?;
+    let confirm =
+        channel.basic_publish(short(exchange)?, short(routing_key)?, options, &delivery.data, properties).await?;
     let message_id = delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
     match confirm.await? {
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Ack(Some(_returned)) => {
-            Err(BusError::Unroutable { message_id, exchange: exchange_name, routing_key: routing_key.to_owned() })
+            Err(BusError::Unroutable { message_id, exchange: exchange.to_owned(), routing_key: routing_key.to_owned() })
         }
         Confirmation::Nack(_) => Err(BusError::Nacked { message_id }),
     }

@@ -13,15 +13,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lapin::BasicProperties;
-use lapin::Confirmation;
 use lapin::message::BasicGetMessage;
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use serde::Serialize;
 
+use crate::consumer::publish_copy;
 use crate::message::header_string;
 use crate::topology::short;
 use crate::{
@@ -179,10 +176,12 @@ async fn republish(
     queue: WorkQueue,
     message: &BasicGetMessage,
 ) -> Result<(), BusError> {
-    let properties = message.delivery.properties.clone();
-    let mut headers = properties.headers().clone().unwrap_or_default();
+    let properties = &message.delivery.properties;
     let dead_headers = [HEADER_DEAD_REASON, HEADER_DEAD_QUEUE, HEADER_DEAD_AT, HEADER_RETRY_COUNT];
-    let kept: FieldTable = headers
+    let kept: BTreeMap<_, _> = properties
+        .headers()
+        .clone()
+        .unwrap_or_default()
         .inner()
         .iter()
         .filter(|(name, _)| {
@@ -193,25 +192,10 @@ async fn republish(
                 && !name.starts_with("x-last-death-")
         })
         .map(|(k, v)| (k.clone(), v.clone()))
-        .collect::<BTreeMap<_, _>>()
-        .into();
-    headers = kept;
-    let properties: BasicProperties = properties.with_headers(headers);
+        .collect();
+    let properties = properties.clone().with_headers(FieldTable::from(kept));
     let exchange = topology.exchange(Exchange::Work);
-    let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
-    let confirm = channel
-        .basic_publish(short(&exchange)?, short(queue.routing_key())?, options, &message.delivery.data, properties)
-        .await?;
-    let message_id = message.delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned());
-    match confirm.await? {
-        Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
-        Confirmation::Ack(Some(_)) => Err(BusError::Unroutable {
-            message_id: message_id.unwrap_or_default(),
-            exchange,
-            routing_key: queue.routing_key().to_owned(),
-        }),
-        Confirmation::Nack(_) => Err(BusError::Nacked { message_id: message_id.unwrap_or_default() }),
-    }
+    publish_copy(channel, &exchange, queue.routing_key(), &message.delivery, properties).await
 }
 
 /// Reads what a dead message is, from our headers (a consumer gave up on
