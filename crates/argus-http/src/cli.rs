@@ -18,9 +18,26 @@ pub const SHARED_ENVIRONMENT: &str = "\
   ARGUS_TRACE_STORE              keep tenants' spans for the trace lookup (default true)
   ARGUS_TRACE_RETENTION_DAYS     how long they are kept (default 7)";
 
+/// The variables of the two HTTP services' serving and start-up.
+pub const SERVER_ENVIRONMENT: &str = "\
+  ARGUS_SHUTDOWN_DRAIN_SECONDS   /readyz fails this long after SIGTERM (default 0)
+  ARGUS_SHUTDOWN_TIMEOUT_SECONDS in-flight requests may finish this long (default 30)
+  ARGUS_MIGRATE                  1: run migrations at start (default 0)";
+
+/// The environment section of `--help`: the service's own `environment`
+/// parts, then [`SHARED_ENVIRONMENT`].
+pub fn environment_help(environment: &[&str]) -> String {
+    let mut help = String::from("Environment (docs/operations.md has the whole story):");
+    for part in environment.iter().chain([&SHARED_ENVIRONMENT]) {
+        help.push('\n');
+        help.push_str(part);
+    }
+    help
+}
+
 /// Answers `--help` and `--version` (and refuses any other argument) before
 /// a service reads its environment; returns only when there are none.
-pub fn answer_flags(name: &'static str, version: &'static str, about: &'static str, environment: &'static str) {
-    let help = format!("Environment (docs/operations.md has the whole story):\n{environment}\n{SHARED_ENVIRONMENT}");
+pub fn answer_flags(name: &'static str, version: &'static str, about: &'static str, environment: &[&str]) {
+    let help = environment_help(environment);
     clap::Command::new(name).version(version).about(about).after_help(help).get_matches();
 }

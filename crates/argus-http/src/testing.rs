@@ -12,9 +12,9 @@ const SHARED_SOURCES: [&str; 4] = [
 
 /// Every `ARGUS_*` or `OTEL_*` variable quoted in `config_source` (a
 /// service's `config.rs`) or in the shared crates is in the service's
-/// `--help`, made of `environment` and [`crate::cli::SHARED_ENVIRONMENT`].
-pub fn assert_help_lists_every_variable(environment: &str, config_source: &str) {
-    let help = format!("{environment}\n{}", crate::cli::SHARED_ENVIRONMENT);
+/// `--help` of `environment` parts.
+pub fn assert_help_lists_every_variable(environment: &[&str], config_source: &str) {
+    let help = crate::cli::environment_help(environment);
     for source in std::iter::once(config_source).chain(SHARED_SOURCES) {
         for quoted in source.split('"').skip(1).step_by(2) {
             let name = quoted.trim();

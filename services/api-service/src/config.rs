@@ -147,8 +147,11 @@ impl ApiConfig {
 /// What `api-service --help` says of itself.
 pub const ABOUT: &str = "Argus api-service: GraphQL, async jobs and the trace lookup (api.knogin.com)";
 
-/// The variables `api-service --help` lists (beside `argus_http::cli::SHARED_ENVIRONMENT`).
-pub const ENVIRONMENT: &str = "\
+/// The variables `api-service --help` lists.
+pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];
+
+/// This service's own variables.
+const OWN_ENVIRONMENT: &str = "\
   ARGUS_API_ADDR                 listen address (default 127.0.0.1:8081)
   ARGUS_ISSUER                   the auth-service's URL (default http://127.0.0.1:8080)
   ARGUS_JWKS_URL                 where its keys are (default $ARGUS_ISSUER/.well-known/jwks.json)
@@ -158,10 +161,7 @@ pub const ENVIRONMENT: &str = "\
   ARGUS_JOBS_MAX_BODY_BYTES      largest POST /v1/jobs body (default 67108864)
   ARGUS_JOBS_MAX_BODIES_IN_FLIGHT  large job bodies streamed at once (default 8)
   ARGUS_JOBS_TENANT_QUOTA_BYTES  a tenant's stored job inputs and results (default 2147483648)
-  ARGUS_JOB_MAX_ROWS             lines one import may hold (default 5000000)
-  ARGUS_SHUTDOWN_DRAIN_SECONDS   /readyz fails this long after SIGTERM (default 0)
-  ARGUS_SHUTDOWN_TIMEOUT_SECONDS in-flight requests may finish this long (default 30)
-  ARGUS_MIGRATE                  1: run migrations at start (default 0)";
+  ARGUS_JOB_MAX_ROWS             lines one import may hold (default 5000000)";
 
 #[cfg(test)]
 mod help_tests {

@@ -185,8 +185,11 @@ impl WebhookLimits {
 /// What `auth-service --help` says of itself.
 pub const ABOUT: &str = "Argus auth-service: OAuth 2.0 tokens, JWKS, apps, governance and webhooks (auth.knogin.com)";
 
-/// The variables `auth-service --help` lists (beside `argus_http::cli::SHARED_ENVIRONMENT`).
-pub const ENVIRONMENT: &str = "\
+/// The variables `auth-service --help` lists.
+pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];
+
+/// This service's own variables.
+const OWN_ENVIRONMENT: &str = "\
   ARGUS_AUTH_ADDR                listen address (default 127.0.0.1:8080)
   ARGUS_ISSUER                   iss of every token: the public URL (default http://127.0.0.1:8080)
   ARGUS_AUDIENCE                 aud minted (default api.knogin.com)
@@ -204,10 +207,7 @@ pub const ENVIRONMENT: &str = "\
   ARGUS_TOKEN_RATE_PER_IP        token requests per address per second (default 400)
   ARGUS_MAX_WEBHOOKS_PER_TENANT  (default 50)
   ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE  test sends and resends per tenant (default 30)
-  ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private webhook addresses (default false)
-  ARGUS_SHUTDOWN_DRAIN_SECONDS   /readyz fails this long after SIGTERM (default 0)
-  ARGUS_SHUTDOWN_TIMEOUT_SECONDS in-flight requests may finish this long (default 30)
-  ARGUS_MIGRATE                  1: run migrations at start (default 0)";
+  ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private webhook addresses (default false)";
 
 #[cfg(test)]
 mod help_tests {

@@ -166,8 +166,11 @@ impl WorkerConfig {
 /// What `delivery-worker --help` says of itself.
 pub const ABOUT: &str = "Argus delivery-worker: webhook deliveries, job callbacks, async jobs and the outbox relay";
 
-/// The variables `delivery-worker --help` lists (beside `argus_http::cli::SHARED_ENVIRONMENT`).
-pub const ENVIRONMENT: &str = "\
+/// The variables `delivery-worker --help` lists.
+pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT];
+
+/// This service's own variables.
+const OWN_ENVIRONMENT: &str = "\
   ARGUS_WORKER_ADMIN_ADDR        health and readiness address (default 127.0.0.1:8082)
   ARGUS_AMQP_URL                 the broker (default amqp://guest:guest@127.0.0.1:5672/%2f; secret)
   ARGUS_AMQP_CA_FILE             PEM CA certificates for an amqps:// broker (default none)
