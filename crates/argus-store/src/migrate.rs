@@ -14,26 +14,18 @@ const MIGRATION_LOCK_KEY: i64 = 0x4172_6775_734d_6967; // "ArgusMig"
 /// Runs pending migrations under `pg_advisory_lock`, then syncs the scope
 /// catalog. Returns the versions applied.
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreError> {
-    let conn = DatabaseTarget::parse(database_url)?
-        .connect()
-        .await
-        .map_err(|e| StoreError::Migration(format!("cannot connect: {e}")))?;
-    // diesel_migrations is synchronous: the wrapper blocks on the async
-    // connection (opened above, so its driver runs on this runtime).
-    tokio::task::spawn_blocking(move || {
-        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+    with_migration_connection(database_url, |conn| {
         use diesel::RunQueryDsl;
-        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(conn)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
             .map_err(|e| StoreError::Migration(e.to_string()));
-        let synced = applied.and_then(|applied| crate::scopes::sync_catalog(&mut conn).map(|()| applied));
-        diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
+        let synced = applied.and_then(|applied| crate::scopes::sync_catalog(conn).map(|()| applied));
+        diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn)?;
         synced
     })
     .await
-    .map_err(|e| StoreError::Migration(format!("migration task failed: {e}")))?
 }
 
 /// Which migrations the database has and which it lacks, by version.
@@ -45,19 +37,31 @@ pub struct MigrationStatus {
 
 /// Reads the migration state without changing anything.
 pub async fn migration_status(database_url: &str) -> Result<MigrationStatus, StoreError> {
+    with_migration_connection(database_url, |conn| {
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        let mut applied: Vec<String> =
+            conn.applied_migrations().map_err(failed)?.iter().map(ToString::to_string).collect();
+        applied.sort();
+        let pending = conn.pending_migrations(MIGRATIONS).map_err(failed)?;
+        Ok(MigrationStatus { applied, pending: pending.iter().map(|m| m.name().version().to_string()).collect() })
+    })
+    .await
+}
+
+type MigrationConnection = AsyncConnectionWrapper<AsyncPgConnection>;
+
+/// Runs `work` on a connection of its own on a blocking thread:
+/// diesel_migrations is synchronous, and the wrapper blocks on the async
+/// connection (opened here, so its driver runs on this runtime).
+async fn with_migration_connection<T: Send + 'static>(
+    database_url: &str,
+    work: impl FnOnce(&mut MigrationConnection) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
     let conn = DatabaseTarget::parse(database_url)?
         .connect()
         .await
         .map_err(|e| StoreError::Migration(format!("cannot connect: {e}")))?;
-    tokio::task::spawn_blocking(move || {
-        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
-        let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
-        let applied = conn.applied_migrations().map_err(failed)?;
-        let pending = conn.pending_migrations(MIGRATIONS).map_err(failed)?;
-        let mut applied: Vec<String> = applied.iter().map(ToString::to_string).collect();
-        applied.sort();
-        Ok(MigrationStatus { applied, pending: pending.iter().map(|m| m.name().version().to_string()).collect() })
-    })
-    .await
-    .map_err(|e| StoreError::Migration(format!("migration task failed: {e}")))?
+    tokio::task::spawn_blocking(move || work(&mut MigrationConnection::from(conn)))
+        .await
+        .map_err(|e| StoreError::Migration(format!("migration task failed: {e}")))?
 }
