@@ -25,14 +25,22 @@ async fn argusctl(db_url: &str, args: &[&str]) -> Output {
 }
 
 async fn ok_json(db_url: &str, args: &[&str]) -> Value {
-    let out = argusctl(db_url, args).await;
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    succeeded(&argusctl(db_url, args).await, args)
 }
 
 /// Fails with exactly one line on stderr containing `expected`.
 async fn fails(db_url: &str, args: &[&str], expected: &str) {
-    let out = argusctl(db_url, args).await;
+    failed(&argusctl(db_url, args).await, args, expected);
+}
+
+/// The JSON a successful run printed.
+fn succeeded(out: &Output, args: &[&str]) -> Value {
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A failed run: one line on stderr containing `expected`, nothing on stdout.
+fn failed(out: &Output, args: &[&str], expected: &str) {
     assert!(!out.status.success(), "{args:?} should fail");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
@@ -427,17 +435,11 @@ async fn dlq(amqp_url: &str, args: &[&str]) -> Output {
 }
 
 async fn dlq_json(amqp_url: &str, args: &[&str]) -> Value {
-    let out = dlq(amqp_url, args).await;
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    succeeded(&dlq(amqp_url, args).await, args)
 }
 
 async fn dlq_fails(amqp_url: &str, args: &[&str], expected: &str) {
-    let out = dlq(amqp_url, args).await;
-    assert!(!out.status.success(), "{args:?} should fail");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    failed(&dlq(amqp_url, args).await, args, expected);
 }
 
 #[tokio::test]
