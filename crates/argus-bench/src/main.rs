@@ -308,8 +308,7 @@ async fn webhook_load(
     rates: &[u32],
     seconds: Duration,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    use argus_bus::proto;
-    use argus_types::EventId;
+    use argus_domain::{DomainEvent, EventKind};
     let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 16 })?;
     let tenant = store.create_tenant("webhook bench").await?.id;
     let (url, receipts) = receiver().await?;
@@ -342,18 +341,8 @@ async fn webhook_load(
             tokio::time::sleep_until(due.into()).await;
             let (store, tenant) = (store.clone(), tenant.clone());
             writes.spawn(async move {
-                let id = EventId::generate();
-                let now = chrono::Utc::now();
                 let data = json!({"incident_id": "inc_bench"});
-                let body = argus_domain::events::envelope(&id, "incident.updated", now, &tenant, data.clone());
-                let event = proto::Event {
-                    id: id.to_string(),
-                    r#type: "incident.updated".into(),
-                    tenant_id: tenant.to_string(),
-                    created_at_unix_ms: now.timestamp_millis(),
-                };
-                let message = argus_bus::outbox::event(&tenant, &event, Default::default());
-                store.emit_event(&id, &tenant, "incident.updated", &body, message).await
+                store.emit_event(&DomainEvent::new(&tenant, EventKind::IncidentUpdated, data)).await
             });
             emitted += 1;
         }

@@ -227,7 +227,7 @@ impl Publisher {
             let trace = argus_telemetry::propagation::headers_of(&span);
             spans.push(span);
             let sent = async {
-                let properties = message.properties(&trace)?;
+                let properties = crate::message::properties(message, &trace)?;
                 let exchange_name = short(&topology.exchange(*exchange))?;
                 let key = short(routing_key)?;
                 // mandatory: an unroutable message comes back as an error

@@ -102,9 +102,9 @@ impl WorkQueue {
     /// [`Exchange::Work`] with `WorkQueue::Deliveries.routing_key()`.
     pub fn routing_key(self) -> &'static str {
         match self {
-            Self::Fanout => "fanout",
-            Self::Deliveries => "delivery",
-            Self::Jobs => "job",
+            Self::Fanout => argus_messages::routing::FANOUT,
+            Self::Deliveries => argus_messages::routing::DELIVERIES,
+            Self::Jobs => argus_messages::routing::JOBS,
         }
     }
 

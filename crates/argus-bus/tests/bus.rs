@@ -13,10 +13,11 @@ use argus_bus::{
     CancellationToken, ConsumerConfig, Exchange, Incoming, Message, OutboxRelay, Outcome, Publisher, PublisherConfig,
     RelayConfig, Topology, WorkQueue, proto,
 };
+use argus_domain::DomainEvent;
 use argus_store::StoreError;
 use argus_store::outbox;
 use argus_store::testing::TestDatabase;
-use argus_types::TenantId;
+use argus_types::{EventId, TenantId};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -34,13 +35,25 @@ fn publisher(url: &str, topology: &Topology) -> Publisher {
     Publisher::new(config)
 }
 
-fn event(tenant: &TenantId, n: usize) -> proto::Event {
+fn event(tenant: &TenantId) -> proto::Event {
     proto::Event {
-        id: format!("evt_{n:04}_{}", TenantId::generate().as_str().trim_start_matches("ten_")),
+        id: EventId::generate().to_string(),
         r#type: "incident.updated".to_owned(),
         tenant_id: tenant.to_string(),
         created_at_unix_ms: 1_700_000_000_000,
     }
+}
+
+/// The outbox row the store writes for `event`.
+fn outbox_row(event: &proto::Event) -> outbox::NewOutboxMessage {
+    let domain = DomainEvent {
+        id: event.id.parse().unwrap(),
+        tenant: event.tenant_id.parse().unwrap(),
+        kind: event.r#type.parse().unwrap(),
+        created_at: chrono::DateTime::from_timestamp_millis(event.created_at_unix_ms).unwrap(),
+        data: serde_json::Value::Null,
+    };
+    outbox::NewOutboxMessage::event(&domain)
 }
 
 fn trace_headers() -> BTreeMap<String, String> {
@@ -77,9 +90,9 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Incoming>) -> Incoming {
 }
 
 async fn enqueue_events(db: &TestDatabase, tenant: &TenantId, range: std::ops::Range<usize>) -> Vec<proto::Event> {
-    let events: Vec<_> = range.map(|n| event(tenant, n)).collect();
+    let events: Vec<_> = range.map(|_| event(tenant)).collect();
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
-    let rows: Vec<_> = events.iter().map(|e| argus_bus::outbox::event(tenant, e, trace_headers())).collect();
+    let rows: Vec<_> = events.iter().map(|e| outbox_row(e).with_headers(trace_headers())).collect();
     conn.transaction::<(), StoreError, _>(async |conn| {
         for row in rows {
             outbox::enqueue(conn, row).await?;
@@ -133,7 +146,7 @@ async fn publishes_with_confirms_and_consumes_with_properties() {
     let topology = topology([]);
     let publisher = publisher(vhost.url(), &topology);
     let tenant = TenantId::generate();
-    let event = event(&tenant, 1);
+    let event = event(&tenant);
     let message = Message::event(&event).with_header("traceparent", "00-abc-def-01");
     publisher.publish(Exchange::Events, "incident.updated", &message).await.unwrap();
     assert!(publisher.is_connected().await);
@@ -425,7 +438,10 @@ async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
         tenant_id: tenant.to_string(),
         attempt: 1,
     };
-    store.enqueue_outbox(argus_bus::outbox::delivery(&tenant, &task, trace_headers())).await.unwrap();
+    store
+        .enqueue_outbox(outbox::NewOutboxMessage::delivery(&tenant, &task).with_headers(trace_headers()))
+        .await
+        .unwrap();
 
     let mut got = HashMap::new();
     for _ in 0..3 {
@@ -449,7 +465,7 @@ async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
         assert!(store.outbox_sent_at(&e.id).await.unwrap().flatten().is_some());
     }
     // A duplicate message id is refused, so a retried write cannot enqueue twice.
-    let again = store.enqueue_outbox(argus_bus::outbox::event(&tenant, &events[0], BTreeMap::new())).await;
+    let again = store.enqueue_outbox(outbox_row(&events[0])).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
 
     stop.cancel();
@@ -466,9 +482,9 @@ async fn rows_of_a_rolled_back_transaction_are_never_published() {
     let tenant = TenantId::generate();
     let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
 
-    let doomed = event(&tenant, 1);
+    let doomed = event(&tenant);
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
-    let row = argus_bus::outbox::event(&tenant, &doomed, BTreeMap::new());
+    let row = outbox_row(&doomed);
     let rolled_back = conn
         .transaction::<(), StoreError, _>(async |conn| {
             outbox::enqueue(conn, row).await?;

@@ -1,41 +1,104 @@
-//! The event catalog: every event type a webhook may subscribe to, and the
-//! JSON envelope receivers get.
+//! The event catalog: every kind of event a webhook may subscribe to, the
+//! [`DomainEvent`] a change announces, and the JSON envelope receivers get.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use argus_types::{EventId, TenantId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventType {
-    pub name: &'static str,
-    pub description: &'static str,
+use crate::text_enum::text_enum;
+
+text_enum! {
+    /// What happened: the event's `type`, and the routing key on the bus.
+    pub enum EventKind ("event type") {
+        IncidentCreated = "incident.created",
+        IncidentUpdated = "incident.updated",
+        IncidentClosed = "incident.closed",
+        CaseCreated = "case.created",
+        CaseUpdated = "case.updated",
+        CaseClosed = "case.closed",
+        JobSucceeded = "job.succeeded",
+        JobFailed = "job.failed",
+        JobCancelled = "job.cancelled",
+        WebhookTest = "webhook.test",
+    }
 }
 
-pub const EVENT_CATALOG: &[EventType] = &[
-    EventType { name: "incident.created", description: "An incident was created" },
-    EventType { name: "incident.updated", description: "An incident's fields changed" },
-    EventType { name: "incident.closed", description: "An incident was closed" },
-    EventType { name: "case.created", description: "A case was opened" },
-    EventType { name: "case.updated", description: "A case's fields, assignees or linked incidents changed" },
-    EventType { name: "case.closed", description: "A case was closed" },
-    EventType { name: "job.succeeded", description: "An async job finished with a result" },
-    EventType { name: "job.failed", description: "An async job failed" },
-    EventType { name: "job.cancelled", description: "An async job was cancelled" },
-    EventType { name: "webhook.test", description: "A synthetic event sent by POST /v1/webhooks/{webhook_id}/test" },
-];
+impl EventKind {
+    /// One line for the catalog (`GET /v1/webhooks/event-types`).
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::IncidentCreated => "An incident was created",
+            Self::IncidentUpdated => "An incident's fields changed",
+            Self::IncidentClosed => "An incident was closed",
+            Self::CaseCreated => "A case was opened",
+            Self::CaseUpdated => "A case's fields, assignees or linked incidents changed",
+            Self::CaseClosed => "A case was closed",
+            Self::JobSucceeded => "An async job finished with a result",
+            Self::JobFailed => "An async job failed",
+            Self::JobCancelled => "An async job was cancelled",
+            Self::WebhookTest => "A synthetic event sent by POST /v1/webhooks/{webhook_id}/test",
+        }
+    }
+}
 
 pub fn is_known_event(name: &str) -> bool {
-    EVENT_CATALOG.iter().any(|e| e.name == name)
+    name.parse::<EventKind>().is_ok()
 }
 
-/// `{"id","type","created_at","tenant_id","data"}`.
-pub fn envelope(id: &EventId, event_type: &str, created_at: DateTime<Utc>, tenant: &TenantId, data: Value) -> Value {
-    json!({
-        "id": id,
-        "type": event_type,
-        "created_at": created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "tenant_id": tenant,
-        "data": data,
-    })
+/// An event a change announces: stored with the change, published to the
+/// bus from the outbox, and sent to subscribed webhooks as its
+/// [`envelope`](DomainEvent::envelope).
+#[derive(Debug, Clone)]
+pub struct DomainEvent {
+    pub id: EventId,
+    pub tenant: TenantId,
+    pub kind: EventKind,
+    pub created_at: DateTime<Utc>,
+    /// The envelope's `data`: the changed record.
+    pub data: Value,
+}
+
+impl DomainEvent {
+    /// A new event, now, with a fresh id.
+    pub fn new(tenant: &TenantId, kind: EventKind, data: Value) -> Self {
+        Self { id: EventId::generate(), tenant: tenant.clone(), kind, created_at: Utc::now(), data }
+    }
+
+    /// `{"id","type","created_at","tenant_id","data"}`, as receivers get it.
+    pub fn envelope(&self) -> Value {
+        json!({
+            "id": self.id,
+            "type": self.kind,
+            "created_at": self.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "tenant_id": self.tenant,
+            "data": self.data,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_carries_the_event_and_its_data() {
+        let tenant = TenantId::generate();
+        let event = DomainEvent::new(&tenant, EventKind::CaseClosed, json!({"id": "cas_1"}));
+        let body = event.envelope();
+        assert_eq!(body["id"], event.id.to_string());
+        assert_eq!(body["type"], "case.closed");
+        assert_eq!(body["tenant_id"], tenant.to_string());
+        assert_eq!(body["data"], json!({"id": "cas_1"}));
+        assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn every_kind_is_described_and_known_by_its_name() {
+        for kind in EventKind::ALL {
+            assert!(!kind.description().is_empty());
+            assert!(is_known_event(kind.as_str()));
+        }
+        assert!(!is_known_event("incident.deleted"));
+    }
 }

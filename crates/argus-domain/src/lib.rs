@@ -21,5 +21,6 @@ pub use cases::CaseStatus;
 pub use deliveries::{CallbackStatus, DeliveryStatus};
 pub use entities::EntityKind;
 pub use error::DomainError;
+pub use events::{DomainEvent, EventKind};
 pub use incidents::{IncidentStatus, Severity};
 pub use jobs::{JobKind, JobOutcome, JobStatus};

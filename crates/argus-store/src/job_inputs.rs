@@ -12,7 +12,6 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, Trans
 
 use crate::idempotency::StoredResponse;
 use crate::jobs::{JobRecord, NewJob, insert_job};
-use crate::outbox::NewOutboxMessage;
 use crate::schema::{job_input_chunks, jobs};
 use crate::{Store, StoreError};
 
@@ -65,17 +64,12 @@ impl InputUpload {
 
     /// Writes the job (its id must be this upload's), its work task and
     /// the kept response, and commits them with the input.
-    pub async fn commit_job(
-        mut self,
-        new: NewJob,
-        task: NewOutboxMessage,
-        response: Option<&StoredResponse>,
-    ) -> Result<JobRecord, StoreError> {
+    pub async fn commit_job(mut self, new: NewJob, response: Option<&StoredResponse>) -> Result<JobRecord, StoreError> {
         if new.id != self.job {
             self.abandon().await;
             return Err(StoreError::Corrupt("the input was uploaded for another job".into()));
         }
-        let written = insert_job(&mut self.conn, &self.tenant, new, task, response).await;
+        let written = insert_job(&mut self.conn, &self.tenant, new, response).await;
         let conn = &mut *self.conn;
         match written {
             Ok(record) => {

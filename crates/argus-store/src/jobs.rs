@@ -9,15 +9,16 @@
 //! in one transaction, guarded by the attempt, so a job finishes exactly
 //! once however often its task is delivered.
 
-use argus_domain::{CallbackStatus, JobKind, JobOutcome, JobStatus};
+use argus_domain::{CallbackStatus, DomainEvent, JobKind, JobOutcome, JobStatus};
+use argus_messages::proto;
 use argus_types::pagination::fetch_limit;
-use argus_types::{EventId, JobId, TenantId};
+use argus_types::{JobId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
-use crate::domain::{DomainEvent, store_event};
+use crate::domain::record_event;
 use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, job_input_chunks, job_result_chunks, jobs};
@@ -91,20 +92,6 @@ pub struct JobFilter {
     pub status: Option<JobStatus>,
     pub kind: Option<JobKind>,
 }
-
-/// A job that reached a terminal state, for the bus to announce.
-#[derive(Debug, Clone)]
-pub struct JobFinished {
-    /// `job.succeeded`, `job.failed` or `job.cancelled`, data = the job.
-    pub event: DomainEvent,
-    pub job_id: JobId,
-    /// A callback is due (the job was created with a `callback_url`).
-    pub callback: bool,
-}
-
-/// Turns a finished job into its outbox rows: the event, and the
-/// callback's work task when one is due.
-pub type JobAnnounce = dyn Fn(&JobFinished) -> Vec<NewOutboxMessage> + Send + Sync;
 
 /// What a worker gets when it tries to claim a job.
 #[derive(Debug)]
@@ -216,12 +203,10 @@ async fn finish_locked(
     tenant: &TenantId,
     job: &JobRecord,
     end: JobEnd,
-    announce: &JobAnnounce,
 ) -> Result<JobRecord, StoreError> {
-    let id: JobId = crate::parse_id(&job.id)?;
-    let event_type = end.outcome.event();
-    let event_id = EventId::generate();
     let now = Utc::now();
+    let mut event = DomainEvent::new(tenant, end.outcome.event(), Value::Null);
+    event.created_at = now;
     let (content_type, bytes) = match &end.result {
         Some(JobResult::Body { content_type, body }) => {
             (Some(content_type.clone()), Some(i64::try_from(body.len()).unwrap_or(i64::MAX)))
@@ -264,7 +249,7 @@ async fn finish_locked(
             jobs::result_expires_at.eq(bytes.map(|_| now + end.keep_result)),
             jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
             jobs::finished_at.eq(now),
-            jobs::event_id.eq(event_id.as_str()),
+            jobs::event_id.eq(event.id.as_str()),
             jobs::callback_status.eq(callback.then_some(CallbackStatus::Pending.as_str())),
             jobs::checkpoint.eq(None::<Value>),
             jobs::updated_at.eq(now),
@@ -272,11 +257,17 @@ async fn finish_locked(
         .returning(JobRecord::as_returning())
         .get_result(conn)
         .await?;
-    let event =
-        DomainEvent { id: event_id, tenant: tenant.clone(), event_type, created_at: now, data: record.event_data() };
-    store_event(conn, &event).await?;
-    for message in announce(&JobFinished { event, job_id: id, callback }) {
-        enqueue(conn, message).await?;
+    // The `job.*` event (for subscribed webhooks) and, when the job has a
+    // callback URL, the callback's task.
+    event.data = record.event_data();
+    record_event(conn, &event).await?;
+    if callback {
+        let task = proto::JobCallbackTask {
+            job_id: record.id.clone(),
+            tenant_id: tenant.to_string(),
+            event_id: event.id.to_string(),
+        };
+        enqueue(conn, NewOutboxMessage::job_callback(tenant, &task)).await?;
     }
     Ok(record)
 }
@@ -287,9 +278,14 @@ pub(crate) async fn insert_job(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
     new: NewJob,
-    task: NewOutboxMessage,
     response: Option<&StoredResponse>,
 ) -> Result<JobRecord, StoreError> {
+    let task = proto::JobTask {
+        job_id: new.id.to_string(),
+        tenant_id: tenant.to_string(),
+        kind: new.kind.as_str().to_owned(),
+        attempt: 1,
+    };
     let record = diesel::insert_into(jobs::table)
         .values((
             jobs::id.eq(new.id.as_str()),
@@ -305,7 +301,7 @@ pub(crate) async fn insert_job(
         .returning(JobRecord::as_returning())
         .get_result(conn)
         .await?;
-    enqueue(conn, task).await?;
+    enqueue(conn, NewOutboxMessage::job(tenant, &task)).await?;
     if let Some(r) = response {
         store_response(conn, tenant, r).await?;
     }
@@ -319,11 +315,10 @@ impl Store {
         &self,
         tenant: &TenantId,
         new: NewJob,
-        task: NewOutboxMessage,
         response: Option<&StoredResponse>,
     ) -> Result<JobRecord, StoreError> {
         let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| insert_job(conn, tenant, new, task, response).await).await
+        conn.transaction::<_, StoreError, _>(async |conn| insert_job(conn, tenant, new, response).await).await
     }
 
     pub async fn get_job(&self, tenant: &TenantId, id: &JobId) -> Result<Option<JobRecord>, StoreError> {
@@ -367,12 +362,7 @@ impl Store {
 
     /// Cancels a queued job at once (announcing `job.cancelled`), or asks a
     /// running one to stop at its next checkpoint. `None`: no such job.
-    pub async fn cancel_job(
-        &self,
-        tenant: &TenantId,
-        id: &JobId,
-        announce: &JobAnnounce,
-    ) -> Result<Option<CancelOutcome>, StoreError> {
+    pub async fn cancel_job(&self, tenant: &TenantId, id: &JobId) -> Result<Option<CancelOutcome>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(None) };
@@ -381,7 +371,7 @@ impl Store {
             }
             if job.status == JobStatus::Queued {
                 let end = JobEnd::cancelled();
-                return Ok(Some(CancelOutcome::Cancelled(finish_locked(conn, tenant, &job, end, announce).await?)));
+                return Ok(Some(CancelOutcome::Cancelled(finish_locked(conn, tenant, &job, end).await?)));
             }
             let job = diesel::update(jobs::table)
                 .filter(jobs::tenant_id.eq(tenant.as_str()))
@@ -424,7 +414,6 @@ impl Store {
         tenant: &TenantId,
         id: &JobId,
         lease: std::time::Duration,
-        announce: &JobAnnounce,
     ) -> Result<Claim, StoreError> {
         let mut conn = self.conn().await?;
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
@@ -442,7 +431,7 @@ impl Store {
             }
             if job.cancel_requested {
                 let end = JobEnd::cancelled();
-                finish_locked(conn, tenant, &job, end, announce).await?;
+                finish_locked(conn, tenant, &job, end).await?;
                 return Ok(Claim::Finished);
             }
             // Chunks a dead attempt left behind are not the result.
@@ -559,7 +548,6 @@ impl Store {
         id: &JobId,
         attempt: i32,
         end: JobEnd,
-        announce: &JobAnnounce,
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
@@ -567,7 +555,7 @@ impl Store {
             if job.status != JobStatus::Running || job.attempts != attempt {
                 return Ok(false);
             }
-            finish_locked(conn, tenant, &job, end, announce).await?;
+            finish_locked(conn, tenant, &job, end).await?;
             Ok(true)
         })
         .await

@@ -8,11 +8,20 @@
 //! Delivery is at least once: a relay that dies between the broker's
 //! confirm and its commit publishes those rows again. Consumers deduplicate
 //! on `message_id`.
+//!
+//! The rows are built here, by the store functions that make the changes
+//! ([`NewOutboxMessage::event`] and its siblings): one mapping from a
+//! change to its bus message (`argus-messages`). Each row keeps the trace
+//! context of the span that wrote it, so the relay's publish continues the
+//! writer's trace.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use argus_domain::DomainEvent;
+use argus_messages::{Message, proto, routing};
+use argus_telemetry::propagation::{TRACEPARENT, current_headers};
 use argus_types::TenantId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -68,6 +77,61 @@ pub struct NewOutboxMessage {
     pub payload: Vec<u8>,
     /// Extra string headers, e.g. `traceparent` and `tracestate`.
     pub headers: BTreeMap<String, String>,
+}
+
+impl NewOutboxMessage {
+    /// The bus message of a domain event, for the events exchange.
+    pub fn event(event: &DomainEvent) -> Self {
+        let wire = proto::Event {
+            id: event.id.to_string(),
+            r#type: event.kind.as_str().to_owned(),
+            tenant_id: event.tenant.to_string(),
+            created_at_unix_ms: event.created_at.timestamp_millis(),
+        };
+        Self::of(&event.tenant, OutboxExchange::Events, event.kind.as_str(), Message::event(&wire))
+    }
+
+    /// A webhook delivery's work task (attempt 0: the first send).
+    pub fn delivery(tenant: &TenantId, task: &proto::DeliveryTask) -> Self {
+        Self::of(tenant, OutboxExchange::Work, routing::DELIVERIES, Message::delivery(task))
+    }
+
+    /// A job's work task.
+    pub fn job(tenant: &TenantId, task: &proto::JobTask) -> Self {
+        Self::of(tenant, OutboxExchange::Work, routing::JOBS, Message::job(task))
+    }
+
+    /// A job callback's task: callbacks go out like webhook deliveries,
+    /// never in a job-run slot.
+    pub fn job_callback(tenant: &TenantId, task: &proto::JobCallbackTask) -> Self {
+        Self::of(tenant, OutboxExchange::Work, routing::DELIVERIES, Message::job_callback(task))
+    }
+
+    /// A message as a row, with the current span's trace context unless
+    /// the message names a parent already.
+    fn of(tenant: &TenantId, exchange: OutboxExchange, routing_key: &str, message: Message) -> Self {
+        let mut headers = message.headers;
+        if !headers.contains_key(TRACEPARENT) {
+            headers.extend(current_headers());
+        }
+        Self {
+            tenant_id: tenant.clone(),
+            message_id: message.message_id,
+            exchange,
+            routing_key: routing_key.to_owned(),
+            kind: message.kind,
+            payload: message.payload,
+            headers,
+        }
+    }
+
+    /// Replaces or adds headers (a test's own trace context).
+    #[cfg(feature = "testing")]
+    #[must_use]
+    pub fn with_headers(mut self, headers: BTreeMap<String, String>) -> Self {
+        self.headers.extend(headers);
+        self
+    }
 }
 
 /// An unsent row, as the relay claims it.

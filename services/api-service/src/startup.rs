@@ -66,7 +66,6 @@ impl Application {
         let state = web::Data::new(GraphqlState::new(
             store.clone(),
             verifier,
-            graphql::schema::bus_announce(),
             graphql::IncidentCache::listening_to(config.store.database_url.clone()),
         ));
         let readiness_handle = Readiness::new().with("database", health::database_check(store));

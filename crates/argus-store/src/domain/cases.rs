@@ -1,6 +1,6 @@
 //! Cases and the incidents linked to them.
 
-use argus_domain::CaseStatus;
+use argus_domain::{CaseStatus, EventKind};
 use argus_types::pagination::fetch_limit;
 use argus_types::{CaseId, IncidentId, TenantId};
 use chrono::{DateTime, Utc};
@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
-use super::{Announce, IncidentRecord, announce, to_json};
+use super::{IncidentRecord, announce};
 use crate::schema::{case_incidents, cases, incidents};
 use crate::stored_text::Stored;
 use crate::{Page, Store, StoreError};
@@ -164,12 +164,7 @@ impl Store {
             .await?)
     }
 
-    pub async fn create_case(
-        &self,
-        tenant: &TenantId,
-        new: NewCase,
-        on_event: &Announce,
-    ) -> Result<CaseRecord, StoreError> {
+    pub async fn create_case(&self, tenant: &TenantId, new: NewCase) -> Result<CaseRecord, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let row = diesel::insert_into(cases::table)
@@ -186,7 +181,7 @@ impl Store {
             link_incidents(conn, tenant, &row.id, &new.incident_ids).await?;
             let ids = case_incident_ids(conn, tenant, &row.id).await?;
             let record = row.with_incidents(ids);
-            announce(conn, tenant, "case.created", to_json(&record)?, on_event).await?;
+            announce(conn, tenant, EventKind::CaseCreated, &record).await?;
             Ok(record)
         })
         .await
@@ -197,7 +192,6 @@ impl Store {
         tenant: &TenantId,
         id: &CaseId,
         changes: CaseChanges,
-        on_event: &Announce,
     ) -> Result<Option<CaseRecord>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
@@ -230,18 +224,13 @@ impl Store {
             }
             let ids = case_incident_ids(conn, tenant, &row.id).await?;
             let record = row.with_incidents(ids);
-            announce(conn, tenant, "case.updated", to_json(&record)?, on_event).await?;
+            announce(conn, tenant, EventKind::CaseUpdated, &record).await?;
             Ok(Some(record))
         })
         .await
     }
 
-    pub async fn close_case(
-        &self,
-        tenant: &TenantId,
-        id: &CaseId,
-        on_event: &Announce,
-    ) -> Result<Option<CaseRecord>, StoreError> {
+    pub async fn close_case(&self, tenant: &TenantId, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(current) = load_case_for_update(conn, tenant, id).await? else { return Ok(None) };
@@ -262,7 +251,7 @@ impl Store {
                 .await?;
             let ids = case_incident_ids(conn, tenant, &row.id).await?;
             let record = row.with_incidents(ids);
-            announce(conn, tenant, "case.closed", to_json(&record)?, on_event).await?;
+            announce(conn, tenant, EventKind::CaseClosed, &record).await?;
             Ok(Some(record))
         })
         .await

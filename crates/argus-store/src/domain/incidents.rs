@@ -1,6 +1,6 @@
 //! Incidents: create, change, close, read and list.
 
-use argus_domain::{IncidentStatus, Severity};
+use argus_domain::{EventKind, IncidentStatus, Severity};
 use argus_types::pagination::fetch_limit;
 use argus_types::{IncidentId, TenantId};
 use chrono::{DateTime, Utc};
@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
-use super::{Announce, announce, to_json};
+use super::announce;
 use crate::schema::incidents;
 use crate::stored_text::Stored;
 use crate::{Page, Store, StoreError};
@@ -76,12 +76,7 @@ async fn load_incident_for_update(
 }
 
 impl Store {
-    pub async fn create_incident(
-        &self,
-        tenant: &TenantId,
-        new: NewIncident,
-        on_event: &Announce,
-    ) -> Result<IncidentRecord, StoreError> {
+    pub async fn create_incident(&self, tenant: &TenantId, new: NewIncident) -> Result<IncidentRecord, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let record = diesel::insert_into(incidents::table)
@@ -98,7 +93,7 @@ impl Store {
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            announce(conn, tenant, "incident.created", to_json(&record)?, on_event).await?;
+            announce(conn, tenant, EventKind::IncidentCreated, &record).await?;
             Ok(record)
         })
         .await
@@ -111,7 +106,6 @@ impl Store {
         tenant: &TenantId,
         id: &IncidentId,
         changes: IncidentChanges,
-        on_event: &Announce,
     ) -> Result<Option<IncidentRecord>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
@@ -133,7 +127,7 @@ impl Store {
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            announce(conn, tenant, "incident.updated", to_json(&record)?, on_event).await?;
+            announce(conn, tenant, EventKind::IncidentUpdated, &record).await?;
             Ok(Some(record))
         })
         .await
@@ -145,7 +139,6 @@ impl Store {
         &self,
         tenant: &TenantId,
         id: &IncidentId,
-        on_event: &Announce,
     ) -> Result<Option<IncidentRecord>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
@@ -162,7 +155,7 @@ impl Store {
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            announce(conn, tenant, "incident.closed", to_json(&record)?, on_event).await?;
+            announce(conn, tenant, EventKind::IncidentClosed, &record).await?;
             Ok(Some(record))
         })
         .await

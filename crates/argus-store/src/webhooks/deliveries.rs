@@ -1,6 +1,7 @@
 //! Events, their fan-out into deliveries, and the delivery queue.
 
-use argus_domain::DeliveryStatus;
+use argus_domain::{DeliveryStatus, DomainEvent, EventKind};
+use argus_messages::proto;
 use argus_types::pagination::fetch_limit;
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::{DateTime, Utc};
@@ -8,7 +9,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use super::{TEST_EVENT, WebhookRecord, WebhookRow};
+use super::{WebhookRecord, WebhookRow};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, webhook_deliveries, webhooks};
 use crate::stored_text::{Stored, parse_stored};
@@ -58,20 +59,14 @@ pub struct FanOut {
     pub retrying: Vec<DeliveryRecord>,
 }
 
-/// Stores an event envelope (call in the writer's transaction).
-pub async fn insert_event(
-    conn: &mut AsyncPgConnection,
-    id: &EventId,
-    tenant: &TenantId,
-    event_type: &str,
-    envelope: &Value,
-) -> Result<(), StoreError> {
+/// Stores an event's envelope (call in the writer's transaction).
+pub(crate) async fn insert_event(conn: &mut AsyncPgConnection, event: &DomainEvent) -> Result<(), StoreError> {
     diesel::insert_into(events::table)
         .values((
-            events::id.eq(id.as_str()),
-            events::tenant_id.eq(tenant.as_str()),
-            events::event_type.eq(event_type),
-            events::envelope.eq(envelope),
+            events::id.eq(event.id.as_str()),
+            events::tenant_id.eq(event.tenant.as_str()),
+            events::event_type.eq(event.kind.as_str()),
+            events::envelope.eq(event.envelope()),
         ))
         .execute(conn)
         .await?;
@@ -79,7 +74,7 @@ pub async fn insert_event(
 }
 
 /// The tenant's enabled webhooks subscribed to `event_type`.
-pub async fn subscribed_webhooks(
+async fn subscribed_webhooks(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
     event_type: &str,
@@ -96,7 +91,7 @@ pub async fn subscribed_webhooks(
 
 /// Creates the delivery of `event` to `webhook` unless it exists (the
 /// fan-out may run twice for one event). Returns the new id, or `None`.
-pub async fn insert_delivery(
+async fn insert_delivery(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
     webhook: &WebhookId,
@@ -122,7 +117,7 @@ pub async fn insert_delivery(
 /// Puts a finished delivery back in the queue (manual resend). `None` when
 /// there is no such delivery; a conflict while it is still queued or
 /// retrying (an attempt may be in flight).
-pub async fn requeue_delivery(
+async fn requeue_delivery(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
     webhook: &WebhookId,
@@ -160,21 +155,11 @@ pub async fn requeue_delivery(
 }
 
 impl Store {
-    /// Stores an event and its outbox message in one transaction.
-    pub async fn emit_event(
-        &self,
-        id: &EventId,
-        tenant: &TenantId,
-        event_type: &str,
-        envelope: &Value,
-        message: NewOutboxMessage,
-    ) -> Result<(), StoreError> {
+    /// Stores an event and its outbox message in one transaction: an event
+    /// with no change of its own (the webhook benchmark, tests).
+    pub async fn emit_event(&self, event: &argus_domain::DomainEvent) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            insert_event(conn, id, tenant, event_type, envelope).await?;
-            enqueue(conn, message).await
-        })
-        .await
+        conn.transaction::<_, StoreError, _>(async |conn| crate::domain::record_event(conn, event).await).await
     }
 
     /// Creates one delivery per subscribed, enabled webhook (skipping those
@@ -233,16 +218,16 @@ impl Store {
         Ok(out)
     }
 
-    /// A `webhook.test` event for one webhook only: the event, its delivery
-    /// and the work message, in one transaction.
+    /// A `webhook.test` event with `data` for one webhook only (it is not
+    /// published to the events exchange): the event, its delivery and the
+    /// delivery's work message, in one transaction.
     pub async fn create_test_delivery(
         &self,
         tenant: &TenantId,
         webhook: &WebhookId,
-        event: &EventId,
-        envelope: &Value,
-        task: impl Fn(&DeliveryId) -> NewOutboxMessage + Send + Sync,
+        data: Value,
     ) -> Result<Option<DeliveryId>, StoreError> {
+        let event = DomainEvent::new(tenant, EventKind::WebhookTest, data);
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let owned: Option<String> = webhooks::table
@@ -255,10 +240,17 @@ impl Store {
             if owned.is_none() {
                 return Ok(None);
             }
-            insert_event(conn, event, tenant, TEST_EVENT, envelope).await?;
-            let delivery = insert_delivery(conn, tenant, webhook, event, TEST_EVENT).await?;
+            insert_event(conn, &event).await?;
+            let delivery = insert_delivery(conn, tenant, webhook, &event.id, event.kind.as_str()).await?;
             if let Some(d) = &delivery {
-                enqueue(conn, task(d)).await?;
+                let task = proto::DeliveryTask {
+                    delivery_id: d.to_string(),
+                    webhook_id: webhook.to_string(),
+                    event_id: event.id.to_string(),
+                    tenant_id: tenant.to_string(),
+                    attempt: 0,
+                };
+                enqueue(conn, NewOutboxMessage::delivery(tenant, &task)).await?;
             }
             Ok(delivery)
         })
@@ -271,12 +263,21 @@ impl Store {
         tenant: &TenantId,
         webhook: &WebhookId,
         delivery: &DeliveryId,
-        task: impl Fn(&DeliveryRecord) -> NewOutboxMessage + Send + Sync,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(record) = requeue_delivery(conn, tenant, webhook, delivery).await? else { return Ok(None) };
-            enqueue(conn, task(&record)).await?;
+            let task = proto::DeliveryTask {
+                delivery_id: record.id.clone(),
+                webhook_id: record.webhook_id.clone(),
+                event_id: record.event_id.clone(),
+                tenant_id: tenant.to_string(),
+                attempt: 0,
+            };
+            let mut message = NewOutboxMessage::delivery(tenant, &task);
+            // A fresh message id: the broker-level dedup must not swallow a resend.
+            message.message_id = format!("{}:resend:{}", record.id, Utc::now().timestamp_millis());
+            enqueue(conn, message).await?;
             Ok(Some(record))
         })
         .await

@@ -6,10 +6,8 @@ mod attempts;
 mod deliveries;
 
 pub use attempts::{AttemptRecord, AttemptRow, Attempted};
-pub use deliveries::{
-    DeliveryContext, DeliveryFilter, DeliveryRecord, FanOut, insert_delivery, insert_event, requeue_delivery,
-    subscribed_webhooks,
-};
+pub(crate) use deliveries::insert_event;
+pub use deliveries::{DeliveryContext, DeliveryFilter, DeliveryRecord, FanOut};
 
 use argus_types::pagination::fetch_limit;
 use argus_types::{TenantId, WebhookId};
@@ -19,9 +17,6 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::schema::{tenants, webhooks};
 use crate::{Page, Store, StoreError};
-
-/// The type of the synthetic event `POST /v1/webhooks/{id}/test` sends.
-pub const TEST_EVENT: &str = "webhook.test";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhooks, check_for_backend(diesel::pg::Pg))]

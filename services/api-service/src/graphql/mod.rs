@@ -26,7 +26,6 @@ use argus_authn::{AuthnError, Principal, TokenVerifier};
 use argus_http::body::{BodyError, MediaType, has_media_type, read_body};
 use argus_store::Store;
 use argus_store::bundles::{document_hash, tokenize};
-use argus_store::domain::Announce;
 use argus_types::AccessClaims;
 pub use incident_cache::IncidentCache;
 use juniper::{EmptySubscription, GraphQLError, ValidatedOperation};
@@ -60,7 +59,6 @@ pub struct GraphqlState {
     pub schema: &'static Schema,
     pub store: Store,
     pub verifier: TokenVerifier,
-    pub announce: Arc<Announce>,
     pub incidents: IncidentCache,
     approvals: Mutex<HashMap<ApprovalKey, (Instant, Arc<str>)>>,
     tokens: Mutex<HashMap<Box<str>, AccessClaims>>,
@@ -72,12 +70,11 @@ pub struct GraphqlState {
 }
 
 impl GraphqlState {
-    pub fn new(store: Store, verifier: TokenVerifier, announce: Arc<Announce>, incidents: IncidentCache) -> Self {
+    pub fn new(store: Store, verifier: TokenVerifier, incidents: IncidentCache) -> Self {
         Self {
             schema: Box::leak(Box::new(schema::schema())),
             store,
             verifier,
-            announce,
             incidents,
             approvals: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
@@ -345,12 +342,7 @@ async fn run(state: &GraphqlState, principal: Principal, request: GraphqlRequest
     }
     // The approved text runs (a sent document is the same up to layout, so
     // error locations refer to the bundle's layout).
-    let ctx = Ctx {
-        store: state.store.clone(),
-        principal,
-        announce: state.announce.clone(),
-        incidents: state.incidents.clone(),
-    };
+    let ctx = Ctx { store: state.store.clone(), principal, incidents: state.incidents.clone() };
     let gql = juniper::http::GraphQLRequest::<juniper::DefaultScalarValue>::new(String::new(), None, variables);
     let result = match state.prepare(&sha256, &document, request.operation_name.as_deref()) {
         Ok(prepared) => prepared.execute(&gql.variables(), &ctx).await,

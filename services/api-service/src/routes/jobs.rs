@@ -8,14 +8,12 @@
 //! token with `jobs:read` or `jobs:write` and `X-Tenant-ID` equal to the
 //! token's tenant; another tenant's job is "not found".
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{JobsRead, JobsWrite, Principal, TenantScoped};
-use argus_bus::proto;
 use argus_crypto::webhook::SecretBox;
 use argus_domain::jobs::enrich::EnrichInput;
 use argus_domain::jobs::export::ExportInput;
@@ -207,7 +205,6 @@ fn validate_input(kind: JobKind, input: Value, ndjson: Option<NdjsonSummary>) ->
 /// A checked job, ready to be written.
 struct Prepared {
     new: NewJob,
-    task: argus_store::outbox::NewOutboxMessage,
     location: String,
     /// The 202's body.
     body: Vec<u8>,
@@ -269,16 +266,6 @@ async fn prepare(
     };
     let body = serde_json::to_vec(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
     let location = format!("/v1/jobs/{id}");
-    let task = argus_bus::outbox::job(
-        &principal.tenant,
-        &proto::JobTask {
-            job_id: id.to_string(),
-            tenant_id: principal.tenant.to_string(),
-            kind: kind.to_string(),
-            attempt: 1,
-        },
-        BTreeMap::new(),
-    );
     let new = NewJob {
         id,
         client_id: principal.client_id.clone(),
@@ -288,7 +275,7 @@ async fn prepare(
         callback_secret_sealed: secret.map(|s| state.sealer.seal(s.as_bytes())),
         created_at,
     };
-    Ok(Prepared { new, task, location, body })
+    Ok(Prepared { new, location, body })
 }
 
 /// Writes a prepared job (with its streamed input, if any) and answers 202.
@@ -300,8 +287,8 @@ async fn commit(
     stored: Option<&StoredResponse>,
 ) -> Result<HttpResponse, ApiError> {
     let record = match upload {
-        Some(upload) => upload.commit_job(job.new, job.task, stored).await?,
-        None => state.store.create_job(&principal.tenant, job.new, job.task, stored).await?,
+        Some(upload) => upload.commit_job(job.new, stored).await?,
+        None => state.store.create_job(&principal.tenant, job.new, stored).await?,
     };
     tracing::info!(job_id = %record.id, kind = %record.kind, "job queued");
     Ok(accepted(&job.location, job.body))
@@ -654,9 +641,7 @@ pub async fn cancel_job(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = job_id(&path)?;
-    let announce =
-        |finished: &argus_store::jobs::JobFinished| argus_bus::outbox::job_finished(finished, BTreeMap::new());
-    match state.store.cancel_job(caller.tenant(), &id, &announce).await? {
+    match state.store.cancel_job(caller.tenant(), &id).await? {
         None => Err(ApiError::NotFound(format!("no job {id}"))),
         Some(CancelOutcome::Finished(job)) => Err(ApiError::Conflict(format!("the job has already {}", job.status))),
         Some(CancelOutcome::Cancelled(job) | CancelOutcome::Requested(job)) => {

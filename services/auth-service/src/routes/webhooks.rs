@@ -1,15 +1,12 @@
 //! Webhook subscriptions and their delivery history: `/v1/webhooks…`.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use argus_authn::{Scoped, WebhooksRead, WebhooksWrite};
-use argus_bus::proto;
-use argus_domain::DeliveryStatus;
-use argus_domain::events::{EVENT_CATALOG, envelope, is_known_event};
+use argus_domain::events::is_known_event;
+use argus_domain::{DeliveryStatus, EventKind};
 use argus_store::webhooks::{DeliveryFilter, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord};
-use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
+use argus_types::{DeliveryId, TenantId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -200,25 +197,6 @@ fn sealed_secret(state: &AppState, secret: &str) -> Result<Vec<u8>, ApiError> {
     Ok(state.sealer.seal(secret.as_bytes()))
 }
 
-fn delivery_task(
-    tenant: &TenantId,
-    delivery: &DeliveryId,
-    webhook: &str,
-    event: &str,
-) -> argus_store::outbox::NewOutboxMessage {
-    argus_bus::outbox::delivery(
-        tenant,
-        &proto::DeliveryTask {
-            delivery_id: delivery.to_string(),
-            webhook_id: webhook.to_owned(),
-            event_id: event.to_owned(),
-            tenant_id: tenant.to_string(),
-            attempt: 0,
-        },
-        BTreeMap::new(),
-    )
-}
-
 /// Test sends and resends are limited per tenant, so that no tenant can
 /// keep the delivery worker busy with them.
 fn check_manual_send(state: &AppState, tenant: &TenantId) -> Result<(), ApiError> {
@@ -239,7 +217,7 @@ fn check_manual_send(state: &AppState, tenant: &TenantId) -> Result<(), ApiError
     responses((status = 200, description = "`{\"event_types\":[{\"name\",\"description\"}]}`"))
 )]
 pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
-    let types: Vec<_> = EVENT_CATALOG.iter().map(|e| json!({"name": e.name, "description": e.description})).collect();
+    let types: Vec<_> = EventKind::ALL.iter().map(|e| json!({"name": e, "description": e.description()})).collect();
     HttpResponse::Ok().json(json!({ "event_types": types }))
 }
 
@@ -448,20 +426,9 @@ pub async fn test_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let wid = webhook_id(&id)?;
     check_manual_send(&state, caller.tenant())?;
-    let tenant = caller.tenant().clone();
-    let event = EventId::generate();
-    let body = envelope(
-        &event,
-        argus_store::webhooks::TEST_EVENT,
-        Utc::now(),
-        &tenant,
-        json!({ "webhook_id": wid, "message": "This is a test delivery from Argus." }),
-    );
-    let delivery = state
-        .store
-        .create_test_delivery(&tenant, &wid, &event, &body, |d| delivery_task(&tenant, d, wid.as_str(), event.as_str()))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let data = json!({ "webhook_id": wid, "message": "This is a test delivery from Argus." });
+    let delivery =
+        state.store.create_test_delivery(caller.tenant(), &wid, data).await?.ok_or_else(|| not_found(&id))?;
     Ok(HttpResponse::Accepted()
         .json(QueuedDelivery { delivery_id: delivery.to_string(), status: DeliveryStatus::Queued.as_str() }))
 }
@@ -493,17 +460,7 @@ pub async fn retry_delivery(
     let missing = || ApiError::NotFound(format!("no delivery `{raw_delivery}` for webhook `{raw_webhook}`"));
     let did: DeliveryId = raw_delivery.parse().map_err(|_| missing())?;
     check_manual_send(&state, caller.tenant())?;
-    let tenant = caller.tenant().clone();
-    let record = state
-        .store
-        .resend_delivery(&tenant, &wid, &did, |d| {
-            let mut task = delivery_task(&tenant, &did, &d.webhook_id, &d.event_id);
-            // A fresh message id: the broker-level dedup must not swallow a resend.
-            task.message_id = format!("{}:resend:{}", did, Utc::now().timestamp_millis());
-            task
-        })
-        .await?
-        .ok_or_else(missing)?;
+    let record = state.store.resend_delivery(caller.tenant(), &wid, &did).await?.ok_or_else(missing)?;
     Ok(HttpResponse::Accepted()
         .json(QueuedDelivery { delivery_id: record.id, status: DeliveryStatus::Queued.as_str() }))
 }

@@ -18,15 +18,13 @@ mod import;
 
 pub use graph::GraphCache;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use argus_bus::{Exchange, Incoming, JOB_CALLBACK_KIND, Message, Outcome, Publisher, WorkQueue, proto};
 use argus_domain::{JobKind, JobOutcome};
-use argus_store::jobs::{Checkpoint, Claim, JobAnnounce, JobEnd, JobFinished, JobRecord, JobResult};
-use argus_store::outbox::NewOutboxMessage;
+use argus_store::jobs::{Checkpoint, Claim, JobEnd, JobRecord, JobResult};
 use argus_store::{Store, StoreError};
 use argus_types::{JobId, TenantId};
 use serde_json::{Value, json};
@@ -50,15 +48,6 @@ pub struct JobRunner {
     pub max_rows: u64,
     /// How long a succeeded job's result is kept.
     pub keep_result: chrono::Duration,
-}
-
-/// The outbox rows of a finished job, with the headers every writer passes.
-fn announce_finished(finished: &JobFinished) -> Vec<NewOutboxMessage> {
-    argus_bus::outbox::job_finished(finished, BTreeMap::new())
-}
-
-pub fn announce() -> &'static JobAnnounce {
-    &announce_finished
 }
 
 /// Why a run stopped without a result.
@@ -182,7 +171,7 @@ impl JobRunner {
                 (Ok(t), Ok(j)) => (t, j),
                 (Err(o), _) | (_, Err(o)) => return o,
             };
-        match self.store.claim_job(&tenant, &job, self.lease, announce()).await {
+        match self.store.claim_job(&tenant, &job, self.lease).await {
             Err(e) => {
                 tracing::warn!(error = %e, job_id = %job, "claiming a job failed; retrying");
                 Outcome::Retry { delay_ms: STORE_RETRY_MS }
@@ -287,7 +276,7 @@ impl JobRunner {
             }
         };
         let status = end.outcome.status();
-        match self.store.finish_job(tenant, id, attempt, end, announce()).await {
+        match self.store.finish_job(tenant, id, attempt, end).await {
             Ok(finished) => {
                 tracing::info!(job_id = %id, attempt, %status, finished, "job ended");
                 Outcome::Ack

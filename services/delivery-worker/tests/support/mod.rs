@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use argus_bus::proto;
-use argus_domain::events::envelope;
+
+use argus_domain::DomainEvent;
 use argus_store::Store;
 use argus_types::{EventId, TenantId};
 use serde_json::Value;
@@ -124,18 +124,9 @@ pub async fn spawn_auth(database_url: &str, pepper: &str, allow_private: bool) -
 /// What a domain write does: the event row and its outbox message in one
 /// transaction.
 pub async fn emit(store: &Store, tenant: &TenantId, event_type: &str, data: Value) -> EventId {
-    let id = EventId::generate();
-    let now = chrono::Utc::now();
-    let body = envelope(&id, event_type, now, tenant, data.clone());
-    let event = proto::Event {
-        id: id.to_string(),
-        r#type: event_type.into(),
-        tenant_id: tenant.to_string(),
-        created_at_unix_ms: now.timestamp_millis(),
-    };
-    let message = argus_bus::outbox::event(tenant, &event, std::collections::BTreeMap::new());
-    store.emit_event(&id, tenant, event_type, &body, message).await.unwrap();
-    id
+    let event = DomainEvent::new(tenant, event_type.parse().unwrap(), data);
+    store.emit_event(&event).await.unwrap();
+    event.id
 }
 
 /// An endpoint that accepts every connection, reads the request and never

@@ -8,12 +8,7 @@ mod mutation;
 mod query;
 mod types;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use argus_authn::Principal;
-use argus_bus::proto;
-use argus_store::domain::{Announce, DomainEvent};
 use argus_store::{Store, StoreError};
 use juniper::{EmptySubscription, FieldError, ID, IntoFieldError, RootNode, ScalarValue, graphql_value};
 
@@ -37,12 +32,11 @@ pub fn schema() -> Schema {
     Schema::new(Query, Mutation, EmptySubscription::new()).disable_introspection()
 }
 
-/// What every resolver gets: the store, the verified caller, and how to
-/// turn a domain event into an outbox row.
+/// What every resolver gets: the store, the verified caller and the
+/// incidents' cache.
 pub struct Ctx {
     pub store: Store,
     pub principal: Principal,
-    pub announce: Arc<Announce>,
     pub incidents: IncidentCache,
 }
 
@@ -135,17 +129,4 @@ fn bounded(field: &str, value: &str, max: usize) -> GqlResult<()> {
         return Err(GqlError::new("BAD_USER_INPUT", format!("`{field}` must be 1 to {max} characters")));
     }
     Ok(())
-}
-
-/// The [`Announce`] of this service: domain events become bus events.
-pub fn bus_announce() -> Arc<Announce> {
-    Arc::new(|event: &DomainEvent| {
-        let wire = proto::Event {
-            id: event.id.to_string(),
-            r#type: event.event_type.to_owned(),
-            tenant_id: event.tenant.to_string(),
-            created_at_unix_ms: event.created_at.timestamp_millis(),
-        };
-        argus_bus::outbox::event(&event.tenant, &wire, BTreeMap::new())
-    })
 }

@@ -27,7 +27,7 @@ impl Mutation {
             occurred_at: input.occurred_at,
             reporter: ctx.principal.subject.clone(),
         };
-        Ok(Some(Incident(ctx.store.create_incident(ctx.tenant(), new, ctx.announce.as_ref()).await?)))
+        Ok(Some(Incident(ctx.store.create_incident(ctx.tenant(), new).await?)))
     }
 
     /// Changes an open incident; announces `incident.updated`.
@@ -48,7 +48,7 @@ impl Mutation {
             location: input.location.map(Some),
             occurred_at: input.occurred_at.map(Some),
         };
-        let updated = ctx.store.update_incident(ctx.tenant(), &id, changes, ctx.announce.as_ref()).await?;
+        let updated = ctx.store.update_incident(ctx.tenant(), &id, changes).await?;
         ctx.incidents.forget(ctx.tenant(), &id);
         updated.map(|r| Some(Incident(r))).ok_or_else(|| GqlError::not_found(&id))
     }
@@ -57,7 +57,7 @@ impl Mutation {
     async fn close_incident(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Incident>> {
         ctx.require("incidents:write")?;
         let id: IncidentId = parse_id(&id, "incident")?;
-        let closed = ctx.store.close_incident(ctx.tenant(), &id, ctx.announce.as_ref()).await?;
+        let closed = ctx.store.close_incident(ctx.tenant(), &id).await?;
         ctx.incidents.forget(ctx.tenant(), &id);
         closed.map(|r| Some(Incident(r))).ok_or_else(|| GqlError::not_found(&id))
     }
@@ -72,7 +72,7 @@ impl Mutation {
             assignees: input.assignees.unwrap_or_default(),
             incident_ids: incident_ids(input.incident_ids)?,
         };
-        Ok(Some(Case(ctx.store.create_case(ctx.tenant(), new, ctx.announce.as_ref()).await?)))
+        Ok(Some(Case(ctx.store.create_case(ctx.tenant(), new).await?)))
     }
 
     /// Changes an open case; announces `case.updated`.
@@ -94,7 +94,7 @@ impl Mutation {
             unlink_incidents: incident_ids(input.unlink_incident_ids)?,
         };
         ctx.store
-            .update_case(ctx.tenant(), &id, changes, ctx.announce.as_ref())
+            .update_case(ctx.tenant(), &id, changes)
             .await?
             .map(|r| Some(Case(r)))
             .ok_or_else(|| GqlError::not_found(&id))
@@ -104,11 +104,7 @@ impl Mutation {
     async fn close_case(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Case>> {
         ctx.require("cases:write")?;
         let id: CaseId = parse_id(&id, "case")?;
-        ctx.store
-            .close_case(ctx.tenant(), &id, ctx.announce.as_ref())
-            .await?
-            .map(|r| Some(Case(r)))
-            .ok_or_else(|| GqlError::not_found(&id))
+        ctx.store.close_case(ctx.tenant(), &id).await?.map(|r| Some(Case(r))).ok_or_else(|| GqlError::not_found(&id))
     }
 
     /// Adds an entity to the graph (`entities:write`).
