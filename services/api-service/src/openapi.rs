@@ -22,7 +22,7 @@ use crate::{graphql, traces};
     servers((url = "https://api.knogin.com"), (url = "https://sandbox-api.knogin.com")),
     paths(
         graphql::graphql,
-        jobs::create_job,
+        jobs::create::create_job,
         jobs::list_jobs,
         jobs::get_job,
         jobs::job_result,
