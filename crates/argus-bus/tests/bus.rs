@@ -60,27 +60,30 @@ fn trace_headers() -> BTreeMap<String, String> {
     BTreeMap::from([("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned())])
 }
 
-/// Consumes `queue`, acking everything, and forwards each message.
-fn collect(url: &str, topology: &Topology, queue: WorkQueue) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
-    let (tx, rx) = mpsc::unbounded_channel();
+/// Runs `handler` on `queue` (with `prefetch`) until the token is cancelled.
+fn consume<H, Fut>(url: &str, topology: &Topology, queue: WorkQueue, prefetch: u16, handler: H) -> CancellationToken
+where
+    H: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Outcome> + Send + 'static,
+{
     let stop = CancellationToken::new();
     let (url, topology, token) = (url.to_owned(), topology.clone(), stop.clone());
     tokio::spawn(async move {
-        let config = ConsumerConfig::new(queue, 16);
-        argus_bus::run_consumer_forever(
-            &url.as_str().into(),
-            &topology,
-            &config,
-            move |incoming: Incoming| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send(incoming);
-                    Outcome::Ack
-                }
-            },
-            token,
-        )
-        .await;
+        let config = ConsumerConfig::new(queue, prefetch);
+        argus_bus::run_consumer_forever(&url.as_str().into(), &topology, &config, handler, token).await;
+    });
+    stop
+}
+
+/// Consumes `queue`, acking everything, and forwards each message.
+fn collect(url: &str, topology: &Topology, queue: WorkQueue) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stop = consume(url, topology, queue, 16, move |incoming: Incoming| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(incoming);
+            Outcome::Ack
+        }
     });
     (rx, stop)
 }
@@ -244,24 +247,13 @@ async fn retry_with_zero_delay_redelivers_at_once() {
     publisher.publish(Exchange::Work, WorkQueue::Jobs.routing_key(), &Message::job(&task)).await.unwrap();
 
     let (seen_tx, mut seen) = mpsc::unbounded_channel::<Incoming>();
-    let stop = CancellationToken::new();
-    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
-    tokio::spawn(async move {
-        argus_bus::run_consumer_forever(
-            &url.as_str().into(),
-            &top,
-            &ConsumerConfig::new(WorkQueue::Jobs, 1),
-            move |incoming: Incoming| {
-                let seen_tx = seen_tx.clone();
-                async move {
-                    let again = incoming.retry_count < 2;
-                    let _ = seen_tx.send(incoming);
-                    if again { Outcome::Retry { delay_ms: 0 } } else { Outcome::Ack }
-                }
-            },
-            token,
-        )
-        .await;
+    let stop = consume(vhost.url(), &topology, WorkQueue::Jobs, 1, move |incoming: Incoming| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            let again = incoming.retry_count < 2;
+            let _ = seen_tx.send(incoming);
+            if again { Outcome::Retry { delay_ms: 0 } } else { Outcome::Ack }
+        }
     });
     for expected in 0..3 {
         let got = tokio::time::timeout(WAIT, seen.recv()).await.unwrap().unwrap();
@@ -286,17 +278,8 @@ async fn dead_letter_lands_in_the_dead_queue() {
     };
     publisher.publish(Exchange::Work, WorkQueue::Deliveries.routing_key(), &Message::delivery(&task)).await.unwrap();
 
-    let stop = CancellationToken::new();
-    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
-    tokio::spawn(async move {
-        argus_bus::run_consumer_forever(
-            &url.as_str().into(),
-            &top,
-            &ConsumerConfig::new(WorkQueue::Deliveries, 2),
-            |_incoming: Incoming| async { Outcome::DeadLetter { reason: "retries exhausted".to_owned() } },
-            token,
-        )
-        .await;
+    let stop = consume(vhost.url(), &topology, WorkQueue::Deliveries, 2, |_incoming: Incoming| async {
+        Outcome::DeadLetter { reason: "retries exhausted".to_owned() }
     });
 
     let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
@@ -340,26 +323,15 @@ async fn a_slow_message_does_not_hold_up_the_others() {
     }
 
     let (done_tx, mut done) = mpsc::unbounded_channel::<String>();
-    let stop = CancellationToken::new();
-    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
-    tokio::spawn(async move {
-        argus_bus::run_consumer_forever(
-            &url.as_str().into(),
-            &top,
-            &ConsumerConfig::new(WorkQueue::Jobs, 4),
-            move |incoming: Incoming| {
-                let done_tx = done_tx.clone();
-                async move {
-                    if incoming.message_id == "slow" {
-                        tokio::time::sleep(Duration::from_secs(3)).await;
-                    }
-                    let _ = done_tx.send(incoming.message_id);
-                    Outcome::Ack
-                }
-            },
-            token,
-        )
-        .await;
+    let stop = consume(vhost.url(), &topology, WorkQueue::Jobs, 4, move |incoming: Incoming| {
+        let done_tx = done_tx.clone();
+        async move {
+            if incoming.message_id == "slow" {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            let _ = done_tx.send(incoming.message_id);
+            Outcome::Ack
+        }
     });
     let mut order = Vec::new();
     for _ in 0..4 {
@@ -631,27 +603,17 @@ async fn a_panicking_handler_dead_letters_its_message_once_and_consuming_goes_on
 
     let poison_calls = Arc::new(AtomicU32::new(0));
     let (done_tx, mut done) = mpsc::unbounded_channel::<Incoming>();
-    let stop = CancellationToken::new();
-    let (url, top, token, counter) = (vhost.url().to_owned(), topology.clone(), stop.clone(), poison_calls.clone());
-    tokio::spawn(async move {
-        argus_bus::run_consumer_forever(
-            &url.as_str().into(),
-            &top,
-            &ConsumerConfig::new(WorkQueue::Jobs, 1),
-            move |incoming: Incoming| {
-                let (counter, done_tx) = (counter.clone(), done_tx.clone());
-                async move {
-                    if incoming.message_id == "p1" {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        panic!("handler bug");
-                    }
-                    let _ = done_tx.send(incoming);
-                    Outcome::Ack
-                }
-            },
-            token,
-        )
-        .await;
+    let counter = poison_calls.clone();
+    let stop = consume(vhost.url(), &topology, WorkQueue::Jobs, 1, move |incoming: Incoming| {
+        let (counter, done_tx) = (counter.clone(), done_tx.clone());
+        async move {
+            if incoming.message_id == "p1" {
+                counter.fetch_add(1, Ordering::SeqCst);
+                panic!("handler bug");
+            }
+            let _ = done_tx.send(incoming);
+            Outcome::Ack
+        }
     });
     // The next message is handled (one at a time, so only after p1 settled).
     let after = tokio::time::timeout(WAIT, done.recv()).await.unwrap().unwrap();
@@ -725,26 +687,15 @@ fn dead_until_healed(
     healed: Arc<AtomicBool>,
 ) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let stop = CancellationToken::new();
-    let (url, topology, token) = (url.to_owned(), topology.clone(), stop.clone());
-    tokio::spawn(async move {
-        argus_bus::run_consumer_forever(
-            &url.as_str().into(),
-            &topology,
-            &ConsumerConfig::new(queue, 4),
-            move |incoming: Incoming| {
-                let (tx, healed) = (tx.clone(), healed.clone());
-                async move {
-                    if !healed.load(Ordering::SeqCst) {
-                        return Outcome::DeadLetter { reason: "the receiver is gone".to_owned() };
-                    }
-                    let _ = tx.send(incoming);
-                    Outcome::Ack
-                }
-            },
-            token,
-        )
-        .await;
+    let stop = consume(url, topology, queue, 4, move |incoming: Incoming| {
+        let (tx, healed) = (tx.clone(), healed.clone());
+        async move {
+            if !healed.load(Ordering::SeqCst) {
+                return Outcome::DeadLetter { reason: "the receiver is gone".to_owned() };
+            }
+            let _ = tx.send(incoming);
+            Outcome::Ack
+        }
     });
     (rx, stop)
 }
