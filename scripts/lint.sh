@@ -3,12 +3,21 @@
 # runs this first): formatting, unused dependencies, the dependency policy of
 # deny.toml (bans, licenses, sources; advisories are `just advisories`, on a
 # schedule, as they need the network), then clippy with warnings as errors.
-# Installs cargo-deny and cargo-machete from crates.io when they are missing.
+# Installs cargo-deny and cargo-machete from crates.io when they are missing
+# (and rustfmt or clippy with rustup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 export PATH="$HOME/.cargo/bin:$PATH"
+for component in rustfmt clippy; do
+    subcommand=${component/rustfmt/fmt}
+    if ! cargo "$subcommand" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null 2>&1 || die "cargo $subcommand is missing: install the $component component of your Rust toolchain"
+        say "installing the $component component (rustup)"
+        rustup component add "$component"
+    fi
+done
 ensure_cargo_tool cargo-deny cargo-deny "$CARGO_DENY_VERSION"
 ensure_cargo_tool cargo-machete cargo-machete "$CARGO_MACHETE_VERSION"
 
