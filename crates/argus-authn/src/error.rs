@@ -1,6 +1,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use argus_types::ProblemKind;
+use argus_types::problem::actix_response;
 use jsonwebtoken::errors::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +88,7 @@ impl ResponseError for AuthnError {
             Self::RevocationUnknown => ProblemKind::Unavailable,
             _ => ProblemKind::Unauthenticated,
         };
-        let mut response = kind.problem(self.to_string()).to_actix_response();
+        let mut response = actix_response(&kind.problem(self.to_string()));
         if matches!(self, Self::RevocationUnknown) {
             response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }

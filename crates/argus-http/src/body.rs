@@ -5,6 +5,7 @@ use actix_web::error::{InternalError, JsonPayloadError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 use argus_types::ProblemKind;
+use argus_types::problem::actix_response;
 use futures_util::StreamExt;
 
 /// Bodies on this API are small JSON documents (or forms).
@@ -83,7 +84,7 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::Deserialize(e) => ProblemKind::MalformedRequest.problem(format!("invalid JSON body: {e}")),
         _ => ProblemKind::MalformedRequest.problem("the body could not be read as JSON"),
     };
-    InternalError::from_response(err, problem.to_actix_response()).into()
+    InternalError::from_response(err, actix_response(&problem)).into()
 }
 
 /// The `web::Query` extractor's rules: a bad query string is a validation
@@ -91,7 +92,7 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
         let problem = ProblemKind::Validation.problem(format!("invalid query string: {err}"));
-        InternalError::from_response(err, problem.to_actix_response()).into()
+        InternalError::from_response(err, actix_response(&problem)).into()
     })
 }
 

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use argus_authn::AuthnError;
 use argus_store::StoreError;
 use argus_types::ProblemKind;
+use argus_types::problem::actix_response;
 
 use crate::problem::{problem_response, problem_status};
 
@@ -102,7 +103,7 @@ impl ResponseError for HttpError {
             Self::Authn(e) => e.error_response(),
             Self::Busy { message, retry_after_seconds } => {
                 // The detail is ours (no dependency's text), so it is shown.
-                let mut response = ProblemKind::Unavailable.problem(message.clone()).to_actix_response();
+                let mut response = actix_response(&ProblemKind::Unavailable.problem(message.clone()));
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
                 response
             }

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use argus_types::ProblemKind;
+use argus_types::problem::actix_response;
 
 /// The HTTP status of an error of `kind`, as actix-web's type.
 pub fn problem_status(kind: ProblemKind) -> StatusCode {
@@ -15,7 +16,7 @@ pub fn problem_status(kind: ProblemKind) -> StatusCode {
 /// detail, except for internal errors and unavailable dependencies, whose
 /// detail stays in the log and never reaches the caller.
 pub fn problem_response(kind: ProblemKind, error: &dyn std::fmt::Display) -> HttpResponse {
-    kind.problem(problem_detail(kind, error)).to_actix_response()
+    actix_response(&kind.problem(problem_detail(kind, error)))
 }
 
 /// The body [`problem_response`] writes, as bytes.
@@ -39,15 +40,14 @@ fn problem_detail(kind: ProblemKind, error: &dyn std::fmt::Display) -> String {
 
 /// For paths no route matches.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    ProblemKind::NotFound.problem(format!("no route for {}", req.path())).to_actix_response()
+    actix_response(&ProblemKind::NotFound.problem(format!("no route for {}", req.path())))
 }
 
 /// For a known path called with a method it does not take: 405 with the
 /// `Allow` header listing the methods it does (RFC 9110, 15.5.6).
 pub fn method_not_allowed(req: &HttpRequest, allow: &HeaderValue) -> HttpResponse {
-    let mut response = ProblemKind::MethodNotAllowed
-        .problem(format!("{} does not take {}", req.path(), req.method()))
-        .to_actix_response();
+    let problem = ProblemKind::MethodNotAllowed.problem(format!("{} does not take {}", req.path(), req.method()));
+    let mut response = actix_response(&problem);
     response.headers_mut().insert(header::ALLOW, allow.clone());
     response
 }

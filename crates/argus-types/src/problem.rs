@@ -1,7 +1,7 @@
 //! RFC 9457 problem details with stable `type` URIs, shared by every service
 //! so an integrator can switch on `type` whichever host answered.
 
-use http_api_problem::{HttpApiProblem, StatusCode};
+use http_api_problem::{HttpApiProblem, PROBLEM_JSON_MEDIA_TYPE, StatusCode};
 
 const TYPE_BASE: &str = "https://knogin.com/api/problems/";
 
@@ -92,5 +92,48 @@ impl ProblemKind {
 
     pub fn problem(self, detail: impl Into<String>) -> HttpApiProblem {
         HttpApiProblem::new(self.status()).type_url(self.type_uri()).title(self.title()).detail(detail)
+    }
+}
+
+/// `problem` as an actix-web response: its status (500 if it has none) and
+/// its JSON body as `application/problem+json`. Hand-written because
+/// http-api-problem's own `actix-web` feature links actix-web with its
+/// default features (compression, websockets, the actix actor framework)
+/// into every binary; this is the same few lines on our lean actix-web.
+#[cfg(feature = "actix-web")]
+pub fn actix_response(problem: &HttpApiProblem) -> actix_web::HttpResponse {
+    // actix-web 4 has its own `http` version, hence the round trip by number.
+    let status = problem
+        .status
+        .and_then(|status| actix_web::http::StatusCode::from_u16(status.as_u16()).ok())
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    actix_web::HttpResponse::build(status)
+        .insert_header((actix_web::http::header::CONTENT_TYPE, PROBLEM_JSON_MEDIA_TYPE))
+        .body(problem.json_bytes())
+}
+
+#[cfg(all(test, feature = "actix-web"))]
+mod tests {
+    use actix_web::body::MessageBody;
+    use actix_web::http::header::CONTENT_TYPE;
+
+    use super::*;
+
+    #[test]
+    fn actix_response_is_problem_json_with_the_kinds_status() {
+        let response = actix_response(&ProblemKind::Conflict.problem("the name is taken"));
+        assert_eq!(response.status().as_u16(), 409);
+        assert_eq!(response.headers().get(CONTENT_TYPE).map(|v| v.as_bytes()), Some(&b"application/problem+json"[..]));
+        let body = response.into_body().try_into_bytes().unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(json["type"], "https://knogin.com/api/problems/conflict");
+        assert_eq!(json["title"], "Conflict");
+        assert_eq!(json["status"], 409);
+        assert_eq!(json["detail"], "the name is taken");
+    }
+
+    #[test]
+    fn actix_response_without_a_status_is_a_500() {
+        assert_eq!(actix_response(&HttpApiProblem::empty()).status().as_u16(), 500);
     }
 }
