@@ -71,6 +71,7 @@ impl Stack {
         adjust(&mut jobs);
         let api = Api::build(ApiConfig {
             listen_addr: "127.0.0.1:0".into(),
+            admin_addr: "127.0.0.1:0".into(),
             store: store_config,
             environment: Environment::Live,
             issuer: ISSUER.into(),

@@ -16,6 +16,7 @@ pub const PEPPER: &str = "api-test-pepper";
 pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConfig {
     ApiConfig {
         listen_addr: "127.0.0.1:0".into(),
+        admin_addr: "127.0.0.1:0".into(),
         store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
         environment,
         issuer: ISSUER.into(),
@@ -359,6 +360,7 @@ impl ApiBinary {
             .env("ARGUS_ISSUER", ISSUER)
             .env("ARGUS_JWKS_URL", stack.jwks_url())
             .env("ARGUS_API_ADDR", "127.0.0.1:0")
+            .env("ARGUS_API_ADMIN_ADDR", "127.0.0.1:0")
             .env("ARGUS_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .envs(extra_env.iter().copied())
