@@ -20,7 +20,7 @@ use argus_telemetry::metrics::catalog::{
 use chrono::{DateTime, Utc};
 
 /// How often the backlogs are read.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(15);
+const SAMPLE_EVERY: Duration = Duration::from_secs(15);
 /// Unsent outbox rows are counted up to this many.
 const OUTBOX_COUNT_UP_TO: i64 = 100_000;
 
