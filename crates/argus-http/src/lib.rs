@@ -1,9 +1,11 @@
 //! The HTTP layer every Argus service shares: problem+json responses and
 //! the base error type ([`HttpError`]), body and content-type rules
 //! ([`body`]), paths that answer other methods 405 with `Allow`
-//! ([`Endpoint`]), `/healthz` and `/readyz` ([`health`]), OpenAPI serving
-//! ([`openapi`]), and serving until SIGTERM/SIGINT ([`serve`]).
+//! ([`Endpoint`]), `/healthz` and `/readyz` ([`health`]), the admin address
+//! with `/metrics` ([`admin`]), OpenAPI serving ([`openapi`]), and serving
+//! until SIGTERM/SIGINT ([`serve`]).
 
+pub mod admin;
 pub mod body;
 pub mod cli;
 mod endpoint;

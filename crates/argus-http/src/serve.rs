@@ -40,6 +40,23 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// [`serve_until_signal`] with the service's admin server (`crate::admin`)
+/// beside it: the admin server keeps answering (metrics, readiness failing)
+/// while the public one drains, and stops once it has.
+pub async fn serve_with_admin(
+    server: actix_web::dev::Server,
+    admin: actix_web::dev::Server,
+    readiness: Readiness,
+    drain_delay: Duration,
+) -> std::io::Result<()> {
+    let admin_handle = admin.handle();
+    let admin = tokio::spawn(admin);
+    let served = serve_until_signal(server, readiness, drain_delay).await;
+    admin_handle.stop(true).await;
+    let _stopped = admin.await;
+    served
+}
+
 /// Serves until SIGTERM/SIGINT, then drains: `/readyz` fails at once, and
 /// after `drain_delay` (time for load balancers to notice) the server stops
 /// accepting and finishes in-flight requests within its shutdown timeout.

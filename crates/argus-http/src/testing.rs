@@ -1,4 +1,5 @@
-//! Checks every service's tests make of its binary (feature `testing`).
+//! Checks every service's tests make of its binary and of its `/metrics`
+//! (feature `testing`).
 
 #![allow(clippy::expect_used)]
 
@@ -37,4 +38,121 @@ pub fn assert_binary_answers_flags(path: &str, name: &str, version: &str) {
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
     assert!(help.contains("ARGUS_DATABASE_URL") && help.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{help}");
     assert_eq!(run("--frobnicate").status.code(), Some(2), "an unknown argument is refused");
+}
+
+/// A scrape of `/metrics`, read as far as the tests need: each sample's
+/// name, labels and value. Hand-written: the lines Argus exposes are plain
+/// `name{label="value",…} value`, and the parser crates bring regex and an
+/// older itertools into a test helper.
+#[derive(Debug)]
+pub struct Scrape {
+    text: String,
+    samples: Vec<Sample>,
+}
+
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: f64,
+}
+
+impl Scrape {
+    pub fn parse(text: &str) -> Self {
+        let samples = text
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| {
+                let (series, value) = line.rsplit_once(' ').expect("a sample has a value");
+                let value = value.parse().unwrap_or_else(|_| panic!("a sample's value is a number: {line}"));
+                let (name, labels) = match series.split_once('{') {
+                    Some((name, rest)) => (name, labels(rest.strip_suffix('}').expect("labels end with }"))),
+                    None => (series, Vec::new()),
+                };
+                Sample { name: name.to_owned(), labels, value }
+            })
+            .collect();
+        Self { text: text.to_owned(), samples }
+    }
+
+    /// The sum of the samples of `name` that carry every one of `labels`;
+    /// `None` when there is none.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let matching: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.iter().any(|(l, w)| l == k && w == v)))
+            .map(|s| s.value)
+            .collect();
+        (!matching.is_empty()).then(|| matching.iter().sum())
+    }
+
+    /// Like [`Scrape::value`], failing the test when there is no such
+    /// sample.
+    pub fn expect(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.value(name, labels).unwrap_or_else(|| panic!("no {name} with {labels:?} in\n{}", self.text))
+    }
+
+    /// The values label `label` takes across the samples of `name`.
+    pub fn label_values(&self, name: &str, label: &str) -> Vec<String> {
+        let mut values: Vec<String> = self
+            .samples
+            .iter()
+            .filter(|s| s.name == name)
+            .filter_map(|s| s.labels.iter().find(|(l, _)| l == label).map(|(_, v)| v.clone()))
+            .collect();
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    /// Every `argus_` sample is a metric of the catalog, with exactly the
+    /// catalog's labels (and `le` on a histogram's buckets), and its
+    /// `# TYPE` line says the catalog's type.
+    pub fn assert_in_catalog(&self) {
+        use argus_telemetry::metrics::catalog::metric_of_series;
+        for sample in self.samples.iter().filter(|s| s.name.starts_with("argus_")) {
+            let metric =
+                metric_of_series(&sample.name).unwrap_or_else(|| panic!("{} is not in the catalog", sample.name));
+            let mut names: Vec<&str> = sample.labels.iter().map(|(l, _)| l.as_str()).filter(|l| *l != "le").collect();
+            let mut expected = metric.labels.to_vec();
+            if metric.name == argus_telemetry::metrics::catalog::BUILD_INFO.name {
+                // `git_sha` only when the build was given one.
+                expected.retain(|l| names.contains(l));
+            }
+            names.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(names, expected, "labels of {}", sample.name);
+            let kind = metric.kind.as_str();
+            assert!(self.text.contains(&format!("# TYPE {} {kind}\n", metric.name)), "# TYPE of {}", metric.name);
+        }
+    }
+}
+
+/// `a="1",b="x \"y\""` as pairs, escapes undone.
+fn labels(text: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut rest = text;
+    while let Some((name, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, escaped)) => value.push(escaped),
+                    None => {}
+                },
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        pairs.push((name.trim_start_matches(',').to_owned(), value));
+        rest = &after[end..];
+    }
+    pairs
 }

@@ -3,6 +3,7 @@
 //! query on tenant-owned rows takes the `TenantId` first.
 
 pub mod apps;
+pub mod backlog;
 pub mod bulk;
 pub mod bundles;
 pub mod connect;
@@ -85,6 +86,19 @@ pub fn database_url_from_environment() -> String {
     argus_types::env::var_or("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/argus")
 }
 
+/// The connection pool's state ([`Store::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open, in use or idle.
+    pub open: usize,
+    /// Open connections no task holds.
+    pub idle: usize,
+    /// The most connections the pool opens (`ARGUS_DB_MAX_CONNECTIONS`).
+    pub max: usize,
+    /// Tasks waiting for a connection.
+    pub waiting: usize,
+}
+
 /// A handle on the database: cheap to clone, shared by every handler.
 #[derive(Clone)]
 pub struct Store {
@@ -153,6 +167,12 @@ impl Store {
             connect::SslMode::Disable | connect::SslMode::Prefer => Ok(()),
             connect::SslMode::Require | connect::SslMode::VerifyCa | connect::SslMode::VerifyFull => self.ping().await,
         }
+    }
+
+    /// The connection pool at this moment, for the metrics.
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus { open: status.size, idle: status.available, max: status.max_size, waiting: status.waiting }
     }
 
     /// `SELECT 1` on a pooled connection: what readiness checks.

@@ -40,11 +40,20 @@ pub(crate) struct FullChunks<T> {
     capacity: usize,
     /// Spans dropped because the task was behind; the task logs them.
     pub(crate) dropped: AtomicU64,
+    /// The destination's name in `argus_spans_dropped_total`.
+    destination: &'static str,
 }
 
 impl<T> FullChunks<T> {
-    pub(crate) fn new(capacity: usize) -> Arc<Self> {
-        Arc::new(Self { queue: Mutex::new(Vec::new()), capacity, dropped: AtomicU64::new(0) })
+    pub(crate) fn new(capacity: usize, destination: &'static str) -> Arc<Self> {
+        Arc::new(Self { queue: Mutex::new(Vec::new()), capacity, dropped: AtomicU64::new(0), destination })
+    }
+
+    /// Counts `spans` spans lost on the way to this destination: for its
+    /// task's log line, and in the metrics.
+    pub(crate) fn count_dropped(&self, spans: usize) {
+        self.dropped.fetch_add(spans as u64, Ordering::Relaxed);
+        crate::metrics::spans_dropped(self.destination, spans);
     }
 
     /// Queues a full chunk of `spans` spans, or drops it (counted) when the
@@ -55,7 +64,7 @@ impl<T> FullChunks<T> {
             queue.push(chunk);
         } else {
             drop(queue);
-            self.dropped.fetch_add(spans as u64, Ordering::Relaxed);
+            self.count_dropped(spans);
         }
     }
 

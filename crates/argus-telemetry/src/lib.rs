@@ -6,11 +6,13 @@
 //! carry the trace through RabbitMQ ([`propagation`]); finished spans go to
 //! an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and the
 //! spans of tenants' work to a [`TenantSpanSink`] (`argus-spans` writes them
-//! to the tenant-scoped span store).
+//! to the tenant-scoped span store). Metrics are recorded with the
+//! `metrics` facade and rendered for Prometheus ([`metrics`]).
 
 mod chunks;
 mod encode;
 mod ids;
+pub mod metrics;
 mod otlp;
 pub mod outbound;
 mod pipeline;

@@ -176,7 +176,7 @@ pub(crate) struct ScopeChunk {
 
 /// Starts the exporter on the current tokio runtime.
 pub(crate) fn start(config: OtlpConfig, resource: &Resource, partials: Partials<ScopeChunk>) -> Inbox<ScopeChunk> {
-    let chunks = FullChunks::new(QUEUE_CHUNKS);
+    let chunks = FullChunks::new(QUEUE_CHUNKS, "otlp");
     let (flush, flushes) = mpsc::channel(4);
     let client = reqwest::Client::builder().timeout(config.timeout);
     let client = match config.protocol {
@@ -314,7 +314,7 @@ impl Exporter {
             && let Some(oldest) = self.pending.pop_front()
         {
             self.pending_spans -= oldest.spans;
-            self.chunks.dropped.fetch_add(oldest.spans as u64, Ordering::Relaxed);
+            self.chunks.count_dropped(oldest.spans);
         }
     }
 
@@ -351,6 +351,9 @@ impl Exporter {
                     OtlpProtocol::HttpProtobuf => export_http(request, body).await,
                     OtlpProtocol::Grpc => export_grpc(request, body, timeout).await,
                 };
+                // Lost: all of a failed export, the refused part of a partial success.
+                let lost = outcome.as_ref().map_or(sent, |p| p.as_ref().map_or(0, |p| p.rejected_spans as usize));
+                crate::metrics::spans_dropped("otlp", lost);
                 report.record(outcome);
                 drop(permit);
             });
@@ -579,7 +582,7 @@ mod tests {
             pending_spans: 0,
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
             report: Arc::default(),
-            chunks: FullChunks::new(QUEUE_CHUNKS),
+            chunks: FullChunks::new(QUEUE_CHUNKS, "otlp"),
             config,
         };
         for marker in 1..=4 {

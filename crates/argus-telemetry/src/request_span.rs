@@ -1,7 +1,8 @@
 //! The server span of every HTTP request: a child of the caller's span when
 //! the request carries a valid `traceparent`, named and attributed after
 //! the OpenTelemetry HTTP server conventions, and announced to the caller in
-//! `X-Argus-Trace-ID` / `X-Argus-Span-ID` on every response, errors too.
+//! `X-Argus-Trace-ID` / `X-Argus-Span-ID` on every response, errors too;
+//! and the request's HTTP metrics (`crate::metrics`).
 
 use std::time::Instant;
 
@@ -68,6 +69,8 @@ pub async fn trace_requests(
         Err(error) => {
             span.record("otel.status_code", "error");
             tracing::error!(parent: &span, error = %error, "request failed in a middleware");
+            let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
+            crate::metrics::http_request(route.as_deref(), &method, status, started.elapsed());
             return Err(error);
         }
     };
@@ -88,7 +91,9 @@ pub async fn trace_requests(
             }
         }
     }
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    crate::metrics::http_request(route.as_deref(), &method, status, elapsed);
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     tracing::info!(parent: &span, status = status.as_u16(), latency_ms, "request completed");
     Ok(response)
 }

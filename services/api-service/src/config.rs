@@ -38,6 +38,9 @@ impl Environment {
 pub struct ApiConfig {
     /// `ARGUS_API_ADDR` (default `127.0.0.1:8081`).
     pub listen_addr: String,
+    /// `ARGUS_API_ADMIN_ADDR` (default `127.0.0.1:9081`): `/metrics`,
+    /// `/healthz` and `/readyz` for operators, never routed publicly.
+    pub admin_addr: String,
     /// `ARGUS_DATABASE_URL`, `ARGUS_DB_MAX_CONNECTIONS` (default 16).
     pub store: StoreConfig,
     /// `ARGUS_ENV` (`live` or `sandbox`, default live).
@@ -134,6 +137,7 @@ impl ApiConfig {
             issuer,
             environment,
             listen_addr: var_or("ARGUS_API_ADDR", "127.0.0.1:8081"),
+            admin_addr: var_or("ARGUS_API_ADMIN_ADDR", "127.0.0.1:9081"),
             store: StoreConfig::from_environment()?,
             migrate: flag("ARGUS_MIGRATE", false)?,
             drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
@@ -153,6 +157,7 @@ pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVI
 /// This service's own variables.
 const OWN_ENVIRONMENT: &str = "\
   ARGUS_API_ADDR                 listen address (default 127.0.0.1:8081)
+  ARGUS_API_ADMIN_ADDR           /metrics, /healthz and /readyz for operators (default 127.0.0.1:9081)
   ARGUS_ISSUER                   the auth-service's URL (default http://127.0.0.1:8080)
   ARGUS_JWKS_URL                 where its keys are (default $ARGUS_ISSUER/.well-known/jwks.json)
   ARGUS_AUDIENCE                 aud accepted (default api.knogin.com, sandbox with ARGUS_ENV=sandbox)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
+use argus_http::admin::{self, Scrape};
 use argus_http::body;
 use argus_http::health::{self, Readiness};
 use argus_http::serve::{self, KEEP_ALIVE};
@@ -29,6 +30,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    admin_port: u16,
+    admin: Server,
     jwks: Arc<RemoteJwks>,
     readiness: Readiness,
     drain_delay: std::time::Duration,
@@ -36,6 +39,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: ApiConfig) -> Result<Self, StartupError> {
+        let metrics = argus_telemetry::metrics::install();
         if config.migrate {
             let applied = argus_store::run_migrations(&config.store.database_url).await?;
             tracing::info!(?applied, "migrations applied");
@@ -68,7 +72,10 @@ impl Application {
             verifier,
             graphql::IncidentCache::listening_to(config.store.database_url.clone()),
         ));
+        let scrape = Scrape::new(metrics).with_pool(&store);
         let readiness_handle = Readiness::new().with("database", health::database_check(store));
+        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness_handle.clone(), scrape)
+            .map_err(|source| StartupError::Bind { addr: config.admin_addr.clone(), source })?;
         let readiness = web::Data::new(readiness_handle.clone());
         let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };
         let (listener, port) = serve::listen(&config.listen_addr).map_err(bind_error)?;
@@ -93,6 +100,7 @@ impl Application {
         .run();
         tracing::info!(
             port,
+            admin_port,
             environment = ?config.environment,
             audience = %config.audience,
             jwks = %config.jwks_url,
@@ -101,6 +109,8 @@ impl Application {
         Ok(Self {
             port,
             server,
+            admin_port,
+            admin,
             jwks,
             readiness: readiness_handle,
             drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
@@ -109,6 +119,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin address's port (`/metrics`).
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
     }
 
     /// Stops the server (gracefully with `graceful`).
@@ -122,9 +137,9 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (or [`Self::handle`] stops it), then
-    /// drains (see [`serve::serve_until_signal`]).
+    /// drains (see [`serve::serve_with_admin`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        serve::serve_until_signal(self.server, self.readiness, self.drain_delay).await
+        serve::serve_with_admin(self.server, self.admin, self.readiness, self.drain_delay).await
     }
 }
 

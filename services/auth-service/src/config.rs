@@ -12,6 +12,9 @@ const DEFAULT_PASSWORD_CHECKS: usize = 4;
 pub struct AuthConfig {
     /// `ARGUS_AUTH_ADDR` (default `127.0.0.1:8080`); port 0 picks a free one.
     pub listen_addr: String,
+    /// `ARGUS_AUTH_ADMIN_ADDR` (default `127.0.0.1:9080`): `/metrics`,
+    /// `/healthz` and `/readyz` for operators, never routed publicly.
+    pub admin_addr: String,
     /// `ARGUS_DATABASE_URL`, `ARGUS_DB_MAX_CONNECTIONS` (default 16).
     pub store: StoreConfig,
     /// `ARGUS_ISSUER` (default `http://127.0.0.1:8080`): the `iss` of every token.
@@ -54,6 +57,7 @@ impl AuthConfig {
     pub fn from_environment() -> Result<Self, ConfigError> {
         Ok(Self {
             listen_addr: var_or("ARGUS_AUTH_ADDR", "127.0.0.1:8080"),
+            admin_addr: var_or("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:9080"),
             store: StoreConfig::from_environment()?,
             issuer: var_or("ARGUS_ISSUER", "http://127.0.0.1:8080"),
             audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
@@ -72,12 +76,13 @@ impl AuthConfig {
         })
     }
 
-    /// An auth-service on a free loopback port over an already migrated
+    /// An auth-service on free loopback ports over an already migrated
     /// database, as tests and tools start one in-process: the live
     /// audience, webhooks to private addresses allowed, no drain.
     pub fn local(database_url: &str, issuer: &str, secret_pepper: &str) -> Self {
         Self {
             listen_addr: "127.0.0.1:0".into(),
+            admin_addr: "127.0.0.1:0".into(),
             store: StoreConfig { database_url: database_url.to_owned(), max_connections: 4 },
             issuer: issuer.to_owned(),
             audience: LIVE_AUDIENCE.to_owned(),
@@ -191,6 +196,7 @@ pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVI
 /// This service's own variables.
 const OWN_ENVIRONMENT: &str = "\
   ARGUS_AUTH_ADDR                listen address (default 127.0.0.1:8080)
+  ARGUS_AUTH_ADMIN_ADDR          /metrics, /healthz and /readyz for operators (default 127.0.0.1:9080)
   ARGUS_ISSUER                   iss of every token: the public URL (default http://127.0.0.1:8080)
   ARGUS_AUDIENCE                 aud minted (default api.knogin.com)
   ARGUS_KEY_SEALING_KEYS         id:secret[,...] sealing the signing keys (secret; a development key if unset)

@@ -6,6 +6,7 @@ pub mod config;
 mod error;
 
 mod keyring;
+mod metrics;
 mod oauth;
 mod ratelimit;
 mod routes;

@@ -17,6 +17,7 @@ use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
 use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
+use argus_http::admin::{self, Scrape};
 use argus_http::body::{self, MAX_JSON_BODY};
 use argus_http::health::{self, Readiness};
 use argus_http::serve::{self, KEEP_ALIVE};
@@ -35,12 +36,15 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    admin_port: u16,
+    admin: Server,
     readiness: Readiness,
     drain_delay: std::time::Duration,
 }
 
 impl Application {
     pub async fn build(config: AuthConfig) -> Result<Self, StartupError> {
+        let metrics = argus_telemetry::metrics::install();
         if config.migrate {
             let applied = argus_store::run_migrations(&config.store.database_url).await?;
             tracing::info!(?applied, "migrations applied");
@@ -97,6 +101,9 @@ impl Application {
         let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };
         let (listener, port) = serve::listen(&config.listen_addr).map_err(bind_error)?;
         let readiness_handle = Readiness::new().with("database", health::database_check(state.store.clone()));
+        let scrape = Scrape::new(metrics).with_pool(&state.store);
+        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness_handle.clone(), scrape)
+            .map_err(|source| StartupError::Bind { addr: config.admin_addr.clone(), source })?;
         let readiness = web::Data::new(readiness_handle.clone());
         let state = web::Data::new(state);
         let verifier = web::Data::new(verifier);
@@ -119,10 +126,12 @@ impl Application {
         .listen(listener)
         .map_err(bind_error)?
         .run();
-        tracing::info!(port, "auth-service listening");
+        tracing::info!(port, admin_port, "auth-service listening");
         Ok(Self {
             port,
             server,
+            admin_port,
+            admin,
             readiness: readiness_handle,
             drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
         })
@@ -132,6 +141,11 @@ impl Application {
         self.port
     }
 
+    /// The admin address's port (`/metrics`).
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
     /// Stops the server from outside (tests that take the auth-service
     /// down under a running API).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
@@ -139,9 +153,9 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT, then drains (see
-    /// [`serve::serve_until_signal`]).
+    /// [`serve::serve_with_admin`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        serve::serve_until_signal(self.server, self.readiness, self.drain_delay).await
+        serve::serve_with_admin(self.server, self.admin, self.readiness, self.drain_delay).await
     }
 }
 

@@ -14,6 +14,7 @@ use chrono::Utc;
 use crate::deliver::{
     DEFER_MS, Deliverer, STORE_RETRY_MS, Step, next_step, open_signing_key, parse, signature_headers,
 };
+use crate::metrics::{Delivered, Sending};
 
 impl Deliverer {
     pub(crate) async fn callback(&self, message: Incoming) -> Outcome {
@@ -39,6 +40,7 @@ impl Deliverer {
             return Outcome::Ack;
         }
         let Some(_slots) = self.claim(tenant.as_str(), &ctx.url) else {
+            crate::metrics::deferred();
             return Outcome::Retry { delay_ms: DEFER_MS };
         };
         let key = match open_signing_key(&self.sealer, &ctx.secret_sealed) {
@@ -53,10 +55,12 @@ impl Deliverer {
         let headers = signature_headers(&ctx.event_id, attempted_at.timestamp(), &body, &[key]);
         let sent = {
             let _slot = self.sending.acquire().await.ok();
+            let _sending = Sending::start(Delivered::JobCallback);
             self.sender.send(&ctx.url, headers, body).await
         };
         let attempt = ctx.attempts + 1;
         let Step { state, outcome, .. } = next_step(&self.schedule, attempt, &sent, attempted_at);
+        crate::metrics::attempted(Delivered::JobCallback, state, false);
         let state = CallbackStatus::after_attempt(state);
         if let Err(e) = self.store.record_callback_attempt(&tenant, &job, attempt, state, sent.error).await {
             tracing::warn!(error = %e, job_id = %job, "recording a callback attempt failed; retrying");

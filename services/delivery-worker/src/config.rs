@@ -11,8 +11,8 @@ pub const DEFAULT_RETRY_SCHEDULE: &str = "5,300,1800,7200,18000,36000,50400,7200
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// `ARGUS_WORKER_ADMIN_ADDR` (default `127.0.0.1:8082`): health and
-    /// readiness only; the worker has no public port.
+    /// `ARGUS_WORKER_ADMIN_ADDR` (default `127.0.0.1:8082`): `/metrics`,
+    /// `/healthz` and `/readyz`; the worker has no public port.
     pub admin_addr: String,
     /// `ARGUS_DATABASE_URL`, `ARGUS_DB_MAX_CONNECTIONS` (default 16).
     pub store: StoreConfig,
@@ -171,7 +171,7 @@ pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT];
 
 /// This service's own variables.
 const OWN_ENVIRONMENT: &str = "\
-  ARGUS_WORKER_ADMIN_ADDR        health and readiness address (default 127.0.0.1:8082)
+  ARGUS_WORKER_ADMIN_ADDR        /metrics, /healthz and /readyz for operators (default 127.0.0.1:8082)
   ARGUS_AMQP_URL                 the broker (default amqp://guest:guest@127.0.0.1:5672/%2f; secret)
   ARGUS_AMQP_CA_FILE             PEM CA certificates for an amqps:// broker (default none)
   ARGUS_BUS_PREFIX               exchange and queue names (default argus)

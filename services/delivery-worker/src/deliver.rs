@@ -1,7 +1,5 @@
 //! Fan-out of events to webhooks, and the delivery of each one.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use argus_bus::{
@@ -20,6 +18,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::in_flight::{InFlight, Slot};
+use crate::metrics::{Delivered, Sending};
 use crate::sender::{SendOutcome, Sender};
 
 /// A webhook failing without a success for this long is disabled.
@@ -58,48 +58,6 @@ enum Try {
 /// How long a delivery waits, unattempted, while its webhook (or its
 /// tenant) has as many requests in flight as it may.
 pub const DEFER_MS: u64 = 1000;
-
-/// Requests in flight per key (a webhook or callback URL, a tenant),
-/// capped, so that one slow endpoint, or one tenant's many, holds at most
-/// that many of the worker's requests (and events) at once.
-pub struct InFlight {
-    limit: usize,
-    in_flight: Mutex<HashMap<String, usize>>,
-}
-
-impl InFlight {
-    pub fn new(limit: u16) -> Self {
-        Self { limit: usize::from(limit.max(1)), in_flight: Mutex::default() }
-    }
-
-    /// A slot for one request under `key`, or `None` when it has `limit`.
-    fn claim(&self, key: &str) -> Option<Slot<'_>> {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = in_flight.entry(key.to_owned()).or_default();
-        if *n >= self.limit {
-            return None;
-        }
-        *n += 1;
-        Some(Slot { owner: self, key: key.to_owned() })
-    }
-}
-
-pub(crate) struct Slot<'a> {
-    owner: &'a InFlight,
-    key: String,
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        let mut in_flight = self.owner.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = in_flight.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                in_flight.remove(&self.key);
-            }
-        }
-    }
-}
 
 fn disable_after() -> chrono::Duration {
     chrono::Duration::days(DISABLE_AFTER_DAYS)
@@ -346,7 +304,16 @@ impl Deliverer {
     /// tenant with as many requests in flight as it may gets none more: the
     /// delivery is deferred, unattempted.
     async fn attempt(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
-        caught(attempt_ids(ctx)?, self.send_once(ctx)).await
+        let tried = caught(attempt_ids(ctx)?, self.send_once(ctx)).await;
+        match &tried {
+            Ok(Try::Made(made, _)) => {
+                let disabled = !ctx.webhook.enabled || made.record.disable.is_some();
+                crate::metrics::attempted(Delivered::Webhook, made.record.status, disabled);
+            }
+            Ok(Try::Deferred { .. }) => crate::metrics::deferred(),
+            Err(_) => {}
+        }
+        tried
     }
 
     async fn send_once(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
@@ -371,6 +338,7 @@ impl Deliverer {
         let sent = {
             // Bounds the requests in flight over every event and retry.
             let _slot = self.sending.acquire().await.ok();
+            let _sending = Sending::start(Delivered::Webhook);
             self.sender.send(&ctx.webhook.url, headers, body).await
         };
         let duration_ms = i32::try_from(sent.duration.as_millis()).unwrap_or(i32::MAX);
@@ -544,24 +512,12 @@ pub(crate) fn next_step(
     Step { state, outcome, next_attempt_at, disable }
 }
 
-/// A `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or an HTTP date
-/// (IMF-fixdate), as the wait from `now`; `None` when it is neither. Not
-/// bounded here: [`next_step`] clamps it to the schedule.
-pub(crate) fn parse_retry_after(value: &str, now: chrono::DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // More digits than a u64 holds is still "a very long time".
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::sender::parse_retry_after;
 
     const SCHEDULE: [Duration; 3] = [Duration::from_secs(5), Duration::from_secs(300), Duration::from_secs(60)];
 
@@ -587,18 +543,6 @@ mod tests {
         assert_eq!(attempted.record.error.as_deref(), Some("not sent: the worker stopped on an internal error"));
         let Outcome::DeadLetter { reason } = outcome else { panic!("not dead-lettered: {outcome:?}") };
         assert!(reason.starts_with("the attempt panicked: index out of bounds"), "{reason}");
-    }
-
-    #[test]
-    fn retry_after_is_read_as_seconds_or_a_date() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("99999999999999999999999", now), Some(Duration::from_secs(u64::MAX)));
-        assert_eq!(parse_retry_after("Sat, 05 Dec 2026 12:01:30 GMT", now), Some(Duration::from_secs(90)));
-        assert_eq!(parse_retry_after("Sat, 05 Dec 2026 11:00:00 GMT", now), Some(Duration::ZERO));
-        for bad in ["", "-1", "1.5", "+3", "soon", "١٢"] {
-            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
-        }
     }
 
     #[test]
@@ -633,21 +577,6 @@ mod tests {
                 // Never later than the longest step, jittered.
                 proptest::prop_assert!(next - now <= chrono::TimeDelta::seconds(330));
             }
-        }
-
-        #[test]
-        fn retry_after_seconds_round_trip(seconds in proptest::prelude::any::<u64>()) {
-            let now = Utc::now();
-            proptest::prop_assert_eq!(parse_retry_after(&seconds.to_string(), now), Some(Duration::from_secs(seconds)));
-        }
-
-        #[test]
-        fn retry_after_dates_round_trip(seconds in 0i64..10_000_000) {
-            let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-            let at = now + chrono::TimeDelta::seconds(seconds);
-            let header = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-            let wait = Duration::from_secs(seconds.unsigned_abs());
-            proptest::prop_assert_eq!(parse_retry_after(&header, now), Some(wait));
         }
     }
 }

@@ -7,7 +7,9 @@
 mod callback;
 pub mod config;
 mod deliver;
+mod in_flight;
 mod jobs;
+mod metrics;
 mod sender;
 
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use argus_bus::{
     Topology, WorkQueue, run_consumer_forever,
 };
 use argus_crypto::webhook::SecretBox;
+use argus_http::admin::{self, Scrape};
 use argus_http::health::{self, Readiness};
 use argus_store::{Store, StoreError};
 
@@ -44,8 +47,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the relay, the two consumers and the admin endpoint.
+    /// Starts the relay, the consumers, the backlog sampler and the admin
+    /// endpoint (`/metrics`, `/healthz`, `/readyz`).
     pub fn build(config: WorkerConfig) -> Result<Self, WorkerError> {
+        let metrics = argus_telemetry::metrics::install();
         if config.secret_pepper == argus_crypto::DEV_PEPPER {
             tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
         }
@@ -62,8 +67,8 @@ impl Worker {
             sealer: SecretBox::new(config.secret_pepper.as_bytes()),
             schedule: config.retry_schedule.clone(),
             sending: tokio::sync::Semaphore::new(usize::from(config.concurrency.max(1))),
-            per_target: deliver::InFlight::new(config.per_webhook_in_flight),
-            per_tenant: deliver::InFlight::new(config.per_tenant_in_flight),
+            per_target: in_flight::InFlight::new(config.per_webhook_in_flight),
+            per_tenant: in_flight::InFlight::new(config.per_tenant_in_flight),
         });
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
@@ -129,13 +134,15 @@ impl Worker {
             run_consumer_forever(&bus, &topo, &jobs_config, move |m| runner.clone().handle(m), token).await;
         }));
         tasks.push(tokio::spawn(jobs::housekeeping(store.clone(), shutdown.clone())));
+        tasks.push(tokio::spawn(metrics::sample_backlogs(store.clone(), publisher.clone(), shutdown.clone())));
+        let scrape = Scrape::new(metrics).with_pool(&store);
 
         let readiness = Readiness::new().with("database", health::database_check(store)).with("broker", move || {
             let publisher = publisher.clone();
             async move { publisher.ensure_connected().await.map_err(|e| e.to_string()) }
         });
         let readiness_handle = readiness.clone();
-        let (admin_port, admin) = health::admin_server(&config.admin_addr, readiness)
+        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness, scrape)
             .map_err(|source| WorkerError::Bind { addr: config.admin_addr.clone(), source })?;
         tracing::info!(admin_port, "delivery-worker running");
         Ok(Self { admin_port, admin, readiness: readiness_handle, shutdown, tasks })

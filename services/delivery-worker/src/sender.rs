@@ -133,7 +133,7 @@ impl Sender {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| crate::deliver::parse_retry_after(v, chrono::Utc::now()));
+                    .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
                 let mut excerpt = Vec::new();
                 while excerpt.len() < RESPONSE_EXCERPT {
                     match response.chunk().await {
@@ -168,10 +168,59 @@ impl Sender {
     }
 }
 
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or an HTTP date
+/// (IMF-fixdate), as the wait from `now`; `None` when it is neither. Not
+/// bounded here: `deliver::next_step` clamps it to the schedule.
+pub(crate) fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is still "a very long time".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or_default())
+}
+
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
     cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_a_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("99999999999999999999999", now), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(parse_retry_after("Sat, 05 Dec 2026 12:01:30 GMT", now), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retry_after("Sat, 05 Dec 2026 11:00:00 GMT", now), Some(Duration::ZERO));
+        for bad in ["", "-1", "1.5", "+3", "soon", "١٢"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn retry_after_seconds_round_trip(seconds in proptest::prelude::any::<u64>()) {
+            let now = chrono::Utc::now();
+            proptest::prop_assert_eq!(parse_retry_after(&seconds.to_string(), now), Some(Duration::from_secs(seconds)));
+        }
+
+        #[test]
+        fn retry_after_dates_round_trip(seconds in 0i64..10_000_000) {
+            let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+            let at = now + chrono::TimeDelta::seconds(seconds);
+            let header = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            let wait = Duration::from_secs(seconds.unsigned_abs());
+            proptest::prop_assert_eq!(parse_retry_after(&header, now), Some(wait));
+        }
+    }
 }

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "jobs/metrics.rs"]
+mod metrics;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -71,6 +73,7 @@ impl Stack {
         adjust(&mut jobs);
         let api = Api::build(ApiConfig {
             listen_addr: "127.0.0.1:0".into(),
+            admin_addr: "127.0.0.1:0".into(),
             store: store_config,
             environment: Environment::Live,
             issuer: ISSUER.into(),
@@ -114,12 +117,22 @@ impl Stack {
 
     /// Like [`Stack::worker`], with `adjust` applied to its config.
     fn worker_with(&self, jobs: JobsConfig, adjust: impl FnOnce(&mut WorkerConfig)) -> argus_bus::CancellationToken {
+        self.worker_and_admin(jobs, adjust).0
+    }
+
+    /// Like [`Stack::worker_with`]; also returns the base URL of the
+    /// worker's admin address.
+    fn worker_and_admin(
+        &self,
+        jobs: JobsConfig,
+        adjust: impl FnOnce(&mut WorkerConfig),
+    ) -> (argus_bus::CancellationToken, String) {
         let mut config = self.worker_config(jobs);
         adjust(&mut config);
         let worker = Worker::build(config).unwrap();
-        let token = worker.shutdown_token();
+        let (token, admin) = (worker.shutdown_token(), format!("http://127.0.0.1:{}", worker.admin_port()));
         tokio::spawn(worker.run_until_stopped());
-        token
+        (token, admin)
     }
 
     /// The real worker binary against this stack.

@@ -151,7 +151,7 @@ pub(crate) fn start(
     service: String,
     partials: Partials<StoreChunk>,
 ) -> Inbox<StoreChunk> {
-    let chunks = FullChunks::new(QUEUE_CHUNKS);
+    let chunks = FullChunks::new(QUEUE_CHUNKS, "span_store");
     let (flush, flushes) = mpsc::channel(4);
     let writer = Writer {
         sink,
@@ -270,6 +270,7 @@ impl Writer {
         }
         if let Err(e) = self.sink.write(&self.written).await {
             tracing::warn!(error = %e, spans, "cannot write spans to the span store");
+            crate::metrics::spans_dropped("span_store", spans);
         }
     }
 }

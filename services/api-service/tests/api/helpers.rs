@@ -16,6 +16,7 @@ pub const PEPPER: &str = "api-test-pepper";
 pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConfig {
     ApiConfig {
         listen_addr: "127.0.0.1:0".into(),
+        admin_addr: "127.0.0.1:0".into(),
         store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
         environment,
         issuer: ISSUER.into(),
@@ -35,10 +36,17 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
 
 /// Starts an api-service; returns its base URL.
 pub async fn spawn_api(config: ApiConfig) -> String {
+    spawn_api_with_admin(config).await.0
+}
+
+/// Starts an api-service; returns the base URLs of its public and its
+/// admin address.
+pub async fn spawn_api_with_admin(config: ApiConfig) -> (String, String) {
     let app = Application::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let admin = format!("http://127.0.0.1:{}", app.admin_port());
     tokio::spawn(app.run_until_stopped());
-    base
+    (base, admin)
 }
 
 /// Starts an auth-service; returns its base URL and its server handle
@@ -69,13 +77,20 @@ pub struct Stack {
     pub auth: String,
     pub auth_server: actix_web::dev::ServerHandle,
     pub api: String,
+    /// The api-service's admin address (`/metrics`).
+    pub api_admin: String,
     pub http: reqwest::Client,
 }
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`Stack::start`], with `adjust` applied to the API's config.
+    pub async fn start_with(adjust: impl FnOnce(&mut ApiConfig)) -> Self {
         argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
-        Self::start_on(TestDatabase::create().await).await
+        Self::start_on(TestDatabase::create().await, adjust).await
     }
 
     /// A stack whose process writes its spans, as `service`, to the test's
@@ -97,13 +112,22 @@ impl Stack {
         };
         // Kept for the life of the process, which ends with the test.
         std::mem::forget(argus_spans::init_service(&telemetry, Some(&store)).unwrap());
-        Self::start_on(db).await
+        Self::start_on(db, |_| {}).await
     }
 
-    async fn start_on(db: TestDatabase) -> Self {
+    async fn start_on(db: TestDatabase, adjust: impl FnOnce(&mut ApiConfig)) -> Self {
         let (auth, auth_server) = spawn_auth(db.url()).await;
-        let api = spawn_api(api_config(db.url(), &format!("{auth}/.well-known/jwks.json"), Environment::Live)).await;
-        Self { store: db.store(), db, auth, auth_server, api, http: reqwest::Client::new() }
+        let mut config = api_config(db.url(), &format!("{auth}/.well-known/jwks.json"), Environment::Live);
+        adjust(&mut config);
+        let (api, api_admin) = spawn_api_with_admin(config).await;
+        Self { store: db.store(), db, auth, auth_server, api, api_admin, http: reqwest::Client::new() }
+    }
+
+    /// `GET /metrics` on the api-service's admin address.
+    pub async fn scrape(&self) -> argus_http::testing::Scrape {
+        let r = self.http.get(format!("{}/metrics", self.api_admin)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        argus_http::testing::Scrape::parse(&r.text().await.unwrap())
     }
 
     pub fn jwks_url(&self) -> String {
@@ -359,6 +383,7 @@ impl ApiBinary {
             .env("ARGUS_ISSUER", ISSUER)
             .env("ARGUS_JWKS_URL", stack.jwks_url())
             .env("ARGUS_API_ADDR", "127.0.0.1:0")
+            .env("ARGUS_API_ADMIN_ADDR", "127.0.0.1:0")
             .env("ARGUS_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .envs(extra_env.iter().copied())

@@ -11,5 +11,6 @@ mod health;
 mod helpers;
 mod incident_cache;
 mod large_jobs;
+mod metrics;
 mod tokens;
 mod tracing;

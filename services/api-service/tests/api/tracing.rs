@@ -541,6 +541,7 @@ fn an_otlp_protocol_that_is_not_built_in_stops_the_service_at_start_up() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_api-service"))
         .env("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused")
         .env("ARGUS_API_ADDR", "127.0.0.1:0")
+        .env("ARGUS_API_ADMIN_ADDR", "127.0.0.1:0")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
         .output()

@@ -17,6 +17,7 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::metrics::SignIn;
 use crate::oauth::authorization::{AuthorizeRequest, Refusal, issue_code, validate};
 use crate::oauth::sign_in::{SignInOutcome, attempt_sign_in, random_token};
 use crate::state::AppState;
@@ -244,6 +245,7 @@ pub struct SignInForm {
 pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Form<SignInForm>) -> HttpResponse {
     let form = form.into_inner();
     if let Err(wait) = state.limits.check_sign_in(state.limits.source(&req)) {
+        crate::metrics::sign_in(SignIn::RateLimited);
         let mut response = error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-in attempts from your network. Wait a moment and try again.",
@@ -264,7 +266,15 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Fo
         Ok(r) => r,
         Err(refusal) => return refusal.respond(&state.tokens.issuer),
     };
-    match attempt_sign_in(&state, &request.app.tenant_id, &form.email, form.password.clone()).await {
+    let attempt = attempt_sign_in(&state, &request.app.tenant_id, &form.email, form.password.clone()).await;
+    crate::metrics::sign_in(match &attempt {
+        Ok(SignInOutcome::SignedIn { .. }) => SignIn::SignedIn,
+        Ok(SignInOutcome::WrongCredentials) => SignIn::WrongCredentials,
+        Ok(SignInOutcome::Locked { .. }) => SignIn::Locked,
+        Ok(SignInOutcome::Busy) => SignIn::Busy,
+        Err(_) => SignIn::Error,
+    });
+    match attempt {
         Ok(SignInOutcome::SignedIn { session }) => {
             let mut response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, format!("/v1/oauth/authorize?{}", request.raw)))

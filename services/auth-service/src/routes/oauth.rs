@@ -58,12 +58,25 @@ async fn rate_limited_client(
 )]
 #[tracing::instrument(skip_all, fields(grant_type, client_id))]
 pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
-    let params = form_params(&req, &body)?;
-    let grant_type = params.require("grant_type").map_err(OAuthError::invalid_request)?.to_owned();
-    tracing::Span::current().record("grant_type", grant_type.as_str());
-    let client = rate_limited_client(&req, &params, &state).await?;
+    match form_params(&req, &body) {
+        Ok(params) => {
+            let answered = issue(&req, &params, &state).await;
+            crate::metrics::token_request(params.get("grant_type"), answered.as_ref().err().map(|e| e.code));
+            answered
+        }
+        Err(refused) => {
+            crate::metrics::token_request(None, Some(refused.code));
+            Err(refused)
+        }
+    }
+}
+
+async fn issue(req: &HttpRequest, params: &Params, state: &AppState) -> Result<HttpResponse, OAuthError> {
+    let grant_type = params.require("grant_type").map_err(OAuthError::invalid_request)?;
+    tracing::Span::current().record("grant_type", grant_type);
+    let client = rate_limited_client(req, params, state).await?;
     tracing::Span::current().record("client_id", client.app.client_id.as_str());
-    let response = grants::exchange(&state, &client, &grant_type, &params).await?;
+    let response = grants::exchange(state, &client, grant_type, params).await?;
     Ok(no_store(HttpResponse::Ok().json(response)))
 }
 

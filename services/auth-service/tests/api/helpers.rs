@@ -11,6 +11,8 @@ pub const AUDIENCE: &str = "api.knogin.com";
 
 pub struct TestApp {
     pub base: String,
+    /// The admin address (`/metrics`).
+    pub admin: String,
     pub store: Store,
     pub http: reqwest::Client,
     database_url: String,
@@ -28,30 +30,41 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut AuthConfig)) -> Self {
         argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
         let db = TestDatabase::create().await;
-        let base = Self::start(db.url(), adjust).await;
-        Self { base, store: db.store(), http: reqwest::Client::new(), database_url: db.url().to_owned(), _db: Some(db) }
+        let (base, admin) = Self::start(db.url(), adjust).await;
+        let (store, database_url) = (db.store(), db.url().to_owned());
+        Self { base, admin, store, http: reqwest::Client::new(), database_url, _db: Some(db) }
     }
 
     /// Another instance over the database of one already running (which
     /// keeps the database): a second replica, or the same data under
     /// another config.
     pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut AuthConfig)) -> Self {
-        let base = Self::start(database_url, adjust).await;
+        let (base, admin) = Self::start(database_url, adjust).await;
         let store = argus_store::Store::connect(&argus_store::StoreConfig {
             database_url: database_url.to_owned(),
             max_connections: 2,
         })
         .unwrap();
-        Self { base, store, http: reqwest::Client::new(), database_url: database_url.to_owned(), _db: None }
+        Self { base, admin, store, http: reqwest::Client::new(), database_url: database_url.to_owned(), _db: None }
     }
 
-    async fn start(database_url: &str, adjust: impl FnOnce(&mut AuthConfig)) -> String {
+    /// The base URLs of the public and the admin address.
+    async fn start(database_url: &str, adjust: impl FnOnce(&mut AuthConfig)) -> (String, String) {
         let mut config = AuthConfig::local(database_url, ISSUER, "test-pepper");
         adjust(&mut config);
         let app = Application::build(config).await.expect("auth-service starts");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let admin = format!("http://127.0.0.1:{}", app.admin_port());
         tokio::spawn(app.run_until_stopped());
-        base
+        (base, admin)
+    }
+
+    /// `GET /metrics` on the admin address.
+    pub async fn scrape(&self) -> argus_http::testing::Scrape {
+        let r = self.http.get(format!("{}/metrics", self.admin)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+        argus_http::testing::Scrape::parse(&r.text().await.unwrap())
     }
 
     pub fn database_url(&self) -> &str {

@@ -9,6 +9,7 @@ mod client_cache;
 mod errors;
 mod helpers;
 mod jwks;
+mod metrics;
 mod oauth;
 mod shutdown;
 mod sign_in_flood;

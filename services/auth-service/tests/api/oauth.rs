@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{AUDIENCE, ISSUER, TestApp, expect_oauth_error, expect_problem, hidden_field, location_params};
 
 const REDIRECT: &str = "https://integrator.example/callback";
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 pub fn pkce_pair() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(argus_crypto::secrets::random_bytes::<48>());
@@ -60,14 +60,16 @@ async fn sign_in_and_consent(app: &TestApp, browser: &reqwest::Client, query: &s
     browser.post(app.url("/v1/oauth/consent")).form(&form).send().await.unwrap()
 }
 
-struct Setup {
-    app: TestApp,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
     admin: String,
-    client_id: String,
-    secret: String,
+    pub(crate) client_id: String,
+    pub(crate) secret: String,
 }
 
-async fn confidential_code_client() -> Setup {
+/// An app with the code, refresh and client-credentials grants, and a user
+/// (`dispatcher@example.com`, [`PASSWORD`]) who can sign in.
+pub(crate) async fn confidential_code_client() -> Setup {
     let app = TestApp::spawn().await;
     let (tenant, admin) = app.tenant("A").await;
     app.user(&tenant, "dispatcher@example.com", PASSWORD).await;
@@ -746,7 +748,7 @@ async fn the_token_endpoint_is_rate_limited_per_client() {
 
 /// A browser that has opened the sign-in page: the form's fields and the
 /// CSRF cookie to send them with.
-async fn sign_in_form(app: &TestApp, client_id: &str) -> (reqwest::Client, String, String) {
+pub(crate) async fn sign_in_form(app: &TestApp, client_id: &str) -> (reqwest::Client, String, String) {
     let (_, challenge) = pkce_pair();
     let query = authorize_query(client_id, Some(&challenge), "incidents:read", "s");
     let browser = app.browserless();

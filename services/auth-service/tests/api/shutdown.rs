@@ -21,6 +21,7 @@ async fn sigterm_drains_and_exits_cleanly_under_load() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auth-service"))
         .env("ARGUS_DATABASE_URL", &db_url)
         .env("ARGUS_AUTH_ADDR", format!("127.0.0.1:{port}"))
+        .env("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:0")
         .env("ARGUS_SECRET_PEPPER", "test-pepper")
         .env("ARGUS_SHUTDOWN_DRAIN_SECONDS", "1")
         .env("ARGUS_TOKEN_RATE_PER_CLIENT", "100000")

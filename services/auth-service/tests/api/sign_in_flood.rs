@@ -56,6 +56,7 @@ async fn a_sign_in_flood_stays_under_the_pod_memory_limit() {
         std::process::Command::new(env!("CARGO_BIN_EXE_auth-service"))
             .env("ARGUS_DATABASE_URL", app.database_url())
             .env("ARGUS_AUTH_ADDR", format!("127.0.0.1:{port}"))
+            .env("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:0")
             .env("ARGUS_SECRET_PEPPER", "test-pepper")
             // A flood from many addresses: the per-address limit does not
             // save the service here.

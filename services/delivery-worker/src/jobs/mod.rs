@@ -216,6 +216,7 @@ impl JobRunner {
         checkpoint: Option<Value>,
     ) -> Outcome {
         tracing::info!(job_id = %id, kind = %job.kind, attempt, "job started");
+        let started = std::time::Instant::now();
         let control = Arc::new(Control::default());
         control.check(job.progress).ok();
         let heartbeat = tokio::spawn(heartbeat(
@@ -279,6 +280,9 @@ impl JobRunner {
         match self.store.finish_job(tenant, id, attempt, end).await {
             Ok(finished) => {
                 tracing::info!(job_id = %id, attempt, %status, finished, "job ended");
+                if finished {
+                    crate::metrics::job_finished(job.kind, status, started.elapsed());
+                }
                 Outcome::Ack
             }
             Err(e) => {
