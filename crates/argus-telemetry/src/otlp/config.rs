@@ -49,7 +49,7 @@ pub struct OtlpConfig {
     /// span may wait for a batch to fill.
     pub schedule_delay: Duration,
     /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512): spans per request,
-    /// about (spans come in chunks of up to 256).
+    /// about (spans come in chunks of up to 128).
     pub max_export_batch_size: usize,
     /// `OTEL_BSP_MAX_QUEUE_SIZE` (default 2048): spans waiting to be sent at
     /// most; beyond, the oldest are dropped, so a collector that is down
