@@ -223,3 +223,21 @@ fn key_values_follow_the_exporter_spec() {
     assert!(key_values("=value").is_err());
     assert!(key_values("k=%FF").is_err(), "not UTF-8");
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_key_value_list_is_read_without_panicking(list: String) {
+        let _ = key_values(&list);
+    }
+
+    #[test]
+    fn percent_encoded_pairs_read_back(pairs in proptest::collection::vec(("[a-z][a-z0-9._-]{0,12}", proptest::prelude::any::<String>()), 0..6)) {
+        let list: Vec<String> = pairs
+            .iter()
+            .map(|(key, value)| {
+                format!("{key}={}", percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC))
+            })
+            .collect();
+        proptest::prop_assert_eq!(key_values(&list.join(",")).unwrap(), pairs);
+    }
+}
