@@ -9,12 +9,22 @@ pub const SHARED_ENVIRONMENT: &str = "\
   RUST_LOG                       log filter (default info)
   ARGUS_ENV                      live or sandbox (default live)
   OTEL_SERVICE_NAME              service.name of the spans (default: the binary's name)
+  OTEL_RESOURCE_ATTRIBUTES       more resource attributes of exported spans: key=value,... (percent-encoded)
   OTEL_EXPORTER_OTLP_ENDPOINT    OTLP collector; unset: no export (also OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
   OTEL_EXPORTER_OTLP_PROTOCOL    http/protobuf or grpc (also OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)
   OTEL_EXPORTER_OTLP_HEADERS     extra export headers (also OTEL_EXPORTER_OTLP_TRACES_HEADERS)
-  OTEL_EXPORTER_OTLP_TIMEOUT     export timeout, ms (also OTEL_EXPORTER_OTLP_TRACES_TIMEOUT)
+  OTEL_EXPORTER_OTLP_TIMEOUT     export timeout, retries included, ms (default 10000; also OTEL_EXPORTER_OTLP_TRACES_TIMEOUT)
+  OTEL_EXPORTER_OTLP_COMPRESSION gzip or none (also OTEL_EXPORTER_OTLP_TRACES_COMPRESSION)
+  OTEL_EXPORTER_OTLP_CERTIFICATE PEM file of the CAs trusted for an https collector (also OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE)
+  OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY
+                                 PEM client certificate and key for mutual TLS (also
+                                 OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY)
+  OTEL_TRACES_EXPORTER           otlp (default) or none; OTEL_SDK_DISABLED=true turns export off too
   OTEL_BSP_SCHEDULE_DELAY        export batch delay, ms; OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE
   OTEL_TRACES_SAMPLER            standard sampler (default parentbased_always_on), with OTEL_TRACES_SAMPLER_ARG
+  OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+                                 span limits (default 128); OTEL_SPAN_EVENT_COUNT_LIMIT, OTEL_SPAN_LINK_COUNT_LIMIT
+  OTEL_PROPAGATORS               tracecontext (the only one); any other OTEL_ variable stops the service
   ARGUS_TRACE_STORE              keep tenants' spans for the trace lookup (default true)
   ARGUS_TRACE_RETENTION_DAYS     how long they are kept (default 7)";
 

@@ -4,10 +4,11 @@
 #![allow(clippy::expect_used)]
 
 /// The sources of the crates every service reads variables through.
-const SHARED_SOURCES: [&str; 4] = [
+const SHARED_SOURCES: [&str; 5] = [
     include_str!("../../argus-store/src/lib.rs"),
     include_str!("../../argus-telemetry/src/lib.rs"),
-    include_str!("../../argus-telemetry/src/otlp.rs"),
+    include_str!("../../argus-telemetry/src/config.rs"),
+    include_str!("../../argus-telemetry/src/otlp/config.rs"),
     include_str!("../../argus-spans/src/lib.rs"),
 ];
 

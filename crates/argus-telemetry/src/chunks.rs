@@ -38,7 +38,9 @@ impl<T> std::fmt::Debug for Inbox<T> {
 pub(crate) struct FullChunks<T> {
     queue: Mutex<Vec<T>>,
     capacity: usize,
-    /// Spans dropped because the task was behind; the task logs them.
+    /// Spans dropped because the task was behind (and, for the exporter,
+    /// in exports that failed); the task logs them. The span store's writer
+    /// takes the count as it logs it; the exporter keeps the running total.
     pub(crate) dropped: AtomicU64,
     /// The destination's name in `argus_spans_dropped_total`.
     destination: &'static str,

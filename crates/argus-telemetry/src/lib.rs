@@ -10,6 +10,7 @@
 //! `metrics` facade and rendered for Prometheus ([`metrics`]).
 
 mod chunks;
+mod config;
 mod encode;
 mod ids;
 pub mod metrics;
@@ -23,10 +24,10 @@ mod tenant_spans;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argus_types::env::{ConfigError, parse_var, var_or};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
@@ -34,7 +35,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
 
-pub use otlp::OtlpConfig;
+pub use config::{TelemetryConfig, TelemetryError, TracesConfig};
+pub use otlp::{OtlpCompression, OtlpConfig, OtlpProtocol};
 
 /// A finished span for unit tests: sampled, local, internal, named `s`,
 /// started and ended now, without attributes; tests set what they need.
@@ -90,39 +92,6 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// How a service logs and traces. Every service reads the same variables.
-#[derive(Debug, Clone)]
-pub struct TelemetryConfig {
-    /// `OTEL_SERVICE_NAME` (default: the binary's name): `service.name` of
-    /// every span, and the `service` of the spans it stores.
-    pub service: String,
-    /// `service.version`.
-    pub version: &'static str,
-    /// `ARGUS_ENV` (default `live`): `deployment.environment.name`.
-    pub environment: String,
-    /// `ARGUS_LOG_FORMAT` (`json` or `pretty`, default json) and `RUST_LOG`.
-    pub log_format: LogFormat,
-    pub log_filter: String,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (unset: no export): OTLP over
-    /// HTTP/protobuf to `$endpoint/v1/traces`, with the standard variables
-    /// [`OtlpConfig`] lists. The sampler reads `OTEL_TRACES_SAMPLER(_ARG)`
-    /// (default: parent-based, always on).
-    pub otlp: Option<OtlpConfig>,
-}
-
-impl TelemetryConfig {
-    pub fn from_environment(service: &'static str, version: &'static str) -> Result<Self, ConfigError> {
-        Ok(Self {
-            service: var_or("OTEL_SERVICE_NAME", service),
-            version,
-            environment: var_or("ARGUS_ENV", "live"),
-            log_format: parse_var("ARGUS_LOG_FORMAT", LogFormat::Json)?,
-            log_filter: var_or("RUST_LOG", "info"),
-            otlp: OtlpConfig::from_environment()?,
-        })
-    }
-}
-
 /// The installed tracing pipeline. [`Telemetry::shutdown`] writes out what
 /// the export and the span store still hold; call it before the process
 /// exits.
@@ -156,7 +125,11 @@ impl Telemetry {
 /// span store). Must run inside a tokio runtime (the export and the tenant
 /// spans' writer are tasks).
 pub fn init_service(config: &TelemetryConfig, tenant_spans: Option<Arc<dyn TenantSpanSink>>) -> Telemetry {
-    let resource = Resource::builder()
+    // Not `Resource::builder()`, which reads OTEL_RESOURCE_ATTRIBUTES from
+    // the process: the configuration has them.
+    let resource = Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes(config.traces.resource_attributes.iter().cloned())
         .with_service_name(config.service.clone())
         .with_attributes([
             KeyValue::new("service.version", config.version),
@@ -165,7 +138,11 @@ pub fn init_service(config: &TelemetryConfig, tenant_spans: Option<Arc<dyn Tenan
         .build();
     let pipeline = pipeline::SpanPipeline::start(config.otlp.clone(), tenant_spans, &resource, &config.service);
     let flushes = pipeline.as_ref().map(pipeline::SpanPipeline::flushes).unwrap_or_default();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource).with_id_generator(ids::StartTimeIds);
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_id_generator(ids::StartTimeIds)
+        .with_sampler(config.traces.sampler.clone())
+        .with_span_limits(config.traces.span_limits);
     if let Some(pipeline) = pipeline {
         builder = builder.with_span_processor(pipeline);
     }

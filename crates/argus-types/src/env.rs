@@ -20,7 +20,16 @@ pub fn parse_var<T: FromStr>(name: &'static str, default: T) -> Result<T, Config
 where
     T::Err: std::fmt::Display,
 {
-    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+    parse_value(name, std::env::var(name).ok().as_deref(), default)
+}
+
+/// `raw`, the value of variable `name` from wherever the caller read it,
+/// parsed as `T`, or `default` when it is `None` or empty.
+pub fn parse_value<T: FromStr>(name: &'static str, raw: Option<&str>, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match raw.filter(|v| !v.is_empty()) {
         None => Ok(default),
         Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError { name, reason: format!("`{raw}`: {e}") }),
     }
@@ -28,7 +37,12 @@ where
 
 /// A boolean variable: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
 pub fn flag(name: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match std::env::var(name).ok().filter(|v| !v.is_empty()).as_deref().map(str::to_ascii_lowercase) {
+    flag_value(name, std::env::var(name).ok().as_deref(), default)
+}
+
+/// [`flag`] of a value the caller read.
+pub fn flag_value(name: &'static str, raw: Option<&str>, default: bool) -> Result<bool, ConfigError> {
+    match raw.filter(|v| !v.is_empty()).map(str::to_ascii_lowercase) {
         None => Ok(default),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
         Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),

@@ -104,6 +104,7 @@ impl Stack {
             environment: "live".into(),
             log_format: argus_telemetry::LogFormat::Pretty,
             log_filter: "warn".into(),
+            traces: Default::default(),
             otlp: None,
         };
         let store = argus_spans::SpanStoreConfig {

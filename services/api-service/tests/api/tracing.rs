@@ -551,6 +551,21 @@ fn an_otlp_protocol_that_is_not_built_in_stops_the_service_at_start_up() {
     assert!(stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && stderr.contains("http/json"), "{stderr}");
 }
 
+#[test]
+fn an_otel_variable_argus_does_not_read_stops_the_service_at_start_up() {
+    // The SDK would ignore it; the operator who set it expects it to act.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_api-service"))
+        .env("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused")
+        .env("ARGUS_API_ADDR", "127.0.0.1:0")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+        .env("OTEL_EXPORTER_OTLP_INSECURE", "true")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("OTEL_EXPORTER_OTLP_INSECURE not supported"), "{stderr}");
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
