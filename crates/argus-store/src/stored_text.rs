@@ -1,44 +1,60 @@
-//! The one place the domain's enums meet their text columns. Rows read a
-//! column through [`Stored`] (`#[diesel(deserialize_as = Stored<T>)]`), so
-//! a value the enum does not know fails the read instead of passing as
-//! text; writes bind `as_str()` of the enum, so a misspelt state cannot
-//! be written.
+//! The one place the domain's enums and the typed ids meet their text
+//! columns. Rows read a column through [`Stored`]
+//! (`#[diesel(deserialize_as = Stored<T>)]`, or `Stored<T>` as the loaded
+//! type of a single column), so a value the type does not accept (a state
+//! the enum does not know, an id of another kind or malformed) fails the
+//! read instead of passing as text; writes bind `as_str()` of the enum or
+//! id, so a misspelt state cannot be written.
 
+use std::fmt::Display;
 use std::str::FromStr;
 
-use argus_domain::DomainError;
 use diesel::Queryable;
 use diesel::deserialize;
 use diesel::pg::Pg;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{Array, Nullable, Text};
 
-/// A text column read as the domain enum `T`.
+use crate::StoreError;
+
+/// A text column read as `T`: a domain enum or a typed id.
 pub struct Stored<T>(T);
 
-impl<T: FromStr<Err = DomainError>> Queryable<Text, Pg> for Stored<T> {
+impl<T: FromStr<Err: Display>> Queryable<Text, Pg> for Stored<T> {
     type Row = String;
 
     fn build(text: String) -> deserialize::Result<Self> {
-        Ok(Self(text.parse()?))
+        Ok(Self(parse_stored(&text)?))
     }
 }
 
-impl<T: FromStr<Err = DomainError>> Queryable<Nullable<Text>, Pg> for Stored<Option<T>> {
+impl<T: FromStr<Err: Display>> Queryable<Nullable<Text>, Pg> for Stored<Option<T>> {
     type Row = Option<String>;
 
     fn build(text: Option<String>) -> deserialize::Result<Self> {
-        Ok(Self(text.map(|t| t.parse()).transpose()?))
+        Ok(Self(text.as_deref().map(parse_stored).transpose()?))
     }
 }
 
-/// Reads a text value selected outside a [`Stored`] row.
-pub(crate) fn parse_stored<T: FromStr<Err = DomainError>>(text: &str) -> Result<T, crate::StoreError> {
-    text.parse().map_err(|e: DomainError| crate::StoreError::Corrupt(e.to_string()))
+impl<T: FromStr<Err: Display>> Queryable<Array<Text>, Pg> for Stored<Vec<T>> {
+    type Row = Vec<String>;
+
+    fn build(texts: Vec<String>) -> deserialize::Result<Self> {
+        Ok(Self(texts.iter().map(|t| parse_stored(t)).collect::<Result<_, _>>()?))
+    }
+}
+
+fn parse_stored<T: FromStr<Err: Display>>(text: &str) -> Result<T, StoreError> {
+    text.parse().map_err(|e| StoreError::Corrupt(format!("stored `{text}`: {e}")))
 }
 
 impl<T> Stored<T> {
     /// What `deserialize_as` calls to get the field's value.
     pub fn try_into(self) -> Result<T, std::convert::Infallible> {
         Ok(self.0)
+    }
+
+    /// The value of a column loaded as `Stored<T>` on its own.
+    pub(crate) fn into_inner(self) -> T {
+        self.0
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{WebhookRecord, WebhookRow};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, webhook_deliveries, webhooks};
-use crate::stored_text::{Stored, parse_stored};
+use crate::stored_text::Stored;
 use crate::{Page, Store, StoreError, parse_id};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -123,7 +123,7 @@ async fn requeue_delivery(
     webhook: &WebhookId,
     delivery: &DeliveryId,
 ) -> Result<Option<DeliveryRecord>, StoreError> {
-    let status: Option<String> = webhook_deliveries::table
+    let status: Option<Stored<DeliveryStatus>> = webhook_deliveries::table
         .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
         .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
         .filter(webhook_deliveries::id.eq(delivery.as_str()))
@@ -132,7 +132,7 @@ async fn requeue_delivery(
         .first(conn)
         .await
         .optional()?;
-    match status.as_deref().map(parse_stored::<DeliveryStatus>).transpose()? {
+    match status.map(Stored::into_inner) {
         None => return Ok(None),
         Some(settled) if settled.is_terminal() => {}
         Some(other) => {
