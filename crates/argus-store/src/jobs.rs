@@ -12,7 +12,7 @@
 use argus_domain::{CallbackStatus, DomainEvent, JobKind, JobOutcome, JobStatus};
 use argus_messages::proto;
 use argus_types::pagination::fetch_limit;
-use argus_types::{JobId, TenantId};
+use argus_types::{EventId, JobId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -22,7 +22,7 @@ use crate::domain::record_event;
 use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, job_input_chunks, job_result_chunks, jobs};
-use crate::stored_text::{Stored, parse_stored};
+use crate::stored_text::Stored;
 use crate::{Page, Store, StoreError};
 
 /// Results are stored (and streamed) in chunks of at most this many bytes.
@@ -31,8 +31,12 @@ pub const RESULT_CHUNK_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
 pub struct JobRecord {
-    pub id: String,
-    pub tenant_id: String,
+    #[diesel(deserialize_as = Stored<JobId>)]
+    pub id: JobId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
+    /// The `client_id` of the token that created the job: an app's id, or
+    /// `argusctl` for an admin token, so not a [`argus_types::ClientId`].
     pub client_id: String,
     #[diesel(deserialize_as = Stored<JobKind>)]
     pub kind: JobKind,
@@ -50,7 +54,8 @@ pub struct JobRecord {
     #[diesel(deserialize_as = Stored<Option<CallbackStatus>>)]
     pub callback_status: Option<CallbackStatus>,
     pub callback_attempts: i32,
-    pub event_id: Option<String>,
+    #[diesel(deserialize_as = Stored<Option<EventId>>)]
+    pub event_id: Option<EventId>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -78,6 +83,7 @@ impl JobRecord {
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub id: JobId,
+    /// See [`JobRecord::client_id`].
     pub client_id: String,
     pub kind: JobKind,
     pub input: Value,
@@ -165,9 +171,22 @@ pub struct CallbackContext {
     pub secret_sealed: Vec<u8>,
     pub status: Option<CallbackStatus>,
     pub attempts: i32,
-    pub event_id: String,
+    pub event_id: EventId,
     /// The envelope of the job's terminal event: the callback's body.
     pub envelope: Value,
+}
+
+/// The columns [`CallbackContext`] is made of, each optional in the row.
+#[derive(Queryable)]
+struct CallbackRow {
+    url: Option<String>,
+    secret_sealed: Option<Vec<u8>>,
+    #[diesel(deserialize_as = Stored<Option<CallbackStatus>>)]
+    status: Option<CallbackStatus>,
+    attempts: i32,
+    #[diesel(deserialize_as = Stored<Option<EventId>>)]
+    event_id: Option<EventId>,
+    envelope: Option<Value>,
 }
 
 /// What `DELETE /v1/jobs/{id}` did.
@@ -216,7 +235,7 @@ async fn finish_locked(
     };
     // Chunks of earlier attempts, or of this one when it has no result, are
     // not the result.
-    let stale = job_result_chunks::table.filter(job_result_chunks::job_id.eq(&job.id));
+    let stale = job_result_chunks::table.filter(job_result_chunks::job_id.eq(job.id.as_str()));
     match end.result {
         Some(_) => diesel::delete(stale.filter(job_result_chunks::attempt.ne(job.attempts))).execute(conn).await?,
         None => diesel::delete(stale).execute(conn).await?,
@@ -225,7 +244,7 @@ async fn finish_locked(
         for (seq, chunk) in body.chunks(RESULT_CHUNK_BYTES).enumerate() {
             diesel::insert_into(job_result_chunks::table)
                 .values((
-                    job_result_chunks::job_id.eq(&job.id),
+                    job_result_chunks::job_id.eq(job.id.as_str()),
                     job_result_chunks::attempt.eq(job.attempts),
                     job_result_chunks::seq.eq(i32::try_from(seq).unwrap_or(i32::MAX)),
                     job_result_chunks::data.eq(chunk),
@@ -235,11 +254,11 @@ async fn finish_locked(
         }
     }
     // The input is done with; dropping it frees the tenant's quota.
-    diesel::delete(job_input_chunks::table.filter(job_input_chunks::job_id.eq(&job.id))).execute(conn).await?;
+    diesel::delete(job_input_chunks::table.filter(job_input_chunks::job_id.eq(job.id.as_str()))).execute(conn).await?;
     let callback = job.callback_url.is_some();
     let record = diesel::update(jobs::table)
         .filter(jobs::tenant_id.eq(tenant.as_str()))
-        .filter(jobs::id.eq(&job.id))
+        .filter(jobs::id.eq(job.id.as_str()))
         .set((
             jobs::status.eq(end.outcome.status().as_str()),
             jobs::progress.eq(if end.outcome == JobOutcome::Succeeded { 1.0 } else { job.progress }),
@@ -263,7 +282,7 @@ async fn finish_locked(
     record_event(conn, &event).await?;
     if callback {
         let task = proto::JobCallbackTask {
-            job_id: record.id.clone(),
+            job_id: record.id.to_string(),
             tenant_id: tenant.to_string(),
             event_id: event.id.to_string(),
         };
@@ -357,7 +376,7 @@ impl Store {
             .select(JobRecord::as_select())
             .load(&mut conn)
             .await?;
-        Ok(Page::from_overfetch(items, limit, |j| j.id.clone()))
+        Ok(Page::from_overfetch(items, limit, |j| j.id.to_string()))
     }
 
     /// Cancels a queued job at once (announcing `job.cancelled`), or asks a
@@ -601,8 +620,7 @@ impl Store {
     /// is gone.
     pub async fn callback_context(&self, tenant: &TenantId, id: &JobId) -> Result<Option<CallbackContext>, StoreError> {
         let mut conn = self.conn().await?;
-        type Row = (Option<String>, Option<Vec<u8>>, Option<String>, i32, Option<String>, Option<Value>);
-        let row: Option<Row> = jobs::table
+        let row: Option<CallbackRow> = jobs::table
             .left_join(events::table.on(events::id.nullable().eq(jobs::event_id)))
             .filter(jobs::tenant_id.eq(tenant.as_str()))
             .filter(jobs::id.eq(id.as_str()))
@@ -618,10 +636,14 @@ impl Store {
             .await
             .optional()?;
         Ok(match row {
-            Some((Some(url), Some(secret_sealed), status, attempts, Some(event_id), Some(envelope))) => {
-                let status = status.as_deref().map(parse_stored).transpose()?;
-                Some(CallbackContext { url, secret_sealed, status, attempts, event_id, envelope })
-            }
+            Some(CallbackRow {
+                url: Some(url),
+                secret_sealed: Some(secret_sealed),
+                status,
+                attempts,
+                event_id: Some(event_id),
+                envelope: Some(envelope),
+            }) => Some(CallbackContext { url, secret_sealed, status, attempts, event_id, envelope }),
             _ => None,
         })
     }

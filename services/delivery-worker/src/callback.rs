@@ -52,7 +52,7 @@ impl Deliverer {
             Err(e) => return Outcome::DeadLetter { reason: format!("callback body: {e}") },
         };
         let attempted_at = Utc::now();
-        let headers = signature_headers(&ctx.event_id, attempted_at.timestamp(), &body, &[key]);
+        let headers = signature_headers(ctx.event_id.as_str(), attempted_at.timestamp(), &body, &[key]);
         let sent = {
             let _slot = self.sending.acquire().await.ok();
             let _sending = Sending::start(Delivered::JobCallback);

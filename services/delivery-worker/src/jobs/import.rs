@@ -73,7 +73,6 @@ struct Resume {
 }
 
 pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, RunError> {
-    let id: JobId = run.job.id.parse().map_err(|_| RunError::invalid("the job id is malformed"))?;
     let lines = run.job.input["lines"].as_u64().unwrap_or(0);
     let mut at: Resume = run.checkpoint.clone().and_then(|c| serde_json::from_value(c).ok()).unwrap_or(Resume {
         next_line: 1,
@@ -83,7 +82,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
     let reporter = format!("import:{}", run.job.id);
     let batch_size = runner.import_batch.max(1);
     let mut batch: Vec<(usize, String)> = Vec::with_capacity(batch_size);
-    let mut chunk = runner.store.job_input_chunk_at(run.tenant, &id, at.next_line).await?;
+    let mut chunk = runner.store.job_input_chunk_at(run.tenant, &run.job.id, at.next_line).await?;
     while let Some(current) = chunk {
         let text = String::from_utf8(current.data).map_err(|_| RunError::invalid("input.ndjson is not UTF-8"))?;
         for (number, line) in (current.first_line..).zip(text.split_terminator('\n')) {
@@ -96,10 +95,10 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                 at.done += batch.len() as u64;
                 at.next_line = number + 1;
                 batch.clear();
-                save(runner, run, &id, &at, lines).await?;
+                save(runner, run, &run.job.id, &at, lines).await?;
             }
         }
-        chunk = runner.store.job_input_chunk(run.tenant, &id, current.seq + 1).await?;
+        chunk = runner.store.job_input_chunk(run.tenant, &run.job.id, current.seq + 1).await?;
     }
     if !batch.is_empty() {
         import_batch(runner, run, &reporter, &batch, &mut at.report).await?;

@@ -84,7 +84,7 @@ impl From<JobRecord> for JobView {
             result_url: (j.status == JobStatus::Succeeded && !result_expired(&j))
                 .then(|| format!("/v1/jobs/{}/result", j.id)),
             result_expires_at: j.result_expires_at,
-            id: j.id,
+            id: j.id.into(),
             kind: j.kind.to_string(),
             status: j.status.to_string(),
             progress: j.progress,
@@ -193,7 +193,7 @@ pub async fn job_result(
     let (Some(content_type), Some(len)) = (job.result_content_type.clone(), job.result_bytes) else {
         return Err(ApiError::Store(argus_store::StoreError::Corrupt(format!("job {} has no result", job.id))));
     };
-    let id = job_id(&job.id)?;
+    let id = job.id.clone();
     let tenant = caller.tenant().clone();
     let store = state.store.clone();
     let attempt = job.attempts;
