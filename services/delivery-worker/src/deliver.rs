@@ -201,12 +201,8 @@ impl Deliverer {
         if message.redelivered || message.retry_count > 0 {
             let now = Utc::now();
             for d in &fanned.retrying {
-                let (Ok(delivery), Ok(webhook)) = (d.id.parse::<DeliveryId>(), d.webhook_id.parse::<WebhookId>())
-                else {
-                    continue;
-                };
                 let delay = d.next_attempt_at.map_or(0, |at| (at - now).num_milliseconds().max(0) as u64);
-                let next = task(&tenant, &event_id, &delivery, &webhook, d.attempts + 1);
+                let next = task(&tenant, &event_id, &d.id, &d.webhook_id, d.attempts + 1);
                 follow_ups.push((Outcome::Retry { delay_ms: delay }, next));
             }
         }
@@ -304,7 +300,7 @@ impl Deliverer {
     /// tenant with as many requests in flight as it may gets none more: the
     /// delivery is deferred, unattempted.
     async fn attempt(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
-        let tried = caught(attempt_ids(ctx)?, self.send_once(ctx)).await;
+        let tried = caught(attempt_ids(ctx), self.send_once(ctx)).await;
         match &tried {
             Ok(Try::Made(made, _)) => {
                 let disabled = !ctx.webhook.enabled || made.record.disable.is_some();
@@ -317,7 +313,7 @@ impl Deliverer {
     }
 
     async fn send_once(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
-        let ids = attempt_ids(ctx)?;
+        let ids = attempt_ids(ctx);
         let attempted_at = Utc::now();
         let not_sent = |error: String, outcome: Outcome| unsent(ids.clone(), attempted_at, error, outcome);
         if !ctx.webhook.enabled {
@@ -325,7 +321,7 @@ impl Deliverer {
             return Ok(not_sent(format!("not sent: the webhook is disabled ({why})"), Outcome::Ack));
         }
         let AttemptIds { delivery, webhook, attempt } = ids.clone();
-        let Some(_slots) = self.claim(&ctx.webhook.tenant_id, &ctx.webhook.id) else {
+        let Some(_slots) = self.claim(ctx.webhook.tenant_id.as_str(), ctx.webhook.id.as_str()) else {
             return Ok(Try::Deferred { delivery, webhook, attempt });
         };
         let (headers, body) = match self.signed_request(ctx, attempted_at.timestamp()) {
@@ -363,7 +359,7 @@ impl Deliverer {
     /// secret is still in its overlap, both signatures are sent.
     fn signed_request(&self, ctx: &DeliveryContext, timestamp: i64) -> Result<(HeaderMap, Vec<u8>), String> {
         let body = serde_json::to_vec(&ctx.envelope).map_err(|e| format!("event body: {e}"))?;
-        let msg_id = &ctx.delivery.event_id;
+        let msg_id = ctx.delivery.event_id.as_str();
         let mut keys = vec![self.key(&ctx.webhook.secret_sealed)?];
         if let (Some(previous), Some(until)) =
             (&ctx.webhook.previous_secret_sealed, ctx.webhook.previous_secret_expires_at)
@@ -389,13 +385,12 @@ struct AttemptIds {
     attempt: i32,
 }
 
-fn attempt_ids(ctx: &DeliveryContext) -> Result<AttemptIds, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt(what.into());
-    Ok(AttemptIds {
-        delivery: ctx.delivery.id.parse().map_err(|_| corrupt("delivery id"))?,
-        webhook: ctx.webhook.id.parse().map_err(|_| corrupt("webhook id"))?,
+fn attempt_ids(ctx: &DeliveryContext) -> AttemptIds {
+    AttemptIds {
+        delivery: ctx.delivery.id.clone(),
+        webhook: ctx.webhook.id.clone(),
         attempt: ctx.delivery.attempts + 1,
-    })
+    }
 }
 
 /// A failed attempt that sent nothing, recorded with why.

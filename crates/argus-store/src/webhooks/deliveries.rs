@@ -13,15 +13,19 @@ use super::{WebhookRecord, WebhookRow};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, webhook_deliveries, webhooks};
 use crate::stored_text::Stored;
-use crate::{Page, Store, StoreError, parse_id};
+use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhook_deliveries, check_for_backend(diesel::pg::Pg))]
 pub struct DeliveryRecord {
-    pub id: String,
-    pub tenant_id: String,
-    pub webhook_id: String,
-    pub event_id: String,
+    #[diesel(deserialize_as = Stored<DeliveryId>)]
+    pub id: DeliveryId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
+    #[diesel(deserialize_as = Stored<WebhookId>)]
+    pub webhook_id: WebhookId,
+    #[diesel(deserialize_as = Stored<EventId>)]
+    pub event_id: EventId,
     pub event_type: String,
     #[diesel(deserialize_as = Stored<DeliveryStatus>)]
     pub status: DeliveryStatus,
@@ -79,14 +83,14 @@ async fn subscribed_webhooks(
     tenant: &TenantId,
     event_type: &str,
 ) -> Result<Vec<WebhookId>, StoreError> {
-    let ids: Vec<String> = webhooks::table
+    let ids: Vec<Stored<WebhookId>> = webhooks::table
         .filter(webhooks::tenant_id.eq(tenant.as_str()))
         .filter(webhooks::enabled.eq(true))
         .filter(webhooks::events.contains(vec![event_type.to_owned()]))
         .select(webhooks::id)
         .load(conn)
         .await?;
-    ids.iter().map(|i| parse_id(i)).collect()
+    Ok(ids.into_iter().map(Stored::into_inner).collect())
 }
 
 /// Creates the delivery of `event` to `webhook` unless it exists (the
@@ -268,9 +272,9 @@ impl Store {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let Some(record) = requeue_delivery(conn, tenant, webhook, delivery).await? else { return Ok(None) };
             let task = proto::DeliveryTask {
-                delivery_id: record.id.clone(),
-                webhook_id: record.webhook_id.clone(),
-                event_id: record.event_id.clone(),
+                delivery_id: record.id.to_string(),
+                webhook_id: record.webhook_id.to_string(),
+                event_id: record.event_id.to_string(),
                 tenant_id: tenant.to_string(),
                 attempt: 0,
             };
@@ -309,7 +313,7 @@ impl Store {
             query = query.filter(webhook_deliveries::event_type.eq(t.clone()));
         }
         let rows = query.load(&mut conn).await?;
-        Ok(Page::from_overfetch(rows, limit, |d| d.id.clone()))
+        Ok(Page::from_overfetch(rows, limit, |d| d.id.to_string()))
     }
 
     /// The delivery, its webhook and the event body, for sending.

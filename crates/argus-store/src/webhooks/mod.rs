@@ -16,13 +16,16 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::schema::{tenants, webhooks};
+use crate::stored_text::Stored;
 use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhooks, check_for_backend(diesel::pg::Pg))]
 pub struct WebhookRow {
-    pub id: String,
-    pub tenant_id: String,
+    #[diesel(deserialize_as = Stored<WebhookId>)]
+    pub id: WebhookId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
     pub url: String,
     pub events: Vec<String>,
     pub description: String,
@@ -130,7 +133,7 @@ impl Store {
             query = query.filter(webhooks::id.gt(after.as_str()));
         }
         let rows = query.load(&mut conn).await?;
-        Ok(Page::from_overfetch(rows, limit, |w| w.id.clone()))
+        Ok(Page::from_overfetch(rows, limit, |w| w.id.to_string()))
     }
 
     pub async fn update_webhook(

@@ -65,7 +65,7 @@ pub struct WebhookView {
 impl From<WebhookRecord> for WebhookView {
     fn from(w: WebhookRecord) -> Self {
         Self {
-            id: w.id,
+            id: w.id.into(),
             url: w.url,
             events: w.events,
             description: w.description,
@@ -107,8 +107,8 @@ pub struct DeliveryView {
 impl From<DeliveryRecord> for DeliveryView {
     fn from(d: DeliveryRecord) -> Self {
         Self {
-            id: d.id,
-            event_id: d.event_id,
+            id: d.id.into(),
+            event_id: d.event_id.into(),
             event_type: d.event_type,
             status: d.status.to_string(),
             attempts: d.attempts,
@@ -462,5 +462,5 @@ pub async fn retry_delivery(
     check_manual_send(&state, caller.tenant())?;
     let record = state.store.resend_delivery(caller.tenant(), &wid, &did).await?.ok_or_else(missing)?;
     Ok(HttpResponse::Accepted()
-        .json(QueuedDelivery { delivery_id: record.id, status: DeliveryStatus::Queued.as_str() }))
+        .json(QueuedDelivery { delivery_id: record.id.into(), status: DeliveryStatus::Queued.as_str() }))
 }
