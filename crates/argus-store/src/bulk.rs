@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::domain::{EntityRecord, RelationshipRecord};
 use crate::schema::{entities, relationships};
+use crate::stored_text::Stored;
 use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -28,9 +29,9 @@ pub struct ImportEntity {
 #[derive(Debug, Clone)]
 pub struct ImportRelationship {
     pub external_id: String,
-    /// Entity ids (`ent_…`), resolved from the importer's external ids.
-    pub source_id: String,
-    pub target_id: String,
+    /// Resolved from the importer's external ids.
+    pub source_id: EntityId,
+    pub target_id: EntityId,
     pub kind: String,
 }
 
@@ -62,14 +63,6 @@ struct Inserted {
 fn tally(rows: &[Inserted]) -> Upserted {
     let created = rows.iter().filter(|r| r.inserted).count() as u64;
     Upserted { created, updated: rows.len() as u64 - created }
-}
-
-#[derive(QueryableByName)]
-struct ExternalId {
-    #[diesel(sql_type = Text)]
-    external_id: String,
-    #[diesel(sql_type = Text)]
-    id: String,
 }
 
 impl Store {
@@ -104,16 +97,15 @@ impl Store {
         &self,
         tenant: &TenantId,
         external_ids: &[&str],
-    ) -> Result<HashMap<String, String>, StoreError> {
+    ) -> Result<HashMap<String, EntityId>, StoreError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<ExternalId> = diesel::sql_query(
-            "SELECT external_id, id FROM entities WHERE tenant_id = $1 AND external_id = ANY($2::text[])",
-        )
-        .bind::<Text, _>(tenant.as_str())
-        .bind::<Array<Text>, _>(external_ids)
-        .load(&mut conn)
-        .await?;
-        Ok(rows.into_iter().map(|r| (r.external_id, r.id)).collect())
+        let rows: Vec<(Option<String>, Stored<EntityId>)> = entities::table
+            .filter(entities::tenant_id.eq(tenant.as_str()))
+            .filter(entities::external_id.eq_any(external_ids))
+            .select((entities::external_id, entities::id))
+            .load(&mut conn)
+            .await?;
+        Ok(rows.into_iter().filter_map(|(external, id)| Some((external?, id.into_inner()))).collect())
     }
 
     /// Inserts relationships; one whose external id, or whose source,
@@ -207,7 +199,7 @@ impl Store {
             .select(RelationshipRecord::as_select())
             .load(&mut conn)
             .await?;
-        Ok(Page::from_overfetch(items, limit, |r| r.id.clone()))
+        Ok(Page::from_overfetch(items, limit, |r| r.id.to_string()))
     }
 
     /// The tenant's entities in id order: those with these ids (others are
@@ -306,7 +298,8 @@ impl Store {
 #[derive(Debug)]
 pub struct VersionedGraph {
     pub version: i64,
-    /// Entity ids in id order.
+    /// Entity ids in id order, as the text `argus-analytics` (which knows
+    /// no typed ids) builds its graph from: up to millions, not records.
     pub nodes: Vec<String>,
     /// `(source, target)` indexes into `nodes`.
     pub edges: Vec<(u32, u32)>,

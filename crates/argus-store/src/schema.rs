@@ -285,6 +285,7 @@ diesel::table! {
     entities (id) {
         id -> Text,
         tenant_id -> Text,
+        external_id -> Nullable<Text>,
         kind -> Text,
         name -> Text,
         attributes -> Jsonb,

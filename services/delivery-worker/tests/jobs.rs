@@ -960,7 +960,7 @@ async fn a_tenant_with_hanging_endpoints_holds_only_its_share_of_the_worker() {
 /// External id → entity id, for ids the import created.
 async fn entity_ids(stack: &Stack, tenant: &TenantId, external: &[&str]) -> Vec<String> {
     let map = stack.store.entity_ids_by_external_id(tenant, external).await.unwrap();
-    external.iter().map(|e| map[*e].clone()).collect()
+    external.iter().map(|e| map[*e].to_string()).collect()
 }
 
 async fn import(stack: &Stack, caller: &Caller, ndjson: &str) {

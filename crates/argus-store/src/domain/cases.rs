@@ -15,8 +15,10 @@ use crate::{Page, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cases, check_for_backend(diesel::pg::Pg))]
 struct CaseRow {
-    id: String,
-    tenant_id: String,
+    #[diesel(deserialize_as = Stored<CaseId>)]
+    id: CaseId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    tenant_id: TenantId,
     title: String,
     description: String,
     #[diesel(deserialize_as = Stored<CaseStatus>)]
@@ -30,20 +32,21 @@ struct CaseRow {
 /// A case with the ids of its linked incidents.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
-    pub id: String,
-    pub tenant_id: String,
+    pub id: CaseId,
+    pub tenant_id: TenantId,
     pub title: String,
     pub description: String,
     pub status: CaseStatus,
+    /// Whoever the caller names: free text, not user ids.
     pub assignees: Vec<String>,
-    pub incident_ids: Vec<String>,
+    pub incident_ids: Vec<IncidentId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
 }
 
 impl CaseRow {
-    fn with_incidents(self, incident_ids: Vec<String>) -> CaseRecord {
+    fn with_incidents(self, incident_ids: Vec<IncidentId>) -> CaseRecord {
         CaseRecord {
             id: self.id,
             tenant_id: self.tenant_id,
@@ -87,15 +90,16 @@ pub struct CaseFilter {
 async fn case_incident_ids(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
-    case: &str,
-) -> Result<Vec<String>, StoreError> {
-    Ok(case_incidents::table
+    case: &CaseId,
+) -> Result<Vec<IncidentId>, StoreError> {
+    let ids: Vec<Stored<IncidentId>> = case_incidents::table
         .filter(case_incidents::tenant_id.eq(tenant.as_str()))
-        .filter(case_incidents::case_id.eq(case))
+        .filter(case_incidents::case_id.eq(case.as_str()))
         .order(case_incidents::incident_id)
         .select(case_incidents::incident_id)
         .load(conn)
-        .await?)
+        .await?;
+    Ok(ids.into_iter().map(Stored::into_inner).collect())
 }
 
 /// Links incidents to a case; an id that is not an incident of this tenant
@@ -104,7 +108,7 @@ async fn case_incident_ids(
 async fn link_incidents(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
-    case: &str,
+    case: &CaseId,
     ids: &[IncidentId],
 ) -> Result<(), StoreError> {
     if ids.is_empty() {
@@ -125,7 +129,7 @@ async fn link_incidents(
         .map(|i| {
             (
                 case_incidents::tenant_id.eq(tenant.as_str()),
-                case_incidents::case_id.eq(case),
+                case_incidents::case_id.eq(case.as_str()),
                 case_incidents::incident_id.eq(*i),
             )
         })
@@ -217,7 +221,7 @@ impl Store {
                 let unlink: Vec<&str> = changes.unlink_incidents.iter().map(IncidentId::as_str).collect();
                 diesel::delete(case_incidents::table)
                     .filter(case_incidents::tenant_id.eq(tenant.as_str()))
-                    .filter(case_incidents::case_id.eq(&row.id))
+                    .filter(case_incidents::case_id.eq(row.id.as_str()))
                     .filter(case_incidents::incident_id.eq_any(unlink))
                     .execute(conn)
                     .await?;
@@ -299,15 +303,17 @@ impl Store {
             query = query.filter(cases::assignees.contains(vec![assignee.clone()]));
         }
         let rows: Vec<CaseRow> = query.load(&mut conn).await?;
-        let page = Page::from_overfetch(rows, limit, |r| r.id.clone());
+        let page = Page::from_overfetch(rows, limit, |r| r.id.to_string());
         let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
-        let links: Vec<(String, String)> = case_incidents::table
+        let links: Vec<(Stored<CaseId>, Stored<IncidentId>)> = case_incidents::table
             .filter(case_incidents::tenant_id.eq(tenant.as_str()))
             .filter(case_incidents::case_id.eq_any(&ids))
             .order((case_incidents::case_id, case_incidents::incident_id))
             .select((case_incidents::case_id, case_incidents::incident_id))
             .load(&mut conn)
             .await?;
+        let links: Vec<(CaseId, IncidentId)> =
+            links.into_iter().map(|(c, i)| (c.into_inner(), i.into_inner())).collect();
         let items = page
             .items
             .into_iter()

@@ -15,8 +15,10 @@ use crate::{Page, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = entities, check_for_backend(diesel::pg::Pg))]
 pub struct EntityRecord {
-    pub id: String,
-    pub tenant_id: String,
+    #[diesel(deserialize_as = Stored<EntityId>)]
+    pub id: EntityId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
     #[diesel(deserialize_as = Stored<EntityKind>)]
     pub kind: EntityKind,
     pub name: String,
@@ -28,10 +30,14 @@ pub struct EntityRecord {
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = relationships, check_for_backend(diesel::pg::Pg))]
 pub struct RelationshipRecord {
-    pub id: String,
-    pub tenant_id: String,
-    pub source_id: String,
-    pub target_id: String,
+    #[diesel(deserialize_as = Stored<RelationshipId>)]
+    pub id: RelationshipId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
+    #[diesel(deserialize_as = Stored<EntityId>)]
+    pub source_id: EntityId,
+    #[diesel(deserialize_as = Stored<EntityId>)]
+    pub target_id: EntityId,
     pub kind: String,
     pub created_at: DateTime<Utc>,
 }
@@ -103,7 +109,7 @@ impl Store {
             query = query.filter(entities::name.ilike(format!("%{escaped}%")));
         }
         let rows = query.load(&mut conn).await?;
-        Ok(Page::from_overfetch(rows, limit, |r| r.id.clone()))
+        Ok(Page::from_overfetch(rows, limit, |r| r.id.to_string()))
     }
 
     /// Links two entities of this tenant (idempotent on source, target and

@@ -16,8 +16,10 @@ use crate::{Page, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = incidents, check_for_backend(diesel::pg::Pg))]
 pub struct IncidentRecord {
-    pub id: String,
-    pub tenant_id: String,
+    #[diesel(deserialize_as = Stored<IncidentId>)]
+    pub id: IncidentId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
     pub title: String,
     pub description: String,
     #[diesel(deserialize_as = Stored<IncidentStatus>)]
@@ -25,6 +27,8 @@ pub struct IncidentRecord {
     #[diesel(deserialize_as = Stored<Severity>)]
     pub severity: Severity,
     pub location: Option<String>,
+    /// The subject of the token that reported it (a user's or an app's id)
+    /// or `import:<job id>`: text of several kinds.
     pub reporter: String,
     pub occurred_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -203,6 +207,6 @@ impl Store {
             query = query.filter(incidents::created_at.lt(t));
         }
         let rows = query.load(&mut conn).await?;
-        Ok(Page::from_overfetch(rows, limit, |r| r.id.clone()))
+        Ok(Page::from_overfetch(rows, limit, |r| r.id.to_string()))
     }
 }

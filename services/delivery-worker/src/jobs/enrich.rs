@@ -18,7 +18,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
     let entities: Vec<EntityRecord> = loaded
         .into_iter()
         .map(|e| EntityRecord {
-            id: e.id,
+            id: e.id.into(),
             kind: e.kind.to_string(),
             name: e.name,
             attributes: match e.attributes {

@@ -2,7 +2,6 @@
 
 use argus_store::Page;
 use argus_store::domain::{CaseRecord, EntityRecord, IncidentRecord, RelationshipRecord};
-use argus_types::{CaseId, EntityId};
 use chrono::{DateTime, Utc};
 use juniper::{GraphQLEnum, GraphQLInputObject, ID, graphql_object};
 
@@ -71,7 +70,7 @@ pub struct Incident(pub(super) IncidentRecord);
 #[graphql_object(context = Ctx)]
 impl Incident {
     fn id(&self) -> ID {
-        ID::new(&self.0.id)
+        ID::new(self.0.id.as_str())
     }
     fn title(&self) -> &str {
         &self.0.title
@@ -112,7 +111,7 @@ pub struct Case(pub(super) CaseRecord);
 #[graphql_object(context = Ctx)]
 impl Case {
     fn id(&self) -> ID {
-        ID::new(&self.0.id)
+        ID::new(self.0.id.as_str())
     }
     fn title(&self) -> &str {
         &self.0.title
@@ -128,13 +127,12 @@ impl Case {
     }
     /// The ids of the linked incidents (readable with `cases:read` alone).
     fn incident_ids(&self) -> Vec<ID> {
-        self.0.incident_ids.iter().map(ID::new).collect()
+        self.0.incident_ids.iter().map(|i| ID::new(i.as_str())).collect()
     }
     /// The linked incidents themselves; needs `incidents:read` too.
     async fn incidents(&self, #[graphql(context)] ctx: &Ctx) -> GqlResult<Option<Vec<Incident>>> {
         ctx.require("incidents:read")?;
-        let id: CaseId = parse_id(&ID::new(&self.0.id), "case")?;
-        Ok(Some(ctx.store.case_incidents(ctx.tenant(), &id).await?.into_iter().map(Incident).collect()))
+        Ok(Some(ctx.store.case_incidents(ctx.tenant(), &self.0.id).await?.into_iter().map(Incident).collect()))
     }
     fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -153,7 +151,7 @@ pub struct Entity(pub(super) EntityRecord);
 #[graphql_object(context = Ctx)]
 impl Entity {
     fn id(&self) -> ID {
-        ID::new(&self.0.id)
+        ID::new(self.0.id.as_str())
     }
     fn kind(&self) -> EntityKind {
         self.0.kind.into()
@@ -178,10 +176,14 @@ impl Entity {
         if !(1..=MAX_RELATIONSHIPS).contains(&first) {
             return Err(GqlError::new("BAD_USER_INPUT", format!("`first` must be between 1 and {MAX_RELATIONSHIPS}")));
         }
-        let id: EntityId = parse_id(&ID::new(&self.0.id), "entity")?;
         let limit = usize::try_from(first).unwrap_or(50);
         Ok(Some(
-            ctx.store.entity_relationships(ctx.tenant(), &id, limit).await?.into_iter().map(Relationship).collect(),
+            ctx.store
+                .entity_relationships(ctx.tenant(), &self.0.id, limit)
+                .await?
+                .into_iter()
+                .map(Relationship)
+                .collect(),
         ))
     }
 }
@@ -192,16 +194,16 @@ pub struct Relationship(pub(super) RelationshipRecord);
 #[graphql_object(context = Ctx)]
 impl Relationship {
     fn id(&self) -> ID {
-        ID::new(&self.0.id)
+        ID::new(self.0.id.as_str())
     }
     fn kind(&self) -> &str {
         &self.0.kind
     }
     fn source_id(&self) -> ID {
-        ID::new(&self.0.source_id)
+        ID::new(self.0.source_id.as_str())
     }
     fn target_id(&self) -> ID {
-        ID::new(&self.0.target_id)
+        ID::new(self.0.target_id.as_str())
     }
     fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
