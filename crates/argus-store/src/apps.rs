@@ -10,7 +10,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 
 use crate::schema::{apps, client_secrets};
-use crate::{Page, Store, StoreError, parse_id};
+use crate::stored_text::Stored;
+use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct AppRecord {
@@ -41,8 +42,10 @@ pub struct NewApp {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = apps, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct AppRow {
-    client_id: String,
-    tenant_id: String,
+    #[diesel(deserialize_as = Stored<ClientId>)]
+    client_id: ClientId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    tenant_id: TenantId,
     name: String,
     client_type: String,
     grant_types: Vec<String>,
@@ -60,8 +63,6 @@ impl TryFrom<AppRow> for AppRecord {
     fn try_from(r: AppRow) -> Result<Self, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("app {}: {what}", r.client_id));
         Ok(Self {
-            client_id: parse_id(&r.client_id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
             client_type: r.client_type.parse().map_err(|()| corrupt("client_type"))?,
             grant_types: r
                 .grant_types
@@ -69,6 +70,8 @@ impl TryFrom<AppRow> for AppRecord {
                 .map(|g| g.parse().map_err(|()| corrupt("grant_types")))
                 .collect::<Result<_, _>>()?,
             governance: serde_json::from_value(r.governance.clone()).map_err(|_| corrupt("governance"))?,
+            client_id: r.client_id,
+            tenant_id: r.tenant_id,
             name: r.name,
             redirect_uris: r.redirect_uris,
             requested_scopes: r.requested_scopes,

@@ -196,7 +196,3 @@ pub(crate) fn unique_violation_to_conflict(e: diesel::result::Error, what: &str)
         other => StoreError::Query(other),
     }
 }
-
-pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, StoreError> {
-    raw.parse().map_err(|_| StoreError::Corrupt(format!("malformed id `{raw}`")))
-}

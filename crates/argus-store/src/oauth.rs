@@ -14,25 +14,45 @@ use crate::schema::{
     apps, authorization_codes, client_secrets, grant_families, issued_access_tokens, refresh_tokens,
     revoked_access_tokens, sessions, sign_in_failures,
 };
-use crate::{Store, StoreError, parse_id};
+use crate::stored_text::Stored;
+use crate::{Store, StoreError};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
 pub struct SessionRecord {
+    #[diesel(deserialize_as = Stored<TenantId>)]
     pub tenant_id: TenantId,
+    #[diesel(deserialize_as = Stored<UserId>)]
     pub user_id: UserId,
     pub expires_at: DateTime<Utc>,
 }
 
 /// What an authorization code is bound to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = authorization_codes, check_for_backend(diesel::pg::Pg))]
 pub struct CodeGrant {
+    #[diesel(deserialize_as = Stored<TenantId>)]
     pub tenant_id: TenantId,
+    #[diesel(deserialize_as = Stored<ClientId>)]
     pub client_id: ClientId,
+    #[diesel(deserialize_as = Stored<UserId>)]
     pub user_id: UserId,
     pub redirect_uri: String,
     pub scopes: Vec<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+}
+
+/// A stored code, as redeeming it reads it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = authorization_codes, check_for_backend(diesel::pg::Pg))]
+struct CodeRow {
+    #[diesel(embed)]
+    grant: CodeGrant,
+    #[diesel(deserialize_as = Stored<GrantId>)]
+    family_id: GrantId,
+    expires_at: DateTime<Utc>,
+    consumed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,13 +73,29 @@ pub enum CodeRedemption {
     Unknown,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(diesel::pg::Pg))]
 pub struct RefreshGrant {
+    #[diesel(column_name = family_id, deserialize_as = Stored<GrantId>)]
     pub family: GrantId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
     pub tenant_id: TenantId,
+    #[diesel(deserialize_as = Stored<ClientId>)]
     pub client_id: ClientId,
+    #[diesel(deserialize_as = Stored<Option<UserId>>)]
     pub user_id: Option<UserId>,
     pub scopes: Vec<String>,
+}
+
+/// A stored refresh token, as spending it reads it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(diesel::pg::Pg))]
+struct RefreshRow {
+    #[diesel(embed)]
+    grant: RefreshGrant,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
 }
 
 /// The result of presenting a refresh token for rotation.
@@ -280,15 +316,13 @@ impl Store {
 
     pub async fn find_session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        let row: Option<(String, String, DateTime<Utc>)> = sessions::table
+        Ok(sessions::table
             .find(id_hash)
             .filter(sessions::expires_at.gt(diesel::dsl::now))
-            .select((sessions::tenant_id, sessions::user_id, sessions::expires_at))
+            .select(SessionRecord::as_select())
             .first(&mut conn)
             .await
-            .optional()?;
-        row.map(|(t, u, expires_at)| Ok(SessionRecord { tenant_id: parse_id(&t)?, user_id: parse_id(&u)?, expires_at }))
-            .transpose()
+            .optional()?)
     }
 
     // ---- sign-in lock-out -------------------------------------------------------
@@ -397,66 +431,30 @@ impl Store {
     /// Marks the code used, once. A second presentation revokes the family
     /// the first one started (RFC 6749 §4.1.2, RFC 9700 §4.5.3).
     pub async fn redeem_authorization_code(&self, code_hash: &[u8]) -> Result<CodeRedemption, StoreError> {
-        type CodeRow = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            Vec<String>,
-            Option<String>,
-            Option<String>,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-        );
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let row: Option<CodeRow> = authorization_codes::table
                 .find(code_hash)
-                .select((
-                    authorization_codes::tenant_id,
-                    authorization_codes::client_id,
-                    authorization_codes::user_id,
-                    authorization_codes::family_id,
-                    authorization_codes::redirect_uri,
-                    authorization_codes::scopes,
-                    authorization_codes::code_challenge,
-                    authorization_codes::code_challenge_method,
-                    authorization_codes::expires_at,
-                    authorization_codes::consumed_at,
-                ))
+                .select(CodeRow::as_select())
                 .for_update()
                 .first(conn)
                 .await
                 .optional()?;
-            let Some((tenant, client, user, family, redirect_uri, scopes, challenge, method, expires_at, consumed_at)) =
-                row
-            else {
+            let Some(row) = row else {
                 return Ok(CodeRedemption::Unknown);
             };
-            if consumed_at.is_some() {
-                let revoked = revoke_family(conn, &family).await?;
+            if row.consumed_at.is_some() {
+                let revoked = revoke_family(conn, row.family_id.as_str()).await?;
                 return Ok(CodeRedemption::Replayed { revoked });
             }
-            if expires_at <= Utc::now() {
+            if row.expires_at <= Utc::now() {
                 return Ok(CodeRedemption::Expired);
             }
             diesel::update(authorization_codes::table.find(code_hash))
                 .set(authorization_codes::consumed_at.eq(Utc::now()))
                 .execute(conn)
                 .await?;
-            Ok(CodeRedemption::Redeemed(RedeemedCode {
-                grant: CodeGrant {
-                    tenant_id: parse_id(&tenant)?,
-                    client_id: parse_id(&client)?,
-                    user_id: parse_id(&user)?,
-                    redirect_uri,
-                    scopes,
-                    code_challenge: challenge,
-                    code_challenge_method: method,
-                },
-                family: parse_id(&family)?,
-            }))
+            Ok(CodeRedemption::Redeemed(RedeemedCode { grant: row.grant, family: row.family_id }))
         })
         .await
     }
@@ -501,67 +499,45 @@ impl Store {
         client: &ClientId,
         requested: Option<&[String]>,
     ) -> Result<RefreshRotation, StoreError> {
-        type RefreshRow = (
-            String,
-            String,
-            String,
-            Option<String>,
-            Vec<String>,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-        );
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let row: Option<RefreshRow> = refresh_tokens::table
                 .find(token_hash)
-                .select((
-                    refresh_tokens::family_id,
-                    refresh_tokens::tenant_id,
-                    refresh_tokens::client_id,
-                    refresh_tokens::user_id,
-                    refresh_tokens::scopes,
-                    refresh_tokens::expires_at,
-                    refresh_tokens::used_at,
-                    refresh_tokens::revoked_at,
-                ))
+                .select(RefreshRow::as_select())
                 .for_update()
                 .first(conn)
                 .await
                 .optional()?;
-            let Some((family, tenant, client_id, user, scopes, expires_at, used_at, revoked_at)) = row else {
+            let Some(RefreshRow { grant, expires_at, used_at, revoked_at }) = row else {
                 return Ok(RefreshRotation::Invalid);
             };
-            if client_id != client.as_str() {
+            if grant.client_id != *client {
                 return Ok(RefreshRotation::Invalid);
             }
             if used_at.is_some() {
-                let revoked = revoke_family(conn, &family).await?;
+                let revoked = revoke_family(conn, grant.family.as_str()).await?;
                 return Ok(RefreshRotation::Replayed { revoked });
             }
-            let family_revoked: Option<DateTime<Utc>> =
-                grant_families::table.find(&family).select(grant_families::revoked_at).first(conn).await?;
+            let family_revoked: Option<DateTime<Utc>> = grant_families::table
+                .find(grant.family.as_str())
+                .select(grant_families::revoked_at)
+                .first(conn)
+                .await?;
             if revoked_at.is_some() || family_revoked.is_some() || expires_at <= Utc::now() {
                 return Ok(RefreshRotation::Invalid);
             }
             let scopes = match requested {
-                Some(requested) if requested.iter().any(|s| !scopes.contains(s)) => {
+                Some(requested) if requested.iter().any(|s| !grant.scopes.contains(s)) => {
                     return Ok(RefreshRotation::ScopeExceeded);
                 }
                 Some(requested) => requested.to_vec(),
-                None => scopes,
+                None => grant.scopes,
             };
             diesel::update(refresh_tokens::table.find(token_hash))
                 .set(refresh_tokens::used_at.eq(Utc::now()))
                 .execute(conn)
                 .await?;
-            Ok(RefreshRotation::Rotated(RefreshGrant {
-                family: parse_id(&family)?,
-                tenant_id: parse_id(&tenant)?,
-                client_id: parse_id(&client_id)?,
-                user_id: user.as_deref().map(parse_id).transpose()?,
-                scopes,
-            }))
+            Ok(RefreshRotation::Rotated(RefreshGrant { scopes, ..grant }))
         })
         .await
     }
@@ -597,38 +573,17 @@ impl Store {
         token_hash: &[u8],
     ) -> Result<Option<(RefreshGrant, DateTime<Utc>)>, StoreError> {
         let mut conn = self.conn().await?;
-        type LiveRow = (String, String, String, Option<String>, Vec<String>, DateTime<Utc>);
-        let row: Option<LiveRow> = refresh_tokens::table
+        Ok(refresh_tokens::table
             .inner_join(grant_families::table.on(grant_families::id.eq(refresh_tokens::family_id)))
             .filter(refresh_tokens::token_hash.eq(token_hash))
             .filter(refresh_tokens::used_at.is_null())
             .filter(refresh_tokens::revoked_at.is_null())
             .filter(grant_families::revoked_at.is_null())
             .filter(refresh_tokens::expires_at.gt(diesel::dsl::now))
-            .select((
-                refresh_tokens::family_id,
-                refresh_tokens::tenant_id,
-                refresh_tokens::client_id,
-                refresh_tokens::user_id,
-                refresh_tokens::scopes,
-                refresh_tokens::expires_at,
-            ))
+            .select((RefreshGrant::as_select(), refresh_tokens::expires_at))
             .first(&mut conn)
             .await
-            .optional()?;
-        row.map(|(family, tenant, client, user, scopes, expires_at)| {
-            Ok((
-                RefreshGrant {
-                    family: parse_id(&family)?,
-                    tenant_id: parse_id(&tenant)?,
-                    client_id: parse_id(&client)?,
-                    user_id: user.as_deref().map(parse_id).transpose()?,
-                    scopes,
-                },
-                expires_at,
-            ))
-        })
-        .transpose()
+            .optional()?)
     }
 
     /// Remembers an access token minted under a family, so revoking the

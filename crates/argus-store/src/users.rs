@@ -6,43 +6,21 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use crate::oauth::revoke_family;
 use crate::revoked::RevokedToken;
 use crate::schema::{grant_families, sessions, users};
-use crate::{Store, StoreError, parse_id, unique_violation_to_conflict};
+use crate::stored_text::Stored;
+use crate::{Store, StoreError, unique_violation_to_conflict};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct UserRecord {
+    #[diesel(deserialize_as = Stored<UserId>)]
     pub id: UserId,
+    #[diesel(deserialize_as = Stored<TenantId>)]
     pub tenant_id: TenantId,
     pub email: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
     /// Set once the user is disabled: they cannot sign in.
     pub disabled_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
-struct UserRow {
-    id: String,
-    tenant_id: String,
-    email: String,
-    password_hash: String,
-    created_at: DateTime<Utc>,
-    disabled_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<UserRow> for UserRecord {
-    type Error = StoreError;
-
-    fn try_from(r: UserRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: parse_id(&r.id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
-            email: r.email,
-            password_hash: r.password_hash,
-            created_at: r.created_at,
-            disabled_at: r.disabled_at,
-        })
-    }
 }
 
 impl Store {
@@ -54,58 +32,50 @@ impl Store {
         password_hash: &str,
     ) -> Result<UserRecord, StoreError> {
         let mut conn = self.conn().await?;
-        let row: UserRow = diesel::insert_into(users::table)
+        diesel::insert_into(users::table)
             .values((
                 users::id.eq(UserId::generate().as_str()),
                 users::tenant_id.eq(tenant.as_str()),
                 users::email.eq(email),
                 users::password_hash.eq(password_hash),
             ))
-            .returning(UserRow::as_returning())
+            .returning(UserRecord::as_returning())
             .get_result(&mut conn)
             .await
-            .map_err(|e| unique_violation_to_conflict(e, "a user with that email exists in this tenant"))?;
-        row.try_into()
+            .map_err(|e| unique_violation_to_conflict(e, "a user with that email exists in this tenant"))
     }
 
     pub async fn find_user_by_email(&self, tenant: &TenantId, email: &str) -> Result<Option<UserRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        users::table
+        Ok(users::table
             .filter(users::tenant_id.eq(tenant.as_str()))
             .filter(users::email.eq(email))
-            .select(UserRow::as_select())
+            .select(UserRecord::as_select())
             .first(&mut conn)
             .await
-            .optional()?
-            .map(TryInto::try_into)
-            .transpose()
+            .optional()?)
     }
 
     pub async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        users::table
+        Ok(users::table
             .filter(users::tenant_id.eq(tenant.as_str()))
             .filter(users::id.eq(id.as_str()))
-            .select(UserRow::as_select())
+            .select(UserRecord::as_select())
             .first(&mut conn)
             .await
-            .optional()?
-            .map(TryInto::try_into)
-            .transpose()
+            .optional()?)
     }
 
     /// The tenant's users, oldest first (for operators).
     pub async fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        users::table
+        Ok(users::table
             .filter(users::tenant_id.eq(tenant.as_str()))
             .order((users::created_at, users::id))
-            .select(UserRow::as_select())
+            .select(UserRecord::as_select())
             .load(&mut conn)
-            .await?
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect()
+            .await?)
     }
 
     /// Disables a user in one transaction: they can no longer sign in,
