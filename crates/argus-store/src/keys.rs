@@ -18,6 +18,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::signing_keys;
+use crate::stored_text::Stored;
 use crate::{Store, StoreError};
 
 const KEYS_LOCK_KEY: i64 = 0x4172_6775_734b_6579; // "ArgusKey"
@@ -51,7 +52,7 @@ impl KeyState {
 /// A live key with its private half opened, for signing and publishing.
 #[derive(Clone)]
 pub struct SigningKeyRecord {
-    pub kid: String,
+    pub kid: KeyId,
     pub state: KeyState,
     pub private_key_pem: String,
     pub created_at: DateTime<Utc>,
@@ -69,7 +70,7 @@ impl std::fmt::Debug for SigningKeyRecord {
 /// What operators see of a key: never its private half.
 #[derive(Debug, Clone)]
 pub struct SigningKeyInfo {
-    pub kid: String,
+    pub kid: KeyId,
     pub state: KeyState,
     /// The sealing key it is sealed with; `None` while still in plaintext.
     pub sealing_key_id: Option<String>,
@@ -82,7 +83,8 @@ pub struct SigningKeyInfo {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = signing_keys, check_for_backend(diesel::pg::Pg))]
 struct KeyRow {
-    kid: String,
+    #[diesel(deserialize_as = Stored<KeyId>)]
+    kid: KeyId,
     state: String,
     private_key_pem: Option<String>,
     private_key_sealed: Option<Vec<u8>>,
@@ -96,7 +98,8 @@ struct KeyRow {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = signing_keys, check_for_backend(diesel::pg::Pg))]
 struct KeyInfoRow {
-    kid: String,
+    #[diesel(deserialize_as = Stored<KeyId>)]
+    kid: KeyId,
     state: String,
     sealing_key_id: Option<String>,
     created_at: DateTime<Utc>,
@@ -110,7 +113,7 @@ impl KeyRow {
     /// sealed yet.
     fn private_key_pem(&self, sealer: &KeySealer) -> Result<String, StoreError> {
         match (&self.private_key_sealed, &self.sealing_key_id, &self.private_key_pem) {
-            (Some(sealed), Some(key_id), _) => String::from_utf8(sealer.open(key_id, &self.kid, sealed)?)
+            (Some(sealed), Some(key_id), _) => String::from_utf8(sealer.open(key_id, self.kid.as_str(), sealed)?)
                 .map_err(|_| StoreError::Corrupt(format!("signing key {} is not PEM text", self.kid))),
             (None, None, Some(pem)) => Ok(pem.clone()),
             _ => Err(StoreError::Corrupt(format!("signing key {} has no private key", self.kid))),
@@ -149,9 +152,9 @@ impl TryFrom<KeyInfoRow> for SigningKeyInfo {
 /// What a rotation did.
 #[derive(Debug, Clone)]
 pub struct Rotation {
-    pub retired: Option<String>,
-    pub current: String,
-    pub next: String,
+    pub retired: Option<KeyId>,
+    pub current: KeyId,
+    pub next: KeyId,
 }
 
 async fn generate_pems() -> Result<(String, String), StoreError> {
@@ -170,13 +173,13 @@ async fn insert_key(
     state: KeyState,
     pem: &str,
     activated: bool,
-) -> Result<String, StoreError> {
-    let kid = KeyId::generate().to_string();
+) -> Result<KeyId, StoreError> {
+    let kid = KeyId::generate();
     diesel::insert_into(signing_keys::table)
         .values((
-            signing_keys::kid.eq(&kid),
+            signing_keys::kid.eq(kid.as_str()),
             signing_keys::state.eq(state.as_str()),
-            signing_keys::private_key_sealed.eq(sealer.seal(&kid, pem.as_bytes())),
+            signing_keys::private_key_sealed.eq(sealer.seal(kid.as_str(), pem.as_bytes())),
             signing_keys::sealing_key_id.eq(sealer.sealing_key_id()),
             signing_keys::activated_at.eq(activated.then(Utc::now)),
         ))
@@ -195,9 +198,9 @@ async fn seal_stale_keys(conn: &mut AsyncPgConnection, sealer: &KeySealer) -> Re
         .await?;
     for row in &stale {
         let pem = row.private_key_pem(sealer)?;
-        diesel::update(signing_keys::table.find(&row.kid))
+        diesel::update(signing_keys::table.find(row.kid.as_str()))
             .set((
-                signing_keys::private_key_sealed.eq(sealer.seal(&row.kid, pem.as_bytes())),
+                signing_keys::private_key_sealed.eq(sealer.seal(row.kid.as_str(), pem.as_bytes())),
                 signing_keys::sealing_key_id.eq(sealer.sealing_key_id()),
                 signing_keys::private_key_pem.eq(None::<String>),
             ))
@@ -207,13 +210,14 @@ async fn seal_stale_keys(conn: &mut AsyncPgConnection, sealer: &KeySealer) -> Re
     Ok(stale.len())
 }
 
-async fn key_in_state(conn: &mut AsyncPgConnection, state: KeyState) -> Result<Option<String>, StoreError> {
-    Ok(signing_keys::table
+async fn key_in_state(conn: &mut AsyncPgConnection, state: KeyState) -> Result<Option<KeyId>, StoreError> {
+    let kid: Option<Stored<KeyId>> = signing_keys::table
         .filter(signing_keys::state.eq(state.as_str()))
         .select(signing_keys::kid)
         .first(conn)
         .await
-        .optional()?)
+        .optional()?;
+    Ok(kid.map(Stored::into_inner))
 }
 
 async fn lock_keys(conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
@@ -271,7 +275,7 @@ impl Store {
             let now = Utc::now();
             let retired = key_in_state(conn, KeyState::Current).await?;
             if let Some(kid) = &retired {
-                diesel::update(signing_keys::table.find(kid))
+                diesel::update(signing_keys::table.find(kid.as_str()))
                     .set((
                         signing_keys::state.eq(KeyState::Retired.as_str()),
                         signing_keys::retired_at.eq(now),
@@ -282,7 +286,7 @@ impl Store {
             }
             let current = match key_in_state(conn, KeyState::Next).await? {
                 Some(kid) => {
-                    diesel::update(signing_keys::table.find(&kid))
+                    diesel::update(signing_keys::table.find(kid.as_str()))
                         .set((signing_keys::state.eq(KeyState::Current.as_str()), signing_keys::activated_at.eq(now)))
                         .execute(conn)
                         .await?;
@@ -304,7 +308,9 @@ impl Store {
     ) -> Result<Option<argus_crypto::SigningKey>, StoreError> {
         let current = self.live_signing_keys(sealer).await?.into_iter().find(|k| k.state == KeyState::Current);
         current
-            .map(|k| argus_crypto::SigningKey::from_pkcs8_pem(&k.kid, &k.private_key_pem).map_err(StoreError::from))
+            .map(|k| {
+                argus_crypto::SigningKey::from_pkcs8_pem(k.kid.as_str(), &k.private_key_pem).map_err(StoreError::from)
+            })
             .transpose()
     }
 

@@ -51,13 +51,13 @@ impl KeyRing {
         let records = self.store.live_signing_keys(&self.sealer).await?;
         let mut fresh = Keys::default();
         for record in records {
-            let key = SigningKey::from_pkcs8_pem(&record.kid, &record.private_key_pem)
+            let key = SigningKey::from_pkcs8_pem(record.kid.as_str(), &record.private_key_pem)
                 .map_err(|e| ApiError::Internal(format!("signing key {}: {e}", record.kid)))?;
             if record.state == KeyState::Current {
                 fresh.current = Some(Arc::new(key.clone()));
             }
             fresh.jwks.keys.push(key.jwk().clone());
-            fresh.by_kid.insert(record.kid, key);
+            fresh.by_kid.insert(record.kid.into(), key);
         }
         let mut keys = self.keys.write().map_err(|_| ApiError::Internal("key ring lock poisoned".into()))?;
         *keys = fresh;
