@@ -17,6 +17,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::schema::{bundle_documents, bundle_grants, operation_bundles};
+use crate::stored_text::Stored;
 use crate::{Store, StoreError};
 
 /// A lexical error in a GraphQL document, with the byte offset.
@@ -219,10 +220,12 @@ pub struct BundleDocument {
     pub sha256: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable)]
 pub struct BundleGrant {
-    pub tenant_id: String,
-    pub client_id: String,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
+    #[diesel(deserialize_as = Stored<ClientId>)]
+    pub client_id: ClientId,
 }
 
 #[derive(Debug, Clone)]
@@ -323,9 +326,9 @@ impl Store {
             .select((bundle_documents::bundle_name, bundle_documents::operation_name, bundle_documents::sha256))
             .load(&mut conn)
             .await?;
-        let grants: Vec<(String, String, String)> = bundle_grants::table
+        let grants: Vec<(String, BundleGrant)> = bundle_grants::table
             .order((bundle_grants::bundle_name, bundle_grants::tenant_id, bundle_grants::client_id))
-            .select((bundle_grants::bundle_name, bundle_grants::tenant_id, bundle_grants::client_id))
+            .select((bundle_grants::bundle_name, (bundle_grants::tenant_id, bundle_grants::client_id)))
             .load(&mut conn)
             .await?;
         Ok(bundles
@@ -336,11 +339,7 @@ impl Store {
                     .filter(|d| d.0 == name)
                     .map(|d| BundleDocument { operation_name: d.1.clone(), sha256: d.2.clone() })
                     .collect(),
-                grants: grants
-                    .iter()
-                    .filter(|g| g.0 == name)
-                    .map(|g| BundleGrant { tenant_id: g.1.clone(), client_id: g.2.clone() })
-                    .collect(),
+                grants: grants.iter().filter(|g| g.0 == name).map(|g| g.1.clone()).collect(),
                 name,
                 updated_at,
             })
