@@ -20,6 +20,8 @@ pub const ABANDONED_AFTER_SECONDS: i64 = 60;
 /// A key, scoped to the app (`client_id`) that sent it.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
+    /// The token's `client_id`: an app's id, or `argusctl` for an admin
+    /// token, so text rather than a [`argus_types::ClientId`].
     pub client_id: String,
     pub key: String,
     /// SHA-256 hex of what makes the request the same request.

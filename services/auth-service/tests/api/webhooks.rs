@@ -88,3 +88,27 @@ async fn test_sends_and_resends_are_rate_limited_per_tenant() {
     let other = other["id"].as_str().unwrap();
     assert_eq!(app.post_json(&b, &format!("/v1/webhooks/{other}/test"), json!({})).await.status(), 202);
 }
+
+/// Ids are read as their typed ids: a stored one that does not parse fails
+/// the read (an internal error that names nothing stored) rather than
+/// reaching a client as text.
+#[tokio::test]
+async fn a_stored_id_that_does_not_parse_fails_the_read() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    let app = TestApp::spawn().await;
+    let token = webhook_token(&app).await;
+    let hook: Value = create(&app, &token).await.json().await.unwrap();
+    let hook = hook["id"].as_str().unwrap();
+    assert_eq!(count_webhooks(&app, &token).await, 1);
+
+    // Past the column's `wh_` check, but no id: the body is not a ULID.
+    let mut conn = AsyncPgConnection::establish(app.database_url()).await.unwrap();
+    diesel::sql_query("UPDATE webhooks SET id = 'wh_not-an-id' WHERE id = $1")
+        .bind::<diesel::sql_types::Text, _>(hook)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let problem = expect_problem(app.get(&token, "/v1/webhooks").await, 500, "internal").await;
+    assert!(!problem.to_string().contains("not-an-id"), "{problem}");
+}
