@@ -1,7 +1,7 @@
 //! RFC 9457 problem details with stable `type` URIs, shared by every service
 //! so an integrator can switch on `type` whichever host answered.
 
-use http_api_problem::{HttpApiProblem, PROBLEM_JSON_MEDIA_TYPE, StatusCode};
+use http_api_problem::{HttpApiProblem, StatusCode};
 
 const TYPE_BASE: &str = "https://knogin.com/api/problems/";
 
@@ -108,7 +108,7 @@ pub fn actix_response(problem: &HttpApiProblem) -> actix_web::HttpResponse {
         .and_then(|status| actix_web::http::StatusCode::from_u16(status.as_u16()).ok())
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     actix_web::HttpResponse::build(status)
-        .insert_header((actix_web::http::header::CONTENT_TYPE, PROBLEM_JSON_MEDIA_TYPE))
+        .insert_header((actix_web::http::header::CONTENT_TYPE, http_api_problem::PROBLEM_JSON_MEDIA_TYPE))
         .body(problem.json_bytes())
 }
 

@@ -21,9 +21,14 @@ use serde_json::{Value, json};
 use crate::domain::record_event;
 use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
-use crate::schema::{events, job_input_chunks, job_result_chunks, jobs};
+use crate::schema::{job_input_chunks, job_result_chunks, jobs};
 use crate::stored_text::Stored;
 use crate::{Page, Store, StoreError};
+
+mod callbacks;
+mod results;
+
+pub use callbacks::CallbackContext;
 
 /// Results are stored (and streamed) in chunks of at most this many bytes.
 pub const RESULT_CHUNK_BYTES: usize = 1 << 20;
@@ -162,31 +167,6 @@ pub enum JobResult {
     /// Already stored, in chunks the attempt appended while it ran
     /// ([`Store::append_result_chunk`]), `bytes` in all.
     Written { content_type: String, bytes: i64 },
-}
-
-/// Everything a job callback attempt needs.
-#[derive(Debug, Clone)]
-pub struct CallbackContext {
-    pub url: String,
-    pub secret_sealed: Vec<u8>,
-    pub status: Option<CallbackStatus>,
-    pub attempts: i32,
-    pub event_id: EventId,
-    /// The envelope of the job's terminal event: the callback's body.
-    pub envelope: Value,
-}
-
-/// The columns [`CallbackContext`] is made of, each optional in the row.
-#[derive(Queryable)]
-struct CallbackRow {
-    url: Option<String>,
-    secret_sealed: Option<Vec<u8>>,
-    #[diesel(deserialize_as = Stored<Option<CallbackStatus>>)]
-    status: Option<CallbackStatus>,
-    attempts: i32,
-    #[diesel(deserialize_as = Stored<Option<EventId>>)]
-    event_id: Option<EventId>,
-    envelope: Option<Value>,
 }
 
 /// What `DELETE /v1/jobs/{id}` did.
@@ -404,27 +384,6 @@ impl Store {
         .await
     }
 
-    /// One chunk of a finished job's result (`seq` from 0), tenant-scoped.
-    pub async fn job_result_chunk(
-        &self,
-        tenant: &TenantId,
-        id: &JobId,
-        attempt: i32,
-        seq: i32,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut conn = self.conn().await?;
-        Ok(job_result_chunks::table
-            .inner_join(jobs::table.on(jobs::id.eq(job_result_chunks::job_id)))
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
-            .filter(job_result_chunks::job_id.eq(id.as_str()))
-            .filter(job_result_chunks::attempt.eq(attempt))
-            .filter(job_result_chunks::seq.eq(seq))
-            .select(job_result_chunks::data)
-            .first(&mut conn)
-            .await
-            .optional()?)
-    }
-
     /// Claims a job for one attempt under a lease of `lease`. A queued job,
     /// or a running one whose lease expired (its worker died), is taken;
     /// a job with cancel requested is finished as cancelled instead.
@@ -531,34 +490,6 @@ impl Store {
         Ok(released == 1)
     }
 
-    /// Appends chunk `seq` of attempt `attempt`'s result while the job
-    /// runs, so a large result is never held whole. `false` (and nothing
-    /// written) when that attempt no longer holds the job.
-    pub async fn append_result_chunk(
-        &self,
-        tenant: &TenantId,
-        id: &JobId,
-        attempt: i32,
-        seq: i32,
-        data: &[u8],
-    ) -> Result<bool, StoreError> {
-        use diesel::sql_types::{Binary, Integer, Text};
-        let mut conn = self.conn().await?;
-        let written = diesel::sql_query(
-            "INSERT INTO job_result_chunks (job_id, attempt, seq, data) \
-             SELECT id, attempts, $4, $5 FROM jobs \
-             WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND attempts = $3",
-        )
-        .bind::<Text, _>(tenant.as_str())
-        .bind::<Text, _>(id.as_str())
-        .bind::<Integer, _>(attempt)
-        .bind::<Integer, _>(seq)
-        .bind::<Binary, _>(data)
-        .execute(&mut conn)
-        .await?;
-        Ok(written == 1)
-    }
-
     /// Finishes attempt `attempt` of a running job. `false` (and nothing
     /// written) when that attempt no longer holds the job.
     pub async fn finish_job(
@@ -578,98 +509,5 @@ impl Store {
             Ok(true)
         })
         .await
-    }
-
-    /// Deletes the results whose retention ran out, `batch` jobs to a
-    /// transaction, so the tenants' quotas are freed; how many jobs lost
-    /// their result. Every tenant's, as housekeeping.
-    pub async fn purge_expired_job_results(&self, batch: i64) -> Result<usize, StoreError> {
-        let mut purged = 0;
-        loop {
-            let mut conn = self.conn().await?;
-            let n = conn
-                .transaction::<_, StoreError, _>(async |conn| {
-                    let ids: Vec<String> = jobs::table
-                        .filter(jobs::result_bytes.is_not_null())
-                        .filter(jobs::result_expires_at.lt(Utc::now()))
-                        .order(jobs::result_expires_at)
-                        .limit(batch)
-                        .for_update()
-                        .skip_locked()
-                        .select(jobs::id)
-                        .load(conn)
-                        .await?;
-                    diesel::delete(job_result_chunks::table.filter(job_result_chunks::job_id.eq_any(&ids)))
-                        .execute(conn)
-                        .await?;
-                    diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
-                        .set((jobs::result_bytes.eq(None::<i64>), jobs::result_content_type.eq(None::<String>)))
-                        .execute(conn)
-                        .await?;
-                    Ok(ids.len())
-                })
-                .await?;
-            purged += n;
-            if i64::try_from(n).unwrap_or(i64::MAX) < batch {
-                return Ok(purged);
-            }
-        }
-    }
-
-    /// What a callback attempt needs; `None` when the job or its callback
-    /// is gone.
-    pub async fn callback_context(&self, tenant: &TenantId, id: &JobId) -> Result<Option<CallbackContext>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row: Option<CallbackRow> = jobs::table
-            .left_join(events::table.on(events::id.nullable().eq(jobs::event_id)))
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
-            .filter(jobs::id.eq(id.as_str()))
-            .select((
-                jobs::callback_url,
-                jobs::callback_secret_sealed,
-                jobs::callback_status,
-                jobs::callback_attempts,
-                jobs::event_id,
-                events::envelope.nullable(),
-            ))
-            .first(&mut conn)
-            .await
-            .optional()?;
-        Ok(match row {
-            Some(CallbackRow {
-                url: Some(url),
-                secret_sealed: Some(secret_sealed),
-                status,
-                attempts,
-                event_id: Some(event_id),
-                envelope: Some(envelope),
-            }) => Some(CallbackContext { url, secret_sealed, status, attempts, event_id, envelope }),
-            _ => None,
-        })
-    }
-
-    /// Records one callback attempt: its number, the callback's state
-    /// (`pending` while retrying, `succeeded`, `failed`) and the error.
-    pub async fn record_callback_attempt(
-        &self,
-        tenant: &TenantId,
-        id: &JobId,
-        attempt: i32,
-        status: CallbackStatus,
-        error: Option<String>,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        diesel::update(jobs::table)
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
-            .filter(jobs::id.eq(id.as_str()))
-            .set((
-                jobs::callback_attempts.eq(attempt),
-                jobs::callback_status.eq(status.as_str()),
-                jobs::callback_last_error.eq(error),
-                jobs::updated_at.eq(Utc::now()),
-            ))
-            .execute(&mut conn)
-            .await?;
-        Ok(())
     }
 }

@@ -3,19 +3,22 @@
 //! list, sign-in lock-out counters, and client secrets for authentication.
 //! Secret values arrive here already hashed (keyed hash); none is stored raw.
 
-use argus_types::{ClientId, GrantId, SecretId, TenantId, UserId};
+use argus_types::{ClientId, GrantId, TenantId, UserId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::apps::AppRecord;
 use crate::revoked::RevokedToken;
 use crate::schema::{
-    apps, authorization_codes, client_secrets, grant_families, issued_access_tokens, refresh_tokens,
-    revoked_access_tokens, sessions, sign_in_failures,
+    authorization_codes, grant_families, issued_access_tokens, refresh_tokens, revoked_access_tokens, sessions,
+    sign_in_failures,
 };
 use crate::stored_text::Stored;
 use crate::{Store, StoreError};
+
+mod clients;
+
+pub use clients::{CLIENT_CHANGED_CHANNEL, ClientCredentials, ClientSecretHash};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
@@ -145,30 +148,6 @@ pub(crate) async fn revoke_family(conn: &mut AsyncPgConnection, family: &str) ->
     Ok(revoked)
 }
 
-/// The channel the `argus_client_changed` trigger notifies, with the
-/// `client_id`, whenever an app or one of its secrets changes.
-pub const CLIENT_CHANGED_CHANNEL: &str = "argus_client_changed";
-
-/// What authenticating a client needs: the app and its secrets' keyed hashes.
-#[derive(Debug, Clone)]
-pub struct ClientCredentials {
-    pub app: AppRecord,
-    pub secrets: Vec<ClientSecretHash>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ClientSecretHash {
-    pub hash: Vec<u8>,
-    /// When a rotated-out secret stops working; `None` for the current one.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-impl ClientSecretHash {
-    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at.is_none_or(|e| e > now)
-    }
-}
-
 /// How failed sign-ins lock an account for a while.
 #[derive(Debug, Clone)]
 pub struct SignInLockout {
@@ -185,113 +164,6 @@ pub enum SignInAttempt {
 }
 
 impl Store {
-    // ---- client authentication -------------------------------------------------
-
-    /// The app behind a `client_id`, whichever tenant owns it: the token
-    /// endpoint learns the tenant from the client that authenticates.
-    pub async fn app_for_client(&self, client_id: &ClientId) -> Result<Option<AppRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row = apps::table
-            .find(client_id.as_str())
-            .select(crate::apps::AppRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?;
-        row.map(TryInto::try_into).transpose()
-    }
-
-    /// The app behind a `client_id` and its unexpired secrets, in one round
-    /// trip: the token endpoint's hot path.
-    pub async fn client_for_authentication(
-        &self,
-        client_id: &ClientId,
-    ) -> Result<Option<ClientCredentials>, StoreError> {
-        let mut conn = self.conn().await?;
-        type SecretColumns = (Vec<u8>, Option<DateTime<Utc>>);
-        let rows: Vec<(crate::apps::AppRow, Option<SecretColumns>)> = apps::table
-            .left_join(
-                client_secrets::table.on(client_secrets::client_id
-                    .eq(apps::client_id)
-                    .and(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(diesel::dsl::now)))),
-            )
-            .filter(apps::client_id.eq(client_id.as_str()))
-            .select((
-                crate::apps::AppRow::as_select(),
-                (client_secrets::secret_hash, client_secrets::expires_at).nullable(),
-            ))
-            .load(&mut conn)
-            .await?;
-        let mut rows = rows.into_iter();
-        let Some((app, first)) = rows.next() else { return Ok(None) };
-        let secrets = first
-            .into_iter()
-            .chain(rows.filter_map(|(_, s)| s))
-            .map(|(hash, expires_at)| ClientSecretHash { hash, expires_at })
-            .collect();
-        Ok(Some(ClientCredentials { app: app.try_into()?, secrets }))
-    }
-
-    /// Adds a new secret; the newest previous one stays valid for `grace`,
-    /// any older one stops now, so a client never holds more than two.
-    /// Returns when the previous secret stops working, or `None` when the
-    /// tenant has no such app.
-    pub async fn rotate_client_secret(
-        &self,
-        tenant: &TenantId,
-        client_id: &ClientId,
-        new_hash: Vec<u8>,
-        grace: Duration,
-    ) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let owned: Option<String> = apps::table
-                .filter(apps::tenant_id.eq(tenant.as_str()))
-                .filter(apps::client_id.eq(client_id.as_str()))
-                .select(apps::client_id)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
-            if owned.is_none() {
-                return Ok(None);
-            }
-            let now = Utc::now();
-            let active: Vec<(String, Option<DateTime<Utc>>)> = client_secrets::table
-                .filter(client_secrets::client_id.eq(client_id.as_str()))
-                .filter(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(now)))
-                .order(client_secrets::created_at.desc())
-                .select((client_secrets::id, client_secrets::expires_at))
-                .load(conn)
-                .await?;
-            let mut previous_until = None;
-            for (i, (id, expires_at)) in active.iter().enumerate() {
-                let until = if i == 0 { expires_at.map_or(now + grace, |e| e.min(now + grace)) } else { now };
-                if i == 0 {
-                    previous_until = Some(until);
-                }
-                diesel::update(client_secrets::table.find(id))
-                    .set(client_secrets::expires_at.eq(until))
-                    .execute(conn)
-                    .await?;
-            }
-            diesel::delete(client_secrets::table.filter(client_secrets::client_id.eq(client_id.as_str())))
-                .filter(client_secrets::expires_at.le(now))
-                .execute(conn)
-                .await?;
-            diesel::insert_into(client_secrets::table)
-                .values((
-                    client_secrets::id.eq(SecretId::generate().as_str()),
-                    client_secrets::client_id.eq(client_id.as_str()),
-                    client_secrets::tenant_id.eq(tenant.as_str()),
-                    client_secrets::secret_hash.eq(new_hash),
-                ))
-                .execute(conn)
-                .await?;
-            Ok(Some(previous_until))
-        })
-        .await
-    }
-
     // ---- sessions -----------------------------------------------------------------
 
     pub async fn create_session(
