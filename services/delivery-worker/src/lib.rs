@@ -21,6 +21,7 @@ use argus_bus::{
 use argus_crypto::webhook::SecretBox;
 use argus_http::admin::{self, Scrape};
 use argus_http::health::{self, Readiness};
+use argus_http::serve::BindError;
 use argus_store::{Store, StoreError};
 
 pub use config::{JobsConfig, WorkerConfig, parse_schedule};
@@ -28,8 +29,8 @@ pub use deliver::DISABLE_AFTER_DAYS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
@@ -142,8 +143,7 @@ impl Worker {
             async move { publisher.ensure_connected().await.map_err(|e| e.to_string()) }
         });
         let readiness_handle = readiness.clone();
-        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness, scrape)
-            .map_err(|source| WorkerError::Bind { addr: config.admin_addr.clone(), source })?;
+        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness, scrape)?;
         tracing::info!(admin_port, "delivery-worker running");
         Ok(Self { admin_port, admin, readiness: readiness_handle, shutdown, tasks })
     }
