@@ -33,31 +33,55 @@ pub fn authorize_query(client_id: &str, challenge: Option<&str>, scope: &str, st
     q.finish()
 }
 
+/// The authorization page of `query` as `browser` opens it.
+async fn authorize_page(app: &TestApp, browser: &reqwest::Client, query: &str) -> String {
+    browser.get(app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap()
+}
+
+/// Posts the sign-in form of `page` (its CSRF token and request) as
+/// `browser`.
+async fn post_sign_in(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    page: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let form = [
+        ("email", email),
+        ("password", password),
+        ("csrf", &hidden_field(page, "csrf")),
+        ("request", &hidden_field(page, "request")),
+    ];
+    browser.post(app.url("/v1/oauth/sign-in")).form(&form).send().await.unwrap()
+}
+
+/// Posts the consent form: `decision` on `request`, with `csrf`.
+async fn post_consent(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    request: &str,
+    decision: &str,
+    csrf: &str,
+) -> reqwest::Response {
+    let form = [("request", request), ("decision", decision), ("csrf", csrf)];
+    browser.post(app.url("/v1/oauth/consent")).form(&form).send().await.unwrap()
+}
+
 /// Signs in and consents; returns the final response (302 to the client).
 async fn sign_in_and_consent(app: &TestApp, browser: &reqwest::Client, query: &str, email: &str) -> reqwest::Response {
     let page = browser.get(app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Sign in"), "{html}");
-    let form = [
-        ("email", email),
-        ("password", PASSWORD),
-        ("csrf", &hidden_field(&html, "csrf")),
-        ("request", &hidden_field(&html, "request")),
-    ];
-    let signed_in = browser.post(app.url("/v1/oauth/sign-in")).form(&form).send().await.unwrap();
+    let signed_in = post_sign_in(app, browser, &html, email, PASSWORD).await;
     assert_eq!(signed_in.status(), 303, "{}", signed_in.text().await.unwrap());
     let next = signed_in.headers()["location"].to_str().unwrap().to_owned();
     let consent = browser.get(app.url(&next)).send().await.unwrap();
     assert_eq!(consent.status(), 200);
     let html = consent.text().await.unwrap();
     assert!(html.contains("Read incidents through the GraphQL transport"), "scopes in words: {html}");
-    let form = [
-        ("csrf", hidden_field(&html, "csrf")),
-        ("request", hidden_field(&html, "request")),
-        ("decision", "approve".into()),
-    ];
-    browser.post(app.url("/v1/oauth/consent")).form(&form).send().await.unwrap()
+    post_consent(app, browser, &hidden_field(&html, "request"), "approve", &hidden_field(&html, "csrf")).await
 }
 
 pub(crate) struct Setup {
@@ -449,62 +473,24 @@ async fn consent_without_its_csrf_token_is_refused_and_issues_no_code() {
     let (_, challenge) = pkce_pair();
     let query = authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s");
     let browser = s.app.browserless();
-    let html =
-        browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
-    let request = hidden_field(&html, "request");
-    let csrf = hidden_field(&html, "csrf");
+    let html = authorize_page(&s.app, &browser, &query).await;
 
     // Sign-in from another site: no CSRF cookie.
     let stranger = s.app.browserless();
-    let r = stranger
-        .post(s.app.url("/v1/oauth/sign-in"))
-        .form(&[
-            ("email", "dispatcher@example.com"),
-            ("password", PASSWORD),
-            ("csrf", csrf.as_str()),
-            ("request", request.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_sign_in(&s.app, &stranger, &html, "dispatcher@example.com", PASSWORD).await;
     assert_eq!(r.status(), 403);
 
-    let r = browser
-        .post(s.app.url("/v1/oauth/sign-in"))
-        .form(&[
-            ("email", "dispatcher@example.com"),
-            ("password", PASSWORD),
-            ("csrf", csrf.as_str()),
-            ("request", request.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_sign_in(&s.app, &browser, &html, "dispatcher@example.com", PASSWORD).await;
     assert_eq!(r.status(), 303);
-    let consent_html =
-        browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
+    let consent_html = authorize_page(&s.app, &browser, &query).await;
     let request = hidden_field(&consent_html, "request");
     for csrf in ["", "forged", &hidden_field(&html, "csrf")] {
-        let r = browser
-            .post(s.app.url("/v1/oauth/consent"))
-            .form(&[("request", request.as_str()), ("decision", "approve"), ("csrf", csrf)])
-            .send()
-            .await
-            .unwrap();
+        let r = post_consent(&s.app, &browser, &request, "approve", csrf).await;
         assert_eq!(r.status(), 403, "csrf {csrf:?}");
         assert!(r.headers().get("location").is_none());
     }
     // Deny sends the client access_denied.
-    let r = browser
-        .post(s.app.url("/v1/oauth/consent"))
-        .form(&[
-            ("request", request.as_str()),
-            ("decision", "deny"),
-            ("csrf", hidden_field(&consent_html, "csrf").as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_consent(&s.app, &browser, &request, "deny", &hidden_field(&consent_html, "csrf")).await;
     assert_eq!(r.status(), 302);
     assert_eq!(location_params(&r)["error"], "access_denied");
 }
@@ -517,20 +503,9 @@ async fn repeated_failed_sign_ins_lock_the_account_for_a_while() {
     let browser = s.app.browserless();
     let mut last = None;
     for attempt in 0..7 {
-        let html =
-            browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
+        let html = authorize_page(&s.app, &browser, &query).await;
         let password = if attempt == 6 { PASSWORD } else { "wrong password" };
-        let r = browser
-            .post(s.app.url("/v1/oauth/sign-in"))
-            .form(&[
-                ("email", "dispatcher@example.com"),
-                ("password", password),
-                ("csrf", &hidden_field(&html, "csrf")),
-                ("request", &hidden_field(&html, "request")),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = post_sign_in(&s.app, &browser, &html, "dispatcher@example.com", password).await;
         if attempt < 5 {
             assert_eq!(r.status(), 401, "attempt {attempt}");
         }
@@ -752,8 +727,7 @@ pub(crate) async fn sign_in_form(app: &TestApp, client_id: &str) -> (reqwest::Cl
     let (_, challenge) = pkce_pair();
     let query = authorize_query(client_id, Some(&challenge), "incidents:read", "s");
     let browser = app.browserless();
-    let html =
-        browser.get(app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
+    let html = authorize_page(app, &browser, &query).await;
     (browser, hidden_field(&html, "csrf"), hidden_field(&html, "request"))
 }
 
@@ -866,19 +840,8 @@ async fn a_disabled_user_cannot_sign_in_and_what_they_granted_is_revoked() {
     let (_, challenge) = pkce_pair();
     let query = authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s");
     let browser = s.app.browserless();
-    let html =
-        browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
-    let r = browser
-        .post(s.app.url("/v1/oauth/sign-in"))
-        .form(&[
-            ("email", "dispatcher@example.com"),
-            ("password", PASSWORD),
-            ("csrf", &hidden_field(&html, "csrf")),
-            ("request", &hidden_field(&html, "request")),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let html = authorize_page(&s.app, &browser, &query).await;
+    let r = post_sign_in(&s.app, &browser, &html, "dispatcher@example.com", PASSWORD).await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("The email or password is not correct."));
     assert!(s.app.store.disable_user(&tenant, &argus_types::UserId::generate()).await.unwrap().is_none());
