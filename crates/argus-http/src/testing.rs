@@ -41,6 +41,25 @@ pub fn assert_binary_answers_flags(path: &str, name: &str, version: &str) {
     assert_eq!(run("--frobnicate").status.code(), Some(2), "an unknown argument is refused");
 }
 
+/// Sends SIGTERM to the binary under test, as Kubernetes stops a pod.
+pub fn sigterm(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(sent.expect("kill runs").success(), "SIGTERM sent");
+}
+
+/// How `child` exited, waiting for it at most `within` (after a
+/// [`sigterm`]); fails the test beyond.
+pub async fn wait_for_exit(child: &mut std::process::Child, within: std::time::Duration) -> std::process::ExitStatus {
+    let until = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            return status;
+        }
+        assert!(std::time::Instant::now() < until, "did not exit within {within:?} of SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A scrape of `/metrics`, read as far as the tests need: each sample's
 /// name, labels and value. Hand-written: the lines Argus exposes are plain
 /// `name{label="value",…} value`, and the parser crates bring regex and an
