@@ -1,7 +1,12 @@
-//! Checks every service's tests make of its binary and of its `/metrics`
-//! (feature `testing`).
+//! Checks every service's tests make of its binary and of its `/metrics`,
+//! and the webhook [`Receiver`] of the tests that send webhooks (feature
+//! `testing`).
 
 #![allow(clippy::expect_used)]
+
+mod receiver;
+
+pub use receiver::{Received, Receiver};
 
 /// The sources of the crates every service reads variables through.
 const SHARED_SOURCES: [&str; 5] = [

@@ -2,6 +2,7 @@
 //! local receiver, through the outbox, RabbitMQ and the delivery worker.
 
 use argus_bus::testing::TestVhost;
+use argus_http::testing::Received;
 use serde_json::{Value, json};
 
 use crate::helpers::{Stack, op, post, spawn_worker};
@@ -24,7 +25,7 @@ async fn a_mutation_reaches_a_webhook_receiver_signed() {
         post(&stack.http, &stack.api, Some(&token), Some(client.tenant.as_str()), create).await.json().await.unwrap();
     let incident = body["data"]["createIncident"]["id"].as_str().unwrap().to_owned();
 
-    let (headers, payload) = hook.first_delivery().await;
+    let Received { headers, body: payload } = hook.first_delivery().await;
     standardwebhooks::Webhook::new(&hook.secret).unwrap().verify(&payload, &headers).expect("signature verifies");
     let envelope: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(envelope["type"], "incident.created");

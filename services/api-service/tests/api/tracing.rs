@@ -90,7 +90,7 @@ async fn one_traceparent_runs_from_the_graphql_call_through_rabbitmq_to_the_webh
     assert_ne!(server_span, caller_span);
 
     // The webhook carries the same trace.
-    let (headers, _) = hook.first_delivery().await;
+    let headers = hook.first_delivery().await.headers;
     let delivered = headers["traceparent"].to_str().unwrap().to_owned();
     let fields: Vec<&str> = delivered.split('-').collect();
     assert_eq!((fields[0], fields[1], fields[3]), ("00", trace_id.as_str(), "01"), "{delivered}");
