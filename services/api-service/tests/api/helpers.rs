@@ -208,6 +208,12 @@ impl Stack {
         ops
     }
 
+    /// The JSON answer to the GraphQL request `body`, sent with `token` for
+    /// `tenant`.
+    pub async fn graphql(&self, token: &str, tenant: &str, body: Value) -> Value {
+        post(&self.http, &self.api, Some(token), Some(tenant), body).await.json().await.unwrap()
+    }
+
     pub async fn grant(&self, client: &TestClient, bundle: &str) {
         let id = client.client_id.parse().unwrap();
         self.store.grant_bundle(&client.tenant, &id, bundle).await.unwrap();
