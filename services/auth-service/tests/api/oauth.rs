@@ -68,13 +68,17 @@ async fn post_consent(
     browser.post(app.url("/v1/oauth/consent")).form(&form).send().await.unwrap()
 }
 
-/// Signs in and consents; returns the final response (302 to the client).
-async fn sign_in_and_consent(app: &TestApp, browser: &reqwest::Client, query: &str, email: &str) -> reqwest::Response {
+/// Signs in as the dispatcher in a fresh browser and consents to `scope`
+/// for `s`'s app (PKCE `challenge`, `state`); returns the final response
+/// (302 to the client).
+async fn sign_in_and_consent(s: &Setup, challenge: &str, scope: &str, state: &str) -> reqwest::Response {
+    let (app, browser) = (&s.app, &s.app.browserless());
+    let query = authorize_query(&s.client_id, Some(challenge), scope, state);
     let page = browser.get(app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Sign in"), "{html}");
-    let signed_in = post_sign_in(app, browser, &html, email, PASSWORD).await;
+    let signed_in = post_sign_in(app, browser, &html, "dispatcher@example.com", PASSWORD).await;
     assert_eq!(signed_in.status(), 303, "{}", signed_in.text().await.unwrap());
     let next = signed_in.headers()["location"].to_str().unwrap().to_owned();
     let consent = browser.get(app.url(&next)).send().await.unwrap();
@@ -113,14 +117,7 @@ pub(crate) async fn confidential_code_client() -> Setup {
 
 async fn code_and_tokens(s: &Setup, scope: &str) -> (HashMap<String, String>, Value, String) {
     let (verifier, challenge) = pkce_pair();
-    let browser = s.app.browserless();
-    let done = sign_in_and_consent(
-        &s.app,
-        &browser,
-        &authorize_query(&s.client_id, Some(&challenge), scope, "xyz"),
-        "dispatcher@example.com",
-    )
-    .await;
+    let done = sign_in_and_consent(s, &challenge, scope, "xyz").await;
     assert_eq!(done.status(), 302);
     let params = location_params(&done);
     let tokens = s
@@ -333,14 +330,7 @@ async fn authorization_code_with_pkce_then_refresh_rotation_and_replay_revocatio
 async fn a_reused_code_is_refused_and_revokes_what_it_issued() {
     let s = confidential_code_client().await;
     let (verifier, challenge) = pkce_pair();
-    let browser = s.app.browserless();
-    let done = sign_in_and_consent(
-        &s.app,
-        &browser,
-        &authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s1"),
-        "dispatcher@example.com",
-    )
-    .await;
+    let done = sign_in_and_consent(&s, &challenge, "incidents:read", "s1").await;
     let code = location_params(&done)["code"].clone();
     let exchange = [
         ("grant_type", "authorization_code"),
@@ -363,14 +353,7 @@ async fn wrong_verifier_and_redirect_mismatch_are_invalid_grant() {
     let basic = Some((s.client_id.as_str(), s.secret.as_str()));
     for case in ["verifier", "missing verifier", "redirect"] {
         let (verifier, challenge) = pkce_pair();
-        let browser = s.app.browserless();
-        let done = sign_in_and_consent(
-            &s.app,
-            &browser,
-            &authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s"),
-            "dispatcher@example.com",
-        )
-        .await;
+        let done = sign_in_and_consent(&s, &challenge, "incidents:read", "s").await;
         let code = location_params(&done)["code"].clone();
         let wrong = pkce_pair().0;
         let form: Vec<(&str, &str)> = match case {
