@@ -146,22 +146,7 @@ impl Stack {
     }
 
     async fn token(&self, tenant: &TenantId, client_id: &str, scopes: &[&str]) -> String {
-        let key = self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
-        let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
-        argus_crypto::issue_access_token(
-            &key,
-            &argus_crypto::TokenGrant {
-                issuer: ISSUER,
-                audience: "api.knogin.com",
-                tenant,
-                subject: client_id,
-                client_id,
-                scopes: &scopes,
-                lifetime: chrono::Duration::hours(1),
-            },
-        )
-        .unwrap()
-        .token
+        support::token(&self.store, tenant, client_id, scopes).await
     }
 
     /// A tenant and a `jobs:write` token for it.

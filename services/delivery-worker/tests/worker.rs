@@ -75,22 +75,7 @@ impl Stack {
     }
 
     async fn token(&self, tenant: &TenantId, scopes: &[&str]) -> String {
-        let key = self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
-        let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
-        argus_crypto::issue_access_token(
-            &key,
-            &argus_crypto::TokenGrant {
-                issuer: "https://auth.test.knogin.com",
-                audience: "api.knogin.com",
-                tenant,
-                subject: "app_test",
-                client_id: "app_test",
-                scopes: &scopes,
-                lifetime: chrono::Duration::hours(1),
-            },
-        )
-        .unwrap()
-        .token
+        support::token(&self.store, tenant, "app_test", scopes).await
     }
 
     async fn tenant(&self) -> (TenantId, String) {

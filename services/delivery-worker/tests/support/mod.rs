@@ -17,6 +17,28 @@ pub use argus_http::testing::{Received, Receiver};
 /// The issuer the test auth-services sign with.
 pub const ISSUER: &str = "https://auth.test.knogin.com";
 
+/// An access token for `client_id` of `tenant` with `scopes`, signed with
+/// the store's current key as the auth-service signs them (for the API;
+/// an hour's lifetime).
+pub async fn token(store: &Store, tenant: &TenantId, client_id: &str, scopes: &[&str]) -> String {
+    let key = store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
+    let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
+    argus_crypto::issue_access_token(
+        &key,
+        &argus_crypto::TokenGrant {
+            issuer: ISSUER,
+            audience: "api.knogin.com",
+            tenant,
+            subject: client_id,
+            client_id,
+            scopes: &scopes,
+            lifetime: chrono::Duration::hours(1),
+        },
+    )
+    .unwrap()
+    .token
+}
+
 /// Starts an auth-service on a random port over `database_url`; returns its
 /// base URL. `pepper` must be the worker's, which unseals webhook secrets.
 pub async fn spawn_auth(database_url: &str, pepper: &str, allow_private: bool) -> String {
