@@ -13,6 +13,7 @@ use argus_telemetry::metrics::catalog::{DB_POOL_CONNECTIONS, DB_POOL_MAX, DB_POO
 
 use crate::endpoint::Endpoint;
 use crate::health::{self, Readiness};
+use crate::serve::BindError;
 
 /// The Prometheus text exposition format's media type.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -74,7 +75,7 @@ pub fn admin_server(
     addr: &str,
     readiness: Readiness,
     scrape: Scrape,
-) -> std::io::Result<(u16, actix_web::dev::Server)> {
+) -> Result<(u16, actix_web::dev::Server), BindError> {
     let (listener, port) = crate::serve::listen(addr)?;
     let readiness = web::Data::new(readiness);
     let scrape = web::Data::new(scrape);
@@ -88,7 +89,8 @@ pub fn admin_server(
     })
     .workers(1)
     .disable_signals()
-    .listen(listener)?
+    .listen(listener)
+    .map_err(|source| BindError { addr: addr.to_owned(), source })?
     .run();
     Ok((port, server))
 }

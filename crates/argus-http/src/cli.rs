@@ -1,5 +1,8 @@
-//! `--help` and `--version` for the service binaries, which are configured
-//! by environment variables only: the help lists them.
+//! The service binaries' `main`: `--help` and `--version` (the binaries
+//! are configured by environment variables only: the help lists them), the
+//! config, the telemetry, and the exit status.
+
+use std::process::ExitCode;
 
 /// The variables every service reads (the store, logging and tracing).
 pub const SHARED_ENVIRONMENT: &str = "\
@@ -47,7 +50,54 @@ pub fn environment_help(environment: &[&str]) -> String {
 
 /// Answers `--help` and `--version` (and refuses any other argument) before
 /// a service reads its environment; returns only when there are none.
-pub fn answer_flags(name: &'static str, version: &'static str, about: &'static str, environment: &[&str]) {
+fn answer_flags(name: &'static str, version: &'static str, about: &'static str, environment: &[&str]) {
     let help = environment_help(environment);
     clap::Command::new(name).version(version).about(about).after_help(help).get_matches();
+}
+
+/// What a service binary says of itself in `--help` and `--version`.
+pub struct Binary {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub about: &'static str,
+    /// The service's own parts of the environment section of `--help`.
+    pub environment: &'static [&'static str],
+}
+
+/// A service binary's `main`, inside its tokio runtime: answers the flags,
+/// reads the config with `read_config`, installs the telemetry (with the
+/// span store) and runs the service with `run` until it stops. Exits 2 when
+/// the config or the telemetry's settings are wrong, 1 when the service
+/// cannot start or fails.
+pub async fn run_service<C, E: std::fmt::Display>(
+    binary: Binary,
+    read_config: impl FnOnce() -> Result<C, E>,
+    run: impl AsyncFnOnce(C) -> Result<(), Box<dyn std::error::Error>>,
+) -> ExitCode {
+    let Binary { name, version, about, environment } = binary;
+    answer_flags(name, version, about, environment);
+    let config = match read_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let telemetry = match argus_spans::init_from_environment(name, version) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = run(config).await;
+    telemetry.shutdown().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "{name} stopped");
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+
+use crate::admin::{Scrape, admin_server};
 use crate::health::Readiness;
 
 /// How long an idle keep-alive connection is held open. Longer than the
@@ -11,13 +15,100 @@ use crate::health::Readiness;
 /// a server that closes first races the client's next request on that
 /// connection, which then fails with a truncated response (actix's default
 /// is 5 s, short enough for a client pausing between calls to hit it).
-pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
+const KEEP_ALIVE: Duration = Duration::from_secs(75);
+
+/// An address a service cannot listen on.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    pub addr: String,
+    pub source: std::io::Error,
+}
 
 /// Binds `addr`, and says which port it got (`:0` picks one, for tests).
-pub fn listen(addr: &str) -> std::io::Result<(std::net::TcpListener, u16)> {
-    let listener = std::net::TcpListener::bind(addr)?;
-    let port = listener.local_addr()?.port();
-    Ok((listener, port))
+pub(crate) fn listen(addr: &str) -> Result<(std::net::TcpListener, u16), BindError> {
+    let bind = || -> std::io::Result<(std::net::TcpListener, u16)> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        let port = listener.local_addr()?.port();
+        Ok((listener, port))
+    };
+    bind().map_err(|source| BindError { addr: addr.to_owned(), source })
+}
+
+/// How an HTTP service stops after SIGTERM (see [`serve_until_signal`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Shutdown {
+    /// `ARGUS_SHUTDOWN_DRAIN_SECONDS`: how long `/readyz` fails first.
+    pub drain_delay: Duration,
+    /// `ARGUS_SHUTDOWN_TIMEOUT_SECONDS`: how long in-flight requests may
+    /// take then.
+    pub timeout_seconds: u64,
+}
+
+/// An HTTP service's public server and its admin server beside it, bound,
+/// to run until a signal.
+pub struct Servers {
+    port: u16,
+    server: Server,
+    admin_port: u16,
+    admin: Server,
+    readiness: Readiness,
+    drain_delay: Duration,
+}
+
+impl Servers {
+    /// Binds the admin server ([`admin_server`]) on `admin_addr`, then the
+    /// public one on `listen_addr`: `routes` behind request tracing, with
+    /// `readiness` and the JSON and query rules ([`crate::body`]) as app
+    /// data, every other path a problem+json 404.
+    pub fn bind(
+        listen_addr: &str,
+        admin_addr: &str,
+        shutdown: Shutdown,
+        readiness: Readiness,
+        scrape: Scrape,
+        routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> Result<Self, BindError> {
+        let (admin_port, admin) = admin_server(admin_addr, readiness.clone(), scrape)?;
+        let (listener, port) = listen(listen_addr)?;
+        let ready = web::Data::new(readiness.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))
+                .app_data(ready.clone())
+                .app_data(crate::body::json_config())
+                .app_data(crate::body::query_config())
+                .configure(routes.clone())
+                .default_service(web::to(crate::problem::not_found))
+        })
+        .disable_signals()
+        .keep_alive(KEEP_ALIVE)
+        .shutdown_timeout(shutdown.timeout_seconds)
+        .listen(listener)
+        .map_err(|source| BindError { addr: listen_addr.to_owned(), source })?
+        .run();
+        Ok(Self { port, server, admin_port, admin, readiness, drain_delay: shutdown.drain_delay })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The admin address's port (`/metrics`).
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
+    /// Stops the public server from outside (tests, embedding).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or [`Self::handle`] stops it), then
+    /// drains (see [`serve_with_admin`]).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        serve_with_admin(self.server, self.admin, self.readiness, self.drain_delay).await
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -43,9 +134,9 @@ pub async fn shutdown_signal() {
 /// [`serve_until_signal`] with the service's admin server (`crate::admin`)
 /// beside it: the admin server keeps answering (metrics, readiness failing)
 /// while the public one drains, and stops once it has.
-pub async fn serve_with_admin(
-    server: actix_web::dev::Server,
-    admin: actix_web::dev::Server,
+async fn serve_with_admin(
+    server: Server,
+    admin: Server,
     readiness: Readiness,
     drain_delay: Duration,
 ) -> std::io::Result<()> {
@@ -61,11 +152,7 @@ pub async fn serve_with_admin(
 /// after `drain_delay` (time for load balancers to notice) the server stops
 /// accepting and finishes in-flight requests within its shutdown timeout.
 /// The server must be built with `disable_signals()`.
-pub async fn serve_until_signal(
-    server: actix_web::dev::Server,
-    readiness: Readiness,
-    drain_delay: Duration,
-) -> std::io::Result<()> {
+async fn serve_until_signal(server: Server, readiness: Readiness, drain_delay: Duration) -> std::io::Result<()> {
     let handle = server.handle();
     let mut running = tokio::spawn(server);
     tokio::select! {

@@ -1,7 +1,12 @@
-//! Checks every service's tests make of its binary and of its `/metrics`
-//! (feature `testing`).
+//! Checks every service's tests make of its binary and of its `/metrics`,
+//! and the webhook [`Receiver`] of the tests that send webhooks (feature
+//! `testing`).
 
 #![allow(clippy::expect_used)]
+
+mod receiver;
+
+pub use receiver::{Received, Receiver};
 
 /// The sources of the crates every service reads variables through.
 const SHARED_SOURCES: [&str; 5] = [
@@ -39,6 +44,25 @@ pub fn assert_binary_answers_flags(path: &str, name: &str, version: &str) {
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
     assert!(help.contains("ARGUS_DATABASE_URL") && help.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{help}");
     assert_eq!(run("--frobnicate").status.code(), Some(2), "an unknown argument is refused");
+}
+
+/// Sends SIGTERM to the binary under test, as Kubernetes stops a pod.
+pub fn sigterm(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(sent.expect("kill runs").success(), "SIGTERM sent");
+}
+
+/// How `child` exited, waiting for it at most `within` (after a
+/// [`sigterm`]); fails the test beyond.
+pub async fn wait_for_exit(child: &mut std::process::Child, within: std::time::Duration) -> std::process::ExitStatus {
+    let until = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            return status;
+        }
+        assert!(std::time::Instant::now() < until, "did not exit within {within:?} of SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// A scrape of `/metrics`, read as far as the tests need: each sample's

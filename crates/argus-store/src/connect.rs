@@ -232,18 +232,15 @@ fn client_config(mode: SslMode, sslrootcert: Option<&str>) -> Result<ClientConfi
             .build()
             .map_err(|e| StoreError::Config(format!("TLS roots: {e}")))
     };
-    let config = match (mode, sslrootcert) {
-        (SslMode::Require, None) => {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(EncryptOnly(provider))).with_no_client_auth()
-        }
+    let lenient = match (mode, sslrootcert) {
+        (SslMode::Require, None) => LenientVerifier { chain: None, provider },
         // libpq: `require` with a root certificate behaves as `verify-ca`.
-        (SslMode::Require, Some(_)) | (SslMode::VerifyCa, _) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly(chain_verifier(provider)?)))
-            .with_no_client_auth(),
-        _ => builder.with_webpki_verifier(chain_verifier(provider)?).with_no_client_auth(),
+        (SslMode::Require, Some(_)) | (SslMode::VerifyCa, _) => {
+            LenientVerifier { chain: Some(chain_verifier(provider.clone())?), provider }
+        }
+        _ => return Ok(builder.with_webpki_verifier(chain_verifier(provider)?).with_no_client_auth()),
     };
-    Ok(config)
+    Ok(builder.dangerous().with_custom_certificate_verifier(Arc::new(lenient)).with_no_client_auth())
 }
 
 /// The certificates of `sslrootcert` (PEM), or the system's roots when it is
@@ -273,53 +270,21 @@ fn root_store(sslrootcert: Option<&str>) -> Result<RootCertStore, StoreError> {
     Ok(roots)
 }
 
-/// `sslmode=require`: encrypted against passive listeners, but any
-/// certificate is accepted (the handshake signature is still checked).
+/// The certificate checks of `sslmode=require` and `verify-ca`, laxer than
+/// webpki's (`verify-full`). Without a `chain` (`require`): encrypted
+/// against passive listeners, but any certificate is accepted. With one
+/// (`verify-ca`): the chain must lead to a trusted root; the name in the
+/// certificate is not compared with the host (webpki checks the name last,
+/// so its name error means everything else passed). The handshake
+/// signature is checked either way, with the provider's algorithms (those
+/// the chain verifier was built with).
 #[derive(Debug)]
-struct EncryptOnly(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for EncryptOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct LenientVerifier {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
 }
 
-/// `sslmode=verify-ca`: the chain must lead to a trusted root; the name in
-/// the certificate is not compared with the host (webpki checks the name
-/// last, so its name error means everything else passed).
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for LenientVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -328,7 +293,8 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -342,7 +308,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -351,11 +317,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 

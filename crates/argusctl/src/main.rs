@@ -15,7 +15,7 @@ use argus_types::env::ConfigError;
 use argus_types::scopes::{ADMIN_CLIENT_ID, PLATFORM_ADMIN};
 use argus_types::{ScopeSet, TenantId};
 use chrono::Duration;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 /// Retired keys stay published this long past the longest token lifetime,
@@ -98,32 +98,37 @@ enum BundleCommand {
     /// the bundle's name is the file stem.
     Load { file: std::path::PathBuf },
     /// Let an app of a tenant run a bundle's operations.
-    Grant {
-        /// The tenant's id (`ten_...`).
-        #[arg(long)]
-        tenant: String,
-        /// The app's client_id (`app_...`).
-        #[arg(long)]
-        app: String,
-        /// The bundle's name (its file stem).
-        #[arg(long)]
-        bundle: String,
-    },
+    Grant(BundleGrant),
     /// Take a bundle away from an app: its operations are refused within
     /// 5 seconds on every api-service (their approval cache).
-    Revoke {
-        /// The tenant's id (`ten_...`).
-        #[arg(long)]
-        tenant: String,
-        /// The app's client_id (`app_...`).
-        #[arg(long)]
-        app: String,
-        /// The bundle's name.
-        #[arg(long)]
-        bundle: String,
-    },
+    Revoke(BundleGrant),
     /// List bundles with their operations' ids and grants.
     List,
+}
+
+/// Which app of which tenant, and which bundle.
+#[derive(Args)]
+struct BundleGrant {
+    /// The tenant's id (`ten_...`).
+    #[arg(long)]
+    tenant: String,
+    /// The app's client_id (`app_...`).
+    #[arg(long)]
+    app: String,
+    /// The bundle's name (its file stem).
+    #[arg(long)]
+    bundle: String,
+}
+
+impl BundleGrant {
+    /// The tenant, which must exist, and the app's client id.
+    async fn parties(&self, store: &Store) -> Result<(TenantId, argus_types::ClientId), CtlError> {
+        let tenant = existing_tenant(store, &self.tenant).await?;
+        let app = &self.app;
+        let client =
+            argus_types::ClientId::from_str(app).map_err(|e| CtlError::Input(format!("--app `{app}`: {e}")))?;
+        Ok((tenant, client))
+    }
 }
 
 #[derive(Subcommand)]
@@ -423,19 +428,17 @@ async fn bundle(command: BundleCommand, store_config: &StoreConfig) -> Result<Va
                 .collect();
             Ok(json!({ "bundle": name, "operations": ops }))
         }
-        BundleCommand::Grant { tenant, app, bundle } => {
+        BundleCommand::Grant(grant) => {
             let store = Store::connect(store_config)?;
-            let tenant = existing_tenant(&store, &tenant).await?;
-            let client =
-                argus_types::ClientId::from_str(&app).map_err(|e| CtlError::Input(format!("--app `{app}`: {e}")))?;
+            let (tenant, client) = grant.parties(&store).await?;
+            let bundle = grant.bundle;
             store.grant_bundle(&tenant, &client, &bundle).await?;
             Ok(json!({ "tenant_id": tenant, "client_id": client, "bundle": bundle }))
         }
-        BundleCommand::Revoke { tenant, app, bundle } => {
+        BundleCommand::Revoke(grant) => {
             let store = Store::connect(store_config)?;
-            let tenant = existing_tenant(&store, &tenant).await?;
-            let client =
-                argus_types::ClientId::from_str(&app).map_err(|e| CtlError::Input(format!("--app `{app}`: {e}")))?;
+            let (tenant, client) = grant.parties(&store).await?;
+            let bundle = grant.bundle;
             if !store.revoke_bundle_grant(&tenant, &client, &bundle).await? {
                 return Err(CtlError::Input(format!(
                     "app {client} of tenant {tenant} does not have bundle `{bundle}`"

@@ -1,5 +1,6 @@
 //! api-service configuration, from the environment.
 
+use argus_http::cli::Binary;
 use argus_store::StoreConfig;
 use argus_types::claims::{LIVE_AUDIENCE, SANDBOX_AUDIENCE};
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
@@ -148,8 +149,13 @@ impl ApiConfig {
     }
 }
 
-/// What `api-service --help` says of itself.
-pub const ABOUT: &str = "Argus api-service: GraphQL, async jobs and the trace lookup (api.knogin.com)";
+/// What `api-service --help` and `--version` say of the binary.
+pub const BINARY: Binary = Binary {
+    name: "api-service",
+    version: env!("CARGO_PKG_VERSION"),
+    about: "Argus api-service: GraphQL, async jobs and the trace lookup (api.knogin.com)",
+    environment: ENVIRONMENT,
+};
 
 /// The variables `api-service --help` lists.
 pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{App, HttpServer, web};
+use actix_web::dev::ServerHandle;
+use actix_web::web;
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
-use argus_http::admin::{self, Scrape};
-use argus_http::body;
+use argus_http::Endpoint;
+use argus_http::admin::Scrape;
 use argus_http::health::{self, Readiness};
-use argus_http::serve::{self, KEEP_ALIVE};
-use argus_http::{Endpoint, not_found};
+use argus_http::serve::{BindError, Servers, Shutdown};
 use argus_store::revoked::RevokedTokens;
 use argus_store::{Store, StoreError};
 
@@ -21,20 +20,15 @@ use crate::traces::{self, TraceLookup};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 pub struct Application {
-    port: u16,
-    server: Server,
-    admin_port: u16,
-    admin: Server,
+    servers: Servers,
     jwks: Arc<RemoteJwks>,
-    readiness: Readiness,
-    drain_delay: std::time::Duration,
 }
 
 impl Application {
@@ -73,62 +67,42 @@ impl Application {
             graphql::IncidentCache::listening_to(config.store.database_url.clone()),
         ));
         let scrape = Scrape::new(metrics).with_pool(&store);
-        let readiness_handle = Readiness::new().with("database", health::database_check(store));
-        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness_handle.clone(), scrape)
-            .map_err(|source| StartupError::Bind { addr: config.admin_addr.clone(), source })?;
-        let readiness = web::Data::new(readiness_handle.clone());
-        let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };
-        let (listener, port) = serve::listen(&config.listen_addr).map_err(bind_error)?;
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))
-                .app_data(readiness.clone())
-                .app_data(state.clone())
-                .app_data(jobs.clone())
-                .app_data(rest_verifier.clone())
-                .app_data(traces.clone())
-                .app_data(body::json_config())
-                .app_data(body::query_config())
-                .configure(routes)
-                .default_service(web::to(not_found))
-        })
-        .disable_signals()
-        .keep_alive(KEEP_ALIVE)
-        .shutdown_timeout(config.shutdown_timeout_seconds)
-        .listen(listener)
-        .map_err(bind_error)?
-        .run();
+        let readiness = Readiness::new().with("database", health::database_check(store));
+        let shutdown = Shutdown {
+            drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
+            timeout_seconds: config.shutdown_timeout_seconds,
+        };
+        let servers =
+            Servers::bind(&config.listen_addr, &config.admin_addr, shutdown, readiness, scrape, move |cfg| {
+                cfg.app_data(state.clone())
+                    .app_data(jobs.clone())
+                    .app_data(rest_verifier.clone())
+                    .app_data(traces.clone())
+                    .configure(routes);
+            })?;
         tracing::info!(
-            port,
-            admin_port,
+            port = servers.port(),
+            admin_port = servers.admin_port(),
             environment = ?config.environment,
             audience = %config.audience,
             jwks = %config.jwks_url,
             "api-service listening"
         );
-        Ok(Self {
-            port,
-            server,
-            admin_port,
-            admin,
-            jwks,
-            readiness: readiness_handle,
-            drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
-        })
+        Ok(Self { servers, jwks })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.servers.port()
     }
 
     /// The admin address's port (`/metrics`).
     pub fn admin_port(&self) -> u16 {
-        self.admin_port
+        self.servers.admin_port()
     }
 
     /// Stops the server (gracefully with `graceful`).
     pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+        self.servers.handle()
     }
 
     /// The key source, to inspect what is cached.
@@ -137,9 +111,9 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (or [`Self::handle`] stops it), then
-    /// drains (see [`serve::serve_with_admin`]).
+    /// drains (see [`Servers::run_until_stopped`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        serve::serve_with_admin(self.server, self.admin, self.readiness, self.drain_delay).await
+        self.servers.run_until_stopped().await
     }
 }
 

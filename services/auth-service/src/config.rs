@@ -1,5 +1,6 @@
 //! auth-service configuration, from the environment.
 
+use argus_http::cli::Binary;
 use argus_store::StoreConfig;
 use argus_types::claims::LIVE_AUDIENCE;
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
@@ -187,8 +188,13 @@ impl WebhookLimits {
     }
 }
 
-/// What `auth-service --help` says of itself.
-pub const ABOUT: &str = "Argus auth-service: OAuth 2.0 tokens, JWKS, apps, governance and webhooks (auth.knogin.com)";
+/// What `auth-service --help` and `--version` say of the binary.
+pub const BINARY: Binary = Binary {
+    name: "auth-service",
+    version: env!("CARGO_PKG_VERSION"),
+    about: "Argus auth-service: OAuth 2.0 tokens, JWKS, apps, governance and webhooks (auth.knogin.com)",
+    environment: ENVIRONMENT,
+};
 
 /// The variables `auth-service --help` lists.
 pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use argus_authn::TokenVerifier;
 use argus_crypto::SecretHasher;
 use argus_store::oauth::SignInLockout;
@@ -17,16 +16,16 @@ use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
 use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
-use argus_http::admin::{self, Scrape};
-use argus_http::body::{self, MAX_JSON_BODY};
+use argus_http::Endpoint;
+use argus_http::admin::Scrape;
+use argus_http::body::MAX_JSON_BODY;
 use argus_http::health::{self, Readiness};
-use argus_http::serve::{self, KEEP_ALIVE};
-use argus_http::{Endpoint, not_found};
+use argus_http::serve::{BindError, Servers, Shutdown};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -34,12 +33,7 @@ pub enum StartupError {
 }
 
 pub struct Application {
-    port: u16,
-    server: Server,
-    admin_port: u16,
-    admin: Server,
-    readiness: Readiness,
-    drain_delay: std::time::Duration,
+    servers: Servers,
 }
 
 impl Application {
@@ -98,64 +92,45 @@ impl Application {
             secure_cookies: config.issuer.starts_with("https://"),
         };
 
-        let bind_error = |source| StartupError::Bind { addr: config.listen_addr.clone(), source };
-        let (listener, port) = serve::listen(&config.listen_addr).map_err(bind_error)?;
-        let readiness_handle = Readiness::new().with("database", health::database_check(state.store.clone()));
+        let readiness = Readiness::new().with("database", health::database_check(state.store.clone()));
         let scrape = Scrape::new(metrics).with_pool(&state.store);
-        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness_handle.clone(), scrape)
-            .map_err(|source| StartupError::Bind { addr: config.admin_addr.clone(), source })?;
-        let readiness = web::Data::new(readiness_handle.clone());
+        let shutdown = Shutdown {
+            drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
+            timeout_seconds: config.shutdown_timeout_seconds,
+        };
         let state = web::Data::new(state);
         let verifier = web::Data::new(verifier);
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))
-                .app_data(state.clone())
-                .app_data(verifier.clone())
-                .app_data(readiness.clone())
-                .app_data(body::json_config())
-                .app_data(body::query_config())
-                .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
-                .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
-                .configure(routes)
-                .default_service(web::to(not_found))
-        })
-        .disable_signals()
-        .keep_alive(KEEP_ALIVE)
-        .shutdown_timeout(config.shutdown_timeout_seconds)
-        .listen(listener)
-        .map_err(bind_error)?
-        .run();
-        tracing::info!(port, admin_port, "auth-service listening");
-        Ok(Self {
-            port,
-            server,
-            admin_port,
-            admin,
-            readiness: readiness_handle,
-            drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
-        })
+        let servers =
+            Servers::bind(&config.listen_addr, &config.admin_addr, shutdown, readiness, scrape, move |cfg| {
+                cfg.app_data(state.clone())
+                    .app_data(verifier.clone())
+                    .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
+                    .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
+                    .configure(routes);
+            })?;
+        tracing::info!(port = servers.port(), admin_port = servers.admin_port(), "auth-service listening");
+        Ok(Self { servers })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.servers.port()
     }
 
     /// The admin address's port (`/metrics`).
     pub fn admin_port(&self) -> u16 {
-        self.admin_port
+        self.servers.admin_port()
     }
 
     /// Stops the server from outside (tests that take the auth-service
     /// down under a running API).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+        self.servers.handle()
     }
 
     /// Serves until SIGTERM/SIGINT, then drains (see
-    /// [`serve::serve_with_admin`]).
+    /// [`Servers::run_until_stopped`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        serve::serve_with_admin(self.server, self.admin, self.readiness, self.drain_delay).await
+        self.servers.run_until_stopped().await
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use argus_http::cli::Binary;
 use argus_store::StoreConfig;
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
 
@@ -163,8 +164,13 @@ impl WorkerConfig {
     }
 }
 
-/// What `delivery-worker --help` says of itself.
-pub const ABOUT: &str = "Argus delivery-worker: webhook deliveries, job callbacks, async jobs and the outbox relay";
+/// What `delivery-worker --help` and `--version` say of the binary.
+pub const BINARY: Binary = Binary {
+    name: "delivery-worker",
+    version: env!("CARGO_PKG_VERSION"),
+    about: "Argus delivery-worker: webhook deliveries, job callbacks, async jobs and the outbox relay",
+    environment: ENVIRONMENT,
+};
 
 /// The variables `delivery-worker --help` lists.
 pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT];

@@ -15,12 +15,13 @@ mod sender;
 use std::sync::Arc;
 
 use argus_bus::{
-    Broker, BusError, CancellationToken, ConsumerConfig, OutboxRelay, Publisher, PublisherConfig, RelayConfig,
-    Topology, WorkQueue, run_consumer_forever,
+    Broker, BusError, CancellationToken, ConsumerConfig, Incoming, OutboxRelay, Outcome, Publisher, PublisherConfig,
+    RelayConfig, Topology, WorkQueue, run_consumer_forever,
 };
 use argus_crypto::webhook::SecretBox;
 use argus_http::admin::{self, Scrape};
 use argus_http::health::{self, Readiness};
+use argus_http::serve::BindError;
 use argus_store::{Store, StoreError};
 
 pub use config::{JobsConfig, WorkerConfig, parse_schedule};
@@ -28,8 +29,8 @@ pub use deliver::DISABLE_AFTER_DAYS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
@@ -85,36 +86,16 @@ impl Worker {
         // Events in flight at once: each makes its deliveries' first attempts,
         // so as many as the requests allowed in flight.
         let fan_out_config = ConsumerConfig::new(WorkQueue::Fanout, config.concurrency);
-        let (bus, topo, token) = (broker.clone(), topology.clone(), shutdown.clone());
-        tasks.push(tokio::spawn(async move {
-            run_consumer_forever(
-                &bus,
-                &topo,
-                &fan_out_config,
-                move |m| {
-                    let d = fan_out.clone();
-                    async move { d.fan_out(m).await }
-                },
-                token,
-            )
-            .await;
+        tasks.push(spawn_consumer(&broker, &topology, fan_out_config, &shutdown, move |m| {
+            let d = fan_out.clone();
+            async move { d.fan_out(m).await }
         }));
 
         let deliveries = deliverer.clone();
         let deliveries_config = ConsumerConfig::new(WorkQueue::Deliveries, config.concurrency);
-        let (bus, topo, token) = (broker.clone(), topology.clone(), shutdown.clone());
-        tasks.push(tokio::spawn(async move {
-            run_consumer_forever(
-                &bus,
-                &topo,
-                &deliveries_config,
-                move |m| {
-                    let d = deliveries.clone();
-                    async move { d.deliver(m).await }
-                },
-                token,
-            )
-            .await;
+        tasks.push(spawn_consumer(&broker, &topology, deliveries_config, &shutdown, move |m| {
+            let d = deliveries.clone();
+            async move { d.deliver(m).await }
         }));
 
         let runner = Arc::new(jobs::JobRunner {
@@ -129,10 +110,7 @@ impl Worker {
             shutdown: shutdown.clone(),
         });
         let jobs_config = ConsumerConfig::new(WorkQueue::Jobs, config.jobs.concurrency);
-        let (bus, topo, token) = (broker.clone(), topology.clone(), shutdown.clone());
-        tasks.push(tokio::spawn(async move {
-            run_consumer_forever(&bus, &topo, &jobs_config, move |m| runner.clone().handle(m), token).await;
-        }));
+        tasks.push(spawn_consumer(&broker, &topology, jobs_config, &shutdown, move |m| runner.clone().handle(m)));
         tasks.push(tokio::spawn(jobs::housekeeping(store.clone(), shutdown.clone())));
         tasks.push(tokio::spawn(metrics::sample_backlogs(store.clone(), publisher.clone(), shutdown.clone())));
         let scrape = Scrape::new(metrics).with_pool(&store);
@@ -142,8 +120,7 @@ impl Worker {
             async move { publisher.ensure_connected().await.map_err(|e| e.to_string()) }
         });
         let readiness_handle = readiness.clone();
-        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness, scrape)
-            .map_err(|source| WorkerError::Bind { addr: config.admin_addr.clone(), source })?;
+        let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness, scrape)?;
         tracing::info!(admin_port, "delivery-worker running");
         Ok(Self { admin_port, admin, readiness: readiness_handle, shutdown, tasks })
     }
@@ -177,4 +154,21 @@ impl Worker {
         let _ = admin.await;
         Ok(())
     }
+}
+
+/// Consumes `config`'s queue with `handle` until `shutdown`, reconnecting
+/// after broker failures (see [`run_consumer_forever`]).
+fn spawn_consumer<H, Fut>(
+    broker: &Broker,
+    topology: &Topology,
+    config: ConsumerConfig,
+    shutdown: &CancellationToken,
+    handle: H,
+) -> tokio::task::JoinHandle<()>
+where
+    H: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let (broker, topology, shutdown) = (broker.clone(), topology.clone(), shutdown.clone());
+    tokio::spawn(async move { run_consumer_forever(&broker, &topology, &config, handle, shutdown).await })
 }

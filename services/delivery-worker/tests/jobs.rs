@@ -146,22 +146,7 @@ impl Stack {
     }
 
     async fn token(&self, tenant: &TenantId, client_id: &str, scopes: &[&str]) -> String {
-        let key = self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
-        let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
-        argus_crypto::issue_access_token(
-            &key,
-            &argus_crypto::TokenGrant {
-                issuer: ISSUER,
-                audience: "api.knogin.com",
-                tenant,
-                subject: client_id,
-                client_id,
-                scopes: &scopes,
-                lifetime: chrono::Duration::hours(1),
-            },
-        )
-        .unwrap()
-        .token
+        support::token(&self.store, tenant, client_id, scopes).await
     }
 
     /// A tenant and a `jobs:write` token for it.
@@ -819,14 +804,9 @@ async fn sigterm_hands_a_running_job_back_and_another_worker_finishes_it() {
             Duration::from_secs(60),
         )
         .await;
-    let stopped = std::process::Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
-    assert!(stopped.success());
+    argus_http::testing::sigterm(&worker);
     let mut worker = worker;
-    let until = Instant::now() + Duration::from_secs(20);
-    while worker.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < until, "the worker did not stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    argus_http::testing::wait_for_exit(&mut worker, Duration::from_secs(20)).await;
     let back = stack.job(&caller, &id).await;
     assert_eq!(back["status"], "queued", "handed back, not left running: {back}");
     assert!(back["progress"].as_f64().unwrap() > 0.0);

@@ -75,22 +75,7 @@ impl Stack {
     }
 
     async fn token(&self, tenant: &TenantId, scopes: &[&str]) -> String {
-        let key = self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
-        let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
-        argus_crypto::issue_access_token(
-            &key,
-            &argus_crypto::TokenGrant {
-                issuer: "https://auth.test.knogin.com",
-                audience: "api.knogin.com",
-                tenant,
-                subject: "app_test",
-                client_id: "app_test",
-                scopes: &scopes,
-                lifetime: chrono::Duration::hours(1),
-            },
-        )
-        .unwrap()
-        .token
+        support::token(&self.store, tenant, "app_test", scopes).await
     }
 
     async fn tenant(&self) -> (TenantId, String) {
@@ -667,15 +652,8 @@ async fn sigterm_finishes_in_flight_deliveries_and_loses_nothing() {
     let spawn = || stack.worker_binary();
     let mut first = spawn();
     receiver.wait_for(2, Duration::from_secs(20)).await;
-    std::process::Command::new("kill").args(["-TERM", &first.id().to_string()]).status().unwrap();
-    let exited = Instant::now();
-    let status = loop {
-        if let Some(s) = first.try_wait().unwrap() {
-            break s;
-        }
-        assert!(exited.elapsed() < Duration::from_secs(15), "worker did not stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    argus_http::testing::sigterm(&first);
+    let status = argus_http::testing::wait_for_exit(&mut first, Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status}");
     // What it had sent, it finished: every receipt so far is recorded.
     let received: Vec<String> = receiver.received().iter().map(|r| r.header("webhook-id")).collect();

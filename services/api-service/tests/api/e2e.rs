@@ -2,9 +2,10 @@
 //! local receiver, through the outbox, RabbitMQ and the delivery worker.
 
 use argus_bus::testing::TestVhost;
+use argus_http::testing::Received;
 use serde_json::{Value, json};
 
-use crate::helpers::{Stack, op, post, spawn_worker};
+use crate::helpers::{Stack, op, spawn_worker};
 
 #[tokio::test]
 async fn a_mutation_reaches_a_webhook_receiver_signed() {
@@ -20,11 +21,10 @@ async fn a_mutation_reaches_a_webhook_receiver_signed() {
         "id": format!("sha256:{}", op(ops, "CreateIncident").sha256),
         "variables": { "input": { "title": "Gas leak", "severity": "CRITICAL", "location": "Plant 2" } }
     });
-    let body: Value =
-        post(&stack.http, &stack.api, Some(&token), Some(client.tenant.as_str()), create).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token, client.tenant.as_str(), create).await;
     let incident = body["data"]["createIncident"]["id"].as_str().unwrap().to_owned();
 
-    let (headers, payload) = hook.first_delivery().await;
+    let Received { headers, body: payload } = hook.first_delivery().await;
     standardwebhooks::Webhook::new(&hook.secret).unwrap().verify(&payload, &headers).expect("signature verifies");
     let envelope: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(envelope["type"], "incident.created");

@@ -45,8 +45,7 @@ async fn a_granted_bundle_operation_runs_and_nothing_else_does() {
     // By persisted id.
     let by_id = op(&ops, "IncidentById");
     let persisted = json!({ "id": format!("sha256:{}", by_id.sha256), "variables": { "id": id } });
-    let body: Value =
-        post(&stack.http, &stack.api, Some(&token), Some(&tenant), persisted.clone()).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token, &tenant, persisted.clone()).await;
     assert!(body["errors"].is_null(), "{body}");
     assert_eq!(body["data"]["incident"]["title"], "Forklift collision");
     assert_eq!(body["data"]["incident"]["reporter"], granted.client_id.as_str());
@@ -64,11 +63,10 @@ async fn a_granted_bundle_operation_runs_and_nothing_else_does() {
 
     // A document in no bundle, from the granted app.
     let unlisted = json!({ "query": "query Mine($id: ID!) { incident(id: $id) { id title location } }", "variables": { "id": id } });
-    let body: Value = post(&stack.http, &stack.api, Some(&token), Some(&tenant), unlisted).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token, &tenant, unlisted).await;
     assert_eq!(code(&body), "PERSISTED_QUERY_NOT_APPROVED", "{body}");
     let unknown_hash = json!({ "id": format!("sha256:{}", "0".repeat(64)) });
-    let body: Value =
-        post(&stack.http, &stack.api, Some(&token), Some(&tenant), unknown_hash).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token, &tenant, unknown_hash).await;
     assert_eq!(code(&body), "PERSISTED_QUERY_NOT_APPROVED", "{body}");
 
     // Update and close, by id, announce their events too.
@@ -76,10 +74,10 @@ async fn a_granted_bundle_operation_runs_and_nothing_else_does() {
         "id": format!("sha256:{}", op(&ops, "UpdateIncident").sha256),
         "variables": { "id": id, "input": { "severity": "CRITICAL" } }
     });
-    let body: Value = post(&stack.http, &stack.api, Some(&token), Some(&tenant), update).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token, &tenant, update).await;
     assert_eq!(body["data"]["updateIncident"]["severity"], "CRITICAL", "{body}");
     let close = json!({ "id": format!("sha256:{}", op(&ops, "CloseIncident").sha256), "variables": { "id": id } });
-    let body: Value = post(&stack.http, &stack.api, Some(&token), Some(&tenant), close).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token, &tenant, close).await;
     assert_eq!(body["data"]["closeIncident"]["status"], "CLOSED", "{body}");
     assert_eq!(stack.store.outbox_unsent_count().await.unwrap(), unsent_before + 3);
 }
@@ -116,8 +114,7 @@ async fn tenants_are_isolated() {
     stack.grant(&b, "incident-webhook-configuration").await;
     let (token_a, token_b) = (stack.cc_token(&a, None).await, stack.cc_token(&b, None).await);
     let create = json!({ "query": op(&ops, "CreateIncident").document, "variables": create_incident_vars("A's") });
-    let body: Value =
-        post(&stack.http, &stack.api, Some(&token_a), Some(a.tenant.as_str()), create).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token_a, a.tenant.as_str(), create).await;
     let id = body["data"]["createIncident"]["id"].as_str().unwrap().to_owned();
     let read = json!({ "id": format!("sha256:{}", op(&ops, "IncidentById").sha256), "variables": { "id": id } });
 
@@ -129,21 +126,15 @@ async fn tenants_are_isolated() {
     assert_eq!(r.status(), 403);
 
     // B cannot see, change or close A's incident.
-    let body: Value = post(&stack.http, &stack.api, Some(&token_b), Some(b.tenant.as_str()), read.clone())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = stack.graphql(&token_b, b.tenant.as_str(), read.clone()).await;
     assert_eq!(code(&body), "NOT_FOUND", "{body}");
     assert!(body["data"]["incident"].is_null());
     let close = json!({ "id": format!("sha256:{}", op(&ops, "CloseIncident").sha256), "variables": { "id": id } });
-    let body: Value =
-        post(&stack.http, &stack.api, Some(&token_b), Some(b.tenant.as_str()), close).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token_b, b.tenant.as_str(), close).await;
     assert_eq!(code(&body), "NOT_FOUND", "{body}");
 
     // A still can.
-    let body: Value =
-        post(&stack.http, &stack.api, Some(&token_a), Some(a.tenant.as_str()), read).await.json().await.unwrap();
+    let body: Value = stack.graphql(&token_a, a.tenant.as_str(), read).await;
     assert_eq!(body["data"]["incident"]["status"], "OPEN", "{body}");
 }
 
@@ -163,29 +154,16 @@ async fn a_missing_scope_fails_that_field_only() {
     let token = stack.cc_token(&full, None).await;
     let tenant = full.tenant.to_string();
     let id = |name: &str| format!("sha256:{}", op(&ops, name).sha256);
-    let body: Value = post(
-        &stack.http,
-        &stack.api,
-        Some(&token),
-        Some(&tenant),
-        json!({ "id": id("Report"), "variables": create_incident_vars("Spill") }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let body: Value =
+        stack.graphql(&token, &tenant, json!({ "id": id("Report"), "variables": create_incident_vars("Spill") })).await;
     let incident = body["data"]["createIncident"]["id"].as_str().unwrap().to_owned();
-    let body: Value = post(
-        &stack.http,
-        &stack.api,
-        Some(&token),
-        Some(&tenant),
-        json!({ "id": id("OpenCase"), "variables": { "input": { "title": "Spills", "incidentIds": [incident] } } }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let body: Value = stack
+        .graphql(
+            &token,
+            &tenant,
+            json!({ "id": id("OpenCase"), "variables": { "input": { "title": "Spills", "incidentIds": [incident] } } }),
+        )
+        .await;
     assert!(body["errors"].is_null(), "{body}");
     let case = body["data"]["createCase"]["id"].as_str().unwrap().to_owned();
     assert_eq!(body["data"]["createCase"]["incidents"][0]["id"], incident.as_str());
@@ -193,7 +171,7 @@ async fn a_missing_scope_fails_that_field_only() {
     // The same app, with a token narrowed to incidents:read.
     let narrow = stack.cc_token(&full, Some("incidents:read")).await;
     let both = json!({ "id": id("Both"), "variables": { "i": incident, "c": case } });
-    let body: Value = post(&stack.http, &stack.api, Some(&narrow), Some(&tenant), both).await.json().await.unwrap();
+    let body: Value = stack.graphql(&narrow, &tenant, both).await;
     assert_eq!(body["data"]["incident"]["title"], "Spill", "{body}");
     assert!(body["data"]["case"].is_null(), "{body}");
     let errors = body["errors"].as_array().unwrap();
@@ -202,34 +180,21 @@ async fn a_missing_scope_fails_that_field_only() {
     assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN");
 
     // A write without the write scope.
-    let body: Value = post(
-        &stack.http,
-        &stack.api,
-        Some(&narrow),
-        Some(&tenant),
-        json!({ "id": id("Report"), "variables": create_incident_vars("Nope") }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let body: Value =
+        stack.graphql(&narrow, &tenant, json!({ "id": id("Report"), "variables": create_incident_vars("Nope") })).await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
 
     // Linking another tenant's incident to a case is NOT_FOUND.
     let other = stack.client(None, &["cases:write", "incidents:write"]).await;
     stack.grant(&other, "mixed").await;
     let other_token = stack.cc_token(&other, None).await;
-    let body: Value = post(
-        &stack.http,
-        &stack.api,
-        Some(&other_token),
-        Some(other.tenant.as_str()),
-        json!({ "id": id("OpenCase"), "variables": { "input": { "title": "Theirs", "incidentIds": [incident] } } }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let body: Value = stack
+        .graphql(
+            &other_token,
+            other.tenant.as_str(),
+            json!({ "id": id("OpenCase"), "variables": { "input": { "title": "Theirs", "incidentIds": [incident] } } }),
+        )
+        .await;
     assert_eq!(code(&body), "NOT_FOUND", "{body}");
 }
 

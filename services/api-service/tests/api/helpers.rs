@@ -4,6 +4,7 @@ use std::path::Path;
 
 use api_service::config::Environment;
 use api_service::{ApiConfig, Application};
+use argus_http::testing::{Received, Receiver};
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
 use argus_types::TenantId;
@@ -207,6 +208,12 @@ impl Stack {
         ops
     }
 
+    /// The JSON answer to the GraphQL request `body`, sent with `token` for
+    /// `tenant`.
+    pub async fn graphql(&self, token: &str, tenant: &str, body: Value) -> Value {
+        post(&self.http, &self.api, Some(token), Some(tenant), body).await.json().await.unwrap()
+    }
+
     pub async fn grant(&self, client: &TestClient, bundle: &str) {
         let id = client.client_id.parse().unwrap();
         self.store.grant_bundle(&client.tenant, &id, bundle).await.unwrap();
@@ -218,26 +225,26 @@ impl Stack {
         let ops = self.load_shipped_bundle("incident-webhook-configuration").await;
         let client = self.client(None, &["incidents:read", "incidents:write"]).await;
         self.grant(&client, "incident-webhook-configuration").await;
-        let (url, received) = receiver().await;
+        let receiver = Receiver::start(Vec::new(), std::time::Duration::ZERO).await;
         let admin = self.admin_token(&client.tenant).await;
         let r = self
             .http
             .post(format!("{}/v1/webhooks", self.auth))
             .bearer_auth(&admin)
-            .json(&json!({ "url": url, "events": ["incident.created"] }))
+            .json(&json!({ "url": receiver.url, "events": ["incident.created"] }))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
         let secret = r.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
-        IncidentHook { ops, client, received, secret }
+        IncidentHook { ops, client, receiver, secret }
     }
 }
 
 pub struct IncidentHook {
     pub ops: Vec<argus_store::bundles::BundleOperation>,
     pub client: TestClient,
-    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    pub receiver: Receiver,
     /// The webhook's signing secret.
     pub secret: String,
 }
@@ -245,14 +252,8 @@ pub struct IncidentHook {
 impl IncidentHook {
     /// The first request the receiver got, waiting up to 20 s for it.
     pub async fn first_delivery(&self) -> Received {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            if let Some(first) = self.received.lock().unwrap().first().cloned() {
-                return first;
-            }
-            assert!(std::time::Instant::now() < until, "no delivery in time");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let received = self.receiver.wait_for(1, std::time::Duration::from_secs(20)).await;
+        received.first().cloned().expect("a delivery in time")
     }
 }
 
@@ -333,40 +334,6 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
     let shutdown = worker.shutdown_token();
     tokio::spawn(worker.run_until_stopped());
     shutdown
-}
-
-pub type Received = (reqwest::header::HeaderMap, Vec<u8>);
-
-/// A webhook receiver that answers 200 and records every request.
-pub async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-    let got: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let record = got.clone();
-    let server = HttpServer::new(move || {
-        let record = record.clone();
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let record = record.clone();
-            async move {
-                let mut headers = reqwest::header::HeaderMap::new();
-                for (k, v) in req.headers() {
-                    headers.append(
-                        reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
-                        reqwest::header::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
-                    );
-                }
-                record.lock().unwrap().push((headers, body.to_vec()));
-                HttpResponse::Ok().finish()
-            }
-        }))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    (format!("http://127.0.0.1:{port}/hooks"), got)
 }
 
 /// The real api-service binary against a stack's database and JWKS, on a

@@ -90,7 +90,7 @@ async fn one_traceparent_runs_from_the_graphql_call_through_rabbitmq_to_the_webh
     assert_ne!(server_span, caller_span);
 
     // The webhook carries the same trace.
-    let (headers, _) = hook.first_delivery().await;
+    let headers = hook.first_delivery().await.headers;
     let delivered = headers["traceparent"].to_str().unwrap().to_owned();
     let fields: Vec<&str> = delivered.split('-').collect();
     assert_eq!((fields[0], fields[1], fields[3]), ("00", trace_id.as_str(), "01"), "{delivered}");
@@ -534,35 +534,38 @@ async fn a_health_check_is_exported(stack: &Stack, env: &[(&str, &str)], exporte
     assert_eq!(attrs["http.route"], "/healthz");
 }
 
-#[test]
-fn an_otlp_protocol_that_is_not_built_in_stops_the_service_at_start_up() {
-    // http/json is a valid OTLP protocol, but exporting nothing while the
-    // operator expects spans would be worse than not starting.
+/// What the binary says on stderr when `env` stops it at start-up (exit
+/// status 2, before it touches the database).
+fn refused_at_start(env: &[(&str, &str)]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_api-service"))
         .env("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused")
         .env("ARGUS_API_ADDR", "127.0.0.1:0")
         .env("ARGUS_API_ADMIN_ADDR", "127.0.0.1:0")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn an_otlp_protocol_that_is_not_built_in_stops_the_service_at_start_up() {
+    // http/json is a valid OTLP protocol, but exporting nothing while the
+    // operator expects spans would be worse than not starting.
+    let stderr = refused_at_start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+    ]);
     assert!(stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && stderr.contains("http/json"), "{stderr}");
 }
 
 #[test]
 fn an_otel_variable_argus_does_not_read_stops_the_service_at_start_up() {
     // The SDK would ignore it; the operator who set it expects it to act.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_api-service"))
-        .env("ARGUS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused")
-        .env("ARGUS_API_ADDR", "127.0.0.1:0")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
-        .env("OTEL_EXPORTER_OTLP_INSECURE", "true")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_at_start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+    ]);
     assert!(stderr.contains("OTEL_EXPORTER_OTLP_INSECURE not supported"), "{stderr}");
 }
 

@@ -93,8 +93,8 @@ async fn authorization_code(
     client: &AuthenticatedClient,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    let code = params.require("code").map_err(OAuthError::invalid_request)?;
-    let redirect_uri = params.require("redirect_uri").map_err(OAuthError::invalid_request)?;
+    let code = params.require("code")?;
+    let redirect_uri = params.require("redirect_uri")?;
     let redeemed = match state.store.redeem_authorization_code(&state.secrets.hash(code)).await? {
         CodeRedemption::Redeemed(r) => r,
         CodeRedemption::Replayed { revoked } => {
@@ -163,7 +163,7 @@ async fn refresh_token(
     client: &AuthenticatedClient,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    let presented = params.require("refresh_token").map_err(OAuthError::invalid_request)?;
+    let presented = params.require("refresh_token")?;
     let requested = requested_scopes(params).map(ScopeSet::into_vec);
     let app = &client.app;
     let rotated = match state

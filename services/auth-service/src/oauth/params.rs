@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::oauth::OAuthError;
+
 #[derive(Debug, Default)]
 pub struct Params(HashMap<String, String>);
 
@@ -23,7 +25,8 @@ impl Params {
         self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
-    pub fn require(&self, name: &str) -> Result<&str, String> {
-        self.get(name).ok_or_else(|| format!("`{name}` is required"))
+    /// The parameter `name`; its absence is an `invalid_request`.
+    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("`{name}` is required")))
     }
 }

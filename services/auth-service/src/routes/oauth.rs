@@ -37,6 +37,19 @@ async fn rate_limited_client(
     Ok(client)
 }
 
+/// What revocation and introspection both take: the form's `token`, and
+/// the client, authenticated and rate-limited.
+async fn client_and_token(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+) -> Result<(AuthenticatedClient, String), OAuthError> {
+    let params = form_params(req, body)?;
+    let token = params.require("token")?.to_owned();
+    let client = rate_limited_client(req, &params, state).await?;
+    Ok((client, token))
+}
+
 /// Exchange or mint access tokens
 ///
 /// Form-encoded. Grants: `client_credentials`, `authorization_code` (with
@@ -72,7 +85,7 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
 }
 
 async fn issue(req: &HttpRequest, params: &Params, state: &AppState) -> Result<HttpResponse, OAuthError> {
-    let grant_type = params.require("grant_type").map_err(OAuthError::invalid_request)?;
+    let grant_type = params.require("grant_type")?;
     tracing::Span::current().record("grant_type", grant_type);
     let client = rate_limited_client(req, params, state).await?;
     tracing::Span::current().record("client_id", client.app.client_id.as_str());
@@ -98,10 +111,8 @@ pub async fn revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = form_params(&req, &body)?;
-    let token = params.require("token").map_err(OAuthError::invalid_request)?;
-    let client = rate_limited_client(&req, &params, &state).await?;
-    revocation::revoke(&state, &client, token).await?;
+    let (client, token) = client_and_token(&req, &body, &state).await?;
+    revocation::revoke(&state, &client, &token).await?;
     Ok(no_store(HttpResponse::Ok().finish()))
 }
 
@@ -122,9 +133,7 @@ pub async fn introspect(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = form_params(&req, &body)?;
-    let token = params.require("token").map_err(OAuthError::invalid_request)?;
-    let client = rate_limited_client(&req, &params, &state).await?;
-    let answer = revocation::introspect(&state, &client, token).await?;
+    let (client, token) = client_and_token(&req, &body, &state).await?;
+    let answer = revocation::introspect(&state, &client, &token).await?;
     Ok(no_store(HttpResponse::Ok().json(answer)))
 }

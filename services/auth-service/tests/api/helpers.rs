@@ -220,3 +220,19 @@ pub fn location_params(response: &reqwest::Response) -> std::collections::HashMa
     let url = reqwest::Url::parse(location).unwrap();
     url.query_pairs().into_owned().collect()
 }
+
+/// The real auth-service binary over `database_url`, quiet, on a free
+/// port (its base URL comes with it) and its admin address on another;
+/// callers add their own settings and spawn it.
+pub fn auth_binary(database_url: &str) -> (std::process::Command, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_auth-service"));
+    command
+        .env("ARGUS_DATABASE_URL", database_url)
+        .env("ARGUS_AUTH_ADDR", format!("127.0.0.1:{port}"))
+        .env("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:0")
+        .env("ARGUS_SECRET_PEPPER", "test-pepper")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    (command, format!("http://127.0.0.1:{port}"))
+}

@@ -33,31 +33,59 @@ pub fn authorize_query(client_id: &str, challenge: Option<&str>, scope: &str, st
     q.finish()
 }
 
-/// Signs in and consents; returns the final response (302 to the client).
-async fn sign_in_and_consent(app: &TestApp, browser: &reqwest::Client, query: &str, email: &str) -> reqwest::Response {
+/// The authorization page of `query` as `browser` opens it.
+async fn authorize_page(app: &TestApp, browser: &reqwest::Client, query: &str) -> String {
+    browser.get(app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap()
+}
+
+/// Posts the sign-in form of `page` (its CSRF token and request) as
+/// `browser`.
+async fn post_sign_in(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    page: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let form = [
+        ("email", email),
+        ("password", password),
+        ("csrf", &hidden_field(page, "csrf")),
+        ("request", &hidden_field(page, "request")),
+    ];
+    browser.post(app.url("/v1/oauth/sign-in")).form(&form).send().await.unwrap()
+}
+
+/// Posts the consent form: `decision` on `request`, with `csrf`.
+async fn post_consent(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    request: &str,
+    decision: &str,
+    csrf: &str,
+) -> reqwest::Response {
+    let form = [("request", request), ("decision", decision), ("csrf", csrf)];
+    browser.post(app.url("/v1/oauth/consent")).form(&form).send().await.unwrap()
+}
+
+/// Signs in as the dispatcher in a fresh browser and consents to `scope`
+/// for `s`'s app (PKCE `challenge`, `state`); returns the final response
+/// (302 to the client).
+async fn sign_in_and_consent(s: &Setup, challenge: &str, scope: &str, state: &str) -> reqwest::Response {
+    let (app, browser) = (&s.app, &s.app.browserless());
+    let query = authorize_query(&s.client_id, Some(challenge), scope, state);
     let page = browser.get(app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Sign in"), "{html}");
-    let form = [
-        ("email", email),
-        ("password", PASSWORD),
-        ("csrf", &hidden_field(&html, "csrf")),
-        ("request", &hidden_field(&html, "request")),
-    ];
-    let signed_in = browser.post(app.url("/v1/oauth/sign-in")).form(&form).send().await.unwrap();
+    let signed_in = post_sign_in(app, browser, &html, "dispatcher@example.com", PASSWORD).await;
     assert_eq!(signed_in.status(), 303, "{}", signed_in.text().await.unwrap());
     let next = signed_in.headers()["location"].to_str().unwrap().to_owned();
     let consent = browser.get(app.url(&next)).send().await.unwrap();
     assert_eq!(consent.status(), 200);
     let html = consent.text().await.unwrap();
     assert!(html.contains("Read incidents through the GraphQL transport"), "scopes in words: {html}");
-    let form = [
-        ("csrf", hidden_field(&html, "csrf")),
-        ("request", hidden_field(&html, "request")),
-        ("decision", "approve".into()),
-    ];
-    browser.post(app.url("/v1/oauth/consent")).form(&form).send().await.unwrap()
+    post_consent(app, browser, &hidden_field(&html, "request"), "approve", &hidden_field(&html, "csrf")).await
 }
 
 pub(crate) struct Setup {
@@ -89,14 +117,7 @@ pub(crate) async fn confidential_code_client() -> Setup {
 
 async fn code_and_tokens(s: &Setup, scope: &str) -> (HashMap<String, String>, Value, String) {
     let (verifier, challenge) = pkce_pair();
-    let browser = s.app.browserless();
-    let done = sign_in_and_consent(
-        &s.app,
-        &browser,
-        &authorize_query(&s.client_id, Some(&challenge), scope, "xyz"),
-        "dispatcher@example.com",
-    )
-    .await;
+    let done = sign_in_and_consent(s, &challenge, scope, "xyz").await;
     assert_eq!(done.status(), 302);
     let params = location_params(&done);
     let tokens = s
@@ -309,14 +330,7 @@ async fn authorization_code_with_pkce_then_refresh_rotation_and_replay_revocatio
 async fn a_reused_code_is_refused_and_revokes_what_it_issued() {
     let s = confidential_code_client().await;
     let (verifier, challenge) = pkce_pair();
-    let browser = s.app.browserless();
-    let done = sign_in_and_consent(
-        &s.app,
-        &browser,
-        &authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s1"),
-        "dispatcher@example.com",
-    )
-    .await;
+    let done = sign_in_and_consent(&s, &challenge, "incidents:read", "s1").await;
     let code = location_params(&done)["code"].clone();
     let exchange = [
         ("grant_type", "authorization_code"),
@@ -339,14 +353,7 @@ async fn wrong_verifier_and_redirect_mismatch_are_invalid_grant() {
     let basic = Some((s.client_id.as_str(), s.secret.as_str()));
     for case in ["verifier", "missing verifier", "redirect"] {
         let (verifier, challenge) = pkce_pair();
-        let browser = s.app.browserless();
-        let done = sign_in_and_consent(
-            &s.app,
-            &browser,
-            &authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s"),
-            "dispatcher@example.com",
-        )
-        .await;
+        let done = sign_in_and_consent(&s, &challenge, "incidents:read", "s").await;
         let code = location_params(&done)["code"].clone();
         let wrong = pkce_pair().0;
         let form: Vec<(&str, &str)> = match case {
@@ -449,62 +456,24 @@ async fn consent_without_its_csrf_token_is_refused_and_issues_no_code() {
     let (_, challenge) = pkce_pair();
     let query = authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s");
     let browser = s.app.browserless();
-    let html =
-        browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
-    let request = hidden_field(&html, "request");
-    let csrf = hidden_field(&html, "csrf");
+    let html = authorize_page(&s.app, &browser, &query).await;
 
     // Sign-in from another site: no CSRF cookie.
     let stranger = s.app.browserless();
-    let r = stranger
-        .post(s.app.url("/v1/oauth/sign-in"))
-        .form(&[
-            ("email", "dispatcher@example.com"),
-            ("password", PASSWORD),
-            ("csrf", csrf.as_str()),
-            ("request", request.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_sign_in(&s.app, &stranger, &html, "dispatcher@example.com", PASSWORD).await;
     assert_eq!(r.status(), 403);
 
-    let r = browser
-        .post(s.app.url("/v1/oauth/sign-in"))
-        .form(&[
-            ("email", "dispatcher@example.com"),
-            ("password", PASSWORD),
-            ("csrf", csrf.as_str()),
-            ("request", request.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_sign_in(&s.app, &browser, &html, "dispatcher@example.com", PASSWORD).await;
     assert_eq!(r.status(), 303);
-    let consent_html =
-        browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
+    let consent_html = authorize_page(&s.app, &browser, &query).await;
     let request = hidden_field(&consent_html, "request");
     for csrf in ["", "forged", &hidden_field(&html, "csrf")] {
-        let r = browser
-            .post(s.app.url("/v1/oauth/consent"))
-            .form(&[("request", request.as_str()), ("decision", "approve"), ("csrf", csrf)])
-            .send()
-            .await
-            .unwrap();
+        let r = post_consent(&s.app, &browser, &request, "approve", csrf).await;
         assert_eq!(r.status(), 403, "csrf {csrf:?}");
         assert!(r.headers().get("location").is_none());
     }
     // Deny sends the client access_denied.
-    let r = browser
-        .post(s.app.url("/v1/oauth/consent"))
-        .form(&[
-            ("request", request.as_str()),
-            ("decision", "deny"),
-            ("csrf", hidden_field(&consent_html, "csrf").as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_consent(&s.app, &browser, &request, "deny", &hidden_field(&consent_html, "csrf")).await;
     assert_eq!(r.status(), 302);
     assert_eq!(location_params(&r)["error"], "access_denied");
 }
@@ -517,20 +486,9 @@ async fn repeated_failed_sign_ins_lock_the_account_for_a_while() {
     let browser = s.app.browserless();
     let mut last = None;
     for attempt in 0..7 {
-        let html =
-            browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
+        let html = authorize_page(&s.app, &browser, &query).await;
         let password = if attempt == 6 { PASSWORD } else { "wrong password" };
-        let r = browser
-            .post(s.app.url("/v1/oauth/sign-in"))
-            .form(&[
-                ("email", "dispatcher@example.com"),
-                ("password", password),
-                ("csrf", &hidden_field(&html, "csrf")),
-                ("request", &hidden_field(&html, "request")),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = post_sign_in(&s.app, &browser, &html, "dispatcher@example.com", password).await;
         if attempt < 5 {
             assert_eq!(r.status(), 401, "attempt {attempt}");
         }
@@ -752,8 +710,7 @@ pub(crate) async fn sign_in_form(app: &TestApp, client_id: &str) -> (reqwest::Cl
     let (_, challenge) = pkce_pair();
     let query = authorize_query(client_id, Some(&challenge), "incidents:read", "s");
     let browser = app.browserless();
-    let html =
-        browser.get(app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
+    let html = authorize_page(app, &browser, &query).await;
     (browser, hidden_field(&html, "csrf"), hidden_field(&html, "request"))
 }
 
@@ -866,19 +823,8 @@ async fn a_disabled_user_cannot_sign_in_and_what_they_granted_is_revoked() {
     let (_, challenge) = pkce_pair();
     let query = authorize_query(&s.client_id, Some(&challenge), "incidents:read", "s");
     let browser = s.app.browserless();
-    let html =
-        browser.get(s.app.url(&format!("/v1/oauth/authorize?{query}"))).send().await.unwrap().text().await.unwrap();
-    let r = browser
-        .post(s.app.url("/v1/oauth/sign-in"))
-        .form(&[
-            ("email", "dispatcher@example.com"),
-            ("password", PASSWORD),
-            ("csrf", &hidden_field(&html, "csrf")),
-            ("request", &hidden_field(&html, "request")),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let html = authorize_page(&s.app, &browser, &query).await;
+    let r = post_sign_in(&s.app, &browser, &html, "dispatcher@example.com", PASSWORD).await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("The email or password is not correct."));
     assert!(s.app.store.disable_user(&tenant, &argus_types::UserId::generate()).await.unwrap().is_none());

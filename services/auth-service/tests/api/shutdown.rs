@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, auth_binary};
 
 #[tokio::test]
 async fn sigterm_drains_and_exits_cleanly_under_load() {
@@ -15,20 +15,12 @@ async fn sigterm_drains_and_exits_cleanly_under_load() {
     let (_, admin) = app.tenant("A").await;
     let (client_id, secret) = app.register(&admin, crate::helpers::confidential_app()).await;
     let secret = secret.unwrap();
-    let db_url = app.database_url().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auth-service"))
-        .env("ARGUS_DATABASE_URL", &db_url)
-        .env("ARGUS_AUTH_ADDR", format!("127.0.0.1:{port}"))
-        .env("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:0")
-        .env("ARGUS_SECRET_PEPPER", "test-pepper")
+    let (mut command, base) = auth_binary(app.database_url());
+    let mut child = command
         .env("ARGUS_SHUTDOWN_DRAIN_SECONDS", "1")
         .env("ARGUS_TOKEN_RATE_PER_CLIENT", "100000")
         .env("ARGUS_TOKEN_RATE_PER_IP", "100000")
         .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();
@@ -68,8 +60,7 @@ async fn sigterm_drains_and_exits_cleanly_under_load() {
         });
     }
     tokio::time::sleep_until(stop_at.into()).await;
-    let terminated = Instant::now();
-    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    argus_http::testing::sigterm(&child);
 
     // During the drain delay the service still answers, but is not ready.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -77,13 +68,7 @@ async fn sigterm_drains_and_exits_cleanly_under_load() {
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.json::<serde_json::Value>().await.unwrap(), json!({"status": "draining"}));
 
-    let exit = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(terminated.elapsed() < Duration::from_secs(15), "did not exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = argus_http::testing::wait_for_exit(&mut child, Duration::from_secs(15)).await;
     assert!(exit.success(), "exit status {exit}");
     let (mut ok, mut server_errors) = (0, Vec::new());
     while let Some(r) = load.join_next().await {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, hidden_field};
+use crate::helpers::{TestApp, auth_binary, hidden_field};
 use crate::oauth::{authorize_query, pkce_pair};
 
 /// The auth-service container's memory limit in `deploy/k8s/base`, in KiB.
@@ -50,20 +50,13 @@ async fn a_sign_in_flood_stays_under_the_pod_memory_limit() {
             }),
         )
         .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut command, base) = auth_binary(app.database_url());
     let child = Killed(
-        std::process::Command::new(env!("CARGO_BIN_EXE_auth-service"))
-            .env("ARGUS_DATABASE_URL", app.database_url())
-            .env("ARGUS_AUTH_ADDR", format!("127.0.0.1:{port}"))
-            .env("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:0")
-            .env("ARGUS_SECRET_PEPPER", "test-pepper")
+        command
             // A flood from many addresses: the per-address limit does not
             // save the service here.
             .env("ARGUS_SIGN_IN_RATE_PER_IP", "1000000")
             .env("RUST_LOG", "error")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap(),
     );

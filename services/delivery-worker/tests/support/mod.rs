@@ -1,109 +1,42 @@
 //! What the worker's integration tests share: local receivers for webhooks
-//! and job callbacks (one that answers, one that never does), and events
-//! written as a domain write writes them.
+//! and job callbacks (argus-http's that answers, and one that never does),
+//! and events written as a domain write writes them.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 use argus_domain::DomainEvent;
 use argus_store::Store;
 use argus_types::{EventId, TenantId};
 use serde_json::Value;
 
+pub use argus_http::testing::{Received, Receiver};
+
 /// The issuer the test auth-services sign with.
 pub const ISSUER: &str = "https://auth.test.knogin.com";
 
-#[derive(Clone, Debug)]
-pub struct Received {
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Received {
-    pub fn header(&self, name: &str) -> String {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-/// A local webhook receiver answering from a script (then 200), recording
-/// every request.
-#[derive(Clone)]
-pub struct Receiver {
-    pub url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    pub async fn start(script: Vec<u16>, delay: Duration) -> Self {
-        Self::start_with_headers(script, delay, &[]).await
-    }
-
-    /// Like [`Receiver::start`], with `headers` on every answer.
-    pub async fn start_with_headers(
-        script: Vec<u16>,
-        delay: Duration,
-        headers: &[(&'static str, &'static str)],
-    ) -> Self {
-        let answer_headers = headers.to_vec();
-        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let record = got.clone();
-        let server = HttpServer::new(move || {
-            let (record, script, answer_headers) = (record.clone(), script.clone(), answer_headers.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (record, script, answer_headers) = (record.clone(), script.clone(), answer_headers.clone());
-                async move {
-                    let mut headers = reqwest::header::HeaderMap::new();
-                    for (k, v) in req.headers() {
-                        headers.append(
-                            reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
-                            reqwest::header::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
-                        );
-                    }
-                    tokio::time::sleep(delay).await;
-                    record.lock().unwrap().push(Received { headers, body: body.to_vec() });
-                    let status = script.lock().unwrap().pop_front().unwrap_or(200);
-                    let mut answer = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
-                    for header in answer_headers {
-                        answer.insert_header(header);
-                    }
-                    answer.body(format!("answered {status}"))
-                }
-            }))
-        })
-        .workers(2)
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(server);
-        Self { url: format!("http://127.0.0.1:{port}/hooks"), got }
-    }
-
-    pub fn received(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let until = Instant::now() + within;
-        loop {
-            let got = self.received();
-            if got.len() >= n || Instant::now() > until {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+/// An access token for `client_id` of `tenant` with `scopes`, signed with
+/// the store's current key as the auth-service signs them (for the API;
+/// an hour's lifetime).
+pub async fn token(store: &Store, tenant: &TenantId, client_id: &str, scopes: &[&str]) -> String {
+    let key = store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
+    let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
+    argus_crypto::issue_access_token(
+        &key,
+        &argus_crypto::TokenGrant {
+            issuer: ISSUER,
+            audience: "api.knogin.com",
+            tenant,
+            subject: client_id,
+            client_id,
+            scopes: &scopes,
+            lifetime: chrono::Duration::hours(1),
+        },
+    )
+    .unwrap()
+    .token
 }
 
 /// Starts an auth-service on a random port over `database_url`; returns its
