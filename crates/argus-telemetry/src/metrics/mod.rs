@@ -10,9 +10,12 @@
 
 pub mod catalog;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use ::metrics::{Counter, Histogram};
 use actix_web::http::{Method, StatusCode};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -111,7 +114,7 @@ fn build_info() {
 /// labels); a request no route matched is `unmatched`. Methods outside the
 /// standard ones are `other`, as anyone can send any token there.
 pub(crate) fn http_request(route: Option<&str>, method: &Method, status: StatusCode, elapsed: Duration) {
-    let route = route.unwrap_or("unmatched").to_owned();
+    let route = route.unwrap_or("unmatched");
     let method = standard_method(method);
     let class = match status.as_u16() / 100 {
         1 => "1xx",
@@ -120,10 +123,35 @@ pub(crate) fn http_request(route: Option<&str>, method: &Method, status: StatusC
         4 => "4xx",
         _ => "5xx",
     };
-    ::metrics::counter!(HTTP_REQUESTS.name, "route" => route.clone(), "method" => method, "status_class" => class)
-        .increment(1);
-    ::metrics::histogram!(HTTP_REQUEST_DURATION.name, "route" => route, "method" => method)
-        .record(elapsed.as_secs_f64());
+    // The handles of each (route, method, class) are kept per thread: the
+    // `counter!`/`histogram!` macros build the labelled key and look it up
+    // in the registry on every call, a measurable share of a fast request.
+    // Bounded: routes are the services' templates, methods and classes few.
+    REQUEST_HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let of_route = match handles.get_mut(route) {
+            Some(found) => found,
+            None => handles.entry(Box::from(route)).or_default(),
+        };
+        let (requests, duration) = of_route.entry((method, class)).or_insert_with(|| {
+            (
+                ::metrics::counter!(HTTP_REQUESTS.name, "route" => route.to_owned(), "method" => method, "status_class" => class),
+                ::metrics::histogram!(HTTP_REQUEST_DURATION.name, "route" => route.to_owned(), "method" => method),
+            )
+        });
+        requests.increment(1);
+        duration.record(elapsed.as_secs_f64());
+    });
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// One route's request counter and duration histogram, by (method, status
+/// class).
+type RouteHandles = FastMap<(&'static str, &'static str), (Counter, Histogram)>;
+
+thread_local! {
+    static REQUEST_HANDLES: RefCell<FastMap<Box<str>, RouteHandles>> = RefCell::new(FastMap::default());
 }
 
 fn standard_method(method: &Method) -> &'static str {
