@@ -15,54 +15,35 @@ pub struct Endpoint {
     methods: Vec<Method>,
 }
 
+/// One builder method per HTTP method, each serving its handler through
+/// [`Endpoint::serve`].
+macro_rules! methods {
+    ($($name:ident => $method:ident),+ $(,)?) => {
+        $(
+            #[doc = concat!("Serves `", stringify!($method), "` with `handler`.")]
+            pub fn $name<F, Args>(self, handler: F) -> Self
+            where
+                F: Handler<Args>,
+                Args: FromRequest + 'static,
+                F::Output: Responder + 'static,
+            {
+                self.serve(Method::$method, handler)
+            }
+        )+
+    };
+}
+
 impl Endpoint {
     pub fn new(path: &str) -> Self {
         Self { resource: web::resource(path), methods: Vec::new() }
     }
 
-    pub fn get<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.serve(Method::GET, handler)
-    }
-
-    pub fn post<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.serve(Method::POST, handler)
-    }
-
-    pub fn put<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.serve(Method::PUT, handler)
-    }
-
-    pub fn patch<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.serve(Method::PATCH, handler)
-    }
-
-    pub fn delete<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.serve(Method::DELETE, handler)
+    methods! {
+        get => GET,
+        post => POST,
+        put => PUT,
+        patch => PATCH,
+        delete => DELETE,
     }
 
     fn serve<F, Args>(mut self, method: Method, handler: F) -> Self
