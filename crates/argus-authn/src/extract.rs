@@ -147,12 +147,27 @@ impl<S: RequiredScope + 'static> FromRequest for TenantScoped<S> {
     }
 }
 
-/// `traces:read`.
-#[derive(Debug, Clone)]
-pub struct TracesRead;
+/// Marker types for [`Scoped`], one per scope a route requires.
+macro_rules! required_scopes {
+    ($($name:ident => $scope:literal),+ $(,)?) => {
+        $(
+            #[doc = concat!("`", $scope, "`.")]
+            #[derive(Debug, Clone)]
+            pub struct $name;
 
-impl RequiredScope for TracesRead {
-    const SCOPE: &'static str = "traces:read";
+            impl RequiredScope for $name {
+                const SCOPE: &'static str = $scope;
+            }
+        )+
+    };
+}
+
+required_scopes! {
+    TracesRead => "traces:read",
+    WebhooksRead => "webhooks:read",
+    WebhooksWrite => "webhooks:write",
+    JobsRead => "jobs:read",
+    JobsWrite => "jobs:write",
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and
@@ -163,36 +178,4 @@ pub struct PlatformAdmin;
 impl RequiredScope for PlatformAdmin {
     const SCOPE: &'static str = argus_types::scopes::PLATFORM_ADMIN;
     const ISSUED_TO: Option<&'static str> = Some(argus_types::scopes::ADMIN_CLIENT_ID);
-}
-
-/// `webhooks:read`.
-#[derive(Debug, Clone)]
-pub struct WebhooksRead;
-
-impl RequiredScope for WebhooksRead {
-    const SCOPE: &'static str = "webhooks:read";
-}
-
-/// `webhooks:write`.
-#[derive(Debug, Clone)]
-pub struct WebhooksWrite;
-
-impl RequiredScope for WebhooksWrite {
-    const SCOPE: &'static str = "webhooks:write";
-}
-
-/// `jobs:read`.
-#[derive(Debug, Clone)]
-pub struct JobsRead;
-
-impl RequiredScope for JobsRead {
-    const SCOPE: &'static str = "jobs:read";
-}
-
-/// `jobs:write`.
-#[derive(Debug, Clone)]
-pub struct JobsWrite;
-
-impl RequiredScope for JobsWrite {
-    const SCOPE: &'static str = "jobs:write";
 }
