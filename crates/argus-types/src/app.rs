@@ -157,23 +157,12 @@ impl Governance {
                 }
                 "allowed_scopes" => {
                     next.allowed_scopes = string_list("allowed_scopes", value)?;
-                    if let Some(list) = &next.allowed_scopes {
-                        let missing: Vec<&str> =
-                            list.iter().filter(|s| !approved_scopes.contains(s)).map(String::as_str).collect();
-                        if !missing.is_empty() {
-                            return Err(GovernanceError::ScopesNotApproved(missing.join(", ")));
-                        }
-                    }
+                    not_in(&next.allowed_scopes, approved_scopes).map_err(GovernanceError::ScopesNotApproved)?;
                 }
                 "allowed_redirect_uris" => {
                     next.allowed_redirect_uris = string_list("allowed_redirect_uris", value)?;
-                    if let Some(list) = &next.allowed_redirect_uris {
-                        let missing: Vec<&str> =
-                            list.iter().filter(|s| !redirect_uris.contains(s)).map(String::as_str).collect();
-                        if !missing.is_empty() {
-                            return Err(GovernanceError::RedirectsNotRegistered(missing.join(", ")));
-                        }
-                    }
+                    not_in(&next.allowed_redirect_uris, redirect_uris)
+                        .map_err(GovernanceError::RedirectsNotRegistered)?;
                 }
                 other => return Err(GovernanceError::UnknownFlag(other.to_owned())),
             }
@@ -186,6 +175,13 @@ impl Governance {
     pub fn grantable_scopes<'a>(&'a self, approved: &'a [String]) -> impl Iterator<Item = &'a String> + 'a {
         approved.iter().filter(move |s| self.allowed_scopes.as_ref().is_none_or(|allowed| allowed.contains(s)))
     }
+}
+
+/// Refuses a subset list naming entries outside `of`, with those entries
+/// joined by commas.
+fn not_in(list: &Option<Vec<String>>, of: &[String]) -> Result<(), String> {
+    let missing: Vec<&str> = list.iter().flatten().filter(|s| !of.contains(s)).map(String::as_str).collect();
+    if missing.is_empty() { Ok(()) } else { Err(missing.join(", ")) }
 }
 
 fn bool_flag(flag: &'static str, value: &Value, default: bool) -> Result<bool, GovernanceError> {
