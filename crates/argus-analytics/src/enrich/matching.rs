@@ -80,27 +80,21 @@ fn score_pair(a: &NormalizedEntity, b: &NormalizedEntity) -> (f64, Vec<String>) 
         reasons.push(format!("same_address:{addr}"));
     }
     let mut cap: f64 = 1.0;
-    match (&a.date_of_birth, &b.date_of_birth) {
-        (Some(x), Some(y)) if x == y => {
-            weights.push(0.6);
-            reasons.push(format!("same_date_of_birth:{x}"));
+    for (identifier, x, y, weight) in [
+        ("date_of_birth", &a.date_of_birth, &b.date_of_birth, 0.6),
+        ("registration", &a.registration, &b.registration, 0.95),
+    ] {
+        match (x, y) {
+            (Some(x), Some(y)) if x == y => {
+                weights.push(weight);
+                reasons.push(format!("same_{identifier}:{x}"));
+            }
+            (Some(_), Some(_)) => {
+                cap = cap.min(0.3);
+                reasons.push(format!("different_{identifier}"));
+            }
+            _ => {}
         }
-        (Some(_), Some(_)) => {
-            cap = cap.min(0.3);
-            reasons.push("different_date_of_birth".to_owned());
-        }
-        _ => {}
-    }
-    match (&a.registration, &b.registration) {
-        (Some(x), Some(y)) if x == y => {
-            weights.push(0.95);
-            reasons.push(format!("same_registration:{x}"));
-        }
-        (Some(_), Some(_)) => {
-            cap = cap.min(0.3);
-            reasons.push("different_registration".to_owned());
-        }
-        _ => {}
     }
     if similarity < 0.6 {
         // Shared contact details with different names are a relationship, not the same entity.
