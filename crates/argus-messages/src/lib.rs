@@ -65,6 +65,11 @@ impl Message {
         }
     }
 
+    /// A message whose payload is `body`, protobuf-encoded.
+    fn encoding(message_id: String, kind: impl Into<String>, tenant_id: &str, body: &impl prost::Message) -> Self {
+        Self::new(message_id, kind, tenant_id, body.encode_to_vec())
+    }
+
     /// Adds a string header, e.g. `traceparent`.
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -75,7 +80,7 @@ impl Message {
     /// An event, with its id as `message_id` and its type as `type`.
     /// It is published to the events exchange with the event type as key.
     pub fn event(event: &proto::Event) -> Self {
-        Self::new(event.id.clone(), event.r#type.clone(), event.tenant_id.clone(), prost::Message::encode_to_vec(event))
+        Self::encoding(event.id.clone(), event.r#type.clone(), &event.tenant_id, event)
     }
 
     /// A delivery task, with `message_id` `{delivery_id}.{attempt}`, so
@@ -83,33 +88,18 @@ impl Message {
     /// the delay queues keep theirs. It is published to the work exchange
     /// with [`routing::DELIVERIES`].
     pub fn delivery(task: &proto::DeliveryTask) -> Self {
-        Self::new(
-            format!("{}.{}", task.delivery_id, task.attempt),
-            routing::DELIVERIES,
-            task.tenant_id.clone(),
-            prost::Message::encode_to_vec(task),
-        )
+        Self::encoding(format!("{}.{}", task.delivery_id, task.attempt), routing::DELIVERIES, &task.tenant_id, task)
     }
 
     /// A job task, with `message_id` `{job_id}.{attempt}`. It is published
     /// to the work exchange with [`routing::JOBS`].
     pub fn job(task: &proto::JobTask) -> Self {
-        Self::new(
-            format!("{}.{}", task.job_id, task.attempt),
-            routing::JOBS,
-            task.tenant_id.clone(),
-            prost::Message::encode_to_vec(task),
-        )
+        Self::encoding(format!("{}.{}", task.job_id, task.attempt), routing::JOBS, &task.tenant_id, task)
     }
 
     /// A job callback attempt, with `message_id` `{event_id}.callback` and
     /// `type` [`JOB_CALLBACK_KIND`]; it travels on the deliveries queue.
     pub fn job_callback(task: &proto::JobCallbackTask) -> Self {
-        Self::new(
-            format!("{}.callback", task.event_id),
-            JOB_CALLBACK_KIND,
-            task.tenant_id.clone(),
-            prost::Message::encode_to_vec(task),
-        )
+        Self::encoding(format!("{}.callback", task.event_id), JOB_CALLBACK_KIND, &task.tenant_id, task)
     }
 }
