@@ -24,14 +24,21 @@ fn fail(what: &str, detail: impl std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
-async fn expect_json(response: reqwest::Result<reqwest::Response>, what: &str) -> Value {
-    let response = response.unwrap_or_else(|e| fail(what, format!("{e} (is the stack running? try `just up`)")));
+/// Sends `request` and returns its JSON body; stops the demo on a failure.
+async fn expect_json(request: reqwest::RequestBuilder, what: &str) -> Value {
+    let response =
+        request.send().await.unwrap_or_else(|e| fail(what, format!("{e} (is the stack running? try `just up`)")));
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
         fail(what, format!("HTTP {status}: {body}"));
     }
     body
+}
+
+/// A string field of a response, which the demo needs to go on.
+fn text(body: &Value, field: &str) -> String {
+    body[field].as_str().unwrap_or_else(|| fail("reading the response", format!("no `{field}` in {body}"))).to_owned()
 }
 
 #[tokio::main]
@@ -43,38 +50,31 @@ async fn main() {
 
     step(1, "Register an external integration app (POST /v1/platform/apps)");
     let app = expect_json(
-        http.post(format!("{auth}/v1/platform/apps"))
-            .bearer_auth(&admin)
-            .json(&json!({
-                "name": "Case sync connector (demo)",
-                "grant_types": ["client_credentials"],
-                "redirect_uris": [],
-                "requested_scopes": ["webhooks:read", "webhooks:write"]
-            }))
-            .send()
-            .await,
+        http.post(format!("{auth}/v1/platform/apps")).bearer_auth(&admin).json(&json!({
+            "name": "Case sync connector (demo)",
+            "grant_types": ["client_credentials"],
+            "redirect_uris": [],
+            "requested_scopes": ["webhooks:read", "webhooks:write"]
+        })),
         "registering the app",
     )
     .await;
-    let client_id = app["client_id"].as_str().unwrap().to_owned();
-    let client_secret = app["client_secret"].as_str().unwrap().to_owned();
+    let client_id = text(&app, "client_id");
+    let client_secret = text(&app, "client_secret");
     println!("   client_id {client_id}; the client_secret was shown once, in this response");
 
     step(2, "Exchange the client credentials for a bearer token (POST /v1/oauth/token)");
     let token = expect_json(
-        http.post(format!("{auth}/v1/oauth/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &client_id),
-                ("client_secret", &client_secret),
-                ("scope", "webhooks:read webhooks:write"),
-            ])
-            .send()
-            .await,
+        http.post(format!("{auth}/v1/oauth/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &client_secret),
+            ("scope", "webhooks:read webhooks:write"),
+        ]),
         "minting a token",
     )
     .await;
-    let access_token = token["access_token"].as_str().unwrap().to_owned();
+    let access_token = text(&token, "access_token");
     println!(
         "   {} token, expires in {} s, scope \"{}\"",
         token["token_type"],
@@ -119,19 +119,17 @@ async fn main() {
     let webhook = expect_json(
         http.post(format!("{auth}/v1/webhooks"))
             .bearer_auth(&access_token)
-            .json(&json!({"url": receiver_url, "events": ["case.updated", "incident.updated"]}))
-            .send()
-            .await,
+            .json(&json!({"url": receiver_url, "events": ["case.updated", "incident.updated"]})),
         "creating the webhook (the stack must allow private URLs: `just up` sets ARGUS_WEBHOOK_ALLOW_PRIVATE=true)",
     )
     .await;
-    let webhook_id = webhook["id"].as_str().unwrap().to_owned();
-    let secret = webhook["secret"].as_str().unwrap().to_owned();
+    let webhook_id = text(&webhook, "id");
+    let secret = text(&webhook, "secret");
     println!("   webhook {webhook_id} -> {receiver_url}; signing secret shown once: {}…", &secret[..12]);
 
     step(5, "Send a test delivery (POST /v1/webhooks/{id}/test)");
     let queued = expect_json(
-        http.post(format!("{auth}/v1/webhooks/{webhook_id}/test")).bearer_auth(&access_token).send().await,
+        http.post(format!("{auth}/v1/webhooks/{webhook_id}/test")).bearer_auth(&access_token),
         "queueing the test delivery",
     )
     .await;
@@ -157,7 +155,7 @@ async fn main() {
     // The worker records the attempt just after the receiver answers.
     for _ in 0..20 {
         let deliveries = expect_json(
-            http.get(format!("{auth}/v1/webhooks/{webhook_id}/deliveries")).bearer_auth(&access_token).send().await,
+            http.get(format!("{auth}/v1/webhooks/{webhook_id}/deliveries")).bearer_auth(&access_token),
             "reading the delivery history",
         )
         .await;
