@@ -49,3 +49,9 @@ pub fn flag_value(name: &'static str, raw: Option<&str>, default: bool) -> Resul
         Some(v) => Err(ConfigError { name, reason: format!("`{v}` is not a boolean") }),
     }
 }
+
+/// The entries of a comma-separated value, trimmed, empty ones skipped,
+/// each read by `parse`; the first entry `parse` refuses refuses the list.
+pub fn comma_list<T>(raw: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse).collect()
+}

@@ -48,15 +48,11 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
 /// Parses `ARGUS_TRUSTED_PROXIES`: comma-separated CIDRs or single
 /// addresses.
 pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("`{s}` is not a CIDR or an address"))
-        })
-        .collect()
+    argus_types::env::comma_list(raw, |s| {
+        s.parse::<IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            .map_err(|_| format!("`{s}` is not a CIDR or an address"))
+    })
 }
 
 #[cfg(test)]
