@@ -64,15 +64,29 @@ pub struct Binary {
     pub environment: &'static [&'static str],
 }
 
+/// The [`Binary`] of the crate this is written in: its package name and
+/// version, with `about` and the service's own `environment` parts.
+#[macro_export]
+macro_rules! binary {
+    ($about:expr, $environment:expr $(,)?) => {
+        $crate::cli::Binary {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+            about: $about,
+            environment: $environment,
+        }
+    };
+}
+
 /// A service binary's `main`, inside its tokio runtime: answers the flags,
 /// reads the config with `read_config`, installs the telemetry (with the
 /// span store) and runs the service with `run` until it stops. Exits 2 when
 /// the config or the telemetry's settings are wrong, 1 when the service
 /// cannot start or fails.
-pub async fn run_service<C, E: std::fmt::Display>(
+pub async fn run_service<C, E: std::fmt::Display, R: std::fmt::Display>(
     binary: Binary,
     read_config: impl FnOnce() -> Result<C, E>,
-    run: impl AsyncFnOnce(C) -> Result<(), Box<dyn std::error::Error>>,
+    run: impl AsyncFnOnce(C) -> Result<(), R>,
 ) -> ExitCode {
     let Binary { name, version, about, environment } = binary;
     answer_flags(name, version, about, environment);

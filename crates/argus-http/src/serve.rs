@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
+use argus_store::{Store, StoreConfig, StoreError};
+use argus_telemetry::metrics::Metrics;
 
 use crate::admin::{Scrape, admin_server};
-use crate::health::Readiness;
+use crate::health::{Readiness, database_check};
 
 /// How long an idle keep-alive connection is held open. Longer than the
 /// idle timeouts of the proxies and client pools in front of us (ingress-nginx
@@ -45,6 +47,25 @@ pub struct Shutdown {
     pub timeout_seconds: u64,
 }
 
+impl Shutdown {
+    /// From the two variables' values, as the services' configs hold them.
+    pub fn from_seconds(drain_delay_seconds: u64, timeout_seconds: u64) -> Self {
+        Self { drain_delay: Duration::from_secs(drain_delay_seconds), timeout_seconds }
+    }
+}
+
+/// How an HTTP service starts on the database: installs the metrics
+/// recorder, runs the migrations when `migrate` (`ARGUS_MIGRATE`) asks,
+/// then opens the pool.
+pub async fn open_store(config: &StoreConfig, migrate: bool) -> Result<(Store, Metrics), StoreError> {
+    let metrics = argus_telemetry::metrics::install();
+    if migrate {
+        let applied = argus_store::run_migrations(&config.database_url).await?;
+        tracing::info!(?applied, "migrations applied");
+    }
+    Ok((Store::connect(config)?, metrics))
+}
+
 /// An HTTP service's public server and its admin server beside it, bound,
 /// to run until a signal.
 pub struct Servers {
@@ -59,16 +80,19 @@ pub struct Servers {
 impl Servers {
     /// Binds the admin server ([`admin_server`]) on `admin_addr`, then the
     /// public one on `listen_addr`: `routes` behind request tracing, with
-    /// `readiness` and the JSON and query rules ([`crate::body`]) as app
-    /// data, every other path a problem+json 404.
+    /// the readiness and the JSON and query rules ([`crate::body`]) as app
+    /// data, every other path a problem+json 404. `/readyz` checks the
+    /// database; `/metrics` serves `metrics` with the pool's gauges.
     pub fn bind(
         listen_addr: &str,
         admin_addr: &str,
         shutdown: Shutdown,
-        readiness: Readiness,
-        scrape: Scrape,
+        store: &Store,
+        metrics: Metrics,
         routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     ) -> Result<Self, BindError> {
+        let readiness = Readiness::new().with("database", database_check(store.clone()));
+        let scrape = Scrape::new(metrics).with_pool(store);
         let (admin_port, admin) = admin_server(admin_addr, readiness.clone(), scrape)?;
         let (listener, port) = listen(listen_addr)?;
         let ready = web::Data::new(readiness.clone());

@@ -150,12 +150,8 @@ impl ApiConfig {
 }
 
 /// What `api-service --help` and `--version` say of the binary.
-pub const BINARY: Binary = Binary {
-    name: "api-service",
-    version: env!("CARGO_PKG_VERSION"),
-    about: "Argus api-service: GraphQL, async jobs and the trace lookup (api.knogin.com)",
-    environment: ENVIRONMENT,
-};
+pub const BINARY: Binary =
+    argus_http::binary!("Argus api-service: GraphQL, async jobs and the trace lookup (api.knogin.com)", ENVIRONMENT);
 
 /// The variables `api-service --help` lists.
 pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];

@@ -8,8 +8,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    run_service(api_service::config::BINARY, ApiConfig::from_environment, async |config| {
-        Ok(Application::build(config).await?.run_until_stopped().await?)
-    })
-    .await
+    run_service(api_service::config::BINARY, ApiConfig::from_environment, Application::serve).await
 }

@@ -6,11 +6,10 @@ use actix_web::dev::ServerHandle;
 use actix_web::web;
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
 use argus_http::Endpoint;
-use argus_http::admin::Scrape;
-use argus_http::health::{self, Readiness};
-use argus_http::serve::{BindError, Servers, Shutdown};
+use argus_http::health;
+use argus_http::serve::{BindError, Servers, Shutdown, open_store};
+use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
-use argus_store::{Store, StoreError};
 
 use crate::config::ApiConfig;
 use crate::graphql::{self, GraphqlState};
@@ -24,6 +23,8 @@ pub enum StartupError {
     Bind(#[from] BindError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Serve(#[from] std::io::Error),
 }
 
 pub struct Application {
@@ -33,12 +34,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: ApiConfig) -> Result<Self, StartupError> {
-        let metrics = argus_telemetry::metrics::install();
-        if config.migrate {
-            let applied = argus_store::run_migrations(&config.store.database_url).await?;
-            tracing::info!(?applied, "migrations applied");
-        }
-        let store = Store::connect(&config.store)?;
+        let (store, metrics) = open_store(&config.store, config.migrate).await?;
         store.check_tls_at_start().await?;
         let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
         // Not fatal: the API starts while the auth-service is down and
@@ -66,20 +62,14 @@ impl Application {
             verifier,
             graphql::IncidentCache::listening_to(config.store.database_url.clone()),
         ));
-        let scrape = Scrape::new(metrics).with_pool(&store);
-        let readiness = Readiness::new().with("database", health::database_check(store));
-        let shutdown = Shutdown {
-            drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
-            timeout_seconds: config.shutdown_timeout_seconds,
-        };
-        let servers =
-            Servers::bind(&config.listen_addr, &config.admin_addr, shutdown, readiness, scrape, move |cfg| {
-                cfg.app_data(state.clone())
-                    .app_data(jobs.clone())
-                    .app_data(rest_verifier.clone())
-                    .app_data(traces.clone())
-                    .configure(routes);
-            })?;
+        let shutdown = Shutdown::from_seconds(config.drain_delay_seconds, config.shutdown_timeout_seconds);
+        let servers = Servers::bind(&config.listen_addr, &config.admin_addr, shutdown, &store, metrics, move |cfg| {
+            cfg.app_data(state.clone())
+                .app_data(jobs.clone())
+                .app_data(rest_verifier.clone())
+                .app_data(traces.clone())
+                .configure(routes);
+        })?;
         tracing::info!(
             port = servers.port(),
             admin_port = servers.admin_port(),
@@ -89,6 +79,11 @@ impl Application {
             "api-service listening"
         );
         Ok(Self { servers, jwks })
+    }
+
+    /// Builds the service and serves until it stops: the binary's `main`.
+    pub async fn serve(config: ApiConfig) -> Result<(), StartupError> {
+        Ok(Self::build(config).await?.run_until_stopped().await?)
     }
 
     pub fn port(&self) -> u16 {

@@ -189,12 +189,10 @@ impl WebhookLimits {
 }
 
 /// What `auth-service --help` and `--version` say of the binary.
-pub const BINARY: Binary = Binary {
-    name: "auth-service",
-    version: env!("CARGO_PKG_VERSION"),
-    about: "Argus auth-service: OAuth 2.0 tokens, JWKS, apps, governance and webhooks (auth.knogin.com)",
-    environment: ENVIRONMENT,
-};
+pub const BINARY: Binary = argus_http::binary!(
+    "Argus auth-service: OAuth 2.0 tokens, JWKS, apps, governance and webhooks (auth.knogin.com)",
+    ENVIRONMENT
+);
 
 /// The variables `auth-service --help` lists.
 pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];

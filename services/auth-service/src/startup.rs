@@ -5,9 +5,9 @@ use std::sync::Arc;
 use actix_web::web;
 use argus_authn::TokenVerifier;
 use argus_crypto::SecretHasher;
+use argus_store::StoreError;
 use argus_store::oauth::SignInLockout;
 use argus_store::revoked::RevokedTokens;
-use argus_store::{Store, StoreError};
 
 use crate::config::{AuthConfig, DEV_PEPPER};
 use crate::error::ApiError;
@@ -17,10 +17,9 @@ use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
 use argus_http::Endpoint;
-use argus_http::admin::Scrape;
 use argus_http::body::MAX_JSON_BODY;
-use argus_http::health::{self, Readiness};
-use argus_http::serve::{BindError, Servers, Shutdown};
+use argus_http::health;
+use argus_http::serve::{BindError, Servers, Shutdown, open_store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -30,6 +29,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Serve(#[from] std::io::Error),
 }
 
 pub struct Application {
@@ -38,15 +39,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: AuthConfig) -> Result<Self, StartupError> {
-        let metrics = argus_telemetry::metrics::install();
-        if config.migrate {
-            let applied = argus_store::run_migrations(&config.store.database_url).await?;
-            tracing::info!(?applied, "migrations applied");
-        }
+        let (store, metrics) = open_store(&config.store, config.migrate).await?;
         if config.secret_pepper == DEV_PEPPER {
             tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
         }
-        let store = Store::connect(&config.store)?;
         if config.key_sealer.is_development() {
             tracing::warn!("ARGUS_KEY_SEALING_KEYS is unset: signing keys are sealed with the development key");
         }
@@ -92,24 +88,24 @@ impl Application {
             secure_cookies: config.issuer.starts_with("https://"),
         };
 
-        let readiness = Readiness::new().with("database", health::database_check(state.store.clone()));
-        let scrape = Scrape::new(metrics).with_pool(&state.store);
-        let shutdown = Shutdown {
-            drain_delay: std::time::Duration::from_secs(config.drain_delay_seconds),
-            timeout_seconds: config.shutdown_timeout_seconds,
-        };
+        let shutdown = Shutdown::from_seconds(config.drain_delay_seconds, config.shutdown_timeout_seconds);
+        let store = state.store.clone();
         let state = web::Data::new(state);
         let verifier = web::Data::new(verifier);
-        let servers =
-            Servers::bind(&config.listen_addr, &config.admin_addr, shutdown, readiness, scrape, move |cfg| {
-                cfg.app_data(state.clone())
-                    .app_data(verifier.clone())
-                    .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
-                    .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
-                    .configure(routes);
-            })?;
+        let servers = Servers::bind(&config.listen_addr, &config.admin_addr, shutdown, &store, metrics, move |cfg| {
+            cfg.app_data(state.clone())
+                .app_data(verifier.clone())
+                .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
+                .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
+                .configure(routes);
+        })?;
         tracing::info!(port = servers.port(), admin_port = servers.admin_port(), "auth-service listening");
         Ok(Self { servers })
+    }
+
+    /// Builds the service and serves until it stops: the binary's `main`.
+    pub async fn serve(config: AuthConfig) -> Result<(), StartupError> {
+        Ok(Self::build(config).await?.run_until_stopped().await?)
     }
 
     pub fn port(&self) -> u16 {

@@ -8,11 +8,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    run_service(delivery_worker::config::BINARY, WorkerConfig::from_environment, async |config| {
-        // An encrypted database connection is checked first (see
-        // `Store::check_tls_at_start`), then the worker starts.
-        argus_store::Store::connect(&config.store)?.check_tls_at_start().await?;
-        Ok(Worker::build(config)?.run_until_stopped().await?)
-    })
-    .await
+    run_service(delivery_worker::config::BINARY, WorkerConfig::from_environment, run).await
+}
+
+/// An encrypted database connection is checked first (see
+/// `Store::check_tls_at_start`), then the worker starts.
+async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error>> {
+    argus_store::Store::connect(&config.store)?.check_tls_at_start().await?;
+    Ok(Worker::build(config)?.run_until_stopped().await?)
 }
