@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use actix_web::dev::ServerHandle;
 use actix_web::web;
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
 use argus_http::Endpoint;
@@ -29,7 +28,6 @@ pub enum StartupError {
 
 pub struct Application {
     servers: Servers,
-    jwks: Arc<RemoteJwks>,
 }
 
 impl Application {
@@ -78,7 +76,7 @@ impl Application {
             jwks = %config.jwks_url,
             "api-service listening"
         );
-        Ok(Self { servers, jwks })
+        Ok(Self { servers })
     }
 
     /// Builds the service and serves until it stops: the binary's `main`.
@@ -95,18 +93,8 @@ impl Application {
         self.servers.admin_port()
     }
 
-    /// Stops the server (gracefully with `graceful`).
-    pub fn handle(&self) -> ServerHandle {
-        self.servers.handle()
-    }
-
-    /// The key source, to inspect what is cached.
-    pub fn jwks(&self) -> Arc<RemoteJwks> {
-        self.jwks.clone()
-    }
-
-    /// Serves until SIGTERM/SIGINT (or [`Self::handle`] stops it), then
-    /// drains (see [`Servers::run_until_stopped`]).
+    /// Serves until SIGTERM/SIGINT, then drains (see
+    /// [`Servers::run_until_stopped`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.servers.run_until_stopped().await
     }
