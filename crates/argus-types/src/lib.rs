@@ -18,3 +18,9 @@ pub use ids::{
 };
 pub use problem::ProblemKind;
 pub use scopes::{SCOPE_CATALOG, Scope, ScopeSet};
+
+/// `raw` as one of an enum's text forms (`names`, every one it accepts);
+/// else the message for a 400: "`what` must be one of …".
+pub fn parse_one_of<T: std::str::FromStr>(what: &str, raw: &str, names: &[&str]) -> Result<T, String> {
+    raw.parse().map_err(|_| format!("{what} must be one of {}", names.join(", ")))
+}

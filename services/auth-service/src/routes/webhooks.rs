@@ -6,7 +6,7 @@ use argus_authn::{Scoped, WebhooksRead, WebhooksWrite};
 use argus_domain::events::is_known_event;
 use argus_domain::{DeliveryStatus, EventKind};
 use argus_store::webhooks::{DeliveryFilter, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord};
-use argus_types::{DeliveryId, TenantId, WebhookId};
+use argus_types::{DeliveryId, TenantId, WebhookId, parse_one_of};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -384,12 +384,8 @@ pub async fn list_deliveries(
     let wid = webhook_id(&id)?;
     state.store.get_webhook(caller.tenant(), &wid).await?.ok_or_else(|| not_found(&id))?;
     let request = page_request::<DeliveryId>(query.limit, query.cursor.as_deref())?;
-    let status = query
-        .status
-        .as_deref()
-        .map(str::parse::<DeliveryStatus>)
-        .transpose()
-        .map_err(|_| ApiError::Validation(format!("status must be one of {}", DeliveryStatus::NAMES.join(", "))))?;
+    let status = query.status.as_deref().map(|s| parse_one_of("status", s, DeliveryStatus::NAMES)).transpose();
+    let status = status.map_err(ApiError::Validation)?;
     if let Some(t) = &query.event_type
         && !is_known_event(t)
     {

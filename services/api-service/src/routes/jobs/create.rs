@@ -13,7 +13,7 @@ use argus_http::body::{MediaType, has_media_type};
 use argus_store::idempotency::{BodyFingerprint, IdempotencyKey, StoredResponse};
 use argus_store::job_inputs::InputUpload;
 use argus_store::jobs::NewJob;
-use argus_types::JobId;
+use argus_types::{JobId, parse_one_of};
 use chrono::{SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -120,10 +120,7 @@ async fn prepare(
     id: JobId,
     request: ParsedJob,
 ) -> Result<Prepared, ApiError> {
-    let kind: JobKind = request
-        .kind
-        .parse()
-        .map_err(|_| ApiError::Validation(format!("kind must be one of {}", JobKind::NAMES.join(", "))))?;
+    let kind: JobKind = parse_one_of("kind", &request.kind, JobKind::NAMES).map_err(ApiError::Validation)?;
     if let Some(summary) = request.ndjson
         && summary.lines > state.max_rows
     {

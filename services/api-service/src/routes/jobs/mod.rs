@@ -19,8 +19,8 @@ use argus_domain::{JobKind, JobOutcome, JobStatus};
 use argus_http::Endpoint;
 use argus_store::Store;
 use argus_store::jobs::{CancelOutcome, JobFilter, JobRecord};
-use argus_types::JobId;
 use argus_types::pagination::PageRequest;
+use argus_types::{JobId, parse_one_of};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -279,19 +279,9 @@ pub async fn list_jobs(
     let query = query.into_inner();
     let request =
         PageRequest::<JobId>::from_query(query.limit, query.cursor.as_deref()).map_err(ApiError::Validation)?;
-    let status = query
-        .status
-        .as_deref()
-        .map(str::parse::<JobStatus>)
-        .transpose()
-        .map_err(|_| ApiError::Validation(format!("status must be one of {}", JobStatus::NAMES.join(", "))))?;
-    let kind = query
-        .kind
-        .as_deref()
-        .map(str::parse::<JobKind>)
-        .transpose()
-        .map_err(|_| ApiError::Validation(format!("kind must be one of {}", JobKind::NAMES.join(", "))))?;
-    let filter = JobFilter { status, kind };
+    let status = query.status.as_deref().map(|s| parse_one_of("status", s, JobStatus::NAMES)).transpose();
+    let kind = query.kind.as_deref().map(|k| parse_one_of("kind", k, JobKind::NAMES)).transpose();
+    let filter = JobFilter { status: status.map_err(ApiError::Validation)?, kind: kind.map_err(ApiError::Validation)? };
     let page = state.store.list_jobs(caller.tenant(), &filter, request.after.as_ref(), request.limit).await?;
     let next_cursor = page.encoded_cursor();
     Ok(HttpResponse::Ok().json(JobList { jobs: page.items.into_iter().map(JobView::from).collect(), next_cursor }))
