@@ -11,22 +11,15 @@ use argus_domain::CallbackStatus;
 use argus_types::{JobId, TenantId};
 use chrono::Utc;
 
-use crate::deliver::{
-    DEFER_MS, Deliverer, STORE_RETRY_MS, Step, next_step, open_signing_key, parse, signature_headers,
-};
-use crate::metrics::{Delivered, Sending};
+use crate::deliver::{DEFER_MS, Deliverer, STORE_RETRY_MS, Step, next_step, open_signing_key, signature_headers};
+use crate::metrics::Delivered;
 
 impl Deliverer {
     pub(crate) async fn callback(&self, message: Incoming) -> Outcome {
-        let task: proto::JobCallbackTask = match message.decode() {
-            Ok(t) => t,
-            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable callback task: {e}") },
+        let (_, tenant, job): (proto::JobCallbackTask, TenantId, JobId) = match crate::task::decode(&message) {
+            Ok(decoded) => decoded,
+            Err(o) => return o,
         };
-        let (tenant, job): (TenantId, JobId) =
-            match (parse(&task.tenant_id, "tenant id"), parse(&task.job_id, "job id")) {
-                (Ok(t), Ok(j)) => (t, j),
-                (Err(o), _) | (_, Err(o)) => return o,
-            };
         let ctx = match self.store.callback_context(&tenant, &job).await {
             Ok(Some(ctx)) => ctx,
             Ok(None) => return Outcome::Ack,
@@ -39,7 +32,7 @@ impl Deliverer {
             // A duplicate of a callback already settled.
             return Outcome::Ack;
         }
-        let Some(_slots) = self.claim(tenant.as_str(), &ctx.url) else {
+        let Some(mut slot) = self.caps.claim(tenant.as_str(), &ctx.url).await else {
             crate::metrics::deferred();
             return Outcome::Retry { delay_ms: DEFER_MS };
         };
@@ -53,11 +46,8 @@ impl Deliverer {
         };
         let attempted_at = Utc::now();
         let headers = signature_headers(ctx.event_id.as_str(), attempted_at.timestamp(), &body, &[key]);
-        let sent = {
-            let _slot = self.sending.acquire().await.ok();
-            let _sending = Sending::start(Delivered::JobCallback);
-            self.sender.send(&ctx.url, headers, body).await
-        };
+        let sent = self.send(&mut slot, Delivered::JobCallback, &ctx.url, headers, body).await;
+        drop(slot);
         let attempt = ctx.attempts + 1;
         let Step { state, outcome, .. } = next_step(&self.schedule, attempt, &sent, attempted_at);
         crate::metrics::attempted(Delivered::JobCallback, state, false);

@@ -37,13 +37,17 @@ pub struct WorkerConfig {
     /// `ARGUS_WORKER_CONCURRENCY` (default 64): deliveries in flight at once.
     pub concurrency: u16,
     /// `ARGUS_WEBHOOK_MAX_IN_FLIGHT` (default 8): requests in flight to one
-    /// webhook at once; more wait, unattempted, in a delay queue, so one
-    /// slow endpoint cannot take the whole worker.
+    /// webhook at once to start with; the limit then adapts to the endpoint
+    /// (up to the per-tenant cap while it answers fast, down to 1 while it
+    /// fails or times out). More wait in the worker for a slot when their
+    /// turn is expected within 250 ms, else, unattempted, in a delay queue,
+    /// so one slow endpoint cannot take the whole worker.
     pub per_webhook_in_flight: u16,
     /// `ARGUS_WEBHOOK_MAX_IN_FLIGHT_PER_TENANT` (default a quarter of
     /// `ARGUS_WORKER_CONCURRENCY`): requests (deliveries and job callbacks)
-    /// in flight for one tenant at once; more wait, unattempted, like a busy
-    /// webhook's, so one tenant's slow endpoints hold at most its share.
+    /// in flight for one tenant at once, and the most one webhook's limit
+    /// rises to; more wait like a busy webhook's, so one tenant's slow
+    /// endpoints hold at most its share.
     pub per_tenant_in_flight: u16,
     /// The jobs consumer (`ARGUS_JOBS_*`).
     pub jobs: JobsConfig,
@@ -186,7 +190,7 @@ const OWN_ENVIRONMENT: &str = "\
   ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private webhook addresses (default false)
   ARGUS_WEBHOOK_TIMEOUT_SECONDS  per request (default 15)
   ARGUS_WORKER_CONCURRENCY       requests in flight (default 64)
-  ARGUS_WEBHOOK_MAX_IN_FLIGHT    per webhook (default 8)
+  ARGUS_WEBHOOK_MAX_IN_FLIGHT    per webhook to start with; adapts (default 8)
   ARGUS_WEBHOOK_MAX_IN_FLIGHT_PER_TENANT  per tenant (default a quarter of the concurrency)
   ARGUS_JOBS_CONCURRENCY         jobs at once (default 2)
   ARGUS_JOBS_LEASE_SECONDS       (default 30)

@@ -39,10 +39,9 @@ pub struct Deliverer {
     pub schedule: Vec<Duration>,
     /// Webhook requests in flight at once, over every event and retry.
     pub sending: Semaphore,
-    /// Requests in flight per webhook (or job callback URL).
-    pub per_target: InFlight,
-    /// Requests in flight per tenant, webhooks and job callbacks together.
-    pub per_tenant: InFlight,
+    /// Requests in flight per webhook (or a tenant's job callback URL) and
+    /// per tenant, webhooks and job callbacks together.
+    pub caps: InFlight,
 }
 
 /// What one try at a delivery came to.
@@ -50,13 +49,15 @@ enum Try {
     /// An attempt (or a refusal without sending) to record, and what
     /// follows it.
     Made(Attempted, Outcome),
-    /// Not tried: its webhook or tenant is busy. `attempt` is the number it
-    /// will have.
+    /// Not tried: its webhook or tenant is busy, and its turn was not
+    /// expected soon (or did not come). `attempt` is the number it will
+    /// have.
     Deferred { delivery: DeliveryId, webhook: WebhookId, attempt: i32 },
 }
 
-/// How long a delivery waits, unattempted, while its webhook (or its
-/// tenant) has as many requests in flight as it may.
+/// How long a delivery waits, unattempted, in the delay queue when its
+/// webhook (or its tenant) has as many requests in flight as it may and
+/// its turn is not expected within `limit::MAX_WAIT`.
 pub const DEFER_MS: u64 = 1000;
 
 fn disable_after() -> chrono::Duration {
@@ -78,10 +79,6 @@ fn task(
         tenant_id: tenant.to_string(),
         attempt: u32::try_from(attempt).unwrap_or(0),
     }
-}
-
-pub(crate) fn parse<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, Outcome> {
-    raw.parse().map_err(|_| Outcome::DeadLetter { reason: format!("malformed {what} `{raw}`") })
 }
 
 /// A delay ±10 %, picked at random among the delay queues the topology
@@ -124,15 +121,10 @@ impl Deliverer {
     /// before that redelivers the event, and the fan-out, being idempotent,
     /// hands back what is still to do (at least once, same `webhook-id`).
     pub async fn fan_out(&self, message: Incoming) -> Outcome {
-        let event: proto::Event = match message.decode() {
-            Ok(e) => e,
-            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable event: {e}") },
+        let (event, tenant, event_id): (proto::Event, TenantId, EventId) = match crate::task::decode(&message) {
+            Ok(decoded) => decoded,
+            Err(o) => return o,
         };
-        let (tenant, event_id): (TenantId, EventId) =
-            match (parse(&event.tenant_id, "tenant id"), parse(&event.id, "event id")) {
-                (Ok(t), Ok(e)) => (t, e),
-                (Err(o), _) | (_, Err(o)) => return o,
-            };
         let fanned = match self.store.fan_out(&tenant, &event_id, &event.r#type).await {
             Ok(f) => f,
             Err(e) => {
@@ -251,15 +243,10 @@ impl Deliverer {
         if message.kind == JOB_CALLBACK_KIND {
             return self.callback(message).await;
         }
-        let task: proto::DeliveryTask = match message.decode() {
-            Ok(t) => t,
-            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable delivery task: {e}") },
+        let (_, tenant, delivery): (proto::DeliveryTask, TenantId, DeliveryId) = match crate::task::decode(&message) {
+            Ok(decoded) => decoded,
+            Err(o) => return o,
         };
-        let (tenant, delivery): (TenantId, DeliveryId) =
-            match (parse(&task.tenant_id, "tenant id"), parse(&task.delivery_id, "delivery id")) {
-                (Ok(t), Ok(d)) => (t, d),
-                (Err(o), _) | (_, Err(o)) => return o,
-            };
         match self.deliver_one(&tenant, &delivery).await {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -287,18 +274,31 @@ impl Deliverer {
         }
     }
 
-    /// Slots for one request of `tenant` to `target`, or `None` when either
-    /// has as many requests in flight as it may. Claimed before waiting for
-    /// a worker-wide slot, so a tenant over its share never queues there.
-    pub(crate) fn claim(&self, tenant: &str, target: &str) -> Option<(Slot<'_>, Slot<'_>)> {
-        let tenant = self.per_tenant.claim(tenant)?;
-        Some((tenant, self.per_target.claim(target)?))
+    /// Sends one request under `slot` (its endpoint's and tenant's caps,
+    /// claimed first, so a tenant over its share never queues for a
+    /// worker-wide slot) and tells `slot` the answer, which its endpoint's
+    /// limit follows.
+    pub(crate) async fn send(
+        &self,
+        slot: &mut Slot<'_>,
+        what: Delivered,
+        url: &str,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> SendOutcome {
+        // Bounds the requests in flight over every event and retry.
+        let _sending_slot = self.sending.acquire().await.ok();
+        let _sending = Sending::start(what);
+        let sent = self.sender.send(url, headers, body).await;
+        slot.answered(&sent);
+        sent
     }
 
     /// Sends a delivery once (or, its webhook being disabled, records why
     /// not): the attempt to record and what should follow it. A webhook or
     /// tenant with as many requests in flight as it may gets none more: the
-    /// delivery is deferred, unattempted.
+    /// delivery waits for a slot when its turn is expected soon, and is
+    /// deferred, unattempted, when not.
     async fn attempt(&self, ctx: &DeliveryContext) -> Result<Try, StoreError> {
         let tried = caught(attempt_ids(ctx), self.send_once(ctx)).await;
         match &tried {
@@ -321,7 +321,7 @@ impl Deliverer {
             return Ok(not_sent(format!("not sent: the webhook is disabled ({why})"), Outcome::Ack));
         }
         let AttemptIds { delivery, webhook, attempt } = ids.clone();
-        let Some(_slots) = self.claim(ctx.webhook.tenant_id.as_str(), ctx.webhook.id.as_str()) else {
+        let Some(mut slot) = self.caps.claim(ctx.webhook.tenant_id.as_str(), ctx.webhook.id.as_str()).await else {
             return Ok(Try::Deferred { delivery, webhook, attempt });
         };
         let (headers, body) = match self.signed_request(ctx, attempted_at.timestamp()) {
@@ -331,12 +331,8 @@ impl Deliverer {
                 return Ok(not_sent(format!("not sent: {reason}"), Outcome::DeadLetter { reason }));
             }
         };
-        let sent = {
-            // Bounds the requests in flight over every event and retry.
-            let _slot = self.sending.acquire().await.ok();
-            let _sending = Sending::start(Delivered::Webhook);
-            self.sender.send(&ctx.webhook.url, headers, body).await
-        };
+        let sent = self.send(&mut slot, Delivered::Webhook, &ctx.webhook.url, headers, body).await;
+        drop(slot);
         let duration_ms = i32::try_from(sent.duration.as_millis()).unwrap_or(i32::MAX);
         let status = sent.status;
         let Step { state, outcome, next_attempt_at, disable } = next_step(&self.schedule, attempt, &sent, attempted_at);

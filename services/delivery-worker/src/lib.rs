@@ -9,8 +9,10 @@ pub mod config;
 mod deliver;
 mod in_flight;
 mod jobs;
+mod limit;
 mod metrics;
 mod sender;
+mod task;
 
 use std::sync::Arc;
 
@@ -68,8 +70,11 @@ impl Worker {
             sealer: SecretBox::new(config.secret_pepper.as_bytes()),
             schedule: config.retry_schedule.clone(),
             sending: tokio::sync::Semaphore::new(usize::from(config.concurrency.max(1))),
-            per_target: in_flight::InFlight::new(config.per_webhook_in_flight),
-            per_tenant: in_flight::InFlight::new(config.per_tenant_in_flight),
+            caps: in_flight::InFlight::new(
+                config.per_webhook_in_flight,
+                config.per_tenant_in_flight,
+                config.concurrency,
+            ),
         });
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();

@@ -1,5 +1,6 @@
 //! The worker's metrics: deliveries and job callbacks by outcome, their
-//! requests' time and how many are in flight, deferrals; jobs finished;
+//! requests' time and how many are in flight or waiting for a slot,
+//! deferrals; jobs finished;
 //! and, every [`SAMPLE_EVERY`], the backlogs read from the database and
 //! the broker (outbox, jobs queue, dead letters), which every worker
 //! replica reports alike (alerts take their `max`).
@@ -14,8 +15,9 @@ use argus_bus::{CancellationToken, Publisher};
 use argus_domain::{DeliveryStatus, JobKind, JobStatus};
 use argus_store::Store;
 use argus_telemetry::metrics::catalog::{
-    DEAD_LETTERS, DELIVERIES, DELIVERIES_DEFERRED, DELIVERIES_IN_FLIGHT, DELIVERY_ATTEMPT_DURATION, JOB_DURATION, JOBS,
-    JOBS_FINISHED, JOBS_LEASE_EXPIRED, JOBS_OLDEST_QUEUED_AGE, OUTBOX_OLDEST_UNSENT_AGE, OUTBOX_UNSENT,
+    DEAD_LETTERS, DELIVERIES, DELIVERIES_DEFERRED, DELIVERIES_IN_FLIGHT, DELIVERIES_WAITING, DELIVERY_ATTEMPT_DURATION,
+    JOB_DURATION, JOBS, JOBS_FINISHED, JOBS_LEASE_EXPIRED, JOBS_OLDEST_QUEUED_AGE, OUTBOX_OLDEST_UNSENT_AGE,
+    OUTBOX_UNSENT,
 };
 use chrono::{DateTime, Utc};
 
@@ -51,6 +53,13 @@ pub fn attempted(what: Delivered, state: DeliveryStatus, disabled: bool) {
 /// Counts a delivery put back unattempted, its webhook or tenant busy.
 pub fn deferred() {
     metrics::counter!(DELIVERIES_DEFERRED.name).increment(1);
+}
+
+/// One more delivery waiting in the worker for a slot (`true`), or one
+/// fewer.
+pub fn waiting(more: bool) {
+    let gauge = metrics::gauge!(DELIVERIES_WAITING.name);
+    if more { gauge.increment(1.0) } else { gauge.decrement(1.0) }
 }
 
 /// A delivery request in flight, until dropped; dropping records its time.

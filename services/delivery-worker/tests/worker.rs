@@ -11,14 +11,16 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use argus_bus::testing::{BrokerProxy, TestVhost};
+use argus_http::testing::Scrape;
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
 use argus_types::{EventId, TenantId};
 use delivery_worker::{Worker, WorkerConfig, parse_schedule};
 use serde_json::{Value, json};
-use support::{Received, Receiver, spawn_auth, worker_command};
+use support::{Hanging, Received, Receiver, Timed, spawn_auth, worker_command};
 
 const PEPPER: &str = "worker-test-pepper";
+const DELIVERIES: &str = "argus_deliveries_total";
 
 struct Stack {
     db: TestDatabase,
@@ -61,12 +63,29 @@ impl Stack {
 
     /// Like [`Stack::worker`], with `adjust` applied to its config.
     fn worker_with(&self, adjust: impl FnOnce(&mut WorkerConfig), schedule: &str) -> argus_bus::CancellationToken {
+        self.worker_and_admin(adjust, schedule).0
+    }
+
+    /// Like [`Stack::worker_with`]; also returns the base URL of the
+    /// worker's admin address.
+    fn worker_and_admin(
+        &self,
+        adjust: impl FnOnce(&mut WorkerConfig),
+        schedule: &str,
+    ) -> (argus_bus::CancellationToken, String) {
         let mut config = worker_config(self.db.url(), self.vhost.url(), schedule, true);
         adjust(&mut config);
         let worker = Worker::build(config).unwrap();
-        let token = worker.shutdown_token();
+        let (token, admin) = (worker.shutdown_token(), format!("http://127.0.0.1:{}", worker.admin_port()));
         tokio::spawn(worker.run_until_stopped());
-        token
+        (token, admin)
+    }
+
+    /// The worker's metrics at `admin`.
+    async fn scrape(&self, admin: &str) -> Scrape {
+        let r = self.http.get(format!("{admin}/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        Scrape::parse(&r.text().await.unwrap())
     }
 
     /// The real worker binary against this stack, 4 deliveries at a time.
@@ -240,6 +259,117 @@ async fn a_busy_endpoint_takes_only_its_share_of_the_worker() {
     assert_eq!(slow.wait_for(4, Duration::from_secs(20)).await.len(), 4);
     let done = stack.wait_deliveries(&token, &slow_hook, "succeeded", 4, Duration::from_secs(5)).await;
     assert!(done.iter().all(|d| d["attempts"] == 1), "{done:?}");
+}
+
+const DEFERRED: &str = "argus_deliveries_deferred_total";
+
+/// 200 events written while no worker runs reach the worker at once, as
+/// many as it prefetches, for one webhook whose receiver answers at once:
+/// past the webhook's cap they wait in the worker for a slot instead of
+/// going round the 1 s delay queue, and the cap rises to the tenant's.
+#[tokio::test]
+async fn a_burst_to_one_fast_endpoint_is_not_held_back_by_the_caps() {
+    const EVENTS: usize = 200;
+    let stack = Stack::start().await;
+    let (tenant, token) = stack.tenant().await;
+    let receiver = Timed::start(Duration::from_millis(20)).await;
+    let (webhook, _) = stack.webhook(&token, &receiver.url, &["incident.updated"]).await;
+    for n in 0..EVENTS {
+        stack.emit(&tenant, "incident.updated", json!({"n": n})).await;
+    }
+    // The defaults: 64 events at once, 8 requests per webhook to start
+    // with, 16 per tenant.
+    let (_worker, admin) = stack.worker_and_admin(
+        |c| {
+            c.concurrency = 64;
+            c.per_webhook_in_flight = 8;
+            c.per_tenant_in_flight = 16;
+        },
+        "0.2",
+    );
+    let arrivals = receiver.wait_for(EVENTS, Duration::from_secs(60)).await;
+    assert_eq!(arrivals.len(), EVENTS, "every event delivered, once");
+
+    // No delivery waited a second, from its creation by the fan-out to its
+    // request's arrival; a deferred one would have waited at least that.
+    let webhook = webhook.parse().unwrap();
+    let filter = argus_store::webhooks::DeliveryFilter::default();
+    let until = Instant::now() + Duration::from_secs(15);
+    let deliveries = loop {
+        let all = stack.store.list_deliveries(&tenant, &webhook, &filter, None, 1000).await.unwrap().items;
+        if all.len() == EVENTS && all.iter().all(|d| d.status == argus_domain::DeliveryStatus::Succeeded) {
+            break all;
+        }
+        assert!(Instant::now() < until, "not all recorded as succeeded: {all:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let arrived: HashMap<String, chrono::DateTime<chrono::Utc>> = arrivals.into_iter().collect();
+    let mut slowest = chrono::TimeDelta::zero();
+    for d in &deliveries {
+        assert_eq!(d.attempts, 1, "{d:?}");
+        let waited = arrived[d.event_id.as_str()] - d.created_at;
+        slowest = slowest.max(waited);
+    }
+    assert!(slowest < chrono::TimeDelta::seconds(1), "a delivery waited {slowest}");
+    let scrape = stack.scrape(&admin).await;
+    let succeeded = [("kind", "webhook"), ("outcome", "succeeded")];
+    assert_eq!(scrape.value(DELIVERIES, &succeeded), Some(EVENTS as f64));
+    assert_eq!(scrape.value(DEFERRED, &[]).unwrap_or(0.0), 0.0, "no delivery went round the delay queue");
+    assert_eq!(scrape.expect("argus_deliveries_waiting", &[]), 0.0);
+    // The webhook's limit rose past its configured 8, up to its tenant's 16.
+    let most = receiver.most_open();
+    assert!((9..=16).contains(&most), "{most} requests at once");
+}
+
+/// A webhook whose endpoint never answers (each request times out after
+/// 1 s) is soon held to one request at a time, its other deliveries
+/// deferred at once rather than waiting; another webhook of the same
+/// tenant, and another tenant, still get theirs at once.
+#[tokio::test]
+async fn a_hanging_endpoints_cap_shrinks_and_it_holds_up_no_one() {
+    const PROMPT: Duration = Duration::from_secs(2);
+    let stack = Stack::start().await;
+    let (_worker, admin) = stack.worker_and_admin(
+        |c| {
+            c.request_timeout = Duration::from_secs(1);
+            c.per_webhook_in_flight = 8;
+        },
+        "30",
+    );
+    let (tenant, token) = stack.tenant().await;
+    let stuck = Hanging::start().await;
+    stack.webhook(&token, &stuck.url("/hook"), &["case.updated"]).await;
+    for n in 0..40 {
+        stack.emit(&tenant, "case.updated", json!({"n": n})).await;
+    }
+    // Eight at first, the configured cap.
+    assert_eq!(stuck.wait_for(8, Duration::from_secs(10)).await.len(), 8);
+    // Timeouts halve the cap, to one request at a time.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut most = 0;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        most = most.max(stuck.open());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(most <= 2, "{most} requests at once to an endpoint that never answers");
+    let sent = stuck.paths().len();
+    assert!(sent < 8 + 10, "{sent} requests: the cap did not shrink");
+    let scrape = stack.scrape(&admin).await;
+    assert!(scrape.expect(DEFERRED, &[]) > 0.0, "the rest were deferred");
+
+    // The same tenant's other webhook, and another tenant's, at once.
+    let fast = Receiver::start(vec![], Duration::ZERO).await;
+    stack.webhook(&token, &fast.url, &["case.closed"]).await;
+    let (other, other_token) = stack.tenant().await;
+    let elsewhere = Receiver::start(vec![], Duration::ZERO).await;
+    stack.webhook(&other_token, &elsewhere.url, &["case.closed"]).await;
+    let started = Instant::now();
+    stack.emit(&tenant, "case.closed", json!({})).await;
+    stack.emit(&other, "case.closed", json!({})).await;
+    assert_eq!(fast.wait_for(1, PROMPT).await.len(), 1, "the tenant's other webhook held up");
+    assert_eq!(elsewhere.wait_for(1, PROMPT).await.len(), 1, "another tenant held up");
+    assert!(started.elapsed() < PROMPT, "took {:?}", started.elapsed());
 }
 
 #[tokio::test]

@@ -123,6 +123,11 @@ pub const DELIVERY_ATTEMPT_DURATION: Metric = histogram(
 );
 pub const DELIVERIES_IN_FLIGHT: Metric =
     gauge("argus_deliveries_in_flight", &[], "Delivery requests (webhooks and job callbacks) in flight in this worker");
+pub const DELIVERIES_WAITING: Metric = gauge(
+    "argus_deliveries_waiting",
+    &[],
+    "Deliveries waiting in this worker for a slot of their webhook (or callback URL) and tenant",
+);
 pub const DELIVERIES_DEFERRED: Metric = counter(
     "argus_deliveries_deferred_total",
     &[],
@@ -186,6 +191,7 @@ pub const CATALOG: &[Metric] = &[
     DELIVERIES,
     DELIVERY_ATTEMPT_DURATION,
     DELIVERIES_IN_FLIGHT,
+    DELIVERIES_WAITING,
     DELIVERIES_DEFERRED,
     DEAD_LETTERS,
     JOBS,

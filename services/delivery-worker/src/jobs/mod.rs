@@ -29,7 +29,7 @@ use argus_store::{Store, StoreError};
 use argus_types::{JobId, TenantId};
 use serde_json::{Value, json};
 
-use crate::deliver::{STORE_RETRY_MS, parse};
+use crate::deliver::STORE_RETRY_MS;
 
 /// What the jobs consumer needs.
 pub struct JobRunner {
@@ -162,15 +162,10 @@ impl JobRunner {
         if message.kind == JOB_CALLBACK_KIND {
             return self.hand_over_callback(&message).await;
         }
-        let task: proto::JobTask = match message.decode() {
-            Ok(t) => t,
-            Err(e) => return Outcome::DeadLetter { reason: format!("undecodable job task: {e}") },
+        let (_, tenant, job): (proto::JobTask, TenantId, JobId) = match crate::task::decode(&message) {
+            Ok(decoded) => decoded,
+            Err(o) => return o,
         };
-        let (tenant, job): (TenantId, JobId) =
-            match (parse(&task.tenant_id, "tenant id"), parse(&task.job_id, "job id")) {
-                (Ok(t), Ok(j)) => (t, j),
-                (Err(o), _) | (_, Err(o)) => return o,
-            };
         match self.store.claim_job(&tenant, &job, self.lease).await {
             Err(e) => {
                 tracing::warn!(error = %e, job_id = %job, "claiming a job failed; retrying");

@@ -1,6 +1,7 @@
 //! What the worker's integration tests share: local receivers for webhooks
-//! and job callbacks (argus-http's that answers, and one that never does),
-//! and events written as a domain write writes them.
+//! and job callbacks (argus-http's that answers, one that records when each
+//! request came, and one that never answers), and events written as a
+//! domain write writes them.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -135,6 +136,11 @@ impl Hanging {
         self.seen.lock().unwrap().most_open
     }
 
+    /// The connections open now.
+    pub fn open(&self) -> usize {
+        self.seen.lock().unwrap().open
+    }
+
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<String> {
         let until = Instant::now() + within;
         loop {
@@ -144,6 +150,74 @@ impl Hanging {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// A receiver answering 200 after `delay`, recording when each request
+/// came (by its `webhook-id`) and the most it was answering at once.
+#[derive(Clone)]
+pub struct Timed {
+    /// `http://127.0.0.1:{port}/hooks`.
+    pub url: String,
+    seen: Arc<Mutex<TimedState>>,
+}
+
+#[derive(Default)]
+struct TimedState {
+    arrivals: Vec<(String, chrono::DateTime<chrono::Utc>)>,
+    open: usize,
+    most_open: usize,
+}
+
+impl Timed {
+    pub async fn start(delay: Duration) -> Self {
+        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        let seen: Arc<Mutex<TimedState>> = Arc::default();
+        let state = seen.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            let state = state.clone();
+            App::new().default_service(web::to(move |req: HttpRequest| {
+                let state = state.clone();
+                async move {
+                    let id = req.headers().get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    {
+                        let mut s = state.lock().unwrap();
+                        s.arrivals.push((id.to_owned(), chrono::Utc::now()));
+                        s.open += 1;
+                        s.most_open = s.most_open.max(s.open);
+                    }
+                    tokio::time::sleep(delay).await;
+                    state.lock().unwrap().open -= 1;
+                    HttpResponse::Ok().body("ok")
+                }
+            }))
+        })
+        .workers(2)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        Self { url: format!("http://127.0.0.1:{port}/hooks"), seen }
+    }
+
+    /// When each request came, by `webhook-id`, once there are `n` or
+    /// `within` has passed.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
+        let until = Instant::now() + within;
+        loop {
+            let arrivals = self.seen.lock().unwrap().arrivals.clone();
+            if arrivals.len() >= n || Instant::now() > until {
+                return arrivals;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The most requests it was answering at once.
+    pub fn most_open(&self) -> usize {
+        self.seen.lock().unwrap().most_open
     }
 }
 
