@@ -46,6 +46,19 @@ pub fn assert_binary_answers_flags(path: &str, name: &str, version: &str) {
     assert_eq!(run("--frobnicate").status.code(), Some(2), "an unknown argument is refused");
 }
 
+/// What `look` sees once `enough` says it will do, or once `within` has
+/// passed (the test then checks what it got).
+pub async fn poll<T>(within: std::time::Duration, mut look: impl FnMut() -> T, enough: impl Fn(&T) -> bool) -> T {
+    let until = std::time::Instant::now() + within;
+    loop {
+        let seen = look();
+        if enough(&seen) || std::time::Instant::now() > until {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Sends SIGTERM to the binary under test, as Kubernetes stops a pod.
 pub fn sigterm(child: &std::process::Child) {
     let sent = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();

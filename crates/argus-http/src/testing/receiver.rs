@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::Value;
@@ -93,13 +93,6 @@ impl Receiver {
     /// What was received once there are `n` requests, or `within` has
     /// passed.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let until = Instant::now() + within;
-        loop {
-            let got = self.received();
-            if got.len() >= n || Instant::now() > until {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        super::poll(within, || self.received(), |got| got.len() >= n).await
     }
 }

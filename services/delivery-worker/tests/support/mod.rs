@@ -5,7 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argus_domain::DomainEvent;
 use argus_store::Store;
@@ -21,22 +21,8 @@ pub const ISSUER: &str = "https://auth.test.knogin.com";
 /// the store's current key as the auth-service signs them (for the API;
 /// an hour's lifetime).
 pub async fn token(store: &Store, tenant: &TenantId, client_id: &str, scopes: &[&str]) -> String {
-    let key = store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
-    let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
-    argus_crypto::issue_access_token(
-        &key,
-        &argus_crypto::TokenGrant {
-            issuer: ISSUER,
-            audience: "api.knogin.com",
-            tenant,
-            subject: client_id,
-            client_id,
-            scopes: &scopes,
-            lifetime: chrono::Duration::hours(1),
-        },
-    )
-    .unwrap()
-    .token
+    let key = argus_store::testing::current_signing_key(store).await;
+    argus_crypto::testing::access_token(&key, ISSUER, "api.knogin.com", tenant, client_id, scopes)
 }
 
 /// Starts an auth-service on a random port over `database_url`; returns its
@@ -135,15 +121,9 @@ impl Hanging {
         self.seen.lock().unwrap().most_open
     }
 
+    /// The paths once there are `n` requests, or `within` has passed.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<String> {
-        let until = Instant::now() + within;
-        loop {
-            let paths = self.paths();
-            if paths.len() >= n || Instant::now() > until {
-                return paths;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        argus_http::testing::poll(within, || self.paths(), |paths| paths.len() >= n).await
     }
 }
 
