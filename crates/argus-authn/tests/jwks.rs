@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use argus_authn::{AuthnError, JwksOptions, KeySource, RemoteJwks, TokenVerifier};
-use argus_crypto::{JwkSet, SigningKey, TokenGrant, generate_signing_key_pem, issue_access_token};
-use argus_types::{KeyId, ScopeSet, TenantId};
+use argus_crypto::{JwkSet, SigningKey, generate_signing_key_pem};
+use argus_types::{KeyId, TenantId};
 use tracing::Instrument;
 
 const ISSUER: &str = "https://auth.test.knogin.com";
@@ -52,29 +52,27 @@ async fn endpoint(keys: JwkSet, cache_control: &'static str) -> Endpoint {
     Endpoint { url: format!("http://127.0.0.1:{port}/jwks"), fetches, traceparents, handle }
 }
 
+/// A key of `pem`'s material under a new kid.
+fn key_of(pem: &str) -> SigningKey {
+    SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), pem).unwrap()
+}
+
+/// A new key (and its PEM) and an endpoint publishing it with
+/// `cache_control`.
+async fn published_key(cache_control: &'static str) -> (String, SigningKey, Endpoint) {
+    let pem = generate_signing_key_pem().unwrap();
+    let key = key_of(&pem);
+    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()] }, cache_control).await;
+    (pem, key, server)
+}
+
 fn token(key: &SigningKey) -> String {
-    let scopes: ScopeSet = ["incidents:read"].into_iter().collect();
-    issue_access_token(
-        key,
-        &TokenGrant {
-            issuer: ISSUER,
-            audience: AUDIENCE,
-            tenant: &TenantId::generate(),
-            subject: "app_x",
-            client_id: "app_x",
-            scopes: &scopes,
-            lifetime: chrono::Duration::minutes(5),
-        },
-    )
-    .unwrap()
-    .token
+    argus_crypto::testing::access_token(key, ISSUER, AUDIENCE, &TenantId::generate(), "app_x", &["incidents:read"])
 }
 
 #[tokio::test]
 async fn unknown_kids_refresh_at_most_once_per_interval_and_the_cache_outlives_the_server() {
-    let pem = generate_signing_key_pem().unwrap();
-    let key = SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), &pem).unwrap();
-    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()] }, "public, max-age=300").await;
+    let (pem, key, server) = published_key("public, max-age=300").await;
     let options = JwksOptions { unknown_kid_interval: Duration::from_millis(500), ..JwksOptions::default() };
     let jwks = RemoteJwks::new(server.url.clone(), options);
     let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, ISSUER, AUDIENCE);
@@ -87,7 +85,7 @@ async fn unknown_kids_refresh_at_most_once_per_interval_and_the_cache_outlives_t
 
     // A flood of unknown kids costs at most one fetch per interval (the
     // first fetch, just now, counts as this interval's).
-    let stranger = SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), &pem).unwrap();
+    let stranger = key_of(&pem);
     for _ in 0..50 {
         assert!(matches!(verifier.verify(&token(&stranger)).await, Err(AuthnError::UnknownKey)));
     }
@@ -108,10 +106,8 @@ async fn unknown_kids_refresh_at_most_once_per_interval_and_the_cache_outlives_t
 
 #[tokio::test]
 async fn the_background_refresh_follows_max_age_within_bounds() {
-    let pem = generate_signing_key_pem().unwrap();
-    let key = SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), &pem).unwrap();
     // max-age=0 is raised to the lower bound (here 200 ms, refreshed at 80%).
-    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()] }, "max-age=0").await;
+    let (_, key, server) = published_key("max-age=0").await;
     let options = JwksOptions { min_ttl: Duration::from_millis(200), ..JwksOptions::default() };
     let jwks = RemoteJwks::new(server.url.clone(), options);
     jwks.refresh().await.unwrap();
@@ -126,9 +122,7 @@ async fn the_background_refresh_follows_max_age_within_bounds() {
 #[tokio::test]
 async fn a_jwks_fetch_continues_the_callers_trace() {
     argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
-    let pem = generate_signing_key_pem().unwrap();
-    let key = SigningKey::from_pkcs8_pem(KeyId::generate().as_str(), &pem).unwrap();
-    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()] }, "max-age=300").await;
+    let (_, _, server) = published_key("max-age=300").await;
     let jwks = RemoteJwks::new(server.url.clone(), JwksOptions::default());
     // Only Argus crates' spans are traced; this one borrows a traced target.
     let caller = tracing::info_span!(target: "argus_authn", "caller");

@@ -14,14 +14,15 @@ use argus_bus::{
     RelayConfig, Topology, WorkQueue, proto,
 };
 use argus_domain::DomainEvent;
-use argus_store::StoreError;
 use argus_store::outbox;
 use argus_store::testing::TestDatabase;
+use argus_store::{Store, StoreError};
 use argus_types::{EventId, TenantId};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -33,6 +34,15 @@ fn publisher(url: &str, topology: &Topology) -> Publisher {
     let mut config = PublisherConfig::new(url, topology.clone());
     config.max_backoff = Duration::from_millis(500);
     Publisher::new(config)
+}
+
+/// A vhost of the test's own, the topology with `delays`, and a publisher
+/// to them.
+async fn publishing(delays: impl IntoIterator<Item = u64>) -> (TestVhost, Topology, Publisher) {
+    let vhost = TestVhost::create().await;
+    let topology = topology(delays);
+    let publisher = publisher(vhost.url(), &topology);
+    (vhost, topology, publisher)
 }
 
 fn event(tenant: &TenantId) -> proto::Event {
@@ -107,7 +117,7 @@ async fn enqueue_events(db: &TestDatabase, tenant: &TenantId, range: std::ops::R
     events
 }
 
-async fn wait_until_all_sent(store: &argus_store::Store) {
+async fn wait_until_all_sent(store: &Store) {
     let deadline = Instant::now() + WAIT;
     while store.outbox_unsent_count().await.unwrap() > 0 {
         assert!(Instant::now() < deadline, "outbox rows still unsent");
@@ -115,8 +125,69 @@ async fn wait_until_all_sent(store: &argus_store::Store) {
     }
 }
 
+/// A channel on a connection of its own, for looking at queues directly
+/// (the connection lives as long as the channel is used).
+async fn check_channel(url: &str) -> (lapin::Connection, lapin::Channel) {
+    let connection = argus_bus::connect(&url.into(), "check", WAIT).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    (connection, channel)
+}
+
+/// How many messages wait in `queue`, by a passive declare (which fails
+/// when there is no such queue).
+async fn message_count(channel: &lapin::Channel, queue: &str) -> u32 {
+    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+    channel.queue_declare(queue.into(), passive, FieldTable::default()).await.unwrap().message_count()
+}
+
+/// The text header `name` of a message taken from a queue.
+fn text_header(message: &lapin::message::BasicGetMessage, name: &str) -> String {
+    let headers = message.delivery.properties.headers().clone().unwrap_or_default();
+    match headers.inner().get(name) {
+        Some(lapin::types::AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        other => panic!("header {name}: {other:?}"),
+    }
+}
+
 fn relay_config() -> RelayConfig {
     RelayConfig { max_backoff: Duration::from_millis(500), ..RelayConfig::default() }
+}
+
+/// What the outbox relay's tests start from: a vhost, a database and its
+/// store, a tenant, and a topology without retry queues.
+struct Outbox {
+    vhost: TestVhost,
+    db: TestDatabase,
+    store: Store,
+    tenant: TenantId,
+    topology: Topology,
+}
+
+impl Outbox {
+    async fn start() -> Self {
+        let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
+        let store = db.store();
+        Self { vhost, db, store, tenant: TenantId::generate(), topology: topology([]) }
+    }
+
+    /// A relay of the outbox to the broker at `url`.
+    fn relay(&self, url: &str, config: RelayConfig) -> OutboxRelay {
+        OutboxRelay::new(self.store.clone(), self.db.url(), publisher(url, &self.topology), config)
+    }
+
+    /// [`Outbox::relay`] running until the token is cancelled.
+    fn run_relay(&self, url: &str, config: RelayConfig) -> (JoinHandle<()>, CancellationToken) {
+        let stop = CancellationToken::new();
+        (tokio::spawn(self.relay(url, config).run(stop.clone())), stop)
+    }
+
+    async fn enqueue_events(&self, range: std::ops::Range<usize>) -> Vec<proto::Event> {
+        enqueue_events(&self.db, &self.tenant, range).await
+    }
+
+    fn collect(&self, queue: WorkQueue) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
+        collect(self.vhost.url(), &self.topology, queue)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,22 +203,19 @@ async fn topology_declares_twice_without_error() {
     topology.declare(&other.create_channel().await.unwrap()).await.unwrap();
 
     // Every queue exists, durable, and a passive declare finds it.
-    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
     let mut names: Vec<String> = WorkQueue::ALL.iter().map(|q| topology.queue(*q)).collect();
     names.push(topology.dead_queue());
     names.push(topology.retry_queue(200));
     names.push(topology.retry_queue(5_000));
     for name in names {
-        channel.queue_declare(name.as_str().into(), passive, FieldTable::default()).await.unwrap();
+        message_count(&channel, &name).await;
     }
     assert_eq!(topology.retry_delays_ms(), &[200, 5_000]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_with_confirms_and_consumes_with_properties() {
-    let vhost = TestVhost::create().await;
-    let topology = topology([]);
-    let publisher = publisher(vhost.url(), &topology);
+    let (vhost, topology, publisher) = publishing([]).await;
     let tenant = TenantId::generate();
     let event = event(&tenant);
     let message = Message::event(&event).with_header("traceparent", "00-abc-def-01");
@@ -177,9 +245,7 @@ async fn publishes_with_confirms_and_consumes_with_properties() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_comes_back_to_the_work_queue_after_the_delay() {
-    let vhost = TestVhost::create().await;
-    let topology = topology([200, 60_000]);
-    let publisher = publisher(vhost.url(), &topology);
+    let (vhost, topology, publisher) = publishing([200, 60_000]).await;
     let tenant = TenantId::generate();
     let task = proto::DeliveryTask {
         delivery_id: "dlv_1".into(),
@@ -229,20 +295,15 @@ async fn retry_comes_back_to_the_work_queue_after_the_delay() {
     stop.cancel();
     consumer.await.unwrap().unwrap();
     // Acked: nothing left anywhere.
-    let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
+    let (_connection, channel) = check_channel(vhost.url()).await;
     for queue in [topology.queue(WorkQueue::Deliveries), topology.retry_queue(200)] {
-        let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
-        let q = channel.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await.unwrap();
-        assert_eq!(q.message_count(), 0, "{queue}");
+        assert_eq!(message_count(&channel, &queue).await, 0, "{queue}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_with_zero_delay_redelivers_at_once() {
-    let vhost = TestVhost::create().await;
-    let topology = topology([]);
-    let publisher = publisher(vhost.url(), &topology);
+    let (vhost, topology, publisher) = publishing([]).await;
     let task = proto::JobTask { job_id: "job_1".into(), tenant_id: "ten_x".into(), kind: "export".into(), attempt: 1 };
     publisher.publish(Exchange::Work, WorkQueue::Jobs.routing_key(), &Message::job(&task)).await.unwrap();
 
@@ -266,9 +327,7 @@ async fn retry_with_zero_delay_redelivers_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letter_lands_in_the_dead_queue() {
-    let vhost = TestVhost::create().await;
-    let topology = topology([1_000]);
-    let publisher = publisher(vhost.url(), &topology);
+    let (vhost, topology, publisher) = publishing([1_000]).await;
     let task = proto::DeliveryTask {
         delivery_id: "dlv_9".into(),
         webhook_id: "wh_9".into(),
@@ -282,8 +341,7 @@ async fn dead_letter_lands_in_the_dead_queue() {
         Outcome::DeadLetter { reason: "retries exhausted".to_owned() }
     });
 
-    let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
+    let (_connection, channel) = check_channel(vhost.url()).await;
     let deadline = Instant::now() + WAIT;
     let dead = loop {
         if let Some(got) =
@@ -297,22 +355,15 @@ async fn dead_letter_lands_in_the_dead_queue() {
     stop.cancel();
     let props = &dead.delivery.properties;
     assert_eq!(props.message_id().as_ref().map(|s| s.as_str()), Some("dlv_9.10"));
-    let headers = props.headers().clone().unwrap_or_default();
-    let header = |name: &str| match headers.inner().get(name) {
-        Some(lapin::types::AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-        other => panic!("header {name}: {other:?}"),
-    };
-    assert_eq!(header(argus_bus::HEADER_DEAD_REASON), "retries exhausted");
-    assert_eq!(header(argus_bus::HEADER_DEAD_QUEUE), "argus.deliveries");
-    assert_eq!(header(argus_bus::HEADER_TENANT_ID), "ten_9");
+    assert_eq!(text_header(&dead, argus_bus::HEADER_DEAD_REASON), "retries exhausted");
+    assert_eq!(text_header(&dead, argus_bus::HEADER_DEAD_QUEUE), "argus.deliveries");
+    assert_eq!(text_header(&dead, argus_bus::HEADER_TENANT_ID), "ten_9");
     dead.delivery.acker.ack(BasicAckOptions::default()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_message_does_not_hold_up_the_others() {
-    let vhost = TestVhost::create().await;
-    let topology = topology([]);
-    let publisher = publisher(vhost.url(), &topology);
+    let (vhost, topology, publisher) = publishing([]).await;
     let slow = Message::new("slow", "job", "ten_x", b"slow".to_vec());
     publisher.publish(Exchange::Work, "job", &slow).await.unwrap();
     for n in 0..3 {
@@ -343,9 +394,7 @@ async fn a_slow_message_does_not_hold_up_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_lets_in_flight_handlers_finish_and_ack() {
-    let vhost = TestVhost::create().await;
-    let topology = topology([]);
-    let publisher = publisher(vhost.url(), &topology);
+    let (vhost, topology, publisher) = publishing([]).await;
     publisher.publish(Exchange::Work, "job", &Message::new("m1", "job", "ten_x", vec![])).await.unwrap();
 
     let started = Arc::new(tokio::sync::Notify::new());
@@ -379,30 +428,24 @@ async fn stopping_lets_in_flight_handlers_finish_and_ack() {
     tokio::time::timeout(WAIT, run).await.unwrap().unwrap().unwrap();
     assert!(finished.load(Ordering::SeqCst), "returned before the handler finished");
 
-    let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
-    let q = channel.queue_declare(topology.queue(WorkQueue::Jobs).as_str().into(), passive, FieldTable::default());
-    assert_eq!(q.await.unwrap().message_count(), 0, "the in-flight message was not acked");
+    let (_connection, channel) = check_channel(vhost.url()).await;
+    let jobs = topology.queue(WorkQueue::Jobs);
+    assert_eq!(message_count(&channel, &jobs).await, 0, "the in-flight message was not acked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
-    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
-    let topology = topology([]);
-    let store = db.store();
-    let tenant = TenantId::generate();
-    let (mut events_rx, stop_events) = collect(vhost.url(), &topology, WorkQueue::Fanout);
-    let (mut work_rx, stop_work) = collect(vhost.url(), &topology, WorkQueue::Deliveries);
+    let o = Outbox::start().await;
+    let Outbox { store, tenant, .. } = &o;
+    let (mut events_rx, stop_events) = o.collect(WorkQueue::Fanout);
+    let (mut work_rx, stop_work) = o.collect(WorkQueue::Deliveries);
 
     // Polling only once a minute: only the NOTIFY can wake the relay in time.
     let config = RelayConfig { poll_interval: Duration::from_secs(60), ..relay_config() };
-    let relay = OutboxRelay::new(store.clone(), db.url(), publisher(vhost.url(), &topology), config);
-    let stop = CancellationToken::new();
-    let relay = tokio::spawn(relay.run(stop.clone()));
+    let (relay, stop) = o.run_relay(o.vhost.url(), config);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let events = enqueue_events(&db, &tenant, 0..3).await;
+    let events = o.enqueue_events(0..3).await;
     let task = proto::DeliveryTask {
         delivery_id: "dlv_7".into(),
         webhook_id: "wh_7".into(),
@@ -411,7 +454,7 @@ async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
         attempt: 1,
     };
     store
-        .enqueue_outbox(outbox::NewOutboxMessage::delivery(&tenant, &task).with_headers(trace_headers()))
+        .enqueue_outbox(outbox::NewOutboxMessage::delivery(tenant, &task).with_headers(trace_headers()))
         .await
         .unwrap();
 
@@ -432,7 +475,7 @@ async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
     assert_eq!(work.message_id, "dlv_7.1");
     assert_eq!(work.decode::<proto::DeliveryTask>().unwrap(), task);
 
-    wait_until_all_sent(&store).await;
+    wait_until_all_sent(store).await;
     for e in &events {
         assert!(store.outbox_sent_at(&e.id).await.unwrap().flatten().is_some());
     }
@@ -448,14 +491,12 @@ async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_of_a_rolled_back_transaction_are_never_published() {
-    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
-    let topology = topology([]);
-    let store = db.store();
-    let tenant = TenantId::generate();
-    let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let o = Outbox::start().await;
+    let Outbox { store, tenant, .. } = &o;
+    let (mut rx, stop_consumer) = o.collect(WorkQueue::Fanout);
 
-    let doomed = event(&tenant);
-    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let doomed = event(tenant);
+    let mut conn = AsyncPgConnection::establish(o.db.url()).await.unwrap();
     let row = outbox_row(&doomed);
     let rolled_back = conn
         .transaction::<(), StoreError, _>(async |conn| {
@@ -464,13 +505,11 @@ async fn rows_of_a_rolled_back_transaction_are_never_published() {
         })
         .await;
     assert!(rolled_back.is_err());
-    let committed = enqueue_events(&db, &tenant, 2..3).await;
+    let committed = o.enqueue_events(2..3).await;
 
-    let stop = CancellationToken::new();
-    let relay = OutboxRelay::new(store.clone(), db.url(), publisher(vhost.url(), &topology), relay_config());
-    let relay = tokio::spawn(relay.run(stop.clone()));
+    let (relay, stop) = o.run_relay(o.vhost.url(), relay_config());
     assert_eq!(next(&mut rx).await.message_id, committed[0].id);
-    wait_until_all_sent(&store).await;
+    wait_until_all_sent(store).await;
     // Give a stray publish time to arrive.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(rx.try_recv().is_err(), "a rolled-back row was published");
@@ -483,36 +522,31 @@ async fn rows_of_a_rolled_back_transaction_are_never_published() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_delays_outbox_rows_and_loses_none() {
-    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
-    let topology = topology([]);
-    let store = db.store();
-    let tenant = TenantId::generate();
+    let o = Outbox::start().await;
+    let store = &o.store;
     let proxy = BrokerProxy::start("127.0.0.1:5672".parse().unwrap()).await;
-    assert!(proxy.url(vhost.url()).contains(&format!(":{}/", proxy.port)));
+    assert!(proxy.url(o.vhost.url()).contains(&format!(":{}/", proxy.port)));
 
     // The broker is "down" from the start: rows wait.
-    let mut expected: HashSet<String> = enqueue_events(&db, &tenant, 0..20).await.into_iter().map(|e| e.id).collect();
-    let stop = CancellationToken::new();
-    let relay =
-        OutboxRelay::new(store.clone(), db.url(), publisher(&proxy.url(vhost.url()), &topology), relay_config());
-    let relay = tokio::spawn(relay.run(stop.clone()));
+    let mut expected: HashSet<String> = o.enqueue_events(0..20).await.into_iter().map(|e| e.id).collect();
+    let (relay, stop) = o.run_relay(&proxy.url(o.vhost.url()), relay_config());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(store.outbox_unsent_count().await.unwrap(), 20);
 
     // It comes up: everything goes out, through the same relay.
     proxy.set_up(true);
-    wait_until_all_sent(&store).await;
+    wait_until_all_sent(store).await;
 
     // It goes down while the relay holds a connection, more rows arrive.
     proxy.set_up(false);
-    expected.extend(enqueue_events(&db, &tenant, 20..40).await.into_iter().map(|e| e.id));
+    expected.extend(o.enqueue_events(20..40).await.into_iter().map(|e| e.id));
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(store.outbox_unsent_count().await.unwrap(), 20);
     proxy.set_up(true);
-    wait_until_all_sent(&store).await;
+    wait_until_all_sent(store).await;
 
     // Every event reached the broker (at least once).
-    let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let (mut rx, stop_consumer) = o.collect(WorkQueue::Fanout);
     let mut seen = HashSet::new();
     while !expected.is_subset(&seen) {
         seen.insert(next(&mut rx).await.message_id);
@@ -524,30 +558,20 @@ async fn a_broker_outage_delays_outbox_rows_and_loses_none() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_pointed_at_an_unreachable_broker_keeps_rows_for_a_reachable_one() {
-    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
-    let topology = topology([]);
-    let store = db.store();
-    let tenant = TenantId::generate();
-    let events = enqueue_events(&db, &tenant, 0..5).await;
+    let o = Outbox::start().await;
+    let store = &o.store;
+    let events = o.enqueue_events(0..5).await;
 
-    let stop = CancellationToken::new();
-    let nowhere = OutboxRelay::new(
-        store.clone(),
-        db.url(),
-        publisher("amqp://guest:guest@127.0.0.1:1/%2f", &topology),
-        relay_config(),
-    );
-    let nowhere = tokio::spawn(nowhere.run(stop.clone()));
+    let (nowhere, stop) = o.run_relay("amqp://guest:guest@127.0.0.1:1/%2f", relay_config());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(store.outbox_unsent_count().await.unwrap(), 5);
     stop.cancel();
     tokio::time::timeout(WAIT, nowhere).await.unwrap().unwrap();
 
-    let relay = OutboxRelay::new(store.clone(), db.url(), publisher(vhost.url(), &topology), relay_config());
-    let batch = relay.relay_batch().await.unwrap();
+    let batch = o.relay(o.vhost.url(), relay_config()).relay_batch().await.unwrap();
     assert_eq!((batch.claimed, batch.sent), (5, 5));
     assert_eq!(store.outbox_unsent_count().await.unwrap(), 0);
-    let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let (mut rx, stop_consumer) = o.collect(WorkQueue::Fanout);
     let mut seen = HashSet::new();
     for _ in 0..5 {
         seen.insert(next(&mut rx).await.message_id);
@@ -558,30 +582,24 @@ async fn a_relay_pointed_at_an_unreachable_broker_keeps_rows_for_a_reachable_one
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_publish_each_row_once() {
-    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
-    let topology = topology([]);
-    let store = db.store();
-    let tenant = TenantId::generate();
+    let o = Outbox::start().await;
+    let store = &o.store;
     let mut expected = HashSet::new();
     for chunk in 0..6 {
-        expected.extend(enqueue_events(&db, &tenant, chunk * 50..(chunk + 1) * 50).await.into_iter().map(|e| e.id));
+        expected.extend(o.enqueue_events(chunk * 50..(chunk + 1) * 50).await.into_iter().map(|e| e.id));
     }
 
     let stop = CancellationToken::new();
     let config = RelayConfig { batch_size: 10, ..relay_config() };
-    let relays: Vec<_> = (0..2)
-        .map(|_| {
-            let relay = OutboxRelay::new(store.clone(), db.url(), publisher(vhost.url(), &topology), config.clone());
-            tokio::spawn(relay.run(stop.clone()))
-        })
-        .collect();
-    wait_until_all_sent(&store).await;
+    let relays: Vec<_> =
+        (0..2).map(|_| tokio::spawn(o.relay(o.vhost.url(), config.clone()).run(stop.clone()))).collect();
+    wait_until_all_sent(store).await;
     stop.cancel();
     for relay in relays {
         relay.await.unwrap();
     }
 
-    let (mut rx, stop_consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let (mut rx, stop_consumer) = o.collect(WorkQueue::Fanout);
     let mut counts: HashMap<String, u32> = HashMap::new();
     for _ in 0..expected.len() {
         *counts.entry(next(&mut rx).await.message_id).or_default() += 1;
@@ -595,9 +613,7 @@ async fn two_relays_publish_each_row_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_handler_dead_letters_its_message_once_and_consuming_goes_on() {
-    let vhost = TestVhost::create().await;
-    let topology = topology([]);
-    let publisher = publisher(vhost.url(), &topology);
+    let (vhost, topology, publisher) = publishing([]).await;
     publisher.publish(Exchange::Work, "job", &Message::new("p1", "job", "ten_x", vec![])).await.unwrap();
     publisher.publish(Exchange::Work, "job", &Message::new("p2", "job", "ten_x", vec![])).await.unwrap();
 
@@ -619,19 +635,13 @@ async fn a_panicking_handler_dead_letters_its_message_once_and_consuming_goes_on
     let after = tokio::time::timeout(WAIT, done.recv()).await.unwrap().unwrap();
     assert_eq!(after.message_id, "p2");
 
-    let connection = argus_bus::connect(&vhost.url().into(), "check", WAIT).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
+    let (_connection, channel) = check_channel(vhost.url()).await;
     let dead_queue = topology.dead_queue();
     let dead = channel.basic_get(dead_queue.as_str().into(), BasicGetOptions::default()).await.unwrap();
     let dead = dead.expect("the poison message is in the dead-letter queue");
     let props = &dead.delivery.properties;
     assert_eq!(props.message_id().as_ref().map(|s| s.as_str()), Some("p1"));
-    let headers = props.headers().clone().unwrap_or_default();
-    let reason = match headers.inner().get(argus_bus::HEADER_DEAD_REASON) {
-        Some(lapin::types::AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-        other => panic!("dead reason: {other:?}"),
-    };
-    assert_eq!(reason, "the handler panicked: handler bug");
+    assert_eq!(text_header(&dead, argus_bus::HEADER_DEAD_REASON), "the handler panicked: handler bug");
     dead.delivery.acker.ack(BasicAckOptions::default()).await.unwrap();
     // Once: no second copy there, and it was never handed out again.
     assert!(channel.basic_get(dead_queue.as_str().into(), BasicGetOptions::default()).await.unwrap().is_none());
@@ -641,10 +651,8 @@ async fn a_panicking_handler_dead_letters_its_message_once_and_consuming_goes_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unroutable_row_stays_unsent_without_holding_up_the_rest() {
-    let (vhost, db) = tokio::join!(TestVhost::create(), TestDatabase::create());
-    let topology = topology([]);
-    let store = db.store();
-    let tenant = TenantId::generate();
+    let o = Outbox::start().await;
+    let Outbox { store, tenant, .. } = &o;
     let stray = outbox::NewOutboxMessage {
         tenant_id: tenant.clone(),
         message_id: "stray-1".to_owned(),
@@ -655,16 +663,9 @@ async fn an_unroutable_row_stays_unsent_without_holding_up_the_rest() {
         headers: BTreeMap::new(),
     };
     store.enqueue_outbox(stray).await.unwrap();
-    let events = enqueue_events(&db, &tenant, 0..5).await;
+    let events = o.enqueue_events(0..5).await;
 
-    let relay = OutboxRelay::new(
-        store.clone(),
-        db.url(),
-        publisher(vhost.url(), &topology),
-        RelayConfig { batch_size: 2, ..relay_config() },
-    );
-    let stop = CancellationToken::new();
-    let relay = tokio::spawn(relay.run(stop.clone()));
+    let (relay, stop) = o.run_relay(o.vhost.url(), RelayConfig { batch_size: 2, ..relay_config() });
     let deadline = Instant::now() + WAIT;
     for e in &events {
         while store.outbox_sent_at(&e.id).await.unwrap().flatten().is_none() {

@@ -7,6 +7,8 @@ pub mod password;
 mod provider;
 pub mod sealing;
 pub mod secrets;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 pub mod webhook;
 

@@ -46,6 +46,33 @@ pub fn assert_binary_answers_flags(path: &str, name: &str, version: &str) {
     assert_eq!(run("--frobnicate").status.code(), Some(2), "an unknown argument is refused");
 }
 
+/// Serves the route `route` makes at `path` on a free port of 127.0.0.1
+/// (one worker), for a test's stand-in of a service; its base URL.
+pub fn serve_route(path: &'static str, route: impl Fn() -> actix_web::Route + Send + Clone + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("a bound address").port();
+    let server = actix_web::HttpServer::new(move || actix_web::App::new().route(path, route()))
+        .workers(1)
+        .listen(listener)
+        .expect("listening")
+        .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// What `look` sees once `enough` says it will do, or once `within` has
+/// passed (the test then checks what it got).
+pub async fn poll<T>(within: std::time::Duration, mut look: impl FnMut() -> T, enough: impl Fn(&T) -> bool) -> T {
+    let until = std::time::Instant::now() + within;
+    loop {
+        let seen = look();
+        if enough(&seen) || std::time::Instant::now() > until {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Sends SIGTERM to the binary under test, as Kubernetes stops a pod.
 pub fn sigterm(child: &std::process::Child) {
     let sent = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();

@@ -99,6 +99,12 @@ async fn ensure_template(conn: &mut AsyncPgConnection, template: &str) {
     diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK_KEY})")).execute(conn).await.unwrap();
 }
 
+/// The store's current signing key, unsealed with the development sealing
+/// keys every test process uses.
+pub async fn current_signing_key(store: &Store) -> argus_crypto::SigningKey {
+    store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().expect("a current signing key")
+}
+
 /// A database of its own for one test; dropped when this value is.
 pub struct TestDatabase {
     name: String,

@@ -13,7 +13,6 @@ use argus_store::listen::Listener;
 use argus_store::{Store, StoreConfig};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::RunQueryDsl;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 const LOCAL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -73,18 +72,8 @@ struct Pki {
 }
 
 fn pki(ca_name: &str) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, ca_name);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let mut server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    server.distinguished_name.push(DnType::CommonName, "localhost");
-    let server_cert = server.signed_by(&server_key, &issuer).unwrap();
-    Pki { ca_pem: ca_cert.pem(), server_cert_pem: server_cert.pem(), server_key_pem: server_key.serialize_pem() }
+    let (ca_pem, server_cert_pem, server_key_pem, _) = argus_telemetry::testing::pki(ca_name, "localhost");
+    Pki { ca_pem, server_cert_pem, server_key_pem }
 }
 
 /// A PostgreSQL cluster of its own on a free port, run as the `postgres`

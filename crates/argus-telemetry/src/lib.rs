@@ -20,6 +20,8 @@ mod pipeline;
 pub mod propagation;
 mod request_span;
 mod tenant_spans;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

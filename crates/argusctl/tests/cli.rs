@@ -12,16 +12,19 @@ use serde_json::Value;
 
 const ISSUER: &str = "https://auth.test.knogin.com";
 
+/// The real binary with `vars` set and the other variables it reads
+/// cleared, so that the environment the tests run in cannot change them.
+async fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_argusctl"));
+    for name in ["ARGUS_AUDIENCE", "ARGUS_USER_PASSWORD", "ARGUS_BUS_PREFIX", "ARGUS_AMQP_CA_FILE"] {
+        command.env_remove(name);
+    }
+    command.args(args).envs(vars.iter().copied()).output().await.unwrap()
+}
+
+/// argusctl against a database.
 async fn argusctl(db_url: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_argusctl"))
-        .args(args)
-        .env("ARGUS_DATABASE_URL", db_url)
-        .env("ARGUS_ISSUER", ISSUER)
-        .env_remove("ARGUS_AUDIENCE")
-        .env_remove("ARGUS_USER_PASSWORD")
-        .output()
-        .await
-        .unwrap()
+    run(args, &[("ARGUS_DATABASE_URL", db_url), ("ARGUS_ISSUER", ISSUER)]).await
 }
 
 async fn ok_json(db_url: &str, args: &[&str]) -> Value {
@@ -46,6 +49,20 @@ fn failed(out: &Output, args: &[&str], expected: &str) {
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains(expected), "{args:?}: {stderr}");
     assert!(out.stdout.is_empty());
+}
+
+/// A confidential client-credentials app named `name` in `tenant`, holding
+/// `cases:read` (what the shipped case-sync bundle reads); its client id.
+async fn case_reader(store: &argus_store::Store, tenant: &str, name: &str) -> String {
+    let new = argus_store::apps::NewApp {
+        name: name.into(),
+        client_type: argus_types::ClientType::Confidential,
+        grant_types: vec![argus_types::GrantType::ClientCredentials],
+        redirect_uris: vec![],
+        requested_scopes: vec!["cases:read".into()],
+        approved_scopes: vec!["cases:read".into()],
+    };
+    store.create_app(&tenant.parse().unwrap(), new, Some(vec![0; 32])).await.unwrap().client_id.to_string()
 }
 
 async fn auth_service(db_url: &str) -> String {
@@ -252,21 +269,7 @@ async fn bundles_load_grant_and_list() {
     let tenant =
         ok_json(db.url(), &["tenant", "create", "--name", "A"]).await["tenant_id"].as_str().unwrap().to_owned();
     let store = db.store();
-    let app = store
-        .create_app(
-            &tenant.parse().unwrap(),
-            argus_store::apps::NewApp {
-                name: "sync".into(),
-                client_type: argus_types::ClientType::Confidential,
-                grant_types: vec![argus_types::GrantType::ClientCredentials],
-                redirect_uris: vec![],
-                requested_scopes: vec!["cases:read".into()],
-                approved_scopes: vec!["cases:read".into()],
-            },
-            Some(vec![0; 32]),
-        )
-        .await
-        .unwrap();
+    let client_id = case_reader(&store, &tenant, "sync").await;
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/bundles/case-sync.graphql");
     let loaded = ok_json(db.url(), &["bundle", "load", file]).await;
     assert_eq!(loaded["bundle"], "case-sync");
@@ -275,7 +278,6 @@ async fn bundles_load_grant_and_list() {
     // Loading again replaces rather than duplicates.
     ok_json(db.url(), &["bundle", "load", file]).await;
 
-    let client_id = app.client_id.to_string();
     let granted =
         ok_json(db.url(), &["bundle", "grant", "--tenant", &tenant, "--app", &client_id, "--bundle", "case-sync"])
             .await;
@@ -423,15 +425,7 @@ async fn migrate_seals_plaintext_signing_keys_and_their_tokens_still_verify() {
 
 /// argusctl against a RabbitMQ vhost only.
 async fn dlq(amqp_url: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_argusctl"))
-        .arg("dlq")
-        .args(args)
-        .env("ARGUS_AMQP_URL", amqp_url)
-        .env_remove("ARGUS_BUS_PREFIX")
-        .env_remove("ARGUS_AMQP_CA_FILE")
-        .output()
-        .await
-        .unwrap()
+    run(&[&["dlq"], args].concat(), &[("ARGUS_AMQP_URL", amqp_url)]).await
 }
 
 async fn dlq_json(amqp_url: &str, args: &[&str]) -> Value {
@@ -559,15 +553,7 @@ async fn operators_list_tenants_and_users_disable_users_and_revoke_bundles() {
     // Bundles: a revoked grant is gone; revoking what is not granted says so.
     let store =
         argus_store::Store::connect(&StoreConfig { database_url: db.url().to_owned(), max_connections: 1 }).unwrap();
-    let new = argus_store::apps::NewApp {
-        name: "Console".into(),
-        client_type: argus_types::ClientType::Confidential,
-        grant_types: vec![argus_types::GrantType::ClientCredentials],
-        redirect_uris: vec![],
-        requested_scopes: vec!["cases:read".into()],
-        approved_scopes: vec!["cases:read".into()],
-    };
-    let app = store.create_app(&a.parse().unwrap(), new, Some(vec![0; 32])).await.unwrap().client_id.to_string();
+    let app = case_reader(&store, &a, "Console").await;
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/bundles/case-sync.graphql");
     ok_json(db.url(), &["bundle", "load", file]).await;
     let grant = ["--tenant", a.as_str(), "--app", app.as_str(), "--bundle", "case-sync"];

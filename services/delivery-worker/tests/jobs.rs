@@ -200,6 +200,11 @@ impl Stack {
         }
     }
 
+    /// The job once it is running with more than `progress` done.
+    async fn wait_progress(&self, caller: &Caller, id: &str, progress: f64, within: Duration) -> Value {
+        self.wait(caller, id, |j| j["status"] == "running" && j["progress"].as_f64().unwrap() > progress, within).await
+    }
+
     async fn wait_status(&self, caller: &Caller, id: &str, status: &str) -> Value {
         self.wait(caller, id, |j| j["status"] == status, Duration::from_secs(60)).await
     }
@@ -709,14 +714,7 @@ async fn cancel_stops_a_running_job_and_announces_it() {
     let _worker = stack.worker(jobs_config(10));
     let job = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": people(3000)}})).await;
     let id = job["id"].as_str().unwrap();
-    let running = stack
-        .wait(
-            &caller,
-            id,
-            |j| j["status"] == "running" && j["progress"].as_f64().unwrap() > 0.0,
-            Duration::from_secs(30),
-        )
-        .await;
+    let running = stack.wait_progress(&caller, id, 0.0, Duration::from_secs(30)).await;
     assert!(running["started_at"].is_string());
     let r = stack.call(&caller, reqwest::Method::DELETE, &format!("/v1/jobs/{id}")).await.send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
@@ -749,14 +747,7 @@ async fn a_killed_worker_finishes_the_job_once_without_duplicates() {
         .await;
     let id = job["id"].as_str().unwrap().to_owned();
     let secret = job["callback_secret"].as_str().unwrap().to_owned();
-    stack
-        .wait(
-            &caller,
-            &id,
-            |j| j["status"] == "running" && j["progress"].as_f64().unwrap() > 0.2,
-            Duration::from_secs(60),
-        )
-        .await;
+    stack.wait_progress(&caller, &id, 0.2, Duration::from_secs(60)).await;
     worker.kill().unwrap(); // SIGKILL
     worker.wait().unwrap();
     let (partial, _) = stack.graph_size(&caller.tenant).await;
@@ -796,14 +787,7 @@ async fn sigterm_hands_a_running_job_back_and_another_worker_finishes_it() {
     let worker = stack.worker_binary(20);
     let job = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": people(3000)}})).await;
     let id = job["id"].as_str().unwrap().to_owned();
-    stack
-        .wait(
-            &caller,
-            &id,
-            |j| j["status"] == "running" && j["progress"].as_f64().unwrap() > 0.1,
-            Duration::from_secs(60),
-        )
-        .await;
+    stack.wait_progress(&caller, &id, 0.1, Duration::from_secs(60)).await;
     argus_http::testing::sigterm(&worker);
     let mut worker = worker;
     argus_http::testing::wait_for_exit(&mut worker, Duration::from_secs(20)).await;

@@ -119,6 +119,23 @@ impl Stack {
         (v["id"].as_str().unwrap().to_owned(), v["secret"].as_str().unwrap().to_owned())
     }
 
+    /// A receiver answering `script` (then 200) at once, and a webhook of
+    /// `token`'s tenant sending it `events`: (receiver, webhook id, secret).
+    async fn subscribed(&self, token: &str, script: Vec<u16>, events: &[&str]) -> (Receiver, String, String) {
+        let receiver = Receiver::start(script, Duration::ZERO).await;
+        let (webhook, secret) = self.webhook(token, &receiver.url, events).await;
+        (receiver, webhook, secret)
+    }
+
+    /// `count` events of `event_type`, each with data `{"n": i}`; their ids.
+    async fn emit_numbered(&self, tenant: &TenantId, event_type: &str, count: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for n in 0..count {
+            ids.push(self.emit(tenant, event_type, json!({ "n": n })).await.to_string());
+        }
+        ids
+    }
+
     async fn emit(&self, tenant: &TenantId, event_type: &str, data: Value) -> EventId {
         support::emit(&self.store, tenant, event_type, data).await
     }
@@ -173,8 +190,7 @@ async fn an_event_reaches_the_receiver_signed_and_recorded() {
     let stack = Stack::start().await;
     let _worker = stack.worker("0.2,0.2");
     let (tenant, token) = stack.tenant().await;
-    let receiver = Receiver::start(vec![], Duration::ZERO).await;
-    let (webhook, secret) = stack.webhook(&token, &receiver.url, &["incident.updated"]).await;
+    let (receiver, webhook, secret) = stack.subscribed(&token, vec![], &["incident.updated"]).await;
     assert!(secret.starts_with("whsec_"));
     stack.emit(&tenant, "incident.closed", json!({"incident_id": "inc_1"})).await; // not subscribed
     let event = stack.emit(&tenant, "incident.updated", json!({"incident_id": "inc_1", "status": "open"})).await;
@@ -418,8 +434,7 @@ async fn failures_retry_until_success_with_the_same_webhook_id() {
     let stack = Stack::start().await;
     let _worker = stack.worker("0.2,0.2,0.2");
     let (tenant, token) = stack.tenant().await;
-    let receiver = Receiver::start(vec![500, 500, 200], Duration::ZERO).await;
-    let (webhook, secret) = stack.webhook(&token, &receiver.url, &["case.updated"]).await;
+    let (receiver, webhook, secret) = stack.subscribed(&token, vec![500, 500, 200], &["case.updated"]).await;
     let event = stack.emit(&tenant, "case.updated", json!({"case_id": "case_1"})).await;
 
     let got = receiver.wait_for(3, Duration::from_secs(20)).await;
@@ -469,16 +484,14 @@ async fn exhausted_deliveries_fail_and_a_410_disables_the_webhook() {
     let stack = Stack::start().await;
     let _worker = stack.worker("0.2");
     let (tenant, token) = stack.tenant().await;
-    let failing = Receiver::start(vec![500; 10], Duration::ZERO).await;
-    let (webhook, _) = stack.webhook(&token, &failing.url, &["case.closed"]).await;
+    let (_failing, webhook, _) = stack.subscribed(&token, vec![500; 10], &["case.closed"]).await;
     stack.emit(&tenant, "case.closed", json!({})).await;
     let d = stack.wait_delivery(&token, &webhook, "failed", Duration::from_secs(20)).await;
     assert_eq!(d["attempts"], 2, "the first attempt and one retry");
     assert_eq!(d["response_status"], 500);
     assert!(d["error"].as_str().unwrap().contains("500"));
 
-    let gone = Receiver::start(vec![410], Duration::ZERO).await;
-    let (webhook, _) = stack.webhook(&token, &gone.url, &["case.created"]).await;
+    let (gone, webhook, _) = stack.subscribed(&token, vec![410], &["case.created"]).await;
     stack.emit(&tenant, "case.created", json!({})).await;
     stack.wait_delivery(&token, &webhook, "failed", Duration::from_secs(15)).await;
     let w: Value =
@@ -490,8 +503,7 @@ async fn exhausted_deliveries_fail_and_a_410_disables_the_webhook() {
     assert_eq!(gone.received().len(), 1, "a disabled webhook gets nothing more");
 
     // A webhook that has failed for five days is disabled by its next failure.
-    let flaky = Receiver::start(vec![503; 10], Duration::ZERO).await;
-    let (webhook, _) = stack.webhook(&token, &flaky.url, &["incident.closed"]).await;
+    let (_flaky, webhook, _) = stack.subscribed(&token, vec![503; 10], &["incident.closed"]).await;
     stack
         .db
         .execute(&format!("UPDATE webhooks SET failing_since = now() - interval '6 days' WHERE id = '{webhook}'"))
@@ -519,8 +531,7 @@ async fn test_deliveries_manual_resends_and_secret_rotation() {
     let stack = Stack::start().await;
     let _worker = stack.worker("0.2");
     let (_, token) = stack.tenant().await;
-    let receiver = Receiver::start(vec![], Duration::ZERO).await;
-    let (webhook, old_secret) = stack.webhook(&token, &receiver.url, &["incident.created"]).await;
+    let (receiver, webhook, old_secret) = stack.subscribed(&token, vec![], &["incident.created"]).await;
 
     let r = stack.call(reqwest::Method::POST, &token, &format!("/v1/webhooks/{webhook}/test"), None).await;
     assert_eq!(r.status(), 202);
@@ -560,8 +571,7 @@ async fn webhook_routes_validate_and_isolate_tenants() {
     let stack = Stack::start().await;
     let (tenant_a, a) = stack.tenant().await;
     let (_, b) = stack.tenant().await;
-    let receiver = Receiver::start(vec![], Duration::ZERO).await;
-    let (webhook, _) = stack.webhook(&a, &receiver.url, &["incident.updated"]).await;
+    let (receiver, webhook, _) = stack.subscribed(&a, vec![], &["incident.updated"]).await;
     let list: Value = stack.call(reqwest::Method::GET, &a, "/v1/webhooks", None).await.json().await.unwrap();
     assert_eq!(list["webhooks"].as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains("whsec_"));
@@ -712,10 +722,7 @@ async fn a_broker_outage_delays_events_and_loses_none() {
     stack.webhook(&token, &receiver.url, &["incident.created"]).await;
 
     // The broker is down while events are written.
-    let mut expected = Vec::new();
-    for i in 0..10 {
-        expected.push(stack.emit(&tenant, "incident.created", json!({"n": i})).await.to_string());
-    }
+    let mut expected = stack.emit_numbered(&tenant, "incident.created", 10).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(receiver.received().is_empty());
     assert_eq!(stack.store.outbox_unsent_count().await.unwrap(), 10);
@@ -736,10 +743,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_keep_their_webhook_id() {
     let (tenant, token) = stack.tenant().await;
     let receiver = Receiver::start(vec![], Duration::from_millis(150)).await;
     stack.webhook(&token, &receiver.url, &["incident.updated"]).await;
-    let mut expected = Vec::new();
-    for i in 0..30 {
-        expected.push(stack.emit(&tenant, "incident.updated", json!({"n": i})).await.to_string());
-    }
+    let expected = stack.emit_numbered(&tenant, "incident.updated", 30).await;
     let spawn = || stack.worker_binary();
     let mut first = spawn();
     receiver.wait_for(3, Duration::from_secs(20)).await;
@@ -775,10 +779,7 @@ async fn sigterm_finishes_in_flight_deliveries_and_loses_nothing() {
     let (tenant, token) = stack.tenant().await;
     let receiver = Receiver::start(vec![], Duration::from_millis(300)).await;
     let (webhook, _) = stack.webhook(&token, &receiver.url, &["case.updated"]).await;
-    let mut expected = Vec::new();
-    for i in 0..12 {
-        expected.push(stack.emit(&tenant, "case.updated", json!({"n": i})).await.to_string());
-    }
+    let expected = stack.emit_numbered(&tenant, "case.updated", 12).await;
     let spawn = || stack.worker_binary();
     let mut first = spawn();
     receiver.wait_for(2, Duration::from_secs(20)).await;

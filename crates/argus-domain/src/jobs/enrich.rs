@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::{check_kinds_filter, check_list_len, check_range, parse_input};
 use crate::DomainError;
 
 /// Largest cap on each suggestion list.
@@ -71,34 +72,18 @@ pub struct EnrichInput {
 impl EnrichInput {
     /// Parses and validates the job input.
     pub fn from_json(value: Value) -> Result<Self, DomainError> {
-        let input: Self = serde_json::from_value(value).map_err(|e| DomainError::Malformed(e.to_string()))?;
-        input.validate()?;
-        Ok(input)
+        parse_input(value, Self::validate)
     }
 
     pub fn validate(&self) -> Result<(), DomainError> {
         if let Some(ids) = &self.entity_ids {
-            if ids.is_empty() {
-                return Err(DomainError::invalid("entity_ids", "must not be empty (omit it to enrich every entity)"));
-            }
-            if ids.len() > MAX_ENTITY_IDS {
-                return Err(DomainError::invalid(
-                    "entity_ids",
-                    format!("lists {} ids, at most {MAX_ENTITY_IDS} are allowed", ids.len()),
-                ));
-            }
+            let empty = "must not be empty (omit it to enrich every entity)";
+            check_list_len("entity_ids", ids, MAX_ENTITY_IDS, "ids", empty)?;
             if let Some(i) = ids.iter().position(|id| id.trim().is_empty()) {
                 return Err(DomainError::invalid(format!("entity_ids[{i}]"), "must not be empty"));
             }
         }
-        if let Some(kinds) = &self.entity_kinds {
-            if kinds.is_empty() {
-                return Err(DomainError::invalid("entity_kinds", "must not be empty (omit it to include every kind)"));
-            }
-            if kinds.iter().any(|k| k.trim().is_empty()) {
-                return Err(DomainError::invalid("entity_kinds", "must not contain an empty kind"));
-            }
-        }
+        check_kinds_filter("entity_kinds", self.entity_kinds())?;
         if let Some(region) = &self.default_region
             && phone_region(region).is_none()
         {
@@ -107,22 +92,9 @@ impl EnrichInput {
                 format!("must be an ISO 3166-1 alpha-2 region code such as \"GB\" or \"US\", got {region:?}"),
             ));
         }
-        for (field, value) in [("min_score", self.min_score), ("min_link_score", self.min_link_score)] {
-            if let Some(v) = value
-                && !(0.0..=1.0).contains(&v)
-            {
-                return Err(DomainError::invalid(field, format!("must be between 0 and 1, got {v}")));
-            }
-        }
-        if let Some(m) = self.max_suggestions
-            && !(1..=MAX_SUGGESTIONS).contains(&m)
-        {
-            return Err(DomainError::invalid(
-                "max_suggestions",
-                format!("must be between 1 and {MAX_SUGGESTIONS}, got {m}"),
-            ));
-        }
-        Ok(())
+        check_range("min_score", self.min_score, 0.0..=1.0)?;
+        check_range("min_link_score", self.min_link_score, 0.0..=1.0)?;
+        check_range("max_suggestions", self.max_suggestions, 1..=MAX_SUGGESTIONS)
     }
 
     /// The entities to load (`None`: all, subject to [`EnrichInput::entity_kinds`]).

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{check_kinds_filter, check_list_len, check_range, parse_input};
 use crate::DomainError;
 
 /// Largest `top` accepted.
@@ -111,9 +112,7 @@ pub struct GraphComputeInput {
 impl GraphComputeInput {
     /// Parses and validates the job input.
     pub fn from_json(value: Value) -> Result<Self, DomainError> {
-        let input: Self = serde_json::from_value(value).map_err(|e| DomainError::Malformed(e.to_string()))?;
-        input.validate()?;
-        Ok(input)
+        parse_input(value, Self::validate)
     }
 
     /// Checks the values serde cannot: ranges, emptiness, parameters for algorithms not asked for.
@@ -127,21 +126,9 @@ impl GraphComputeInput {
                 return Err(DomainError::invalid("algorithms", format!("lists `{}` twice", a.as_str())));
             }
         }
-        for (field, kinds) in [("relationship_kinds", &self.relationship_kinds), ("entity_kinds", &self.entity_kinds)] {
-            if let Some(kinds) = kinds {
-                if kinds.is_empty() {
-                    return Err(DomainError::invalid(field, "must not be empty (omit it to include every kind)"));
-                }
-                if kinds.iter().any(|k| k.trim().is_empty()) {
-                    return Err(DomainError::invalid(field, "must not contain an empty kind"));
-                }
-            }
-        }
-        if let Some(top) = self.top
-            && !(1..=MAX_TOP).contains(&top)
-        {
-            return Err(DomainError::invalid("top", format!("must be between 1 and {MAX_TOP}, got {top}")));
-        }
+        check_kinds_filter("relationship_kinds", self.relationship_kinds())?;
+        check_kinds_filter("entity_kinds", self.entity_kinds())?;
+        check_range("top", self.top, 1..=MAX_TOP)?;
         self.validate_pagerank()?;
         self.validate_betweenness()?;
         self.validate_shortest_paths()
@@ -155,14 +142,7 @@ impl GraphComputeInput {
         {
             return Err(DomainError::invalid("pagerank.damping", format!("must be strictly between 0 and 1, got {d}")));
         }
-        if let Some(m) = p.max_iterations
-            && !(1..=MAX_PAGERANK_ITERATIONS).contains(&m)
-        {
-            return Err(DomainError::invalid(
-                "pagerank.max_iterations",
-                format!("must be between 1 and {MAX_PAGERANK_ITERATIONS}, got {m}"),
-            ));
-        }
+        check_range("pagerank.max_iterations", p.max_iterations, 1..=MAX_PAGERANK_ITERATIONS)?;
         if let Some(t) = p.tolerance
             && !(t > 0.0 && t < 1.0)
         {
@@ -177,15 +157,7 @@ impl GraphComputeInput {
     fn validate_betweenness(&self) -> Result<(), DomainError> {
         let Some(b) = &self.betweenness else { return Ok(()) };
         self.requires(Algorithm::Betweenness, "betweenness")?;
-        if let Some(k) = b.sample_size
-            && !(1..=MAX_BETWEENNESS_SAMPLE_SIZE).contains(&k)
-        {
-            return Err(DomainError::invalid(
-                "betweenness.sample_size",
-                format!("must be between 1 and {MAX_BETWEENNESS_SAMPLE_SIZE}, got {k}"),
-            ));
-        }
-        Ok(())
+        check_range("betweenness.sample_size", b.sample_size, 1..=MAX_BETWEENNESS_SAMPLE_SIZE)
     }
 
     fn validate_shortest_paths(&self) -> Result<(), DomainError> {
@@ -198,15 +170,8 @@ impl GraphComputeInput {
             None => Ok(()),
             Some(pairs) => {
                 self.requires(Algorithm::ShortestPaths, "shortest_paths")?;
-                if pairs.is_empty() {
-                    return Err(DomainError::invalid("shortest_paths", "must list at least one {from, to} pair"));
-                }
-                if pairs.len() > MAX_SHORTEST_PATH_PAIRS {
-                    return Err(DomainError::invalid(
-                        "shortest_paths",
-                        format!("lists {} pairs, at most {MAX_SHORTEST_PATH_PAIRS} are allowed", pairs.len()),
-                    ));
-                }
+                let empty = "must list at least one {from, to} pair";
+                check_list_len("shortest_paths", pairs, MAX_SHORTEST_PATH_PAIRS, "pairs", empty)?;
                 for (i, p) in pairs.iter().enumerate() {
                     if p.from.trim().is_empty() {
                         return Err(DomainError::invalid(format!("shortest_paths[{i}].from"), "must not be empty"));

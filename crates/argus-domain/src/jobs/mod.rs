@@ -10,6 +10,13 @@ pub mod export;
 pub mod graph;
 pub mod import;
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::DomainError;
 use crate::events::EventKind;
 use crate::text_enum::{TextEnum, text_enum};
 
@@ -21,6 +28,62 @@ pub(crate) fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), St
 /// `value` as a `T`; else the message of [`one_of`].
 pub(crate) fn parse_one_of<T: TextEnum>(what: &str, value: &str) -> Result<T, String> {
     value.parse().map_err(|_| format!("{what} must be one of {}", T::NAMES.join(", ")))
+}
+
+/// A job input read from `value` (its shape), then put through `validate`
+/// (the values serde cannot check).
+pub(crate) fn parse_input<T: DeserializeOwned>(
+    value: Value,
+    validate: impl FnOnce(&T) -> Result<(), DomainError>,
+) -> Result<T, DomainError> {
+    let input: T = serde_json::from_value(value).map_err(|e| DomainError::Malformed(e.to_string()))?;
+    validate(&input)?;
+    Ok(input)
+}
+
+/// Checks a kinds filter of a job input: absent (every kind), or a
+/// non-empty list without an empty kind.
+pub(crate) fn check_kinds_filter(field: &str, kinds: Option<&[String]>) -> Result<(), DomainError> {
+    let Some(kinds) = kinds else { return Ok(()) };
+    if kinds.is_empty() {
+        return Err(DomainError::invalid(field, "must not be empty (omit it to include every kind)"));
+    }
+    if kinds.iter().any(|k| k.trim().is_empty()) {
+        return Err(DomainError::invalid(field, "must not contain an empty kind"));
+    }
+    Ok(())
+}
+
+/// Checks that a number of a job input, when given, is within `range`.
+pub(crate) fn check_range<T: PartialOrd + Display>(
+    field: &str,
+    value: Option<T>,
+    range: RangeInclusive<T>,
+) -> Result<(), DomainError> {
+    match value {
+        Some(v) if !range.contains(&v) => {
+            Err(DomainError::invalid(field, format!("must be between {} and {}, got {v}", range.start(), range.end())))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a list of a job input: not empty (`empty` says what to do
+/// instead) and at most `max` `items`.
+pub(crate) fn check_list_len<T>(
+    field: &str,
+    list: &[T],
+    max: usize,
+    items: &str,
+    empty: &str,
+) -> Result<(), DomainError> {
+    if list.is_empty() {
+        return Err(DomainError::invalid(field, empty));
+    }
+    if list.len() > max {
+        return Err(DomainError::invalid(field, format!("lists {} {items}, at most {max} are allowed", list.len())));
+    }
+    Ok(())
 }
 
 text_enum! {

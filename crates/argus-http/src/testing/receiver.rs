@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 /// One request the receiver got.
@@ -51,12 +51,11 @@ impl Receiver {
         let answer_headers = headers.to_vec();
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let port = listener.local_addr().expect("a bound address").port();
         let record = got.clone();
-        let server = HttpServer::new(move || {
+        // Every path and method: the webhook's URL is the caller's choice.
+        let base = super::serve_route("/{tail:.*}", move || {
             let (record, script, answer_headers) = (record.clone(), script.clone(), answer_headers.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            web::to(move |req: HttpRequest, body: web::Bytes| {
                 let (record, script, answer_headers) = (record.clone(), script.clone(), answer_headers.clone());
                 async move {
                     let mut headers = http::HeaderMap::new();
@@ -76,14 +75,9 @@ impl Receiver {
                     }
                     answer.body(format!("answered {}", status.as_u16()))
                 }
-            }))
-        })
-        .workers(2)
-        .listen(listener)
-        .expect("listening")
-        .run();
-        tokio::spawn(server);
-        Self { url: format!("http://127.0.0.1:{port}/hooks"), got }
+            })
+        });
+        Self { url: format!("{base}/hooks"), got }
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -93,13 +87,6 @@ impl Receiver {
     /// What was received once there are `n` requests, or `within` has
     /// passed.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let until = Instant::now() + within;
-        loop {
-            let got = self.received();
-            if got.len() >= n || Instant::now() > until {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        super::poll(within, || self.received(), |got| got.len() >= n).await
     }
 }

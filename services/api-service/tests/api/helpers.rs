@@ -139,8 +139,7 @@ impl Stack {
     /// A token signed with the auth-service's current key, minted directly
     /// (as `argusctl token admin` does).
     pub async fn mint(&self, tenant: &TenantId, client_id: &str, audience: &str, scopes: &[&str]) -> String {
-        let key = self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
-        sign(&key, tenant, client_id, audience, scopes)
+        sign(&argus_store::testing::current_signing_key(&self.store).await, tenant, client_id, audience, scopes)
     }
 
     pub async fn admin_token(&self, tenant: &TenantId) -> String {
@@ -257,6 +256,7 @@ impl IncidentHook {
     }
 }
 
+/// A token from the test issuer, signed with `key`.
 pub fn sign(
     key: &argus_crypto::SigningKey,
     tenant: &TenantId,
@@ -264,21 +264,7 @@ pub fn sign(
     audience: &str,
     scopes: &[&str],
 ) -> String {
-    let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
-    argus_crypto::issue_access_token(
-        key,
-        &argus_crypto::TokenGrant {
-            issuer: ISSUER,
-            audience,
-            tenant,
-            subject: client_id,
-            client_id,
-            scopes: &scopes,
-            lifetime: chrono::Duration::hours(1),
-        },
-    )
-    .unwrap()
-    .token
+    argus_crypto::testing::access_token(key, ISSUER, audience, tenant, client_id, scopes)
 }
 
 /// The operation's text from a parsed bundle.

@@ -6,14 +6,23 @@ use std::time::Duration;
 use api_service::config::Environment;
 use serde_json::{Value, json};
 
-use crate::helpers::{Stack, api_config, code, op, post, sign, spawn_api};
+use argus_store::bundles::BundleOperation;
+
+use crate::helpers::{Stack, TestClient, api_config, code, op, post, sign, spawn_api};
+
+/// A stack with the shipped `reporting` bundle, and a client of a new
+/// tenant holding `scopes` and granted the bundle.
+async fn reporting_client(scopes: &[&str]) -> (Stack, Vec<BundleOperation>, TestClient) {
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle("reporting").await;
+    let client = stack.client(None, scopes).await;
+    stack.grant(&client, "reporting").await;
+    (stack, ops, client)
+}
 
 #[tokio::test]
 async fn sandbox_tokens_work_only_on_the_sandbox_api() {
-    let stack = Stack::start().await;
-    let ops = stack.load_shipped_bundle("reporting").await;
-    let client = stack.client(None, &["incidents:read"]).await;
-    stack.grant(&client, "reporting").await;
+    let (stack, ops, client) = reporting_client(&["incidents:read"]).await;
     let admin = stack.admin_token(&client.tenant).await;
     let r = stack
         .http
@@ -59,7 +68,7 @@ async fn tokens_signed_by_a_key_outside_the_jwks_are_refused() {
     assert_eq!(code(&r.json().await.unwrap()), "UNAUTHENTICATED");
 
     // The same key claiming the current kid fails on the signature.
-    let current = stack.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
+    let current = argus_store::testing::current_signing_key(&stack.store).await;
     let impostor = argus_crypto::SigningKey::from_pkcs8_pem(current.kid(), &pem).unwrap();
     let forged = sign(&impostor, &tenant, &client.client_id, "api.knogin.com", &["incidents:read"]);
     let r = post(&stack.http, &stack.api, Some(&forged), Some(tenant.as_str()), json!({ "query": "{ a }" })).await;
@@ -68,10 +77,7 @@ async fn tokens_signed_by_a_key_outside_the_jwks_are_refused() {
 
 #[tokio::test]
 async fn the_api_verifies_from_its_cache_while_the_auth_service_is_down() {
-    let stack = Stack::start().await;
-    let ops = stack.load_shipped_bundle("reporting").await;
-    let client = stack.client(None, &["incidents:read"]).await;
-    stack.grant(&client, "reporting").await;
+    let (stack, ops, client) = reporting_client(&["incidents:read"]).await;
     let token = stack.cc_token(&client, None).await;
     let tenant = client.tenant.to_string();
     let report = json!({ "id": format!("sha256:{}", op(&ops, "IncidentReport").sha256) });
@@ -115,10 +121,7 @@ async fn refused_within_a_second(what: &str, status: impl AsyncFn() -> u16) {
 
 #[tokio::test]
 async fn a_token_revoked_at_the_auth_service_is_refused_by_the_api_within_a_second() {
-    let stack = Stack::start().await;
-    let ops = stack.load_shipped_bundle("reporting").await;
-    let client = stack.client(None, &["incidents:read", "jobs:read"]).await;
-    stack.grant(&client, "reporting").await;
+    let (stack, ops, client) = reporting_client(&["incidents:read", "jobs:read"]).await;
     let token = stack.cc_token(&client, None).await;
     let kept = stack.cc_token(&client, None).await;
     let tenant = client.tenant.to_string();

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use argus_bus::testing::TestVhost;
 use argus_types::traces::{NewSpanBatch, trace_id_started_at};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -380,29 +380,19 @@ type Exported = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
 /// protocol types.
 async fn collector() -> (String, Exported) {
     let got: Exported = Arc::default();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let record = got.clone();
-    let server = HttpServer::new(move || {
+    let base = argus_http::testing::serve_route("/v1/traces", move || {
         let record = record.clone();
-        App::new().route(
-            "/v1/traces",
-            web::post().to(move |body: web::Bytes| {
-                let record = record.clone();
-                async move {
-                    let request = ExportTraceServiceRequest::decode(body.as_ref()).unwrap();
-                    record.lock().unwrap().push(request);
-                    HttpResponse::Ok().content_type("application/x-protobuf").body(Vec::new())
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    (format!("http://127.0.0.1:{port}"), got)
+        web::post().to(move |body: web::Bytes| {
+            let record = record.clone();
+            async move {
+                let request = ExportTraceServiceRequest::decode(body.as_ref()).unwrap();
+                record.lock().unwrap().push(request);
+                HttpResponse::Ok().content_type("application/x-protobuf").body(Vec::new())
+            }
+        })
+    });
+    (base, got)
 }
 
 /// An OTLP/gRPC collector on HTTP/2 (h2, cleartext): takes each

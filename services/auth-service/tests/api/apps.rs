@@ -165,10 +165,9 @@ async fn listing_is_tenant_scoped_and_cursor_paginated() {
     assert_eq!(b_page["apps"].as_array().unwrap().len(), 1);
     assert!(b_page["next_cursor"].is_null());
 
-    expect_problem(app.get(&token_a, "/v1/platform/apps?limit=0").await, 400, "validation-failed").await;
-    expect_problem(app.get(&token_a, "/v1/platform/apps?limit=101").await, 400, "validation-failed").await;
-    expect_problem(app.get(&token_a, "/v1/platform/apps?limit=abc").await, 400, "validation-failed").await;
-    expect_problem(app.get(&token_a, "/v1/platform/apps?cursor=!!!").await, 400, "validation-failed").await;
+    for query in ["limit=0", "limit=101", "limit=abc", "cursor=!!!"] {
+        expect_problem(app.get(&token_a, &format!("/v1/platform/apps?{query}")).await, 400, "validation-failed").await;
+    }
 }
 
 #[tokio::test]
@@ -190,8 +189,9 @@ async fn another_tenants_app_is_not_found_and_cannot_be_patched() {
     let still: Value = app.get(&token_a, &path).await.json().await.unwrap();
     assert_eq!(still["governance"]["allow_service_tokens"], false);
 
-    expect_problem(app.get(&token_a, "/v1/platform/apps/app_00000000000000000000000000").await, 404, "not-found").await;
-    expect_problem(app.get(&token_a, "/v1/platform/apps/not-an-id").await, 404, "not-found").await;
+    for id in ["app_00000000000000000000000000", "not-an-id"] {
+        expect_problem(app.get(&token_a, &format!("/v1/platform/apps/{id}")).await, 404, "not-found").await;
+    }
 }
 
 #[tokio::test]

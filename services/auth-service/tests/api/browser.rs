@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use fantoccini::{ClientBuilder, Locator};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -51,27 +51,17 @@ impl Drop for ChromeDriver {
 /// The integrator's redirect endpoint: records each callback's query.
 async fn receiver() -> (String, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel::<String>();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
+    let base = argus_http::testing::serve_route("/callback", move || {
         let tx = tx.clone();
-        App::new().route(
-            "/callback",
-            web::get().to(move |req: actix_web::HttpRequest| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send(req.query_string().to_owned());
-                    HttpResponse::Ok().content_type("text/html").body("<p id=done>received</p>")
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    (format!("http://127.0.0.1:{port}/callback"), rx)
+        web::get().to(move |req: actix_web::HttpRequest| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(req.query_string().to_owned());
+                HttpResponse::Ok().content_type("text/html").body("<p id=done>received</p>")
+            }
+        })
+    });
+    (format!("{base}/callback"), rx)
 }
 
 #[tokio::test]

@@ -76,7 +76,7 @@ impl TestApp {
     }
 
     pub async fn current_key(&self) -> SigningKey {
-        self.store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap()
+        argus_store::testing::current_signing_key(&self.store).await
     }
 
     /// A token for `tenant` with `scopes`, signed with the current key.

@@ -6,7 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argus_domain::DomainEvent;
 use argus_store::Store;
@@ -22,22 +22,8 @@ pub const ISSUER: &str = "https://auth.test.knogin.com";
 /// the store's current key as the auth-service signs them (for the API;
 /// an hour's lifetime).
 pub async fn token(store: &Store, tenant: &TenantId, client_id: &str, scopes: &[&str]) -> String {
-    let key = store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().unwrap();
-    let scopes: argus_types::ScopeSet = scopes.iter().copied().collect();
-    argus_crypto::issue_access_token(
-        &key,
-        &argus_crypto::TokenGrant {
-            issuer: ISSUER,
-            audience: "api.knogin.com",
-            tenant,
-            subject: client_id,
-            client_id,
-            scopes: &scopes,
-            lifetime: chrono::Duration::hours(1),
-        },
-    )
-    .unwrap()
-    .token
+    let key = argus_store::testing::current_signing_key(store).await;
+    argus_crypto::testing::access_token(&key, ISSUER, "api.knogin.com", tenant, client_id, scopes)
 }
 
 /// Starts an auth-service on a random port over `database_url`; returns its
@@ -141,15 +127,9 @@ impl Hanging {
         self.seen.lock().unwrap().open
     }
 
+    /// The paths once there are `n` requests, or `within` has passed.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<String> {
-        let until = Instant::now() + within;
-        loop {
-            let paths = self.paths();
-            if paths.len() >= n || Instant::now() > until {
-                return paths;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        argus_http::testing::poll(within, || self.paths(), |paths| paths.len() >= n).await
     }
 }
 
@@ -171,14 +151,12 @@ struct TimedState {
 
 impl Timed {
     pub async fn start(delay: Duration) -> Self {
-        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        use actix_web::{HttpRequest, HttpResponse, web};
         let seen: Arc<Mutex<TimedState>> = Arc::default();
         let state = seen.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = HttpServer::new(move || {
+        let base = argus_http::testing::serve_route("/hooks", move || {
             let state = state.clone();
-            App::new().default_service(web::to(move |req: HttpRequest| {
+            web::post().to(move |req: HttpRequest| {
                 let state = state.clone();
                 async move {
                     let id = req.headers().get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -192,27 +170,16 @@ impl Timed {
                     state.lock().unwrap().open -= 1;
                     HttpResponse::Ok().body("ok")
                 }
-            }))
-        })
-        .workers(2)
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(server);
-        Self { url: format!("http://127.0.0.1:{port}/hooks"), seen }
+            })
+        });
+        Self { url: format!("{base}/hooks"), seen }
     }
 
     /// When each request came, by `webhook-id`, once there are `n` or
     /// `within` has passed.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
-        let until = Instant::now() + within;
-        loop {
-            let arrivals = self.seen.lock().unwrap().arrivals.clone();
-            if arrivals.len() >= n || Instant::now() > until {
-                return arrivals;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        argus_http::testing::poll(within, || self.seen.lock().unwrap().arrivals.clone(), |arrivals| arrivals.len() >= n)
+            .await
     }
 
     /// The most requests it was answering at once.

@@ -1,7 +1,7 @@
 //! Local OTLP collectors for the exporter's tests: real servers on
 //! 127.0.0.1, answering from a script (the last answer repeats) and
 //! recording what they received, decoded on their own (not with the
-//! exporter's code). And a TLS front with certificates from a test CA.
+//! exporter's code). TLS in front of them: [`crate::testing`].
 
 use std::collections::VecDeque;
 use std::io::Read as _;
@@ -15,10 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message as _;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::otlp::grpc::{Any, ProtoDuration, RetryInfo, Status};
 
@@ -212,67 +209,4 @@ async fn grpc_call(
     let mut trailers = http::HeaderMap::new();
     trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
     let _ = send.send_trailers(trailers);
-}
-
-/// A test CA (PEM) and a certificate it signed for `name`, with its key:
-/// (CA, certificate, key, certificate DER).
-pub(super) fn pki(ca_name: &str, name: &str) -> (String, String, String, Vec<u8>) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, ca_name);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec![name.to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
-    (ca_pem, cert.pem(), key.serialize_pem(), cert.der().to_vec())
-}
-
-/// Terminates TLS on a free port with `cert_pem` and forwards to the
-/// collector at `backend`; with `client_ca_pem`, only clients with a
-/// certificate it issued get through. Records each client certificate
-/// (DER) that a completed handshake presented, or an empty one.
-pub(super) async fn tls_front(
-    cert_pem: &str,
-    key_pem: &str,
-    client_ca_pem: Option<&str>,
-    backend: &str,
-) -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().unwrap();
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
-    let builder =
-        rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().unwrap();
-    let builder = match client_ca_pem {
-        None => builder.with_no_client_auth(),
-        Some(pem) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                roots.add(cert.unwrap()).unwrap();
-            }
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
-            builder.with_client_cert_verifier(verifier)
-        }
-    };
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(builder.with_single_cert(certs, key).unwrap()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let presented: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let (record, backend) = (presented.clone(), backend.trim_start_matches("http://").to_owned());
-    tokio::spawn(async move {
-        while let Ok((inbound, _)) = listener.accept().await {
-            let (acceptor, record, backend) = (acceptor.clone(), record.clone(), backend.clone());
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(inbound).await else { return };
-                let client = tls.get_ref().1.peer_certificates().and_then(|certs| certs.first());
-                record.lock().unwrap().push(client.map(|cert| cert.to_vec()).unwrap_or_default());
-                let Ok(mut collector) = TcpStream::connect(&backend).await else { return };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut collector).await;
-            });
-        }
-    });
-    (format!("https://127.0.0.1:{port}"), presented)
 }

@@ -13,7 +13,8 @@ use tokio::sync::oneshot;
 use super::encoding::export_message;
 use super::*;
 use crate::encode::SpanEncoder;
-use collector::{GrpcAnswer, Received, grpc_collector, http_collector, pki, tls_front};
+use crate::testing::{TlsFront, pki};
+use collector::{GrpcAnswer, Received, grpc_collector, http_collector};
 
 fn config(vars: &[(&str, &str)]) -> OtlpConfig {
     let vars = vars.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned()));
@@ -212,7 +213,7 @@ async fn grpc_gzip_messages_are_flagged_and_decode_to_the_same_message() {
 async fn a_custom_ca_is_trusted_and_no_other() {
     let collector = http_collector(vec![(200, vec![])]);
     let (ca, cert, key, _) = pki("OTLP test CA", "127.0.0.1");
-    let (endpoint, _) = tls_front(&cert, &key, None, &collector.endpoint).await;
+    let endpoint = TlsFront::start(&cert, &key, None, &collector.endpoint).await.url();
     let (ca_file, other_ca_file) = (temp_file("ca.pem", &ca), temp_file("other-ca.pem", &pki("Other CA", "x").0));
     let with_ca = |file: &str| {
         Transport::new(&config(&[
@@ -233,7 +234,8 @@ async fn mutual_tls_presents_the_client_certificate() {
     let collector = http_collector(vec![(200, vec![])]);
     let (ca, cert, key, _) = pki("OTLP test CA", "127.0.0.1");
     let (client_ca, client_cert, client_key, client_der) = pki("OTLP clients CA", "api-service");
-    let (endpoint, presented) = tls_front(&cert, &key, Some(&client_ca), &collector.endpoint).await;
+    let front = TlsFront::start(&cert, &key, Some(&client_ca), &collector.endpoint).await;
+    let endpoint = front.url();
     let ca_file = temp_file("mtls-ca.pem", &ca);
     let (cert_file, key_file) = (temp_file("client.pem", &client_cert), temp_file("client-key.pem", &client_key));
     let mut vars = vec![
@@ -250,14 +252,14 @@ async fn mutual_tls_presents_the_client_certificate() {
     ]);
     assert_eq!(Transport::new(&config(&vars)).export(message(1)).await, Ok(None));
     assert_eq!(collector.received().len(), 1);
-    assert_eq!(presented.lock().unwrap().as_slice(), [client_der]);
+    assert_eq!(front.presented(), [client_der]);
 }
 
 #[tokio::test]
 async fn grpc_goes_over_tls_with_a_custom_ca() {
     let collector = grpc_collector(vec![GrpcAnswer::default()]).await;
     let (ca, cert, key, _) = pki("OTLP test CA", "127.0.0.1");
-    let (endpoint, _) = tls_front(&cert, &key, None, &collector.endpoint).await;
+    let endpoint = TlsFront::start(&cert, &key, None, &collector.endpoint).await.url();
     let ca_file = temp_file("grpc-ca.pem", &ca);
     let transport = Transport::new(&config(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
