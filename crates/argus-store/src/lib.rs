@@ -22,6 +22,7 @@ pub mod revoked;
 mod schema;
 pub mod scopes;
 mod stored_text;
+mod tenant_rows;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;

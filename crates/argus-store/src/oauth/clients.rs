@@ -39,13 +39,7 @@ impl Store {
     /// endpoint learns the tenant from the client that authenticates.
     pub async fn app_for_client(&self, client_id: &ClientId) -> Result<Option<AppRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        let row = apps::table
-            .find(client_id.as_str())
-            .select(crate::apps::AppRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?;
-        row.map(TryInto::try_into).transpose()
+        Ok(apps::table.find(client_id.as_str()).select(AppRecord::as_select()).first(&mut conn).await.optional()?)
     }
 
     /// The app behind a `client_id` and its unexpired secrets, in one round
@@ -56,17 +50,14 @@ impl Store {
     ) -> Result<Option<ClientCredentials>, StoreError> {
         let mut conn = self.conn().await?;
         type SecretColumns = (Vec<u8>, Option<DateTime<Utc>>);
-        let rows: Vec<(crate::apps::AppRow, Option<SecretColumns>)> = apps::table
+        let rows: Vec<(AppRecord, Option<SecretColumns>)> = apps::table
             .left_join(
                 client_secrets::table.on(client_secrets::client_id
                     .eq(apps::client_id)
                     .and(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(diesel::dsl::now)))),
             )
             .filter(apps::client_id.eq(client_id.as_str()))
-            .select((
-                crate::apps::AppRow::as_select(),
-                (client_secrets::secret_hash, client_secrets::expires_at).nullable(),
-            ))
+            .select((AppRecord::as_select(), (client_secrets::secret_hash, client_secrets::expires_at).nullable()))
             .load(&mut conn)
             .await?;
         let mut rows = rows.into_iter();
@@ -76,7 +67,7 @@ impl Store {
             .chain(rows.filter_map(|(_, s)| s))
             .map(|(hash, expires_at)| ClientSecretHash { hash, expires_at })
             .collect();
-        Ok(Some(ClientCredentials { app: app.try_into()?, secrets }))
+        Ok(Some(ClientCredentials { app, secrets }))
     }
 
     /// Adds a new secret; the newest previous one stays valid for `grace`,
