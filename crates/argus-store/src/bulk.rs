@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use argus_domain::{EntityKind, IncidentStatus, Severity};
-use argus_types::pagination::fetch_limit;
 use argus_types::{EntityId, IncidentId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -16,6 +15,7 @@ use serde_json::Value;
 use crate::domain::{EntityRecord, RelationshipRecord};
 use crate::schema::{entities, relationships};
 use crate::stored_text::Stored;
+use crate::tenant_rows::{PageQuery, list_page};
 use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -185,21 +185,13 @@ impl Store {
         after: Option<&RelationshipId>,
         limit: usize,
     ) -> Result<Page<RelationshipRecord>, StoreError> {
+        let page = PageQuery::oldest_first(after.map(RelationshipId::as_str), limit);
         let mut conn = self.conn().await?;
-        let mut query = relationships::table.filter(relationships::tenant_id.eq(tenant.as_str())).into_boxed();
-        if let Some(k) = kind {
-            query = query.filter(relationships::kind.eq(k.to_owned()));
-        }
-        if let Some(a) = after {
-            query = query.filter(relationships::id.gt(a.as_str().to_owned()));
-        }
-        let items = query
-            .order(relationships::id.asc())
-            .limit(fetch_limit(limit))
-            .select(RelationshipRecord::as_select())
-            .load(&mut conn)
-            .await?;
-        Ok(Page::from_overfetch(items, limit, |r| r.id.to_string()))
+        list_page(&mut conn, relationships::table, tenant, page, |query| match kind {
+            Some(k) => query.filter(relationships::kind.eq(k.to_owned())),
+            None => query,
+        })
+        .await
     }
 
     /// The tenant's entities in id order: those with these ids (others are

@@ -269,8 +269,7 @@ impl Store {
         publish_retired_for: Duration,
     ) -> Result<Rotation, StoreError> {
         let (spare_pem, next_pem) = generate_pems().await?;
-        let mut conn = self.conn().await?;
-        conn.transaction::<Rotation, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             lock_keys(conn).await?;
             let now = Utc::now();
             let retired = key_in_state(conn, KeyState::Current).await?;

@@ -4,10 +4,11 @@
 use argus_types::{ClientId, SecretId, TenantId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::apps::AppRecord;
 use crate::schema::{apps, client_secrets};
+use crate::tenant_rows::TenantTable;
 use crate::{Store, StoreError};
 
 /// The channel the `argus_client_changed` trigger notifies, with the
@@ -81,16 +82,9 @@ impl Store {
         new_hash: Vec<u8>,
         grace: Duration,
     ) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let owned: Option<String> = apps::table
-                .filter(apps::tenant_id.eq(tenant.as_str()))
-                .filter(apps::client_id.eq(client_id.as_str()))
-                .select(apps::client_id)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
+        self.transaction(async |conn| {
+            let app = apps::table.tenant_row(tenant, client_id.as_str());
+            let owned: Option<String> = app.select(apps::client_id).for_update().first(conn).await.optional()?;
             if owned.is_none() {
                 return Ok(None);
             }
