@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::domain::{EntityRecord, RelationshipRecord};
 use crate::schema::{entities, relationships};
 use crate::stored_text::Stored;
+use crate::tenant_rows::TenantTable;
 use crate::tenant_rows::{PageQuery, list_page};
 use crate::{Page, Store, StoreError};
 
@@ -100,7 +101,7 @@ impl Store {
     ) -> Result<HashMap<String, EntityId>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<(Option<String>, Stored<EntityId>)> = entities::table
-            .filter(entities::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .filter(entities::external_id.eq_any(external_ids))
             .select((entities::external_id, entities::id))
             .load(&mut conn)
@@ -203,7 +204,7 @@ impl Store {
         kinds: Option<&[String]>,
     ) -> Result<Vec<EntityRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        let mut query = entities::table.filter(entities::tenant_id.eq(tenant.as_str())).into_boxed();
+        let mut query = entities::table.of_tenant(tenant).into_boxed();
         if let Some(ids) = ids {
             query = query.filter(entities::id.eq_any(ids.to_vec()));
         }
@@ -217,7 +218,7 @@ impl Store {
     pub async fn missing_entities(&self, tenant: &TenantId, ids: &[&str]) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn().await?;
         let found: Vec<String> = entities::table
-            .filter(entities::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .filter(entities::id.eq_any(ids))
             .select(entities::id)
             .load(&mut conn)

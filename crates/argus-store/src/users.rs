@@ -54,7 +54,7 @@ impl Store {
     pub async fn find_user_by_email(&self, tenant: &TenantId, email: &str) -> Result<Option<UserRecord>, StoreError> {
         let mut conn = self.conn().await?;
         Ok(users::table
-            .filter(users::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .filter(users::email.eq(email))
             .select(UserRecord::as_select())
             .first(&mut conn)
@@ -71,7 +71,7 @@ impl Store {
     pub async fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserRecord>, StoreError> {
         let mut conn = self.conn().await?;
         Ok(users::table
-            .filter(users::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .order((users::created_at, users::id))
             .select(UserRecord::as_select())
             .load(&mut conn)

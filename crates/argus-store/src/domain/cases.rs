@@ -116,7 +116,7 @@ async fn link_incidents(
     }
     let wanted: Vec<&str> = ids.iter().map(IncidentId::as_str).collect();
     let found: Vec<String> = incidents::table
-        .filter(incidents::tenant_id.eq(tenant.as_str()))
+        .of_tenant(tenant)
         .filter(incidents::id.eq_any(&wanted))
         .select(incidents::id)
         .load(conn)

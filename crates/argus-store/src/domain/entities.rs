@@ -122,7 +122,7 @@ impl Store {
         self.transaction(async |conn| {
             let wanted = [source.as_str(), target.as_str()];
             let found: Vec<String> = entities::table
-                .filter(entities::tenant_id.eq(tenant.as_str()))
+                .of_tenant(tenant)
                 .filter(entities::id.eq_any(wanted))
                 .select(entities::id)
                 .load(conn)
@@ -143,7 +143,7 @@ impl Store {
                 .execute(conn)
                 .await?;
             Ok(relationships::table
-                .filter(relationships::tenant_id.eq(tenant.as_str()))
+                .of_tenant(tenant)
                 .filter(relationships::source_id.eq(source.as_str()))
                 .filter(relationships::target_id.eq(target.as_str()))
                 .filter(relationships::kind.eq(kind))
@@ -163,7 +163,7 @@ impl Store {
     ) -> Result<Vec<RelationshipRecord>, StoreError> {
         let mut conn = self.conn().await?;
         Ok(relationships::table
-            .filter(relationships::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .filter(relationships::source_id.eq(entity.as_str()).or(relationships::target_id.eq(entity.as_str())))
             .order(relationships::id)
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))

@@ -89,7 +89,7 @@ async fn subscribed_webhooks(
     event_type: &str,
 ) -> Result<Vec<WebhookId>, StoreError> {
     let ids: Vec<Stored<WebhookId>> = webhooks::table
-        .filter(webhooks::tenant_id.eq(tenant.as_str()))
+        .of_tenant(tenant)
         .filter(webhooks::enabled.eq(true))
         .filter(webhooks::events.contains(vec![event_type.to_owned()]))
         .select(webhooks::id)

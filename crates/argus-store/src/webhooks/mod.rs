@@ -86,8 +86,7 @@ impl Store {
                 .first::<String>(conn)
                 .await
                 .optional()?;
-            let existing: i64 =
-                webhooks::table.filter(webhooks::tenant_id.eq(tenant.as_str())).count().get_result(conn).await?;
+            let existing: i64 = webhooks::table.of_tenant(tenant).count().get_result(conn).await?;
             if usize::try_from(existing).unwrap_or(usize::MAX) >= max_per_tenant {
                 return Err(StoreError::Conflict(format!(
                     "the tenant has {existing} webhooks, the most allowed is {max_per_tenant}; delete one first"
