@@ -5,7 +5,7 @@ use argus_types::app::{ClientType, Governance, GrantType};
 use argus_types::{ClientId, SecretId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 
 use crate::schema::{apps, client_secrets};
@@ -50,6 +50,26 @@ pub struct NewApp {
     pub approved_scopes: Vec<String>,
 }
 
+/// Stores the keyed hash of a new secret of the app (in the caller's
+/// transaction).
+pub(crate) async fn insert_client_secret(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    client_id: &ClientId,
+    secret_hash: &[u8],
+) -> Result<(), StoreError> {
+    diesel::insert_into(client_secrets::table)
+        .values((
+            client_secrets::id.eq(SecretId::generate().as_str()),
+            client_secrets::client_id.eq(client_id.as_str()),
+            client_secrets::tenant_id.eq(tenant.as_str()),
+            client_secrets::secret_hash.eq(secret_hash),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 fn governance_json(g: &Governance) -> Result<Value, StoreError> {
     serde_json::to_value(g).map_err(|e| StoreError::Corrupt(format!("governance: {e}")))
 }
@@ -83,15 +103,7 @@ impl Store {
                 .get_result(conn)
                 .await?;
             if let Some(hash) = &secret_hash {
-                diesel::insert_into(client_secrets::table)
-                    .values((
-                        client_secrets::id.eq(SecretId::generate().as_str()),
-                        client_secrets::client_id.eq(client_id.as_str()),
-                        client_secrets::tenant_id.eq(tenant.as_str()),
-                        client_secrets::secret_hash.eq(hash),
-                    ))
-                    .execute(conn)
-                    .await?;
+                insert_client_secret(conn, tenant, &client_id, hash).await?;
             }
             Ok(app)
         })

@@ -1,12 +1,12 @@
 //! Client authentication: an app found by its `client_id` (whichever
 //! tenant owns it), its secrets' keyed hashes, and secret rotation.
 
-use argus_types::{ClientId, SecretId, TenantId};
+use argus_types::{ClientId, TenantId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::apps::AppRecord;
+use crate::apps::{AppRecord, insert_client_secret};
 use crate::schema::{apps, client_secrets};
 use crate::tenant_rows::TenantTable;
 use crate::{Store, StoreError};
@@ -111,15 +111,7 @@ impl Store {
                 .filter(client_secrets::expires_at.le(now))
                 .execute(conn)
                 .await?;
-            diesel::insert_into(client_secrets::table)
-                .values((
-                    client_secrets::id.eq(SecretId::generate().as_str()),
-                    client_secrets::client_id.eq(client_id.as_str()),
-                    client_secrets::tenant_id.eq(tenant.as_str()),
-                    client_secrets::secret_hash.eq(new_hash),
-                ))
-                .execute(conn)
-                .await?;
+            insert_client_secret(conn, tenant, client_id, &new_hash).await?;
             Ok(Some(previous_until))
         })
         .await
