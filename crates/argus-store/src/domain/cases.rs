@@ -46,6 +46,24 @@ pub struct CaseRecord {
 }
 
 impl CaseRow {
+    /// The case with the incidents linked to it now.
+    async fn linked(self, conn: &mut AsyncPgConnection, tenant: &TenantId) -> Result<CaseRecord, StoreError> {
+        let ids = case_incident_ids(conn, tenant, &self.id).await?;
+        Ok(self.with_incidents(ids))
+    }
+
+    /// [`CaseRow::linked`], announced as `kind`.
+    async fn announced(
+        self,
+        conn: &mut AsyncPgConnection,
+        tenant: &TenantId,
+        kind: EventKind,
+    ) -> Result<CaseRecord, StoreError> {
+        let record = self.linked(conn, tenant).await?;
+        announce(conn, tenant, kind, &record).await?;
+        Ok(record)
+    }
+
     fn with_incidents(self, incident_ids: Vec<IncidentId>) -> CaseRecord {
         CaseRecord {
             id: self.id,
@@ -172,10 +190,7 @@ impl Store {
                 .get_result(conn)
                 .await?;
             link_incidents(conn, tenant, &row.id, &new.incident_ids).await?;
-            let ids = case_incident_ids(conn, tenant, &row.id).await?;
-            let record = row.with_incidents(ids);
-            announce(conn, tenant, EventKind::CaseCreated, &record).await?;
-            Ok(record)
+            row.announced(conn, tenant, EventKind::CaseCreated).await
         })
         .await
     }
@@ -213,10 +228,7 @@ impl Store {
                     .execute(conn)
                     .await?;
             }
-            let ids = case_incident_ids(conn, tenant, &row.id).await?;
-            let record = row.with_incidents(ids);
-            announce(conn, tenant, EventKind::CaseUpdated, &record).await?;
-            Ok(Some(record))
+            Ok(Some(row.announced(conn, tenant, EventKind::CaseUpdated).await?))
         })
         .await
     }
@@ -225,10 +237,7 @@ impl Store {
         let case = cases::table.tenant_row(tenant, id.as_str());
         self.transaction(async |conn| {
             let Some(current): Option<CaseRow> = find_row(conn, case.for_update()).await? else { return Ok(None) };
-            let Some(closed) = current.status.close() else {
-                let ids = case_incident_ids(conn, tenant, &current.id).await?;
-                return Ok(Some(current.with_incidents(ids)));
-            };
+            let Some(closed) = current.status.close() else { return Ok(Some(current.linked(conn, tenant).await?)) };
             let row = diesel::update(case)
                 .set((
                     cases::status.eq(closed.as_str()),
@@ -238,10 +247,7 @@ impl Store {
                 .returning(CaseRow::as_returning())
                 .get_result(conn)
                 .await?;
-            let ids = case_incident_ids(conn, tenant, &row.id).await?;
-            let record = row.with_incidents(ids);
-            announce(conn, tenant, EventKind::CaseClosed, &record).await?;
-            Ok(Some(record))
+            Ok(Some(row.announced(conn, tenant, EventKind::CaseClosed).await?))
         })
         .await
     }
@@ -251,10 +257,7 @@ impl Store {
         let row: Option<CaseRow> = find_row(&mut conn, cases::table.tenant_row(tenant, id.as_str())).await?;
         match row {
             None => Ok(None),
-            Some(row) => {
-                let ids = case_incident_ids(&mut conn, tenant, &row.id).await?;
-                Ok(Some(row.with_incidents(ids)))
-            }
+            Some(row) => Ok(Some(row.linked(&mut conn, tenant).await?)),
         }
     }
 
