@@ -3,8 +3,6 @@
 //! tenant's rows" are written once here, and no query can leave out the
 //! tenant.
 
-use std::future::Future;
-
 use argus_types::TenantId;
 use argus_types::pagination::fetch_limit;
 use diesel::dsl::{And, AsSelect, Asc, Desc, Eq, Filter, Gt, IntoBoxed, Limit, Lt, Select};
@@ -14,10 +12,10 @@ use diesel::query_builder::AsQuery;
 use diesel::query_dsl::methods::{BoxedDsl, FilterDsl, LimitDsl, OrderDsl, SelectDsl};
 use diesel::sql_types::Text;
 use diesel_async::methods::LoadQuery;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 
-use crate::{Page, Store, StoreError};
+use crate::{Page, StoreError};
 
 /// A table whose rows each belong to one tenant, keyed by a text id.
 pub(crate) trait TenantTable: Table + Default {
@@ -132,39 +130,4 @@ where
     let rows: Vec<(String, R)> = narrow(LimitDsl::limit(query, fetch_limit(page.limit))).load(conn).await?;
     let Page { items, next_cursor } = Page::from_overfetch(rows, page.limit, |(id, _)| id.clone());
     Ok(Page { items: items.into_iter().map(|(_, row)| row).collect(), next_cursor })
-}
-
-/// A transaction's body: the bounds diesel-async's `transaction` puts on
-/// its closure, under a name (diesel-async's own trait for them is
-/// private), so [`Store::transaction`] can pass a closure on.
-pub(crate) trait TransactionBody<'c, R>:
-    AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError>
-    + FnOnce(&'c mut AsyncPgConnection) -> Self::Future
-    + Send
-{
-    type Future: Future<Output = Result<R, StoreError>> + Send;
-}
-
-impl<'c, R, F, Fut> TransactionBody<'c, R> for F
-where
-    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError>
-        + FnOnce(&'c mut AsyncPgConnection) -> Fut
-        + Send,
-    Fut: Future<Output = Result<R, StoreError>> + Send,
-{
-    type Future = Fut;
-}
-
-impl Store {
-    /// Runs `body` in a transaction on a pooled connection: committed when
-    /// it returns `Ok`, rolled back when it returns an error.
-    pub(crate) async fn transaction<R, F>(&self, body: F) -> Result<R, StoreError>
-    where
-        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError> + for<'c> TransactionBody<'c, R>,
-        R: Send,
-    {
-        let mut pooled = self.conn().await?;
-        let conn: &mut AsyncPgConnection = &mut pooled;
-        conn.transaction(body).await
-    }
 }
