@@ -48,9 +48,9 @@ pub(crate) type TenantRow<'a, T> = Filter<<T as AsQuery>::Query, IsTenantRow<'a,
 
 /// The row a [`TenantTable::tenant_row`] query finds, read as `R`; `None`
 /// when there is none (or another tenant owns it). The future is boxed:
-/// a transaction's body must be `Send` for every lifetime of its
-/// connection, which rustc cannot prove of an `async fn` whose bounds name
-/// the query's lifetime.
+/// callers (a transaction's body, a GraphQL resolver) need it `Send` for
+/// every lifetime, which rustc cannot prove of an `async fn` whose bounds
+/// name the query's lifetime.
 pub(crate) fn find_row<'a, Q, R>(
     conn: &'a mut AsyncPgConnection,
     row: Q,
@@ -94,14 +94,15 @@ impl<'a> PageQuery<'a> {
 
 /// One page of the tenant's rows of `table`, narrowed by `narrow` (the
 /// caller's filters): the limit + 1 fetch that [`Page::from_overfetch`]
-/// cuts. Each row is read with its id's text, the cursor.
-pub(crate) async fn list_page<'a, T, R>(
-    conn: &mut AsyncPgConnection,
+/// cuts. Each row is read with its id's text, the cursor. The future is
+/// boxed, as [`find_row`]'s is.
+pub(crate) fn list_page<'a, T, R>(
+    conn: &'a mut AsyncPgConnection,
     table: T,
     tenant: &'a TenantId,
     page: PageQuery<'a>,
     narrow: impl FnOnce(Listing<'a, T, R>) -> Listing<'a, T, R>,
-) -> Result<Page<R>, StoreError>
+) -> BoxFuture<'a, Result<Page<R>, StoreError>>
 where
     T: TenantTable + SelectDsl<(T::Id, AsSelect<R, Pg>)>,
     R: Selectable<Pg> + Send + 'a,
@@ -114,6 +115,7 @@ where
         + OrderDsl<Desc<T::Id>, Output = Listing<'a, T, R>>
         + LimitDsl<Output = Listing<'a, T, R>>
         + LoadQuery<'a, AsyncPgConnection, (String, R)>
+        + Send
         + 'a,
 {
     // The query is generic here, so the query builder's traits are called
@@ -127,7 +129,10 @@ where
         (_, None) => query,
     };
     query = if page.newest_first { OrderDsl::order(query, id.desc()) } else { OrderDsl::order(query, id.asc()) };
-    let rows: Vec<(String, R)> = narrow(LimitDsl::limit(query, fetch_limit(page.limit))).load(conn).await?;
-    let Page { items, next_cursor } = Page::from_overfetch(rows, page.limit, |(id, _)| id.clone());
-    Ok(Page { items: items.into_iter().map(|(_, row)| row).collect(), next_cursor })
+    let query = narrow(LimitDsl::limit(query, fetch_limit(page.limit)));
+    Box::pin(async move {
+        let rows: Vec<(String, R)> = query.load(conn).await?;
+        let Page { items, next_cursor } = Page::from_overfetch(rows, page.limit, |(id, _)| id.clone());
+        Ok(Page { items: items.into_iter().map(|(_, row)| row).collect(), next_cursor })
+    })
 }
