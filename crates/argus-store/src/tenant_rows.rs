@@ -18,7 +18,7 @@ use futures_util::future::BoxFuture;
 use crate::{Page, StoreError};
 
 /// A table whose rows each belong to one tenant, keyed by a text id.
-pub(crate) trait TenantTable: Table + Default {
+pub(crate) trait TenantTable: Table {
     /// The owning tenant's id.
     type TenantId: Column<Table = Self> + Expression<SqlType = Text> + Default + Copy;
     /// The row's id: what orders a listing and what its cursor names.
