@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use argus_domain::{EntityKind, IncidentStatus, Severity};
-use argus_types::pagination::fetch_limit;
 use argus_types::{EntityId, IncidentId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -16,6 +15,8 @@ use serde_json::Value;
 use crate::domain::{EntityRecord, RelationshipRecord};
 use crate::schema::{entities, relationships};
 use crate::stored_text::Stored;
+use crate::tenant_rows::TenantTable;
+use crate::tenant_rows::{PageQuery, list_page};
 use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ impl Store {
     ) -> Result<HashMap<String, EntityId>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<(Option<String>, Stored<EntityId>)> = entities::table
-            .filter(entities::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .filter(entities::external_id.eq_any(external_ids))
             .select((entities::external_id, entities::id))
             .load(&mut conn)
@@ -185,21 +186,13 @@ impl Store {
         after: Option<&RelationshipId>,
         limit: usize,
     ) -> Result<Page<RelationshipRecord>, StoreError> {
+        let page = PageQuery::oldest_first(after.map(RelationshipId::as_str), limit);
         let mut conn = self.conn().await?;
-        let mut query = relationships::table.filter(relationships::tenant_id.eq(tenant.as_str())).into_boxed();
-        if let Some(k) = kind {
-            query = query.filter(relationships::kind.eq(k.to_owned()));
-        }
-        if let Some(a) = after {
-            query = query.filter(relationships::id.gt(a.as_str().to_owned()));
-        }
-        let items = query
-            .order(relationships::id.asc())
-            .limit(fetch_limit(limit))
-            .select(RelationshipRecord::as_select())
-            .load(&mut conn)
-            .await?;
-        Ok(Page::from_overfetch(items, limit, |r| r.id.to_string()))
+        list_page(&mut conn, relationships::table, tenant, page, |query| match kind {
+            Some(k) => query.filter(relationships::kind.eq(k.to_owned())),
+            None => query,
+        })
+        .await
     }
 
     /// The tenant's entities in id order: those with these ids (others are
@@ -211,7 +204,7 @@ impl Store {
         kinds: Option<&[String]>,
     ) -> Result<Vec<EntityRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        let mut query = entities::table.filter(entities::tenant_id.eq(tenant.as_str())).into_boxed();
+        let mut query = entities::table.of_tenant(tenant).into_boxed();
         if let Some(ids) = ids {
             query = query.filter(entities::id.eq_any(ids.to_vec()));
         }
@@ -225,7 +218,7 @@ impl Store {
     pub async fn missing_entities(&self, tenant: &TenantId, ids: &[&str]) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn().await?;
         let found: Vec<String> = entities::table
-            .filter(entities::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .filter(entities::id.eq_any(ids))
             .select(entities::id)
             .load(&mut conn)

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use argus_types::{ClientId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::schema::{bundle_documents, bundle_grants, operation_bundles};
 use crate::stored_text::Stored;
@@ -239,8 +239,7 @@ pub struct BundleSummary {
 impl Store {
     /// Creates or replaces the bundle `name` with exactly `operations`.
     pub async fn load_bundle(&self, name: &str, operations: &[BundleOperation]) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             diesel::insert_into(operation_bundles::table)
                 .values(operation_bundles::name.eq(name))
                 .on_conflict(operation_bundles::name)

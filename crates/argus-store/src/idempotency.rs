@@ -6,7 +6,7 @@
 use argus_types::TenantId;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::idempotency_keys;
 use crate::{Store, StoreError};
@@ -111,8 +111,7 @@ type KeyRow = (String, Option<i32>, Option<String>, Option<Vec<u8>>, DateTime<Ut
 impl Store {
     /// Looks a key up and, when it is free, takes it for this request.
     pub async fn idempotency_begin(&self, tenant: &TenantId, key: &IdempotencyKey) -> Result<Begin, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let now = Utc::now();
             let existing: Option<KeyRow> = idempotency_keys::table
                 .filter(idempotency_keys::tenant_id.eq(tenant.as_str()))

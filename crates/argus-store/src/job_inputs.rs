@@ -13,6 +13,7 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, Trans
 use crate::idempotency::StoredResponse;
 use crate::jobs::{JobRecord, NewJob, insert_job};
 use crate::schema::{job_input_chunks, jobs};
+use crate::tenant_rows::TenantTable;
 use crate::{Store, StoreError};
 
 /// One stored chunk of an input: whole lines, the first numbered
@@ -152,7 +153,7 @@ impl Store {
             .await?;
         // sum(bigint) is numeric; cast back, as a quota never nears 2^63.
         let results: Option<i64> = jobs::table
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .select(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
                 "sum(result_bytes)::bigint",
             ))

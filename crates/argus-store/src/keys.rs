@@ -38,13 +38,17 @@ impl KeyState {
             Self::Retired => "retired",
         }
     }
+}
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+impl std::str::FromStr for KeyState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "next" => Ok(Self::Next),
             "current" => Ok(Self::Current),
             "retired" => Ok(Self::Retired),
-            other => Err(StoreError::Corrupt(format!("signing key state `{other}`"))),
+            other => Err(format!("no signing key state `{other}`")),
         }
     }
 }
@@ -68,9 +72,12 @@ impl std::fmt::Debug for SigningKeyRecord {
 }
 
 /// What operators see of a key: never its private half.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = signing_keys, check_for_backend(diesel::pg::Pg))]
 pub struct SigningKeyInfo {
+    #[diesel(deserialize_as = Stored<KeyId>)]
     pub kid: KeyId,
+    #[diesel(deserialize_as = Stored<KeyState>)]
     pub state: KeyState,
     /// The sealing key it is sealed with; `None` while still in plaintext.
     pub sealing_key_id: Option<String>,
@@ -85,22 +92,10 @@ pub struct SigningKeyInfo {
 struct KeyRow {
     #[diesel(deserialize_as = Stored<KeyId>)]
     kid: KeyId,
-    state: String,
+    #[diesel(deserialize_as = Stored<KeyState>)]
+    state: KeyState,
     private_key_pem: Option<String>,
     private_key_sealed: Option<Vec<u8>>,
-    sealing_key_id: Option<String>,
-    created_at: DateTime<Utc>,
-    activated_at: Option<DateTime<Utc>>,
-    retired_at: Option<DateTime<Utc>>,
-    publish_until: Option<DateTime<Utc>>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = signing_keys, check_for_backend(diesel::pg::Pg))]
-struct KeyInfoRow {
-    #[diesel(deserialize_as = Stored<KeyId>)]
-    kid: KeyId,
-    state: String,
     sealing_key_id: Option<String>,
     created_at: DateTime<Utc>,
     activated_at: Option<DateTime<Utc>>,
@@ -123,28 +118,12 @@ impl KeyRow {
     fn open(self, sealer: &KeySealer) -> Result<SigningKeyRecord, StoreError> {
         Ok(SigningKeyRecord {
             private_key_pem: self.private_key_pem(sealer)?,
-            state: KeyState::parse(&self.state)?,
+            state: self.state,
             kid: self.kid,
             created_at: self.created_at,
             activated_at: self.activated_at,
             retired_at: self.retired_at,
             publish_until: self.publish_until,
-        })
-    }
-}
-
-impl TryFrom<KeyInfoRow> for SigningKeyInfo {
-    type Error = StoreError;
-
-    fn try_from(r: KeyInfoRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            state: KeyState::parse(&r.state)?,
-            kid: r.kid,
-            sealing_key_id: r.sealing_key_id,
-            created_at: r.created_at,
-            activated_at: r.activated_at,
-            retired_at: r.retired_at,
-            publish_until: r.publish_until,
         })
     }
 }
@@ -269,8 +248,7 @@ impl Store {
         publish_retired_for: Duration,
     ) -> Result<Rotation, StoreError> {
         let (spare_pem, next_pem) = generate_pems().await?;
-        let mut conn = self.conn().await?;
-        conn.transaction::<Rotation, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             lock_keys(conn).await?;
             let now = Utc::now();
             let retired = key_in_state(conn, KeyState::Current).await?;
@@ -318,12 +296,11 @@ impl Store {
     /// even read.
     pub async fn list_signing_keys(&self) -> Result<Vec<SigningKeyInfo>, StoreError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<KeyInfoRow> = signing_keys::table
+        Ok(signing_keys::table
             .order(signing_keys::created_at.desc())
-            .select(KeyInfoRow::as_select())
+            .select(SigningKeyInfo::as_select())
             .load(&mut conn)
-            .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
+            .await?)
     }
 
     /// The keys to publish and accept: next, current, and retired keys

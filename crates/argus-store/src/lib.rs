@@ -22,12 +22,15 @@ pub mod revoked;
 mod schema;
 pub mod scopes;
 mod stored_text;
+mod tenant_rows;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod traces;
 pub mod users;
 pub mod webhooks;
+
+use std::future::Future;
 
 use diesel_async::AsyncConnection;
 use diesel_async::AsyncPgConnection;
@@ -158,6 +161,18 @@ impl Store {
         self.pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))
     }
 
+    /// Runs `body` in a transaction on a pooled connection: committed when
+    /// it returns `Ok`, rolled back when it returns an error.
+    pub(crate) async fn transaction<R, F>(&self, body: F) -> Result<R, StoreError>
+    where
+        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError> + for<'c> TransactionBody<'c, R>,
+        R: Send,
+    {
+        let mut pooled = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut pooled;
+        conn.transaction(body).await
+    }
+
     /// With `sslmode=require` or stricter, a first connection now, so a
     /// server that cannot be reached that way stops the service at start-up
     /// with the reason (a service otherwise starts while the database is
@@ -182,6 +197,27 @@ impl Store {
         diesel::sql_query("SELECT 1").execute(&mut conn).await?;
         Ok(())
     }
+}
+
+/// A transaction's body: the bounds diesel-async's `transaction` puts on
+/// its closure, under a name (diesel-async's own trait for them is
+/// private), so [`Store::transaction`] can pass a closure on.
+pub(crate) trait TransactionBody<'c, R>:
+    AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError>
+    + FnOnce(&'c mut AsyncPgConnection) -> Self::Future
+    + Send
+{
+    type Future: Future<Output = Result<R, StoreError>> + Send;
+}
+
+impl<'c, R, F, Fut> TransactionBody<'c, R> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, StoreError>
+        + FnOnce(&'c mut AsyncPgConnection) -> Fut
+        + Send,
+    Fut: Future<Output = Result<R, StoreError>> + Send,
+{
+    type Future = Fut;
 }
 
 fn deadpool_runtime() -> deadpool::Runtime {

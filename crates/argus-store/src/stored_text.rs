@@ -4,7 +4,8 @@
 //! type of a single column), so a value the type does not accept (a state
 //! the enum does not know, an id of another kind or malformed) fails the
 //! read instead of passing as text; writes bind `as_str()` of the enum or
-//! id, so a misspelt state cannot be written.
+//! id, so a misspelt state cannot be written. A JSON column read as a
+//! serde type goes through [`StoredJson`] the same way.
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -12,7 +13,8 @@ use std::str::FromStr;
 use diesel::Queryable;
 use diesel::deserialize;
 use diesel::pg::Pg;
-use diesel::sql_types::{Array, Nullable, Text};
+use diesel::sql_types::{Array, Jsonb, Nullable, Text};
+use serde::de::DeserializeOwned;
 
 use crate::StoreError;
 
@@ -40,6 +42,25 @@ impl<T: FromStr<Err: Display>> Queryable<Array<Text>, Pg> for Stored<Vec<T>> {
 
     fn build(texts: Vec<String>) -> deserialize::Result<Self> {
         Ok(Self(texts.iter().map(|t| parse_stored(t)).collect::<Result<_, _>>()?))
+    }
+}
+
+/// A JSON column read as `T` through serde: a document `T` does not
+/// accept fails the read.
+pub struct StoredJson<T>(T);
+
+impl<T: DeserializeOwned> Queryable<Jsonb, Pg> for StoredJson<T> {
+    type Row = serde_json::Value;
+
+    fn build(json: serde_json::Value) -> deserialize::Result<Self> {
+        Ok(Self(serde_json::from_value(json).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))?))
+    }
+}
+
+impl<T> StoredJson<T> {
+    /// What `deserialize_as` calls to get the field's value.
+    pub fn try_into(self) -> Result<T, std::convert::Infallible> {
+        Ok(self.0)
     }
 }
 

@@ -21,7 +21,7 @@ use argus_types::TenantId;
 use argus_types::traces::{NewSpanBatch, trace_started};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use diesel::sql_types::{Array, BigInt, Binary, Integer, Text, Timestamptz};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::{Store, StoreError};
 
@@ -57,8 +57,7 @@ impl Store {
         if batches.is_empty() {
             return Ok(0);
         }
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn).await?;
             let mut inserted = 0;
             // trace_ids differ in length between batches, which unnest

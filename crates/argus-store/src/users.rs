@@ -1,12 +1,13 @@
 use argus_types::{TenantId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::oauth::revoke_family;
 use crate::revoked::RevokedToken;
 use crate::schema::{grant_families, sessions, users};
 use crate::stored_text::Stored;
+use crate::tenant_rows::{TenantTable, find_row};
 use crate::{Store, StoreError, unique_violation_to_conflict};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -21,6 +22,11 @@ pub struct UserRecord {
     pub created_at: DateTime<Utc>,
     /// Set once the user is disabled: they cannot sign in.
     pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl TenantTable for users::table {
+    type TenantId = users::tenant_id;
+    type Id = users::id;
 }
 
 impl Store {
@@ -48,7 +54,7 @@ impl Store {
     pub async fn find_user_by_email(&self, tenant: &TenantId, email: &str) -> Result<Option<UserRecord>, StoreError> {
         let mut conn = self.conn().await?;
         Ok(users::table
-            .filter(users::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .filter(users::email.eq(email))
             .select(UserRecord::as_select())
             .first(&mut conn)
@@ -58,20 +64,14 @@ impl Store {
 
     pub async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(users::table
-            .filter(users::tenant_id.eq(tenant.as_str()))
-            .filter(users::id.eq(id.as_str()))
-            .select(UserRecord::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?)
+        find_row(&mut conn, users::table.tenant_row(tenant, id.as_str())).await
     }
 
     /// The tenant's users, oldest first (for operators).
     pub async fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserRecord>, StoreError> {
         let mut conn = self.conn().await?;
         Ok(users::table
-            .filter(users::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .order((users::created_at, users::id))
             .select(UserRecord::as_select())
             .load(&mut conn)
@@ -83,20 +83,14 @@ impl Store {
     /// tokens and the access tokens issued from them). `None` when the
     /// tenant has no such user; disabling twice changes nothing more.
     pub async fn disable_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<DisabledUser>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let found: Option<Option<DateTime<Utc>>> = users::table
-                .filter(users::tenant_id.eq(tenant.as_str()))
-                .filter(users::id.eq(id.as_str()))
-                .select(users::disabled_at)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
+        self.transaction(async |conn| {
+            let user = users::table.tenant_row(tenant, id.as_str());
+            let found: Option<Option<DateTime<Utc>>> =
+                user.select(users::disabled_at).for_update().first(conn).await.optional()?;
             let Some(was_disabled) = found else { return Ok(None) };
             let disabled_at = match was_disabled {
                 Some(at) => at,
-                None => diesel::update(users::table.filter(users::id.eq(id.as_str())))
+                None => diesel::update(user)
                     .set(users::disabled_at.eq(Utc::now()))
                     .returning(users::disabled_at)
                     .get_result::<Option<DateTime<Utc>>>(conn)

@@ -26,11 +26,22 @@ impl GrantType {
     }
 }
 
+/// Text that names no grant type or client type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`")]
+pub struct UnknownType {
+    kind: &'static str,
+    value: String,
+}
+
 impl FromStr for GrantType {
-    type Err = ();
+    type Err = UnknownType;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|g| g.as_str() == s).ok_or(())
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| UnknownType { kind: "grant type", value: s.to_owned() })
     }
 }
 
@@ -59,13 +70,13 @@ impl ClientType {
 }
 
 impl FromStr for ClientType {
-    type Err = ();
+    type Err = UnknownType;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "confidential" => Ok(Self::Confidential),
             "public" => Ok(Self::Public),
-            _ => Err(()),
+            _ => Err(UnknownType { kind: "client type", value: s.to_owned() }),
         }
     }
 }

@@ -1,16 +1,16 @@
 //! Cases and the incidents linked to them.
 
 use argus_domain::{CaseStatus, EventKind};
-use argus_types::pagination::fetch_limit;
 use argus_types::{CaseId, IncidentId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use super::{IncidentRecord, announce};
 use crate::schema::{case_incidents, cases, incidents};
 use crate::stored_text::Stored;
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
 use crate::{Page, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cases, check_for_backend(diesel::pg::Pg))]
@@ -46,6 +46,24 @@ pub struct CaseRecord {
 }
 
 impl CaseRow {
+    /// The case with the incidents linked to it now.
+    async fn linked(self, conn: &mut AsyncPgConnection, tenant: &TenantId) -> Result<CaseRecord, StoreError> {
+        let ids = case_incident_ids(conn, tenant, &self.id).await?;
+        Ok(self.with_incidents(ids))
+    }
+
+    /// [`CaseRow::linked`], announced as `kind`.
+    async fn announced(
+        self,
+        conn: &mut AsyncPgConnection,
+        tenant: &TenantId,
+        kind: EventKind,
+    ) -> Result<CaseRecord, StoreError> {
+        let record = self.linked(conn, tenant).await?;
+        announce(conn, tenant, kind, &record).await?;
+        Ok(record)
+    }
+
     fn with_incidents(self, incident_ids: Vec<IncidentId>) -> CaseRecord {
         CaseRecord {
             id: self.id,
@@ -116,7 +134,7 @@ async fn link_incidents(
     }
     let wanted: Vec<&str> = ids.iter().map(IncidentId::as_str).collect();
     let found: Vec<String> = incidents::table
-        .filter(incidents::tenant_id.eq(tenant.as_str()))
+        .of_tenant(tenant)
         .filter(incidents::id.eq_any(&wanted))
         .select(incidents::id)
         .load(conn)
@@ -138,19 +156,9 @@ async fn link_incidents(
     Ok(())
 }
 
-async fn load_case_for_update(
-    conn: &mut AsyncPgConnection,
-    tenant: &TenantId,
-    id: &CaseId,
-) -> Result<Option<CaseRow>, StoreError> {
-    Ok(cases::table
-        .filter(cases::tenant_id.eq(tenant.as_str()))
-        .filter(cases::id.eq(id.as_str()))
-        .select(CaseRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?)
+impl TenantTable for cases::table {
+    type TenantId = cases::tenant_id;
+    type Id = cases::id;
 }
 
 impl Store {
@@ -169,8 +177,7 @@ impl Store {
     }
 
     pub async fn create_case(&self, tenant: &TenantId, new: NewCase) -> Result<CaseRecord, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let row = diesel::insert_into(cases::table)
                 .values((
                     cases::id.eq(CaseId::generate().as_str()),
@@ -183,10 +190,7 @@ impl Store {
                 .get_result(conn)
                 .await?;
             link_incidents(conn, tenant, &row.id, &new.incident_ids).await?;
-            let ids = case_incident_ids(conn, tenant, &row.id).await?;
-            let record = row.with_incidents(ids);
-            announce(conn, tenant, EventKind::CaseCreated, &record).await?;
-            Ok(record)
+            row.announced(conn, tenant, EventKind::CaseCreated).await
         })
         .await
     }
@@ -197,15 +201,13 @@ impl Store {
         id: &CaseId,
         changes: CaseChanges,
     ) -> Result<Option<CaseRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let Some(current) = load_case_for_update(conn, tenant, id).await? else { return Ok(None) };
+        let case = cases::table.tenant_row(tenant, id.as_str());
+        self.transaction(async |conn| {
+            let Some(current): Option<CaseRow> = find_row(conn, case.for_update()).await? else { return Ok(None) };
             if !current.status.accepts_changes() {
                 return Err(StoreError::Conflict(format!("case {id} is closed")));
             }
-            let row = diesel::update(cases::table)
-                .filter(cases::tenant_id.eq(tenant.as_str()))
-                .filter(cases::id.eq(id.as_str()))
+            let row = diesel::update(case)
                 .set((
                     cases::title.eq(changes.title.unwrap_or(current.title)),
                     cases::description.eq(changes.description.unwrap_or(current.description)),
@@ -226,25 +228,17 @@ impl Store {
                     .execute(conn)
                     .await?;
             }
-            let ids = case_incident_ids(conn, tenant, &row.id).await?;
-            let record = row.with_incidents(ids);
-            announce(conn, tenant, EventKind::CaseUpdated, &record).await?;
-            Ok(Some(record))
+            Ok(Some(row.announced(conn, tenant, EventKind::CaseUpdated).await?))
         })
         .await
     }
 
     pub async fn close_case(&self, tenant: &TenantId, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let Some(current) = load_case_for_update(conn, tenant, id).await? else { return Ok(None) };
-            let Some(closed) = current.status.close() else {
-                let ids = case_incident_ids(conn, tenant, &current.id).await?;
-                return Ok(Some(current.with_incidents(ids)));
-            };
-            let row = diesel::update(cases::table)
-                .filter(cases::tenant_id.eq(tenant.as_str()))
-                .filter(cases::id.eq(id.as_str()))
+        let case = cases::table.tenant_row(tenant, id.as_str());
+        self.transaction(async |conn| {
+            let Some(current): Option<CaseRow> = find_row(conn, case.for_update()).await? else { return Ok(None) };
+            let Some(closed) = current.status.close() else { return Ok(Some(current.linked(conn, tenant).await?)) };
+            let row = diesel::update(case)
                 .set((
                     cases::status.eq(closed.as_str()),
                     cases::closed_at.eq(diesel::dsl::now),
@@ -253,29 +247,17 @@ impl Store {
                 .returning(CaseRow::as_returning())
                 .get_result(conn)
                 .await?;
-            let ids = case_incident_ids(conn, tenant, &row.id).await?;
-            let record = row.with_incidents(ids);
-            announce(conn, tenant, EventKind::CaseClosed, &record).await?;
-            Ok(Some(record))
+            Ok(Some(row.announced(conn, tenant, EventKind::CaseClosed).await?))
         })
         .await
     }
 
     pub async fn get_case(&self, tenant: &TenantId, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        let row: Option<CaseRow> = cases::table
-            .filter(cases::tenant_id.eq(tenant.as_str()))
-            .filter(cases::id.eq(id.as_str()))
-            .select(CaseRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?;
+        let row: Option<CaseRow> = find_row(&mut conn, cases::table.tenant_row(tenant, id.as_str())).await?;
         match row {
             None => Ok(None),
-            Some(row) => {
-                let ids = case_incident_ids(&mut conn, tenant, &row.id).await?;
-                Ok(Some(row.with_incidents(ids)))
-            }
+            Some(row) => Ok(Some(row.linked(&mut conn, tenant).await?)),
         }
     }
 
@@ -286,24 +268,18 @@ impl Store {
         after: Option<&CaseId>,
         limit: usize,
     ) -> Result<Page<CaseRecord>, StoreError> {
+        let page = PageQuery::oldest_first(after.map(CaseId::as_str), limit);
         let mut conn = self.conn().await?;
-        let mut query = cases::table
-            .filter(cases::tenant_id.eq(tenant.as_str()))
-            .order(cases::id)
-            .limit(fetch_limit(limit))
-            .select(CaseRow::as_select())
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(cases::id.gt(after.as_str()));
-        }
-        if let Some(status) = &filter.status {
-            query = query.filter(cases::status.eq(status.as_str()));
-        }
-        if let Some(assignee) = &filter.assignee {
-            query = query.filter(cases::assignees.contains(vec![assignee.clone()]));
-        }
-        let rows: Vec<CaseRow> = query.load(&mut conn).await?;
-        let page = Page::from_overfetch(rows, limit, |r| r.id.to_string());
+        let page: Page<CaseRow> = list_page(&mut conn, cases::table, tenant, page, |mut query| {
+            if let Some(status) = &filter.status {
+                query = query.filter(cases::status.eq(status.as_str()));
+            }
+            if let Some(assignee) = &filter.assignee {
+                query = query.filter(cases::assignees.contains(vec![assignee.clone()]));
+            }
+            query
+        })
+        .await?;
         let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
         let links: Vec<(Stored<CaseId>, Stored<IncidentId>)> = case_incidents::table
             .filter(case_incidents::tenant_id.eq(tenant.as_str()))

@@ -1,16 +1,16 @@
 //! The entity graph: entities and the relationships between them.
 
 use argus_domain::EntityKind;
-use argus_types::pagination::fetch_limit;
 use argus_types::{EntityId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::schema::{entities, relationships};
 use crate::stored_text::Stored;
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
 use crate::{Page, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = entities, check_for_backend(diesel::pg::Pg))]
@@ -40,6 +40,16 @@ pub struct RelationshipRecord {
     pub target_id: EntityId,
     pub kind: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl TenantTable for entities::table {
+    type TenantId = entities::tenant_id;
+    type Id = entities::id;
+}
+
+impl TenantTable for relationships::table {
+    type TenantId = relationships::tenant_id;
+    type Id = relationships::id;
 }
 
 #[derive(Debug, Clone)]
@@ -74,13 +84,7 @@ impl Store {
 
     pub async fn get_entity(&self, tenant: &TenantId, id: &EntityId) -> Result<Option<EntityRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(entities::table
-            .filter(entities::tenant_id.eq(tenant.as_str()))
-            .filter(entities::id.eq(id.as_str()))
-            .select(EntityRecord::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?)
+        find_row(&mut conn, entities::table.tenant_row(tenant, id.as_str())).await
     }
 
     pub async fn list_entities(
@@ -90,26 +94,20 @@ impl Store {
         after: Option<&EntityId>,
         limit: usize,
     ) -> Result<Page<EntityRecord>, StoreError> {
+        let page = PageQuery::oldest_first(after.map(EntityId::as_str), limit);
         let mut conn = self.conn().await?;
-        let mut query = entities::table
-            .filter(entities::tenant_id.eq(tenant.as_str()))
-            .order(entities::id)
-            .limit(fetch_limit(limit))
-            .select(EntityRecord::as_select())
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(entities::id.gt(after.as_str()));
-        }
-        if let Some(kind) = &filter.kind {
-            query = query.filter(entities::kind.eq(kind.as_str()));
-        }
-        if let Some(part) = &filter.name_contains {
-            // LIKE metacharacters in the input match literally.
-            let escaped = part.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            query = query.filter(entities::name.ilike(format!("%{escaped}%")));
-        }
-        let rows = query.load(&mut conn).await?;
-        Ok(Page::from_overfetch(rows, limit, |r| r.id.to_string()))
+        list_page(&mut conn, entities::table, tenant, page, |mut query| {
+            if let Some(kind) = &filter.kind {
+                query = query.filter(entities::kind.eq(kind.as_str()));
+            }
+            if let Some(part) = &filter.name_contains {
+                // LIKE metacharacters in the input match literally.
+                let escaped = part.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                query = query.filter(entities::name.ilike(format!("%{escaped}%")));
+            }
+            query
+        })
+        .await
     }
 
     /// Links two entities of this tenant (idempotent on source, target and
@@ -121,11 +119,10 @@ impl Store {
         target: &EntityId,
         kind: &str,
     ) -> Result<RelationshipRecord, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let wanted = [source.as_str(), target.as_str()];
             let found: Vec<String> = entities::table
-                .filter(entities::tenant_id.eq(tenant.as_str()))
+                .of_tenant(tenant)
                 .filter(entities::id.eq_any(wanted))
                 .select(entities::id)
                 .load(conn)
@@ -146,7 +143,7 @@ impl Store {
                 .execute(conn)
                 .await?;
             Ok(relationships::table
-                .filter(relationships::tenant_id.eq(tenant.as_str()))
+                .of_tenant(tenant)
                 .filter(relationships::source_id.eq(source.as_str()))
                 .filter(relationships::target_id.eq(target.as_str()))
                 .filter(relationships::kind.eq(kind))
@@ -166,7 +163,7 @@ impl Store {
     ) -> Result<Vec<RelationshipRecord>, StoreError> {
         let mut conn = self.conn().await?;
         Ok(relationships::table
-            .filter(relationships::tenant_id.eq(tenant.as_str()))
+            .of_tenant(tenant)
             .filter(relationships::source_id.eq(entity.as_str()).or(relationships::target_id.eq(entity.as_str())))
             .order(relationships::id)
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))

@@ -1,16 +1,16 @@
 //! Incidents: create, change, close, read and list.
 
 use argus_domain::{EventKind, IncidentStatus, Severity};
-use argus_types::pagination::fetch_limit;
 use argus_types::{IncidentId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
 use super::announce;
 use crate::schema::incidents;
 use crate::stored_text::Stored;
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
 use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -64,25 +64,14 @@ pub struct IncidentFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-async fn load_incident_for_update(
-    conn: &mut AsyncPgConnection,
-    tenant: &TenantId,
-    id: &IncidentId,
-) -> Result<Option<IncidentRecord>, StoreError> {
-    Ok(incidents::table
-        .filter(incidents::tenant_id.eq(tenant.as_str()))
-        .filter(incidents::id.eq(id.as_str()))
-        .select(IncidentRecord::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?)
+impl TenantTable for incidents::table {
+    type TenantId = incidents::tenant_id;
+    type Id = incidents::id;
 }
 
 impl Store {
     pub async fn create_incident(&self, tenant: &TenantId, new: NewIncident) -> Result<IncidentRecord, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let record = diesel::insert_into(incidents::table)
                 .values((
                     incidents::id.eq(IncidentId::generate().as_str()),
@@ -111,15 +100,15 @@ impl Store {
         id: &IncidentId,
         changes: IncidentChanges,
     ) -> Result<Option<IncidentRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let Some(current) = load_incident_for_update(conn, tenant, id).await? else { return Ok(None) };
+        let row = incidents::table.tenant_row(tenant, id.as_str());
+        self.transaction(async |conn| {
+            let Some(current): Option<IncidentRecord> = find_row(conn, row.for_update()).await? else {
+                return Ok(None);
+            };
             if !current.status.accepts_changes() {
                 return Err(StoreError::Conflict(format!("incident {id} is closed")));
             }
-            let record = diesel::update(incidents::table)
-                .filter(incidents::tenant_id.eq(tenant.as_str()))
-                .filter(incidents::id.eq(id.as_str()))
+            let record = diesel::update(row)
                 .set((
                     incidents::title.eq(changes.title.unwrap_or(current.title)),
                     incidents::description.eq(changes.description.unwrap_or(current.description)),
@@ -144,13 +133,13 @@ impl Store {
         tenant: &TenantId,
         id: &IncidentId,
     ) -> Result<Option<IncidentRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let Some(current) = load_incident_for_update(conn, tenant, id).await? else { return Ok(None) };
+        let row = incidents::table.tenant_row(tenant, id.as_str());
+        self.transaction(async |conn| {
+            let Some(current): Option<IncidentRecord> = find_row(conn, row.for_update()).await? else {
+                return Ok(None);
+            };
             let Some(closed) = current.status.close() else { return Ok(Some(current)) };
-            let record = diesel::update(incidents::table)
-                .filter(incidents::tenant_id.eq(tenant.as_str()))
-                .filter(incidents::id.eq(id.as_str()))
+            let record = diesel::update(row)
                 .set((
                     incidents::status.eq(closed.as_str()),
                     incidents::closed_at.eq(diesel::dsl::now),
@@ -167,13 +156,7 @@ impl Store {
 
     pub async fn get_incident(&self, tenant: &TenantId, id: &IncidentId) -> Result<Option<IncidentRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(incidents::table
-            .filter(incidents::tenant_id.eq(tenant.as_str()))
-            .filter(incidents::id.eq(id.as_str()))
-            .select(IncidentRecord::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?)
+        find_row(&mut conn, incidents::table.tenant_row(tenant, id.as_str())).await
     }
 
     /// Incidents in creation order, after the cursor `after` (an incident id).
@@ -184,29 +167,23 @@ impl Store {
         after: Option<&IncidentId>,
         limit: usize,
     ) -> Result<Page<IncidentRecord>, StoreError> {
+        let page = PageQuery::oldest_first(after.map(IncidentId::as_str), limit);
         let mut conn = self.conn().await?;
-        let mut query = incidents::table
-            .filter(incidents::tenant_id.eq(tenant.as_str()))
-            .order(incidents::id)
-            .limit(fetch_limit(limit))
-            .select(IncidentRecord::as_select())
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(incidents::id.gt(after.as_str()));
-        }
-        if let Some(status) = &filter.status {
-            query = query.filter(incidents::status.eq(status.as_str()));
-        }
-        if let Some(severity) = &filter.severity {
-            query = query.filter(incidents::severity.eq(severity.as_str()));
-        }
-        if let Some(t) = filter.created_after {
-            query = query.filter(incidents::created_at.ge(t));
-        }
-        if let Some(t) = filter.created_before {
-            query = query.filter(incidents::created_at.lt(t));
-        }
-        let rows = query.load(&mut conn).await?;
-        Ok(Page::from_overfetch(rows, limit, |r| r.id.to_string()))
+        list_page(&mut conn, incidents::table, tenant, page, |mut query| {
+            if let Some(status) = &filter.status {
+                query = query.filter(incidents::status.eq(status.as_str()));
+            }
+            if let Some(severity) = &filter.severity {
+                query = query.filter(incidents::severity.eq(severity.as_str()));
+            }
+            if let Some(t) = filter.created_after {
+                query = query.filter(incidents::created_at.ge(t));
+            }
+            if let Some(t) = filter.created_before {
+                query = query.filter(incidents::created_at.lt(t));
+            }
+            query
+        })
+        .await
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::schema::{events, jobs};
 use crate::stored_text::Stored;
+use crate::tenant_rows::TenantTable;
 use crate::{Store, StoreError};
 
 /// Everything a job callback attempt needs.
@@ -80,9 +81,7 @@ impl Store {
         error: Option<String>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        diesel::update(jobs::table)
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
-            .filter(jobs::id.eq(id.as_str()))
+        diesel::update(jobs::table.tenant_row(tenant, id.as_str()))
             .set((
                 jobs::callback_attempts.eq(attempt),
                 jobs::callback_status.eq(status.as_str()),

@@ -11,11 +11,10 @@
 
 use argus_domain::{CallbackStatus, DomainEvent, JobKind, JobOutcome, JobStatus};
 use argus_messages::proto;
-use argus_types::pagination::fetch_limit;
 use argus_types::{EventId, JobId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
 use crate::domain::record_event;
@@ -23,6 +22,7 @@ use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{job_input_chunks, job_result_chunks, jobs};
 use crate::stored_text::Stored;
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
 use crate::{Page, Store, StoreError};
 
 mod callbacks;
@@ -180,19 +180,18 @@ pub enum CancelOutcome {
     Finished(JobRecord),
 }
 
-async fn load_for_update(
+impl TenantTable for jobs::table {
+    type TenantId = jobs::tenant_id;
+    type Id = jobs::id;
+}
+
+/// The job `id` of `tenant`, locked until the caller's transaction ends.
+async fn lock_job(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
     id: &JobId,
 ) -> Result<Option<JobRecord>, StoreError> {
-    Ok(jobs::table
-        .filter(jobs::tenant_id.eq(tenant.as_str()))
-        .filter(jobs::id.eq(id.as_str()))
-        .select(JobRecord::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?)
+    find_row(conn, jobs::table.tenant_row(tenant, id.as_str()).for_update()).await
 }
 
 /// Puts a job in a terminal state (the row must be locked by the caller's
@@ -236,9 +235,7 @@ async fn finish_locked(
     // The input is done with; dropping it frees the tenant's quota.
     diesel::delete(job_input_chunks::table.filter(job_input_chunks::job_id.eq(job.id.as_str()))).execute(conn).await?;
     let callback = job.callback_url.is_some();
-    let record = diesel::update(jobs::table)
-        .filter(jobs::tenant_id.eq(tenant.as_str()))
-        .filter(jobs::id.eq(job.id.as_str()))
+    let record = diesel::update(jobs::table.tenant_row(tenant, job.id.as_str()))
         .set((
             jobs::status.eq(end.outcome.status().as_str()),
             jobs::progress.eq(if end.outcome == JobOutcome::Succeeded { 1.0 } else { job.progress }),
@@ -316,19 +313,12 @@ impl Store {
         new: NewJob,
         response: Option<&StoredResponse>,
     ) -> Result<JobRecord, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| insert_job(conn, tenant, new, response).await).await
+        self.transaction(async |conn| insert_job(conn, tenant, new, response).await).await
     }
 
     pub async fn get_job(&self, tenant: &TenantId, id: &JobId) -> Result<Option<JobRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(jobs::table
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
-            .filter(jobs::id.eq(id.as_str()))
-            .select(JobRecord::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?)
+        find_row(&mut conn, jobs::table.tenant_row(tenant, id.as_str())).await
     }
 
     /// The tenant's jobs, oldest first, after `after`.
@@ -339,32 +329,25 @@ impl Store {
         after: Option<&JobId>,
         limit: usize,
     ) -> Result<Page<JobRecord>, StoreError> {
+        let page = PageQuery::oldest_first(after.map(JobId::as_str), limit);
         let mut conn = self.conn().await?;
-        let mut query = jobs::table.filter(jobs::tenant_id.eq(tenant.as_str())).into_boxed();
-        if let Some(s) = &filter.status {
-            query = query.filter(jobs::status.eq(s.as_str()));
-        }
-        if let Some(k) = &filter.kind {
-            query = query.filter(jobs::kind.eq(k.as_str()));
-        }
-        if let Some(a) = after {
-            query = query.filter(jobs::id.gt(a.as_str().to_owned()));
-        }
-        let items = query
-            .order(jobs::id.asc())
-            .limit(fetch_limit(limit))
-            .select(JobRecord::as_select())
-            .load(&mut conn)
-            .await?;
-        Ok(Page::from_overfetch(items, limit, |j| j.id.to_string()))
+        list_page(&mut conn, jobs::table, tenant, page, |mut query| {
+            if let Some(s) = &filter.status {
+                query = query.filter(jobs::status.eq(s.as_str()));
+            }
+            if let Some(k) = &filter.kind {
+                query = query.filter(jobs::kind.eq(k.as_str()));
+            }
+            query
+        })
+        .await
     }
 
     /// Cancels a queued job at once (announcing `job.cancelled`), or asks a
     /// running one to stop at its next checkpoint. `None`: no such job.
     pub async fn cancel_job(&self, tenant: &TenantId, id: &JobId) -> Result<Option<CancelOutcome>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(None) };
+        self.transaction(async |conn| {
+            let Some(job) = lock_job(conn, tenant, id).await? else { return Ok(None) };
             if job.status.is_terminal() {
                 return Ok(Some(CancelOutcome::Finished(job)));
             }
@@ -372,9 +355,7 @@ impl Store {
                 let end = JobEnd::cancelled();
                 return Ok(Some(CancelOutcome::Cancelled(finish_locked(conn, tenant, &job, end).await?)));
             }
-            let job = diesel::update(jobs::table)
-                .filter(jobs::tenant_id.eq(tenant.as_str()))
-                .filter(jobs::id.eq(id.as_str()))
+            let job = diesel::update(jobs::table.tenant_row(tenant, id.as_str()))
                 .set((jobs::cancel_requested.eq(true), jobs::updated_at.eq(Utc::now())))
                 .returning(JobRecord::as_returning())
                 .get_result(conn)
@@ -393,10 +374,9 @@ impl Store {
         id: &JobId,
         lease: std::time::Duration,
     ) -> Result<Claim, StoreError> {
-        let mut conn = self.conn().await?;
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(Claim::Missing) };
+        self.transaction(async |conn| {
+            let Some(job) = lock_job(conn, tenant, id).await? else { return Ok(Claim::Missing) };
             if job.status.is_terminal() {
                 return Ok(Claim::Finished);
             }
@@ -416,9 +396,7 @@ impl Store {
             diesel::delete(job_result_chunks::table.filter(job_result_chunks::job_id.eq(id.as_str())))
                 .execute(conn)
                 .await?;
-            let job = diesel::update(jobs::table)
-                .filter(jobs::tenant_id.eq(tenant.as_str()))
-                .filter(jobs::id.eq(id.as_str()))
+            let job = diesel::update(jobs::table.tenant_row(tenant, id.as_str()))
                 .set((
                     jobs::status.eq(JobStatus::Running.as_str()),
                     jobs::attempts.eq(jobs::attempts + 1),
@@ -451,9 +429,7 @@ impl Store {
         let mut conn = self.conn().await?;
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
         let now = Utc::now();
-        let cancel: Option<bool> = diesel::update(jobs::table)
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
-            .filter(jobs::id.eq(id.as_str()))
+        let cancel: Option<bool> = diesel::update(jobs::table.tenant_row(tenant, id.as_str()))
             .filter(jobs::attempts.eq(attempt))
             .filter(jobs::status.eq(JobStatus::Running.as_str()))
             .set((
@@ -475,9 +451,7 @@ impl Store {
     /// `attempt` no longer holds it.
     pub async fn release_job(&self, tenant: &TenantId, id: &JobId, attempt: i32) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        let released = diesel::update(jobs::table)
-            .filter(jobs::tenant_id.eq(tenant.as_str()))
-            .filter(jobs::id.eq(id.as_str()))
+        let released = diesel::update(jobs::table.tenant_row(tenant, id.as_str()))
             .filter(jobs::attempts.eq(attempt))
             .filter(jobs::status.eq(JobStatus::Running.as_str()))
             .set((
@@ -499,9 +473,8 @@ impl Store {
         attempt: i32,
         end: JobEnd,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let Some(job) = load_for_update(conn, tenant, id).await? else { return Ok(false) };
+        self.transaction(async |conn| {
+            let Some(job) = lock_job(conn, tenant, id).await? else { return Ok(false) };
             if job.status != JobStatus::Running || job.attempts != attempt {
                 return Ok(false);
             }

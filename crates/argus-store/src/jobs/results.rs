@@ -5,7 +5,7 @@
 use argus_types::{JobId, TenantId};
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::schema::{job_result_chunks, jobs};
 use crate::{Store, StoreError};
@@ -66,9 +66,8 @@ impl Store {
     pub async fn purge_expired_job_results(&self, batch: i64) -> Result<usize, StoreError> {
         let mut purged = 0;
         loop {
-            let mut conn = self.conn().await?;
-            let n = conn
-                .transaction::<_, StoreError, _>(async |conn| {
+            let n = self
+                .transaction(async |conn| {
                     let ids: Vec<String> = jobs::table
                         .filter(jobs::result_bytes.is_not_null())
                         .filter(jobs::result_expires_at.lt(Utc::now()))

@@ -1,13 +1,14 @@
 //! Client authentication: an app found by its `client_id` (whichever
 //! tenant owns it), its secrets' keyed hashes, and secret rotation.
 
-use argus_types::{ClientId, SecretId, TenantId};
+use argus_types::{ClientId, TenantId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
-use crate::apps::AppRecord;
+use crate::apps::{AppRecord, insert_client_secret};
 use crate::schema::{apps, client_secrets};
+use crate::tenant_rows::TenantTable;
 use crate::{Store, StoreError};
 
 /// The channel the `argus_client_changed` trigger notifies, with the
@@ -39,13 +40,7 @@ impl Store {
     /// endpoint learns the tenant from the client that authenticates.
     pub async fn app_for_client(&self, client_id: &ClientId) -> Result<Option<AppRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        let row = apps::table
-            .find(client_id.as_str())
-            .select(crate::apps::AppRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?;
-        row.map(TryInto::try_into).transpose()
+        Ok(apps::table.find(client_id.as_str()).select(AppRecord::as_select()).first(&mut conn).await.optional()?)
     }
 
     /// The app behind a `client_id` and its unexpired secrets, in one round
@@ -56,17 +51,14 @@ impl Store {
     ) -> Result<Option<ClientCredentials>, StoreError> {
         let mut conn = self.conn().await?;
         type SecretColumns = (Vec<u8>, Option<DateTime<Utc>>);
-        let rows: Vec<(crate::apps::AppRow, Option<SecretColumns>)> = apps::table
+        let rows: Vec<(AppRecord, Option<SecretColumns>)> = apps::table
             .left_join(
                 client_secrets::table.on(client_secrets::client_id
                     .eq(apps::client_id)
                     .and(client_secrets::expires_at.is_null().or(client_secrets::expires_at.gt(diesel::dsl::now)))),
             )
             .filter(apps::client_id.eq(client_id.as_str()))
-            .select((
-                crate::apps::AppRow::as_select(),
-                (client_secrets::secret_hash, client_secrets::expires_at).nullable(),
-            ))
+            .select((AppRecord::as_select(), (client_secrets::secret_hash, client_secrets::expires_at).nullable()))
             .load(&mut conn)
             .await?;
         let mut rows = rows.into_iter();
@@ -76,7 +68,7 @@ impl Store {
             .chain(rows.filter_map(|(_, s)| s))
             .map(|(hash, expires_at)| ClientSecretHash { hash, expires_at })
             .collect();
-        Ok(Some(ClientCredentials { app: app.try_into()?, secrets }))
+        Ok(Some(ClientCredentials { app, secrets }))
     }
 
     /// Adds a new secret; the newest previous one stays valid for `grace`,
@@ -90,16 +82,9 @@ impl Store {
         new_hash: Vec<u8>,
         grace: Duration,
     ) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let owned: Option<String> = apps::table
-                .filter(apps::tenant_id.eq(tenant.as_str()))
-                .filter(apps::client_id.eq(client_id.as_str()))
-                .select(apps::client_id)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
+        self.transaction(async |conn| {
+            let app = apps::table.tenant_row(tenant, client_id.as_str());
+            let owned: Option<String> = app.select(apps::client_id).for_update().first(conn).await.optional()?;
             if owned.is_none() {
                 return Ok(None);
             }
@@ -126,15 +111,7 @@ impl Store {
                 .filter(client_secrets::expires_at.le(now))
                 .execute(conn)
                 .await?;
-            diesel::insert_into(client_secrets::table)
-                .values((
-                    client_secrets::id.eq(SecretId::generate().as_str()),
-                    client_secrets::client_id.eq(client_id.as_str()),
-                    client_secrets::tenant_id.eq(tenant.as_str()),
-                    client_secrets::secret_hash.eq(new_hash),
-                ))
-                .execute(conn)
-                .await?;
+            insert_client_secret(conn, tenant, client_id, &new_hash).await?;
             Ok(Some(previous_until))
         })
         .await

@@ -6,7 +6,7 @@
 use argus_types::{ClientId, GrantId, TenantId, UserId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::revoked::RevokedToken;
 use crate::schema::{
@@ -268,8 +268,7 @@ impl Store {
         lifetime: Duration,
     ) -> Result<GrantId, StoreError> {
         let family = GrantId::generate();
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             diesel::insert_into(grant_families::table)
                 .values((
                     grant_families::id.eq(family.as_str()),
@@ -303,8 +302,7 @@ impl Store {
     /// Marks the code used, once. A second presentation revokes the family
     /// the first one started (RFC 6749 §4.1.2, RFC 9700 §4.5.3).
     pub async fn redeem_authorization_code(&self, code_hash: &[u8]) -> Result<CodeRedemption, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let row: Option<CodeRow> = authorization_codes::table
                 .find(code_hash)
                 .select(CodeRow::as_select())
@@ -333,8 +331,7 @@ impl Store {
 
     /// Revokes a grant family (a code presented with the wrong verifier, say).
     pub async fn revoke_grant_family(&self, family: &GrantId) -> Result<Vec<RevokedToken>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| revoke_family(conn, family.as_str()).await).await
+        self.transaction(async |conn| revoke_family(conn, family.as_str()).await).await
     }
 
     // ---- refresh tokens and issued access tokens -------------------------------
@@ -371,8 +368,7 @@ impl Store {
         client: &ClientId,
         requested: Option<&[String]>,
     ) -> Result<RefreshRotation, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let row: Option<RefreshRow> = refresh_tokens::table
                 .find(token_hash)
                 .select(RefreshRow::as_select())
@@ -422,8 +418,7 @@ impl Store {
         token_hash: &[u8],
         client: &ClientId,
     ) -> Result<Vec<RevokedToken>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let family: Option<String> = refresh_tokens::table
                 .find(token_hash)
                 .filter(refresh_tokens::client_id.eq(client.as_str()))

@@ -5,7 +5,7 @@ use argus_types::{DeliveryId, TenantId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{delivery_attempts, webhook_deliveries, webhooks};
 use crate::{Store, StoreError};
@@ -136,8 +136,7 @@ impl Store {
         let next: Vec<Option<DateTime<Utc>>> = attempts.iter().map(|a| a.record.next_attempt_at).collect();
         let errors: Vec<Option<&str>> = attempts.iter().map(|a| a.record.error.as_deref()).collect();
         let bodies: Vec<Option<&str>> = attempts.iter().map(|a| a.record.response_body.as_deref()).collect();
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             // The attempt rows and the deliveries' state in one statement:
             // a delivery whose attempt row exists already (a redelivered
             // message) is not updated again.

@@ -2,17 +2,17 @@
 
 use argus_domain::{DeliveryStatus, DomainEvent, EventKind};
 use argus_messages::proto;
-use argus_types::pagination::fetch_limit;
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
 use super::{WebhookRecord, WebhookRow};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, webhook_deliveries, webhooks};
 use crate::stored_text::Stored;
+use crate::tenant_rows::{PageQuery, TenantTable, list_page};
 use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -38,6 +38,11 @@ pub struct DeliveryRecord {
     pub response_body: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl TenantTable for webhook_deliveries::table {
+    type TenantId = webhook_deliveries::tenant_id;
+    type Id = webhook_deliveries::id;
 }
 
 #[derive(Debug, Clone, Default)]
@@ -84,7 +89,7 @@ async fn subscribed_webhooks(
     event_type: &str,
 ) -> Result<Vec<WebhookId>, StoreError> {
     let ids: Vec<Stored<WebhookId>> = webhooks::table
-        .filter(webhooks::tenant_id.eq(tenant.as_str()))
+        .of_tenant(tenant)
         .filter(webhooks::enabled.eq(true))
         .filter(webhooks::events.contains(vec![event_type.to_owned()]))
         .select(webhooks::id)
@@ -127,15 +132,10 @@ async fn requeue_delivery(
     webhook: &WebhookId,
     delivery: &DeliveryId,
 ) -> Result<Option<DeliveryRecord>, StoreError> {
-    let status: Option<Stored<DeliveryStatus>> = webhook_deliveries::table
-        .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
-        .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
-        .filter(webhook_deliveries::id.eq(delivery.as_str()))
-        .select(webhook_deliveries::status)
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
+    let of_webhook = webhook_deliveries::webhook_id.eq(webhook.as_str());
+    let row = webhook_deliveries::table.tenant_row(tenant, delivery.as_str()).filter(of_webhook);
+    let status: Option<Stored<DeliveryStatus>> =
+        row.select(webhook_deliveries::status).for_update().first(conn).await.optional()?;
     match status.map(Stored::into_inner) {
         None => return Ok(None),
         Some(settled) if settled.is_terminal() => {}
@@ -143,10 +143,7 @@ async fn requeue_delivery(
             return Err(StoreError::Conflict(format!("the delivery is {other}; resend it once it has finished")));
         }
     }
-    Ok(diesel::update(webhook_deliveries::table)
-        .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
-        .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
-        .filter(webhook_deliveries::id.eq(delivery.as_str()))
+    Ok(diesel::update(row)
         .set((
             webhook_deliveries::status.eq(DeliveryStatus::Queued.as_str()),
             webhook_deliveries::next_attempt_at.eq(Utc::now()),
@@ -162,8 +159,7 @@ impl Store {
     /// Stores an event and its outbox message in one transaction: an event
     /// with no change of its own (the webhook benchmark, tests).
     pub async fn emit_event(&self, event: &argus_domain::DomainEvent) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| crate::domain::record_event(conn, event).await).await
+        self.transaction(async |conn| crate::domain::record_event(conn, event).await).await
     }
 
     /// Creates one delivery per subscribed, enabled webhook (skipping those
@@ -232,11 +228,9 @@ impl Store {
         data: Value,
     ) -> Result<Option<DeliveryId>, StoreError> {
         let event = DomainEvent::new(tenant, EventKind::WebhookTest, data);
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let owned: Option<String> = webhooks::table
-                .filter(webhooks::tenant_id.eq(tenant.as_str()))
-                .filter(webhooks::id.eq(webhook.as_str()))
+                .tenant_row(tenant, webhook.as_str())
                 .select(webhooks::id)
                 .first(conn)
                 .await
@@ -268,8 +262,7 @@ impl Store {
         webhook: &WebhookId,
         delivery: &DeliveryId,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             let Some(record) = requeue_delivery(conn, tenant, webhook, delivery).await? else { return Ok(None) };
             let task = proto::DeliveryTask {
                 delivery_id: record.id.to_string(),
@@ -295,25 +288,19 @@ impl Store {
         after: Option<&DeliveryId>,
         limit: usize,
     ) -> Result<Page<DeliveryRecord>, StoreError> {
+        let page = PageQuery::newest_first(after.map(DeliveryId::as_str), limit);
         let mut conn = self.conn().await?;
-        let mut query = webhook_deliveries::table
-            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
-            .filter(webhook_deliveries::webhook_id.eq(webhook.as_str()))
-            .order(webhook_deliveries::id.desc())
-            .limit(fetch_limit(limit))
-            .select(DeliveryRecord::as_select())
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(webhook_deliveries::id.lt(after.as_str()));
-        }
-        if let Some(status) = &filter.status {
-            query = query.filter(webhook_deliveries::status.eq(status.as_str()));
-        }
-        if let Some(t) = &filter.event_type {
-            query = query.filter(webhook_deliveries::event_type.eq(t.clone()));
-        }
-        let rows = query.load(&mut conn).await?;
-        Ok(Page::from_overfetch(rows, limit, |d| d.id.to_string()))
+        list_page(&mut conn, webhook_deliveries::table, tenant, page, |mut query| {
+            query = query.filter(webhook_deliveries::webhook_id.eq(webhook.as_str()));
+            if let Some(status) = &filter.status {
+                query = query.filter(webhook_deliveries::status.eq(status.as_str()));
+            }
+            if let Some(t) = &filter.event_type {
+                query = query.filter(webhook_deliveries::event_type.eq(t.clone()));
+            }
+            query
+        })
+        .await
     }
 
     /// The delivery, its webhook and the event body, for sending.

@@ -9,14 +9,14 @@ pub use attempts::{AttemptRecord, AttemptRow, Attempted};
 pub(crate) use deliveries::insert_event;
 pub use deliveries::{DeliveryContext, DeliveryFilter, DeliveryRecord, FanOut};
 
-use argus_types::pagination::fetch_limit;
 use argus_types::{TenantId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::schema::{tenants, webhooks};
 use crate::stored_text::Stored;
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
 use crate::{Page, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -41,6 +41,11 @@ pub struct WebhookRow {
 }
 
 pub type WebhookRecord = WebhookRow;
+
+impl TenantTable for webhooks::table {
+    type TenantId = webhooks::tenant_id;
+    type Id = webhooks::id;
+}
 
 #[derive(Debug, Clone)]
 pub struct NewWebhook {
@@ -73,8 +78,7 @@ impl Store {
         new: NewWebhook,
         max_per_tenant: usize,
     ) -> Result<WebhookRecord, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        self.transaction(async |conn| {
             tenants::table
                 .filter(tenants::id.eq(tenant.as_str()))
                 .select(tenants::id)
@@ -82,8 +86,7 @@ impl Store {
                 .first::<String>(conn)
                 .await
                 .optional()?;
-            let existing: i64 =
-                webhooks::table.filter(webhooks::tenant_id.eq(tenant.as_str())).count().get_result(conn).await?;
+            let existing: i64 = webhooks::table.of_tenant(tenant).count().get_result(conn).await?;
             if usize::try_from(existing).unwrap_or(usize::MAX) >= max_per_tenant {
                 return Err(StoreError::Conflict(format!(
                     "the tenant has {existing} webhooks, the most allowed is {max_per_tenant}; delete one first"
@@ -107,13 +110,7 @@ impl Store {
 
     pub async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(webhooks::table
-            .filter(webhooks::tenant_id.eq(tenant.as_str()))
-            .filter(webhooks::id.eq(id.as_str()))
-            .select(WebhookRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?)
+        find_row(&mut conn, webhooks::table.tenant_row(tenant, id.as_str())).await
     }
 
     pub async fn list_webhooks(
@@ -122,18 +119,9 @@ impl Store {
         after: Option<&WebhookId>,
         limit: usize,
     ) -> Result<Page<WebhookRecord>, StoreError> {
+        let page = PageQuery::oldest_first(after.map(WebhookId::as_str), limit);
         let mut conn = self.conn().await?;
-        let mut query = webhooks::table
-            .filter(webhooks::tenant_id.eq(tenant.as_str()))
-            .order(webhooks::id)
-            .limit(fetch_limit(limit))
-            .select(WebhookRow::as_select())
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(webhooks::id.gt(after.as_str()));
-        }
-        let rows = query.load(&mut conn).await?;
-        Ok(Page::from_overfetch(rows, limit, |w| w.id.to_string()))
+        list_page(&mut conn, webhooks::table, tenant, page, |q| q).await
     }
 
     pub async fn update_webhook(
@@ -142,17 +130,9 @@ impl Store {
         id: &WebhookId,
         changes: WebhookChanges,
     ) -> Result<Option<WebhookRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let Some(current) = webhooks::table
-                .filter(webhooks::tenant_id.eq(tenant.as_str()))
-                .filter(webhooks::id.eq(id.as_str()))
-                .select(WebhookRow::as_select())
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?
-            else {
+        let webhook = webhooks::table.tenant_row(tenant, id.as_str());
+        self.transaction(async |conn| {
+            let Some(current): Option<WebhookRow> = find_row(conn, webhook.for_update()).await? else {
                 return Ok(None);
             };
             let now = Utc::now();
@@ -164,7 +144,7 @@ impl Store {
             };
             let enabled = changes.enabled.unwrap_or(current.enabled);
             let re_enabled = enabled && !current.enabled;
-            let row = diesel::update(webhooks::table.find(id.as_str()))
+            let row = diesel::update(webhook)
                 .set((
                     webhooks::url.eq(changes.url.unwrap_or(current.url)),
                     webhooks::events.eq(changes.events.unwrap_or(current.events)),
@@ -191,11 +171,7 @@ impl Store {
 
     pub async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        let n = diesel::delete(webhooks::table)
-            .filter(webhooks::tenant_id.eq(tenant.as_str()))
-            .filter(webhooks::id.eq(id.as_str()))
-            .execute(&mut conn)
-            .await?;
+        let n = diesel::delete(webhooks::table.tenant_row(tenant, id.as_str())).execute(&mut conn).await?;
         Ok(n == 1)
     }
 }

@@ -276,7 +276,7 @@ fn validate_registration(req: CreateAppRequest) -> Result<NewApp, ApiError> {
         None => ClientType::Confidential,
         Some(t) => match t.parse() {
             Ok(t) => t,
-            Err(()) => return invalid(format!("client_type `{t}` is not `confidential` or `public`")),
+            Err(_) => return invalid(format!("client_type `{t}` is not `confidential` or `public`")),
         },
     };
 
