@@ -82,6 +82,10 @@ case "$name" in
         for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18082/readyz >/dev/null 2>&1 && break; sleep 0.1; done
         say "events into 10 webhooks at 500 and 2500 deliveries/s, 15 s each"
         "$bin/argus-bench" webhooks --webhooks 10 --rates 500,2500 --seconds 15
+        # The common integration: one endpoint receiving every event, so
+        # each event write carries one delivery (issue 26).
+        say "events into 1 webhook at 750 and 1000 events/s, 15 s each"
+        "$bin/argus-bench" webhooks --webhooks 1 --rates 750,1000 --seconds 15
         ;;
     graphql)
         start_auth

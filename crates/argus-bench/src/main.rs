@@ -2,6 +2,7 @@
 //! measures one issue's target and prints the figures the issue asks for,
 //! as JSON on stdout.
 
+mod cpu;
 mod graph_core;
 mod graphql;
 mod jobs;

@@ -1,5 +1,5 @@
 //! `just bench webhooks`: events emitted at set rates, delivered to a local
-//! receiver, and the delivery latency of each phase.
+//! receiver, and the delivery latency and CPU per event of each phase.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,6 +74,7 @@ pub(crate) async fn webhook_load(
         let events_per_second = (f64::from(rate) / webhooks as f64).max(1.0);
         let interval = Duration::from_secs_f64(1.0 / events_per_second);
         let before = receipts.lock().map(|r| r.len()).unwrap_or(0);
+        let cpu_before = crate::cpu::CpuSample::now();
         let start = Instant::now();
         let mut emitted = 0usize;
         let mut writes = tokio::task::JoinSet::new();
@@ -90,12 +91,14 @@ pub(crate) async fn webhook_load(
         while let Some(r) = writes.join_next().await {
             r??;
         }
+        let written_in = start.elapsed().as_secs_f64();
         let expected = before + emitted * webhooks;
         let deadline = Instant::now() + Duration::from_secs(60);
         while receipts.lock().map(|r| r.len()).unwrap_or(0) < expected && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let elapsed = start.elapsed().as_secs_f64();
+        let cpu_ms_per_event = crate::cpu::CpuSample::now().ms_per_event_since(&cpu_before, emitted);
         let phase: Vec<(i64, i64)> = receipts.lock().map(|r| r[before..].to_vec()).unwrap_or_default();
         let mut latencies: Vec<i64> = phase.iter().map(|(c, r)| r - c).collect();
         latencies.sort_unstable();
@@ -113,6 +116,8 @@ pub(crate) async fn webhook_load(
             "deliveries_per_second": round(phase.len() as f64 / elapsed),
             "latency_p50_ms": pct(0.50),
             "latency_p99_ms": pct(0.99),
+            "events_per_second": round(emitted as f64 / written_in),
+            "cpu_ms_per_event": cpu_ms_per_event,
         }));
     }
     Ok(

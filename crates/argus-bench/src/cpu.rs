@@ -1,0 +1,95 @@
+//! CPU time spent by the processes of the stack during a benchmark phase,
+//! read from `/proc` (Linux): PostgreSQL (every `postgres` process, the
+//! pool's backends included), RabbitMQ (`beam.smp`), the delivery worker,
+//! and this process (the event writes and the receiver).
+//!
+//! Read by hand rather than with the `procfs` crate: two fields of one
+//! file, for a benchmark tool, do not warrant its dependency tree.
+
+use std::collections::BTreeMap;
+
+/// Clock ticks per second of `/proc/<pid>/stat`'s times (`USER_HZ`, 100 on
+/// every Linux architecture the project builds for).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// The processes whose CPU time is counted, by their `comm` name
+/// (the kernel keeps 15 bytes of it).
+const COUNTED: [(&str, &str); 3] =
+    [("postgres", "postgres"), ("rabbitmq", "beam.smp"), ("delivery_worker", "delivery-worker")];
+
+/// CPU ticks (user + system) per counted group, at one moment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CpuSample(BTreeMap<&'static str, u64>);
+
+impl CpuSample {
+    pub(crate) fn now() -> Self {
+        let mut ticks = BTreeMap::new();
+        for (group, _) in COUNTED {
+            ticks.insert(group, 0);
+        }
+        ticks.insert("bench_ingest_and_receiver", process_ticks("self").unwrap_or(0));
+        let Ok(entries) = std::fs::read_dir("/proc") else { return Self(ticks) };
+        for entry in entries.flatten() {
+            let pid = entry.file_name();
+            let Some(pid) = pid.to_str().filter(|p| p.bytes().all(|b| b.is_ascii_digit())) else { continue };
+            let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else { continue };
+            if let Some((group, _)) = COUNTED.iter().find(|(_, name)| *name == comm.trim_end()) {
+                *ticks.entry(group).or_default() += process_ticks(pid).unwrap_or(0);
+            }
+        }
+        Self(ticks)
+    }
+
+    /// CPU milliseconds per event of each group since `earlier`.
+    pub(crate) fn ms_per_event_since(&self, earlier: &Self, events: usize) -> serde_json::Value {
+        let per_event = |ticks: u64| crate::round(ticks as f64 / TICKS_PER_SECOND * 1000.0 / events.max(1) as f64);
+        let mut groups = serde_json::Map::new();
+        for (group, now) in &self.0 {
+            let before = earlier.0.get(group).copied().unwrap_or(0);
+            groups.insert((*group).to_owned(), per_event(now.saturating_sub(before)).into());
+        }
+        serde_json::Value::Object(groups)
+    }
+}
+
+/// User plus system ticks of `/proc/<pid>/stat` (fields 14 and 15, counted
+/// after the parenthesised command name, which may hold spaces).
+fn process_ticks(pid: &str) -> Option<u64> {
+    ticks_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn ticks_of(stat: &str) -> Option<u64> {
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_are_read_past_a_name_with_spaces_and_parentheses() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 70 0 0 20 0 1 0 99 0 0";
+        assert_eq!(ticks_of(stat), Some(320));
+        assert_eq!(ticks_of("4242 (cut"), None);
+        assert_eq!(ticks_of("4242 (x) S 1 2"), None);
+        assert_eq!(ticks_of(""), None);
+    }
+
+    #[test]
+    fn this_process_has_cpu_time_and_groups_are_all_reported() {
+        let busy = std::time::Instant::now();
+        while busy.elapsed() < std::time::Duration::from_millis(50) {
+            std::hint::black_box(busy.elapsed());
+        }
+        let sample = CpuSample::now();
+        assert!(sample.0["bench_ingest_and_receiver"] > 0);
+        let report = sample.ms_per_event_since(&CpuSample::default(), 1);
+        for group in ["postgres", "rabbitmq", "delivery_worker", "bench_ingest_and_receiver"] {
+            assert!(report[group].is_number(), "{report}");
+        }
+    }
+}
