@@ -143,14 +143,18 @@ where
 
 /// Like [`run_consumer`], but owns its connection: connects (declaring the
 /// topology), consumes, and after a broker failure reconnects with
-/// back-off, until `shutdown` is cancelled.
+/// back-off, until `shutdown` is cancelled (then `Ok`). A configuration the
+/// broker refuses ([`BusError::Config`], such as a dead-letter queue
+/// declared with other arguments) is returned instead: reconnecting cannot
+/// fix it, and looping would hide it.
 pub async fn run_consumer_forever<H, Fut>(
     broker: &Broker,
     topology: &Topology,
     config: &ConsumerConfig,
     handler: H,
     shutdown: CancellationToken,
-) where
+) -> Result<(), BusError>
+where
     H: Fn(Incoming) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
@@ -166,17 +170,19 @@ pub async fn run_consumer_forever<H, Fut>(
             consume(&connection, topology, config, handler.clone(), &shutdown).await
         };
         match attempt.await {
-            Ok(()) => return,
+            Ok(()) => return Ok(()),
+            Err(e @ BusError::Config(_)) => return Err(e),
             Err(e) => {
                 tracing::warn!(queue = %topology.queue(config.queue), error = %e, retry_in_ms = backoff.as_millis() as u64, "consumer stopped; reconnecting");
             }
         }
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return Ok(()),
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(config.max_backoff);
     }
+    Ok(())
 }
 
 struct Context {

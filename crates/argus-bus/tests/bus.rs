@@ -80,7 +80,9 @@ where
     let (url, topology, token) = (url.to_owned(), topology.clone(), stop.clone());
     tokio::spawn(async move {
         let config = ConsumerConfig::new(queue, prefetch);
-        argus_bus::run_consumer_forever(&url.as_str().into(), &topology, &config, handler, token).await;
+        argus_bus::run_consumer_forever(&url.as_str().into(), &topology, &config, handler, token)
+            .await
+            .expect("the topology declares");
     });
     stop
 }

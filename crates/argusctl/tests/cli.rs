@@ -460,7 +460,8 @@ async fn dlq_lists_and_replays_messages_that_died() {
             |_| async { Outcome::DeadLetter { reason: "retries exhausted".to_owned() } },
             token,
         )
-        .await;
+        .await
+        .expect("the topology declares");
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let listed = loop {

@@ -47,7 +47,12 @@ pub struct Worker {
     readiness: Readiness,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// A consumer's error that reconnecting cannot fix: it stops the worker,
+    /// which then exits with it.
+    refused: Refused,
 }
+
+type Refused = Arc<std::sync::Mutex<Option<BusError>>>;
 
 impl Worker {
     /// Starts the relay, the consumers, the backlog sampler and the admin
@@ -77,6 +82,8 @@ impl Worker {
             ),
         });
         let shutdown = CancellationToken::new();
+        let refused = Refused::default();
+        let consumers = Consumers { broker: &broker, topology: &topology, shutdown: &shutdown, refused: &refused };
         let mut tasks = Vec::new();
 
         let relay = OutboxRelay::new(
@@ -91,14 +98,14 @@ impl Worker {
         // Events in flight at once: each makes its deliveries' first attempts,
         // so as many as the requests allowed in flight.
         let fan_out_config = ConsumerConfig::new(WorkQueue::Fanout, config.concurrency);
-        tasks.push(spawn_consumer(&broker, &topology, fan_out_config, &shutdown, move |m| {
+        tasks.push(consumers.spawn(fan_out_config, move |m| {
             let d = fan_out.clone();
             async move { d.fan_out(m).await }
         }));
 
         let deliveries = deliverer.clone();
         let deliveries_config = ConsumerConfig::new(WorkQueue::Deliveries, config.concurrency);
-        tasks.push(spawn_consumer(&broker, &topology, deliveries_config, &shutdown, move |m| {
+        tasks.push(consumers.spawn(deliveries_config, move |m| {
             let d = deliveries.clone();
             async move { d.deliver(m).await }
         }));
@@ -115,7 +122,7 @@ impl Worker {
             shutdown: shutdown.clone(),
         });
         let jobs_config = ConsumerConfig::new(WorkQueue::Jobs, config.jobs.concurrency);
-        tasks.push(spawn_consumer(&broker, &topology, jobs_config, &shutdown, move |m| runner.clone().handle(m)));
+        tasks.push(consumers.spawn(jobs_config, move |m| runner.clone().handle(m)));
         tasks.push(tokio::spawn(jobs::housekeeping(store.clone(), shutdown.clone())));
         tasks.push(tokio::spawn(metrics::sample_backlogs(store.clone(), publisher.clone(), shutdown.clone())));
         let scrape = Scrape::new(metrics).with_pool(&store);
@@ -127,7 +134,7 @@ impl Worker {
         let readiness_handle = readiness.clone();
         let (admin_port, admin) = admin::admin_server(&config.admin_addr, readiness, scrape)?;
         tracing::info!(admin_port, "delivery-worker running");
-        Ok(Self { admin_port, admin, readiness: readiness_handle, shutdown, tasks })
+        Ok(Self { admin_port, admin, readiness: readiness_handle, shutdown, tasks, refused })
     }
 
     pub fn admin_port(&self) -> u16 {
@@ -140,8 +147,9 @@ impl Worker {
     }
 
     /// Runs until SIGTERM/SIGINT or the shutdown token: then stops
-    /// consuming, lets in-flight deliveries finish and settle, and returns.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    /// consuming, lets in-flight deliveries finish and settle, and returns;
+    /// with the error when the broker refused the worker's configuration.
+    pub async fn run_until_stopped(self) -> Result<(), WorkerError> {
         let admin_handle = self.admin.handle();
         let admin = tokio::spawn(self.admin);
         tokio::select! {
@@ -157,23 +165,38 @@ impl Worker {
         }
         admin_handle.stop(true).await;
         let _ = admin.await;
-        Ok(())
+        match self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            Some(refused) => Err(refused.into()),
+            None => Ok(()),
+        }
     }
 }
 
-/// Consumes `config`'s queue with `handle` until `shutdown`, reconnecting
-/// after broker failures (see [`run_consumer_forever`]).
-fn spawn_consumer<H, Fut>(
-    broker: &Broker,
-    topology: &Topology,
-    config: ConsumerConfig,
-    shutdown: &CancellationToken,
-    handle: H,
-) -> tokio::task::JoinHandle<()>
-where
-    H: Fn(Incoming) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Outcome> + Send + 'static,
-{
-    let (broker, topology, shutdown) = (broker.clone(), topology.clone(), shutdown.clone());
-    tokio::spawn(async move { run_consumer_forever(&broker, &topology, &config, handle, shutdown).await })
+/// What the worker's consumers share.
+struct Consumers<'a> {
+    broker: &'a Broker,
+    topology: &'a Topology,
+    shutdown: &'a CancellationToken,
+    refused: &'a Refused,
+}
+
+impl Consumers<'_> {
+    /// Consumes `config`'s queue with `handle` until `shutdown`, reconnecting
+    /// after broker failures (see [`run_consumer_forever`]); a configuration
+    /// the broker refuses stops the whole worker.
+    fn spawn<H, Fut>(&self, config: ConsumerConfig, handle: H) -> tokio::task::JoinHandle<()>
+    where
+        H: Fn(Incoming) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let (broker, topology, shutdown, refused) =
+            (self.broker.clone(), self.topology.clone(), self.shutdown.clone(), self.refused.clone());
+        tokio::spawn(async move {
+            if let Err(e) = run_consumer_forever(&broker, &topology, &config, handle, shutdown.clone()).await {
+                tracing::error!(queue = %topology.queue(config.queue), error = %e, "the broker refused the worker's configuration; stopping");
+                refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
+                shutdown.cancel();
+            }
+        })
+    }
 }

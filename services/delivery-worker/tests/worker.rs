@@ -812,3 +812,42 @@ fn the_binary_answers_version_and_help_listing_its_variables() {
         env!("CARGO_PKG_VERSION"),
     );
 }
+
+/// A dead-letter queue declared before it had a bound (a classic queue of
+/// the same name, here) cannot be declared again with one: the worker stops
+/// at once, exits with a failure and says what to do, instead of
+/// reconnecting forever while nothing is consumed.
+#[tokio::test]
+async fn a_dead_letter_queue_the_broker_refuses_stops_the_worker_with_advice() {
+    use lapin::options::QueueDeclareOptions;
+    use lapin::types::{FieldTable, ShortString};
+    let (db, vhost) = tokio::join!(TestDatabase::create(), TestVhost::create());
+    let connection = argus_bus::connect(&vhost.url().into(), "test", Duration::from_secs(5)).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let options = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+    channel.queue_declare(ShortString::try_new("argus.dead").unwrap(), options, FieldTable::default()).await.unwrap();
+
+    let mut worker =
+        worker_command(db.url(), vhost.url(), PEPPER).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the worker kept running with a refused dead-letter queue");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status.code(), Some(1));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(worker.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("argus.dead") && stderr.contains("rabbitmqctl delete_queue argus.dead"), "{stderr}");
+    // What was there is left as it was, for the operator to save.
+    let kept = channel
+        .queue_declare(
+            ShortString::try_new("argus.dead").unwrap(),
+            QueueDeclareOptions { passive: true, ..options },
+            FieldTable::default(),
+        )
+        .await;
+    assert!(kept.is_ok(), "{kept:?}");
+}
