@@ -47,6 +47,29 @@ start_auth() {
     die "auth-service did not start"
 }
 
+# A tenant with an app allowed the incident bundle, and its token: sets
+# `tenant`, `token`, `read_id`, `create_id` and `ids` (argus-bench's flags).
+graphql_reader() {
+    local created admin app client_id secret bundle loaded
+    created=$("$bin/argusctl" tenant create --name bench)
+    admin=$(sed -n 's/.*"admin_token": "\(.*\)".*/\1/p' <<<"$created")
+    tenant=$(sed -n 's/.*"tenant_id": "\(.*\)".*/\1/p' <<<"$created")
+    app=$(curl -fsS -X POST "http://$ARGUS_AUTH_ADDR/v1/platform/apps" -H "Authorization: Bearer $admin" \
+        -H 'Content-Type: application/json' \
+        -d '{"name":"bench","grant_types":["client_credentials"],"requested_scopes":["incidents:read","incidents:write"]}')
+    client_id=$(sed -n 's/.*"client_id":"\([^"]*\)".*/\1/p' <<<"$app")
+    secret=$(sed -n 's/.*"client_secret":"\([^"]*\)".*/\1/p' <<<"$app")
+    bundle=incident-webhook-configuration
+    loaded=$("$bin/argusctl" bundle load "docs/bundles/$bundle.graphql")
+    op_id() { grep -B1 "\"operation\": \"$1\"" <<<"$loaded" | sed -n 's/.*"id": "\(sha256:[0-9a-f]*\)".*/\1/p'; }
+    "$bin/argusctl" bundle grant --tenant "$tenant" --app "$client_id" --bundle "$bundle" >/dev/null
+    token=$(curl -fsS -u "$client_id:$secret" -d grant_type=client_credentials \
+        "http://$ARGUS_AUTH_ADDR/v1/oauth/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+    read_id=$(op_id IncidentById)
+    create_id=$(op_id CreateIncident)
+    ids=(--token "$token" --tenant "$tenant" --read-id "$read_id" --create-id "$create_id")
+}
+
 case "$name" in
     tokens)
         start_auth
@@ -108,21 +131,7 @@ case "$name" in
         start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=false
         start_api 18083 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 ARGUS_TRACE_STORE=true
         start_api 18085 OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=true
-        created=$("$bin/argusctl" tenant create --name bench)
-        admin=$(sed -n 's/.*"admin_token": "\(.*\)".*/\1/p' <<<"$created")
-        tenant=$(sed -n 's/.*"tenant_id": "\(.*\)".*/\1/p' <<<"$created")
-        app=$(curl -fsS -X POST "http://$ARGUS_AUTH_ADDR/v1/platform/apps" -H "Authorization: Bearer $admin" \
-            -H 'Content-Type: application/json' \
-            -d '{"name":"bench","grant_types":["client_credentials"],"requested_scopes":["incidents:read","incidents:write"]}')
-        client_id=$(sed -n 's/.*"client_id":"\([^"]*\)".*/\1/p' <<<"$app")
-        secret=$(sed -n 's/.*"client_secret":"\([^"]*\)".*/\1/p' <<<"$app")
-        bundle=incident-webhook-configuration
-        loaded=$("$bin/argusctl" bundle load "docs/bundles/$bundle.graphql")
-        op_id() { grep -B1 "\"operation\": \"$1\"" <<<"$loaded" | sed -n 's/.*"id": "\(sha256:[0-9a-f]*\)".*/\1/p'; }
-        "$bin/argusctl" bundle grant --tenant "$tenant" --app "$client_id" --bundle "$bundle" >/dev/null
-        token=$(curl -fsS -u "$client_id:$secret" -d grant_type=client_credentials \
-            "http://$ARGUS_AUTH_ADDR/v1/oauth/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-        ids=(--token "$token" --tenant "$tenant" --read-id "$(op_id IncidentById)" --create-id "$(op_id CreateIncident)")
+        graphql_reader
         say "persisted IncidentById at concurrency 64 for 10 s, beside /healthz for 10 s (tracing export off)"
         "$bin/argus-bench" graphql --api http://127.0.0.1:18081 "${ids[@]}"
         # Tracing's overhead: the machine's speed drifts from minute to
@@ -200,7 +209,28 @@ case "$name" in
             "$(awk -v a="$nx_pr" -v b="$e2e" 'BEGIN { printf "%.2f", a / b }')" \
             "$(awk -v a="$nx_all" -v b="$e2e" 'BEGIN { printf "%.2f", a / b }')"
         ;;
+    graphql-instructions)
+        # CPU instructions per persisted read, counted by callgrind: the same
+        # for the same binary and inputs whatever else the machine does, so
+        # two builds compare to a fraction of a percent where throughput
+        # phases drift by several.
+        command -v valgrind >/dev/null 2>&1 || { say "installing valgrind (Debian package)"; apt-get install -y -qq valgrind >/dev/null; }
+        start_auth
+        graphql_reader
+        out=$(mktemp -d)
+        OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=false ARGUS_API_ADDR=127.0.0.1:18087 ARGUS_API_ADMIN_ADDR=127.0.0.1:19087 \
+            ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+            valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" "$bin/api-service" 2>"$out/valgrind.log" &
+        api=$!
+        pids+=($api)
+        for _ in $(seq 1 600); do curl -fsS http://127.0.0.1:18087/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+        reads=2000
+        say "persisted IncidentById: 300 reads to warm up, then $reads counted, one at a time, under callgrind"
+        python3 scripts/graphql_instructions.py --api http://127.0.0.1:18087 --token "$token" --tenant "$tenant" \
+            --create-id "$create_id" --read-id "$read_id" --reads "$reads" --pid "$api" --dump-dir "$out"
+        rm -rf "$out"
+        ;;
     *)
-        die "unknown benchmark '$name' (known: tokens, webhooks, graphql, jobs)"
+        die "unknown benchmark '$name' (known: tokens, webhooks, graphql, graphql-instructions, jobs)"
         ;;
 esac
