@@ -17,6 +17,7 @@ mod migrate;
 pub mod notified;
 pub mod oauth;
 pub mod outbox;
+mod prepared;
 mod query_spans;
 pub mod revoked;
 mod schema;

@@ -125,6 +125,11 @@ impl NewOutboxMessage {
         }
     }
 
+    /// The headers as the `headers` column holds them.
+    pub(crate) fn headers_json(&self) -> serde_json::Value {
+        self.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect()
+    }
+
     /// Replaces or adds headers (a test's own trace context).
     #[cfg(feature = "testing")]
     #[must_use]
@@ -201,8 +206,7 @@ impl TryFrom<OutboxRow> for OutboxMessage {
 /// that makes the change the message announces: the message is published
 /// if and only if that transaction commits.
 pub async fn enqueue(conn: &mut AsyncPgConnection, msg: NewOutboxMessage) -> Result<(), StoreError> {
-    let headers =
-        serde_json::Value::Object(msg.headers.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect());
+    let headers = msg.headers_json();
     diesel::insert_into(outbox::table)
         .values((
             outbox::tenant_id.eq(msg.tenant_id.as_str()),

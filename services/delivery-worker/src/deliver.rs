@@ -8,7 +8,7 @@ use argus_bus::{
 };
 use argus_crypto::webhook::{SecretBox, sign_webhook, webhook_signing_key};
 use argus_domain::DeliveryStatus;
-use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext};
+use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext, DeliveryKey};
 use argus_store::{Store, StoreError};
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::Utc;
@@ -52,7 +52,7 @@ enum Try {
     /// Not tried: its webhook or tenant is busy, and its turn was not
     /// expected soon (or did not come). `attempt` is the number it will
     /// have.
-    Deferred { delivery: DeliveryId, webhook: WebhookId, attempt: i32 },
+    Deferred { delivery: DeliveryKey, attempt: i32 },
 }
 
 /// How long a delivery waits, unattempted, in the delay queue when its
@@ -164,17 +164,18 @@ impl Deliverer {
                 }
             }
             let mut recorded = Vec::with_capacity(ended.len());
+            let mut postponed = Vec::new();
             for attempt in ended {
                 match attempt {
                     Ok(Try::Made(attempted, outcome)) => {
-                        let next = attempted.record.attempt + 1;
-                        let work = task(&tenant, &event_id, &attempted.delivery, &attempted.webhook, next);
-                        follow_ups.push((outcome, work));
+                        let (next, of) = (attempted.record.attempt + 1, &attempted.delivery);
+                        follow_ups.push((outcome, task(&tenant, &event_id, &of.id, &of.webhook, next)));
                         recorded.push(attempted);
                     }
-                    Ok(Try::Deferred { delivery, webhook, attempt }) => {
-                        let work = task(&tenant, &event_id, &delivery, &webhook, attempt);
+                    Ok(Try::Deferred { delivery, attempt }) => {
+                        let work = task(&tenant, &event_id, &delivery.id, &delivery.webhook, attempt);
                         follow_ups.push((Outcome::Retry { delay_ms: DEFER_MS }, work));
+                        postponed.push(delivery);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "delivery bookkeeping failed; the event will be fanned out again");
@@ -182,7 +183,9 @@ impl Deliverer {
                     }
                 }
             }
-            if let Err(e) = self.store.record_attempts(&tenant, &recorded, disable_after()).await {
+            // The deliveries' rows are written here, with their first
+            // attempt or postponed, before any work message names them.
+            if let Err(e) = self.store.record_attempts(&tenant, &recorded, &postponed, disable_after()).await {
                 tracing::warn!(error = %e, "recording the attempts failed; the event will be fanned out again");
                 return Outcome::Retry { delay_ms: STORE_RETRY_MS };
             }
@@ -267,7 +270,7 @@ impl Deliverer {
         }
         match self.attempt(&ctx).await? {
             Try::Made(attempted, outcome) => {
-                self.store.record_attempts(tenant, std::slice::from_ref(&attempted), disable_after()).await?;
+                self.store.record_attempts(tenant, std::slice::from_ref(&attempted), &[], disable_after()).await?;
                 Ok(outcome)
             }
             Try::Deferred { .. } => Ok(Outcome::Retry { delay_ms: DEFER_MS }),
@@ -320,9 +323,9 @@ impl Deliverer {
             let why = ctx.webhook.disabled_reason.as_deref().unwrap_or("no reason given");
             return Ok(not_sent(format!("not sent: the webhook is disabled ({why})"), Outcome::Ack));
         }
-        let AttemptIds { delivery, webhook, attempt } = ids.clone();
+        let AttemptIds { delivery, attempt } = ids.clone();
         let Some(mut slot) = self.caps.claim(ctx.webhook.tenant_id.as_str(), ctx.webhook.id.as_str()).await else {
-            return Ok(Try::Deferred { delivery, webhook, attempt });
+            return Ok(Try::Deferred { delivery, attempt });
         };
         let (headers, body) = match self.signed_request(ctx, attempted_at.timestamp()) {
             Ok(r) => r,
@@ -347,8 +350,8 @@ impl Deliverer {
             next_attempt_at,
             disable,
         };
-        tracing::info!(delivery_id = %delivery, attempt, status = ?status, result = %state, "delivery attempted");
-        Ok(Try::Made(Attempted { delivery, webhook, record }, outcome))
+        tracing::info!(delivery_id = %delivery.id, attempt, status = ?status, result = %state, "delivery attempted");
+        Ok(Try::Made(Attempted { delivery, record }, outcome))
     }
 
     /// The Standard Webhooks headers and the body. While a rotated-out
@@ -375,18 +378,13 @@ impl Deliverer {
 /// Which attempt of which delivery to which webhook.
 #[derive(Debug, Clone)]
 struct AttemptIds {
-    delivery: DeliveryId,
-    webhook: WebhookId,
+    delivery: DeliveryKey,
     /// The number the attempt will have.
     attempt: i32,
 }
 
 fn attempt_ids(ctx: &DeliveryContext) -> AttemptIds {
-    AttemptIds {
-        delivery: ctx.delivery.id.clone(),
-        webhook: ctx.webhook.id.clone(),
-        attempt: ctx.delivery.attempts + 1,
-    }
+    AttemptIds { delivery: ctx.key(), attempt: ctx.delivery.attempts + 1 }
 }
 
 /// A failed attempt that sent nothing, recorded with why.
@@ -402,7 +400,7 @@ fn unsent(ids: AttemptIds, attempted_at: chrono::DateTime<Utc>, error: String, o
         next_attempt_at: None,
         disable: None,
     };
-    Try::Made(Attempted { delivery: ids.delivery, webhook: ids.webhook, record }, outcome)
+    Try::Made(Attempted { delivery: ids.delivery, record }, outcome)
 }
 
 /// A panic while attempting fails the delivery, recorded with a reason, and
@@ -417,7 +415,7 @@ async fn caught(
         Ok(tried) => tried,
         Err(panic) => {
             let what = argus_bus::panic_text(&*panic);
-            tracing::error!(delivery_id = %ids.delivery, panic = what, "delivery attempt panicked");
+            tracing::error!(delivery_id = %ids.delivery.id, panic = what, "delivery attempt panicked");
             let reason = format!("the attempt panicked: {what}");
             let error = "not sent: the worker stopped on an internal error".to_owned();
             Ok(unsent(ids, Utc::now(), error, Outcome::DeadLetter { reason }))
@@ -518,17 +516,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_attempt_fails_its_delivery_and_dead_letters_it() {
-        let ids = AttemptIds { delivery: DeliveryId::generate(), webhook: WebhookId::generate(), attempt: 3 };
+        let delivery = DeliveryKey {
+            id: DeliveryId::generate(),
+            stored: true,
+            webhook: WebhookId::generate(),
+            event: EventId::generate(),
+            event_type: "incident.updated".into(),
+        };
+        let ids = AttemptIds { delivery, attempt: 3 };
         let empty: Vec<u8> = Vec::new();
         let tried = caught(ids.clone(), async {
-            Ok(Try::Deferred {
-                delivery: ids.delivery.clone(),
-                webhook: ids.webhook.clone(),
-                attempt: i32::from(empty[1]),
-            })
+            Ok(Try::Deferred { delivery: ids.delivery.clone(), attempt: i32::from(empty[1]) })
         });
         let Ok(Try::Made(attempted, outcome)) = tried.await else { panic!("no attempt recorded") };
-        assert_eq!(attempted.delivery, ids.delivery);
+        assert_eq!(attempted.delivery.id, ids.delivery.id);
         assert_eq!(attempted.record.attempt, 3);
         assert_eq!(attempted.record.status, DeliveryStatus::Failed);
         assert_eq!(attempted.record.error.as_deref(), Some("not sent: the worker stopped on an internal error"));

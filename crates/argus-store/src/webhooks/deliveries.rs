@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use super::{WebhookRecord, WebhookRow};
+use super::{DeliveryKey, WebhookRecord, WebhookRow};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, webhook_deliveries, webhooks};
 use crate::stored_text::Stored;
@@ -40,6 +40,30 @@ pub struct DeliveryRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl DeliveryRecord {
+    /// A delivery the fan-out is about to make, before its row exists.
+    fn unstored(tenant: &TenantId, webhook: &WebhookId, event: &EventId, event_type: &str) -> Self {
+        let now = Utc::now();
+        Self {
+            id: DeliveryId::generate(),
+            tenant_id: tenant.clone(),
+            webhook_id: webhook.clone(),
+            event_id: event.clone(),
+            event_type: event_type.to_owned(),
+            status: DeliveryStatus::Queued,
+            attempts: 0,
+            attempted_at: None,
+            response_status: None,
+            duration_ms: None,
+            next_attempt_at: None,
+            error: None,
+            response_body: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 impl TenantTable for webhook_deliveries::table {
     type TenantId = webhook_deliveries::tenant_id;
     type Id = webhook_deliveries::id;
@@ -57,6 +81,22 @@ pub struct DeliveryContext {
     pub delivery: DeliveryRecord,
     pub webhook: WebhookRecord,
     pub envelope: Value,
+    /// Whether the delivery's row exists yet (see [`Store::fan_out`]).
+    pub stored: bool,
+}
+
+impl DeliveryContext {
+    /// Which delivery this is, as [`Store::record_attempts`] takes it.
+    pub fn key(&self) -> DeliveryKey {
+        let d = &self.delivery;
+        DeliveryKey {
+            id: d.id.clone(),
+            stored: self.stored,
+            webhook: d.webhook_id.clone(),
+            event: d.event_id.clone(),
+            event_type: d.event_type.clone(),
+        }
+    }
 }
 
 /// What [`Store::fan_out`] leaves to the caller.
@@ -80,22 +120,6 @@ pub(crate) async fn insert_event(conn: &mut AsyncPgConnection, event: &DomainEve
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// The tenant's enabled webhooks subscribed to `event_type`.
-async fn subscribed_webhooks(
-    conn: &mut AsyncPgConnection,
-    tenant: &TenantId,
-    event_type: &str,
-) -> Result<Vec<WebhookId>, StoreError> {
-    let ids: Vec<Stored<WebhookId>> = webhooks::table
-        .of_tenant(tenant)
-        .filter(webhooks::enabled.eq(true))
-        .filter(webhooks::events.contains(vec![event_type.to_owned()]))
-        .select(webhooks::id)
-        .load(conn)
-        .await?;
-    Ok(ids.into_iter().map(Stored::into_inner).collect())
 }
 
 /// Creates the delivery of `event` to `webhook` unless it exists (the
@@ -156,64 +180,50 @@ async fn requeue_delivery(
 }
 
 impl Store {
-    /// Stores an event and its outbox message in one transaction: an event
+    /// Stores an event and its outbox message in one statement: an event
     /// with no change of its own (the webhook benchmark, tests).
     pub async fn emit_event(&self, event: &argus_domain::DomainEvent) -> Result<(), StoreError> {
-        self.transaction(async |conn| crate::domain::record_event(conn, event).await).await
+        // One statement: it needs no transaction around it.
+        crate::domain::record_event(&mut *self.conn().await?, event).await
     }
 
-    /// Creates one delivery per subscribed, enabled webhook (skipping those
-    /// that exist, so a redelivered event fans out once) and returns the
-    /// event's deliveries the caller still has to act on: those waiting for
-    /// their first attempt, with what sending needs, and those already
-    /// retrying (whose retry message an interrupted earlier run may not
-    /// have published).
+    /// What an event's fan-out has to do, in one read: a delivery to make
+    /// for each subscribed, enabled webhook that has none yet (a new id, not
+    /// stored: [`Store::record_attempts`] writes the row with its first
+    /// attempt's result, so a delivery costs one insert, not an insert and
+    /// an update), the stored deliveries still waiting for their first
+    /// attempt (a redelivered event, or a run that stopped before
+    /// recording), with what sending needs, and those already retrying
+    /// (whose retry message an interrupted earlier run may not have
+    /// published). A redelivered event fans out once: the pair (event,
+    /// webhook) is unique, and the record of a second copy finds it taken.
     pub async fn fan_out(&self, tenant: &TenantId, event: &EventId, event_type: &str) -> Result<FanOut, StoreError> {
         let mut conn = self.conn().await?;
-        let subscribed = subscribed_webhooks(&mut conn, tenant, event_type).await?;
-        if subscribed.is_empty() {
-            return Ok(FanOut::default());
-        }
-        // One statement, so no transaction is needed around it.
-        let rows: Vec<_> = subscribed
-            .iter()
-            .map(|webhook| {
-                (
-                    webhook_deliveries::id.eq(DeliveryId::generate().to_string()),
-                    webhook_deliveries::tenant_id.eq(tenant.as_str()),
-                    webhook_deliveries::webhook_id.eq(webhook.as_str()),
-                    webhook_deliveries::event_id.eq(event.as_str()),
-                    webhook_deliveries::event_type.eq(event_type),
-                )
-            })
-            .collect();
-        diesel::insert_into(webhook_deliveries::table)
-            .values(rows)
-            .on_conflict((webhook_deliveries::event_id, webhook_deliveries::webhook_id))
-            .do_nothing()
-            .execute(&mut conn)
-            .await?;
-        let found: Vec<(DeliveryRecord, WebhookRow, Value)> = webhook_deliveries::table
-            .inner_join(webhooks::table.on(webhooks::id.eq(webhook_deliveries::webhook_id)))
-            .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
-            .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
-            .filter(webhook_deliveries::event_id.eq(event.as_str()))
-            .filter(
-                webhook_deliveries::status
-                    .eq(DeliveryStatus::Queued.as_str())
-                    .and(webhook_deliveries::attempts.eq(0))
-                    .or(webhook_deliveries::status.eq(DeliveryStatus::Retrying.as_str())),
-            )
-            .select((DeliveryRecord::as_select(), WebhookRow::as_select(), events::envelope))
-            .load(&mut conn)
-            .await?;
+        let subscribed = webhooks::enabled.eq(true).and(webhooks::events.contains(vec![event_type.to_owned()]));
+        let found: Vec<(WebhookRow, Value, Option<DeliveryRecord>)> =
+            events::table
+                .inner_join(webhooks::table.on(webhooks::tenant_id.eq(events::tenant_id)))
+                .left_join(webhook_deliveries::table.on(
+                    webhook_deliveries::event_id.eq(events::id).and(webhook_deliveries::webhook_id.eq(webhooks::id)),
+                ))
+                .filter(events::tenant_id.eq(tenant.as_str()))
+                .filter(events::id.eq(event.as_str()))
+                .filter(webhook_deliveries::id.nullable().is_not_null().or(subscribed))
+                .select((WebhookRow::as_select(), events::envelope, Option::<DeliveryRecord>::as_select()))
+                .load(&mut conn)
+                .await?;
         let mut out = FanOut::default();
-        for (delivery, webhook, envelope) in found {
-            if delivery.status == DeliveryStatus::Retrying {
-                out.retrying.push(delivery);
-            } else {
-                out.fresh.push(DeliveryContext { delivery, webhook, envelope });
-            }
+        for (webhook, envelope, delivery) in found {
+            let (delivery, stored) = match delivery {
+                Some(d) if d.status == DeliveryStatus::Retrying => {
+                    out.retrying.push(d);
+                    continue;
+                }
+                Some(d) if d.status == DeliveryStatus::Queued && d.attempts == 0 => (d, true),
+                Some(_) => continue,
+                None => (DeliveryRecord::unstored(tenant, &webhook.id, event, event_type), false),
+            };
+            out.fresh.push(DeliveryContext { delivery, webhook, envelope, stored });
         }
         Ok(out)
     }
@@ -319,6 +329,6 @@ impl Store {
             .first(&mut conn)
             .await
             .optional()?;
-        Ok(found.map(|(delivery, webhook, envelope)| DeliveryContext { delivery, webhook, envelope }))
+        Ok(found.map(|(delivery, webhook, envelope)| DeliveryContext { delivery, webhook, envelope, stored: true }))
     }
 }

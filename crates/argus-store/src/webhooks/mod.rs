@@ -5,8 +5,7 @@
 mod attempts;
 mod deliveries;
 
-pub use attempts::{AttemptRecord, AttemptRow, Attempted};
-pub(crate) use deliveries::insert_event;
+pub use attempts::{AttemptRecord, AttemptRow, Attempted, DeliveryKey};
 pub use deliveries::{DeliveryContext, DeliveryFilter, DeliveryRecord, FanOut};
 
 use argus_types::{TenantId, WebhookId};
