@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::schema::{apps, client_secrets};
 use crate::stored_text::{Stored, StoredJson};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
-use crate::{Page, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = apps, check_for_backend(diesel::pg::Pg))]
@@ -111,21 +111,16 @@ impl Store {
     }
 
     pub async fn get_app(&self, tenant: &TenantId, client_id: &ClientId) -> Result<Option<AppRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        find_row(&mut conn, apps::table.tenant_row(tenant, client_id.as_str())).await
+        find_row(&mut *self.conn().await?, apps::table.tenant_row(tenant, client_id.as_str())).await
     }
 
-    /// The tenant's apps in creation order, `limit` at a time, starting after
-    /// the `after` cursor.
+    /// The tenant's apps in creation order, a page at a time.
     pub async fn list_apps(
         &self,
         tenant: &TenantId,
-        after: Option<&ClientId>,
-        limit: usize,
+        page: &PageRequest<ClientId>,
     ) -> Result<Page<AppRecord>, StoreError> {
-        let page = PageQuery::oldest_first(after.map(ClientId::as_str), limit);
-        let mut conn = self.conn().await?;
-        list_page(&mut conn, apps::table, tenant, page, |q| q).await
+        list_page(&mut *self.conn().await?, apps::table, tenant, PageQuery::oldest_first(page), |q| q).await
     }
 
     /// Merges a governance patch (see [`Governance::merged`]) under a row

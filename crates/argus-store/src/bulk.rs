@@ -17,7 +17,7 @@ use crate::schema::{entities, relationships};
 use crate::stored_text::Stored;
 use crate::tenant_rows::TenantTable;
 use crate::tenant_rows::{PageQuery, list_page};
-use crate::{Page, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct ImportEntity {
@@ -183,12 +183,10 @@ impl Store {
         &self,
         tenant: &TenantId,
         kind: Option<&str>,
-        after: Option<&RelationshipId>,
-        limit: usize,
+        page: &PageRequest<RelationshipId>,
     ) -> Result<Page<RelationshipRecord>, StoreError> {
-        let page = PageQuery::oldest_first(after.map(RelationshipId::as_str), limit);
-        let mut conn = self.conn().await?;
-        list_page(&mut conn, relationships::table, tenant, page, |query| match kind {
+        let page = PageQuery::oldest_first(page);
+        list_page(&mut *self.conn().await?, relationships::table, tenant, page, |query| match kind {
             Some(k) => query.filter(relationships::kind.eq(k.to_owned())),
             None => query,
         })

@@ -5,7 +5,8 @@
 //! and results add up to, for its quota.
 
 use argus_types::{JobId, TenantId};
-use diesel::dsl::sum;
+use diesel::dsl::{AsSelect, Eq, Filter, Select, sum};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::Object;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
@@ -18,11 +19,28 @@ use crate::{Store, StoreError};
 
 /// One stored chunk of an input: whole lines, the first numbered
 /// `first_line` (1-based, blank lines counted).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = job_input_chunks, check_for_backend(diesel::pg::Pg))]
 pub struct InputChunk {
     pub seq: i32,
     pub first_line: i64,
     pub data: Vec<u8>,
+}
+
+type ChunksOf<'a> = Select<
+    Filter<
+        Filter<job_input_chunks::table, Eq<job_input_chunks::tenant_id, &'a str>>,
+        Eq<job_input_chunks::job_id, &'a str>,
+    >,
+    AsSelect<InputChunk, Pg>,
+>;
+
+/// The input chunks of the tenant's job `job`.
+fn chunks_of<'a>(tenant: &'a TenantId, job: &'a JobId) -> ChunksOf<'a> {
+    job_input_chunks::table
+        .filter(job_input_chunks::tenant_id.eq(tenant.as_str()))
+        .filter(job_input_chunks::job_id.eq(job.as_str()))
+        .select(InputChunk::as_select())
 }
 
 /// An input being written: one connection holding one open transaction
@@ -110,17 +128,8 @@ impl Store {
         job: &JobId,
         line: i64,
     ) -> Result<Option<InputChunk>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row: Option<(i32, i64, Vec<u8>)> = job_input_chunks::table
-            .filter(job_input_chunks::tenant_id.eq(tenant.as_str()))
-            .filter(job_input_chunks::job_id.eq(job.as_str()))
-            .filter(job_input_chunks::first_line.le(line))
-            .order(job_input_chunks::seq.desc())
-            .select((job_input_chunks::seq, job_input_chunks::first_line, job_input_chunks::data))
-            .first(&mut conn)
-            .await
-            .optional()?;
-        Ok(row.map(|(seq, first_line, data)| InputChunk { seq, first_line, data }))
+        let chunk = chunks_of(tenant, job).filter(job_input_chunks::first_line.le(line));
+        Ok(chunk.order(job_input_chunks::seq.desc()).first(&mut *self.conn().await?).await.optional()?)
     }
 
     /// Chunk `seq` of a job's input; `None` past the last.
@@ -130,16 +139,8 @@ impl Store {
         job: &JobId,
         seq: i32,
     ) -> Result<Option<InputChunk>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row: Option<(i64, Vec<u8>)> = job_input_chunks::table
-            .filter(job_input_chunks::tenant_id.eq(tenant.as_str()))
-            .filter(job_input_chunks::job_id.eq(job.as_str()))
-            .filter(job_input_chunks::seq.eq(seq))
-            .select((job_input_chunks::first_line, job_input_chunks::data))
-            .first(&mut conn)
-            .await
-            .optional()?;
-        Ok(row.map(|(first_line, data)| InputChunk { seq, first_line, data }))
+        let chunk = chunks_of(tenant, job).filter(job_input_chunks::seq.eq(seq));
+        Ok(chunk.first(&mut *self.conn().await?).await.optional()?)
     }
 
     /// What the tenant's stored job inputs and results add up to, in

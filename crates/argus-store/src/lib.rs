@@ -40,7 +40,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 
 use crate::connect::DatabaseTarget;
 
-pub use argus_types::pagination::Page;
+pub use argus_types::pagination::{Page, PageRequest};
 pub use migrate::{MIGRATIONS, MigrationStatus, migration_status, run_migrations};
 
 #[derive(Debug, thiserror::Error)]

@@ -4,16 +4,19 @@
 //! type of a single column), so a value the type does not accept (a state
 //! the enum does not know, an id of another kind or malformed) fails the
 //! read instead of passing as text; writes bind `as_str()` of the enum or
-//! id, so a misspelt state cannot be written. A JSON column read as a
-//! serde type goes through [`StoredJson`] the same way.
+//! id, or, in a write's derived columns
+//! (`#[diesel(serialize_as = AsText)]`), its text through [`AsText`], so a
+//! misspelt state cannot be written. A JSON column read as a serde type
+//! goes through [`StoredJson`] the same way.
 
 use std::fmt::Display;
 use std::str::FromStr;
 
-use diesel::Queryable;
-use diesel::deserialize;
+use diesel::expression::AsExpression;
 use diesel::pg::Pg;
+use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Array, Jsonb, Nullable, Text};
+use diesel::{Queryable, deserialize};
 use serde::de::DeserializeOwned;
 
 use crate::StoreError;
@@ -42,6 +45,24 @@ impl<T: FromStr<Err: Display>> Queryable<Array<Text>, Pg> for Stored<Vec<T>> {
 
     fn build(texts: Vec<String>) -> deserialize::Result<Self> {
         Ok(Self(texts.iter().map(|t| parse_stored(t)).collect::<Result<_, _>>()?))
+    }
+}
+
+/// A domain enum or a typed id written to its text column: its text form,
+/// which [`Stored`] reads back.
+#[derive(Debug, AsExpression)]
+#[diesel(sql_type = Text)]
+pub struct AsText(String);
+
+impl<T: Display> From<T> for AsText {
+    fn from(value: T) -> Self {
+        Self(value.to_string())
+    }
+}
+
+impl ToSql<Text, Pg> for AsText {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<Text, Pg>>::to_sql(&self.0, out)
     }
 }
 

@@ -4,7 +4,7 @@
 //! tenant.
 
 use argus_types::TenantId;
-use argus_types::pagination::fetch_limit;
+use argus_types::pagination::{PageRequest, fetch_limit};
 use diesel::dsl::{And, AsSelect, Asc, Desc, Eq, Filter, Gt, IntoBoxed, Limit, Lt, Select};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -50,17 +50,18 @@ pub(crate) type TenantRow<'a, T> = Filter<<T as AsQuery>::Query, IsTenantRow<'a,
 /// when there is none (or another tenant owns it). The future is boxed:
 /// callers (a transaction's body, a GraphQL resolver) need it `Send` for
 /// every lifetime, which rustc cannot prove of an `async fn` whose bounds
-/// name the query's lifetime.
-pub(crate) fn find_row<'a, Q, R>(
-    conn: &'a mut AsyncPgConnection,
+/// name the query's lifetime. The connection may live shorter than the
+/// query (a pooled one taken for this read alone).
+pub(crate) fn find_row<'c, 'q: 'c, Q, R>(
+    conn: &'c mut AsyncPgConnection,
     row: Q,
-) -> BoxFuture<'a, Result<Option<R>, StoreError>>
+) -> BoxFuture<'c, Result<Option<R>, StoreError>>
 where
     Q: SelectDsl<AsSelect<R, Pg>>,
-    R: Selectable<Pg> + Send + 'a,
+    R: Selectable<Pg> + Send + 'q,
     AsSelect<R, Pg>: Expression,
     Select<Q, AsSelect<R, Pg>>: LimitDsl,
-    Limit<Select<Q, AsSelect<R, Pg>>>: LoadQuery<'a, AsyncPgConnection, R> + Send + 'a,
+    Limit<Select<Q, AsSelect<R, Pg>>>: LoadQuery<'q, AsyncPgConnection, R> + Send + 'q,
 {
     // `LIMIT 1`, as `first` would write it.
     let query = LimitDsl::limit(SelectDsl::select(row, R::as_select()), 1);
@@ -71,8 +72,8 @@ where
 /// what a caller narrows with its filters.
 pub(crate) type Listing<'a, T, R> = IntoBoxed<'a, Select<T, (<T as TenantTable>::Id, AsSelect<R, Pg>)>, Pg>;
 
-/// Which page of a listing to read: the ids after the cursor `after`, in
-/// id order one way or the other, at most `limit`.
+/// Which page of a listing to read: a [`PageRequest`] (the ids after its
+/// cursor, at most its limit) in id order one way or the other.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PageQuery<'a> {
     after: Option<&'a str>,
@@ -82,27 +83,27 @@ pub(crate) struct PageQuery<'a> {
 
 impl<'a> PageQuery<'a> {
     /// Ascending ids: the page after the cursor has greater ids.
-    pub(crate) fn oldest_first(after: Option<&'a str>, limit: usize) -> Self {
-        Self { after, limit, newest_first: false }
+    pub(crate) fn oldest_first<I: AsRef<str>>(page: &'a PageRequest<I>) -> Self {
+        Self { after: page.after.as_ref().map(AsRef::as_ref), limit: page.limit, newest_first: false }
     }
 
     /// Descending ids: the page after the cursor has smaller ids.
-    pub(crate) fn newest_first(after: Option<&'a str>, limit: usize) -> Self {
-        Self { after, limit, newest_first: true }
+    pub(crate) fn newest_first<I: AsRef<str>>(page: &'a PageRequest<I>) -> Self {
+        Self { newest_first: true, ..Self::oldest_first(page) }
     }
 }
 
 /// One page of the tenant's rows of `table`, narrowed by `narrow` (the
 /// caller's filters): the limit + 1 fetch that [`Page::from_overfetch`]
 /// cuts. Each row is read with its id's text, the cursor. The future is
-/// boxed, as [`find_row`]'s is.
-pub(crate) fn list_page<'a, T, R>(
-    conn: &'a mut AsyncPgConnection,
+/// boxed, and the connection may live shorter, as with [`find_row`].
+pub(crate) fn list_page<'c, 'a: 'c, T, R>(
+    conn: &'c mut AsyncPgConnection,
     table: T,
     tenant: &'a TenantId,
     page: PageQuery<'a>,
     narrow: impl FnOnce(Listing<'a, T, R>) -> Listing<'a, T, R>,
-) -> BoxFuture<'a, Result<Page<R>, StoreError>>
+) -> BoxFuture<'c, Result<Page<R>, StoreError>>
 where
     T: TenantTable + SelectDsl<(T::Id, AsSelect<R, Pg>)>,
     R: Selectable<Pg> + Send + 'a,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use argus_bus::testing::{BrokerProxy, TestVhost};
 use argus_http::testing::Scrape;
 use argus_store::testing::TestDatabase;
-use argus_store::{Store, StoreConfig};
+use argus_store::{PageRequest, Store, StoreConfig};
 use argus_types::{EventId, TenantId};
 use delivery_worker::{Worker, WorkerConfig, parse_schedule};
 use serde_json::{Value, json};
@@ -312,7 +312,12 @@ async fn a_burst_to_one_fast_endpoint_is_not_held_back_by_the_caps() {
     let filter = argus_store::webhooks::DeliveryFilter::default();
     let until = Instant::now() + Duration::from_secs(15);
     let deliveries = loop {
-        let all = stack.store.list_deliveries(&tenant, &webhook, &filter, None, 1000).await.unwrap().items;
+        let all = stack
+            .store
+            .list_deliveries(&tenant, &webhook, &filter, &PageRequest { after: None, limit: 1000 })
+            .await
+            .unwrap()
+            .items;
         if all.len() == EVENTS && all.iter().all(|d| d.status == argus_domain::DeliveryStatus::Succeeded) {
             break all;
         }

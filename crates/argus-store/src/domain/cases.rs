@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::{IncidentRecord, announce};
 use crate::schema::{case_incidents, cases, incidents};
-use crate::stored_text::Stored;
+use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
-use crate::{Page, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cases, check_for_backend(diesel::pg::Pg))]
 struct CaseRow {
@@ -80,22 +80,29 @@ impl CaseRow {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = cases)]
 pub struct NewCase {
     pub title: String,
     pub description: String,
     pub assignees: Vec<String>,
+    #[diesel(skip_insertion)]
     pub incident_ids: Vec<IncidentId>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Each `Some` replaces that field; the incidents are linked and unlinked.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = cases)]
 pub struct CaseChanges {
     pub title: Option<String>,
     pub description: Option<String>,
     /// `open` or `in_progress`; closing is its own mutation.
+    #[diesel(serialize_as = AsText)]
     pub status: Option<CaseStatus>,
     pub assignees: Option<Vec<String>>,
+    #[diesel(skip_update)]
     pub link_incidents: Vec<IncidentId>,
+    #[diesel(skip_update)]
     pub unlink_incidents: Vec<IncidentId>,
 }
 
@@ -179,13 +186,7 @@ impl Store {
     pub async fn create_case(&self, tenant: &TenantId, new: NewCase) -> Result<CaseRecord, StoreError> {
         self.transaction(async |conn| {
             let row = diesel::insert_into(cases::table)
-                .values((
-                    cases::id.eq(CaseId::generate().as_str()),
-                    cases::tenant_id.eq(tenant.as_str()),
-                    cases::title.eq(&new.title),
-                    cases::description.eq(&new.description),
-                    cases::assignees.eq(&new.assignees),
-                ))
+                .values((cases::id.eq(CaseId::generate().as_str()), cases::tenant_id.eq(tenant.as_str()), &new))
                 .returning(CaseRow::as_returning())
                 .get_result(conn)
                 .await?;
@@ -199,28 +200,25 @@ impl Store {
         &self,
         tenant: &TenantId,
         id: &CaseId,
-        changes: CaseChanges,
+        mut changes: CaseChanges,
     ) -> Result<Option<CaseRecord>, StoreError> {
         let case = cases::table.tenant_row(tenant, id.as_str());
+        // The changeset takes `changes`; the links are rows of their own.
+        let (link, unlink) =
+            (std::mem::take(&mut changes.link_incidents), std::mem::take(&mut changes.unlink_incidents));
         self.transaction(async |conn| {
             let Some(current): Option<CaseRow> = find_row(conn, case.for_update()).await? else { return Ok(None) };
             if !current.status.accepts_changes() {
                 return Err(StoreError::Conflict(format!("case {id} is closed")));
             }
             let row = diesel::update(case)
-                .set((
-                    cases::title.eq(changes.title.unwrap_or(current.title)),
-                    cases::description.eq(changes.description.unwrap_or(current.description)),
-                    cases::status.eq(changes.status.unwrap_or(current.status).as_str()),
-                    cases::assignees.eq(changes.assignees.unwrap_or(current.assignees)),
-                    cases::updated_at.eq(diesel::dsl::now),
-                ))
+                .set((changes, cases::updated_at.eq(diesel::dsl::now)))
                 .returning(CaseRow::as_returning())
                 .get_result(conn)
                 .await?;
-            link_incidents(conn, tenant, &row.id, &changes.link_incidents).await?;
-            if !changes.unlink_incidents.is_empty() {
-                let unlink: Vec<&str> = changes.unlink_incidents.iter().map(IncidentId::as_str).collect();
+            link_incidents(conn, tenant, &row.id, &link).await?;
+            if !unlink.is_empty() {
+                let unlink: Vec<&str> = unlink.iter().map(IncidentId::as_str).collect();
                 diesel::delete(case_incidents::table)
                     .filter(case_incidents::tenant_id.eq(tenant.as_str()))
                     .filter(case_incidents::case_id.eq(row.id.as_str()))
@@ -261,25 +259,25 @@ impl Store {
         }
     }
 
+    /// Cases in creation order, a page at a time, each with its incidents.
     pub async fn list_cases(
         &self,
         tenant: &TenantId,
         filter: &CaseFilter,
-        after: Option<&CaseId>,
-        limit: usize,
+        page: &PageRequest<CaseId>,
     ) -> Result<Page<CaseRecord>, StoreError> {
-        let page = PageQuery::oldest_first(after.map(CaseId::as_str), limit);
         let mut conn = self.conn().await?;
-        let page: Page<CaseRow> = list_page(&mut conn, cases::table, tenant, page, |mut query| {
-            if let Some(status) = &filter.status {
-                query = query.filter(cases::status.eq(status.as_str()));
-            }
-            if let Some(assignee) = &filter.assignee {
-                query = query.filter(cases::assignees.contains(vec![assignee.clone()]));
-            }
-            query
-        })
-        .await?;
+        let page: Page<CaseRow> =
+            list_page(&mut conn, cases::table, tenant, PageQuery::oldest_first(page), |mut query| {
+                if let Some(status) = &filter.status {
+                    query = query.filter(cases::status.eq(status.as_str()));
+                }
+                if let Some(assignee) = &filter.assignee {
+                    query = query.filter(cases::assignees.contains(vec![assignee.clone()]));
+                }
+                query
+            })
+            .await?;
         let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
         let links: Vec<(Stored<CaseId>, Stored<IncidentId>)> = case_incidents::table
             .filter(case_incidents::tenant_id.eq(tenant.as_str()))

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::schema::{entities, relationships};
-use crate::stored_text::Stored;
+use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
-use crate::{Page, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = entities, check_for_backend(diesel::pg::Pg))]
 pub struct EntityRecord {
@@ -52,8 +52,10 @@ impl TenantTable for relationships::table {
     type Id = relationships::id;
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = entities)]
 pub struct NewEntity {
+    #[diesel(serialize_as = AsText)]
     pub kind: EntityKind,
     pub name: String,
     pub attributes: Value,
@@ -70,33 +72,25 @@ impl Store {
     pub async fn create_entity(&self, tenant: &TenantId, new: NewEntity) -> Result<EntityRecord, StoreError> {
         let mut conn = self.conn().await?;
         Ok(diesel::insert_into(entities::table)
-            .values((
-                entities::id.eq(EntityId::generate().as_str()),
-                entities::tenant_id.eq(tenant.as_str()),
-                entities::kind.eq(new.kind.as_str()),
-                entities::name.eq(&new.name),
-                entities::attributes.eq(&new.attributes),
-            ))
+            .values((entities::id.eq(EntityId::generate().as_str()), entities::tenant_id.eq(tenant.as_str()), new))
             .returning(EntityRecord::as_returning())
             .get_result(&mut conn)
             .await?)
     }
 
     pub async fn get_entity(&self, tenant: &TenantId, id: &EntityId) -> Result<Option<EntityRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        find_row(&mut conn, entities::table.tenant_row(tenant, id.as_str())).await
+        find_row(&mut *self.conn().await?, entities::table.tenant_row(tenant, id.as_str())).await
     }
 
+    /// Entities in creation order, a page at a time.
     pub async fn list_entities(
         &self,
         tenant: &TenantId,
         filter: &EntityFilter,
-        after: Option<&EntityId>,
-        limit: usize,
+        page: &PageRequest<EntityId>,
     ) -> Result<Page<EntityRecord>, StoreError> {
-        let page = PageQuery::oldest_first(after.map(EntityId::as_str), limit);
-        let mut conn = self.conn().await?;
-        list_page(&mut conn, entities::table, tenant, page, |mut query| {
+        let page = PageQuery::oldest_first(page);
+        list_page(&mut *self.conn().await?, entities::table, tenant, page, |mut query| {
             if let Some(kind) = &filter.kind {
                 query = query.filter(entities::kind.eq(kind.as_str()));
             }

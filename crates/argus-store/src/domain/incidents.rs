@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::announce;
 use crate::schema::incidents;
-use crate::stored_text::Stored;
+use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
-use crate::{Page, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = incidents, check_for_backend(diesel::pg::Pg))]
@@ -36,10 +36,12 @@ pub struct IncidentRecord {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = incidents)]
 pub struct NewIncident {
     pub title: String,
     pub description: String,
+    #[diesel(serialize_as = AsText)]
     pub severity: Severity,
     pub location: Option<String>,
     pub occurred_at: Option<DateTime<Utc>>,
@@ -47,10 +49,12 @@ pub struct NewIncident {
 }
 
 /// Each `Some` replaces that field (`location: Some(None)` clears it).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = incidents)]
 pub struct IncidentChanges {
     pub title: Option<String>,
     pub description: Option<String>,
+    #[diesel(serialize_as = AsText)]
     pub severity: Option<Severity>,
     pub location: Option<Option<String>>,
     pub occurred_at: Option<Option<DateTime<Utc>>>,
@@ -76,12 +80,7 @@ impl Store {
                 .values((
                     incidents::id.eq(IncidentId::generate().as_str()),
                     incidents::tenant_id.eq(tenant.as_str()),
-                    incidents::title.eq(&new.title),
-                    incidents::description.eq(&new.description),
-                    incidents::severity.eq(new.severity.as_str()),
-                    incidents::location.eq(&new.location),
-                    incidents::occurred_at.eq(new.occurred_at),
-                    incidents::reporter.eq(&new.reporter),
+                    new,
                 ))
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
@@ -109,14 +108,7 @@ impl Store {
                 return Err(StoreError::Conflict(format!("incident {id} is closed")));
             }
             let record = diesel::update(row)
-                .set((
-                    incidents::title.eq(changes.title.unwrap_or(current.title)),
-                    incidents::description.eq(changes.description.unwrap_or(current.description)),
-                    incidents::severity.eq(changes.severity.unwrap_or(current.severity).as_str()),
-                    incidents::location.eq(changes.location.unwrap_or(current.location)),
-                    incidents::occurred_at.eq(changes.occurred_at.unwrap_or(current.occurred_at)),
-                    incidents::updated_at.eq(diesel::dsl::now),
-                ))
+                .set((changes, incidents::updated_at.eq(diesel::dsl::now)))
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
@@ -155,21 +147,18 @@ impl Store {
     }
 
     pub async fn get_incident(&self, tenant: &TenantId, id: &IncidentId) -> Result<Option<IncidentRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        find_row(&mut conn, incidents::table.tenant_row(tenant, id.as_str())).await
+        find_row(&mut *self.conn().await?, incidents::table.tenant_row(tenant, id.as_str())).await
     }
 
-    /// Incidents in creation order, after the cursor `after` (an incident id).
+    /// Incidents in creation order, a page at a time.
     pub async fn list_incidents(
         &self,
         tenant: &TenantId,
         filter: &IncidentFilter,
-        after: Option<&IncidentId>,
-        limit: usize,
+        page: &PageRequest<IncidentId>,
     ) -> Result<Page<IncidentRecord>, StoreError> {
-        let page = PageQuery::oldest_first(after.map(IncidentId::as_str), limit);
-        let mut conn = self.conn().await?;
-        list_page(&mut conn, incidents::table, tenant, page, |mut query| {
+        let page = PageQuery::oldest_first(page);
+        list_page(&mut *self.conn().await?, incidents::table, tenant, page, |mut query| {
             if let Some(status) = &filter.status {
                 query = query.filter(incidents::status.eq(status.as_str()));
             }

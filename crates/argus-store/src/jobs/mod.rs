@@ -21,9 +21,9 @@ use crate::domain::record_event;
 use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{job_input_chunks, job_result_chunks, jobs};
-use crate::stored_text::Stored;
+use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
-use crate::{Page, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
 
 mod callbacks;
 mod results;
@@ -85,11 +85,14 @@ impl JobRecord {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = jobs)]
 pub struct NewJob {
+    #[diesel(serialize_as = AsText)]
     pub id: JobId,
     /// See [`JobRecord::client_id`].
     pub client_id: String,
+    #[diesel(serialize_as = AsText)]
     pub kind: JobKind,
     pub input: Value,
     pub callback_url: Option<String>,
@@ -283,17 +286,7 @@ pub(crate) async fn insert_job(
         attempt: 1,
     };
     let record = diesel::insert_into(jobs::table)
-        .values((
-            jobs::id.eq(new.id.as_str()),
-            jobs::tenant_id.eq(tenant.as_str()),
-            jobs::client_id.eq(&new.client_id),
-            jobs::kind.eq(new.kind.as_str()),
-            jobs::input.eq(&new.input),
-            jobs::callback_url.eq(new.callback_url.as_deref()),
-            jobs::callback_secret_sealed.eq(new.callback_secret_sealed.as_deref()),
-            jobs::created_at.eq(new.created_at),
-            jobs::updated_at.eq(new.created_at),
-        ))
+        .values((jobs::tenant_id.eq(tenant.as_str()), jobs::updated_at.eq(new.created_at), new))
         .returning(JobRecord::as_returning())
         .get_result(conn)
         .await?;
@@ -317,21 +310,17 @@ impl Store {
     }
 
     pub async fn get_job(&self, tenant: &TenantId, id: &JobId) -> Result<Option<JobRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        find_row(&mut conn, jobs::table.tenant_row(tenant, id.as_str())).await
+        find_row(&mut *self.conn().await?, jobs::table.tenant_row(tenant, id.as_str())).await
     }
 
-    /// The tenant's jobs, oldest first, after `after`.
+    /// The tenant's jobs, oldest first, a page at a time.
     pub async fn list_jobs(
         &self,
         tenant: &TenantId,
         filter: &JobFilter,
-        after: Option<&JobId>,
-        limit: usize,
+        page: &PageRequest<JobId>,
     ) -> Result<Page<JobRecord>, StoreError> {
-        let page = PageQuery::oldest_first(after.map(JobId::as_str), limit);
-        let mut conn = self.conn().await?;
-        list_page(&mut conn, jobs::table, tenant, page, |mut query| {
+        list_page(&mut *self.conn().await?, jobs::table, tenant, PageQuery::oldest_first(page), |mut query| {
             if let Some(s) = &filter.status {
                 query = query.filter(jobs::status.eq(s.as_str()));
             }

@@ -13,7 +13,7 @@ use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{events, webhook_deliveries, webhooks};
 use crate::stored_text::Stored;
 use crate::tenant_rows::{PageQuery, TenantTable, list_page};
-use crate::{Page, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhook_deliveries, check_for_backend(diesel::pg::Pg))]
@@ -295,12 +295,10 @@ impl Store {
         tenant: &TenantId,
         webhook: &WebhookId,
         filter: &DeliveryFilter,
-        after: Option<&DeliveryId>,
-        limit: usize,
+        page: &PageRequest<DeliveryId>,
     ) -> Result<Page<DeliveryRecord>, StoreError> {
-        let page = PageQuery::newest_first(after.map(DeliveryId::as_str), limit);
-        let mut conn = self.conn().await?;
-        list_page(&mut conn, webhook_deliveries::table, tenant, page, |mut query| {
+        let page = PageQuery::newest_first(page);
+        list_page(&mut *self.conn().await?, webhook_deliveries::table, tenant, page, |mut query| {
             query = query.filter(webhook_deliveries::webhook_id.eq(webhook.as_str()));
             if let Some(status) = &filter.status {
                 query = query.filter(webhook_deliveries::status.eq(status.as_str()));

@@ -16,7 +16,7 @@ use diesel_async::RunQueryDsl;
 use crate::schema::{tenants, webhooks};
 use crate::stored_text::Stored;
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
-use crate::{Page, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhooks, check_for_backend(diesel::pg::Pg))]
@@ -46,7 +46,8 @@ impl TenantTable for webhooks::table {
     type Id = webhooks::id;
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = webhooks)]
 pub struct NewWebhook {
     pub url: String,
     pub events: Vec<String>,
@@ -95,10 +96,7 @@ impl Store {
                 .values((
                     webhooks::id.eq(WebhookId::generate().as_str()),
                     webhooks::tenant_id.eq(tenant.as_str()),
-                    webhooks::url.eq(&new.url),
-                    webhooks::events.eq(&new.events),
-                    webhooks::description.eq(&new.description),
-                    webhooks::secret_sealed.eq(&new.secret_sealed),
+                    &new,
                 ))
                 .returning(WebhookRow::as_returning())
                 .get_result(conn)
@@ -108,19 +106,16 @@ impl Store {
     }
 
     pub async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
-        let mut conn = self.conn().await?;
-        find_row(&mut conn, webhooks::table.tenant_row(tenant, id.as_str())).await
+        find_row(&mut *self.conn().await?, webhooks::table.tenant_row(tenant, id.as_str())).await
     }
 
+    /// The tenant's webhooks in creation order, a page at a time.
     pub async fn list_webhooks(
         &self,
         tenant: &TenantId,
-        after: Option<&WebhookId>,
-        limit: usize,
+        page: &PageRequest<WebhookId>,
     ) -> Result<Page<WebhookRecord>, StoreError> {
-        let page = PageQuery::oldest_first(after.map(WebhookId::as_str), limit);
-        let mut conn = self.conn().await?;
-        list_page(&mut conn, webhooks::table, tenant, page, |q| q).await
+        list_page(&mut *self.conn().await?, webhooks::table, tenant, PageQuery::oldest_first(page), |q| q).await
     }
 
     pub async fn update_webhook(

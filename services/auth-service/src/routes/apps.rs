@@ -172,7 +172,7 @@ pub async fn list_apps(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let request = page_request::<ClientId>(query.limit, query.cursor.as_deref())?;
-    let page = state.store.list_apps(admin.tenant(), request.after.as_ref(), request.limit).await?;
+    let page = state.store.list_apps(admin.tenant(), &request).await?;
     let next_cursor = page.encoded_cursor();
     Ok(HttpResponse::Ok().json(AppList { apps: page.items.into_iter().map(AppView::from).collect(), next_cursor }))
 }

@@ -281,7 +281,7 @@ pub async fn list_webhooks(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let request = page_request::<WebhookId>(query.limit, query.cursor.as_deref())?;
-    let page = state.store.list_webhooks(caller.tenant(), request.after.as_ref(), request.limit).await?;
+    let page = state.store.list_webhooks(caller.tenant(), &request).await?;
     let next_cursor = page.encoded_cursor();
     Ok(HttpResponse::Ok()
         .json(WebhookList { webhooks: page.items.into_iter().map(WebhookView::from).collect(), next_cursor }))
@@ -392,8 +392,7 @@ pub async fn list_deliveries(
         return Err(ApiError::Validation(format!("unknown event type `{t}`")));
     }
     let filter = DeliveryFilter { status, event_type: query.event_type.clone() };
-    let page =
-        state.store.list_deliveries(caller.tenant(), &wid, &filter, request.after.as_ref(), request.limit).await?;
+    let page = state.store.list_deliveries(caller.tenant(), &wid, &filter, &request).await?;
     let next_cursor = page.encoded_cursor();
     Ok(HttpResponse::Ok()
         .json(DeliveryList { deliveries: page.items.into_iter().map(DeliveryView::from).collect(), next_cursor }))

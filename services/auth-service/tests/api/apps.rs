@@ -1,3 +1,4 @@
+use argus_store::PageRequest;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, confidential_app, expect_problem};
@@ -129,7 +130,7 @@ async fn every_validation_error_is_a_400_and_stores_nothing() {
         let detail = problem["detail"].as_str().unwrap();
         assert!(detail.contains(expected), "{body}: {detail}");
     }
-    let page = app.store.list_apps(&tenant, None, 10).await.unwrap();
+    let page = app.store.list_apps(&tenant, &PageRequest { after: None, limit: 10 }).await.unwrap();
     assert!(page.items.is_empty());
 }
 

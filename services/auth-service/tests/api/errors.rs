@@ -1,3 +1,4 @@
+use argus_store::PageRequest;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, confidential_app, expect_problem};
@@ -35,7 +36,7 @@ async fn malformed_requests_are_4xx_problems_and_store_nothing() {
     let r = post("\u{0}\u{1}\u{2}".into(), "application/json").send().await.unwrap();
     expect_problem(r, 400, "malformed-request").await;
 
-    assert!(app.store.list_apps(&tenant, None, 10).await.unwrap().items.is_empty());
+    assert!(app.store.list_apps(&tenant, &PageRequest { after: None, limit: 10 }).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]

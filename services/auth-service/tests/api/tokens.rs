@@ -1,4 +1,5 @@
 use argus_crypto::{SigningKey, generate_signing_key_pem};
+use argus_store::PageRequest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
@@ -106,5 +107,5 @@ async fn a_token_without_platform_admin_is_403_and_changes_nothing() {
     let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"platform:admin\""));
     expect_problem(r, 403, "forbidden").await;
-    assert!(app.store.list_apps(&tenant, None, 10).await.unwrap().items.is_empty());
+    assert!(app.store.list_apps(&tenant, &PageRequest { after: None, limit: 10 }).await.unwrap().items.is_empty());
 }

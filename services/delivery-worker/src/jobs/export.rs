@@ -5,6 +5,7 @@
 //! `ARGUS_JOB_MAX_ROWS`.
 
 use argus_domain::jobs::export::{EXPORT_TYPES, ExportInput};
+use argus_store::PageRequest;
 use argus_store::domain::{CaseFilter, EntityFilter, IncidentFilter};
 use argus_store::jobs::RESULT_CHUNK_BYTES;
 use serde::Serialize;
@@ -69,8 +70,9 @@ fn line<T: Serialize>(out: &mut Vec<u8>, kind: &str, record: &T) -> Result<(), R
     Ok(())
 }
 
-fn parse_after<T: std::str::FromStr>(cursor: Option<String>) -> Option<T> {
-    cursor.and_then(|c| c.parse().ok())
+/// The page after `cursor` (the last id of the page before).
+fn page_after<T: std::str::FromStr>(cursor: Option<String>) -> PageRequest<T> {
+    PageRequest { after: cursor.and_then(|c| c.parse().ok()), limit: PAGE }
 }
 
 pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, RunError> {
@@ -93,7 +95,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                         created_after: input.created_after,
                         created_before: input.created_before,
                     };
-                    let page = store.list_incidents(tenant, &filter, parse_after(cursor).as_ref(), PAGE).await?;
+                    let page = store.list_incidents(tenant, &filter, &page_after(cursor)).await?;
                     for r in &page.items {
                         out.line("incident", r)?;
                     }
@@ -101,7 +103,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                 }
                 "cases" => {
                     let filter = CaseFilter { status: filters.case_status, assignee: None };
-                    let page = store.list_cases(tenant, &filter, parse_after(cursor).as_ref(), PAGE).await?;
+                    let page = store.list_cases(tenant, &filter, &page_after(cursor)).await?;
                     for r in &page.items {
                         out.line("case", r)?;
                     }
@@ -109,7 +111,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                 }
                 "entities" => {
                     let filter = EntityFilter { kind: filters.entity_kind, name_contains: None };
-                    let page = store.list_entities(tenant, &filter, parse_after(cursor).as_ref(), PAGE).await?;
+                    let page = store.list_entities(tenant, &filter, &page_after(cursor)).await?;
                     for r in &page.items {
                         out.line("entity", r)?;
                     }
@@ -117,7 +119,7 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                 }
                 _ => {
                     let kind = input.relationship_kind.as_deref();
-                    let page = store.list_relationships(tenant, kind, parse_after(cursor).as_ref(), PAGE).await?;
+                    let page = store.list_relationships(tenant, kind, &page_after(cursor)).await?;
                     for r in &page.items {
                         out.line("relationship", r)?;
                     }

@@ -9,7 +9,7 @@ mod query;
 mod types;
 
 use argus_authn::Principal;
-use argus_store::{Store, StoreError};
+use argus_store::{PageRequest, Store, StoreError};
 use juniper::{EmptySubscription, FieldError, ID, IntoFieldError, RootNode, ScalarValue, graphql_value};
 
 use super::IncidentCache;
@@ -108,20 +108,20 @@ fn parse_id<T: std::str::FromStr>(id: &ID, what: &str) -> GqlResult<T> {
     id.parse().map_err(|_| GqlError::new("BAD_USER_INPUT", format!("`{id}` is not a {what} id")))
 }
 
-fn page_size(first: Option<i32>) -> GqlResult<usize> {
+/// A connection's `first` and `after` (an id of the list, as its
+/// `nextCursor` gave it) as the store's page request.
+fn page_request<T: std::str::FromStr>(first: Option<i32>, after: Option<String>) -> GqlResult<PageRequest<T>> {
+    let after = after
+        .map(|a| {
+            a.parse().map_err(|_| GqlError::new("BAD_USER_INPUT", format!("`{a}` is not a cursor from this list")))
+        })
+        .transpose()?;
     let first = first.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&first) {
         return Err(GqlError::new("BAD_USER_INPUT", format!("`first` must be between 1 and {MAX_PAGE}")));
     }
-    usize::try_from(first).map_err(|_| GqlError::new("BAD_USER_INPUT", "bad `first`"))
-}
-
-fn cursor<T: std::str::FromStr>(after: Option<String>) -> GqlResult<Option<T>> {
-    after
-        .map(|a| {
-            a.parse().map_err(|_| GqlError::new("BAD_USER_INPUT", format!("`{a}` is not a cursor from this list")))
-        })
-        .transpose()
+    let limit = usize::try_from(first).map_err(|_| GqlError::new("BAD_USER_INPUT", "bad `first`"))?;
+    Ok(PageRequest { after, limit })
 }
 
 fn bounded(field: &str, value: &str, max: usize) -> GqlResult<()> {

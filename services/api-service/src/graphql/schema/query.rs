@@ -37,8 +37,7 @@ impl Query {
             created_after: f.created_after,
             created_before: f.created_before,
         });
-        let after: Option<IncidentId> = cursor(after)?;
-        Ok(Some(ctx.store.list_incidents(ctx.tenant(), &filter, after.as_ref(), page_size(first)?).await?.into()))
+        Ok(Some(ctx.store.list_incidents(ctx.tenant(), &filter, &page_request(first, after)?).await?.into()))
     }
 
     /// One case by id (`cases:read`).
@@ -60,8 +59,7 @@ impl Query {
             status: f.status.map(Into::into),
             assignee: f.assignee,
         });
-        let after: Option<CaseId> = cursor(after)?;
-        Ok(Some(ctx.store.list_cases(ctx.tenant(), &filter, after.as_ref(), page_size(first)?).await?.into()))
+        Ok(Some(ctx.store.list_cases(ctx.tenant(), &filter, &page_request(first, after)?).await?.into()))
     }
 
     /// One entity by id (`entities:read`).
@@ -83,7 +81,6 @@ impl Query {
             kind: f.kind.map(Into::into),
             name_contains: f.name_contains,
         });
-        let after: Option<EntityId> = cursor(after)?;
-        Ok(Some(ctx.store.list_entities(ctx.tenant(), &filter, after.as_ref(), page_size(first)?).await?.into()))
+        Ok(Some(ctx.store.list_entities(ctx.tenant(), &filter, &page_request(first, after)?).await?.into()))
     }
 }

@@ -282,7 +282,7 @@ pub async fn list_jobs(
     let status = query.status.as_deref().map(|s| parse_one_of("status", s, JobStatus::NAMES)).transpose();
     let kind = query.kind.as_deref().map(|k| parse_one_of("kind", k, JobKind::NAMES)).transpose();
     let filter = JobFilter { status: status.map_err(ApiError::Validation)?, kind: kind.map_err(ApiError::Validation)? };
-    let page = state.store.list_jobs(caller.tenant(), &filter, request.after.as_ref(), request.limit).await?;
+    let page = state.store.list_jobs(caller.tenant(), &filter, &request).await?;
     let next_cursor = page.encoded_cursor();
     Ok(HttpResponse::Ok().json(JobList { jobs: page.items.into_iter().map(JobView::from).collect(), next_cursor }))
 }
