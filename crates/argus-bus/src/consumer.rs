@@ -123,30 +123,14 @@ impl ConsumerConfig {
     }
 }
 
-/// Consumes `config.queue` on a new channel of `connection` until
-/// `shutdown` is cancelled (then `Ok`, after in-flight handlers finished)
-/// or the channel fails (then `Err`; unsettled messages go back to the
-/// queue and are delivered again). The topology must be declared.
-pub async fn run_consumer<H, Fut>(
-    connection: &Connection,
-    topology: &Topology,
-    config: &ConsumerConfig,
-    handler: H,
-    shutdown: CancellationToken,
-) -> Result<(), BusError>
-where
-    H: Fn(Incoming) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Outcome> + Send + 'static,
-{
-    consume(connection, topology, config, Arc::new(handler), &shutdown).await
-}
-
-/// Like [`run_consumer`], but owns its connection: connects (declaring the
-/// topology), consumes, and after a broker failure reconnects with
-/// back-off, until `shutdown` is cancelled (then `Ok`). A configuration the
-/// broker refuses ([`BusError::Config`], such as a dead-letter queue
-/// declared with other arguments) is returned instead: reconnecting cannot
-/// fix it, and looping would hide it.
+/// Consumes `config.queue` until `shutdown` is cancelled (then `Ok`,
+/// after in-flight handlers finished), on a connection of its own: connects
+/// (declaring the topology), consumes, and after a broker failure (the
+/// channel's unsettled messages go back to the queue and are delivered
+/// again) reconnects with back-off. A configuration the broker refuses
+/// ([`BusError::Config`], such as a dead-letter queue declared with other
+/// arguments) is returned instead: reconnecting cannot fix it, and looping
+/// would hide it.
 pub async fn run_consumer_forever<H, Fut>(
     broker: &Broker,
     topology: &Topology,

@@ -22,7 +22,7 @@ pub mod topology;
 
 pub use argus_messages::{CONTENT_TYPE, JOB_CALLBACK_KIND, Message, proto};
 
-pub use consumer::{ConsumerConfig, Incoming, Outcome, panic_text, run_consumer, run_consumer_forever};
+pub use consumer::{ConsumerConfig, Incoming, Outcome, panic_text, run_consumer_forever};
 pub use error::BusError;
 pub use lapin::{Channel, Connection};
 pub use message::{HEADER_DEAD_AT, HEADER_DEAD_QUEUE, HEADER_DEAD_REASON, HEADER_RETRY_COUNT, HEADER_TENANT_ID};

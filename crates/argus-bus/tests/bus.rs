@@ -70,34 +70,55 @@ fn trace_headers() -> BTreeMap<String, String> {
     BTreeMap::from([("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned())])
 }
 
-/// Runs `handler` on `queue` (with `prefetch`) until the token is cancelled.
-fn consume<H, Fut>(url: &str, topology: &Topology, queue: WorkQueue, prefetch: u16, handler: H) -> CancellationToken
+/// A consumer or relay running in a task of its own until stopped.
+struct Running {
+    task: JoinHandle<()>,
+    token: CancellationToken,
+}
+
+impl Running {
+    fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let token = CancellationToken::new();
+        Self { task: tokio::spawn(run(token.clone())), token }
+    }
+
+    /// Cancels it and waits until it has returned (in-flight handlers
+    /// finished and settled).
+    async fn stop(self) {
+        self.token.cancel();
+        tokio::time::timeout(WAIT, self.task).await.expect("stopped in time").unwrap();
+    }
+}
+
+/// Runs `handler` on `queue` (with `prefetch`) until stopped.
+fn consume<H, Fut>(url: &str, topology: &Topology, queue: WorkQueue, prefetch: u16, handler: H) -> Running
 where
     H: Fn(Incoming) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Outcome> + Send + 'static,
 {
-    let stop = CancellationToken::new();
-    let (url, topology, token) = (url.to_owned(), topology.clone(), stop.clone());
-    tokio::spawn(async move {
+    let (broker, topology) = (argus_bus::Broker::from(url), topology.clone());
+    Running::spawn(|token| async move {
         let config = ConsumerConfig::new(queue, prefetch);
-        argus_bus::run_consumer_forever(&url.as_str().into(), &topology, &config, handler, token)
+        argus_bus::run_consumer_forever(&broker, &topology, &config, handler, token)
             .await
             .expect("the topology declares");
-    });
-    stop
+    })
 }
 
 /// Consumes `queue`, acking everything, and forwards each message.
-fn collect(url: &str, topology: &Topology, queue: WorkQueue) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
+fn collect(url: &str, topology: &Topology, queue: WorkQueue) -> (mpsc::UnboundedReceiver<Incoming>, Running) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let stop = consume(url, topology, queue, 16, move |incoming: Incoming| {
+    let consumer = consume(url, topology, queue, 16, move |incoming: Incoming| {
         let tx = tx.clone();
         async move {
             let _ = tx.send(incoming);
             Outcome::Ack
         }
     });
-    (rx, stop)
+    (rx, consumer)
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<Incoming>) -> Incoming {
@@ -177,17 +198,17 @@ impl Outbox {
         OutboxRelay::new(self.store.clone(), self.db.url(), publisher(url, &self.topology), config)
     }
 
-    /// [`Outbox::relay`] running until the token is cancelled.
-    fn run_relay(&self, url: &str, config: RelayConfig) -> (JoinHandle<()>, CancellationToken) {
-        let stop = CancellationToken::new();
-        (tokio::spawn(self.relay(url, config).run(stop.clone())), stop)
+    /// [`Outbox::relay`] running until stopped.
+    fn run_relay(&self, url: &str, config: RelayConfig) -> Running {
+        let relay = self.relay(url, config);
+        Running::spawn(|token| relay.run(token))
     }
 
     async fn enqueue_events(&self, range: std::ops::Range<usize>) -> Vec<proto::Event> {
         enqueue_events(&self.db, &self.tenant, range).await
     }
 
-    fn collect(&self, queue: WorkQueue) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
+    fn collect(&self, queue: WorkQueue) -> (mpsc::UnboundedReceiver<Incoming>, Running) {
         collect(self.vhost.url(), &self.topology, queue)
     }
 }
@@ -224,7 +245,7 @@ async fn publishes_with_confirms_and_consumes_with_properties() {
     publisher.publish(Exchange::Events, "incident.updated", &message).await.unwrap();
     assert!(publisher.is_connected().await);
 
-    let (mut rx, stop) = collect(vhost.url(), &topology, WorkQueue::Fanout);
+    let (mut rx, consumer) = collect(vhost.url(), &topology, WorkQueue::Fanout);
     let got = next(&mut rx).await;
     assert_eq!(got.message_id, event.id);
     assert_eq!(got.kind, "incident.updated");
@@ -242,7 +263,7 @@ async fn publishes_with_confirms_and_consumes_with_properties() {
     assert!(matches!(err, argus_bus::BusError::Unroutable { .. }), "{err}");
     // ... and the publisher is still usable after it.
     publisher.publish(Exchange::Work, WorkQueue::Jobs.routing_key(), &Message::job(&task)).await.unwrap();
-    stop.cancel();
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,25 +281,13 @@ async fn retry_comes_back_to_the_work_queue_after_the_delay() {
     publisher.publish(Exchange::Work, WorkQueue::Deliveries.routing_key(), &message).await.unwrap();
 
     let (seen_tx, mut seen) = mpsc::unbounded_channel::<(Instant, Incoming)>();
-    let stop = CancellationToken::new();
-    let (url, top, token) = (vhost.url().to_owned(), topology.clone(), stop.clone());
-    let consumer = tokio::spawn(async move {
-        let connection = argus_bus::connect(&url.as_str().into(), "test-consumer", WAIT).await.unwrap();
-        argus_bus::run_consumer(
-            &connection,
-            &top,
-            &ConsumerConfig::new(WorkQueue::Deliveries, 4),
-            move |incoming: Incoming| {
-                let seen_tx = seen_tx.clone();
-                async move {
-                    let first = incoming.retry_count == 0;
-                    let _ = seen_tx.send((Instant::now(), incoming));
-                    if first { Outcome::Retry { delay_ms: 200 } } else { Outcome::Ack }
-                }
-            },
-            token,
-        )
-        .await
+    let consumer = consume(vhost.url(), &topology, WorkQueue::Deliveries, 4, move |incoming: Incoming| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            let first = incoming.retry_count == 0;
+            let _ = seen_tx.send((Instant::now(), incoming));
+            if first { Outcome::Retry { delay_ms: 200 } } else { Outcome::Ack }
+        }
     });
 
     let (t1, first) = tokio::time::timeout(WAIT, seen.recv()).await.unwrap().unwrap();
@@ -294,8 +303,7 @@ async fn retry_comes_back_to_the_work_queue_after_the_delay() {
     assert_eq!(second.headers.get("traceparent").map(String::as_str), Some("00-trace-span-01"));
     assert_eq!(second.decode::<proto::DeliveryTask>().unwrap(), task);
 
-    stop.cancel();
-    consumer.await.unwrap().unwrap();
+    consumer.stop().await;
     // Acked: nothing left anywhere.
     let (_connection, channel) = check_channel(vhost.url()).await;
     for queue in [topology.queue(WorkQueue::Deliveries), topology.retry_queue(200)] {
@@ -310,7 +318,7 @@ async fn retry_with_zero_delay_redelivers_at_once() {
     publisher.publish(Exchange::Work, WorkQueue::Jobs.routing_key(), &Message::job(&task)).await.unwrap();
 
     let (seen_tx, mut seen) = mpsc::unbounded_channel::<Incoming>();
-    let stop = consume(vhost.url(), &topology, WorkQueue::Jobs, 1, move |incoming: Incoming| {
+    let consumer = consume(vhost.url(), &topology, WorkQueue::Jobs, 1, move |incoming: Incoming| {
         let seen_tx = seen_tx.clone();
         async move {
             let again = incoming.retry_count < 2;
@@ -324,7 +332,7 @@ async fn retry_with_zero_delay_redelivers_at_once() {
         assert_eq!(got.message_id, "job_1.1");
         assert_eq!(got.routing_key, "job");
     }
-    stop.cancel();
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,7 +347,7 @@ async fn dead_letter_lands_in_the_dead_queue() {
     };
     publisher.publish(Exchange::Work, WorkQueue::Deliveries.routing_key(), &Message::delivery(&task)).await.unwrap();
 
-    let stop = consume(vhost.url(), &topology, WorkQueue::Deliveries, 2, |_incoming: Incoming| async {
+    let consumer = consume(vhost.url(), &topology, WorkQueue::Deliveries, 2, |_incoming: Incoming| async {
         Outcome::DeadLetter { reason: "retries exhausted".to_owned() }
     });
 
@@ -354,7 +362,7 @@ async fn dead_letter_lands_in_the_dead_queue() {
         assert!(Instant::now() < deadline, "nothing in the dead-letter queue");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    stop.cancel();
+    consumer.stop().await;
     let props = &dead.delivery.properties;
     assert_eq!(props.message_id().as_ref().map(|s| s.as_str()), Some("dlv_9.10"));
     assert_eq!(text_header(&dead, argus_bus::HEADER_DEAD_REASON), "retries exhausted");
@@ -376,7 +384,7 @@ async fn a_slow_message_does_not_hold_up_the_others() {
     }
 
     let (done_tx, mut done) = mpsc::unbounded_channel::<String>();
-    let stop = consume(vhost.url(), &topology, WorkQueue::Jobs, 4, move |incoming: Incoming| {
+    let consumer = consume(vhost.url(), &topology, WorkQueue::Jobs, 4, move |incoming: Incoming| {
         let done_tx = done_tx.clone();
         async move {
             if incoming.message_id == "slow" {
@@ -391,7 +399,7 @@ async fn a_slow_message_does_not_hold_up_the_others() {
         order.push(tokio::time::timeout(WAIT, done.recv()).await.unwrap().unwrap());
     }
     assert_eq!(order.last().map(String::as_str), Some("slow"), "{order:?}");
-    stop.cancel();
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,33 +409,20 @@ async fn stopping_lets_in_flight_handlers_finish_and_ack() {
 
     let started = Arc::new(tokio::sync::Notify::new());
     let finished = Arc::new(AtomicBool::new(false));
-    let stop = CancellationToken::new();
-    let connection = argus_bus::connect(&vhost.url().into(), "consumer", WAIT).await.unwrap();
-    let run = {
-        let (started, finished, top, token) = (started.clone(), finished.clone(), topology.clone(), stop.clone());
-        async move {
-            argus_bus::run_consumer(
-                &connection,
-                &top,
-                &ConsumerConfig::new(WorkQueue::Jobs, 2),
-                move |_incoming: Incoming| {
-                    let (started, finished) = (started.clone(), finished.clone());
-                    async move {
-                        started.notify_one();
-                        tokio::time::sleep(Duration::from_millis(700)).await;
-                        finished.store(true, Ordering::SeqCst);
-                        Outcome::Ack
-                    }
-                },
-                token,
-            )
-            .await
-        }
+    let consumer = {
+        let (started, finished) = (started.clone(), finished.clone());
+        consume(vhost.url(), &topology, WorkQueue::Jobs, 2, move |_incoming: Incoming| {
+            let (started, finished) = (started.clone(), finished.clone());
+            async move {
+                started.notify_one();
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                finished.store(true, Ordering::SeqCst);
+                Outcome::Ack
+            }
+        })
     };
-    let run = tokio::spawn(run);
     tokio::time::timeout(WAIT, started.notified()).await.unwrap();
-    stop.cancel();
-    tokio::time::timeout(WAIT, run).await.unwrap().unwrap().unwrap();
+    consumer.stop().await;
     assert!(finished.load(Ordering::SeqCst), "returned before the handler finished");
 
     let (_connection, channel) = check_channel(vhost.url()).await;
@@ -439,12 +434,12 @@ async fn stopping_lets_in_flight_handlers_finish_and_ack() {
 async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
     let o = Outbox::start().await;
     let Outbox { store, tenant, .. } = &o;
-    let (mut events_rx, stop_events) = o.collect(WorkQueue::Fanout);
-    let (mut work_rx, stop_work) = o.collect(WorkQueue::Deliveries);
+    let (mut events_rx, events_consumer) = o.collect(WorkQueue::Fanout);
+    let (mut work_rx, work_consumer) = o.collect(WorkQueue::Deliveries);
 
     // Polling only once a minute: only the NOTIFY can wake the relay in time.
     let config = RelayConfig { poll_interval: Duration::from_secs(60), ..relay_config() };
-    let (relay, stop) = o.run_relay(o.vhost.url(), config);
+    let relay = o.run_relay(o.vhost.url(), config);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let events = o.enqueue_events(0..3).await;
@@ -485,17 +480,16 @@ async fn relay_publishes_committed_rows_on_notify_and_marks_them_sent() {
     let again = store.enqueue_outbox(outbox_row(&events[0])).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
 
-    stop.cancel();
-    tokio::time::timeout(WAIT, relay).await.unwrap().unwrap();
-    stop_events.cancel();
-    stop_work.cancel();
+    relay.stop().await;
+    events_consumer.stop().await;
+    work_consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_of_a_rolled_back_transaction_are_never_published() {
     let o = Outbox::start().await;
     let Outbox { store, tenant, .. } = &o;
-    let (mut rx, stop_consumer) = o.collect(WorkQueue::Fanout);
+    let (mut rx, consumer) = o.collect(WorkQueue::Fanout);
 
     let doomed = event(tenant);
     let mut conn = AsyncPgConnection::establish(o.db.url()).await.unwrap();
@@ -509,7 +503,7 @@ async fn rows_of_a_rolled_back_transaction_are_never_published() {
     assert!(rolled_back.is_err());
     let committed = o.enqueue_events(2..3).await;
 
-    let (relay, stop) = o.run_relay(o.vhost.url(), relay_config());
+    let relay = o.run_relay(o.vhost.url(), relay_config());
     assert_eq!(next(&mut rx).await.message_id, committed[0].id);
     wait_until_all_sent(store).await;
     // Give a stray publish time to arrive.
@@ -517,9 +511,8 @@ async fn rows_of_a_rolled_back_transaction_are_never_published() {
     assert!(rx.try_recv().is_err(), "a rolled-back row was published");
     assert_eq!(store.outbox_sent_at(&doomed.id).await.unwrap(), None);
 
-    stop.cancel();
-    relay.await.unwrap();
-    stop_consumer.cancel();
+    relay.stop().await;
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,7 +524,7 @@ async fn a_broker_outage_delays_outbox_rows_and_loses_none() {
 
     // The broker is "down" from the start: rows wait.
     let mut expected: HashSet<String> = o.enqueue_events(0..20).await.into_iter().map(|e| e.id).collect();
-    let (relay, stop) = o.run_relay(&proxy.url(o.vhost.url()), relay_config());
+    let relay = o.run_relay(&proxy.url(o.vhost.url()), relay_config());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(store.outbox_unsent_count().await.unwrap(), 20);
 
@@ -548,14 +541,13 @@ async fn a_broker_outage_delays_outbox_rows_and_loses_none() {
     wait_until_all_sent(store).await;
 
     // Every event reached the broker (at least once).
-    let (mut rx, stop_consumer) = o.collect(WorkQueue::Fanout);
+    let (mut rx, consumer) = o.collect(WorkQueue::Fanout);
     let mut seen = HashSet::new();
     while !expected.is_subset(&seen) {
         seen.insert(next(&mut rx).await.message_id);
     }
-    stop.cancel();
-    relay.await.unwrap();
-    stop_consumer.cancel();
+    relay.stop().await;
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -564,22 +556,21 @@ async fn a_relay_pointed_at_an_unreachable_broker_keeps_rows_for_a_reachable_one
     let store = &o.store;
     let events = o.enqueue_events(0..5).await;
 
-    let (nowhere, stop) = o.run_relay("amqp://guest:guest@127.0.0.1:1/%2f", relay_config());
+    let nowhere = o.run_relay("amqp://guest:guest@127.0.0.1:1/%2f", relay_config());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(store.outbox_unsent_count().await.unwrap(), 5);
-    stop.cancel();
-    tokio::time::timeout(WAIT, nowhere).await.unwrap().unwrap();
+    nowhere.stop().await;
 
     let batch = o.relay(o.vhost.url(), relay_config()).relay_batch().await.unwrap();
     assert_eq!((batch.claimed, batch.sent), (5, 5));
     assert_eq!(store.outbox_unsent_count().await.unwrap(), 0);
-    let (mut rx, stop_consumer) = o.collect(WorkQueue::Fanout);
+    let (mut rx, consumer) = o.collect(WorkQueue::Fanout);
     let mut seen = HashSet::new();
     for _ in 0..5 {
         seen.insert(next(&mut rx).await.message_id);
     }
     assert_eq!(seen, events.into_iter().map(|e| e.id).collect());
-    stop_consumer.cancel();
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -591,17 +582,14 @@ async fn two_relays_publish_each_row_once() {
         expected.extend(o.enqueue_events(chunk * 50..(chunk + 1) * 50).await.into_iter().map(|e| e.id));
     }
 
-    let stop = CancellationToken::new();
     let config = RelayConfig { batch_size: 10, ..relay_config() };
-    let relays: Vec<_> =
-        (0..2).map(|_| tokio::spawn(o.relay(o.vhost.url(), config.clone()).run(stop.clone()))).collect();
+    let relays: Vec<_> = (0..2).map(|_| o.run_relay(o.vhost.url(), config.clone())).collect();
     wait_until_all_sent(store).await;
-    stop.cancel();
     for relay in relays {
-        relay.await.unwrap();
+        relay.stop().await;
     }
 
-    let (mut rx, stop_consumer) = o.collect(WorkQueue::Fanout);
+    let (mut rx, consumer) = o.collect(WorkQueue::Fanout);
     let mut counts: HashMap<String, u32> = HashMap::new();
     for _ in 0..expected.len() {
         *counts.entry(next(&mut rx).await.message_id).or_default() += 1;
@@ -610,7 +598,7 @@ async fn two_relays_publish_each_row_once() {
     assert!(tokio::time::timeout(Duration::from_millis(700), rx.recv()).await.is_err(), "a row was published twice");
     assert_eq!(counts.keys().cloned().collect::<HashSet<_>>(), expected);
     assert!(counts.values().all(|n| *n == 1));
-    stop_consumer.cancel();
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -622,7 +610,7 @@ async fn a_panicking_handler_dead_letters_its_message_once_and_consuming_goes_on
     let poison_calls = Arc::new(AtomicU32::new(0));
     let (done_tx, mut done) = mpsc::unbounded_channel::<Incoming>();
     let counter = poison_calls.clone();
-    let stop = consume(vhost.url(), &topology, WorkQueue::Jobs, 1, move |incoming: Incoming| {
+    let consumer = consume(vhost.url(), &topology, WorkQueue::Jobs, 1, move |incoming: Incoming| {
         let (counter, done_tx) = (counter.clone(), done_tx.clone());
         async move {
             if incoming.message_id == "p1" {
@@ -648,7 +636,7 @@ async fn a_panicking_handler_dead_letters_its_message_once_and_consuming_goes_on
     // Once: no second copy there, and it was never handed out again.
     assert!(channel.basic_get(dead_queue.as_str().into(), BasicGetOptions::default()).await.unwrap().is_none());
     assert_eq!(poison_calls.load(Ordering::SeqCst), 1);
-    stop.cancel();
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -667,7 +655,7 @@ async fn an_unroutable_row_stays_unsent_without_holding_up_the_rest() {
     store.enqueue_outbox(stray).await.unwrap();
     let events = o.enqueue_events(0..5).await;
 
-    let (relay, stop) = o.run_relay(o.vhost.url(), RelayConfig { batch_size: 2, ..relay_config() });
+    let relay = o.run_relay(o.vhost.url(), RelayConfig { batch_size: 2, ..relay_config() });
     let deadline = Instant::now() + WAIT;
     for e in &events {
         while store.outbox_sent_at(&e.id).await.unwrap().flatten().is_none() {
@@ -677,8 +665,7 @@ async fn an_unroutable_row_stays_unsent_without_holding_up_the_rest() {
     }
     assert_eq!(store.outbox_sent_at("stray-1").await.unwrap(), Some(None));
     assert_eq!(store.outbox_unsent_count().await.unwrap(), 1);
-    stop.cancel();
-    relay.await.unwrap();
+    relay.stop().await;
 }
 
 /// Consumes `queue`, dead-lettering every message until `healed`, then
@@ -688,9 +675,9 @@ fn dead_until_healed(
     topology: &Topology,
     queue: WorkQueue,
     healed: Arc<AtomicBool>,
-) -> (mpsc::UnboundedReceiver<Incoming>, CancellationToken) {
+) -> (mpsc::UnboundedReceiver<Incoming>, Running) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let stop = consume(url, topology, queue, 4, move |incoming: Incoming| {
+    let consumer = consume(url, topology, queue, 4, move |incoming: Incoming| {
         let (tx, healed) = (tx.clone(), healed.clone());
         async move {
             if !healed.load(Ordering::SeqCst) {
@@ -700,7 +687,7 @@ fn dead_until_healed(
             Outcome::Ack
         }
     });
-    (rx, stop)
+    (rx, consumer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -728,8 +715,9 @@ async fn dead_letters_are_listed_replayed_onto_their_queues_and_purged() {
         proto::JobTask { job_id: "job_a".into(), tenant_id: "ten_a".into(), kind: "export.bulk".into(), attempt: 1 };
     publisher.publish(Exchange::Work, WorkQueue::Jobs.routing_key(), &Message::job(&job)).await.unwrap();
     let healed = Arc::new(AtomicBool::new(false));
-    let (mut deliveries, stop_d) = dead_until_healed(vhost.url(), &topology, WorkQueue::Deliveries, healed.clone());
-    let (mut jobs, stop_j) = dead_until_healed(vhost.url(), &topology, WorkQueue::Jobs, healed.clone());
+    let (mut deliveries, deliveries_consumer) =
+        dead_until_healed(vhost.url(), &topology, WorkQueue::Deliveries, healed.clone());
+    let (mut jobs, jobs_consumer) = dead_until_healed(vhost.url(), &topology, WorkQueue::Jobs, healed.clone());
 
     // All four die; listing shows them and leaves them.
     let everything = Selection::default();
@@ -783,8 +771,8 @@ async fn dead_letters_are_listed_replayed_onto_their_queues_and_purged() {
     assert!(dead_letters::list(&broker, &topology, &everything).await.unwrap().is_empty());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(deliveries.try_recv().is_err(), "nothing replayed twice");
-    stop_d.cancel();
-    stop_j.cancel();
+    deliveries_consumer.stop().await;
+    jobs_consumer.stop().await;
 
     // The queue is bounded by the topology.
     let out = std::process::Command::new("rabbitmqctl")

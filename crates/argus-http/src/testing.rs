@@ -1,6 +1,6 @@
 //! Checks every service's tests make of its binary and of its `/metrics`,
-//! and the webhook [`Receiver`] of the tests that send webhooks (feature
-//! `testing`).
+//! the processes they start ([`TestProcess`]), and the webhook
+//! [`Receiver`] of the tests that send webhooks (feature `testing`).
 
 #![allow(clippy::expect_used)]
 
@@ -73,22 +73,63 @@ pub async fn poll<T>(within: std::time::Duration, mut look: impl FnMut() -> T, e
     }
 }
 
-/// Sends SIGTERM to the binary under test, as Kubernetes stops a pod.
-pub fn sigterm(child: &std::process::Child) {
-    let sent = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(sent.expect("kill runs").success(), "SIGTERM sent");
+/// A process a test started (a binary under test, a browser's driver):
+/// killed and reaped when dropped, so a test that fails leaves none
+/// running.
+pub struct TestProcess(std::process::Child);
+
+impl TestProcess {
+    pub fn spawn(command: &mut std::process::Command) -> std::io::Result<Self> {
+        command.spawn().map(Self)
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Its standard output, once, when the command piped it.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.0.stdout.take()
+    }
+
+    /// Sends SIGTERM, as Kubernetes stops a pod.
+    pub fn sigterm(&self) {
+        let sent = std::process::Command::new("kill").args(["-TERM", &self.id().to_string()]).status();
+        assert!(sent.expect("kill runs").success(), "SIGTERM sent");
+    }
+
+    /// How it exited, waiting at most `within` (after a
+    /// [`TestProcess::sigterm`]); fails the test beyond.
+    pub async fn wait_for_exit(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let until = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("the child's status") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < until, "did not exit within {within:?} of SIGTERM");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL, which leaves it no chance to finish anything, and waits
+    /// until it is gone.
+    pub fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL sent");
+        self.0.wait().expect("the killed child reaped");
+    }
+
+    /// Its peak resident set (`VmHWM`), in KiB, while it runs.
+    pub fn peak_resident_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.id())).expect("the process's status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("a VmHWM line");
+        line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmHWM in kB")
+    }
 }
 
-/// How `child` exited, waiting for it at most `within` (after a
-/// [`sigterm`]); fails the test beyond.
-pub async fn wait_for_exit(child: &mut std::process::Child, within: std::time::Duration) -> std::process::ExitStatus {
-    let until = std::time::Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("the child's status") {
-            return status;
-        }
-        assert!(std::time::Instant::now() < until, "did not exit within {within:?} of SIGTERM");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+impl Drop for TestProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

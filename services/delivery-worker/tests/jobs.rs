@@ -15,23 +15,16 @@ use std::time::{Duration, Instant};
 use api_service::config::{Environment, JobsApiConfig};
 use api_service::{ApiConfig, Application as Api};
 use argus_bus::testing::TestVhost;
+use argus_http::testing::TestProcess;
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
 use argus_types::TenantId;
-use delivery_worker::{JobsConfig, Worker, WorkerConfig, parse_schedule};
+use delivery_worker::{JobsConfig, WorkerConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Hanging, ISSUER, Received, Receiver, emit, spawn_auth, worker_command};
+use support::{Hanging, ISSUER, Receiver, emit, spawn_auth, start_worker, verify, worker_command};
 
 const PEPPER: &str = "jobs-test-pepper";
-
-fn verify(secret: &str, r: &Received) -> Value {
-    standardwebhooks::Webhook::new(secret)
-        .unwrap()
-        .verify(&r.body, &r.headers)
-        .unwrap_or_else(|e| panic!("signature does not verify: {e:?}"));
-    serde_json::from_slice(&r.body).unwrap()
-}
 
 struct Stack {
     db: TestDatabase,
@@ -94,19 +87,10 @@ impl Stack {
 
     fn worker_config(&self, jobs: JobsConfig) -> WorkerConfig {
         WorkerConfig {
-            admin_addr: "127.0.0.1:0".into(),
-            store: StoreConfig { database_url: self.db.url().to_owned(), max_connections: 8 },
-            amqp_url: self.vhost.url().to_owned(),
-            amqp_ca_file: None,
-            bus_prefix: "argus".into(),
-            secret_pepper: PEPPER.into(),
-            retry_schedule: parse_schedule("0.2,0.2").unwrap(),
-            allow_private: true,
-            request_timeout: Duration::from_secs(5),
             concurrency: 4,
-            per_webhook_in_flight: 8,
             per_tenant_in_flight: 4,
             jobs,
+            ..support::worker_config(self.db.url(), self.vhost.url(), PEPPER)
         }
     }
 
@@ -129,20 +113,18 @@ impl Stack {
     ) -> (argus_bus::CancellationToken, String) {
         let mut config = self.worker_config(jobs);
         adjust(&mut config);
-        let worker = Worker::build(config).unwrap();
-        let (token, admin) = (worker.shutdown_token(), format!("http://127.0.0.1:{}", worker.admin_port()));
-        tokio::spawn(worker.run_until_stopped());
-        (token, admin)
+        start_worker(config)
     }
 
     /// The real worker binary against this stack.
-    fn worker_binary(&self, import_batch: usize) -> std::process::Child {
-        worker_command(self.db.url(), self.vhost.url(), PEPPER)
-            .env("ARGUS_JOBS_LEASE_SECONDS", "1")
-            .env("ARGUS_JOBS_CHECKPOINT_MS", "50")
-            .env("ARGUS_JOBS_IMPORT_BATCH", import_batch.to_string())
-            .spawn()
-            .unwrap()
+    fn worker_binary(&self, import_batch: usize) -> TestProcess {
+        TestProcess::spawn(
+            worker_command(self.db.url(), self.vhost.url(), PEPPER)
+                .env("ARGUS_JOBS_LEASE_SECONDS", "1")
+                .env("ARGUS_JOBS_CHECKPOINT_MS", "50")
+                .env("ARGUS_JOBS_IMPORT_BATCH", import_batch.to_string()),
+        )
+        .unwrap()
     }
 
     async fn token(&self, tenant: &TenantId, client_id: &str, scopes: &[&str]) -> String {
@@ -748,13 +730,12 @@ async fn a_killed_worker_finishes_the_job_once_without_duplicates() {
     let id = job["id"].as_str().unwrap().to_owned();
     let secret = job["callback_secret"].as_str().unwrap().to_owned();
     stack.wait_progress(&caller, &id, 0.2, Duration::from_secs(60)).await;
-    worker.kill().unwrap(); // SIGKILL
-    worker.wait().unwrap();
+    worker.kill(); // SIGKILL
     let (partial, _) = stack.graph_size(&caller.tenant).await;
     assert!(partial > 0 && partial <= 3000);
     assert_eq!(stack.job(&caller, &id).await["status"], "running", "a dead worker finishes nothing");
 
-    let mut worker = stack.worker_binary(20);
+    let _worker = stack.worker_binary(20);
     let done = stack.wait_status(&caller, &id, "succeeded").await;
     assert_eq!(done["progress"], 1.0);
     assert_eq!(stack.graph_size(&caller.tenant).await, (3000, 2999), "every row exactly once");
@@ -776,34 +757,29 @@ async fn a_killed_worker_finishes_the_job_once_without_duplicates() {
     let body = verify(&secret, &got[0]);
     assert_eq!(body["type"], "job.succeeded");
     assert_eq!(body["data"]["id"], id.as_str());
-    worker.kill().unwrap();
-    worker.wait().unwrap();
 }
 
 #[tokio::test]
 async fn sigterm_hands_a_running_job_back_and_another_worker_finishes_it() {
     let stack = Stack::start().await;
     let caller = stack.tenant().await;
-    let worker = stack.worker_binary(20);
+    let mut worker = stack.worker_binary(20);
     let job = stack.enqueue(&caller, json!({"kind": "import.bulk", "input": {"ndjson": people(3000)}})).await;
     let id = job["id"].as_str().unwrap().to_owned();
     stack.wait_progress(&caller, &id, 0.1, Duration::from_secs(60)).await;
-    argus_http::testing::sigterm(&worker);
-    let mut worker = worker;
-    argus_http::testing::wait_for_exit(&mut worker, Duration::from_secs(20)).await;
+    worker.sigterm();
+    worker.wait_for_exit(Duration::from_secs(20)).await;
     let back = stack.job(&caller, &id).await;
     assert_eq!(back["status"], "queued", "handed back, not left running: {back}");
     assert!(back["progress"].as_f64().unwrap() > 0.0);
     let (partial, _) = stack.graph_size(&caller.tenant).await;
     assert!(partial < 3000, "stopped before the end ({partial})");
 
-    let mut worker = stack.worker_binary(500);
+    let _worker = stack.worker_binary(500);
     stack.wait_status(&caller, &id, "succeeded").await;
     assert_eq!(stack.graph_size(&caller.tenant).await, (3000, 2999));
     let record = stack.store.get_job(&caller.tenant, &id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.attempts, 2);
-    worker.kill().unwrap();
-    worker.wait().unwrap();
 }
 
 #[tokio::test]

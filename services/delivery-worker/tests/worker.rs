@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use argus_bus::testing::{BrokerProxy, TestVhost};
-use argus_http::testing::Scrape;
+use argus_http::testing::{Scrape, TestProcess};
 use argus_store::testing::TestDatabase;
-use argus_store::{PageRequest, Store, StoreConfig};
+use argus_store::{PageRequest, Store};
 use argus_types::{EventId, TenantId};
-use delivery_worker::{Worker, WorkerConfig, parse_schedule};
+use delivery_worker::{WorkerConfig, parse_schedule};
 use serde_json::{Value, json};
-use support::{Hanging, Received, Receiver, Timed, spawn_auth, worker_command};
+use support::{Hanging, Receiver, Timed, spawn_auth, start_worker, verify, worker_command};
 
 const PEPPER: &str = "worker-test-pepper";
 const DELIVERIES: &str = "argus_deliveries_total";
@@ -32,19 +32,9 @@ struct Stack {
 
 fn worker_config(db: &str, amqp: &str, schedule: &str, allow_private: bool) -> WorkerConfig {
     WorkerConfig {
-        admin_addr: "127.0.0.1:0".into(),
-        store: StoreConfig { database_url: db.to_owned(), max_connections: 8 },
-        amqp_url: amqp.to_owned(),
-        amqp_ca_file: None,
-        bus_prefix: "argus".into(),
-        secret_pepper: PEPPER.into(),
         retry_schedule: parse_schedule(schedule).unwrap(),
         allow_private,
-        request_timeout: Duration::from_secs(5),
-        concurrency: 16,
-        per_webhook_in_flight: 8,
-        per_tenant_in_flight: 16,
-        jobs: Default::default(),
+        ..support::worker_config(db, amqp, PEPPER)
     }
 }
 
@@ -75,10 +65,7 @@ impl Stack {
     ) -> (argus_bus::CancellationToken, String) {
         let mut config = worker_config(self.db.url(), self.vhost.url(), schedule, true);
         adjust(&mut config);
-        let worker = Worker::build(config).unwrap();
-        let (token, admin) = (worker.shutdown_token(), format!("http://127.0.0.1:{}", worker.admin_port()));
-        tokio::spawn(worker.run_until_stopped());
-        (token, admin)
+        start_worker(config)
     }
 
     /// The worker's metrics at `admin`.
@@ -89,8 +76,9 @@ impl Stack {
     }
 
     /// The real worker binary against this stack, 4 deliveries at a time.
-    fn worker_binary(&self) -> std::process::Child {
-        worker_command(self.db.url(), self.vhost.url(), PEPPER).env("ARGUS_WORKER_CONCURRENCY", "4").spawn().unwrap()
+    fn worker_binary(&self) -> TestProcess {
+        TestProcess::spawn(worker_command(self.db.url(), self.vhost.url(), PEPPER).env("ARGUS_WORKER_CONCURRENCY", "4"))
+            .unwrap()
     }
 
     async fn token(&self, tenant: &TenantId, scopes: &[&str]) -> String {
@@ -178,11 +166,6 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-fn verify(secret: &str, r: &Received) {
-    let wh = standardwebhooks::Webhook::new(secret).unwrap();
-    wh.verify(&r.body, &r.headers).unwrap_or_else(|e| panic!("signature does not verify: {e:?}"));
 }
 
 #[tokio::test]
@@ -666,9 +649,7 @@ async fn webhook_routes_validate_and_isolate_tenants() {
 #[tokio::test]
 async fn the_worker_refuses_to_send_to_private_addresses_unless_allowed() {
     let stack = Stack::start().await;
-    let strict = Worker::build(worker_config(stack.db.url(), stack.vhost.url(), "0.2", false)).unwrap();
-    let stop = strict.shutdown_token();
-    tokio::spawn(strict.run_until_stopped());
+    let (stop, _) = start_worker(worker_config(stack.db.url(), stack.vhost.url(), "0.2", false));
     let (tenant, token) = stack.tenant().await;
     let receiver = Receiver::start(vec![], Duration::ZERO).await;
     // Registered while private addresses were allowed (e.g. a since-tightened
@@ -719,9 +700,7 @@ async fn an_address_that_never_answers_is_given_up_at_the_connect_timeout() {
 async fn a_broker_outage_delays_events_and_loses_none() {
     let stack = Stack::start().await;
     let proxy = BrokerProxy::start("127.0.0.1:5672".parse().unwrap()).await;
-    let worker = Worker::build(worker_config(stack.db.url(), &proxy.url(stack.vhost.url()), "0.2", true)).unwrap();
-    let stop = worker.shutdown_token();
-    tokio::spawn(worker.run_until_stopped());
+    let (stop, _) = start_worker(worker_config(stack.db.url(), &proxy.url(stack.vhost.url()), "0.2", true));
     let (tenant, token) = stack.tenant().await;
     let receiver = Receiver::start(vec![], Duration::ZERO).await;
     stack.webhook(&token, &receiver.url, &["incident.created"]).await;
@@ -752,8 +731,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_keep_their_webhook_id() {
     let spawn = || stack.worker_binary();
     let mut first = spawn();
     receiver.wait_for(3, Duration::from_secs(20)).await;
-    first.kill().unwrap(); // SIGKILL, mid-batch: deliveries in flight are never acked
-    first.wait().unwrap();
+    first.kill(); // SIGKILL, mid-batch: deliveries in flight are never acked
     let before_restart = receiver.received().len();
     assert!(before_restart < 30, "killed before the batch finished");
 
@@ -770,8 +748,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_keep_their_webhook_id() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     for e in &expected {
         let copies = by_id.get(e).unwrap_or_else(|| panic!("event {e} never delivered"));
         assert!(copies.windows(2).all(|w| w[0] == w[1]), "duplicates of {e} carry the same body");
@@ -788,8 +765,8 @@ async fn sigterm_finishes_in_flight_deliveries_and_loses_nothing() {
     let spawn = || stack.worker_binary();
     let mut first = spawn();
     receiver.wait_for(2, Duration::from_secs(20)).await;
-    argus_http::testing::sigterm(&first);
-    let status = argus_http::testing::wait_for_exit(&mut first, Duration::from_secs(15)).await;
+    first.sigterm();
+    let status = first.wait_for_exit(Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status}");
     // What it had sent, it finished: every receipt so far is recorded.
     let received: Vec<String> = receiver.received().iter().map(|r| r.header("webhook-id")).collect();
@@ -802,8 +779,7 @@ async fn sigterm_finishes_in_flight_deliveries_and_loses_nothing() {
 
     let mut second = spawn();
     let got = receiver.wait_for(12, Duration::from_secs(30)).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     for e in &expected {
         assert!(got.iter().any(|r| &r.header("webhook-id") == e), "{e} lost across the restart");
     }

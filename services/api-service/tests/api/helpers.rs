@@ -4,7 +4,7 @@ use std::path::Path;
 
 use api_service::config::Environment;
 use api_service::{ApiConfig, Application};
-use argus_http::testing::{Received, Receiver};
+use argus_http::testing::{Received, Receiver, TestProcess};
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
 use argus_types::TenantId;
@@ -325,28 +325,29 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
 /// The real api-service binary against a stack's database and JWKS, on a
 /// port of its choosing; killed on drop.
 pub struct ApiBinary {
-    child: std::process::Child,
+    pub process: TestProcess,
     pub base: String,
 }
 
 impl ApiBinary {
     pub fn spawn(stack: &Stack, extra_env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_api-service"))
-            .env("ARGUS_DATABASE_URL", stack.db.url())
-            .env("ARGUS_ISSUER", ISSUER)
-            .env("ARGUS_JWKS_URL", stack.jwks_url())
-            .env("ARGUS_API_ADDR", "127.0.0.1:0")
-            .env("ARGUS_API_ADMIN_ADDR", "127.0.0.1:0")
-            .env("ARGUS_LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .envs(extra_env.iter().copied())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut process = TestProcess::spawn(
+            std::process::Command::new(env!("CARGO_BIN_EXE_api-service"))
+                .env("ARGUS_DATABASE_URL", stack.db.url())
+                .env("ARGUS_ISSUER", ISSUER)
+                .env("ARGUS_JWKS_URL", stack.jwks_url())
+                .env("ARGUS_API_ADDR", "127.0.0.1:0")
+                .env("ARGUS_API_ADMIN_ADDR", "127.0.0.1:0")
+                .env("ARGUS_LOG_FORMAT", "json")
+                .env("RUST_LOG", "info")
+                .envs(extra_env.iter().copied())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null()),
+        )
+        .unwrap();
         // The port is in the start-up log line.
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut lines = std::io::BufReader::new(process.take_stdout().unwrap()).lines();
         let port = loop {
             let line = lines.next().expect("api-service exited before listening").unwrap();
             if let Ok(log) = serde_json::from_str::<Value>(&line)
@@ -357,17 +358,6 @@ impl ApiBinary {
         };
         // Keep draining the log so the binary never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, base: format!("http://127.0.0.1:{port}") }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for ApiBinary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Self { process, base: format!("http://127.0.0.1:{port}") }
     }
 }

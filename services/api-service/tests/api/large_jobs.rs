@@ -4,10 +4,11 @@
 //! memory (`VmHWM`) can be read from `/proc` and held against its pod's
 //! limit in deploy/k8s/base.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use argus_bus::testing::TestVhost;
+use argus_http::testing::TestProcess;
 use argus_types::TenantId;
 use serde_json::{Value, json};
 
@@ -19,49 +20,31 @@ const MAX_BODY: usize = 64 << 20;
 const API_LIMIT_KIB: u64 = 256 * 1024;
 const WORKER_LIMIT_KIB: u64 = 768 * 1024;
 
-/// Peak resident memory of process `pid`, in KiB.
-fn peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// The delivery worker binary beside the api-service's, against `db` and
 /// `amqp`; killed on drop. A workspace test run (`just test`) builds it;
 /// it is built here only when missing (`-p api-service` alone), never
 /// rebuilt under the worker's own tests, which run it at the same time.
-struct WorkerBinary(Child);
-
-impl WorkerBinary {
-    fn spawn(db: &str, amqp: &str) -> Self {
-        let dir = std::path::Path::new(env!("CARGO_BIN_EXE_api-service")).parent().unwrap();
-        let binary = dir.join("delivery-worker");
-        if !binary.exists() {
-            let built = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "delivery-worker", "--bin", "delivery-worker"])
-                .status()
-                .unwrap();
-            assert!(built.success(), "building the worker failed");
-        }
-        let child = Command::new(binary)
+fn worker_binary(db: &str, amqp: &str) -> TestProcess {
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_api-service")).parent().unwrap();
+    let binary = dir.join("delivery-worker");
+    if !binary.exists() {
+        let built = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "delivery-worker", "--bin", "delivery-worker"])
+            .status()
+            .unwrap();
+        assert!(built.success(), "building the worker failed");
+    }
+    TestProcess::spawn(
+        Command::new(binary)
             .env("ARGUS_DATABASE_URL", db)
             .env("ARGUS_AMQP_URL", amqp)
             .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
             .env("ARGUS_JOBS_CONCURRENCY", "3")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self(child)
-    }
-}
-
-impl Drop for WorkerBinary {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+            .stderr(Stdio::null()),
+    )
+    .unwrap()
 }
 
 /// A `POST /v1/jobs` body just under `max`: ~1 KiB entity lines.
@@ -87,7 +70,7 @@ async fn three_maximum_size_imports_stay_within_the_pods_memory() {
     let stack = Stack::start().await;
     let vhost = TestVhost::create().await;
     let api = ApiBinary::spawn(&stack, &[]);
-    let worker = WorkerBinary::spawn(stack.db.url(), vhost.url());
+    let worker = worker_binary(stack.db.url(), vhost.url());
     let (body, lines) = import_body(MAX_BODY);
     let body = actix_web::web::Bytes::from(body);
 
@@ -137,7 +120,7 @@ async fn three_maximum_size_imports_stay_within_the_pods_memory() {
         assert_eq!(graph.nodes.len(), lines, "every row imported");
     }
 
-    let (api_peak, worker_peak) = (peak_kib(api.pid()), peak_kib(worker.0.id()));
+    let (api_peak, worker_peak) = (api.process.peak_resident_kib(), worker.peak_resident_kib());
     eprintln!("peak resident memory: api-service {api_peak} KiB, delivery-worker {worker_peak} KiB");
     assert!(api_peak < API_LIMIT_KIB, "api-service peaked at {api_peak} KiB");
     assert!(worker_peak < WORKER_LIMIT_KIB, "delivery-worker peaked at {worker_peak} KiB");

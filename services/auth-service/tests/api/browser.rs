@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
+use argus_http::testing::TestProcess;
 use fantoccini::{ClientBuilder, Locator};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -17,19 +18,20 @@ use crate::oauth::pkce_pair;
 
 /// chromedriver on a free port, killed when dropped.
 struct ChromeDriver {
-    child: std::process::Child,
+    _process: TestProcess,
     url: String,
 }
 
 impl ChromeDriver {
     async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is installed (Debian packages chromium and chromium-driver)");
+        let process = TestProcess::spawn(
+            std::process::Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("chromedriver is installed (Debian packages chromium and chromium-driver)");
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
@@ -37,14 +39,7 @@ impl ChromeDriver {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { child, url }
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Self { _process: process, url }
     }
 }
 

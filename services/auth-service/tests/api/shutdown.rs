@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use argus_http::testing::TestProcess;
 use serde_json::json;
 
 use crate::helpers::{TestApp, auth_binary};
@@ -16,13 +17,14 @@ async fn sigterm_drains_and_exits_cleanly_under_load() {
     let (client_id, secret) = app.register(&admin, crate::helpers::confidential_app()).await;
     let secret = secret.unwrap();
     let (mut command, base) = auth_binary(app.database_url());
-    let mut child = command
-        .env("ARGUS_SHUTDOWN_DRAIN_SECONDS", "1")
-        .env("ARGUS_TOKEN_RATE_PER_CLIENT", "100000")
-        .env("ARGUS_TOKEN_RATE_PER_IP", "100000")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let mut child = TestProcess::spawn(
+        command
+            .env("ARGUS_SHUTDOWN_DRAIN_SECONDS", "1")
+            .env("ARGUS_TOKEN_RATE_PER_CLIENT", "100000")
+            .env("ARGUS_TOKEN_RATE_PER_IP", "100000")
+            .env("RUST_LOG", "warn"),
+    )
+    .unwrap();
     let http = reqwest::Client::new();
     let started = Instant::now();
     while http.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
@@ -60,7 +62,7 @@ async fn sigterm_drains_and_exits_cleanly_under_load() {
         });
     }
     tokio::time::sleep_until(stop_at.into()).await;
-    argus_http::testing::sigterm(&child);
+    child.sigterm();
 
     // During the drain delay the service still answers, but is not ready.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -68,7 +70,7 @@ async fn sigterm_drains_and_exits_cleanly_under_load() {
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.json::<serde_json::Value>().await.unwrap(), json!({"status": "draining"}));
 
-    let exit = argus_http::testing::wait_for_exit(&mut child, Duration::from_secs(15)).await;
+    let exit = child.wait_for_exit(Duration::from_secs(15)).await;
     assert!(exit.success(), "exit status {exit}");
     let (mut ok, mut server_errors) = (0, Vec::new());
     while let Some(r) = load.join_next().await {

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use argus_http::testing::TestProcess;
 use serde_json::json;
 
 use crate::helpers::{TestApp, auth_binary, hidden_field};
@@ -17,22 +18,6 @@ fn pod_memory_limit_kib() -> u64 {
     let value = line.trim().trim_start_matches("memory:").trim().trim_matches('"');
     let mib: u64 = value.strip_suffix("Mi").expect("the limit is in Mi").parse().unwrap();
     mib * 1024
-}
-
-/// The process's peak resident set (`VmHWM`), in KiB.
-fn peak_resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]
@@ -51,15 +36,14 @@ async fn a_sign_in_flood_stays_under_the_pod_memory_limit() {
         )
         .await;
     let (mut command, base) = auth_binary(app.database_url());
-    let child = Killed(
+    let child = TestProcess::spawn(
         command
             // A flood from many addresses: the per-address limit does not
             // save the service here.
             .env("ARGUS_SIGN_IN_RATE_PER_IP", "1000000")
-            .env("RUST_LOG", "error")
-            .spawn()
-            .unwrap(),
-    );
+            .env("RUST_LOG", "error"),
+    )
+    .unwrap();
     let browser = app.browserless();
     let started = Instant::now();
     while browser.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
@@ -83,7 +67,7 @@ async fn a_sign_in_flood_stays_under_the_pod_memory_limit() {
     let html = page.text().await.unwrap();
     let (csrf, request) = (hidden_field(&html, "csrf"), hidden_field(&html, "request"));
     let poster = reqwest::Client::new();
-    let baseline = peak_resident_kib(child.0.id());
+    let baseline = child.peak_resident_kib();
 
     // 160 wrong sign-ins, 40 at a time, each for a random email (so no
     // lock-out spares a check).
@@ -107,7 +91,7 @@ async fn a_sign_in_flood_stays_under_the_pod_memory_limit() {
     assert_eq!(checked + busy, 160, "only 401s, and 503s with Retry-After: {answers:?}");
     assert!(checked >= 4, "the pool checked passwords: {answers:?}");
 
-    let (peak, limit) = (peak_resident_kib(child.0.id()), pod_memory_limit_kib());
+    let (peak, limit) = (child.peak_resident_kib(), pod_memory_limit_kib());
     assert!(
         peak < limit * 3 / 4,
         "peak resident {} MiB (at rest {} MiB) against the pod's limit of {} MiB",

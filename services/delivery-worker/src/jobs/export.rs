@@ -4,10 +4,12 @@
 //! holds about one chunk of it at a time, and bounded by
 //! `ARGUS_JOB_MAX_ROWS`.
 
+use std::str::FromStr;
+
 use argus_domain::jobs::export::{EXPORT_TYPES, ExportInput};
-use argus_store::PageRequest;
 use argus_store::domain::{CaseFilter, EntityFilter, IncidentFilter};
 use argus_store::jobs::RESULT_CHUNK_BYTES;
+use argus_store::{Page, PageRequest, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -40,6 +42,29 @@ impl Writer<'_> {
         line(&mut self.pending, kind, record)
     }
 
+    /// Writes every record `list` pages through, from the first page on, as
+    /// lines of `kind`; `progress` is the share of the export done before.
+    async fn all_pages<C: FromStr, T: Serialize, F: Future<Output = Result<Page<T>, StoreError>>>(
+        &mut self,
+        kind: &str,
+        progress: f64,
+        list: impl Fn(PageRequest<C>) -> F,
+    ) -> Result<(), RunError> {
+        let mut after = None;
+        loop {
+            let page = list(PageRequest { after, limit: PAGE }).await?;
+            for record in &page.items {
+                self.line(kind, record)?;
+            }
+            self.flush(false).await?;
+            self.run.control.check(progress)?;
+            match page.next_cursor {
+                Some(cursor) => after = cursor.parse().ok(),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Stores what is pending once it makes a chunk, or at the end.
     async fn flush(&mut self, last: bool) -> Result<(), RunError> {
         let full = self.pending.len() >= RESULT_CHUNK_BYTES;
@@ -70,11 +95,6 @@ fn line<T: Serialize>(out: &mut Vec<u8>, kind: &str, record: &T) -> Result<(), R
     Ok(())
 }
 
-/// The page after `cursor` (the last id of the page before).
-fn page_after<T: std::str::FromStr>(cursor: Option<String>) -> PageRequest<T> {
-    PageRequest { after: cursor.and_then(|c| c.parse().ok()), limit: PAGE }
-}
-
 pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, RunError> {
     let input: ExportInput =
         serde_json::from_value(run.job.input.clone()).map_err(|e| RunError::invalid(format!("input: {e}")))?;
@@ -85,52 +105,35 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
     let mut out =
         Writer { runner, run, pending: Vec::with_capacity(RESULT_CHUNK_BYTES + (64 << 10)), seq: 0, bytes: 0, rows: 0 };
     for (done, kind) in types.iter().enumerate() {
-        let mut cursor: Option<String> = None;
-        loop {
-            let next = match *kind {
-                "incidents" => {
-                    let filter = IncidentFilter {
-                        status: filters.incident_status,
-                        severity: filters.incident_severity,
-                        created_after: input.created_after,
-                        created_before: input.created_before,
-                    };
-                    let page = store.list_incidents(tenant, &filter, &page_after(cursor)).await?;
-                    for r in &page.items {
-                        out.line("incident", r)?;
-                    }
-                    page.next_cursor
-                }
-                "cases" => {
-                    let filter = CaseFilter { status: filters.case_status, assignee: None };
-                    let page = store.list_cases(tenant, &filter, &page_after(cursor)).await?;
-                    for r in &page.items {
-                        out.line("case", r)?;
-                    }
-                    page.next_cursor
-                }
-                "entities" => {
-                    let filter = EntityFilter { kind: filters.entity_kind, name_contains: None };
-                    let page = store.list_entities(tenant, &filter, &page_after(cursor)).await?;
-                    for r in &page.items {
-                        out.line("entity", r)?;
-                    }
-                    page.next_cursor
-                }
-                _ => {
-                    let kind = input.relationship_kind.as_deref();
-                    let page = store.list_relationships(tenant, kind, &page_after(cursor)).await?;
-                    for r in &page.items {
-                        out.line("relationship", r)?;
-                    }
-                    page.next_cursor
-                }
-            };
-            out.flush(false).await?;
-            run.control.check(done as f64 / types.len() as f64)?;
-            match next {
-                Some(c) => cursor = Some(c),
-                None => break,
+        let progress = done as f64 / types.len() as f64;
+        match *kind {
+            "incidents" => {
+                let filter = &IncidentFilter {
+                    status: filters.incident_status,
+                    severity: filters.incident_severity,
+                    created_after: input.created_after,
+                    created_before: input.created_before,
+                };
+                let list =
+                    |page| async move { store.list_incidents(tenant, filter, &page).await };
+                out.all_pages("incident", progress, list).await?;
+            }
+            "cases" => {
+                let filter = &CaseFilter { status: filters.case_status, assignee: None };
+                let list =
+                    |page| async move { store.list_cases(tenant, filter, &page).await };
+                out.all_pages("case", progress, list).await?;
+            }
+            "entities" => {
+                let filter = &EntityFilter { kind: filters.entity_kind, name_contains: None };
+                let list =
+                    |page| async move { store.list_entities(tenant, filter, &page).await };
+                out.all_pages("entity", progress, list).await?;
+            }
+            _ => {
+                let kind = input.relationship_kind.as_deref();
+                let list = |page| async move { store.list_relationships(tenant, kind, &page).await };
+                out.all_pages("relationship", progress, list).await?;
             }
         }
     }

@@ -1,16 +1,19 @@
-//! What the worker's integration tests share: local receivers for webhooks
-//! and job callbacks (argus-http's that answers, one that records when each
-//! request came, and one that never answers), and events written as a
-//! domain write writes them.
+//! What the worker's integration tests share: the worker (its config, run
+//! in process or as the binary), local receivers for webhooks and job
+//! callbacks (argus-http's that answers, one that records when each
+//! request came, and one that never answers), their signature check, and
+//! events written as a domain write writes them.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use argus_bus::CancellationToken;
 use argus_domain::DomainEvent;
-use argus_store::Store;
+use argus_store::{Store, StoreConfig};
 use argus_types::{EventId, TenantId};
+use delivery_worker::{JobsConfig, Worker, WorkerConfig, parse_schedule};
 use serde_json::Value;
 
 pub use argus_http::testing::{Received, Receiver};
@@ -47,6 +50,16 @@ pub async fn emit(store: &Store, tenant: &TenantId, event_type: &str, data: Valu
     let event = DomainEvent::new(tenant, event_type.parse().unwrap(), data);
     store.emit_event(&event).await.unwrap();
     event.id
+}
+
+/// The body of `r`, once its signature verifies with `secret` (checked with
+/// the `standardwebhooks` crate, independent of the signing code).
+pub fn verify(secret: &str, r: &Received) -> Value {
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(&r.body, &r.headers)
+        .unwrap_or_else(|e| panic!("signature does not verify: {e:?}"));
+    serde_json::from_slice(&r.body).unwrap()
 }
 
 /// An endpoint that accepts every connection, reads the request and never
@@ -186,6 +199,35 @@ impl Timed {
     pub fn most_open(&self) -> usize {
         self.seen.lock().unwrap().most_open
     }
+}
+
+/// A worker against one database and vhost, with fast retries and private
+/// webhook addresses allowed; callers adjust it and [`start_worker`] it.
+pub fn worker_config(database_url: &str, amqp_url: &str, pepper: &str) -> WorkerConfig {
+    WorkerConfig {
+        admin_addr: "127.0.0.1:0".into(),
+        store: StoreConfig { database_url: database_url.to_owned(), max_connections: 8 },
+        amqp_url: amqp_url.to_owned(),
+        amqp_ca_file: None,
+        bus_prefix: "argus".into(),
+        secret_pepper: pepper.into(),
+        retry_schedule: parse_schedule("0.2,0.2").unwrap(),
+        allow_private: true,
+        request_timeout: Duration::from_secs(5),
+        concurrency: 16,
+        per_webhook_in_flight: 8,
+        per_tenant_in_flight: 16,
+        jobs: JobsConfig::default(),
+    }
+}
+
+/// Starts a worker in this process: the token that stops it, and the base
+/// URL of its admin address.
+pub fn start_worker(config: WorkerConfig) -> (CancellationToken, String) {
+    let worker = Worker::build(config).unwrap();
+    let (token, admin) = (worker.shutdown_token(), format!("http://127.0.0.1:{}", worker.admin_port()));
+    tokio::spawn(worker.run_until_stopped());
+    (token, admin)
 }
 
 /// The real worker binary against one database and vhost, quiet, with fast
