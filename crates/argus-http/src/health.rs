@@ -59,7 +59,10 @@ pub async fn healthz() -> HttpResponse {
     get,
     path = "/readyz",
     tag = "Operations",
-    responses((status = 200, description = "Ready"), (status = 503, description = "Not ready"))
+    responses(
+        (status = 200, description = "Ready"),
+        (status = 503, description = "Not ready", content_type = "application/json"),
+    )
 )]
 pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     if readiness.draining.load(Ordering::SeqCst) {

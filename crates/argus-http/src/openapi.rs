@@ -1,10 +1,13 @@
-//! Serving a service's OpenAPI document, the same way on every service.
+//! Serving a service's OpenAPI document, the same way on every service,
+//! and the parts of it every service shares: the bearer scheme and the
+//! problem+json error responses.
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
-use utoipa::Modify;
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi, Ref, RefOr};
+use utoipa::{IntoParams, IntoResponses, Modify, PartialSchema, ToSchema};
 
 /// Adds the `bearer` (JWT) security scheme the routes refer to.
 pub struct BearerAuth;
@@ -17,6 +20,104 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
+}
+
+/// An RFC 9457 problem document, the body of every REST error (`application/problem+json`).
+// Only the document's description: `argus_types::ProblemKind` writes them.
+#[derive(ToSchema)]
+pub struct Problem {
+    /// `https://knogin.com/api/problems/<slug>`, stable per kind of error.
+    #[schema(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    /// The HTTP status, again.
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Makes every error response (4xx, 5xx) that declares no content of its
+/// own a [`Problem`] in `application/problem+json`, so a route's
+/// `responses` name only the status and what it means there. A route whose
+/// error is something else (an RFC 6749 error, an HTML page) says so with
+/// its `content_type`.
+pub struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.insert(Problem::name().into_owned(), Problem::schema());
+        let problem = ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build();
+        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
+            let methods = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            methods.into_iter().flatten()
+        });
+        for operation in operations {
+            for (status, response) in &mut operation.responses.responses {
+                if let RefOr::T(response) = response
+                    && (status.starts_with('4') || status.starts_with('5'))
+                    && response.content.is_empty()
+                {
+                    response.content.insert(PROBLEM_JSON.to_owned(), problem.clone().into());
+                }
+            }
+        }
+    }
+}
+
+/// The `X-Tenant-ID` header of a route that takes it
+/// (`argus_authn::TenantScoped`, the GraphQL transport).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct TenantHeader {
+    /// The caller's tenant; must equal the token's `tid`
+    #[param(rename = "X-Tenant-ID")]
+    pub tenant: String,
+}
+
+/// The errors of a route that takes any valid bearer token
+/// (`argus_authn::Principal`).
+#[derive(IntoResponses)]
+pub enum BearerErrors {
+    /// Missing or invalid bearer token
+    #[response(status = 401)]
+    Unauthenticated,
+}
+
+/// The errors of a route that takes a bearer token with its scope
+/// (`argus_authn::Scoped`). A route that names one of these statuses
+/// after this type in its `responses` says what it means there instead.
+#[derive(IntoResponses)]
+pub enum ScopedErrors {
+    /// Missing or invalid bearer token
+    #[response(status = 401)]
+    Unauthenticated,
+    /// The token lacks the route's scope
+    #[response(status = 403)]
+    Forbidden,
+}
+
+/// The errors of a route that takes a bearer token with its scope and
+/// `X-Tenant-ID` (`argus_authn::TenantScoped`).
+#[derive(IntoResponses)]
+pub enum TenantScopedErrors {
+    /// Missing or invalid bearer token
+    #[response(status = 401)]
+    Unauthenticated,
+    /// The token lacks the route's scope, or X-Tenant-ID is not the token's tenant
+    #[response(status = 403)]
+    Forbidden,
 }
 
 /// The document as JSON.
@@ -38,5 +139,46 @@ pub fn yaml_response(doc: &OpenApi) -> HttpResponse {
             tracing::error!(error = %e, "openapi serialisation failed");
             HttpResponse::InternalServerError().finish()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    use super::*;
+
+    /// A route with the three kinds of error response the modifier meets.
+    #[utoipa::path(
+        get,
+        path = "/things/{id}",
+        responses(
+            (status = 200, description = "The thing"),
+            (status = 404, description = "No such thing"),
+            (status = 400, description = "An HTML page", content_type = "text/html"),
+            ScopedErrors,
+        )
+    )]
+    #[allow(dead_code)]
+    fn get_thing() {}
+
+    #[derive(OpenApi)]
+    #[openapi(paths(get_thing), modifiers(&ProblemResponses))]
+    struct Doc;
+
+    #[test]
+    fn error_responses_without_content_are_problems() {
+        let doc = serde_json::to_value(Doc::openapi()).unwrap_or_default();
+        let responses = &doc["paths"]["/things/{id}"]["get"]["responses"];
+        let problem = serde_json::json!({"schema": {"$ref": "#/components/schemas/Problem"}});
+        for status in ["401", "403", "404"] {
+            assert_eq!(responses[status]["content"][PROBLEM_JSON], problem, "{status}: {responses}");
+        }
+        assert_eq!(responses["403"]["description"], "The token lacks the route's scope");
+        assert!(
+            responses["400"]["content"][PROBLEM_JSON].is_null() && responses["400"]["content"]["text/html"].is_object()
+        );
+        assert!(responses["200"]["content"].is_null());
+        assert!(doc["components"]["schemas"]["Problem"]["properties"]["type"].is_object());
     }
 }

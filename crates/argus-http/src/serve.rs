@@ -7,6 +7,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use argus_store::{Store, StoreConfig, StoreError};
 use argus_telemetry::metrics::Metrics;
+use argus_types::env::{ConfigError, parse_var};
 
 use crate::admin::{Scrape, admin_server};
 use crate::health::{Readiness, database_check};
@@ -48,9 +49,25 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// From the two variables' values, as the services' configs hold them.
     pub fn from_seconds(drain_delay_seconds: u64, timeout_seconds: u64) -> Self {
         Self { drain_delay: Duration::from_secs(drain_delay_seconds), timeout_seconds }
+    }
+
+    /// From `ARGUS_SHUTDOWN_DRAIN_SECONDS` and `ARGUS_SHUTDOWN_TIMEOUT_SECONDS`
+    /// (listed in [`crate::cli::SERVER_ENVIRONMENT`]), defaults as [`Self::default`].
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            drain_delay: Duration::from_secs(parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", d.drain_delay.as_secs())?),
+            timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", d.timeout_seconds)?,
+        })
+    }
+}
+
+/// No drain; 30 s for in-flight requests.
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::from_seconds(0, 30)
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use argus_store::StoreConfig;
 use argus_store::testing::TestDatabase;
-use auth_service::{Application, AuthConfig};
+use auth_service::AuthConfig;
 use serde_json::Value;
 
 const ISSUER: &str = "https://auth.test.knogin.com";
@@ -67,7 +67,7 @@ async fn case_reader(store: &argus_store::Store, tenant: &str, name: &str) -> St
 
 async fn auth_service(db_url: &str) -> String {
     argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
-    let app = Application::build(AuthConfig {
+    let app = auth_service::build(AuthConfig {
         store: StoreConfig { database_url: db_url.to_owned(), max_connections: 2 },
         ..AuthConfig::local(db_url, ISSUER, "test-pepper")
     })
@@ -385,7 +385,7 @@ async fn migrate_seals_plaintext_signing_keys_and_their_tokens_still_verify() {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_aud = false;
     jsonwebtoken::decode::<Value>(&token, original.decoding_key(), &validation).unwrap();
-    let app = Application::build(AuthConfig {
+    let app = auth_service::build(AuthConfig {
         key_sealer: argus_crypto::KeySealer::parse(ROTATED_SEALING_KEYS).unwrap(),
         ..AuthConfig::local(db.url(), ISSUER, "test-pepper")
     })
@@ -397,7 +397,7 @@ async fn migrate_seals_plaintext_signing_keys_and_their_tokens_still_verify() {
 
     // Without the sealing key the keys do not open: start-up says which key
     // is missing, and nothing is changed.
-    let Err(refused) = Application::build(AuthConfig::local(db.url(), ISSUER, "test-pepper")).await else {
+    let Err(refused) = auth_service::build(AuthConfig::local(db.url(), ISSUER, "test-pepper")).await else {
         panic!("an auth-service without the sealing key started");
     };
     assert!(refused.to_string().contains("sealing key `ops-2026`"), "{refused}");

@@ -1,6 +1,7 @@
 //! api-service configuration, from the environment.
 
 use argus_http::cli::Binary;
+use argus_http::serve::Shutdown;
 use argus_store::StoreConfig;
 use argus_types::claims::{LIVE_AUDIENCE, SANDBOX_AUDIENCE};
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
@@ -60,8 +61,7 @@ pub struct ApiConfig {
     /// `ARGUS_SHUTDOWN_TIMEOUT_SECONDS` (default 30): after SIGTERM, how long
     /// `/readyz` fails before the server stops accepting, then how long
     /// in-flight requests may take.
-    pub drain_delay_seconds: u64,
-    pub shutdown_timeout_seconds: u64,
+    pub shutdown: Shutdown,
     /// `ARGUS_TRACE_RETENTION_DAYS` (default 7): the trace lookup returns
     /// no span older than this.
     pub trace_retention: std::time::Duration,
@@ -141,8 +141,7 @@ impl ApiConfig {
             admin_addr: var_or("ARGUS_API_ADMIN_ADDR", "127.0.0.1:9081"),
             store: StoreConfig::from_environment()?,
             migrate: flag("ARGUS_MIGRATE", false)?,
-            drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
-            shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
+            shutdown: Shutdown::from_environment()?,
             trace_retention: argus_spans::retention_from_environment()?,
             jobs: JobsApiConfig::from_environment()?,
         })

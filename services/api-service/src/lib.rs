@@ -15,4 +15,4 @@ pub mod startup;
 pub mod traces;
 
 pub use config::ApiConfig;
-pub use startup::{Application, StartupError};
+pub use startup::{StartupError, build, serve};

@@ -1,4 +1,4 @@
-use api_service::{ApiConfig, Application};
+use api_service::ApiConfig;
 use argus_http::cli::run_service;
 
 // Requests, spans and messages are many small allocations freed on other
@@ -8,5 +8,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    run_service(api_service::config::BINARY, ApiConfig::from_environment, Application::serve).await
+    run_service(api_service::config::BINARY, ApiConfig::from_environment, api_service::serve).await
 }

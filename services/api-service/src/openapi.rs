@@ -4,7 +4,7 @@
 
 use actix_web::HttpResponse;
 use argus_http::health;
-use argus_http::openapi::BearerAuth;
+use argus_http::openapi::{BearerAuth, ProblemResponses};
 use utoipa::OpenApi;
 
 use crate::routes::jobs;
@@ -32,7 +32,7 @@ use crate::{graphql, traces};
         health::readyz,
         openapi_json
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;
 

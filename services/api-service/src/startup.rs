@@ -6,7 +6,7 @@ use actix_web::web;
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
 use argus_http::Endpoint;
 use argus_http::health;
-use argus_http::serve::{BindError, Servers, Shutdown, open_store};
+use argus_http::serve::{BindError, Servers, open_store};
 use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
 
@@ -26,78 +26,59 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
 }
 
-pub struct Application {
-    servers: Servers,
-}
-
-impl Application {
-    pub async fn build(config: ApiConfig) -> Result<Self, StartupError> {
-        let (store, metrics) = open_store(&config.store, config.migrate).await?;
-        store.check_tls_at_start().await?;
-        let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
-        // Not fatal: the API starts while the auth-service is down and
-        // fetches the keys with the first token.
-        if let Err(e) = jwks.refresh().await {
-            tracing::warn!(error = %e, "JWKS not fetched at start; will retry");
-        }
-        jwks.spawn_background_refresh();
-        let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-api-revoked");
-        let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience)
-            .with_revocations(revoked);
-        let jobs = web::Data::new(JobsState {
-            store: store.clone(),
-            sealer: argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes()),
-            allow_private_callbacks: config.jobs.allow_private_callbacks,
-            max_body: config.jobs.max_body,
-            tenant_quota_bytes: config.jobs.tenant_quota_bytes,
-            max_rows: config.jobs.max_rows,
-            bodies_in_flight: Arc::new(tokio::sync::Semaphore::new(config.jobs.max_bodies_in_flight)),
-        });
-        let rest_verifier = web::Data::new(verifier.clone());
-        let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
-        let state = web::Data::new(GraphqlState::new(
-            store.clone(),
-            verifier,
-            graphql::IncidentCache::listening_to(config.store.database_url.clone()),
-        ));
-        let shutdown = Shutdown::from_seconds(config.drain_delay_seconds, config.shutdown_timeout_seconds);
-        let servers = Servers::bind(&config.listen_addr, &config.admin_addr, shutdown, &store, metrics, move |cfg| {
+/// The api-service's public and admin servers, bound to the config's
+/// addresses and ready to run (tests read their ports first).
+pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
+    let (store, metrics) = open_store(&config.store, config.migrate).await?;
+    store.check_tls_at_start().await?;
+    let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
+    // Not fatal: the API starts while the auth-service is down and
+    // fetches the keys with the first token.
+    if let Err(e) = jwks.refresh().await {
+        tracing::warn!(error = %e, "JWKS not fetched at start; will retry");
+    }
+    jwks.spawn_background_refresh();
+    let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-api-revoked");
+    let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience)
+        .with_revocations(revoked);
+    let jobs = web::Data::new(JobsState {
+        store: store.clone(),
+        sealer: argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes()),
+        allow_private_callbacks: config.jobs.allow_private_callbacks,
+        max_body: config.jobs.max_body,
+        tenant_quota_bytes: config.jobs.tenant_quota_bytes,
+        max_rows: config.jobs.max_rows,
+        bodies_in_flight: Arc::new(tokio::sync::Semaphore::new(config.jobs.max_bodies_in_flight)),
+    });
+    let rest_verifier = web::Data::new(verifier.clone());
+    let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
+    let state = web::Data::new(GraphqlState::new(
+        store.clone(),
+        verifier,
+        graphql::IncidentCache::listening_to(config.store.database_url.clone()),
+    ));
+    let servers =
+        Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
             cfg.app_data(state.clone())
                 .app_data(jobs.clone())
                 .app_data(rest_verifier.clone())
                 .app_data(traces.clone())
                 .configure(routes);
         })?;
-        tracing::info!(
-            port = servers.port(),
-            admin_port = servers.admin_port(),
-            environment = ?config.environment,
-            audience = %config.audience,
-            jwks = %config.jwks_url,
-            "api-service listening"
-        );
-        Ok(Self { servers })
-    }
+    tracing::info!(
+        port = servers.port(),
+        admin_port = servers.admin_port(),
+        environment = ?config.environment,
+        audience = %config.audience,
+        jwks = %config.jwks_url,
+        "api-service listening"
+    );
+    Ok(servers)
+}
 
-    /// Builds the service and serves until it stops: the binary's `main`.
-    pub async fn serve(config: ApiConfig) -> Result<(), StartupError> {
-        Ok(Self::build(config).await?.run_until_stopped().await?)
-    }
-
-    pub fn port(&self) -> u16 {
-        self.servers.port()
-    }
-
-    /// The admin address's port (`/metrics`).
-    pub fn admin_port(&self) -> u16 {
-        self.servers.admin_port()
-    }
-
-    /// Serves until SIGTERM/SIGINT, then drains (see
-    /// [`Servers::run_until_stopped`]).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.servers.run_until_stopped().await
-    }
+/// Builds the service and serves until it stops: the binary's `main`.
+pub async fn serve(config: ApiConfig) -> Result<(), StartupError> {
+    Ok(build(config).await?.run_until_stopped().await?)
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use argus_authn::{TenantScoped, TracesRead};
+use argus_http::openapi::{TenantHeader, TenantScopedErrors};
 use argus_spans::RecordedSpan;
 use argus_store::Store;
 use chrono::{DateTime, Utc};
@@ -77,14 +78,13 @@ fn parse_trace_id(raw: &str) -> Option<String> {
     tag = "Observability",
     params(
         ("trace_id" = String, Path, description = "32 hex digits, from `traceparent` or `X-Argus-Trace-ID`"),
-        ("X-Tenant-ID" = String, Header, description = "The caller's tenant; must equal the token's `tid`"),
+        TenantHeader,
     ),
     responses(
         (status = 200, description = "The tenant's spans of the trace", body = TraceView),
-        (status = 400, description = "Malformed trace id", content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", content_type = "application/problem+json"),
-        (status = 403, description = "Scope `traces:read` missing, or X-Tenant-ID not the token's tenant", content_type = "application/problem+json"),
-        (status = 404, description = "No span of this trace recorded for the tenant within the retention", content_type = "application/problem+json"),
+        (status = 400, description = "Malformed trace id"),
+        (status = 404, description = "No span of this trace recorded for the tenant within the retention"),
+        TenantScopedErrors,
     ),
     security(("bearer" = ["traces:read"]))
 )]

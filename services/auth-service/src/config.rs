@@ -1,6 +1,7 @@
 //! auth-service configuration, from the environment.
 
 use argus_http::cli::Binary;
+use argus_http::serve::Shutdown;
 use argus_store::StoreConfig;
 use argus_types::claims::LIVE_AUDIENCE;
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
@@ -44,12 +45,11 @@ pub struct AuthConfig {
     pub oauth: OAuthConfig,
     /// Limits on a tenant's webhooks.
     pub webhooks: WebhookLimits,
-    /// `ARGUS_SHUTDOWN_DRAIN_SECONDS` (default 0): after SIGTERM, how long
-    /// `/readyz` fails before the server stops accepting.
-    pub drain_delay_seconds: u64,
-    /// `ARGUS_SHUTDOWN_TIMEOUT_SECONDS` (default 30): how long in-flight
-    /// requests may take to finish after that.
-    pub shutdown_timeout_seconds: u64,
+    /// `ARGUS_SHUTDOWN_DRAIN_SECONDS` (default 0) and
+    /// `ARGUS_SHUTDOWN_TIMEOUT_SECONDS` (default 30): after SIGTERM, how long
+    /// `/readyz` fails before the server stops accepting, then how long
+    /// in-flight requests may take.
+    pub shutdown: Shutdown,
     /// `ARGUS_MIGRATE` (default false): run migrations before serving.
     pub migrate: bool,
 }
@@ -71,8 +71,7 @@ impl AuthConfig {
             password_checks: parse_var("ARGUS_PASSWORD_CHECKS", DEFAULT_PASSWORD_CHECKS)?,
             oauth: OAuthConfig::from_environment()?,
             webhooks: WebhookLimits::from_environment()?,
-            drain_delay_seconds: parse_var("ARGUS_SHUTDOWN_DRAIN_SECONDS", 0)?,
-            shutdown_timeout_seconds: parse_var("ARGUS_SHUTDOWN_TIMEOUT_SECONDS", 30)?,
+            shutdown: Shutdown::from_environment()?,
             migrate: flag("ARGUS_MIGRATE", false)?,
         })
     }
@@ -94,8 +93,7 @@ impl AuthConfig {
             password_checks: DEFAULT_PASSWORD_CHECKS,
             oauth: OAuthConfig::default(),
             webhooks: WebhookLimits::default(),
-            drain_delay_seconds: 0,
-            shutdown_timeout_seconds: 30,
+            shutdown: Shutdown::default(),
             migrate: false,
         }
     }

@@ -15,4 +15,4 @@ mod state;
 
 pub use config::{AuthConfig, OAuthConfig, WebhookLimits};
 pub use routes::openapi::ApiDoc;
-pub use startup::{Application, StartupError};
+pub use startup::{StartupError, build, serve};

@@ -19,7 +19,7 @@ use crate::state::AppState;
 use argus_http::Endpoint;
 use argus_http::body::MAX_JSON_BODY;
 use argus_http::health;
-use argus_http::serve::{BindError, Servers, Shutdown, open_store};
+use argus_http::serve::{BindError, Servers, open_store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -33,101 +33,76 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
 }
 
-pub struct Application {
-    servers: Servers,
-}
+/// The auth-service's public and admin servers, bound to the config's
+/// addresses and ready to run (tests read their ports first).
+pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
+    let (store, metrics) = open_store(&config.store, config.migrate).await?;
+    if config.secret_pepper == DEV_PEPPER {
+        tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
+    }
+    if config.key_sealer.is_development() {
+        tracing::warn!("ARGUS_KEY_SEALING_KEYS is unset: signing keys are sealed with the development key");
+    }
+    let keys = KeyRing::load(store.clone(), config.key_sealer.clone()).await?;
+    keys.spawn_background_refresh();
+    let key_source = keys.clone() as Arc<dyn argus_authn::KeySource>;
+    let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-auth-revoked");
+    let verifier =
+        TokenVerifier::new(key_source.clone(), &config.issuer, &config.audience).with_revocations(revoked.clone());
+    let any_audience = TokenVerifier::for_audiences(
+        key_source,
+        &config.issuer,
+        &[config.audience.as_str(), argus_types::claims::SANDBOX_AUDIENCE],
+    )
+    .with_revocations(revoked.clone());
+    let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
+    let tokens = TokenIssuer {
+        keys: keys.clone(),
+        issuer: config.issuer.clone(),
+        audience: config.audience.clone(),
+        default_ttl: seconds(config.oauth.access_token_ttl_seconds),
+        refresh_ttl: seconds(config.oauth.refresh_token_ttl_seconds),
+    };
+    let state = AppState {
+        store,
+        keys,
+        secrets: SecretHasher::new(config.secret_pepper.as_bytes()),
+        sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
+        webhook_allow_private: config.webhook_allow_private,
+        max_webhooks_per_tenant: config.webhooks.max_per_tenant,
+        tokens,
+        clients: ClientCache::listening_to(config.store.database_url.clone()),
+        limits: RateLimits::new(&config.oauth, &config.webhooks, config.trusted_proxies.clone()),
+        passwords: PasswordChecks::new(config.password_checks),
+        lockout: SignInLockout {
+            free_attempts: i32::try_from(config.oauth.sign_in_free_attempts).unwrap_or(i32::MAX),
+            base_delay: std::time::Duration::from_secs(config.oauth.sign_in_lockout_seconds.into()),
+            max_delay: std::time::Duration::from_secs(15 * 60),
+        },
+        any_audience,
+        revoked,
+        session_ttl: seconds(config.oauth.session_ttl_seconds),
+        secure_cookies: config.issuer.starts_with("https://"),
+    };
 
-impl Application {
-    pub async fn build(config: AuthConfig) -> Result<Self, StartupError> {
-        let (store, metrics) = open_store(&config.store, config.migrate).await?;
-        if config.secret_pepper == DEV_PEPPER {
-            tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
-        }
-        if config.key_sealer.is_development() {
-            tracing::warn!("ARGUS_KEY_SEALING_KEYS is unset: signing keys are sealed with the development key");
-        }
-        let keys = KeyRing::load(store.clone(), config.key_sealer.clone()).await?;
-        keys.spawn_background_refresh();
-        let key_source = keys.clone() as Arc<dyn argus_authn::KeySource>;
-        let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-auth-revoked");
-        let verifier =
-            TokenVerifier::new(key_source.clone(), &config.issuer, &config.audience).with_revocations(revoked.clone());
-        let any_audience = TokenVerifier::for_audiences(
-            key_source,
-            &config.issuer,
-            &[config.audience.as_str(), argus_types::claims::SANDBOX_AUDIENCE],
-        )
-        .with_revocations(revoked.clone());
-        let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
-        let tokens = TokenIssuer {
-            keys: keys.clone(),
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-            default_ttl: seconds(config.oauth.access_token_ttl_seconds),
-            refresh_ttl: seconds(config.oauth.refresh_token_ttl_seconds),
-        };
-        let state = AppState {
-            store,
-            keys,
-            secrets: SecretHasher::new(config.secret_pepper.as_bytes()),
-            sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
-            webhook_allow_private: config.webhook_allow_private,
-            max_webhooks_per_tenant: config.webhooks.max_per_tenant,
-            tokens,
-            clients: ClientCache::listening_to(config.store.database_url.clone()),
-            limits: RateLimits::new(&config.oauth, &config.webhooks, config.trusted_proxies.clone()),
-            passwords: PasswordChecks::new(config.password_checks),
-            lockout: SignInLockout {
-                free_attempts: i32::try_from(config.oauth.sign_in_free_attempts).unwrap_or(i32::MAX),
-                base_delay: std::time::Duration::from_secs(config.oauth.sign_in_lockout_seconds.into()),
-                max_delay: std::time::Duration::from_secs(15 * 60),
-            },
-            any_audience,
-            revoked,
-            session_ttl: seconds(config.oauth.session_ttl_seconds),
-            secure_cookies: config.issuer.starts_with("https://"),
-        };
-
-        let shutdown = Shutdown::from_seconds(config.drain_delay_seconds, config.shutdown_timeout_seconds);
-        let store = state.store.clone();
-        let state = web::Data::new(state);
-        let verifier = web::Data::new(verifier);
-        let servers = Servers::bind(&config.listen_addr, &config.admin_addr, shutdown, &store, metrics, move |cfg| {
+    let store = state.store.clone();
+    let state = web::Data::new(state);
+    let verifier = web::Data::new(verifier);
+    let servers =
+        Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
             cfg.app_data(state.clone())
                 .app_data(verifier.clone())
                 .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
                 .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
                 .configure(routes);
         })?;
-        tracing::info!(port = servers.port(), admin_port = servers.admin_port(), "auth-service listening");
-        Ok(Self { servers })
-    }
+    tracing::info!(port = servers.port(), admin_port = servers.admin_port(), "auth-service listening");
+    Ok(servers)
+}
 
-    /// Builds the service and serves until it stops: the binary's `main`.
-    pub async fn serve(config: AuthConfig) -> Result<(), StartupError> {
-        Ok(Self::build(config).await?.run_until_stopped().await?)
-    }
-
-    pub fn port(&self) -> u16 {
-        self.servers.port()
-    }
-
-    /// The admin address's port (`/metrics`).
-    pub fn admin_port(&self) -> u16 {
-        self.servers.admin_port()
-    }
-
-    /// Stops the server from outside (tests that take the auth-service
-    /// down under a running API).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.servers.handle()
-    }
-
-    /// Serves until SIGTERM/SIGINT, then drains (see
-    /// [`Servers::run_until_stopped`]).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.servers.run_until_stopped().await
-    }
+/// Builds the service and serves until it stops: the binary's `main`.
+pub async fn serve(config: AuthConfig) -> Result<(), StartupError> {
+    Ok(build(config).await?.run_until_stopped().await?)
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

@@ -12,9 +12,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use api_service::ApiConfig;
 use api_service::config::{Environment, JobsApiConfig};
-use api_service::{ApiConfig, Application as Api};
 use argus_bus::testing::TestVhost;
+use argus_http::serve::Shutdown;
 use argus_http::testing::TestProcess;
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
@@ -64,7 +65,7 @@ impl Stack {
             ..JobsApiConfig::default()
         };
         adjust(&mut jobs);
-        let api = Api::build(ApiConfig {
+        let api = api_service::build(ApiConfig {
             listen_addr: "127.0.0.1:0".into(),
             admin_addr: "127.0.0.1:0".into(),
             store: store_config,
@@ -73,8 +74,7 @@ impl Stack {
             audience: "api.knogin.com".into(),
             jwks_url: format!("{auth_url}/.well-known/jwks.json"),
             migrate: false,
-            drain_delay_seconds: 0,
-            shutdown_timeout_seconds: 1,
+            shutdown: Shutdown::from_seconds(0, 1),
             trace_retention: Duration::from_secs(7 * 86_400),
             jobs,
         })

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use api_service::ApiConfig;
 use api_service::config::Environment;
-use api_service::{ApiConfig, Application};
+use argus_http::serve::Shutdown;
 use argus_http::testing::{Received, Receiver, TestProcess};
 use argus_store::testing::TestDatabase;
 use argus_store::{Store, StoreConfig};
@@ -24,8 +25,7 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         audience: environment.audience().into(),
         jwks_url: jwks_url.to_owned(),
         migrate: false,
-        drain_delay_seconds: 0,
-        shutdown_timeout_seconds: 30,
+        shutdown: Shutdown::default(),
         trace_retention: std::time::Duration::from_secs(7 * 86_400),
         jobs: api_service::config::JobsApiConfig {
             allow_private_callbacks: true,
@@ -43,7 +43,7 @@ pub async fn spawn_api(config: ApiConfig) -> String {
 /// Starts an api-service; returns the base URLs of its public and its
 /// admin address.
 pub async fn spawn_api_with_admin(config: ApiConfig) -> (String, String) {
-    let app = Application::build(config).await.unwrap();
+    let app = api_service::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let admin = format!("http://127.0.0.1:{}", app.admin_port());
     tokio::spawn(app.run_until_stopped());
@@ -53,8 +53,8 @@ pub async fn spawn_api_with_admin(config: ApiConfig) -> (String, String) {
 /// Starts an auth-service; returns its base URL and its server handle
 /// (stop it to take the service down).
 pub async fn spawn_auth(db: &str) -> (String, actix_web::dev::ServerHandle) {
-    let app = auth_service::Application::build(AuthConfig {
-        shutdown_timeout_seconds: 1,
+    let app = auth_service::build(AuthConfig {
+        shutdown: Shutdown::from_seconds(0, 1),
         ..AuthConfig::local(db, ISSUER, PEPPER)
     })
     .await

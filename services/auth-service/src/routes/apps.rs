@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use argus_authn::{PlatformAdmin, Scoped};
+use argus_http::openapi::ScopedErrors;
 use argus_store::apps::{AppRecord, NewApp};
 use argus_types::app::{ClientType, Governance, GrantType};
 use argus_types::scopes::PLATFORM_ADMIN;
@@ -119,9 +120,8 @@ pub struct GovernanceView {
     request_body = CreateAppRequest,
     responses(
         (status = 201, description = "Registered; `client_secret` is shown this once", body = CreatedApp),
-        (status = 400, description = "Invalid registration", content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", content_type = "application/problem+json"),
-        (status = 403, description = "Token lacks platform:admin", content_type = "application/problem+json"),
+        (status = 400, description = "Invalid registration"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %admin.tenant()))]
@@ -160,9 +160,8 @@ pub async fn create_app(
     params(ListQuery),
     responses(
         (status = 200, description = "One page of apps", body = AppList),
-        (status = 400, description = "Bad limit or cursor", content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", content_type = "application/problem+json"),
-        (status = 403, description = "Token lacks platform:admin", content_type = "application/problem+json"),
+        (status = 400, description = "Bad limit or cursor"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %admin.tenant()))]
@@ -188,7 +187,8 @@ pub async fn list_apps(
     params(("client_id" = String, Path, description = "The app's client id (`app_…`)")),
     responses(
         (status = 200, description = "The app", body = AppView),
-        (status = 404, description = "No such app in this tenant", content_type = "application/problem+json"),
+        (status = 404, description = "No such app in this tenant"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %admin.tenant(), client_id = %client_id))]
@@ -219,8 +219,9 @@ pub async fn get_app(
     request_body(content = Object, content_type = "application/json"),
     responses(
         (status = 200, description = "The merged governance", body = GovernanceView),
-        (status = 400, description = "Unknown flag or wrong type", content_type = "application/problem+json"),
-        (status = 404, description = "No such app in this tenant", content_type = "application/problem+json"),
+        (status = 400, description = "Unknown flag or wrong type"),
+        (status = 404, description = "No such app in this tenant"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %admin.tenant(), client_id = %client_id))]

@@ -210,7 +210,7 @@ async fn consent_page(
     responses(
         (status = 200, description = "Sign-in or consent page (HTML)"),
         (status = 302, description = "Back to the client with an error"),
-        (status = 400, description = "Unknown client or unregistered redirect URI (HTML page)"),
+        (status = 400, description = "Unknown client or unregistered redirect URI", content_type = "text/html"),
     )
 )]
 #[tracing::instrument(skip_all)]

@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{PlatformAdmin, Scoped};
 use argus_http::body::{MediaType, has_media_type};
+use argus_http::openapi::ScopedErrors;
 use argus_store::apps::AppRecord;
 use argus_types::app::ClientType;
 use argus_types::claims::SANDBOX_AUDIENCE;
@@ -119,9 +120,10 @@ fn minted(issued: argus_crypto::IssuedToken, scopes: &ScopeSet) -> HttpResponse 
     request_body = ServiceTokenRequest,
     responses(
         (status = 200, description = "The token", body = MintedToken),
-        (status = 400, description = "Scope outside the approved set, or lifetime over the cap", content_type = "application/problem+json"),
-        (status = 403, description = "Governance forbids service tokens for this app", content_type = "application/problem+json"),
-        (status = 404, description = "No such app in this tenant", content_type = "application/problem+json"),
+        (status = 400, description = "Scope outside the approved set, or lifetime over the cap"),
+        (status = 404, description = "No such app in this tenant"),
+        ScopedErrors,
+        (status = 403, description = "The token lacks platform:admin, or governance forbids service tokens for this app"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %admin.tenant(), client_id = %client_id))]
@@ -164,8 +166,9 @@ pub async fn service_token(
     request_body = SandboxTokenRequest,
     responses(
         (status = 200, description = "The token", body = MintedToken),
-        (status = 400, description = "Scope outside the approved set", content_type = "application/problem+json"),
-        (status = 404, description = "No such app in this tenant", content_type = "application/problem+json"),
+        (status = 400, description = "Scope outside the approved set"),
+        (status = 404, description = "No such app in this tenant"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %admin.tenant(), client_id = %client_id))]
@@ -196,8 +199,9 @@ pub async fn sandbox_token(
     request_body(content = Option<RotateSecretRequest>, content_type = "application/json"),
     responses(
         (status = 200, description = "The new secret", body = RotatedSecret),
-        (status = 400, description = "Public client, or a bad grace period", content_type = "application/problem+json"),
-        (status = 404, description = "No such app in this tenant", content_type = "application/problem+json"),
+        (status = 400, description = "Public client, or a bad grace period"),
+        (status = 404, description = "No such app in this tenant"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %admin.tenant(), client_id = %client_id))]

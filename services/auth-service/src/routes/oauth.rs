@@ -64,9 +64,9 @@ async fn client_and_token(
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens issued", body = grants::TokenResponse),
-        (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type"),
-        (status = 401, description = "invalid_client"),
-        (status = 429, description = "Rate limited; see Retry-After"),
+        (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type", content_type = "application/json"),
+        (status = 401, description = "invalid_client", content_type = "application/json"),
+        (status = 429, description = "Rate limited (`slow_down`); see Retry-After", content_type = "application/json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(grant_type, client_id))]
@@ -103,7 +103,10 @@ async fn issue(req: &HttpRequest, params: &Params, state: &AppState) -> Result<H
     path = "/v1/oauth/revoke",
     tag = "OAuth and service tokens",
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 401, description = "invalid_client"))
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 401, description = "invalid_client", content_type = "application/json"),
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn revoke(
@@ -125,7 +128,10 @@ pub async fn revoke(
     path = "/v1/oauth/introspect",
     tag = "OAuth and service tokens",
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Introspection response"), (status = 401, description = "invalid_client"))
+    responses(
+        (status = 200, description = "Introspection response"),
+        (status = 401, description = "invalid_client", content_type = "application/json"),
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn introspect(

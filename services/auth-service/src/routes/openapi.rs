@@ -2,7 +2,7 @@
 //! `/.well-known/openapi.json` (RFC 8615) and `.yaml`.
 
 use actix_web::HttpResponse;
-use argus_http::openapi::BearerAuth;
+use argus_http::openapi::{BearerAuth, ProblemResponses};
 use utoipa::OpenApi;
 
 use argus_http::health;
@@ -47,7 +47,7 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhook
         openapi_json,
         openapi_yaml,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;
 

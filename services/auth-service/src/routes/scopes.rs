@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use argus_authn::Principal;
+use argus_http::openapi::BearerErrors;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -30,7 +31,7 @@ pub struct ScopeCatalog {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The catalog", body = ScopeCatalog),
-        (status = 401, description = "Missing or invalid token", content_type = "application/problem+json"),
+        BearerErrors,
     )
 )]
 #[tracing::instrument(skip_all)]

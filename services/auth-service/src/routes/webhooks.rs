@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use argus_authn::{Scoped, WebhooksRead, WebhooksWrite};
 use argus_domain::events::is_known_event;
 use argus_domain::{DeliveryStatus, EventKind};
+use argus_http::openapi::ScopedErrors;
 use argus_store::webhooks::{DeliveryFilter, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord};
 use argus_types::{DeliveryId, TenantId, WebhookId, parse_one_of};
 use chrono::{DateTime, Duration, Utc};
@@ -214,7 +215,7 @@ fn check_manual_send(state: &AppState, tenant: &TenantId) -> Result<(), ApiError
     path = "/v1/webhooks/event-types",
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:read"])),
-    responses((status = 200, description = "`{\"event_types\":[{\"name\",\"description\"}]}`"))
+    responses((status = 200, description = "`{\"event_types\":[{\"name\",\"description\"}]}`"), ScopedErrors)
 )]
 pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
     let types: Vec<_> = EventKind::ALL.iter().map(|e| json!({"name": e, "description": e.description()})).collect();
@@ -233,8 +234,9 @@ pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
     request_body = CreateWebhook,
     responses(
         (status = 201, description = "Created", body = WebhookView),
-        (status = 400, description = "Invalid URL, events or secret", content_type = "application/problem+json"),
-        (status = 409, description = "The tenant has as many webhooks as it may (`ARGUS_MAX_WEBHOOKS_PER_TENANT`)", content_type = "application/problem+json"),
+        (status = 400, description = "Invalid URL, events or secret"),
+        (status = 409, description = "The tenant has as many webhooks as it may (`ARGUS_MAX_WEBHOOKS_PER_TENANT`)"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -272,7 +274,11 @@ pub async fn create_webhook(
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:read"])),
     params(PageQuery),
-    responses((status = 200, description = "One page", body = WebhookList))
+    responses(
+        (status = 200, description = "One page", body = WebhookList),
+        (status = 400, description = "Bad limit or cursor"),
+        ScopedErrors,
+    )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn list_webhooks(
@@ -294,7 +300,11 @@ pub async fn list_webhooks(
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:read"])),
     params(("webhook_id" = String, Path)),
-    responses((status = 200, description = "The webhook", body = WebhookView), (status = 404, description = "Not found"))
+    responses(
+        (status = 200, description = "The webhook", body = WebhookView),
+        (status = 404, description = "No such webhook in this tenant"),
+        ScopedErrors,
+    )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn get_webhook(
@@ -317,7 +327,12 @@ pub async fn get_webhook(
     security(("bearer" = ["webhooks:write"])),
     params(("webhook_id" = String, Path)),
     request_body = UpdateWebhook,
-    responses((status = 200, description = "Updated", body = WebhookView), (status = 400, description = "Invalid"), (status = 404, description = "Not found"))
+    responses(
+        (status = 200, description = "Updated", body = WebhookView),
+        (status = 400, description = "Invalid URL, events, secret or description"),
+        (status = 404, description = "No such webhook in this tenant"),
+        ScopedErrors,
+    )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn update_webhook(
@@ -347,7 +362,11 @@ pub async fn update_webhook(
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:write"])),
     params(("webhook_id" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found"))
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such webhook in this tenant"),
+        ScopedErrors,
+    )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn delete_webhook(
@@ -372,7 +391,12 @@ pub async fn delete_webhook(
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:read"])),
     params(("webhook_id" = String, Path), DeliveryQuery),
-    responses((status = 200, description = "One page", body = DeliveryList), (status = 404, description = "Not found"))
+    responses(
+        (status = 200, description = "One page", body = DeliveryList),
+        (status = 400, description = "Bad limit, cursor, status or event type"),
+        (status = 404, description = "No such webhook in this tenant"),
+        ScopedErrors,
+    )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn list_deliveries(
@@ -409,8 +433,9 @@ pub async fn list_deliveries(
     params(("webhook_id" = String, Path)),
     responses(
         (status = 202, description = "Queued", body = QueuedDelivery),
-        (status = 404, description = "Not found"),
-        (status = 429, description = "Too many test sends and resends; see Retry-After", content_type = "application/problem+json"),
+        (status = 404, description = "No such webhook in this tenant"),
+        (status = 429, description = "Too many test sends and resends; see Retry-After"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -439,9 +464,10 @@ pub async fn test_webhook(
     params(("webhook_id" = String, Path), ("delivery_id" = String, Path)),
     responses(
         (status = 202, description = "Queued", body = QueuedDelivery),
-        (status = 404, description = "Not found"),
+        (status = 404, description = "No such webhook, or no such delivery of it, in this tenant"),
         (status = 409, description = "The delivery is still queued or retrying"),
-        (status = 429, description = "Too many test sends and resends; see Retry-After", content_type = "application/problem+json"),
+        (status = 429, description = "Too many test sends and resends; see Retry-After"),
+        ScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]

@@ -2,7 +2,7 @@ use argus_crypto::{SigningKey, TokenGrant, issue_access_token};
 use argus_store::Store;
 use argus_store::testing::TestDatabase;
 use argus_types::{ScopeSet, TenantId};
-use auth_service::{Application, AuthConfig};
+use auth_service::AuthConfig;
 use chrono::Duration;
 use serde_json::Value;
 
@@ -52,7 +52,7 @@ impl TestApp {
     async fn start(database_url: &str, adjust: impl FnOnce(&mut AuthConfig)) -> (String, String) {
         let mut config = AuthConfig::local(database_url, ISSUER, "test-pepper");
         adjust(&mut config);
-        let app = Application::build(config).await.expect("auth-service starts");
+        let app = auth_service::build(config).await.expect("auth-service starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let admin = format!("http://127.0.0.1:{}", app.admin_port());
         tokio::spawn(app.run_until_stopped());

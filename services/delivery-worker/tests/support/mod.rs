@@ -32,9 +32,9 @@ pub async fn token(store: &Store, tenant: &TenantId, client_id: &str, scopes: &[
 /// Starts an auth-service on a random port over `database_url`; returns its
 /// base URL. `pepper` must be the worker's, which unseals webhook secrets.
 pub async fn spawn_auth(database_url: &str, pepper: &str, allow_private: bool) -> String {
-    let app = auth_service::Application::build(auth_service::AuthConfig {
+    let app = auth_service::build(auth_service::AuthConfig {
         webhook_allow_private: allow_private,
-        shutdown_timeout_seconds: 1,
+        shutdown: argus_http::serve::Shutdown::from_seconds(0, 1),
         ..auth_service::AuthConfig::local(database_url, ISSUER, pepper)
     })
     .await

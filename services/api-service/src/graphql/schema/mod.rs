@@ -104,6 +104,12 @@ impl Ctx {
     }
 }
 
+/// The record asked for by `id`, as its GraphQL object, or `NOT_FOUND`
+/// naming the id.
+fn found<R, T: From<R>>(record: Option<R>, id: &impl std::fmt::Display) -> GqlResult<Option<T>> {
+    record.map(|r| Some(T::from(r))).ok_or_else(|| GqlError::not_found(id))
+}
+
 fn parse_id<T: std::str::FromStr>(id: &ID, what: &str) -> GqlResult<T> {
     id.parse().map_err(|_| GqlError::new("BAD_USER_INPUT", format!("`{id}` is not a {what} id")))
 }

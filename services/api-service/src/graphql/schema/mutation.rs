@@ -50,7 +50,7 @@ impl Mutation {
         };
         let updated = ctx.store.update_incident(ctx.tenant(), &id, changes).await?;
         ctx.incidents.forget(ctx.tenant(), &id);
-        updated.map(|r| Some(Incident(r))).ok_or_else(|| GqlError::not_found(&id))
+        found(updated, &id)
     }
 
     /// Closes an incident; announces `incident.closed` (once).
@@ -59,7 +59,7 @@ impl Mutation {
         let id: IncidentId = parse_id(&id, "incident")?;
         let closed = ctx.store.close_incident(ctx.tenant(), &id).await?;
         ctx.incidents.forget(ctx.tenant(), &id);
-        closed.map(|r| Some(Incident(r))).ok_or_else(|| GqlError::not_found(&id))
+        found(closed, &id)
     }
 
     /// Opens a case over incidents; announces `case.created` (`cases:write`).
@@ -93,18 +93,14 @@ impl Mutation {
             link_incidents: incident_ids(input.link_incident_ids)?,
             unlink_incidents: incident_ids(input.unlink_incident_ids)?,
         };
-        ctx.store
-            .update_case(ctx.tenant(), &id, changes)
-            .await?
-            .map(|r| Some(Case(r)))
-            .ok_or_else(|| GqlError::not_found(&id))
+        found(ctx.store.update_case(ctx.tenant(), &id, changes).await?, &id)
     }
 
     /// Closes a case; announces `case.closed` (once).
     async fn close_case(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Case>> {
         ctx.require("cases:write")?;
         let id: CaseId = parse_id(&id, "case")?;
-        ctx.store.close_case(ctx.tenant(), &id).await?.map(|r| Some(Case(r))).ok_or_else(|| GqlError::not_found(&id))
+        found(ctx.store.close_case(ctx.tenant(), &id).await?, &id)
     }
 
     /// Adds an entity to the graph (`entities:write`).

@@ -17,10 +17,8 @@ impl Query {
     async fn incident(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Incident>> {
         ctx.require("incidents:read")?;
         let id: IncidentId = parse_id(&id, "incident")?;
-        match ctx.incidents.get(&ctx.store, ctx.tenant(), &id).await? {
-            Some(found) => Ok(Some(Incident(IncidentRecord::clone(&found)))),
-            None => Err(GqlError::not_found(&id)),
-        }
+        let cached = ctx.incidents.get(&ctx.store, ctx.tenant(), &id).await?;
+        found(cached.map(|incident| IncidentRecord::clone(&incident)), &id)
     }
 
     /// Incidents in creation order (`incidents:read`).
@@ -44,7 +42,7 @@ impl Query {
     async fn case(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Case>> {
         ctx.require("cases:read")?;
         let id: CaseId = parse_id(&id, "case")?;
-        ctx.store.get_case(ctx.tenant(), &id).await?.map(Case).map(Some).ok_or_else(|| GqlError::not_found(&id))
+        found(ctx.store.get_case(ctx.tenant(), &id).await?, &id)
     }
 
     /// Cases in creation order (`cases:read`).
@@ -66,7 +64,7 @@ impl Query {
     async fn entity(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Entity>> {
         ctx.require("entities:read")?;
         let id: EntityId = parse_id(&id, "entity")?;
-        ctx.store.get_entity(ctx.tenant(), &id).await?.map(Entity).map(Some).ok_or_else(|| GqlError::not_found(&id))
+        found(ctx.store.get_entity(ctx.tenant(), &id).await?, &id)
     }
 
     /// Entities in creation order (`entities:read`).

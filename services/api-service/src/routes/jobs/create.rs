@@ -10,6 +10,7 @@ use argus_domain::jobs::export::ExportInput;
 use argus_domain::jobs::graph::GraphComputeInput;
 use argus_domain::{JobKind, JobStatus};
 use argus_http::body::{MediaType, has_media_type};
+use argus_http::openapi::{TenantHeader, TenantScopedErrors};
 use argus_store::idempotency::{BodyFingerprint, IdempotencyKey, StoredResponse};
 use argus_store::job_inputs::InputUpload;
 use argus_store::jobs::NewJob;
@@ -319,20 +320,20 @@ fn accepted(location: &str, body: Vec<u8>) -> HttpResponse {
     tag = "Async jobs",
     security(("bearer" = ["jobs:write"])),
     params(
-        ("X-Tenant-ID" = String, Header, description = "The caller's tenant; must equal the token's `tid`"),
+        TenantHeader,
         ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters, optionally as a quoted structured-field string"),
     ),
     request_body(content = CreateJob, content_type = "application/json"),
     responses(
         (status = 202, description = "Queued", body = JobView, headers(("Location" = String), ("Idempotent-Replayed" = String))),
-        (status = 400, description = "Unknown kind, invalid input or callback_url (an `input.ndjson` line that is not a JSON object is named by its 1-based number), malformed Idempotency-Key", content_type = "application/problem+json"),
-        (status = 403, description = "Missing scope, or X-Tenant-ID not the token's tenant", content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is in flight", content_type = "application/problem+json"),
-        (status = 413, description = "Body over ARGUS_JOBS_MAX_BODY_BYTES", content_type = "application/problem+json"),
-        (status = 415, description = "Body not application/json", content_type = "application/problem+json"),
-        (status = 422, description = "Idempotency-Key used with another request", content_type = "application/problem+json"),
-        (status = 429, description = "The tenant's stored job inputs and results reached ARGUS_JOBS_TENANT_QUOTA_BYTES", content_type = "application/problem+json"),
-        (status = 503, description = "Too many large bodies in flight (ARGUS_JOBS_MAX_BODIES_IN_FLIGHT); see Retry-After", content_type = "application/problem+json", headers(("Retry-After" = String))),
+        (status = 400, description = "Unknown kind, invalid input or callback_url (an `input.ndjson` line that is not a JSON object is named by its 1-based number), malformed Idempotency-Key"),
+        (status = 409, description = "A request with this Idempotency-Key is in flight"),
+        (status = 413, description = "Body over ARGUS_JOBS_MAX_BODY_BYTES"),
+        (status = 415, description = "Body not application/json"),
+        (status = 422, description = "Idempotency-Key used with another request"),
+        (status = 429, description = "The tenant's stored job inputs and results reached ARGUS_JOBS_TENANT_QUOTA_BYTES"),
+        (status = 503, description = "Too many large bodies in flight (ARGUS_JOBS_MAX_BODIES_IN_FLIGHT); see Retry-After", headers(("Retry-After" = String))),
+        TenantScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]

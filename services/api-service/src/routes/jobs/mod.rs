@@ -17,6 +17,7 @@ use argus_authn::{JobsRead, JobsWrite, Principal, TenantScoped};
 use argus_crypto::webhook::SecretBox;
 use argus_domain::{JobKind, JobOutcome, JobStatus};
 use argus_http::Endpoint;
+use argus_http::openapi::{TenantHeader, TenantScopedErrors};
 use argus_store::Store;
 use argus_store::jobs::{CancelOutcome, JobFilter, JobRecord};
 use argus_types::pagination::PageRequest;
@@ -132,10 +133,11 @@ async fn load(state: &JobsState, principal: &Principal, raw: &str) -> Result<Job
     path = "/v1/jobs/{job_id}",
     tag = "Async jobs",
     security(("bearer" = ["jobs:read"])),
-    params(("job_id" = String, Path), ("X-Tenant-ID" = String, Header)),
+    params(("job_id" = String, Path), TenantHeader),
     responses(
         (status = 200, description = "The job", body = JobView),
-        (status = 404, description = "No such job in the tenant", content_type = "application/problem+json"),
+        (status = 404, description = "No such job in the tenant"),
+        TenantScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -161,12 +163,13 @@ pub async fn get_job(
     path = "/v1/jobs/{job_id}/result",
     tag = "Async jobs",
     security(("bearer" = ["jobs:read"])),
-    params(("job_id" = String, Path), ("X-Tenant-ID" = String, Header)),
+    params(("job_id" = String, Path), TenantHeader),
     responses(
         (status = 200, description = "The result (application/json or application/x-ndjson)"),
-        (status = 404, description = "No such job in the tenant", content_type = "application/problem+json"),
-        (status = 409, description = "The job has not succeeded (yet)", content_type = "application/problem+json"),
-        (status = 410, description = "The result was deleted when its retention ran out", content_type = "application/problem+json"),
+        (status = 404, description = "No such job in the tenant"),
+        (status = 409, description = "The job has not succeeded (yet)"),
+        (status = 410, description = "The result was deleted when its retention ran out"),
+        TenantScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -234,11 +237,12 @@ fn result_expired(job: &JobRecord) -> bool {
     path = "/v1/jobs/{job_id}",
     tag = "Async jobs",
     security(("bearer" = ["jobs:write"])),
-    params(("job_id" = String, Path), ("X-Tenant-ID" = String, Header)),
+    params(("job_id" = String, Path), TenantHeader),
     responses(
         (status = 202, description = "Cancelled or cancelling", body = JobView),
-        (status = 404, description = "No such job in the tenant", content_type = "application/problem+json"),
-        (status = 409, description = "The job has finished", content_type = "application/problem+json"),
+        (status = 404, description = "No such job in the tenant"),
+        (status = 409, description = "The job has finished"),
+        TenantScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -264,10 +268,11 @@ pub async fn cancel_job(
     path = "/v1/jobs",
     tag = "Async jobs",
     security(("bearer" = ["jobs:read"])),
-    params(ListQuery, ("X-Tenant-ID" = String, Header)),
+    params(ListQuery, TenantHeader),
     responses(
         (status = 200, description = "One page, oldest first", body = JobList),
-        (status = 400, description = "Unknown status or kind, bad limit or cursor", content_type = "application/problem+json"),
+        (status = 400, description = "Unknown status or kind, bad limit or cursor"),
+        TenantScopedErrors,
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
