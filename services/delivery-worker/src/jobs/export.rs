@@ -114,20 +114,17 @@ pub(crate) async fn run(runner: &JobRunner, run: &Run<'_>) -> Result<Output, Run
                     created_after: input.created_after,
                     created_before: input.created_before,
                 };
-                let list =
-                    |page| async move { store.list_incidents(tenant, filter, &page).await };
+                let list = |page| async move { store.list_incidents(tenant, filter, &page).await };
                 out.all_pages("incident", progress, list).await?;
             }
             "cases" => {
                 let filter = &CaseFilter { status: filters.case_status, assignee: None };
-                let list =
-                    |page| async move { store.list_cases(tenant, filter, &page).await };
+                let list = |page| async move { store.list_cases(tenant, filter, &page).await };
                 out.all_pages("case", progress, list).await?;
             }
             "entities" => {
                 let filter = &EntityFilter { kind: filters.entity_kind, name_contains: None };
-                let list =
-                    |page| async move { store.list_entities(tenant, filter, &page).await };
+                let list = |page| async move { store.list_entities(tenant, filter, &page).await };
                 out.all_pages("entity", progress, list).await?;
             }
             _ => {
