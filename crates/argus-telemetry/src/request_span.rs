@@ -1,8 +1,9 @@
 //! The server span of every HTTP request: a child of the caller's span when
 //! the request carries a valid `traceparent`, named and attributed after
 //! the OpenTelemetry HTTP server conventions, and announced to the caller in
-//! `X-Argus-Trace-ID` / `X-Argus-Span-ID` on every response, errors too;
-//! and the request's HTTP metrics (`crate::metrics`).
+//! `X-Argus-Trace-ID` / `X-Argus-Span-ID` and `traceresponse` (with the
+//! sampling decision) on every response, errors too, sampled or not; and
+//! the request's HTTP metrics (`crate::metrics`).
 
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::propagation::{self, SPAN_ID_HEADER, TRACE_ID_HEADER};
+use crate::propagation;
 
 /// The span field a handler records the verified tenant in, which makes
 /// the request's spans the tenant's (see [`record_tenant`]).
@@ -59,7 +60,9 @@ pub async fn trace_requests(
     if let Some(parent) = propagation::extract_http(req.headers()) {
         let _ = span.set_parent(parent);
     }
-    let ids = propagation::ids_of(&span);
+    // Starting the span here makes the sampling decision, before the
+    // handler's spans (its children) start.
+    let announced = propagation::response_headers(&span);
     // Handlers' and extractors' errors arrive here as responses already;
     // an `Err` could only come from a middleware inside this one (there is
     // none), and actix turns it into a response after this returns.
@@ -83,9 +86,9 @@ pub async fn trace_requests(
             tracing::error!(parent: &span, error = %error, "request failed");
         }
     }
-    if let Some((trace_id, span_id)) = ids {
+    if let Some(announced) = announced {
         let headers = response.headers_mut();
-        for (header, value) in [(TRACE_ID_HEADER, trace_id), (SPAN_ID_HEADER, span_id)] {
+        for (header, value) in announced {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(HeaderName::from_static(header), value);
             }
