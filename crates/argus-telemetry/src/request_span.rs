@@ -15,6 +15,7 @@ use actix_web::middleware::Next;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::propagation;
 
@@ -23,9 +24,25 @@ use crate::propagation;
 pub const TENANT_FIELD: &str = "argus.tenant_id";
 
 /// Marks the current request (or message) span as the tenant's work: its
-/// spans then go to the tenant's span store.
+/// spans then go to the tenant's span store. Called inside a span of its
+/// own (a handler's `#[instrument]`), it marks the nearest enclosing span
+/// that has the field, the request's.
 pub fn record_tenant(tenant_id: &str) {
-    tracing::Span::current().record(TENANT_FIELD, tenant_id);
+    let current = tracing::Span::current();
+    if current.has_field(TENANT_FIELD) {
+        current.record(TENANT_FIELD, tenant_id);
+        return;
+    }
+    current.with_subscriber(|(id, dispatch)| {
+        let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else { return };
+        let enclosing = registry.span(id).and_then(|span| {
+            span.scope().find_map(|s| s.metadata().fields().field(TENANT_FIELD).map(|field| (s.id(), s.metadata(), field)))
+        });
+        if let Some((id, metadata, field)) = enclosing {
+            let values = [(&field, Some(&tenant_id as &dyn tracing::Value))];
+            dispatch.record(&id, &tracing::span::Record::new(&metadata.fields().value_set(&values)));
+        }
+    });
 }
 
 /// The middleware: `App::new().wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))`.

@@ -26,24 +26,13 @@ fn peak_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// The delivery worker binary beside the api-service's, against `db` and
-/// `amqp`; killed on drop. A workspace test run (`just test`) builds it;
-/// it is built here only when missing (`-p api-service` alone), never
-/// rebuilt under the worker's own tests, which run it at the same time.
+/// The delivery worker binary beside the api-service's
+/// (`helpers::sibling_binary`), against `db` and `amqp`; killed on drop.
 struct WorkerBinary(Child);
 
 impl WorkerBinary {
     fn spawn(db: &str, amqp: &str) -> Self {
-        let dir = std::path::Path::new(env!("CARGO_BIN_EXE_api-service")).parent().unwrap();
-        let binary = dir.join("delivery-worker");
-        if !binary.exists() {
-            let built = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "delivery-worker", "--bin", "delivery-worker"])
-                .status()
-                .unwrap();
-            assert!(built.success(), "building the worker failed");
-        }
-        let child = Command::new(binary)
+        let child = Command::new(crate::helpers::sibling_binary("delivery-worker"))
             .env("ARGUS_DATABASE_URL", db)
             .env("ARGUS_AMQP_URL", amqp)
             .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
