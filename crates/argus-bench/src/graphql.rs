@@ -205,8 +205,7 @@ pub(crate) async fn tracing_overhead(
     const SAMPLINGS: [Sampling; 2] = [Sampling::Default, Sampling::EveryRead];
     // The services share the database, so one incident serves all.
     let body = incident_read_body(services[0].trim_end_matches('/'), read).await?;
-    let requests =
-        SAMPLINGS.map(|sampling| services.map(|base| persisted_read(base, read, body.clone(), sampling)));
+    let requests = SAMPLINGS.map(|sampling| services.map(|base| persisted_read(base, read, body.clone(), sampling)));
     let mut rates: [[Vec<f64>; 3]; 2] = Default::default();
     let mut errors = 0;
     let turns = SAMPLINGS.len() * services.len();

@@ -288,12 +288,12 @@ fn sampler(vars: &Vars) -> Result<Sampler, ConfigError> {
     let sampler = match name {
         RATE_LIMITED => RateLimited::parent_based(match per_second {
             None => SAMPLE_PER_SECOND,
-            Some(raw) => raw.parse::<f64>().ok().filter(|rate| rate.is_finite() && *rate >= 0.0).ok_or_else(|| {
-                ConfigError {
+            Some(raw) => {
+                raw.parse::<f64>().ok().filter(|rate| rate.is_finite() && *rate >= 0.0).ok_or_else(|| ConfigError {
                     name: "ARGUS_TRACE_SAMPLE_PER_SECOND",
                     reason: format!("`{raw}` is not a number of traces per second (0 or more)"),
-                }
-            })?,
+                })?
+            }
         }),
         "traceidratio" => return Ok(Sampler::TraceIdRatioBased(ratio()?)),
         "parentbased_traceidratio" => return Ok(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio()?)))),

@@ -140,12 +140,9 @@ pub fn init_service(config: &TelemetryConfig, tenant_spans: Option<Arc<dyn Tenan
             KeyValue::new("deployment.environment.name", config.environment.clone()),
         ])
         .build();
-    let keep = held::KeepRule {
-        slower_than: config.traces.keep_slower_than,
-        request_budget: config.traces.keep_budget_bytes,
-    };
-    let pipeline =
-        pipeline::SpanPipeline::start(config.otlp.clone(), tenant_spans, keep, &resource, &config.service);
+    let keep =
+        held::KeepRule { slower_than: config.traces.keep_slower_than, request_budget: config.traces.keep_budget_bytes };
+    let pipeline = pipeline::SpanPipeline::start(config.otlp.clone(), tenant_spans, keep, &resource, &config.service);
     let flushes = pipeline.as_ref().map(pipeline::SpanPipeline::flushes).unwrap_or_default();
     // Unsampled requests are held for the keep rule only where spans go.
     let sampler = sampling::Sampling { sampler: config.traces.sampler.clone(), hold_unsampled: pipeline.is_some() };

@@ -119,9 +119,12 @@ pub fn response_headers(span: &tracing::Span) -> Option<[(&'static str, String);
     let cx = span.context();
     let span_ref = cx.span();
     let sc = span_ref.span_context();
+    if !sc.is_valid() {
+        return None;
+    }
     let (trace_id, span_id) = (sc.trace_id().to_string(), sc.span_id().to_string());
     let traceresponse = format!("00-{trace_id}-{span_id}-{:02x}", sc.trace_flags().to_u8());
-    sc.is_valid().then(|| [(TRACE_ID_HEADER, trace_id), (SPAN_ID_HEADER, span_id), (TRACERESPONSE, traceresponse)])
+    Some([(TRACE_ID_HEADER, trace_id), (SPAN_ID_HEADER, span_id), (TRACERESPONSE, traceresponse)])
 }
 
 /// The (trace id, span id) of `span`, as lowercase hex.

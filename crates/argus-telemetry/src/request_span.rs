@@ -36,7 +36,8 @@ pub fn record_tenant(tenant_id: &str) {
     current.with_subscriber(|(id, dispatch)| {
         let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else { return };
         let enclosing = registry.span(id).and_then(|span| {
-            span.scope().find_map(|s| s.metadata().fields().field(TENANT_FIELD).map(|field| (s.id(), s.metadata(), field)))
+            span.scope()
+                .find_map(|s| s.metadata().fields().field(TENANT_FIELD).map(|field| (s.id(), s.metadata(), field)))
         });
         if let Some((id, metadata, field)) = enclosing {
             let values = [(&field, Some(&tenant_id as &dyn tracing::Value))];

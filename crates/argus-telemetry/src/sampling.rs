@@ -287,11 +287,17 @@ mod tests {
 
         for _ in 0..10 {
             let trace = fresh();
-            assert_eq!(decide(&sampler, Some(&remote(trace, true)), trace, SpanKind::Server), SamplingDecision::RecordAndSample);
+            assert_eq!(
+                decide(&sampler, Some(&remote(trace, true)), trace, SpanKind::Server),
+                SamplingDecision::RecordAndSample
+            );
             assert!(!seen_unsampled(trace));
         }
         let trace = fresh();
-        assert_eq!(decide(&sampler, Some(&remote(trace, false)), trace, SpanKind::Server), SamplingDecision::RecordOnly);
+        assert_eq!(
+            decide(&sampler, Some(&remote(trace, false)), trace, SpanKind::Server),
+            SamplingDecision::RecordOnly
+        );
         assert!(seen_unsampled(trace), "a request the caller did not sample is remembered");
         forget_unsampled(TraceId::from(trace));
         assert!(!seen_unsampled(trace));

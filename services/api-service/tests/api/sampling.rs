@@ -275,7 +275,13 @@ async fn jobs_reader(stack: &Stack) -> (TenantId, String, String) {
 }
 
 /// `GET /v1/jobs/{an unknown job}`, under `traceparent` if given.
-async fn get_job(stack: &Stack, base: &str, token: &str, tenant: &TenantId, traceparent: Option<&str>) -> reqwest::Response {
+async fn get_job(
+    stack: &Stack,
+    base: &str,
+    token: &str,
+    tenant: &TenantId,
+    traceparent: Option<&str>,
+) -> reqwest::Response {
     let mut request = stack
         .http
         .get(format!("{base}/v1/jobs/{}", JobId::generate()))
@@ -325,7 +331,10 @@ async fn unsampled_errors_and_slow_requests_are_kept_and_other_unsampled_request
     let whole = |spans: &[Value]| server(spans).is_some() && spans.iter().any(|s| s["kind"] == "client");
     let spans = recorded(&stack, &api.base, &reader, &tenant, &failed, whole).await;
     let root = server(&spans).unwrap();
-    assert_eq!((root["status"].as_str(), root["attributes"]["http.response.status_code"].as_i64()), (Some("error"), Some(500)));
+    assert_eq!(
+        (root["status"].as_str(), root["attributes"]["http.response.status_code"].as_i64()),
+        (Some("error"), Some(500))
+    );
     let spans = recorded(&stack, &api.base, &reader, &tenant, &slow, whole).await;
     assert!(server(&spans).unwrap()["duration_ms"].as_f64().unwrap() >= 1000.0, "{spans:#?}");
     // The kept ones were written after the fast one ended: it was not kept.
@@ -417,9 +426,8 @@ async fn an_unsampled_request_over_its_memory_budget_is_dropped_and_counted_even
     config.traces.keep_budget_bytes = 1;
     let stack = Stack::start_with_telemetry(config).await;
     let (tenant, token, reader) = jobs_reader(&stack).await;
-    let dropped = |scrape: &argus_http::testing::Scrape| {
-        scrape.value("argus_trace_buffers_dropped_total", &[]).unwrap_or(0.0)
-    };
+    let dropped =
+        |scrape: &argus_http::testing::Scrape| scrape.value("argus_trace_buffers_dropped_total", &[]).unwrap_or(0.0);
     let before = dropped(&stack.scrape().await);
     stack.db.execute("ALTER TABLE jobs RENAME TO jobs_away").await;
     let (failed, traceparent) = caller_trace(false);
