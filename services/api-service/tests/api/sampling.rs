@@ -130,20 +130,21 @@ struct AuthBinary {
 impl AuthBinary {
     fn spawn(stack: &Stack, endpoint: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(sibling_binary("auth-service"))
-            .env("ARGUS_DATABASE_URL", stack.db.url())
-            .env("ARGUS_ISSUER", ISSUER)
-            .env("ARGUS_SECRET_PEPPER", PEPPER)
-            .env("ARGUS_AUTH_ADDR", format!("127.0.0.1:{port}"))
-            .env("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:0")
-            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self { child, base: format!("http://127.0.0.1:{port}") }
+        let addr = format!("127.0.0.1:{port}");
+        let env = [
+            ("ARGUS_DATABASE_URL", stack.db.url()),
+            ("ARGUS_ISSUER", ISSUER),
+            ("ARGUS_SECRET_PEPPER", PEPPER),
+            ("ARGUS_AUTH_ADDR", &addr),
+            ("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:0"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("RUST_LOG", "warn"),
+        ];
+        let quiet = || Stdio::null();
+        let child =
+            Command::new(sibling_binary("auth-service")).envs(env).stdout(quiet()).stderr(quiet()).spawn().unwrap();
+        Self { child, base: format!("http://{addr}") }
     }
 
     async fn wait_ready(&self, http: &reqwest::Client) {
