@@ -159,7 +159,7 @@ case "$name" in
             sleep 1.5 # the span store writes every 0.5 s
             after=$(store_size)
             reads=$(python3 -c 'import json, sys; r = json.load(sys.stdin)["persisted_read"]; print(r["ok"] + r["errors"])' <<<"$out")
-            awk -v b="$before" -v a="$after" -v n="$reads" 'BEGIN { printf "%.0f", n > 0 ? (a - b) / n * 1e6 : 0 }'
+            awk -v b="$before" -v a="$after" -v n="$reads" 'BEGIN { printf "%.0f", (n > 0 ? (a - b) / n * 1e6 : 0) }'
         }
         default_bytes=$(bytes_per_million_reads)
         sampled_bytes=$(bytes_per_million_reads --every-read-sampled)
