@@ -139,13 +139,32 @@ case "$name" in
         # of one configuration differed by up to 25%), so the three services
         # take turns in 3-s phases, the order rotating each round, each
         # phase after a 1-s uncounted warm-up that also lets the others'
-        # last spans reach the collector and the span store. The export's
-        # overhead is export on against export off, the span store at its
-        # default (on); the span store's, and both together, are reported
-        # beside it.
-        say "tracing overhead: the same read against export off/on and span store off/on, 12 rounds of 3-s phases"
+        # last spans reach the collector and the span store; each under a
+        # load sending no traceparent (the default sampling: the target is
+        # every destination on against none) and one sampling every read
+        # (the worst case, beside it). The export's and the span store's
+        # shares are reported for both.
+        say "tracing overhead: the same read against export off/on and span store off/on, at the default sampling and with every read sampled, 12 rounds of 3-s phases"
         "$bin/argus-bench" tracing-overhead --off http://127.0.0.1:18081 --store http://127.0.0.1:18085 \
             --on http://127.0.0.1:18083 "${ids[@]}"
+        # What the span store grows by (table, TOAST and indexes), per
+        # million reads, against the service with every destination on.
+        say "span store bytes per million reads: 10 s of reads at the default sampling, then 10 s with every read sampled"
+        store_size() { psql "$ARGUS_DATABASE_URL" -Atc "SELECT pg_total_relation_size('trace_span_batches')"; }
+        bytes_per_million_reads() {
+            local before after out reads
+            sleep 1.5 # the last phase's spans written first
+            before=$(store_size)
+            out=$("$bin/argus-bench" graphql --api http://127.0.0.1:18083 "${ids[@]}" "$@")
+            sleep 1.5 # the span store writes every 0.5 s
+            after=$(store_size)
+            reads=$(python3 -c 'import json, sys; r = json.load(sys.stdin)["persisted_read"]; print(r["ok"] + r["errors"])' <<<"$out")
+            awk -v b="$before" -v a="$after" -v n="$reads" 'BEGIN { printf "%.0f", (n > 0 ? (a - b) / n * 1e6 : 0) }'
+        }
+        default_bytes=$(bytes_per_million_reads)
+        sampled_bytes=$(bytes_per_million_reads --every-read-sampled)
+        printf '{"span_store_bytes_per_million_reads": {"default_sampling": %s, "every_read_sampled": %s}}\n' \
+            "$default_bytes" "$sampled_bytes"
         ;;
     jobs)
         say "graph algorithms alone, in process: 100k nodes, 1M edges (release build)"

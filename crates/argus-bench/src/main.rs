@@ -95,12 +95,18 @@ enum Command {
         /// Seconds of load for each of the two phases.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Sends every read with a new sampled `traceparent` (`-01`)
+        /// instead of none.
+        #[arg(long)]
+        every_read_sampled: bool,
     },
     /// Tracing's cost to the persisted read: three api-services over one
     /// database (no tracing destination; the span store only, as deployed
-    /// without a collector; OTLP export and the span store), loaded in turn
-    /// in short phases whose order rotates from round to round, so all three
-    /// see the same machine from second to second.
+    /// without a collector; OTLP export and the span store), each under a
+    /// load sending no `traceparent` (the default sampling) and one sampling
+    /// every read, loaded in turn in short phases whose order rotates from
+    /// round to round, so all six see the same machine from second to
+    /// second.
     TracingOverhead {
         /// The api-service without export or span store.
         #[arg(long)]
@@ -207,8 +213,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 webhooks::webhook_load(&database_url, &pepper, webhooks, &rates, Duration::from_secs(seconds)).await?;
             print_report(&report)?;
         }
-        Command::Graphql { api, read, seconds } => {
-            let report = graphql::graphql_bench(&api, &read, seconds).await?;
+        Command::Graphql { api, read, seconds, every_read_sampled } => {
+            let sampling = if every_read_sampled { graphql::Sampling::EveryRead } else { graphql::Sampling::Default };
+            let report = graphql::graphql_bench(&api, &read, seconds, sampling).await?;
             print_report(&report)?;
         }
         Command::TracingOverhead { off, store, on, read, rounds, phase_seconds, warmup_ms } => {

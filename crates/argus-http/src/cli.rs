@@ -24,7 +24,11 @@ pub const SHARED_ENVIRONMENT: &str = "\
                                  OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY)
   OTEL_TRACES_EXPORTER           otlp (default) or none; OTEL_SDK_DISABLED=true turns export off too
   OTEL_BSP_SCHEDULE_DELAY        export batch delay, ms; OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE
-  OTEL_TRACES_SAMPLER            standard sampler (default parentbased_always_on), with OTEL_TRACES_SAMPLER_ARG
+  OTEL_TRACES_SAMPLER            parentbased_argus_rate_limited (default: the caller's flag decides, traces Argus
+                                 starts are sampled up to ARGUS_TRACE_SAMPLE_PER_SECOND, default 50) or a standard
+                                 sampler, with OTEL_TRACES_SAMPLER_ARG
+  ARGUS_TRACE_KEEP_SLOWER_THAN_MS
+                                 an unsampled request this slow keeps its spans, as a 5xx does (default 1000; 0: off)
   OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
                                  span limits (default 128); OTEL_SPAN_EVENT_COUNT_LIMIT, OTEL_SPAN_LINK_COUNT_LIMIT
   OTEL_PROPAGATORS               tracecontext (the only one); any other OTEL_ variable stops the service

@@ -11,13 +11,16 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
 
 use argus_types::env::{ConfigError, flag_value, parse_value};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::{Sampler, SpanLimits};
 
 use crate::LogFormat;
+use crate::held::REQUEST_BUDGET;
 use crate::otlp::OtlpConfig;
+use crate::sampling::{RATE_LIMITED, RateLimited};
 
 /// Every `OTEL_*` variable Argus reads (docs/operations.md says what each
 /// does, and every service's `--help` lists them).
@@ -120,12 +123,29 @@ impl Vars {
     }
 }
 
-/// The settings of the spans themselves, which the SDK applies.
+/// Traces Argus starts that are sampled per second by default
+/// (`ARGUS_TRACE_SAMPLE_PER_SECOND`).
+pub const SAMPLE_PER_SECOND: f64 = 50.0;
+/// An unsampled request this slow keeps its spans by default
+/// (`ARGUS_TRACE_KEEP_SLOWER_THAN_MS`).
+pub const KEEP_SLOWER_THAN: Duration = Duration::from_millis(1000);
+
+/// The settings of the spans themselves: which are recorded and kept.
 #[derive(Debug, Clone)]
 pub struct TracesConfig {
-    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (default
-    /// `parentbased_always_on`; the ratio samplers' argument defaults to 1).
+    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`: by default
+    /// `parentbased_argus_rate_limited`, the caller's flag deciding and the
+    /// traces Argus starts sampled at most `ARGUS_TRACE_SAMPLE_PER_SECOND`
+    /// (default 50) a second; or a standard one (the ratio samplers'
+    /// argument defaults to 1).
     pub sampler: Sampler,
+    /// `ARGUS_TRACE_KEEP_SLOWER_THAN_MS` (default 1000; 0: none): an
+    /// unsampled request that takes this long keeps its spans in the span
+    /// store, as one answered with a 5xx always does.
+    pub keep_slower_than: Option<Duration>,
+    /// The memory one unsampled request's spans may take while they wait
+    /// for its end (default 256 KiB); beyond, they are dropped and counted.
+    pub keep_budget_bytes: usize,
     /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT` and
     /// `OTEL_SPAN_LINK_COUNT_LIMIT` (default 128 each).
     pub span_limits: SpanLimits,
@@ -137,7 +157,9 @@ pub struct TracesConfig {
 impl Default for TracesConfig {
     fn default() -> Self {
         Self {
-            sampler: Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+            sampler: RateLimited::parent_based(SAMPLE_PER_SECOND),
+            keep_slower_than: Some(KEEP_SLOWER_THAN),
+            keep_budget_bytes: REQUEST_BUDGET,
             span_limits: SpanLimits::default(),
             resource_attributes: Vec::new(),
         }
@@ -204,6 +226,8 @@ impl TelemetryConfig {
             log_filter: vars.get("RUST_LOG").unwrap_or("info").to_owned(),
             traces: TracesConfig {
                 sampler: sampler(&vars)?,
+                keep_slower_than: keep_slower_than(&vars)?,
+                keep_budget_bytes: REQUEST_BUDGET,
                 span_limits: span_limits(&vars)?,
                 resource_attributes: resource.into_iter().map(|(key, value)| KeyValue::new(key, value)).collect(),
             },
@@ -245,8 +269,15 @@ fn propagators(vars: &Vars) -> Result<(), ConfigError> {
 }
 
 fn sampler(vars: &Vars) -> Result<Sampler, ConfigError> {
-    let name = vars.get("OTEL_TRACES_SAMPLER").unwrap_or("parentbased_always_on");
+    let name = vars.get("OTEL_TRACES_SAMPLER").unwrap_or(RATE_LIMITED);
     let argument = vars.get("OTEL_TRACES_SAMPLER_ARG");
+    let per_second = vars.get("ARGUS_TRACE_SAMPLE_PER_SECOND");
+    if per_second.is_some() && name != RATE_LIMITED {
+        return Err(ConfigError {
+            name: "ARGUS_TRACE_SAMPLE_PER_SECOND",
+            reason: format!("only the {RATE_LIMITED} sampler (the default) reads it, and the sampler is {name}"),
+        });
+    }
     let ratio = || match argument {
         None => Ok(1.0),
         Some(raw) => raw.parse::<f64>().ok().filter(|ratio| (0.0..=1.0).contains(ratio)).ok_or_else(|| ConfigError {
@@ -255,6 +286,15 @@ fn sampler(vars: &Vars) -> Result<Sampler, ConfigError> {
         }),
     };
     let sampler = match name {
+        RATE_LIMITED => RateLimited::parent_based(match per_second {
+            None => SAMPLE_PER_SECOND,
+            Some(raw) => {
+                raw.parse::<f64>().ok().filter(|rate| rate.is_finite() && *rate >= 0.0).ok_or_else(|| ConfigError {
+                    name: "ARGUS_TRACE_SAMPLE_PER_SECOND",
+                    reason: format!("`{raw}` is not a number of traces per second (0 or more)"),
+                })?
+            }
+        }),
         "traceidratio" => return Ok(Sampler::TraceIdRatioBased(ratio()?)),
         "parentbased_traceidratio" => return Ok(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio()?)))),
         "always_on" => Sampler::AlwaysOn,
@@ -265,7 +305,8 @@ fn sampler(vars: &Vars) -> Result<Sampler, ConfigError> {
             return Err(ConfigError {
                 name: "OTEL_TRACES_SAMPLER",
                 reason: format!(
-                    "`{other}` is not supported: use always_on, always_off, traceidratio or parentbased_ one of those"
+                    "`{other}` is not supported: use {RATE_LIMITED} (the default), always_on, always_off, \
+                     traceidratio or parentbased_ one of those"
                 ),
             });
         }
@@ -277,6 +318,12 @@ fn sampler(vars: &Vars) -> Result<Sampler, ConfigError> {
             reason: format!("only the traceidratio samplers take an argument, and the sampler is {name}"),
         }),
     }
+}
+
+/// `ARGUS_TRACE_KEEP_SLOWER_THAN_MS`: 0 turns the slow rule off.
+fn keep_slower_than(vars: &Vars) -> Result<Option<Duration>, ConfigError> {
+    let millis = vars.parse("ARGUS_TRACE_KEEP_SLOWER_THAN_MS", KEEP_SLOWER_THAN.as_millis() as u64)?;
+    Ok((millis > 0).then(|| Duration::from_millis(millis)))
 }
 
 fn span_limits(vars: &Vars) -> Result<SpanLimits, ConfigError> {

@@ -12,6 +12,7 @@
 mod chunks;
 mod config;
 mod encode;
+mod held;
 mod ids;
 pub mod metrics;
 mod otlp;
@@ -19,6 +20,7 @@ pub mod outbound;
 mod pipeline;
 pub mod propagation;
 mod request_span;
+pub mod sampling;
 mod tenant_spans;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -138,12 +140,16 @@ pub fn init_service(config: &TelemetryConfig, tenant_spans: Option<Arc<dyn Tenan
             KeyValue::new("deployment.environment.name", config.environment.clone()),
         ])
         .build();
-    let pipeline = pipeline::SpanPipeline::start(config.otlp.clone(), tenant_spans, &resource, &config.service);
+    let keep =
+        held::KeepRule { slower_than: config.traces.keep_slower_than, request_budget: config.traces.keep_budget_bytes };
+    let pipeline = pipeline::SpanPipeline::start(config.otlp.clone(), tenant_spans, keep, &resource, &config.service);
     let flushes = pipeline.as_ref().map(pipeline::SpanPipeline::flushes).unwrap_or_default();
+    // Unsampled requests are held for the keep rule only where spans go.
+    let sampler = sampling::Sampling { sampler: config.traces.sampler.clone(), hold_unsampled: pipeline.is_some() };
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_id_generator(ids::StartTimeIds)
-        .with_sampler(config.traces.sampler.clone())
+        .with_sampler(sampler)
         .with_span_limits(config.traces.span_limits);
     if let Some(pipeline) = pipeline {
         builder = builder.with_span_processor(pipeline);

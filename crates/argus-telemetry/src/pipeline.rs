@@ -1,6 +1,10 @@
 //! Where finished spans go: the OTLP export and tenants' spans (to the span
 //! store through a [`TenantSpanSink`]), fed by one span processor that
-//! encodes each span once, on the thread that ended it.
+//! encodes each sampled span once, on the thread that ended it. Unsampled
+//! spans (of unsampled requests) are held, not encoded, until their request
+//! ends ([`Held`]); a failed or slow request's go to the span store only,
+//! as the export takes sampled spans alone (as opentelemetry's batch
+//! processor hands opentelemetry-otlp's exporter).
 //!
 //! Each thread keeps to one of a few shards. A shard holds the chunk of
 //! encoded spans it is filling for each destination; a full chunk goes to
@@ -24,6 +28,7 @@ use tokio::sync::oneshot;
 
 use crate::chunks::{CHUNK_BYTES, CHUNK_SPANS, Flush, Inbox, Partials};
 use crate::encode::SpanEncoder;
+use crate::held::{Held, KeepRule};
 use crate::otlp::{OtlpConfig, ScopeChunk};
 use crate::tenant_spans::{self, ShownKeys, StoreChunk, TenantSpanSink};
 
@@ -79,6 +84,7 @@ pub(crate) struct SpanPipeline {
     shards: Arc<[Mutex<Shard>]>,
     export: Option<Inbox<ScopeChunk>>,
     store: Option<Inbox<StoreChunk>>,
+    held: Held,
 }
 
 impl std::fmt::Debug for SpanPipeline {
@@ -93,6 +99,7 @@ impl SpanPipeline {
     pub(crate) fn start(
         export: Option<OtlpConfig>,
         tenant_spans: Option<Arc<dyn TenantSpanSink>>,
+        keep: KeepRule,
         resource: &Resource,
         service: &str,
     ) -> Option<Self> {
@@ -103,7 +110,7 @@ impl SpanPipeline {
         let store = tenant_spans
             .map(|sink| tenant_spans::start(sink, service.to_owned(), partials(&shards, Shard::take_store)));
         let export = export.map(|config| crate::otlp::start(config, resource, partials(&shards, Shard::take_export)));
-        Some(Self { shards, export, store })
+        Some(Self { shards, export, store, held: Held::new(keep) })
     }
 
     pub(crate) fn flushes(&self) -> Vec<Flush> {
@@ -123,11 +130,36 @@ impl SpanProcessor for SpanPipeline {
     fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
 
     fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            self.write(&span, true);
+        } else {
+            for kept in self.held.end(span) {
+                self.write(&kept, false);
+            }
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.request_flushes();
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        self.request_flushes();
+        Ok(())
+    }
+}
+
+impl SpanPipeline {
+    /// Encodes `span` for the span store (when it is a tenant's) and, when
+    /// `exported`, for the export.
+    fn write(&self, span: &SpanData, exported: bool) {
         let stored = match &self.store {
-            Some(_) => tenant_spans::tenant_work(&span),
+            Some(_) => tenant_spans::tenant_work(span),
             None => None,
         };
-        if self.export.is_none() && stored.is_none() {
+        let exported = exported && self.export.is_some();
+        if !exported && stored.is_none() {
             return;
         }
         let (mut full_export, mut full_store) = (Vec::new(), None);
@@ -136,8 +168,8 @@ impl SpanProcessor for SpanPipeline {
             // its chunks are whole up to the last finished span.
             let mut guard = self.shards[shard_index()].lock().unwrap_or_else(PoisonError::into_inner);
             let Shard { encoder, shown, export, store } = &mut *guard;
-            let mut exported = None;
-            if self.export.is_some() {
+            let mut encoded = None;
+            if exported {
                 if export.as_ref().is_some_and(|chunk| chunk.scope != span.instrumentation_scope) {
                     full_export.extend(export.take());
                 }
@@ -147,19 +179,19 @@ impl SpanProcessor for SpanPipeline {
                     spans: 0,
                 });
                 let start = chunk.bytes.len();
-                encoder.encode(&span, |_| true, &mut chunk.bytes);
+                encoder.encode(span, |_| true, &mut chunk.bytes);
                 chunk.spans += 1;
-                exported = Some(start);
+                encoded = Some(start);
             }
             if let Some(tenant) = stored {
                 // The exported encoding serves when every attribute is
                 // shown to tenants; otherwise the span is encoded again
                 // without the others.
-                match (exported, export.as_ref()) {
+                match (encoded, export.as_ref()) {
                     (Some(start), Some(chunk)) if span.attributes.iter().all(|kv| shown.allows(&kv.key)) => {
-                        store.push(&span, tenant, |bytes| bytes.extend_from_slice(&chunk.bytes[start..]));
+                        store.push(span, tenant, |bytes| bytes.extend_from_slice(&chunk.bytes[start..]));
                     }
-                    _ => store.push(&span, tenant, |bytes| encoder.encode(&span, |key| shown.allows(key), bytes)),
+                    _ => store.push(span, tenant, |bytes| encoder.encode(span, |key| shown.allows(key), bytes)),
                 }
                 if store.is_full() {
                     full_store = Some(std::mem::take(store));
@@ -179,15 +211,5 @@ impl SpanProcessor for SpanPipeline {
             let spans = chunk.len();
             store.chunks.push(chunk, spans);
         }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.request_flushes();
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.request_flushes();
-        Ok(())
     }
 }

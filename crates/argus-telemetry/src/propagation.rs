@@ -20,6 +20,9 @@ pub const TRACESTATE: &str = "tracestate";
 /// Response headers naming the trace and the server span of a request.
 pub const TRACE_ID_HEADER: &str = "x-argus-trace-id";
 pub const SPAN_ID_HEADER: &str = "x-argus-span-id";
+/// W3C Trace Context Level 2's response header: the trace, the server span
+/// and whether it was sampled, as `traceparent` writes them.
+pub const TRACERESPONSE: &str = "traceresponse";
 
 /// Whether `value` is a `traceparent` the W3C grammar accepts: version
 /// `00` with exactly four fields, or a later version (not `ff`) with at
@@ -107,6 +110,21 @@ pub fn set_parent_from_map(span: &tracing::Span, headers: &BTreeMap<String, Stri
         // keeps its local parent, which is all that can be done.
         let _ = span.set_parent(cx);
     }
+}
+
+/// The headers a response names `span` (its request's server span) in:
+/// `X-Argus-Trace-ID`, `X-Argus-Span-ID` and `traceresponse`, which carries
+/// the sampling decision.
+pub fn response_headers(span: &tracing::Span) -> Option<[(&'static str, String); 3]> {
+    let cx = span.context();
+    let span_ref = cx.span();
+    let sc = span_ref.span_context();
+    if !sc.is_valid() {
+        return None;
+    }
+    let (trace_id, span_id) = (sc.trace_id().to_string(), sc.span_id().to_string());
+    let traceresponse = format!("00-{trace_id}-{span_id}-{:02x}", sc.trace_flags().to_u8());
+    Some([(TRACE_ID_HEADER, trace_id), (SPAN_ID_HEADER, span_id), (TRACERESPONSE, traceresponse)])
 }
 
 /// The (trace id, span id) of `span`, as lowercase hex.

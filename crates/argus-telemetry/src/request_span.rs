@@ -1,8 +1,9 @@
 //! The server span of every HTTP request: a child of the caller's span when
 //! the request carries a valid `traceparent`, named and attributed after
 //! the OpenTelemetry HTTP server conventions, and announced to the caller in
-//! `X-Argus-Trace-ID` / `X-Argus-Span-ID` on every response, errors too;
-//! and the request's HTTP metrics (`crate::metrics`).
+//! `X-Argus-Trace-ID` / `X-Argus-Span-ID` and `traceresponse` (with the
+//! sampling decision) on every response, errors too, sampled or not; and
+//! the request's HTTP metrics (`crate::metrics`).
 
 use std::time::Instant;
 
@@ -14,17 +15,35 @@ use actix_web::middleware::Next;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::registry::LookupSpan;
 
-use crate::propagation::{self, SPAN_ID_HEADER, TRACE_ID_HEADER};
+use crate::propagation;
 
 /// The span field a handler records the verified tenant in, which makes
 /// the request's spans the tenant's (see [`record_tenant`]).
 pub const TENANT_FIELD: &str = "argus.tenant_id";
 
 /// Marks the current request (or message) span as the tenant's work: its
-/// spans then go to the tenant's span store.
+/// spans then go to the tenant's span store. Called inside a span of its
+/// own (a handler's `#[instrument]`), it marks the nearest enclosing span
+/// that has the field, the request's.
 pub fn record_tenant(tenant_id: &str) {
-    tracing::Span::current().record(TENANT_FIELD, tenant_id);
+    let current = tracing::Span::current();
+    if current.has_field(TENANT_FIELD) {
+        current.record(TENANT_FIELD, tenant_id);
+        return;
+    }
+    current.with_subscriber(|(id, dispatch)| {
+        let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else { return };
+        let enclosing = registry.span(id).and_then(|span| {
+            span.scope()
+                .find_map(|s| s.metadata().fields().field(TENANT_FIELD).map(|field| (s.id(), s.metadata(), field)))
+        });
+        if let Some((id, metadata, field)) = enclosing {
+            let values = [(&field, Some(&tenant_id as &dyn tracing::Value))];
+            dispatch.record(&id, &tracing::span::Record::new(&metadata.fields().value_set(&values)));
+        }
+    });
 }
 
 /// The middleware: `App::new().wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))`.
@@ -59,7 +78,9 @@ pub async fn trace_requests(
     if let Some(parent) = propagation::extract_http(req.headers()) {
         let _ = span.set_parent(parent);
     }
-    let ids = propagation::ids_of(&span);
+    // Starting the span here makes the sampling decision, before the
+    // handler's spans (its children) start.
+    let announced = propagation::response_headers(&span);
     // Handlers' and extractors' errors arrive here as responses already;
     // an `Err` could only come from a middleware inside this one (there is
     // none), and actix turns it into a response after this returns.
@@ -83,9 +104,9 @@ pub async fn trace_requests(
             tracing::error!(parent: &span, error = %error, "request failed");
         }
     }
-    if let Some((trace_id, span_id)) = ids {
+    if let Some(announced) = announced {
         let headers = response.headers_mut();
-        for (header, value) in [(TRACE_ID_HEADER, trace_id), (SPAN_ID_HEADER, span_id)] {
+        for (header, value) in announced {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(HeaderName::from_static(header), value);
             }

@@ -101,7 +101,15 @@ pub async fn get_trace(
     let batches = lookup.store.trace_span_batches(caller.tenant(), number, since).await?;
     let spans = argus_spans::spans_of_trace(&batches, &trace_id, since);
     if spans.is_empty() {
-        return Err(ApiError::NotFound(format!("no trace {trace_id} is recorded for this tenant")));
+        let why = if argus_telemetry::sampling::seen_unsampled(number) {
+            format!(
+                "trace {trace_id} was not sampled, so its spans were not recorded: send `traceparent` with the \
+                 sampled flag 01 on a call you want to look up"
+            )
+        } else {
+            format!("no trace {trace_id} is recorded for this tenant")
+        };
+        return Err(ApiError::NotFound(why));
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -88,7 +88,12 @@ fn every_supported_variable_is_read() {
 #[test]
 fn samplers_are_the_standard_ones_and_their_argument_a_ratio() {
     let sampler = |vars: &[(&str, &str)]| read(vars).map(|config| format!("{:?}", config.traces.sampler));
-    assert_eq!(sampler(&[]).unwrap(), "ParentBased(AlwaysOn)");
+    // The default: the caller's flag, else 50 traces a second.
+    assert_eq!(sampler(&[]).unwrap(), "ParentBased(RateLimited(50/s))");
+    let rate = [("OTEL_TRACES_SAMPLER", "parentbased_argus_rate_limited"), ("ARGUS_TRACE_SAMPLE_PER_SECOND", "0.5")];
+    assert_eq!(sampler(&rate).unwrap(), "ParentBased(RateLimited(0.5/s))");
+    assert_eq!(sampler(&[("ARGUS_TRACE_SAMPLE_PER_SECOND", "0")]).unwrap(), "ParentBased(RateLimited(0/s))");
+    assert_eq!(sampler(&[("OTEL_TRACES_SAMPLER", "parentbased_always_on")]).unwrap(), "ParentBased(AlwaysOn)");
     assert_eq!(sampler(&[("OTEL_TRACES_SAMPLER", "always_off")]).unwrap(), "AlwaysOff");
     assert_eq!(sampler(&[("OTEL_TRACES_SAMPLER", "traceidratio")]).unwrap(), "TraceIdRatioBased(1.0)");
     let half = [("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.5")];
@@ -104,10 +109,26 @@ fn samplers_are_the_standard_ones_and_their_argument_a_ratio() {
             "OTEL_TRACES_SAMPLER_ARG: `NaN`",
         ),
         (&[("OTEL_TRACES_SAMPLER_ARG", "0.5")], "only the traceidratio samplers take an argument"),
+        (&[("ARGUS_TRACE_SAMPLE_PER_SECOND", "-1")], "ARGUS_TRACE_SAMPLE_PER_SECOND: `-1` is not a number"),
+        (&[("ARGUS_TRACE_SAMPLE_PER_SECOND", "inf")], "ARGUS_TRACE_SAMPLE_PER_SECOND: `inf` is not a number"),
+        (
+            &[("OTEL_TRACES_SAMPLER", "always_on"), ("ARGUS_TRACE_SAMPLE_PER_SECOND", "10")],
+            "only the parentbased_argus_rate_limited sampler (the default) reads it, and the sampler is always_on",
+        ),
     ] {
         let message = sampler(vars).unwrap_err().to_string();
         assert!(message.contains(named), "{message}");
     }
+}
+
+#[test]
+fn slow_requests_are_kept_from_one_second_unless_turned_off() {
+    let keep = |vars: &[(&str, &str)]| read(vars).map(|config| config.traces.keep_slower_than);
+    assert_eq!(keep(&[]).unwrap(), Some(Duration::from_secs(1)));
+    assert_eq!(keep(&[("ARGUS_TRACE_KEEP_SLOWER_THAN_MS", "250")]).unwrap(), Some(Duration::from_millis(250)));
+    assert_eq!(keep(&[("ARGUS_TRACE_KEEP_SLOWER_THAN_MS", "0")]).unwrap(), None);
+    let message = keep(&[("ARGUS_TRACE_KEEP_SLOWER_THAN_MS", "soon")]).unwrap_err().to_string();
+    assert!(message.contains("ARGUS_TRACE_KEEP_SLOWER_THAN_MS"), "{message}");
 }
 
 #[test]

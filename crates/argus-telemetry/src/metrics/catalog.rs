@@ -177,6 +177,12 @@ pub const SPANS_DROPPED: Metric = counter(
     &["destination"],
     "Finished spans lost on the way to the OTLP collector (otlp) or the span store (span_store)",
 );
+pub const TRACE_BUFFERS_DROPPED: Metric = counter(
+    "argus_trace_buffers_dropped_total",
+    &[],
+    "Unsampled requests whose held spans outgrew their memory budget and were dropped: such a request is not kept \
+     even if it fails or is slow",
+);
 
 /// Every metric, in the order docs/operations.md lists them.
 pub const CATALOG: &[Metric] = &[
@@ -204,6 +210,7 @@ pub const CATALOG: &[Metric] = &[
     DB_POOL_MAX,
     DB_POOL_WAITING,
     SPANS_DROPPED,
+    TRACE_BUFFERS_DROPPED,
 ];
 
 /// The catalog entry a series name belongs to: its own name, or a

@@ -6,7 +6,8 @@
 //! service installs it first thing.
 //!
 //! [`catalog`] lists every metric; the HTTP metrics are recorded here, by
-//! the request middleware, and dropped spans by the span pipeline.
+//! the request middleware, and dropped spans (and dropped held requests)
+//! by the span pipeline.
 
 pub mod catalog;
 
@@ -19,7 +20,7 @@ use ::metrics::{Counter, Histogram};
 use actix_web::http::{Method, StatusCode};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
-use catalog::{BUILD_INFO, CATALOG, HTTP_REQUEST_DURATION, HTTP_REQUESTS, Kind, SPANS_DROPPED};
+use catalog::{BUILD_INFO, CATALOG, HTTP_REQUEST_DURATION, HTTP_REQUESTS, Kind, SPANS_DROPPED, TRACE_BUFFERS_DROPPED};
 
 /// How often histograms' recent samples are folded into their buckets
 /// between scrapes, so an unscraped process does not pile them up.
@@ -171,6 +172,11 @@ fn standard_method(method: &Method) -> &'static str {
 /// `span_store`).
 pub(crate) fn spans_dropped(destination: &'static str, spans: usize) {
     ::metrics::counter!(SPANS_DROPPED.name, "destination" => destination).increment(spans as u64);
+}
+
+/// Counts an unsampled request whose held spans outgrew their budget.
+pub(crate) fn trace_buffer_dropped() {
+    ::metrics::counter!(TRACE_BUFFERS_DROPPED.name).increment(1);
 }
 
 #[cfg(test)]

@@ -98,16 +98,13 @@ impl Stack {
     /// span store. The telemetry is the process's: this works where each
     /// test runs in a process of its own, as under `cargo nextest`.
     pub async fn start_with_span_store(service: &'static str) -> Self {
+        Self::start_with_telemetry(telemetry(service, &[])).await
+    }
+
+    /// Like [`Stack::start_with_span_store`], with the process's telemetry
+    /// as `telemetry` says.
+    pub async fn start_with_telemetry(telemetry: argus_telemetry::TelemetryConfig) -> Self {
         let db = TestDatabase::create().await;
-        let telemetry = argus_telemetry::TelemetryConfig {
-            service: service.to_owned(),
-            version: "test",
-            environment: "live".into(),
-            log_format: argus_telemetry::LogFormat::Pretty,
-            log_filter: "warn".into(),
-            traces: Default::default(),
-            otlp: None,
-        };
         let store = argus_spans::SpanStoreConfig {
             database_url: db.url().to_owned(),
             retention: std::time::Duration::from_secs(86_400),
@@ -256,6 +253,15 @@ impl IncidentHook {
     }
 }
 
+/// The telemetry of a test process writing as `service`, with `vars` (the
+/// `OTEL_*` and `ARGUS_TRACE_*` variables) read as a service reads its
+/// environment.
+pub fn telemetry(service: &'static str, vars: &[(&str, &str)]) -> argus_telemetry::TelemetryConfig {
+    let quiet = [("ARGUS_LOG_FORMAT", "pretty"), ("RUST_LOG", "warn")];
+    let vars = quiet.iter().chain(vars).map(|(name, value)| ((*name).to_owned(), (*value).to_owned()));
+    argus_telemetry::TelemetryConfig::from_vars(service, "test", vars).unwrap()
+}
+
 /// A token from the test issuer, signed with `key`.
 pub fn sign(
     key: &argus_crypto::SigningKey,
@@ -320,6 +326,22 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
     let shutdown = worker.shutdown_token();
     tokio::spawn(worker.run_until_stopped());
     shutdown
+}
+
+/// Another service's binary, beside the api-service's: a workspace test
+/// run (`just test`) builds it; it is built here only when missing
+/// (`-p api-service` alone: build it too when its code changed), never
+/// rebuilt under its own package's tests, which run it at the same time.
+pub fn sibling_binary(name: &str) -> std::path::PathBuf {
+    let binary = Path::new(env!("CARGO_BIN_EXE_api-service")).parent().unwrap().join(name);
+    if !binary.exists() {
+        let built = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", name, "--bin", name])
+            .status()
+            .unwrap();
+        assert!(built.success(), "building {name} failed");
+    }
+    binary
 }
 
 /// The real api-service binary against a stack's database and JWKS, on a

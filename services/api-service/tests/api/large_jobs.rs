@@ -20,22 +20,11 @@ const MAX_BODY: usize = 64 << 20;
 const API_LIMIT_KIB: u64 = 256 * 1024;
 const WORKER_LIMIT_KIB: u64 = 768 * 1024;
 
-/// The delivery worker binary beside the api-service's, against `db` and
-/// `amqp`; killed on drop. A workspace test run (`just test`) builds it;
-/// it is built here only when missing (`-p api-service` alone), never
-/// rebuilt under the worker's own tests, which run it at the same time.
+/// The delivery worker binary beside the api-service's
+/// (`helpers::sibling_binary`), against `db` and `amqp`; killed on drop.
 fn worker_binary(db: &str, amqp: &str) -> TestProcess {
-    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_api-service")).parent().unwrap();
-    let binary = dir.join("delivery-worker");
-    if !binary.exists() {
-        let built = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "delivery-worker", "--bin", "delivery-worker"])
-            .status()
-            .unwrap();
-        assert!(built.success(), "building the worker failed");
-    }
     TestProcess::spawn(
-        Command::new(binary)
+        Command::new(crate::helpers::sibling_binary("delivery-worker"))
             .env("ARGUS_DATABASE_URL", db)
             .env("ARGUS_AMQP_URL", amqp)
             .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")

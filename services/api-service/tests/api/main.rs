@@ -12,5 +12,6 @@ mod helpers;
 mod incident_cache;
 mod large_jobs;
 mod metrics;
+mod sampling;
 mod tokens;
 mod tracing;

@@ -374,11 +374,11 @@ async fn traces_argus_started_are_found_by_when_their_spans_were_written() {
     assert_eq!(r.status(), 404, "another tenant's trace");
 }
 
-type Exported = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
+pub(crate) type Exported = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
 
 /// An OTLP/HTTP collector: decodes every export with the OpenTelemetry
 /// protocol types.
-async fn collector() -> (String, Exported) {
+pub(crate) async fn collector() -> (String, Exported) {
     let got: Exported = Arc::default();
     let record = got.clone();
     let base = argus_http::testing::serve_route("/v1/traces", move || {
