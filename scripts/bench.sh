@@ -47,8 +47,20 @@ start_auth() {
     die "auth-service did not start"
 }
 
+# An api-service on `port` with extra environment `NAME=value ...`.
+start_api() {
+    local port=$1
+    shift
+    env "$@" ARGUS_API_ADDR="127.0.0.1:$port" ARGUS_API_ADMIN_ADDR="127.0.0.1:$((port + 1000))" ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
+        "$bin/api-service" &
+    pids+=($!)
+    for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
+    die "api-service did not start"
+}
+
 # A tenant with an app allowed the incident bundle, and its token: sets
-# `tenant`, `token`, `read_id`, `create_id` and `ids` (argus-bench's flags).
+# `tenant`, `token`, `read_id`, `create_id`, `update_id` and `ids` (argus-bench's
+# flags).
 graphql_reader() {
     local created admin app client_id secret bundle loaded
     created=$("$bin/argusctl" tenant create --name bench)
@@ -67,6 +79,7 @@ graphql_reader() {
         "http://$ARGUS_AUTH_ADDR/v1/oauth/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
     read_id=$(op_id IncidentById)
     create_id=$(op_id CreateIncident)
+    update_id=$(op_id UpdateIncident)
     ids=(--token "$token" --tenant "$tenant" --read-id "$read_id" --create-id "$create_id")
 }
 
@@ -109,6 +122,14 @@ case "$name" in
         # each event write carries one delivery (issue 26).
         say "events into 1 webhook at 750 and 1000 events/s, 15 s each"
         "$bin/argus-bench" webhooks --webhooks 1 --rates 750,1000 --seconds 15
+        # The real event source: a GraphQL updateIncident per event, through
+        # an api-service (and its token from an auth-service).
+        start_auth
+        start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT=
+        graphql_reader
+        say "GraphQL updateIncident into 1 webhook at 750 events/s, 15 s"
+        "$bin/argus-bench" webhooks --webhooks 1 --rates 750 --seconds 15 --graphql-api http://127.0.0.1:18081 \
+            --token "$token" --tenant "$tenant" --create-id "$create_id" --update-id "$update_id"
         ;;
     graphql)
         start_auth
@@ -119,15 +140,6 @@ case "$name" in
         # destination, one with OTLP to the collector and tenants' spans to
         # the span store, and one with the span store only (the default
         # without a collector: export off).
-        start_api() {
-            local port=$1
-            shift
-            env "$@" ARGUS_API_ADDR="127.0.0.1:$port" ARGUS_API_ADMIN_ADDR="127.0.0.1:$((port + 1000))" ARGUS_JWKS_URL="http://$ARGUS_AUTH_ADDR/.well-known/jwks.json" \
-                "$bin/api-service" &
-            pids+=($!)
-            for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
-            die "api-service did not start"
-        }
         start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=false
         start_api 18083 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 ARGUS_TRACE_STORE=true
         start_api 18085 OTEL_EXPORTER_OTLP_ENDPOINT= ARGUS_TRACE_STORE=true

@@ -1,7 +1,7 @@
 //! CPU time spent by the processes of the stack during a benchmark phase,
 //! read from `/proc` (Linux): PostgreSQL (every `postgres` process, the
-//! pool's backends included), RabbitMQ (`beam.smp`), the delivery worker,
-//! and this process (the event writes and the receiver).
+//! pool's backends included), RabbitMQ (`beam.smp`), the services, and
+//! this process (the event writes or requests, and the receiver).
 //!
 //! Read by hand rather than with the `procfs` crate: two fields of one
 //! file, for a benchmark tool, do not warrant its dependency tree.
@@ -14,8 +14,12 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 /// The processes whose CPU time is counted, by their `comm` name
 /// (the kernel keeps 15 bytes of it).
-const COUNTED: [(&str, &str); 3] =
-    [("postgres", "postgres"), ("rabbitmq", "beam.smp"), ("delivery_worker", "delivery-worker")];
+const COUNTED: [(&str, &str); 4] = [
+    ("postgres", "postgres"),
+    ("rabbitmq", "beam.smp"),
+    ("delivery_worker", "delivery-worker"),
+    ("api_service", "api-service"),
+];
 
 /// CPU ticks (user + system) per counted group, at one moment.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +92,7 @@ mod tests {
         let sample = CpuSample::now();
         assert!(sample.0["bench_ingest_and_receiver"] > 0);
         let report = sample.ms_per_event_since(&CpuSample::default(), 1);
-        for group in ["postgres", "rabbitmq", "delivery_worker", "bench_ingest_and_receiver"] {
+        for group in ["postgres", "rabbitmq", "delivery_worker", "api_service", "bench_ingest_and_receiver"] {
             assert!(report[group].is_number(), "{report}");
         }
     }

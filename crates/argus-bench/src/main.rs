@@ -81,6 +81,21 @@ enum Command {
         /// Seconds each phase publishes for.
         #[arg(long, default_value_t = 15)]
         seconds: u64,
+        /// Make each event with a GraphQL `UpdateIncident` through this
+        /// api-service (the real event source), as `--token` in `--tenant`,
+        /// instead of writing it in process.
+        #[arg(long, requires_all = ["token", "tenant", "create_id", "update_id"])]
+        graphql_api: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// `sha256:…` of the approved `CreateIncident` document.
+        #[arg(long)]
+        create_id: Option<String>,
+        /// `sha256:…` of the approved `UpdateIncident` document.
+        #[arg(long)]
+        update_id: Option<String>,
     },
     /// An authenticated persisted-query read (one incident by id) at fixed
     /// concurrency, beside the same api-service's `/healthz`, one after the
@@ -208,9 +223,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "signing_ceiling_per_second": round(rate * cores as f64),
             }))?;
         }
-        Command::Webhooks { database_url, pepper, webhooks, rates, seconds } => {
-            let report =
-                webhooks::webhook_load(&database_url, &pepper, webhooks, &rates, Duration::from_secs(seconds)).await?;
+        Command::Webhooks {
+            database_url,
+            pepper,
+            webhooks,
+            rates,
+            seconds,
+            graphql_api,
+            token,
+            tenant,
+            create_id,
+            update_id,
+        } => {
+            let source = match (graphql_api, token, tenant, create_id, update_id) {
+                (Some(api), Some(token), Some(tenant), Some(create_id), Some(update_id)) => {
+                    webhooks::EventSource::Mutations(webhooks::Mutations { api, token, tenant, create_id, update_id })
+                }
+                _ => webhooks::EventSource::InProcess,
+            };
+            let phases = webhooks::Phases { webhooks, rates, seconds: Duration::from_secs(seconds) };
+            let report = webhooks::webhook_load(&database_url, &pepper, &phases, source).await?;
             print_report(&report)?;
         }
         Command::Graphql { api, read, seconds, every_read_sampled } => {

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use argus_domain::{DomainEvent, EventKind};
 use argus_store::{Store, StoreConfig};
+use argus_types::TenantId;
 use serde_json::json;
 
 use crate::round;
@@ -42,16 +44,110 @@ async fn receiver() -> Result<(String, Receipts), Box<dyn std::error::Error>> {
     Ok((format!("http://127.0.0.1:{port}/hook"), receipts))
 }
 
+/// How many webhooks, and the phases: a target rate of deliveries each.
+pub(crate) struct Phases {
+    pub webhooks: usize,
+    pub rates: Vec<u32>,
+    pub seconds: Duration,
+}
+
+/// Where the events come from.
+pub(crate) enum EventSource {
+    /// `Store::emit_event` in this process: the delivery path alone.
+    InProcess,
+    /// GraphQL `UpdateIncident` mutations through an api-service.
+    Mutations(Mutations),
+}
+
+/// An api-service, a token of a tenant allowed the incident bundle, and
+/// the bundle's approved documents.
+pub(crate) struct Mutations {
+    pub api: String,
+    pub token: String,
+    pub tenant: String,
+    pub create_id: String,
+    pub update_id: String,
+}
+
+/// Makes one event: a write in process, or an update of `incident`.
+#[derive(Clone)]
+enum Writer {
+    InProcess(Store, TenantId),
+    Graphql { http: reqwest::Client, url: String, token: String, tenant: String, body: Arc<serde_json::Value> },
+}
+
+impl Writer {
+    async fn event(self, n: usize) -> Result<(), String> {
+        match self {
+            Self::InProcess(store, tenant) => {
+                let data = json!({"incident_id": "inc_bench"});
+                let event = DomainEvent::new(&tenant, EventKind::IncidentUpdated, data);
+                store.emit_event(&event).await.map_err(|e| e.to_string())
+            }
+            Self::Graphql { http, url, token, tenant, body } => {
+                let mut body = (*body).clone();
+                body["variables"]["input"]["title"] = json!(format!("Benchmark update {n}"));
+                let response = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("X-Tenant-ID", &tenant)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = response.status();
+                let answer: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+                if status.is_success() && answer["errors"].is_null() {
+                    Ok(())
+                } else {
+                    Err(format!("updateIncident: {status} {answer}"))
+                }
+            }
+        }
+    }
+}
+
+/// The tenant the webhooks belong to and the writer of its events.
+async fn writer(store: &Store, source: EventSource) -> Result<(TenantId, Writer), Box<dyn std::error::Error>> {
+    let Mutations { api, token, tenant, create_id, update_id } = match source {
+        EventSource::InProcess => {
+            let tenant = store.create_tenant("webhook bench").await?.id;
+            return Ok((tenant.clone(), Writer::InProcess(store.clone(), tenant)));
+        }
+        EventSource::Mutations(m) => m,
+    };
+    let http = reqwest::Client::new();
+    let url = format!("{}/graphql", api.trim_end_matches('/'));
+    let created: serde_json::Value = http
+        .post(&url)
+        .bearer_auth(&token)
+        .header("X-Tenant-ID", &tenant)
+        .json(&json!({
+            "id": create_id,
+            "variables": { "input": { "title": "Benchmark incident", "severity": "LOW", "location": "Bench" } }
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let incident = created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?;
+    let body = Arc::new(json!({ "id": update_id, "variables": { "id": incident, "input": {} } }));
+    Ok((tenant.parse()?, Writer::Graphql { http, url, token, tenant, body }))
+}
+
 pub(crate) async fn webhook_load(
     database_url: &str,
     pepper: &str,
-    webhooks: usize,
-    rates: &[u32],
-    seconds: Duration,
+    phases_of: &Phases,
+    source: EventSource,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    use argus_domain::{DomainEvent, EventKind};
+    let Phases { webhooks, ref rates, seconds } = *phases_of;
+    let via = match source {
+        EventSource::InProcess => "in-process writes",
+        EventSource::Mutations(_) => "GraphQL updateIncident",
+    };
     let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 16 })?;
-    let tenant = store.create_tenant("webhook bench").await?.id;
+    let (tenant, write) = writer(&store, source).await?;
     let (url, receipts) = receiver().await?;
     let sealer = argus_crypto::webhook::SecretBox::new(pepper.as_bytes());
     for _ in 0..webhooks {
@@ -81,15 +177,11 @@ pub(crate) async fn webhook_load(
         while start.elapsed() < seconds {
             let due = start + interval.mul_f64(emitted as f64);
             tokio::time::sleep_until(due.into()).await;
-            let (store, tenant) = (store.clone(), tenant.clone());
-            writes.spawn(async move {
-                let data = json!({"incident_id": "inc_bench"});
-                store.emit_event(&DomainEvent::new(&tenant, EventKind::IncidentUpdated, data)).await
-            });
+            writes.spawn(write.clone().event(emitted));
             emitted += 1;
         }
         while let Some(r) = writes.join_next().await {
-            r??;
+            r?.map_err(|e| format!("an event write failed: {e}"))?;
         }
         let written_in = start.elapsed().as_secs_f64();
         let expected = before + emitted * webhooks;
@@ -121,6 +213,6 @@ pub(crate) async fn webhook_load(
         }));
     }
     Ok(
-        json!({ "benchmark": "webhooks", "webhooks": webhooks, "seconds_per_phase": seconds.as_secs(), "phases": phases }),
+        json!({ "benchmark": "webhooks", "events_by": via, "webhooks": webhooks, "seconds_per_phase": seconds.as_secs(), "phases": phases }),
     )
 }
