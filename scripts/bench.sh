@@ -127,8 +127,8 @@ case "$name" in
         start_auth
         start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT=
         graphql_reader
-        say "GraphQL updateIncident into 1 webhook at 750 events/s, 15 s"
-        "$bin/argus-bench" webhooks --webhooks 1 --rates 750 --seconds 15 --graphql-api http://127.0.0.1:18081 \
+        say "GraphQL updateIncident into 1 webhook at 300, 600 and 750 events/s, 15 s each"
+        "$bin/argus-bench" webhooks --webhooks 1 --rates 300,600,750 --seconds 15 --graphql-api http://127.0.0.1:18081 \
             --token "$token" --tenant "$tenant" --create-id "$create_id" --update-id "$update_id"
         ;;
     graphql)
