@@ -69,11 +69,21 @@ pub(crate) struct Mutations {
     pub update_id: String,
 }
 
-/// Makes one event: a write in process, or an update of `incident`.
+/// Incidents the GraphQL phase updates in turn.
+const INCIDENTS: usize = 64;
+
+/// Makes one event: a write in process, or an update of an incident.
 #[derive(Clone)]
 enum Writer {
     InProcess(Store, TenantId),
-    Graphql { http: reqwest::Client, url: String, token: String, tenant: String, body: Arc<serde_json::Value> },
+    Graphql {
+        http: reqwest::Client,
+        url: String,
+        token: String,
+        tenant: String,
+        incidents: Arc<Vec<String>>,
+        body: Arc<serde_json::Value>,
+    },
 }
 
 impl Writer {
@@ -84,8 +94,9 @@ impl Writer {
                 let event = DomainEvent::new(&tenant, EventKind::IncidentUpdated, data);
                 store.emit_event(&event).await.map_err(|e| e.to_string())
             }
-            Self::Graphql { http, url, token, tenant, body } => {
+            Self::Graphql { http, url, token, tenant, incidents, body } => {
                 let mut body = (*body).clone();
+                body["variables"]["id"] = json!(incidents[n % incidents.len()]);
                 body["variables"]["input"]["title"] = json!(format!("Benchmark update {n}"));
                 let response = http
                     .post(&url)
@@ -118,21 +129,28 @@ async fn writer(store: &Store, source: EventSource) -> Result<(TenantId, Writer)
     };
     let http = reqwest::Client::new();
     let url = format!("{}/graphql", api.trim_end_matches('/'));
-    let created: serde_json::Value = http
-        .post(&url)
-        .bearer_auth(&token)
-        .header("X-Tenant-ID", &tenant)
-        .json(&json!({
-            "id": create_id,
-            "variables": { "input": { "title": "Benchmark incident", "severity": "LOW", "location": "Bench" } }
-        }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let incident = created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?;
-    let body = Arc::new(json!({ "id": update_id, "variables": { "id": incident, "input": {} } }));
-    Ok((tenant.parse()?, Writer::Graphql { http, url, token, tenant, body }))
+    // Updates go round a set of incidents: one incident updated by every
+    // request measures its row lock, not the path.
+    let mut incidents = Vec::with_capacity(INCIDENTS);
+    for n in 0..INCIDENTS {
+        let created: serde_json::Value = http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("X-Tenant-ID", &tenant)
+            .json(&json!({
+                "id": create_id,
+                "variables": { "input": { "title": format!("Benchmark incident {n}"), "severity": "LOW", "location": "Bench" } }
+            }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?;
+        incidents.push(id.to_owned());
+    }
+    let body = Arc::new(json!({ "id": update_id, "variables": { "input": {} } }));
+    let incidents = Arc::new(incidents);
+    Ok((tenant.parse()?, Writer::Graphql { http, url, token, tenant, incidents, body }))
 }
 
 pub(crate) async fn webhook_load(
