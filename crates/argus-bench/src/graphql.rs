@@ -77,29 +77,41 @@ async fn request_load(
     })
 }
 
-fn graphql_ok(status: reqwest::StatusCode, body: &[u8]) -> bool {
+pub(crate) fn graphql_ok(status: reqwest::StatusCode, body: &[u8]) -> bool {
     status.is_success()
         && serde_json::from_slice::<serde_json::Value>(body)
             .is_ok_and(|v| v["errors"].is_null() && !v["data"].is_null())
 }
 
-/// Creates an incident through `api` and returns the body of a persisted
-/// `IncidentById` read of it.
-async fn incident_read_body(api: &str, read: &ReadArgs) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{api}/graphql"))
-        .bearer_auth(&read.token)
-        .header("X-Tenant-ID", &read.tenant)
+/// Creates an incident titled `title` through `api`'s GraphQL endpoint (the
+/// approved `CreateIncident` document `create_id`) and returns its id.
+pub(crate) async fn create_incident(
+    http: &reqwest::Client,
+    api: &str,
+    (token, tenant): (&str, &str),
+    create_id: &str,
+    title: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let created: serde_json::Value = http
+        .post(format!("{}/graphql", api.trim_end_matches('/')))
+        .bearer_auth(token)
+        .header("X-Tenant-ID", tenant)
         .json(&json!({
-            "id": read.create_id,
-            "variables": { "input": { "title": "Benchmark incident", "severity": "LOW", "location": "Bench" } }
+            "id": create_id,
+            "variables": { "input": { "title": title, "severity": "LOW", "location": "Bench" } }
         }))
         .send()
         .await?
         .json()
         .await?;
-    let incident =
-        created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?.to_owned();
+    Ok(created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?.to_owned())
+}
+
+/// Creates an incident through `api` and returns the body of a persisted
+/// `IncidentById` read of it.
+async fn incident_read_body(api: &str, read: &ReadArgs) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let caller = (read.token.as_str(), read.tenant.as_str());
+    let incident = create_incident(&reqwest::Client::new(), api, caller, &read.create_id, "Benchmark incident").await?;
     Ok(serde_json::to_vec(&json!({ "id": read.read_id, "variables": { "id": incident } }))?)
 }
 

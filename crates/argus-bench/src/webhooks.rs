@@ -107,11 +107,11 @@ impl Writer {
                     .await
                     .map_err(|e| e.to_string())?;
                 let status = response.status();
-                let answer: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
-                if status.is_success() && answer["errors"].is_null() {
+                let answer = response.bytes().await.map_err(|e| e.to_string())?;
+                if crate::graphql::graphql_ok(status, &answer) {
                     Ok(())
                 } else {
-                    Err(format!("updateIncident: {status} {answer}"))
+                    Err(format!("updateIncident: {status} {}", String::from_utf8_lossy(&answer)))
                 }
             }
         }
@@ -133,20 +133,11 @@ async fn writer(store: &Store, source: EventSource) -> Result<(TenantId, Writer)
     // request measures its row lock, not the path.
     let mut incidents = Vec::with_capacity(INCIDENTS);
     for n in 0..INCIDENTS {
-        let created: serde_json::Value = http
-            .post(&url)
-            .bearer_auth(&token)
-            .header("X-Tenant-ID", &tenant)
-            .json(&json!({
-                "id": create_id,
-                "variables": { "input": { "title": format!("Benchmark incident {n}"), "severity": "LOW", "location": "Bench" } }
-            }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id = created["data"]["createIncident"]["id"].as_str().ok_or(format!("create failed: {created}"))?;
-        incidents.push(id.to_owned());
+        let caller = (token.as_str(), tenant.as_str());
+        incidents.push(
+            crate::graphql::create_incident(&http, &api, caller, &create_id, &format!("Benchmark incident {n}"))
+                .await?,
+        );
     }
     let body = Arc::new(json!({ "id": update_id, "variables": { "input": {} } }));
     let incidents = Arc::new(incidents);
