@@ -13,10 +13,11 @@
 //! trace lookup can say why it finds nothing.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::num::NonZeroU32;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
@@ -26,7 +27,7 @@ use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, Should
 pub const RATE_LIMITED: &str = "parentbased_argus_rate_limited";
 
 /// Samples the traces Argus starts at most `per_second` times a second,
-/// with bursts of up to a second's worth (GCRA, one atomic): a root
+/// with bursts of up to a second's worth (GCRA): a root
 /// sampler, under [`Sampler::ParentBased`] so the caller's flag decides
 /// for the rest. Requests (SERVER spans) and background work (the span
 /// store's writes, the relay's polls, messages without a trace) each have
@@ -77,39 +78,25 @@ impl ShouldSample for RateLimited {
     }
 }
 
-/// The generic cell rate algorithm: `tat` is when the next admission is
-/// due, in nanoseconds since `epoch`; an admission is allowed while that is
-/// at most `burst` ahead of now, and moves it on by `interval`.
-struct Gcra {
-    epoch: Instant,
-    /// Nanoseconds between admissions; `None` admits nothing.
-    interval: Option<u64>,
-    burst: u64,
-    tat: AtomicU64,
-}
+/// A rate limit with bursts of a second's worth (at least one): governor's
+/// GCRA, as the auth-service's request limits use. `None` admits nothing.
+struct Gcra(Option<DefaultDirectRateLimiter>);
 
 impl Gcra {
     fn new(per_second: f64) -> Self {
-        let interval = (per_second > 0.0).then(|| (1e9 / per_second).max(1.0) as u64);
-        // A second's worth at once, at least one.
-        let burst = interval.map_or(0, |interval| interval.saturating_mul((per_second.ceil() as u64).max(1) - 1));
-        Self { epoch: Instant::now(), interval, burst, tat: AtomicU64::new(0) }
+        let limit = (per_second > 0.0)
+            .then(|| Quota::with_period(Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1))))
+            .flatten()
+            .map(|quota| {
+                let burst =
+                    NonZeroU32::new(per_second.ceil().min(f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+                RateLimiter::direct(quota.allow_burst(burst))
+            });
+        Self(limit)
     }
 
     fn admit(&self) -> bool {
-        let Some(interval) = self.interval else { return false };
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let mut tat = self.tat.load(Ordering::Relaxed);
-        loop {
-            let due = tat.max(now);
-            if due - now > self.burst {
-                return false;
-            }
-            match self.tat.compare_exchange_weak(tat, due + interval, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return true,
-                Err(current) => tat = current,
-            }
-        }
+        self.0.as_ref().is_some_and(|limit| limit.check().is_ok())
     }
 }
 
