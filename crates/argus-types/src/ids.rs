@@ -161,6 +161,16 @@ prefixed_id!(
     JobId,
     "job_"
 );
+prefixed_id!(
+    /// An ePCR encounter: one patient's ambulance care record.
+    EncounterId,
+    "enc_"
+);
+prefixed_id!(
+    /// A medical device enrolled in a tenant.
+    DeviceId,
+    "dev_"
+);
 
 #[cfg(test)]
 mod tests {
