@@ -85,7 +85,7 @@ fn store_kind(error: &StoreError) -> ProblemKind {
         StoreError::Pool(_) => ProblemKind::Unavailable,
         StoreError::NotFound(_) => ProblemKind::NotFound,
         StoreError::Conflict(_) => ProblemKind::Conflict,
-        StoreError::Governance(_) => ProblemKind::Validation,
+        StoreError::Governance(_) | StoreError::Invalid(_) => ProblemKind::Validation,
         _ => ProblemKind::Internal,
     }
 }

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod bundles;
 pub mod connect;
 pub mod domain;
+pub mod epcr;
 pub mod idempotency;
 pub mod job_inputs;
 pub mod jobs;
@@ -61,6 +62,10 @@ pub enum StoreError {
     Crypto(#[from] argus_crypto::CryptoError),
     #[error("not found: {0}")]
     NotFound(String),
+    /// Fields that name what the tenant does not have (an incident, a
+    /// device), found while storing: a 400 naming each.
+    #[error("{0}")]
+    Invalid(argus_domain::FieldErrors),
     /// The connection settings are unusable (bad `sslmode`, unreadable
     /// `sslrootcert`): found at start-up, before any connection.
     #[error("database settings: {0}")]

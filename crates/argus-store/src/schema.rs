@@ -403,3 +403,31 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(jobs, job_result_chunks, job_input_chunks, events);
+
+diesel::table! {
+    encounters (id) {
+        id -> Text,
+        tenant_id -> Text,
+        incident_id -> Nullable<Text>,
+        record -> Jsonb,
+        call_received_at -> Timestamptz,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    encounter_access_log (id) {
+        id -> Int8,
+        tenant_id -> Text,
+        encounter_id -> Text,
+        actor -> Text,
+        client_id -> Text,
+        route -> Text,
+        trace_id -> Nullable<Text>,
+        read_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(encounters, encounter_access_log, incidents);

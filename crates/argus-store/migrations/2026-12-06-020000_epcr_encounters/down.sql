@@ -1,0 +1,2 @@
+DROP TABLE encounter_access_log;
+DROP TABLE encounters;
