@@ -8,6 +8,7 @@
 
 pub mod codes;
 mod draft;
+pub mod fhir;
 
 use argus_types::{DeviceId, IncidentId};
 use chrono::{DateTime, NaiveDate, Utc};
