@@ -9,8 +9,10 @@
 #      deploy/compose.yaml.
 # Installs what it needs when it is missing: cargo-deny, cargo-machete and
 # cargo-nextest (crates.io), Chromium with its driver (Debian) for the
-# browser test of the authorization-code flow, and the deployment checks'
-# Python tools (PyPI, into a virtualenv).
+# browser test of the authorization-code flow, Node.js (Debian) with the FHIR
+# R4 schema validator (npm, pinned, into target/fhir-validator) for the FHIR
+# export's test, and the deployment checks' Python tools (PyPI, into a
+# virtualenv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -32,6 +34,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     "${sudo_cmd[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+bash scripts/fhir-validate.sh --install
 say "running the test suite"
 cargo nextest run --workspace --no-fail-fast --locked
 

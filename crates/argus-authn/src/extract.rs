@@ -168,6 +168,7 @@ required_scopes! {
     WebhooksWrite => "webhooks:write",
     JobsRead => "jobs:read",
     JobsWrite => "jobs:write",
+    EpcrRead => "epcr:read",
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and

@@ -1,0 +1,231 @@
+//! `GET /api/v1/epcr/encounters/{encounterId}/fhir-bundle`: a stored
+//! record exported as a FHIR R4 document, checked by an independent
+//! validator (the official R4 JSON schema through npm, and the document
+//! rules, in scripts/fhir-validate.sh) and for the codes the issue names;
+//! the read is access-logged; unknown ids, other tenants and missing scopes
+//! get nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use argus_domain::Encounter;
+use argus_types::{DeviceId, EncounterId, TenantId};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::helpers::Stack;
+
+const ROUTE: &str = "GET /api/v1/epcr/encounters/{encounterId}/fhir-bundle";
+
+fn stemi() -> Value {
+    json!({
+        "patient": {
+            "identifiers": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}],
+            "name": {"given": ["Ada"], "family": "Lovelace"},
+            "birth_date": "1956-03-14",
+            "sex": "female"
+        },
+        "timeline": {
+            "call_received": "2026-05-01T10:00:00Z",
+            "dispatched": "2026-05-01T10:01:00Z",
+            "on_scene": "2026-05-01T10:09:00Z",
+            "left_scene": "2026-05-01T10:40:00Z",
+            "at_hospital": "2026-05-01T11:00:00Z",
+            "handover": "2026-05-01T11:15:00Z"
+        },
+        "vital_signs": [
+            {"type": "heart_rate", "value": 96, "at": "2026-05-01T10:10:00Z"},
+            {"type": "respiratory_rate", "value": 18, "at": "2026-05-01T10:10:00Z"},
+            {"type": "oxygen_saturation", "value": 97, "at": "2026-05-01T10:10:00Z"},
+            {"type": "body_temperature", "value": 36.8, "at": "2026-05-01T10:10:00Z"},
+            {"type": "blood_pressure", "systolic": 150, "diastolic": 90, "at": "2026-05-01T10:11:00Z"},
+            {"type": "gcs", "value": 15, "at": "2026-05-01T10:11:00Z"},
+            {"type": "blood_glucose", "value": 5.5, "unit": "mmol/L", "at": "2026-05-01T10:12:00Z"},
+            {"type": "pain_score", "value": 8, "at": "2026-05-01T10:10:00Z"}
+        ],
+        "procedures": [{"procedure": "ecg_12_lead", "at": "2026-05-01T10:13:00Z", "note": "ST elevation V2-V4 <b>"}],
+        "medications": [
+            {"medication": "aspirin", "dose": {"value": 300, "unit": "mg"}, "route": "oral", "at": "2026-05-01T10:15:00Z"},
+            {"medication": "morphine", "dose": {"value": 5, "unit": "mg"}, "route": "intravenous", "at": "2026-05-01T10:20:00Z"}
+        ],
+        "medications_withheld": [{"medication": "glyceryl_trinitrate", "reason": "contraindicated"}],
+        "impressions": ["stemi"],
+        "outcome": "conveyed",
+        "destination": "Royal Infirmary, cath lab",
+        "crew": [{"name": "Sam Medic", "role": "paramedic", "registration": "PA123456"}],
+        "devices": [DeviceId::generate().to_string()]
+    })
+}
+
+async fn create(stack: &Stack, tenant: &TenantId, body: Value) -> EncounterId {
+    let record = Encounter::parse(body, Utc::now()).unwrap();
+    stack.store.create_encounter(tenant, record, "test").await.unwrap().id
+}
+
+fn url(stack: &Stack, id: &str) -> String {
+    format!("{}/api/v1/epcr/encounters/{id}/fhir-bundle", stack.api)
+}
+
+/// Runs the independent validator on `bundles`: its exit status and output.
+fn validate(bundles: &[(&str, &Value)]) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!("argus-fhir-{}", ulid::Ulid::generate()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<PathBuf> = bundles
+        .iter()
+        .map(|(name, bundle)| {
+            let file = dir.join(format!("{name}.json"));
+            std::fs::write(&file, serde_json::to_vec_pretty(bundle).unwrap()).unwrap();
+            file
+        })
+        .collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fhir-validate.sh");
+    let out = Command::new("bash").arg(script).args(&files).output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn codes(concept: &Value) -> Vec<&str> {
+    concept["coding"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged() {
+    let stack = Stack::start().await;
+    let tenant = stack.store.create_tenant("fhir").await.unwrap().id;
+    let token = stack.mint(&tenant, "app_fhir", "api.knogin.com", &["epcr:read"]).await;
+    let id = create(&stack, &tenant, stemi()).await;
+    let minimal = create(
+        &stack,
+        &tenant,
+        json!({
+            "patient": {"sex": "unknown"},
+            "timeline": {"call_received": "2026-05-02T08:00:00Z"},
+            "crew": [{"name": "Sam Medic", "role": "paramedic"}]
+        }),
+    )
+    .await;
+    let get = |id: &EncounterId| {
+        stack.http.get(url(&stack, id.as_str())).bearer_auth(&token).header("X-Tenant-ID", tenant.as_str()).send()
+    };
+
+    let response = get(&id).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/fhir+json");
+    let bundle: Value = response.json().await.unwrap();
+    let small: Value = get(&minimal).await.unwrap().json().await.unwrap();
+
+    let (valid, report) = validate(&[("stemi", &bundle), ("minimal", &small)]);
+    assert!(valid, "{report}");
+    assert!(report.contains("stemi.json: 18 resources"), "{report}");
+
+    let entries = bundle["entry"].as_array().unwrap();
+    let resources: Vec<&Value> = entries.iter().map(|e| &e["resource"]).collect();
+    assert_eq!(resources[0]["resourceType"], "Composition");
+    let observations: Vec<&Value> = resources.iter().copied().filter(|r| r["resourceType"] == "Observation").collect();
+    let loinc: Vec<Vec<&str>> = observations.iter().map(|o| codes(&o["code"])).collect();
+    assert_eq!(
+        loinc,
+        [
+            vec!["8867-4"],
+            vec!["9279-1"],
+            vec!["59408-5", "2708-6"],
+            vec!["8310-5"],
+            vec!["85354-9"],
+            vec!["9269-2"],
+            vec!["2339-0"],
+            vec!["72514-3"]
+        ]
+    );
+    for o in &observations {
+        assert_eq!(o["category"][0]["coding"][0]["code"], "vital-signs");
+    }
+    let pressure: Vec<&str> =
+        observations[4]["component"].as_array().unwrap().iter().flat_map(|c| codes(&c["code"])).collect();
+    assert_eq!(pressure, ["8480-6", "8462-4"]);
+    let units: Vec<&str> = observations
+        .iter()
+        .filter_map(|o| o.get("valueQuantity"))
+        .map(|q| q["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(units, ["/min", "/min", "%", "Cel", "{score}", "mg/dL", "{score}"]);
+    let kinds: Vec<&str> = resources.iter().map(|r| r["resourceType"].as_str().unwrap()).collect();
+    for kind in ["Patient", "Encounter", "Procedure", "MedicationAdministration", "Condition", "Device"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let encounter = resources.iter().find(|r| r["resourceType"] == "Encounter").unwrap();
+    assert_eq!(encounter["class"]["code"], "EMER");
+    assert_eq!(encounter["identifier"][0]["value"], id.as_str());
+
+    // Both reads of the first record are in its access log, with the route.
+    get(&id).await.unwrap().bytes().await.unwrap();
+    let log = stack.store.encounter_access_log(&tenant, &id, 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|entry| entry.route == ROUTE && entry.client_id == "app_fhir"), "{log:?}");
+    // The same record exports the same document.
+    let again: Value = get(&id).await.unwrap().json().await.unwrap();
+    assert_eq!(again, bundle);
+}
+
+#[tokio::test]
+async fn the_validator_rejects_a_broken_document() {
+    // The check above means something only if the validator fails bad
+    // bundles: an unknown element, a dangling reference, no Composition first.
+    let mut bundle = json!({
+        "resourceType": "Bundle",
+        "type": "document",
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:6a1f3c52-9e0d-4b7a-8f21-5d4ce0b9a713"},
+        "timestamp": "2026-05-01T11:45:00Z",
+        "entry": [
+            {"fullUrl": "urn:uuid:6a1f3c52-9e0d-4b7a-8f21-5d4ce0b9a714",
+             "resource": {"resourceType": "Patient", "gender": "female", "colour": "red"}},
+            {"fullUrl": "urn:uuid:6a1f3c52-9e0d-4b7a-8f21-5d4ce0b9a715",
+             "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "Heart rate"},
+                          "subject": {"reference": "urn:uuid:6a1f3c52-9e0d-4b7a-8f21-5d4ce0b9a799"},
+                          "valueQuantity": {"value": "96"}}}
+        ]
+    });
+    let (valid, report) = validate(&[("broken", &bundle)]);
+    assert!(!valid, "{report}");
+    for expected in [
+        "additionalProperty\":\"colour",
+        "valueQuantity.value should be number",
+        "bdl-11",
+        "does not resolve inside the Bundle",
+    ] {
+        assert!(report.contains(expected), "{expected} not in {report}");
+    }
+    bundle["entry"][0]["resource"]["colour"].take();
+    assert!(!validate(&[("still-broken", &bundle)]).0);
+}
+
+#[tokio::test]
+async fn unknown_ids_other_tenants_and_missing_scopes_get_nothing() {
+    let stack = Stack::start().await;
+    let tenant = stack.store.create_tenant("fhir").await.unwrap().id;
+    let other = stack.store.create_tenant("other").await.unwrap().id;
+    let id = create(&stack, &tenant, stemi()).await;
+    let reader = stack.mint(&tenant, "app_fhir", "api.knogin.com", &["epcr:read"]).await;
+    let outsider = stack.mint(&other, "app_other", "api.knogin.com", &["epcr:read"]).await;
+    let unscoped = stack.mint(&tenant, "app_jobs", "api.knogin.com", &["jobs:read", "devices:read"]).await;
+    let call = |path: &str, token: Option<&str>, tenant: &TenantId| {
+        let mut request = stack.http.get(url(&stack, path)).header("X-Tenant-ID", tenant.as_str());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+
+    for unknown in [EncounterId::generate().to_string(), "enc_nope".into(), "%27%20OR%201%3D1".into()] {
+        let response = call(&unknown, Some(&reader), &tenant).await.unwrap();
+        assert_eq!(response.status(), 404, "{unknown}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+    }
+    let response = call(id.as_str(), Some(&outsider), &other).await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(call(id.as_str(), Some(&unscoped), &tenant).await.unwrap().status(), 403);
+    assert_eq!(call(id.as_str(), None, &tenant).await.unwrap().status(), 401);
+    // The reader's token with another tenant's header.
+    assert_eq!(call(id.as_str(), Some(&reader), &other).await.unwrap().status(), 403);
+    assert!(stack.store.encounter_access_log(&tenant, &id, 10).await.unwrap().is_empty());
+}
