@@ -240,6 +240,12 @@ case "$name" in
             "$(awk -v a="$nx_pr" -v b="$e2e" 'BEGIN { printf "%.2f", a / b }')" \
             "$(awk -v a="$nx_all" -v b="$e2e" 'BEGIN { printf "%.2f", a / b }')"
         ;;
+    epcr)
+        start_auth
+        start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT=
+        say "FHIR R4 export of an encounter with 50 observations, at concurrency 32 for 10 s"
+        "$bin/argus-bench" epcr --api http://127.0.0.1:18081 --issuer "$ARGUS_ISSUER" --observations 50
+        ;;
     graphql-instructions)
         # CPU instructions per persisted read, counted by callgrind: the same
         # for the same binary and inputs whatever else the machine does, so
@@ -262,6 +268,6 @@ case "$name" in
         rm -rf "$out"
         ;;
     *)
-        die "unknown benchmark '$name' (known: tokens, webhooks, graphql, graphql-instructions, jobs)"
+        die "unknown benchmark '$name' (known: tokens, webhooks, graphql, graphql-instructions, jobs, epcr)"
         ;;
 esac

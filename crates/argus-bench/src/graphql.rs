@@ -11,19 +11,19 @@ use serde_json::json;
 
 use crate::{ReadArgs, round};
 
-struct Load {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    ok: u64,
-    errors: u64,
+pub(crate) struct Load {
+    pub(crate) rate: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) ok: u64,
+    pub(crate) errors: u64,
 }
 
 /// Requests from `request` at `concurrency` for `duration`; a response
 /// counts when `accept` says so.
 /// `concurrency` clients sending `request` in a loop for `warmup` (not
 /// counted) and then `duration`.
-async fn request_load(
+pub(crate) async fn request_load(
     concurrency: usize,
     warmup: Duration,
     duration: Duration,

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use argus_store::{Store, StoreConfig};
-use argus_types::ScopeSet;
+use argus_types::{ScopeSet, TenantId};
 use serde_json::{Value, json};
 
 type Error = Box<dyn std::error::Error>;
@@ -123,14 +123,20 @@ impl Api<'_> {
     }
 }
 
-/// A new tenant and a `jobs:write` token for it, signed with the current key.
-async fn tenant_api<'a>(store: &Store, issuer: &str, base: &'a str, http: reqwest::Client) -> Result<Api<'a>, Error> {
-    let tenant = store.create_tenant("bench-jobs").await?.id;
+/// A new tenant named `name` and a token for it holding `scopes`, signed
+/// with the current key.
+pub(crate) async fn tenant_token(
+    store: &Store,
+    issuer: &str,
+    name: &str,
+    scopes: &[&str],
+) -> Result<(TenantId, String), Error> {
+    let tenant = store.create_tenant(name).await?.id;
     let key = store
         .current_signing_key(&crate::sealer_from_environment()?)
         .await?
         .ok_or("no current signing key: run argusctl migrate")?;
-    let scopes: ScopeSet = ["jobs:write"].into_iter().collect();
+    let scopes: ScopeSet = scopes.iter().copied().collect();
     let token = argus_crypto::issue_access_token(
         &key,
         &argus_crypto::TokenGrant {
@@ -144,6 +150,12 @@ async fn tenant_api<'a>(store: &Store, issuer: &str, base: &'a str, http: reqwes
         },
     )?
     .token;
+    Ok((tenant, token))
+}
+
+/// A new tenant and a `jobs:write` token for it.
+async fn tenant_api<'a>(store: &Store, issuer: &str, base: &'a str, http: reqwest::Client) -> Result<Api<'a>, Error> {
+    let (tenant, token) = tenant_token(store, issuer, "bench-jobs", &["jobs:write"]).await?;
     Ok(Api { http, base, token, tenant: tenant.to_string() })
 }
 

@@ -3,6 +3,7 @@
 //! as JSON on stdout.
 
 mod cpu;
+mod epcr;
 mod graph_core;
 mod graphql;
 mod jobs;
@@ -41,7 +42,8 @@ struct ReadArgs {
     concurrency: usize,
 }
 
-/// The api-service both job benchmarks load, and how to mint its tokens.
+/// The api-service the job and ePCR benchmarks load, and how to mint its
+/// tokens.
 #[derive(clap::Args)]
 struct JobsTarget {
     /// api-service base URL.
@@ -196,6 +198,20 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The FHIR export of one encounter with `observations` vital signs,
+    /// read at fixed concurrency through a running api-service
+    /// (`GET /api/v1/epcr/encounters/{id}/fhir-bundle`): bundles per
+    /// second, p50 and p99.
+    Epcr {
+        #[command(flatten)]
+        target: JobsTarget,
+        #[arg(long, default_value_t = 50)]
+        observations: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// A stand-in OTLP/HTTP collector: accepts every `POST /v1/traces`
     /// (without decoding it) until killed, so tracing export can be measured
     /// without a real collector competing for the cores.
@@ -279,6 +295,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::GraphCore { nodes, edges, seed } => {
             print_report(&graph_core::bench(nodes, edges, seed)?)?;
+        }
+        Command::Epcr { target: JobsTarget { api, database_url, issuer }, observations, concurrency, seconds } => {
+            let load = epcr::Load { observations, concurrency, seconds };
+            print_report(&epcr::bench(&api, &database_url, &issuer, &load).await?)?;
         }
         Command::OtlpSink { addr } => {
             // Reads each body, as a collector does: a request left unread

@@ -677,10 +677,9 @@ impl<'a> Exporter<'a> {
         identifier.extend(record.incident_id.as_ref().map(|i| Identifier::of(INCIDENT_ID_SYSTEM, i.as_str())));
         let hospitalization = (record.destination.is_some() || record.outcome.is_some()).then(|| Hospitalization {
             destination: record.destination.as_deref().map(|d| Reference { reference: None, display: Some(d) }),
-            discharge_disposition: record.outcome.map(|o| CodeableConcept {
-                coding: vec![Coding::local(o.as_str())],
-                text: Some(o.as_str()),
-            }),
+            discharge_disposition: record
+                .outcome
+                .map(|o| CodeableConcept { coding: vec![Coding::local(o.as_str())], text: Some(o.as_str()) }),
         });
         let resource = EncounterResource {
             id: Self::id_of(&self.encounter),
@@ -1229,8 +1228,12 @@ mod tests {
         let observations = resources(&bundle, "Observation");
         let nibp = observations[8];
         assert_eq!(codes(&nibp["code"]), [(MDC_SYSTEM, "150020"), (LOINC, "85354-9")]);
-        let parts: Vec<&str> =
-            nibp["component"].as_array().unwrap().iter().map(|c| c["code"]["coding"][0]["code"].as_str().unwrap()).collect();
+        let parts: Vec<&str> = nibp["component"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["code"]["coding"][0]["code"].as_str().unwrap())
+            .collect();
         assert_eq!(parts, ["150021", "150022", "150023"]);
         let monitor = resource_at(nibp["device"]["reference"].as_str().unwrap());
         assert_eq!(monitor["serialNumber"], "SN-4711");

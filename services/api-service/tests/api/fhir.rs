@@ -143,11 +143,8 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
     let pressure: Vec<&str> =
         observations[4]["component"].as_array().unwrap().iter().flat_map(|c| codes(&c["code"])).collect();
     assert_eq!(pressure, ["8480-6", "8462-4"]);
-    let units: Vec<&str> = observations
-        .iter()
-        .filter_map(|o| o.get("valueQuantity"))
-        .map(|q| q["code"].as_str().unwrap())
-        .collect();
+    let units: Vec<&str> =
+        observations.iter().filter_map(|o| o.get("valueQuantity")).map(|q| q["code"].as_str().unwrap()).collect();
     assert_eq!(units, ["/min", "/min", "%", "Cel", "{score}", "mg/dL", "{score}"]);
     let kinds: Vec<&str> = resources.iter().map(|r| r["resourceType"].as_str().unwrap()).collect();
     for kind in ["Patient", "Encounter", "Procedure", "MedicationAdministration", "Condition", "Device"] {
