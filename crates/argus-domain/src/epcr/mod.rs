@@ -9,6 +9,8 @@
 pub mod codes;
 mod draft;
 pub mod fhir;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use argus_types::{DeviceId, IncidentId};
 use chrono::{DateTime, NaiveDate, Utc};

@@ -9,53 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use argus_domain::Encounter;
-use argus_types::{DeviceId, EncounterId, TenantId};
+use argus_domain::epcr::testing::full_record_body;
+use argus_types::{EncounterId, TenantId};
 use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::helpers::Stack;
 
 const ROUTE: &str = "GET /api/v1/epcr/encounters/{encounterId}/fhir-bundle";
-
-fn stemi() -> Value {
-    json!({
-        "patient": {
-            "identifiers": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}],
-            "name": {"given": ["Ada"], "family": "Lovelace"},
-            "birth_date": "1956-03-14",
-            "sex": "female"
-        },
-        "timeline": {
-            "call_received": "2026-05-01T10:00:00Z",
-            "dispatched": "2026-05-01T10:01:00Z",
-            "on_scene": "2026-05-01T10:09:00Z",
-            "left_scene": "2026-05-01T10:40:00Z",
-            "at_hospital": "2026-05-01T11:00:00Z",
-            "handover": "2026-05-01T11:15:00Z"
-        },
-        "vital_signs": [
-            {"type": "heart_rate", "value": 96, "at": "2026-05-01T10:10:00Z"},
-            {"type": "respiratory_rate", "value": 18, "at": "2026-05-01T10:10:00Z"},
-            {"type": "oxygen_saturation", "value": 97, "at": "2026-05-01T10:10:00Z"},
-            {"type": "body_temperature", "value": 36.8, "at": "2026-05-01T10:10:00Z"},
-            {"type": "blood_pressure", "systolic": 150, "diastolic": 90, "at": "2026-05-01T10:11:00Z"},
-            {"type": "gcs", "value": 15, "at": "2026-05-01T10:11:00Z"},
-            {"type": "blood_glucose", "value": 5.5, "unit": "mmol/L", "at": "2026-05-01T10:12:00Z"},
-            {"type": "pain_score", "value": 8, "at": "2026-05-01T10:10:00Z"}
-        ],
-        "procedures": [{"procedure": "ecg_12_lead", "at": "2026-05-01T10:13:00Z", "note": "ST elevation V2-V4 <b>"}],
-        "medications": [
-            {"medication": "aspirin", "dose": {"value": 300, "unit": "mg"}, "route": "oral", "at": "2026-05-01T10:15:00Z"},
-            {"medication": "morphine", "dose": {"value": 5, "unit": "mg"}, "route": "intravenous", "at": "2026-05-01T10:20:00Z"}
-        ],
-        "medications_withheld": [{"medication": "glyceryl_trinitrate", "reason": "contraindicated"}],
-        "impressions": ["stemi"],
-        "outcome": "conveyed",
-        "destination": "Royal Infirmary, cath lab",
-        "crew": [{"name": "Sam Medic", "role": "paramedic", "registration": "PA123456"}],
-        "devices": [DeviceId::generate().to_string()]
-    })
-}
 
 async fn create(stack: &Stack, tenant: &TenantId, body: Value) -> EncounterId {
     let record = Encounter::parse(body, Utc::now()).unwrap();
@@ -94,7 +55,7 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
     let stack = Stack::start().await;
     let tenant = stack.store.create_tenant("fhir").await.unwrap().id;
     let token = stack.mint(&tenant, "app_fhir", "api.knogin.com", &["epcr:read"]).await;
-    let id = create(&stack, &tenant, stemi()).await;
+    let id = create(&stack, &tenant, full_record_body()).await;
     let minimal = create(
         &stack,
         &tenant,
@@ -117,7 +78,7 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
 
     let (valid, report) = validate(&[("stemi", &bundle), ("minimal", &small)]);
     assert!(valid, "{report}");
-    assert!(report.contains("stemi.json: 18 resources"), "{report}");
+    assert!(report.contains("stemi.json: 22 resources"), "{report}");
 
     let entries = bundle["entry"].as_array().unwrap();
     let resources: Vec<&Value> = entries.iter().map(|e| &e["resource"]).collect();
@@ -201,7 +162,7 @@ async fn unknown_ids_other_tenants_and_missing_scopes_get_nothing() {
     let stack = Stack::start().await;
     let tenant = stack.store.create_tenant("fhir").await.unwrap().id;
     let other = stack.store.create_tenant("other").await.unwrap().id;
-    let id = create(&stack, &tenant, stemi()).await;
+    let id = create(&stack, &tenant, full_record_body()).await;
     let reader = stack.mint(&tenant, "app_fhir", "api.knogin.com", &["epcr:read"]).await;
     let outsider = stack.mint(&other, "app_other", "api.knogin.com", &["epcr:read"]).await;
     let unscoped = stack.mint(&tenant, "app_jobs", "api.knogin.com", &["jobs:read", "devices:read"]).await;
