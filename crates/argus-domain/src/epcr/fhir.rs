@@ -500,25 +500,17 @@ struct Exporter<'a> {
 
 impl<'a> Exporter<'a> {
     fn new(export: EncounterExport<'a>) -> Self {
-        let mut exporter = Exporter {
+        Exporter {
             export,
             record: export.record,
             entries: Vec::new(),
-            patient: String::new(),
-            encounter: String::new(),
-        };
-        exporter.patient = exporter.full_url("patient");
-        exporter.encounter = exporter.full_url("encounter");
-        exporter
-    }
-
-    /// The UUID of the resource named `name` in this record.
-    fn uuid(&self, name: &str) -> Uuid {
-        Uuid::new_v5(&NAMESPACE, format!("{}/{name}", self.export.id).as_bytes())
+            patient: full_url(export.id, "patient"),
+            encounter: full_url(export.id, "encounter"),
+        }
     }
 
     fn full_url(&self, name: &str) -> String {
-        format!("urn:uuid:{}", self.uuid(name))
+        full_url(self.export.id, name)
     }
 
     /// Adds `resource` under `full_url` and gives back the reference to it.
@@ -898,6 +890,12 @@ impl<'a> Exporter<'a> {
             })
             .collect()
     }
+}
+
+/// The `urn:uuid:` of the resource named `name` in the record `id`: a UUID
+/// v5, the same at every export.
+fn full_url(id: &EncounterId, name: &str) -> String {
+    format!("urn:uuid:{}", Uuid::new_v5(&NAMESPACE, format!("{id}/{name}").as_bytes()))
 }
 
 fn vital_signs_category() -> CodeableConcept<'static> {

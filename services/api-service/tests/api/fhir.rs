@@ -1,7 +1,8 @@
 //! `GET /api/v1/epcr/encounters/{encounterId}/fhir-bundle`: a stored
 //! record exported as a FHIR R4 document, checked by an independent
 //! validator (the official R4 JSON schema through npm, and the document
-//! rules, in scripts/fhir-validate.sh) and for the codes the issue names;
+//! rules, in scripts/fhir-validate.sh) and for the codes the issue names,
+//! as is the route's OpenAPI example;
 //! the read is access-logged; unknown ids, other tenants and missing scopes
 //! get nothing.
 
@@ -76,9 +77,17 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
     let bundle: Value = response.json().await.unwrap();
     let small: Value = get(&minimal).await.unwrap().json().await.unwrap();
 
-    let (valid, report) = validate(&[("stemi", &bundle), ("minimal", &small)]);
+    // The OpenAPI entry's example is a valid document too, as pasted.
+    let doc: Value =
+        reqwest::get(format!("{}/.well-known/openapi.json", stack.api)).await.unwrap().json().await.unwrap();
+    let entry = &doc["paths"]["/api/v1/epcr/encounters/{encounterId}/fhir-bundle"]["get"];
+    assert_eq!(entry["security"][0]["bearer"][0], "epcr:read", "{entry}");
+    let example = &entry["responses"]["200"]["content"]["application/fhir+json"]["example"];
+
+    let (valid, report) = validate(&[("stemi", &bundle), ("minimal", &small), ("openapi-example", example)]);
     assert!(valid, "{report}");
     assert!(report.contains("stemi.json: 22 resources"), "{report}");
+    assert!(report.contains("openapi-example.json: 5 resources"), "{report}");
 
     let entries = bundle["entry"].as_array().unwrap();
     let resources: Vec<&Value> = entries.iter().map(|e| &e["resource"]).collect();
