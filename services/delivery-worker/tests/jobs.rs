@@ -71,6 +71,7 @@ impl Stack {
             store: store_config,
             environment: Environment::Live,
             issuer: ISSUER.into(),
+            public_urls: argus_http::discovery::PublicUrls::new("https://api.knogin.com", ISSUER),
             audience: "api.knogin.com".into(),
             jwks_url: format!("{auth_url}/.well-known/jwks.json"),
             migrate: false,
