@@ -241,7 +241,7 @@ async fn acqi_metrics_match_the_hand_worked_figures() {
     // The other tenant sees its own three records only: 1 / 2 STEMI, and
     // an arrest without ROSC.
     let other_token = stack.cc_token(&other, None).await;
-    let body = ask(&other_token, &other.tenant.to_string(), "2026-03-01", "2026-03-31").await;
+    let body = ask(&other_token, other.tenant.as_str(), "2026-03-01", "2026-03-31").await;
     let m = &body["data"]["acqiMetrics"];
     assert_eq!(m["encounters"], 3, "{body}");
     assert_eq!(indicator(&m["stemiCareBundle"]), (json!(1), json!(2), json!(0), json!(0.5)));

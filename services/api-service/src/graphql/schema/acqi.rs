@@ -42,10 +42,14 @@ fn int(count: u64) -> i32 {
 /// received from `fromDate` to `toDate` (both whole UTC days).
 #[graphql_object(context = Ctx)]
 impl AcqiMetrics {
-    fn from_date(&self) -> NaiveDate {
+    /// The range's first day.
+    #[graphql(name = "fromDate")]
+    fn first_day(&self) -> NaiveDate {
         self.range.from
     }
-    fn to_date(&self) -> NaiveDate {
+    /// The range's last day.
+    #[graphql(name = "toDate")]
+    fn last_day(&self) -> NaiveDate {
         self.range.to
     }
     /// Records read: every record of the range, in a group or not.
