@@ -18,7 +18,8 @@ pub const DEFAULT_DOCS_URL: &str = "https://knogin.com/api/docs";
 /// The variables [`PublicUrls::from_environment`] reads, for `--help`.
 pub const DISCOVERY_ENVIRONMENT: &str = "\
   ARGUS_API_URL                  the API host's public URL, for the API catalog (default https://api.knogin.com; https://sandbox-api.knogin.com in the sandbox)
-  ARGUS_DOCS_URL                 the docs index's public URL (default https://knogin.com/api/docs)";
+  ARGUS_DOCS_URL                 the docs index's public URL (default https://knogin.com/api/docs)
+  ARGUS_DEPRECATIONS_FILE        the deprecation matrix (default the shipped docs/deprecations.yaml); a bad one stops the service";
 
 /// The public addresses the catalog links to (no trailing `/`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod body;
 pub mod cli;
+pub mod deprecation;
 pub mod discovery;
 mod endpoint;
 mod error;

@@ -77,6 +77,9 @@ pub struct ApiConfig {
     /// The public URLs the API catalog links to (`ARGUS_API_URL`,
     /// `ARGUS_DOCS_URL`, and `ARGUS_ISSUER` for the auth host).
     pub public_urls: PublicUrls,
+    /// `ARGUS_DEPRECATIONS_FILE` (default the shipped matrix,
+    /// `docs/deprecations.yaml`): checked at start-up.
+    pub deprecations_file: Option<std::path::PathBuf>,
     /// `/v1/jobs` (`ARGUS_JOBS_MAX_BODY_BYTES`, `ARGUS_WEBHOOK_ALLOW_PRIVATE`,
     /// `ARGUS_SECRET_PEPPER`).
     pub jobs: JobsApiConfig,
@@ -145,6 +148,7 @@ impl ApiConfig {
         let issuer = var_or("ARGUS_ISSUER", "http://127.0.0.1:8080");
         let default_jwks = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
         Ok(Self {
+            deprecations_file: std::env::var_os("ARGUS_DEPRECATIONS_FILE").map(Into::into),
             public_urls: PublicUrls::from_environment(&issuer, environment.default_api_url())?,
             jwks_url: var_or("ARGUS_JWKS_URL", &default_jwks),
             audience: var_or("ARGUS_AUDIENCE", environment.audience()),

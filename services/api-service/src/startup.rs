@@ -2,9 +2,12 @@
 
 use std::sync::Arc;
 
+use utoipa::OpenApi;
+
 use actix_web::web;
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
 use argus_http::Endpoint;
+use argus_http::deprecation::{Deprecations, MatrixError};
 use argus_http::serve::{BindError, Servers, open_store};
 use argus_http::{discovery, health};
 use argus_store::StoreError;
@@ -24,11 +27,18 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Serve(#[from] std::io::Error),
+    #[error(transparent)]
+    Deprecations(#[from] MatrixError),
 }
 
 /// The api-service's public and admin servers, bound to the config's
 /// addresses and ready to run (tests read their ports first).
 pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
+    let deprecations = web::Data::new(Deprecations::load(
+        config.deprecations_file.as_deref(),
+        "api-service",
+        &openapi::ApiDoc::openapi(),
+    )?);
     let (store, metrics) = open_store(&config.store, config.migrate).await?;
     store.check_tls_at_start().await?;
     let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
@@ -64,6 +74,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(jobs.clone())
                 .app_data(rest_verifier.clone())
                 .app_data(traces.clone())
+                .app_data(deprecations.clone())
                 .configure(discovery::configure(catalog.clone()))
                 .configure(routes);
         })?;

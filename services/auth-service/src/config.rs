@@ -28,6 +28,9 @@ pub struct AuthConfig {
     /// The public URLs the API catalog links to (`ARGUS_API_URL`,
     /// `ARGUS_DOCS_URL`, and `ARGUS_ISSUER` for this host).
     pub public_urls: PublicUrls,
+    /// `ARGUS_DEPRECATIONS_FILE` (default the shipped matrix,
+    /// `docs/deprecations.yaml`): checked at start-up.
+    pub deprecations_file: Option<std::path::PathBuf>,
     /// `ARGUS_SECRET_PEPPER`: key of the keyed hash client secrets are stored as.
     pub secret_pepper: String,
     /// `ARGUS_KEY_SEALING_KEYS` (`id:secret[,id:secret…]`, default the
@@ -65,6 +68,7 @@ impl AuthConfig {
             listen_addr: var_or("ARGUS_AUTH_ADDR", "127.0.0.1:8080"),
             admin_addr: var_or("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:9080"),
             store: StoreConfig::from_environment()?,
+            deprecations_file: std::env::var_os("ARGUS_DEPRECATIONS_FILE").map(Into::into),
             public_urls: PublicUrls::from_environment(&issuer, "https://api.knogin.com")?,
             issuer,
             audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
@@ -92,6 +96,7 @@ impl AuthConfig {
             store: StoreConfig { database_url: database_url.to_owned(), max_connections: 4 },
             issuer: issuer.to_owned(),
             public_urls: PublicUrls::new("https://api.knogin.com", issuer),
+            deprecations_file: None,
             audience: LIVE_AUDIENCE.to_owned(),
             secret_pepper: secret_pepper.to_owned(),
             key_sealer: argus_crypto::KeySealer::development(),

@@ -72,6 +72,7 @@ impl Stack {
             environment: Environment::Live,
             issuer: ISSUER.into(),
             public_urls: argus_http::discovery::PublicUrls::new("https://api.knogin.com", ISSUER),
+            deprecations_file: None,
             audience: "api.knogin.com".into(),
             jwks_url: format!("{auth_url}/.well-known/jwks.json"),
             migrate: false,

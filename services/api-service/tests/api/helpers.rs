@@ -24,6 +24,7 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         environment,
         issuer: ISSUER.into(),
         public_urls: PublicUrls::new(environment.default_api_url(), ISSUER),
+        deprecations_file: None,
         audience: environment.audience().into(),
         jwks_url: jwks_url.to_owned(),
         migrate: false,
