@@ -6,6 +6,7 @@
 
 mod domain;
 mod e2e;
+mod epcr;
 mod graphql;
 mod health;
 mod helpers;
