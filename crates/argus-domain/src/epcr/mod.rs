@@ -21,8 +21,10 @@ pub use codes::{
 pub use draft::EncounterDraft;
 
 /// A checked patient care record.
+// Unknown fields are refused on the way in by `EncounterDraft`; not here, so
+// that the API's stored view (this record with its id beside it, an OpenAPI
+// `allOf`) does not contradict this schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Encounter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<IncidentId>,
