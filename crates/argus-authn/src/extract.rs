@@ -171,6 +171,8 @@ required_scopes! {
     WebhooksWrite => "webhooks:write",
     JobsRead => "jobs:read",
     JobsWrite => "jobs:write",
+    EpcrRead => "epcr:read",
+    EpcrWrite => "epcr:write",
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and

@@ -7,7 +7,7 @@ use argus_http::openapi::{BearerAuth, ProblemResponses};
 use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
-use crate::routes::jobs;
+use crate::routes::{epcr, jobs};
 use crate::{graphql, traces};
 
 #[derive(OpenApi)]
@@ -17,7 +17,8 @@ use crate::{graphql, traces};
         description = "The shared GraphQL transport: bearer tokens from auth.knogin.com, tenant scoping with \
                        X-Tenant-ID, and curated operation bundles instead of a published schema. The sandbox \
                        (sandbox-api.knogin.com) takes only tokens with aud=sandbox. Async jobs (/v1/jobs) are REST with \
-                       problem+json errors and Idempotency-Key replay."
+                       problem+json errors and Idempotency-Key replay. ePCR encounters (/api/v1/epcr/encounters) are REST with \
+                       problem+json errors; a 400 names every bad field in invalid-params."
     ),
     servers((url = "https://api.knogin.com"), (url = "https://sandbox-api.knogin.com")),
     paths(
@@ -27,6 +28,8 @@ use crate::{graphql, traces};
         jobs::get_job,
         jobs::job_result,
         jobs::cancel_job,
+        epcr::create_encounter,
+        epcr::get_encounter,
         traces::get_trace,
         health::healthz,
         health::readyz,

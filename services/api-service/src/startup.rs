@@ -61,6 +61,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         bodies_in_flight: Arc::new(tokio::sync::Semaphore::new(config.jobs.max_bodies_in_flight)),
     });
     let rest_verifier = web::Data::new(verifier.clone());
+    let rest_store = web::Data::new(store.clone());
     let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
     let state = web::Data::new(GraphqlState::new(
         store.clone(),
@@ -73,6 +74,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
             cfg.app_data(state.clone())
                 .app_data(jobs.clone())
                 .app_data(rest_verifier.clone())
+                .app_data(rest_store.clone())
                 .app_data(traces.clone())
                 .app_data(deprecations.clone())
                 .configure(discovery::configure(catalog.clone()))
@@ -100,7 +102,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi::openapi_yaml))
         .service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
         .service(Endpoint::new("/graphql").post(graphql::graphql).get(graphql::no_playground))
-        .configure(routes::jobs::configure);
+        .configure(routes::jobs::configure)
+        .configure(routes::epcr::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));
     }

@@ -34,7 +34,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use self::document::{MAX_COMPLEXITY, MAX_DEPTH, analyse};
-use self::schema::{Ctx, Mutation, Query, Schema};
+use self::schema::{Ctx, Mutation, Query, RunningOperation, Schema};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -343,7 +343,8 @@ async fn run(state: &GraphqlState, principal: Principal, request: GraphqlRequest
     }
     // The approved text runs (a sent document is the same up to layout, so
     // error locations refer to the bundle's layout).
-    let ctx = Ctx { store: state.store.clone(), principal, incidents: state.incidents.clone() };
+    let operation = RunningOperation { document: document.clone(), requested_name: request.operation_name.clone() };
+    let ctx = Ctx { store: state.store.clone(), principal, incidents: state.incidents.clone(), operation };
     let gql = juniper::http::GraphQLRequest::<juniper::DefaultScalarValue>::new(String::new(), None, variables);
     let result = match state.prepare(&sha256, &document, request.operation_name.as_deref()) {
         Ok(prepared) => prepared.execute(&gql.variables(), &ctx).await,

@@ -224,19 +224,26 @@ impl Stack {
         let ops = self.load_shipped_bundle("incident-webhook-configuration").await;
         let client = self.client(None, &["incidents:read", "incidents:write"]).await;
         self.grant(&client, "incident-webhook-configuration").await;
+        let (receiver, secret) = self.subscribe(&client.tenant, &["incident.created"]).await;
+        IncidentHook { ops, client, receiver, secret }
+    }
+
+    /// A local receiver subscribed to `events` of `tenant`, and the
+    /// webhook's signing secret.
+    pub async fn subscribe(&self, tenant: &TenantId, events: &[&str]) -> (Receiver, String) {
         let receiver = Receiver::start(Vec::new(), std::time::Duration::ZERO).await;
-        let admin = self.admin_token(&client.tenant).await;
+        let admin = self.admin_token(tenant).await;
         let r = self
             .http
             .post(format!("{}/v1/webhooks", self.auth))
             .bearer_auth(&admin)
-            .json(&json!({ "url": receiver.url, "events": ["incident.created"] }))
+            .json(&json!({ "url": receiver.url, "events": events }))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
         let secret = r.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
-        IncidentHook { ops, client, receiver, secret }
+        (receiver, secret)
     }
 }
 

@@ -7,6 +7,7 @@
 mod acqi;
 mod domain;
 mod e2e;
+mod epcr;
 mod graphql;
 mod health;
 mod helpers;
