@@ -7,6 +7,7 @@
 //! stored one.
 
 pub mod codes;
+pub mod devices;
 mod draft;
 
 use argus_types::{DeviceId, IncidentId};
