@@ -168,6 +168,8 @@ required_scopes! {
     WebhooksWrite => "webhooks:write",
     JobsRead => "jobs:read",
     JobsWrite => "jobs:write",
+    DevicesRead => "devices:read",
+    DevicesWrite => "devices:write",
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and

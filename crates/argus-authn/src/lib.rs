@@ -21,7 +21,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use error::AuthnError;
 pub use extract::{
-    JobsRead, JobsWrite, PlatformAdmin, Principal, RequiredScope, Scoped, TENANT_HEADER, TenantScoped, TracesRead,
+    DevicesRead, DevicesWrite, JobsRead, JobsWrite, PlatformAdmin, Principal, RequiredScope, Scoped, TENANT_HEADER, TenantScoped, TracesRead,
     WebhooksRead, WebhooksWrite, bearer_token,
 };
 pub use jwks::{JwksOptions, RemoteJwks};

@@ -7,7 +7,7 @@ use argus_http::health;
 use argus_http::openapi::{BearerAuth, ProblemResponses};
 use utoipa::OpenApi;
 
-use crate::routes::jobs;
+use crate::routes::{devices, jobs};
 use crate::{graphql, traces};
 
 #[derive(OpenApi)]
@@ -27,6 +27,9 @@ use crate::{graphql, traces};
         jobs::get_job,
         jobs::job_result,
         jobs::cancel_job,
+        devices::list_devices,
+        devices::enrol_device,
+        devices::submit_observation,
         traces::get_trace,
         health::healthz,
         health::readyz,

@@ -13,6 +13,7 @@ use argus_store::revoked::RevokedTokens;
 use crate::config::ApiConfig;
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
+use crate::routes::devices::DevicesState;
 use crate::routes::{self, jobs::JobsState};
 use crate::traces::{self, TraceLookup};
 
@@ -50,6 +51,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         max_rows: config.jobs.max_rows,
         bodies_in_flight: Arc::new(tokio::sync::Semaphore::new(config.jobs.max_bodies_in_flight)),
     });
+    let devices = web::Data::new(DevicesState { store: store.clone() });
     let rest_verifier = web::Data::new(verifier.clone());
     let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
     let state = web::Data::new(GraphqlState::new(
@@ -61,6 +63,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
             cfg.app_data(state.clone())
                 .app_data(jobs.clone())
+                .app_data(devices.clone())
                 .app_data(rest_verifier.clone())
                 .app_data(traces.clone())
                 .configure(routes);
@@ -86,7 +89,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/.well-known/openapi.json").get(openapi::openapi_json))
         .service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
         .service(Endpoint::new("/graphql").post(graphql::graphql).get(graphql::no_playground))
-        .configure(routes::jobs::configure);
+        .configure(routes::jobs::configure)
+        .configure(routes::devices::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));
     }

@@ -1,3 +1,4 @@
 //! REST routes, one module per contract topic.
 
+pub mod devices;
 pub mod jobs;
