@@ -157,7 +157,8 @@ impl Store {
     ) -> Result<Option<ObservationRecord>, StoreError> {
         let value = serde_json::to_value(&observation.value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.transaction(async |conn| {
-            let found: Option<DeviceRecord> = find_row(conn, devices::table.tenant_row(tenant, device.as_str())).await?;
+            let found: Option<DeviceRecord> =
+                find_row(conn, devices::table.tenant_row(tenant, device.as_str())).await?;
             if found.is_none() {
                 return Ok(None);
             }

@@ -119,8 +119,7 @@ const fn pressure(code: Code) -> [UnitSpec; 2] {
 impl MdcCode {
     pub const fn spec(self) -> MdcSpec {
         const HEART_RATE: &[UnitSpec] = &[unit("/min", loinc("8867-4", "Heart rate"), PER_MINUTE)];
-        const PULSE_RATE: &[UnitSpec] =
-            &[unit("/min", loinc("8889-8", "Heart rate by Pulse oximetry"), PER_MINUTE)];
+        const PULSE_RATE: &[UnitSpec] = &[unit("/min", loinc("8889-8", "Heart rate by Pulse oximetry"), PER_MINUTE)];
         const PANEL: &[UnitSpec] = &pressure(loinc("85354-9", "Blood pressure panel with all children optional"));
         const SYSTOLIC: &[UnitSpec] = &pressure(loinc("8480-6", "Systolic blood pressure"));
         const DIASTOLIC: &[UnitSpec] = &pressure(loinc("8462-4", "Diastolic blood pressure"));
@@ -352,7 +351,10 @@ fn check_quantity(
         e.push(format!("{name}.code"), "must be the same UCUM code as unit");
     }
     let Some(spec) = code.unit(&quantity.unit) else {
-        e.push(format!("{name}.unit"), format!("must be one of {} for {code}, not `{}`", code.units_text(), quantity.unit));
+        e.push(
+            format!("{name}.unit"),
+            format!("must be one of {} for {code}, not `{}`", code.units_text(), quantity.unit),
+        );
         return None;
     };
     if let Some(expected) = expected
@@ -412,13 +414,9 @@ impl PhdObservation {
             }
         });
         match checked {
-            Some((code, unit, value)) if errors.is_empty() => Ok(Self {
-                code,
-                unit,
-                value,
-                effective: draft.effective_date_time,
-                encounter_id: draft.encounter_id,
-            }),
+            Some((code, unit, value)) if errors.is_empty() => {
+                Ok(Self { code, unit, value, effective: draft.effective_date_time, encounter_id: draft.encounter_id })
+            }
             _ => Err(errors),
         }
     }
@@ -512,9 +510,7 @@ mod tests {
 
     fn nibp(unit: &str, systolic: f64, diastolic: f64) -> Value {
         let mean = (systolic + 2.0 * diastolic) / 3.0;
-        let component = |code: &str, value: f64| {
-            json!({ "code": { "coding": [coding(MDC_SYSTEM, code)] }, "value_quantity": { "value": value, "unit": unit } })
-        };
+        let component = |code: &str, value: f64| json!({ "code": { "coding": [coding(MDC_SYSTEM, code)] }, "value_quantity": { "value": value, "unit": unit } });
         json!({
             "code": { "coding": [coding(MDC_SYSTEM, "150020"), coding(LOINC, "85354-9")] },
             "component": [component("150021", systolic), component("150022", diastolic), component("150023", mean)],
@@ -529,7 +525,10 @@ mod tests {
     #[test]
     fn a_simple_observation_is_read_with_its_loinc_code() {
         let obs = PhdObservation::parse(spo2(), now()).unwrap();
-        assert_eq!((obs.code, obs.unit.as_str(), &obs.value), (MdcCode::OxygenSaturation, "%", &ObservationValue::Quantity(97.0)));
+        assert_eq!(
+            (obs.code, obs.unit.as_str(), &obs.value),
+            (MdcCode::OxygenSaturation, "%", &ObservationValue::Quantity(97.0))
+        );
         assert_eq!(obs.loinc().map(|c| c.code), Some("59408-5"));
         let mut glucose = spo2();
         glucose["code"] = json!({ "coding": [coding(MDC_SYSTEM, "160184")] });
@@ -542,11 +541,10 @@ mod tests {
         let obs = PhdObservation::parse(nibp("mm[Hg]", 120.0, 80.0), now()).unwrap();
         assert_eq!(obs.unit, "mm[Hg]");
         let ObservationValue::Components(components) = &obs.value else { panic!("components") };
-        assert_eq!(components.iter().map(|c| c.code).collect::<Vec<_>>(), [
-            MdcCode::Systolic,
-            MdcCode::Diastolic,
-            MdcCode::MeanPressure
-        ]);
+        assert_eq!(
+            components.iter().map(|c| c.code).collect::<Vec<_>>(),
+            [MdcCode::Systolic, MdcCode::Diastolic, MdcCode::MeanPressure]
+        );
         let mut mixed = nibp("mm[Hg]", 120.0, 80.0);
         mixed["component"][1]["value_quantity"] = json!({ "value": 10.6, "unit": "kPa" });
         let errors = PhdObservation::parse(mixed, now()).unwrap_err();

@@ -180,7 +180,10 @@ impl From<ObservationRecord> for ObservationView {
             ObservationValue::Components(components) => {
                 let component = components
                     .iter()
-                    .map(|c| Component { code: Concept::of(c.code, &o.unit), value_quantity: Quantity::ucum(c.value, &o.unit) })
+                    .map(|c| Component {
+                        code: Concept::of(c.code, &o.unit),
+                        value_quantity: Quantity::ucum(c.value, &o.unit),
+                    })
                     .collect();
                 (None, Some(component))
             }
@@ -244,7 +247,8 @@ pub async fn list_devices(
     let filter = DeviceFilter { device_type, manufacturer: query.manufacturer, serial_number: query.serial_number };
     let page = state.store.list_devices(caller.tenant(), &filter, &request).await?;
     let next_cursor = page.encoded_cursor();
-    Ok(HttpResponse::Ok().json(DeviceList { devices: page.items.into_iter().map(DeviceView::from).collect(), next_cursor }))
+    Ok(HttpResponse::Ok()
+        .json(DeviceList { devices: page.items.into_iter().map(DeviceView::from).collect(), next_cursor }))
 }
 
 /// Enrol a medical device
