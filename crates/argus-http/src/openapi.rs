@@ -76,11 +76,21 @@ impl Modify for ProblemResponses {
     }
 }
 
-/// The `X-Tenant-ID` header of a route that takes it
-/// (`argus_authn::TenantScoped`, the GraphQL transport).
+/// The `X-Tenant-ID` header of a REST route (`argus_authn::TenantScoped`):
+/// optional, the tenant being the token's.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct TenantHeader {
+    /// Optional: the tenant is the token's `tid`; when sent, it must equal it
+    #[param(rename = "X-Tenant-ID")]
+    pub tenant: Option<String>,
+}
+
+/// The `X-Tenant-ID` header of the GraphQL transport, which the contract
+/// requires.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct RequiredTenantHeader {
     /// The caller's tenant; must equal the token's `tid`
     #[param(rename = "X-Tenant-ID")]
     pub tenant: String,

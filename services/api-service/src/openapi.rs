@@ -3,8 +3,8 @@
 //! GraphQL schema itself is not published.
 
 use actix_web::HttpResponse;
-use argus_http::health;
 use argus_http::openapi::{BearerAuth, ProblemResponses};
+use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
 use crate::routes::{devices, jobs};
@@ -33,7 +33,10 @@ use crate::{graphql, traces};
         traces::get_trace,
         health::healthz,
         health::readyz,
-        openapi_json
+        openapi_json,
+        openapi_yaml,
+        discovery::api_catalog,
+        discovery::status
     ),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -43,4 +46,10 @@ pub struct ApiDoc;
 #[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
 pub async fn openapi_json() -> HttpResponse {
     argus_http::openapi::json_response(&ApiDoc::openapi())
+}
+
+/// OpenAPI document (YAML)
+#[utoipa::path(get, path = "/.well-known/openapi.yaml", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi_yaml() -> HttpResponse {
+    argus_http::openapi::yaml_response(&ApiDoc::openapi())
 }

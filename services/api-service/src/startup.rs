@@ -5,8 +5,8 @@ use std::sync::Arc;
 use actix_web::web;
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
 use argus_http::Endpoint;
-use argus_http::health;
 use argus_http::serve::{BindError, Servers, open_store};
+use argus_http::{discovery, health};
 use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
 
@@ -59,6 +59,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         verifier,
         graphql::IncidentCache::listening_to(config.store.database_url.clone()),
     ));
+    let catalog = discovery::CatalogOf { host: config.public_urls.api.clone(), urls: config.public_urls.clone() };
     let servers =
         Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
             cfg.app_data(state.clone())
@@ -66,6 +67,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(devices.clone())
                 .app_data(rest_verifier.clone())
                 .app_data(traces.clone())
+                .configure(discovery::configure(catalog.clone()))
                 .configure(routes);
         })?;
     tracing::info!(
@@ -87,6 +89,7 @@ pub async fn serve(config: ApiConfig) -> Result<(), StartupError> {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .service(Endpoint::new("/.well-known/openapi.json").get(openapi::openapi_json))
+        .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi::openapi_yaml))
         .service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
         .service(Endpoint::new("/graphql").post(graphql::graphql).get(graphql::no_playground))
         .configure(routes::jobs::configure)

@@ -16,10 +16,10 @@ use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
 use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
-use argus_http::Endpoint;
 use argus_http::body::MAX_JSON_BODY;
 use argus_http::health;
 use argus_http::serve::{BindError, Servers, open_store};
+use argus_http::{Endpoint, discovery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -86,6 +86,7 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
     };
 
     let store = state.store.clone();
+    let catalog = discovery::CatalogOf { host: config.public_urls.auth.clone(), urls: config.public_urls.clone() };
     let state = web::Data::new(state);
     let verifier = web::Data::new(verifier);
     let servers =
@@ -94,6 +95,7 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
                 .app_data(verifier.clone())
                 .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
                 .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
+                .configure(discovery::configure(catalog.clone()))
                 .configure(routes);
         })?;
     tracing::info!(port = servers.port(), admin_port = servers.admin_port(), "auth-service listening");

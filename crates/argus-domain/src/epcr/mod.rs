@@ -6,6 +6,7 @@
 //! then checked into an [`Encounter`], whose JSON form is the API's and the
 //! stored one.
 
+pub mod acqi;
 pub mod codes;
 pub mod devices;
 mod draft;

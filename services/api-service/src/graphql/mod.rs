@@ -24,7 +24,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{AuthnError, Principal, TokenVerifier};
 use argus_http::body::{BodyError, MediaType, has_media_type, read_body};
-use argus_http::openapi::TenantHeader;
+use argus_http::openapi::RequiredTenantHeader;
 use argus_store::Store;
 use argus_store::bundles::{document_hash, tokenize};
 use argus_types::AccessClaims;
@@ -214,7 +214,7 @@ pub struct GraphqlResponse {
     path = "/graphql",
     tag = "GraphQL transport",
     security(("bearer" = [])),
-    params(TenantHeader),
+    params(RequiredTenantHeader),
     request_body(content = GraphqlRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The result; refusals of the document (`PERSISTED_QUERY_NOT_APPROVED`, `INTROSPECTION_DISABLED`, `QUERY_TOO_DEEP`, `QUERY_TOO_COMPLEX`) and field errors (`FORBIDDEN`, `NOT_FOUND`, `BAD_USER_INPUT`, ...) are in `errors`", body = GraphqlResponse),

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use api_service::ApiConfig;
 use api_service::config::Environment;
+use argus_http::discovery::PublicUrls;
 use argus_http::serve::Shutdown;
 use argus_http::testing::{Received, Receiver, TestProcess};
 use argus_store::testing::TestDatabase;
@@ -22,6 +23,7 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
         environment,
         issuer: ISSUER.into(),
+        public_urls: PublicUrls::new(environment.default_api_url(), ISSUER),
         audience: environment.audience().into(),
         jwks_url: jwks_url.to_owned(),
         migrate: false,

@@ -4,6 +4,7 @@
 //! that, every resolver that can fail is nullable (a non-null field's error
 //! would null its parent, up to the whole `data`).
 
+mod acqi;
 mod mutation;
 mod query;
 mod types;
@@ -14,6 +15,7 @@ use juniper::{EmptySubscription, FieldError, ID, IntoFieldError, RootNode, Scala
 
 use super::IncidentCache;
 
+pub use acqi::{AcqiIndicator, AcqiInterval, AcqiMetrics};
 pub use mutation::Mutation;
 pub use query::Query;
 pub use types::*;

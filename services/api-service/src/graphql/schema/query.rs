@@ -5,6 +5,7 @@ use argus_store::domain::{
     IncidentRecord,
 };
 use argus_types::{CaseId, EntityId, IncidentId};
+use chrono::NaiveDate;
 use juniper::{ID, graphql_object};
 
 use super::*;
@@ -80,5 +81,17 @@ impl Query {
             name_contains: f.name_contains,
         });
         Ok(Some(ctx.store.list_entities(ctx.tenant(), &filter, &page_request(first, after)?).await?.into()))
+    }
+
+    /// The Ambulance Clinical Quality Indicators of the records whose call
+    /// was received from `fromDate` to `toDate`, both whole UTC days
+    /// included, at most 366 days (`metrics:read`).
+    async fn acqi_metrics(
+        #[graphql(context)] ctx: &Ctx,
+        from_date: NaiveDate,
+        to_date: NaiveDate,
+    ) -> GqlResult<Option<AcqiMetrics>> {
+        ctx.require("metrics:read")?;
+        Ok(Some(super::acqi::acqi_metrics(ctx, from_date, to_date).await?))
     }
 }
