@@ -301,18 +301,25 @@ struct ObservationDraft {
     encounter_id: Option<EncounterId>,
 }
 
-/// A concept's MDC code, and the LOINC code it gives (checked once the
-/// unit is known).
-fn check_concept(concept: &ConceptDraft, name: &str, e: &mut FieldErrors) -> Option<(MdcCode, Option<String>)> {
+/// A concept's codes, checked but for its LOINC code, which is checked
+/// once the unit is known.
+struct Coded {
+    code: MdcCode,
+    loinc: Option<String>,
+    /// Where the concept is in the body (`code`, `component[1].code`).
+    name: String,
+}
+
+fn check_concept(concept: &ConceptDraft, name: String, e: &mut FieldErrors) -> Option<Coded> {
     if concept.coding.len() > MAX_CODINGS {
         e.push(format!("{name}.coding"), format!("must hold at most {MAX_CODINGS} items"));
         return None;
     }
-    let (mut code, mut loinc, mut bad) = (None, None, false);
+    let (mut mdc, mut loinc, mut bad) = (None, None, false);
     for (i, coding) in concept.coding.iter().enumerate() {
         let at = format!("{name}.coding[{i}]");
         match coding.system.as_str() {
-            MDC_SYSTEM if code.is_none() => code = parsed::<MdcCode>(&coding.code, &format!("{at}.code"), e),
+            MDC_SYSTEM if mdc.is_none() => mdc = Some(parsed::<MdcCode>(&coding.code, &format!("{at}.code"), e)),
             LOINC if loinc.is_none() => loinc = Some(coding.code.clone()),
             MDC_SYSTEM | LOINC => {
                 e.push(at, "gives a second coding of its system");
@@ -324,20 +331,20 @@ fn check_concept(concept: &ConceptDraft, name: &str, e: &mut FieldErrors) -> Opt
             }
         }
     }
-    if code.is_none() && !e.0.iter().any(|f| f.name.starts_with(&format!("{name}.coding"))) {
+    if mdc.is_none() {
         e.push(format!("{name}.coding"), format!("must hold a coding of {MDC_SYSTEM}"));
     }
-    if bad {
-        return None;
+    match (bad, mdc) {
+        (false, Some(Some(code))) => Some(Coded { code, loinc, name }),
+        _ => None,
     }
-    Some((code?, loinc))
 }
 
 /// The quantity's value, if its unit is one of `code`'s (and `expected`,
 /// for a compound's later components) and the value is in range; the
-/// LOINC code given (under `code_name`) must be the code's in that unit.
+/// LOINC code given must be the code's in that unit.
 fn check_quantity(
-    (code, loinc, code_name): (MdcCode, Option<&str>, &str),
+    coded: &Coded,
     quantity: &QuantityDraft,
     expected: Option<&str>,
     name: &str,
@@ -350,6 +357,7 @@ fn check_quantity(
     if quantity.code.as_deref().is_some_and(|c| c != quantity.unit) {
         e.push(format!("{name}.code"), "must be the same UCUM code as unit");
     }
+    let code = coded.code;
     let Some(spec) = code.unit(&quantity.unit) else {
         e.push(
             format!("{name}.unit"),
@@ -362,13 +370,14 @@ fn check_quantity(
     {
         e.push(format!("{name}.unit"), format!("must be {expected}, the unit of the other components"));
     }
-    if let Some(given) = loinc {
+    if let Some(given) = &coded.loinc {
         match spec.loinc {
             Some(l) if l.code == given => {}
             Some(l) => {
-                e.push(code_name, format!("the LOINC code of {code} in {} is {}, not `{given}`", spec.ucum, l.code))
+                let reason = format!("the LOINC code of {code} in {} is {}, not `{given}`", spec.ucum, l.code);
+                e.push(coded.name.clone(), reason);
             }
-            None => e.push(code_name, format!("{code} has no LOINC code")),
+            None => e.push(coded.name.clone(), format!("{code} has no LOINC code")),
         }
     }
     let (low, high) = spec.range;
@@ -388,7 +397,8 @@ impl PhdObservation {
         if draft.effective_date_time > now + CLOCK_SKEW {
             e.push("effective_date_time", "must not be in the future");
         }
-        let checked = check_concept(&draft.code, "code", e).and_then(|(code, loinc)| {
+        let checked = check_concept(&draft.code, "code".into(), e).and_then(|coded| {
+            let code = coded.code;
             let spec = code.spec();
             if let Some(compound) = spec.component_of {
                 e.push("code", format!("{code} is a component of {compound}, not an observation of its own"));
@@ -396,7 +406,7 @@ impl PhdObservation {
             }
             match (spec.components.is_empty(), draft.value_quantity, draft.component) {
                 (true, Some(quantity), None) => {
-                    let value = check_quantity((code, loinc.as_deref(), "code"), &quantity, None, "value_quantity", e)?;
+                    let value = check_quantity(&coded, &quantity, None, "value_quantity", e)?;
                     Some((code, quantity.unit, ObservationValue::Quantity(value)))
                 }
                 (true, _, _) => {
@@ -404,7 +414,7 @@ impl PhdObservation {
                     None
                 }
                 (false, None, Some(components)) => {
-                    let (unit, components) = check_components(code, loinc.as_deref(), components, e)?;
+                    let (unit, components) = check_components(&coded, components, e)?;
                     Some((code, unit, ObservationValue::Components(components)))
                 }
                 (false, _, _) => {
@@ -430,8 +440,7 @@ impl PhdObservation {
 /// A compound's components: each one of its codes, at most once, all in
 /// one unit, the required ones present; systolic above diastolic.
 fn check_components(
-    compound: MdcCode,
-    loinc: Option<&str>,
+    coded: &Coded,
     drafts: Vec<ComponentDraft>,
     e: &mut FieldErrors,
 ) -> Option<(String, Vec<ComponentValue>)> {
@@ -440,19 +449,21 @@ fn check_components(
         return None;
     }
     let before = e.0.len();
+    let compound = coded.code;
     // The compound's own LOINC code is checked in the first component's unit.
-    if let (Some(given), Some(first)) = (loinc, drafts.first())
+    if let (Some(given), Some(first)) = (&coded.loinc, drafts.first())
         && let Some(spec) = compound.unit(&first.value_quantity.unit)
         && spec.loinc.is_some_and(|l| l.code != given)
     {
-        e.push("code", format!("the LOINC code of {compound} in {} is not `{given}`", spec.ucum));
+        e.push(coded.name.clone(), format!("the LOINC code of {compound} in {} is not `{given}`", spec.ucum));
     }
     let mut unit: Option<String> = None;
     let mut seen = HashSet::new();
     let mut components = Vec::new();
     for (i, draft) in drafts.into_iter().enumerate() {
         let name = format!("component[{i}]");
-        let Some((code, loinc)) = check_concept(&draft.code, &format!("{name}.code"), e) else { continue };
+        let Some(coded) = check_concept(&draft.code, format!("{name}.code"), e) else { continue };
+        let code = coded.code;
         if !compound.spec().components.iter().any(|(c, _)| *c == code) {
             e.push(format!("{name}.code"), format!("{code} is not a component of {compound}"));
             continue;
@@ -463,8 +474,7 @@ fn check_components(
         }
         let quantity = &draft.value_quantity;
         let at = format!("{name}.value_quantity");
-        let concept = (code, loinc.as_deref(), format!("{name}.code"));
-        if let Some(value) = check_quantity((concept.0, concept.1, &concept.2), quantity, unit.as_deref(), &at, e) {
+        if let Some(value) = check_quantity(&coded, quantity, unit.as_deref(), &at, e) {
             components.push(ComponentValue { code, value });
         }
         unit.get_or_insert_with(|| quantity.unit.clone());
@@ -576,6 +586,15 @@ mod tests {
         assert_eq!(names(&errors), ["effective_date_time", "code", "value_quantity.value"], "{errors}");
         let mut body = spo2();
         body["code"]["coding"][0]["code"] = json!("150021");
+        let errors = PhdObservation::parse(body, now()).unwrap_err();
+        assert_eq!(names(&errors), ["code"], "{errors}");
+        let mut body = spo2();
+        body["code"]["coding"][0]["code"] = json!("999999");
+        body["code"]["coding"][1] = coding(MDC_SYSTEM, "150456");
+        let errors = PhdObservation::parse(body, now()).unwrap_err();
+        assert_eq!(names(&errors), ["code.coding[0].code", "code.coding[1]"], "{errors}");
+        let mut body = nibp("mm[Hg]", 120.0, 80.0);
+        body["code"]["coding"][1]["code"] = json!("55284-4");
         let errors = PhdObservation::parse(body, now()).unwrap_err();
         assert_eq!(names(&errors), ["code"], "{errors}");
         let errors = PhdObservation::parse(json!({ "code": 1 }), now()).unwrap_err();
