@@ -385,6 +385,15 @@ async fn the_openapi_examples_succeed_as_pasted_on_an_empty_tenant() {
         |path: &str| doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"].clone();
     let list = &doc["paths"]["/api/v1/devices"]["get"];
     assert!(list["responses"]["200"].is_object() && list["responses"]["403"].is_object(), "{list}");
+    let schemas = &doc["components"]["schemas"];
+    for (schema, property) in [
+        ("EnrolDevice", "type"),
+        ("DeviceView", "type"),
+        ("SubmitObservation", "component"),
+        ("ObservationView", "code"),
+    ] {
+        assert!(schemas[schema]["properties"][property].is_object(), "{schema}.{property}: {}", schemas[schema]);
+    }
 
     let (status, device) =
         caller.call(Method::POST, "/api/v1/devices/enrol", Some(example("/api/v1/devices/enrol"))).await;
