@@ -171,6 +171,8 @@ required_scopes! {
     WebhooksWrite => "webhooks:write",
     JobsRead => "jobs:read",
     JobsWrite => "jobs:write",
+    DevicesRead => "devices:read",
+    DevicesWrite => "devices:write",
     EpcrRead => "epcr:read",
     EpcrWrite => "epcr:write",
 }

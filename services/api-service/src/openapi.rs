@@ -7,7 +7,7 @@ use argus_http::openapi::{BearerAuth, ProblemResponses};
 use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
-use crate::routes::{epcr, jobs};
+use crate::routes::{devices, epcr, jobs};
 use crate::{graphql, traces};
 
 #[derive(OpenApi)]
@@ -30,6 +30,9 @@ use crate::{graphql, traces};
         jobs::cancel_job,
         epcr::create_encounter,
         epcr::get_encounter,
+        devices::list_devices,
+        devices::enrol_device,
+        devices::submit_observation,
         traces::get_trace,
         health::healthz,
         health::readyz,

@@ -103,7 +103,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
         .service(Endpoint::new("/graphql").post(graphql::graphql).get(graphql::no_playground))
         .configure(routes::jobs::configure)
-        .configure(routes::epcr::configure);
+        .configure(routes::epcr::configure)
+        .configure(routes::devices::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));
     }

@@ -8,6 +8,7 @@
 
 pub mod acqi;
 pub mod codes;
+pub mod devices;
 mod draft;
 
 use argus_types::{DeviceId, IncidentId};

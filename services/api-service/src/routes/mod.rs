@@ -1,4 +1,5 @@
 //! REST routes, one module per contract topic.
 
+pub mod devices;
 pub mod epcr;
 pub mod jobs;
