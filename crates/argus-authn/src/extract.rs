@@ -115,8 +115,10 @@ impl<S: RequiredScope + 'static> FromRequest for Scoped<S> {
 /// The request header naming the tenant a call acts for.
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
-/// A [`Scoped`] caller whose `X-Tenant-ID` header equals the token's
-/// tenant (403 otherwise): what the api-service's REST routes demand.
+/// A [`Scoped`] caller acting for the token's tenant: what the
+/// api-service's REST routes take. The contract asks for `X-Tenant-ID` on
+/// `/graphql` only, so here the header is optional; when sent it must name
+/// the token's tenant (403 otherwise).
 #[derive(Debug, Clone)]
 pub struct TenantScoped<S: RequiredScope>(pub Scoped<S>);
 
@@ -136,10 +138,11 @@ impl<S: RequiredScope + 'static> FromRequest for TenantScoped<S> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let scoped = Scoped::<S>::from_request(req, payload);
-        let header = req.headers().get(TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // A header that is not text names no tenant, so it cannot match.
+        let header = req.headers().get(TENANT_HEADER).map(|v| v.to_str().unwrap_or_default().to_owned());
         Box::pin(async move {
             let scoped = scoped.await?;
-            if header.as_deref() != Some(scoped.tenant().as_str()) {
+            if header.is_some_and(|h| h != scoped.tenant().as_str()) {
                 return Err(AuthnError::TenantMismatch);
             }
             Ok(TenantScoped(scoped))
@@ -168,7 +171,10 @@ required_scopes! {
     WebhooksWrite => "webhooks:write",
     JobsRead => "jobs:read",
     JobsWrite => "jobs:write",
+    DevicesRead => "devices:read",
+    DevicesWrite => "devices:write",
     EpcrRead => "epcr:read",
+    EpcrWrite => "epcr:write",
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and

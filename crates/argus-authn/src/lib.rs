@@ -21,8 +21,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 pub use error::AuthnError;
 pub use extract::{
-    EpcrRead, JobsRead, JobsWrite, PlatformAdmin, Principal, RequiredScope, Scoped, TENANT_HEADER, TenantScoped,
-    TracesRead, WebhooksRead, WebhooksWrite, bearer_token,
+    DevicesRead, DevicesWrite, EpcrRead, EpcrWrite, JobsRead, JobsWrite, PlatformAdmin, Principal, RequiredScope,
+    Scoped, TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead, WebhooksWrite, bearer_token,
 };
 pub use jwks::{JwksOptions, RemoteJwks};
 

@@ -10,7 +10,8 @@ pub(crate) trait TextEnum: std::str::FromStr {
 /// Declares a fieldless enum and, from one list of `Variant = "text"`,
 /// its `as_str`, `NAMES` (every text, in declaration order), `ALL`,
 /// `FromStr` (a [`crate::DomainError::Unknown`] naming the bad value),
-/// `Display` and serde as that text.
+/// `Display`, serde as that text, and its OpenAPI schema (a string, one of
+/// `NAMES`).
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
@@ -70,6 +71,17 @@ macro_rules! text_enum {
                 text.parse().map_err(::serde::de::Error::custom)
             }
         }
+
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(::utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(Self::NAMES.iter().copied()))
+                    .into()
+            }
+        }
+
+        impl ::utoipa::ToSchema for $name {}
     };
 }
 

@@ -40,6 +40,7 @@ impl Endpoint {
 
     methods! {
         get => GET,
+        head => HEAD,
         post => POST,
         put => PUT,
         patch => PATCH,

@@ -5,16 +5,21 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use argus_authn::AuthnError;
+use argus_domain::FieldErrors;
 use argus_store::StoreError;
 use argus_types::ProblemKind;
 use argus_types::problem::actix_response;
 
-use crate::problem::{problem_response, problem_status};
+use crate::problem::{invalid_fields_problem, problem_response, problem_status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("{0}")]
     Validation(String),
+    /// Bad fields of a body, each named: a 400 whose `invalid-params` lists
+    /// them (as does [`StoreError::Invalid`]).
+    #[error("{0}")]
+    InvalidFields(FieldErrors),
     #[error("{0}")]
     Malformed(String),
     #[error("{0}")]
@@ -55,12 +60,23 @@ impl HttpError {
     /// The problem+json body `error_response` writes (its headers aside):
     /// what an idempotent write keeps, to replay it.
     pub fn problem_json(&self) -> Vec<u8> {
-        crate::problem::problem_body(self.kind(), self)
+        match self.invalid_fields() {
+            Some(errors) => invalid_fields_problem(errors).json_bytes(),
+            None => crate::problem::problem_body(self.kind(), self),
+        }
+    }
+
+    /// The fields named in the problem's `invalid-params`, if it has them.
+    fn invalid_fields(&self) -> Option<&FieldErrors> {
+        match self {
+            Self::InvalidFields(errors) | Self::Store(StoreError::Invalid(errors)) => Some(errors),
+            _ => None,
+        }
     }
 
     fn kind(&self) -> ProblemKind {
         match self {
-            Self::Validation(_) => ProblemKind::Validation,
+            Self::Validation(_) | Self::InvalidFields(_) => ProblemKind::Validation,
             Self::Malformed(_) => ProblemKind::MalformedRequest,
             Self::UnsupportedMediaType(_) => ProblemKind::UnsupportedMediaType,
             Self::PayloadTooLarge(_) => ProblemKind::PayloadTooLarge,
@@ -99,6 +115,9 @@ impl ResponseError for HttpError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Some(errors) = self.invalid_fields() {
+            return actix_response(&invalid_fields_problem(errors));
+        }
         match self {
             Self::Authn(e) => e.error_response(),
             Self::Busy { message, retry_after_seconds } => {
@@ -128,6 +147,34 @@ mod tests {
         assert_eq!(status(StoreError::NotFound("app".into())), StatusCode::NOT_FOUND);
         assert_eq!(status(StoreError::Conflict("app".into())), StatusCode::CONFLICT);
         assert_eq!(status(StoreError::Corrupt("row".into())), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn bad_fields_are_each_named_in_invalid_params() {
+        use actix_web::body::MessageBody;
+        let mut errors = FieldErrors::default();
+        errors.push("patient.sex", "is required");
+        errors.push("timeline.on_scene", "must not be before timeline.dispatched");
+        for error in [HttpError::InvalidFields(errors.clone()), HttpError::Store(StoreError::Invalid(errors))] {
+            let kept: serde_json::Value = serde_json::from_slice(&error.problem_json()).unwrap();
+            let response = error.error_response();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            let body = response.into_body().try_into_bytes().unwrap();
+            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(problem, kept, "the kept replay is the response");
+            assert_eq!(problem["type"], "https://knogin.com/api/problems/validation-failed");
+            assert_eq!(
+                problem["invalid-params"],
+                serde_json::json!([
+                    {"name": "patient.sex", "reason": "is required"},
+                    {"name": "timeline.on_scene", "reason": "must not be before timeline.dispatched"},
+                ])
+            );
+            assert_eq!(
+                problem["detail"],
+                "patient.sex: is required; timeline.on_scene: must not be before timeline.dispatched"
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
 use futures_util::future::{BoxFuture, join_all};
@@ -17,11 +17,17 @@ type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Syn
 /// How long one dependency check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long the public status (`/v1/status`) reuses one round of checks:
+/// public callers must not drive the dependency checks at their own rate.
+const PUBLIC_STATUS_TTL: Duration = Duration::from_secs(5);
+
 /// The named checks `/readyz` runs, and whether the process is draining.
 #[derive(Clone, Default)]
 pub struct Readiness {
     checks: Vec<(&'static str, Check)>,
     draining: Arc<AtomicBool>,
+    /// The public status's last round: when, and whether all passed.
+    public: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
 }
 
 impl Readiness {
@@ -68,33 +74,59 @@ pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     if readiness.draining.load(Ordering::SeqCst) {
         return HttpResponse::ServiceUnavailable().json(json!({ "status": "draining" }));
     }
-    let results = join_all(readiness.checks.iter().map(|(name, check)| {
-        let check = check.clone();
-        async move {
-            let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
-                Ok(r) => r,
-                Err(_) => Err("timed out".to_owned()),
-            };
-            (*name, outcome)
-        }
-    }))
-    .await;
-    let mut checks = Map::new();
-    let mut ready = true;
-    for (name, outcome) in results {
-        match outcome {
-            Ok(()) => {
-                checks.insert(name.to_owned(), Value::from("ok"));
-            }
-            Err(e) => {
-                tracing::warn!(dependency = name, error = %e, "readiness check failed");
-                ready = false;
-                checks.insert(name.to_owned(), Value::from("unreachable"));
-            }
-        }
-    }
+    let (ready, checks) = readiness.run_checks().await;
     let body = json!({ "status": if ready { "ready" } else { "not ready" }, "checks": checks });
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}
+
+impl Readiness {
+    /// Runs every check at once: whether all passed, and each one's result.
+    async fn run_checks(&self) -> (bool, Map<String, Value>) {
+        let results = join_all(self.checks.iter().map(|(name, check)| {
+            let check = check.clone();
+            async move {
+                let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
+                    Ok(r) => r,
+                    Err(_) => Err("timed out".to_owned()),
+                };
+                (*name, outcome)
+            }
+        }))
+        .await;
+        let mut checks = Map::new();
+        let mut ready = true;
+        for (name, outcome) in results {
+            match outcome {
+                Ok(()) => {
+                    checks.insert(name.to_owned(), Value::from("ok"));
+                }
+                Err(e) => {
+                    tracing::warn!(dependency = name, error = %e, "readiness check failed");
+                    ready = false;
+                    checks.insert(name.to_owned(), Value::from("unreachable"));
+                }
+            }
+        }
+        (ready, checks)
+    }
+}
+
+/// Whether the service can serve, for the public status document: the
+/// checks of `/readyz`, run at most once per [`PUBLIC_STATUS_TTL`] (callers
+/// meanwhile share the last answer; one round runs at a time).
+pub(crate) async fn public_status(readiness: &Readiness) -> bool {
+    if readiness.draining.load(Ordering::SeqCst) {
+        return false;
+    }
+    let mut last = readiness.public.lock().await;
+    if let Some((at, ok)) = *last
+        && at.elapsed() < PUBLIC_STATUS_TTL
+    {
+        return ok;
+    }
+    let (ok, _) = readiness.run_checks().await;
+    *last = Some((Instant::now(), ok));
+    ok
 }
 
 /// Registers `/healthz` and `/readyz` (a `Readiness` must be in app data).

@@ -2,12 +2,15 @@
 //! the base error type ([`HttpError`]), body and content-type rules
 //! ([`body`]), paths that answer other methods 405 with `Allow`
 //! ([`Endpoint`]), `/healthz` and `/readyz` ([`health`]), the admin address
-//! with `/metrics` ([`admin`]), OpenAPI serving ([`openapi`]), and serving
-//! until SIGTERM/SIGINT ([`serve`]).
+//! with `/metrics` ([`admin`]), OpenAPI serving ([`openapi`]), the RFC 9727
+//! API catalog and public status ([`discovery`]), and serving until
+//! SIGTERM/SIGINT ([`serve`]).
 
 pub mod admin;
 pub mod body;
 pub mod cli;
+pub mod deprecation;
+pub mod discovery;
 mod endpoint;
 mod error;
 pub mod health;

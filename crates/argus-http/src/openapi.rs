@@ -36,7 +36,29 @@ pub struct Problem {
     pub detail: String,
 }
 
-const PROBLEM_JSON: &str = "application/problem+json";
+/// The 400 of a body with bad fields: a [`Problem`] whose `invalid-params`
+/// (RFC 9457 §3.2) names every bad field, and whose `detail` lists them in
+/// one line (`name: reason; name: reason`). A route answering it says so
+/// with `body = InvalidParamsProblem, content_type = PROBLEM_JSON`.
+// Only the document's description: `HttpError::InvalidFields` writes them.
+#[derive(ToSchema)]
+pub struct InvalidParamsProblem {
+    /// `https://knogin.com/api/problems/validation-failed`.
+    #[schema(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    /// 400.
+    pub status: u16,
+    /// Every bad field and why, in one line.
+    pub detail: String,
+    /// Every bad field, in body order: its path in the body
+    /// (`vital_signs[2].value`) and why it is refused.
+    #[schema(rename = "invalid-params")]
+    pub invalid_params: Vec<argus_domain::FieldError>,
+}
+
+/// The media type of every problem document.
+pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Makes every error response (4xx, 5xx) that declares no content of its
 /// own a [`Problem`] in `application/problem+json`, so a route's
@@ -76,11 +98,21 @@ impl Modify for ProblemResponses {
     }
 }
 
-/// The `X-Tenant-ID` header of a route that takes it
-/// (`argus_authn::TenantScoped`, the GraphQL transport).
+/// The `X-Tenant-ID` header of a REST route (`argus_authn::TenantScoped`):
+/// optional, the tenant being the token's.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct TenantHeader {
+    /// Optional: the tenant is the token's `tid`; when sent, it must equal it
+    #[param(rename = "X-Tenant-ID")]
+    pub tenant: Option<String>,
+}
+
+/// The `X-Tenant-ID` header of the GraphQL transport, which the contract
+/// requires.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct RequiredTenantHeader {
     /// The caller's tenant; must equal the token's `tid`
     #[param(rename = "X-Tenant-ID")]
     pub tenant: String,

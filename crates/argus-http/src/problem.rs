@@ -4,8 +4,13 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
+use argus_domain::FieldErrors;
 use argus_types::ProblemKind;
 use argus_types::problem::actix_response;
+use http_api_problem::HttpApiProblem;
+
+/// The extension member of a 400 that lists every bad field (RFC 9457 §3.2).
+pub const INVALID_PARAMS: &str = "invalid-params";
 
 /// The HTTP status of an error of `kind`, as actix-web's type.
 pub fn problem_status(kind: ProblemKind) -> StatusCode {
@@ -36,6 +41,12 @@ fn problem_detail(kind: ProblemKind, error: &dyn std::fmt::Display) -> String {
         }
         _ => error.to_string(),
     }
+}
+
+/// The 400 of a body with bad fields: each named in `invalid-params`
+/// (`{"name", "reason"}`), and all of them in one line as the `detail`.
+pub(crate) fn invalid_fields_problem(errors: &FieldErrors) -> HttpApiProblem {
+    ProblemKind::Validation.problem(errors.to_string()).value(INVALID_PARAMS, &errors.0)
 }
 
 /// For paths no route matches.

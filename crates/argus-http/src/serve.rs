@@ -115,6 +115,7 @@ impl Servers {
         let ready = web::Data::new(readiness.clone());
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::deprecation::announce))
                 .wrap(actix_web::middleware::from_fn(argus_telemetry::trace_requests))
                 .app_data(ready.clone())
                 .app_data(crate::body::json_config())

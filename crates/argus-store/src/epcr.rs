@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
+use crate::devices::unknown_devices;
 use crate::domain::announce;
 use crate::schema::{encounter_access_log, encounters, incidents};
 use crate::stored_text::{Stored, StoredJson};
@@ -56,6 +57,25 @@ impl EncounterRecord {
     }
 }
 
+/// Marks the tenant's record `id` changed (something linked to it, such as
+/// a device's observation, was added) and announces `epcr.updated`, in the
+/// caller's transaction; `false` when the tenant has no such record.
+pub(crate) async fn encounter_changed(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    id: &EncounterId,
+) -> Result<bool, StoreError> {
+    let changed: Option<EncounterRecord> = diesel::update(encounters::table.tenant_row(tenant, id.as_str()))
+        .set(encounters::updated_at.eq(diesel::dsl::now))
+        .returning(EncounterRecord::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    let Some(record) = changed else { return Ok(false) };
+    record.announce(conn, EventKind::EpcrUpdated).await?;
+    Ok(true)
+}
+
 /// Who read a record, and through which route: one access-log entry.
 #[derive(Debug, Clone)]
 pub struct EncounterAccess<'a> {
@@ -86,8 +106,9 @@ impl TenantTable for encounters::table {
 }
 
 impl Store {
-    /// Stores a checked record and announces `epcr.created`. The incident it
-    /// names must be the tenant's: otherwise a 400 naming `incident_id`.
+    /// Stores a checked record and announces `epcr.created`. The incident and
+    /// the devices it names must be the tenant's: otherwise a 400 naming
+    /// `incident_id` and each unknown `devices[i]`.
     pub async fn create_encounter(
         &self,
         tenant: &TenantId,
@@ -96,6 +117,7 @@ impl Store {
     ) -> Result<EncounterRecord, StoreError> {
         let document = serde_json::to_value(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.transaction(async |conn| {
+            let mut errors = FieldErrors::default();
             if let Some(incident) = &record.incident_id {
                 let found: Option<String> = incidents::table
                     .tenant_row(tenant, incident.as_str())
@@ -104,10 +126,14 @@ impl Store {
                     .await
                     .optional()?;
                 if found.is_none() {
-                    let mut errors = FieldErrors::default();
                     errors.push("incident_id", format!("no incident {incident} in this tenant"));
-                    return Err(StoreError::Invalid(errors));
                 }
+            }
+            for (i, device) in unknown_devices(conn, tenant, &record.devices).await? {
+                errors.push(format!("devices[{i}]"), format!("no device {device} enrolled in this tenant"));
+            }
+            if !errors.is_empty() {
+                return Err(StoreError::Invalid(errors));
             }
             let stored = diesel::insert_into(encounters::table)
                 .values((

@@ -7,6 +7,7 @@ pub mod backlog;
 pub mod bulk;
 pub mod bundles;
 pub mod connect;
+pub mod devices;
 pub mod domain;
 pub mod epcr;
 pub mod idempotency;

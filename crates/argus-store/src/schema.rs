@@ -431,3 +431,32 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(encounters, encounter_access_log, incidents);
+
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        tenant_id -> Text,
+        serial_number -> Text,
+        manufacturer -> Text,
+        model -> Text,
+        device_type -> Text,
+        enrolled_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    device_observations (id) {
+        id -> Text,
+        tenant_id -> Text,
+        device_id -> Text,
+        encounter_id -> Nullable<Text>,
+        code -> Text,
+        unit -> Text,
+        value -> Jsonb,
+        effective_at -> Timestamptz,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(devices, device_observations, encounters);

@@ -171,6 +171,11 @@ prefixed_id!(
     DeviceId,
     "dev_"
 );
+prefixed_id!(
+    /// One Personal Health Device observation a device submitted.
+    ObservationId,
+    "obs_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -50,10 +50,19 @@ pub fn catalog_entry(name: &str) -> Option<&'static Scope> {
     SCOPE_CATALOG.iter().find(|s| s.name == name)
 }
 
+/// Read scopes no write scope implies: health records (ePCR) are read only
+/// with their own scope, since every read is logged as a disclosure and a
+/// writer (an ambulance's tablet) has no need to read other records.
+const READ_ONLY_BY_ITSELF: &[&str] = &["epcr:read"];
+
 /// The scope that implies `scope`, if any: a resource's write scope
 /// implies its read scope (`jobs:write` grants `jobs:read`) wherever the
-/// catalog has both. The one statement of that rule.
+/// catalog has both, except [`READ_ONLY_BY_ITSELF`]. The one statement of
+/// that rule.
 pub fn implied_by(scope: &str) -> Option<&'static str> {
+    if READ_ONLY_BY_ITSELF.contains(&scope) {
+        return None;
+    }
     let resource = scope.strip_suffix(":read")?;
     SCOPE_CATALOG.iter().map(|s| s.name).find(|name| name.strip_suffix(":write") == Some(resource))
 }
@@ -136,6 +145,7 @@ mod tests {
         assert_eq!(implied_by("jobs:write"), None);
         assert_eq!(implied_by("metrics:read"), None);
         assert_eq!(implied_by("evidence:read"), None);
+        assert_eq!(implied_by("epcr:read"), None);
         assert_eq!(implied_by(PLATFORM_ADMIN), None);
     }
 

@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
+    /// ePCR encounters (health records): who read them.
+    Encounter {
+        #[command(subcommand)]
+        command: EncounterCommand,
+    },
     /// Print a shell completion script: `argusctl completions bash >
     /// /etc/bash_completion.d/argusctl`.
     Completions {
@@ -104,6 +109,24 @@ enum BundleCommand {
     Revoke(BundleGrant),
     /// List bundles with their operations' ids and grants.
     List,
+}
+
+#[derive(Subcommand)]
+enum EncounterCommand {
+    /// A record's access log, oldest first: every read of it (the token's
+    /// subject and app, the route, the trace id, when). Reads of records
+    /// the tenant does not have are not reads, and are not logged.
+    AccessLog {
+        /// The tenant's id (`ten_...`).
+        #[arg(long)]
+        tenant: String,
+        /// The record's id (`enc_...`).
+        #[arg(long)]
+        encounter: String,
+        /// At most this many entries, 1 to 10000.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
 }
 
 /// Which app of which tenant, and which bundle.
@@ -398,6 +421,17 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             Ok(json!({ "keys": keys }))
         }
         Command::Bundle { command } => bundle(command, &store_config).await,
+        Command::Encounter { command: EncounterCommand::AccessLog { tenant, encounter, limit } } => {
+            if !(1..=10_000).contains(&limit) {
+                return Err(CtlError::Input("--limit must be between 1 and 10000".into()));
+            }
+            let store = Store::connect(&store_config)?;
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let id = argus_types::EncounterId::from_str(&encounter)
+                .map_err(|e| CtlError::Input(format!("--encounter `{encounter}`: {e}")))?;
+            let entries = store.encounter_access_log(&tenant, &id, i64::from(limit)).await?;
+            Ok(json!({ "tenant_id": tenant, "encounter_id": id, "entries": entries }))
+        }
         Command::Dlq { bus, command } => dlq::run(bus, command).await,
     }
 }

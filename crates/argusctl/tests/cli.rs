@@ -574,3 +574,45 @@ async fn operators_list_tenants_and_users_disable_users_and_revoke_bundles() {
     let out = argusctl(db.url(), &["completions", "tcsh"]).await;
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("tcsh"));
 }
+
+#[tokio::test]
+async fn an_encounters_access_log_lists_its_reads() {
+    let db = TestDatabase::create().await;
+    let store = db.store();
+    let tenant = store.create_tenant("A").await.unwrap().id;
+    let other = store.create_tenant("B").await.unwrap().id;
+    let body = serde_json::json!({
+        "patient": {"sex": "male"},
+        "timeline": {"call_received": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339()},
+        "crew": [{"name": "Sam Medic", "role": "paramedic"}]
+    });
+    let record = argus_domain::Encounter::parse(body, chrono::Utc::now()).unwrap();
+    let id = store.create_encounter(&tenant, record, "app_writer").await.unwrap().id;
+    for (actor, route) in [("usr_a", "GET /api/v1/epcr/encounters/{encounterId}"), ("app_b", "graphql EncounterById")] {
+        let access = argus_store::epcr::EncounterAccess { actor, client_id: actor, route, trace_id: None };
+        assert!(store.read_encounter(&tenant, &id, &access).await.unwrap().is_some());
+        // The same id in another tenant is no record: not read, not logged.
+        assert!(store.read_encounter(&other, &id, &access).await.unwrap().is_none());
+    }
+
+    let args = ["encounter", "access-log", "--tenant", tenant.as_str(), "--encounter", id.as_str()];
+    let log = ok_json(db.url(), &args).await;
+    assert_eq!(log["encounter_id"], id.as_str());
+    let entries = log["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{log}");
+    assert_eq!(entries[0]["actor"], "usr_a");
+    assert_eq!(entries[0]["route"], "GET /api/v1/epcr/encounters/{encounterId}");
+    assert_eq!(entries[1]["client_id"], "app_b");
+    assert_eq!(entries[1]["route"], "graphql EncounterById");
+    assert!(entries[0]["read_at"].is_string());
+    let limited = ok_json(db.url(), &[&args[..], &["--limit", "1"]].concat()).await;
+    assert_eq!(limited["entries"].as_array().unwrap().len(), 1);
+
+    let theirs = ["encounter", "access-log", "--tenant", other.as_str(), "--encounter", id.as_str()];
+    assert_eq!(ok_json(db.url(), &theirs).await["entries"], serde_json::json!([]));
+    fails(db.url(), &["encounter", "access-log", "--tenant", tenant.as_str(), "--encounter", "inc_1"], "--encounter")
+        .await;
+    fails(db.url(), &[&args[..], &["--limit", "0"]].concat(), "--limit must be between 1 and 10000").await;
+    let unknown = argus_types::TenantId::generate().to_string();
+    fails(db.url(), &["encounter", "access-log", "--tenant", &unknown, "--encounter", id.as_str()], "no tenant").await;
+}

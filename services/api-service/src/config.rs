@@ -1,6 +1,7 @@
 //! api-service configuration, from the environment.
 
 use argus_http::cli::Binary;
+use argus_http::discovery::{DISCOVERY_ENVIRONMENT, PublicUrls};
 use argus_http::serve::Shutdown;
 use argus_store::StoreConfig;
 use argus_types::claims::{LIVE_AUDIENCE, SANDBOX_AUDIENCE};
@@ -27,6 +28,14 @@ impl std::str::FromStr for Environment {
 }
 
 impl Environment {
+    /// The public URL of this environment's API host.
+    pub fn default_api_url(self) -> &'static str {
+        match self {
+            Self::Live => "https://api.knogin.com",
+            Self::Sandbox => "https://sandbox-api.knogin.com",
+        }
+    }
+
     /// The `aud` this environment's tokens carry.
     pub fn audience(self) -> &'static str {
         match self {
@@ -65,6 +74,12 @@ pub struct ApiConfig {
     /// `ARGUS_TRACE_RETENTION_DAYS` (default 7): the trace lookup returns
     /// no span older than this.
     pub trace_retention: std::time::Duration,
+    /// The public URLs the API catalog links to (`ARGUS_API_URL`,
+    /// `ARGUS_DOCS_URL`, and `ARGUS_ISSUER` for the auth host).
+    pub public_urls: PublicUrls,
+    /// `ARGUS_DEPRECATIONS_FILE` (default the shipped matrix,
+    /// `docs/deprecations.yaml`): checked at start-up.
+    pub deprecations_file: Option<std::path::PathBuf>,
     /// `/v1/jobs` (`ARGUS_JOBS_MAX_BODY_BYTES`, `ARGUS_WEBHOOK_ALLOW_PRIVATE`,
     /// `ARGUS_SECRET_PEPPER`).
     pub jobs: JobsApiConfig,
@@ -133,6 +148,8 @@ impl ApiConfig {
         let issuer = var_or("ARGUS_ISSUER", "http://127.0.0.1:8080");
         let default_jwks = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
         Ok(Self {
+            deprecations_file: std::env::var_os("ARGUS_DEPRECATIONS_FILE").map(Into::into),
+            public_urls: PublicUrls::from_environment(&issuer, environment.default_api_url())?,
             jwks_url: var_or("ARGUS_JWKS_URL", &default_jwks),
             audience: var_or("ARGUS_AUDIENCE", environment.audience()),
             issuer,
@@ -153,7 +170,7 @@ pub const BINARY: Binary =
     argus_http::binary!("Argus api-service: GraphQL, async jobs and the trace lookup (api.knogin.com)", ENVIRONMENT);
 
 /// The variables `api-service --help` lists.
-pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];
+pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, DISCOVERY_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];
 
 /// This service's own variables.
 const OWN_ENVIRONMENT: &str = "\

@@ -1,8 +1,8 @@
 //! api-service: `api.knogin.com` and, with `ARGUS_ENV=sandbox`,
 //! `sandbox-api.knogin.com`. Serves the GraphQL transport (`POST /graphql`)
 //! over the incident and case domain, the async jobs routes (`/v1/jobs…`),
-//! the tenant-scoped trace lookup (`GET /v1/observability/traces/{trace_id}`),
-//! health and readiness, and its OpenAPI document. Tokens are verified
+//! ePCR encounters (`/api/v1/epcr/encounters…`), the tenant-scoped trace
+//! lookup (`GET /v1/observability/traces/{trace_id}`), health and readiness, and its OpenAPI document. Tokens are verified
 //! against the auth-service's JWKS.
 
 pub mod config;

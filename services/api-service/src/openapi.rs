@@ -3,11 +3,11 @@
 //! GraphQL schema itself is not published.
 
 use actix_web::HttpResponse;
-use argus_http::health;
 use argus_http::openapi::{BearerAuth, ProblemResponses};
+use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
-use crate::routes::{fhir, jobs};
+use crate::routes::{devices, epcr, fhir, jobs};
 use crate::{graphql, traces};
 
 #[derive(OpenApi)]
@@ -17,7 +17,8 @@ use crate::{graphql, traces};
         description = "The shared GraphQL transport: bearer tokens from auth.knogin.com, tenant scoping with \
                        X-Tenant-ID, and curated operation bundles instead of a published schema. The sandbox \
                        (sandbox-api.knogin.com) takes only tokens with aud=sandbox. Async jobs (/v1/jobs) are REST with \
-                       problem+json errors and Idempotency-Key replay."
+                       problem+json errors and Idempotency-Key replay. ePCR encounters (/api/v1/epcr/encounters) are REST with \
+                       problem+json errors; a 400 names every bad field in invalid-params."
     ),
     servers((url = "https://api.knogin.com"), (url = "https://sandbox-api.knogin.com")),
     paths(
@@ -27,11 +28,19 @@ use crate::{graphql, traces};
         jobs::get_job,
         jobs::job_result,
         jobs::cancel_job,
+        epcr::create_encounter,
+        epcr::get_encounter,
+        devices::list_devices,
+        devices::enrol_device,
+        devices::submit_observation,
         fhir::encounter_fhir_bundle,
         traces::get_trace,
         health::healthz,
         health::readyz,
-        openapi_json
+        openapi_json,
+        openapi_yaml,
+        discovery::api_catalog,
+        discovery::status
     ),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -41,4 +50,10 @@ pub struct ApiDoc;
 #[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
 pub async fn openapi_json() -> HttpResponse {
     argus_http::openapi::json_response(&ApiDoc::openapi())
+}
+
+/// OpenAPI document (YAML)
+#[utoipa::path(get, path = "/.well-known/openapi.yaml", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi_yaml() -> HttpResponse {
+    argus_http::openapi::yaml_response(&ApiDoc::openapi())
 }

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use utoipa::OpenApi;
+
 use actix_web::web;
 use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
 use argus_http::Endpoint;
-use argus_http::health;
+use argus_http::deprecation::{Deprecations, MatrixError};
 use argus_http::serve::{BindError, Servers, open_store};
+use argus_http::{discovery, health};
 use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
 
@@ -24,11 +27,18 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Serve(#[from] std::io::Error),
+    #[error(transparent)]
+    Deprecations(#[from] MatrixError),
 }
 
 /// The api-service's public and admin servers, bound to the config's
 /// addresses and ready to run (tests read their ports first).
 pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
+    let deprecations = web::Data::new(Deprecations::load(
+        config.deprecations_file.as_deref(),
+        "api-service",
+        &openapi::ApiDoc::openapi(),
+    )?);
     let (store, metrics) = open_store(&config.store, config.migrate).await?;
     store.check_tls_at_start().await?;
     let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
@@ -51,20 +61,23 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         bodies_in_flight: Arc::new(tokio::sync::Semaphore::new(config.jobs.max_bodies_in_flight)),
     });
     let rest_verifier = web::Data::new(verifier.clone());
-    let store_data = web::Data::new(store.clone());
+    let rest_store = web::Data::new(store.clone());
     let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
     let state = web::Data::new(GraphqlState::new(
         store.clone(),
         verifier,
         graphql::IncidentCache::listening_to(config.store.database_url.clone()),
     ));
+    let catalog = discovery::CatalogOf { host: config.public_urls.api.clone(), urls: config.public_urls.clone() };
     let servers =
         Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
             cfg.app_data(state.clone())
                 .app_data(jobs.clone())
                 .app_data(rest_verifier.clone())
+                .app_data(rest_store.clone())
                 .app_data(traces.clone())
-                .app_data(store_data.clone())
+                .app_data(deprecations.clone())
+                .configure(discovery::configure(catalog.clone()))
                 .configure(routes);
         })?;
     tracing::info!(
@@ -86,9 +99,12 @@ pub async fn serve(config: ApiConfig) -> Result<(), StartupError> {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .service(Endpoint::new("/.well-known/openapi.json").get(openapi::openapi_json))
+        .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi::openapi_yaml))
         .service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
         .service(Endpoint::new("/graphql").post(graphql::graphql).get(graphql::no_playground))
         .configure(routes::jobs::configure)
+        .configure(routes::epcr::configure)
+        .configure(routes::devices::configure)
         .configure(routes::fhir::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));

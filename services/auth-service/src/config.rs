@@ -1,6 +1,7 @@
 //! auth-service configuration, from the environment.
 
 use argus_http::cli::Binary;
+use argus_http::discovery::{DISCOVERY_ENVIRONMENT, PublicUrls};
 use argus_http::serve::Shutdown;
 use argus_store::StoreConfig;
 use argus_types::claims::LIVE_AUDIENCE;
@@ -24,6 +25,12 @@ pub struct AuthConfig {
     /// `ARGUS_AUDIENCE` (default `api.knogin.com`): the audience this
     /// service's own routes accept.
     pub audience: String,
+    /// The public URLs the API catalog links to (`ARGUS_API_URL`,
+    /// `ARGUS_DOCS_URL`, and `ARGUS_ISSUER` for this host).
+    pub public_urls: PublicUrls,
+    /// `ARGUS_DEPRECATIONS_FILE` (default the shipped matrix,
+    /// `docs/deprecations.yaml`): checked at start-up.
+    pub deprecations_file: Option<std::path::PathBuf>,
     /// `ARGUS_SECRET_PEPPER`: key of the keyed hash client secrets are stored as.
     pub secret_pepper: String,
     /// `ARGUS_KEY_SEALING_KEYS` (`id:secret[,id:secret…]`, default the
@@ -56,11 +63,14 @@ pub struct AuthConfig {
 
 impl AuthConfig {
     pub fn from_environment() -> Result<Self, ConfigError> {
+        let issuer = var_or("ARGUS_ISSUER", "http://127.0.0.1:8080");
         Ok(Self {
             listen_addr: var_or("ARGUS_AUTH_ADDR", "127.0.0.1:8080"),
             admin_addr: var_or("ARGUS_AUTH_ADMIN_ADDR", "127.0.0.1:9080"),
             store: StoreConfig::from_environment()?,
-            issuer: var_or("ARGUS_ISSUER", "http://127.0.0.1:8080"),
+            deprecations_file: std::env::var_os("ARGUS_DEPRECATIONS_FILE").map(Into::into),
+            public_urls: PublicUrls::from_environment(&issuer, "https://api.knogin.com")?,
+            issuer,
             audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
             secret_pepper: var_or("ARGUS_SECRET_PEPPER", DEV_PEPPER),
             key_sealer: argus_crypto::KeySealer::from_setting(std::env::var("ARGUS_KEY_SEALING_KEYS").ok().as_deref())
@@ -85,6 +95,8 @@ impl AuthConfig {
             admin_addr: "127.0.0.1:0".into(),
             store: StoreConfig { database_url: database_url.to_owned(), max_connections: 4 },
             issuer: issuer.to_owned(),
+            public_urls: PublicUrls::new("https://api.knogin.com", issuer),
+            deprecations_file: None,
             audience: LIVE_AUDIENCE.to_owned(),
             secret_pepper: secret_pepper.to_owned(),
             key_sealer: argus_crypto::KeySealer::development(),
@@ -193,7 +205,7 @@ pub const BINARY: Binary = argus_http::binary!(
 );
 
 /// The variables `auth-service --help` lists.
-pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];
+pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT, DISCOVERY_ENVIRONMENT, argus_http::cli::SERVER_ENVIRONMENT];
 
 /// This service's own variables.
 const OWN_ENVIRONMENT: &str = "\

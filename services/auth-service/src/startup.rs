@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use utoipa::OpenApi;
+
 use actix_web::web;
 use argus_authn::TokenVerifier;
 use argus_crypto::SecretHasher;
@@ -16,10 +18,11 @@ use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
 use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
-use argus_http::Endpoint;
 use argus_http::body::MAX_JSON_BODY;
+use argus_http::deprecation::{Deprecations, MatrixError};
 use argus_http::health;
 use argus_http::serve::{BindError, Servers, open_store};
+use argus_http::{Endpoint, discovery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -31,11 +34,18 @@ pub enum StartupError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Serve(#[from] std::io::Error),
+    #[error(transparent)]
+    Deprecations(#[from] MatrixError),
 }
 
 /// The auth-service's public and admin servers, bound to the config's
 /// addresses and ready to run (tests read their ports first).
 pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
+    let deprecations = web::Data::new(Deprecations::load(
+        config.deprecations_file.as_deref(),
+        "auth-service",
+        &openapi::ApiDoc::openapi(),
+    )?);
     let (store, metrics) = open_store(&config.store, config.migrate).await?;
     if config.secret_pepper == DEV_PEPPER {
         tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
@@ -86,6 +96,7 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
     };
 
     let store = state.store.clone();
+    let catalog = discovery::CatalogOf { host: config.public_urls.auth.clone(), urls: config.public_urls.clone() };
     let state = web::Data::new(state);
     let verifier = web::Data::new(verifier);
     let servers =
@@ -94,6 +105,8 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
                 .app_data(verifier.clone())
                 .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
                 .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
+                .app_data(deprecations.clone())
+                .configure(discovery::configure(catalog.clone()))
                 .configure(routes);
         })?;
     tracing::info!(port = servers.port(), admin_port = servers.admin_port(), "auth-service listening");

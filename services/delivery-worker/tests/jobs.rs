@@ -71,6 +71,8 @@ impl Stack {
             store: store_config,
             environment: Environment::Live,
             issuer: ISSUER.into(),
+            public_urls: argus_http::discovery::PublicUrls::new("https://api.knogin.com", ISSUER),
+            deprecations_file: None,
             audience: "api.knogin.com".into(),
             jwks_url: format!("{auth_url}/.well-known/jwks.json"),
             migrate: false,
@@ -651,7 +653,9 @@ async fn tenants_and_scopes_are_enforced_on_every_route() {
     assert!(stack.list(&b, "").await["jobs"].as_array().unwrap().is_empty());
     assert_eq!(stack.job(&a, id).await["status"], "queued", "B's cancel did not touch A's job");
 
-    // X-Tenant-ID must be the token's tenant; a token is required.
+    // X-Tenant-ID is optional on REST routes (the contract asks for it on
+    // /graphql only) but, when sent, must be the token's tenant; a token is
+    // required.
     let r = stack
         .http
         .get(format!("{}/v1/jobs/{id}", stack.api))
@@ -663,8 +667,20 @@ async fn tenants_and_scopes_are_enforced_on_every_route() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = stack.http.get(format!("{}/v1/jobs", stack.api)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = stack.http.get(format!("{}/v1/jobs", stack.api)).bearer_auth(&a.token).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no X-Tenant-ID");
+    let r = stack.http.get(format!("{}/v1/jobs/{id}", stack.api)).bearer_auth(&a.token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "no X-Tenant-ID: the token's tenant");
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], id);
+    let r = stack.http.get(format!("{}/v1/jobs", stack.api)).bearer_auth(&b.token).send().await.unwrap();
+    assert!(r.json::<Value>().await.unwrap()["jobs"].as_array().unwrap().is_empty(), "B without the header sees B's");
+    let r = stack
+        .http
+        .get(format!("{}/v1/jobs/{id}", stack.api))
+        .bearer_auth(&a.token)
+        .header("X-Tenant-ID", &[0xff_u8][..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a header that is not text matches no tenant");
 
     // Scopes: jobs:read reads but neither enqueues nor cancels.
     let reader = Caller { tenant: a.tenant.clone(), token: stack.token(&a.tenant, "app_r", &["jobs:read"]).await };

@@ -71,7 +71,7 @@ pub struct VitalSignSpec {
     pub whole: bool,
 }
 
-const fn loinc(code: &'static str, display: &'static str) -> Code {
+pub(crate) const fn loinc(code: &'static str, display: &'static str) -> Code {
     Code { system: LOINC, code, display }
 }
 

@@ -13,7 +13,7 @@ use super::codes::{DOSE_UNITS, GLUCOSE_MG_DL_PER_MMOL_L};
 use super::*;
 
 /// How far ahead of the server's clock a time may be (device clocks drift).
-const CLOCK_SKEW: Duration = Duration::minutes(5);
+pub(super) const CLOCK_SKEW: Duration = Duration::minutes(5);
 const MAX_TEXT: usize = 200;
 const MAX_NOTE: usize = 2_000;
 
@@ -149,12 +149,7 @@ impl EncounterDraft {
     /// field of the wrong JSON type, an unknown field) is one error, named
     /// by its path.
     pub fn read(body: Value) -> Result<Self, FieldErrors> {
-        serde_path_to_error::deserialize(body).map_err(|e| {
-            let path = e.path().to_string();
-            let mut errors = FieldErrors::default();
-            errors.push(if path == "." { "body".to_owned() } else { path }, e.into_inner().to_string());
-            errors
-        })
+        read_shape(body)
     }
 
     /// Every value checked, and the rules between them: the record, or
@@ -311,8 +306,19 @@ fn list<D, T>(
     items.into_iter().enumerate().filter_map(|(i, item)| check(item, format!("{name}[{i}]"), errors)).collect()
 }
 
+/// A body read as `T`'s shape: a body that is not one is one error, named
+/// by its path (`body` for the whole).
+pub(super) fn read_shape<T: DeserializeOwned>(body: Value) -> Result<T, FieldErrors> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let mut errors = FieldErrors::default();
+        errors.push(if path == "." { "body".to_owned() } else { path }, e.into_inner().to_string());
+        errors
+    })
+}
+
 /// `value` trimmed, if it is not empty and at most `max` characters long.
-fn text(value: String, max: usize, name: &str, errors: &mut FieldErrors) -> Option<String> {
+pub(super) fn text(value: String, max: usize, name: &str, errors: &mut FieldErrors) -> Option<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         errors.push(name, "must not be empty");

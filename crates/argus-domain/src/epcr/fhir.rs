@@ -22,11 +22,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::codes::{Code, DIASTOLIC, LOCAL_SYSTEM, LOINC, SYSTOLIC, UCUM};
+use super::devices::MDC_SYSTEM;
 use super::{Encounter, HumanName, ReadingValue, Timeline};
 
-/// IEEE 11073-10101 nomenclature (MDC codes), as the HL7 PHD
-/// implementation guide names it.
-pub const MDC_SYSTEM: &str = "urn:iso:std:iso:11073:10101";
 const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
 const CONDITION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
 const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
@@ -939,6 +937,7 @@ mod tests {
     fn record() -> Encounter {
         let mut body = crate::epcr::testing::full_record_body();
         body["incident_id"] = json!("inc_01jz0000000000000000000000");
+        body["devices"] = json!(["dev_01jz0000000000000000000001", "dev_01jz0000000000000000000002"]);
         Encounter::parse(body, "2026-06-01T12:00:00Z".parse().unwrap()).unwrap()
     }
 

@@ -6,7 +6,9 @@
 //! then checked into an [`Encounter`], whose JSON form is the API's and the
 //! stored one.
 
+pub mod acqi;
 pub mod codes;
+pub mod devices;
 mod draft;
 pub mod fhir;
 #[cfg(any(test, feature = "testing"))]
@@ -15,6 +17,7 @@ pub mod testing;
 use argus_types::{DeviceId, IncidentId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use codes::{
     AdministrativeSex, ArrestRhythm, ArrestWitness, Condition, CrewRole, Medication, MedicationRoute, Outcome,
@@ -23,8 +26,10 @@ pub use codes::{
 pub use draft::EncounterDraft;
 
 /// A checked patient care record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+// Unknown fields are refused on the way in by `EncounterDraft`; not here, so
+// that the API's stored view (this record with its id beside it, an OpenAPI
+// `allOf`) does not contradict this schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Encounter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<IncidentId>,
@@ -54,7 +59,7 @@ pub struct Encounter {
     pub devices: Vec<DeviceId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Patient {
     #[serde(default)]
@@ -68,7 +73,7 @@ pub struct Patient {
 
 /// An identifier in a namespace (FHIR `Identifier`): the NHS number is
 /// `https://fhir.nhs.uk/Id/nhs-number`, and is checked (modulus 11).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientIdentifier {
     pub system: String,
@@ -78,7 +83,7 @@ pub struct PatientIdentifier {
 /// The NHS number's namespace.
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HumanName {
     #[serde(default)]
@@ -89,7 +94,7 @@ pub struct HumanName {
 
 /// The times of the call, in the order they happen; only `call_received`
 /// is required, and each time given is no earlier than those before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timeline {
     pub call_received: DateTime<Utc>,
@@ -134,26 +139,28 @@ impl Timeline {
 /// One vital-sign reading: `value` in the sign's unit, or `systolic` and
 /// `diastolic` for blood pressure.
 // No `deny_unknown_fields`: serde does not support it beside `flatten`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VitalSignReading {
     #[serde(rename = "type")]
     pub sign: VitalSign,
     #[serde(flatten)]
     pub value: ReadingValue,
     /// The UCUM unit the value is in: always the sign's own
-    /// ([`codes::VitalSignSpec::unit`]).
+    /// ([`codes::VitalSignSpec::unit`]). A request may leave it out, and
+    /// may send blood glucose in `mmol/L` (kept in `mg/dL`).
+    #[schema(required = false)]
     pub unit: String,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum ReadingValue {
     Pressure { systolic: f64, diastolic: f64 },
     Single { value: f64 },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcedurePerformed {
     pub procedure: Procedure,
@@ -162,7 +169,7 @@ pub struct ProcedurePerformed {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MedicationGiven {
     pub medication: Medication,
@@ -173,7 +180,7 @@ pub struct MedicationGiven {
 }
 
 /// A dose (a UCUM quantity, the unit one of [`codes::DOSE_UNITS`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dose {
     pub value: f64,
@@ -182,7 +189,7 @@ pub struct Dose {
 
 /// A medicine a care bundle expects that was not given, and why: it takes
 /// the patient out of the bundle's count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MedicationWithheld {
     pub medication: Medication,
@@ -190,7 +197,7 @@ pub struct MedicationWithheld {
 }
 
 /// The Utstein facts of an out-of-hospital cardiac arrest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardiacArrest {
     pub witness: ArrestWitness,
@@ -212,7 +219,7 @@ impl CardiacArrest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CrewMember {
     pub name: String,
@@ -223,7 +230,7 @@ pub struct CrewMember {
 }
 
 /// One bad field: its path in the body (`vital_signs[2].value`) and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     pub name: String,
     pub reason: String,

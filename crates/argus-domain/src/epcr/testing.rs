@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 /// A conveyed STEMI call whose body fills every part of the record: every
 /// vital sign, a procedure with a SNOMED CT code and one without, a dose
-/// and an oxygen flow, a medicine withheld, two impressions, two crew
-/// members and two devices. No incident: it is valid in an empty tenant.
+/// and an oxygen flow, a medicine withheld, two impressions and two crew
+/// members. No incident or device: it is valid in an empty tenant.
 pub fn full_record_body() -> Value {
     json!({
         "patient": {
@@ -46,7 +46,6 @@ pub fn full_record_body() -> Value {
         "crew": [
             {"name": "Sam Medic", "role": "paramedic", "registration": "PA123456"},
             {"name": "Alex Tech", "role": "emt"}
-        ],
-        "devices": ["dev_01jz0000000000000000000001", "dev_01jz0000000000000000000002"]
+        ]
     })
 }

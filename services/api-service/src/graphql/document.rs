@@ -18,6 +18,17 @@ pub struct Analysis {
     pub introspection: bool,
 }
 
+/// The name of a document's first operation (`query EncounterById …`), if
+/// it has one: for a bundle document, which holds one named operation, its
+/// name.
+pub fn operation_name(document: &str) -> Option<&str> {
+    let tokens = argus_store::bundles::tokenize(document).ok()?;
+    let mut tokens = tokens.into_iter();
+    let keyword = tokens.next()?;
+    let name = tokens.next()?;
+    (matches!(keyword.text, "query" | "mutation") && name.is_name()).then_some(name.text)
+}
+
 pub fn analyse(tokens: &[Token<'_>]) -> Analysis {
     let (mut braces, mut parens) = (0usize, 0usize);
     let mut analysis = Analysis { depth: 0, complexity: 0, introspection: false };
@@ -75,6 +86,18 @@ mod tests {
             run("{ a(s: \"\"\"é { b } 🦀\"\"\") { c } }"),
             Analysis { depth: 2, complexity: 2, introspection: false }
         );
+    }
+
+    #[test]
+    fn an_operation_is_named_by_its_second_token() {
+        assert_eq!(
+            operation_name("# read\nquery EncounterById($id: ID!) { encounter(id: $id) { id } }"),
+            Some("EncounterById")
+        );
+        assert_eq!(operation_name("mutation M { a }"), Some("M"));
+        assert_eq!(operation_name("query { a }"), None);
+        assert_eq!(operation_name("{ a }"), None);
+        assert_eq!(operation_name("\"unterminated"), None);
     }
 
     proptest::proptest! {

@@ -24,7 +24,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{AuthnError, Principal, TokenVerifier};
 use argus_http::body::{BodyError, MediaType, has_media_type, read_body};
-use argus_http::openapi::TenantHeader;
+use argus_http::openapi::RequiredTenantHeader;
 use argus_store::Store;
 use argus_store::bundles::{document_hash, tokenize};
 use argus_types::AccessClaims;
@@ -34,7 +34,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use self::document::{MAX_COMPLEXITY, MAX_DEPTH, analyse};
-use self::schema::{Ctx, Mutation, Query, Schema};
+use self::schema::{Ctx, Mutation, Query, RunningOperation, Schema};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -214,7 +214,7 @@ pub struct GraphqlResponse {
     path = "/graphql",
     tag = "GraphQL transport",
     security(("bearer" = [])),
-    params(TenantHeader),
+    params(RequiredTenantHeader),
     request_body(content = GraphqlRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The result; refusals of the document (`PERSISTED_QUERY_NOT_APPROVED`, `INTROSPECTION_DISABLED`, `QUERY_TOO_DEEP`, `QUERY_TOO_COMPLEX`) and field errors (`FORBIDDEN`, `NOT_FOUND`, `BAD_USER_INPUT`, ...) are in `errors`", body = GraphqlResponse),
@@ -343,7 +343,8 @@ async fn run(state: &GraphqlState, principal: Principal, request: GraphqlRequest
     }
     // The approved text runs (a sent document is the same up to layout, so
     // error locations refer to the bundle's layout).
-    let ctx = Ctx { store: state.store.clone(), principal, incidents: state.incidents.clone() };
+    let operation = RunningOperation { document: document.clone(), requested_name: request.operation_name.clone() };
+    let ctx = Ctx { store: state.store.clone(), principal, incidents: state.incidents.clone(), operation };
     let gql = juniper::http::GraphQLRequest::<juniper::DefaultScalarValue>::new(String::new(), None, variables);
     let result = match state.prepare(&sha256, &document, request.operation_name.as_deref()) {
         Ok(prepared) => prepared.execute(&gql.variables(), &ctx).await,

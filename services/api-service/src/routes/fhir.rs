@@ -1,17 +1,24 @@
 //! `GET /api/v1/epcr/encounters/{encounterId}/fhir-bundle`: a patient care
 //! record as a FHIR R4 `document` Bundle (`application/fhir+json`), built
 //! by `argus_domain::epcr::fhir` from the record read through
-//! `Store::read_encounter`, so the export is access-logged like any read.
+//! `Store::read_encounter`, so the export is access-logged like any read,
+//! with the device observations linked to it and their devices.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use argus_authn::{EpcrRead, TenantScoped};
-use argus_domain::epcr::fhir::{EncounterExport, document_bundle};
+use argus_domain::epcr::codes::Code;
+use argus_domain::epcr::devices::ObservationValue;
+use argus_domain::epcr::fhir::{
+    CodedTerm, DeviceObservation, EncounterExport, ExportDevice, Measurement, ObservedComponent, ObservedValue,
+    document_bundle,
+};
 use argus_http::Endpoint;
 use argus_http::openapi::{TenantHeader, TenantScopedErrors};
 use argus_store::Store;
-use argus_store::epcr::EncounterAccess;
-use argus_types::EncounterId;
+use argus_store::devices::{DeviceRecord, ObservationRecord};
+
+use super::epcr::read_logged;
 
 use crate::error::ApiError;
 
@@ -97,32 +104,65 @@ pub async fn encounter_fhir_bundle(
     store: web::Data<Store>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no encounter {path}"));
-    let id: EncounterId = path.parse().map_err(|_| not_found())?;
-    let principal = caller.principal();
-    let trace_id = argus_telemetry::propagation::ids_of(&tracing::Span::current()).map(|(trace, _)| trace);
-    let access = EncounterAccess {
-        actor: &principal.subject,
-        client_id: &principal.client_id,
-        route: ROUTE,
-        trace_id: trace_id.as_deref(),
-    };
-    let stored = store.read_encounter(caller.tenant(), &id, &access).await?.ok_or_else(not_found)?;
-    // Devices and their observations join the export once the device
-    // routes store them; the record's own device ids are exported already.
+    let stored = read_logged(&caller, &store, &path, ROUTE).await?;
+    // Recorded after the record's read: a device observation linked a
+    // moment later may be in or out, as with any read.
+    let linked = store.encounter_devices_and_observations(caller.tenant(), &stored.id).await?.unwrap_or_default();
+    let devices: Vec<ExportDevice> = linked.devices.iter().map(export_device).collect();
+    let observations: Vec<DeviceObservation> = linked.observations.iter().map(export_observation).collect();
     let bundle = document_bundle(EncounterExport {
         id: &stored.id,
         record: &stored.record,
         created_at: stored.created_at,
         updated_at: stored.updated_at,
-        devices: &[],
-        observations: &[],
+        devices: &devices,
+        observations: &observations,
     });
     let body = serde_json::to_vec(&bundle).map_err(|e| ApiError::Internal(format!("writing a FHIR bundle: {e}")))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body))
+}
+
+fn term(code: Code) -> CodedTerm {
+    CodedTerm { code: code.code.to_owned(), display: code.display.to_owned() }
+}
+
+fn export_device(device: &DeviceRecord) -> ExportDevice {
+    ExportDevice {
+        id: device.id.clone(),
+        serial: device.serial_number.clone(),
+        manufacturer: device.manufacturer.clone(),
+        model: device.model.clone(),
+        device_type: term(device.device_type.coding()),
+    }
+}
+
+/// A stored PHD observation: its MDC code, and LOINC where the code has an
+/// equivalent in the observation's unit; a compound value's parts share it.
+fn export_observation(o: &ObservationRecord) -> DeviceObservation {
+    let measured = |value: f64| Measurement { value, unit: o.unit.clone() };
+    DeviceObservation {
+        id: o.id.to_string(),
+        code: term(o.code.coding()),
+        loinc: o.code.loinc(&o.unit).map(term),
+        value: match &o.value {
+            ObservationValue::Quantity(value) => ObservedValue::Quantity(measured(*value)),
+            ObservationValue::Components(parts) => ObservedValue::Components(
+                parts
+                    .iter()
+                    .map(|c| ObservedComponent {
+                        code: term(c.code.coding()),
+                        loinc: c.code.loinc(&o.unit).map(term),
+                        value: measured(c.value),
+                    })
+                    .collect(),
+            ),
+        },
+        effective: o.effective_at,
+        device_id: o.device_id.clone(),
+    }
 }
 
 /// The routes of this module.

@@ -1,4 +1,6 @@
 //! REST routes, one module per contract topic.
 
+pub mod devices;
+pub mod epcr;
 pub mod fhir;
 pub mod jobs;

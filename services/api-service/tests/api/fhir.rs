@@ -3,13 +3,15 @@
 //! validator (the official R4 JSON schema through npm, and the document
 //! rules, in scripts/fhir-validate.sh) and for the codes the issue names,
 //! as is the route's OpenAPI example;
-//! the read is access-logged; unknown ids, other tenants and missing scopes
+//! device observations linked to the record come with their Device; the
+//! read is access-logged; unknown ids, other tenants and missing scopes
 //! get nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use argus_domain::Encounter;
+use argus_domain::epcr::devices::{MDC_SYSTEM, NewDevice, PhdObservation};
 use argus_domain::epcr::testing::full_record_body;
 use argus_types::{EncounterId, TenantId};
 use chrono::Utc;
@@ -56,7 +58,25 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
     let stack = Stack::start().await;
     let tenant = stack.store.create_tenant("fhir").await.unwrap().id;
     let token = stack.mint(&tenant, "app_fhir", "api.knogin.com", &["epcr:read"]).await;
-    let id = create(&stack, &tenant, full_record_body()).await;
+    let enrol = |serial: &str, device_type: &str| {
+        let body = json!({"serial_number": serial, "manufacturer": "Omron", "model": "M7",
+                          "type": {"system": MDC_SYSTEM, "code": device_type}});
+        stack.store.enrol_device(&tenant, NewDevice::parse(body).unwrap(), "test")
+    };
+    let monitor = enrol("BP-7", "528391").await.unwrap().id;
+    let oximeter = enrol("PO-7", "528388").await.unwrap().id;
+    let mut body = full_record_body();
+    body["devices"] = json!([monitor, oximeter]);
+    let id = create(&stack, &tenant, body).await;
+    let component = |code: &str, value: f64| json!({"code": {"coding": [{"system": MDC_SYSTEM, "code": code}]}, "value_quantity": {"value": value, "unit": "mm[Hg]"}});
+    let nibp = json!({
+        "code": {"coding": [{"system": MDC_SYSTEM, "code": "150020"}]},
+        "component": [component("150021", 148.0), component("150022", 88.0), component("150023", 108.0)],
+        "effective_date_time": "2026-05-01T10:20:00Z",
+        "encounter_id": id,
+    });
+    let observation = PhdObservation::parse(nibp, Utc::now()).unwrap();
+    stack.store.submit_observation(&tenant, &monitor, observation).await.unwrap().unwrap();
     let minimal = create(
         &stack,
         &tenant,
@@ -86,13 +106,17 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
 
     let (valid, report) = validate(&[("stemi", &bundle), ("minimal", &small), ("openapi-example", example)]);
     assert!(valid, "{report}");
-    assert!(report.contains("stemi.json: 22 resources"), "{report}");
+    assert!(report.contains("stemi.json: 23 resources"), "{report}");
     assert!(report.contains("openapi-example.json: 5 resources"), "{report}");
 
     let entries = bundle["entry"].as_array().unwrap();
     let resources: Vec<&Value> = entries.iter().map(|e| &e["resource"]).collect();
     assert_eq!(resources[0]["resourceType"], "Composition");
-    let observations: Vec<&Value> = resources.iter().copied().filter(|r| r["resourceType"] == "Observation").collect();
+    let observations: Vec<&Value> = resources
+        .iter()
+        .copied()
+        .filter(|r| r["resourceType"] == "Observation" && r.get("category").is_some())
+        .collect();
     let loinc: Vec<Vec<&str>> = observations.iter().map(|o| codes(&o["code"])).collect();
     assert_eq!(
         loinc,
@@ -120,6 +144,16 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
     for kind in ["Patient", "Encounter", "Procedure", "MedicationAdministration", "Condition", "Device"] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
+    // The device observation linked to the encounter, MDC-coded, its
+    // Device referenced with what enrolment recorded.
+    let nibp = resources.iter().find(|r| r["code"]["coding"][0]["code"] == "150020").unwrap();
+    assert_eq!(nibp["code"]["coding"][0]["system"], MDC_SYSTEM);
+    let parts: Vec<&str> = nibp["component"].as_array().unwrap().iter().map(|c| codes(&c["code"])[0]).collect();
+    assert_eq!(parts, ["150021", "150022", "150023"]);
+    let device = nibp["device"]["reference"].as_str().unwrap();
+    let device = &entries.iter().find(|e| e["fullUrl"] == device).unwrap()["resource"];
+    assert_eq!(device["serialNumber"], "BP-7");
+    assert_eq!(device["type"]["coding"][0]["code"], "528391");
     let encounter = resources.iter().find(|r| r["resourceType"] == "Encounter").unwrap();
     assert_eq!(encounter["class"]["code"], "EMER");
     assert_eq!(encounter["identifier"][0]["value"], id.as_str());

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use api_service::ApiConfig;
 use api_service::config::Environment;
+use argus_http::discovery::PublicUrls;
 use argus_http::serve::Shutdown;
 use argus_http::testing::{Received, Receiver, TestProcess};
 use argus_store::testing::TestDatabase;
@@ -22,6 +23,8 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
         environment,
         issuer: ISSUER.into(),
+        public_urls: PublicUrls::new(environment.default_api_url(), ISSUER),
+        deprecations_file: None,
         audience: environment.audience().into(),
         jwks_url: jwks_url.to_owned(),
         migrate: false,
@@ -221,19 +224,26 @@ impl Stack {
         let ops = self.load_shipped_bundle("incident-webhook-configuration").await;
         let client = self.client(None, &["incidents:read", "incidents:write"]).await;
         self.grant(&client, "incident-webhook-configuration").await;
+        let (receiver, secret) = self.subscribe(&client.tenant, &["incident.created"]).await;
+        IncidentHook { ops, client, receiver, secret }
+    }
+
+    /// A local receiver subscribed to `events` of `tenant`, and the
+    /// webhook's signing secret.
+    pub async fn subscribe(&self, tenant: &TenantId, events: &[&str]) -> (Receiver, String) {
         let receiver = Receiver::start(Vec::new(), std::time::Duration::ZERO).await;
-        let admin = self.admin_token(&client.tenant).await;
+        let admin = self.admin_token(tenant).await;
         let r = self
             .http
             .post(format!("{}/v1/webhooks", self.auth))
             .bearer_auth(&admin)
-            .json(&json!({ "url": receiver.url, "events": ["incident.created"] }))
+            .json(&json!({ "url": receiver.url, "events": events }))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
         let secret = r.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
-        IncidentHook { ops, client, receiver, secret }
+        (receiver, secret)
     }
 }
 

@@ -4,8 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acqi;
+mod contract;
+mod devices;
 mod domain;
 mod e2e;
+mod epcr;
 mod fhir;
 mod graphql;
 mod health;

@@ -46,6 +46,8 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhook
         health::readyz,
         openapi_json,
         openapi_yaml,
+        argus_http::discovery::api_catalog,
+        argus_http::discovery::status,
     ),
     modifiers(&BearerAuth, &ProblemResponses)
 )]

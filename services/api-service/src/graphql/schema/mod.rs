@@ -4,6 +4,7 @@
 //! that, every resolver that can fail is nullable (a non-null field's error
 //! would null its parent, up to the whole `data`).
 
+mod acqi;
 mod mutation;
 mod query;
 mod types;
@@ -14,6 +15,7 @@ use juniper::{EmptySubscription, FieldError, ID, IntoFieldError, RootNode, Scala
 
 use super::IncidentCache;
 
+pub use acqi::{AcqiIndicator, AcqiInterval, AcqiMetrics};
 pub use mutation::Mutation;
 pub use query::Query;
 pub use types::*;
@@ -32,12 +34,30 @@ pub fn schema() -> Schema {
     Schema::new(Query, Mutation, EmptySubscription::new()).disable_introspection()
 }
 
-/// What every resolver gets: the store, the verified caller and the
-/// incidents' cache.
+/// What every resolver gets: the store, the verified caller, the
+/// incidents' cache and the operation running.
 pub struct Ctx {
     pub store: Store,
     pub principal: Principal,
     pub incidents: IncidentCache,
+    pub operation: RunningOperation,
+}
+
+/// The approved document running and the operation name the request gave:
+/// what an access log names a read by.
+pub struct RunningOperation {
+    pub document: std::sync::Arc<str>,
+    pub requested_name: Option<String>,
+}
+
+impl RunningOperation {
+    /// `graphql` and the operation's name (`graphql EncounterById`): the
+    /// requested one, else the document's own (a bundle document is one
+    /// named operation). Worked out only when a resolver asks.
+    pub fn access_route(&self) -> String {
+        let name = self.requested_name.as_deref().or_else(|| super::document::operation_name(&self.document));
+        format!("graphql {}", name.unwrap_or("anonymous"))
+    }
 }
 
 impl juniper::Context for Ctx {}

@@ -4,7 +4,9 @@ use argus_store::domain::{
     CaseFilter as StoreCaseFilter, EntityFilter as StoreEntityFilter, IncidentFilter as StoreIncidentFilter,
     IncidentRecord,
 };
-use argus_types::{CaseId, EntityId, IncidentId};
+use argus_store::epcr::EncounterAccess;
+use argus_types::{CaseId, EncounterId, EntityId, IncidentId};
+use chrono::NaiveDate;
 use juniper::{ID, graphql_object};
 
 use super::*;
@@ -80,5 +82,34 @@ impl Query {
             name_contains: f.name_contains,
         });
         Ok(Some(ctx.store.list_entities(ctx.tenant(), &filter, &page_request(first, after)?).await?.into()))
+    }
+
+    /// The Ambulance Clinical Quality Indicators of the records whose call
+    /// was received from `fromDate` to `toDate`, both whole UTC days
+    /// included, at most 366 days (`metrics:read`).
+    async fn acqi_metrics(
+        #[graphql(context)] ctx: &Ctx,
+        from_date: NaiveDate,
+        to_date: NaiveDate,
+    ) -> GqlResult<Option<AcqiMetrics>> {
+        ctx.require("metrics:read")?;
+        Ok(Some(super::acqi::acqi_metrics(ctx, from_date, to_date).await?))
+    }
+
+    /// One ePCR encounter by id (`epcr:read`, which `epcr:write` does not
+    /// imply). Each read is written to the record's access log, its route
+    /// `graphql` and the operation's name.
+    async fn encounter(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Encounter>> {
+        ctx.require("epcr:read")?;
+        let id: EncounterId = parse_id(&id, "encounter")?;
+        let route = ctx.operation.access_route();
+        let trace_id = argus_telemetry::propagation::ids_of(&tracing::Span::current()).map(|(trace, _)| trace);
+        let access = EncounterAccess {
+            actor: &ctx.principal.subject,
+            client_id: &ctx.principal.client_id,
+            route: &route,
+            trace_id: trace_id.as_deref(),
+        };
+        found(ctx.store.read_encounter(ctx.tenant(), &id, &access).await?, &id)
     }
 }

@@ -2,6 +2,7 @@
 
 use argus_store::Page;
 use argus_store::domain::{CaseRecord, EntityRecord, IncidentRecord, RelationshipRecord};
+use argus_store::epcr::EncounterRecord;
 use chrono::{DateTime, Utc};
 use juniper::{GraphQLEnum, GraphQLInputObject, ID, graphql_object};
 
@@ -237,6 +238,44 @@ macro_rules! connection {
     };
 }
 
+pub struct Encounter(pub(super) EncounterRecord);
+
+/// An ePCR encounter: one patient's ambulance care record. Reading one
+/// (`encounter(id)`) writes an entry to its access log.
+#[graphql_object(context = Ctx)]
+impl Encounter {
+    fn id(&self) -> ID {
+        ID::new(self.0.id.as_str())
+    }
+    /// The incident the crew was sent to, if the record names one.
+    fn incident_id(&self) -> Option<ID> {
+        self.0.record.incident_id.as_ref().map(|id| ID::new(id.as_str()))
+    }
+    /// When the call was received: the timeline's first time.
+    fn call_received_at(&self) -> DateTime<Utc> {
+        self.0.record.timeline.call_received
+    }
+    /// Who created it: the subject of the token that did.
+    fn created_by(&self) -> &str {
+        &self.0.created_by
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The whole record (patient, timeline, vital signs, procedures,
+    /// medications, impressions, outcome, crew, devices) as a JSON object in
+    /// a string: the document `POST /api/v1/epcr/encounters` takes.
+    fn record_json(&self) -> GqlResult<String> {
+        serde_json::to_string(&self.0.record).map_err(|e| {
+            tracing::error!(error = %e, "serialising an encounter");
+            GqlError::new("INTERNAL_SERVER_ERROR", "internal error")
+        })
+    }
+}
+
 impl From<IncidentRecord> for Incident {
     fn from(r: IncidentRecord) -> Self {
         Self(r)
@@ -249,6 +288,11 @@ impl From<CaseRecord> for Case {
 }
 impl From<EntityRecord> for Entity {
     fn from(r: EntityRecord) -> Self {
+        Self(r)
+    }
+}
+impl From<EncounterRecord> for Encounter {
+    fn from(r: EncounterRecord) -> Self {
         Self(r)
     }
 }

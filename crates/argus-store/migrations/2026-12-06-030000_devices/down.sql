@@ -1,0 +1,2 @@
+DROP TABLE device_observations;
+DROP TABLE devices;
