@@ -107,7 +107,7 @@ pub async fn encounter_fhir_bundle(
     let stored = read_logged(&caller, &store, &path, ROUTE).await?;
     // Recorded after the record's read: a device observation linked a
     // moment later may be in or out, as with any read.
-    let linked = store.encounter_devices_and_observations(caller.tenant(), &stored.id).await?.unwrap_or_default();
+    let linked = store.encounter_devices_and_observations(&stored).await?;
     let devices: Vec<ExportDevice> = linked.devices.iter().map(export_device).collect();
     let observations: Vec<DeviceObservation> = linked.observations.iter().map(export_observation).collect();
     let bundle = document_bundle(EncounterExport {

@@ -5,6 +5,8 @@
 
 use argus_domain::epcr::Encounter;
 use argus_store::StoreError;
+use argus_store::devices::EncounterDevices;
+use argus_store::epcr::EncounterAccess;
 use argus_types::{EncounterId, TenantId};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -104,6 +106,14 @@ fn assert_names(status: u16, body: &Value, field: &str) {
             .any(|p| format!("{}: {}", p["name"].as_str().unwrap(), p["reason"].as_str().unwrap()).contains(field));
         assert!(named, "{field} not in invalid-params: {body}");
     }
+}
+
+/// What the FHIR export reads of an encounter (its record read as the
+/// export reads it): `None` when the tenant has no such record.
+async fn linked(stack: &Stack, tenant: &TenantId, id: &EncounterId) -> Option<EncounterDevices> {
+    let access = EncounterAccess { actor: "test", client_id: "test", route: "test", trace_id: None };
+    let record = stack.store.read_encounter(tenant, id, &access).await.unwrap()?;
+    Some(stack.store.encounter_devices_and_observations(&record).await.unwrap())
 }
 
 async fn create_encounter(stack: &Stack, tenant: &TenantId, devices: &[&str]) -> Result<EncounterId, StoreError> {
@@ -271,7 +281,7 @@ async fn observations_are_checked_against_their_code_and_unit() {
     assert_names(status, &problem, "effective_date_time");
     let (status, problem) = ours.observe(&oximeter, json!({ "code": "150456" })).await;
     assert_names(status, &problem, "code");
-    let export = stack.store.encounter_devices_and_observations(&ours.tenant, &own).await.unwrap().unwrap();
+    let export = linked(&stack, &ours.tenant, &own).await.unwrap();
     assert!(export.observations.is_empty(), "nothing stored: {:?}", export.observations);
 
     // No such device, or another tenant's: 404.
@@ -287,9 +297,9 @@ async fn observations_are_checked_against_their_code_and_unit() {
     body["encounter_id"] = json!(foreign.as_str());
     let (status, problem) = ours.observe(&oximeter, body).await;
     assert_names(status, &problem, "encounter_id");
-    let export = stack.store.encounter_devices_and_observations(&theirs.tenant, &foreign).await.unwrap().unwrap();
+    let export = linked(&stack, &theirs.tenant, &foreign).await.unwrap();
     assert!(export.observations.is_empty());
-    assert!(stack.store.encounter_devices_and_observations(&ours.tenant, &foreign).await.unwrap().is_none());
+    assert!(linked(&stack, &ours.tenant, &foreign).await.is_none());
 }
 
 #[tokio::test]
@@ -327,7 +337,7 @@ async fn an_observation_for_an_encounter_marks_it_changed() {
 
     // What the FHIR export reads: the observation, the device the record
     // names and the one that observed it.
-    let export = stack.store.encounter_devices_and_observations(&ours.tenant, &encounter).await.unwrap().unwrap();
+    let export = linked(&stack, &ours.tenant, &encounter).await.unwrap();
     assert_eq!(export.observations.len(), 1);
     assert_eq!(export.observations[0].device_id.as_str(), monitor);
     let mut devices: Vec<&str> = export.devices.iter().map(|d| d.id.as_str()).collect();
