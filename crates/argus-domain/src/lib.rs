@@ -15,6 +15,7 @@ pub mod deliveries;
 pub mod entities;
 pub mod epcr;
 pub mod events;
+pub mod evidence;
 pub mod incidents;
 pub mod jobs;
 
@@ -24,5 +25,6 @@ pub use entities::EntityKind;
 pub use epcr::{Encounter, FieldError, FieldErrors};
 pub use error::DomainError;
 pub use events::{DomainEvent, EventKind};
+pub use evidence::EvidenceOperation;
 pub use incidents::{IncidentStatus, Severity};
 pub use jobs::{JobKind, JobOutcome, JobStatus};

@@ -176,6 +176,12 @@ prefixed_id!(
     ObservationId,
     "obs_"
 );
+prefixed_id!(
+    /// An evidence item: the digest and custody transcript of content the
+    /// integrator keeps.
+    EvidenceId,
+    "evd_"
+);
 
 #[cfg(test)]
 mod tests {

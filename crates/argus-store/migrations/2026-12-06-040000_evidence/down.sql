@@ -1,0 +1,2 @@
+DROP TABLE evidence_entries;
+DROP TABLE evidence_items;
