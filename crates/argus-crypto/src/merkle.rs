@@ -80,8 +80,11 @@ fn path(leaves: &[Hash], m: usize) -> Vec<Hash> {
         return Vec::new();
     }
     let k = split(n);
-    let (mut proof, sibling) =
-        if m < k { (path(&leaves[..k], m), root(&leaves[k..])) } else { (path(&leaves[k..], m - k), root(&leaves[..k])) };
+    let (mut proof, sibling) = if m < k {
+        (path(&leaves[..k], m), root(&leaves[k..]))
+    } else {
+        (path(&leaves[k..], m - k), root(&leaves[..k]))
+    };
     proof.push(sibling);
     proof
 }

@@ -45,4 +45,3 @@ pub fn issue_access_token(key: &SigningKey, grant: &TokenGrant<'_>) -> Result<Is
     let token = key.sign(ACCESS_TOKEN_TYP, &claims)?;
     Ok(IssuedToken { token, claims, expires_at })
 }
-

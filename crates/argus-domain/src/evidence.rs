@@ -218,7 +218,8 @@ mod tests {
 
     #[test]
     fn a_transfer_names_its_custodian() {
-        let transfer = RecordOperation { operation: EvidenceOperation::TransferCustody, details: None, custodian: None };
+        let transfer =
+            RecordOperation { operation: EvidenceOperation::TransferCustody, details: None, custodian: None };
         assert_eq!(transfer.check().unwrap_err().0[0].name, "custodian");
         let view = RecordOperation { operation: EvidenceOperation::View, details: None, custodian: None };
         assert!(view.check().is_ok());

@@ -497,4 +497,4 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(evidence_items, evidence_entries, incidents, cases);
+diesel::allow_tables_to_appear_in_same_query!(evidence_items, evidence_entries);
