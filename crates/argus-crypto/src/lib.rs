@@ -5,6 +5,7 @@ pub mod jwk;
 pub mod keys;
 pub mod merkle;
 pub mod password;
+pub mod provenance;
 mod provider;
 pub mod sealing;
 pub mod secrets;

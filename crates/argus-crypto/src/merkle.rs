@@ -68,25 +68,68 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// The roots of a growing tree's perfect subtrees, largest first (its
+/// compact range from 0): the root of every prefix in O(log n) a leaf.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    subtrees: Vec<(u64, Hash)>,
+}
+
+impl Frontier {
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = (1u64, leaf);
+        while let Some(&(size, left)) = self.subtrees.last() {
+            if size != node.0 {
+                break;
+            }
+            self.subtrees.pop();
+            node = (size * 2, node_hash(&left, &node.1));
+        }
+        self.subtrees.push(node);
+    }
+
+    /// MTH of the leaves pushed so far.
+    pub fn root(&self) -> Hash {
+        let mut nodes = self.subtrees.iter().rev().map(|(_, h)| *h);
+        let Some(last) = nodes.next() else { return sha256(&[]) };
+        nodes.fold(last, |right, left| node_hash(&left, &right))
+    }
+}
+
+/// The tree's levels, leaves first: each level pairs the one below left to
+/// right and carries an unpaired last node up unchanged, which builds the
+/// same tree as RFC 9162's split at the largest power of two.
+fn levels(leaves: &[Hash]) -> Vec<Vec<Hash>> {
+    let mut levels = vec![leaves.to_vec()];
+    while let Some(below) = levels.last().filter(|l| l.len() > 1) {
+        let above = below.chunks(2).map(|pair| if let [l, r] = pair { node_hash(l, r) } else { pair[0] }).collect();
+        levels.push(above);
+    }
+    levels
+}
+
+fn path_in(levels: &[Vec<Hash>], mut index: usize) -> Vec<Hash> {
+    let mut proof = Vec::new();
+    for level in levels {
+        if let Some(sibling) = level.get(index ^ 1) {
+            proof.push(*sibling);
+        }
+        index >>= 1;
+    }
+    proof
+}
+
 /// PATH(m, D\[n\]): the inclusion proof of leaf `index`; `None` when the
 /// tree has no such leaf.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
-    (index < leaves.len()).then(|| path(leaves, index))
+    (index < leaves.len()).then(|| path_in(&levels(leaves), index))
 }
 
-fn path(leaves: &[Hash], m: usize) -> Vec<Hash> {
-    let n = leaves.len();
-    if n <= 1 {
-        return Vec::new();
-    }
-    let k = split(n);
-    let (mut proof, sibling) = if m < k {
-        (path(&leaves[..k], m), root(&leaves[k..]))
-    } else {
-        (path(&leaves[k..], m - k), root(&leaves[..k]))
-    };
-    proof.push(sibling);
-    proof
+/// Every leaf's inclusion proof in the tree over `leaves`, in order: the
+/// levels built once, so n proofs cost O(n log n).
+pub fn inclusion_proofs(leaves: &[Hash]) -> Vec<Vec<Hash>> {
+    let levels = levels(leaves);
+    (0..leaves.len()).map(|i| path_in(&levels, i)).collect()
 }
 
 /// PROOF(m, D\[n\]): the consistency proof from the tree of the first
@@ -313,8 +356,13 @@ mod tests {
         for n in 1..=leaves.len() {
             let tree = &leaves[..n];
             let r = root(tree);
+            let all = inclusion_proofs(tree);
+            let mut frontier = Frontier::default();
+            tree.iter().for_each(|leaf| frontier.push(*leaf));
+            assert_eq!(frontier.root(), r, "frontier of {n}");
             for i in 0..n {
                 let proof = inclusion_proof(tree, i).unwrap();
+                assert_eq!(all[i], proof);
                 assert!(verify_inclusion(i as u64, n as u64, &tree[i], &proof, &r));
                 assert!(!verify_inclusion(i as u64, n as u64, &tree[(i + 1) % n], &proof, &r) || n == 1);
                 if let Some(first) = proof.first() {

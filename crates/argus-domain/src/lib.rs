@@ -18,6 +18,7 @@ pub mod events;
 pub mod evidence;
 pub mod incidents;
 pub mod jobs;
+pub mod provenance;
 
 pub use cases::CaseStatus;
 pub use deliveries::{CallbackStatus, DeliveryStatus};

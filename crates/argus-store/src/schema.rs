@@ -494,6 +494,19 @@ diesel::table! {
         previous_hash -> Nullable<Bytea>,
         leaf_hash -> Bytea,
         tree_root -> Bytea,
+        key_id -> Text,
+        signature -> Bytea,
+    }
+}
+
+diesel::table! {
+    provenance_keys (id) {
+        id -> Text,
+        tenant_id -> Text,
+        algorithm -> Text,
+        sealed_key -> Bytea,
+        created_at -> Timestamptz,
+        retired_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -182,6 +182,11 @@ prefixed_id!(
     EvidenceId,
     "evd_"
 );
+prefixed_id!(
+    /// A tenant's key that signs evidence transcripts' tree heads.
+    ProvenanceKeyId,
+    "pvk_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,19 @@ CREATE TABLE evidence_items (
 );
 CREATE INDEX evidence_items_tenant_id_idx ON evidence_items (tenant_id, id);
 
+-- The keys that sign the transcripts' tree heads: HMAC-SHA256, one current
+-- per tenant (retired ones kept, so old heads stay verifiable), sealed with
+-- a key derived from ARGUS_SECRET_PEPPER and bound to the key's id.
+CREATE TABLE provenance_keys (
+    id text PRIMARY KEY,
+    tenant_id text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    algorithm text NOT NULL,
+    sealed_key bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    retired_at timestamptz
+);
+CREATE UNIQUE INDEX provenance_keys_current_idx ON provenance_keys (tenant_id) WHERE retired_at IS NULL;
+
 -- One row an entry, in order; append-only (nothing updates or deletes a
 -- row but the tenant's deletion).
 CREATE TABLE evidence_entries (
@@ -42,5 +55,9 @@ CREATE TABLE evidence_entries (
     -- SHA-256(0x00 || the entry's bytes), and the tree's root once it is in.
     leaf_hash bytea NOT NULL,
     tree_root bytea NOT NULL,
+    -- The tree head after this entry: size `sequence`, root `tree_root`,
+    -- time `recorded_at`, signed with this key.
+    key_id text NOT NULL REFERENCES provenance_keys (id),
+    signature bytea NOT NULL,
     PRIMARY KEY (evidence_id, sequence)
 );

@@ -3,16 +3,18 @@
 //! hashed as an RFC 9162 leaf; the item keeps the tree's size and root.
 
 use argus_crypto::merkle::{self, Hash};
+use argus_crypto::provenance::{HMAC_SHA256, ProvenanceSealer, TreeHeadKey};
 use argus_domain::evidence::{EvidenceOperation, NewEvidence, OperationRefused, RecordOperation, TranscriptEntry};
+use argus_domain::provenance::TreeHead;
 use argus_domain::{EventKind, FieldErrors};
-use argus_types::{CaseId, EvidenceId, IncidentId, TenantId};
+use argus_types::{CaseId, EvidenceId, IncidentId, ProvenanceKeyId, TenantId};
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use super::announce;
-use crate::schema::{cases, evidence_entries, evidence_items, incidents};
+use crate::schema::{cases, evidence_entries, evidence_items, incidents, provenance_keys};
 use crate::stored_text::Stored;
 use crate::tenant_rows::{TenantTable, find_row};
 use crate::{Store, StoreError};
@@ -63,6 +65,8 @@ pub struct EntryRecord {
     pub previous_hash: Option<Vec<u8>>,
     pub leaf_hash: Vec<u8>,
     pub tree_root: Vec<u8>,
+    pub key_id: String,
+    pub signature: Vec<u8>,
 }
 
 impl EntryRecord {
@@ -82,6 +86,56 @@ impl EntryRecord {
             previous_hash: self.previous_hash.as_deref().map(argus_crypto::hex),
         }
     }
+}
+
+impl EntryRecord {
+    /// The signed tree head once this entry was in.
+    pub fn tree_head(&self) -> TreeHead {
+        TreeHead {
+            tree_size: self.sequence,
+            root_hash: argus_crypto::hex(&self.tree_root),
+            timestamp: TranscriptEntry::time_text(self.recorded_at),
+            algorithm: HMAC_SHA256.to_owned(),
+            key_id: self.key_id.clone(),
+            signature: argus_crypto::hex(&self.signature),
+        }
+    }
+
+    /// The leaf hash as stored.
+    pub fn leaf(&self) -> Result<Hash, StoreError> {
+        Hash::try_from(self.leaf_hash.as_slice())
+            .map_err(|_| StoreError::Corrupt(format!("leaf {} of {}", self.sequence, self.evidence_id)))
+    }
+}
+
+/// The tenant's current tree-head key, created on first use: its id and
+/// the key, opened.
+async fn current_key(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    sealer: &ProvenanceSealer,
+) -> Result<(String, TreeHeadKey), StoreError> {
+    let kid = ProvenanceKeyId::generate();
+    // The partial unique index keeps one current key a tenant: a racing
+    // first use inserts nothing and reads the winner's.
+    diesel::insert_into(provenance_keys::table)
+        .values((
+            provenance_keys::id.eq(kid.as_str()),
+            provenance_keys::tenant_id.eq(tenant.as_str()),
+            provenance_keys::algorithm.eq(HMAC_SHA256),
+            provenance_keys::sealed_key.eq(sealer.new_sealed_key(kid.as_str())),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    let (id, sealed): (String, Vec<u8>) = provenance_keys::table
+        .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+        .filter(provenance_keys::retired_at.is_null())
+        .select((provenance_keys::id, provenance_keys::sealed_key))
+        .first(conn)
+        .await?;
+    let key = sealer.open(&id, &sealed)?;
+    Ok((id, key))
 }
 
 /// Who performs an operation: the token's subject and app.
@@ -118,6 +172,7 @@ async fn append(
     item: &EvidenceRecord,
     actor: EvidenceActor<'_>,
     operation: &RecordOperation,
+    sealer: &ProvenanceSealer,
 ) -> Result<EvidenceRecord, StoreError> {
     let mut leaves = leaf_hashes(conn, &item.id).await?;
     let sequence = i64::try_from(leaves.len()).map_err(|_| StoreError::Corrupt("transcript size".into()))? + 1;
@@ -139,6 +194,10 @@ async fn append(
     let leaf = merkle::leaf_hash(&entry.to_bytes());
     leaves.push(leaf);
     let root = merkle::root(&leaves);
+    let root_hex = argus_crypto::hex(&root);
+    let (key_id, key) = current_key(conn, &item.tenant_id, sealer).await?;
+    let head = TreeHead::signed_bytes(&item.id, sequence, &root_hex, &entry.recorded_at, HMAC_SHA256, &key_id);
+    let signature = key.sign(&head);
     diesel::insert_into(evidence_entries::table)
         .values((
             evidence_entries::evidence_id.eq(item.id.as_str()),
@@ -154,6 +213,8 @@ async fn append(
             evidence_entries::previous_hash.eq(previous.as_ref().map(|h| h.as_slice())),
             evidence_entries::leaf_hash.eq(leaf.as_slice()),
             evidence_entries::tree_root.eq(root.as_slice()),
+            evidence_entries::key_id.eq(&key_id),
+            evidence_entries::signature.eq(&signature),
         ))
         .execute(conn)
         .await?;
@@ -217,6 +278,7 @@ impl Store {
         tenant: &TenantId,
         new: NewEvidence,
         actor: EvidenceActor<'_>,
+        sealer: &ProvenanceSealer,
     ) -> Result<EvidenceRecord, StoreError> {
         new.check().map_err(StoreError::Invalid)?;
         self.transaction(async |conn| {
@@ -241,7 +303,7 @@ impl Store {
                 .get_result(conn)
                 .await?;
             let create = RecordOperation { operation: EvidenceOperation::Create, details: None, custodian: None };
-            let item = append(conn, &item, actor, &create).await?;
+            let item = append(conn, &item, actor, &create, sealer).await?;
             announce(conn, tenant, EventKind::EvidenceCreated, &item).await?;
             Ok(item)
         })
@@ -259,6 +321,7 @@ impl Store {
         id: &EvidenceId,
         operation: RecordOperation,
         actor: EvidenceActor<'_>,
+        sealer: &ProvenanceSealer,
     ) -> Result<Option<EvidenceRecord>, StoreError> {
         operation.check().map_err(StoreError::Invalid)?;
         let row = evidence_items::table.tenant_row(tenant, id.as_str());
@@ -274,7 +337,7 @@ impl Store {
                     StoreError::Invalid(errors)
                 }
             })?;
-            let item = append(conn, &item, actor, &operation).await?;
+            let item = append(conn, &item, actor, &operation, sealer).await?;
             let kind = match operation.operation {
                 EvidenceOperation::View | EvidenceOperation::Create => None,
                 EvidenceOperation::Seal => Some(EventKind::EvidenceSealed),
@@ -297,10 +360,11 @@ impl Store {
         id: &EvidenceId,
         actor: EvidenceActor<'_>,
         details: &str,
+        sealer: &ProvenanceSealer,
     ) -> Result<Option<EvidenceRecord>, StoreError> {
         let view =
             RecordOperation { operation: EvidenceOperation::View, details: Some(details.to_owned()), custodian: None };
-        self.record_evidence_operation(tenant, id, view, actor).await
+        self.record_evidence_operation(tenant, id, view, actor, sealer).await
     }
 
     /// The tenant's item's entries from `from_sequence` on, oldest first,
@@ -322,5 +386,72 @@ impl Store {
             .select(EntryRecord::as_select())
             .load(&mut *self.conn().await?)
             .await?)
+    }
+
+    /// The tenant's item, not itself read for anyone (nothing appended):
+    /// for checks before a read.
+    pub async fn peek_evidence(
+        &self,
+        tenant: &TenantId,
+        id: &EvidenceId,
+    ) -> Result<Option<EvidenceRecord>, StoreError> {
+        find_row(&mut *self.conn().await?, evidence_items::table.tenant_row(tenant, id.as_str())).await
+    }
+
+    /// The tenant's item's whole transcript, oldest first; `None` when
+    /// there is no such item. Not itself appended: a caller that reads the
+    /// item for someone views it first ([`Store::view_evidence`]).
+    pub async fn evidence_transcript(
+        &self,
+        tenant: &TenantId,
+        id: &EvidenceId,
+    ) -> Result<Option<(EvidenceRecord, Vec<EntryRecord>)>, StoreError> {
+        let mut conn = self.conn().await?;
+        let Some(item): Option<EvidenceRecord> =
+            find_row(&mut conn, evidence_items::table.tenant_row(tenant, id.as_str())).await?
+        else {
+            return Ok(None);
+        };
+        let entries = evidence_entries::table
+            .filter(evidence_entries::tenant_id.eq(tenant.as_str()))
+            .filter(evidence_entries::evidence_id.eq(id.as_str()))
+            .order(evidence_entries::sequence.asc())
+            .select(EntryRecord::as_select())
+            .load(&mut *conn)
+            .await?;
+        Ok(Some((item, entries)))
+    }
+
+    /// Retires the tenant's current tree-head key (kept, so the heads it
+    /// signed stay verifiable) and makes a new one current; its id.
+    pub async fn rotate_provenance_key(
+        &self,
+        tenant: &TenantId,
+        sealer: &ProvenanceSealer,
+    ) -> Result<String, StoreError> {
+        self.transaction(async |conn| {
+            diesel::update(provenance_keys::table)
+                .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+                .filter(provenance_keys::retired_at.is_null())
+                .set(provenance_keys::retired_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?;
+            Ok(current_key(conn, tenant, sealer).await?.0)
+        })
+        .await
+    }
+
+    /// Every tree-head key of the tenant, current and retired, opened, by id.
+    pub async fn provenance_keys(
+        &self,
+        tenant: &TenantId,
+        sealer: &ProvenanceSealer,
+    ) -> Result<Vec<(String, TreeHeadKey)>, StoreError> {
+        let stored: Vec<(String, Vec<u8>)> = provenance_keys::table
+            .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+            .select((provenance_keys::id, provenance_keys::sealed_key))
+            .load(&mut *self.conn().await?)
+            .await?;
+        stored.into_iter().map(|(id, sealed)| Ok((id.clone(), sealer.open(&id, &sealed)?))).collect()
     }
 }

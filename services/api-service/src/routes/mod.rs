@@ -3,3 +3,4 @@
 pub mod devices;
 pub mod epcr;
 pub mod jobs;
+pub mod provenance;

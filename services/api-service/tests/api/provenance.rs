@@ -303,3 +303,212 @@ async fn another_tenant_and_a_missing_scope_see_and_change_nothing() {
     assert!(read["errors"].is_null(), "{read}");
     assert_eq!(size().await, 2);
 }
+
+/// `GET`/`POST` below `/v1/evidence/{id}/provenance`, with `caller`'s token and tenant.
+fn rest(stack: &Stack, caller: &Caller, method: reqwest::Method, id: &str, rest: &str) -> reqwest::RequestBuilder {
+    stack
+        .http
+        .request(method, format!("{}/v1/evidence/{id}/provenance{rest}", stack.api))
+        .bearer_auth(&caller.token)
+        .header("X-Tenant-ID", caller.tenant().as_str())
+}
+
+/// An item of a new tenant with a few operations on it, its writer, and
+/// its id.
+async fn item_with_history(stack: &Stack, ops: &[argus_store::bundles::BundleOperation]) -> (Caller, String) {
+    let writer = Caller::new(stack, None, &["evidence:write", "evidence:verify"]).await;
+    let incident = incident(stack, writer.tenant()).await;
+    let created = writer.call(stack, ops, "CreateEvidence", json!({ "input": evidence_input(&incident) })).await;
+    let id = created["data"]["createEvidence"]["id"].as_str().unwrap().to_owned();
+    for (operation, custodian) in [("ANNOTATE", None), ("TRANSFER_CUSTODY", Some("Lab 3")), ("EXPORT", None)] {
+        let input = json!({ "operation": operation, "custodian": custodian, "details": "by the test" });
+        let body = writer.call(stack, ops, "RecordEvidenceOperation", json!({ "id": id, "input": input })).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    (writer, id)
+}
+
+async fn verify(stack: &Stack, caller: &Caller, id: &str, body: Value) -> Value {
+    let r = rest(stack, caller, reqwest::Method::POST, id, "/verify").json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// The failures' (kind, sequence) pairs.
+fn failures(verification: &Value) -> Vec<(String, Option<i64>)> {
+    verification["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap().to_owned(), f["sequence"].as_i64()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_transcript_is_served_with_signed_heads_and_proofs_and_each_read_is_recorded() {
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle(BUNDLE).await;
+    let (writer, id) = item_with_history(&stack, &ops).await;
+
+    let r = rest(&stack, &writer, reqwest::Method::GET, &id, "?since_size=2").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["evidence"]["id"], id.as_str());
+    let entries = body["transcript"]["entries"].as_array().unwrap();
+    // CREATE, three operations, and this read.
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[4]["operation"], "VIEW");
+    assert_eq!(entries[4]["details"], "GET /v1/evidence/{evidence_id}/provenance");
+    let head = &body["transcript"]["tree_head"];
+    assert_eq!(head["tree_size"], 5);
+    assert_eq!(head["algorithm"], "hmac-sha256");
+    assert!(head["key_id"].as_str().unwrap().starts_with("pvk_"));
+    let root = merkle::parse_hash(head["root_hash"].as_str().unwrap()).unwrap();
+    let hashes = |v: &Value| -> Vec<merkle::Hash> {
+        v.as_array().unwrap().iter().map(|h| merkle::parse_hash(h.as_str().unwrap()).unwrap()).collect()
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        let leaf = merkle::parse_hash(entry["leaf_hash"].as_str().unwrap()).unwrap();
+        assert!(merkle::verify_inclusion(i as u64, 5, &leaf, &hashes(&entry["inclusion_proof"]), &root), "entry {i}");
+        assert_eq!(entry["tree_head"]["tree_size"], i + 1);
+    }
+    let consistency = &body["consistency_proof"];
+    assert_eq!((consistency["from_size"].as_i64(), consistency["to_size"].as_i64()), (Some(2), Some(5)));
+    let from_root = merkle::parse_hash(consistency["from_root"].as_str().unwrap()).unwrap();
+    assert_eq!(entries[1]["tree_head"]["root_hash"], consistency["from_root"]);
+    assert!(merkle::verify_consistency(2, 5, &from_root, &root, &hashes(&consistency["proof"])));
+
+    // Bad sizes, unknown and malformed ids: refused, nothing appended.
+    for bad in ["?since_size=0", "?since_size=99", "?since_size=-1", "?since_size=x"] {
+        let r = rest(&stack, &writer, reqwest::Method::GET, &id, bad).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    for missing in [EvidenceId::generate().to_string(), "evd_nope".into()] {
+        let r = rest(&stack, &writer, reqwest::Method::GET, &missing, "").send().await.unwrap();
+        assert_eq!(r.status(), 404, "{missing}");
+    }
+    let evidence_id: EvidenceId = id.parse().unwrap();
+    let size = async || stack.store.evidence_entries(writer.tenant(), &evidence_id, 1, 100).await.unwrap().len();
+    assert_eq!(size().await, 5);
+
+    // Another tenant: not found, nothing appended. Scopes: verify alone does not read.
+    let theirs = Caller::new(&stack, None, &["evidence:read", "evidence:verify"]).await;
+    let r = rest(&stack, &theirs, reqwest::Method::GET, &id, "").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = rest(&stack, &theirs, reqwest::Method::POST, &id, "/verify").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let verifier = Caller::new(&stack, Some(writer.tenant()), &["evidence:verify"]).await;
+    let r = rest(&stack, &verifier, reqwest::Method::GET, &id, "").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let reader = Caller::new(&stack, Some(writer.tenant()), &["evidence:read"]).await;
+    let r = rest(&stack, &reader, reqwest::Method::POST, &id, "/verify").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(size().await, 5);
+
+    // HMAC keys are never published.
+    let r = stack.http.get(format!("{}/.well-known/provenance-keys/hmac-sha256", stack.api)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let problem: Value = r.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("never published"), "{problem}");
+}
+
+#[tokio::test]
+async fn every_kind_of_tampering_is_named_server_side() {
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle(BUNDLE).await;
+    let (writer, id) = item_with_history(&stack, &ops).await;
+
+    // The stored transcript, and the one GET answered posted back as is, verify.
+    let stored = verify(&stack, &writer, &id, json!({})).await;
+    assert_eq!(stored["valid"], true, "{stored}");
+    assert!(stored["checks"].as_array().unwrap().iter().all(|c| c["passed"] == true), "{stored}");
+    let r = rest(&stack, &writer, reqwest::Method::POST, &id, "/verify").send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["valid"], true, "no body: the stored transcript");
+    let served: Value =
+        rest(&stack, &writer, reqwest::Method::GET, &id, "").send().await.unwrap().json().await.unwrap();
+    let as_served = verify(&stack, &writer, &id, served.clone()).await;
+    assert_eq!(as_served["valid"], true, "{as_served}");
+    let size = as_served["tree_size"].as_i64().unwrap();
+    assert_eq!(size, 5);
+
+    let tampered = |change: &dyn Fn(&mut Value)| {
+        let mut body = served.clone();
+        change(&mut body["transcript"]);
+        body
+    };
+    let kinds = |v: &Value| failures(v).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    let cases: Vec<(&str, Value, (&str, Option<i64>))> = vec![
+        ("changed", tampered(&|t| t["entries"][2]["details"] = json!("nothing happened")), ("changed_entry", Some(3))),
+        (
+            "dropped",
+            tampered(&|t| {
+                t["entries"].as_array_mut().unwrap().remove(1);
+            }),
+            ("dropped_entry", Some(2)),
+        ),
+        (
+            "inserted",
+            tampered(&|t| {
+                let mut forged = t["entries"][3].clone();
+                forged["sequence"] = json!(6);
+                forged["details"] = json!("forged");
+                t["entries"].as_array_mut().unwrap().push(forged);
+            }),
+            ("inserted_entry", Some(6)),
+        ),
+        ("reordered", tampered(&|t| t["entries"].as_array_mut().unwrap().swap(1, 2)), ("reordered_entry", Some(2))),
+        ("wrong root", tampered(&|t| t["tree_head"]["root_hash"] = json!("00".repeat(32))), ("wrong_root", Some(size))),
+        (
+            "bad signature",
+            tampered(&|t| t["entries"][1]["tree_head"]["signature"] = json!("ab".repeat(32))),
+            ("bad_signature", Some(2)),
+        ),
+        (
+            "unknown key",
+            tampered(&|t| t["tree_head"]["key_id"] = json!(format!("pvk_{}", "0".repeat(26)))),
+            ("unknown_key", Some(size)),
+        ),
+    ];
+    for (what, body, expected) in cases {
+        let answer = verify(&stack, &writer, &id, body).await;
+        assert_eq!(answer["valid"], false, "{what}: {answer}");
+        let found = failures(&answer);
+        assert!(found.contains(&(expected.0.to_owned(), expected.1)), "{what}: {found:?}");
+        assert!(answer["checks"].as_array().unwrap().iter().any(|c| c["passed"] == false), "{what}");
+        assert!(!kinds(&answer).is_empty());
+    }
+
+    // Consistency with a head held earlier: the real one holds, another breaks.
+    let earlier = served["transcript"]["entries"][1]["tree_head"].clone();
+    let holds = verify(&stack, &writer, &id, json!({ "earlier_tree_head": earlier })).await;
+    assert_eq!(holds["valid"], true, "{holds}");
+    let forged = json!({ "tree_size": 2, "root_hash": "11".repeat(32) });
+    let broken = verify(&stack, &writer, &id, json!({ "earlier_tree_head": forged })).await;
+    assert_eq!(failures(&broken), [("broken_consistency".to_owned(), None)], "{broken}");
+
+    // Not a transcript: 400.
+    let r =
+        rest(&stack, &writer, reqwest::Method::POST, &id, "/verify").body("{\"transcript\": 7}").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn heads_signed_before_a_key_rotation_still_verify() {
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle(BUNDLE).await;
+    let (writer, id) = item_with_history(&stack, &ops).await;
+    let sealer = argus_crypto::provenance::ProvenanceSealer::new(crate::helpers::PEPPER.as_bytes());
+    let before = stack.store.evidence_entries(writer.tenant(), &id.parse().unwrap(), 1, 100).await.unwrap();
+    let old_key = before[0].key_id.clone();
+    let new_key = stack.store.rotate_provenance_key(writer.tenant(), &sealer).await.unwrap();
+    assert_ne!(new_key, old_key);
+
+    let input = json!({ "operation": "SEAL" });
+    let sealed = writer.call(&stack, &ops, "RecordEvidenceOperation", json!({ "id": id, "input": input })).await;
+    assert!(sealed["errors"].is_null(), "{sealed}");
+    let after = stack.store.evidence_entries(writer.tenant(), &id.parse().unwrap(), 1, 100).await.unwrap();
+    assert!(after[..4].iter().all(|e| e.key_id == old_key));
+    assert_eq!(after[4].key_id, new_key);
+    let answer = verify(&stack, &writer, &id, json!({})).await;
+    assert_eq!(answer["valid"], true, "{answer}");
+}

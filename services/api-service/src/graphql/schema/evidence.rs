@@ -220,18 +220,23 @@ pub(super) async fn create(ctx: &Ctx, input: CreateEvidenceInput) -> GqlResult<O
         size_bytes: size as i64,
         sha256: input.sha256,
     };
-    Ok(Some(Evidence(ctx.store.create_evidence(ctx.tenant(), new, ctx.evidence_actor()).await?)))
+    Ok(Some(Evidence(ctx.store.create_evidence(ctx.tenant(), new, ctx.evidence_actor(), &ctx.provenance).await?)))
 }
 
 pub(super) async fn record(ctx: &Ctx, id: &ID, input: RecordEvidenceOperationInput) -> GqlResult<Option<Evidence>> {
     let id: EvidenceId = parse_id(id, "evidence")?;
     let operation =
         RecordOperation { operation: input.operation.into(), details: input.details, custodian: input.custodian };
-    found(ctx.store.record_evidence_operation(ctx.tenant(), &id, operation, ctx.evidence_actor()).await?, &id)
+    found(
+        ctx.store
+            .record_evidence_operation(ctx.tenant(), &id, operation, ctx.evidence_actor(), &ctx.provenance)
+            .await?,
+        &id,
+    )
 }
 
 pub(super) async fn read(ctx: &Ctx, id: &ID) -> GqlResult<Option<Evidence>> {
     let id: EvidenceId = parse_id(id, "evidence")?;
     let route = ctx.operation.access_route();
-    found(ctx.store.view_evidence(ctx.tenant(), &id, ctx.evidence_actor(), &route).await?, &id)
+    found(ctx.store.view_evidence(ctx.tenant(), &id, ctx.evidence_actor(), &route, &ctx.provenance).await?, &id)
 }

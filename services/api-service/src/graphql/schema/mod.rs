@@ -43,6 +43,8 @@ pub struct Ctx {
     pub principal: Principal,
     pub incidents: IncidentCache,
     pub operation: RunningOperation,
+    /// Seals and opens the keys that sign evidence transcripts.
+    pub provenance: argus_crypto::provenance::ProvenanceSealer,
 }
 
 /// The approved document running and the operation name the request gave:
