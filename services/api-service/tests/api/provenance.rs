@@ -334,6 +334,9 @@ async fn verify(stack: &Stack, caller: &Caller, id: &str, body: Value) -> Value 
     r.json().await.unwrap()
 }
 
+/// A failure a tampering must produce: its kind and entry.
+type Expected<'a> = (&'a str, Option<i64>);
+
 /// The failures' (kind, sequence) pairs.
 fn failures(verification: &Value) -> Vec<(String, Option<i64>)> {
     verification["failures"]
@@ -437,7 +440,7 @@ async fn every_kind_of_tampering_is_named_server_side() {
         body
     };
     let kinds = |v: &Value| failures(v).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-    let cases: Vec<(&str, Value, (&str, Option<i64>))> = vec![
+    let cases: Vec<(&str, Value, Expected)> = vec![
         ("changed", tampered(&|t| t["entries"][2]["details"] = json!("nothing happened")), ("changed_entry", Some(3))),
         (
             "dropped",
