@@ -108,6 +108,17 @@ impl EntryRecord {
     }
 }
 
+/// A tree-head key as stored: sealed.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = provenance_keys, check_for_backend(diesel::pg::Pg))]
+pub struct StoredProvenanceKey {
+    pub id: String,
+    pub algorithm: String,
+    pub sealed_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
 /// The tenant's current tree-head key, created on first use: its id and
 /// the key, opened.
 async fn current_key(
@@ -441,17 +452,24 @@ impl Store {
         .await
     }
 
+    /// Every tree-head key of the tenant, current and retired, sealed,
+    /// oldest first.
+    pub async fn stored_provenance_keys(&self, tenant: &TenantId) -> Result<Vec<StoredProvenanceKey>, StoreError> {
+        Ok(provenance_keys::table
+            .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+            .order(provenance_keys::created_at.asc())
+            .select(StoredProvenanceKey::as_select())
+            .load(&mut *self.conn().await?)
+            .await?)
+    }
+
     /// Every tree-head key of the tenant, current and retired, opened, by id.
     pub async fn provenance_keys(
         &self,
         tenant: &TenantId,
         sealer: &ProvenanceSealer,
     ) -> Result<Vec<(String, TreeHeadKey)>, StoreError> {
-        let stored: Vec<(String, Vec<u8>)> = provenance_keys::table
-            .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
-            .select((provenance_keys::id, provenance_keys::sealed_key))
-            .load(&mut *self.conn().await?)
-            .await?;
-        stored.into_iter().map(|(id, sealed)| Ok((id.clone(), sealer.open(&id, &sealed)?))).collect()
+        let stored = self.stored_provenance_keys(tenant).await?;
+        stored.into_iter().map(|k| Ok((k.id.clone(), sealer.open(&k.id, &k.sealed_key)?))).collect()
     }
 }

@@ -12,7 +12,7 @@ mod incidents;
 
 pub use cases::{CaseChanges, CaseFilter, CaseRecord, NewCase};
 pub use entities::{EntityFilter, EntityRecord, NewEntity, RelationshipRecord};
-pub use evidence::{EntryRecord, EvidenceActor, EvidenceRecord};
+pub use evidence::{EntryRecord, EvidenceActor, EvidenceRecord, StoredProvenanceKey};
 pub use incidents::{IncidentChanges, IncidentFilter, IncidentRecord, NewIncident};
 
 use argus_domain::{DomainEvent, EventKind};
