@@ -61,9 +61,9 @@ async fn the_openapi_document_describes_the_transport() {
     assert!(jobs["post"]["responses"]["202"].is_object() && jobs["post"]["responses"]["422"].is_object(), "{jobs}");
     assert!(jobs["post"]["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "Idempotency-Key"));
     assert!(jobs["get"].is_object());
-    let one = &doc["paths"]["/v1/jobs/{job_id}"];
+    let one = &doc["paths"]["/v1/jobs/{id}"];
     assert!(one["get"].is_object() && one["delete"]["responses"]["409"].is_object());
-    assert!(doc["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]["409"].is_object());
+    assert!(doc["paths"]["/v1/jobs/{id}/result"]["get"]["responses"]["409"].is_object());
 }
 
 #[tokio::test]

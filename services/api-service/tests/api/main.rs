@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acqi;
+mod contract;
 mod devices;
 mod domain;
 mod e2e;

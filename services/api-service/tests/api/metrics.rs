@@ -31,11 +31,11 @@ async fn requests_are_counted_by_route_template_method_and_status_class() {
     let scrape = stack.scrape().await;
     let requests = "argus_http_requests_total";
     assert!(scrape.expect(requests, &[("route", "/v1/jobs"), ("method", "GET"), ("status_class", "2xx")]) >= 1.0);
-    let by_template = [("route", "/v1/jobs/{job_id}"), ("method", "GET"), ("status_class", "4xx")];
+    let by_template = [("route", "/v1/jobs/{id}"), ("method", "GET"), ("status_class", "4xx")];
     assert!(scrape.expect(requests, &by_template) >= 1.0);
     assert!(scrape.expect(requests, &[("route", "/v1/jobs"), ("method", "POST"), ("status_class", "5xx")]) >= 1.0);
     assert!(scrape.expect(requests, &[("route", "/graphql"), ("method", "POST"), ("status_class", "4xx")]) >= 1.0);
-    let timed = [("route", "/v1/jobs/{job_id}"), ("method", "GET")];
+    let timed = [("route", "/v1/jobs/{id}"), ("method", "GET")];
     assert!(scrape.expect("argus_http_request_duration_seconds_count", &timed) >= 1.0);
     assert!(scrape.expect("argus_http_request_duration_seconds_sum", &timed) > 0.0);
     let routes = scrape.label_values(requests, "route");

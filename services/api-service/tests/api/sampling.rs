@@ -328,7 +328,7 @@ async fn unsampled_errors_and_slow_requests_are_kept_and_other_unsampled_request
     assert_eq!(r.status(), 500);
     assert!(!sampled_per_traceresponse(&r));
 
-    let server = |spans: &[Value]| spans.iter().find(|s| s["name"] == "GET /v1/jobs/{job_id}").cloned();
+    let server = |spans: &[Value]| spans.iter().find(|s| s["name"] == "GET /v1/jobs/{id}").cloned();
     let whole = |spans: &[Value]| server(spans).is_some() && spans.iter().any(|s| s["kind"] == "client");
     let spans = recorded(&stack, &api.base, &reader, &tenant, &failed, whole).await;
     let root = server(&spans).unwrap();

@@ -130,10 +130,10 @@ async fn load(state: &JobsState, principal: &Principal, raw: &str) -> Result<Job
 /// Get job status
 #[utoipa::path(
     get,
-    path = "/v1/jobs/{job_id}",
+    path = "/v1/jobs/{id}",
     tag = "Async jobs",
     security(("bearer" = ["jobs:read"])),
-    params(("job_id" = String, Path), TenantHeader),
+    params(("id" = String, Path, description = "The job's id (`job_…`)"), TenantHeader),
     responses(
         (status = 200, description = "The job", body = JobView),
         (status = 404, description = "No such job in the tenant"),
@@ -160,10 +160,10 @@ pub async fn get_job(
 /// `result_expires_at`; a 410 after that.
 #[utoipa::path(
     get,
-    path = "/v1/jobs/{job_id}/result",
+    path = "/v1/jobs/{id}/result",
     tag = "Async jobs",
     security(("bearer" = ["jobs:read"])),
-    params(("job_id" = String, Path), TenantHeader),
+    params(("id" = String, Path, description = "The job's id (`job_…`)"), TenantHeader),
     responses(
         (status = 200, description = "The result (application/json or application/x-ndjson)"),
         (status = 404, description = "No such job in the tenant"),
@@ -234,10 +234,10 @@ fn result_expired(job: &JobRecord) -> bool {
 /// finished job is a 409.
 #[utoipa::path(
     delete,
-    path = "/v1/jobs/{job_id}",
+    path = "/v1/jobs/{id}",
     tag = "Async jobs",
     security(("bearer" = ["jobs:write"])),
-    params(("job_id" = String, Path), TenantHeader),
+    params(("id" = String, Path, description = "The job's id (`job_…`)"), TenantHeader),
     responses(
         (status = 202, description = "Cancelled or cancelling", body = JobView),
         (status = 404, description = "No such job in the tenant"),
@@ -295,6 +295,6 @@ pub async fn list_jobs(
 /// The routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/v1/jobs").post(create::create_job).get(list_jobs))
-        .service(Endpoint::new("/v1/jobs/{job_id}").get(get_job).delete(cancel_job))
-        .service(Endpoint::new("/v1/jobs/{job_id}/result").get(job_result));
+        .service(Endpoint::new("/v1/jobs/{id}").get(get_job).delete(cancel_job))
+        .service(Endpoint::new("/v1/jobs/{id}/result").get(job_result));
 }
