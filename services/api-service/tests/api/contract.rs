@@ -19,9 +19,6 @@ const INDEXES: [&str; 2] = [
 const NOT_YET_BUILT: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/epcr/encounters/{encounterId}/fhir-bundle", "issue 20"),
     ("GET", "/v1/sandbox/scenarios", "issue 23"),
-    ("GET", "/v1/evidence/{evidence_id}/provenance", "issue 21"),
-    ("POST", "/v1/evidence/{evidence_id}/provenance/verify", "issue 21"),
-    ("GET", "/.well-known/provenance-keys/{algorithm}", "issue 21"),
     ("GET", "/v1/discovery/data-schemas", "issue 22"),
 ];
 
