@@ -362,3 +362,121 @@ pub fn verify(
 
     Verification { valid: failures.is_empty(), tree_size: size, root_hash: argus_crypto::hex(&root), checks, failures }
 }
+
+#[cfg(test)]
+mod tests {
+    use argus_crypto::provenance::{HMAC_SHA256, ProvenanceSealer};
+    use argus_types::TenantId;
+
+    use super::*;
+    use crate::evidence::EvidenceOperation;
+
+    /// A transcript of `n` entries signed with `key` (id `kid`), built as
+    /// the store builds one.
+    fn signed(n: i64, kid: &str, key: &TreeHeadKey) -> (EvidenceId, Transcript, Vec<Hash>) {
+        let id = EvidenceId::generate();
+        let tenant = TenantId::generate();
+        let mut frontier = Frontier::default();
+        let mut previous: Option<Hash> = None;
+        let mut rows = Vec::new();
+        for sequence in 1..=n {
+            let entry = TranscriptEntry {
+                evidence_id: id.clone(),
+                tenant_id: tenant.clone(),
+                sequence,
+                operation: if sequence == 1 { EvidenceOperation::Create } else { EvidenceOperation::View },
+                actor: "usr_a".into(),
+                client_id: "app_a".into(),
+                recorded_at: format!("2026-12-06T03:00:{sequence:02}.000000Z"),
+                content_sha256: "ab".repeat(32),
+                details: None,
+                custodian: None,
+                previous_hash: previous.map(|h| argus_crypto::hex(&h)),
+            };
+            let leaf = merkle::leaf_hash(&entry.to_bytes());
+            frontier.push(leaf);
+            let root = argus_crypto::hex(&frontier.root());
+            let message = TreeHead::signed_bytes(&id, sequence, &root, &entry.recorded_at, HMAC_SHA256, kid);
+            let head = TreeHead {
+                tree_size: sequence,
+                root_hash: root,
+                timestamp: entry.recorded_at.clone(),
+                algorithm: HMAC_SHA256.into(),
+                key_id: kid.into(),
+                signature: argus_crypto::hex(&key.sign(&message)),
+            };
+            previous = Some(leaf);
+            rows.push((entry, leaf, head));
+        }
+        let leaves = rows.iter().map(|(_, leaf, _)| *leaf).collect();
+        (id.clone(), Transcript::of(id, rows), leaves)
+    }
+
+    fn kinds(v: &Verification) -> Vec<(Tampering, Option<i64>)> {
+        v.failures.iter().map(|f| (f.kind, f.sequence)).collect()
+    }
+
+    #[test]
+    fn an_untouched_transcript_verifies_and_every_tampering_is_named() {
+        let sealer = ProvenanceSealer::new(b"pepper");
+        let key = sealer.open("pvk_a", &sealer.new_sealed_key("pvk_a")).unwrap();
+        let (id, transcript, stored) = signed(6, "pvk_a", &key);
+        let keys = |kid: &str| (kid == "pvk_a").then(|| key.clone());
+        let check = |t: &Transcript, earlier: Option<&EarlierHead>| verify(&id, t, &stored, earlier, keys);
+
+        let clean = check(&transcript, None);
+        assert!(clean.valid, "{clean:?}");
+        assert_eq!(clean.tree_size, 6);
+        assert!(clean.checks.iter().all(|c| c.passed));
+
+        let mut changed = transcript.clone();
+        changed.entries[2].entry.details = Some("edited".into());
+        assert!(kinds(&check(&changed, None)).contains(&(Tampering::ChangedEntry, Some(3))));
+
+        let mut dropped = transcript.clone();
+        dropped.entries.remove(3);
+        assert!(kinds(&check(&dropped, None)).contains(&(Tampering::DroppedEntry, Some(4))));
+
+        let mut reordered = transcript.clone();
+        reordered.entries.swap(1, 4);
+        assert!(kinds(&check(&reordered, None)).contains(&(Tampering::ReorderedEntry, Some(2))));
+
+        let mut inserted = transcript.clone();
+        let mut extra = inserted.entries[5].clone();
+        extra.entry.sequence = 7;
+        inserted.entries.push(extra);
+        assert!(kinds(&check(&inserted, None)).contains(&(Tampering::InsertedEntry, Some(7))));
+
+        let mut bad_signature = transcript.clone();
+        bad_signature.entries[0].tree_head.signature = "00".repeat(32);
+        assert!(kinds(&check(&bad_signature, None)).contains(&(Tampering::BadSignature, Some(1))));
+
+        let mut unknown = transcript.clone();
+        unknown.entries[4].tree_head.key_id = "pvk_b".into();
+        assert!(kinds(&check(&unknown, None)).contains(&(Tampering::UnknownKey, Some(5))));
+
+        let mut wrong_root = transcript.clone();
+        wrong_root.entries[1].tree_head.root_hash = "11".repeat(32);
+        assert!(kinds(&check(&wrong_root, None)).contains(&(Tampering::WrongRoot, Some(2))));
+
+        let earlier = EarlierHead { tree_size: 3, root_hash: transcript.entries[2].tree_head.root_hash.clone() };
+        assert!(check(&transcript, Some(&earlier)).valid);
+        let forged = EarlierHead { tree_size: 3, root_hash: "22".repeat(32) };
+        assert_eq!(kinds(&check(&transcript, Some(&forged))), [(Tampering::BrokenConsistency, None)]);
+        let beyond = EarlierHead { tree_size: 9, root_hash: transcript.entries[2].tree_head.root_hash.clone() };
+        assert_eq!(kinds(&check(&transcript, Some(&beyond))), [(Tampering::BrokenConsistency, None)]);
+    }
+
+    #[test]
+    fn a_change_to_any_byte_of_any_entry_is_found() {
+        let sealer = ProvenanceSealer::new(b"pepper");
+        let key = sealer.open("pvk_a", &sealer.new_sealed_key("pvk_a")).unwrap();
+        let (id, transcript, stored) = signed(5, "pvk_a", &key);
+        for i in 0..transcript.entries.len() {
+            let mut t = transcript.clone();
+            t.entries[i].entry.actor.push('x');
+            let v = verify(&id, &t, &stored, None, |_| Some(key.clone()));
+            assert!(!v.valid, "entry {i}");
+        }
+    }
+}
