@@ -191,7 +191,8 @@ fn fail(failures: &mut Vec<Failure>, kind: Tampering, sequence: Option<i64>, det
 fn against_stored(submitted: &[(i64, Hash)], stored: &[Hash], failures: &mut Vec<Failure>) {
     let mut seen = vec![false; stored.len()];
     for (position, (sequence, leaf)) in submitted.iter().enumerate() {
-        let recorded = usize::try_from(*sequence - 1).ok().and_then(|i| stored.get(i).map(|h| (i, h)));
+        let recorded =
+            sequence.checked_sub(1).and_then(|i| usize::try_from(i).ok()).and_then(|i| stored.get(i).map(|h| (i, h)));
         match recorded {
             Some((i, recorded)) if recorded == leaf => {
                 seen[i] = true;
@@ -208,7 +209,7 @@ fn against_stored(submitted: &[(i64, Hash)], stored: &[Hash], failures: &mut Vec
     }
     for (i, seen) in seen.iter().enumerate() {
         if !seen {
-            let sequence = i64::try_from(i).map_or(i64::MAX, |i| i + 1);
+            let sequence = i64::try_from(i).map_or(i64::MAX, |i| i.saturating_add(1));
             fail(failures, Tampering::DroppedEntry, Some(sequence), "recorded, missing from the transcript");
         }
     }
@@ -295,7 +296,7 @@ pub fn verify(
     for pair in transcript.entries.windows(2) {
         let [previous, entry] = pair else { continue };
         let previous_leaf = argus_crypto::hex(&merkle::leaf_hash(&previous.entry.to_bytes()));
-        if entry.entry.sequence == previous.entry.sequence + 1
+        if previous.entry.sequence.checked_add(1) == Some(entry.entry.sequence)
             && entry.entry.previous_hash.as_deref() != Some(previous_leaf.as_str())
         {
             fail(&mut failures, Tampering::ChangedEntry, Some(entry.entry.sequence), "previous_hash breaks the chain");
@@ -465,6 +466,25 @@ mod tests {
         assert_eq!(kinds(&check(&transcript, Some(&forged))), [(Tampering::BrokenConsistency, None)]);
         let beyond = EarlierHead { tree_size: 9, root_hash: transcript.entries[2].tree_head.root_hash.clone() };
         assert_eq!(kinds(&check(&transcript, Some(&beyond))), [(Tampering::BrokenConsistency, None)]);
+    }
+
+    #[test]
+    fn hostile_sequences_and_hashes_answer_without_panicking() {
+        let sealer = ProvenanceSealer::new(b"pepper");
+        let key = sealer.open("pvk_a", &sealer.new_sealed_key("pvk_a")).unwrap();
+        let (id, transcript, stored) = signed(3, "pvk_a", &key);
+        let mut hostile = transcript.clone();
+        hostile.entries[0].entry.sequence = i64::MIN;
+        hostile.entries[1].entry.sequence = i64::MAX;
+        hostile.entries[2].leaf_hash = "zz".into();
+        hostile.entries[2].inclusion_proof = vec!["not hex".into(), "ab".repeat(40)];
+        hostile.entries[2].tree_head.signature = "odd".into();
+        hostile.entries[2].tree_head.tree_size = i64::MIN;
+        let earlier = EarlierHead { tree_size: i64::MIN, root_hash: String::new() };
+        let v = verify(&id, &hostile, &stored, Some(&earlier), |_| Some(key.clone()));
+        assert!(!v.valid);
+        let v = verify(&id, &hostile, &[], None, |_| None);
+        assert!(!v.valid);
     }
 
     #[test]

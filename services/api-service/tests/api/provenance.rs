@@ -493,6 +493,28 @@ async fn every_kind_of_tampering_is_named_server_side() {
     let r =
         rest(&stack, &writer, reqwest::Method::POST, &id, "/verify").body("{\"transcript\": 7}").send().await.unwrap();
     assert_eq!(r.status(), 400);
+    let hostile = tampered(&|t| {
+        t["entries"][0]["sequence"] = json!(i64::MIN);
+        t["entries"][1]["sequence"] = json!(i64::MAX);
+        t["tree_head"]["tree_size"] = json!(i64::MIN);
+    });
+    let answer = verify(&stack, &writer, &id, hostile).await;
+    assert_eq!(answer["valid"], false, "hostile numbers get an answer");
+    let padding = "x".repeat(300 << 10);
+    let huge = json!({ "transcript": { "evidence_id": id, "entries": [], "tree_head": null, "padding": padding } });
+    let r = rest(&stack, &writer, reqwest::Method::POST, &id, "/verify").json(&huge).send().await.unwrap();
+    assert_eq!(r.status(), 413, "over 256 KiB");
+
+    // The OpenAPI entries: scopes, and the verify example as pasted (the
+    // stored transcript of an item: `{}`).
+    let doc: Value =
+        stack.http.get(format!("{}/.well-known/openapi.json", stack.api)).send().await.unwrap().json().await.unwrap();
+    let get = &doc["paths"]["/v1/evidence/{evidence_id}/provenance"]["get"];
+    assert_eq!(get["security"], json!([{"bearer": ["evidence:read"]}]));
+    let post = &doc["paths"]["/v1/evidence/{evidence_id}/provenance/verify"]["post"];
+    assert_eq!(post["security"], json!([{"bearer": ["evidence:verify"]}]));
+    let example = post["requestBody"]["content"]["application/json"]["example"].clone();
+    assert_eq!(verify(&stack, &writer, &id, example).await["valid"], true);
 }
 
 #[tokio::test]
