@@ -417,19 +417,8 @@ impl Store {
         tenant: &TenantId,
         id: &EvidenceId,
     ) -> Result<Option<(EvidenceRecord, Vec<EntryRecord>)>, StoreError> {
-        let mut conn = self.conn().await?;
-        let Some(item): Option<EvidenceRecord> =
-            find_row(&mut conn, evidence_items::table.tenant_row(tenant, id.as_str())).await?
-        else {
-            return Ok(None);
-        };
-        let entries = evidence_entries::table
-            .filter(evidence_entries::tenant_id.eq(tenant.as_str()))
-            .filter(evidence_entries::evidence_id.eq(id.as_str()))
-            .order(evidence_entries::sequence.asc())
-            .select(EntryRecord::as_select())
-            .load(&mut *conn)
-            .await?;
+        let Some(item) = self.peek_evidence(tenant, id).await? else { return Ok(None) };
+        let entries = self.evidence_entries(tenant, id, 1, i64::MAX).await?;
         Ok(Some((item, entries)))
     }
 
