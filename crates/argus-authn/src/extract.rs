@@ -175,6 +175,8 @@ required_scopes! {
     DevicesWrite => "devices:write",
     EpcrRead => "epcr:read",
     EpcrWrite => "epcr:write",
+    EvidenceRead => "evidence:read",
+    EvidenceVerify => "evidence:verify",
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and

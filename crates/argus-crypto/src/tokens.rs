@@ -5,7 +5,7 @@ use argus_types::{AccessClaims, ScopeSet, TenantId};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::secrets::random_bytes;
-use crate::{CryptoError, SigningKey};
+use crate::{CryptoError, SigningKey, hex};
 
 /// What a token is for; the issuer fills in times and the id.
 #[derive(Debug, Clone)]
@@ -44,8 +44,4 @@ pub fn issue_access_token(key: &SigningKey, grant: &TokenGrant<'_>) -> Result<Is
     };
     let token = key.sign(ACCESS_TOKEN_TYP, &claims)?;
     Ok(IssuedToken { token, claims, expires_at })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -19,6 +19,9 @@ text_enum! {
         CaseClosed = "case.closed",
         EpcrCreated = "epcr.created",
         EpcrUpdated = "epcr.updated",
+        EvidenceCreated = "evidence.created",
+        EvidenceOperationRecorded = "evidence.operation_recorded",
+        EvidenceSealed = "evidence.sealed",
         JobSucceeded = "job.succeeded",
         JobFailed = "job.failed",
         JobCancelled = "job.cancelled",
@@ -38,6 +41,11 @@ impl EventKind {
             Self::CaseClosed => "A case was closed",
             Self::EpcrCreated => "An ePCR encounter (patient care record) was created",
             Self::EpcrUpdated => "An ePCR encounter changed (a new observation, device or outcome)",
+            Self::EvidenceCreated => "An evidence item was created (its transcript opens with CREATE)",
+            Self::EvidenceOperationRecorded => {
+                "An operation other than VIEW (annotate, transfer of custody, export) was recorded on an evidence item"
+            }
+            Self::EvidenceSealed => "An evidence item was sealed: from now on only VIEW is recorded",
             Self::JobSucceeded => "An async job finished with a result",
             Self::JobFailed => "An async job failed",
             Self::JobCancelled => "An async job was cancelled",

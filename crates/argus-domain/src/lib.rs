@@ -15,8 +15,10 @@ pub mod deliveries;
 pub mod entities;
 pub mod epcr;
 pub mod events;
+pub mod evidence;
 pub mod incidents;
 pub mod jobs;
+pub mod provenance;
 
 pub use cases::CaseStatus;
 pub use deliveries::{CallbackStatus, DeliveryStatus};
@@ -24,5 +26,6 @@ pub use entities::EntityKind;
 pub use epcr::{Encounter, FieldError, FieldErrors};
 pub use error::DomainError;
 pub use events::{DomainEvent, EventKind};
+pub use evidence::EvidenceOperation;
 pub use incidents::{IncidentStatus, Severity};
 pub use jobs::{JobKind, JobOutcome, JobStatus};

@@ -460,3 +460,54 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(devices, device_observations, encounters);
+
+diesel::table! {
+    evidence_items (id) {
+        id -> Text,
+        tenant_id -> Text,
+        incident_id -> Nullable<Text>,
+        case_id -> Nullable<Text>,
+        name -> Text,
+        media_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        sealed_at -> Nullable<Timestamptz>,
+        transcript_size -> Int8,
+        tree_root -> Nullable<Bytea>,
+    }
+}
+
+diesel::table! {
+    evidence_entries (evidence_id, sequence) {
+        evidence_id -> Text,
+        sequence -> Int8,
+        tenant_id -> Text,
+        operation -> Text,
+        actor -> Text,
+        client_id -> Text,
+        recorded_at -> Timestamptz,
+        content_sha256 -> Text,
+        details -> Nullable<Text>,
+        custodian -> Nullable<Text>,
+        previous_hash -> Nullable<Bytea>,
+        leaf_hash -> Bytea,
+        tree_root -> Bytea,
+        key_id -> Text,
+        signature -> Bytea,
+    }
+}
+
+diesel::table! {
+    provenance_keys (id) {
+        id -> Text,
+        tenant_id -> Text,
+        algorithm -> Text,
+        sealed_key -> Bytea,
+        created_at -> Timestamptz,
+        retired_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(evidence_items, evidence_entries);

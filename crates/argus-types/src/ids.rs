@@ -176,6 +176,17 @@ prefixed_id!(
     ObservationId,
     "obs_"
 );
+prefixed_id!(
+    /// An evidence item: the digest and custody transcript of content the
+    /// integrator keeps.
+    EvidenceId,
+    "evd_"
+);
+prefixed_id!(
+    /// A tenant's key that signs evidence transcripts' tree heads.
+    ProvenanceKeyId,
+    "pvk_"
+);
 
 #[cfg(test)]
 mod tests {

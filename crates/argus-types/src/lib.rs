@@ -13,8 +13,8 @@ pub mod traces;
 pub use app::{ClientType, Governance, GrantType};
 pub use claims::AccessClaims;
 pub use ids::{
-    CaseId, ClientId, DeliveryId, DeviceId, EncounterId, EntityId, EventId, GrantId, IdError, IncidentId, JobId, KeyId,
-    ObservationId, RelationshipId, SecretId, TenantId, UserId, WebhookId,
+    CaseId, ClientId, DeliveryId, DeviceId, EncounterId, EntityId, EventId, EvidenceId, GrantId, IdError, IncidentId,
+    JobId, KeyId, ObservationId, ProvenanceKeyId, RelationshipId, SecretId, TenantId, UserId, WebhookId,
 };
 pub use problem::ProblemKind;
 pub use scopes::{SCOPE_CATALOG, Scope, ScopeSet};

@@ -40,7 +40,11 @@ pub const SCOPE_CATALOG: &[Scope] = &[
     Scope { name: "devices:read", description: "List enrolled medical devices" },
     Scope { name: "devices:write", description: "Enrol medical devices and submit their observations" },
     Scope { name: "metrics:read", description: "Query ACQI reporting metrics" },
-    Scope { name: "evidence:read", description: "Read evidence provenance transcripts" },
+    Scope { name: "evidence:read", description: "Read evidence items and their provenance transcripts" },
+    Scope {
+        name: "evidence:write",
+        description: "Create evidence items and record operations on them (view, annotate, transfer, export, seal)",
+    },
     Scope { name: "evidence:verify", description: "Verify evidence provenance transcripts server-side" },
     Scope { name: "traces:read", description: "Look up recorded traces of the tenant's requests" },
     Scope { name: "schemas:read", description: "List the data schemas visible to the caller" },
@@ -144,7 +148,8 @@ mod tests {
         assert_eq!(implied_by("incidents:read"), Some("incidents:write"));
         assert_eq!(implied_by("jobs:write"), None);
         assert_eq!(implied_by("metrics:read"), None);
-        assert_eq!(implied_by("evidence:read"), None);
+        assert_eq!(implied_by("evidence:read"), Some("evidence:write"));
+        assert_eq!(implied_by("evidence:verify"), None);
         assert_eq!(implied_by("epcr:read"), None);
         assert_eq!(implied_by(PLATFORM_ADMIN), None);
     }

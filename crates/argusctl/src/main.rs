@@ -14,6 +14,7 @@ use argus_types::claims::LIVE_AUDIENCE;
 use argus_types::env::ConfigError;
 use argus_types::scopes::{ADMIN_CLIENT_ID, PLATFORM_ADMIN};
 use argus_types::{ScopeSet, TenantId};
+use base64::Engine;
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -82,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         command: EncounterCommand,
     },
+    /// Evidence provenance: the tenant's keys that sign transcripts' tree heads.
+    Provenance {
+        #[command(subcommand)]
+        command: ProvenanceCommand,
+    },
     /// Print a shell completion script: `argusctl completions bash >
     /// /etc/bash_completion.d/argusctl`.
     Completions {
@@ -126,6 +132,25 @@ enum EncounterCommand {
         /// At most this many entries, 1 to 10000.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProvenanceCommand {
+    /// The tenant's HMAC-SHA256 tree-head keys, current and retired, with
+    /// their bytes (base64url): what verifies its transcripts offline.
+    /// Never published; hand them to the tenant admin only.
+    Keys {
+        /// The tenant's id (`ten_...`).
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Retire the tenant's current key (heads it signed stay verifiable)
+    /// and sign from now on with a new one; prints the new key's id.
+    RotateKey {
+        /// The tenant's id (`ten_...`).
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -432,7 +457,42 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             let entries = store.encounter_access_log(&tenant, &id, i64::from(limit)).await?;
             Ok(json!({ "tenant_id": tenant, "encounter_id": id, "entries": entries }))
         }
+        Command::Provenance { command } => provenance(command, &store_config).await,
         Command::Dlq { bus, command } => dlq::run(bus, command).await,
+    }
+}
+
+/// Seals and opens provenance keys with `ARGUS_SECRET_PEPPER`, as the
+/// api-service does.
+fn provenance_sealer() -> argus_crypto::provenance::ProvenanceSealer {
+    let pepper = std::env::var("ARGUS_SECRET_PEPPER").unwrap_or_else(|_| argus_crypto::DEV_PEPPER.to_owned());
+    argus_crypto::provenance::ProvenanceSealer::new(pepper.as_bytes())
+}
+
+async fn provenance(command: ProvenanceCommand, store_config: &StoreConfig) -> Result<Value, CtlError> {
+    let store = Store::connect(store_config)?;
+    let sealer = provenance_sealer();
+    match command {
+        ProvenanceCommand::Keys { tenant } => {
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let mut keys = Vec::new();
+            for k in store.stored_provenance_keys(&tenant).await? {
+                let secret = sealer.open_secret(&k.id, &k.sealed_key).map_err(StoreError::from)?;
+                keys.push(json!({
+                    "key_id": k.id,
+                    "algorithm": k.algorithm,
+                    "key": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+                    "created_at": k.created_at,
+                    "retired_at": k.retired_at,
+                }));
+            }
+            Ok(json!({ "tenant_id": tenant, "keys": keys }))
+        }
+        ProvenanceCommand::RotateKey { tenant } => {
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let current = store.rotate_provenance_key(&tenant, &sealer).await?;
+            Ok(json!({ "tenant_id": tenant, "current": current }))
+        }
     }
 }
 

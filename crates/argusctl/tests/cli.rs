@@ -616,3 +616,38 @@ async fn an_encounters_access_log_lists_its_reads() {
     let unknown = argus_types::TenantId::generate().to_string();
     fails(db.url(), &["encounter", "access-log", "--tenant", &unknown, "--encounter", id.as_str()], "no tenant").await;
 }
+
+#[tokio::test]
+async fn the_tenant_admin_gets_the_provenance_keys_and_rotates_them() {
+    let db = TestDatabase::create().await;
+    let store = db.store();
+    let tenant = store.create_tenant("A").await.unwrap().id;
+    // The key argusctl opens with the development pepper, as the API seals it.
+    let sealer = argus_crypto::provenance::ProvenanceSealer::new(argus_crypto::DEV_PEPPER.as_bytes());
+    let first = store.rotate_provenance_key(&tenant, &sealer).await.unwrap();
+
+    let args = ["provenance", "keys", "--tenant", tenant.as_str()];
+    let listed = ok_json(db.url(), &args).await;
+    let keys = listed["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{listed}");
+    assert_eq!(keys[0]["key_id"], first.as_str());
+    assert_eq!(keys[0]["algorithm"], "hmac-sha256");
+    let secret =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, keys[0]["key"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(secret.len(), 32);
+    assert!(keys[0]["retired_at"].is_null());
+
+    let rotated = ok_json(db.url(), &["provenance", "rotate-key", "--tenant", tenant.as_str()]).await;
+    let current = rotated["current"].as_str().unwrap();
+    assert_ne!(current, first);
+    let listed = ok_json(db.url(), &args).await;
+    let keys = listed["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{listed}");
+    assert_eq!(keys[0]["key_id"], first.as_str());
+    assert!(keys[0]["retired_at"].is_string(), "the old key is retired, and kept");
+    assert_eq!(keys[1]["key_id"], current);
+
+    let unknown = argus_types::TenantId::generate().to_string();
+    fails(db.url(), &["provenance", "keys", "--tenant", &unknown], "no tenant").await;
+}

@@ -7,7 +7,7 @@ use argus_http::openapi::{BearerAuth, ProblemResponses};
 use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
-use crate::routes::{devices, epcr, fhir, jobs};
+use crate::routes::{devices, epcr, fhir, jobs, provenance};
 use crate::{graphql, traces};
 
 #[derive(OpenApi)]
@@ -18,7 +18,8 @@ use crate::{graphql, traces};
                        X-Tenant-ID, and curated operation bundles instead of a published schema. The sandbox \
                        (sandbox-api.knogin.com) takes only tokens with aud=sandbox. Async jobs (/v1/jobs) are REST with \
                        problem+json errors and Idempotency-Key replay. ePCR encounters (/api/v1/epcr/encounters) are REST with \
-                       problem+json errors; a 400 names every bad field in invalid-params."
+                       problem+json errors; a 400 names every bad field in invalid-params. Evidence provenance \
+                       (/v1/evidence/{evidence_id}/provenance) serves and verifies signed RFC 9162 Merkle transcripts."
     ),
     servers((url = "https://api.knogin.com"), (url = "https://sandbox-api.knogin.com")),
     paths(
@@ -34,6 +35,9 @@ use crate::{graphql, traces};
         devices::enrol_device,
         devices::submit_observation,
         fhir::encounter_fhir_bundle,
+        provenance::get_provenance,
+        provenance::verify_provenance,
+        provenance::provenance_keys,
         traces::get_trace,
         health::healthz,
         health::readyz,

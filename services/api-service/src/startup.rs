@@ -62,12 +62,15 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
     });
     let rest_verifier = web::Data::new(verifier.clone());
     let rest_store = web::Data::new(store.clone());
+    let provenance = argus_crypto::provenance::ProvenanceSealer::new(config.jobs.secret_pepper.as_bytes());
     let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
     let state = web::Data::new(GraphqlState::new(
         store.clone(),
         verifier,
         graphql::IncidentCache::listening_to(config.store.database_url.clone()),
+        provenance.clone(),
     ));
+    let provenance = web::Data::new(provenance);
     let catalog = discovery::CatalogOf { host: config.public_urls.api.clone(), urls: config.public_urls.clone() };
     let servers =
         Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
@@ -75,6 +78,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(jobs.clone())
                 .app_data(rest_verifier.clone())
                 .app_data(rest_store.clone())
+                .app_data(provenance.clone())
                 .app_data(traces.clone())
                 .app_data(deprecations.clone())
                 .configure(discovery::configure(catalog.clone()))
@@ -105,7 +109,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(routes::jobs::configure)
         .configure(routes::epcr::configure)
         .configure(routes::devices::configure)
-        .configure(routes::fhir::configure);
+        .configure(routes::fhir::configure)
+        .configure(routes::provenance::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));
     }

@@ -7,10 +7,12 @@
 
 mod cases;
 mod entities;
+mod evidence;
 mod incidents;
 
 pub use cases::{CaseChanges, CaseFilter, CaseRecord, NewCase};
 pub use entities::{EntityFilter, EntityRecord, NewEntity, RelationshipRecord};
+pub use evidence::{EntryRecord, EvidenceActor, EvidenceRecord, StoredProvenanceKey};
 pub use incidents::{IncidentChanges, IncidentFilter, IncidentRecord, NewIncident};
 
 use argus_domain::{DomainEvent, EventKind};

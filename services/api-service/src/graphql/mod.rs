@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{AuthnError, Principal, TokenVerifier};
+use argus_crypto::provenance::ProvenanceSealer;
 use argus_http::body::{BodyError, MediaType, has_media_type, read_body};
 use argus_http::openapi::RequiredTenantHeader;
 use argus_store::Store;
@@ -61,6 +62,8 @@ pub struct GraphqlState {
     pub store: Store,
     pub verifier: TokenVerifier,
     pub incidents: IncidentCache,
+    /// Seals and opens the keys that sign evidence transcripts.
+    pub provenance: ProvenanceSealer,
     approvals: Mutex<HashMap<ApprovalKey, (Instant, Arc<str>)>>,
     tokens: Mutex<HashMap<Box<str>, AccessClaims>>,
     /// Approved document texts by hash. Leaked once per distinct approved
@@ -71,12 +74,13 @@ pub struct GraphqlState {
 }
 
 impl GraphqlState {
-    pub fn new(store: Store, verifier: TokenVerifier, incidents: IncidentCache) -> Self {
+    pub fn new(store: Store, verifier: TokenVerifier, incidents: IncidentCache, provenance: ProvenanceSealer) -> Self {
         Self {
             schema: Box::leak(Box::new(schema::schema())),
             store,
             verifier,
             incidents,
+            provenance,
             approvals: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             texts: Mutex::new(HashMap::new()),
@@ -344,7 +348,13 @@ async fn run(state: &GraphqlState, principal: Principal, request: GraphqlRequest
     // The approved text runs (a sent document is the same up to layout, so
     // error locations refer to the bundle's layout).
     let operation = RunningOperation { document: document.clone(), requested_name: request.operation_name.clone() };
-    let ctx = Ctx { store: state.store.clone(), principal, incidents: state.incidents.clone(), operation };
+    let ctx = Ctx {
+        store: state.store.clone(),
+        principal,
+        incidents: state.incidents.clone(),
+        operation,
+        provenance: state.provenance.clone(),
+    };
     let gql = juniper::http::GraphQLRequest::<juniper::DefaultScalarValue>::new(String::new(), None, variables);
     let result = match state.prepare(&sha256, &document, request.operation_name.as_deref()) {
         Ok(prepared) => prepared.execute(&gql.variables(), &ctx).await,

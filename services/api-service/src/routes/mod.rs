@@ -4,3 +4,4 @@ pub mod devices;
 pub mod epcr;
 pub mod fhir;
 pub mod jobs;
+pub mod provenance;

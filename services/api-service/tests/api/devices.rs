@@ -11,7 +11,7 @@ use argus_types::{EncounterId, TenantId};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::Stack;
+use crate::helpers::{Stack, drain_outbox};
 
 const MDC: &str = "urn:iso:std:iso:11073:10101";
 const BOTH: &[&str] = &["devices:read", "devices:write"];
@@ -125,22 +125,6 @@ async fn create_encounter(stack: &Stack, tenant: &TenantId, devices: &[&str]) ->
     });
     let record = Encounter::parse(body, chrono::Utc::now()).unwrap();
     Ok(stack.store.create_encounter(tenant, record, "test").await?.id)
-}
-
-/// The event kinds (routing keys) waiting in the outbox, which are then
-/// marked sent.
-async fn drain_outbox(stack: &Stack) -> Vec<(String, String)> {
-    let seen = std::sync::Mutex::new(Vec::new());
-    stack
-        .store
-        .relay_outbox_batch(1_000, |rows| {
-            let ids = rows.iter().map(|r| r.id).collect();
-            seen.lock().unwrap().extend(rows.into_iter().map(|r| (r.tenant_id, r.routing_key)));
-            std::future::ready(ids)
-        })
-        .await
-        .unwrap();
-    seen.into_inner().unwrap()
 }
 
 #[tokio::test]

@@ -393,3 +393,19 @@ impl ApiBinary {
         Self { process, base: format!("http://127.0.0.1:{port}") }
     }
 }
+
+/// The event kinds (routing keys) waiting in the outbox, which are then
+/// marked sent.
+pub async fn drain_outbox(stack: &Stack) -> Vec<(String, String)> {
+    let seen = std::sync::Mutex::new(Vec::new());
+    stack
+        .store
+        .relay_outbox_batch(1_000, |rows| {
+            let ids = rows.iter().map(|r| r.id).collect();
+            seen.lock().unwrap().extend(rows.into_iter().map(|r| (r.tenant_id, r.routing_key)));
+            std::future::ready(ids)
+        })
+        .await
+        .unwrap();
+    seen.into_inner().unwrap()
+}

@@ -17,6 +17,7 @@ mod helpers;
 mod incident_cache;
 mod large_jobs;
 mod metrics;
+mod provenance;
 mod sampling;
 mod tokens;
 mod tracing;

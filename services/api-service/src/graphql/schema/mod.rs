@@ -5,6 +5,7 @@
 //! would null its parent, up to the whole `data`).
 
 mod acqi;
+mod evidence;
 mod mutation;
 mod query;
 mod types;
@@ -16,6 +17,7 @@ use juniper::{EmptySubscription, FieldError, ID, IntoFieldError, RootNode, Scala
 use super::IncidentCache;
 
 pub use acqi::{AcqiIndicator, AcqiInterval, AcqiMetrics};
+pub use evidence::{CreateEvidenceInput, Evidence, EvidenceEntry, EvidenceOperation, RecordEvidenceOperationInput};
 pub use mutation::Mutation;
 pub use query::Query;
 pub use types::*;
@@ -41,6 +43,8 @@ pub struct Ctx {
     pub principal: Principal,
     pub incidents: IncidentCache,
     pub operation: RunningOperation,
+    /// Seals and opens the keys that sign evidence transcripts.
+    pub provenance: argus_crypto::provenance::ProvenanceSealer,
 }
 
 /// The approved document running and the operation name the request gave:
@@ -91,6 +95,7 @@ impl From<StoreError> for GqlError {
         match e {
             StoreError::NotFound(what) => Self::new("NOT_FOUND", format!("{what} not found")),
             StoreError::Conflict(m) => Self::new("CONFLICT", m),
+            StoreError::Invalid(fields) => Self::new("BAD_USER_INPUT", fields.to_string()),
             StoreError::Pool(_) => Self::new("SERVICE_UNAVAILABLE", "the database is unavailable; retry later"),
             StoreError::Query(diesel_error) if is_check_violation(&diesel_error) => {
                 Self::new("BAD_USER_INPUT", "a value is out of range (titles and names: 1 to 500 characters)")

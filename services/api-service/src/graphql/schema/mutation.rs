@@ -128,4 +128,25 @@ impl Mutation {
         }
         Ok(Some(Relationship(ctx.store.link_entities(ctx.tenant(), &source, &target, &input.kind).await?)))
     }
+
+    /// Creates an evidence item attached to an incident or a case, its
+    /// transcript opened with `CREATE`; announces `evidence.created`
+    /// (`evidence:write`).
+    async fn create_evidence(#[graphql(context)] ctx: &Ctx, input: CreateEvidenceInput) -> GqlResult<Option<Evidence>> {
+        ctx.require("evidence:write")?;
+        super::evidence::create(ctx, input).await
+    }
+
+    /// Appends an operation to an item's transcript; after `SEAL` only
+    /// `VIEW` (else `CONFLICT`). Announces `evidence.sealed` for `SEAL`,
+    /// `evidence.operation_recorded` for the others but `VIEW`
+    /// (`evidence:write`).
+    async fn record_evidence_operation(
+        #[graphql(context)] ctx: &Ctx,
+        id: ID,
+        input: RecordEvidenceOperationInput,
+    ) -> GqlResult<Option<Evidence>> {
+        ctx.require("evidence:write")?;
+        super::evidence::record(ctx, &id, input).await
+    }
 }

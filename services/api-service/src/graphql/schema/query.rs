@@ -112,4 +112,12 @@ impl Query {
         };
         found(ctx.store.read_encounter(ctx.tenant(), &id, &access).await?, &id)
     }
+
+    /// One evidence item by id (`evidence:read`, which `evidence:write`
+    /// implies). Each read appends a `VIEW` to its transcript, in the same
+    /// transaction, its details `graphql` and the operation's name.
+    async fn evidence(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Evidence>> {
+        ctx.require("evidence:read")?;
+        super::evidence::read(ctx, &id).await
+    }
 }

@@ -1,0 +1,464 @@
+//! Evidence items and their transcripts: every operation on an item, a
+//! read included, appends one entry in the transaction that performs it,
+//! hashed as an RFC 9162 leaf; the item keeps the tree's size and root.
+
+use argus_crypto::merkle::{self, Hash};
+use argus_crypto::provenance::{HMAC_SHA256, ProvenanceSealer, TreeHeadKey};
+use argus_domain::evidence::{EvidenceOperation, NewEvidence, OperationRefused, RecordOperation, TranscriptEntry};
+use argus_domain::provenance::TreeHead;
+use argus_domain::{EventKind, FieldErrors};
+use argus_types::{CaseId, EvidenceId, IncidentId, ProvenanceKeyId, TenantId};
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+
+use super::announce;
+use crate::schema::{cases, evidence_entries, evidence_items, incidents, provenance_keys};
+use crate::stored_text::Stored;
+use crate::tenant_rows::{TenantTable, find_row};
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = evidence_items, check_for_backend(diesel::pg::Pg))]
+pub struct EvidenceRecord {
+    #[diesel(deserialize_as = Stored<EvidenceId>)]
+    pub id: EvidenceId,
+    #[serde(skip)]
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
+    #[diesel(deserialize_as = Stored<Option<IncidentId>>)]
+    pub incident_id: Option<IncidentId>,
+    #[diesel(deserialize_as = Stored<Option<CaseId>>)]
+    pub case_id: Option<CaseId>,
+    pub name: String,
+    pub media_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub sealed_at: Option<DateTime<Utc>>,
+    /// How many entries the transcript holds: its tree's size.
+    pub transcript_size: i64,
+    #[serde(skip)]
+    pub tree_root: Option<Vec<u8>>,
+}
+
+/// One stored transcript entry, with its leaf hash and the tree's root
+/// once it was in.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = evidence_entries, check_for_backend(diesel::pg::Pg))]
+pub struct EntryRecord {
+    #[diesel(deserialize_as = Stored<EvidenceId>)]
+    pub evidence_id: EvidenceId,
+    pub sequence: i64,
+    #[diesel(deserialize_as = Stored<TenantId>)]
+    pub tenant_id: TenantId,
+    #[diesel(deserialize_as = Stored<EvidenceOperation>)]
+    pub operation: EvidenceOperation,
+    pub actor: String,
+    pub client_id: String,
+    pub recorded_at: DateTime<Utc>,
+    pub content_sha256: String,
+    pub details: Option<String>,
+    pub custodian: Option<String>,
+    pub previous_hash: Option<Vec<u8>>,
+    pub leaf_hash: Vec<u8>,
+    pub tree_root: Vec<u8>,
+    pub key_id: String,
+    pub signature: Vec<u8>,
+}
+
+impl EntryRecord {
+    /// The entry as its leaf hashes it.
+    pub fn entry(&self) -> TranscriptEntry {
+        TranscriptEntry {
+            evidence_id: self.evidence_id.clone(),
+            tenant_id: self.tenant_id.clone(),
+            sequence: self.sequence,
+            operation: self.operation,
+            actor: self.actor.clone(),
+            client_id: self.client_id.clone(),
+            recorded_at: TranscriptEntry::time_text(self.recorded_at),
+            content_sha256: self.content_sha256.clone(),
+            details: self.details.clone(),
+            custodian: self.custodian.clone(),
+            previous_hash: self.previous_hash.as_deref().map(argus_crypto::hex),
+        }
+    }
+}
+
+impl EntryRecord {
+    /// The signed tree head once this entry was in.
+    pub fn tree_head(&self) -> TreeHead {
+        TreeHead {
+            tree_size: self.sequence,
+            root_hash: argus_crypto::hex(&self.tree_root),
+            timestamp: TranscriptEntry::time_text(self.recorded_at),
+            algorithm: HMAC_SHA256.to_owned(),
+            key_id: self.key_id.clone(),
+            signature: argus_crypto::hex(&self.signature),
+        }
+    }
+
+    /// The leaf hash as stored.
+    pub fn leaf(&self) -> Result<Hash, StoreError> {
+        Hash::try_from(self.leaf_hash.as_slice())
+            .map_err(|_| StoreError::Corrupt(format!("leaf {} of {}", self.sequence, self.evidence_id)))
+    }
+}
+
+/// A tree-head key as stored: sealed.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = provenance_keys, check_for_backend(diesel::pg::Pg))]
+pub struct StoredProvenanceKey {
+    pub id: String,
+    pub algorithm: String,
+    pub sealed_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// The tenant's current tree-head key, created on first use: its id and
+/// the key, opened.
+async fn current_key(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    sealer: &ProvenanceSealer,
+) -> Result<(String, TreeHeadKey), StoreError> {
+    let kid = ProvenanceKeyId::generate();
+    // The partial unique index keeps one current key a tenant: a racing
+    // first use inserts nothing and reads the winner's.
+    diesel::insert_into(provenance_keys::table)
+        .values((
+            provenance_keys::id.eq(kid.as_str()),
+            provenance_keys::tenant_id.eq(tenant.as_str()),
+            provenance_keys::algorithm.eq(HMAC_SHA256),
+            provenance_keys::sealed_key.eq(sealer.new_sealed_key(kid.as_str())),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    let (id, sealed): (String, Vec<u8>) = provenance_keys::table
+        .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+        .filter(provenance_keys::retired_at.is_null())
+        .select((provenance_keys::id, provenance_keys::sealed_key))
+        .first(conn)
+        .await?;
+    let key = sealer.open(&id, &sealed)?;
+    Ok((id, key))
+}
+
+/// Who performs an operation: the token's subject and app.
+#[derive(Debug, Clone, Copy)]
+pub struct EvidenceActor<'a> {
+    pub subject: &'a str,
+    pub client_id: &'a str,
+}
+
+impl TenantTable for evidence_items::table {
+    type TenantId = evidence_items::tenant_id;
+    type Id = evidence_items::id;
+}
+
+/// The item's leaf hashes, in order.
+async fn leaf_hashes(conn: &mut AsyncPgConnection, id: &EvidenceId) -> Result<Vec<Hash>, StoreError> {
+    let stored: Vec<Vec<u8>> = evidence_entries::table
+        .filter(evidence_entries::evidence_id.eq(id.as_str()))
+        .order(evidence_entries::sequence.asc())
+        .select(evidence_entries::leaf_hash)
+        .load(conn)
+        .await?;
+    stored
+        .into_iter()
+        .map(|h| Hash::try_from(h.as_slice()).map_err(|_| StoreError::Corrupt(format!("a leaf hash of {id}"))))
+        .collect()
+}
+
+/// Appends an entry to the transcript of `item` (locked by the caller, in
+/// its transaction) and stores the tree's new size and root on the item;
+/// a `SEAL` seals it.
+async fn append(
+    conn: &mut AsyncPgConnection,
+    item: &EvidenceRecord,
+    actor: EvidenceActor<'_>,
+    operation: &RecordOperation,
+    sealer: &ProvenanceSealer,
+) -> Result<EvidenceRecord, StoreError> {
+    let mut leaves = leaf_hashes(conn, &item.id).await?;
+    let sequence = i64::try_from(leaves.len()).map_err(|_| StoreError::Corrupt("transcript size".into()))? + 1;
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    let previous = leaves.last().copied();
+    let entry = TranscriptEntry {
+        evidence_id: item.id.clone(),
+        tenant_id: item.tenant_id.clone(),
+        sequence,
+        operation: operation.operation,
+        actor: actor.subject.to_owned(),
+        client_id: actor.client_id.to_owned(),
+        recorded_at: TranscriptEntry::time_text(recorded_at),
+        content_sha256: item.sha256.clone(),
+        details: operation.details.clone(),
+        custodian: operation.custodian.clone(),
+        previous_hash: previous.as_ref().map(|h| argus_crypto::hex(h)),
+    };
+    let leaf = merkle::leaf_hash(&entry.to_bytes());
+    leaves.push(leaf);
+    let root = merkle::root(&leaves);
+    let root_hex = argus_crypto::hex(&root);
+    let (key_id, key) = current_key(conn, &item.tenant_id, sealer).await?;
+    let head = TreeHead::signed_bytes(&item.id, sequence, &root_hex, &entry.recorded_at, HMAC_SHA256, &key_id);
+    let signature = key.sign(&head);
+    diesel::insert_into(evidence_entries::table)
+        .values((
+            evidence_entries::evidence_id.eq(item.id.as_str()),
+            evidence_entries::sequence.eq(sequence),
+            evidence_entries::tenant_id.eq(item.tenant_id.as_str()),
+            evidence_entries::operation.eq(operation.operation.as_str()),
+            evidence_entries::actor.eq(actor.subject),
+            evidence_entries::client_id.eq(actor.client_id),
+            evidence_entries::recorded_at.eq(recorded_at),
+            evidence_entries::content_sha256.eq(&item.sha256),
+            evidence_entries::details.eq(&operation.details),
+            evidence_entries::custodian.eq(&operation.custodian),
+            evidence_entries::previous_hash.eq(previous.as_ref().map(|h| h.as_slice())),
+            evidence_entries::leaf_hash.eq(leaf.as_slice()),
+            evidence_entries::tree_root.eq(root.as_slice()),
+            evidence_entries::key_id.eq(&key_id),
+            evidence_entries::signature.eq(&signature),
+        ))
+        .execute(conn)
+        .await?;
+    let sealed_at = match operation.operation {
+        EvidenceOperation::Seal => Some(recorded_at),
+        _ => item.sealed_at,
+    };
+    Ok(diesel::update(evidence_items::table.tenant_row(&item.tenant_id, item.id.as_str()))
+        .set((
+            evidence_items::transcript_size.eq(sequence),
+            evidence_items::tree_root.eq(root.as_slice()),
+            evidence_items::sealed_at.eq(sealed_at),
+        ))
+        .returning(EvidenceRecord::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// The fields of `new` that name an incident or a case the tenant does not
+/// have.
+async fn unknown_links(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    new: &NewEvidence,
+) -> Result<FieldErrors, StoreError> {
+    let mut errors = FieldErrors::default();
+    if let Some(incident) = &new.incident_id {
+        let found: Option<String> = incidents::table
+            .filter(incidents::tenant_id.eq(tenant.as_str()))
+            .filter(incidents::id.eq(incident.as_str()))
+            .select(incidents::id)
+            .first(conn)
+            .await
+            .optional()?;
+        if found.is_none() {
+            errors.push("incidentId", format!("no incident {incident} in this tenant"));
+        }
+    }
+    if let Some(case) = &new.case_id {
+        let found: Option<String> = cases::table
+            .filter(cases::tenant_id.eq(tenant.as_str()))
+            .filter(cases::id.eq(case.as_str()))
+            .select(cases::id)
+            .first(conn)
+            .await
+            .optional()?;
+        if found.is_none() {
+            errors.push("caseId", format!("no case {case} in this tenant"));
+        }
+    }
+    Ok(errors)
+}
+
+impl Store {
+    /// Creates an item attached to the tenant's incident or case, its
+    /// transcript opened with a `CREATE` entry; announces
+    /// `evidence.created`. Bad fields, or an incident or case the tenant
+    /// does not have, are [`StoreError::Invalid`], each named.
+    pub async fn create_evidence(
+        &self,
+        tenant: &TenantId,
+        new: NewEvidence,
+        actor: EvidenceActor<'_>,
+        sealer: &ProvenanceSealer,
+    ) -> Result<EvidenceRecord, StoreError> {
+        new.check().map_err(StoreError::Invalid)?;
+        self.transaction(async |conn| {
+            let unknown = unknown_links(conn, tenant, &new).await?;
+            if !unknown.is_empty() {
+                return Err(StoreError::Invalid(unknown));
+            }
+            let item = diesel::insert_into(evidence_items::table)
+                .values((
+                    evidence_items::id.eq(EvidenceId::generate().as_str()),
+                    evidence_items::tenant_id.eq(tenant.as_str()),
+                    evidence_items::incident_id.eq(new.incident_id.as_ref().map(IncidentId::as_str)),
+                    evidence_items::case_id.eq(new.case_id.as_ref().map(CaseId::as_str)),
+                    evidence_items::name.eq(&new.name),
+                    evidence_items::media_type.eq(&new.media_type),
+                    evidence_items::size_bytes.eq(new.size_bytes),
+                    evidence_items::sha256.eq(&new.sha256),
+                    evidence_items::created_by.eq(actor.subject),
+                    evidence_items::created_at.eq(Utc::now().trunc_subsecs(6)),
+                ))
+                .returning(EvidenceRecord::as_returning())
+                .get_result(conn)
+                .await?;
+            let create = RecordOperation { operation: EvidenceOperation::Create, details: None, custodian: None };
+            let item = append(conn, &item, actor, &create, sealer).await?;
+            announce(conn, tenant, EventKind::EvidenceCreated, &item).await?;
+            Ok(item)
+        })
+        .await
+    }
+
+    /// Records an operation on the tenant's item; `None` when there is no
+    /// such item. After `SEAL` only `VIEW` is recorded (else a conflict);
+    /// `SEAL` announces `evidence.sealed`, `ANNOTATE`, `TRANSFER_CUSTODY`
+    /// and `EXPORT` announce `evidence.operation_recorded`; a `VIEW`, like
+    /// any read, announces nothing.
+    pub async fn record_evidence_operation(
+        &self,
+        tenant: &TenantId,
+        id: &EvidenceId,
+        operation: RecordOperation,
+        actor: EvidenceActor<'_>,
+        sealer: &ProvenanceSealer,
+    ) -> Result<Option<EvidenceRecord>, StoreError> {
+        operation.check().map_err(StoreError::Invalid)?;
+        let row = evidence_items::table.tenant_row(tenant, id.as_str());
+        self.transaction(async |conn| {
+            let Some(item): Option<EvidenceRecord> = find_row(conn, row.for_update()).await? else {
+                return Ok(None);
+            };
+            operation.operation.check(item.sealed_at.is_some()).map_err(|refused| match refused {
+                OperationRefused::Sealed => StoreError::Conflict(format!("evidence {id} is sealed: {refused}")),
+                OperationRefused::Create => {
+                    let mut errors = FieldErrors::default();
+                    errors.push("operation", refused.to_string());
+                    StoreError::Invalid(errors)
+                }
+            })?;
+            let item = append(conn, &item, actor, &operation, sealer).await?;
+            let kind = match operation.operation {
+                EvidenceOperation::View | EvidenceOperation::Create => None,
+                EvidenceOperation::Seal => Some(EventKind::EvidenceSealed),
+                _ => Some(EventKind::EvidenceOperationRecorded),
+            };
+            if let Some(kind) = kind {
+                announce(conn, tenant, kind, &item).await?;
+            }
+            Ok(Some(item))
+        })
+        .await
+    }
+
+    /// Reads the tenant's item, the read appended to its transcript as a
+    /// `VIEW` in the same transaction; `None` (and nothing appended) when
+    /// there is no such item.
+    pub async fn view_evidence(
+        &self,
+        tenant: &TenantId,
+        id: &EvidenceId,
+        actor: EvidenceActor<'_>,
+        details: &str,
+        sealer: &ProvenanceSealer,
+    ) -> Result<Option<EvidenceRecord>, StoreError> {
+        let view =
+            RecordOperation { operation: EvidenceOperation::View, details: Some(details.to_owned()), custodian: None };
+        self.record_evidence_operation(tenant, id, view, actor, sealer).await
+    }
+
+    /// The tenant's item's entries from `from_sequence` on, oldest first,
+    /// at most `limit`; `None` when there is no such item. Not itself
+    /// appended: the caller read the item with [`Store::view_evidence`].
+    pub async fn evidence_entries(
+        &self,
+        tenant: &TenantId,
+        id: &EvidenceId,
+        from_sequence: i64,
+        limit: i64,
+    ) -> Result<Vec<EntryRecord>, StoreError> {
+        Ok(evidence_entries::table
+            .filter(evidence_entries::tenant_id.eq(tenant.as_str()))
+            .filter(evidence_entries::evidence_id.eq(id.as_str()))
+            .filter(evidence_entries::sequence.ge(from_sequence))
+            .order(evidence_entries::sequence.asc())
+            .limit(limit)
+            .select(EntryRecord::as_select())
+            .load(&mut *self.conn().await?)
+            .await?)
+    }
+
+    /// The tenant's item, not itself read for anyone (nothing appended):
+    /// for checks before a read.
+    pub async fn peek_evidence(
+        &self,
+        tenant: &TenantId,
+        id: &EvidenceId,
+    ) -> Result<Option<EvidenceRecord>, StoreError> {
+        find_row(&mut *self.conn().await?, evidence_items::table.tenant_row(tenant, id.as_str())).await
+    }
+
+    /// The tenant's item's whole transcript, oldest first; `None` when
+    /// there is no such item. Not itself appended: a caller that reads the
+    /// item for someone views it first ([`Store::view_evidence`]).
+    pub async fn evidence_transcript(
+        &self,
+        tenant: &TenantId,
+        id: &EvidenceId,
+    ) -> Result<Option<(EvidenceRecord, Vec<EntryRecord>)>, StoreError> {
+        let Some(item) = self.peek_evidence(tenant, id).await? else { return Ok(None) };
+        let entries = self.evidence_entries(tenant, id, 1, i64::MAX).await?;
+        Ok(Some((item, entries)))
+    }
+
+    /// Retires the tenant's current tree-head key (kept, so the heads it
+    /// signed stay verifiable) and makes a new one current; its id.
+    pub async fn rotate_provenance_key(
+        &self,
+        tenant: &TenantId,
+        sealer: &ProvenanceSealer,
+    ) -> Result<String, StoreError> {
+        self.transaction(async |conn| {
+            diesel::update(provenance_keys::table)
+                .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+                .filter(provenance_keys::retired_at.is_null())
+                .set(provenance_keys::retired_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?;
+            Ok(current_key(conn, tenant, sealer).await?.0)
+        })
+        .await
+    }
+
+    /// Every tree-head key of the tenant, current and retired, sealed,
+    /// oldest first.
+    pub async fn stored_provenance_keys(&self, tenant: &TenantId) -> Result<Vec<StoredProvenanceKey>, StoreError> {
+        Ok(provenance_keys::table
+            .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+            .order(provenance_keys::created_at.asc())
+            .select(StoredProvenanceKey::as_select())
+            .load(&mut *self.conn().await?)
+            .await?)
+    }
+
+    /// Every tree-head key of the tenant, current and retired, opened, by id.
+    pub async fn provenance_keys(
+        &self,
+        tenant: &TenantId,
+        sealer: &ProvenanceSealer,
+    ) -> Result<Vec<(String, TreeHeadKey)>, StoreError> {
+        let stored = self.stored_provenance_keys(tenant).await?;
+        stored.into_iter().map(|k| Ok((k.id.clone(), sealer.open(&k.id, &k.sealed_key)?))).collect()
+    }
+}
