@@ -82,7 +82,9 @@ Argus is running.
   metrics          http://$ARGUS_AUTH_ADMIN_ADDR/metrics, http://$ARGUS_API_ADMIN_ADDR/metrics,
                    http://$ARGUS_WORKER_ADMIN_ADDR/metrics (Prometheus text)
   logs             $state/logs/
-  OpenAPI          http://$ARGUS_AUTH_ADDR/.well-known/openapi.json
+  OpenAPI          http://$ARGUS_AUTH_ADDR/.well-known/openapi.json,
+                   http://$ARGUS_API_ADDR/.well-known/openapi.json
+  API catalog      http://$ARGUS_API_ADDR/.well-known/api-catalog (RFC 9727)
   JWKS             http://$ARGUS_AUTH_ADDR/.well-known/jwks.json
 
 A tenant was created for you (also saved in $state/tenant.json):
