@@ -1,15 +1,24 @@
 //! Serving a service's OpenAPI document, the same way on every service,
-//! and the parts of it every service shares: the bearer scheme and the
-//! problem+json error responses.
+//! and the parts of it every service shares: the bearer and OAuth 2.0
+//! security schemes and the problem+json error responses.
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
+use argus_types::SCOPE_CATALOG;
 use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    AuthorizationCode, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa::openapi::{OpenApi, Ref, RefOr};
 use utoipa::{IntoParams, IntoResponses, Modify, PartialSchema, ToSchema};
 
-/// Adds the `bearer` (JWT) security scheme the routes refer to.
+/// Where the contract's auth host issues tokens (the OAuth 2.0 flows'
+/// URLs are absolute).
+const AUTH_HOST: &str = "https://auth.knogin.com";
+
+/// Adds the `bearer` (JWT) security scheme the routes refer to, and
+/// `oauth2`: how such a token is obtained (client credentials, or the
+/// authorization code with PKCE), with every scope of the catalog.
 pub struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -18,6 +27,23 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        let scopes = || Scopes::from_iter(SCOPE_CATALOG.iter().map(|s| (s.name, s.description)));
+        let token_url = format!("{AUTH_HOST}/v1/oauth/token");
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [
+                    Flow::ClientCredentials(ClientCredentials::new(&token_url, scopes())),
+                    Flow::AuthorizationCode(AuthorizationCode::new(
+                        format!("{AUTH_HOST}/v1/oauth/authorize"),
+                        &token_url,
+                        scopes(),
+                    )),
+                ],
+                "Access tokens from auth.knogin.com (RFC 9068 JWTs, verified against its JWKS); the authorization \
+                 code flow requires PKCE (S256). Send them as bearer tokens.",
+            )),
         );
     }
 }

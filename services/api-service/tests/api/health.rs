@@ -56,6 +56,12 @@ async fn the_openapi_document_describes_the_transport() {
     assert!(post["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "X-Tenant-ID"));
     assert!(doc["paths"]["/healthz"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let flows = &doc["components"]["securitySchemes"]["oauth2"]["flows"];
+    assert_eq!(flows["clientCredentials"]["tokenUrl"], "https://auth.knogin.com/v1/oauth/token");
+    assert_eq!(flows["authorizationCode"]["authorizationUrl"], "https://auth.knogin.com/v1/oauth/authorize");
+    for scope in ["jobs:read", "epcr:read", "evidence:verify"] {
+        assert!(flows["clientCredentials"]["scopes"][scope].is_string(), "{scope} in {flows}");
+    }
     // The async jobs routes.
     let jobs = &doc["paths"]["/v1/jobs"];
     assert!(jobs["post"]["responses"]["202"].is_object() && jobs["post"]["responses"]["422"].is_object(), "{jobs}");
