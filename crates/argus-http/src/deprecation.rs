@@ -18,6 +18,7 @@ use actix_web::web;
 use argus_types::ProblemKind;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use utoipa::openapi::path::PathItem;
 
 use crate::problem::problem_response;
 
@@ -98,11 +99,7 @@ impl Deprecations {
             }
             let method = Method::from_bytes(row.method.as_bytes())
                 .map_err(|_| MatrixError(format!("row {i}: `{}` is not a method", row.method)))?;
-            let operation = served.paths.paths.get(&row.route).and_then(|item| {
-                let m = row.method.to_ascii_lowercase();
-                serde_json::to_value(item).ok().and_then(|v| v.get(&m).cloned())
-            });
-            if operation.is_none() {
+            if !served.paths.paths.get(&row.route).is_some_and(|item| serves(item, &method)) {
                 return Err(MatrixError(format!("row {i}: {service} does not serve {} {}", row.method, row.route)));
             }
             let value = |text: String| {
@@ -138,6 +135,22 @@ impl Deprecations {
     fn find(&self, method: &Method, path: &str) -> Option<&Retiring> {
         self.routes.iter().find(|r| r.method == method && r.route.is_match(path))
     }
+}
+
+/// Whether the document's path item has an operation for `method`.
+fn serves(item: &PathItem, method: &Method) -> bool {
+    let operation = match *method {
+        Method::GET => &item.get,
+        Method::POST => &item.post,
+        Method::PUT => &item.put,
+        Method::PATCH => &item.patch,
+        Method::DELETE => &item.delete,
+        Method::HEAD => &item.head,
+        Method::OPTIONS => &item.options,
+        Method::TRACE => &item.trace,
+        _ => &None,
+    };
+    operation.is_some()
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 IMF-fixdate).

@@ -2,7 +2,7 @@
 //! its `status` links name: the same on both hosts, each listing both APIs.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use argus_types::env::{ConfigError, var_or};
 use serde_json::{Value, json};
 
@@ -96,17 +96,20 @@ impl PublicUrls {
     responses((status = 200, description = "RFC 9727 API catalog: both APIs with their OpenAPI documents, docs, metadata and status", content_type = "application/linkset+json"))
 )]
 pub async fn api_catalog(urls: web::Data<CatalogOf>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, API_CATALOG_TYPE))
-        .insert_header((header::LINK, PublicUrls::catalog_link(&urls.host)))
-        .json(urls.urls.catalog())
+    catalog_head(&urls).json(urls.urls.catalog())
 }
 
 async fn api_catalog_head(urls: web::Data<CatalogOf>) -> HttpResponse {
-    HttpResponse::Ok()
+    catalog_head(&urls).finish()
+}
+
+/// The headers `GET` and `HEAD` share: the media type and the link.
+fn catalog_head(urls: &CatalogOf) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
         .insert_header((header::CONTENT_TYPE, API_CATALOG_TYPE))
-        .insert_header((header::LINK, PublicUrls::catalog_link(&urls.host)))
-        .finish()
+        .insert_header((header::LINK, PublicUrls::catalog_link(&urls.host)));
+    response
 }
 
 /// The catalog as one host serves it: the host whose `Link` it answers with.
