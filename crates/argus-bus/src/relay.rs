@@ -1,5 +1,5 @@
-//! The outbox relay: publishes committed outbox rows and marks them sent
-//! once the broker confirmed them.
+//! The outbox relay: publishes committed outbox rows and deletes them once
+//! the broker confirmed them.
 //!
 //! It wakes on `LISTEN argus_outbox` (the insert trigger's NOTIFY, sent at
 //! commit) and also polls every `poll_interval`, so a lost notification or
@@ -28,10 +28,6 @@ pub struct RelayConfig {
     /// Back-off after a failed pass, doubling from `min` to `max`.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
-    /// Sent rows older than this are deleted (checked about every
-    /// `purge_interval`); `None` keeps them.
-    pub retention: Option<Duration>,
-    pub purge_interval: Duration,
 }
 
 impl Default for RelayConfig {
@@ -41,8 +37,6 @@ impl Default for RelayConfig {
             poll_interval: Duration::from_secs(1),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
-            retention: Some(Duration::from_secs(24 * 60 * 60)),
-            purge_interval: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -63,11 +57,10 @@ impl OutboxRelay {
     }
 
     /// Runs until `shutdown` is cancelled; a batch in progress is finished
-    /// (published and marked, or left unsent) before it returns.
+    /// (published and deleted, or left unsent) before it returns.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut listener: Option<OutboxListener> = None;
         let mut backoff = self.config.min_backoff;
-        let mut next_purge = Instant::now();
         while !shutdown.is_cancelled() {
             // Listen before draining, so a commit during the drain still
             // wakes the next wait.
@@ -90,17 +83,6 @@ impl OutboxRelay {
                     Some(pause)
                 }
             };
-
-            if let Some(retention) = self.config.retention
-                && Instant::now() >= next_purge
-            {
-                next_purge = Instant::now() + self.config.purge_interval;
-                match self.store.purge_sent_outbox(retention).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(purged = n, "purged sent outbox rows"),
-                    Err(e) => tracing::warn!(error = %e, "cannot purge sent outbox rows"),
-                }
-            }
 
             match pause {
                 // After a failure, wait out the back-off whatever is
@@ -152,7 +134,7 @@ impl OutboxRelay {
         }
     }
 
-    /// One pass: claims a batch, publishes it, marks confirmed rows sent.
+    /// One pass: claims a batch, publishes it, deletes the confirmed rows.
     /// Public for tests and tools that want to flush the outbox once.
     pub async fn relay_batch(&self) -> Result<RelayedBatch, BusError> {
         let publisher = &self.publisher;

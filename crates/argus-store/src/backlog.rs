@@ -61,8 +61,8 @@ impl Store {
     pub async fn outbox_backlog(&self, count_up_to: i64) -> Result<OutboxBacklog, StoreError> {
         let mut conn = self.conn().await?;
         let backlog = diesel::sql_query(
-            "SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT $1) AS unsent) AS unsent, \
-                    (SELECT created_at FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1) AS oldest_unsent_at",
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox LIMIT $1) AS unsent) AS unsent, \
+                    (SELECT created_at FROM outbox ORDER BY id LIMIT 1) AS oldest_unsent_at",
         )
         .bind::<BigInt, _>(count_up_to)
         .get_result(&mut conn)

@@ -1,13 +1,14 @@
 //! The transactional outbox. A writer calls [`enqueue`] on the connection
 //! of the transaction that makes its change, so the message exists exactly
-//! when the change does. A relay (`argus_bus::relay`) claims unsent rows
-//! with `FOR UPDATE SKIP LOCKED`, publishes them with publisher confirms and
-//! marks them sent in the same transaction, so several relays can run and
-//! a row is marked sent only once the broker holds it.
+//! when the change does. A relay (`argus_bus::relay`) claims rows with
+//! `FOR UPDATE SKIP LOCKED`, publishes them with publisher confirms and
+//! deletes the confirmed ones in the same transaction, so several relays
+//! can run and a row goes only once the broker holds it. The table holds
+//! only what is still to publish.
 //!
 //! Delivery is at least once: a relay that dies between the broker's
 //! confirm and its commit publishes those rows again. Consumers deduplicate
-//! on `message_id`.
+//! (deliveries by event and webhook, attempts by number, jobs by state).
 //!
 //! The rows are built here, by the store functions that make the changes
 //! ([`NewOutboxMessage::event`] and its siblings): one mapping from a
@@ -65,9 +66,7 @@ impl OutboxExchange {
 #[derive(Debug, Clone)]
 pub struct NewOutboxMessage {
     pub tenant_id: TenantId,
-    /// The AMQP `message_id`, unique across the outbox: enqueuing the same
-    /// id twice is a [`StoreError::Conflict`], which makes a retried write
-    /// idempotent.
+    /// The AMQP `message_id`, by which consumers deduplicate.
     pub message_id: String,
     pub exchange: OutboxExchange,
     pub routing_key: String,
@@ -139,7 +138,7 @@ impl NewOutboxMessage {
     }
 }
 
-/// An unsent row, as the relay claims it.
+/// A row, as the relay claims it.
 #[derive(Debug, Clone)]
 pub struct OutboxMessage {
     pub id: i64,
@@ -218,16 +217,14 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, msg: NewOutboxMessage) -> Res
             outbox::headers.eq(headers),
         ))
         .execute(conn)
-        .await
-        .map_err(|e| crate::unique_violation_to_conflict(e, &format!("outbox message {}", msg.message_id)))?;
+        .await?;
     Ok(())
 }
 
-/// Locks up to `limit` unsent rows, oldest first, skipping rows another
-/// relay holds. Must run inside a transaction: the locks last until it ends.
-pub async fn claim_unsent(conn: &mut AsyncPgConnection, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+/// Locks up to `limit` rows, oldest first, skipping rows another relay
+/// holds. Must run inside a transaction: the locks last until it ends.
+pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
     let rows: Vec<OutboxRow> = outbox::table
-        .filter(outbox::sent_at.is_null())
         .order(outbox::id.asc())
         .limit(limit)
         .for_update()
@@ -238,16 +235,12 @@ pub async fn claim_unsent(conn: &mut AsyncPgConnection, limit: i64) -> Result<Ve
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-/// Marks rows as sent; returns how many were still unsent.
-pub async fn mark_sent(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<usize, StoreError> {
+/// Deletes published rows; returns how many there were.
+pub async fn remove_sent(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<usize, StoreError> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let n = diesel::update(outbox::table.filter(outbox::id.eq_any(ids)).filter(outbox::sent_at.is_null()))
-        .set(outbox::sent_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await?;
-    Ok(n)
+    Ok(diesel::delete(outbox::table.filter(outbox::id.eq_any(ids))).execute(conn).await?)
 }
 
 /// What one relay pass did.
@@ -255,7 +248,7 @@ pub async fn mark_sent(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<usiz
 pub struct RelayedBatch {
     /// Rows claimed (locked) in this pass.
     pub claimed: usize,
-    /// Rows the publisher confirmed and that are now marked sent.
+    /// Rows the publisher confirmed, now deleted.
     pub sent: usize,
 }
 
@@ -268,9 +261,9 @@ impl Store {
         enqueue(&mut conn, msg).await
     }
 
-    /// One relay pass: claims up to `limit` unsent rows, hands them to
-    /// `publish`, and marks sent the ids it returns (those the broker
-    /// confirmed), all in one transaction. Rows not returned stay unsent for
+    /// One relay pass: claims up to `limit` rows, hands them to `publish`,
+    /// and deletes the ids it returns (those the broker confirmed), all in
+    /// one transaction. Rows not returned stay unsent for
     /// a later pass. `publish` runs while the rows are locked, so it should
     /// bound its own time.
     pub async fn relay_outbox_batch<F, Fut>(&self, limit: i64, publish: F) -> Result<RelayedBatch, StoreError>
@@ -280,13 +273,13 @@ impl Store {
     {
         let mut conn = self.conn().await?;
         conn.transaction::<RelayedBatch, StoreError, _>(async move |conn| {
-            let rows = claim_unsent(conn, limit).await?;
+            let rows = claim(conn, limit).await?;
             if rows.is_empty() {
                 return Ok(RelayedBatch::default());
             }
             let claimed = rows.len();
             let confirmed = publish(rows).await;
-            let sent = mark_sent(conn, &confirmed).await?;
+            let sent = remove_sent(conn, &confirmed).await?;
             Ok(RelayedBatch { claimed, sent })
         })
         .await
@@ -295,30 +288,17 @@ impl Store {
     /// How many rows wait to be published (for readiness and metrics).
     pub async fn outbox_unsent_count(&self) -> Result<i64, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(outbox::table.filter(outbox::sent_at.is_null()).count().get_result(&mut conn).await?)
+        Ok(outbox::table.count().get_result(&mut conn).await?)
     }
 
-    /// Whether the message with this id has been confirmed by the broker:
-    /// `None` when there is no such row.
+    /// Whether the message with this id waits in the outbox (unsent, or
+    /// published and not yet confirmed).
     #[cfg(feature = "testing")]
-    pub async fn outbox_sent_at(&self, message_id: &str) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
+    pub async fn outbox_holds(&self, message_id: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(outbox::table
-            .filter(outbox::message_id.eq(message_id))
-            .select(outbox::sent_at)
-            .first(&mut conn)
-            .await
-            .optional()?)
-    }
-
-    /// Deletes rows sent longer than `older_than` ago; returns how many.
-    /// Sent rows are kept a while only to help operators trace a message.
-    pub async fn purge_sent_outbox(&self, older_than: Duration) -> Result<usize, StoreError> {
-        let age = chrono::Duration::from_std(older_than)
-            .map_err(|e| StoreError::Corrupt(format!("outbox retention out of range: {e}")))?;
-        let cutoff = Utc::now() - age;
-        let mut conn = self.conn().await?;
-        Ok(diesel::delete(outbox::table.filter(outbox::sent_at.lt(cutoff))).execute(&mut conn).await?)
+        Ok(diesel::select(diesel::dsl::exists(outbox::table.filter(outbox::message_id.eq(message_id))))
+            .get_result(&mut conn)
+            .await?)
     }
 }
 

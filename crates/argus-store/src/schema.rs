@@ -156,7 +156,8 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, grant_families);
 
-// Transactional outbox (migration 2026-11-22-000100_outbox).
+// Transactional outbox (migration 2026-11-22-000100_outbox; unsent rows only
+// since 2026-12-06-100000_delivery_path_locks).
 
 diesel::table! {
     outbox (id) {
@@ -169,7 +170,6 @@ diesel::table! {
         payload -> Binary,
         headers -> Jsonb,
         created_at -> Timestamptz,
-        sent_at -> Nullable<Timestamptz>,
     }
 }
 

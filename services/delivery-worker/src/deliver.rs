@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use crate::in_flight::{InFlight, Slot};
 use crate::metrics::{Delivered, Sending};
+use crate::record::{BookkeepingFailed, Recorder};
 use crate::sender::{SendOutcome, Sender};
 
 /// A webhook failing without a success for this long is disabled.
@@ -42,6 +43,8 @@ pub struct Deliverer {
     /// Requests in flight per webhook (or a tenant's job callback URL) and
     /// per tenant, webhooks and job callbacks together.
     pub caps: InFlight,
+    /// Writes attempts, batched with other events' ([`crate::record`]).
+    pub recorder: Recorder,
 }
 
 /// What one try at a delivery came to.
@@ -60,7 +63,7 @@ enum Try {
 /// its turn is not expected within `limit::MAX_WAIT`.
 pub const DEFER_MS: u64 = 1000;
 
-fn disable_after() -> chrono::Duration {
+pub(crate) fn disable_after() -> chrono::Duration {
     chrono::Duration::days(DISABLE_AFTER_DAYS)
 }
 
@@ -185,7 +188,7 @@ impl Deliverer {
             }
             // The deliveries' rows are written here, with their first
             // attempt or postponed, before any work message names them.
-            if let Err(e) = self.store.record_attempts(&tenant, &recorded, &postponed, disable_after()).await {
+            if let Err(e) = self.recorder.record(&tenant, recorded, postponed).await {
                 tracing::warn!(error = %e, "recording the attempts failed; the event will be fanned out again");
                 return Outcome::Retry { delay_ms: STORE_RETRY_MS };
             }
@@ -259,7 +262,7 @@ impl Deliverer {
         }
     }
 
-    async fn deliver_one(&self, tenant: &TenantId, delivery: &DeliveryId) -> Result<Outcome, StoreError> {
+    async fn deliver_one(&self, tenant: &TenantId, delivery: &DeliveryId) -> Result<Outcome, BookkeepingFailed> {
         let Some(ctx) = self.store.delivery_context(tenant, delivery).await? else {
             // The webhook was deleted since: nothing to send.
             return Ok(Outcome::Ack);
@@ -270,7 +273,7 @@ impl Deliverer {
         }
         match self.attempt(&ctx).await? {
             Try::Made(attempted, outcome) => {
-                self.store.record_attempts(tenant, std::slice::from_ref(&attempted), &[], disable_after()).await?;
+                self.recorder.record(tenant, vec![attempted], Vec::new()).await?;
                 Ok(outcome)
             }
             Try::Deferred { .. } => Ok(Outcome::Retry { delay_ms: DEFER_MS }),

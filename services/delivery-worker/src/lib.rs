@@ -11,6 +11,7 @@ mod in_flight;
 mod jobs;
 mod limit;
 mod metrics;
+mod record;
 mod sender;
 mod task;
 
@@ -80,6 +81,7 @@ impl Worker {
                 config.per_tenant_in_flight,
                 config.concurrency,
             ),
+            recorder: record::Recorder::start(store.clone()),
         });
         let shutdown = CancellationToken::new();
         let refused = Refused::default();

@@ -14,7 +14,7 @@ use argus_bus::testing::{BrokerProxy, TestVhost};
 use argus_http::testing::{Scrape, TestProcess};
 use argus_store::testing::TestDatabase;
 use argus_store::{PageRequest, Store};
-use argus_types::{EventId, TenantId};
+use argus_types::{EventId, TenantId, WebhookId};
 use delivery_worker::{WorkerConfig, parse_schedule};
 use serde_json::{Value, json};
 use support::{Hanging, Receiver, Timed, spawn_auth, start_worker, verify, worker_command};
@@ -200,6 +200,26 @@ async fn an_event_reaches_the_receiver_signed_and_recorded() {
     assert_eq!(d["response_status"], 200);
     assert!(d["duration_ms"].is_number() && d["attempted_at"].is_string());
     assert_eq!(d["response_body"], "answered 200");
+}
+
+#[tokio::test]
+async fn deleting_a_webhook_deletes_its_deliveries_and_their_attempts() {
+    let stack = Stack::start().await;
+    let _worker = stack.worker("0.2");
+    let (tenant, token) = stack.tenant().await;
+    let (_receiver, doomed, _) = stack.subscribed(&token, vec![], &["incident.updated"]).await;
+    let (_other_receiver, kept, _) = stack.subscribed(&token, vec![], &["incident.updated"]).await;
+    stack.emit(&tenant, "incident.updated", json!({"incident_id": "inc_1"})).await;
+    stack.wait_delivery(&token, &doomed, "succeeded", Duration::from_secs(10)).await;
+    stack.wait_delivery(&token, &kept, "succeeded", Duration::from_secs(10)).await;
+    let doomed_id = doomed.parse::<WebhookId>().unwrap();
+    let kept_id = kept.parse::<WebhookId>().unwrap();
+    assert_eq!(stack.store.delivery_rows_of(&doomed_id).await.unwrap(), (1, 1));
+
+    let r = stack.call(reqwest::Method::DELETE, &token, &format!("/v1/webhooks/{doomed}"), None).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(stack.store.delivery_rows_of(&doomed_id).await.unwrap(), (0, 0), "nothing left behind");
+    assert_eq!(stack.store.delivery_rows_of(&kept_id).await.unwrap(), (1, 1), "the other webhook's history is kept");
 }
 
 #[tokio::test]

@@ -110,10 +110,11 @@ macro_rules! rows_sql {
 macro_rules! health_sql {
     () => {
         ", health AS (
-             -- Per webhook: whether one of its recorded attempts succeeded,
-             -- when the last was made, and why a 410 disables it.
-             SELECT v.webhook_id, bool_or(v.status = 'succeeded') AS ok, max(v.attempted_at) AS at,
-                    max(v.disable) AS gone
+             -- Per webhook: whether its latest recorded attempt succeeded,
+             -- when that was, and why a 410 disables it.
+             SELECT v.webhook_id,
+                    (array_agg(v.status = 'succeeded' ORDER BY v.attempted_at DESC))[1] AS ok,
+                    max(v.attempted_at) AS at, max(v.disable) AS gone
              FROM v JOIN recorded r ON r.delivery_id = v.id
              GROUP BY v.webhook_id
          ), failing AS (
@@ -121,8 +122,9 @@ macro_rules! health_sql {
              FROM health h JOIN webhooks w ON w.tenant_id = $1 AND w.id = h.webhook_id
          ), healed AS (
              -- Written only when something changes (`last_success_at` to
-             -- within $3 seconds), so concurrent deliveries to one webhook
-             -- do not queue on its row lock.
+             -- within the resolution), so concurrent deliveries to one
+             -- webhook do not queue on its row lock. (No placeholder may be
+             -- written in a comment: each is bound to a parameter.)
              UPDATE webhooks w
              SET last_success_at = CASE WHEN f.ok THEN f.at ELSE w.last_success_at END,
                  failing_since = CASE WHEN f.ok THEN NULL ELSE f.since END,

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::schema::{tenants, webhooks};
+use crate::schema::{delivery_attempts, tenants, webhook_deliveries, webhooks};
 use crate::stored_text::Stored;
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
 use crate::{Page, PageRequest, Store, StoreError};
@@ -163,9 +163,45 @@ impl Store {
         .await
     }
 
-    pub async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool, StoreError> {
+    /// How many delivery rows and attempt rows a webhook has, whatever the
+    /// tenant (tests of deletion).
+    #[cfg(feature = "testing")]
+    pub async fn delivery_rows_of(&self, webhook: &WebhookId) -> Result<(i64, i64), StoreError> {
         let mut conn = self.conn().await?;
-        let n = diesel::delete(webhooks::table.tenant_row(tenant, id.as_str())).execute(&mut conn).await?;
-        Ok(n == 1)
+        let deliveries = webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(webhook.as_str()));
+        let attempts = delivery_attempts::table
+            .filter(delivery_attempts::delivery_id.eq_any(deliveries.select(webhook_deliveries::id)))
+            .count()
+            .get_result(&mut conn)
+            .await?;
+        Ok((deliveries.count().get_result(&mut conn).await?, attempts))
+    }
+
+    /// Deletes a webhook with its deliveries and their attempts (no foreign
+    /// key cascades there: the delivery path would pay for its checks on
+    /// every record).
+    pub async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool, StoreError> {
+        self.transaction(async |conn| {
+            let n = diesel::delete(webhooks::table.tenant_row(tenant, id.as_str())).execute(conn).await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            let deliveries = webhook_deliveries::table
+                .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+                .filter(webhook_deliveries::webhook_id.eq(id.as_str()))
+                .select(webhook_deliveries::id);
+            diesel::delete(delivery_attempts::table.filter(delivery_attempts::delivery_id.eq_any(deliveries)))
+                .execute(conn)
+                .await?;
+            diesel::delete(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::tenant_id.eq(tenant.as_str()))
+                    .filter(webhook_deliveries::webhook_id.eq(id.as_str())),
+            )
+            .execute(conn)
+            .await?;
+            Ok(true)
+        })
+        .await
     }
 }
