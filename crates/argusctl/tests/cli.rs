@@ -675,8 +675,8 @@ async fn tenant_entitle_sets_and_withdraws_the_partner_entitlement() {
     assert_eq!(unset["partner"], false);
     assert!(!store.is_partner(&a.parse().unwrap()).await.unwrap());
 
-    fails(db.url(), &["tenant", "entitle", "--tenant", "ten_01JZZZZZZZZZZZZZZZZZZZZZZZ", "--partner"], "no tenant")
-        .await;
+    let unknown = argus_types::TenantId::generate().to_string();
+    fails(db.url(), &["tenant", "entitle", "--tenant", &unknown, "--partner"], "no tenant").await;
     fails(db.url(), &["tenant", "entitle", "--tenant", "nope", "--partner"], "--tenant `nope`").await;
     // One of --partner and --no-partner, not neither nor both.
     for args in [
