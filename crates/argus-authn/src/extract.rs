@@ -177,6 +177,7 @@ required_scopes! {
     EpcrWrite => "epcr:write",
     EvidenceRead => "evidence:read",
     EvidenceVerify => "evidence:verify",
+    SchemasRead => "schemas:read",
 }
 
 /// `platform:admin`: the tenant admin's scope for app registration and

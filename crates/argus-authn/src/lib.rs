@@ -22,8 +22,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 pub use error::AuthnError;
 pub use extract::{
     DevicesRead, DevicesWrite, EpcrRead, EpcrWrite, EvidenceRead, EvidenceVerify, JobsRead, JobsWrite, PlatformAdmin,
-    Principal, RequiredScope, Scoped, TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead, WebhooksWrite,
-    bearer_token,
+    Principal, RequiredScope, SchemasRead, Scoped, TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead,
+    WebhooksWrite, bearer_token,
 };
 pub use jwks::{JwksOptions, RemoteJwks};
 

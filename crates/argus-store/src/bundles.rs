@@ -345,6 +345,20 @@ impl Store {
             .collect())
     }
 
+    /// The texts of every document in the bundles granted to `client` in
+    /// `tenant` (each once): the operations that app may run.
+    pub async fn granted_documents(&self, tenant: &TenantId, client: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(bundle_documents::table
+            .inner_join(bundle_grants::table.on(bundle_grants::bundle_name.eq(bundle_documents::bundle_name)))
+            .filter(bundle_grants::tenant_id.eq(tenant.as_str()))
+            .filter(bundle_grants::client_id.eq(client))
+            .select(bundle_documents::document)
+            .distinct()
+            .load(&mut conn)
+            .await?)
+    }
+
     /// The text of the document with this hash if a bundle granted to
     /// `client` in `tenant` holds it.
     pub async fn approved_document(

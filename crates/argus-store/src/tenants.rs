@@ -14,6 +14,9 @@ pub struct TenantRecord {
     pub id: TenantId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// An approved partner: may fetch the partner contract files
+    /// (`argusctl tenant entitle --partner`).
+    pub partner: bool,
 }
 
 impl Store {
@@ -39,5 +42,33 @@ impl Store {
     pub async fn get_tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
         let mut conn = self.conn().await?;
         Ok(tenants::table.find(id.as_str()).select(TenantRecord::as_select()).first(&mut conn).await.optional()?)
+    }
+
+    /// Sets the tenant's partner entitlement; the tenant as it now is, or
+    /// `None` when there is no such tenant.
+    pub async fn set_partner_entitlement(
+        &self,
+        id: &TenantId,
+        partner: bool,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(diesel::update(tenants::table.find(id.as_str()))
+            .set(tenants::partner.eq(partner))
+            .returning(TenantRecord::as_returning())
+            .get_result(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    /// Whether the tenant is an approved partner (false for no such tenant).
+    pub async fn is_partner(&self, id: &TenantId) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(tenants::table
+            .find(id.as_str())
+            .select(tenants::partner)
+            .first(&mut conn)
+            .await
+            .optional()?
+            .unwrap_or(false))
     }
 }

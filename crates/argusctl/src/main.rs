@@ -2,6 +2,7 @@
 //! success and one line on stderr with a non-zero exit on failure.
 
 mod dlq;
+mod tenant;
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 /// Retired keys stay published this long past the longest token lifetime,
 /// to cover verifiers' clock skew.
 const RETIRED_KEY_GRACE_SECONDS: i64 = 300;
-const DEFAULT_ADMIN_TOKEN_TTL: u32 = 3600;
+pub(crate) const DEFAULT_ADMIN_TOKEN_TTL: u32 = 3600;
 const MIN_PASSWORD_CHARS: usize = 8;
 
 #[derive(Parser)]
@@ -53,10 +54,10 @@ enum Command {
         #[arg(long)]
         status: bool,
     },
-    /// Tenants.
+    /// Tenants and their entitlements.
     Tenant {
         #[command(subcommand)]
-        command: TenantCommand,
+        command: tenant::TenantCommand,
     },
     /// Admin access tokens.
     Token {
@@ -180,21 +181,6 @@ impl BundleGrant {
 }
 
 #[derive(Subcommand)]
-enum TenantCommand {
-    /// Create a tenant and print its id and an admin access token.
-    Create {
-        /// A display name, 1 to 200 characters.
-        #[arg(long)]
-        name: String,
-        /// Lifetime of the admin token, in seconds (60 to 86400).
-        #[arg(long, default_value_t = DEFAULT_ADMIN_TOKEN_TTL)]
-        ttl: u32,
-    },
-    /// List every tenant (id, name, created_at).
-    List,
-}
-
-#[derive(Subcommand)]
 enum TokenCommand {
     /// Mint a `platform:admin` token for an existing tenant.
     Admin {
@@ -291,7 +277,7 @@ fn key_sealer() -> Result<KeySealer, CtlError> {
 }
 
 /// Token settings shared with the auth-service, from the same variables.
-struct Issuer {
+pub(crate) struct Issuer {
     issuer: String,
     audience: String,
 }
@@ -329,23 +315,7 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             Store::connect(&store_config)?.ensure_signing_keys(&sealer).await?;
             Ok(json!({ "applied": applied }))
         }
-        Command::Tenant { command: TenantCommand::Create { name, ttl } } => {
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > 200 {
-                return Err(CtlError::Input("--name must be 1 to 200 characters".into()));
-            }
-            let ttl = token_ttl(ttl)?;
-            let store = Store::connect(&store_config)?;
-            let tenant = store.create_tenant(name).await?;
-            let token = admin_token(&store, &issuer, &tenant.id, ttl).await?;
-            Ok(json!({
-                "tenant_id": tenant.id,
-                "name": tenant.name,
-                "admin_token": token.token,
-                "jti": token.claims.jti,
-                "expires_at": token.expires_at,
-            }))
-        }
+        Command::Tenant { command } => tenant::run(command, &store_config, &issuer).await,
         Command::Token { command: TokenCommand::Admin { tenant, ttl } } => {
             let ttl = token_ttl(ttl)?;
             let store = Store::connect(&store_config)?;
@@ -384,14 +354,6 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
                 .map_err(|e| CtlError::Input(e.to_string()))??;
             let user = store.create_user(&tenant, &email, &hash).await?;
             Ok(json!({ "user_id": user.id, "tenant_id": user.tenant_id, "email": user.email }))
-        }
-        Command::Tenant { command: TenantCommand::List } => {
-            let tenants = Store::connect(&store_config)?.list_tenants().await?;
-            let tenants: Vec<Value> = tenants
-                .iter()
-                .map(|t| json!({ "tenant_id": t.id, "name": t.name, "created_at": t.created_at }))
-                .collect();
-            Ok(json!({ "tenants": tenants }))
         }
         Command::User { command: UserCommand::List { tenant } } => {
             let store = Store::connect(&store_config)?;
@@ -562,20 +524,20 @@ async fn bundle(command: BundleCommand, store_config: &StoreConfig) -> Result<Va
     }
 }
 
-fn token_ttl(ttl: u32) -> Result<Duration, CtlError> {
+pub(crate) fn token_ttl(ttl: u32) -> Result<Duration, CtlError> {
     if !(60..=MAX_TOKEN_LIFETIME_SECONDS).contains(&ttl) {
         return Err(CtlError::Input(format!("--ttl must be between 60 and {MAX_TOKEN_LIFETIME_SECONDS} seconds")));
     }
     Ok(Duration::seconds(i64::from(ttl)))
 }
 
-async fn existing_tenant(store: &Store, raw: &str) -> Result<TenantId, CtlError> {
+pub(crate) async fn existing_tenant(store: &Store, raw: &str) -> Result<TenantId, CtlError> {
     let id = TenantId::from_str(raw).map_err(|e| CtlError::Input(format!("--tenant `{raw}`: {e}")))?;
     store.get_tenant(&id).await?.ok_or_else(|| CtlError::Input(format!("no tenant `{raw}`")))?;
     Ok(id)
 }
 
-async fn admin_token(
+pub(crate) async fn admin_token(
     store: &Store,
     issuer: &Issuer,
     tenant: &TenantId,

@@ -651,3 +651,40 @@ async fn the_tenant_admin_gets_the_provenance_keys_and_rotates_them() {
     let unknown = argus_types::TenantId::generate().to_string();
     fails(db.url(), &["provenance", "keys", "--tenant", &unknown], "no tenant").await;
 }
+
+#[tokio::test]
+async fn tenant_entitle_sets_and_withdraws_the_partner_entitlement() {
+    let db = TestDatabase::create().await;
+    let a = ok_json(db.url(), &["tenant", "create", "--name", "A"]).await["tenant_id"].as_str().unwrap().to_owned();
+    let b = ok_json(db.url(), &["tenant", "create", "--name", "B"]).await["tenant_id"].as_str().unwrap().to_owned();
+    let partner_of = |listed: &Value, id: &str| {
+        listed["tenants"].as_array().unwrap().iter().find(|t| t["tenant_id"] == id).unwrap()["partner"].clone()
+    };
+    let listed = ok_json(db.url(), &["tenant", "list"]).await;
+    assert_eq!(partner_of(&listed, &a), false);
+
+    let set = ok_json(db.url(), &["tenant", "entitle", "--tenant", &a, "--partner"]).await;
+    assert_eq!(set, serde_json::json!({ "tenant_id": a, "partner": true }));
+    let listed = ok_json(db.url(), &["tenant", "list"]).await;
+    assert_eq!((partner_of(&listed, &a), partner_of(&listed, &b)), (true.into(), false.into()), "only A: {listed}");
+    let store =
+        argus_store::Store::connect(&StoreConfig { database_url: db.url().to_owned(), max_connections: 1 }).unwrap();
+    assert!(store.is_partner(&a.parse().unwrap()).await.unwrap());
+
+    let unset = ok_json(db.url(), &["tenant", "entitle", "--tenant", &a, "--no-partner"]).await;
+    assert_eq!(unset["partner"], false);
+    assert!(!store.is_partner(&a.parse().unwrap()).await.unwrap());
+
+    let unknown = argus_types::TenantId::generate().to_string();
+    fails(db.url(), &["tenant", "entitle", "--tenant", &unknown, "--partner"], "no tenant").await;
+    fails(db.url(), &["tenant", "entitle", "--tenant", "nope", "--partner"], "--tenant `nope`").await;
+    // One of --partner and --no-partner, not neither nor both.
+    for args in [
+        &["tenant", "entitle", "--tenant", &a][..],
+        &["tenant", "entitle", "--tenant", &a, "--partner", "--no-partner"],
+    ] {
+        let out = argusctl(db.url(), args).await;
+        assert!(!out.status.success() && out.stdout.is_empty(), "{args:?}");
+    }
+    assert!(!store.is_partner(&a.parse().unwrap()).await.unwrap());
+}

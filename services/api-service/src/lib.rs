@@ -2,14 +2,18 @@
 //! `sandbox-api.knogin.com`. Serves the GraphQL transport (`POST /graphql`)
 //! over the incident and case domain, the async jobs routes (`/v1/jobs…`),
 //! ePCR encounters (`/api/v1/epcr/encounters…`), the tenant-scoped trace
-//! lookup (`GET /v1/observability/traces/{trace_id}`), health and readiness, and its OpenAPI document. Tokens are verified
+//! lookup (`GET /v1/observability/traces/{trace_id}`), the data schemas
+//! (`/v1/discovery/data-schemas…`), the partner contract files
+//! (`/partners/contract/v2026.4/…`), health and readiness, and its OpenAPI document. Tokens are verified
 //! against the auth-service's JWKS.
 
 pub mod config;
+pub mod data_schemas;
 pub mod error;
 pub mod graphql;
 pub mod idempotency;
 pub mod openapi;
+pub mod partner;
 pub mod routes;
 pub mod startup;
 pub mod traces;

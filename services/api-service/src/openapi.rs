@@ -7,7 +7,7 @@ use argus_http::openapi::{BearerAuth, ProblemResponses};
 use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
-use crate::routes::{devices, epcr, fhir, jobs, provenance};
+use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance};
 use crate::{graphql, traces};
 
 #[derive(OpenApi)]
@@ -19,9 +19,14 @@ use crate::{graphql, traces};
                        (sandbox-api.knogin.com) takes only tokens with aud=sandbox. Async jobs (/v1/jobs) are REST with \
                        problem+json errors and Idempotency-Key replay. ePCR encounters (/api/v1/epcr/encounters) are REST with \
                        problem+json errors; a 400 names every bad field in invalid-params. Evidence provenance \
-                       (/v1/evidence/{evidence_id}/provenance) serves and verifies signed RFC 9162 Merkle transcripts."
+                       (/v1/evidence/{evidence_id}/provenance) serves and verifies signed RFC 9162 Merkle transcripts. The data \
+                       schemas (/v1/discovery/data-schemas) are the JSON Schemas of the resources a token reads; approved \
+                       partners fetch the partner contract files (/partners/contract/v2026.4/)."
     ),
-    servers((url = "https://api.knogin.com"), (url = "https://sandbox-api.knogin.com")),
+    servers(
+        (url = "https://api.knogin.com", description = "api: the GraphQL transport and the REST API"),
+        (url = "https://sandbox-api.knogin.com", description = "sandbox-api: the same API with deterministic mock connectors, for sandbox tokens (aud=sandbox)")
+    ),
     paths(
         graphql::graphql,
         jobs::create::create_job,
@@ -44,7 +49,11 @@ use crate::{graphql, traces};
         openapi_json,
         openapi_yaml,
         discovery::api_catalog,
-        discovery::status
+        discovery::status,
+        data_schemas::list_data_schemas,
+        data_schemas::get_data_schema,
+        partner::external_openapi,
+        partner::external_graphql
     ),
     modifiers(&BearerAuth, &ProblemResponses)
 )]

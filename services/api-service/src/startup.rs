@@ -14,8 +14,11 @@ use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
 
 use crate::config::ApiConfig;
+use crate::data_schemas::DataSchemas;
+use crate::graphql::surface::{GraphqlSurface, SurfaceError};
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
+use crate::partner::PartnerFiles;
 use crate::routes::{self, jobs::JobsState};
 use crate::traces::{self, TraceLookup};
 
@@ -29,16 +32,18 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
     #[error(transparent)]
     Deprecations(#[from] MatrixError),
+    #[error(transparent)]
+    Surface(#[from] SurfaceError),
+    #[error("the HTTP client for the partner files: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 /// The api-service's public and admin servers, bound to the config's
 /// addresses and ready to run (tests read their ports first).
 pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
-    let deprecations = web::Data::new(Deprecations::load(
-        config.deprecations_file.as_deref(),
-        "api-service",
-        &openapi::ApiDoc::openapi(),
-    )?);
+    let api_doc = openapi::ApiDoc::openapi();
+    let deprecations =
+        web::Data::new(Deprecations::load(config.deprecations_file.as_deref(), "api-service", &api_doc)?);
     let (store, metrics) = open_store(&config.store, config.migrate).await?;
     store.check_tls_at_start().await?;
     let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
@@ -71,6 +76,9 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         provenance.clone(),
     ));
     let provenance = web::Data::new(provenance);
+    let surface = GraphqlSurface::of(state.schema)?;
+    let partner_files = web::Data::new(PartnerFiles::new(&surface, &api_doc, config.auth_openapi_url.clone())?);
+    let data_schemas = web::Data::new(DataSchemas::new(surface, &api_doc, &config.public_urls.api));
     let catalog = discovery::CatalogOf { host: config.public_urls.api.clone(), urls: config.public_urls.clone() };
     let servers =
         Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
@@ -81,6 +89,8 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(provenance.clone())
                 .app_data(traces.clone())
                 .app_data(deprecations.clone())
+                .app_data(data_schemas.clone())
+                .app_data(partner_files.clone())
                 .configure(discovery::configure(catalog.clone()))
                 .configure(routes);
         })?;
@@ -110,7 +120,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(routes::epcr::configure)
         .configure(routes::devices::configure)
         .configure(routes::fhir::configure)
-        .configure(routes::provenance::configure);
+        .configure(routes::provenance::configure)
+        .configure(routes::discovery::configure)
+        .configure(routes::partner::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));
     }

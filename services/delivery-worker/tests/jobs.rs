@@ -75,6 +75,7 @@ impl Stack {
             deprecations_file: None,
             audience: "api.knogin.com".into(),
             jwks_url: format!("{auth_url}/.well-known/jwks.json"),
+            auth_openapi_url: format!("{auth_url}/.well-known/openapi.json"),
             migrate: false,
             shutdown: Shutdown::from_seconds(0, 1),
             trace_retention: Duration::from_secs(7 * 86_400),

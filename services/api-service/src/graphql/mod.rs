@@ -15,6 +15,7 @@
 pub mod document;
 pub mod incident_cache;
 pub mod schema;
+pub mod surface;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -27,6 +27,7 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         deprecations_file: None,
         audience: environment.audience().into(),
         jwks_url: jwks_url.to_owned(),
+        auth_openapi_url: api_service::config::auth_openapi_url(jwks_url),
         migrate: false,
         shutdown: Shutdown::default(),
         trace_retention: std::time::Duration::from_secs(7 * 86_400),
@@ -408,4 +409,23 @@ pub async fn drain_outbox(stack: &Stack) -> Vec<(String, String)> {
         .await
         .unwrap();
     seen.into_inner().unwrap()
+}
+
+/// `schema` compiled as JSON Schema 2020-12 (boon checks it against the
+/// dialect's meta-schema as it compiles), formats asserted.
+pub fn compile_schema(schema: &Value) -> (boon::Schemas, boon::SchemaIndex) {
+    let location = schema["$id"].as_str().unwrap_or("https://test.invalid/schema.json").to_owned();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    compiler.enable_format_assertions();
+    compiler.add_resource(&location, schema.clone()).unwrap();
+    let index = compiler.compile(&location, &mut schemas).unwrap_or_else(|e| panic!("{location}: {e:#}"));
+    (schemas, index)
+}
+
+/// Whether `instance` is valid against `schema` (2020-12), with the errors.
+pub fn validate_against(schema: &Value, instance: &Value) -> Result<(), String> {
+    let (schemas, index) = compile_schema(schema);
+    schemas.validate(instance, index).map_err(|e| format!("{e:#}"))
 }

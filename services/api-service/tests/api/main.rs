@@ -6,6 +6,7 @@
 
 mod acqi;
 mod contract;
+mod data_schemas;
 mod devices;
 mod domain;
 mod e2e;
@@ -17,6 +18,7 @@ mod helpers;
 mod incident_cache;
 mod large_jobs;
 mod metrics;
+mod partner;
 mod provenance;
 mod sampling;
 mod tokens;

@@ -15,7 +15,7 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhook
         title = "Argus auth-service (auth.knogin.com)",
         description = "App registration, scopes, governance, OAuth 2.0 and JWKS for Argus external integrations."
     ),
-    servers((url = "https://auth.knogin.com")),
+    servers((url = "https://auth.knogin.com", description = "auth: app registration, scopes, OAuth 2.0, JWKS and webhooks")),
     paths(
         scopes::list_scopes,
         apps::create_app,

@@ -1,0 +1,290 @@
+//! The partner contract files (contract 2026.4, `partnerPortal` of the docs
+//! index, `availability: approved_partner`): `external.graphql`, the SDL of
+//! the types and operations the curated bundles (docs/bundles) use, and
+//! `external-openapi.json`, both hosts' public OpenAPI documents merged
+//! into one, every path naming the servers of the host that serves it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::graphql::surface::{GraphqlSurface, Usage};
+
+/// The contract version the files are of.
+pub const CONTRACT_VERSION: &str = "2026.4.0";
+
+/// Where a tenant asks to become an approved partner (the docs index's
+/// `partnerPortal.requestAccessUrl`).
+pub const REQUEST_ACCESS_URL: &str = "https://knogin.com/en/docs/integration-guide#vendor-contact";
+
+/// The curated bundles as shipped (docs/bundles): what `external.graphql`
+/// describes. A unit test keeps this list and the folder the same.
+pub const SHIPPED_BUNDLES: &[(&str, &str)] = &[
+    ("acqi-reporting", include_str!("../../../docs/bundles/acqi-reporting.graphql")),
+    ("case-sync", include_str!("../../../docs/bundles/case-sync.graphql")),
+    ("epcr-read", include_str!("../../../docs/bundles/epcr-read.graphql")),
+    ("evidence-custody", include_str!("../../../docs/bundles/evidence-custody.graphql")),
+    ("incident-webhook-configuration", include_str!("../../../docs/bundles/incident-webhook-configuration.graphql")),
+    ("reporting", include_str!("../../../docs/bundles/reporting.graphql")),
+];
+
+/// `external.graphql`: a comment naming the bundles and their operations,
+/// then the SDL of what they use.
+pub fn external_sdl(surface: &GraphqlSurface) -> String {
+    let mut header = format!(
+        "# Argus external GraphQL contract {CONTRACT_VERSION}: the types and operations the curated bundles use.\n\
+         # POST https://api.knogin.com/graphql runs only the operations of the bundles granted to the calling app.\n"
+    );
+    let mut documents = Vec::new();
+    for (name, source) in SHIPPED_BUNDLES {
+        // The shipped files load with `argusctl bundle load`: a test says so.
+        let operations = argus_store::bundles::parse_bundle_file(source).unwrap_or_default();
+        let names: Vec<&str> = operations.iter().map(|o| o.name.as_str()).collect();
+        header.push_str(&format!("# Bundle {name}: {}\n", names.join(", ")));
+        documents.extend(operations.into_iter().map(|o| o.document));
+    }
+    let usage: Usage = surface.usage(documents.iter().map(String::as_str));
+    format!("{header}\n{}", surface.sdl(&usage))
+}
+
+/// Two documents define the same component differently.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("both OpenAPI documents define `{0}`, differently")]
+pub struct MergeConflict(pub String);
+
+/// `external-openapi.json`: the API's document and the auth-service's,
+/// merged. Top-level `servers` lists both hosts' (each named by its
+/// `description`); each path item carries the `servers` of the host that
+/// serves it, both hosts' for the paths both serve (the discovery routes).
+pub fn merge_openapi(api: &Value, auth: &Value) -> Result<Value, MergeConflict> {
+    let servers_of = |doc: &Value| doc["servers"].as_array().cloned().unwrap_or_default();
+    let (api_servers, auth_servers) = (servers_of(api), servers_of(auth));
+    let mut paths = Map::new();
+    for (doc, servers) in [(api, &api_servers), (auth, &auth_servers)] {
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            let Value::Object(item) = item else { continue };
+            match paths.get_mut(path) {
+                None => {
+                    let mut item = item.clone();
+                    item.insert("servers".into(), Value::Array(servers.clone()));
+                    paths.insert(path.clone(), Value::Object(item));
+                }
+                Some(Value::Object(merged)) => {
+                    for (method, operation) in item {
+                        merged.entry(method.clone()).or_insert_with(|| operation.clone());
+                    }
+                    if let Some(Value::Array(list)) = merged.get_mut("servers") {
+                        list.extend(servers.iter().cloned());
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let mut components = Map::new();
+    for doc in [api, auth] {
+        for (section, entries) in doc["components"].as_object().into_iter().flatten() {
+            let Value::Object(entries) = entries else { continue };
+            let Value::Object(merged) = components.entry(section.clone()).or_insert_with(|| json!({})) else {
+                continue;
+            };
+            for (name, definition) in entries {
+                match merged.get(name) {
+                    Some(existing) if existing != definition => {
+                        return Err(MergeConflict(format!("#/components/{section}/{name}")));
+                    }
+                    Some(_) => {}
+                    None => {
+                        merged.insert(name.clone(), definition.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut tags: Vec<Value> = Vec::new();
+    for tag in [api, auth].iter().filter_map(|d| d["tags"].as_array()).flatten() {
+        if !tags.iter().any(|t| t["name"] == tag["name"]) {
+            tags.push(tag.clone());
+        }
+    }
+    let mut merged = json!({
+        "openapi": api["openapi"].clone(),
+        "info": {
+            "title": "Argus external API (partner contract)",
+            "version": CONTRACT_VERSION,
+            "description": "Both hosts' public routes in one document: each path's `servers` name the host that \
+                            serves it (api.knogin.com and sandbox-api.knogin.com, or auth.knogin.com).",
+        },
+        "servers": api_servers.into_iter().chain(auth_servers).collect::<Vec<_>>(),
+        "paths": paths,
+        "components": components,
+    });
+    if !tags.is_empty() {
+        merged["tags"] = Value::Array(tags);
+    }
+    Ok(merged)
+}
+
+/// How long a fetched auth-service document is used before it is fetched
+/// again.
+const AUTH_DOCUMENT_TTL: Duration = Duration::from_secs(60);
+/// The largest auth-service document read (today's is ~100 KiB).
+const MAX_AUTH_DOCUMENT: usize = 4 << 20;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the merged document cannot be served now.
+#[derive(Debug, thiserror::Error)]
+pub enum PartnerError {
+    #[error("the auth service's OpenAPI document could not be fetched: {0}")]
+    Unreachable(String),
+    #[error(transparent)]
+    Conflict(#[from] MergeConflict),
+}
+
+/// The two files: the SDL, made once at start, and the merged OpenAPI
+/// document, remade when the auth-service's is fetched again (at most every
+/// minute; a fetch that fails keeps the last one).
+pub struct PartnerFiles {
+    pub sdl: String,
+    api: Value,
+    auth_url: String,
+    http: reqwest::Client,
+    merged: tokio::sync::Mutex<Option<(Instant, Arc<String>)>>,
+}
+
+impl PartnerFiles {
+    pub fn new(
+        surface: &GraphqlSurface,
+        api: &utoipa::openapi::OpenApi,
+        auth_url: String,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            sdl: external_sdl(surface),
+            api: serde_json::to_value(api).unwrap_or_default(),
+            auth_url,
+            http: reqwest::Client::builder()
+                .timeout(FETCH_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            merged: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The merged document's JSON.
+    pub async fn openapi(&self) -> Result<Arc<String>, PartnerError> {
+        // One fetch at a time; the others wait for its result.
+        let mut merged = self.merged.lock().await;
+        if let Some((at, json)) = merged.as_ref()
+            && at.elapsed() < AUTH_DOCUMENT_TTL
+        {
+            return Ok(json.clone());
+        }
+        let fresh = match self.fetch_auth().await {
+            Ok(auth) => merge_openapi(&self.api, &auth)?.to_string(),
+            Err(e) => {
+                return match merged.as_ref() {
+                    Some((_, stale)) => {
+                        tracing::warn!(error = %e, "serving the last merged partner OpenAPI document");
+                        Ok(stale.clone())
+                    }
+                    None => Err(e),
+                };
+            }
+        };
+        let fresh = Arc::new(fresh);
+        *merged = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    async fn fetch_auth(&self) -> Result<Value, PartnerError> {
+        let failed = |e: reqwest::Error| PartnerError::Unreachable(e.without_url().to_string());
+        let mut response =
+            self.http.get(&self.auth_url).send().await.map_err(failed)?.error_for_status().map_err(failed)?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            if body.len() + chunk.len() > MAX_AUTH_DOCUMENT {
+                return Err(PartnerError::Unreachable(format!("larger than {MAX_AUTH_DOCUMENT} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| PartnerError::Unreachable(format!("not JSON: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_shipped_bundles_are_every_file_of_docs_bundles_and_each_loads() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/bundles");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|n| n.strip_suffix(".graphql").map(str::to_owned))
+            .collect();
+        files.sort();
+        let shipped: Vec<&str> = SHIPPED_BUNDLES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(shipped, files);
+        for (name, source) in SHIPPED_BUNDLES {
+            assert!(argus_store::bundles::parse_bundle_file(source).is_ok(), "{name}");
+        }
+    }
+
+    fn doc(server: &str, paths: Value, schemas: Value) -> Value {
+        json!({
+            "openapi": "3.1.0",
+            "info": { "title": server, "version": "1" },
+            "servers": [{ "url": server, "description": server }],
+            "paths": paths,
+            "components": { "schemas": schemas },
+            "tags": [{ "name": "Discovery" }],
+        })
+    }
+
+    #[test]
+    fn shared_paths_name_both_hosts_and_differing_components_conflict() {
+        let problem = json!({ "type": "object" });
+        let api = doc(
+            "https://api",
+            json!({ "/a": { "get": { "summary": "api a" } }, "/shared": { "get": { "summary": "api" } } }),
+            json!({ "Problem": problem, "A": {} }),
+        );
+        let auth = doc(
+            "https://auth",
+            json!({ "/b": { "post": {} }, "/shared": { "get": { "summary": "auth" }, "head": {} } }),
+            json!({ "Problem": problem, "B": {} }),
+        );
+        let merged = merge_openapi(&api, &auth).unwrap();
+        let urls = |path: &str| -> Vec<String> {
+            merged["paths"][path]["servers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["url"].as_str().unwrap().into())
+                .collect()
+        };
+        assert_eq!(urls("/a"), ["https://api"]);
+        assert_eq!(urls("/b"), ["https://auth"]);
+        assert_eq!(urls("/shared"), ["https://api", "https://auth"]);
+        assert_eq!(merged["paths"]["/shared"]["get"]["summary"], "api");
+        assert!(merged["paths"]["/shared"]["head"].is_object());
+        assert_eq!(merged["servers"].as_array().unwrap().len(), 2);
+        assert_eq!(merged["tags"], json!([{ "name": "Discovery" }]));
+        let schemas = merged["components"]["schemas"].as_object().unwrap();
+        assert_eq!(schemas.keys().collect::<Vec<_>>(), ["A", "B", "Problem"]);
+
+        let other = doc("https://auth", json!({}), json!({ "Problem": { "type": "string" } }));
+        assert_eq!(merge_openapi(&api, &other), Err(MergeConflict("#/components/schemas/Problem".into())));
+    }
+
+    #[test]
+    fn the_real_documents_merge() {
+        let api = serde_json::to_value(<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+        let merged = merge_openapi(&api, &api).unwrap();
+        assert_eq!(merged["paths"].as_object().unwrap().len(), api["paths"].as_object().unwrap().len());
+    }
+}
