@@ -6,6 +6,7 @@
 //! against the auth-service's JWKS.
 
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod graphql;
 pub mod idempotency;

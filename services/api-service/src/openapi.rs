@@ -8,7 +8,7 @@ use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
 use crate::routes::{devices, epcr, fhir, jobs, provenance};
-use crate::{graphql, traces};
+use crate::{docs, graphql, traces};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,7 +44,10 @@ use crate::{graphql, traces};
         openapi_json,
         openapi_yaml,
         discovery::api_catalog,
-        discovery::status
+        discovery::status,
+        docs::index,
+        docs::topic,
+        docs::llms_txt
     ),
     modifiers(&BearerAuth, &ProblemResponses)
 )]

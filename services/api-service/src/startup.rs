@@ -14,6 +14,7 @@ use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
 
 use crate::config::ApiConfig;
+use crate::docs::{self, Docs};
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
 use crate::routes::{self, jobs::JobsState};
@@ -71,6 +72,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         provenance.clone(),
     ));
     let provenance = web::Data::new(provenance);
+    let docs = web::Data::new(Docs::new(&config.public_urls.docs, &config.public_urls.api, &config.public_urls.auth));
     let catalog = discovery::CatalogOf { host: config.public_urls.api.clone(), urls: config.public_urls.clone() };
     let servers =
         Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
@@ -82,6 +84,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(traces.clone())
                 .app_data(deprecations.clone())
                 .configure(discovery::configure(catalog.clone()))
+                .configure(docs::configure(docs.clone()))
                 .configure(routes);
         })?;
     tracing::info!(

@@ -7,6 +7,7 @@
 mod acqi;
 mod contract;
 mod devices;
+mod docs;
 mod domain;
 mod e2e;
 mod epcr;
