@@ -20,5 +20,6 @@ mod large_jobs;
 mod metrics;
 mod provenance;
 mod sampling;
+mod schemathesis;
 mod tokens;
 mod tracing;
