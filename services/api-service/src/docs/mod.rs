@@ -106,10 +106,16 @@ pub async fn index(
     docs: web::Data<Docs>,
 ) -> Result<HttpResponse, ApiError> {
     let (lang, rendered) = in_language(&docs, &req, &query)?;
-    Ok(match format(&req, &query, &[Format::Json, Format::Markdown])? {
-        Format::Json => answer(lang, Format::Json.content_type(), &rendered.index),
-        Format::Markdown => answer(lang, Format::Markdown.content_type(), &rendered.full_markdown),
-    })
+    let format = format(&req, &query, &[Format::Json, Format::Markdown])?;
+    Ok(json_or_markdown(lang, format, &rendered.index, &rendered.full_markdown))
+}
+
+/// `json` or `markdown`, as `format` says.
+fn json_or_markdown(lang: Lang, format: Format, json: &Bytes, markdown: &Bytes) -> HttpResponse {
+    match format {
+        Format::Json => answer(lang, format.content_type(), json),
+        Format::Markdown => answer(lang, format.content_type(), markdown),
+    }
 }
 
 /// A docs topic
@@ -144,10 +150,7 @@ pub async fn topic(
         .topics
         .get(topic.as_str())
         .ok_or_else(|| ApiError::NotFound("no such docs topic; GET /api/docs lists them".into()))?;
-    Ok(match format {
-        Format::Json => answer(lang, Format::Json.content_type(), json),
-        Format::Markdown => answer(lang, Format::Markdown.content_type(), markdown),
-    })
+    Ok(json_or_markdown(lang, format, json, markdown))
 }
 
 /// llms.txt
