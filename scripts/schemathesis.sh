@@ -32,4 +32,6 @@ flock -u 9
 
 [ "${1:-}" = "--install" ] && exit 0
 [ $# -ge 1 ] || die "usage: $0 --install | SCHEMA_URL [st run options]"
+# Its own files (.schemathesis/) stay in target/, whoever calls it.
+cd "$home"
 exec "$venv/bin/st" run "$@"
