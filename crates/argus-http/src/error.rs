@@ -24,6 +24,9 @@ pub enum HttpError {
     Malformed(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// `Accept` allows none of the route's media types (406).
+    #[error("{0}")]
+    NotAcceptable(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -79,6 +82,7 @@ impl HttpError {
             Self::Validation(_) | Self::InvalidFields(_) => ProblemKind::Validation,
             Self::Malformed(_) => ProblemKind::MalformedRequest,
             Self::UnsupportedMediaType(_) => ProblemKind::UnsupportedMediaType,
+            Self::NotAcceptable(_) => ProblemKind::NotAcceptable,
             Self::PayloadTooLarge(_) => ProblemKind::PayloadTooLarge,
             Self::Forbidden(_) => ProblemKind::Forbidden,
             Self::NotFound(_) => ProblemKind::NotFound,

@@ -65,11 +65,14 @@ pub struct Problem {
 /// The 400 of a body with bad fields: a [`Problem`] whose `invalid-params`
 /// (RFC 9457 §3.2) names every bad field, and whose `detail` lists them in
 /// one line (`name: reason; name: reason`). A route answering it says so
-/// with `body = InvalidParamsProblem, content_type = PROBLEM_JSON`.
+/// with `body = InvalidParamsProblem, content_type = PROBLEM_JSON`. The
+/// same status answers a body that is not well-formed JSON, as a plain
+/// `malformed-request` problem without `invalid-params`.
 // Only the document's description: `HttpError::InvalidFields` writes them.
 #[derive(ToSchema)]
 pub struct InvalidParamsProblem {
-    /// `https://knogin.com/api/problems/validation-failed`.
+    /// `https://knogin.com/api/problems/validation-failed`, or
+    /// `…/malformed-request` for a body that is not well-formed JSON.
     #[schema(rename = "type")]
     pub problem_type: String,
     pub title: String,
@@ -78,9 +81,10 @@ pub struct InvalidParamsProblem {
     /// Every bad field and why, in one line.
     pub detail: String,
     /// Every bad field, in body order: its path in the body
-    /// (`vital_signs[2].value`) and why it is refused.
+    /// (`vital_signs[2].value`) and why it is refused. Absent when the
+    /// body is not well-formed JSON.
     #[schema(rename = "invalid-params")]
-    pub invalid_params: Vec<argus_domain::FieldError>,
+    pub invalid_params: Option<Vec<argus_domain::FieldError>>,
 }
 
 /// The media type of every problem document.

@@ -12,6 +12,8 @@ pub enum ProblemKind {
     /// The body is not well-formed (bad JSON, wrong shape, unknown field).
     MalformedRequest,
     UnsupportedMediaType,
+    /// No representation the `Accept` header allows.
+    NotAcceptable,
     PayloadTooLarge,
     Unauthenticated,
     Forbidden,
@@ -34,6 +36,7 @@ impl ProblemKind {
         match self {
             Self::Validation | Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
@@ -53,6 +56,7 @@ impl ProblemKind {
             Self::Validation => "validation-failed",
             Self::MalformedRequest => "malformed-request",
             Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::NotAcceptable => "not-acceptable",
             Self::PayloadTooLarge => "payload-too-large",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
@@ -72,6 +76,7 @@ impl ProblemKind {
             Self::Validation => "The request has invalid values",
             Self::MalformedRequest => "The request body is malformed",
             Self::UnsupportedMediaType => "Unsupported media type",
+            Self::NotAcceptable => "No acceptable representation",
             Self::PayloadTooLarge => "The request body is too large",
             Self::Unauthenticated => "A valid bearer token is required",
             Self::Forbidden => "The token does not allow this",

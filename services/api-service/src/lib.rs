@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod data_schemas;
+pub mod docs;
 pub mod error;
 pub mod graphql;
 pub mod idempotency;

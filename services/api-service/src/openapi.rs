@@ -8,7 +8,7 @@ use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
 use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance};
-use crate::{graphql, traces};
+use crate::{docs, graphql, traces};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,7 +53,10 @@ use crate::{graphql, traces};
         data_schemas::list_data_schemas,
         data_schemas::get_data_schema,
         partner::external_openapi,
-        partner::external_graphql
+        partner::external_graphql,
+        docs::index,
+        docs::topic,
+        docs::llms_txt
     ),
     modifiers(&BearerAuth, &ProblemResponses)
 )]

@@ -16,6 +16,7 @@ use argus_store::revoked::RevokedTokens;
 use crate::config::ApiConfig;
 use crate::data_schemas::DataSchemas;
 use crate::graphql::surface::{GraphqlSurface, SurfaceError};
+use crate::docs::{self, Docs};
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
 use crate::partner::PartnerFiles;
@@ -79,6 +80,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
     let surface = GraphqlSurface::of(state.schema)?;
     let partner_files = web::Data::new(PartnerFiles::new(&surface, &api_doc, config.auth_openapi_url.clone())?);
     let data_schemas = web::Data::new(DataSchemas::new(surface, &api_doc, &config.public_urls.api));
+    let docs = web::Data::new(Docs::new(&config.public_urls.docs, &config.public_urls.api, &config.public_urls.auth));
     let catalog = discovery::CatalogOf { host: config.public_urls.api.clone(), urls: config.public_urls.clone() };
     let servers =
         Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
@@ -92,6 +94,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(data_schemas.clone())
                 .app_data(partner_files.clone())
                 .configure(discovery::configure(catalog.clone()))
+                .configure(docs::configure(docs.clone()))
                 .configure(routes);
         })?;
     tracing::info!(

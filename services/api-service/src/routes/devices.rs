@@ -267,6 +267,7 @@ pub async fn list_devices(
     responses(
         (status = 201, description = "Enrolled", body = DeviceView),
         (status = 400, description = "Bad fields, each named in `invalid-params`", body = InvalidParamsProblem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Body not application/json"),
         (status = 409, description = "The serial number is already enrolled in the tenant"),
         TenantScopedErrors,
     )
@@ -318,6 +319,7 @@ pub async fn enrol_device(
                                       have, or another bad field, each named in `invalid-params`",
             body = InvalidParamsProblem, content_type = PROBLEM_JSON),
         (status = 404, description = "No such device in the tenant"),
+        (status = 415, description = "Body not application/json"),
         TenantScopedErrors,
     )
 )]

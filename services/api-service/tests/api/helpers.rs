@@ -318,7 +318,16 @@ pub fn code(body: &Value) -> &str {
 /// A delivery worker in this process against `db` and `amqp`, retrying
 /// after 0.2 s; cancel the token to stop it.
 pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
-    let worker = delivery_worker::Worker::build(delivery_worker::WorkerConfig {
+    let worker = worker(db, amqp);
+    let shutdown = worker.shutdown_token();
+    tokio::spawn(worker.run_until_stopped());
+    shutdown
+}
+
+/// A delivery worker against `db` and `amqp`, retrying after 0.2 s, built
+/// but not running.
+pub fn worker(db: &str, amqp: &str) -> delivery_worker::Worker {
+    delivery_worker::Worker::build(delivery_worker::WorkerConfig {
         admin_addr: "127.0.0.1:0".into(),
         store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
         amqp_url: amqp.to_owned(),
@@ -333,10 +342,7 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
         per_tenant_in_flight: 4,
         jobs: Default::default(),
     })
-    .unwrap();
-    let shutdown = worker.shutdown_token();
-    tokio::spawn(worker.run_until_stopped());
-    shutdown
+    .unwrap()
 }
 
 /// Another service's binary, beside the api-service's: a workspace test

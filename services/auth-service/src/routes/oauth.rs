@@ -105,6 +105,7 @@ async fn issue(req: &HttpRequest, params: &Params, state: &AppState) -> Result<H
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "invalid_request (RFC 6749 §5.2): no `token`, or a body that is not a form", content_type = "application/json"),
         (status = 401, description = "invalid_client", content_type = "application/json"),
     )
 )]
@@ -130,6 +131,7 @@ pub async fn revoke(
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Introspection response"),
+        (status = 400, description = "invalid_request (RFC 6749 §5.2): no `token`, or a body that is not a form", content_type = "application/json"),
         (status = 401, description = "invalid_client", content_type = "application/json"),
     )
 )]

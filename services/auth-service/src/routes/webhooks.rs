@@ -235,6 +235,7 @@ pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
     responses(
         (status = 201, description = "Created", body = WebhookView),
         (status = 400, description = "Invalid URL, events or secret"),
+        (status = 415, description = "Body not application/json"),
         (status = 409, description = "The tenant has as many webhooks as it may (`ARGUS_MAX_WEBHOOKS_PER_TENANT`)"),
         ScopedErrors,
     )
@@ -330,6 +331,7 @@ pub async fn get_webhook(
     responses(
         (status = 200, description = "Updated", body = WebhookView),
         (status = 400, description = "Invalid URL, events, secret or description"),
+        (status = 415, description = "Body not application/json"),
         (status = 404, description = "No such webhook in this tenant"),
         ScopedErrors,
     )
