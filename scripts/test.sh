@@ -11,8 +11,9 @@
 # cargo-nextest (crates.io), Chromium with its driver (Debian) for the
 # browser test of the authorization-code flow, Node.js (Debian) with the FHIR
 # R4 schema validator (npm, pinned, into target/fhir-validator) for the FHIR
-# export's test, and the deployment checks' Python tools (PyPI, into a
-# virtualenv).
+# export's test, Node.js with @noble/post-quantum and jsonld (npm, pinned,
+# into target/provenance-check) for the provenance tests, and the deployment
+# checks' Python tools (PyPI, into a virtualenv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -35,6 +36,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 bash scripts/fhir-validate.sh --install
+bash scripts/provenance-check.sh --install
 say "running the test suite"
 cargo nextest run --workspace --no-fail-fast --locked
 

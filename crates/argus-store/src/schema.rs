@@ -476,6 +476,7 @@ diesel::table! {
         sealed_at -> Nullable<Timestamptz>,
         transcript_size -> Int8,
         tree_root -> Nullable<Bytea>,
+        tree_frontier -> Bytea,
     }
 }
 
@@ -496,6 +497,7 @@ diesel::table! {
         tree_root -> Bytea,
         key_id -> Text,
         signature -> Bytea,
+        algorithm -> Text,
     }
 }
 
@@ -507,6 +509,7 @@ diesel::table! {
         sealed_key -> Bytea,
         created_at -> Timestamptz,
         retired_at -> Nullable<Timestamptz>,
+        public_key -> Nullable<Bytea>,
     }
 }
 

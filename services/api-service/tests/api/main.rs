@@ -18,6 +18,7 @@ mod incident_cache;
 mod large_jobs;
 mod metrics;
 mod provenance;
+mod provenance_formats;
 mod sampling;
 mod tokens;
 mod tracing;
