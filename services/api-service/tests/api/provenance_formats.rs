@@ -4,9 +4,6 @@
 //! and the transcript as PROV-O JSON-LD expanded by an independent JSON-LD
 //! processor (jsonld.js), both through scripts/provenance-check.sh.
 
-use std::path::Path;
-use std::process::Command;
-
 use argus_provenance::Algorithm;
 use base64::Engine;
 use serde_json::{Value, json};
@@ -14,31 +11,18 @@ use serde_json::{Value, json};
 use crate::helpers::Stack;
 use crate::provenance::{BUNDLE, Caller, item_with_history, rest, sealer};
 
-/// What scripts/provenance-check.sh answered for `args` (files written
-/// from `inputs` first): its exit status and output; `None` (the test
-/// skips, saying so loudly) when the checker cannot be installed here.
+/// What scripts/provenance-check.sh answered for `command` on `inputs`:
+/// its exit status and output; `None` (the test skips, saying so loudly)
+/// when the checker cannot be installed here.
 fn check(command: &str, inputs: &[&Value]) -> Option<(i32, String)> {
-    let dir = std::env::temp_dir().join(format!("argus-provenance-{}", argus_types::EvidenceId::generate()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let files: Vec<_> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| {
-            let file = dir.join(format!("{i}.json"));
-            std::fs::write(&file, serde_json::to_vec_pretty(input).unwrap()).unwrap();
-            file
-        })
-        .collect();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/provenance-check.sh");
-    let out = Command::new("bash").arg(script).arg(command).args(&files).output().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let status = out.status.code().unwrap_or(-1);
-    if status == 3 {
+    let named: Vec<(String, &Value)> = inputs.iter().enumerate().map(|(i, v)| (i.to_string(), *v)).collect();
+    let named: Vec<(&str, &Value)> = named.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let (status, text) = crate::helpers::run_checker("provenance-check.sh", &[command], &named);
+    if status == Some(3) {
         eprintln!("\n*** SKIPPED: scripts/provenance-check.sh could not install its checker: {text} ***\n");
         return None;
     }
-    Some((status, text))
+    Some((status.unwrap_or(-1), text))
 }
 
 fn keys_url(stack: &Stack, query: &str) -> String {
