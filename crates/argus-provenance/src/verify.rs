@@ -287,7 +287,11 @@ pub fn verify(
 /// ML-DSA-65 set, or the tenant's HMAC keys as `argusctl provenance keys`
 /// exports them).
 pub fn verify_offline(transcript: &Transcript, earlier: Option<&EarlierHead>, keys: &crate::JwkSet) -> Verification {
-    verify(&transcript.evidence_id, transcript, None, earlier, |kid| keys.find(kid))
+    // Each key decoded once (an ML-DSA-65 key's decoding expands its matrix).
+    let decoded: Vec<(&str, VerifyKey)> =
+        keys.keys.iter().filter_map(|k| Some((k.kid.as_str(), k.verify_key()?))).collect();
+    let key = |kid: &str| decoded.iter().find(|(id, _)| *id == kid).map(|(_, k)| k.clone());
+    verify(&transcript.evidence_id, transcript, None, earlier, key)
 }
 
 #[cfg(test)]
