@@ -287,6 +287,10 @@ case "$name" in
         say "FHIR R4 export of an encounter with 50 observations, at concurrency 32 for 10 s"
         "$bin/argus-bench" epcr --api http://127.0.0.1:18081 --issuer "$ARGUS_ISSUER" --observations 50
         ;;
+    provenance)
+        say "an evidence transcript of 10,000 entries appended one at a time, then verified (each algorithm)"
+        "$bin/argus-bench" provenance --entries 10000
+        ;;
     graphql-instructions)
         # CPU instructions per persisted read, counted by callgrind: the same
         # for the same binary and inputs whatever else the machine does, so
@@ -309,6 +313,6 @@ case "$name" in
         rm -rf "$out"
         ;;
     *)
-        die "unknown benchmark '$name' (known: tokens, webhooks, webhooks-profile, graphql, graphql-instructions, jobs, epcr)"
+        die "unknown benchmark '$name' (known: tokens, webhooks, webhooks-profile, graphql, graphql-instructions, jobs, epcr, provenance)"
         ;;
 esac

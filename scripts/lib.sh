@@ -36,3 +36,32 @@ ensure_cargo_tool() {
         cargo install "$crate" --version "$version" --locked
     fi
 }
+
+# ensure_npm_tool NAME WHAT: the npm packages scripts/NAME/package-lock.json
+# pins, installed into target/NAME (kept out of the source tree), and Node.js
+# with npm (Debian) if missing; WHAT says what for. Progress goes to stderr
+# (the tools' output is read by tests). Sets npm_tool_home.
+ensure_npm_tool() {
+    local name=$1 what=$2 repo src
+    repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    src="$repo/scripts/$name"
+    npm_tool_home="$repo/target/$name"
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        command -v apt-get >/dev/null 2>&1 || die "$what needs Node.js and npm: install them, then run this again"
+        say "installing nodejs and npm (Debian), for $what" >&2
+        local sudo_cmd=()
+        [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+        "${sudo_cmd[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    mkdir -p "$npm_tool_home"
+    # One install at a time, however many tests ask at once.
+    exec 9>"$npm_tool_home/.lock"
+    flock 9
+    if ! cmp -s "$src/package-lock.json" "$npm_tool_home/package-lock.json" || [ ! -d "$npm_tool_home/node_modules" ]; then
+        say "installing $what (npm, pinned by package-lock.json) into $npm_tool_home" >&2
+        cp "$src/package.json" "$src/package-lock.json" "$npm_tool_home/"
+        (cd "$npm_tool_home" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >&2)
+    fi
+    flock -u 9
+}

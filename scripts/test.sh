@@ -11,10 +11,11 @@
 # cargo-nextest (crates.io), Chromium with its driver (Debian) for the
 # browser test of the authorization-code flow, Node.js (Debian) with the FHIR
 # R4 schema validator (npm, pinned, into target/fhir-validator) for the FHIR
-# export's test, schemathesis (PyPI, pinned, into a virtualenv in
-# target/schemathesis) for the api-service's fuzzing test of both OpenAPI
-# documents, and the deployment checks' Python tools (PyPI, into a
-# virtualenv).
+# export's test, Node.js with @noble/post-quantum and jsonld (npm, pinned,
+# into target/provenance-check) for the provenance tests, schemathesis (PyPI,
+# pinned, into a virtualenv in target/schemathesis) for the api-service's
+# fuzzing test of both OpenAPI documents, and the deployment checks' Python
+# tools (PyPI, into a virtualenv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -38,6 +39,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 bash scripts/fhir-validate.sh --install
 bash scripts/schemathesis.sh --install
+bash scripts/provenance-check.sh --install
 say "running the test suite"
 cargo nextest run --workspace --no-fail-fast --locked
 

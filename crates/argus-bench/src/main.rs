@@ -7,6 +7,7 @@ mod epcr;
 mod graph_core;
 mod graphql;
 mod jobs;
+mod provenance;
 mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -212,6 +213,17 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// An evidence transcript of `entries` entries appended one at a time
+    /// through the store, then verified whole (server-side and offline),
+    /// for each signing algorithm: appends per second and verify times.
+    Provenance {
+        #[arg(long, env = "ARGUS_DATABASE_URL")]
+        database_url: String,
+        #[arg(long, env = "ARGUS_SECRET_PEPPER", default_value = argus_crypto::DEV_PEPPER)]
+        pepper: String,
+        #[arg(long, default_value_t = 10_000)]
+        entries: usize,
+    },
     /// A stand-in OTLP/HTTP collector: accepts every `POST /v1/traces`
     /// (without decoding it) until killed, so tracing export can be measured
     /// without a real collector competing for the cores.
@@ -299,6 +311,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Epcr { target: JobsTarget { api, database_url, issuer }, observations, concurrency, seconds } => {
             let load = epcr::Load { observations, concurrency, seconds };
             print_report(&epcr::bench(&api, &database_url, &issuer, &load).await?)?;
+        }
+        Command::Provenance { database_url, pepper, entries } => {
+            print_report(&provenance::bench(&database_url, &pepper, entries).await?)?;
         }
         Command::OtlpSink { addr } => {
             // Reads each body, as a collector does: a request left unread

@@ -3,7 +3,6 @@
 
 pub mod jwk;
 pub mod keys;
-pub mod merkle;
 pub mod password;
 pub mod provenance;
 mod provider;
@@ -21,10 +20,7 @@ pub use sealing::{DEV_SEALING_KEYS, KeySealer};
 pub use secrets::{DEV_PEPPER, SecretHasher, equal_constant_time, generate_secret};
 pub use tokens::{IssuedToken, TokenGrant, issue_access_token};
 
-/// Lowercase hexadecimal, two digits a byte.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use argus_provenance::hex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {

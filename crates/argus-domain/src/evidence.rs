@@ -1,28 +1,13 @@
 //! Evidence: items attached to an incident or a case (the content stays
 //! with the integrator; Argus keeps its name, type, size and SHA-256), the
-//! operations their custody transcript records, the rule that a sealed
-//! item admits nothing but `VIEW`, and the bytes of a transcript entry that
-//! its Merkle leaf hashes.
+//! rule that a sealed item admits nothing but `VIEW`. The operations a
+//! custody transcript records and the entry its Merkle leaf hashes are
+//! argus-provenance's (re-exported here), shared with offline verifiers.
 
-use argus_types::{CaseId, EvidenceId, IncidentId, TenantId};
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+pub use argus_provenance::transcript::{EvidenceOperation, TranscriptEntry};
+use argus_types::{CaseId, IncidentId};
 
 use crate::FieldErrors;
-use crate::text_enum::text_enum;
-
-text_enum! {
-    /// What one transcript entry records. `CREATE` opens every transcript
-    /// and is recorded only by creating the item.
-    pub enum EvidenceOperation ("evidence operation") {
-        Create = "CREATE",
-        View = "VIEW",
-        Annotate = "ANNOTATE",
-        TransferCustody = "TRANSFER_CUSTODY",
-        Export = "EXPORT",
-        Seal = "SEAL",
-    }
-}
 
 /// Longest name, media type, details and custodian, in characters.
 pub const MAX_NAME: usize = 500;
@@ -39,10 +24,16 @@ pub enum OperationRefused {
     Sealed,
 }
 
-impl EvidenceOperation {
+/// The custody rule on operations (the operations themselves are
+/// argus-provenance's, which verifiers share).
+pub trait OperationRule {
     /// Whether this operation may be recorded on an item, sealed or not:
     /// after `SEAL`, nothing but `VIEW`; `CREATE` never after the first.
-    pub fn check(self, sealed: bool) -> Result<(), OperationRefused> {
+    fn check(self, sealed: bool) -> Result<(), OperationRefused>;
+}
+
+impl OperationRule for EvidenceOperation {
+    fn check(self, sealed: bool) -> Result<(), OperationRefused> {
         match self {
             Self::Create => Err(OperationRefused::Create),
             Self::View => Ok(()),
@@ -134,44 +125,6 @@ impl RecordOperation {
     }
 }
 
-/// One entry of an item's transcript: what its Merkle leaf hashes, as
-/// [`TranscriptEntry::to_bytes`] writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct TranscriptEntry {
-    pub evidence_id: EvidenceId,
-    pub tenant_id: TenantId,
-    /// 1 for the first entry (`CREATE`); the tree's size once it is in.
-    pub sequence: i64,
-    pub operation: EvidenceOperation,
-    /// The subject of the token that performed it (a user's or an app's id).
-    pub actor: String,
-    /// The app the token was issued to.
-    pub client_id: String,
-    /// RFC 3339, microseconds, UTC: as stored, so the bytes hash the same
-    /// when read back.
-    pub recorded_at: String,
-    /// The item's content SHA-256 at the time of the operation.
-    pub content_sha256: String,
-    pub details: Option<String>,
-    pub custodian: Option<String>,
-    /// The previous entry's leaf hash, hex; `None` for the first.
-    pub previous_hash: Option<String>,
-}
-
-impl TranscriptEntry {
-    /// The time as an entry writes it.
-    pub fn time_text(at: DateTime<Utc>) -> String {
-        at.to_rfc3339_opts(SecondsFormat::Micros, true)
-    }
-
-    /// The entry's bytes: its JSON, fields in declaration order, no
-    /// whitespace. Deterministic, so anyone holding the entry can hash it.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // A struct of strings, integers and text enums always serializes.
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,29 +176,5 @@ mod tests {
         assert_eq!(transfer.check().unwrap_err().0[0].name, "custodian");
         let view = RecordOperation { operation: EvidenceOperation::View, details: None, custodian: None };
         assert!(view.check().is_ok());
-    }
-
-    #[test]
-    fn an_entry_has_stable_bytes() {
-        let entry = TranscriptEntry {
-            evidence_id: EvidenceId::generate(),
-            tenant_id: TenantId::generate(),
-            sequence: 1,
-            operation: EvidenceOperation::Create,
-            actor: "usr_x".into(),
-            client_id: "app_x".into(),
-            recorded_at: "2026-12-06T03:00:00.000000Z".into(),
-            content_sha256: new_item().sha256,
-            details: None,
-            custodian: None,
-            previous_hash: None,
-        };
-        let bytes = entry.to_bytes();
-        assert_eq!(bytes, entry.clone().to_bytes());
-        let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(text.starts_with("{\"evidence_id\":\"evd_"), "{text}");
-        assert!(text.contains("\"operation\":\"CREATE\""), "{text}");
-        let back: TranscriptEntry = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(back, entry);
     }
 }

@@ -18,7 +18,7 @@ pub mod events;
 pub mod evidence;
 pub mod incidents;
 pub mod jobs;
-pub mod provenance;
+pub mod prov_o;
 
 pub use cases::CaseStatus;
 pub use deliveries::{CallbackStatus, DeliveryStatus};

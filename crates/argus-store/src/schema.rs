@@ -477,6 +477,7 @@ diesel::table! {
         sealed_at -> Nullable<Timestamptz>,
         transcript_size -> Int8,
         tree_root -> Nullable<Bytea>,
+        tree_frontier -> Bytea,
     }
 }
 
@@ -497,6 +498,7 @@ diesel::table! {
         tree_root -> Bytea,
         key_id -> Text,
         signature -> Bytea,
+        algorithm -> Text,
     }
 }
 
@@ -508,6 +510,7 @@ diesel::table! {
         sealed_key -> Bytea,
         created_at -> Timestamptz,
         retired_at -> Nullable<Timestamptz>,
+        public_key -> Nullable<Bytea>,
     }
 }
 

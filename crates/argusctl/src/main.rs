@@ -2,6 +2,7 @@
 //! success and one line on stderr with a non-zero exit on failure.
 
 mod dlq;
+mod provenance;
 mod tenant;
 
 use std::process::ExitCode;
@@ -15,7 +16,6 @@ use argus_types::claims::LIVE_AUDIENCE;
 use argus_types::env::ConfigError;
 use argus_types::scopes::{ADMIN_CLIENT_ID, PLATFORM_ADMIN};
 use argus_types::{ScopeSet, TenantId};
-use base64::Engine;
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -87,7 +87,7 @@ enum Command {
     /// Evidence provenance: the tenant's keys that sign transcripts' tree heads.
     Provenance {
         #[command(subcommand)]
-        command: ProvenanceCommand,
+        command: provenance::ProvenanceCommand,
     },
     /// Print a shell completion script: `argusctl completions bash >
     /// /etc/bash_completion.d/argusctl`.
@@ -133,25 +133,6 @@ enum EncounterCommand {
         /// At most this many entries, 1 to 10000.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
-    },
-}
-
-#[derive(Subcommand)]
-enum ProvenanceCommand {
-    /// The tenant's HMAC-SHA256 tree-head keys, current and retired, with
-    /// their bytes (base64url): what verifies its transcripts offline.
-    /// Never published; hand them to the tenant admin only.
-    Keys {
-        /// The tenant's id (`ten_...`).
-        #[arg(long)]
-        tenant: String,
-    },
-    /// Retire the tenant's current key (heads it signed stay verifiable)
-    /// and sign from now on with a new one; prints the new key's id.
-    RotateKey {
-        /// The tenant's id (`ten_...`).
-        #[arg(long)]
-        tenant: String,
     },
 }
 
@@ -255,6 +236,9 @@ pub(crate) enum CtlError {
     Crypto(#[from] argus_crypto::CryptoError),
     #[error("{0}")]
     Bus(#[from] argus_bus::BusError),
+    /// A transcript that did not verify: the verification, printed.
+    #[error("the transcript does not verify")]
+    Unverified(Value),
 }
 
 impl From<StoreError> for CtlError {
@@ -293,6 +277,16 @@ async fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&output).unwrap_or_else(|_| output.to_string()));
             }
             ExitCode::SUCCESS
+        }
+        Err(CtlError::Unverified(verification)) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&verification).unwrap_or_else(|_| verification.to_string())
+                );
+            }
+            ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("argusctl: {}", e.to_string().replace('\n', " "));
@@ -419,42 +413,8 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             let entries = store.encounter_access_log(&tenant, &id, i64::from(limit)).await?;
             Ok(json!({ "tenant_id": tenant, "encounter_id": id, "entries": entries }))
         }
-        Command::Provenance { command } => provenance(command, &store_config).await,
+        Command::Provenance { command } => provenance::run(command, &store_config).await,
         Command::Dlq { bus, command } => dlq::run(bus, command).await,
-    }
-}
-
-/// Seals and opens provenance keys with `ARGUS_SECRET_PEPPER`, as the
-/// api-service does.
-fn provenance_sealer() -> argus_crypto::provenance::ProvenanceSealer {
-    let pepper = std::env::var("ARGUS_SECRET_PEPPER").unwrap_or_else(|_| argus_crypto::DEV_PEPPER.to_owned());
-    argus_crypto::provenance::ProvenanceSealer::new(pepper.as_bytes())
-}
-
-async fn provenance(command: ProvenanceCommand, store_config: &StoreConfig) -> Result<Value, CtlError> {
-    let store = Store::connect(store_config)?;
-    let sealer = provenance_sealer();
-    match command {
-        ProvenanceCommand::Keys { tenant } => {
-            let tenant = existing_tenant(&store, &tenant).await?;
-            let mut keys = Vec::new();
-            for k in store.stored_provenance_keys(&tenant).await? {
-                let secret = sealer.open_secret(&k.id, &k.sealed_key).map_err(StoreError::from)?;
-                keys.push(json!({
-                    "key_id": k.id,
-                    "algorithm": k.algorithm,
-                    "key": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
-                    "created_at": k.created_at,
-                    "retired_at": k.retired_at,
-                }));
-            }
-            Ok(json!({ "tenant_id": tenant, "keys": keys }))
-        }
-        ProvenanceCommand::RotateKey { tenant } => {
-            let tenant = existing_tenant(&store, &tenant).await?;
-            let current = store.rotate_provenance_key(&tenant, &sealer).await?;
-            Ok(json!({ "tenant_id": tenant, "current": current }))
-        }
     }
 }
 

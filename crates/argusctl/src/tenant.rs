@@ -1,4 +1,5 @@
-//! `argusctl tenant`: create and list tenants, and set their entitlements.
+//! `argusctl tenant`: create and list tenants, and set their entitlements
+//! and provenance signing algorithm.
 
 use argus_store::{Store, StoreConfig};
 use clap::{ArgGroup, Subcommand};
@@ -33,6 +34,21 @@ pub enum TenantCommand {
         /// Withdraw the partner entitlement.
         #[arg(long)]
         no_partner: bool,
+    },
+    /// Choose how the tenant's evidence tree heads are signed from now on:
+    /// `hmac-sha256` (the default; a shared secret, never published) or
+    /// `ml-dsa-65` (FIPS 204, post-quantum; public keys published at
+    /// /.well-known/provenance-keys/ml-dsa-65?tenant=...). A change
+    /// retires the current key (heads it signed stay verifiable) and makes
+    /// a new key of the algorithm current; choosing the current algorithm
+    /// changes nothing.
+    Provenance {
+        /// The tenant's id (`ten_...`).
+        #[arg(long)]
+        tenant: String,
+        /// `hmac-sha256` or `ml-dsa-65`.
+        #[arg(long)]
+        algorithm: argus_provenance::Algorithm,
     },
 }
 
@@ -71,6 +87,13 @@ pub async fn run(command: TenantCommand, store_config: &StoreConfig, issuer: &Is
                 .await?
                 .ok_or_else(|| CtlError::Input(format!("no tenant `{id}`")))?;
             Ok(json!({ "tenant_id": tenant.id, "partner": tenant.partner }))
+        }
+        TenantCommand::Provenance { tenant, algorithm } => {
+            let store = Store::connect(store_config)?;
+            let tenant = existing_tenant(&store, &tenant).await?;
+            let (current, changed) =
+                store.set_provenance_algorithm(&tenant, algorithm, &crate::provenance::sealer()).await?;
+            Ok(json!({ "tenant_id": tenant, "algorithm": algorithm.as_str(), "current": current, "changed": changed }))
         }
     }
 }

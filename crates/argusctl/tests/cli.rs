@@ -8,7 +8,7 @@ use std::process::Output;
 use argus_store::StoreConfig;
 use argus_store::testing::TestDatabase;
 use auth_service::AuthConfig;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const ISSUER: &str = "https://auth.test.knogin.com";
 
@@ -630,10 +630,11 @@ async fn the_tenant_admin_gets_the_provenance_keys_and_rotates_them() {
     let listed = ok_json(db.url(), &args).await;
     let keys = listed["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1, "{listed}");
-    assert_eq!(keys[0]["key_id"], first.as_str());
+    assert_eq!(keys[0]["kid"], first.as_str());
+    assert_eq!((&keys[0]["kty"], &keys[0]["alg"]), (&json!("oct"), &json!("HS256")));
     assert_eq!(keys[0]["algorithm"], "hmac-sha256");
     let secret =
-        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, keys[0]["key"].as_str().unwrap())
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, keys[0]["k"].as_str().unwrap())
             .unwrap();
     assert_eq!(secret.len(), 32);
     assert!(keys[0]["retired_at"].is_null());
@@ -644,9 +645,37 @@ async fn the_tenant_admin_gets_the_provenance_keys_and_rotates_them() {
     let listed = ok_json(db.url(), &args).await;
     let keys = listed["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "{listed}");
-    assert_eq!(keys[0]["key_id"], first.as_str());
+    assert_eq!(keys[0]["kid"], first.as_str());
     assert!(keys[0]["retired_at"].is_string(), "the old key is retired, and kept");
-    assert_eq!(keys[1]["key_id"], current);
+    assert_eq!(keys[1]["kid"], current);
+
+    // The opt-in: ML-DSA-65 from now on; its public key listed, no secret.
+    let url = db.url().to_owned();
+    let choose = async |algorithm: &str| {
+        ok_json(&url, &["tenant", "provenance", "--tenant", tenant.as_str(), "--algorithm", algorithm]).await
+    };
+    let chosen = choose("ml-dsa-65").await;
+    assert_eq!((&chosen["algorithm"], &chosen["changed"]), (&json!("ml-dsa-65"), &json!(true)), "{chosen}");
+    let ml_dsa = chosen["current"].as_str().unwrap().to_owned();
+    assert_eq!(choose("ml-dsa-65").await["changed"], false, "choosing the current algorithm changes nothing");
+    let rotated = ok_json(db.url(), &["provenance", "rotate-key", "--tenant", tenant.as_str()]).await;
+    let listed = ok_json(db.url(), &args).await;
+    let keys = listed["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 4, "{listed}");
+    for (key, kid) in keys[2..].iter().zip([ml_dsa.as_str(), rotated["current"].as_str().unwrap()]) {
+        assert_eq!((&key["kid"], &key["kty"], &key["alg"]), (&json!(kid), &json!("AKP"), &json!("ML-DSA-65")), "{key}");
+        assert!(key["k"].is_null(), "an ML-DSA key's secret is never printed");
+        let public =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, key["pub"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(public.len(), 1952);
+    }
+    assert!(keys[2]["retired_at"].is_string() && keys[3]["retired_at"].is_null(), "a rotation keeps the algorithm");
+    assert_eq!(choose("hmac-sha256").await["changed"], true);
+    let refused =
+        argusctl(db.url(), &["tenant", "provenance", "--tenant", tenant.as_str(), "--algorithm", "rsa"]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no provenance algorithm `rsa`"));
 
     let unknown = argus_types::TenantId::generate().to_string();
     fails(db.url(), &["provenance", "keys", "--tenant", &unknown], "no tenant").await;
@@ -687,4 +716,179 @@ async fn tenant_entitle_sets_and_withdraws_the_partner_entitlement() {
         assert!(!out.status.success() && out.stdout.is_empty(), "{args:?}");
     }
     assert!(!store.is_partner(&a.parse().unwrap()).await.unwrap());
+}
+
+/// A transcript of a new tenant's item signed with `algorithm` (CREATE and
+/// three operations), saved as `GET .../provenance` answers it, and the
+/// tenant's keys as `argusctl provenance keys` prints them.
+async fn saved_transcript(db: &TestDatabase, algorithm: argus_provenance::Algorithm) -> (Value, Value) {
+    use argus_domain::evidence::{EvidenceOperation, NewEvidence, RecordOperation};
+    let store = db.store();
+    let sealer = argus_crypto::provenance::ProvenanceSealer::new(argus_crypto::DEV_PEPPER.as_bytes());
+    let tenant = store.create_tenant("offline").await.unwrap().id;
+    store.set_provenance_algorithm(&tenant, algorithm, &sealer).await.unwrap();
+    let incident = argus_store::domain::NewIncident {
+        title: "Depot".into(),
+        description: String::new(),
+        severity: argus_domain::Severity::Low,
+        location: None,
+        occurred_at: None,
+        reporter: "usr_test".into(),
+    };
+    let incident = store.create_incident(&tenant, incident).await.unwrap().id;
+    let actor = argus_store::domain::EvidenceActor { subject: "usr_test", client_id: "app_test" };
+    let new = NewEvidence {
+        incident_id: Some(incident),
+        case_id: None,
+        name: "cam.mp4".into(),
+        media_type: "video/mp4".into(),
+        size_bytes: 10,
+        sha256: "ab".repeat(32),
+    };
+    let id = store.create_evidence(&tenant, new, actor, &sealer).await.unwrap().id;
+    for (operation, custodian) in [
+        (EvidenceOperation::Annotate, None),
+        (EvidenceOperation::TransferCustody, Some("Lab 4".to_owned())),
+        (EvidenceOperation::Export, None),
+    ] {
+        let record = RecordOperation { operation, details: Some("by the test".into()), custodian };
+        store.record_evidence_operation(&tenant, &id, record, actor, &sealer).await.unwrap().unwrap();
+    }
+    let (_, entries) = store.evidence_transcript(&tenant, &id).await.unwrap().unwrap();
+    let rows = entries.iter().map(|e| (e.entry(), e.leaf().unwrap(), e.tree_head())).collect();
+    let transcript = argus_provenance::Transcript::of(id, rows);
+    let keys = ok_json(db.url(), &["provenance", "keys", "--tenant", tenant.as_str()]).await;
+    (json!({ "transcript": transcript }), keys)
+}
+
+/// A tampered transcript: what, the document, extra arguments, and the
+/// failure it must name (kind, entry).
+type TamperCase<'a> = (&'a str, Value, Vec<&'a str>, &'a str, Option<i64>);
+
+#[tokio::test]
+async fn a_saved_transcript_verifies_offline_and_every_tampering_is_named() {
+    let db = TestDatabase::create().await;
+    let dir = std::env::temp_dir().join(format!("argusctl-verify-{}", argus_types::EvidenceId::generate()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for algorithm in argus_provenance::Algorithm::ALL {
+        let (saved, keys) = saved_transcript(&db, algorithm).await;
+        let keys_file = dir.join(format!("{algorithm}-keys.json"));
+        std::fs::write(&keys_file, keys.to_string()).unwrap();
+        let keys_file = keys_file.to_str().unwrap().to_owned();
+        // No database, no server: only the files.
+        let verify = async |document: &Value, extra: &[&str]| {
+            let file = dir.join(format!("{algorithm}-transcript.json"));
+            std::fs::write(&file, document.to_string()).unwrap();
+            let mut args = vec!["provenance", "verify", file.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            let out = run(&args, &[]).await;
+            let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            (out.status.success(), answer)
+        };
+        let with_key = ["--key", keys_file.as_str()];
+        let (ok, clean) = verify(&saved, &with_key).await;
+        assert!(ok && clean["valid"] == true, "{algorithm}: {clean}");
+        assert_eq!(clean["tree_size"], 4);
+
+        let tampered = |change: &dyn Fn(&mut Value)| {
+            let mut document = saved.clone();
+            change(&mut document["transcript"]);
+            document
+        };
+        let entries = |t: &mut Value| -> Vec<Value> { t["entries"].as_array().unwrap().clone() };
+        let head = saved["transcript"]["entries"][1]["tree_head"].clone();
+        let earlier_root = head["root_hash"].as_str().unwrap().to_owned();
+        let cases: Vec<TamperCase> = vec![
+            (
+                "changed",
+                tampered(&|t| t["entries"][2]["custodian"] = json!("someone else")),
+                vec![],
+                "changed_entry",
+                Some(3),
+            ),
+            (
+                "dropped",
+                tampered(&|t| {
+                    t["entries"].as_array_mut().unwrap().remove(1);
+                }),
+                vec![],
+                "dropped_entry",
+                Some(2),
+            ),
+            (
+                "inserted",
+                tampered(&|t| {
+                    let mut forged = entries(t)[3].clone();
+                    forged["sequence"] = json!(5);
+                    t["entries"].as_array_mut().unwrap().push(forged);
+                }),
+                vec![],
+                "inserted_entry",
+                Some(5),
+            ),
+            (
+                "reordered",
+                tampered(&|t| t["entries"].as_array_mut().unwrap().swap(1, 3)),
+                vec![],
+                "reordered_entry",
+                Some(2),
+            ),
+            (
+                "wrong root",
+                tampered(&|t| t["entries"][2]["tree_head"]["root_hash"] = json!("11".repeat(32))),
+                vec![],
+                "wrong_root",
+                Some(3),
+            ),
+            (
+                "bad signature",
+                tampered(&|t| t["entries"][0]["tree_head"]["signature"] = json!("22".repeat(40))),
+                vec![],
+                "bad_signature",
+                Some(1),
+            ),
+            (
+                "unknown key",
+                tampered(&|t| t["tree_head"]["key_id"] = json!("pvk_forged")),
+                vec![],
+                "unknown_key",
+                Some(4),
+            ),
+            (
+                "broken consistency",
+                saved.clone(),
+                vec!["--earlier-size", "2", "--earlier-root", "33"],
+                "broken_consistency",
+                None,
+            ),
+        ];
+        for (what, document, extra, kind, sequence) in cases {
+            let mut args = with_key.to_vec();
+            args.extend(extra);
+            let (ok, answer) = verify(&document, &args).await;
+            assert!(!ok, "{algorithm} {what}: exits 1");
+            let named = answer["failures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["kind"] == kind && f["sequence"].as_i64() == sequence);
+            assert!(named, "{algorithm} {what}: {answer}");
+        }
+        let (ok, _) =
+            verify(&saved, &["--key", &keys_file, "--earlier-size", "2", "--earlier-root", &earlier_root]).await;
+        assert!(ok, "{algorithm}: extends the head held earlier");
+        let (ok, answer) = verify(&saved, &[]).await;
+        assert!(!ok && answer["failures"][0]["kind"] == "unknown_key", "{algorithm}: no key, no signature verifies");
+    }
+    // Not a transcript, not a key set, no file: clear errors.
+    let junk = dir.join("junk.json");
+    std::fs::write(&junk, "{\"transcript\": 7}").unwrap();
+    let out = run(&["provenance", "verify", junk.to_str().unwrap()], &[]).await;
+    failed(&out, &[], "not a provenance transcript");
+    let saved = dir.join("ml-dsa-65-transcript.json");
+    let out = run(&["provenance", "verify", saved.to_str().unwrap(), "--key", junk.to_str().unwrap()], &[]).await;
+    failed(&out, &[], "not a JWK set");
+    let out = run(&["provenance", "verify", "/nonexistent/transcript.json"], &[]).await;
+    failed(&out, &[], "/nonexistent/transcript.json");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,11 +2,13 @@
 //! read included, appends one entry in the transaction that performs it,
 //! hashed as an RFC 9162 leaf; the item keeps the tree's size and root.
 
-use argus_crypto::merkle::{self, Hash};
-use argus_crypto::provenance::{HMAC_SHA256, ProvenanceSealer, TreeHeadKey};
-use argus_domain::evidence::{EvidenceOperation, NewEvidence, OperationRefused, RecordOperation, TranscriptEntry};
-use argus_domain::provenance::TreeHead;
+use argus_crypto::provenance::{ProvenanceSealer, TreeHeadSigner};
+use argus_domain::evidence::{
+    EvidenceOperation, NewEvidence, OperationRefused, OperationRule, RecordOperation, TranscriptEntry,
+};
 use argus_domain::{EventKind, FieldErrors};
+use argus_provenance::merkle::{self, Frontier, Hash};
+use argus_provenance::{Algorithm, TreeHead, VerifyKey};
 use argus_types::{CaseId, EvidenceId, IncidentId, ProvenanceKeyId, TenantId};
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
@@ -42,6 +44,9 @@ pub struct EvidenceRecord {
     pub transcript_size: i64,
     #[serde(skip)]
     pub tree_root: Option<Vec<u8>>,
+    /// The tree's subtree roots, largest first ([`Frontier::hashes`]).
+    #[serde(skip)]
+    pub tree_frontier: Vec<u8>,
 }
 
 /// One stored transcript entry, with its leaf hash and the tree's root
@@ -67,6 +72,8 @@ pub struct EntryRecord {
     pub tree_root: Vec<u8>,
     pub key_id: String,
     pub signature: Vec<u8>,
+    #[diesel(deserialize_as = Stored<Algorithm>)]
+    pub algorithm: Algorithm,
 }
 
 impl EntryRecord {
@@ -95,7 +102,7 @@ impl EntryRecord {
             tree_size: self.sequence,
             root_hash: argus_crypto::hex(&self.tree_root),
             timestamp: TranscriptEntry::time_text(self.recorded_at),
-            algorithm: HMAC_SHA256.to_owned(),
+            algorithm: self.algorithm.as_str().to_owned(),
             key_id: self.key_id.clone(),
             signature: argus_crypto::hex(&self.signature),
         }
@@ -113,40 +120,105 @@ impl EntryRecord {
 #[diesel(table_name = provenance_keys, check_for_backend(diesel::pg::Pg))]
 pub struct StoredProvenanceKey {
     pub id: String,
-    pub algorithm: String,
+    #[diesel(deserialize_as = Stored<Algorithm>)]
+    pub algorithm: Algorithm,
     pub sealed_key: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub retired_at: Option<DateTime<Utc>>,
+    /// An ML-DSA-65 key's public key (FIPS 204 pkEncode); `None` for HMAC.
+    pub public_key: Option<Vec<u8>>,
 }
 
-/// The tenant's current tree-head key, created on first use: its id and
-/// the key, opened.
-async fn current_key(
+impl StoredProvenanceKey {
+    /// The key that verifies its heads: the public key, or for HMAC the
+    /// secret, opened.
+    pub fn verify_key(&self, sealer: &ProvenanceSealer) -> Result<VerifyKey, StoreError> {
+        match (self.algorithm, &self.public_key) {
+            (Algorithm::HmacSha256, _) => Ok(VerifyKey::HmacSha256(sealer.open_secret(&self.id, &self.sealed_key)?)),
+            (Algorithm::MlDsa65, Some(public)) => VerifyKey::ml_dsa_65(public)
+                .ok_or_else(|| StoreError::Corrupt(format!("the public key of provenance key {}", self.id))),
+            (Algorithm::MlDsa65, None) => {
+                Err(StoreError::Corrupt(format!("provenance key {} has no public key", self.id)))
+            }
+        }
+    }
+}
+
+/// Makes a new `algorithm` key the tenant's current one, unless it has
+/// one (the partial unique index keeps one current key a tenant: a racing
+/// first use inserts nothing).
+async fn insert_current_key(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
+    algorithm: Algorithm,
     sealer: &ProvenanceSealer,
-) -> Result<(String, TreeHeadKey), StoreError> {
+) -> Result<(), StoreError> {
     let kid = ProvenanceKeyId::generate();
-    // The partial unique index keeps one current key a tenant: a racing
-    // first use inserts nothing and reads the winner's.
+    let new = sealer.new_key(kid.as_str(), algorithm);
     diesel::insert_into(provenance_keys::table)
         .values((
             provenance_keys::id.eq(kid.as_str()),
             provenance_keys::tenant_id.eq(tenant.as_str()),
-            provenance_keys::algorithm.eq(HMAC_SHA256),
-            provenance_keys::sealed_key.eq(sealer.new_sealed_key(kid.as_str())),
+            provenance_keys::algorithm.eq(algorithm.as_str()),
+            provenance_keys::sealed_key.eq(&new.sealed),
+            provenance_keys::public_key.eq(&new.public),
         ))
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    let (id, sealed): (String, Vec<u8>) = provenance_keys::table
+    Ok(())
+}
+
+/// The tenant's current tree-head key, as stored; `None` before its first.
+async fn stored_current_key(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+) -> Result<Option<StoredProvenanceKey>, StoreError> {
+    Ok(provenance_keys::table
         .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
         .filter(provenance_keys::retired_at.is_null())
-        .select((provenance_keys::id, provenance_keys::sealed_key))
+        .select(StoredProvenanceKey::as_select())
         .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The tenant's current tree-head key, created (HMAC-SHA256, the default)
+/// on first use: its id and the key, opened.
+async fn current_key(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    sealer: &ProvenanceSealer,
+) -> Result<(String, TreeHeadSigner), StoreError> {
+    let stored = match stored_current_key(conn, tenant).await? {
+        Some(key) => key,
+        None => {
+            insert_current_key(conn, tenant, Algorithm::HmacSha256, sealer).await?;
+            stored_current_key(conn, tenant)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("no current provenance key".into()))?
+        }
+    };
+    let key = sealer.open(&stored.id, stored.algorithm, &stored.sealed_key)?;
+    Ok((stored.id, key))
+}
+
+/// Retires the tenant's current key (kept: the heads it signed stay
+/// verifiable) and makes a new `algorithm` key current; the new key's id.
+async fn replace_current_key(
+    conn: &mut AsyncPgConnection,
+    tenant: &TenantId,
+    algorithm: Algorithm,
+    sealer: &ProvenanceSealer,
+) -> Result<String, StoreError> {
+    diesel::update(provenance_keys::table)
+        .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+        .filter(provenance_keys::retired_at.is_null())
+        .set(provenance_keys::retired_at.eq(diesel::dsl::now))
+        .execute(conn)
         .await?;
-    let key = sealer.open(&id, &sealed)?;
-    Ok((id, key))
+    insert_current_key(conn, tenant, algorithm, sealer).await?;
+    Ok(current_key(conn, tenant, sealer).await?.0)
 }
 
 /// Who performs an operation: the token's subject and app.
@@ -175,9 +247,43 @@ async fn leaf_hashes(conn: &mut AsyncPgConnection, id: &EvidenceId) -> Result<Ve
         .collect()
 }
 
+/// The tree over `item`'s transcript so far, and its last leaf: the
+/// frontier stored on the item (O(log n) hashes), or, for an item from
+/// before the frontier was kept, the frontier rebuilt from every leaf.
+async fn tree_so_far(
+    conn: &mut AsyncPgConnection,
+    item: &EvidenceRecord,
+) -> Result<(Frontier, Option<Hash>), StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("the transcript tree of {}", item.id));
+    let size = u64::try_from(item.transcript_size).map_err(|_| corrupt())?;
+    let stored: Option<Vec<Hash>> = item.tree_frontier.chunks(32).map(|c| Hash::try_from(c).ok()).collect();
+    let frontier = match stored.and_then(|hashes| Frontier::from_hashes(size, &hashes)) {
+        Some(frontier) => frontier,
+        None => {
+            let mut frontier = Frontier::default();
+            leaf_hashes(conn, &item.id).await?.into_iter().for_each(|leaf| frontier.push(leaf));
+            frontier
+        }
+    };
+    if frontier.size() != size {
+        return Err(corrupt());
+    }
+    if size == 0 {
+        return Ok((frontier, None));
+    }
+    let last: Vec<u8> = evidence_entries::table
+        .filter(evidence_entries::evidence_id.eq(item.id.as_str()))
+        .filter(evidence_entries::sequence.eq(item.transcript_size))
+        .select(evidence_entries::leaf_hash)
+        .first(conn)
+        .await?;
+    Ok((frontier, Some(Hash::try_from(last.as_slice()).map_err(|_| corrupt())?)))
+}
+
 /// Appends an entry to the transcript of `item` (locked by the caller, in
-/// its transaction) and stores the tree's new size and root on the item;
-/// a `SEAL` seals it.
+/// its transaction), signs the tree head with the tenant's current key and
+/// stores the tree's new size, root and frontier on the item; a `SEAL`
+/// seals it.
 async fn append(
     conn: &mut AsyncPgConnection,
     item: &EvidenceRecord,
@@ -185,10 +291,9 @@ async fn append(
     operation: &RecordOperation,
     sealer: &ProvenanceSealer,
 ) -> Result<EvidenceRecord, StoreError> {
-    let mut leaves = leaf_hashes(conn, &item.id).await?;
-    let sequence = i64::try_from(leaves.len()).map_err(|_| StoreError::Corrupt("transcript size".into()))? + 1;
+    let (mut frontier, previous) = tree_so_far(conn, item).await?;
+    let sequence = item.transcript_size + 1;
     let recorded_at = Utc::now().trunc_subsecs(6);
-    let previous = leaves.last().copied();
     let entry = TranscriptEntry {
         evidence_id: item.id.clone(),
         tenant_id: item.tenant_id.clone(),
@@ -203,11 +308,12 @@ async fn append(
         previous_hash: previous.as_ref().map(|h| argus_crypto::hex(h)),
     };
     let leaf = merkle::leaf_hash(&entry.to_bytes());
-    leaves.push(leaf);
-    let root = merkle::root(&leaves);
+    frontier.push(leaf);
+    let root = frontier.root();
     let root_hex = argus_crypto::hex(&root);
     let (key_id, key) = current_key(conn, &item.tenant_id, sealer).await?;
-    let head = TreeHead::signed_bytes(&item.id, sequence, &root_hex, &entry.recorded_at, HMAC_SHA256, &key_id);
+    let algorithm = key.algorithm();
+    let head = TreeHead::signed_bytes(&item.id, sequence, &root_hex, &entry.recorded_at, algorithm.as_str(), &key_id);
     let signature = key.sign(&head);
     diesel::insert_into(evidence_entries::table)
         .values((
@@ -226,6 +332,7 @@ async fn append(
             evidence_entries::tree_root.eq(root.as_slice()),
             evidence_entries::key_id.eq(&key_id),
             evidence_entries::signature.eq(&signature),
+            evidence_entries::algorithm.eq(algorithm.as_str()),
         ))
         .execute(conn)
         .await?;
@@ -237,6 +344,7 @@ async fn append(
         .set((
             evidence_items::transcript_size.eq(sequence),
             evidence_items::tree_root.eq(root.as_slice()),
+            evidence_items::tree_frontier.eq(frontier.hashes().flatten().copied().collect::<Vec<u8>>()),
             evidence_items::sealed_at.eq(sealed_at),
         ))
         .returning(EvidenceRecord::as_returning())
@@ -423,20 +531,33 @@ impl Store {
     }
 
     /// Retires the tenant's current tree-head key (kept, so the heads it
-    /// signed stay verifiable) and makes a new one current; its id.
+    /// signed stay verifiable) and makes a new one of the same algorithm
+    /// current; its id.
     pub async fn rotate_provenance_key(
         &self,
         tenant: &TenantId,
         sealer: &ProvenanceSealer,
     ) -> Result<String, StoreError> {
         self.transaction(async |conn| {
-            diesel::update(provenance_keys::table)
-                .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
-                .filter(provenance_keys::retired_at.is_null())
-                .set(provenance_keys::retired_at.eq(diesel::dsl::now))
-                .execute(conn)
-                .await?;
-            Ok(current_key(conn, tenant, sealer).await?.0)
+            let algorithm = stored_current_key(conn, tenant).await?.map_or(Algorithm::HmacSha256, |k| k.algorithm);
+            replace_current_key(conn, tenant, algorithm, sealer).await
+        })
+        .await
+    }
+
+    /// Signs the tenant's tree heads from now on with `algorithm`: unless
+    /// its current key is of that algorithm already, retires it (kept, so
+    /// the heads it signed stay verifiable) and makes a new key of
+    /// `algorithm` current. The current key's id, and whether it is new.
+    pub async fn set_provenance_algorithm(
+        &self,
+        tenant: &TenantId,
+        algorithm: Algorithm,
+        sealer: &ProvenanceSealer,
+    ) -> Result<(String, bool), StoreError> {
+        self.transaction(async |conn| match stored_current_key(conn, tenant).await? {
+            Some(current) if current.algorithm == algorithm => Ok((current.id, false)),
+            _ => Ok((replace_current_key(conn, tenant, algorithm, sealer).await?, true)),
         })
         .await
     }
@@ -452,13 +573,28 @@ impl Store {
             .await?)
     }
 
-    /// Every tree-head key of the tenant, current and retired, opened, by id.
+    /// The keys that verify the tenant's tree heads, current and retired,
+    /// by id.
     pub async fn provenance_keys(
         &self,
         tenant: &TenantId,
         sealer: &ProvenanceSealer,
-    ) -> Result<Vec<(String, TreeHeadKey)>, StoreError> {
+    ) -> Result<Vec<(String, VerifyKey)>, StoreError> {
         let stored = self.stored_provenance_keys(tenant).await?;
-        stored.into_iter().map(|k| Ok((k.id.clone(), sealer.open(&k.id, &k.sealed_key)?))).collect()
+        stored.into_iter().map(|k| Ok((k.id.clone(), k.verify_key(sealer)?))).collect()
+    }
+
+    /// The tenant's ML-DSA-65 public keys, current and retired, oldest
+    /// first, by id: what `/.well-known/provenance-keys/ml-dsa-65`
+    /// publishes. Nothing is unsealed.
+    pub async fn ml_dsa_public_keys(&self, tenant: &TenantId) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let keys: Vec<(String, Option<Vec<u8>>)> = provenance_keys::table
+            .filter(provenance_keys::tenant_id.eq(tenant.as_str()))
+            .filter(provenance_keys::algorithm.eq(Algorithm::MlDsa65.as_str()))
+            .order(provenance_keys::created_at.asc())
+            .select((provenance_keys::id, provenance_keys::public_key))
+            .load(&mut *self.conn().await?)
+            .await?;
+        Ok(keys.into_iter().filter_map(|(id, public)| Some((id, public?))).collect())
     }
 }

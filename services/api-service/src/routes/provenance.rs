@@ -4,20 +4,25 @@
 //! `GET /.well-known/provenance-keys/{algorithm}`.
 //!
 //! A transcript is an RFC 9162 Merkle log of every operation on an item,
-//! each entry followed by a tree head signed with the tenant's HMAC-SHA256
-//! key. Reading it is itself an operation: the GET appends a `VIEW` in its
-//! transaction and answers with the transcript that includes it.
+//! each entry followed by a tree head signed with the tenant's key:
+//! HMAC-SHA256 by default, ML-DSA-65 for a tenant that opted in. Reading
+//! it is itself an operation: the GET appends a `VIEW` in its transaction
+//! and answers with the transcript that includes it.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{self, Accept, Header};
+use actix_web::{HttpRequest, HttpResponse, web};
 use argus_authn::{EvidenceRead, EvidenceVerify, TenantScoped};
-use argus_crypto::merkle::Hash;
 use argus_crypto::provenance::ProvenanceSealer;
-use argus_domain::provenance::{self, ConsistencyProof, EarlierHead, Transcript, Verification};
+use argus_domain::prov_o::{self, ItemFacts};
 use argus_http::Endpoint;
 use argus_http::openapi::{TenantHeader, TenantScopedErrors};
+use argus_provenance::merkle::Hash;
+use argus_provenance::transcript::ConsistencyProof;
+use argus_provenance::verify::{self, Verification};
+use argus_provenance::{Algorithm, EarlierHead, Jwk, JwkSet, Transcript};
 use argus_store::Store;
 use argus_store::domain::{EntryRecord, EvidenceActor, EvidenceRecord};
-use argus_types::EvidenceId;
+use argus_types::{EvidenceId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -108,9 +113,14 @@ fn transcript_of(id: &EvidenceId, entries: &[EntryRecord]) -> Result<Transcript,
 /// hash, the signed tree head after it and its inclusion proof in the
 /// current tree. The read is itself recorded: a `VIEW` is appended in the
 /// read's transaction, and the answer includes it. With `since_size=N` the
-/// answer carries the RFC 9162 consistency proof from size N. The item's id
-/// comes from the GraphQL mutation `createEvidence` (bundle
-/// `evidence-custody`).
+/// answer carries the RFC 9162 consistency proof from size N. With
+/// `Accept: application/ld+json` the answer is W3C PROV-O in JSON-LD (the
+/// item a `prov:Entity`, each operation a `prov:Activity` with
+/// `prov:startedAtTime`, `prov:used` and `prov:wasAssociatedWith` its
+/// agents, each entry a `prov:Entity` `prov:wasGeneratedBy` its activity
+/// and `prov:wasDerivedFrom` the entry before, with the hashes, proofs and
+/// signed tree heads), its `@context` inline. The item's id comes from the
+/// GraphQL mutation `createEvidence` (bundle `evidence-custody`).
 #[utoipa::path(
     get,
     path = "/v1/evidence/{evidence_id}/provenance",
@@ -118,7 +128,10 @@ fn transcript_of(id: &EvidenceId, entries: &[EntryRecord]) -> Result<Transcript,
     security(("bearer" = ["evidence:read"])),
     params(("evidence_id" = EvidenceId, Path), ProvenanceQuery, TenantHeader),
     responses(
-        (status = 200, description = "The transcript", body = ProvenanceView),
+        (status = 200, description = "The transcript", content(
+            (ProvenanceView = "application/json"),
+            (Object = "application/ld+json"),
+        )),
         (status = 400, description = "`since_size` outside 1 to the transcript's size"),
         (status = 404, description = "No such item in the tenant"),
         TenantScopedErrors,
@@ -126,6 +139,7 @@ fn transcript_of(id: &EvidenceId, entries: &[EntryRecord]) -> Result<Transcript,
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn get_provenance(
+    request: HttpRequest,
     caller: TenantScoped<EvidenceRead>,
     store: web::Data<Store>,
     sealer: web::Data<ProvenanceSealer>,
@@ -154,7 +168,29 @@ pub async fn get_provenance(
         }
     };
     let transcript = transcript_of(&id, &entries)?;
-    Ok(HttpResponse::Ok().json(ProvenanceView { evidence: item.into(), transcript, consistency_proof }))
+    let mut answer = HttpResponse::Ok();
+    answer.insert_header((header::VARY, "Accept"));
+    if wants_json_ld(&request) {
+        let facts = ItemFacts {
+            name: &item.name,
+            media_type: &item.media_type,
+            size_bytes: item.size_bytes,
+            sha256: &item.sha256,
+        };
+        return Ok(answer.content_type(prov_o::JSON_LD).json(prov_o::document(facts, &transcript)));
+    }
+    Ok(answer.json(ProvenanceView { evidence: item.into(), transcript, consistency_proof }))
+}
+
+/// Whether the caller ranks PROV-O JSON-LD above plain JSON (the default,
+/// for no or an unreadable `Accept`).
+fn wants_json_ld(request: &HttpRequest) -> bool {
+    let Ok(accept) = Accept::parse(request) else { return false };
+    accept
+        .ranked()
+        .into_iter()
+        .find(|m| matches!(m.essence_str(), prov_o::JSON_LD | "application/json" | "application/*" | "*/*"))
+        .is_some_and(|m| m.essence_str() == prov_o::JSON_LD)
 }
 
 /// Verify a provenance transcript
@@ -162,8 +198,8 @@ pub async fn get_provenance(
 /// Checks a transcript (the body's `transcript`, as `GET …/provenance`
 /// answered it; the stored one when the body is empty or has none):
 /// every entry's leaf hash against its content, the hash chain, the
-/// entries against those recorded, every tree head's root and HMAC
-/// signature (retired keys included), the inclusion proofs, and, with
+/// entries against those recorded, every tree head's root and signature
+/// (HMAC-SHA256 or ML-DSA-65, retired keys included), the inclusion proofs, and, with
 /// `earlier_tree_head`, that the transcript extends it. The answer lists
 /// each check and names every failure and its entry: a changed, dropped,
 /// inserted or reordered entry, a wrong root, a bad signature, an unknown
@@ -210,31 +246,71 @@ pub async fn verify_provenance(
     };
     let keys = store.provenance_keys(caller.tenant(), &sealer).await?;
     let key = |kid: &str| keys.iter().find(|(id, _)| id == kid).map(|(_, key)| key.clone());
-    let verification = provenance::verify(&id, &transcript, &stored, request.earlier_tree_head.as_ref(), key);
+    let verification = verify::verify(&id, &transcript, Some(&stored), request.earlier_tree_head.as_ref(), key);
     Ok(HttpResponse::Ok().json(verification))
 }
 
+/// The tenant whose ML-DSA-65 keys to publish.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeysQuery {
+    /// The tenant's id (`ten_…`): every transcript entry names its tenant
+    /// (`tenant_id`), so a verifier holding a transcript knows it.
+    pub tenant: Option<String>,
+}
+
+/// How long a verifier may cache a key set: a rotation's new key signs
+/// heads at once, and a verifier that misses it refetches.
+const KEYS_MAX_AGE_SECONDS: u32 = 300;
+
 /// Fetch a provenance verify key
 ///
-/// The public keys that verify tree heads, for an algorithm that has them.
-/// `hmac-sha256` (the default) is a shared secret: never published, so a
-/// 404 says so; the tenant admin fetches the tenant's key with `argusctl`.
-/// `ml-dsa-65` is not offered yet.
+/// The public keys that verify a tenant's tree heads, for an algorithm
+/// that has them. `ml-dsa-65` (a tenant's opt-in): the tenant's keys,
+/// current and retired (heads they signed stay verifiable), as a JWK-style
+/// set (`kty: "AKP"`, `alg: "ML-DSA-65"`, `pub` the FIPS 204 encoded public
+/// key in base64url, `kid` the `key_id` tree heads name); `tenant` is
+/// required, and a tenant without ML-DSA-65 keys has an empty set. Per
+/// tenant rather than one set of every tenant's keys: a key verifies only
+/// its tenant's transcripts, each entry names its tenant, and one set of
+/// all would grow by ~2.6 kB with every tenant and rotation, fetched whole
+/// for one key. `hmac-sha256` (the default) is a shared secret: never
+/// published, so a 404 says so; the tenant admin fetches the tenant's key
+/// with `argusctl provenance keys`.
 #[utoipa::path(
     get,
     path = "/.well-known/provenance-keys/{algorithm}",
     tag = "Provenance",
-    params(("algorithm" = String, Path, example = "hmac-sha256")),
-    responses((status = 404, description = "No published keys for the algorithm, and why"))
+    params(("algorithm" = String, Path, example = "ml-dsa-65"), KeysQuery),
+    responses(
+        (status = 200, description = "The tenant's ML-DSA-65 public keys", body = JwkSet),
+        (status = 400, description = "No `tenant`, or not a tenant id"),
+        (status = 404, description = "No published keys for the algorithm, and why"),
+    )
 )]
-pub async fn provenance_keys(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(match path.as_str() {
-        argus_crypto::provenance::HMAC_SHA256 => {
-            "hmac-sha256 keys are shared secrets and are never published; the tenant admin fetches the tenant's key with argusctl".to_owned()
+pub async fn provenance_keys(
+    store: web::Data<Store>,
+    path: web::Path<String>,
+    query: web::Query<KeysQuery>,
+) -> Result<HttpResponse, ApiError> {
+    match path.parse::<Algorithm>() {
+        Ok(Algorithm::MlDsa65) => {
+            let tenant = query.tenant.as_deref().ok_or_else(|| {
+                ApiError::Validation("tenant is required: the tenant whose keys (each transcript entry's tenant_id)".into())
+            })?;
+            let tenant: TenantId =
+                tenant.parse().map_err(|_| ApiError::Validation(format!("tenant `{tenant}` is not a tenant id")))?;
+            let keys = store.ml_dsa_public_keys(&tenant).await?;
+            let set = JwkSet { keys: keys.iter().map(|(kid, public)| Jwk::ml_dsa_65(kid, public)).collect() };
+            Ok(HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, format!("public, max-age={KEYS_MAX_AGE_SECONDS}")))
+                .json(set))
         }
-        "ml-dsa-65" => "ml-dsa-65 tree heads are not offered yet".to_owned(),
-        other => format!("no provenance algorithm {other}"),
-    }))
+        Ok(Algorithm::HmacSha256) => Err(ApiError::NotFound(
+            "hmac-sha256 keys are shared secrets and are never published; the tenant admin fetches the tenant's key with argusctl".to_owned(),
+        )),
+        Err(unknown) => Err(ApiError::NotFound(unknown.to_string())),
+    }
 }
 
 /// The routes of this module.

@@ -7,9 +7,6 @@
 //! read is access-logged; unknown ids, other tenants and missing scopes
 //! get nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use argus_domain::Encounter;
 use argus_domain::epcr::devices::{MDC_SYSTEM, NewDevice, PhdObservation};
 use argus_domain::epcr::testing::full_record_body;
@@ -32,21 +29,8 @@ fn url(stack: &Stack, id: &str) -> String {
 
 /// Runs the independent validator on `bundles`: its exit status and output.
 fn validate(bundles: &[(&str, &Value)]) -> (bool, String) {
-    let dir = std::env::temp_dir().join(format!("argus-fhir-{}", ulid::Ulid::generate()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let files: Vec<PathBuf> = bundles
-        .iter()
-        .map(|(name, bundle)| {
-            let file = dir.join(format!("{name}.json"));
-            std::fs::write(&file, serde_json::to_vec_pretty(bundle).unwrap()).unwrap();
-            file
-        })
-        .collect();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fhir-validate.sh");
-    let out = Command::new("bash").arg(script).args(&files).output().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let (status, text) = crate::helpers::run_checker("fhir-validate.sh", &[], bundles);
+    (status == Some(0), text)
 }
 
 fn codes(concept: &Value) -> Vec<&str> {

@@ -435,3 +435,24 @@ pub fn validate_against(schema: &Value, instance: &Value) -> Result<(), String> 
     let (schemas, index) = compile_schema(schema);
     schemas.validate(instance, index).map_err(|e| format!("{e:#}"))
 }
+
+/// Runs `scripts/{script}` with `args`, then the JSON `inputs` written to
+/// files (named `{name}.json`) in a temporary directory: its exit status
+/// (`None` if killed) and its output, stdout then stderr.
+pub fn run_checker(script: &str, args: &[&str], inputs: &[(&str, &Value)]) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("argus-check-{}", ulid::Ulid::generate()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<std::path::PathBuf> = inputs
+        .iter()
+        .map(|(name, input)| {
+            let file = dir.join(format!("{name}.json"));
+            std::fs::write(&file, serde_json::to_vec_pretty(input).unwrap()).unwrap();
+            file
+        })
+        .collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts").join(script);
+    let out = std::process::Command::new("bash").arg(script).args(args).args(&files).output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}

@@ -21,6 +21,7 @@ mod large_jobs;
 mod metrics;
 mod partner;
 mod provenance;
+mod provenance_formats;
 mod sampling;
 mod schemathesis;
 mod tokens;

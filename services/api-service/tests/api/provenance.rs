@@ -3,37 +3,41 @@
 //! nothing but VIEW after SEAL, the transcript as an RFC 9162 Merkle log,
 //! bad input, tenant isolation, scopes, events.
 
-use argus_crypto::merkle;
+use argus_provenance::{Algorithm, merkle};
 use argus_store::domain::NewIncident;
 use argus_types::{EvidenceId, IncidentId, TenantId};
 use serde_json::{Value, json};
 
 use crate::helpers::{Stack, TestClient, drain_outbox, op};
 
-const BUNDLE: &str = "evidence-custody";
+pub(crate) const BUNDLE: &str = "evidence-custody";
 const CONTENT_SHA256: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 /// An app of `tenant` (a new one for `None`) holding `scopes`, granted the
 /// bundle, and its token.
-struct Caller {
+pub(crate) struct Caller {
     client: TestClient,
     token: String,
 }
 
 impl Caller {
-    async fn new(stack: &Stack, tenant: Option<&TenantId>, scopes: &[&str]) -> Self {
+    pub(crate) async fn new(stack: &Stack, tenant: Option<&TenantId>, scopes: &[&str]) -> Self {
         let client = stack.client(tenant, scopes).await;
         stack.grant(&client, BUNDLE).await;
         let token = stack.cc_token(&client, None).await;
         Self { client, token }
     }
 
-    fn tenant(&self) -> &TenantId {
+    pub(crate) fn tenant(&self) -> &TenantId {
         &self.client.tenant
     }
 
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client.client_id
+    }
+
     /// The answer to the bundle's operation `name` with `variables`.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         stack: &Stack,
         ops: &[argus_store::bundles::BundleOperation],
@@ -305,7 +309,13 @@ async fn another_tenant_and_a_missing_scope_see_and_change_nothing() {
 }
 
 /// `GET`/`POST` below `/v1/evidence/{id}/provenance`, with `caller`'s token and tenant.
-fn rest(stack: &Stack, caller: &Caller, method: reqwest::Method, id: &str, rest: &str) -> reqwest::RequestBuilder {
+pub(crate) fn rest(
+    stack: &Stack,
+    caller: &Caller,
+    method: reqwest::Method,
+    id: &str,
+    rest: &str,
+) -> reqwest::RequestBuilder {
     stack
         .http
         .request(method, format!("{}/v1/evidence/{id}/provenance{rest}", stack.api))
@@ -313,10 +323,15 @@ fn rest(stack: &Stack, caller: &Caller, method: reqwest::Method, id: &str, rest:
         .header("X-Tenant-ID", caller.tenant().as_str())
 }
 
-/// An item of a new tenant with a few operations on it, its writer, and
-/// its id.
-async fn item_with_history(stack: &Stack, ops: &[argus_store::bundles::BundleOperation]) -> (Caller, String) {
+/// An item of a new tenant whose tree heads are signed with `algorithm`,
+/// with a few operations on it, its writer, and its id.
+pub(crate) async fn item_with_history(
+    stack: &Stack,
+    ops: &[argus_store::bundles::BundleOperation],
+    algorithm: Algorithm,
+) -> (Caller, String) {
     let writer = Caller::new(stack, None, &["evidence:write", "evidence:verify"]).await;
+    stack.store.set_provenance_algorithm(writer.tenant(), algorithm, &sealer()).await.unwrap();
     let incident = incident(stack, writer.tenant()).await;
     let created = writer.call(stack, ops, "CreateEvidence", json!({ "input": evidence_input(&incident) })).await;
     let id = created["data"]["createEvidence"]["id"].as_str().unwrap().to_owned();
@@ -328,7 +343,12 @@ async fn item_with_history(stack: &Stack, ops: &[argus_store::bundles::BundleOpe
     (writer, id)
 }
 
-async fn verify(stack: &Stack, caller: &Caller, id: &str, body: Value) -> Value {
+/// The api-service's provenance sealer.
+pub(crate) fn sealer() -> argus_crypto::provenance::ProvenanceSealer {
+    argus_crypto::provenance::ProvenanceSealer::new(crate::helpers::PEPPER.as_bytes())
+}
+
+pub(crate) async fn verify(stack: &Stack, caller: &Caller, id: &str, body: Value) -> Value {
     let r = rest(stack, caller, reqwest::Method::POST, id, "/verify").json(&body).send().await.unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
@@ -338,7 +358,7 @@ async fn verify(stack: &Stack, caller: &Caller, id: &str, body: Value) -> Value 
 type Expected<'a> = (&'a str, Option<i64>);
 
 /// The failures' (kind, sequence) pairs.
-fn failures(verification: &Value) -> Vec<(String, Option<i64>)> {
+pub(crate) fn failures(verification: &Value) -> Vec<(String, Option<i64>)> {
     verification["failures"]
         .as_array()
         .unwrap()
@@ -351,7 +371,7 @@ fn failures(verification: &Value) -> Vec<(String, Option<i64>)> {
 async fn the_transcript_is_served_with_signed_heads_and_proofs_and_each_read_is_recorded() {
     let stack = Stack::start().await;
     let ops = stack.load_shipped_bundle(BUNDLE).await;
-    let (writer, id) = item_with_history(&stack, &ops).await;
+    let (writer, id) = item_with_history(&stack, &ops, Algorithm::HmacSha256).await;
 
     let r = rest(&stack, &writer, reqwest::Method::GET, &id, "?since_size=2").send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -416,10 +436,19 @@ async fn the_transcript_is_served_with_signed_heads_and_proofs_and_each_read_is_
 }
 
 #[tokio::test]
-async fn every_kind_of_tampering_is_named_server_side() {
+async fn every_kind_of_tampering_is_named_server_side_hmac() {
+    every_kind_of_tampering_is_named(Algorithm::HmacSha256).await;
+}
+
+#[tokio::test]
+async fn every_kind_of_tampering_is_named_server_side_ml_dsa() {
+    every_kind_of_tampering_is_named(Algorithm::MlDsa65).await;
+}
+
+async fn every_kind_of_tampering_is_named(algorithm: Algorithm) {
     let stack = Stack::start().await;
     let ops = stack.load_shipped_bundle(BUNDLE).await;
-    let (writer, id) = item_with_history(&stack, &ops).await;
+    let (writer, id) = item_with_history(&stack, &ops, algorithm).await;
 
     // The stored transcript, and the one GET answered posted back as is, verify.
     let stored = verify(&stack, &writer, &id, json!({})).await;
@@ -433,6 +462,7 @@ async fn every_kind_of_tampering_is_named_server_side() {
     assert_eq!(as_served["valid"], true, "{as_served}");
     let size = as_served["tree_size"].as_i64().unwrap();
     assert_eq!(size, 5);
+    assert_eq!(served["transcript"]["tree_head"]["algorithm"], algorithm.as_str());
 
     let tampered = |change: &dyn Fn(&mut Value)| {
         let mut body = served.clone();
@@ -460,6 +490,16 @@ async fn every_kind_of_tampering_is_named_server_side() {
             ("inserted_entry", Some(6)),
         ),
         ("reordered", tampered(&|t| t["entries"].as_array_mut().unwrap().swap(1, 2)), ("reordered_entry", Some(2))),
+        (
+            "one bit of a signature",
+            tampered(&|t| {
+                let signature = t["entries"][2]["tree_head"]["signature"].as_str().unwrap();
+                let flipped = if signature.ends_with('0') { "1" } else { "0" };
+                t["entries"][2]["tree_head"]["signature"] =
+                    json!(format!("{}{flipped}", &signature[..signature.len() - 1]));
+            }),
+            ("bad_signature", Some(3)),
+        ),
         ("wrong root", tampered(&|t| t["tree_head"]["root_hash"] = json!("00".repeat(32))), ("wrong_root", Some(size))),
         (
             "bad signature",
@@ -521,8 +561,8 @@ async fn every_kind_of_tampering_is_named_server_side() {
 async fn heads_signed_before_a_key_rotation_still_verify() {
     let stack = Stack::start().await;
     let ops = stack.load_shipped_bundle(BUNDLE).await;
-    let (writer, id) = item_with_history(&stack, &ops).await;
-    let sealer = argus_crypto::provenance::ProvenanceSealer::new(crate::helpers::PEPPER.as_bytes());
+    let (writer, id) = item_with_history(&stack, &ops, Algorithm::HmacSha256).await;
+    let sealer = sealer();
     let before = stack.store.evidence_entries(writer.tenant(), &id.parse().unwrap(), 1, 100).await.unwrap();
     let old_key = before[0].key_id.clone();
     let new_key = stack.store.rotate_provenance_key(writer.tenant(), &sealer).await.unwrap();
@@ -534,6 +574,19 @@ async fn heads_signed_before_a_key_rotation_still_verify() {
     let after = stack.store.evidence_entries(writer.tenant(), &id.parse().unwrap(), 1, 100).await.unwrap();
     assert!(after[..4].iter().all(|e| e.key_id == old_key));
     assert_eq!(after[4].key_id, new_key);
+    let answer = verify(&stack, &writer, &id, json!({})).await;
+    assert_eq!(answer["valid"], true, "{answer}");
+
+    // The tenant opts in to ML-DSA-65: later heads are signed with it, the
+    // HMAC heads before stay verifiable, in one transcript.
+    let (ml_dsa, changed) =
+        stack.store.set_provenance_algorithm(writer.tenant(), Algorithm::MlDsa65, &sealer).await.unwrap();
+    assert!(changed);
+    let read = writer.call(&stack, &ops, "EvidenceById", json!({ "id": id })).await;
+    assert!(read["errors"].is_null(), "{read}");
+    let after = stack.store.evidence_entries(writer.tenant(), &id.parse().unwrap(), 1, 100).await.unwrap();
+    assert_eq!((after[5].key_id.as_str(), after[5].algorithm), (ml_dsa.as_str(), Algorithm::MlDsa65));
+    assert_eq!(after[4].algorithm, Algorithm::HmacSha256);
     let answer = verify(&stack, &writer, &id, json!({})).await;
     assert_eq!(answer["valid"], true, "{answer}");
 }

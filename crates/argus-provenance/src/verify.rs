@@ -1,159 +1,37 @@
-//! An evidence item's transcript as a document: every entry with its leaf
-//! hash, the signed tree head after it and its inclusion proof; and the
-//! verification of such a document, naming every entry that fails.
+//! The verification of a transcript document, server-side (against the
+//! entries recorded) or offline (against its own sequence numbers and
+//! signed tree heads), naming every entry that fails.
 
-use argus_crypto::merkle::{self, Frontier, Hash};
-use argus_crypto::provenance::TreeHeadKey;
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::merkle::{self, Frontier, Hash};
+use crate::transcript::{EarlierHead, Transcript, TreeHead};
+use crate::{VerifyKey, hex, unhex};
 use argus_types::EvidenceId;
-use serde::{Deserialize, Serialize};
 
-use crate::evidence::TranscriptEntry;
-use crate::text_enum::text_enum;
-
-/// A signed tree head: the transcript tree's size and root once an entry
-/// was in, signed with the tenant's key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TreeHead {
-    pub tree_size: i64,
-    /// Hex.
-    pub root_hash: String,
-    /// The time of the entry that made this size (RFC 3339, microseconds).
-    pub timestamp: String,
-    /// `hmac-sha256`.
-    pub algorithm: String,
-    pub key_id: String,
-    /// Hex, over [`TreeHead::signed_bytes`].
-    pub signature: String,
-}
-
-/// What a tree head's signature covers: every field but the signature, and
-/// the item it is of.
-#[derive(Serialize)]
-struct SignedFields<'a> {
-    evidence_id: &'a str,
-    tree_size: i64,
-    root_hash: &'a str,
-    timestamp: &'a str,
-    algorithm: &'a str,
-    key_id: &'a str,
-}
-
-impl TreeHead {
-    /// The bytes a head's signature is over: JSON of the item's id and the
-    /// head's fields but the signature, in this order.
-    pub fn signed_bytes(
-        evidence_id: &EvidenceId,
-        tree_size: i64,
-        root_hash: &str,
-        timestamp: &str,
-        algorithm: &str,
-        key_id: &str,
-    ) -> Vec<u8> {
-        let fields =
-            SignedFields { evidence_id: evidence_id.as_str(), tree_size, root_hash, timestamp, algorithm, key_id };
-        // Strings and an integer always serialize.
-        serde_json::to_vec(&fields).unwrap_or_default()
-    }
-}
-
-/// One entry of a transcript document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ProvenanceEntry {
-    #[serde(flatten)]
-    pub entry: TranscriptEntry,
-    /// SHA-256(0x00 || the entry's bytes), hex.
-    pub leaf_hash: String,
-    /// The signed tree head once this entry was in.
-    pub tree_head: TreeHead,
-    /// The entry's inclusion proof (hex hashes, RFC 9162 §2.1.3) in the
-    /// tree of the document's `tree_head`.
-    #[serde(default)]
-    pub inclusion_proof: Vec<String>,
-}
-
-/// An item's transcript: its entries in order and the latest tree head.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Transcript {
-    pub evidence_id: EvidenceId,
-    pub entries: Vec<ProvenanceEntry>,
-    pub tree_head: Option<TreeHead>,
-}
-
-impl Transcript {
-    /// The document of `entries` (in order, each with its leaf and signed
-    /// head), each entry's inclusion proof in the latest tree added.
-    pub fn of(evidence_id: EvidenceId, entries: Vec<(TranscriptEntry, Hash, TreeHead)>) -> Self {
-        let leaves: Vec<Hash> = entries.iter().map(|(_, leaf, _)| *leaf).collect();
-        let proofs = merkle::inclusion_proofs(&leaves);
-        let tree_head = entries.last().map(|(_, _, head)| head.clone());
-        let entries = entries
-            .into_iter()
-            .zip(proofs)
-            .map(|((entry, leaf, tree_head), proof)| ProvenanceEntry {
-                entry,
-                leaf_hash: argus_crypto::hex(&leaf),
-                tree_head,
-                inclusion_proof: proof.iter().map(|h| argus_crypto::hex(h)).collect(),
-            })
-            .collect();
-        Self { evidence_id, entries, tree_head }
-    }
-}
-
-/// The consistency proof (RFC 9162 §2.1.4) from an earlier tree size to the
-/// document's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ConsistencyProof {
-    pub from_size: i64,
-    /// Hex root of the tree at `from_size`.
-    pub from_root: String,
-    pub to_size: i64,
-    pub proof: Vec<String>,
-}
-
-impl ConsistencyProof {
-    /// From the first `from_size` of `leaves` to all of them; `None` unless
-    /// `0 < from_size <= leaves.len()`.
-    pub fn of(leaves: &[Hash], from_size: usize) -> Option<Self> {
-        let proof = merkle::consistency_proof(leaves, from_size)?;
-        Some(Self {
-            from_size: i64::try_from(from_size).ok()?,
-            from_root: argus_crypto::hex(&merkle::root(&leaves[..from_size])),
-            to_size: i64::try_from(leaves.len()).ok()?,
-            proof: proof.iter().map(|h| argus_crypto::hex(h)).collect(),
-        })
-    }
-}
-
-/// A tree head a verifier held earlier: the transcript must extend it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct EarlierHead {
-    pub tree_size: i64,
-    /// Hex.
-    pub root_hash: String,
-}
-
-text_enum! {
-    /// What a verification found wrong.
-    pub enum Tampering ("tampering") {
-        /// The entry's content differs from what was recorded, or from its
-        /// leaf hash.
-        ChangedEntry = "changed_entry",
-        /// A recorded entry is missing.
-        DroppedEntry = "dropped_entry",
-        /// An entry that was never recorded.
-        InsertedEntry = "inserted_entry",
-        /// A recorded entry out of its place.
-        ReorderedEntry = "reordered_entry",
-        /// A tree head's root is not the root of the entries up to it.
-        WrongRoot = "wrong_root",
-        /// A tree head's signature does not verify with its key.
-        BadSignature = "bad_signature",
-        /// A tree head names a key the tenant does not have.
-        UnknownKey = "unknown_key",
-        /// The transcript does not extend the earlier tree head.
-        BrokenConsistency = "broken_consistency",
-    }
+/// What a verification found wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tampering {
+    /// The entry's content differs from what was recorded, or from its
+    /// leaf hash.
+    ChangedEntry,
+    /// A recorded entry is missing.
+    DroppedEntry,
+    /// An entry that was never recorded.
+    InsertedEntry,
+    /// A recorded entry out of its place.
+    ReorderedEntry,
+    /// A tree head's root is not the root of the entries up to it.
+    WrongRoot,
+    /// A tree head's signature does not verify with its key.
+    BadSignature,
+    /// A tree head names a key the verifier does not have.
+    UnknownKey,
+    /// The transcript does not extend the earlier tree head.
+    BrokenConsistency,
 }
 
 /// One thing found wrong, and the entry (by sequence) it is about.
@@ -215,13 +93,55 @@ fn against_stored(submitted: &[(i64, Hash)], stored: &[Hash], failures: &mut Vec
     }
 }
 
+/// At most this many missing sequence numbers are named one by one (a
+/// hostile transcript can claim any sequence); the rest as one failure.
+const MAX_NAMED_GAPS: usize = 1000;
+
+/// Offline, with no record of the entries: the submitted entries
+/// (sequence, leaf) against their own numbering and the latest signed tree
+/// head's size `signed_size`: a number used twice or beyond the signed
+/// size (inserted), a number lower than one before it (reordered), a
+/// number missing up to the largest or to the signed size (dropped).
+fn against_sequence(submitted: &[(i64, Hash)], signed_size: Option<i64>, failures: &mut Vec<Failure>) {
+    let mut seen = BTreeSet::new();
+    let mut highest = 0i64;
+    for (sequence, _) in submitted {
+        if *sequence < 1 || !seen.insert(*sequence) {
+            fail(failures, Tampering::InsertedEntry, Some(*sequence), "its sequence number is taken or invalid");
+        } else if signed_size.is_some_and(|n| *sequence > n) {
+            fail(failures, Tampering::InsertedEntry, Some(*sequence), "after the latest signed tree head");
+        } else if *sequence < highest {
+            fail(failures, Tampering::ReorderedEntry, Some(*sequence), format!("after entry {highest}"));
+        }
+        highest = highest.max(*sequence);
+    }
+    let last = signed_size.unwrap_or(highest).max(highest);
+    let mut named = 0;
+    let mut expected = 1i64;
+    for present in seen.iter().copied().chain(last.checked_add(1)) {
+        if present < expected {
+            continue;
+        }
+        let missing = (expected..present).take(MAX_NAMED_GAPS.saturating_sub(named));
+        for sequence in missing {
+            named += 1;
+            fail(failures, Tampering::DroppedEntry, Some(sequence), "missing from the transcript");
+        }
+        if named >= MAX_NAMED_GAPS && present > expected {
+            fail(failures, Tampering::DroppedEntry, None, format!("entries before {present} are missing"));
+            break;
+        }
+        expected = present.saturating_add(1);
+    }
+}
+
 /// A head's root and signature: `expected_size` entries with root `root`.
 fn check_head(
     evidence_id: &EvidenceId,
     head: &TreeHead,
     expected_size: i64,
     root: &Hash,
-    key: &impl Fn(&str) -> Option<TreeHeadKey>,
+    key: &impl Fn(&str) -> Option<VerifyKey>,
     failures: &mut Vec<Failure>,
 ) {
     if head.tree_size != expected_size || merkle::parse_hash(&head.root_hash).as_ref() != Some(root) {
@@ -240,37 +160,27 @@ fn check_head(
         &head.algorithm,
         &head.key_id,
     );
-    let signature = bytes_of_hex(&head.signature);
+    let signature = unhex(&head.signature);
     match key(&head.key_id) {
         None => fail(failures, Tampering::UnknownKey, Some(expected_size), format!("no key {}", head.key_id)),
-        Some(k)
-            if head.algorithm != argus_crypto::provenance::HMAC_SHA256
-                || !signature.is_some_and(|s| k.verify(&message, &s)) =>
-        {
+        Some(k) if head.algorithm != k.algorithm().as_str() || !signature.is_some_and(|s| k.verify(&message, &s)) => {
             fail(failures, Tampering::BadSignature, Some(expected_size), "the signature does not verify")
         }
         Some(_) => {}
     }
 }
 
-/// Hex to bytes; `None` for anything but pairs of hex digits.
-fn bytes_of_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
 /// Verifies `transcript` of the item `evidence_id`: each entry's leaf hash
-/// recomputed, against the `stored` leaves (what was recorded), each tree
-/// head's root and signature (`key` opens a key by id), the inclusion
-/// proofs, and that it extends `earlier`.
+/// recomputed, against the `stored` leaves (what was recorded; `None`
+/// offline, where the entries' own numbering and the signed heads stand
+/// in), each tree head's root and signature (`key` finds a key by id), the
+/// inclusion proofs, and that it extends `earlier`.
 pub fn verify(
     evidence_id: &EvidenceId,
     transcript: &Transcript,
-    stored: &[Hash],
+    stored: Option<&[Hash]>,
     earlier: Option<&EarlierHead>,
-    key: impl Fn(&str) -> Option<TreeHeadKey>,
+    key: impl Fn(&str) -> Option<VerifyKey>,
 ) -> Verification {
     let mut failures = Vec::new();
     let mut checks = Vec::new();
@@ -295,7 +205,7 @@ pub fn verify(
     let before = failures.len();
     for pair in transcript.entries.windows(2) {
         let [previous, entry] = pair else { continue };
-        let previous_leaf = argus_crypto::hex(&merkle::leaf_hash(&previous.entry.to_bytes()));
+        let previous_leaf = hex(&merkle::leaf_hash(&previous.entry.to_bytes()));
         if previous.entry.sequence.checked_add(1) == Some(entry.entry.sequence)
             && entry.entry.previous_hash.as_deref() != Some(previous_leaf.as_str())
         {
@@ -305,8 +215,16 @@ pub fn verify(
     check("hash_chain", &failures, before);
 
     let before = failures.len();
-    against_stored(&leaves, stored, &mut failures);
-    check("recorded_entries", &failures, before);
+    match stored {
+        Some(stored) => {
+            against_stored(&leaves, stored, &mut failures);
+            check("recorded_entries", &failures, before);
+        }
+        None => {
+            against_sequence(&leaves, transcript.tree_head.as_ref().map(|h| h.tree_size), &mut failures);
+            check("sequence", &failures, before);
+        }
+    }
 
     let before_roots = failures.len();
     let mut frontier = Frontier::default();
@@ -361,20 +279,81 @@ pub fn verify(
         check("consistency", &failures, before);
     }
 
-    Verification { valid: failures.is_empty(), tree_size: size, root_hash: argus_crypto::hex(&root), checks, failures }
+    Verification { valid: failures.is_empty(), tree_size: size, root_hash: hex(&root), checks, failures }
+}
+
+/// Verifies a saved transcript with no server: [`verify`] of its own item,
+/// against its own numbering and signed heads, with `keys` (the published
+/// ML-DSA-65 set, or the tenant's HMAC keys as `argusctl provenance keys`
+/// exports them).
+pub fn verify_offline(transcript: &Transcript, earlier: Option<&EarlierHead>, keys: &crate::JwkSet) -> Verification {
+    // Each key decoded once (an ML-DSA-65 key's decoding expands its matrix).
+    let decoded: Vec<(&str, VerifyKey)> =
+        keys.keys.iter().filter_map(|k| Some((k.kid.as_str(), k.verify_key()?))).collect();
+    let key = |kid: &str| decoded.iter().find(|(id, _)| *id == kid).map(|(_, k)| k.clone());
+    verify(&transcript.evidence_id, transcript, None, earlier, key)
 }
 
 #[cfg(test)]
 mod tests {
-    use argus_crypto::provenance::{HMAC_SHA256, ProvenanceSealer};
     use argus_types::TenantId;
+    use hmac::{Hmac, KeyInit, Mac};
+    use ml_dsa::{ExpandedSigningKey, MlDsa65};
+    use sha2::Sha256;
 
     use super::*;
-    use crate::evidence::EvidenceOperation;
+    use crate::transcript::{EvidenceOperation, TranscriptEntry};
+    use crate::{Algorithm, Jwk, JwkSet};
+
+    /// A key of `algorithm` (signing here as argus-crypto signs, with the
+    /// crates' own APIs), and its JWK as a verifier gets it.
+    struct TestKey {
+        algorithm: Algorithm,
+        secret: [u8; 32],
+    }
+
+    impl TestKey {
+        fn new(algorithm: Algorithm) -> Self {
+            Self { algorithm, secret: [algorithm as u8 + 1; 32] }
+        }
+
+        fn ml_dsa(&self) -> ExpandedSigningKey<MlDsa65> {
+            ExpandedSigningKey::from_seed(&self.secret.into())
+        }
+
+        fn sign(&self, message: &[u8]) -> Vec<u8> {
+            match self.algorithm {
+                Algorithm::HmacSha256 => {
+                    let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).unwrap();
+                    mac.update(message);
+                    mac.finalize().into_bytes().to_vec()
+                }
+                Algorithm::MlDsa65 => self.ml_dsa().sign_deterministic(message, &[]).unwrap().encode().to_vec(),
+            }
+        }
+
+        fn jwk(&self, kid: &str) -> Jwk {
+            match self.algorithm {
+                Algorithm::HmacSha256 => Jwk::hmac_sha256(kid, &self.secret),
+                Algorithm::MlDsa65 => Jwk::ml_dsa_65(kid, &self.ml_dsa().verifying_key().encode()),
+            }
+        }
+
+        fn verify_key(&self) -> VerifyKey {
+            self.jwk("pvk_a").verify_key().unwrap()
+        }
+    }
+
+    fn keypair(algorithm: Algorithm) -> (TestKey, VerifyKey) {
+        let key = TestKey::new(algorithm);
+        let verify = key.verify_key();
+        (key, verify)
+    }
 
     /// A transcript of `n` entries signed with `key` (id `kid`), built as
     /// the store builds one.
-    fn signed(n: i64, kid: &str, key: &TreeHeadKey) -> (EvidenceId, Transcript, Vec<Hash>) {
+    fn signed(n: i64, kid: &str, key: &TestKey) -> (EvidenceId, Transcript, Vec<Hash>) {
+        let algorithm = key.algorithm.as_str();
         let id = EvidenceId::generate();
         let tenant = TenantId::generate();
         let mut frontier = Frontier::default();
@@ -392,19 +371,19 @@ mod tests {
                 content_sha256: "ab".repeat(32),
                 details: None,
                 custodian: None,
-                previous_hash: previous.map(|h| argus_crypto::hex(&h)),
+                previous_hash: previous.map(|h| hex(&h)),
             };
             let leaf = merkle::leaf_hash(&entry.to_bytes());
             frontier.push(leaf);
-            let root = argus_crypto::hex(&frontier.root());
-            let message = TreeHead::signed_bytes(&id, sequence, &root, &entry.recorded_at, HMAC_SHA256, kid);
+            let root = hex(&frontier.root());
+            let message = TreeHead::signed_bytes(&id, sequence, &root, &entry.recorded_at, algorithm, kid);
             let head = TreeHead {
                 tree_size: sequence,
                 root_hash: root,
                 timestamp: entry.recorded_at.clone(),
-                algorithm: HMAC_SHA256.into(),
+                algorithm: algorithm.into(),
                 key_id: kid.into(),
-                signature: argus_crypto::hex(&key.sign(&message)),
+                signature: hex(&key.sign(&message)),
             };
             previous = Some(leaf);
             rows.push((entry, leaf, head));
@@ -419,11 +398,87 @@ mod tests {
 
     #[test]
     fn an_untouched_transcript_verifies_and_every_tampering_is_named() {
-        let sealer = ProvenanceSealer::new(b"pepper");
-        let key = sealer.open("pvk_a", &sealer.new_sealed_key("pvk_a")).unwrap();
+        for algorithm in Algorithm::ALL {
+            every_tampering_is_named(algorithm);
+        }
+    }
+
+    #[test]
+    fn a_head_under_the_other_algorithm_does_not_verify() {
+        let (hmac, _) = keypair(Algorithm::HmacSha256);
+        let (_, ml_dsa) = keypair(Algorithm::MlDsa65);
+        let (id, transcript, stored) = signed(2, "pvk_a", &hmac);
+        let v = verify(&id, &transcript, Some(&stored), None, |_| Some(ml_dsa.clone()));
+        assert!(kinds(&v).contains(&(Tampering::BadSignature, Some(1))), "{v:?}");
+    }
+
+    #[test]
+    fn offline_every_tampering_is_named_with_the_exported_or_published_keys() {
+        for algorithm in Algorithm::ALL {
+            let key = TestKey::new(algorithm);
+            let (_, transcript, _) = signed(6, "pvk_a", &key);
+            let keys = JwkSet { keys: vec![key.jwk("pvk_a")] };
+            let check = |t: &Transcript| verify_offline(t, None, &keys);
+            let has = |t: &Transcript, kind: Tampering, sequence: Option<i64>| {
+                let v = check(t);
+                assert!(!v.valid && kinds(&v).contains(&(kind, sequence)), "{algorithm}: {kind:?} {sequence:?}: {v:?}");
+            };
+
+            let clean = check(&transcript);
+            assert!(clean.valid, "{clean:?}");
+            assert!(clean.checks.iter().any(|c| c.name == "sequence" && c.passed));
+
+            let mut changed = transcript.clone();
+            changed.entries[2].entry.custodian = Some("someone else".into());
+            has(&changed, Tampering::ChangedEntry, Some(3));
+
+            let mut dropped = transcript.clone();
+            dropped.entries.remove(3);
+            has(&dropped, Tampering::DroppedEntry, Some(4));
+            let mut tail = transcript.clone();
+            tail.entries.truncate(4);
+            has(&tail, Tampering::DroppedEntry, Some(6));
+
+            let mut reordered = transcript.clone();
+            reordered.entries.swap(1, 4);
+            has(&reordered, Tampering::ReorderedEntry, Some(2));
+
+            let mut inserted = transcript.clone();
+            let mut extra = inserted.entries[5].clone();
+            extra.entry.sequence = 7;
+            inserted.entries.push(extra);
+            has(&inserted, Tampering::InsertedEntry, Some(7));
+            let mut twice = transcript.clone();
+            let copy = twice.entries[2].clone();
+            twice.entries.insert(3, copy);
+            has(&twice, Tampering::InsertedEntry, Some(3));
+
+            let mut wrong_root = transcript.clone();
+            wrong_root.entries[1].tree_head.root_hash = "11".repeat(32);
+            has(&wrong_root, Tampering::WrongRoot, Some(2));
+
+            let mut bad_signature = transcript.clone();
+            let signature = &mut bad_signature.entries[3].tree_head.signature;
+            let last = if signature.ends_with('0') { "1" } else { "0" };
+            signature.replace_range(signature.len() - 1.., last);
+            has(&bad_signature, Tampering::BadSignature, Some(4));
+
+            let without = JwkSet::default();
+            assert!(kinds(&verify_offline(&transcript, None, &without)).contains(&(Tampering::UnknownKey, Some(1))));
+
+            let forged = EarlierHead { tree_size: 3, root_hash: "22".repeat(32) };
+            let v = verify_offline(&transcript, Some(&forged), &keys);
+            assert_eq!(kinds(&v), [(Tampering::BrokenConsistency, None)], "{algorithm}");
+            let held = EarlierHead { tree_size: 3, root_hash: transcript.entries[2].tree_head.root_hash.clone() };
+            assert!(verify_offline(&transcript, Some(&held), &keys).valid);
+        }
+    }
+
+    fn every_tampering_is_named(algorithm: Algorithm) {
+        let (key, verify_key) = keypair(algorithm);
         let (id, transcript, stored) = signed(6, "pvk_a", &key);
-        let keys = |kid: &str| (kid == "pvk_a").then(|| key.clone());
-        let check = |t: &Transcript, earlier: Option<&EarlierHead>| verify(&id, t, &stored, earlier, keys);
+        let keys = |kid: &str| (kid == "pvk_a").then(|| verify_key.clone());
+        let check = |t: &Transcript, earlier: Option<&EarlierHead>| verify(&id, t, Some(&stored), earlier, keys);
 
         let clean = check(&transcript, None);
         assert!(clean.valid, "{clean:?}");
@@ -451,6 +506,11 @@ mod tests {
         let mut bad_signature = transcript.clone();
         bad_signature.entries[0].tree_head.signature = "00".repeat(32);
         assert!(kinds(&check(&bad_signature, None)).contains(&(Tampering::BadSignature, Some(1))));
+        let mut flipped = transcript.clone();
+        let signature = &mut flipped.entries[3].tree_head.signature;
+        let last = if signature.ends_with('0') { "1" } else { "0" };
+        signature.replace_range(signature.len() - 1.., last);
+        assert_eq!(kinds(&check(&flipped, None)), [(Tampering::BadSignature, Some(4))], "{algorithm}");
 
         let mut unknown = transcript.clone();
         unknown.entries[4].tree_head.key_id = "pvk_b".into();
@@ -470,8 +530,7 @@ mod tests {
 
     #[test]
     fn hostile_sequences_and_hashes_answer_without_panicking() {
-        let sealer = ProvenanceSealer::new(b"pepper");
-        let key = sealer.open("pvk_a", &sealer.new_sealed_key("pvk_a")).unwrap();
+        let (key, verify_key) = keypair(Algorithm::MlDsa65);
         let (id, transcript, stored) = signed(3, "pvk_a", &key);
         let mut hostile = transcript.clone();
         hostile.entries[0].entry.sequence = i64::MIN;
@@ -481,21 +540,20 @@ mod tests {
         hostile.entries[2].tree_head.signature = "odd".into();
         hostile.entries[2].tree_head.tree_size = i64::MIN;
         let earlier = EarlierHead { tree_size: i64::MIN, root_hash: String::new() };
-        let v = verify(&id, &hostile, &stored, Some(&earlier), |_| Some(key.clone()));
+        let v = verify(&id, &hostile, Some(&stored), Some(&earlier), |_| Some(verify_key.clone()));
         assert!(!v.valid);
-        let v = verify(&id, &hostile, &[], None, |_| None);
+        let v = verify(&id, &hostile, None, None, |_| None);
         assert!(!v.valid);
     }
 
     #[test]
     fn a_change_to_any_byte_of_any_entry_is_found() {
-        let sealer = ProvenanceSealer::new(b"pepper");
-        let key = sealer.open("pvk_a", &sealer.new_sealed_key("pvk_a")).unwrap();
+        let (key, verify_key) = keypair(Algorithm::HmacSha256);
         let (id, transcript, stored) = signed(5, "pvk_a", &key);
         for i in 0..transcript.entries.len() {
             let mut t = transcript.clone();
             t.entries[i].entry.actor.push('x');
-            let v = verify(&id, &t, &stored, None, |_| Some(key.clone()));
+            let v = verify(&id, &t, Some(&stored), None, |_| Some(verify_key.clone()));
             assert!(!v.valid, "entry {i}");
         }
     }

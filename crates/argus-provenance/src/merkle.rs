@@ -8,19 +8,17 @@
 //! to be checked; the algorithms are a page of the RFC, checked below
 //! against the reference vectors of transparency-dev/merkle.
 
-use ring::digest::{SHA256, digest};
+use sha2::{Digest, Sha256};
 
 /// A SHA-256 output: a leaf, node or tree hash.
 pub type Hash = [u8; 32];
 
 fn sha256(parts: &[&[u8]]) -> Hash {
-    let mut joined = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let mut hasher = Sha256::new();
     for part in parts {
-        joined.extend_from_slice(part);
+        hasher.update(part);
     }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest(&SHA256, &joined).as_ref());
-    out
+    hasher.finalize().into()
 }
 
 /// A hash from its 64 hex digits (either case); `None` for anything else.
@@ -86,6 +84,25 @@ impl Frontier {
             node = (size * 2, node_hash(&left, &node.1));
         }
         self.subtrees.push(node);
+    }
+
+    /// The frontier of a tree of `size` leaves from its subtree roots,
+    /// largest first (as [`Frontier::hashes`] gives them); `None` unless
+    /// there is one root for each set bit of `size`.
+    pub fn from_hashes(size: u64, hashes: &[Hash]) -> Option<Self> {
+        let sizes = (0..u64::BITS).rev().map(|bit| 1u64 << bit).filter(|s| size & s != 0);
+        (size.count_ones() as usize == hashes.len())
+            .then(|| Self { subtrees: sizes.zip(hashes.iter().copied()).collect() })
+    }
+
+    /// The subtree roots, largest first.
+    pub fn hashes(&self) -> impl Iterator<Item = &Hash> {
+        self.subtrees.iter().map(|(_, h)| h)
+    }
+
+    /// How many leaves were pushed.
+    pub fn size(&self) -> u64 {
+        self.subtrees.iter().map(|(s, _)| s).sum()
     }
 
     /// MTH of the leaves pushed so far.
@@ -360,6 +377,10 @@ mod tests {
             let mut frontier = Frontier::default();
             tree.iter().for_each(|leaf| frontier.push(*leaf));
             assert_eq!(frontier.root(), r, "frontier of {n}");
+            let hashes: Vec<Hash> = frontier.hashes().copied().collect();
+            let again = Frontier::from_hashes(n as u64, &hashes).unwrap();
+            assert_eq!((again.root(), again.size()), (r, n as u64));
+            assert!(Frontier::from_hashes(n as u64, &hashes[1..]).is_none());
             for i in 0..n {
                 let proof = inclusion_proof(tree, i).unwrap();
                 assert_eq!(all[i], proof);
