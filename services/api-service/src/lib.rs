@@ -11,6 +11,7 @@ pub mod graphql;
 pub mod idempotency;
 pub mod openapi;
 pub mod routes;
+pub mod sandbox;
 pub mod startup;
 pub mod traces;
 

@@ -41,6 +41,18 @@ pub enum WorkerError {
     Bus(#[from] BusError),
 }
 
+/// Refuses to start on the other environment's database or vhost: the
+/// database's claim (`argusctl migrate`) and the vhost's marker exchange
+/// must both say `config.environment`; an unmarked vhost is claimed (see
+/// `argus_bus::environment`).
+pub async fn check_environment(config: &WorkerConfig) -> Result<(), WorkerError> {
+    Store::connect(&config.store)?.check_environment(config.environment).await?;
+    let broker = Broker::with_ca_file(config.amqp_url.clone(), config.amqp_ca_file.as_deref())?;
+    let topology = Topology::new(config.bus_prefix.clone(), deliver::delay_queues_ms(&config.retry_schedule));
+    argus_bus::environment::claim_vhost(&broker, &topology, config.environment).await?;
+    Ok(())
+}
+
 pub struct Worker {
     admin_port: u16,
     admin: actix_web::dev::Server,

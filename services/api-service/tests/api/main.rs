@@ -19,5 +19,6 @@ mod large_jobs;
 mod metrics;
 mod provenance;
 mod sampling;
+mod sandbox;
 mod tokens;
 mod tracing;
