@@ -470,7 +470,16 @@ async fn migrate_seals_plaintext_signing_keys_and_their_tokens_still_verify() {
         fields.sort_unstable();
         assert_eq!(
             fields,
-            ["activated_at", "created_at", "kid", "published_until", "retired_at", "sealing_key_id", "state"]
+            [
+                "activated_at",
+                "created_at",
+                "key_set",
+                "kid",
+                "published_until",
+                "retired_at",
+                "sealing_key_id",
+                "state"
+            ]
         );
         assert_eq!(key["sealing_key_id"], "ops-2026");
     }

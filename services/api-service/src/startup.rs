@@ -29,7 +29,8 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
     #[error(transparent)]
     Deprecations(#[from] MatrixError),
-    /// A setting of the other environment (its JWKS): refused at start.
+    /// A setting of the other environment (its database, its JWKS):
+    /// refused at start.
     #[error("{0}")]
     Environment(String),
 }
@@ -50,11 +51,9 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
     let (store, metrics) = open_store(&config.store, config.migrate).await?;
     store.check_tls_at_start().await?;
     // Never the other environment's database.
-    if config.migrate {
-        store.claim_environment(environment).await?;
-    } else {
-        store.check_environment(environment).await?;
-    }
+    argus_http::environment::check_database(&store, environment, config.migrate)
+        .await
+        .map_err(StartupError::Environment)?;
     let options = JwksOptions { key_set: Some(environment), ..JwksOptions::default() };
     let jwks = RemoteJwks::new(config.jwks_url.clone(), options);
     match jwks.refresh().await {

@@ -37,6 +37,9 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
     #[error(transparent)]
     Deprecations(#[from] MatrixError),
+    /// The sandbox's database: refused at start.
+    #[error("{0}")]
+    Environment(String),
 }
 
 /// The auth-service's public and admin servers, bound to the config's
@@ -56,11 +59,9 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
     }
     // The auth-service works on the live database only (sandbox apps are
     // live apps holding sandbox tokens).
-    if config.migrate {
-        store.claim_environment(Environment::Live).await?;
-    } else {
-        store.check_environment(Environment::Live).await?;
-    }
+    argus_http::environment::check_database(&store, Environment::Live, config.migrate)
+        .await
+        .map_err(StartupError::Environment)?;
     let keys = KeyRing::load(store.clone(), config.key_sealer.clone(), Environment::Live).await?;
     keys.spawn_background_refresh();
     let sandbox_keys = KeyRing::load(store.clone(), config.key_sealer.clone(), Environment::Sandbox).await?;
