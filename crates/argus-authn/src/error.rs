@@ -14,9 +14,11 @@ pub enum AuthnError {
     Algorithm,
     #[error("the token is not an access token (typ must be at+jwt)")]
     NotAnAccessToken,
-    #[error("the token was not signed by a known key")]
+    #[error(
+        "the token was not signed by a key of this API's key set (the key gate: live and sandbox keys never cross)"
+    )]
     UnknownKey,
-    #[error("the token's signature is invalid")]
+    #[error("the token's signature is invalid (the key gate)")]
     Signature,
     #[error("the token has expired")]
     Expired,
@@ -24,7 +26,7 @@ pub enum AuthnError {
     NotYetValid,
     #[error("the token was issued by another issuer")]
     Issuer,
-    #[error("the token is for another audience")]
+    #[error("the token is for another audience (the audience gate: live and sandbox tokens never cross)")]
     Audience,
     #[error("the token lacks a required claim or has a malformed one")]
     Claims,
@@ -44,6 +46,13 @@ pub enum AuthnError {
     /// verifier keeps its cached keys and reports `UnknownKey` if need be).
     #[error("key set at {url}: {reason}")]
     KeySet { url: String, reason: String },
+    /// The remote key set says it is the other environment's (its
+    /// `key_set`): never trusted, and a reason to refuse to start.
+    #[error("the key set at {url} is the {found} key set, and this verifier trusts only the {expected} set")]
+    WrongKeySet { url: String, found: String, expected: argus_types::Environment },
+    /// The sandbox could not provision the token's tenant in its database.
+    #[error("cannot take the token's tenant now")]
+    TenantUnavailable,
 }
 
 impl AuthnError {
@@ -60,8 +69,19 @@ impl AuthnError {
         }
     }
 
+    /// Which of the two gates between live and sandbox refused the token,
+    /// if one did: `audience` (its `aud` is not this API's) or `key` (it was
+    /// not signed by this API's key set). Each gate holds on its own.
+    pub fn gate(&self) -> Option<&'static str> {
+        match self {
+            Self::Audience => Some("audience"),
+            Self::UnknownKey | Self::Signature => Some("key"),
+            _ => None,
+        }
+    }
+
     /// RFC 6750 §3: the challenge sent with the error.
-    fn challenge(&self) -> String {
+    pub fn challenge(&self) -> String {
         match self {
             Self::InsufficientScope(scope) => format!(
                 "Bearer realm=\"argus\", error=\"insufficient_scope\", error_description=\"{self}\", scope=\"{scope}\""
@@ -75,8 +95,10 @@ impl ResponseError for AuthnError {
     fn status_code(&self) -> actix_web::http::StatusCode {
         match self {
             Self::InsufficientScope(_) | Self::TenantMismatch => actix_web::http::StatusCode::FORBIDDEN,
-            Self::NotConfigured | Self::KeySet { .. } => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            Self::RevocationUnknown => actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotConfigured | Self::KeySet { .. } | Self::WrongKeySet { .. } => {
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Self::RevocationUnknown | Self::TenantUnavailable => actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             _ => actix_web::http::StatusCode::UNAUTHORIZED,
         }
     }
@@ -84,12 +106,21 @@ impl ResponseError for AuthnError {
     fn error_response(&self) -> HttpResponse {
         let kind = match self {
             Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
-            Self::NotConfigured | Self::KeySet { .. } => ProblemKind::Internal,
-            Self::RevocationUnknown => ProblemKind::Unavailable,
+            Self::NotConfigured | Self::KeySet { .. } | Self::WrongKeySet { .. } => ProblemKind::Internal,
+            Self::RevocationUnknown | Self::TenantUnavailable => ProblemKind::Unavailable,
             _ => ProblemKind::Unauthenticated,
         };
-        let mut response = actix_response(&kind.problem(self.to_string()));
-        if matches!(self, Self::RevocationUnknown) {
+        let detail = match self {
+            // Never the key set's URL or what it said.
+            Self::KeySet { .. } | Self::WrongKeySet { .. } => "the token cannot be checked now".to_owned(),
+            _ => self.to_string(),
+        };
+        let mut problem = kind.problem(detail);
+        if let Some(gate) = self.gate() {
+            problem = problem.value("gate", &gate);
+        }
+        let mut response = actix_response(&problem);
+        if matches!(self, Self::RevocationUnknown | Self::TenantUnavailable) {
             response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         if !matches!(kind, ProblemKind::Internal | ProblemKind::Unavailable)

@@ -36,6 +36,11 @@ pub struct JwksOptions {
     pub retry_after_failure: Duration,
     /// Timeout of one fetch.
     pub request_timeout: Duration,
+    /// The key set the document must say it is (its `key_set`): a set
+    /// that says otherwise, or nothing, is refused whole and none of its
+    /// keys trusted. `None` takes any set (a verifier outside Argus's two
+    /// environments).
+    pub key_set: Option<argus_types::Environment>,
 }
 
 impl Default for JwksOptions {
@@ -46,6 +51,7 @@ impl Default for JwksOptions {
             unknown_kid_interval: Duration::from_secs(5),
             retry_after_failure: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
+            key_set: None,
         }
     }
 }
@@ -132,6 +138,12 @@ impl RemoteJwks {
             .unwrap_or(self.options.max_ttl)
             .clamp(self.options.min_ttl, self.options.max_ttl);
         let set: JwkSet = response.json().await.map_err(fetch_error)?;
+        if let Some(expected) = self.options.key_set
+            && set.key_set != Some(expected)
+        {
+            let found = set.key_set.map_or_else(|| "unmarked".to_owned(), |s| s.to_string());
+            return Err(AuthnError::WrongKeySet { url: self.url.clone(), found, expected });
+        }
         let keys: HashMap<String, DecodingKey> = set
             .keys
             .iter()

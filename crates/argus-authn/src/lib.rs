@@ -42,6 +42,41 @@ pub struct TokenVerifier {
     keys: Arc<dyn KeySource>,
     validation: Validation,
     revoked: Option<Arc<RevokedTokens>>,
+    tenants: Option<Arc<ProvisionedTenants>>,
+}
+
+/// The tenants a sandbox API has made sure exist in its own database (see
+/// `Store::ensure_tenant`), so each costs one insert per process.
+pub struct ProvisionedTenants {
+    store: argus_store::Store,
+    seen: std::sync::Mutex<std::collections::HashSet<argus_types::TenantId>>,
+}
+
+/// At most this many tenants are remembered; past it the set starts over
+/// (an insert that finds the tenant is cheap).
+const PROVISIONED_TENANTS_MAX: usize = 100_000;
+
+impl ProvisionedTenants {
+    pub fn new(store: argus_store::Store) -> Arc<Self> {
+        Arc::new(Self { store, seen: std::sync::Mutex::new(std::collections::HashSet::new()) })
+    }
+
+    async fn ensure(&self, tenant: &argus_types::TenantId) -> Result<(), AuthnError> {
+        if self.seen.lock().is_ok_and(|seen| seen.contains(tenant)) {
+            return Ok(());
+        }
+        self.store.ensure_tenant(tenant, "sandbox").await.map_err(|e| {
+            tracing::error!(error = %e, "cannot provision a sandbox tenant");
+            AuthnError::TenantUnavailable
+        })?;
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() >= PROVISIONED_TENANTS_MAX {
+                seen.clear();
+            }
+            seen.insert(tenant.clone());
+        }
+        Ok(())
+    }
 }
 
 impl TokenVerifier {
@@ -60,7 +95,15 @@ impl TokenVerifier {
         validation.set_issuer(&[issuer]);
         validation.set_audience(audiences);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        Self { keys, validation, revoked: None }
+        Self { keys, validation, revoked: None, tenants: None }
+    }
+
+    /// Makes sure the tenant of every token it verifies exists in the
+    /// database, empty if new: the sandbox API's, whose database has no
+    /// tenants but the ones its tokens name.
+    pub fn with_provisioned_tenants(mut self, tenants: Arc<ProvisionedTenants>) -> Self {
+        self.tenants = Some(tenants);
+        self
     }
 
     /// Refuses tokens in `revoked`. Every resource server sets it; only a
@@ -89,6 +132,9 @@ impl TokenVerifier {
         let key = self.keys.decoding_key(&kid).await.ok_or(AuthnError::UnknownKey)?;
         let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(AuthnError::from_jwt)?;
         self.ensure_not_revoked(&data.claims).await?;
+        if let Some(tenants) = &self.tenants {
+            tenants.ensure(&data.claims.tid).await?;
+        }
         Ok(data.claims)
     }
 

@@ -62,7 +62,7 @@ fn key_of(pem: &str) -> SigningKey {
 async fn published_key(cache_control: &'static str) -> (String, SigningKey, Endpoint) {
     let pem = generate_signing_key_pem().unwrap();
     let key = key_of(&pem);
-    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()] }, cache_control).await;
+    let server = endpoint(JwkSet { keys: vec![key.jwk().clone()], key_set: None }, cache_control).await;
     (pem, key, server)
 }
 

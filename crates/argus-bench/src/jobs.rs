@@ -133,7 +133,7 @@ pub(crate) async fn tenant_token(
 ) -> Result<(TenantId, String), Error> {
     let tenant = store.create_tenant(name).await?.id;
     let key = store
-        .current_signing_key(&crate::sealer_from_environment()?)
+        .current_signing_key(&crate::sealer_from_environment()?, argus_types::Environment::Live)
         .await?
         .ok_or("no current signing key: run argusctl migrate")?;
     let scopes: ScopeSet = scopes.iter().copied().collect();

@@ -352,7 +352,10 @@ fn round(x: f64) -> f64 {
 /// the same claims shape the token endpoint signs.
 async fn signing_rate(database_url: &str, duration: Duration) -> Result<f64, Box<dyn std::error::Error>> {
     let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 1 })?;
-    let key = store.current_signing_key(&sealer_from_environment()?).await?.ok_or("no current signing key")?;
+    let key = store
+        .current_signing_key(&sealer_from_environment()?, argus_types::Environment::Live)
+        .await?
+        .ok_or("no current signing key")?;
     let tenant = TenantId::generate();
     let scopes: ScopeSet = ["webhooks:write"].into_iter().collect();
     let rate = tokio::task::spawn_blocking(move || {

@@ -12,6 +12,7 @@
 
 pub mod consumer;
 pub mod dead_letters;
+pub mod environment;
 mod error;
 mod message;
 mod publisher;

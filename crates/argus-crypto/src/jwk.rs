@@ -21,4 +21,10 @@ pub struct Jwk {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JwkSet {
     pub keys: Vec<Jwk>,
+    /// Which environment's keys these are, `live` or `sandbox`: a member
+    /// beside `keys` (RFC 7517 §5 lets a set carry more, which other
+    /// verifiers ignore), so an Argus API can tell the other environment's
+    /// set and refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_set: Option<argus_types::Environment>,
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod deprecation;
 pub mod discovery;
 mod endpoint;
+pub mod environment;
 mod error;
 pub mod health;
 pub mod openapi;

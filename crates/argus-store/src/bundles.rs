@@ -378,6 +378,18 @@ impl Store {
             .await
             .optional()?)
     }
+
+    /// The document with this hash in any loaded bundle, granted or not:
+    /// in the sandbox every bundle is available to every app.
+    pub async fn loaded_document(&self, sha256: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(bundle_documents::table
+            .filter(bundle_documents::sha256.eq(sha256))
+            .select(bundle_documents::document)
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! RS256 signing keys and their rotation. At any time there is one `current`
+//! RS256 signing keys and their rotation, in two key sets (one per
+//! [`Environment`]: live tokens and sandbox tokens are signed by different
+//! keys, each set rotated on its own). In each set there is at any time one `current`
 //! key (it signs) and one `next` key (published, not yet signing); rotation
 //! retires current, promotes next and creates a new next, so verifiers that
 //! cached the JWKS already hold the key that starts signing. A retired key
@@ -12,7 +14,7 @@
 //! under a sealing key that is no longer the first listed.
 
 use argus_crypto::KeySealer;
-use argus_types::KeyId;
+use argus_types::{Environment, KeyId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -77,6 +79,9 @@ impl std::fmt::Debug for SigningKeyRecord {
 pub struct SigningKeyInfo {
     #[diesel(deserialize_as = Stored<KeyId>)]
     pub kid: KeyId,
+    /// The environment whose tokens it signs.
+    #[diesel(deserialize_as = Stored<Environment>)]
+    pub key_set: Environment,
     #[diesel(deserialize_as = Stored<KeyState>)]
     pub state: KeyState,
     /// The sealing key it is sealed with; `None` while still in plaintext.
@@ -149,6 +154,7 @@ async fn generate_pems() -> Result<(String, String), StoreError> {
 async fn insert_key(
     conn: &mut AsyncPgConnection,
     sealer: &KeySealer,
+    set: Environment,
     state: KeyState,
     pem: &str,
     activated: bool,
@@ -157,6 +163,7 @@ async fn insert_key(
     diesel::insert_into(signing_keys::table)
         .values((
             signing_keys::kid.eq(kid.as_str()),
+            signing_keys::key_set.eq(set.as_str()),
             signing_keys::state.eq(state.as_str()),
             signing_keys::private_key_sealed.eq(sealer.seal(kid.as_str(), pem.as_bytes())),
             signing_keys::sealing_key_id.eq(sealer.sealing_key_id()),
@@ -189,8 +196,13 @@ async fn seal_stale_keys(conn: &mut AsyncPgConnection, sealer: &KeySealer) -> Re
     Ok(stale.len())
 }
 
-async fn key_in_state(conn: &mut AsyncPgConnection, state: KeyState) -> Result<Option<KeyId>, StoreError> {
+async fn key_in_state(
+    conn: &mut AsyncPgConnection,
+    set: Environment,
+    state: KeyState,
+) -> Result<Option<KeyId>, StoreError> {
     let kid: Option<Stored<KeyId>> = signing_keys::table
+        .filter(signing_keys::key_set.eq(set.as_str()))
         .filter(signing_keys::state.eq(state.as_str()))
         .select(signing_keys::kid)
         .first(conn)
@@ -205,10 +217,17 @@ async fn lock_keys(conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Creates the first current and next keys if there is no current key,
-    /// and seals every key not sealed under `sealer`'s first key. Safe to
-    /// call from every replica at start.
+    /// Creates the first current and next keys of each key set that has no
+    /// current key, and seals every key not sealed under `sealer`'s first
+    /// key. Safe to call from every replica at start.
     pub async fn ensure_signing_keys(&self, sealer: &KeySealer) -> Result<(), StoreError> {
+        for set in Environment::ALL {
+            self.ensure_key_set(sealer, set).await?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_key_set(&self, sealer: &KeySealer, set: Environment) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let stale = signing_keys::table
             .filter(signing_keys::sealing_key_id.is_distinct_from(sealer.sealing_key_id()))
@@ -216,7 +235,7 @@ impl Store {
             .first::<String>(&mut conn)
             .await
             .optional()?;
-        let has_current = key_in_state(&mut conn, KeyState::Current).await?.is_some();
+        let has_current = key_in_state(&mut conn, set, KeyState::Current).await?.is_some();
         if stale.is_none() && has_current {
             return Ok(());
         }
@@ -228,11 +247,11 @@ impl Store {
                 tracing::info!(sealed, sealing_key_id = sealer.sealing_key_id(), "signing keys sealed");
             }
             if let Some((current_pem, next_pem)) = &fresh {
-                if key_in_state(conn, KeyState::Current).await?.is_none() {
-                    insert_key(conn, sealer, KeyState::Current, current_pem, true).await?;
+                if key_in_state(conn, set, KeyState::Current).await?.is_none() {
+                    insert_key(conn, sealer, set, KeyState::Current, current_pem, true).await?;
                 }
-                if key_in_state(conn, KeyState::Next).await?.is_none() {
-                    insert_key(conn, sealer, KeyState::Next, next_pem, false).await?;
+                if key_in_state(conn, set, KeyState::Next).await?.is_none() {
+                    insert_key(conn, sealer, set, KeyState::Next, next_pem, false).await?;
                 }
             }
             Ok(())
@@ -240,18 +259,20 @@ impl Store {
         .await
     }
 
-    /// Retires the current key (published for `publish_retired_for` more),
-    /// promotes next to current and creates a new next.
+    /// Retires the current key of `set` (published for
+    /// `publish_retired_for` more), promotes its next to current and creates
+    /// a new next; the other set is untouched.
     pub async fn rotate_signing_keys(
         &self,
         sealer: &KeySealer,
+        set: Environment,
         publish_retired_for: Duration,
     ) -> Result<Rotation, StoreError> {
         let (spare_pem, next_pem) = generate_pems().await?;
         self.transaction(async |conn| {
             lock_keys(conn).await?;
             let now = Utc::now();
-            let retired = key_in_state(conn, KeyState::Current).await?;
+            let retired = key_in_state(conn, set, KeyState::Current).await?;
             if let Some(kid) = &retired {
                 diesel::update(signing_keys::table.find(kid.as_str()))
                     .set((
@@ -262,7 +283,7 @@ impl Store {
                     .execute(conn)
                     .await?;
             }
-            let current = match key_in_state(conn, KeyState::Next).await? {
+            let current = match key_in_state(conn, set, KeyState::Next).await? {
                 Some(kid) => {
                     diesel::update(signing_keys::table.find(kid.as_str()))
                         .set((signing_keys::state.eq(KeyState::Current.as_str()), signing_keys::activated_at.eq(now)))
@@ -270,21 +291,22 @@ impl Store {
                         .await?;
                     kid
                 }
-                None => insert_key(conn, sealer, KeyState::Current, &spare_pem, true).await?,
+                None => insert_key(conn, sealer, set, KeyState::Current, &spare_pem, true).await?,
             };
-            let next = insert_key(conn, sealer, KeyState::Next, &next_pem, false).await?;
+            let next = insert_key(conn, sealer, set, KeyState::Next, &next_pem, false).await?;
             Ok(Rotation { retired, current, next })
         })
         .await
     }
 
-    /// The key that signs new tokens, parsed; `None` before the first
-    /// `ensure_signing_keys`.
+    /// The key of `set` that signs new tokens, parsed; `None` before the
+    /// first `ensure_signing_keys`.
     pub async fn current_signing_key(
         &self,
         sealer: &KeySealer,
+        set: Environment,
     ) -> Result<Option<argus_crypto::SigningKey>, StoreError> {
-        let current = self.live_signing_keys(sealer).await?.into_iter().find(|k| k.state == KeyState::Current);
+        let current = self.live_signing_keys(sealer, set).await?.into_iter().find(|k| k.state == KeyState::Current);
         current
             .map(|k| {
                 argus_crypto::SigningKey::from_pkcs8_pem(k.kid.as_str(), &k.private_key_pem).map_err(StoreError::from)
@@ -303,11 +325,16 @@ impl Store {
             .await?)
     }
 
-    /// The keys to publish and accept: next, current, and retired keys
-    /// whose tokens can still be live.
-    pub async fn live_signing_keys(&self, sealer: &KeySealer) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    /// The keys of `set` to publish and accept: next, current, and retired
+    /// keys whose tokens can still be live.
+    pub async fn live_signing_keys(
+        &self,
+        sealer: &KeySealer,
+        set: Environment,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<KeyRow> = signing_keys::table
+            .filter(signing_keys::key_set.eq(set.as_str()))
             .filter(
                 signing_keys::state.ne(KeyState::Retired.as_str()).or(signing_keys::publish_until.gt(diesel::dsl::now)),
             )

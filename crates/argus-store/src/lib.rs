@@ -9,6 +9,7 @@ pub mod bundles;
 pub mod connect;
 pub mod devices;
 pub mod domain;
+pub mod environment;
 pub mod epcr;
 pub mod idempotency;
 pub mod job_inputs;

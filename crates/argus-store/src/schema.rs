@@ -67,6 +67,8 @@ diesel::table! {
         // Migration 2026-12-05-001300_sealed_signing_keys.
         private_key_sealed -> Nullable<Binary>,
         sealing_key_id -> Nullable<Text>,
+        // Migration 2026-12-06-050100_environments.
+        key_set -> Text,
     }
 }
 
@@ -515,3 +517,13 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(evidence_items, evidence_entries);
+
+// Migration 2026-12-06-050100_environments.
+
+diesel::table! {
+    deployment_environment (singleton) {
+        singleton -> Bool,
+        environment -> Text,
+        claimed_at -> Timestamptz,
+    }
+}

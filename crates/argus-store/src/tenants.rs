@@ -29,6 +29,20 @@ impl Store {
             .await?)
     }
 
+    /// Makes sure the tenant `id` exists, as `name` if it is new. The
+    /// sandbox's database holds no tenants of its own: a sandbox token
+    /// names its live tenant, which the sandbox API provisions here on
+    /// first use, empty.
+    pub async fn ensure_tenant(&self, id: &TenantId, name: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(tenants::table)
+            .values((tenants::id.eq(id.as_str()), tenants::name.eq(name)))
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     /// Every tenant, oldest first (for operators).
     pub async fn list_tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         let mut conn = self.conn().await?;

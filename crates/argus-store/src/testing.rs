@@ -74,6 +74,9 @@ async fn ensure_template(conn: &mut AsyncPgConnection, template: &str) {
             // Sealed with the development sealing keys, which every test
             // process uses (they leave ARGUS_KEY_SEALING_KEYS unset).
             store.ensure_signing_keys(&argus_crypto::KeySealer::development()).await.expect("template keys");
+            // Test databases are live ones unless a test makes a sandbox
+            // database ([`TestDatabase::sandbox`]).
+            store.claim_environment(argus_types::Environment::Live).await.expect("template environment");
         }
         diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {template}"))
             .execute(conn)
@@ -99,10 +102,19 @@ async fn ensure_template(conn: &mut AsyncPgConnection, template: &str) {
     diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK_KEY})")).execute(conn).await.unwrap();
 }
 
-/// The store's current signing key, unsealed with the development sealing
-/// keys every test process uses.
+/// The store's current live signing key, unsealed with the development
+/// sealing keys every test process uses.
 pub async fn current_signing_key(store: &Store) -> argus_crypto::SigningKey {
-    store.current_signing_key(&argus_crypto::KeySealer::development()).await.unwrap().expect("a current signing key")
+    current_signing_key_of(store, argus_types::Environment::Live).await
+}
+
+/// The store's current signing key of the key set `set`.
+pub async fn current_signing_key_of(store: &Store, set: argus_types::Environment) -> argus_crypto::SigningKey {
+    store
+        .current_signing_key(&argus_crypto::KeySealer::development(), set)
+        .await
+        .unwrap()
+        .expect("a current signing key")
 }
 
 /// A database of its own for one test; dropped when this value is.
@@ -123,6 +135,14 @@ impl TestDatabase {
             .expect("clone template");
         let url = database_url(&name);
         Self { name, url }
+    }
+
+    /// A migrated database claimed for the sandbox, as
+    /// `ARGUS_ENV=sandbox argusctl migrate` leaves one.
+    pub async fn sandbox() -> Self {
+        let db = Self::create().await;
+        TestDatabase::execute(&db, "UPDATE deployment_environment SET environment = 'sandbox'").await;
+        db
     }
 
     /// A database with nothing in it (not even migrations), for testing

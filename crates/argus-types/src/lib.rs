@@ -3,6 +3,7 @@
 pub mod app;
 pub mod claims;
 pub mod env;
+pub mod environment;
 pub mod ids;
 pub mod pagination;
 pub mod problem;
@@ -12,6 +13,7 @@ pub mod traces;
 
 pub use app::{ClientType, Governance, GrantType};
 pub use claims::AccessClaims;
+pub use environment::Environment;
 pub use ids::{
     CaseId, ClientId, DeliveryId, DeviceId, EncounterId, EntityId, EventId, EvidenceId, GrantId, IdError, IncidentId,
     JobId, KeyId, ObservationId, ProvenanceKeyId, RelationshipId, SecretId, TenantId, UserId, WebhookId,

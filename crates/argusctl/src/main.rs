@@ -15,7 +15,7 @@ use argus_types::app::MAX_TOKEN_LIFETIME_SECONDS;
 use argus_types::claims::LIVE_AUDIENCE;
 use argus_types::env::ConfigError;
 use argus_types::scopes::{ADMIN_CLIENT_ID, PLATFORM_ADMIN};
-use argus_types::{ScopeSet, TenantId};
+use argus_types::{Environment, ScopeSet, TenantId};
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -36,18 +36,26 @@ struct Cli {
     /// configured there.
     #[arg(long, env = "ARGUS_ISSUER", default_value = "http://127.0.0.1:8080", global = true)]
     issuer: String,
-    /// The `aud` of admin tokens, as the auth-service is configured.
+    /// The `aud` of admin tokens, as the auth-service is configured (the
+    /// live audience; never `sandbox`).
     #[arg(long, env = "ARGUS_AUDIENCE", default_value = LIVE_AUDIENCE, global = true)]
     audience: String,
+    /// The environment the database belongs to: `argusctl migrate` claims
+    /// an unclaimed database for it, and refuses one of the other
+    /// environment. `sandbox` for the sandbox's database.
+    #[arg(long, env = "ARGUS_ENV", default_value = "live", global = true)]
+    env: Environment,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply pending database migrations (under an advisory lock), make
-    /// sure signing keys exist and seal any key not yet sealed under the
-    /// first of ARGUS_KEY_SEALING_KEYS.
+    /// Apply pending database migrations (under an advisory lock), claim
+    /// the database for ARGUS_ENV (a database says which environment it
+    /// belongs to, and every service checks that at start), make sure
+    /// signing keys exist and seal any key not yet sealed under the first
+    /// of ARGUS_KEY_SEALING_KEYS.
     Migrate {
         /// Only show which migrations are applied and which are pending;
         /// change nothing.
@@ -216,9 +224,17 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Retire the current key, promote the next one, create a new next key.
-    Rotate,
-    /// List every key with its state (never the private key).
+    /// Retire the current key of a key set, promote its next one, create a
+    /// new next key; the other set is untouched.
+    Rotate {
+        /// `live` (tokens for api.knogin.com, published at
+        /// /.well-known/jwks.json) or `sandbox` (sandbox tokens, published at
+        /// /.well-known/sandbox/jwks.json).
+        #[arg(long, default_value = "live")]
+        key_set: Environment,
+    },
+    /// List every key of both sets with its set and state (never the
+    /// private key).
     List,
 }
 
@@ -297,6 +313,12 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<Value, CtlError> {
     let store_config = StoreConfig { database_url: cli.database_url.clone(), max_connections: 2 };
+    if cli.audience == argus_types::claims::SANDBOX_AUDIENCE {
+        return Err(CtlError::Input(
+            "ARGUS_AUDIENCE (--audience) names the live audience; sandbox tokens come from the sandbox-token route"
+                .into(),
+        ));
+    }
     let issuer = Issuer { issuer: cli.issuer, audience: cli.audience };
     match cli.command {
         Command::Migrate { status: true } => {
@@ -306,8 +328,10 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
         Command::Migrate { status: false } => {
             let sealer = key_sealer()?;
             let applied = argus_store::run_migrations(&cli.database_url).await?;
-            Store::connect(&store_config)?.ensure_signing_keys(&sealer).await?;
-            Ok(json!({ "applied": applied }))
+            let store = Store::connect(&store_config)?;
+            store.claim_environment(cli.env).await?;
+            store.ensure_signing_keys(&sealer).await?;
+            Ok(json!({ "applied": applied, "environment": cli.env }))
         }
         Command::Tenant { command } => tenant::run(command, &store_config, &issuer).await,
         Command::Token { command: TokenCommand::Admin { tenant, ttl } } => {
@@ -390,11 +414,16 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             }
             Ok(Value::Null)
         }
-        Command::Keys { command: KeysCommand::Rotate } => {
+        Command::Keys { command: KeysCommand::Rotate { key_set } } => {
             let store = Store::connect(&store_config)?;
             let publish_for = Duration::seconds(i64::from(MAX_TOKEN_LIFETIME_SECONDS) + RETIRED_KEY_GRACE_SECONDS);
-            let rotation = store.rotate_signing_keys(&key_sealer()?, publish_for).await?;
-            Ok(json!({ "retired": rotation.retired, "current": rotation.current, "next": rotation.next }))
+            let rotation = store.rotate_signing_keys(&key_sealer()?, key_set, publish_for).await?;
+            Ok(json!({
+                "key_set": key_set,
+                "retired": rotation.retired,
+                "current": rotation.current,
+                "next": rotation.next,
+            }))
         }
         Command::Keys { command: KeysCommand::List } => {
             let store = Store::connect(&store_config)?;
@@ -506,7 +535,7 @@ pub(crate) async fn admin_token(
     let sealer = key_sealer()?;
     store.ensure_signing_keys(&sealer).await?;
     let key = store
-        .current_signing_key(&sealer)
+        .current_signing_key(&sealer, Environment::Live)
         .await?
         .ok_or_else(|| CtlError::Input("no current signing key; run `argusctl migrate`".into()))?;
     let scopes: ScopeSet = [PLATFORM_ADMIN].into_iter().collect();
@@ -528,6 +557,7 @@ pub(crate) async fn admin_token(
 fn key_json(k: &SigningKeyInfo) -> Value {
     json!({
         "kid": k.kid,
+        "key_set": k.key_set,
         "state": k.state.as_str(),
         "sealing_key_id": k.sealing_key_id,
         "created_at": k.created_at,

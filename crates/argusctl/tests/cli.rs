@@ -16,7 +16,7 @@ const ISSUER: &str = "https://auth.test.knogin.com";
 /// cleared, so that the environment the tests run in cannot change them.
 async fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_argusctl"));
-    for name in ["ARGUS_AUDIENCE", "ARGUS_USER_PASSWORD", "ARGUS_BUS_PREFIX", "ARGUS_AMQP_CA_FILE"] {
+    for name in ["ARGUS_AUDIENCE", "ARGUS_ENV", "ARGUS_USER_PASSWORD", "ARGUS_BUS_PREFIX", "ARGUS_AMQP_CA_FILE"] {
         command.env_remove(name);
     }
     command.args(args).envs(vars.iter().copied()).output().await.unwrap()
@@ -90,7 +90,12 @@ async fn status_with(base: &str, token: &str) -> u16 {
 }
 
 async fn jwks_kids(base: &str) -> Vec<String> {
-    let jwks: Value = reqwest::get(format!("{base}/.well-known/jwks.json")).await.unwrap().json().await.unwrap();
+    set_kids(base, "/.well-known/jwks.json").await
+}
+
+/// The `kid`s of the key set the auth-service at `base` publishes at `path`.
+async fn set_kids(base: &str, path: &str) -> Vec<String> {
+    let jwks: Value = reqwest::get(format!("{base}{path}")).await.unwrap().json().await.unwrap();
     jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
 }
 
@@ -103,13 +108,59 @@ async fn migrate_applies_once_and_creates_keys() {
     let db = TestDatabase::empty().await;
     let first = ok_json(db.url(), &["migrate"]).await;
     assert!(!first["applied"].as_array().unwrap().is_empty());
+    assert_eq!(first["environment"], "live", "the database is claimed for ARGUS_ENV (default live)");
     let again = ok_json(db.url(), &["migrate"]).await;
     assert!(again["applied"].as_array().unwrap().is_empty(), "second run applies nothing");
     let keys = ok_json(db.url(), &["keys", "list"]).await;
-    let states: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["state"].as_str().unwrap()).collect();
-    assert_eq!(states.len(), 2);
-    assert!(states.contains(&"current") && states.contains(&"next"));
+    // A current and a next key in each of the two key sets.
+    for set in ["live", "sandbox"] {
+        let mut states: Vec<&str> = keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["key_set"] == set)
+            .map(|k| k["state"].as_str().unwrap())
+            .collect();
+        states.sort_unstable();
+        assert_eq!(states, ["current", "next"], "{set}");
+    }
     assert!(!keys.to_string().contains("PRIVATE KEY"));
+}
+
+#[tokio::test]
+async fn migrate_claims_the_database_for_its_environment_once() {
+    let db = TestDatabase::empty().await;
+    let sandbox = [("ARGUS_DATABASE_URL", db.url()), ("ARGUS_ENV", "sandbox")];
+    let first = succeeded(&run(&["migrate"], &sandbox).await, &["migrate"]);
+    assert_eq!(first["environment"], "sandbox");
+    // Claimed: a live migrate of the sandbox's database is refused, and
+    // changes nothing.
+    fails(db.url(), &["migrate"], "names the sandbox database").await;
+    let again = succeeded(&run(&["migrate"], &sandbox).await, &["migrate"]);
+    assert_eq!(again["environment"], "sandbox");
+    // The live audience can never be the sandbox's.
+    let out = run(&["keys", "list"], &[("ARGUS_DATABASE_URL", db.url()), ("ARGUS_AUDIENCE", "sandbox")]).await;
+    failed(&out, &["keys", "list"], "live audience");
+}
+
+#[tokio::test]
+async fn keys_rotate_rotates_one_key_set_and_leaves_the_other() {
+    let db = TestDatabase::create().await;
+    let running = auth_service(db.url()).await;
+    let live_before = jwks_kids(&running).await;
+    let sandbox_before = set_kids(&running, "/.well-known/sandbox/jwks.json").await;
+    assert_eq!((live_before.len(), sandbox_before.len()), (2, 2));
+    assert!(live_before.iter().all(|k| !sandbox_before.contains(k)), "two sets, no key in both");
+
+    let rotation = ok_json(db.url(), &["keys", "rotate", "--key-set", "sandbox"]).await;
+    assert_eq!(rotation["key_set"], "sandbox");
+    assert!(sandbox_before.contains(&rotation["retired"].as_str().unwrap().to_owned()));
+    let fresh = auth_service(db.url()).await;
+    assert_eq!(jwks_kids(&fresh).await, live_before, "the live set is untouched");
+    let sandbox_after = set_kids(&fresh, "/.well-known/sandbox/jwks.json").await;
+    assert_eq!(sandbox_after.len(), 3, "retired, current and next");
+    assert!(sandbox_after.contains(&rotation["next"].as_str().unwrap().to_owned()));
+    assert!(!argusctl(db.url(), &["keys", "rotate", "--key-set", "staging"]).await.status.success());
 }
 
 #[tokio::test]
@@ -340,7 +391,9 @@ struct StoredKey {
 async fn stored_keys(db_url: &str) -> Vec<StoredKey> {
     use diesel_async::{AsyncConnection, RunQueryDsl};
     let mut conn = diesel_async::AsyncPgConnection::establish(db_url).await.unwrap();
-    diesel::sql_query("SELECT kid, state, private_key_pem, private_key_sealed, sealing_key_id FROM signing_keys")
+    diesel::sql_query(
+        "SELECT kid, state, private_key_pem, private_key_sealed, sealing_key_id FROM signing_keys WHERE key_set = 'live'",
+    )
         .load(&mut conn)
         .await
         .unwrap()
@@ -355,7 +408,7 @@ async fn migrate_seals_plaintext_signing_keys_and_their_tokens_still_verify() {
     let der = pem::parse(&pem).unwrap().contents().to_vec();
     db.execute(&format!(
         "UPDATE signing_keys SET private_key_pem = '{pem}', private_key_sealed = NULL, sealing_key_id = NULL \
-         WHERE state = 'current'"
+         WHERE state = 'current' AND key_set = 'live'"
     ))
     .await;
     let current = stored_keys(db.url()).await.into_iter().find(|k| k.state == "current").unwrap().kid;
@@ -417,7 +470,16 @@ async fn migrate_seals_plaintext_signing_keys_and_their_tokens_still_verify() {
         fields.sort_unstable();
         assert_eq!(
             fields,
-            ["activated_at", "created_at", "kid", "published_until", "retired_at", "sealing_key_id", "state"]
+            [
+                "activated_at",
+                "created_at",
+                "key_set",
+                "kid",
+                "published_until",
+                "retired_at",
+                "sealing_key_id",
+                "state"
+            ]
         );
         assert_eq!(key["sealing_key_id"], "ops-2026");
     }

@@ -4,46 +4,11 @@ use argus_http::cli::Binary;
 use argus_http::discovery::{DISCOVERY_ENVIRONMENT, PublicUrls};
 use argus_http::serve::Shutdown;
 use argus_store::StoreConfig;
-use argus_types::claims::{LIVE_AUDIENCE, SANDBOX_AUDIENCE};
 use argus_types::env::{ConfigError, flag, parse_var, var_or};
 
 /// Which API this process serves: the live one, or the sandbox (its own
-/// database, and only `aud=sandbox` tokens).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Environment {
-    Live,
-    Sandbox,
-}
-
-impl std::str::FromStr for Environment {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "live" => Ok(Self::Live),
-            "sandbox" => Ok(Self::Sandbox),
-            other => Err(format!("`{other}` is not `live` or `sandbox`")),
-        }
-    }
-}
-
-impl Environment {
-    /// The public URL of this environment's API host.
-    pub fn default_api_url(self) -> &'static str {
-        match self {
-            Self::Live => "https://api.knogin.com",
-            Self::Sandbox => "https://sandbox-api.knogin.com",
-        }
-    }
-
-    /// The `aud` this environment's tokens carry.
-    pub fn audience(self) -> &'static str {
-        match self {
-            Self::Live => LIVE_AUDIENCE,
-            Self::Sandbox => SANDBOX_AUDIENCE,
-        }
-    }
-}
+/// database, its own key set, and only `aud=sandbox` tokens).
+pub use argus_types::Environment;
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -54,15 +19,15 @@ pub struct ApiConfig {
     pub admin_addr: String,
     /// `ARGUS_DATABASE_URL`, `ARGUS_DB_MAX_CONNECTIONS` (default 16).
     pub store: StoreConfig,
-    /// `ARGUS_ENV` (`live` or `sandbox`, default live).
+    /// `ARGUS_ENV` (`live` or `sandbox`, default live). The audience tokens
+    /// must carry follows from it alone (`api.knogin.com` or `sandbox`), as
+    /// does the key set they must be signed by.
     pub environment: Environment,
     /// `ARGUS_ISSUER` (default `http://127.0.0.1:8080`): the `iss` tokens
     /// must carry.
     pub issuer: String,
-    /// `ARGUS_AUDIENCE` (default from `ARGUS_ENV`: `api.knogin.com` or
-    /// `sandbox`): the `aud` tokens must carry.
-    pub audience: String,
-    /// `ARGUS_JWKS_URL` (default `$ARGUS_ISSUER/.well-known/jwks.json`).
+    /// `ARGUS_JWKS_URL` (default `$ARGUS_ISSUER/.well-known/jwks.json`,
+    /// or `$ARGUS_ISSUER/.well-known/sandbox/jwks.json` in the sandbox).
     pub jwks_url: String,
     /// `ARGUS_AUTH_OPENAPI_URL` (default: `/.well-known/openapi.json` on
     /// the JWKS URL's host): the auth-service's OpenAPI document, which the
@@ -149,8 +114,9 @@ impl JobsApiConfig {
 impl ApiConfig {
     pub fn from_environment() -> Result<Self, ConfigError> {
         let environment = parse_var("ARGUS_ENV", Environment::Live)?;
+        refuse_other_audience(environment)?;
         let issuer = var_or("ARGUS_ISSUER", "http://127.0.0.1:8080");
-        let default_jwks = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
+        let default_jwks = format!("{}{}", issuer.trim_end_matches('/'), environment.jwks_path());
         Ok(Self {
             deprecations_file: std::env::var_os("ARGUS_DEPRECATIONS_FILE").map(Into::into),
             public_urls: PublicUrls::from_environment(&issuer, environment.default_api_url())?,
@@ -159,7 +125,6 @@ impl ApiConfig {
                 &auth_openapi_url(&var_or("ARGUS_JWKS_URL", &default_jwks)),
             ),
             jwks_url: var_or("ARGUS_JWKS_URL", &default_jwks),
-            audience: var_or("ARGUS_AUDIENCE", environment.audience()),
             issuer,
             environment,
             listen_addr: var_or("ARGUS_API_ADDR", "127.0.0.1:8081"),
@@ -181,6 +146,23 @@ pub fn auth_openapi_url(jwks_url: &str) -> String {
     format!("{}/.well-known/openapi.json", &jwks_url[..origin_end])
 }
 
+/// `ARGUS_AUDIENCE` is no setting of the api-service: the audience follows
+/// from `ARGUS_ENV`, so that no one variable can let tokens cross between
+/// live and the sandbox. A deployment that still sets it to its own
+/// environment's audience starts; any other value is refused.
+fn refuse_other_audience(environment: Environment) -> Result<(), ConfigError> {
+    match std::env::var("ARGUS_AUDIENCE") {
+        Ok(set) if !set.is_empty() && set != environment.audience() => Err(ConfigError {
+            name: "ARGUS_AUDIENCE",
+            reason: format!(
+                "`{set}`: the audience follows from ARGUS_ENV={environment} alone (`{}`); unset it",
+                environment.audience()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What `api-service --help` and `--version` say of the binary.
 pub const BINARY: Binary =
     argus_http::binary!("Argus api-service: GraphQL, async jobs and the trace lookup (api.knogin.com)", ENVIRONMENT);
@@ -193,9 +175,9 @@ const OWN_ENVIRONMENT: &str = "\
   ARGUS_API_ADDR                 listen address (default 127.0.0.1:8081)
   ARGUS_API_ADMIN_ADDR           /metrics, /healthz and /readyz for operators (default 127.0.0.1:9081)
   ARGUS_ISSUER                   the auth-service's URL (default http://127.0.0.1:8080)
-  ARGUS_JWKS_URL                 where its keys are (default $ARGUS_ISSUER/.well-known/jwks.json)
+  ARGUS_JWKS_URL                 where its keys are (default $ARGUS_ISSUER/.well-known/jwks.json; /.well-known/sandbox/jwks.json with ARGUS_ENV=sandbox)
   ARGUS_AUTH_OPENAPI_URL         its OpenAPI document, for the partner contract (default /.well-known/openapi.json on the JWKS URL's host)
-  ARGUS_AUDIENCE                 aud accepted (default api.knogin.com, sandbox with ARGUS_ENV=sandbox)
+  ARGUS_AUDIENCE                 not a setting: the aud follows from ARGUS_ENV; refused unless it is that aud
   ARGUS_SECRET_PEPPER            seals job callback secrets (secret; a development pepper if unset)
   ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private job callback addresses (default false)
   ARGUS_JOBS_MAX_BODY_BYTES      largest POST /v1/jobs body (default 67108864)

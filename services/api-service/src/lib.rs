@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod openapi;
 pub mod partner;
 pub mod routes;
+pub mod sandbox;
 pub mod startup;
 pub mod traces;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 
 use actix_web::web;
-use argus_authn::{JwksOptions, KeySource, RemoteJwks, TokenVerifier};
+use argus_authn::{AuthnError, JwksOptions, KeySource, ProvisionedTenants, RemoteJwks, TokenVerifier};
 use argus_http::Endpoint;
 use argus_http::deprecation::{Deprecations, MatrixError};
 use argus_http::serve::{BindError, Servers, open_store};
@@ -13,10 +13,10 @@ use argus_http::{discovery, health};
 use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
 
-use crate::config::ApiConfig;
+use crate::config::{ApiConfig, Environment};
 use crate::data_schemas::DataSchemas;
-use crate::graphql::surface::{GraphqlSurface, SurfaceError};
 use crate::docs::{self, Docs};
+use crate::graphql::surface::{GraphqlSurface, SurfaceError};
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
 use crate::partner::PartnerFiles;
@@ -37,6 +37,10 @@ pub enum StartupError {
     Surface(#[from] SurfaceError),
     #[error("the HTTP client for the partner files: {0}")]
     Http(#[from] reqwest::Error),
+    /// A setting of the other environment (its database, its JWKS):
+    /// refused at start.
+    #[error("{0}")]
+    Environment(String),
 }
 
 /// The api-service's public and admin servers, bound to the config's
@@ -45,18 +49,34 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
     let api_doc = openapi::ApiDoc::openapi();
     let deprecations =
         web::Data::new(Deprecations::load(config.deprecations_file.as_deref(), "api-service", &api_doc)?);
+    let environment = config.environment;
+    // The key gate's start-up half: never the other environment's JWKS.
+    environment
+        .check_jwks_url(&config.jwks_url)
+        .map_err(|e| StartupError::Environment(format!("ARGUS_JWKS_URL {e}")))?;
     let (store, metrics) = open_store(&config.store, config.migrate).await?;
     store.check_tls_at_start().await?;
-    let jwks = RemoteJwks::new(config.jwks_url.clone(), JwksOptions::default());
-    // Not fatal: the API starts while the auth-service is down and
-    // fetches the keys with the first token.
-    if let Err(e) = jwks.refresh().await {
-        tracing::warn!(error = %e, "JWKS not fetched at start; will retry");
+    // Never the other environment's database.
+    argus_http::environment::check_database(&store, environment, config.migrate)
+        .await
+        .map_err(StartupError::Environment)?;
+    let options = JwksOptions { key_set: Some(environment), ..JwksOptions::default() };
+    let jwks = RemoteJwks::new(config.jwks_url.clone(), options);
+    match jwks.refresh().await {
+        Ok(_) => {}
+        Err(e @ AuthnError::WrongKeySet { .. }) => return Err(StartupError::Environment(e.to_string())),
+        // Not fatal: the API starts while the auth-service is down and
+        // fetches the keys with the first token.
+        Err(e) => tracing::warn!(error = %e, "JWKS not fetched at start; will retry"),
     }
     jwks.spawn_background_refresh();
     let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-api-revoked");
-    let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, &config.audience)
+    let mut verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, environment.audience())
         .with_revocations(revoked);
+    if environment == Environment::Sandbox {
+        crate::sandbox::load_shipped_bundles(&store).await?;
+        verifier = verifier.with_provisioned_tenants(ProvisionedTenants::new(store.clone()));
+    }
     let jobs = web::Data::new(JobsState {
         store: store.clone(),
         sealer: argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes()),
@@ -70,12 +90,14 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
     let rest_store = web::Data::new(store.clone());
     let provenance = argus_crypto::provenance::ProvenanceSealer::new(config.jobs.secret_pepper.as_bytes());
     let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
-    let state = web::Data::new(GraphqlState::new(
+    let state = GraphqlState::new(
         store.clone(),
         verifier,
         graphql::IncidentCache::listening_to(config.store.database_url.clone()),
         provenance.clone(),
-    ));
+    );
+    let state =
+        web::Data::new(if environment == Environment::Sandbox { state.approving_every_bundle() } else { state });
     let provenance = web::Data::new(provenance);
     let surface = GraphqlSurface::of(state.schema)?;
     let partner_files = web::Data::new(PartnerFiles::new(&surface, &api_doc, config.auth_openapi_url.clone())?);
@@ -101,7 +123,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         port = servers.port(),
         admin_port = servers.admin_port(),
         environment = ?config.environment,
-        audience = %config.audience,
+        audience = environment.audience(),
         jwks = %config.jwks_url,
         "api-service listening"
     );

@@ -71,7 +71,7 @@ impl AuthConfig {
             deprecations_file: std::env::var_os("ARGUS_DEPRECATIONS_FILE").map(Into::into),
             public_urls: PublicUrls::from_environment(&issuer, "https://api.knogin.com")?,
             issuer,
-            audience: var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE),
+            audience: live_audience()?,
             secret_pepper: var_or("ARGUS_SECRET_PEPPER", DEV_PEPPER),
             key_sealer: argus_crypto::KeySealer::from_setting(std::env::var("ARGUS_KEY_SEALING_KEYS").ok().as_deref())
                 .map_err(|e| ConfigError { name: "ARGUS_KEY_SEALING_KEYS", reason: e.to_string() })?,
@@ -109,6 +109,19 @@ impl AuthConfig {
             migrate: false,
         }
     }
+}
+
+/// `ARGUS_AUDIENCE`: the live audience. Never `sandbox`: sandbox tokens
+/// get theirs from the sandbox-token route alone, with a sandbox key.
+fn live_audience() -> Result<String, ConfigError> {
+    let audience = var_or("ARGUS_AUDIENCE", LIVE_AUDIENCE);
+    if audience == argus_types::claims::SANDBOX_AUDIENCE {
+        let reason = "`sandbox` is the sandbox's audience, minted only with the sandbox key set; \
+                      this names the live audience (default api.knogin.com)"
+            .to_owned();
+        return Err(ConfigError { name: "ARGUS_AUDIENCE", reason });
+    }
+    Ok(audience)
 }
 
 /// Token lifetimes and abuse limits of the OAuth endpoints.
@@ -212,7 +225,7 @@ const OWN_ENVIRONMENT: &str = "\
   ARGUS_AUTH_ADDR                listen address (default 127.0.0.1:8080)
   ARGUS_AUTH_ADMIN_ADDR          /metrics, /healthz and /readyz for operators (default 127.0.0.1:9080)
   ARGUS_ISSUER                   iss of every token: the public URL (default http://127.0.0.1:8080)
-  ARGUS_AUDIENCE                 aud minted (default api.knogin.com)
+  ARGUS_AUDIENCE                 aud of live tokens (default api.knogin.com; never sandbox)
   ARGUS_KEY_SEALING_KEYS         id:secret[,...] sealing the signing keys (secret; a development key if unset)
   ARGUS_SECRET_PEPPER            keyed hash of stored secrets (secret; a development pepper if unset)
   ARGUS_TRUSTED_PROXIES          CIDRs of the proxies in front (default none)

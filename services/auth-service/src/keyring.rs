@@ -1,5 +1,6 @@
-//! The in-memory view of the signing keys: the current key signs, every live
-//! key verifies and is published in the JWKS. Refreshed from the database in
+//! The in-memory view of one key set's signing keys (live or sandbox: see
+//! `argus_store::keys`): the current key signs, every live key verifies and
+//! is published in the set's JWKS. Refreshed from the database in
 //! the background, and on demand when a token names an unknown `kid` (at
 //! most once per `MIN_ON_DEMAND_REFRESH`, so a flood of forged `kid`s cannot
 //! flood the database).
@@ -14,6 +15,7 @@ use argus_authn::KeySource;
 use argus_crypto::{JwkSet, KeySealer, SigningKey};
 use argus_store::Store;
 use argus_store::keys::KeyState;
+use argus_types::Environment;
 use jsonwebtoken::DecodingKey;
 
 use crate::error::ApiError;
@@ -30,6 +32,8 @@ struct Keys {
 
 pub struct KeyRing {
     store: Store,
+    /// Whose keys: live tokens' or sandbox tokens'.
+    set: Environment,
     /// Opens the private keys stored sealed.
     sealer: KeySealer,
     keys: RwLock<Keys>,
@@ -37,19 +41,20 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// Loads the live keys, creating the first ones if the database has none
-    /// and sealing any not sealed yet under `sealer`'s first key.
-    pub async fn load(store: Store, sealer: KeySealer) -> Result<Arc<Self>, ApiError> {
+    /// Loads the live keys of `set`, creating the first ones if the
+    /// database has none and sealing any not sealed yet under `sealer`'s
+    /// first key.
+    pub async fn load(store: Store, sealer: KeySealer, set: Environment) -> Result<Arc<Self>, ApiError> {
         store.ensure_signing_keys(&sealer).await?;
-        let ring =
-            Arc::new(Self { store, sealer, keys: RwLock::new(Keys::default()), last_on_demand: Mutex::new(None) });
+        let keys = RwLock::new(Keys::default());
+        let ring = Arc::new(Self { store, set, sealer, keys, last_on_demand: Mutex::new(None) });
         ring.refresh().await?;
         Ok(ring)
     }
 
     pub async fn refresh(&self) -> Result<(), ApiError> {
-        let records = self.store.live_signing_keys(&self.sealer).await?;
-        let mut fresh = Keys::default();
+        let records = self.store.live_signing_keys(&self.sealer, self.set).await?;
+        let mut fresh = Keys { jwks: JwkSet { keys: Vec::new(), key_set: Some(self.set) }, ..Keys::default() };
         for record in records {
             let key = SigningKey::from_pkcs8_pem(record.kid.as_str(), &record.private_key_pem)
                 .map_err(|e| ApiError::Internal(format!("signing key {}: {e}", record.kid)))?;
@@ -122,6 +127,27 @@ impl KeySource for KeyRing {
                 return self.lookup(kid);
             }
             None
+        })
+    }
+}
+
+/// Both key sets as one source: introspection and revocation answer for
+/// live and sandbox tokens alike. Never a resource server's source.
+pub struct EitherKeySet {
+    pub live: Arc<KeyRing>,
+    pub sandbox: Arc<KeyRing>,
+}
+
+impl KeySource for EitherKeySet {
+    fn decoding_key<'a>(&'a self, kid: &'a str) -> Pin<Box<dyn Future<Output = Option<DecodingKey>> + Send + 'a>> {
+        Box::pin(async move {
+            match self.live.lookup(kid).or_else(|| self.sandbox.lookup(kid)) {
+                Some(key) => Some(key),
+                None => match self.live.decoding_key(kid).await {
+                    Some(key) => Some(key),
+                    None => self.sandbox.decoding_key(kid).await,
+                },
+            }
         })
     }
 }

@@ -10,10 +10,11 @@ use argus_crypto::SecretHasher;
 use argus_store::StoreError;
 use argus_store::oauth::SignInLockout;
 use argus_store::revoked::RevokedTokens;
+use argus_types::Environment;
 
 use crate::config::{AuthConfig, DEV_PEPPER};
 use crate::error::ApiError;
-use crate::keyring::KeyRing;
+use crate::keyring::{EitherKeySet, KeyRing};
 use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
 use crate::ratelimit::RateLimits;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
@@ -36,6 +37,9 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
     #[error(transparent)]
     Deprecations(#[from] MatrixError),
+    /// The sandbox's database: refused at start.
+    #[error("{0}")]
+    Environment(String),
 }
 
 /// The auth-service's public and admin servers, bound to the config's
@@ -53,14 +57,22 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
     if config.key_sealer.is_development() {
         tracing::warn!("ARGUS_KEY_SEALING_KEYS is unset: signing keys are sealed with the development key");
     }
-    let keys = KeyRing::load(store.clone(), config.key_sealer.clone()).await?;
+    // The auth-service works on the live database only (sandbox apps are
+    // live apps holding sandbox tokens).
+    argus_http::environment::check_database(&store, Environment::Live, config.migrate)
+        .await
+        .map_err(StartupError::Environment)?;
+    let keys = KeyRing::load(store.clone(), config.key_sealer.clone(), Environment::Live).await?;
     keys.spawn_background_refresh();
+    let sandbox_keys = KeyRing::load(store.clone(), config.key_sealer.clone(), Environment::Sandbox).await?;
+    sandbox_keys.spawn_background_refresh();
     let key_source = keys.clone() as Arc<dyn argus_authn::KeySource>;
+    let both_sets = Arc::new(EitherKeySet { live: keys.clone(), sandbox: sandbox_keys.clone() });
     let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-auth-revoked");
     let verifier =
         TokenVerifier::new(key_source.clone(), &config.issuer, &config.audience).with_revocations(revoked.clone());
     let any_audience = TokenVerifier::for_audiences(
-        key_source,
+        both_sets,
         &config.issuer,
         &[config.audience.as_str(), argus_types::claims::SANDBOX_AUDIENCE],
     )
@@ -68,6 +80,7 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
     let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
     let tokens = TokenIssuer {
         keys: keys.clone(),
+        sandbox_keys: sandbox_keys.clone(),
         issuer: config.issuer.clone(),
         audience: config.audience.clone(),
         default_ttl: seconds(config.oauth.access_token_ttl_seconds),
@@ -76,6 +89,7 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
     let state = AppState {
         store,
         keys,
+        sandbox_keys,
         secrets: SecretHasher::new(config.secret_pepper.as_bytes()),
         sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
         webhook_allow_private: config.webhook_allow_private,
@@ -124,6 +138,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi::openapi_yaml))
         .service(Endpoint::new("/.well-known/jwks.json").get(jwks::well_known_jwks))
         .service(Endpoint::new("/v1/auth/jwks.json").get(jwks::versioned_jwks))
+        .service(Endpoint::new(argus_types::environment::SANDBOX_JWKS_PATH).get(jwks::sandbox_jwks))
         .service(Endpoint::new("/v1/platform/scopes").get(scopes::list_scopes))
         .service(Endpoint::new("/v1/platform/apps").get(apps::list_apps).post(apps::create_app))
         .service(Endpoint::new("/v1/platform/apps/{client_id}").get(apps::get_app))

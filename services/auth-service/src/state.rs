@@ -16,7 +16,12 @@ use crate::ratelimit::RateLimits;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The live key set: signs live tokens, published at
+    /// `/.well-known/jwks.json`.
     pub keys: Arc<KeyRing>,
+    /// The sandbox key set: signs sandbox tokens only, published at
+    /// `/.well-known/sandbox/jwks.json`.
+    pub sandbox_keys: Arc<KeyRing>,
     pub secrets: SecretHasher,
     /// Seals webhook signing secrets at rest.
     pub sealer: SecretBox,

@@ -12,6 +12,10 @@ pub const DEFAULT_RETRY_SCHEDULE: &str = "5,300,1800,7200,18000,36000,50400,7200
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
+    /// `ARGUS_ENV` (`live` or `sandbox`, default live): the database and the
+    /// vhost must belong to it (checked at start, see
+    /// [`crate::check_environment`]).
+    pub environment: argus_types::Environment,
     /// `ARGUS_WORKER_ADMIN_ADDR` (default `127.0.0.1:8082`): `/metrics`,
     /// `/healthz` and `/readyz`; the worker has no public port.
     pub admin_addr: String,
@@ -150,6 +154,7 @@ impl WorkerConfig {
         let schedule = var_or("ARGUS_WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE);
         let concurrency: u16 = parse_var("ARGUS_WORKER_CONCURRENCY", 64)?;
         Ok(Self {
+            environment: parse_var("ARGUS_ENV", argus_types::Environment::Live)?,
             admin_addr: var_or("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:8082"),
             store: StoreConfig::from_environment()?,
             amqp_url: var_or("ARGUS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
@@ -181,6 +186,7 @@ pub const ENVIRONMENT: &[&str] = &[OWN_ENVIRONMENT];
 
 /// This service's own variables.
 const OWN_ENVIRONMENT: &str = "\
+  ARGUS_ENV                      live or sandbox (default live): the database and vhost must belong to it
   ARGUS_WORKER_ADMIN_ADDR        /metrics, /healthz and /readyz for operators (default 127.0.0.1:8082)
   ARGUS_AMQP_URL                 the broker (default amqp://guest:guest@127.0.0.1:5672/%2f; secret)
   ARGUS_AMQP_CA_FILE             PEM CA certificates for an amqps:// broker (default none)

@@ -23,6 +23,7 @@ use argus_bus::{
 };
 use argus_crypto::webhook::SecretBox;
 use argus_http::admin::{self, Scrape};
+use argus_http::environment::Check;
 use argus_http::health::{self, Readiness};
 use argus_http::serve::BindError;
 use argus_store::{Store, StoreError};
@@ -40,6 +41,34 @@ pub enum WorkerError {
     Http(#[from] reqwest::Error),
     #[error(transparent)]
     Bus(#[from] BusError),
+    /// The other environment's database or vhost.
+    #[error("{0}")]
+    Environment(String),
+}
+
+/// Refuses to start on the other environment's database or vhost: the
+/// database's claim (`argusctl migrate`) and the vhost's marker exchange
+/// must both say `config.environment`; an unmarked vhost is claimed (see
+/// `argus_bus::environment`). Either one down is checked again once it
+/// answers (`argus_http::environment`).
+pub async fn check_environment(config: &WorkerConfig) -> Result<(), WorkerError> {
+    let environment = config.environment;
+    let store = Store::connect(&config.store)?;
+    argus_http::environment::check_database(&store, environment, false).await.map_err(WorkerError::Environment)?;
+    let broker = Broker::with_ca_file(config.amqp_url.clone(), config.amqp_ca_file.as_deref())?;
+    let topology = Topology::new(config.bus_prefix.clone(), deliver::delay_queues_ms(&config.retry_schedule));
+    argus_http::environment::check_at_start("vhost", move || {
+        let (broker, topology) = (broker.clone(), topology.clone());
+        async move {
+            match argus_bus::environment::claim_vhost(&broker, &topology, environment).await {
+                Ok(()) => Check::Passed,
+                Err(e @ BusError::Config(_)) => Check::Refused(e.to_string()),
+                Err(e) => Check::Unreachable(e.to_string()),
+            }
+        }
+    })
+    .await
+    .map_err(WorkerError::Environment)
 }
 
 pub struct Worker {

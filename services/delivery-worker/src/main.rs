@@ -12,8 +12,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 /// An encrypted database connection is checked first (see
-/// `Store::check_tls_at_start`), then the worker starts.
+/// `Store::check_tls_at_start`), then that the database and the vhost are
+/// of `ARGUS_ENV`'s environment, then the worker starts.
 async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error>> {
     argus_store::Store::connect(&config.store)?.check_tls_at_start().await?;
+    delivery_worker::check_environment(&config).await?;
     Ok(Worker::build(config)?.run_until_stopped().await?)
 }

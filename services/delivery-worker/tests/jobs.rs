@@ -73,7 +73,6 @@ impl Stack {
             issuer: ISSUER.into(),
             public_urls: argus_http::discovery::PublicUrls::new("https://api.knogin.com", ISSUER),
             deprecations_file: None,
-            audience: "api.knogin.com".into(),
             jwks_url: format!("{auth_url}/.well-known/jwks.json"),
             auth_openapi_url: format!("{auth_url}/.well-known/openapi.json"),
             migrate: false,

@@ -25,7 +25,6 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         issuer: ISSUER.into(),
         public_urls: PublicUrls::new(environment.default_api_url(), ISSUER),
         deprecations_file: None,
-        audience: environment.audience().into(),
         jwks_url: jwks_url.to_owned(),
         auth_openapi_url: api_service::config::auth_openapi_url(jwks_url),
         migrate: false,
@@ -328,6 +327,7 @@ pub fn spawn_worker(db: &str, amqp: &str) -> argus_bus::CancellationToken {
 /// but not running.
 pub fn worker(db: &str, amqp: &str) -> delivery_worker::Worker {
     delivery_worker::Worker::build(delivery_worker::WorkerConfig {
+        environment: argus_types::Environment::Live,
         admin_addr: "127.0.0.1:0".into(),
         store: StoreConfig { database_url: db.to_owned(), max_connections: 4 },
         amqp_url: amqp.to_owned(),

@@ -24,5 +24,6 @@ mod provenance;
 mod provenance_formats;
 mod sampling;
 mod schemathesis;
+mod sandbox;
 mod tokens;
 mod tracing;

@@ -3,8 +3,8 @@
 //! decisions only; `routes::oauth` reads the form and writes the answer.
 
 use argus_store::oauth::{CodeRedemption, RefreshGrant, RefreshRotation};
-use argus_types::ScopeSet;
 use argus_types::app::GrantType;
+use argus_types::{Environment, ScopeSet};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -78,7 +78,7 @@ fn client_credentials(
         None => grantable,
     };
     let lifetime = state.tokens.lifetime_for(app, None);
-    let issued = state.tokens.app_token(app, &scopes, lifetime, None)?;
+    let issued = state.tokens.app_token(app, &scopes, lifetime, Environment::Live)?;
     Ok(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",
@@ -134,7 +134,7 @@ async fn authorization_code(
         app.client_id.as_str(),
         &scopes,
         lifetime,
-        None,
+        Environment::Live,
     )?;
     state.tokens.remember(&state.store, &issued, &redeemed.family).await?;
     let refresh_token = if app.grant_types.contains(&GrantType::RefreshToken) {
@@ -190,8 +190,14 @@ async fn refresh_token(
     let scopes: ScopeSet = rotated.scopes.iter().filter(|s| grantable.contains(s)).cloned().collect();
     let subject = rotated.user_id.as_ref().map_or(app.client_id.as_str(), |u| u.as_str()).to_owned();
     let lifetime = state.tokens.lifetime_for(app, None);
-    let issued =
-        state.tokens.access_token(&rotated.tenant_id, &subject, app.client_id.as_str(), &scopes, lifetime, None)?;
+    let issued = state.tokens.access_token(
+        &rotated.tenant_id,
+        &subject,
+        app.client_id.as_str(),
+        &scopes,
+        lifetime,
+        Environment::Live,
+    )?;
     state.tokens.remember(&state.store, &issued, &rotated.family).await?;
     let next = RefreshGrant { scopes: scopes.clone().into_vec(), ..rotated };
     let refresh_token = state.tokens.refresh_token(&state.store, &state.secrets, &next).await?;

@@ -6,7 +6,7 @@ use argus_crypto::{IssuedToken, SecretHasher, TokenGrant, issue_access_token};
 use argus_store::Store;
 use argus_store::apps::AppRecord;
 use argus_store::oauth::RefreshGrant;
-use argus_types::{GrantId, ScopeSet, TenantId};
+use argus_types::{Environment, GrantId, ScopeSet, TenantId};
 use chrono::Duration;
 
 use crate::error::ApiError;
@@ -16,8 +16,12 @@ pub const REFRESH_TOKEN_PREFIX: &str = "rt_";
 
 #[derive(Clone)]
 pub struct TokenIssuer {
+    /// Signs live tokens.
     pub keys: Arc<KeyRing>,
+    /// Signs sandbox tokens, and nothing else.
+    pub sandbox_keys: Arc<KeyRing>,
     pub issuer: String,
+    /// The live audience.
     pub audience: String,
     pub default_ttl: Duration,
     pub refresh_ttl: Duration,
@@ -39,20 +43,17 @@ impl TokenIssuer {
         client_id: &str,
         scopes: &ScopeSet,
         lifetime: Duration,
-        audience: Option<&str>,
+        environment: Environment,
     ) -> Result<IssuedToken, ApiError> {
-        let key = self.keys.current()?;
+        // The two gates follow from the environment together: the sandbox
+        // audience only ever with a sandbox key, the live one with a live key.
+        let (key, audience) = match environment {
+            Environment::Live => (self.keys.current()?, self.audience.as_str()),
+            Environment::Sandbox => (self.sandbox_keys.current()?, Environment::Sandbox.audience()),
+        };
         issue_access_token(
             &key,
-            &TokenGrant {
-                issuer: &self.issuer,
-                audience: audience.unwrap_or(&self.audience),
-                tenant,
-                subject,
-                client_id,
-                scopes,
-                lifetime,
-            },
+            &TokenGrant { issuer: &self.issuer, audience, tenant, subject, client_id, scopes, lifetime },
         )
         .map_err(|e| ApiError::Internal(format!("signing: {e}")))
     }
@@ -64,9 +65,10 @@ impl TokenIssuer {
         app: &AppRecord,
         scopes: &ScopeSet,
         lifetime: Duration,
-        audience: Option<&str>,
+        environment: Environment,
     ) -> Result<IssuedToken, ApiError> {
-        self.access_token(&app.tenant_id, app.client_id.as_str(), app.client_id.as_str(), scopes, lifetime, audience)
+        let client = app.client_id.as_str();
+        self.access_token(&app.tenant_id, client, client, scopes, lifetime, environment)
     }
 
     /// A new refresh token in `family`; only its keyed hash is stored.

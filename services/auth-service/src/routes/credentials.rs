@@ -8,8 +8,7 @@ use argus_http::body::{MediaType, has_media_type};
 use argus_http::openapi::ScopedErrors;
 use argus_store::apps::AppRecord;
 use argus_types::app::ClientType;
-use argus_types::claims::SANDBOX_AUDIENCE;
-use argus_types::{ClientId, ScopeSet};
+use argus_types::{ClientId, Environment, ScopeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -148,15 +147,17 @@ pub async fn service_token(
         Some(s) => Duration::seconds(i64::from(s)),
         None => state.tokens.lifetime_for(&app, None),
     };
-    let issued = state.tokens.app_token(&app, &scopes, lifetime, None)?;
+    let issued = state.tokens.app_token(&app, &scopes, lifetime, Environment::Live)?;
     tracing::info!(jti = %issued.claims.jti, "service token minted");
     Ok(minted(issued, &scopes))
 }
 
 /// Issue a sandbox token
 ///
-/// A token of at most one hour with `aud` = `sandbox`: the sandbox API
-/// accepts it and the live API refuses it.
+/// A token of at most one hour with `aud` = `sandbox`, signed by the
+/// sandbox key set (published at `/.well-known/sandbox/jwks.json`): the
+/// sandbox API (sandbox-api.knogin.com) accepts it, and the live API refuses
+/// it twice over, for its audience and for its key.
 #[utoipa::path(
     post,
     path = "/v1/platform/apps/{client_id}/sandbox-token",
@@ -181,7 +182,7 @@ pub async fn sandbox_token(
     let app = tenant_app(&state, &admin, &client_id).await?;
     let scopes = grantable_subset(&app, &body.scopes)?;
     let lifetime = state.tokens.lifetime_for(&app, Some(Duration::seconds(SANDBOX_MAX_SECONDS)));
-    let issued = state.tokens.app_token(&app, &scopes, lifetime, Some(SANDBOX_AUDIENCE))?;
+    let issued = state.tokens.app_token(&app, &scopes, lifetime, Environment::Sandbox)?;
     Ok(minted(issued, &scopes))
 }
 

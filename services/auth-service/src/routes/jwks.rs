@@ -39,8 +39,29 @@ pub async fn versioned_jwks(state: web::Data<AppState>) -> HttpResponse {
     jwks_response(&state)
 }
 
+/// The sandbox key set
+///
+/// The public RSA keys that sign sandbox tokens (`aud` = `sandbox`, from
+/// `POST /v1/platform/apps/{client_id}/sandbox-token`): a key set of their
+/// own, rotated on its own, which only sandbox-api.knogin.com trusts. The
+/// live API never trusts these keys, and the sandbox never trusts the live
+/// ones. The set says which it is in `key_set`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/sandbox/jwks.json",
+    tag = "Sandbox environment",
+    responses((status = 200, description = "The sandbox key set", body = JwkSet))
+)]
+pub async fn sandbox_jwks(state: web::Data<AppState>) -> HttpResponse {
+    set_response(state.sandbox_keys.jwks())
+}
+
 fn jwks_response(state: &AppState) -> HttpResponse {
+    set_response(state.keys.jwks())
+}
+
+fn set_response(set: JwkSet) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE_SECONDS}")))
-        .json(state.keys.jwks())
+        .json(set)
 }

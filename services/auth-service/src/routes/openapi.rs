@@ -42,6 +42,7 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhook
         webhooks::retry_delivery,
         jwks::well_known_jwks,
         jwks::versioned_jwks,
+        jwks::sandbox_jwks,
         health::healthz,
         health::readyz,
         openapi_json,

@@ -205,6 +205,7 @@ impl Timed {
 /// webhook addresses allowed; callers adjust it and [`start_worker`] it.
 pub fn worker_config(database_url: &str, amqp_url: &str, pepper: &str) -> WorkerConfig {
     WorkerConfig {
+        environment: argus_types::Environment::Live,
         admin_addr: "127.0.0.1:0".into(),
         store: StoreConfig { database_url: database_url.to_owned(), max_connections: 8 },
         amqp_url: amqp_url.to_owned(),
