@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod partner;
 pub mod routes;
 pub mod sandbox;
+pub mod shipped_bundles;
 pub mod startup;
 pub mod traces;
 

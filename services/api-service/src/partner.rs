@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use crate::graphql::surface::{GraphqlSurface, Usage};
+use crate::shipped_bundles::SHIPPED_BUNDLES;
 
 /// The contract version the files are of.
 pub const CONTRACT_VERSION: &str = "2026.4.0";
@@ -17,17 +18,6 @@ pub const CONTRACT_VERSION: &str = "2026.4.0";
 /// Where a tenant asks to become an approved partner (the docs index's
 /// `partnerPortal.requestAccessUrl`).
 pub const REQUEST_ACCESS_URL: &str = "https://knogin.com/en/docs/integration-guide#vendor-contact";
-
-/// The curated bundles as shipped (docs/bundles): what `external.graphql`
-/// describes. A unit test keeps this list and the folder the same.
-pub const SHIPPED_BUNDLES: &[(&str, &str)] = &[
-    ("acqi-reporting", include_str!("../../../docs/bundles/acqi-reporting.graphql")),
-    ("case-sync", include_str!("../../../docs/bundles/case-sync.graphql")),
-    ("epcr-read", include_str!("../../../docs/bundles/epcr-read.graphql")),
-    ("evidence-custody", include_str!("../../../docs/bundles/evidence-custody.graphql")),
-    ("incident-webhook-configuration", include_str!("../../../docs/bundles/incident-webhook-configuration.graphql")),
-    ("reporting", include_str!("../../../docs/bundles/reporting.graphql")),
-];
 
 /// `external.graphql`: a comment naming the bundles and their operations,
 /// then the SDL of what they use.
@@ -217,22 +207,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    #[test]
-    fn the_shipped_bundles_are_every_file_of_docs_bundles_and_each_loads() {
-        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/bundles");
-        let mut files: Vec<String> = std::fs::read_dir(folder)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter_map(|n| n.strip_suffix(".graphql").map(str::to_owned))
-            .collect();
-        files.sort();
-        let shipped: Vec<&str> = SHIPPED_BUNDLES.iter().map(|(name, _)| *name).collect();
-        assert_eq!(shipped, files);
-        for (name, source) in SHIPPED_BUNDLES {
-            assert!(argus_store::bundles::parse_bundle_file(source).is_ok(), "{name}");
-        }
-    }
 
     fn doc(server: &str, paths: Value, schemas: Value) -> Value {
         json!({

@@ -23,7 +23,7 @@ mod partner;
 mod provenance;
 mod provenance_formats;
 mod sampling;
-mod schemathesis;
 mod sandbox;
+mod schemathesis;
 mod tokens;
 mod tracing;

@@ -54,7 +54,7 @@ impl Sandboxed {
 }
 
 fn shipped(name: &str) -> Vec<argus_store::bundles::BundleOperation> {
-    let (_, source) = api_service::sandbox::SHIPPED_BUNDLES.iter().find(|(n, _)| *n == name).unwrap();
+    let (_, source) = api_service::shipped_bundles::SHIPPED_BUNDLES.iter().find(|(n, _)| *n == name).unwrap();
     argus_store::bundles::parse_bundle_file(source).unwrap()
 }
 
