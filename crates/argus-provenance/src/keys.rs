@@ -120,6 +120,9 @@ impl VerifyKey {
 /// ML-DSA-65 public key, `k` for an HMAC secret), base64url without
 /// padding. Other members (an exporter's `created_at`, say) are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+// Named apart from the auth-service's RSA `Jwk`: the partner contract
+// merges both hosts' components, and one name must mean one schema.
+#[schema(as = ProvenanceJwk)]
 pub struct Jwk {
     /// `AKP` (ML-DSA-65) or `oct` (HMAC-SHA256).
     pub kty: String,
@@ -173,6 +176,7 @@ impl Jwk {
 
 /// A set of keys: `{"keys": [...]}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ProvenanceJwkSet)]
 pub struct JwkSet {
     pub keys: Vec<Jwk>,
 }

@@ -52,7 +52,7 @@ pub const TOPICS: &[TopicSource] = topics![
     ("async-jobs", "2026-12-06", ["Async jobs"]),
     ("sandbox-environment", "2026-12-06", ["Sandbox environment"]),
     ("provenance-and-compliance", "2026-12-06", ["Provenance"]),
-    ("discovery-and-governance", "2026-12-06", ["Discovery"]),
+    ("discovery-and-governance", "2026-12-06", ["Discovery", "Partner contract"]),
 ];
 
 /// The tags of routes that are not for integrators (health and readiness).

@@ -12,6 +12,7 @@ use std::time::Duration;
 use api_service::docs::negotiate::Lang;
 use api_service::docs::topics::{TOPICS, UNDOCUMENTED_TAGS};
 use argus_bus::testing::TestVhost;
+use argus_store::testing::TestDatabase;
 use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_LANGUAGE, CONTENT_TYPE, VARY};
 use serde_json::Value;
 
@@ -337,8 +338,11 @@ fn shell_blocks(text: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_curl_example_of_the_topics_runs_against_the_stack() {
     let stack = Stack::start_with_span_store("api-service").await;
+    // The sandbox: its own database, trusting only the sandbox key set.
+    let sandbox_db = TestDatabase::sandbox().await;
+    let sandbox_jwks = format!("{}/.well-known/sandbox/jwks.json", stack.auth);
     let sandbox =
-        spawn_api(api_config(stack.db.url(), &stack.jwks_url(), api_service::config::Environment::Sandbox)).await;
+        spawn_api(api_config(sandbox_db.url(), &sandbox_jwks, api_service::config::Environment::Sandbox)).await;
     let vhost = TestVhost::create().await;
     for bundle in ["incident-webhook-configuration", "evidence-custody", "acqi-reporting"] {
         stack.load_shipped_bundle(bundle).await;
