@@ -1,132 +1,134 @@
 //! The Rust SDK for Argus integrators.
 //!
-//! - [`TokenVerifier`]: verifies an Argus access token with only the public
-//!   JWKS (RS256, issuer, audience, expiry, `typ: at+jwt`).
-//! - [`verify_webhook`]: checks a webhook's Standard Webhooks signature and
-//!   timestamp tolerance.
+//! Two halves, usable apart:
+//!
+//! - **Calling Argus**: [`ArgusClient`] makes typed calls to both hosts, the
+//!   auth-service (`auth.knogin.com`: apps, scopes, governance, OAuth
+//!   tokens, service and sandbox tokens, webhooks and their deliveries) and
+//!   the api-service (`api.knogin.com`: GraphQL persisted operations, async
+//!   jobs, traces, ePCR, devices, evidence provenance, discovery). It mints
+//!   and caches client-credentials tokens, retries 429 and 503 honouring
+//!   `Retry-After`, and pages through lists as [`Stream`](futures_util::Stream)s.
+//! - **Receiving from Argus**: [`JwtVerifier`] checks access tokens with only
+//!   the public JWKS (refreshed on its `max-age` and on unknown `kid`s, so key
+//!   rotations need no restart); [`WebhookVerifier`] checks Standard Webhooks
+//!   signatures of deliveries and job callbacks (an actix-web and an axum
+//!   extractor behind the features of those names); [`provenance`] verifies
+//!   evidence transcripts offline.
+//!
+//! Every failure is one [`Error`]: a REST failure carries the server's
+//! problem+json body ([`Error::Api`]), the token endpoint's OAuth error
+//! ([`Error::OAuth`]), or GraphQL's error codes ([`Error::GraphQl`]).
+//!
+//! # The integration guide's flow
+//!
+//! **1. Register an app** with an admin's token
+//! (`POST /v1/platform/apps`); its `client_secret` is shown once:
+//!
+//! ```no_run
+//! # async fn run() -> argus_client::Result<()> {
+//! use argus_client::{ArgusClient, GrantType, NewApp};
+//!
+//! let admin = ArgusClient::builder().build()?.with_bearer(std::env::var("ARGUS_ADMIN_TOKEN").unwrap_or_default());
+//! let created = admin
+//!     .create_app(&NewApp {
+//!         name: "Case sync connector".into(),
+//!         grant_types: vec![GrantType::ClientCredentials],
+//!         redirect_uris: vec![],
+//!         requested_scopes: vec!["webhooks:write".into()],
+//!         client_type: None,
+//!     })
+//!     .await?;
+//! let secret = created.client_secret.expect("confidential apps get a secret");
+//! # Ok(()) }
+//! ```
+//!
+//! **2. Review the approved scopes** with [`ArgusClient::scopes`] and
+//! [`ArgusClient::app`] (its `approved_scopes`).
+//!
+//! **3. Choose the token flow.** Headless automation uses client
+//! credentials, minted and renewed by the client itself:
+//!
+//! ```no_run
+//! # async fn run(client_id: String, client_secret: String) -> argus_client::Result<()> {
+//! use argus_client::{ArgusClient, Credentials};
+//!
+//! let app = ArgusClient::builder()
+//!     .credentials(Credentials::ClientCredentials { client_id, client_secret, scope: Some("webhooks:write".into()) })
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! A user acting in the workflow goes through the authorization code flow
+//! with PKCE: [`ArgusClient::authorize_url`] builds the URL to send the
+//! browser to, [`ArgusClient::exchange_code`] trades the callback's code
+//! for tokens, [`ArgusClient::refresh_token`] renews them.
+//!
+//! **4. Verify tokens and configure delivery.** A resource server verifies
+//! the tokens it receives:
+//!
+//! ```no_run
+//! # async fn run(token: &str) -> argus_client::Result<()> {
+//! let verifier = argus_client::JwtVerifier::new(
+//!     "https://auth.knogin.com/.well-known/jwks.json",
+//!     "https://auth.knogin.com",
+//!     argus_client::jwt::LIVE_AUDIENCE,
+//! )?;
+//! let claims = verifier.verify(token).await?;
+//! assert!(claims.scopes().contains("webhooks:write"));
+//! # Ok(()) }
+//! ```
+//!
+//! and subscribes a receiver to events, checking each delivery:
+//!
+//! ```no_run
+//! # async fn run(app: argus_client::ArgusClient, headers: &[(&str, &str)], body: &[u8]) -> argus_client::Result<()> {
+//! use argus_client::{NewWebhook, WebhookVerifier};
+//!
+//! let hook = app
+//!     .create_webhook(&NewWebhook {
+//!         url: "https://integrator.example/webhooks/argus".into(),
+//!         events: vec!["incident.updated".into()],
+//!         ..NewWebhook::default()
+//!     })
+//!     .await?;
+//! let verifier = WebhookVerifier::new(&hook.secret.expect("generated secrets are returned once"))?;
+//! // In the receiver, for each request:
+//! let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v);
+//! let delivery = verifier.verify(header, body)?;
+//! let event: argus_client::Event = delivery.json()?;
+//! # Ok(()) }
+//! ```
+//!
+//! GraphQL runs the operations of the bundles granted to the app
+//! ([`ArgusClient::graphql`]), with the tenant as `X-Tenant-ID`
+//! ([`ArgusClient::with_tenant`]).
+//!
+//! **5. Reviewed access** (curated bundles, the sandbox) uses the same
+//! calls: [`ArgusClient::mint_sandbox_token`], and a client whose
+//! `api_url` is [`SANDBOX_API_URL`].
+//!
+//! # Features
+//!
+//! - `rustls` (default): HTTPS through rustls. Without it only `http://`
+//!   URLs work.
+//! - `opentelemetry`: every call carries `traceparent` from the caller's
+//!   current `tracing` span (through `tracing-opentelemetry`).
+//! - `actix-web`, `axum`: [`VerifiedWebhook`] as an extractor.
+//!
+//! The repository's `crates/argus-client/examples/` walk this flow
+//! (`demo.rs`), run a webhook receiver (`webhook_receiver.rs`) and a job
+//! with a callback (`job_callback.rs`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+#![deny(missing_docs)]
 
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::Value;
+mod client;
+mod error;
+pub mod jwt;
+pub mod provenance;
+pub mod webhook;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("fetching the JWKS failed: {0}")]
-    Jwks(#[from] reqwest::Error),
-    #[error("the token is not valid: {0}")]
-    Token(String),
-    #[error("the webhook is not authentic: {0}")]
-    Webhook(String),
-}
-
-/// Verifies access tokens against a JWKS fetched once from `jwks_url`.
-pub struct TokenVerifier {
-    keys: JwkSet,
-    validation: Validation,
-}
-
-impl TokenVerifier {
-    pub async fn fetch(jwks_url: &str, issuer: &str, audience: &str) -> Result<Self, ClientError> {
-        let keys: JwkSet = reqwest::get(jwks_url).await?.error_for_status()?.json().await?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        Ok(Self { keys, validation })
-    }
-
-    /// The token's claims, if it verifies.
-    pub fn verify(&self, token: &str) -> Result<Value, ClientError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| ClientError::Token(e.to_string()))?;
-        if header.typ.as_deref() != Some("at+jwt") {
-            return Err(ClientError::Token("typ is not at+jwt".into()));
-        }
-        let kid = header.kid.ok_or_else(|| ClientError::Token("no kid".into()))?;
-        let jwk = self.keys.find(&kid).ok_or_else(|| ClientError::Token(format!("kid {kid} is not in the JWKS")))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| ClientError::Token(e.to_string()))?;
-        jsonwebtoken::decode::<Value>(token, &key, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| ClientError::Token(e.to_string()))
-    }
-}
-
-/// How far a webhook's timestamp may be from now.
-pub const WEBHOOK_TOLERANCE_SECONDS: i64 = 300;
-
-/// Checks `webhook-signature` (any of its space-separated `v1,` entries)
-/// over `webhook-id.webhook-timestamp.body` with the `whsec_` secret.
-pub fn verify_webhook(
-    secret: &str,
-    id: &str,
-    timestamp: &str,
-    signatures: &str,
-    body: &[u8],
-) -> Result<(), ClientError> {
-    let key = argus_crypto::webhook::webhook_signing_key(secret).map_err(|e| ClientError::Webhook(e.to_string()))?;
-    let ts: i64 = timestamp.parse().map_err(|_| ClientError::Webhook("webhook-timestamp is not a number".into()))?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
-    // `abs_diff`: a timestamp near i64::MIN or MAX must not overflow.
-    if now.abs_diff(ts) > WEBHOOK_TOLERANCE_SECONDS.unsigned_abs() {
-        return Err(ClientError::Webhook("webhook-timestamp is outside the tolerance".into()));
-    }
-    let matched = signatures
-        .split(' ')
-        .any(|candidate| argus_crypto::webhook::webhook_signature_matches(&key, id, ts, body, candidate));
-    if matched { Ok(()) } else { Err(ClientError::Webhook("no signature matches".into())) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn webhook_signatures_are_checked_with_tolerance() {
-        let secret = argus_crypto::webhook::generate_webhook_secret();
-        let key = argus_crypto::webhook::webhook_signing_key(&secret).unwrap();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-        let body = br#"{"type":"webhook.test"}"#;
-        let good = argus_crypto::webhook::sign_webhook(&key, "evt_1", now, body);
-        let both = format!("v1,AAAA {good}");
-        assert!(verify_webhook(&secret, "evt_1", &now.to_string(), &both, body).is_ok());
-        assert!(verify_webhook(&secret, "evt_2", &now.to_string(), &good, body).is_err());
-        assert!(verify_webhook(&secret, "evt_1", &now.to_string(), &good, b"{}").is_err());
-        let old = now - 600;
-        let stale = argus_crypto::webhook::sign_webhook(&key, "evt_1", old, body);
-        assert!(verify_webhook(&secret, "evt_1", &old.to_string(), &stale, body).is_err());
-        assert!(verify_webhook(&secret, "evt_1", &i64::MIN.to_string(), &good, body).is_err());
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn webhook_verification_never_panics(
-            secret in proptest::prop_oneof![proptest::prelude::any::<String>(), "whsec_[A-Za-z0-9+/=]{32,44}"],
-            id in proptest::prelude::any::<String>(),
-            timestamp in proptest::prop_oneof![
-                proptest::prelude::any::<String>(),
-                proptest::strategy::Strategy::prop_map(proptest::prelude::any::<i64>(), |t| t.to_string()),
-            ],
-            signatures in proptest::prop_oneof![
-                proptest::prelude::any::<String>(),
-                "(v1,[A-Za-z0-9+/=é]{0,50} ?){0,4}",
-            ],
-            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
-        ) {
-            proptest::prop_assert!(verify_webhook(&secret, &id, &timestamp, &signatures, &body).is_err());
-        }
-
-        #[test]
-        fn signed_webhooks_verify(
-            id in proptest::prelude::any::<String>(),
-            // Inside the tolerance, with a second for the clock to turn.
-            skew in -299i64..300,
-            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
-        ) {
-            let secret = argus_crypto::webhook::generate_webhook_secret();
-            let key = argus_crypto::webhook::webhook_signing_key(&secret).unwrap();
-            let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64 + skew;
-            let signature = argus_crypto::webhook::sign_webhook(&key, &id, ts, &body);
-            proptest::prop_assert!(verify_webhook(&secret, &id, &ts.to_string(), &signature, &body).is_ok());
-        }
-    }
-}
+pub use client::*;
+pub use error::{Error, GraphQlError, OAuthError, Problem, Result};
+pub use jwt::{AccessClaims, JwksPolicy, JwtVerifier};
+pub use webhook::{Delivery, Event, VerifiedWebhook, WebhookVerifier};

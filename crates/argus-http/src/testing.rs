@@ -60,6 +60,25 @@ pub fn serve_route(path: &'static str, route: impl Fn() -> actix_web::Route + Se
     format!("http://127.0.0.1:{port}")
 }
 
+/// The value of a hidden form field in a page an auth-service rendered
+/// (its sign-in and consent forms), unescaped.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no field {name} in {html}")) + marker.len();
+    let end = start + html[start..].find('"').expect("the value's closing quote");
+    html[start..end]
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#39;", "'")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#43;", "+")
+        .replace("&#61;", "=")
+        .replace("&#47;", "/")
+}
+
 /// What `look` sees once `enough` says it will do, or once `within` has
 /// passed (the test then checks what it got).
 pub async fn poll<T>(within: std::time::Duration, mut look: impl FnMut() -> T, enough: impl Fn(&T) -> bool) -> T {

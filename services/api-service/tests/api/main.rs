@@ -16,6 +16,7 @@ mod fhir;
 mod graphql;
 mod health;
 mod helpers;
+mod stack;
 mod incident_cache;
 mod large_jobs;
 mod metrics;

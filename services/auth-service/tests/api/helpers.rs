@@ -196,23 +196,7 @@ pub async fn expect_oauth_error(response: reqwest::Response, status: u16, error:
     body
 }
 
-/// The value of a hidden form field in a page rendered by the service.
-pub fn hidden_field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no field {name} in {html}")) + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end]
-        .replace("&#38;", "&")
-        .replace("&amp;", "&")
-        .replace("&#39;", "'")
-        .replace("&#34;", "\"")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#43;", "+")
-        .replace("&#61;", "=")
-        .replace("&#47;", "/")
-}
+pub use argus_http::testing::hidden_field;
 
 /// The query parameters of a redirect's `Location`.
 pub fn location_params(response: &reqwest::Response) -> std::collections::HashMap<String, String> {

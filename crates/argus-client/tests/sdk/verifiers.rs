@@ -1,0 +1,137 @@
+//! The JWT verifier against the stack's real tokens across key rotations,
+//! and its JWKS refresh policy against a counting JWKS server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use argus_client::{ClientAuth, Error, JwksPolicy, JwtVerifier};
+use argus_http::testing::serve_route;
+use argus_types::Environment;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::stack::{ISSUER, Stack};
+
+fn verifier(jwks_url: &str, min_refresh_interval: Duration) -> JwtVerifier {
+    let policy = JwksPolicy { min_refresh_interval, ..JwksPolicy::default() };
+    JwtVerifier::with_policy(jwks_url, ISSUER, "api.knogin.com", policy, reqwest::Client::new()).unwrap()
+}
+
+/// `token` with its header's `kid` replaced (the signature no longer fits).
+fn with_kid(token: &str, kid: &str) -> String {
+    let mut parts = token.splitn(2, '.');
+    let header = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"] = kid.into();
+    format!("{}.{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()), parts.next().unwrap())
+}
+
+#[tokio::test]
+async fn tokens_verify_across_two_key_rotations_without_a_restart() {
+    let stack = Stack::start().await;
+    let app = stack.client(None, &["webhooks:read"]).await;
+    let sdk = crate::app_client(&stack, &app);
+    let verifier = verifier(&stack.jwks_url(), Duration::from_millis(200));
+
+    let first = sdk.access_token().await.unwrap().unwrap();
+    let claims = verifier.verify(&first).await.unwrap();
+    assert_eq!((claims.iss.as_str(), claims.aud.as_str()), (ISSUER, "api.knogin.com"));
+    assert_eq!((claims.client_id.as_str(), &claims.tid), (app.client_id.as_str(), &app.tenant));
+    assert!(claims.scopes().contains("webhooks:read"));
+
+    let auth = ClientAuth::Secret { client_id: &app.client_id, client_secret: &app.secret };
+    let publish = chrono::Duration::hours(1);
+    for rotation in 1..=2 {
+        let keys = stack.store.rotate_signing_keys(&argus_crypto::KeySealer::development(), Environment::Live, publish);
+        let rotated = keys.await.unwrap();
+        let token = stack.mint(&app.tenant, &app.client_id, "api.knogin.com", &["webhooks:read"]).await;
+        let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+        assert_eq!(kid, rotated.current.as_str(), "rotation {rotation}: signed with the new current key");
+        // The auth-service learns the new key on demand (a token naming it).
+        let introspection = sdk.introspect_token(auth, &token).await.unwrap();
+        assert!(introspection.active, "rotation {rotation}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let claims = verifier.verify(&token).await.unwrap_or_else(|e| panic!("rotation {rotation}: {e}"));
+        assert_eq!(claims.client_id, app.client_id);
+        // Tokens of the retired key still verify while it is published.
+        assert!(verifier.verify(&first).await.is_ok(), "rotation {rotation}: the first token");
+    }
+
+    // A sandbox token is refused by a live verifier (another key set and audience).
+    let admin = crate::admin_client(&stack, &app.tenant).await;
+    let sandbox = admin.mint_sandbox_token(&app.client_id, &["webhooks:read"]).await.unwrap();
+    assert_eq!(sandbox.audience, "sandbox");
+    assert!(matches!(verifier.verify(&sandbox.token).await, Err(Error::Token(_))));
+    // A token not meant for access (wrong typ) and garbage are refused.
+    assert!(matches!(verifier.verify("not.a.token").await, Err(Error::Token(_))));
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(first.split('.').next().unwrap()).unwrap()).unwrap();
+    header["typ"] = "JWT".into();
+    let rest = first.split_once('.').unwrap().1;
+    let retyped = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()));
+    assert!(matches!(verifier.verify(&retyped).await, Err(Error::Token(m)) if m.contains("at+jwt")));
+}
+
+#[tokio::test]
+async fn unknown_kids_refresh_the_jwks_at_most_once_per_interval() {
+    let stack = Stack::start().await;
+    let jwks = stack.http.get(stack.jwks_url()).send().await.unwrap().text().await.unwrap();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let base = serve_route("/jwks.json", move || {
+        let (counter, jwks) = (counter.clone(), jwks.clone());
+        web::get().to(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let jwks = jwks.clone();
+            async move { HttpResponse::Ok().insert_header(("Cache-Control", "max-age=3600")).body(jwks) }
+        })
+    });
+    let verifier = verifier(&format!("{base}/jwks.json"), Duration::from_millis(500));
+    let tenant = stack.store.create_tenant("t").await.unwrap().id;
+    let token = stack.mint(&tenant, "app_x", "api.knogin.com", &[]).await;
+
+    verifier.verify(&token).await.unwrap();
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "a fresh cache serves known kids");
+
+    // A flood of made-up kids: one refresh, then refused from the cache.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for n in 0..20 {
+        let forged = with_kid(&token, &format!("forged-{n}"));
+        assert!(matches!(verifier.verify(&forged).await, Err(Error::Token(m)) if m.contains("not in the JWKS")));
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 2, "one refresh for twenty unknown kids");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(verifier.verify(&with_kid(&token, "forged")).await.is_err());
+    assert_eq!(fetches.load(Ordering::SeqCst), 3, "another after the interval");
+    // The known key still verifies, from the cache.
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn the_jwks_is_refetched_when_its_max_age_runs_out() {
+    let stack = Stack::start().await;
+    let jwks = stack.http.get(stack.jwks_url()).send().await.unwrap().text().await.unwrap();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let base = serve_route("/jwks.json", move || {
+        let (counter, jwks) = (counter.clone(), jwks.clone());
+        web::get().to(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let jwks = jwks.clone();
+            async move { HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=1")).body(jwks) }
+        })
+    });
+    let verifier = verifier(&format!("{base}/jwks.json"), Duration::from_millis(100));
+    let tenant = stack.store.create_tenant("t").await.unwrap().id;
+    let token = stack.mint(&tenant, "app_x", "api.knogin.com", &[]).await;
+    verifier.verify(&token).await.unwrap();
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 2, "max-age=1 ran out");
+}
