@@ -208,9 +208,6 @@ mod axum {
 
     use super::{VerifiedWebhook, WebhookVerifier};
 
-    /// The largest body the axum extractor reads.
-    const MAX_BODY: usize = 2 * 1024 * 1024;
-
     impl<S> FromRequest<S> for VerifiedWebhook
     where
         S: Send + Sync,
@@ -220,11 +217,10 @@ mod axum {
 
         async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
             let verifier = WebhookVerifier::from_ref(state);
-            let (parts, body) = req.into_parts();
-            let body = axum_core::body::to_bytes(body, MAX_BODY)
-                .await
-                .map_err(|e| (http::StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response())?;
-            let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+            let headers = req.headers().clone();
+            // Bounded by axum's `DefaultBodyLimit` (2 MiB unless changed).
+            let body = bytes::Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
             verifier
                 .verify(header, &body)
                 .map(VerifiedWebhook)

@@ -263,8 +263,8 @@ mod tests {
 
     #[test]
     fn pkce_matches_rfc_7636_appendix_b() {
-        let pkce = Pkce::from_verifier("dBjftJeZ4CVP-mJ92IyGdD2xq3wTa0Gn1VhQuAtKeXc".into());
-        assert_eq!(pkce.challenge(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGwSceVzI8");
+        let pkce = Pkce::from_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
+        assert_eq!(pkce.challenge(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
         let fresh = Pkce::new();
         assert_eq!(fresh.verifier().len(), 43);
         assert_ne!(fresh.verifier(), Pkce::new().verifier());

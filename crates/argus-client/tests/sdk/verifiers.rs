@@ -42,10 +42,9 @@ async fn tokens_verify_across_two_key_rotations_without_a_restart() {
     assert!(claims.scopes().contains("webhooks:read"));
 
     let auth = ClientAuth::Secret { client_id: &app.client_id, client_secret: &app.secret };
-    let publish = chrono::Duration::hours(1);
+    let (sealer, publish) = (argus_crypto::KeySealer::development(), chrono::Duration::hours(1));
     for rotation in 1..=2 {
-        let keys = stack.store.rotate_signing_keys(&argus_crypto::KeySealer::development(), Environment::Live, publish);
-        let rotated = keys.await.unwrap();
+        let rotated = stack.store.rotate_signing_keys(&sealer, Environment::Live, publish).await.unwrap();
         let token = stack.mint(&app.tenant, &app.client_id, "api.knogin.com", &["webhooks:read"]).await;
         let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
         assert_eq!(kid, rotated.current.as_str(), "rotation {rotation}: signed with the new current key");
