@@ -35,7 +35,8 @@ type Received = (Vec<(String, String)>, Vec<u8>);
 async fn main() {
     let auth = std::env::var("ARGUS_AUTH_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     let issuer = std::env::var("ARGUS_ISSUER").unwrap_or_else(|_| auth.clone());
-    let admin_token = std::env::var("ARGUS_ADMIN_TOKEN").unwrap_or_else(|_| fail("no admin token", "set ARGUS_ADMIN_TOKEN"));
+    let admin_token =
+        std::env::var("ARGUS_ADMIN_TOKEN").unwrap_or_else(|_| fail("no admin token", "set ARGUS_ADMIN_TOKEN"));
     let admin = ArgusClient::builder()
         .auth_url(&auth)
         .credentials(Credentials::Bearer(admin_token))
@@ -71,8 +72,9 @@ async fn main() {
     });
 
     step(3, "Verify the token using only the public JWKS (GET /.well-known/jwks.json)");
-    let verifier = JwtVerifier::new(&format!("{auth}/.well-known/jwks.json"), &issuer, argus_client::jwt::LIVE_AUDIENCE)
-        .unwrap_or_else(|e| fail("configuring the verifier", e));
+    let verifier =
+        JwtVerifier::new(&format!("{auth}/.well-known/jwks.json"), &issuer, argus_client::jwt::LIVE_AUDIENCE)
+            .unwrap_or_else(|e| fail("configuring the verifier", e));
     let claims = verifier.verify(&token.access_token).await.unwrap_or_else(|e| fail("verifying the token", e));
     println!(
         "   verified: iss {}, tenant {}, client {}, expires {}",
@@ -123,11 +125,10 @@ async fn main() {
     println!("   {} is {:?}", queued.delivery_id, queued.status);
 
     step(6, "The signed request the receiver got");
-    let (headers, body) = tokio::time::timeout(Duration::from_secs(20), rx.recv())
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| fail("waiting for the delivery", "nothing arrived in 20 s (is the delivery-worker running?)"));
+    let (headers, body) =
+        tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.ok().flatten().unwrap_or_else(|| {
+            fail("waiting for the delivery", "nothing arrived in 20 s (is the delivery-worker running?)")
+        });
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     println!("   POST /webhooks/argus");
     for name in ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "user-agent"] {

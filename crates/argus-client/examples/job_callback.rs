@@ -44,7 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = HttpServer::new(move || {
         let tx = tx.clone();
         App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let headers = req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
+            let headers =
+                req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
             // Only the first callback is read; a retry has no reader.
             let _ = tx.send((headers, body.to_vec()));
             async { HttpResponse::NoContent().finish() }
@@ -62,7 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("job {} is {:?}", job.id, job.status);
     let secret = job.callback_secret.ok_or("no callback_secret")?;
 
-    let (headers, body) = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await?.ok_or("the receiver stopped")?;
+    let (headers, body) =
+        tokio::time::timeout(Duration::from_secs(60), rx.recv()).await?.ok_or("the receiver stopped")?;
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let callback: Event = WebhookVerifier::new(&secret)?.verify(header, &body)?.json()?;
     println!("callback {} verified: {}", callback.event_type, callback.data);

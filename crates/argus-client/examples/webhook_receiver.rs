@@ -34,7 +34,8 @@ async fn receive(VerifiedWebhook(delivery): VerifiedWebhook, seen: web::Data<See
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let secret = std::env::var("ARGUS_WEBHOOK_SECRET").map_err(|_| std::io::Error::other("set ARGUS_WEBHOOK_SECRET"))?;
+    let secret =
+        std::env::var("ARGUS_WEBHOOK_SECRET").map_err(|_| std::io::Error::other("set ARGUS_WEBHOOK_SECRET"))?;
     let previous = std::env::var("ARGUS_WEBHOOK_SECRET_PREVIOUS").ok();
     let secrets = std::iter::once(secret.as_str()).chain(previous.as_deref());
     let verifier = web::Data::new(WebhookVerifier::with_secrets(secrets).map_err(std::io::Error::other)?);

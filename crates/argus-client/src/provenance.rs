@@ -16,4 +16,6 @@
 
 pub use argus_provenance::transcript::ConsistencyProof;
 pub use argus_provenance::verify::{Check, Failure};
-pub use argus_provenance::{Algorithm, EarlierHead, Jwk, JwkSet, Tampering, Transcript, TreeHead, Verification, verify_offline};
+pub use argus_provenance::{
+    Algorithm, EarlierHead, Jwk, JwkSet, Tampering, Transcript, TreeHead, Verification, verify_offline,
+};

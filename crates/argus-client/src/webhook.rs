@@ -260,7 +260,14 @@ mod tests {
         assert_eq!(delivery.id, ID);
         assert_eq!(delivery.timestamp, TIMESTAMP);
         // The prefix is optional.
-        assert!(at(&WebhookVerifier::new("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(), ID, "1614265330", SIGNATURE, BODY, TIMESTAMP));
+        assert!(at(
+            &WebhookVerifier::new("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+            ID,
+            "1614265330",
+            SIGNATURE,
+            BODY,
+            TIMESTAMP
+        ));
         // Inside the tolerance on both sides.
         assert!(at(&v, ID, "1614265330", SIGNATURE, BODY, TIMESTAMP + 300));
         assert!(at(&v, ID, "1614265330", SIGNATURE, BODY, TIMESTAMP - 300));

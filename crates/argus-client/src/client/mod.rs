@@ -382,7 +382,10 @@ impl ArgusClient {
                 // call never carries a token that expires on the way.
                 let margin = (lifetime / 10).max(Duration::from_secs(30)).min(lifetime);
                 let token = minted.access_token.clone();
-                *cached = Some(CachedToken { access_token: minted.access_token, renew_at: Instant::now() + lifetime - margin });
+                *cached = Some(CachedToken {
+                    access_token: minted.access_token,
+                    renew_at: Instant::now() + lifetime - margin,
+                });
                 Ok(Some(token))
             }
         }
@@ -438,7 +441,8 @@ impl ArgusClient {
     /// api-service, the call's own, and `traceparent` from the current span.
     fn headers(&self, call: &Call, token: Option<&str>) -> Result<HeaderMap> {
         let mut headers = HeaderMap::new();
-        let value = |v: &str| HeaderValue::from_str(v).map_err(|_| Error::Config(format!("`{v}` is not a header value")));
+        let value =
+            |v: &str| HeaderValue::from_str(v).map_err(|_| Error::Config(format!("`{v}` is not a header value")));
         if let Some(token) = token {
             headers.insert(reqwest::header::AUTHORIZATION, value(&format!("Bearer {token}"))?);
         }

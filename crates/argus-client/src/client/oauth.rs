@@ -165,7 +165,11 @@ impl ArgusClient {
         if let Some(scope) = scope {
             form.push(("scope", scope));
         }
-        let call = with_client_auth(Call::post(Host::Auth, "/v1/oauth/token"), ClientAuth::Secret { client_id, client_secret }, &form);
+        let call = with_client_auth(
+            Call::post(Host::Auth, "/v1/oauth/token"),
+            ClientAuth::Secret { client_id, client_secret },
+            &form,
+        );
         let bytes = self.send_with(&call, None).await?.bytes().await?;
         Ok(serde_json::from_slice(&bytes)?)
     }
@@ -245,8 +249,11 @@ fn with_client_auth(call: Call, auth: ClientAuth<'_>, form: &[(&str, &str)]) -> 
         ClientAuth::Secret { client_id, client_secret } => {
             // RFC 6749 §2.3.1: each part form-encoded before base64.
             let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let basic = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", encode(client_id), encode(client_secret)));
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                encode(client_id),
+                encode(client_secret)
+            ));
             call.header(reqwest::header::AUTHORIZATION, format!("Basic {basic}")).form(form)
         }
         ClientAuth::Public { client_id } => {

@@ -78,9 +78,10 @@ pub(crate) fn inject_trace_context(headers: &mut HeaderMap) {
     struct Headers<'a>(&'a mut HeaderMap);
     impl Injector for Headers<'_> {
         fn set(&mut self, key: &str, value: String) {
-            if let (Ok(name), Ok(value)) =
-                (reqwest::header::HeaderName::from_bytes(key.as_bytes()), reqwest::header::HeaderValue::from_str(&value))
-            {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(key.as_bytes()),
+                reqwest::header::HeaderValue::from_str(&value),
+            ) {
                 self.0.insert(name, value);
             }
         }
@@ -108,7 +109,8 @@ mod tests {
 
     #[test]
     fn only_429_and_503_are_retried_and_only_so_often() {
-        let policy = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) };
+        let policy =
+            RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) };
         let mut headers = HeaderMap::new();
         assert!(policy.after_status(500, &headers, 1).is_none());
         assert!(policy.after_status(429, &headers, 1).is_some_and(|d| d <= Duration::from_millis(100)));

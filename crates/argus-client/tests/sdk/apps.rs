@@ -53,7 +53,11 @@ async fn apps_are_registered_listed_governed_and_mint_credentials() {
     // Service tokens need governance's approval, then stay within it.
     let error = admin.mint_service_token(&created.app.client_id, &["webhooks:read"], None).await.unwrap_err();
     assert_eq!(error.status(), Some(403), "{error}");
-    let patch = GovernancePatch { allow_service_tokens: Some(true), max_token_lifetime_seconds: Some(600), ..Default::default() };
+    let patch = GovernancePatch {
+        allow_service_tokens: Some(true),
+        max_token_lifetime_seconds: Some(600),
+        ..Default::default()
+    };
     let governed = admin.update_governance(&created.app.client_id, &patch).await.unwrap();
     assert!(governed.governance.allow_service_tokens);
     assert_eq!(governed.governance.max_token_lifetime_seconds, 600);
@@ -104,7 +108,11 @@ async fn sign_in_and_consent(stack: &Stack, url: reqwest::Url) -> std::collectio
     assert_eq!(signed_in.status(), 303);
     let next = signed_in.headers()["location"].to_str().unwrap().to_owned();
     let html = browser.get(format!("{}{next}", stack.auth)).send().await.unwrap().text().await.unwrap();
-    let form = [("request", hidden_field(&html, "request")), ("decision", "approve".into()), ("csrf", hidden_field(&html, "csrf"))];
+    let form = [
+        ("request", hidden_field(&html, "request")),
+        ("decision", "approve".into()),
+        ("csrf", hidden_field(&html, "csrf")),
+    ];
     let done = browser.post(format!("{}/v1/oauth/consent", stack.auth)).form(&form).send().await.unwrap();
     assert_eq!(done.status(), 302);
     let callback = reqwest::Url::parse(done.headers()["location"].to_str().unwrap()).unwrap();
@@ -115,7 +123,11 @@ async fn sign_in_and_consent(stack: &Stack, url: reqwest::Url) -> std::collectio
 async fn the_authorization_code_flow_with_pkce_then_refresh() {
     let stack = Stack::start().await;
     let tenant = stack.store.create_tenant("t").await.unwrap().id;
-    stack.store.create_user(&tenant, "dispatcher@example.com", &argus_crypto::hash_password(PASSWORD).unwrap()).await.unwrap();
+    stack
+        .store
+        .create_user(&tenant, "dispatcher@example.com", &argus_crypto::hash_password(PASSWORD).unwrap())
+        .await
+        .unwrap();
     let admin = crate::admin_client(&stack, &tenant).await;
     let created = admin
         .create_app(&NewApp {
@@ -151,7 +163,8 @@ async fn the_authorization_code_flow_with_pkce_then_refresh() {
 
     // Again, the code exchanged with its verifier.
     let pkce = Pkce::new();
-    let request = AuthorizeRequest { client_id, redirect_uri: REDIRECT, scope: "incidents:read", state: "s2", pkce: &pkce };
+    let request =
+        AuthorizeRequest { client_id, redirect_uri: REDIRECT, scope: "incidents:read", state: "s2", pkce: &pkce };
     let code = sign_in_and_consent(&stack, admin.authorize_url(&request).unwrap()).await.remove("code").unwrap();
     let tokens = admin.exchange_code(auth, &code, REDIRECT, pkce.verifier()).await.unwrap();
     assert_eq!(tokens.scope, "incidents:read");

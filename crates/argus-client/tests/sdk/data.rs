@@ -27,7 +27,8 @@ async fn devices_and_their_observations() {
     for n in 0..3 {
         enrolled.push(sdk.enrol_device(&device(&format!("PO-{n}"))).await.unwrap());
     }
-    let listed: Vec<_> = sdk.list_devices(&DeviceFilter { page_size: Some(2), ..Default::default() }).try_collect().await.unwrap();
+    let listed: Vec<_> =
+        sdk.list_devices(&DeviceFilter { page_size: Some(2), ..Default::default() }).try_collect().await.unwrap();
     assert_eq!(listed, enrolled);
     let one = DeviceFilter { serial_number: Some("PO-1".into()), ..Default::default() };
     assert_eq!(sdk.list_devices(&one).try_collect::<Vec<_>>().await.unwrap(), [enrolled[1].clone()]);
@@ -38,14 +39,25 @@ async fn devices_and_their_observations() {
         code: Concept {
             coding: vec![Coding { system: "urn:iso:std:iso:11073:10101".into(), code: "150456".into(), display: None }],
         },
-        value_quantity: Some(Quantity { value: 97.0, unit: "%".into(), system: Some("http://unitsofmeasure.org".into()), code: Some("%".into()) }),
+        value_quantity: Some(Quantity {
+            value: 97.0,
+            unit: "%".into(),
+            system: Some("http://unitsofmeasure.org".into()),
+            code: Some("%".into()),
+        }),
         component: None,
         effective_date_time: chrono::Utc::now(),
         encounter_id: None,
     };
     let stored = sdk.submit_observation(&enrolled[0].id, &observation).await.unwrap();
-    assert_eq!((stored.device_id.as_str(), stored.value_quantity.map(|q| q.value)), (enrolled[0].id.as_str(), Some(97.0)));
-    let bad = NewObservation { value_quantity: Some(Quantity { value: 97.0, unit: "kg".into(), system: None, code: None }), ..observation };
+    assert_eq!(
+        (stored.device_id.as_str(), stored.value_quantity.map(|q| q.value)),
+        (enrolled[0].id.as_str(), Some(97.0))
+    );
+    let bad = NewObservation {
+        value_quantity: Some(Quantity { value: 97.0, unit: "kg".into(), system: None, code: None }),
+        ..observation
+    };
     let error = sdk.submit_observation(&enrolled[0].id, &bad).await.unwrap_err();
     assert_eq!(error.status(), Some(400));
     assert!(error.problem().unwrap().extensions.contains_key("invalid-params"), "{error:?}");
@@ -56,11 +68,23 @@ async fn epcr_encounters_and_their_fhir_bundles() {
     let stack = Stack::start().await;
     let app = stack.client(None, &["epcr:write", "epcr:read"]).await;
     let sdk = crate::app_client(&stack, &app);
+    // The API reference's example record.
     let record = json!({
-        "patient": { "name": {"given": ["Mary"], "family": "Seacole"}, "birth_date": "1948-11-23", "sex": "female" },
-        "timeline": { "call_received": "2026-05-01T10:00:00Z", "on_scene": "2026-05-01T10:09:00Z" },
+        "patient": {
+            "identifiers": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "4010232137"}],
+            "name": {"given": ["Mary", "Jane"], "family": "Seacole"},
+            "birth_date": "1948-11-23",
+            "sex": "female"
+        },
+        "timeline": {
+            "call_received": "2026-05-01T10:00:00Z",
+            "on_scene": "2026-05-01T10:09:00Z"
+        },
         "vital_signs": [{"type": "heart_rate", "value": 96, "unit": "/min", "at": "2026-05-01T10:10:00Z"}],
-        "outcome": "conveyed"
+        "impressions": ["stemi"],
+        "outcome": "conveyed",
+        "destination": "Royal Infirmary",
+        "crew": [{"name": "Sam Medic", "role": "paramedic", "registration": "PA123456"}]
     });
     let created = sdk.create_encounter::<Value>(&record).await.unwrap();
     assert!(created.id.starts_with("enc_"));
@@ -77,13 +101,19 @@ async fn epcr_encounters_and_their_fhir_bundles() {
 async fn evidence_provenance_verifies_offline_with_the_published_keys() {
     let stack = Stack::start().await;
     let ops = stack.load_shipped_bundle("evidence-custody").await;
-    let app = stack.client(None, &["evidence:write"]).await;
+    let incidents = stack.load_shipped_bundle("incident-webhook-configuration").await;
+    let app = stack.client(None, &["evidence:write", "incidents:write"]).await;
     stack.grant(&app, "evidence-custody").await;
+    stack.grant(&app, "incident-webhook-configuration").await;
     let sealer = argus_crypto::provenance::ProvenanceSealer::new(PEPPER.as_bytes());
     stack.store.set_provenance_algorithm(&app.tenant, Algorithm::MlDsa65, &sealer).await.unwrap();
     let sdk = crate::app_client(&stack, &app);
 
+    let create = format!("sha256:{}", op(&incidents, "CreateIncident").sha256);
+    let incident = json!({ "input": { "title": "Break-in at the depot", "severity": "HIGH" } });
+    let incident: Value = sdk.graphql(Operation::Id(&create), None, &incident).await.unwrap();
     let input = json!({ "input": {
+        "incidentId": incident["createIncident"]["id"],
         "name": "bodycam-0042.mp4",
         "mediaType": "video/mp4",
         "sizeBytes": 5_000_000,
@@ -115,7 +145,7 @@ async fn evidence_provenance_verifies_offline_with_the_published_keys() {
 #[tokio::test]
 async fn discovery_lists_what_the_scopes_read() {
     let stack = Stack::start().await;
-    let app = stack.client(None, &["jobs:read"]).await;
+    let app = stack.client(None, &["jobs:read", "schemas:read"]).await;
     let sdk = crate::app_client(&stack, &app);
     let schemas = sdk.data_schemas().await.unwrap();
     let job = schemas.iter().find(|s| s.name == "JobView").expect("jobs:read reads JobView");
@@ -130,14 +160,16 @@ async fn discovery_lists_what_the_scopes_read() {
 
 #[tokio::test]
 async fn a_call_made_in_a_span_is_found_under_its_trace() {
+    use opentelemetry::trace::TraceContextExt as _;
     use tracing::Instrument as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    use opentelemetry::trace::TraceContextExt as _;
 
     let stack = Stack::start_with_span_store("api-service").await;
     let app = stack.client(None, &["jobs:read", "traces:read"]).await;
     let sdk = crate::app_client(&stack, &app);
-    let span = tracing::info_span!("integrator.sync");
+    // The process's telemetry (the services') traces only the services'
+    // crates' spans: the caller's span is given one of their targets.
+    let span = tracing::info_span!(target: "api_service::integrator", "integrator.sync");
     let trace_id = span.context().span().span_context().trace_id().to_string();
     sdk.list_jobs(Default::default()).try_collect::<Vec<_>>().instrument(span).await.unwrap();
 

@@ -82,7 +82,8 @@ async fn the_axum_extractor_verifies_through_the_state() {
     };
     let body = br#"{"type":"job.succeeded"}"#;
     let (ts, signature) = signed("evt_2", body);
-    let VerifiedWebhook(delivery) = VerifiedWebhook::from_request(request(&signature, &ts, body), &state).await.unwrap();
+    let VerifiedWebhook(delivery) =
+        VerifiedWebhook::from_request(request(&signature, &ts, body), &state).await.unwrap();
     assert_eq!((delivery.id.as_str(), delivery.body.as_slice()), ("evt_2", &body[..]));
     let refused = VerifiedWebhook::from_request(request(&signature, &ts, b"{}"), &state).await.unwrap_err();
     assert_eq!(refused.status(), 401);

@@ -47,10 +47,14 @@ async fn persisted_operations_run_by_id_and_by_text_and_their_events_verify() {
     let hook = stack.incident_hook().await;
     let sdk = crate::app_client(&stack, &hook.client);
 
-    let variables = CreateVariables { input: NewIncident { title: "Gas leak", severity: "CRITICAL", location: "Plant 2" } };
+    let variables =
+        CreateVariables { input: NewIncident { title: "Gas leak", severity: "CRITICAL", location: "Plant 2" } };
     let id = format!("sha256:{}", op(&hook.ops, "CreateIncident").sha256);
     let created: Created = sdk.graphql(Operation::Id(&id), None, &variables).await.unwrap();
-    assert_eq!((created.create_incident.title.as_str(), created.create_incident.severity.as_str()), ("Gas leak", "CRITICAL"));
+    assert_eq!(
+        (created.create_incident.title.as_str(), created.create_incident.severity.as_str()),
+        ("Gas leak", "CRITICAL")
+    );
 
     let read: Read = sdk
         .graphql(

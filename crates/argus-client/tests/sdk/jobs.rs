@@ -13,7 +13,9 @@ use crate::stack::{Stack, spawn_worker};
 
 /// `n` people in a chain of `knows`, as `import.bulk` NDJSON.
 fn people(n: usize) -> String {
-    let entities = (0..n).map(|i| json!({"type": "entity", "external_id": format!("p{i}"), "kind": "person", "name": format!("Person {i}")}));
+    let entities = (0..n).map(
+        |i| json!({"type": "entity", "external_id": format!("p{i}"), "kind": "person", "name": format!("Person {i}")}),
+    );
     let links = (1..n).map(|i| json!({"type": "relationship", "external_id": format!("k{i}"), "source": format!("p{}", i - 1), "target": format!("p{i}"), "kind": "knows"}));
     entities.chain(links).map(|line| format!("{line}\n")).collect()
 }
@@ -27,7 +29,10 @@ async fn jobs_run_to_a_streamed_result_and_a_verified_callback() {
     let sdk = crate::app_client(&stack, &app);
     let every = Duration::from_millis(100);
 
-    let import = sdk.create_job(&NewJob { kind: JobKind::ImportBulk, input: json!({ "ndjson": people(4) }), callback_url: None }).await.unwrap();
+    let import = sdk
+        .create_job(&NewJob { kind: JobKind::ImportBulk, input: json!({ "ndjson": people(4) }), callback_url: None })
+        .await
+        .unwrap();
     assert_eq!((import.kind, import.callback_secret.as_deref()), (JobKind::ImportBulk, None));
     let done = sdk.wait_for_job(&import.id, every, Duration::from_secs(30)).await.unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
@@ -36,7 +41,11 @@ async fn jobs_run_to_a_streamed_result_and_a_verified_callback() {
 
     // An export with a callback: the same key returns the same job.
     let receiver = Receiver::start(Vec::new(), Duration::ZERO).await;
-    let export = NewJob { kind: JobKind::ExportBulk, input: json!({ "types": ["entities", "relationships"] }), callback_url: Some(receiver.url.clone()) };
+    let export = NewJob {
+        kind: JobKind::ExportBulk,
+        input: json!({ "types": ["entities", "relationships"] }),
+        callback_url: Some(receiver.url.clone()),
+    };
     let first = sdk.create_job_with_key(&export, "export-7").await.unwrap();
     let again = sdk.create_job_with_key(&export, "export-7").await.unwrap();
     assert_eq!(first.id, again.id);
@@ -59,14 +68,20 @@ async fn jobs_run_to_a_streamed_result_and_a_verified_callback() {
     assert_eq!(event.data["id"], first.id.as_str(), "{event:?}");
 
     // Listed with filters, every page; a finished job cannot be cancelled.
-    let all: Vec<_> = sdk.list_jobs(JobFilter { page_size: Some(1), ..Default::default() }).try_collect().await.unwrap();
+    let all: Vec<_> =
+        sdk.list_jobs(JobFilter { page_size: Some(1), ..Default::default() }).try_collect().await.unwrap();
     assert_eq!(all.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), [import.id.as_str(), first.id.as_str()]);
-    let exports: Vec<_> = sdk.list_jobs(JobFilter { kind: Some(JobKind::ExportBulk), ..Default::default() }).try_collect().await.unwrap();
+    let exports: Vec<_> =
+        sdk.list_jobs(JobFilter { kind: Some(JobKind::ExportBulk), ..Default::default() }).try_collect().await.unwrap();
     assert_eq!(exports.len(), 1);
-    let queued: Vec<_> = sdk.list_jobs(JobFilter { status: Some(JobStatus::Queued), ..Default::default() }).try_collect().await.unwrap();
+    let queued: Vec<_> =
+        sdk.list_jobs(JobFilter { status: Some(JobStatus::Queued), ..Default::default() }).try_collect().await.unwrap();
     assert!(queued.is_empty());
     let error = sdk.cancel_job(&first.id).await.unwrap_err();
     assert_eq!(error.status(), Some(409), "{error}");
-    assert!(matches!(sdk.job("job_nope").await, Err(Error::Api { status: 404, .. }) | Err(Error::Api { status: 400, .. })));
+    assert!(matches!(
+        sdk.job("job_nope").await,
+        Err(Error::Api { status: 404, .. }) | Err(Error::Api { status: 400, .. })
+    ));
     shutdown.cancel();
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use argus_bus::testing::TestVhost;
 use argus_client::{DeliveryFilter, DeliveryStatus, Error, Event, NewWebhook, WebhookUpdate, WebhookVerifier};
-use argus_http::testing::{Receiver, Received};
+use argus_http::testing::{Received, Receiver};
 use futures_util::TryStreamExt;
 
 use crate::stack::{Stack, spawn_worker};
@@ -49,7 +49,10 @@ async fn webhooks_are_managed_paged_tested_resent_and_their_deliveries_verify() 
 
     let hook = &created[0];
     let secret = hook.secret.clone().unwrap();
-    let update = WebhookUpdate { events: Some(vec!["incident.created".into(), "incident.updated".into()]), ..Default::default() };
+    let update = WebhookUpdate {
+        events: Some(vec!["incident.created".into(), "incident.updated".into()]),
+        ..Default::default()
+    };
     let updated = admin.update_webhook(&hook.id, &update).await.unwrap();
     assert_eq!(updated.events, ["incident.created", "incident.updated"]);
     assert_eq!(admin.webhook(&hook.id).await.unwrap().events, updated.events);
@@ -72,7 +75,10 @@ async fn webhooks_are_managed_paged_tested_resent_and_their_deliveries_verify() 
     // The secret rotated: deliveries carry both signatures for a while, so
     // a receiver holding either secret verifies them.
     let new_secret = "whsec_c2VjcmV0LW9mLWEtcm90YXRlZC1lbmRwb2ludDAx";
-    admin.update_webhook(&hook.id, &WebhookUpdate { secret: Some(new_secret.into()), ..Default::default() }).await.unwrap();
+    admin
+        .update_webhook(&hook.id, &WebhookUpdate { secret: Some(new_secret.into()), ..Default::default() })
+        .await
+        .unwrap();
     admin.test_webhook(&hook.id).await.unwrap();
     let got = receiver.wait_for(2, Duration::from_secs(20)).await;
     let rotated = &got[1];
@@ -82,7 +88,8 @@ async fn webhooks_are_managed_paged_tested_resent_and_their_deliveries_verify() 
 
     // Deliveries, filtered and paged; then one resent with its event id.
     // Succeeded is recorded once the receiver's answer is in: wait for both.
-    let succeeded = DeliveryFilter { status: Some(DeliveryStatus::Succeeded), page_size: Some(1), ..Default::default() };
+    let succeeded =
+        DeliveryFilter { status: Some(DeliveryStatus::Succeeded), page_size: Some(1), ..Default::default() };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let deliveries = loop {
         let listed: Vec<_> = admin.list_deliveries(&hook.id, &succeeded).try_collect().await.unwrap();

@@ -64,7 +64,6 @@ impl ApiBinary {
     }
 }
 
-
 /// `schema` compiled as JSON Schema 2020-12 (boon checks it against the
 /// dialect's meta-schema as it compiles), formats asserted.
 pub fn compile_schema(schema: &Value) -> (boon::Schemas, boon::SchemaIndex) {
