@@ -42,6 +42,10 @@ bash scripts/schemathesis.sh --install
 bash scripts/provenance-check.sh --install
 say "running the test suite"
 cargo nextest run --workspace --no-fail-fast --locked
+# nextest runs no doctests: the SDK's documentation examples are its users'
+# first code, so they are compiled (and the runnable ones run) here.
+say "the SDK's documentation examples (cargo test --doc)"
+cargo test --locked -p argus-client --doc
 
 say "validating the Kubernetes manifests, the Dockerfile and the Compose file"
 bash deploy/k8s/check.sh

@@ -8,7 +8,9 @@
 //! use argus_client::provenance::{Algorithm, verify_offline};
 //!
 //! let saved = client.evidence_provenance("evd_01J…").await?;
-//! let keys = client.provenance_keys(Algorithm::MlDsa65).await?;
+//! // Each entry names its tenant, whose published keys verify its heads.
+//! let tenant = saved.transcript.entries[0].entry.tenant_id.as_str();
+//! let keys = client.provenance_keys(Algorithm::MlDsa65, tenant).await?;
 //! let verification = verify_offline(&saved.transcript, None, &keys);
 //! assert!(verification.valid, "{:?}", verification.failures);
 //! # Ok(()) }
