@@ -134,7 +134,7 @@ impl RemoteJwks {
             .headers()
             .get(CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
-            .and_then(max_age)
+            .and_then(argus_types::cache_control::max_age)
             .unwrap_or(self.options.max_ttl)
             .clamp(self.options.min_ttl, self.options.max_ttl);
         let set: JwkSet = response.json().await.map_err(fetch_error)?;
@@ -207,30 +207,5 @@ impl KeySource for RemoteJwks {
             self.refresh_for_unknown_kid().await;
             self.read_cache(|c| c.keys.get(kid).cloned())
         })
-    }
-}
-
-/// The `max-age` directive of a `Cache-Control` value; `no-store` and
-/// `no-cache` count as zero (the lower bound then applies).
-fn max_age(value: &str) -> Option<Duration> {
-    value.split(',').map(str::trim).find_map(|directive| {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return Some(Duration::ZERO);
-        }
-        lower.strip_prefix("max-age=").and_then(|s| s.trim_matches('"').parse::<u64>().ok()).map(Duration::from_secs)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn max_age_is_read_from_cache_control() {
-        assert_eq!(max_age("public, max-age=300"), Some(Duration::from_secs(300)));
-        assert_eq!(max_age("MAX-AGE=\"60\""), Some(Duration::from_secs(60)));
-        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
-        assert_eq!(max_age("public"), None);
     }
 }

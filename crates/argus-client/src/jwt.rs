@@ -200,7 +200,7 @@ impl JwtVerifier {
             .headers()
             .get(CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
-            .and_then(max_age)
+            .and_then(argus_types::cache_control::max_age)
             .unwrap_or(policy.default_max_age)
             .min(policy.max_max_age)
             // `no-store` must not mean a fetch per token.
@@ -225,17 +225,6 @@ impl JwtVerifier {
     }
 }
 
-/// `max-age` of a `Cache-Control` value (`no-store`/`no-cache` read as 0).
-fn max_age(value: &str) -> Option<Duration> {
-    value.split(',').map(str::trim).find_map(|directive| {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return Some(Duration::ZERO);
-        }
-        lower.strip_prefix("max-age=")?.trim_matches('"').parse().ok().map(Duration::from_secs)
-    })
-}
-
 /// The HTTP client of a verifier or an API client built without one: 10 s
 /// to connect, 30 s per request.
 pub(crate) fn default_http() -> Result<reqwest::Client> {
@@ -245,18 +234,4 @@ pub(crate) fn default_http() -> Result<reqwest::Client> {
         .user_agent(concat!("argus-client/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(Error::Transport)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn max_age_reads_cache_control() {
-        assert_eq!(max_age("public, max-age=300"), Some(Duration::from_secs(300)));
-        assert_eq!(max_age("Max-Age=\"60\""), Some(Duration::from_secs(60)));
-        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
-        assert_eq!(max_age("public"), None);
-        assert_eq!(max_age("max-age=-1"), None);
-    }
 }

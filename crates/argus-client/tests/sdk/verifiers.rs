@@ -28,6 +28,23 @@ fn with_kid(token: &str, kid: &str) -> String {
     format!("{}.{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()), parts.next().unwrap())
 }
 
+/// A JWKS server serving the stack's key set with `cache_control`: its URL
+/// and the count of fetches.
+async fn counting_jwks(stack: &Stack, cache_control: &'static str) -> (String, Arc<AtomicUsize>) {
+    let jwks = stack.http.get(stack.jwks_url()).send().await.unwrap().text().await.unwrap();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let base = serve_route("/jwks.json", move || {
+        let (counter, jwks) = (counter.clone(), jwks.clone());
+        web::get().to(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let jwks = jwks.clone();
+            async move { HttpResponse::Ok().insert_header(("Cache-Control", cache_control)).body(jwks) }
+        })
+    });
+    (format!("{base}/jwks.json"), fetches)
+}
+
 #[tokio::test]
 async fn tokens_verify_across_two_key_rotations_without_a_restart() {
     let stack = Stack::start().await;
@@ -76,18 +93,8 @@ async fn tokens_verify_across_two_key_rotations_without_a_restart() {
 #[tokio::test]
 async fn unknown_kids_refresh_the_jwks_at_most_once_per_interval() {
     let stack = Stack::start().await;
-    let jwks = stack.http.get(stack.jwks_url()).send().await.unwrap().text().await.unwrap();
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = fetches.clone();
-    let base = serve_route("/jwks.json", move || {
-        let (counter, jwks) = (counter.clone(), jwks.clone());
-        web::get().to(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let jwks = jwks.clone();
-            async move { HttpResponse::Ok().insert_header(("Cache-Control", "max-age=3600")).body(jwks) }
-        })
-    });
-    let verifier = verifier(&format!("{base}/jwks.json"), Duration::from_millis(500));
+    let (jwks_url, fetches) = counting_jwks(&stack, "max-age=3600").await;
+    let verifier = verifier(&jwks_url, Duration::from_millis(500));
     let tenant = stack.store.create_tenant("t").await.unwrap().id;
     let token = stack.mint(&tenant, "app_x", "api.knogin.com", &[]).await;
 
@@ -113,18 +120,8 @@ async fn unknown_kids_refresh_the_jwks_at_most_once_per_interval() {
 #[tokio::test]
 async fn the_jwks_is_refetched_when_its_max_age_runs_out() {
     let stack = Stack::start().await;
-    let jwks = stack.http.get(stack.jwks_url()).send().await.unwrap().text().await.unwrap();
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = fetches.clone();
-    let base = serve_route("/jwks.json", move || {
-        let (counter, jwks) = (counter.clone(), jwks.clone());
-        web::get().to(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let jwks = jwks.clone();
-            async move { HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=1")).body(jwks) }
-        })
-    });
-    let verifier = verifier(&format!("{base}/jwks.json"), Duration::from_millis(100));
+    let (jwks_url, fetches) = counting_jwks(&stack, "public, max-age=1").await;
+    let verifier = verifier(&jwks_url, Duration::from_millis(100));
     let tenant = stack.store.create_tenant("t").await.unwrap().id;
     let token = stack.mint(&tenant, "app_x", "api.knogin.com", &[]).await;
     verifier.verify(&token).await.unwrap();
