@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub use argus_types::{ClientType, Governance, GrantType};
 
-use super::{ArgusClient, Call, Host, Page, segment};
+use super::{ArgusClient, Call, Host, segment};
 use crate::error::Result;
 
 /// A scope an app may ask for.
@@ -79,18 +79,7 @@ pub struct CreatedApp {
     pub client_secret: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct AppList {
-    apps: Vec<App>,
-    next_cursor: Option<String>,
-}
-
-impl Page for AppList {
-    type Item = App;
-    fn into_parts(self) -> (Vec<App>, Option<String>) {
-        (self.apps, self.next_cursor)
-    }
-}
+page!(AppList, apps, App);
 
 /// A governance change: only the fields set are changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ArgusClient, Call, Host, Page, segment};
+use super::{ArgusClient, Call, Host, segment};
 use crate::error::Result;
 use crate::provenance::{Algorithm, ConsistencyProof, JwkSet, Transcript};
 
@@ -138,18 +138,7 @@ pub struct Device {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Deserialize)]
-struct DeviceList {
-    devices: Vec<Device>,
-    next_cursor: Option<String>,
-}
-
-impl Page for DeviceList {
-    type Item = Device;
-    fn into_parts(self) -> (Vec<Device>, Option<String>) {
-        (self.devices, self.next_cursor)
-    }
-}
+page!(DeviceList, devices, Device);
 
 /// Which devices to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ArgusClient, Call, Host, Page, segment};
+use super::{ArgusClient, Call, Host, segment};
 use crate::error::{Error, Result};
 
 /// What a job does.
@@ -133,18 +133,7 @@ pub struct Job {
     pub callback_secret: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct JobList {
-    jobs: Vec<Job>,
-    next_cursor: Option<String>,
-}
-
-impl Page for JobList {
-    type Item = Job;
-    fn into_parts(self) -> (Vec<Job>, Option<String>) {
-        (self.jobs, self.next_cursor)
-    }
-}
+page!(JobList, jobs, Job);
 
 /// Which jobs to list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

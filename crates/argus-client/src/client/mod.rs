@@ -2,6 +2,25 @@
 //! apps, tokens, webhooks) and the api-service (`api.knogin.com`: GraphQL,
 //! jobs, traces, ePCR, devices, provenance, discovery).
 
+/// A page of a cursor-paginated list, `{"<field>": [<item>…], "next_cursor": …}`,
+/// as the type `$list` implementing [`Page`].
+macro_rules! page {
+    ($list:ident, $field:ident, $item:ty) => {
+        #[derive(serde::Deserialize)]
+        struct $list {
+            $field: Vec<$item>,
+            next_cursor: Option<String>,
+        }
+
+        impl super::Page for $list {
+            type Item = $item;
+            fn into_parts(self) -> (Vec<$item>, Option<String>) {
+                (self.$field, self.next_cursor)
+            }
+        }
+    };
+}
+
 mod apps;
 mod data;
 mod graphql;

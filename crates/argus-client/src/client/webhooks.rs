@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
-use super::{ArgusClient, Call, Host, Page, segment};
+use super::{ArgusClient, Call, Host, segment};
 use crate::error::Result;
 
 /// `POST /v1/webhooks`'s body.
@@ -74,18 +74,7 @@ pub struct Webhook {
     pub secret: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct WebhookList {
-    webhooks: Vec<Webhook>,
-    next_cursor: Option<String>,
-}
-
-impl Page for WebhookList {
-    type Item = Webhook;
-    fn into_parts(self) -> (Vec<Webhook>, Option<String>) {
-        (self.webhooks, self.next_cursor)
-    }
-}
+page!(WebhookList, webhooks, Webhook);
 
 /// A delivery's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,18 +136,7 @@ pub struct WebhookDelivery {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Deserialize)]
-struct DeliveryList {
-    deliveries: Vec<WebhookDelivery>,
-    next_cursor: Option<String>,
-}
-
-impl Page for DeliveryList {
-    type Item = WebhookDelivery;
-    fn into_parts(self) -> (Vec<WebhookDelivery>, Option<String>) {
-        (self.deliveries, self.next_cursor)
-    }
-}
+page!(DeliveryList, deliveries, WebhookDelivery);
 
 /// Which deliveries to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
