@@ -19,7 +19,7 @@ use crate::docs::{self, Docs};
 use crate::graphql::surface::{GraphqlSurface, SurfaceError};
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
-use crate::partner::PartnerFiles;
+use crate::partner::{MergeConflict, PartnerFiles};
 use crate::routes::{self, jobs::JobsState};
 use crate::traces::{self, TraceLookup};
 
@@ -35,8 +35,8 @@ pub enum StartupError {
     Deprecations(#[from] MatrixError),
     #[error(transparent)]
     Surface(#[from] SurfaceError),
-    #[error("the HTTP client for the partner files: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error("the partner contract's OpenAPI document: {0}")]
+    Partner(#[from] MergeConflict),
     /// A setting of the other environment (its database, its JWKS):
     /// refused at start.
     #[error("{0}")]
@@ -100,7 +100,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         web::Data::new(if environment == Environment::Sandbox { state.approving_every_bundle() } else { state });
     let provenance = web::Data::new(provenance);
     let surface = GraphqlSurface::of(state.schema)?;
-    let partner_files = web::Data::new(PartnerFiles::new(&surface, &api_doc, config.auth_openapi_url.clone())?);
+    let partner_files = web::Data::new(PartnerFiles::new(&surface, &api_doc)?);
     let data_schemas = web::Data::new(DataSchemas::new(surface, &api_doc, &config.public_urls.api));
     let docs = web::Data::new(Docs::new(&config.public_urls.docs, &config.public_urls.api, &config.public_urls.auth));
     let catalog = discovery::CatalogOf { host: config.public_urls.api.clone(), urls: config.public_urls.clone() };

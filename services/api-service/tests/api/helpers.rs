@@ -26,7 +26,6 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         public_urls: PublicUrls::new(environment.default_api_url(), ISSUER),
         deprecations_file: None,
         jwks_url: jwks_url.to_owned(),
-        auth_openapi_url: api_service::config::auth_openapi_url(jwks_url),
         migrate: false,
         shutdown: Shutdown::default(),
         trace_retention: std::time::Duration::from_secs(7 * 86_400),
