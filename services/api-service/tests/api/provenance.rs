@@ -59,25 +59,6 @@ async fn incident(stack: &Stack, tenant: &TenantId) -> IncidentId {
     stack.store.create_incident(tenant, new).await.unwrap().id
 }
 
-/// A stack with the bundle loaded, a writer (`evidence:write`) of a new
-/// tenant, and an incident of that tenant.
-struct Started {
-    stack: Stack,
-    ops: Vec<argus_store::bundles::BundleOperation>,
-    writer: Caller,
-    incident: IncidentId,
-}
-
-impl Started {
-    async fn with_an_incident() -> Self {
-        let stack = Stack::start().await;
-        let ops = stack.load_shipped_bundle(BUNDLE).await;
-        let writer = Caller::new(&stack, None, &["evidence:write"]).await;
-        let incident = incident(&stack, writer.tenant()).await;
-        Self { stack, ops, writer, incident }
-    }
-}
-
 fn evidence_input(incident: &IncidentId) -> Value {
     json!({
         "incidentId": incident.as_str(),
@@ -112,9 +93,12 @@ async fn assert_transcript_is_a_merkle_log(stack: &Stack, tenant: &TenantId, id:
 
 #[tokio::test]
 async fn custody_is_recorded_as_a_merkle_log_and_nothing_but_view_follows_a_seal() {
-    let Started { stack, ops, writer, incident } = Started::with_an_incident().await;
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle(BUNDLE).await;
+    let writer = Caller::new(&stack, None, &["evidence:write"]).await;
     let tenant = writer.tenant().clone();
     let reader = Caller::new(&stack, Some(&tenant), &["evidence:read"]).await;
+    let incident = incident(&stack, &tenant).await;
     drain_outbox(&stack).await;
 
     let created = writer.call(&stack, &ops, "CreateEvidence", json!({ "input": evidence_input(&incident) })).await;
@@ -214,8 +198,11 @@ async fn custody_is_recorded_as_a_merkle_log_and_nothing_but_view_follows_a_seal
 
 #[tokio::test]
 async fn bad_input_is_refused_with_nothing_stored() {
-    let Started { stack, ops, writer, incident } = Started::with_an_incident().await;
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle(BUNDLE).await;
+    let writer = Caller::new(&stack, None, &["evidence:write"]).await;
     let tenant = writer.tenant().clone();
+    let incident = incident(&stack, &tenant).await;
     let elsewhere = Caller::new(&stack, None, &["evidence:write"]).await;
     let their_incident = self::incident(&stack, elsewhere.tenant()).await;
     drain_outbox(&stack).await;
@@ -284,8 +271,11 @@ async fn bad_input_is_refused_with_nothing_stored() {
 
 #[tokio::test]
 async fn another_tenant_and_a_missing_scope_see_and_change_nothing() {
-    let Started { stack, ops, writer, incident } = Started::with_an_incident().await;
+    let stack = Stack::start().await;
+    let ops = stack.load_shipped_bundle(BUNDLE).await;
+    let writer = Caller::new(&stack, None, &["evidence:write"]).await;
     let tenant = writer.tenant().clone();
+    let incident = incident(&stack, &tenant).await;
     let created = writer.call(&stack, &ops, "CreateEvidence", json!({ "input": evidence_input(&incident) })).await;
     let id = created["data"]["createEvidence"]["id"].as_str().unwrap().to_owned();
     let evidence_id: EvidenceId = id.parse().unwrap();
