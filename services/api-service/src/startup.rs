@@ -8,8 +8,8 @@ use actix_web::web;
 use argus_authn::{AuthnError, JwksOptions, KeySource, ProvisionedTenants, RemoteJwks, TokenVerifier};
 use argus_http::Endpoint;
 use argus_http::deprecation::{Deprecations, MatrixError};
-use argus_http::serve::{BindError, Servers, open_store};
-use argus_http::{discovery, health};
+use argus_http::discovery;
+use argus_http::serve::{BindError, Servers, common_routes, open_store};
 use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
 
@@ -115,7 +115,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(deprecations.clone())
                 .app_data(data_schemas.clone())
                 .app_data(partner_files.clone())
-                .configure(discovery::configure(catalog.clone()))
+                .configure(common_routes(api_doc.clone(), catalog.clone()))
                 .configure(docs::configure(docs.clone()))
                 .configure(routes);
         })?;
@@ -136,10 +136,7 @@ pub async fn serve(config: ApiConfig) -> Result<(), StartupError> {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure)
-        .service(Endpoint::new("/.well-known/openapi.json").get(openapi::openapi_json))
-        .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi::openapi_yaml))
-        .service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
+    cfg.service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
         .service(Endpoint::new("/graphql").post(graphql::graphql).get(graphql::no_playground))
         .configure(routes::jobs::configure)
         .configure(routes::epcr::configure)

@@ -217,6 +217,20 @@ impl Stack {
         self.store.grant_bundle(&client.tenant, &id, bundle).await.unwrap();
     }
 
+    /// A new app of `tenant` (of a new tenant for `None`) holding `scopes`,
+    /// granted `bundle`, and a client-credentials token of it.
+    pub async fn granted_client(
+        &self,
+        tenant: Option<&TenantId>,
+        scopes: &[&str],
+        bundle: &str,
+    ) -> (TestClient, String) {
+        let client = self.client(tenant, scopes).await;
+        self.grant(&client, bundle).await;
+        let token = self.cc_token(&client, None).await;
+        (client, token)
+    }
+
     /// Where the end-to-end tests start: an app granted the incident
     /// bundle, and a local receiver subscribed to `incident.created`.
     pub async fn incident_hook(&self) -> IncidentHook {
