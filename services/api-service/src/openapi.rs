@@ -7,7 +7,7 @@ use argus_http::openapi::{BearerAuth, ProblemResponses};
 use argus_http::{discovery, health};
 use utoipa::OpenApi;
 
-use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance};
+use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance, sandbox};
 use crate::{docs, graphql, traces};
 
 #[derive(OpenApi)]
@@ -44,6 +44,8 @@ use crate::{docs, graphql, traces};
         provenance::verify_provenance,
         provenance::provenance_keys,
         traces::get_trace,
+        sandbox::list_scenarios,
+        sandbox::list_outbox,
         health::healthz,
         health::readyz,
         openapi_json,
