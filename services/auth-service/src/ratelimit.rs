@@ -34,17 +34,10 @@ impl RateLimits {
             sign_in_per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
             trusted_proxies,
         });
-        // Forget idle keys now and then, so memory stays bounded.
-        let weak = Arc::downgrade(&limits);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                let Some(limits) = weak.upgrade() else { break };
-                limits.token_per_client.retain_recent();
-                limits.token_per_ip.retain_recent();
-                limits.sign_in_per_ip.retain_recent();
-            }
+        forget_idle_keys(&limits, |limits| {
+            limits.token_per_client.retain_recent();
+            limits.token_per_ip.retain_recent();
+            limits.sign_in_per_ip.retain_recent();
         });
         limits
     }
@@ -79,16 +72,7 @@ impl ManualSends {
     pub fn new(webhooks: &WebhookLimits) -> Arc<Self> {
         let per_minute = NonZeroU32::new(webhooks.manual_sends_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let limits = Arc::new(Self(RateLimiter::keyed(Quota::per_minute(per_minute))));
-        // Forget idle tenants now and then, so memory stays bounded.
-        let weak = Arc::downgrade(&limits);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                let Some(limits) = weak.upgrade() else { break };
-                limits.0.retain_recent();
-            }
-        });
+        forget_idle_keys(&limits, |limits| limits.0.retain_recent());
         limits
     }
 
@@ -97,6 +81,20 @@ impl ManualSends {
     pub fn check(&self, tenant: &str) -> Result<(), u64> {
         check(&self.0, &tenant.to_owned())
     }
+}
+
+/// Runs `retain` on `limits` every minute while they live: forgetting idle
+/// keys keeps memory bounded.
+fn forget_idle_keys<T: Send + Sync + 'static>(limits: &Arc<T>, retain: fn(&T)) {
+    let weak = Arc::downgrade(limits);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(limits) = weak.upgrade() else { break };
+            retain(&limits);
+        }
+    });
 }
 
 fn check<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), u64> {

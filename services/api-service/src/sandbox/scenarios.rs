@@ -694,13 +694,7 @@ mod tests {
 
     #[test]
     fn the_shipped_scenarios_are_every_file_of_the_folder_and_each_seeds() {
-        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/sandbox/scenarios");
-        let mut files: Vec<String> = std::fs::read_dir(folder)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
-            .collect();
-        files.sort();
+        let files = crate::shipped_bundles::stems_in_docs("sandbox/scenarios", ".yaml");
         let shipped: Vec<&str> = SHIPPED_SCENARIOS.iter().map(|(name, _)| *name).collect();
         assert_eq!(shipped, files);
         let scenarios = Scenarios::shipped().unwrap();

@@ -337,6 +337,30 @@ fn sandbox_worker(db: &str, amqp: &str) -> TestProcess {
     .unwrap()
 }
 
+impl Sandboxed {
+    /// The sandbox API as its binary (private callback and webhook
+    /// addresses allowed), and the sandbox's delivery worker on a vhost of
+    /// its own; both stop when dropped (bind them after the vhost, which
+    /// then goes last).
+    async fn with_worker() -> (TestVhost, Self, ApiBinary, TestProcess) {
+        let stack = Stack::start().await;
+        let db = TestDatabase::sandbox().await;
+        let vhost = TestVhost::create().await;
+        let sandbox_jwks = format!("{}{SANDBOX_JWKS}", stack.auth);
+        let api = ApiBinary::spawn(
+            &stack,
+            &[
+                ("ARGUS_ENV", "sandbox"),
+                ("ARGUS_DATABASE_URL", db.url()),
+                ("ARGUS_JWKS_URL", &sandbox_jwks),
+                ("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ],
+        );
+        let worker = sandbox_worker(db.url(), vhost.url());
+        (vhost, Self { stack, db, api: api.base.clone() }, api, worker)
+    }
+}
+
 /// The outbox's requests of the token's tenant (in `scenario` when given),
 /// once there are `n` of them (or after 30 s).
 async fn outbox(s: &Sandboxed, token: &str, scenario: Option<&str>, n: usize) -> Vec<Value> {
@@ -391,21 +415,7 @@ fn verifies(secret: &str, kept: &Value) -> bool {
 
 #[tokio::test]
 async fn the_sandbox_worker_sends_nothing_to_the_network_and_keeps_each_signed_request() {
-    let stack = Stack::start().await;
-    let sandbox_db = TestDatabase::sandbox().await;
-    let vhost = TestVhost::create().await;
-    let sandbox_jwks = format!("{}{SANDBOX_JWKS}", stack.auth);
-    let api = ApiBinary::spawn(
-        &stack,
-        &[
-            ("ARGUS_ENV", "sandbox"),
-            ("ARGUS_DATABASE_URL", sandbox_db.url()),
-            ("ARGUS_JWKS_URL", &sandbox_jwks),
-            ("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true"),
-        ],
-    );
-    let _worker = sandbox_worker(sandbox_db.url(), vhost.url());
-    let s = Sandboxed { stack, db: sandbox_db, api: api.base.clone() };
+    let (_vhost, s, _api, _worker) = Sandboxed::with_worker().await;
     let scopes = ["incidents:read", "incidents:write", "jobs:read", "jobs:write", "webhooks:read", "webhooks:write"];
     let (tenant, minted) = s.sandbox_token(&scopes).await;
     let token = minted["token"].as_str().unwrap().to_owned();
@@ -484,27 +494,16 @@ async fn the_sandbox_worker_sends_nothing_to_the_network_and_keeps_each_signed_r
     assert!(live_incidents(&s.stack, &tenant).await.is_empty());
 
     // Paged like every list; a bad cursor is a 400; live has no outbox.
-    let page: Value = http
-        .get(format!("{}/v1/sandbox/outbox?limit=1", s.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page["requests"].as_array().unwrap().len(), 1);
-    let next = page["next_cursor"].as_str().unwrap();
-    let rest: Value = http
-        .get(format!("{}/v1/sandbox/outbox?limit=1&cursor={next}", s.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(rest["requests"][0]["id"], kept[1]["id"], "{rest}");
+    let mut pages = Vec::new();
+    let mut query = "limit=1".to_owned();
+    for _ in 0..2 {
+        let r = http.get(format!("{}/v1/sandbox/outbox?{query}", s.api)).bearer_auth(&token).send().await.unwrap();
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["requests"].as_array().unwrap().len(), 1, "{page}");
+        query = format!("limit=1&cursor={}", page["next_cursor"].as_str().unwrap_or_default());
+        pages.push(page["requests"][0]["id"].clone());
+    }
+    assert_eq!(pages, [kept[0]["id"].clone(), kept[1]["id"].clone()]);
     for bad in ["limit=0", "cursor=%21%21", "limit=1&unknown=1"] {
         let r = http.get(format!("{}/v1/sandbox/outbox?{bad}", s.api)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 400, "{bad}");
@@ -521,16 +520,7 @@ async fn the_sandbox_worker_sends_nothing_to_the_network_and_keeps_each_signed_r
 
 #[tokio::test]
 async fn a_scenario_scripts_its_mock_receiver_and_the_worker_retries_against_it() {
-    let stack = Stack::start().await;
-    let sandbox_db = TestDatabase::sandbox().await;
-    let vhost = TestVhost::create().await;
-    let sandbox_jwks = format!("{}{SANDBOX_JWKS}", stack.auth);
-    let api = ApiBinary::spawn(
-        &stack,
-        &[("ARGUS_ENV", "sandbox"), ("ARGUS_DATABASE_URL", sandbox_db.url()), ("ARGUS_JWKS_URL", &sandbox_jwks)],
-    );
-    let _worker = sandbox_worker(sandbox_db.url(), vhost.url());
-    let s = Sandboxed { stack, db: sandbox_db, api: api.base.clone() };
+    let (_vhost, s, _api, _worker) = Sandboxed::with_worker().await;
     let (tenant, minted) = s.sandbox_token(&["webhooks:read", "incidents:read"]).await;
     let token = minted["token"].as_str().unwrap().to_owned();
     const SCENARIO: &str = "webhook-receiver-recovers";
