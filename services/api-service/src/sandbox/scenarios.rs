@@ -357,6 +357,11 @@ fn digest(parts: &[&str]) -> u128 {
     u128::from_be_bytes(low)
 }
 
+/// The id of the item of `kind` with `key`.
+fn lookup<T: Clone>(ids: &HashMap<&str, T>, kind: &str, key: &str) -> Result<T, String> {
+    ids.get(key).cloned().ok_or_else(|| format!("no {kind} `{key}`"))
+}
+
 /// The scenario tenant of `app_tenant` in `scenario`.
 pub fn scenario_tenant(scenario: &str, file: &ScenarioFile, app_tenant: &TenantId) -> TenantId {
     TenantId::derived(millis(file.clock), digest(&["scenario-tenant", app_tenant.as_str(), scenario]))
@@ -443,14 +448,9 @@ fn seed_of(
             closed_at: i.closed_minute.map(at),
         });
     }
-    let incident = |key: &str| -> Result<argus_types::IncidentId, ScenarioError> {
-        seed.incidents
-            .iter()
-            .zip(&file.incidents)
-            .find(|(_, item)| item.key == key)
-            .map(|(s, _)| s.id.clone())
-            .ok_or_else(|| fail(format!("no incident `{key}`")))
-    };
+    let incident_ids: HashMap<&str, _> =
+        file.incidents.iter().map(|i| i.key.as_str()).zip(seed.incidents.iter().map(|s| s.id.clone())).collect();
+    let incident = |key: &str| lookup(&incident_ids, "incident", key).map_err(fail);
     let mut cases = Vec::new();
     for c in &file.cases {
         let (ms, random) = remember("case", &c.key, c.minute)?;
@@ -478,14 +478,9 @@ fn seed_of(
             created_at: at(e.minute),
         });
     }
-    let entity = |key: &str| {
-        entities
-            .iter()
-            .zip(&file.entities)
-            .find(|(_, item)| item.key == key)
-            .map(|(s, _)| s.id.clone())
-            .ok_or_else(|| fail(format!("no entity `{key}`")))
-    };
+    let entity_ids: HashMap<&str, _> =
+        file.entities.iter().map(|i| i.key.as_str()).zip(entities.iter().map(|s| s.id.clone())).collect();
+    let entity = |key: &str| lookup(&entity_ids, "entity", key).map_err(fail);
     let mut relationships = Vec::new();
     for r in &file.relationships {
         let (ms, random) = remember("relationship", &r.key, r.minute)?;
@@ -508,14 +503,9 @@ fn seed_of(
             created_at: at(d.minute),
         });
     }
-    let device = |key: &str| {
-        devices
-            .iter()
-            .zip(&file.devices)
-            .find(|(_, item)| item.key == key)
-            .map(|(s, _)| s.id.clone())
-            .ok_or_else(|| fail(format!("no device `{key}`")))
-    };
+    let device_ids: HashMap<&str, _> =
+        file.devices.iter().map(|i| i.key.as_str()).zip(devices.iter().map(|s| s.id.clone())).collect();
+    let device = |key: &str| lookup(&device_ids, "device", key).map_err(fail);
     let mut encounters = Vec::new();
     for e in &file.encounters {
         let (ms, random) = remember("encounter", &e.key, e.minute)?;
@@ -535,14 +525,9 @@ fn seed_of(
             created_at: at(e.minute),
         });
     }
-    let encounter = |key: &str| {
-        encounters
-            .iter()
-            .zip(&file.encounters)
-            .find(|(_, item)| item.key == key)
-            .map(|(s, _)| s.id.clone())
-            .ok_or_else(|| fail(format!("no encounter `{key}`")))
-    };
+    let encounter_ids: HashMap<&str, _> =
+        file.encounters.iter().map(|i| i.key.as_str()).zip(encounters.iter().map(|s| s.id.clone())).collect();
+    let encounter = |key: &str| lookup(&encounter_ids, "encounter", key).map_err(fail);
     for o in &file.observations {
         let (ms, random) = remember("observation", &o.key, o.minute)?;
         let mut body = o.body.clone();
@@ -577,14 +562,9 @@ fn seed_of(
             finished_at: j.finished_minute.map(at),
         });
     }
-    let case = |key: &str| {
-        cases
-            .iter()
-            .zip(&file.cases)
-            .find(|(_, item)| item.key == key)
-            .map(|(s, _)| s.id.clone())
-            .ok_or_else(|| fail(format!("no case `{key}`")))
-    };
+    let case_ids: HashMap<&str, _> =
+        file.cases.iter().map(|i| i.key.as_str()).zip(cases.iter().map(|s| s.id.clone())).collect();
+    let case = |key: &str| lookup(&case_ids, "case", key).map_err(fail);
     for e in &file.evidence {
         let (ms, random) = remember("evidence", &e.key, e.minute)?;
         let item = NewEvidence {
