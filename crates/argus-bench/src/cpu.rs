@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use argus_store::Store;
+
 /// Clock ticks per second of `/proc/<pid>/stat`'s times (`USER_HZ`, 100 on
 /// every Linux architecture the project builds for).
 const TICKS_PER_SECOND: f64 = 100.0;
@@ -56,6 +58,75 @@ impl CpuSample {
     }
 }
 
+/// PostgreSQL's CPU time and context switches per process at one moment,
+/// each process named by whom it serves ([`Store::server_processes`]: the
+/// service whose pool opened the session, the outbox relay's LISTEN
+/// session, `walwriter`, …): the profile that splits the server's work per
+/// event between the writers, the worker and the server's own processes.
+/// A process that exits between two samples (an autovacuum worker, a closed
+/// connection) is not counted; the `postgres` group above is the total.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PostgresSample(BTreeMap<u32, (String, u64, u64)>);
+
+impl PostgresSample {
+    pub(crate) async fn now(store: &Store) -> Self {
+        let Ok(processes) = store.server_processes().await else { return Self::default() };
+        let mut sample = BTreeMap::new();
+        for process in processes {
+            let Ok(pid) = u32::try_from(process.pid) else { continue };
+            let ticks = process_ticks(&pid.to_string());
+            let switches = context_switches(pid);
+            if let (Some(ticks), Some(switches)) = (ticks, switches) {
+                sample.insert(pid, (process.serves, ticks, switches));
+            }
+        }
+        Self(sample)
+    }
+
+    /// Per event since `earlier`, by whom the processes serve: CPU
+    /// milliseconds and context switches (a process sleeping and waking,
+    /// which on a virtual machine costs about as much as a short statement).
+    pub(crate) fn per_event_since(&self, earlier: &Self, events: usize) -> serde_json::Value {
+        let mut groups: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for (pid, (serves, ticks, switches)) in &self.0 {
+            let (ticks_before, switches_before) = match earlier.0.get(pid) {
+                Some((_, t, s)) => (*t, *s),
+                None => (0, 0),
+            };
+            let group = groups.entry(serves.as_str()).or_default();
+            group.0 += ticks.saturating_sub(ticks_before);
+            group.1 += switches.saturating_sub(switches_before);
+        }
+        let events = events.max(1) as f64;
+        let mut out = serde_json::Map::new();
+        for (serves, (ticks, switches)) in groups.into_iter().filter(|(_, (t, s))| *t > 0 || *s > 0) {
+            out.insert(
+                serves.to_owned(),
+                serde_json::json!({
+                    "cpu_ms": thousandths(ticks as f64 / TICKS_PER_SECOND * 1000.0 / events),
+                    "context_switches": thousandths(switches as f64 / events),
+                }),
+            );
+        }
+        serde_json::Value::Object(out)
+    }
+}
+
+/// A share of a millisecond per event needs more than one decimal.
+fn thousandths(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Voluntary plus involuntary context switches of `/proc/<pid>/status`.
+fn context_switches(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mut total = 0;
+    for line in status.lines().filter(|l| l.contains("ctxt_switches:")) {
+        total += line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 /// User plus system ticks of `/proc/<pid>/stat` (fields 14 and 15, counted
 /// after the parenthesised command name, which may hold spaces).
 fn process_ticks(pid: &str) -> Option<u64> {
@@ -81,6 +152,24 @@ mod tests {
         assert_eq!(ticks_of("4242 (cut"), None);
         assert_eq!(ticks_of("4242 (x) S 1 2"), None);
         assert_eq!(ticks_of(""), None);
+    }
+
+    #[tokio::test]
+    async fn postgres_processes_are_named_after_whom_they_serve() {
+        let url = "postgres://postgres@127.0.0.1:5432/postgres";
+        let store =
+            Store::connect(&argus_store::StoreConfig { database_url: url.to_owned(), max_connections: 1 }).unwrap();
+        let before = PostgresSample::now(&store).await;
+        let program = std::env::current_exe().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        let names: Vec<&str> = before.0.values().map(|(serves, _, _)| serves.as_str()).collect();
+        assert!(names.contains(&program.as_str()), "{names:?}");
+        assert!(names.contains(&"checkpointer"), "{names:?}");
+        // The session's own work shows under this program's name.
+        for _ in 0..200 {
+            store.ping().await.unwrap();
+        }
+        let report = PostgresSample::now(&store).await.per_event_since(&before, 1);
+        assert!(report[program.as_str()]["context_switches"].as_f64().unwrap() > 0.0, "{report}");
     }
 
     #[test]

@@ -179,6 +179,7 @@ pub(crate) async fn webhook_load(
         let events_per_second = (f64::from(rate) / webhooks as f64).max(1.0);
         let interval = Duration::from_secs_f64(1.0 / events_per_second);
         let before = receipts.lock().map(|r| r.len()).unwrap_or(0);
+        let postgres_before = crate::cpu::PostgresSample::now(&store).await;
         let cpu_before = crate::cpu::CpuSample::now();
         let start = Instant::now();
         let mut emitted = 0usize;
@@ -207,6 +208,8 @@ pub(crate) async fn webhook_load(
         }
         let elapsed = start.elapsed().as_secs_f64();
         let cpu_ms_per_event = crate::cpu::CpuSample::now().ms_per_event_since(&cpu_before, written);
+        let postgres_per_event =
+            crate::cpu::PostgresSample::now(&store).await.per_event_since(&postgres_before, written);
         let phase: Vec<(i64, i64)> = receipts.lock().map(|r| r[before..].to_vec()).unwrap_or_default();
         let mut latencies: Vec<i64> = phase.iter().map(|(c, r)| r - c).collect();
         latencies.sort_unstable();
@@ -228,6 +231,7 @@ pub(crate) async fn webhook_load(
             "latency_p99_ms": pct(0.99),
             "events_per_second": round(written as f64 / written_in),
             "cpu_ms_per_event": cpu_ms_per_event,
+            "postgres_per_event_by_process": postgres_per_event,
         }));
     }
     Ok(

@@ -1,9 +1,15 @@
 //! The outbox relay: publishes committed outbox rows and deletes them once
 //! the broker confirmed them.
 //!
-//! It wakes on `LISTEN argus_outbox` (the insert trigger's NOTIFY, sent at
-//! commit) and also polls every `poll_interval`, so a lost notification or
-//! a broken listen connection only delays messages. When the broker fails,
+//! While rows keep coming it polls every `busy_poll`, and writers do not
+//! notify it: a NOTIFY holds a database-wide lock through its commit, so
+//! notifying commits could not share a WAL flush. Once a claim finds
+//! nothing it takes the outbox's wake lock ([`argus_store::outbox::WAKE_LOCK`])
+//! on its LISTEN session, which makes writers notify again; taking it
+//! waits out every writer that did not notify, so one more claim sees all
+//! they wrote; then it sleeps until a notification (the insert trigger's
+//! NOTIFY, sent at commit) or `poll_interval`, so a lost notification or a
+//! broken listen connection only delays messages. When the broker fails,
 //! rows stay unsent and the relay retries with back-off: an outage delays
 //! messages and loses none. Several relays may run at once: each claims
 //! rows with `FOR UPDATE SKIP LOCKED`, so each row is published by one.
@@ -11,7 +17,7 @@
 use std::time::Duration;
 
 use argus_store::Store;
-use argus_store::outbox::{OutboxListener, OutboxMessage, RelayedBatch};
+use argus_store::outbox::{OutboxListener, OutboxMessage, RelayedBatch, WakeLock};
 use argus_telemetry::metrics::catalog::{OUTBOX_MESSAGES, OUTBOX_PUBLISH_DURATION};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +31,9 @@ pub struct RelayConfig {
     pub batch_size: i64,
     /// Poll this often even without a notification.
     pub poll_interval: Duration,
+    /// While rows keep coming, claim again after this long (writers do not
+    /// notify a busy relay): the most a row waits for the next batch.
+    pub busy_poll: Duration,
     /// Back-off after a failed pass, doubling from `min` to `max`.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
@@ -35,10 +44,21 @@ impl Default for RelayConfig {
         Self {
             batch_size: 200,
             poll_interval: Duration::from_secs(1),
+            busy_poll: Duration::from_millis(10),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
         }
     }
+}
+
+/// What the relay does after a pass.
+enum Next {
+    /// Claim again at once.
+    Drain,
+    /// Claim again after this long, whatever is notified.
+    Pause(Duration),
+    /// Wait for a notification, or `poll_interval`.
+    Sleep,
 }
 
 /// Publishes the outbox of one database.
@@ -71,29 +91,30 @@ impl OutboxRelay {
                 }
             }
 
-            let pause = match self.drain(&shutdown).await {
-                Ok(()) => {
+            let next = match self.drain(&shutdown).await {
+                Ok(relayed) => {
                     backoff = self.config.min_backoff;
-                    None
+                    self.after_drain(&mut listener, relayed).await
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay pass failed");
                     let pause = backoff;
                     backoff = (backoff * 2).min(self.config.max_backoff);
-                    Some(pause)
+                    // After a failure, wait out the back-off whatever is
+                    // notified: the broker (or database) needs the time.
+                    Next::Pause(pause)
                 }
             };
 
-            match pause {
-                // After a failure, wait out the back-off whatever is
-                // notified: the broker (or database) needs the time.
-                Some(pause) => {
+            match next {
+                Next::Drain => {}
+                Next::Pause(pause) => {
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = tokio::time::sleep(pause) => {}
                     }
                 }
-                None => {
+                Next::Sleep => {
                     let wait = async {
                         match listener.as_mut() {
                             Some(l) => l.wait(self.config.poll_interval).await,
@@ -117,19 +138,48 @@ impl OutboxRelay {
         tracing::info!("outbox relay stopped");
     }
 
+    /// What follows a drain that relayed `relayed` rows: poll again soon
+    /// while rows come (writers are not notifying), otherwise ask writers
+    /// to notify and, once every writer that did not has committed, claim
+    /// once more before sleeping.
+    async fn after_drain(&self, listener: &mut Option<OutboxListener>, relayed: usize) -> Next {
+        let Some(l) = listener.as_mut() else {
+            return if relayed > 0 { Next::Pause(self.config.busy_poll) } else { Next::Sleep };
+        };
+        let step = if relayed > 0 {
+            l.release_wake_lock().await.map(|()| Next::Pause(self.config.busy_poll))
+        } else if l.holds_wake_lock() {
+            Ok(Next::Sleep)
+        } else {
+            l.take_wake_lock().await.map(|taken| match taken {
+                WakeLock::Taken => Next::Drain,
+                WakeLock::HeldByAnotherRelay => Next::Sleep,
+                WakeLock::WritersInFlight => Next::Pause(self.config.busy_poll),
+            })
+        };
+        step.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "outbox LISTEN connection lost; reconnecting");
+            *listener = None;
+            Next::Pause(self.config.busy_poll)
+        })
+    }
+
     /// Publishes batches until the outbox is empty (of rows no other relay
-    /// holds). `Err` when a batch published nothing. A batch where only
+    /// holds); returns how many rows it published. `Err` when a batch
+    /// published nothing. A batch where only
     /// some rows failed (say one the broker cannot route) goes on, so one
     /// bad row does not slow every other message down to the back-off.
-    async fn drain(&self, shutdown: &CancellationToken) -> Result<(), BusError> {
+    async fn drain(&self, shutdown: &CancellationToken) -> Result<usize, BusError> {
+        let mut relayed = 0;
         loop {
             let batch = self.relay_batch().await?;
             if batch.sent == 0 && batch.claimed > 0 {
                 return Err(BusError::Unavailable(format!("none of {} outbox rows confirmed", batch.claimed)));
             }
+            relayed += batch.sent;
             let full = i64::try_from(batch.claimed).unwrap_or(i64::MAX) >= self.config.batch_size;
             if !full || shutdown.is_cancelled() {
-                return Ok(());
+                return Ok(relayed);
             }
         }
     }

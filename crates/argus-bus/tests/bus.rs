@@ -571,6 +571,76 @@ async fn a_relay_pointed_at_an_unreachable_broker_keeps_rows_for_a_reachable_one
     consumer.stop().await;
 }
 
+/// Commits outbox rows, one transaction each, until `until`; each
+/// transaction is held open for `hold` after its insert (a writer in
+/// flight). Returns the message ids.
+async fn write_until(db_url: String, tenant: TenantId, until: Instant, hold: Duration) -> Vec<String> {
+    let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
+    let mut ids = Vec::new();
+    while Instant::now() < until {
+        let event = event(&tenant);
+        let row = outbox_row(&event);
+        conn.transaction::<(), StoreError, _>(async |conn| {
+            outbox::enqueue(conn, row).await?;
+            tokio::time::sleep(hold).await;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        ids.push(event.id);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_do_not_notify_a_busy_relay_and_none_of_their_rows_waits_for_the_poll() {
+    let o = Outbox::start().await;
+    let (mut rx, consumer) = o.collect(WorkQueue::Fanout);
+    // Polling once a minute: a row no notification or busy poll finds
+    // would not arrive in time.
+    let config = RelayConfig { poll_interval: Duration::from_secs(60), ..relay_config() };
+    let relay = o.run_relay(o.vhost.url(), config);
+    let mut counter =
+        argus_store::listen::Listener::connect(o.db.url(), outbox::NOTIFY_CHANNEL, "notify-counter").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Six writers committing as fast as they can and two holding each
+    // transaction open for 50 ms, for 1.5 s; then one last writer in flight
+    // for 400 ms while the relay has nothing else to do.
+    let until = Instant::now() + Duration::from_millis(1500);
+    let mut writers = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let hold = if n < 6 { Duration::ZERO } else { Duration::from_millis(50) };
+        writers.spawn(write_until(o.db.url().to_owned(), o.tenant.clone(), until, hold));
+    }
+    let mut notified = 0;
+    while Instant::now() < until {
+        notified += counter.wait(Duration::from_millis(100)).await.unwrap().len();
+    }
+    let mut expected = HashSet::new();
+    while let Some(ids) = writers.join_next().await {
+        expected.extend(ids.unwrap());
+    }
+    // One row (the loop's first pass outlasts `until`).
+    let one = Instant::now() + Duration::from_millis(1);
+    let last = write_until(o.db.url().to_owned(), o.tenant.clone(), one, Duration::from_millis(400));
+    expected.extend(last.await);
+
+    let mut got = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < expected.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(left, rx.recv()).await.expect("rows waited for the poll").unwrap();
+        got.insert(message.message_id);
+    }
+    assert_eq!(got, expected);
+    // A busy relay is left alone: most commits did not notify.
+    assert!(notified * 2 < expected.len(), "{notified} notifications for {} rows", expected.len());
+
+    relay.stop().await;
+    consumer.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_publish_each_row_once() {
     let o = Outbox::start().await;

@@ -1,14 +1,16 @@
 //! The ML-DSA-65 tree-head signer against known answers (tests/data/):
-//! key generation against NIST's ACVP vectors (a committed subset of
-//! usnistgov/ACVP-Server's FIPS 204 keyGen), signing against
-//! @noble/post-quantum's signatures for that key (hedged with a given rnd,
-//! and deterministic); and against aws-lc-rs's independent ML-DSA-65.
+//! key generation, signing and verification against NIST's ACVP vectors
+//! (committed subsets of usnistgov/ACVP-Server's FIPS 204 keyGen, sigGen and
+//! sigVer, each file naming its commit), signing against
+//! @noble/post-quantum's signatures for the keyGen key (hedged with a given
+//! rnd, and deterministic); and against aws-lc-rs's independent ML-DSA-65.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use argus_crypto::provenance::{ExpandedSigningKey, MlDsa65, TreeHeadSigner, ml_dsa_65_sign};
 use argus_provenance::{VerifyKey, unhex};
 use aws_lc_rs::signature::{KeyPair, ML_DSA_65, ML_DSA_65_SIGNING, PqdsaKeyPair, UnparsedPublicKey};
+use ml_dsa::{Signature, VerifyingKey};
 use serde_json::Value;
 
 fn vectors(file: &str) -> Vec<Value> {
@@ -31,6 +33,50 @@ fn key_generation_matches_the_acvp_known_answers() {
         #[allow(deprecated)] // the expanded encoding, only to compare with NIST's
         let sk = expanded.to_expanded();
         assert_eq!(argus_provenance::hex(&sk), argus_provenance::hex(&bytes(&test, "sk")), "tcId {}", test["tcId"]);
+    }
+}
+
+#[test]
+fn signing_matches_the_acvp_sig_gen_known_answers() {
+    // ACVP's sigGen gives Sign_internal's M' as is, so this signs it without
+    // ml_dsa_65_sign's pure-signing prefix (0, |ctx| = 0), which the test
+    // below covers; rnd is zero, the deterministic variant.
+    for test in vectors("acvp-ml-dsa-65-siggen.json") {
+        let tc = &test["tcId"];
+        #[allow(deprecated)] // the expanded encoding is what ACVP gives
+        let key = ExpandedSigningKey::<MlDsa65>::from_expanded(bytes(&test, "sk").as_slice().try_into().unwrap());
+        let message = bytes(&test, "message");
+        let expected = bytes(&test, "signature");
+        let signature = key.sign_internal(&[&message], &[0; 32].into()).encode().to_vec();
+        assert_eq!(argus_provenance::hex(&signature), argus_provenance::hex(&expected), "tcId {tc}");
+
+        let public = key.verifying_key();
+        let parsed = Signature::<MlDsa65>::try_from(expected.as_slice()).unwrap();
+        assert!(public.verify_internal(&message, &parsed), "tcId {tc}");
+        let mut other = message.clone();
+        other[0] ^= 1;
+        assert!(!public.verify_internal(&other, &parsed), "tcId {tc}");
+    }
+}
+
+#[test]
+fn verification_matches_the_acvp_sig_ver_known_answers() {
+    let tests = vectors("acvp-ml-dsa-65-sigver.json");
+    // Both outcomes are in the subset, so neither answer passes alone.
+    assert!(tests.iter().any(|test| test["testPassed"] == true));
+    assert!(tests.iter().any(|test| test["testPassed"] == false));
+    for test in tests {
+        let tc = &test["tcId"];
+        let public = bytes(&test, "pk");
+        // The published form of the key round-trips.
+        assert!(VerifyKey::ml_dsa_65(&public).is_some(), "tcId {tc}");
+        let key = VerifyingKey::<MlDsa65>::decode(public.as_slice().try_into().unwrap());
+        assert_eq!(key.encode().as_slice(), public.as_slice(), "tcId {tc}");
+        // ACVP gives mu = H(tr || M', 64) itself (its external-mu interface).
+        let mu: [u8; 64] = bytes(&test, "mu").try_into().unwrap();
+        let verified = Signature::<MlDsa65>::try_from(bytes(&test, "signature").as_slice())
+            .is_ok_and(|signature| key.verify_mu(&mu.into(), &signature));
+        assert_eq!(verified, test["testPassed"].as_bool().unwrap(), "tcId {tc}");
     }
 }
 

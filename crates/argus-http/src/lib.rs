@@ -2,7 +2,7 @@
 //! the base error type ([`HttpError`]), body and content-type rules
 //! ([`body`]), paths that answer other methods 405 with `Allow`
 //! ([`Endpoint`]), `/healthz` and `/readyz` ([`health`]), the admin address
-//! with `/metrics` ([`admin`]), OpenAPI serving ([`openapi`]), the RFC 9727
+//! with `/metrics` ([`admin`]), OpenAPI serving ([`openapi`]), listing pages ([`pagination`]), the RFC 9727
 //! API catalog and public status ([`discovery`]), and serving until
 //! SIGTERM/SIGINT ([`serve`]).
 
@@ -16,6 +16,7 @@ pub mod environment;
 mod error;
 pub mod health;
 pub mod openapi;
+pub mod pagination;
 mod problem;
 pub mod serve;
 #[cfg(feature = "testing")]

@@ -2,8 +2,8 @@
 //! and the parts of it every service shares: the bearer and OAuth 2.0
 //! security schemes and the problem+json error responses.
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use argus_types::SCOPE_CATALOG;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::security::{
@@ -11,6 +11,8 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::{OpenApi, Ref, RefOr};
 use utoipa::{IntoParams, IntoResponses, Modify, PartialSchema, ToSchema};
+
+use crate::endpoint::Endpoint;
 
 /// Where the contract's auth host issues tokens (the OAuth 2.0 flows'
 /// URLs are absolute).
@@ -182,26 +184,63 @@ pub enum TenantScopedErrors {
     Forbidden,
 }
 
-/// The document as JSON.
-pub fn json_response(doc: &OpenApi) -> HttpResponse {
-    match doc.to_json() {
-        Ok(body) => HttpResponse::Ok().content_type("application/json").body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "openapi serialisation failed");
-            HttpResponse::InternalServerError().finish()
-        }
+/// Adds the paths every public service serves alike
+/// ([`crate::serve::common_routes`]) to its document. Listed before
+/// [`ProblemResponses`] in `modifiers`, so their errors get its content too.
+pub struct CommonPaths;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    crate::health::healthz,
+    crate::health::readyz,
+    openapi_json,
+    openapi_yaml,
+    crate::discovery::api_catalog,
+    crate::discovery::status,
+))]
+struct CommonDoc;
+
+impl Modify for CommonPaths {
+    fn modify(&self, openapi: &mut OpenApi) {
+        openapi.paths.paths.extend(<CommonDoc as utoipa::OpenApi>::openapi().paths.paths);
     }
 }
 
-/// The document as YAML.
-pub fn yaml_response(doc: &OpenApi) -> HttpResponse {
-    match doc.to_yaml() {
-        Ok(body) => HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/yaml")).body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "openapi serialisation failed");
-            HttpResponse::InternalServerError().finish()
-        }
+/// A service's OpenAPI document, built once at start, as the two document
+/// routes serve it.
+pub struct ServedDocument(OpenApi);
+
+/// The routes of a service's OpenAPI document (RFC 8615's `.well-known`):
+/// [`openapi_json`] and [`openapi_yaml`], serving `doc`.
+pub fn configure(doc: OpenApi) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(ServedDocument(doc)))
+            .service(Endpoint::new("/.well-known/openapi.json").get(openapi_json))
+            .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi_yaml));
     }
+}
+
+/// OpenAPI document (JSON)
+#[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
+    match doc.0.to_json() {
+        Ok(body) => HttpResponse::Ok().content_type("application/json").body(body),
+        Err(e) => serialisation_failed(&e),
+    }
+}
+
+/// OpenAPI document (YAML)
+#[utoipa::path(get, path = "/.well-known/openapi.yaml", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi_yaml(doc: web::Data<ServedDocument>) -> HttpResponse {
+    match doc.0.to_yaml() {
+        Ok(body) => HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/yaml")).body(body),
+        Err(e) => serialisation_failed(&e),
+    }
+}
+
+fn serialisation_failed(error: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %error, "openapi serialisation failed");
+    HttpResponse::InternalServerError().finish()
 }
 
 #[cfg(test)]

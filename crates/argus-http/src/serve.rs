@@ -10,6 +10,7 @@ use argus_telemetry::metrics::Metrics;
 use argus_types::env::{ConfigError, parse_var};
 
 use crate::admin::{Scrape, admin_server};
+use crate::discovery::CatalogOf;
 use crate::health::{Readiness, database_check};
 
 /// How long an idle keep-alive connection is held open. Longer than the
@@ -19,6 +20,18 @@ use crate::health::{Readiness, database_check};
 /// connection, which then fails with a truncated response (actix's default
 /// is 5 s, short enough for a client pausing between calls to hit it).
 const KEEP_ALIVE: Duration = Duration::from_secs(75);
+
+/// The routes every public service serves alike beside its own
+/// (documented by [`crate::openapi::CommonPaths`]): `/healthz` and
+/// `/readyz`, its OpenAPI document `doc`, the API catalog as `catalog`'s
+/// host serves it, and the public status.
+pub fn common_routes(doc: utoipa::openapi::OpenApi, catalog: CatalogOf) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.configure(crate::health::configure)
+            .configure(crate::openapi::configure(doc))
+            .configure(crate::discovery::configure(catalog));
+    }
+}
 
 /// An address a service cannot listen on.
 #[derive(Debug, thiserror::Error)]

@@ -180,27 +180,18 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root
     if index >= size {
         return false;
     }
-    let (mut fn_, mut sn) = (index, size - 1);
+    let mut walk = Walk { fn_: index, sn: size - 1 };
     let mut r = *leaf;
     for p in proof {
-        if sn == 0 {
+        if walk.at_root() {
             return false;
         }
-        if fn_ & 1 == 1 || fn_ == sn {
-            r = node_hash(p, &r);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            r = node_hash(&r, p);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
+        r = match walk.climb() {
+            Sibling::Left => node_hash(p, &r),
+            Sibling::Right => node_hash(&r, p),
+        };
     }
-    sn == 0 && r == *root
+    walk.at_root() && r == *root
 }
 
 /// RFC 9162 §2.1.4.2: whether `proof` shows the tree of `old_size` leaves
@@ -222,34 +213,64 @@ pub fn verify_consistency(old_size: u64, new_size: u64, old_root: &Hash, new_roo
     }
     path.extend_from_slice(proof);
     let Some((first, rest)) = path.split_first() else { return false };
-    let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
-    if fn_ & 1 == 1 {
-        while fn_ & 1 == 1 {
-            fn_ >>= 1;
-            sn >>= 1;
-        }
+    let mut walk = Walk { fn_: old_size - 1, sn: new_size - 1 };
+    while walk.fn_ & 1 == 1 {
+        walk.shift();
     }
     let (mut fr, mut sr) = (*first, *first);
     for c in rest {
-        if sn == 0 {
+        if walk.at_root() {
             return false;
         }
-        if fn_ & 1 == 1 || fn_ == sn {
-            fr = node_hash(c, &fr);
-            sr = node_hash(c, &sr);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
+        match walk.climb() {
+            Sibling::Left => {
+                fr = node_hash(c, &fr);
+                sr = node_hash(c, &sr);
             }
-        } else {
-            sr = node_hash(&sr, c);
+            Sibling::Right => sr = node_hash(&sr, c),
         }
-        fn_ >>= 1;
-        sn >>= 1;
     }
-    fr == *old_root && sr == *new_root && sn == 0
+    fr == *old_root && sr == *new_root && walk.at_root()
+}
+
+/// Which side of the running hash a proof's next hash goes on.
+enum Sibling {
+    Left,
+    Right,
+}
+
+/// Where RFC 9162's verification walks (§2.1.3.2 and §2.1.4.2) stand:
+/// `fn_` and `sn`, the RFC's `fn` and `sn`, the node's index and the last
+/// index at the current level.
+struct Walk {
+    fn_: u64,
+    sn: u64,
+}
+
+impl Walk {
+    fn at_root(&self) -> bool {
+        self.sn == 0
+    }
+
+    /// One level up.
+    fn shift(&mut self) {
+        self.fn_ >>= 1;
+        self.sn >>= 1;
+    }
+
+    /// The side the next proof hash goes on, and up past the levels it
+    /// covers: for a left sibling of an even node (the tree's right edge),
+    /// up until `fn_` is odd or 0; then one level up.
+    fn climb(&mut self) -> Sibling {
+        let sibling = if self.fn_ & 1 == 1 || self.fn_ == self.sn { Sibling::Left } else { Sibling::Right };
+        if matches!(sibling, Sibling::Left) {
+            while self.fn_ & 1 == 0 && self.fn_ != 0 {
+                self.shift();
+            }
+        }
+        self.shift();
+        sibling
+    }
 }
 
 #[cfg(test)]

@@ -105,6 +105,23 @@ impl DatabaseTarget {
         self
     }
 
+    /// Connections show as this program (`api-service`, `delivery-worker`,
+    /// …) in `pg_stat_activity`, unless the connection string names an
+    /// `application_name`: so an operator, or a benchmark's profile, can
+    /// tell whose backends are busy.
+    pub fn named_after_this_program(self) -> Self {
+        if self.config.get_application_name().is_some() {
+            return self;
+        }
+        let program = std::env::args_os()
+            .next()
+            .and_then(|arg| std::path::Path::new(&arg).file_name().map(|n| n.to_string_lossy().into_owned()));
+        match program {
+            Some(name) => self.with_application_name(&name),
+            None => self,
+        }
+    }
+
     pub fn ssl_mode(&self) -> SslMode {
         self.mode
     }

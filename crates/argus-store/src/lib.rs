@@ -112,6 +112,15 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
+/// One of the server's processes ([`Store::server_processes`]).
+#[derive(Debug, Clone, PartialEq, Eq, diesel::QueryableByName)]
+pub struct ServerProcess {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub pid: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub serves: String,
+}
+
 /// A handle on the database: cheap to clone, shared by every handler.
 #[derive(Clone)]
 pub struct Store {
@@ -124,7 +133,7 @@ impl Store {
     /// when the database is down (readiness reports that instead), only when
     /// the URL's TLS settings are unusable.
     pub fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
-        let target = std::sync::Arc::new(DatabaseTarget::parse(&config.database_url)?);
+        let target = std::sync::Arc::new(DatabaseTarget::parse(&config.database_url)?.named_after_this_program());
         let ssl_mode = target.ssl_mode();
         // A connection's driver task runs on the runtime that opened it.
         // actix gives each worker thread its own runtime and stops them one
@@ -198,6 +207,22 @@ impl Store {
     pub fn pool_status(&self) -> PoolStatus {
         let status = self.pool.status();
         PoolStatus { open: status.size, idle: status.available, max: status.max_size, waiting: status.waiting }
+    }
+
+    /// The server's processes that serve this database, or the whole
+    /// server (its background processes), each with its pid and what it
+    /// serves: the session's `application_name`, else the backend type
+    /// (`walwriter`, `autovacuum worker`, …). For profiles that split the
+    /// server's CPU time by who asked for it (`argus-bench`).
+    pub async fn server_processes(&self) -> Result<Vec<ServerProcess>, StoreError> {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        Ok(diesel::sql_query(
+            "SELECT pid, coalesce(nullif(application_name, ''), backend_type, 'unknown') AS serves \
+             FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL",
+        )
+        .load(&mut conn)
+        .await?)
     }
 
     /// `SELECT 1` on a pooled connection: what readiness checks.

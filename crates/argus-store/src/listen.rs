@@ -119,6 +119,12 @@ impl Listener {
         Ok(payloads)
     }
 
+    /// The listening session itself, for what must be done on it (a
+    /// session-level lock held while listening).
+    pub(crate) fn session(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+
     /// A round trip on the connection: a listener that has heard nothing for
     /// a while checks that it is still connected (a peer that vanished
     /// without closing the connection would otherwise go unnoticed).

@@ -302,15 +302,96 @@ impl Store {
     }
 }
 
+/// The advisory lock an idle relay holds on its listening session. The
+/// outbox's insert trigger notifies only when it cannot take it shared, that
+/// is while a relay sleeps (migration `2026-12-06-230000_outbox_wake_lock`
+/// has the same number, and says why a busy relay must not be notified).
+pub const WAKE_LOCK: i64 = 1_634_887_541;
+
+/// What became of a sleeping relay's attempt to take [`WAKE_LOCK`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WakeLock {
+    /// This relay holds it: writers notify from now on, and every writer
+    /// that did not has committed (or given up), so one more claim sees all
+    /// that was left.
+    Taken,
+    /// Another relay holds it: writers notify, and this relay may sleep.
+    HeldByAnotherRelay,
+    /// Writers that skipped the notification have not committed yet: poll
+    /// again soon.
+    WritersInFlight,
+}
+
+#[derive(diesel::QueryableByName)]
+struct WakeLockTry {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    taken: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    held_by_another: bool,
+}
+
 /// Wakes a relay as soon as a writer commits an outbox row instead of at
-/// its next poll: a [`Listener`] on [`NOTIFY_CHANNEL`].
+/// its next poll: a [`Listener`] on [`NOTIFY_CHANNEL`], and the session
+/// that holds [`WAKE_LOCK`] while the relay sleeps.
 pub struct OutboxListener {
     listener: Listener,
+    holds_wake_lock: bool,
 }
 
 impl OutboxListener {
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        Ok(Self { listener: Listener::connect(database_url, NOTIFY_CHANNEL, "argus-outbox-relay").await? })
+        Ok(Self {
+            listener: Listener::connect(database_url, NOTIFY_CHANNEL, "argus-outbox-relay").await?,
+            holds_wake_lock: false,
+        })
+    }
+
+    /// Whether this relay holds [`WAKE_LOCK`] (writers notify it).
+    pub fn holds_wake_lock(&self) -> bool {
+        self.holds_wake_lock
+    }
+
+    /// Before sleeping: asks writers to notify by taking [`WAKE_LOCK`]
+    /// (without waiting: a writer holds it shared only from its insert to
+    /// its commit). Taking it again while held is a no-op.
+    pub async fn take_wake_lock(&mut self) -> Result<WakeLock, StoreError> {
+        if self.holds_wake_lock {
+            return Ok(WakeLock::Taken);
+        }
+        // A bigint key below 2^31 shows in pg_locks as classid 0, objid
+        // the key, objsubid 1.
+        let tried: WakeLockTry = diesel::sql_query(
+            "SELECT pg_try_advisory_lock($1) AS taken, EXISTS (
+                 SELECT 1 FROM pg_locks
+                 WHERE locktype = 'advisory' AND classid = 0 AND objid = $1::oid AND objsubid = 1
+                   AND mode = 'ExclusiveLock' AND granted AND pid <> pg_backend_pid()
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             ) AS held_by_another",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(WAKE_LOCK)
+        .get_result(self.listener.session())
+        .await?;
+        Ok(if tried.taken {
+            self.holds_wake_lock = true;
+            WakeLock::Taken
+        } else if tried.held_by_another {
+            WakeLock::HeldByAnotherRelay
+        } else {
+            WakeLock::WritersInFlight
+        })
+    }
+
+    /// When busy: writers stop notifying (each keeps [`WAKE_LOCK`] shared
+    /// to its commit instead), and the relay polls.
+    pub async fn release_wake_lock(&mut self) -> Result<(), StoreError> {
+        if self.holds_wake_lock {
+            diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(WAKE_LOCK)
+                .execute(self.listener.session())
+                .await?;
+            self.holds_wake_lock = false;
+        }
+        Ok(())
     }
 
     /// Waits up to `max` for a notification. `Ok(true)`: something was

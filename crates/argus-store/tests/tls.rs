@@ -64,6 +64,15 @@ async fn require_encrypts_pool_and_listen_connections_to_the_local_server() {
     assert_eq!(sessions_named(LOCAL, &plain).await, (1, Some(false)));
 }
 
+#[tokio::test]
+async fn pool_connections_are_named_after_the_program_unless_the_url_names_them() {
+    let program = std::env::current_exe().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let store = Store::connect(&StoreConfig { database_url: LOCAL.to_owned(), max_connections: 1 }).unwrap();
+    store.ping().await.unwrap();
+    let (sessions, _) = sessions_named(LOCAL, &program).await;
+    assert!(sessions >= 1, "no session is named {program}");
+}
+
 /// A certificate authority and a server certificate for `localhost` only.
 struct Pki {
     ca_pem: String,

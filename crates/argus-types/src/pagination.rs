@@ -48,6 +48,13 @@ impl<T> Page<T> {
     pub fn encoded_cursor(&self) -> Option<String> {
         self.next_cursor.as_ref().map(|c| URL_SAFE_NO_PAD.encode(c))
     }
+
+    /// The page as a REST listing sends it: its items as views `V`, and
+    /// the next page's [`encoded_cursor`](Self::encoded_cursor).
+    pub fn into_listing<V: From<T>>(self) -> (Vec<V>, Option<String>) {
+        let next_cursor = self.encoded_cursor();
+        (self.items.into_iter().map(V::from).collect(), next_cursor)
+    }
 }
 
 /// What a REST listing's `limit` and `cursor` ask for.

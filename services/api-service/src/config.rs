@@ -29,10 +29,6 @@ pub struct ApiConfig {
     /// `ARGUS_JWKS_URL` (default `$ARGUS_ISSUER/.well-known/jwks.json`,
     /// or `$ARGUS_ISSUER/.well-known/sandbox/jwks.json` in the sandbox).
     pub jwks_url: String,
-    /// `ARGUS_AUTH_OPENAPI_URL` (default: `/.well-known/openapi.json` on
-    /// the JWKS URL's host): the auth-service's OpenAPI document, which the
-    /// partner contract's merged `external-openapi.json` includes.
-    pub auth_openapi_url: String,
     /// `ARGUS_MIGRATE` (default false): run migrations before serving.
     pub migrate: bool,
     /// `ARGUS_SHUTDOWN_DRAIN_SECONDS` (default 0) and
@@ -124,10 +120,6 @@ impl ApiConfig {
         Ok(Self {
             deprecations_file: std::env::var_os("ARGUS_DEPRECATIONS_FILE").map(Into::into),
             public_urls: PublicUrls::from_environment(&issuer, environment.default_api_url())?,
-            auth_openapi_url: var_or(
-                "ARGUS_AUTH_OPENAPI_URL",
-                &auth_openapi_url(&var_or("ARGUS_JWKS_URL", &default_jwks)),
-            ),
             jwks_url: var_or("ARGUS_JWKS_URL", &default_jwks),
             issuer,
             environment,
@@ -141,14 +133,6 @@ impl ApiConfig {
             webhooks: auth_service::WebhookLimits::from_environment()?,
         })
     }
-}
-
-/// The auth-service's OpenAPI document on the host its JWKS is fetched
-/// from (the same service, reached the same way).
-pub fn auth_openapi_url(jwks_url: &str) -> String {
-    let after_scheme = jwks_url.find("://").map_or(0, |i| i + 3);
-    let origin_end = jwks_url[after_scheme..].find('/').map_or(jwks_url.len(), |i| after_scheme + i);
-    format!("{}/.well-known/openapi.json", &jwks_url[..origin_end])
 }
 
 /// `ARGUS_AUDIENCE` is no setting of the api-service: the audience follows
@@ -181,7 +165,6 @@ const OWN_ENVIRONMENT: &str = "\
   ARGUS_API_ADMIN_ADDR           /metrics, /healthz and /readyz for operators (default 127.0.0.1:9081)
   ARGUS_ISSUER                   the auth-service's URL (default http://127.0.0.1:8080)
   ARGUS_JWKS_URL                 where its keys are (default $ARGUS_ISSUER/.well-known/jwks.json; /.well-known/sandbox/jwks.json with ARGUS_ENV=sandbox)
-  ARGUS_AUTH_OPENAPI_URL         its OpenAPI document, for the partner contract (default /.well-known/openapi.json on the JWKS URL's host)
   ARGUS_AUDIENCE                 not a setting: the aud follows from ARGUS_ENV; refused unless it is that aud
   ARGUS_SECRET_PEPPER            seals job callback secrets (secret; a development pepper if unset)
   ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private job callback (and, in the sandbox, webhook) addresses (default false)
@@ -194,16 +177,6 @@ const OWN_ENVIRONMENT: &str = "\
 
 #[cfg(test)]
 mod help_tests {
-    #[test]
-    fn the_auth_openapi_document_is_on_the_jwks_host() {
-        assert_eq!(
-            super::auth_openapi_url("http://auth-service.argus.svc/.well-known/jwks.json"),
-            "http://auth-service.argus.svc/.well-known/openapi.json"
-        );
-        assert_eq!(super::auth_openapi_url("http://127.0.0.1:1"), "http://127.0.0.1:1/.well-known/openapi.json");
-        assert_eq!(super::auth_openapi_url("é"), "é/.well-known/openapi.json");
-    }
-
     #[test]
     fn help_lists_every_variable_read() {
         argus_http::testing::assert_help_lists_every_variable(super::ENVIRONMENT, include_str!("config.rs"));

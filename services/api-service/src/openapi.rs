@@ -2,9 +2,7 @@
 //! It describes the HTTP contract only (headers, tenancy, errors): the
 //! GraphQL schema itself is not published.
 
-use actix_web::HttpResponse;
-use argus_http::openapi::{BearerAuth, ProblemResponses};
-use argus_http::{discovery, health};
+use argus_http::openapi::{BearerAuth, CommonPaths, ProblemResponses};
 use utoipa::OpenApi;
 
 use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance, sandbox};
@@ -46,12 +44,6 @@ use crate::{docs, graphql, traces};
         traces::get_trace,
         sandbox::list_scenarios,
         sandbox::list_outbox,
-        health::healthz,
-        health::readyz,
-        openapi_json,
-        openapi_yaml,
-        discovery::api_catalog,
-        discovery::status,
         data_schemas::list_data_schemas,
         data_schemas::get_data_schema,
         partner::external_openapi,
@@ -60,18 +52,6 @@ use crate::{docs, graphql, traces};
         docs::topic,
         docs::llms_txt
     ),
-    modifiers(&BearerAuth, &ProblemResponses)
+    modifiers(&CommonPaths, &BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;
-
-/// OpenAPI document (JSON)
-#[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi_json() -> HttpResponse {
-    argus_http::openapi::json_response(&ApiDoc::openapi())
-}
-
-/// OpenAPI document (YAML)
-#[utoipa::path(get, path = "/.well-known/openapi.yaml", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi_yaml() -> HttpResponse {
-    argus_http::openapi::yaml_response(&ApiDoc::openapi())
-}

@@ -4,9 +4,7 @@
 //! `external-openapi.json`, both hosts' public OpenAPI documents merged
 //! into one, every path naming the servers of the host that serves it.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
+use actix_web::web::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::graphql::surface::{GraphqlSurface, Usage};
@@ -116,89 +114,20 @@ pub fn merge_openapi(api: &Value, auth: &Value) -> Result<Value, MergeConflict> 
     Ok(merged)
 }
 
-/// How long a fetched auth-service document is used before it is fetched
-/// again.
-const AUTH_DOCUMENT_TTL: Duration = Duration::from_secs(60);
-/// The largest auth-service document read (today's is ~100 KiB).
-const MAX_AUTH_DOCUMENT: usize = 4 << 20;
-const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Why the merged document cannot be served now.
-#[derive(Debug, thiserror::Error)]
-pub enum PartnerError {
-    #[error("the auth service's OpenAPI document could not be fetched: {0}")]
-    Unreachable(String),
-    #[error(transparent)]
-    Conflict(#[from] MergeConflict),
-}
-
-/// The two files: the SDL, made once at start, and the merged OpenAPI
-/// document, remade when the auth-service's is fetched again (at most every
-/// minute; a fetch that fails keeps the last one).
+/// The two files, made once at start: the SDL, and the merged OpenAPI
+/// document. The auth-service's document is its crate's `ApiDoc`, the one
+/// it serves at `/.well-known/openapi.json`: the two services ship from
+/// one workspace, at one version.
 pub struct PartnerFiles {
     pub sdl: String,
-    api: Value,
-    auth_url: String,
-    http: reqwest::Client,
-    merged: tokio::sync::Mutex<Option<(Instant, Arc<String>)>>,
+    pub openapi: Bytes,
 }
 
 impl PartnerFiles {
-    pub fn new(
-        surface: &GraphqlSurface,
-        api: &utoipa::openapi::OpenApi,
-        auth_url: String,
-    ) -> Result<Self, reqwest::Error> {
-        Ok(Self {
-            sdl: external_sdl(surface),
-            api: serde_json::to_value(api).unwrap_or_default(),
-            auth_url,
-            http: reqwest::Client::builder()
-                .timeout(FETCH_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
-            merged: tokio::sync::Mutex::new(None),
-        })
-    }
-
-    /// The merged document's JSON.
-    pub async fn openapi(&self) -> Result<Arc<String>, PartnerError> {
-        // One fetch at a time; the others wait for its result.
-        let mut merged = self.merged.lock().await;
-        if let Some((at, json)) = merged.as_ref()
-            && at.elapsed() < AUTH_DOCUMENT_TTL
-        {
-            return Ok(json.clone());
-        }
-        let fresh = match self.fetch_auth().await {
-            Ok(auth) => merge_openapi(&self.api, &auth)?.to_string(),
-            Err(e) => {
-                return match merged.as_ref() {
-                    Some((_, stale)) => {
-                        tracing::warn!(error = %e, "serving the last merged partner OpenAPI document");
-                        Ok(stale.clone())
-                    }
-                    None => Err(e),
-                };
-            }
-        };
-        let fresh = Arc::new(fresh);
-        *merged = Some((Instant::now(), fresh.clone()));
-        Ok(fresh)
-    }
-
-    async fn fetch_auth(&self) -> Result<Value, PartnerError> {
-        let failed = |e: reqwest::Error| PartnerError::Unreachable(e.without_url().to_string());
-        let mut response =
-            self.http.get(&self.auth_url).send().await.map_err(failed)?.error_for_status().map_err(failed)?;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(failed)? {
-            if body.len() + chunk.len() > MAX_AUTH_DOCUMENT {
-                return Err(PartnerError::Unreachable(format!("larger than {MAX_AUTH_DOCUMENT} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|e| PartnerError::Unreachable(format!("not JSON: {e}")))
+    pub fn new(surface: &GraphqlSurface, api: &utoipa::openapi::OpenApi) -> Result<Self, MergeConflict> {
+        let to_value = |doc: &utoipa::openapi::OpenApi| serde_json::to_value(doc).unwrap_or_default();
+        let merged = merge_openapi(&to_value(api), &to_value(&<auth_service::ApiDoc as utoipa::OpenApi>::openapi()))?;
+        Ok(Self { sdl: external_sdl(surface), openapi: Bytes::from(merged.to_string()) })
     }
 }
 
@@ -260,5 +189,8 @@ mod tests {
         let api = serde_json::to_value(<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
         let merged = merge_openapi(&api, &api).unwrap();
         assert_eq!(merged["paths"].as_object().unwrap().len(), api["paths"].as_object().unwrap().len());
+        let auth = serde_json::to_value(<auth_service::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+        let merged = merge_openapi(&api, &auth).unwrap();
+        assert!(merged["paths"]["/v1/oauth/token"].is_object() && merged["paths"]["/v1/jobs"].is_object());
     }
 }

@@ -10,8 +10,8 @@ use argus_authn::{
 };
 use argus_http::Endpoint;
 use argus_http::deprecation::{Deprecations, MatrixError};
-use argus_http::serve::{BindError, Servers, open_store};
-use argus_http::{discovery, health};
+use argus_http::discovery;
+use argus_http::serve::{BindError, Servers, common_routes, open_store};
 use argus_store::StoreError;
 use argus_store::revoked::RevokedTokens;
 
@@ -21,7 +21,7 @@ use crate::docs::{self, Docs};
 use crate::graphql::surface::{GraphqlSurface, SurfaceError};
 use crate::graphql::{self, GraphqlState};
 use crate::openapi;
-use crate::partner::PartnerFiles;
+use crate::partner::{MergeConflict, PartnerFiles};
 use crate::routes::{self, jobs::JobsState};
 use crate::sandbox::scenarios::{ScenarioTenantsInStore, Scenarios};
 use crate::traces::{self, TraceLookup};
@@ -41,8 +41,8 @@ pub enum StartupError {
     Surface(#[from] SurfaceError),
     #[error(transparent)]
     Scenario(#[from] crate::sandbox::scenarios::ScenarioError),
-    #[error("the HTTP client for the partner files: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error("the partner contract's OpenAPI document: {0}")]
+    Partner(#[from] MergeConflict),
     /// A setting of the other environment (its database, its JWKS):
     /// refused at start.
     #[error("{0}")]
@@ -125,7 +125,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         web::Data::new(if environment == Environment::Sandbox { state.approving_every_bundle() } else { state });
     let provenance = web::Data::new(provenance);
     let surface = GraphqlSurface::of(state.schema)?;
-    let partner_files = web::Data::new(PartnerFiles::new(&surface, &api_doc, config.auth_openapi_url.clone())?);
+    let partner_files = web::Data::new(PartnerFiles::new(&surface, &api_doc)?);
     let data_schemas = web::Data::new(DataSchemas::new(surface, &api_doc, &config.public_urls.api));
     let docs = web::Data::new(Docs::new(&config.public_urls.docs, &config.public_urls.api, &config.public_urls.auth));
     let catalog = discovery::CatalogOf { host: config.public_urls.api.clone(), urls: config.public_urls.clone() };
@@ -141,7 +141,7 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(data_schemas.clone())
                 .app_data(partner_files.clone())
                 .app_data(scenarios.clone())
-                .configure(discovery::configure(catalog.clone()))
+                .configure(common_routes(api_doc.clone(), catalog.clone()))
                 .configure(docs::configure(docs.clone()))
                 .configure(routes);
             if let Some(tenants) = &scenario_tenants {
@@ -170,10 +170,7 @@ pub async fn serve(config: ApiConfig) -> Result<(), StartupError> {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure)
-        .service(Endpoint::new("/.well-known/openapi.json").get(openapi::openapi_json))
-        .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi::openapi_yaml))
-        .service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
+    cfg.service(Endpoint::new("/v1/observability/traces/{trace_id}").get(traces::get_trace))
         .service(Endpoint::new("/graphql").post(graphql::graphql).get(graphql::no_playground))
         .configure(routes::jobs::configure)
         .configure(routes::epcr::configure)

@@ -22,8 +22,7 @@ use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi
 use crate::state::AppState;
 use argus_http::body::MAX_JSON_BODY;
 use argus_http::deprecation::{Deprecations, MatrixError};
-use argus_http::health;
-use argus_http::serve::{BindError, Servers, open_store};
+use argus_http::serve::{BindError, Servers, common_routes, open_store};
 use argus_http::{Endpoint, discovery};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,11 +45,9 @@ pub enum StartupError {
 /// The auth-service's public and admin servers, bound to the config's
 /// addresses and ready to run (tests read their ports first).
 pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
-    let deprecations = web::Data::new(Deprecations::load(
-        config.deprecations_file.as_deref(),
-        "auth-service",
-        &openapi::ApiDoc::openapi(),
-    )?);
+    let api_doc = openapi::ApiDoc::openapi();
+    let deprecations =
+        web::Data::new(Deprecations::load(config.deprecations_file.as_deref(), "auth-service", &api_doc)?);
     let (store, metrics) = open_store(&config.store, config.migrate).await?;
     if config.secret_pepper == DEV_PEPPER {
         tracing::warn!("ARGUS_SECRET_PEPPER is unset: using the development pepper");
@@ -126,7 +123,7 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
                 .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
                 .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
                 .app_data(deprecations.clone())
-                .configure(discovery::configure(catalog.clone()))
+                .configure(common_routes(api_doc.clone(), catalog.clone()))
                 .configure(routes);
         })?;
     tracing::info!(port = servers.port(), admin_port = servers.admin_port(), "auth-service listening");
@@ -139,10 +136,7 @@ pub async fn serve(config: AuthConfig) -> Result<(), StartupError> {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure)
-        .service(Endpoint::new("/.well-known/openapi.json").get(openapi::openapi_json))
-        .service(Endpoint::new("/.well-known/openapi.yaml").get(openapi::openapi_yaml))
-        .service(Endpoint::new("/.well-known/jwks.json").get(jwks::well_known_jwks))
+    cfg.service(Endpoint::new("/.well-known/jwks.json").get(jwks::well_known_jwks))
         .service(Endpoint::new("/v1/auth/jwks.json").get(jwks::versioned_jwks))
         .service(Endpoint::new(argus_types::environment::SANDBOX_JWKS_PATH).get(jwks::sandbox_jwks))
         .service(Endpoint::new("/v1/platform/scopes").get(scopes::list_scopes))

@@ -74,7 +74,6 @@ impl Stack {
             public_urls: argus_http::discovery::PublicUrls::new("https://api.knogin.com", ISSUER),
             deprecations_file: None,
             jwks_url: format!("{auth_url}/.well-known/jwks.json"),
-            auth_openapi_url: format!("{auth_url}/.well-known/openapi.json"),
             migrate: false,
             shutdown: Shutdown::from_seconds(0, 1),
             trace_retention: Duration::from_secs(7 * 86_400),

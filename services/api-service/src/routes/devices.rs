@@ -13,10 +13,10 @@ use argus_domain::epcr::codes::{Code, UCUM};
 use argus_domain::epcr::devices::{DeviceType, MdcCode, NewDevice, ObservationValue, PhdObservation};
 use argus_http::Endpoint;
 use argus_http::openapi::{InvalidParamsProblem, PROBLEM_JSON, TenantHeader, TenantScopedErrors};
+use argus_http::pagination::page_request;
 use argus_store::Store;
 use argus_store::devices::{DeviceFilter, DeviceRecord, ObservationRecord};
 use argus_types::DeviceId;
-use argus_types::pagination::PageRequest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -232,8 +232,7 @@ pub async fn list_devices(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let request =
-        PageRequest::<DeviceId>::from_query(query.limit, query.cursor.as_deref()).map_err(ApiError::Validation)?;
+    let request = page_request::<DeviceId>(query.limit, query.cursor.as_deref())?;
     let device_type = query
         .device_type
         .as_deref()
@@ -241,9 +240,8 @@ pub async fn list_devices(
         .transpose()?;
     let filter = DeviceFilter { device_type, manufacturer: query.manufacturer, serial_number: query.serial_number };
     let page = store.list_devices(caller.tenant(), &filter, &request).await?;
-    let next_cursor = page.encoded_cursor();
-    Ok(HttpResponse::Ok()
-        .json(DeviceList { devices: page.items.into_iter().map(DeviceView::from).collect(), next_cursor }))
+    let (devices, next_cursor) = page.into_listing::<DeviceView>();
+    Ok(HttpResponse::Ok().json(DeviceList { devices, next_cursor }))
 }
 
 /// Enrol a medical device

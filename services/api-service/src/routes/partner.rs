@@ -14,7 +14,7 @@ use argus_store::Store;
 use argus_types::TenantId;
 
 use crate::error::ApiError;
-use crate::partner::{PartnerError, PartnerFiles, REQUEST_ACCESS_URL};
+use crate::partner::{PartnerFiles, REQUEST_ACCESS_URL};
 
 const OPENAPI_PATH: &str = "/partners/contract/v2026.4/external-openapi.json";
 const GRAPHQL_PATH: &str = "/partners/contract/v2026.4/external.graphql";
@@ -68,7 +68,6 @@ async fn entitled(store: &Store, tenant: &TenantId) -> Result<(), ApiError> {
             "status": 403,
             "detail": "the partner contract files are for approved partners, and this tenant is not one: request access at https://knogin.com/en/docs/integration-guide#vendor-contact; once approved, the tenant is entitled and the same token works"
         })),
-        (status = 503, description = "The auth host's document cannot be fetched right now; retry"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
@@ -78,20 +77,10 @@ pub async fn external_openapi(
     files: web::Data<PartnerFiles>,
 ) -> Result<HttpResponse, ApiError> {
     entitled(&store, caller.tenant()).await?;
-    let document = files.openapi().await.map_err(|e| match e {
-        PartnerError::Unreachable(_) => {
-            tracing::warn!(error = %e, "partner OpenAPI document");
-            ApiError::Busy {
-                message: "the auth host's OpenAPI document is unavailable; retry".into(),
-                retry_after_seconds: 5,
-            }
-        }
-        PartnerError::Conflict(_) => ApiError::Internal(e.to_string()),
-    })?;
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/json"))
         .insert_header((CACHE_CONTROL, PRIVATE))
-        .body(document.as_str().to_owned()))
+        .body(files.openapi.clone()))
 }
 
 /// Partner contract: GraphQL SDL

@@ -79,9 +79,7 @@ async fn store(stack: &Stack, tenant: &TenantId, records: Vec<Encounter>) {
 async fn acqi_metrics_match_the_hand_worked_figures() {
     let stack = Stack::start().await;
     let ops = stack.load_shipped_bundle("acqi-reporting").await;
-    let client = stack.client(None, &["metrics:read"]).await;
-    stack.grant(&client, "acqi-reporting").await;
-    let token = stack.cc_token(&client, None).await;
+    let (client, token) = stack.granted_client(None, &["metrics:read"], "acqi-reporting").await;
     let tenant = client.tenant.to_string();
 
     // Minutes after the call: (on scene, at hospital).

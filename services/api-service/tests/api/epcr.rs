@@ -321,9 +321,7 @@ async fn the_bundle_reads_a_record_and_the_read_is_logged() {
     let ops = stack.load_shipped_bundle("epcr-read").await;
     let (writer, write_token) = caller(&stack, None, &["epcr:write"]).await;
     let tenant = writer.tenant.clone();
-    let reader = stack.client(Some(&tenant), &["epcr:read"]).await;
-    stack.grant(&reader, "epcr-read").await;
-    let read_token = stack.cc_token(&reader, None).await;
+    let (reader, read_token) = stack.granted_client(Some(&tenant), &["epcr:read"], "epcr-read").await;
     let created: Value = create(&stack, &write_token, &tenant, &stemi()).await.json().await.unwrap();
     let id = created["id"].as_str().unwrap();
 
@@ -360,9 +358,7 @@ async fn the_bundle_reads_a_record_and_the_read_is_logged() {
     assert_eq!(missing["errors"][0]["extensions"]["code"], "NOT_FOUND", "{missing}");
     let malformed = stack.graphql(&read_token, tenant.as_str(), by_id("enc_nope")).await;
     assert_eq!(malformed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{malformed}");
-    let elsewhere = stack.client(None, &["epcr:read"]).await;
-    stack.grant(&elsewhere, "epcr-read").await;
-    let their_token = stack.cc_token(&elsewhere, None).await;
+    let (elsewhere, their_token) = stack.granted_client(None, &["epcr:read"], "epcr-read").await;
     let theirs = stack.graphql(&their_token, elsewhere.tenant.as_str(), by_id(id)).await;
     assert_eq!(theirs["errors"][0]["extensions"]["code"], "NOT_FOUND", "{theirs}");
     assert!(theirs["data"]["encounter"].is_null());

@@ -14,9 +14,7 @@ fn create_incident_vars(title: &str) -> Value {
 async fn a_granted_bundle_operation_runs_and_nothing_else_does() {
     let stack = Stack::start().await;
     let ops = stack.load_shipped_bundle("incident-webhook-configuration").await;
-    let granted = stack.client(None, INCIDENT_SCOPES).await;
-    stack.grant(&granted, "incident-webhook-configuration").await;
-    let token = stack.cc_token(&granted, None).await;
+    let (granted, token) = stack.granted_client(None, INCIDENT_SCOPES, "incident-webhook-configuration").await;
     let tenant = granted.tenant.to_string();
     let unsent_before = stack.store.outbox_unsent_count().await.unwrap();
 
@@ -149,9 +147,8 @@ async fn a_missing_scope_fails_that_field_only() {
              mutation Report($input: CreateIncidentInput!) { createIncident(input: $input) { id } }",
         )
         .await;
-    let full = stack.client(None, &["incidents:read", "incidents:write", "cases:read", "cases:write"]).await;
-    stack.grant(&full, "mixed").await;
-    let token = stack.cc_token(&full, None).await;
+    let (full, token) =
+        stack.granted_client(None, &["incidents:read", "incidents:write", "cases:read", "cases:write"], "mixed").await;
     let tenant = full.tenant.to_string();
     let id = |name: &str| format!("sha256:{}", op(&ops, name).sha256);
     let body: Value =
@@ -185,9 +182,7 @@ async fn a_missing_scope_fails_that_field_only() {
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
 
     // Linking another tenant's incident to a case is NOT_FOUND.
-    let other = stack.client(None, &["cases:write", "incidents:write"]).await;
-    stack.grant(&other, "mixed").await;
-    let other_token = stack.cc_token(&other, None).await;
+    let (other, other_token) = stack.granted_client(None, &["cases:write", "incidents:write"], "mixed").await;
     let body: Value = stack
         .graphql(
             &other_token,
@@ -207,9 +202,7 @@ async fn transport_errors_are_clear() {
             "query Deep { cases { nodes { incidents { id } } } entity(id: \"x\") { relationships { id } } }",
         )
         .await;
-    let client = stack.client(None, INCIDENT_SCOPES).await;
-    stack.grant(&client, "deep").await;
-    let token = stack.cc_token(&client, None).await;
+    let (client, token) = stack.granted_client(None, INCIDENT_SCOPES, "deep").await;
     let tenant = client.tenant.to_string();
     let api = &stack.api;
 
@@ -272,9 +265,7 @@ async fn non_ascii_text_in_block_strings_is_answered_not_dropped() {
         createIncident(input: { title: """Überprüfung — 🦀 \""" ü""", severity: HIGH, location: "Dock 4" }) { title }
     }"#;
     stack.load_bundle("unicode", document).await;
-    let client = stack.client(None, INCIDENT_SCOPES).await;
-    stack.grant(&client, "unicode").await;
-    let token = stack.cc_token(&client, None).await;
+    let (client, token) = stack.granted_client(None, INCIDENT_SCOPES, "unicode").await;
     let tenant = client.tenant.to_string();
     let send = |query: String| post(&stack.http, &stack.api, Some(&token), Some(&tenant), json!({ "query": query }));
 

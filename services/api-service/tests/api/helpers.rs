@@ -26,7 +26,6 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
         public_urls: PublicUrls::new(environment.default_api_url(), ISSUER),
         deprecations_file: None,
         jwks_url: jwks_url.to_owned(),
-        auth_openapi_url: api_service::config::auth_openapi_url(jwks_url),
         migrate: false,
         shutdown: Shutdown::default(),
         trace_retention: std::time::Duration::from_secs(7 * 86_400),
@@ -217,6 +216,20 @@ impl Stack {
     pub async fn grant(&self, client: &TestClient, bundle: &str) {
         let id = client.client_id.parse().unwrap();
         self.store.grant_bundle(&client.tenant, &id, bundle).await.unwrap();
+    }
+
+    /// A new app of `tenant` (of a new tenant for `None`) holding `scopes`,
+    /// granted `bundle`, and a client-credentials token of it.
+    pub async fn granted_client(
+        &self,
+        tenant: Option<&TenantId>,
+        scopes: &[&str],
+        bundle: &str,
+    ) -> (TestClient, String) {
+        let client = self.client(tenant, scopes).await;
+        self.grant(&client, bundle).await;
+        let token = self.cc_token(&client, None).await;
+        (client, token)
     }
 
     /// Where the end-to-end tests start: an app granted the incident

@@ -20,9 +20,7 @@ impl Reader {
     async fn start() -> Self {
         let stack = Stack::start().await;
         let ops = stack.load_shipped_bundle(BUNDLE).await;
-        let client = stack.client(None, &["incidents:read", "incidents:write"]).await;
-        stack.grant(&client, BUNDLE).await;
-        let token = stack.cc_token(&client, None).await;
+        let (client, token) = stack.granted_client(None, &["incidents:read", "incidents:write"], BUNDLE).await;
         let reader = Self { stack, ops, client, token };
         reader.wait_for_listener().await;
         reader
@@ -119,9 +117,7 @@ async fn a_mutation_reads_back_at_once_and_tenants_stay_apart() {
     assert_eq!(body["data"]["incident"]["status"], "CLOSED", "{body}");
 
     // Another tenant's read of the same id, kept for its owner, is NOT_FOUND.
-    let other = r.stack.client(None, &["incidents:read"]).await;
-    r.stack.grant(&other, BUNDLE).await;
-    let token = r.stack.cc_token(&other, None).await;
+    let (other, token) = r.stack.granted_client(None, &["incidents:read"], BUNDLE).await;
     let body = r.call_as(&other, &token, "IncidentById", json!({ "id": id })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
     assert!(body["data"]["incident"].is_null());

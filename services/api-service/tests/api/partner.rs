@@ -12,6 +12,8 @@ use crate::helpers::{Stack, validate_against};
 
 const OPENAPI: &str = "/partners/contract/v2026.4/external-openapi.json";
 const GRAPHQL: &str = "/partners/contract/v2026.4/external.graphql";
+/// The client id every token here is minted for.
+const APP: &str = "app_01JZZZZZZZZZZZZZZZZZZZZZZZ";
 
 /// The official OpenAPI 3.1 schema (2022-10-07), as openapi-spec-validator
 /// ships it (resources/schemas/v3.1/schema.json).
@@ -19,6 +21,17 @@ const OAS_31_SCHEMA: &str = include_str!("fixtures/openapi-3.1-schema.json");
 
 async fn get(stack: &Stack, token: &str, path: &str) -> reqwest::Response {
     stack.http.get(format!("{}{path}", stack.api)).bearer_auth(token).send().await.unwrap()
+}
+
+/// `path` as a newly entitled partner's token with `schemas:read` fetches
+/// it: a 200.
+async fn fetched_by_a_partner(stack: &Stack, path: &str) -> reqwest::Response {
+    let tenant = stack.store.create_tenant("partner").await.unwrap().id;
+    stack.store.set_partner_entitlement(&tenant, true).await.unwrap();
+    let token = stack.mint(&tenant, APP, "api.knogin.com", &["schemas:read"]).await;
+    let r = get(stack, &token, path).await;
+    assert_eq!(r.status(), 200, "{path}");
+    r
 }
 
 async fn own_document(stack: &Stack, base: &str) -> Value {
@@ -33,7 +46,7 @@ async fn only_entitled_tenants_get_the_files_and_others_learn_how_to_ask() {
     stack.store.set_partner_entitlement(&partner, true).await.unwrap();
     let token = |tenant, scopes: &'static [&'static str]| {
         let stack = &stack;
-        async move { stack.mint(tenant, "app_01JZZZZZZZZZZZZZZZZZZZZZZZ", "api.knogin.com", scopes).await }
+        async move { stack.mint(tenant, APP, "api.knogin.com", scopes).await }
     };
     let entitled = token(&partner, &["schemas:read"]).await;
     let refused = token(&other, &["schemas:read"]).await;
@@ -60,11 +73,7 @@ async fn only_entitled_tenants_get_the_files_and_others_learn_how_to_ask() {
 #[tokio::test]
 async fn the_merged_document_is_openapi_3_1_with_both_hosts_paths() {
     let stack = Stack::start().await;
-    let tenant = stack.store.create_tenant("partner").await.unwrap().id;
-    stack.store.set_partner_entitlement(&tenant, true).await.unwrap();
-    let token = stack.mint(&tenant, "app_01JZZZZZZZZZZZZZZZZZZZZZZZ", "api.knogin.com", &["schemas:read"]).await;
-    let r = get(&stack, &token, OPENAPI).await;
-    assert_eq!(r.status(), 200);
+    let r = fetched_by_a_partner(&stack, OPENAPI).await;
     assert_eq!(r.headers()["content-type"], "application/json");
     let merged: Value = r.json().await.unwrap();
 
@@ -150,11 +159,7 @@ const BUNDLE_TYPES: &[&str] = &[
 #[tokio::test]
 async fn the_sdl_parses_and_holds_exactly_what_the_bundles_use() {
     let stack = Stack::start().await;
-    let tenant = stack.store.create_tenant("partner").await.unwrap().id;
-    stack.store.set_partner_entitlement(&tenant, true).await.unwrap();
-    let token = stack.mint(&tenant, "app_01JZZZZZZZZZZZZZZZZZZZZZZZ", "api.knogin.com", &["schemas:read"]).await;
-    let r = get(&stack, &token, GRAPHQL).await;
-    assert_eq!(r.status(), 200);
+    let r = fetched_by_a_partner(&stack, GRAPHQL).await;
     assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
     let sdl = r.text().await.unwrap();
     let document = graphql_parser::parse_schema::<String>(&sdl).unwrap_or_else(|e| panic!("{e}\n{sdl}"));

@@ -22,9 +22,7 @@ pub(crate) struct Caller {
 
 impl Caller {
     pub(crate) async fn new(stack: &Stack, tenant: Option<&TenantId>, scopes: &[&str]) -> Self {
-        let client = stack.client(tenant, scopes).await;
-        stack.grant(&client, BUNDLE).await;
-        let token = stack.cc_token(&client, None).await;
+        let (client, token) = stack.granted_client(tenant, scopes, BUNDLE).await;
         Self { client, token }
     }
 

@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use argus_authn::{PlatformAdmin, Scoped};
 use argus_http::openapi::ScopedErrors;
+use argus_http::pagination::PageQuery;
 use argus_store::apps::{AppRecord, NewApp};
 use argus_types::app::{ClientType, Governance, GrantType};
 use argus_types::scopes::PLATFORM_ADMIN;
@@ -11,9 +12,8 @@ use argus_types::{ClientId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::pagination::page_request;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -93,14 +93,6 @@ pub struct AppList {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ListQuery {
-    /// Page size, 1 to 100 (default 50).
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GovernanceView {
     pub client_id: ClientId,
@@ -157,7 +149,7 @@ pub async fn create_app(
     path = "/v1/platform/apps",
     tag = "Identity and app registration",
     security(("bearer" = ["platform:admin"])),
-    params(ListQuery),
+    params(PageQuery),
     responses(
         (status = 200, description = "One page of apps", body = AppList),
         (status = 400, description = "Bad limit or cursor"),
@@ -168,12 +160,12 @@ pub async fn create_app(
 pub async fn list_apps(
     admin: Scoped<PlatformAdmin>,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = page_request::<ClientId>(query.limit, query.cursor.as_deref())?;
+    let request = query.request::<ClientId>()?;
     let page = state.store.list_apps(admin.tenant(), &request).await?;
-    let next_cursor = page.encoded_cursor();
-    Ok(HttpResponse::Ok().json(AppList { apps: page.items.into_iter().map(AppView::from).collect(), next_cursor }))
+    let (apps, next_cursor) = page.into_listing::<AppView>();
+    Ok(HttpResponse::Ok().json(AppList { apps, next_cursor }))
 }
 
 /// Inspect an integration app

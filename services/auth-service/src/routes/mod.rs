@@ -7,6 +7,5 @@ pub mod jwks;
 pub mod metadata;
 pub mod oauth;
 pub mod openapi;
-mod pagination;
 pub mod scopes;
 pub mod webhooks;

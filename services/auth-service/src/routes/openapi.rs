@@ -1,11 +1,8 @@
 //! The OpenAPI document, generated from the handlers, at
 //! `/.well-known/openapi.json` (RFC 8615) and `.yaml`.
 
-use actix_web::HttpResponse;
-use argus_http::openapi::{BearerAuth, ProblemResponses};
+use argus_http::openapi::{BearerAuth, CommonPaths, ProblemResponses};
 use utoipa::OpenApi;
-
-use argus_http::health;
 
 use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhooks};
 
@@ -43,25 +40,7 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhook
         jwks::well_known_jwks,
         jwks::versioned_jwks,
         jwks::sandbox_jwks,
-        health::healthz,
-        health::readyz,
-        openapi_json,
-        openapi_yaml,
-        argus_http::discovery::api_catalog,
-        argus_http::discovery::status,
     ),
-    modifiers(&BearerAuth, &ProblemResponses)
+    modifiers(&CommonPaths, &BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;
-
-/// OpenAPI document (JSON)
-#[utoipa::path(get, path = "/.well-known/openapi.json", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi_json() -> HttpResponse {
-    argus_http::openapi::json_response(&ApiDoc::openapi())
-}
-
-/// OpenAPI document (YAML)
-#[utoipa::path(get, path = "/.well-known/openapi.yaml", tag = "Discovery", responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi_yaml() -> HttpResponse {
-    argus_http::openapi::yaml_response(&ApiDoc::openapi())
-}

@@ -7,6 +7,7 @@ use argus_domain::events::is_known_event;
 use argus_domain::{DeliveryStatus, EventKind};
 use argus_http::Endpoint;
 use argus_http::openapi::ScopedErrors;
+use argus_http::pagination::{PageQuery, page_request};
 use argus_store::webhooks::{DeliveryFilter, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord};
 use argus_types::{DeliveryId, TenantId, WebhookId, parse_one_of};
 use chrono::{DateTime, Duration, Utc};
@@ -14,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::pagination::page_request;
 use crate::error::ApiError;
 use crate::ratelimit::ManualSends;
 
@@ -163,13 +163,6 @@ pub struct QueuedDelivery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct PageQuery {
-    /// 1 to 100 (default 50).
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
 pub struct DeliveryQuery {
     /// 1 to 100 (default 50).
     pub limit: Option<u32>,
@@ -312,11 +305,10 @@ pub async fn list_webhooks(
     state: web::Data<WebhooksState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = page_request::<WebhookId>(query.limit, query.cursor.as_deref())?;
+    let request = query.request::<WebhookId>()?;
     let page = state.store.list_webhooks(caller.tenant(), &request).await?;
-    let next_cursor = page.encoded_cursor();
-    Ok(HttpResponse::Ok()
-        .json(WebhookList { webhooks: page.items.into_iter().map(WebhookView::from).collect(), next_cursor }))
+    let (webhooks, next_cursor) = page.into_listing::<WebhookView>();
+    Ok(HttpResponse::Ok().json(WebhookList { webhooks, next_cursor }))
 }
 
 /// Inspect a webhook
@@ -444,9 +436,8 @@ pub async fn list_deliveries(
     }
     let filter = DeliveryFilter { status, event_type: query.event_type.clone() };
     let page = state.store.list_deliveries(caller.tenant(), &wid, &filter, &request).await?;
-    let next_cursor = page.encoded_cursor();
-    Ok(HttpResponse::Ok()
-        .json(DeliveryList { deliveries: page.items.into_iter().map(DeliveryView::from).collect(), next_cursor }))
+    let (deliveries, next_cursor) = page.into_listing::<DeliveryView>();
+    Ok(HttpResponse::Ok().json(DeliveryList { deliveries, next_cursor }))
 }
 
 /// Send a test webhook

@@ -6,7 +6,7 @@ use argus_domain::evidence::{NewEvidence, RecordOperation};
 use argus_store::domain::{EntryRecord, EvidenceActor, EvidenceRecord};
 use argus_types::EvidenceId;
 use chrono::{DateTime, Utc};
-use juniper::{GraphQLEnum, GraphQLInputObject, ID, graphql_object};
+use juniper::{GraphQLInputObject, ID, graphql_object};
 
 use super::*;
 
@@ -15,42 +15,7 @@ const MAX_ENTRIES: i32 = 1000;
 /// The largest size a GraphQL Float carries exactly (2^53).
 const MAX_EXACT_SIZE: f64 = 9_007_199_254_740_992.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, GraphQLEnum)]
-pub enum EvidenceOperation {
-    Create,
-    View,
-    Annotate,
-    TransferCustody,
-    Export,
-    Seal,
-}
-
-impl From<argus_domain::EvidenceOperation> for EvidenceOperation {
-    fn from(value: argus_domain::EvidenceOperation) -> Self {
-        use argus_domain::EvidenceOperation as D;
-        match value {
-            D::Create => Self::Create,
-            D::View => Self::View,
-            D::Annotate => Self::Annotate,
-            D::TransferCustody => Self::TransferCustody,
-            D::Export => Self::Export,
-            D::Seal => Self::Seal,
-        }
-    }
-}
-
-impl From<EvidenceOperation> for argus_domain::EvidenceOperation {
-    fn from(value: EvidenceOperation) -> Self {
-        match value {
-            EvidenceOperation::Create => Self::Create,
-            EvidenceOperation::View => Self::View,
-            EvidenceOperation::Annotate => Self::Annotate,
-            EvidenceOperation::TransferCustody => Self::TransferCustody,
-            EvidenceOperation::Export => Self::Export,
-            EvidenceOperation::Seal => Self::Seal,
-        }
-    }
-}
+graphql_mirror_enum!(EvidenceOperation { Create, View, Annotate, TransferCustody, Export, Seal });
 
 #[derive(Debug, GraphQLInputObject)]
 pub struct CreateEvidenceInput {

@@ -4,6 +4,34 @@
 //! that, every resolver that can fail is nullable (a non-null field's error
 //! would null its parent, up to the whole `data`).
 
+/// The GraphQL face of a domain enum: an enum of the same variants,
+/// converted both ways, so a stored value always has its GraphQL value and
+/// back.
+macro_rules! graphql_mirror_enum {
+    ($name:ident { $($variant:ident),+ }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, juniper::GraphQLEnum)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl From<argus_domain::$name> for $name {
+            fn from(value: argus_domain::$name) -> Self {
+                match value {
+                    $(argus_domain::$name::$variant => Self::$variant),+
+                }
+            }
+        }
+
+        impl From<$name> for argus_domain::$name {
+            fn from(value: $name) -> Self {
+                match value {
+                    $($name::$variant => Self::$variant),+
+                }
+            }
+        }
+    };
+}
+
 mod acqi;
 mod evidence;
 mod mutation;

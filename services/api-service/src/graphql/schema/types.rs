@@ -4,65 +4,14 @@ use argus_store::Page;
 use argus_store::domain::{CaseRecord, EntityRecord, IncidentRecord, RelationshipRecord};
 use argus_store::epcr::EncounterRecord;
 use chrono::{DateTime, Utc};
-use juniper::{GraphQLEnum, GraphQLInputObject, ID, graphql_object};
+use juniper::{GraphQLInputObject, ID, graphql_object};
 
 use super::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, GraphQLEnum)]
-pub enum IncidentStatus {
-    Open,
-    Closed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, GraphQLEnum)]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, GraphQLEnum)]
-pub enum CaseStatus {
-    Open,
-    InProgress,
-    Closed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, GraphQLEnum)]
-pub enum EntityKind {
-    Person,
-    Organisation,
-    Vehicle,
-    Location,
-}
-
-/// The GraphQL face of a domain enum: the same variants, converted both
-/// ways, so a stored value always has its GraphQL value and back.
-macro_rules! mirror_domain_enum {
-    ($name:ident { $($variant:ident),+ }) => {
-        impl From<argus_domain::$name> for $name {
-            fn from(value: argus_domain::$name) -> Self {
-                match value {
-                    $(argus_domain::$name::$variant => Self::$variant),+
-                }
-            }
-        }
-
-        impl From<$name> for argus_domain::$name {
-            fn from(value: $name) -> Self {
-                match value {
-                    $($name::$variant => Self::$variant),+
-                }
-            }
-        }
-    };
-}
-
-mirror_domain_enum!(IncidentStatus { Open, Closed });
-mirror_domain_enum!(Severity { Low, Medium, High, Critical });
-mirror_domain_enum!(CaseStatus { Open, InProgress, Closed });
-mirror_domain_enum!(EntityKind { Person, Organisation, Vehicle, Location });
+graphql_mirror_enum!(IncidentStatus { Open, Closed });
+graphql_mirror_enum!(Severity { Low, Medium, High, Critical });
+graphql_mirror_enum!(CaseStatus { Open, InProgress, Closed });
+graphql_mirror_enum!(EntityKind { Person, Organisation, Vehicle, Location });
 
 pub struct Incident(pub(super) IncidentRecord);
 

@@ -18,9 +18,9 @@ use argus_crypto::webhook::SecretBox;
 use argus_domain::{JobKind, JobOutcome, JobStatus};
 use argus_http::Endpoint;
 use argus_http::openapi::{TenantHeader, TenantScopedErrors};
+use argus_http::pagination::page_request;
 use argus_store::Store;
 use argus_store::jobs::{CancelOutcome, JobFilter, JobRecord};
-use argus_types::pagination::PageRequest;
 use argus_types::{JobId, parse_one_of};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -282,14 +282,13 @@ pub async fn list_jobs(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let request =
-        PageRequest::<JobId>::from_query(query.limit, query.cursor.as_deref()).map_err(ApiError::Validation)?;
+    let request = page_request::<JobId>(query.limit, query.cursor.as_deref())?;
     let status = query.status.as_deref().map(|s| parse_one_of("status", s, JobStatus::NAMES)).transpose();
     let kind = query.kind.as_deref().map(|k| parse_one_of("kind", k, JobKind::NAMES)).transpose();
     let filter = JobFilter { status: status.map_err(ApiError::Validation)?, kind: kind.map_err(ApiError::Validation)? };
     let page = state.store.list_jobs(caller.tenant(), &filter, &request).await?;
-    let next_cursor = page.encoded_cursor();
-    Ok(HttpResponse::Ok().json(JobList { jobs: page.items.into_iter().map(JobView::from).collect(), next_cursor }))
+    let (jobs, next_cursor) = page.into_listing::<JobView>();
+    Ok(HttpResponse::Ok().json(JobList { jobs, next_cursor }))
 }
 
 /// The routes of this module.
