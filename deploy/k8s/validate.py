@@ -274,10 +274,9 @@ def check_references(overlay: str, objs: list[dict], report: Report, external_ok
                 for b in rule.get("to") or []
             )
         ]
-        # The sandbox's worker too, until its deliveries go to mock
-        # connectors (issue 23 point 4).
-        if internet and name not in ("delivery-worker", "delivery-worker-sandbox"):
-            report.add(overlay, w, "only the delivery workers may reach the internet")
+        # Not the sandbox's worker: its deliveries go to mock connectors.
+        if internet and name != "delivery-worker":
+            report.add(overlay, w, "only the live delivery worker may reach the internet")
 
 
 HEALTH_PATHS = ("/healthz", "/readyz")

@@ -53,6 +53,24 @@ pub enum AuthnError {
     /// The sandbox could not provision the token's tenant in its database.
     #[error("cannot take the token's tenant now")]
     TenantUnavailable,
+    /// `X-Sandbox-Scenario` is not a scenario's name in form.
+    #[error(
+        "X-Sandbox-Scenario must name a scenario: 1 to 64 lowercase letters, digits and `-` (GET /v1/sandbox/scenarios lists them)"
+    )]
+    ScenarioHeader,
+    #[error("there is no sandbox scenario `{0}` (GET /v1/sandbox/scenarios lists them)")]
+    UnknownScenario(String),
+    /// `X-Sandbox-Scenario` sent to the live API.
+    #[error("X-Sandbox-Scenario is answered by the sandbox (sandbox-api.knogin.com) only")]
+    ScenarioNotHere,
+    /// A write under a scenario, whose answers never change.
+    #[error(
+        "sandbox scenario `{0}` is read-only, so that the same request always gets the same answer; send writes without X-Sandbox-Scenario (to your own sandbox tenant)"
+    )]
+    ScenarioReadOnly(String),
+    /// The scenario's tenant could not be seeded now.
+    #[error("cannot prepare the sandbox scenario now")]
+    ScenarioUnavailable,
 }
 
 impl AuthnError {
@@ -93,23 +111,13 @@ impl AuthnError {
 
 impl ResponseError for AuthnError {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        match self {
-            Self::InsufficientScope(_) | Self::TenantMismatch => actix_web::http::StatusCode::FORBIDDEN,
-            Self::NotConfigured | Self::KeySet { .. } | Self::WrongKeySet { .. } => {
-                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR
-            }
-            Self::RevocationUnknown | Self::TenantUnavailable => actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            _ => actix_web::http::StatusCode::UNAUTHORIZED,
-        }
+        // actix-web 4 has its own `http` version, hence the round trip by number.
+        let status = self.problem_kind().status().as_u16();
+        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        let kind = match self {
-            Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
-            Self::NotConfigured | Self::KeySet { .. } | Self::WrongKeySet { .. } => ProblemKind::Internal,
-            Self::RevocationUnknown | Self::TenantUnavailable => ProblemKind::Unavailable,
-            _ => ProblemKind::Unauthenticated,
-        };
+        let kind = self.problem_kind();
         let detail = match self {
             // Never the key set's URL or what it said.
             Self::KeySet { .. } | Self::WrongKeySet { .. } => "the token cannot be checked now".to_owned(),
@@ -120,15 +128,30 @@ impl ResponseError for AuthnError {
             problem = problem.value("gate", &gate);
         }
         let mut response = actix_response(&problem);
-        if matches!(self, Self::RevocationUnknown | Self::TenantUnavailable) {
+        if matches!(self, Self::RevocationUnknown | Self::TenantUnavailable | Self::ScenarioUnavailable) {
             response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
-        if !matches!(kind, ProblemKind::Internal | ProblemKind::Unavailable)
-            && !matches!(self, Self::TenantMismatch)
+        // A challenge only where a token is at fault: not for a scenario
+        // or a tenant the request names.
+        if (matches!(kind, ProblemKind::Unauthenticated) || matches!(self, Self::InsufficientScope(_)))
             && let Ok(value) = header::HeaderValue::from_str(&self.challenge())
         {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         response
+    }
+}
+
+impl AuthnError {
+    fn problem_kind(&self) -> ProblemKind {
+        match self {
+            Self::ScenarioHeader | Self::ScenarioNotHere => ProblemKind::Validation,
+            Self::UnknownScenario(_) => ProblemKind::NotFound,
+            Self::ScenarioReadOnly(_) => ProblemKind::Conflict,
+            Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
+            Self::NotConfigured | Self::KeySet { .. } | Self::WrongKeySet { .. } => ProblemKind::Internal,
+            Self::RevocationUnknown | Self::TenantUnavailable | Self::ScenarioUnavailable => ProblemKind::Unavailable,
+            _ => ProblemKind::Unauthenticated,
+        }
     }
 }

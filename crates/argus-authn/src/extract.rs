@@ -3,7 +3,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use argus_types::scopes::implied_by;
 use argus_types::{AccessClaims, ScopeSet, TenantId};
@@ -18,6 +18,10 @@ pub struct Principal {
     pub client_id: String,
     pub scopes: ScopeSet,
     pub claims: AccessClaims,
+    /// The sandbox scenario the request runs in (`X-Sandbox-Scenario`):
+    /// then `tenant` is that scenario's tenant for the token's, not the
+    /// token's own (`claims.tid`).
+    pub scenario: Option<String>,
 }
 
 impl Principal {
@@ -28,7 +32,21 @@ impl Principal {
             client_id: claims.client_id.clone(),
             scopes: claims.scopes(),
             claims,
+            scenario: None,
         }
+    }
+
+    /// The principal moved into the scenario `req` names in
+    /// `X-Sandbox-Scenario`, if it names one: its tenant becomes the
+    /// scenario's tenant for the token's tenant (seeded on first use).
+    /// A scenario is answered by the sandbox only (one is configured there,
+    /// as [`SharedScenarioTenants`] app data).
+    pub async fn enter_scenario(mut self, req: &HttpRequest) -> Result<Self, AuthnError> {
+        let Some(name) = requested_scenario(req)? else { return Ok(self) };
+        let scenarios = req.app_data::<web::Data<SharedScenarioTenants>>().ok_or(AuthnError::ScenarioNotHere)?;
+        self.tenant = scenarios.tenant_for(&self.claims.tid, &name).await?;
+        self.scenario = Some(name);
+        Ok(self)
     }
 
     /// Whether the token holds `scope`, or the scope that implies it.
@@ -36,6 +54,36 @@ impl Principal {
         self.scopes.contains(scope) || implied_by(scope).is_some_and(|s| self.scopes.contains(s))
     }
 }
+
+/// The request header that selects a sandbox scenario.
+pub const SCENARIO_HEADER: &str = "x-sandbox-scenario";
+
+/// The longest scenario name.
+const MAX_SCENARIO_NAME: usize = 64;
+
+/// The scenario `X-Sandbox-Scenario` names, if sent; a value that cannot
+/// be a scenario's name is refused before anything is looked up.
+pub fn requested_scenario(req: &HttpRequest) -> Result<Option<String>, AuthnError> {
+    let Some(value) = req.headers().get(SCENARIO_HEADER) else { return Ok(None) };
+    let name = value.to_str().map_err(|_| AuthnError::ScenarioHeader)?;
+    let well_formed = (1..=MAX_SCENARIO_NAME).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if well_formed { Ok(Some(name.to_owned())) } else { Err(AuthnError::ScenarioHeader) }
+}
+
+/// Where the sandbox keeps each token tenant's scenario tenants.
+pub trait ScenarioTenants: Send + Sync + 'static {
+    /// The tenant of `scenario` for `app_tenant`, seeded if new;
+    /// [`AuthnError::UnknownScenario`] when there is no such scenario.
+    fn tenant_for<'a>(
+        &'a self,
+        app_tenant: &'a TenantId,
+        scenario: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<TenantId, AuthnError>> + 'a>>;
+}
+
+/// [`ScenarioTenants`] as app data.
+pub type SharedScenarioTenants = std::sync::Arc<dyn ScenarioTenants>;
 
 /// The bearer token of `Authorization`, for handlers that verify it
 /// themselves (to answer in their own error format).
@@ -58,10 +106,18 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let verifier = req.app_data::<web::Data<TokenVerifier>>().cloned();
         let token = bearer_token(req);
+        let req = req.clone();
         Box::pin(async move {
             let verifier = verifier.ok_or(AuthnError::NotConfigured)?;
             let claims = verifier.verify(&token?).await?;
-            let principal = Principal::from_claims(claims);
+            let principal = Principal::from_claims(claims).enter_scenario(&req).await?;
+            // A scenario's state never changes: a REST write is refused
+            // before its handler runs (GraphQL refuses mutations itself).
+            if let Some(scenario) = &principal.scenario
+                && !matches!(*req.method(), Method::GET | Method::HEAD)
+            {
+                return Err(AuthnError::ScenarioReadOnly(scenario.clone()));
+            }
             argus_telemetry::record_tenant(principal.tenant.as_str());
             Ok(principal)
         })
@@ -142,7 +198,9 @@ impl<S: RequiredScope + 'static> FromRequest for TenantScoped<S> {
         let header = req.headers().get(TENANT_HEADER).map(|v| v.to_str().unwrap_or_default().to_owned());
         Box::pin(async move {
             let scoped = scoped.await?;
-            if header.is_some_and(|h| h != scoped.tenant().as_str()) {
+            // The token's tenant, also in a scenario (whose tenant the
+            // caller never names).
+            if header.is_some_and(|h| h != scoped.principal().claims.tid.as_str()) {
                 return Err(AuthnError::TenantMismatch);
             }
             Ok(TenantScoped(scoped))

@@ -22,8 +22,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 pub use error::AuthnError;
 pub use extract::{
     DevicesRead, DevicesWrite, EpcrRead, EpcrWrite, EvidenceRead, EvidenceVerify, JobsRead, JobsWrite, PlatformAdmin,
-    Principal, RequiredScope, SchemasRead, Scoped, TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead,
-    WebhooksWrite, bearer_token,
+    Principal, RequiredScope, SCENARIO_HEADER, ScenarioTenants, SchemasRead, Scoped, SharedScenarioTenants,
+    TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead, WebhooksWrite, bearer_token, requested_scenario,
 };
 pub use jwks::{JwksOptions, RemoteJwks};
 

@@ -23,6 +23,8 @@ pub mod outbox;
 mod prepared;
 mod query_spans;
 pub mod revoked;
+pub mod sandbox_outbox;
+pub mod scenarios;
 mod schema;
 pub mod scopes;
 mod stored_text;

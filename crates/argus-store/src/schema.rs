@@ -527,3 +527,31 @@ diesel::table! {
         claimed_at -> Timestamptz,
     }
 }
+
+// Migration 2026-12-06-220000_sandbox_scenarios.
+
+diesel::table! {
+    sandbox_scenario_tenants (tenant_id) {
+        tenant_id -> Text,
+        app_tenant_id -> Text,
+        scenario -> Text,
+        seeded_at -> Timestamptz,
+        webhook_answers -> Array<Int4>,
+    }
+}
+
+// Migration 2026-12-06-220100_sandbox_outbox.
+
+diesel::table! {
+    sandbox_outbox (id) {
+        id -> Text,
+        tenant_id -> Text,
+        connector -> Text,
+        message_id -> Text,
+        url -> Text,
+        headers -> Jsonb,
+        body -> Text,
+        status -> Int4,
+        sent_at -> Timestamptz,
+    }
+}

@@ -37,6 +37,14 @@ macro_rules! prefixed_id {
                 Self(format!("{}{}", $prefix, ulid::Ulid::generate().to_string().to_ascii_lowercase()))
             }
 
+            /// The id of `timestamp_ms` and the low 80 bits of `random`:
+            /// the same every time for the same two (the sandbox's
+            /// scenarios derive both from names and the scenario's clock).
+            pub fn derived(timestamp_ms: u64, random: u128) -> Self {
+                let ulid = ulid::Ulid::from_parts(timestamp_ms, random);
+                Self(format!("{}{}", $prefix, ulid.to_string().to_ascii_lowercase()))
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -135,6 +143,12 @@ prefixed_id!(
     /// An event; also the `webhook-id` of every delivery of it.
     EventId,
     "evt_"
+);
+prefixed_id!(
+    /// One request the sandbox's mock connectors took instead of the
+    /// network (`GET /v1/sandbox/outbox`).
+    OutboxRequestId,
+    "sbx_"
 );
 prefixed_id!(
     /// An incident.

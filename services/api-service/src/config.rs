@@ -48,6 +48,10 @@ pub struct ApiConfig {
     /// `/v1/jobs` (`ARGUS_JOBS_MAX_BODY_BYTES`, `ARGUS_WEBHOOK_ALLOW_PRIVATE`,
     /// `ARGUS_SECRET_PEPPER`).
     pub jobs: JobsApiConfig,
+    /// The sandbox's webhook routes (`ARGUS_MAX_WEBHOOKS_PER_TENANT`,
+    /// `ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE`, as the auth-service reads
+    /// them); live, the auth-service serves them.
+    pub webhooks: auth_service::WebhookLimits,
 }
 
 /// What `/v1/jobs` needs beyond the rest of the API.
@@ -126,6 +130,7 @@ impl ApiConfig {
             shutdown: Shutdown::from_environment()?,
             trace_retention: argus_spans::retention_from_environment()?,
             jobs: JobsApiConfig::from_environment()?,
+            webhooks: auth_service::WebhookLimits::from_environment()?,
         })
     }
 }
@@ -162,7 +167,9 @@ const OWN_ENVIRONMENT: &str = "\
   ARGUS_JWKS_URL                 where its keys are (default $ARGUS_ISSUER/.well-known/jwks.json; /.well-known/sandbox/jwks.json with ARGUS_ENV=sandbox)
   ARGUS_AUDIENCE                 not a setting: the aud follows from ARGUS_ENV; refused unless it is that aud
   ARGUS_SECRET_PEPPER            seals job callback secrets (secret; a development pepper if unset)
-  ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private job callback addresses (default false)
+  ARGUS_WEBHOOK_ALLOW_PRIVATE    allow private job callback (and, in the sandbox, webhook) addresses (default false)
+  ARGUS_MAX_WEBHOOKS_PER_TENANT  the sandbox's webhooks per tenant (default 50)
+  ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE  the sandbox's webhook test sends and resends per tenant (default 30)
   ARGUS_JOBS_MAX_BODY_BYTES      largest POST /v1/jobs body (default 67108864)
   ARGUS_JOBS_MAX_BODIES_IN_FLIGHT  large job bodies streamed at once (default 8)
   ARGUS_JOBS_TENANT_QUOTA_BYTES  a tenant's stored job inputs and results (default 2147483648)

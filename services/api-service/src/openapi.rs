@@ -5,7 +5,7 @@
 use argus_http::openapi::{BearerAuth, CommonPaths, ProblemResponses};
 use utoipa::OpenApi;
 
-use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance};
+use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance, sandbox};
 use crate::{docs, graphql, traces};
 
 #[derive(OpenApi)]
@@ -42,6 +42,8 @@ use crate::{docs, graphql, traces};
         provenance::verify_provenance,
         provenance::provenance_keys,
         traces::get_trace,
+        sandbox::list_scenarios,
+        sandbox::list_outbox,
         data_schemas::list_data_schemas,
         data_schemas::get_data_schema,
         partner::external_openapi,

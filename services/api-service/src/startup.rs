@@ -5,7 +5,9 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 
 use actix_web::web;
-use argus_authn::{AuthnError, JwksOptions, KeySource, ProvisionedTenants, RemoteJwks, TokenVerifier};
+use argus_authn::{
+    AuthnError, JwksOptions, KeySource, ProvisionedTenants, RemoteJwks, SharedScenarioTenants, TokenVerifier,
+};
 use argus_http::Endpoint;
 use argus_http::deprecation::{Deprecations, MatrixError};
 use argus_http::discovery;
@@ -21,7 +23,9 @@ use crate::graphql::{self, GraphqlState};
 use crate::openapi;
 use crate::partner::{MergeConflict, PartnerFiles};
 use crate::routes::{self, jobs::JobsState};
+use crate::sandbox::scenarios::{ScenarioTenantsInStore, Scenarios};
 use crate::traces::{self, TraceLookup};
+use auth_service::webhooks::WebhooksState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -35,6 +39,8 @@ pub enum StartupError {
     Deprecations(#[from] MatrixError),
     #[error(transparent)]
     Surface(#[from] SurfaceError),
+    #[error(transparent)]
+    Scenario(#[from] crate::sandbox::scenarios::ScenarioError),
     #[error("the partner contract's OpenAPI document: {0}")]
     Partner(#[from] MergeConflict),
     /// A setting of the other environment (its database, its JWKS):
@@ -89,6 +95,25 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
     let rest_verifier = web::Data::new(verifier.clone());
     let rest_store = web::Data::new(store.clone());
     let provenance = argus_crypto::provenance::ProvenanceSealer::new(config.jobs.secret_pepper.as_bytes());
+    let scenarios = Arc::new(Scenarios::shipped()?);
+    // Only the sandbox runs requests in a scenario; live refuses the header.
+    let scenario_tenants = (environment == Environment::Sandbox).then(|| {
+        let secrets = argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes());
+        let tenants = ScenarioTenantsInStore::new(scenarios.clone(), store.clone(), provenance.clone(), secrets);
+        web::Data::new(Arc::new(tenants) as SharedScenarioTenants)
+    });
+    let scenarios = web::Data::from(scenarios);
+    // The sandbox's own webhooks, on its database (live, the auth-service
+    // serves these routes on the live database).
+    let webhook_routes = (environment == Environment::Sandbox).then(|| {
+        web::Data::new(WebhooksState {
+            store: store.clone(),
+            sealer: argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes()),
+            allow_private: config.jobs.allow_private_callbacks,
+            max_per_tenant: config.webhooks.max_per_tenant,
+            manual_sends: auth_service::ManualSends::new(&config.webhooks),
+        })
+    });
     let traces = web::Data::new(TraceLookup { store: store.clone(), retention: config.trace_retention });
     let state = GraphqlState::new(
         store.clone(),
@@ -115,9 +140,18 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .app_data(deprecations.clone())
                 .app_data(data_schemas.clone())
                 .app_data(partner_files.clone())
+                .app_data(scenarios.clone())
                 .configure(common_routes(api_doc.clone(), catalog.clone()))
                 .configure(docs::configure(docs.clone()))
                 .configure(routes);
+            if let Some(tenants) = &scenario_tenants {
+                cfg.app_data(tenants.clone());
+            }
+            if let Some(webhooks) = &webhook_routes {
+                cfg.app_data(web::Data::new(routes::sandbox::SandboxHost))
+                    .app_data(webhooks.clone())
+                    .configure(auth_service::webhooks::configure);
+            }
         })?;
     tracing::info!(
         port = servers.port(),
@@ -144,7 +178,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(routes::fhir::configure)
         .configure(routes::provenance::configure)
         .configure(routes::discovery::configure)
-        .configure(routes::partner::configure);
+        .configure(routes::partner::configure)
+        .configure(routes::sandbox::configure);
     for path in ["/playground", "/graphiql", "/graphql/playground", "/graphql/graphiql", "/graphql/schema"] {
         cfg.service(web::resource(path).to(graphql::no_playground));
     }

@@ -13,6 +13,10 @@ mod routes;
 pub mod startup;
 mod state;
 
+/// The webhook routes, which the sandbox API serves too, on its own database.
+pub use ratelimit::ManualSends;
+pub use routes::webhooks;
+
 pub use config::{AuthConfig, OAuthConfig, WebhookLimits};
 pub use routes::openapi::ApiDoc;
 pub use startup::{StartupError, build, serve};

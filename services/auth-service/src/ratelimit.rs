@@ -18,8 +18,6 @@ pub struct RateLimits {
     token_per_client: DefaultKeyedRateLimiter<String>,
     token_per_ip: DefaultKeyedRateLimiter<IpAddr>,
     sign_in_per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    /// Test sends and resends, keyed by tenant.
-    manual_sends_per_tenant: DefaultKeyedRateLimiter<String>,
     trusted_proxies: Vec<ipnet::IpNet>,
 }
 
@@ -28,28 +26,18 @@ fn per_second(n: u32) -> Quota {
 }
 
 impl RateLimits {
-    pub fn new(config: &OAuthConfig, webhooks: &WebhookLimits, trusted_proxies: Vec<ipnet::IpNet>) -> Arc<Self> {
+    pub fn new(config: &OAuthConfig, trusted_proxies: Vec<ipnet::IpNet>) -> Arc<Self> {
         let per_minute = NonZeroU32::new(config.sign_in_rate_per_ip_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let sends_per_minute = NonZeroU32::new(webhooks.manual_sends_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let limits = Arc::new(Self {
             token_per_client: RateLimiter::keyed(per_second(config.token_rate_per_client)),
             token_per_ip: RateLimiter::keyed(per_second(config.token_rate_per_ip)),
             sign_in_per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
-            manual_sends_per_tenant: RateLimiter::keyed(Quota::per_minute(sends_per_minute)),
             trusted_proxies,
         });
-        // Forget idle keys now and then, so memory stays bounded.
-        let weak = Arc::downgrade(&limits);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                let Some(limits) = weak.upgrade() else { break };
-                limits.token_per_client.retain_recent();
-                limits.token_per_ip.retain_recent();
-                limits.sign_in_per_ip.retain_recent();
-                limits.manual_sends_per_tenant.retain_recent();
-            }
+        forget_idle_keys(&limits, |limits| {
+            limits.token_per_client.retain_recent();
+            limits.token_per_ip.retain_recent();
+            limits.sign_in_per_ip.retain_recent();
         });
         limits
     }
@@ -73,12 +61,40 @@ impl RateLimits {
     pub fn check_sign_in(&self, ip: IpAddr) -> Result<(), u64> {
         check(&self.sign_in_per_ip, &ip)
     }
+}
+
+/// Manual webhook sends (tests and resends) per tenant: wherever the
+/// webhook routes are served (the auth-service, and the sandbox API for the
+/// sandbox's webhooks).
+pub struct ManualSends(DefaultKeyedRateLimiter<String>);
+
+impl ManualSends {
+    pub fn new(webhooks: &WebhookLimits) -> Arc<Self> {
+        let per_minute = NonZeroU32::new(webhooks.manual_sends_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let limits = Arc::new(Self(RateLimiter::keyed(Quota::per_minute(per_minute))));
+        forget_idle_keys(&limits, |limits| limits.0.retain_recent());
+        limits
+    }
 
     /// `Err(seconds to wait)` when `tenant` has made its manual webhook
-    /// sends (tests and resends) for now.
-    pub fn check_manual_send(&self, tenant: &str) -> Result<(), u64> {
-        check(&self.manual_sends_per_tenant, &tenant.to_owned())
+    /// sends for now.
+    pub fn check(&self, tenant: &str) -> Result<(), u64> {
+        check(&self.0, &tenant.to_owned())
     }
+}
+
+/// Runs `retain` on `limits` every minute while they live: forgetting idle
+/// keys keeps memory bounded.
+fn forget_idle_keys<T: Send + Sync + 'static>(limits: &Arc<T>, retain: fn(&T)) {
+    let weak = Arc::downgrade(limits);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(limits) = weak.upgrade() else { break };
+            retain(&limits);
+        }
+    });
 }
 
 fn check<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), u64> {

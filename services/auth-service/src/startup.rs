@@ -16,7 +16,8 @@ use crate::config::{AuthConfig, DEV_PEPPER};
 use crate::error::ApiError;
 use crate::keyring::{EitherKeySet, KeyRing};
 use crate::oauth::{ClientCache, PasswordChecks, TokenIssuer};
-use crate::ratelimit::RateLimits;
+use crate::ratelimit::{ManualSends, RateLimits};
+use crate::routes::webhooks::WebhooksState;
 use crate::routes::{apps, authorize, credentials, jwks, metadata, oauth, openapi, scopes, webhooks};
 use crate::state::AppState;
 use argus_http::body::MAX_JSON_BODY;
@@ -88,12 +89,9 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
         keys,
         sandbox_keys,
         secrets: SecretHasher::new(config.secret_pepper.as_bytes()),
-        sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
-        webhook_allow_private: config.webhook_allow_private,
-        max_webhooks_per_tenant: config.webhooks.max_per_tenant,
         tokens,
         clients: ClientCache::listening_to(config.store.database_url.clone()),
-        limits: RateLimits::new(&config.oauth, &config.webhooks, config.trusted_proxies.clone()),
+        limits: RateLimits::new(&config.oauth, config.trusted_proxies.clone()),
         passwords: PasswordChecks::new(config.password_checks),
         lockout: SignInLockout {
             free_attempts: i32::try_from(config.oauth.sign_in_free_attempts).unwrap_or(i32::MAX),
@@ -106,6 +104,13 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
         secure_cookies: config.issuer.starts_with("https://"),
     };
 
+    let webhook_routes = web::Data::new(WebhooksState {
+        store: state.store.clone(),
+        sealer: argus_crypto::webhook::SecretBox::new(config.secret_pepper.as_bytes()),
+        allow_private: config.webhook_allow_private,
+        max_per_tenant: config.webhooks.max_per_tenant,
+        manual_sends: ManualSends::new(&config.webhooks),
+    });
     let store = state.store.clone();
     let catalog = discovery::CatalogOf { host: config.public_urls.auth.clone(), urls: config.public_urls.clone() };
     let state = web::Data::new(state);
@@ -113,6 +118,7 @@ pub async fn build(config: AuthConfig) -> Result<Servers, StartupError> {
     let servers =
         Servers::bind(&config.listen_addr, &config.admin_addr, config.shutdown, &store, metrics, move |cfg| {
             cfg.app_data(state.clone())
+                .app_data(webhook_routes.clone())
                 .app_data(verifier.clone())
                 .app_data(web::FormConfig::default().limit(MAX_JSON_BODY))
                 .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
@@ -140,19 +146,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/v1/platform/apps/{client_id}/service-token").post(credentials::service_token))
         .service(Endpoint::new("/v1/platform/apps/{client_id}/sandbox-token").post(credentials::sandbox_token))
         .service(Endpoint::new("/v1/platform/apps/{client_id}/rotate-secret").post(credentials::rotate_secret))
-        .service(Endpoint::new("/v1/webhooks/event-types").get(webhooks::event_types))
-        .service(Endpoint::new("/v1/webhooks").get(webhooks::list_webhooks).post(webhooks::create_webhook))
-        .service(
-            Endpoint::new("/v1/webhooks/{webhook_id}")
-                .get(webhooks::get_webhook)
-                .put(webhooks::update_webhook)
-                .delete(webhooks::delete_webhook),
-        )
-        .service(Endpoint::new("/v1/webhooks/{webhook_id}/deliveries").get(webhooks::list_deliveries))
-        .service(Endpoint::new("/v1/webhooks/{webhook_id}/test").post(webhooks::test_webhook))
-        .service(
-            Endpoint::new("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").post(webhooks::retry_delivery),
-        )
+        .configure(webhooks::configure)
         .service(Endpoint::new("/v1/oauth/authorize").get(authorize::authorize))
         .service(Endpoint::new("/v1/oauth/sign-in").post(authorize::sign_in))
         .service(Endpoint::new("/v1/oauth/consent").post(authorize::consent))

@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use argus_authn::TokenVerifier;
 use argus_crypto::SecretHasher;
-use argus_crypto::webhook::SecretBox;
 use argus_store::Store;
 use argus_store::oauth::SignInLockout;
 use argus_store::revoked::RevokedTokens;
@@ -23,12 +22,6 @@ pub struct AppState {
     /// `/.well-known/sandbox/jwks.json`.
     pub sandbox_keys: Arc<KeyRing>,
     pub secrets: SecretHasher,
-    /// Seals webhook signing secrets at rest.
-    pub sealer: SecretBox,
-    /// Whether webhook URLs may be plain http or private addresses.
-    pub webhook_allow_private: bool,
-    /// `ARGUS_MAX_WEBHOOKS_PER_TENANT`.
-    pub max_webhooks_per_tenant: usize,
     pub tokens: TokenIssuer,
     /// Clients authenticated at the token endpoints, kept in memory.
     pub clients: ClientCache,

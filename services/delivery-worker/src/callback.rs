@@ -46,7 +46,7 @@ impl Deliverer {
         };
         let attempted_at = Utc::now();
         let headers = signature_headers(ctx.event_id.as_str(), attempted_at.timestamp(), &body, &[key]);
-        let sent = self.send(&mut slot, Delivered::JobCallback, &ctx.url, headers, body).await;
+        let sent = self.send(&mut slot, &tenant, Delivered::JobCallback, &ctx.url, headers, body).await;
         drop(slot);
         let attempt = ctx.attempts + 1;
         let Step { state, outcome, .. } = next_step(&self.schedule, attempt, &sent, attempted_at);

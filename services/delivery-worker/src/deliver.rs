@@ -20,8 +20,9 @@ use tracing::Instrument;
 
 use crate::in_flight::{InFlight, Slot};
 use crate::metrics::{Delivered, Sending};
+use crate::mock::Outbound;
 use crate::record::{BookkeepingFailed, Recorder};
-use crate::sender::{SendOutcome, Sender};
+use crate::sender::SendOutcome;
 
 /// A webhook failing without a success for this long is disabled.
 pub const DISABLE_AFTER_DAYS: i64 = 5;
@@ -34,7 +35,8 @@ pub(crate) const STORE_RETRY_MS: u64 = 1000;
 pub struct Deliverer {
     pub store: Store,
     pub publisher: Publisher,
-    pub sender: Sender,
+    /// The network, or in the sandbox its mock connectors.
+    pub sender: Outbound,
     pub sealer: SecretBox,
     /// Delays before the 2nd, 3rd, … attempt.
     pub schedule: Vec<Duration>,
@@ -287,6 +289,7 @@ impl Deliverer {
     pub(crate) async fn send(
         &self,
         slot: &mut Slot<'_>,
+        tenant: &TenantId,
         what: Delivered,
         url: &str,
         headers: HeaderMap,
@@ -295,7 +298,7 @@ impl Deliverer {
         // Bounds the requests in flight over every event and retry.
         let _sending_slot = self.sending.acquire().await.ok();
         let _sending = Sending::start(what);
-        let sent = self.sender.send(url, headers, body).await;
+        let sent = self.sender.send(tenant, what, url, headers, body).await;
         slot.answered(&sent);
         sent
     }
@@ -337,7 +340,8 @@ impl Deliverer {
                 return Ok(not_sent(format!("not sent: {reason}"), Outcome::DeadLetter { reason }));
             }
         };
-        let sent = self.send(&mut slot, Delivered::Webhook, &ctx.webhook.url, headers, body).await;
+        let sent =
+            self.send(&mut slot, &ctx.webhook.tenant_id, Delivered::Webhook, &ctx.webhook.url, headers, body).await;
         drop(slot);
         let duration_ms = i32::try_from(sent.duration.as_millis()).unwrap_or(i32::MAX);
         let status = sent.status;

@@ -11,6 +11,7 @@ mod in_flight;
 mod jobs;
 mod limit;
 mod metrics;
+mod mock;
 mod record;
 mod sender;
 mod task;
@@ -27,6 +28,9 @@ use argus_http::environment::Check;
 use argus_http::health::{self, Readiness};
 use argus_http::serve::BindError;
 use argus_store::{Store, StoreError};
+use argus_types::Environment;
+
+use crate::mock::{MockConnectors, Outbound};
 
 pub use config::{JobsConfig, WorkerConfig, parse_schedule};
 pub use deliver::DISABLE_AFTER_DAYS;
@@ -101,7 +105,13 @@ impl Worker {
         let deliverer = Arc::new(deliver::Deliverer {
             store: store.clone(),
             publisher: publisher.clone(),
-            sender: sender::Sender::new(config.request_timeout, config.allow_private)?,
+            // The sandbox sends nothing to the network.
+            sender: match config.environment {
+                Environment::Live => {
+                    Outbound::Network(sender::Sender::new(config.request_timeout, config.allow_private)?)
+                }
+                Environment::Sandbox => Outbound::Mock(MockConnectors { store: store.clone() }),
+            },
             sealer: SecretBox::new(config.secret_pepper.as_bytes()),
             schedule: config.retry_schedule.clone(),
             sending: tokio::sync::Semaphore::new(usize::from(config.concurrency.max(1))),

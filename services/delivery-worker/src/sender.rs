@@ -14,6 +14,9 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use tracing::Instrument;
 
+/// What every request says it is from.
+pub const USER_AGENT_VALUE: &str = "Argus-Webhooks/1";
+
 /// How much of a receiver's response is kept.
 pub const RESPONSE_EXCERPT: usize = 4096;
 /// The longest wait for a connection, whatever the request timeout.
@@ -115,7 +118,7 @@ impl Sender {
         let mut request = self.client.post(parsed).headers(headers).body(body);
         request = request
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(USER_AGENT, HeaderValue::from_static("Argus-Webhooks/1"));
+            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         // The receiver continues this trace: `traceparent` names the span.
         for (name, value) in argus_telemetry::propagation::headers_of(&span) {
             request = request.header(name, value);

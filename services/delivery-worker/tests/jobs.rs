@@ -78,6 +78,7 @@ impl Stack {
             shutdown: Shutdown::from_seconds(0, 1),
             trace_retention: Duration::from_secs(7 * 86_400),
             jobs,
+            webhooks: Default::default(),
         })
         .await
         .unwrap();

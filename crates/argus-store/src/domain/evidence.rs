@@ -280,10 +280,7 @@ async fn tree_so_far(
     Ok((frontier, Some(Hash::try_from(last.as_slice()).map_err(|_| corrupt())?)))
 }
 
-/// Appends an entry to the transcript of `item` (locked by the caller, in
-/// its transaction), signs the tree head with the tenant's current key and
-/// stores the tree's new size, root and frontier on the item; a `SEAL`
-/// seals it.
+/// [`append_at`] now.
 async fn append(
     conn: &mut AsyncPgConnection,
     item: &EvidenceRecord,
@@ -291,9 +288,25 @@ async fn append(
     operation: &RecordOperation,
     sealer: &ProvenanceSealer,
 ) -> Result<EvidenceRecord, StoreError> {
+    append_at(conn, item, actor, operation, sealer, Utc::now()).await
+}
+
+/// Appends an entry recorded at `recorded_at` (a sandbox scenario's clock
+/// when seeding it, else now) to the transcript of `item` (locked by the
+/// caller, in its transaction), signs the tree head with the tenant's
+/// current key and stores the tree's new size, root and frontier on the
+/// item; a `SEAL` seals it.
+pub(crate) async fn append_at(
+    conn: &mut AsyncPgConnection,
+    item: &EvidenceRecord,
+    actor: EvidenceActor<'_>,
+    operation: &RecordOperation,
+    sealer: &ProvenanceSealer,
+    recorded_at: DateTime<Utc>,
+) -> Result<EvidenceRecord, StoreError> {
     let (mut frontier, previous) = tree_so_far(conn, item).await?;
     let sequence = item.transcript_size + 1;
-    let recorded_at = Utc::now().trunc_subsecs(6);
+    let recorded_at = recorded_at.trunc_subsecs(6);
     let entry = TranscriptEntry {
         evidence_id: item.id.clone(),
         tenant_id: item.tenant_id.clone(),

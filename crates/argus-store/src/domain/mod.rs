@@ -7,7 +7,7 @@
 
 mod cases;
 mod entities;
-mod evidence;
+pub(crate) mod evidence;
 mod incidents;
 
 pub use cases::{CaseChanges, CaseFilter, CaseRecord, NewCase};
@@ -35,7 +35,7 @@ pub const INCIDENT_CHANGED_CHANNEL: &str = "argus_incident_changed";
 
 /// Announces a change: a new event of `kind` about `record`, stored with
 /// its outbox message, in the caller's transaction.
-pub(super) async fn announce(
+pub(crate) async fn announce(
     conn: &mut AsyncPgConnection,
     tenant: &TenantId,
     kind: EventKind,

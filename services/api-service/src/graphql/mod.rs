@@ -35,7 +35,7 @@ use juniper::{EmptySubscription, GraphQLError, ValidatedOperation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use self::document::{MAX_COMPLEXITY, MAX_DEPTH, analyse};
+use self::document::{MAX_COMPLEXITY, MAX_DEPTH, analyse, is_mutation};
 use self::schema::{Ctx, Mutation, Query, RunningOperation, Schema};
 
 /// Largest request body accepted, in bytes.
@@ -264,11 +264,16 @@ pub async fn graphql(req: HttpRequest, payload: web::Payload, state: web::Data<G
     };
     match req.headers().get(TENANT_HEADER).map(|v| v.to_str()) {
         None => return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "send X-Tenant-ID: the token's tenant"),
-        Some(Ok(t)) if t == principal.tenant.as_str() => argus_telemetry::record_tenant(t),
+        Some(Ok(t)) if t == principal.tenant.as_str() => {}
         Some(_) => {
             return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "X-Tenant-ID is not the tenant of the token");
         }
     }
+    let principal = match principal.enter_scenario(&req).await {
+        Ok(p) => p,
+        Err(e) => return scenario_refused(&e),
+    };
+    argus_telemetry::record_tenant(principal.tenant.as_str());
     if !has_media_type(&req, MediaType::Json) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -294,6 +299,17 @@ pub async fn graphql(req: HttpRequest, payload: web::Payload, state: web::Data<G
         }
     };
     run(&state, principal, request).await
+}
+
+/// `X-Sandbox-Scenario` refused: its problem's status, and a code for it.
+fn scenario_refused(e: &AuthnError) -> HttpResponse {
+    let status = actix_web::ResponseError::status_code(e);
+    let code = match status {
+        StatusCode::NOT_FOUND => "SCENARIO_NOT_FOUND",
+        StatusCode::SERVICE_UNAVAILABLE => "SERVICE_UNAVAILABLE",
+        _ => "BAD_REQUEST",
+    };
+    error_response(status, code, &e.to_string())
 }
 
 fn refuse(code: &str, message: &str) -> HttpResponse {
@@ -368,6 +384,11 @@ async fn run(state: &GraphqlState, principal: Principal, request: GraphqlRequest
         && let Some(refusal) = check_document(&document)
     {
         return refusal;
+    }
+    if let Some(scenario) = &principal.scenario
+        && tokenize(&document).is_ok_and(|tokens| is_mutation(&tokens))
+    {
+        return refuse("SCENARIO_READ_ONLY", &AuthnError::ScenarioReadOnly(scenario.clone()).to_string());
     }
     // The approved text runs (a sent document is the same up to layout, so
     // error locations refer to the bundle's layout).

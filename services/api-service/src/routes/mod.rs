@@ -7,3 +7,4 @@ pub mod fhir;
 pub mod jobs;
 pub mod partner;
 pub mod provenance;
+pub mod sandbox;

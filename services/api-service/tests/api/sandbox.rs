@@ -64,8 +64,7 @@ fn by_id(ops: &[argus_store::bundles::BundleOperation], name: &str, variables: V
 
 /// The tenant's incidents in the live database.
 async fn live_incidents(stack: &Stack, tenant: &TenantId) -> Vec<argus_store::domain::IncidentRecord> {
-    let first = argus_types::pagination::PageRequest::from_query(None, None).unwrap();
-    stack.store.list_incidents(tenant, &Default::default(), &first).await.unwrap().items
+    stack.store.list_incidents(tenant, &Default::default(), &first_page()).await.unwrap().items
 }
 
 fn kid(token: &str) -> String {
@@ -330,7 +329,7 @@ fn sandbox_worker(db: &str, amqp: &str) -> TestProcess {
             .env("ARGUS_AMQP_URL", amqp)
             .env("ARGUS_WORKER_ADMIN_ADDR", "127.0.0.1:0")
             .env("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true")
-            .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2")
+            .env("ARGUS_WEBHOOK_RETRY_SCHEDULE", "0.2,0.2,0.2")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
@@ -338,70 +337,138 @@ fn sandbox_worker(db: &str, amqp: &str) -> TestProcess {
     .unwrap()
 }
 
+impl Sandboxed {
+    /// The sandbox API as its binary (private callback and webhook
+    /// addresses allowed), and the sandbox's delivery worker on a vhost of
+    /// its own; both stop when dropped (bind them after the vhost, which
+    /// then goes last).
+    async fn with_worker() -> (TestVhost, Self, ApiBinary, TestProcess) {
+        let stack = Stack::start().await;
+        let db = TestDatabase::sandbox().await;
+        let vhost = TestVhost::create().await;
+        let sandbox_jwks = format!("{}{SANDBOX_JWKS}", stack.auth);
+        let api = ApiBinary::spawn(
+            &stack,
+            &[
+                ("ARGUS_ENV", "sandbox"),
+                ("ARGUS_DATABASE_URL", db.url()),
+                ("ARGUS_JWKS_URL", &sandbox_jwks),
+                ("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ],
+        );
+        let worker = sandbox_worker(db.url(), vhost.url());
+        (vhost, Self { stack, db, api: api.base.clone() }, api, worker)
+    }
+}
+
+/// The outbox's requests of the token's tenant (in `scenario` when given),
+/// once there are `n` of them (or after 30 s).
+async fn outbox(s: &Sandboxed, token: &str, scenario: Option<&str>, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut request = s.stack.http.get(format!("{}/v1/sandbox/outbox", s.api)).bearer_auth(token);
+        if let Some(name) = scenario {
+            request = request.header("X-Sandbox-Scenario", name);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let page: Value = r.json().await.unwrap();
+        let requests = page["requests"].as_array().unwrap().clone();
+        if requests.len() >= n || std::time::Instant::now() > deadline {
+            return requests;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The webhook's deliveries once the first is settled (the worker records
+/// an attempt just after the connector answered it), or after 10 s.
+async fn settled_deliveries(s: &Sandboxed, token: &str, scenario: Option<&str>, webhook: &str) -> Value {
+    let mut deliveries = Value::Null;
+    for _ in 0..100 {
+        let mut request = s.stack.http.get(format!("{}/v1/webhooks/{webhook}/deliveries", s.api)).bearer_auth(token);
+        if let Some(name) = scenario {
+            request = request.header("X-Sandbox-Scenario", name);
+        }
+        deliveries = request.send().await.unwrap().json().await.unwrap();
+        if matches!(deliveries["deliveries"][0]["status"].as_str(), Some("succeeded" | "failed")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    deliveries
+}
+
+/// Whether `secret` verifies the kept request's Standard Webhooks
+/// signature over its body.
+fn verifies(secret: &str, kept: &Value) -> bool {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in kept["headers"].as_object().unwrap() {
+        headers.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
+        );
+    }
+    let body = kept["body"].as_str().unwrap().as_bytes();
+    standardwebhooks::Webhook::new(secret).unwrap().verify(body, &headers).is_ok()
+}
+
 #[tokio::test]
-async fn the_sandbox_worker_runs_sandbox_jobs_and_delivers_sandbox_webhooks() {
-    let stack = Stack::start().await;
-    let sandbox_db = TestDatabase::sandbox().await;
-    let vhost = TestVhost::create().await;
-    let sandbox_jwks = format!("{}{SANDBOX_JWKS}", stack.auth);
-    let api = ApiBinary::spawn(
-        &stack,
-        &[
-            ("ARGUS_ENV", "sandbox"),
-            ("ARGUS_DATABASE_URL", sandbox_db.url()),
-            ("ARGUS_JWKS_URL", &sandbox_jwks),
-            ("ARGUS_WEBHOOK_ALLOW_PRIVATE", "true"),
-        ],
-    );
-    let _worker = sandbox_worker(sandbox_db.url(), vhost.url());
-    let s = Sandboxed { stack, db: sandbox_db, api: api.base.clone() };
-    let scopes = ["incidents:read", "incidents:write", "jobs:read", "jobs:write"];
+async fn the_sandbox_worker_sends_nothing_to_the_network_and_keeps_each_signed_request() {
+    let (_vhost, s, _api, _worker) = Sandboxed::with_worker().await;
+    let scopes = ["incidents:read", "incidents:write", "jobs:read", "jobs:write", "webhooks:read", "webhooks:write"];
     let (tenant, minted) = s.sandbox_token(&scopes).await;
     let token = minted["token"].as_str().unwrap().to_owned();
     let http = &s.stack.http;
 
-    // A job with a callback: run by the sandbox worker, its callback sent.
+    // A job with a callback to a real local receiver: run by the sandbox
+    // worker, its callback kept, signed, and the receiver gets nothing.
     let callbacks = Receiver::start(Vec::new(), Duration::ZERO).await;
     let r = http
         .post(format!("{}/v1/jobs", s.api))
         .bearer_auth(&token)
-        .header("X-Tenant-ID", tenant.as_str())
         .json(&json!({ "kind": "export.bulk", "input": { "types": ["incidents"] }, "callback_url": callbacks.url }))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
     let job: Value = r.json().await.unwrap();
-    let callback = callbacks.wait_for(1, Duration::from_secs(30)).await;
-    assert_eq!(callback.len(), 1, "the sandbox worker ran the job and called back");
-    let secret = job["callback_secret"].as_str().unwrap();
-    let first = &callback[0];
-    standardwebhooks::Webhook::new(secret).unwrap().verify(&first.body, &first.headers).expect("signed callback");
-    assert!(first.json().to_string().contains(job["id"].as_str().unwrap()), "{}", first.json());
-    let view: Value = http
-        .get(format!("{}/v1/jobs/{}", s.api, job["id"].as_str().unwrap()))
+    let kept = outbox(&s, &token, None, 1).await;
+    assert_eq!(kept.len(), 1, "the sandbox worker ran the job and called back");
+    assert_eq!(kept[0]["connector"], "job_callback");
+    assert_eq!(kept[0]["url"], json!(callbacks.url));
+    assert_eq!(kept[0]["status"], 200);
+    assert!(verifies(job["callback_secret"].as_str().unwrap(), &kept[0]), "{}", kept[0]);
+    assert!(kept[0]["body"].as_str().unwrap().contains(job["id"].as_str().unwrap()));
+    // The worker records the connector's answer just after keeping it.
+    let mut view = Value::Null;
+    for _ in 0..50 {
+        let r = http.get(format!("{}/v1/jobs/{}", s.api, job["id"].as_str().unwrap())).bearer_auth(&token).send();
+        view = r.await.unwrap().json().await.unwrap();
+        if view["callback_status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["status"], "succeeded", "{view}");
+    assert_eq!(view["callback_status"], "succeeded", "{view}");
+
+    // A webhook registered on the sandbox host, in the sandbox's database.
+    let receiver = Receiver::start(Vec::new(), Duration::ZERO).await;
+    let r = http
+        .post(format!("{}/v1/webhooks", s.api))
         .bearer_auth(&token)
-        .header("X-Tenant-ID", tenant.as_str())
+        .json(&json!({ "url": receiver.url, "events": ["incident.created"], "description": "sandbox receiver" }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(view["status"], "succeeded", "{view}");
-
-    // A webhook of the sandbox tenant (in the sandbox's database: the
-    // sandbox has no webhook routes of its own yet) gets the sandbox's event.
-    let receiver = Receiver::start(Vec::new(), Duration::ZERO).await;
-    let webhook_secret = argus_crypto::webhook::generate_webhook_secret();
-    let sealer = argus_crypto::webhook::SecretBox::new(argus_crypto::DEV_PEPPER.as_bytes());
-    let new = argus_store::webhooks::NewWebhook {
-        url: receiver.url.clone(),
-        events: vec!["incident.created".into()],
-        description: "sandbox receiver".into(),
-        secret_sealed: sealer.seal(webhook_secret.as_bytes()),
-    };
-    s.db.store().create_webhook(&tenant, new, 10).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let webhook: Value = r.json().await.unwrap();
+    let secret = webhook["secret"].as_str().unwrap().to_owned();
+    let listed: Value =
+        http.get(format!("{}/v1/webhooks", s.api)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["webhooks"][0]["id"], webhook["id"], "{listed}");
+    assert!(s.stack.store.list_webhooks(&tenant, &first_page()).await.unwrap().items.is_empty(), "not live");
     let create = by_id(
         &shipped("incident-webhook-configuration"),
         "CreateIncident",
@@ -409,12 +476,351 @@ async fn the_sandbox_worker_runs_sandbox_jobs_and_delivers_sandbox_webhooks() {
     );
     let body: Value = post(http, &s.api, Some(&token), Some(tenant.as_str()), create).await.json().await.unwrap();
     assert!(body["errors"].is_null(), "{body}");
-    let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
-    assert_eq!(delivered.len(), 1, "the sandbox worker delivered the sandbox's event");
-    let delivery = &delivered[0];
-    standardwebhooks::Webhook::new(&webhook_secret).unwrap().verify(&delivery.body, &delivery.headers).expect("signed");
-    assert_eq!(delivery.json()["type"], "incident.created");
-    assert_eq!(delivery.json()["data"]["title"], "Sandbox drill");
-    // The live database saw none of it.
+    let kept = outbox(&s, &token, None, 2).await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let delivery = &kept[1];
+    assert_eq!(delivery["connector"], "webhook");
+    assert_eq!(delivery["url"], json!(receiver.url));
+    assert!(verifies(&secret, delivery), "signed with the webhook's secret: {delivery}");
+    assert!(!verifies("whsec_YXJndXMtc2FuZGJveC13ZWJob29rLXJlY2VpdmVyLTMy", delivery));
+    let event: Value = serde_json::from_str(delivery["body"].as_str().unwrap()).unwrap();
+    assert_eq!(event["type"], "incident.created");
+    assert_eq!(event["data"]["title"], "Sandbox drill");
+    let deliveries = settled_deliveries(&s, &token, None, webhook["id"].as_str().unwrap()).await;
+    assert_eq!(deliveries["deliveries"][0]["status"], "succeeded", "{deliveries}");
+    // Nothing left the sandbox, and the live database saw none of it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.received().is_empty() && callbacks.received().is_empty(), "no network egress");
     assert!(live_incidents(&s.stack, &tenant).await.is_empty());
+
+    // Paged like every list; a bad cursor is a 400; live has no outbox.
+    let mut pages = Vec::new();
+    let mut query = "limit=1".to_owned();
+    for _ in 0..2 {
+        let r = http.get(format!("{}/v1/sandbox/outbox?{query}", s.api)).bearer_auth(&token).send().await.unwrap();
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["requests"].as_array().unwrap().len(), 1, "{page}");
+        query = format!("limit=1&cursor={}", page["next_cursor"].as_str().unwrap_or_default());
+        pages.push(page["requests"][0]["id"].clone());
+    }
+    assert_eq!(pages, [kept[0]["id"].clone(), kept[1]["id"].clone()]);
+    for bad in ["limit=0", "cursor=%21%21", "limit=1&unknown=1"] {
+        let r = http.get(format!("{}/v1/sandbox/outbox?{bad}", s.api)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    let reader = s.stack.client(None, &["webhooks:read"]).await;
+    let live = s.stack.cc_token(&reader, None).await;
+    let r = http.get(format!("{}/v1/sandbox/outbox", s.stack.api)).bearer_auth(&live).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    // Another tenant sees none of it.
+    let (_, other) = s.sandbox_token(&["webhooks:read"]).await;
+    let theirs = outbox(&s, other["token"].as_str().unwrap(), None, 0).await;
+    assert!(theirs.is_empty());
+}
+
+#[tokio::test]
+async fn a_scenario_scripts_its_mock_receiver_and_the_worker_retries_against_it() {
+    let (_vhost, s, _api, _worker) = Sandboxed::with_worker().await;
+    let (tenant, minted) = s.sandbox_token(&["webhooks:read", "incidents:read"]).await;
+    let token = minted["token"].as_str().unwrap().to_owned();
+    const SCENARIO: &str = "webhook-receiver-recovers";
+    // The first request in the scenario seeds it: its webhook, its
+    // incident, and the incident's event, which the worker delivers.
+    let kept = outbox(&s, &token, Some(SCENARIO), 3).await;
+    let statuses: Vec<&Value> = kept.iter().map(|k| &k["status"]).collect();
+    assert_eq!(statuses, [&json!(503), &json!(503), &json!(200)], "{kept:?}");
+    assert!(kept.iter().all(|k| k["message_id"] == kept[0]["message_id"]), "one message, three attempts");
+    let file = api_service::sandbox::scenarios::SHIPPED_SCENARIOS.iter().find(|(n, _)| *n == SCENARIO).unwrap().1;
+    let secret = file.lines().find_map(|l| l.trim().strip_prefix("secret: ")).unwrap();
+    assert!(kept.iter().all(|k| verifies(secret, k)), "each attempt signed with the published secret");
+    let seed = seed_of(SCENARIO, &tenant);
+    let deliveries = settled_deliveries(&s, &token, Some(SCENARIO), seed.webhooks[0].id.as_str()).await;
+    let delivery = &deliveries["deliveries"][0];
+    assert_eq!(delivery["status"], "succeeded", "{deliveries}");
+    assert_eq!(delivery["attempts"], 3, "{deliveries}");
+    // Nothing more is sent once it succeeded.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(outbox(&s, &token, Some(SCENARIO), 0).await.len(), 3);
+    // The caller's own tenant's outbox is its own.
+    assert!(outbox(&s, &token, None, 0).await.is_empty());
+}
+
+/// A sandbox API beside a live stack, and sandbox tokens for two tenants of
+/// their own, signed with the sandbox's current key.
+struct Scenarios {
+    s: Sandboxed,
+    tokens: [(TenantId, String); 2],
+}
+
+const EVERY_READ_SCOPE: [&str; 9] = [
+    "incidents:read",
+    "cases:read",
+    "entities:read",
+    "jobs:read",
+    "epcr:read",
+    "devices:read",
+    "evidence:read",
+    "evidence:write",
+    "incidents:write",
+];
+
+impl Scenarios {
+    async fn start() -> Self {
+        let s = Sandboxed::start().await;
+        let key = current_signing_key_of(&s.stack.store, Environment::Sandbox).await;
+        let token = |tenant: &TenantId| sign(&key, tenant, "app_scenarios", "sandbox", &EVERY_READ_SCOPE);
+        let (a, b) = (TenantId::generate(), TenantId::generate());
+        let tokens = [(a.clone(), token(&a)), (b.clone(), token(&b))];
+        Self { s, tokens }
+    }
+
+    /// A request of tenant `who` (0 or 1), in `scenario` when given.
+    fn request(&self, who: usize, method: &str, path: &str, scenario: Option<&str>) -> reqwest::RequestBuilder {
+        let (tenant, token) = &self.tokens[who];
+        let mut request = self
+            .s
+            .stack
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.s.api))
+            .bearer_auth(token)
+            .header("X-Tenant-ID", tenant.as_str());
+        if let Some(name) = scenario {
+            request = request.header("X-Sandbox-Scenario", name);
+        }
+        request
+    }
+
+    /// Status and body bytes of a GET, or of a POST of `body` to /graphql.
+    async fn answer(&self, who: usize, path: &str, body: Option<&Value>, scenario: Option<&str>) -> (u16, Vec<u8>) {
+        let request = match body {
+            Some(body) => self.request(who, "POST", path, scenario).json(body),
+            None => self.request(who, "GET", path, scenario),
+        };
+        let r = request.send().await.unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    }
+}
+
+fn seed_of(scenario: &str, tenant: &TenantId) -> argus_store::scenarios::ScenarioSeed {
+    let scenarios = api_service::sandbox::scenarios::Scenarios::shipped().unwrap();
+    let secrets = argus_crypto::webhook::SecretBox::new(b"any");
+    scenarios.seed(scenario, tenant, &secrets).unwrap().unwrap()
+}
+
+fn first_page<I: std::str::FromStr>() -> argus_types::pagination::PageRequest<I> {
+    argus_types::pagination::PageRequest::from_query(None, None).unwrap()
+}
+
+/// The reads of every scenario: GraphQL over each kind of record, and the
+/// REST routes of jobs, devices, ePCR and provenance, by the ids the
+/// scenario's seed derives for `tenant`.
+fn scenario_reads(scenario: &str, tenant: &TenantId) -> Vec<(String, Option<Value>)> {
+    let seed = seed_of(scenario, tenant);
+    let reporting = shipped("reporting");
+    let mut reads: Vec<(String, Option<Value>)> = vec![
+        ("/graphql".into(), Some(by_id(&reporting, "IncidentReport", json!({ "first": 50 })))),
+        ("/graphql".into(), Some(by_id(&reporting, "CaseReport", json!({ "first": 50 })))),
+        ("/graphql".into(), Some(by_id(&reporting, "EntityReport", json!({ "first": 50 })))),
+        ("/v1/jobs".into(), None),
+        ("/api/v1/devices".into(), None),
+    ];
+    for entity in &seed.entities {
+        reads.push(("/graphql".into(), Some(by_id(&reporting, "EntityGraph", json!({ "id": entity.id })))));
+    }
+    for job in &seed.jobs {
+        reads.push((format!("/v1/jobs/{}", job.id), None));
+        if job.result.is_some() {
+            reads.push((format!("/v1/jobs/{}/result", job.id), None));
+        }
+    }
+    for encounter in &seed.encounters {
+        reads.push((format!("/api/v1/epcr/encounters/{}", encounter.id), None));
+        reads.push((format!("/api/v1/epcr/encounters/{}/fhir-bundle", encounter.id), None));
+    }
+    let custody = shipped("evidence-custody");
+    for item in &seed.evidence {
+        reads.push((format!("/v1/evidence/{}/provenance", item.id), None));
+        reads.push(("/graphql".into(), Some(by_id(&custody, "EvidenceById", json!({ "id": item.id, "first": 50 })))));
+    }
+    reads
+}
+
+#[tokio::test]
+async fn every_scenario_is_listed_and_the_same_request_gets_the_same_bytes() {
+    let sc = Scenarios::start().await;
+    let r = sc.request(0, "GET", "/v1/sandbox/scenarios", None).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let listed: Value = r.json().await.unwrap();
+    let names: Vec<&str> =
+        listed["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names_shipped: Vec<&str> =
+        api_service::sandbox::scenarios::SHIPPED_SCENARIOS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, names_shipped);
+    for scenario in listed["scenarios"].as_array().unwrap() {
+        assert!(scenario["description"].as_str().is_some_and(|d| d.len() > 20), "{scenario}");
+    }
+
+    let tenant = sc.tokens[0].0.clone();
+    for name in &names_shipped {
+        let reads = scenario_reads(name, &tenant);
+        let mut first = Vec::new();
+        for (path, body) in &reads {
+            let (status, bytes) = sc.answer(0, path, body.as_ref(), Some(name)).await;
+            assert_eq!(status, 200, "{name} {path} {body:?}: {}", String::from_utf8_lossy(&bytes));
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("\"errors\""), "{name} {path} {body:?}: {text}");
+            first.push(bytes);
+        }
+        for ((path, body), earlier) in reads.iter().zip(&first) {
+            let (_, bytes) = sc.answer(0, path, body.as_ref(), Some(name)).await;
+            assert!(bytes == *earlier, "{name} {path} {body:?} changed between two runs");
+        }
+    }
+
+    // What the scenarios hold is there, by the ids their seeds derive.
+    let mci = seed_of("mass-casualty-incident", &tenant);
+    let report = by_id(&shipped("reporting"), "IncidentReport", json!({ "first": 50 }));
+    let (_, bytes) = sc.answer(0, "/graphql", Some(&report), Some("mass-casualty-incident")).await;
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let mut ids: Vec<String> = body["data"]["incidents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().into())
+        .collect();
+    let mut expected: Vec<String> = mci.incidents.iter().map(|i| i.id.to_string()).collect();
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let custody = seed_of("evidence-chain-of-custody", &tenant);
+    let bodycam = &custody.evidence[0];
+    let (_, bytes) =
+        sc.answer(0, &format!("/v1/evidence/{}/provenance", bodycam.id), None, Some("evidence-chain-of-custody")).await;
+    let provenance: Value = serde_json::from_slice(&bytes).unwrap();
+    let entries = provenance["transcript"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1 + bodycam.operations.len(), "no VIEW is recorded in a scenario: {provenance}");
+    assert_eq!(entries.last().unwrap()["operation"], "SEAL");
+    let (status, _) = sc.answer(0, &format!("/v1/evidence/{}/provenance", bodycam.id), None, None).await;
+    assert_eq!(status, 404, "the scenario's evidence is not in the caller's own tenant");
+    let stemi = seed_of("stemi-transport", &tenant);
+    let path = format!("/api/v1/epcr/encounters/{}/fhir-bundle", stemi.encounters[0].id);
+    let (_, bytes) = sc.answer(0, &path, None, Some("stemi-transport")).await;
+    let bundle: Value = serde_json::from_slice(&bytes).unwrap();
+    let observations =
+        bundle["entry"].as_array().unwrap().iter().filter(|e| e["resource"]["resourceType"] == "Observation");
+    assert!(observations.count() >= stemi.observations.len(), "{bundle}");
+
+    // Without the header the caller's own sandbox tenant is empty.
+    let (_, bytes) = sc.answer(0, "/graphql", Some(&report), None).await;
+    let own: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(own["data"]["incidents"]["nodes"], json!([]), "{own}");
+}
+
+#[tokio::test]
+async fn each_tenant_has_its_own_scenario_tenant() {
+    let sc = Scenarios::start().await;
+    let (a, b) = (sc.tokens[0].0.clone(), sc.tokens[1].0.clone());
+    let (seed_a, seed_b) = (seed_of("mass-casualty-incident", &a), seed_of("mass-casualty-incident", &b));
+    assert_ne!(seed_a.tenant, seed_b.tenant);
+    let byid = |id: &argus_types::IncidentId| {
+        by_id(&shipped("incident-webhook-configuration"), "IncidentById", json!({ "id": id }))
+    };
+    // Each reads its own copy; neither reads the other's, in the scenario or out.
+    let (status, bytes) =
+        sc.answer(0, "/graphql", Some(&byid(&seed_a.incidents[0].id)), Some("mass-casualty-incident")).await;
+    assert_eq!(status, 200);
+    let own: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(own["data"]["incident"]["title"], seed_a.incidents[0].title, "{own}");
+    for scenario in [Some("mass-casualty-incident"), None] {
+        let (_, bytes) = sc.answer(0, "/graphql", Some(&byid(&seed_b.incidents[0].id)), scenario).await;
+        let other: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(other["data"]["incident"].is_null(), "{scenario:?}: {other}");
+    }
+    let (_, bytes) =
+        sc.answer(1, "/graphql", Some(&byid(&seed_b.incidents[0].id)), Some("mass-casualty-incident")).await;
+    let theirs: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(theirs["data"]["incident"]["id"], json!(seed_b.incidents[0].id), "{theirs}");
+    // A scenario's tenant is never a token's: X-Tenant-ID naming it is refused.
+    let r =
+        sc.s.stack
+            .http
+            .get(format!("{}/v1/jobs", sc.s.api))
+            .bearer_auth(&sc.tokens[0].1)
+            .header("X-Tenant-ID", seed_a.tenant.as_str())
+            .header("X-Sandbox-Scenario", "mass-casualty-incident")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn a_bad_scenario_or_a_write_in_one_is_refused_and_changes_nothing() {
+    let sc = Scenarios::start().await;
+    let tenant = sc.tokens[0].0.clone();
+    let report = by_id(&shipped("reporting"), "IncidentReport", json!({ "first": 50 }));
+    let (_, before) = sc.answer(0, "/graphql", Some(&report), Some("mass-casualty-incident")).await;
+
+    // Unknown: a 404 naming it, on REST and GraphQL.
+    let r = sc.request(0, "GET", "/v1/jobs", Some("no-such-scenario")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let problem: Value = r.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("`no-such-scenario`"), "{problem}");
+    let (status, bytes) = sc.answer(0, "/graphql", Some(&report), Some("no-such-scenario")).await;
+    assert_eq!(status, 404);
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "SCENARIO_NOT_FOUND", "{body}");
+    // Not a name at all: a 400, nothing looked up.
+    for bad in ["Mass-Casualty", "a b", "../etc", &"x".repeat(65)] {
+        let r = sc.request(0, "GET", "/v1/jobs", Some(bad)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    let r = sc.request(0, "GET", "/v1/jobs", None).header("X-Sandbox-Scenario", &[0xffu8][..]).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // A write in a scenario: 409 on REST, SCENARIO_READ_ONLY on GraphQL.
+    let r = sc
+        .request(0, "POST", "/v1/jobs", Some("jobs-fail-and-succeed"))
+        .json(&json!({ "kind": "export.bulk", "input": { "types": ["incidents"] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let problem: Value = r.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("read-only"), "{problem}");
+    let create = by_id(
+        &shipped("incident-webhook-configuration"),
+        "CreateIncident",
+        json!({ "input": { "title": "Added", "severity": "LOW", "location": "Yard" } }),
+    );
+    let (status, bytes) = sc.answer(0, "/graphql", Some(&create), Some("mass-casualty-incident")).await;
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "SCENARIO_READ_ONLY", "{body}");
+    let (_, after) = sc.answer(0, "/graphql", Some(&report), Some("mass-casualty-incident")).await;
+    assert!(after == before, "the scenario is as it was");
+    let (_, jobs) = sc.answer(0, "/v1/jobs", None, Some("jobs-fail-and-succeed")).await;
+    let jobs: Value = serde_json::from_slice(&jobs).unwrap();
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), seed_of("jobs-fail-and-succeed", &tenant).jobs.len(), "{jobs}");
+
+    // The live API answers no scenario.
+    the_live_api_refuses_scenarios(&sc).await;
+}
+
+async fn the_live_api_refuses_scenarios(sc: &Scenarios) {
+    let stack = &sc.s.stack;
+    let client = stack.client(None, &["jobs:read"]).await;
+    let live = stack.cc_token(&client, None).await;
+    let r = stack
+        .http
+        .get(format!("{}/v1/jobs", stack.api))
+        .bearer_auth(&live)
+        .header("X-Sandbox-Scenario", "mass-casualty-incident")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let problem: Value = r.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("sandbox"), "{problem}");
 }

@@ -37,6 +37,7 @@ pub fn api_config(db: &str, jwks_url: &str, environment: Environment) -> ApiConf
             secret_pepper: PEPPER.into(),
             ..Default::default()
         },
+        webhooks: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use argus_authn::{Scoped, WebhooksRead, WebhooksWrite};
 use argus_domain::events::is_known_event;
 use argus_domain::{DeliveryStatus, EventKind};
+use argus_http::Endpoint;
 use argus_http::openapi::ScopedErrors;
 use argus_http::pagination::{PageQuery, page_request};
 use argus_store::webhooks::{DeliveryFilter, DeliveryRecord, NewWebhook, WebhookChanges, WebhookRecord};
@@ -15,7 +16,31 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::ratelimit::ManualSends;
+
+/// What the webhook routes need: the live database's on auth.knogin.com,
+/// the sandbox's on sandbox-api.knogin.com (whose webhooks its own worker
+/// delivers to its mock connectors).
+pub struct WebhooksState {
+    pub store: argus_store::Store,
+    /// Seals signing secrets at rest (the delivery worker opens them).
+    pub sealer: argus_crypto::webhook::SecretBox,
+    /// Whether webhook URLs may be plain http or private addresses.
+    pub allow_private: bool,
+    /// `ARGUS_MAX_WEBHOOKS_PER_TENANT`.
+    pub max_per_tenant: usize,
+    pub manual_sends: std::sync::Arc<ManualSends>,
+}
+
+/// The `/v1/webhooks…` routes, taking [`WebhooksState`] as app data.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(Endpoint::new("/v1/webhooks/event-types").get(event_types))
+        .service(Endpoint::new("/v1/webhooks").get(list_webhooks).post(create_webhook))
+        .service(Endpoint::new("/v1/webhooks/{webhook_id}").get(get_webhook).put(update_webhook).delete(delete_webhook))
+        .service(Endpoint::new("/v1/webhooks/{webhook_id}/deliveries").get(list_deliveries))
+        .service(Endpoint::new("/v1/webhooks/{webhook_id}/test").post(test_webhook))
+        .service(Endpoint::new("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").post(retry_delivery));
+}
 
 const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How long the previous secret keeps signing after a rotation.
@@ -186,17 +211,17 @@ fn validate_description(d: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn sealed_secret(state: &AppState, secret: &str) -> Result<Vec<u8>, ApiError> {
+fn sealed_secret(state: &WebhooksState, secret: &str) -> Result<Vec<u8>, ApiError> {
     argus_crypto::webhook::webhook_signing_key(secret).map_err(|e| ApiError::Validation(format!("secret: {e}")))?;
     Ok(state.sealer.seal(secret.as_bytes()))
 }
 
 /// Test sends and resends are limited per tenant, so that no tenant can
 /// keep the delivery worker busy with them.
-fn check_manual_send(state: &AppState, tenant: &TenantId) -> Result<(), ApiError> {
+fn check_manual_send(state: &WebhooksState, tenant: &TenantId) -> Result<(), ApiError> {
     state
-        .limits
-        .check_manual_send(tenant.as_str())
+        .manual_sends
+        .check(tenant.as_str())
         .map_err(|retry_after| ApiError::RateLimited { what: "too many test sends and resends", retry_after })
 }
 
@@ -236,11 +261,11 @@ pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn create_webhook(
     caller: Scoped<WebhooksWrite>,
-    state: web::Data<AppState>,
+    state: web::Data<WebhooksState>,
     body: web::Json<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let url = validate_url(&body.url, state.webhook_allow_private)?;
+    let url = validate_url(&body.url, state.allow_private)?;
     let events = validate_events(&body.events)?;
     let description = validate_description(body.description)?.unwrap_or_default();
     let (secret, generated) = match body.secret {
@@ -249,7 +274,7 @@ pub async fn create_webhook(
     };
     let secret_sealed = sealed_secret(&state, &secret)?;
     let new = NewWebhook { url, events, description, secret_sealed };
-    let webhook = state.store.create_webhook(caller.tenant(), new, state.max_webhooks_per_tenant).await?;
+    let webhook = state.store.create_webhook(caller.tenant(), new, state.max_per_tenant).await?;
     tracing::info!(webhook_id = %webhook.id, "webhook created");
     let mut view = WebhookView::from(webhook);
     if generated {
@@ -277,7 +302,7 @@ pub async fn create_webhook(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn list_webhooks(
     caller: Scoped<WebhooksRead>,
-    state: web::Data<AppState>,
+    state: web::Data<WebhooksState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let request = query.request::<WebhookId>()?;
@@ -302,7 +327,7 @@ pub async fn list_webhooks(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn get_webhook(
     caller: Scoped<WebhooksRead>,
-    state: web::Data<AppState>,
+    state: web::Data<WebhooksState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let webhook = state.store.get_webhook(caller.tenant(), &webhook_id(&id)?).await?.ok_or_else(|| not_found(&id))?;
@@ -331,14 +356,14 @@ pub async fn get_webhook(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn update_webhook(
     caller: Scoped<WebhooksWrite>,
-    state: web::Data<AppState>,
+    state: web::Data<WebhooksState>,
     id: web::Path<String>,
     body: web::Json<UpdateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     let wid = webhook_id(&id)?;
     let body = body.into_inner();
     let changes = WebhookChanges {
-        url: body.url.as_deref().map(|u| validate_url(u, state.webhook_allow_private)).transpose()?,
+        url: body.url.as_deref().map(|u| validate_url(u, state.allow_private)).transpose()?,
         events: body.events.as_deref().map(validate_events).transpose()?,
         description: validate_description(body.description)?,
         enabled: body.enabled,
@@ -365,7 +390,7 @@ pub async fn update_webhook(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn delete_webhook(
     caller: Scoped<WebhooksWrite>,
-    state: web::Data<AppState>,
+    state: web::Data<WebhooksState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if state.store.delete_webhook(caller.tenant(), &webhook_id(&id)?).await? {
@@ -395,7 +420,7 @@ pub async fn delete_webhook(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn list_deliveries(
     caller: Scoped<WebhooksRead>,
-    state: web::Data<AppState>,
+    state: web::Data<WebhooksState>,
     id: web::Path<String>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -434,7 +459,7 @@ pub async fn list_deliveries(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn test_webhook(
     caller: Scoped<WebhooksWrite>,
-    state: web::Data<AppState>,
+    state: web::Data<WebhooksState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let wid = webhook_id(&id)?;
@@ -466,7 +491,7 @@ pub async fn test_webhook(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn retry_delivery(
     caller: Scoped<WebhooksWrite>,
-    state: web::Data<AppState>,
+    state: web::Data<WebhooksState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_webhook, raw_delivery) = path.into_inner();

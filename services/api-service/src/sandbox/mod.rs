@@ -1,7 +1,10 @@
 //! What the sandbox API (`ARGUS_ENV=sandbox`) does beyond the live one:
 //! every shipped GraphQL bundle is loaded into its database at start and
 //! available to every app without a grant, and a token's tenant is made in
-//! its database on first use (see `argus_authn::ProvisionedTenants`).
+//! its database on first use (see `argus_authn::ProvisionedTenants`); and
+//! its scenarios ([`scenarios`]).
+
+pub mod scenarios;
 
 use argus_store::{Store, StoreError};
 
