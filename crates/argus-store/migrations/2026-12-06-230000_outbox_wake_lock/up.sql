@@ -9,7 +9,9 @@
 -- notifies, and a writer that gets the shared lock knows a relay is busy
 -- and keeps the lock to its commit instead. A busy relay polls; before it
 -- sleeps it takes the lock, which waits out every writer that did not
--- notify, and claims once more.
+-- notify, and claims once more. A relay of the previous release takes no
+-- lock: until its pod is replaced, writers do not notify it and it relays
+-- at its one-second poll.
 CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT pg_try_advisory_xact_lock_shared(1634887541) THEN
