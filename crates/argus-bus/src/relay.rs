@@ -148,12 +148,10 @@ impl OutboxRelay {
         };
         let step = if relayed > 0 {
             l.release_wake_lock().await.map(|()| Next::Pause(self.config.busy_poll))
-        } else if l.holds_wake_lock() {
-            Ok(Next::Sleep)
         } else {
             l.take_wake_lock().await.map(|taken| match taken {
                 WakeLock::Taken => Next::Drain,
-                WakeLock::HeldByAnotherRelay => Next::Sleep,
+                WakeLock::Held | WakeLock::HeldByAnotherRelay => Next::Sleep,
                 WakeLock::WritersInFlight => Next::Pause(self.config.busy_poll),
             })
         };

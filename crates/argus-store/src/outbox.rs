@@ -311,9 +311,11 @@ pub const WAKE_LOCK: i64 = 1_634_887_541;
 /// What became of a sleeping relay's attempt to take [`WAKE_LOCK`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WakeLock {
-    /// This relay holds it: writers notify from now on, and every writer
-    /// that did not has committed (or given up), so one more claim sees all
-    /// that was left.
+    /// This relay held it already: writers notify it.
+    Held,
+    /// This relay took it just now: writers notify from now on, and every
+    /// writer that did not has committed (or given up), so one more claim
+    /// sees all that was left.
     Taken,
     /// Another relay holds it: writers notify, and this relay may sleep.
     HeldByAnotherRelay,
@@ -346,17 +348,12 @@ impl OutboxListener {
         })
     }
 
-    /// Whether this relay holds [`WAKE_LOCK`] (writers notify it).
-    pub fn holds_wake_lock(&self) -> bool {
-        self.holds_wake_lock
-    }
-
     /// Before sleeping: asks writers to notify by taking [`WAKE_LOCK`]
     /// (without waiting: a writer holds it shared only from its insert to
     /// its commit). Taking it again while held is a no-op.
     pub async fn take_wake_lock(&mut self) -> Result<WakeLock, StoreError> {
         if self.holds_wake_lock {
-            return Ok(WakeLock::Taken);
+            return Ok(WakeLock::Held);
         }
         // A bigint key below 2^31 shows in pg_locks as classid 0, objid
         // the key, objsubid 1.
