@@ -46,24 +46,31 @@ async fn publishing(delays: impl IntoIterator<Item = u64>) -> (TestVhost, Topolo
 }
 
 fn event(tenant: &TenantId) -> proto::Event {
-    proto::Event {
+    let mut event = proto::Event {
         id: EventId::generate().to_string(),
         r#type: "incident.updated".to_owned(),
         tenant_id: tenant.to_string(),
         created_at_unix_ms: 1_700_000_000_000,
-    }
+        envelope_json: Vec::new(),
+    };
+    event.envelope_json = domain_event(&event).envelope().to_string().into_bytes();
+    event
 }
 
-/// The outbox row the store writes for `event`.
-fn outbox_row(event: &proto::Event) -> outbox::NewOutboxMessage {
-    let domain = DomainEvent {
+fn domain_event(event: &proto::Event) -> DomainEvent {
+    DomainEvent {
         id: event.id.parse().unwrap(),
         tenant: event.tenant_id.parse().unwrap(),
         kind: event.r#type.parse().unwrap(),
         created_at: chrono::DateTime::from_timestamp_millis(event.created_at_unix_ms).unwrap(),
         data: serde_json::Value::Null,
-    };
-    outbox::NewOutboxMessage::event(&domain)
+    }
+}
+
+/// The outbox row the store writes for `event`.
+fn outbox_row(event: &proto::Event) -> outbox::NewOutboxMessage {
+    let domain = domain_event(event);
+    outbox::NewOutboxMessage::event(&domain, &domain.envelope())
 }
 
 fn trace_headers() -> BTreeMap<String, String> {

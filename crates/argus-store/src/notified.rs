@@ -72,9 +72,22 @@ impl<V: Send + Sync + 'static> NotifiedCache<V> {
         key: &str,
         load: impl Future<Output = Result<Option<V>, E>>,
     ) -> Result<Option<Arc<V>>, E> {
+        self.get_or_load_unless(key, |_| false, load).await
+    }
+
+    /// Like [`NotifiedCache::get_or_load`], but a kept value that `stale`
+    /// says is too old for this caller is loaded again (and replaced),
+    /// whatever the notices said.
+    pub async fn get_or_load_unless<E>(
+        &self,
+        key: &str,
+        stale: impl FnOnce(&V) -> bool,
+        load: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<Arc<V>>, E> {
         if self.listening.load(Ordering::Acquire)
             && let Some(entry) = self.read().get(key)
             && entry.loaded.elapsed() < self.max_age
+            && !stale(&entry.value)
         {
             return Ok(Some(entry.value.clone()));
         }

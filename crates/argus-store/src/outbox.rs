@@ -35,6 +35,12 @@ use crate::{Store, StoreError};
 /// The PostgreSQL channel the insert trigger notifies.
 pub const NOTIFY_CHANNEL: &str = "argus_outbox";
 
+/// The header of an event's message with the count of changes to its
+/// tenant's webhooks its writer saw (`tenants.webhooks_version`, read by
+/// the event's own insert): a fan-out from a list of webhooks older than
+/// that reads the list again.
+pub const WEBHOOKS_VERSION_HEADER: &str = "argus-webhooks-version";
+
 /// Which broker exchange a row goes to. Stored by its logical name; the
 /// relay maps it to the deployment's prefixed exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,13 +85,15 @@ pub struct NewOutboxMessage {
 }
 
 impl NewOutboxMessage {
-    /// The bus message of a domain event, for the events exchange.
-    pub fn event(event: &DomainEvent) -> Self {
+    /// The bus message of a domain event, for the events exchange, with
+    /// its webhook `envelope` (what the event's row stores).
+    pub fn event(event: &DomainEvent, envelope: &serde_json::Value) -> Self {
         let wire = proto::Event {
             id: event.id.to_string(),
             r#type: event.kind.as_str().to_owned(),
             tenant_id: event.tenant.to_string(),
             created_at_unix_ms: event.created_at.timestamp_millis(),
+            envelope_json: envelope.to_string().into_bytes(),
         };
         Self::of(&event.tenant, OutboxExchange::Events, event.kind.as_str(), Message::event(&wire))
     }

@@ -6,6 +6,8 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         partner -> Bool,
+        // Migration 2026-12-07-000000_webhook_change_notices.
+        webhooks_version -> Int8,
     }
 }
 
@@ -241,6 +243,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(events, webhooks, webhook_deliveries, delivery_attempts);
+diesel::allow_tables_to_appear_in_same_query!(tenants, webhooks);
 
 // Domain and operation bundles (migration 2026-11-22-000300_domain).
 

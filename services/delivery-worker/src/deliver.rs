@@ -8,7 +8,8 @@ use argus_bus::{
 };
 use argus_crypto::webhook::{SecretBox, sign_webhook, webhook_signing_key};
 use argus_domain::DeliveryStatus;
-use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext, DeliveryKey};
+use argus_store::outbox::WEBHOOKS_VERSION_HEADER;
+use argus_store::webhooks::{AttemptRecord, Attempted, DeliveryContext, DeliveryKey, FanOut};
 use argus_store::{Store, StoreError};
 use argus_types::{DeliveryId, EventId, TenantId, WebhookId};
 use chrono::Utc;
@@ -23,6 +24,7 @@ use crate::metrics::{Delivered, Sending};
 use crate::mock::Outbound;
 use crate::record::{BookkeepingFailed, Recorder};
 use crate::sender::SendOutcome;
+use crate::webhook_cache::WebhookCache;
 
 /// A webhook failing without a success for this long is disabled.
 pub const DISABLE_AFTER_DAYS: i64 = 5;
@@ -47,6 +49,8 @@ pub struct Deliverer {
     pub caps: InFlight,
     /// Writes attempts, batched with other events' ([`crate::record`]).
     pub recorder: Recorder,
+    /// Each tenant's enabled webhooks, for the fan-out of new events.
+    pub webhooks: WebhookCache,
 }
 
 /// What one try at a delivery came to.
@@ -130,7 +134,7 @@ impl Deliverer {
             Ok(decoded) => decoded,
             Err(o) => return o,
         };
-        let fanned = match self.store.fan_out(&tenant, &event_id, &event.r#type).await {
+        let fanned = match self.plan(&message, &event, &tenant, &event_id).await {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "fan-out failed; retrying");
@@ -212,6 +216,31 @@ impl Deliverer {
         }
         tracing::debug!(event_id = %event_id, deliveries = fanned.fresh.len(), "event fanned out");
         Outcome::Ack
+    }
+
+    /// What an event's fan-out has to do. An event seen for the first time
+    /// is fanned out from memory: its envelope from the message, and the
+    /// tenant's webhooks from the cache. A redelivered or retried event
+    /// (which may have stored deliveries, some retrying), or a message
+    /// without an envelope (from a writer of an earlier release), is
+    /// fanned out from the database. A copy of an event that the relay
+    /// published twice (it crashed between the broker's confirm and the
+    /// row's delete) arrives as new: it is sent again with the same
+    /// `webhook-id`, and its record finds the delivery taken.
+    async fn plan(
+        &self,
+        message: &Incoming,
+        event: &proto::Event,
+        tenant: &TenantId,
+        event_id: &EventId,
+    ) -> Result<FanOut, StoreError> {
+        let first_time = !message.redelivered && message.retry_count == 0;
+        if first_time && let Ok(envelope) = serde_json::from_slice::<serde_json::Value>(&event.envelope_json) {
+            let version = message.headers.get(WEBHOOKS_VERSION_HEADER).and_then(|v| v.parse().ok());
+            let webhooks = self.webhooks.enabled(&self.store, tenant, version).await?;
+            return Ok(FanOut::of_new_event(tenant, event_id, &event.r#type, &envelope, &webhooks.enabled));
+        }
+        self.store.fan_out(tenant, event_id, &event.r#type).await
     }
 
     /// Publishes, confirmed, a work message for each delivery that must try

@@ -15,6 +15,7 @@ mod mock;
 mod record;
 mod sender;
 mod task;
+mod webhook_cache;
 
 use std::sync::Arc;
 
@@ -121,6 +122,7 @@ impl Worker {
                 config.concurrency,
             ),
             recorder: record::Recorder::start(store.clone()),
+            webhooks: webhook_cache::WebhookCache::listening_to(config.store.database_url.clone()),
         });
         let shutdown = CancellationToken::new();
         let refused = Refused::default();

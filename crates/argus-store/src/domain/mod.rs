@@ -48,8 +48,9 @@ pub(crate) async fn announce(
 /// one statement (two would cost a second round trip on every change), in
 /// the caller's transaction.
 pub(crate) async fn record_event(conn: &mut AsyncPgConnection, event: &DomainEvent) -> Result<(), StoreError> {
-    let message = NewOutboxMessage::event(event);
-    InsertEvent { event, envelope: event.envelope(), message: &message, headers: message.headers_json() }
+    let envelope = event.envelope();
+    let message = NewOutboxMessage::event(event, &envelope);
+    InsertEvent { event, envelope, message: &message, headers: message.headers_json() }
         .execute(conn)
         .await
         .map_err(|e| crate::unique_violation_to_conflict(e, &format!("event {}", event.id)))?;
@@ -70,7 +71,9 @@ impl InsertEvent<'_> {
              INSERT INTO events (id, tenant_id, type, envelope) VALUES ($1, $2, $3, $4)
          )
          INSERT INTO outbox (tenant_id, message_id, exchange, routing_key, kind, payload, headers)
-         VALUES ($2, $5, $6, $7, $8, $9, $10)";
+         VALUES ($2, $5, $6, $7, $8, $9,
+                 $10 || jsonb_build_object($11::text,
+                     coalesce((SELECT webhooks_version FROM tenants WHERE id = $2), 0)::text))";
 }
 
 impl QueryFragment<Pg> for InsertEvent<'_> {
@@ -87,6 +90,7 @@ impl QueryFragment<Pg> for InsertEvent<'_> {
             8 => out.push_bind_param::<Text, _>(&message.kind),
             9 => out.push_bind_param::<Binary, _>(&message.payload),
             10 => out.push_bind_param::<Jsonb, _>(&self.headers),
+            11 => out.push_bind_param::<Text, _>(crate::outbox::WEBHOOKS_VERSION_HEADER),
             n => Err(no_such_parameter(n)),
         })
     }

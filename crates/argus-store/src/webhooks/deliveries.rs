@@ -108,6 +108,34 @@ pub struct FanOut {
     pub retrying: Vec<DeliveryRecord>,
 }
 
+impl FanOut {
+    /// The fan-out of an event seen for the first time, from what the
+    /// worker holds in memory: a new, unstored delivery for each of
+    /// `webhooks` (the tenant's enabled ones, [`Store::enabled_webhooks`])
+    /// subscribed to `event_type`. Like [`Store::fan_out`]'s, its record
+    /// finds the pair (event, webhook) taken if the event was fanned out
+    /// before, so a copy of the message makes no second delivery row.
+    pub fn of_new_event(
+        tenant: &TenantId,
+        event: &EventId,
+        event_type: &str,
+        envelope: &Value,
+        webhooks: &[WebhookRow],
+    ) -> Self {
+        let fresh = webhooks
+            .iter()
+            .filter(|w| w.enabled && w.events.iter().any(|e| e == event_type))
+            .map(|webhook| DeliveryContext {
+                delivery: DeliveryRecord::unstored(tenant, &webhook.id, event, event_type),
+                webhook: webhook.clone(),
+                envelope: envelope.clone(),
+                stored: false,
+            })
+            .collect();
+        Self { fresh, retrying: Vec::new() }
+    }
+}
+
 /// Stores an event's envelope (call in the writer's transaction).
 pub(crate) async fn insert_event(conn: &mut AsyncPgConnection, event: &DomainEvent) -> Result<(), StoreError> {
     diesel::insert_into(events::table)

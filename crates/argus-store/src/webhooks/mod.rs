@@ -18,6 +18,21 @@ use crate::stored_text::Stored;
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
 use crate::{Page, PageRequest, Store, StoreError};
 
+/// The channel the webhooks' triggers notify with a tenant's id when one
+/// of its webhooks is added, deleted, or changed in what a delivery needs
+/// (its URL, events, state or secrets); the same changes count in
+/// [`TenantWebhooks::version`].
+pub const WEBHOOK_CHANGED_CHANNEL: &str = "argus_webhook_changed";
+
+/// A tenant's enabled webhooks as of a count of changes to its webhooks
+/// (`tenants.webhooks_version`, which every event's message carries as
+/// [`crate::outbox::WEBHOOKS_VERSION_HEADER`]).
+#[derive(Debug, Clone, Default)]
+pub struct TenantWebhooks {
+    pub version: i64,
+    pub enabled: Vec<WebhookRecord>,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhooks, check_for_backend(diesel::pg::Pg))]
 pub struct WebhookRow {
@@ -107,6 +122,21 @@ impl Store {
 
     pub async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
         find_row(&mut *self.conn().await?, webhooks::table.tenant_row(tenant, id.as_str())).await
+    }
+
+    /// The tenant's enabled webhooks (at most the per-tenant cap), what a
+    /// fan-out sends to, with the count of changes they reflect, in one
+    /// statement (one snapshot); `None` for no such tenant.
+    pub async fn enabled_webhooks(&self, tenant: &TenantId) -> Result<Option<TenantWebhooks>, StoreError> {
+        let rows: Vec<(i64, Option<WebhookRow>)> = tenants::table
+            .left_join(webhooks::table.on(webhooks::tenant_id.eq(tenants::id).and(webhooks::enabled.eq(true))))
+            .filter(tenants::id.eq(tenant.as_str()))
+            .order(webhooks::id)
+            .select((tenants::webhooks_version, Option::<WebhookRow>::as_select()))
+            .load(&mut *self.conn().await?)
+            .await?;
+        let Some(&(version, _)) = <[_]>::first(&rows) else { return Ok(None) };
+        Ok(Some(TenantWebhooks { version, enabled: rows.into_iter().filter_map(|(_, w)| w).collect() }))
     }
 
     /// The tenant's webhooks in creation order, a page at a time.
