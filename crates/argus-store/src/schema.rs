@@ -6,7 +6,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         partner -> Bool,
-        // Migration 2026-12-07-000000_webhook_change_notices.
+        // Migration 2026-12-07-010000_webhook_change_notices.
         webhooks_version -> Int8,
     }
 }
