@@ -6,7 +6,6 @@
 //! tenant admin (`kty: "oct"`, `alg: "HS256"`, `k`, RFC 7518 §6.4).
 
 use std::fmt;
-use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,24 +14,23 @@ use ml_dsa::{EncodedVerifyingKey, MlDsa65, Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-/// How a tree head is signed: the `algorithm` a head carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    /// HMAC-SHA256 with the tenant's secret key: the default.
-    HmacSha256,
-    /// ML-DSA-65 (FIPS 204), pure, empty context: a tenant's opt-in.
-    MlDsa65,
+use crate::named::named_enum;
+
+named_enum! {
+    /// How a tree head is signed: the `algorithm` a head carries.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Algorithm {
+        /// HMAC-SHA256 with the tenant's secret key: the default.
+        HmacSha256 = "hmac-sha256",
+        /// ML-DSA-65 (FIPS 204), pure, empty context: a tenant's opt-in.
+        MlDsa65 = "ml-dsa-65",
+    }
+    /// A name that is no tree-head algorithm.
+    pub struct UnknownAlgorithm("no provenance algorithm `{}` (known: hmac-sha256, ml-dsa-65)");
 }
 
 impl Algorithm {
     pub const ALL: [Self; 2] = [Self::HmacSha256, Self::MlDsa65];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::HmacSha256 => "hmac-sha256",
-            Self::MlDsa65 => "ml-dsa-65",
-        }
-    }
 
     /// The JOSE `alg` its keys carry in a JWK.
     pub const fn jwk_alg(self) -> &'static str {
@@ -40,32 +38,6 @@ impl Algorithm {
             Self::HmacSha256 => "HS256",
             Self::MlDsa65 => "ML-DSA-65",
         }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is no tree-head algorithm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownAlgorithm(pub String);
-
-impl fmt::Display for UnknownAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no provenance algorithm `{}` (known: hmac-sha256, ml-dsa-65)", self.0)
-    }
-}
-
-impl std::error::Error for UnknownAlgorithm {}
-
-impl FromStr for Algorithm {
-    type Err = UnknownAlgorithm;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| UnknownAlgorithm(s.to_owned()))
     }
 }
 

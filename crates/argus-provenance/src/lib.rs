@@ -9,6 +9,7 @@
 
 pub mod keys;
 pub mod merkle;
+mod named;
 pub mod transcript;
 pub mod verify;
 

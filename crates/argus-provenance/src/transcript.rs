@@ -3,70 +3,35 @@
 //! with its leaf hash, the signed tree head after it and its inclusion
 //! proof, and the consistency proof from an earlier tree head.
 
-use std::fmt;
-use std::str::FromStr;
-
 use argus_types::{EvidenceId, TenantId};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::hex;
 use crate::merkle::{self, Hash};
+use crate::named::named_enum;
 
-/// What one transcript entry records. `CREATE` opens every transcript and
-/// is recorded only by creating the item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EvidenceOperation {
-    Create,
-    View,
-    Annotate,
-    TransferCustody,
-    Export,
-    Seal,
+named_enum! {
+    /// What one transcript entry records. `CREATE` opens every transcript and
+    /// is recorded only by creating the item.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum EvidenceOperation {
+        Create = "CREATE",
+        View = "VIEW",
+        Annotate = "ANNOTATE",
+        TransferCustody = "TRANSFER_CUSTODY",
+        Export = "EXPORT",
+        Seal = "SEAL",
+    }
+    /// A name that is no evidence operation.
+    pub struct UnknownOperation("unknown evidence operation `{}`");
 }
 
 impl EvidenceOperation {
     /// Every value, in declaration order.
     pub const ALL: &'static [Self] =
         &[Self::Create, Self::View, Self::Annotate, Self::TransferCustody, Self::Export, Self::Seal];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Create => "CREATE",
-            Self::View => "VIEW",
-            Self::Annotate => "ANNOTATE",
-            Self::TransferCustody => "TRANSFER_CUSTODY",
-            Self::Export => "EXPORT",
-            Self::Seal => "SEAL",
-        }
-    }
-}
-
-impl fmt::Display for EvidenceOperation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is no evidence operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownOperation(pub String);
-
-impl fmt::Display for UnknownOperation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown evidence operation `{}`", self.0)
-    }
-}
-
-impl std::error::Error for UnknownOperation {}
-
-impl FromStr for EvidenceOperation {
-    type Err = UnknownOperation;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.iter().copied().find(|o| o.as_str() == s).ok_or_else(|| UnknownOperation(s.to_owned()))
-    }
 }
 
 /// One entry of an item's transcript: what its Merkle leaf hashes, as

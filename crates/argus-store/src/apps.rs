@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::schema::{apps, client_secrets};
 use crate::stored_text::{Stored, StoredJson};
-use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
 use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -34,10 +34,7 @@ pub struct AppRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TenantTable for apps::table {
-    type TenantId = apps::tenant_id;
-    type Id = apps::client_id;
-}
+tenant_table!(apps, client_id);
 
 /// A validated registration, ready to store.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::epcr::{EncounterRecord, encounter_changed};
 use crate::schema::{device_observations, devices};
 use crate::stored_text::{Stored, StoredJson};
-use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
 use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -68,10 +68,7 @@ pub struct EncounterDevices {
     pub observations: Vec<ObservationRecord>,
 }
 
-impl TenantTable for devices::table {
-    type TenantId = devices::tenant_id;
-    type Id = devices::id;
-}
+tenant_table!(devices);
 
 /// The ids among `ids` that are not the tenant's enrolled devices, each
 /// with its index.

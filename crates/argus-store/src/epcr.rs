@@ -17,7 +17,7 @@ use crate::devices::unknown_devices;
 use crate::domain::announce;
 use crate::schema::{encounter_access_log, encounters, incidents};
 use crate::stored_text::{Stored, StoredJson};
-use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
 use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -100,10 +100,7 @@ pub struct EncounterAccessRecord {
     pub read_at: DateTime<Utc>,
 }
 
-impl TenantTable for encounters::table {
-    type TenantId = encounters::tenant_id;
-    type Id = encounters::id;
-}
+tenant_table!(encounters);
 
 impl Store {
     /// Stores a checked record and announces `epcr.created`. The incident and

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::schema::{sandbox_outbox, sandbox_scenario_tenants};
 use crate::stored_text::Stored;
-use crate::tenant_rows::{PageQuery, TenantTable, list_page};
+use crate::tenant_rows::{PageQuery, list_page, tenant_table};
 use crate::{Page, PageRequest, Store, StoreError};
 
 /// Which mock connector took a request.
@@ -55,10 +55,7 @@ pub struct OutboxRecord {
     pub sent_at: DateTime<Utc>,
 }
 
-impl TenantTable for sandbox_outbox::table {
-    type TenantId = sandbox_outbox::tenant_id;
-    type Id = sandbox_outbox::id;
-}
+tenant_table!(sandbox_outbox);
 
 /// What a connector answers when its script says nothing (no scenario, or
 /// an empty script).

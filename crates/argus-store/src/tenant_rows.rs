@@ -42,6 +42,23 @@ pub(crate) trait TenantTable: Table {
     }
 }
 
+/// Declares the table `$table` of the schema a [`TenantTable`]: its
+/// `tenant_id` column names the owner and `$id` (`id` unless given) keys
+/// the row.
+macro_rules! tenant_table {
+    ($table:ident) => {
+        $crate::tenant_rows::tenant_table!($table, id);
+    };
+    ($table:ident, $id:ident) => {
+        impl $crate::tenant_rows::TenantTable for $crate::schema::$table::table {
+            type TenantId = $crate::schema::$table::tenant_id;
+            type Id = $crate::schema::$table::$id;
+        }
+    };
+}
+
+pub(crate) use tenant_table;
+
 pub(crate) type OfTenant<'a, T> = Filter<T, Eq<<T as TenantTable>::TenantId, &'a str>>;
 type IsTenantRow<'a, T> = And<Eq<<T as TenantTable>::TenantId, &'a str>, Eq<<T as TenantTable>::Id, &'a str>>;
 pub(crate) type TenantRow<'a, T> = Filter<<T as AsQuery>::Query, IsTenantRow<'a, T>>;

@@ -7,7 +7,7 @@ use crate::oauth::revoke_family;
 use crate::revoked::RevokedToken;
 use crate::schema::{grant_families, sessions, users};
 use crate::stored_text::Stored;
-use crate::tenant_rows::{TenantTable, find_row};
+use crate::tenant_rows::{TenantTable, find_row, tenant_table};
 use crate::{Store, StoreError, unique_violation_to_conflict};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -24,10 +24,7 @@ pub struct UserRecord {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
-impl TenantTable for users::table {
-    type TenantId = users::tenant_id;
-    type Id = users::id;
-}
+tenant_table!(users);
 
 impl Store {
     /// Creates a user; `email` must already be normalised (lowercase).

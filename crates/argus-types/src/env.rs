@@ -10,6 +10,42 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// Declares a config struct whose every field is read from one environment
+/// variable, each field written once with its default and its variable:
+/// `pub field: Type = default => reader("VARIABLE"),` where `reader` is
+/// [`parse_var`] or [`flag`]. Gives `Default` (the defaults) and
+/// `from_environment()` (each variable read over its default).
+#[macro_export]
+macro_rules! env_settings {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[$fmeta:meta])*
+                pub $field:ident: $ty:ty = $default:expr => $read:ident($var:literal),
+            )+
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)+
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self { $($field: $default,)+ }
+            }
+        }
+
+        impl $name {
+            pub fn from_environment() -> Result<Self, $crate::env::ConfigError> {
+                let d = Self::default();
+                Ok(Self { $($field: $crate::env::$read($var, d.$field)?,)+ })
+            }
+        }
+    };
+}
+
 /// The variable's value, or `default` when it is unset or empty.
 pub fn var_or(name: &'static str, default: &str) -> String {
     std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())

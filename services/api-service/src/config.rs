@@ -54,60 +54,35 @@ pub struct ApiConfig {
     pub webhooks: auth_service::WebhookLimits,
 }
 
-/// What `/v1/jobs` needs beyond the rest of the API.
-#[derive(Debug, Clone)]
-pub struct JobsApiConfig {
-    /// `ARGUS_JOBS_MAX_BODY_BYTES` (default 67108864, 64 MiB): the largest
-    /// `POST /v1/jobs` body, which carries an `import.bulk`'s NDJSON. Every
-    /// other route keeps its 64 KiB limit.
-    pub max_body: usize,
-    /// `ARGUS_JOBS_MAX_BODIES_IN_FLIGHT` (default 8): `POST /v1/jobs`
-    /// bodies over 64 KiB (or of unknown length) read at once; more are
-    /// answered 503 with `Retry-After`. Each costs ~14 MiB of resident memory
-    /// while it streams, and a database connection (`ARGUS_DB_MAX_CONNECTIONS`).
-    pub max_bodies_in_flight: usize,
-    /// `ARGUS_JOBS_TENANT_QUOTA_BYTES` (default 2147483648, 2 GiB): what a
-    /// tenant's stored job inputs and results may add up to (uncompressed);
-    /// a job that would go over is a 429.
-    pub tenant_quota_bytes: u64,
-    /// `ARGUS_JOB_MAX_ROWS` (default 5,000,000): lines one `import.bulk`
-    /// may hold (a 400 beyond, nothing stored); the worker bounds
-    /// `export.bulk` by the same variable.
-    pub max_rows: u64,
-    /// `ARGUS_WEBHOOK_ALLOW_PRIVATE` (default false): accept `http` and
-    /// private addresses as `callback_url` (local work and tests), as the
-    /// auth-service does for webhooks.
-    pub allow_private_callbacks: bool,
-    /// `ARGUS_SECRET_PEPPER`: seals callback secrets (and the responses
-    /// kept for Idempotency-Keys, which show them); the delivery worker
-    /// must have the same.
-    pub secret_pepper: String,
-}
-
-impl Default for JobsApiConfig {
-    fn default() -> Self {
-        Self {
-            max_body: 64 * 1024 * 1024,
-            max_bodies_in_flight: 8,
-            tenant_quota_bytes: 2 << 30,
-            max_rows: 5_000_000,
-            allow_private_callbacks: false,
-            secret_pepper: argus_crypto::DEV_PEPPER.to_owned(),
-        }
-    }
-}
-
-impl JobsApiConfig {
-    pub fn from_environment() -> Result<Self, ConfigError> {
-        let d = Self::default();
-        Ok(Self {
-            max_body: parse_var("ARGUS_JOBS_MAX_BODY_BYTES", d.max_body)?,
-            max_bodies_in_flight: parse_var("ARGUS_JOBS_MAX_BODIES_IN_FLIGHT", d.max_bodies_in_flight)?,
-            tenant_quota_bytes: parse_var("ARGUS_JOBS_TENANT_QUOTA_BYTES", d.tenant_quota_bytes)?,
-            max_rows: parse_var("ARGUS_JOB_MAX_ROWS", d.max_rows)?,
-            allow_private_callbacks: flag("ARGUS_WEBHOOK_ALLOW_PRIVATE", false)?,
-            secret_pepper: var_or("ARGUS_SECRET_PEPPER", argus_crypto::DEV_PEPPER),
-        })
+argus_types::env_settings! {
+    /// What `/v1/jobs` needs beyond the rest of the API.
+    #[derive(Debug, Clone)]
+    pub struct JobsApiConfig {
+        /// `ARGUS_JOBS_MAX_BODY_BYTES` (default 67108864, 64 MiB): the largest
+        /// `POST /v1/jobs` body, which carries an `import.bulk`'s NDJSON. Every
+        /// other route keeps its 64 KiB limit.
+        pub max_body: usize = 64 * 1024 * 1024 => parse_var("ARGUS_JOBS_MAX_BODY_BYTES"),
+        /// `ARGUS_JOBS_MAX_BODIES_IN_FLIGHT` (default 8): `POST /v1/jobs`
+        /// bodies over 64 KiB (or of unknown length) read at once; more are
+        /// answered 503 with `Retry-After`. Each costs ~14 MiB of resident memory
+        /// while it streams, and a database connection (`ARGUS_DB_MAX_CONNECTIONS`).
+        pub max_bodies_in_flight: usize = 8 => parse_var("ARGUS_JOBS_MAX_BODIES_IN_FLIGHT"),
+        /// `ARGUS_JOBS_TENANT_QUOTA_BYTES` (default 2147483648, 2 GiB): what a
+        /// tenant's stored job inputs and results may add up to (uncompressed);
+        /// a job that would go over is a 429.
+        pub tenant_quota_bytes: u64 = 2 << 30 => parse_var("ARGUS_JOBS_TENANT_QUOTA_BYTES"),
+        /// `ARGUS_JOB_MAX_ROWS` (default 5,000,000): lines one `import.bulk`
+        /// may hold (a 400 beyond, nothing stored); the worker bounds
+        /// `export.bulk` by the same variable.
+        pub max_rows: u64 = 5_000_000 => parse_var("ARGUS_JOB_MAX_ROWS"),
+        /// `ARGUS_WEBHOOK_ALLOW_PRIVATE` (default false): accept `http` and
+        /// private addresses as `callback_url` (local work and tests), as the
+        /// auth-service does for webhooks.
+        pub allow_private_callbacks: bool = false => flag("ARGUS_WEBHOOK_ALLOW_PRIVATE"),
+        /// `ARGUS_SECRET_PEPPER`: seals callback secrets (and the responses
+        /// kept for Idempotency-Keys, which show them); the delivery worker
+        /// must have the same.
+        pub secret_pepper: String = argus_crypto::DEV_PEPPER.to_owned() => parse_var("ARGUS_SECRET_PEPPER"),
     }
 }
 

@@ -124,90 +124,47 @@ fn live_audience() -> Result<String, ConfigError> {
     Ok(audience)
 }
 
-/// Token lifetimes and abuse limits of the OAuth endpoints.
-#[derive(Debug, Clone)]
-pub struct OAuthConfig {
-    /// `ARGUS_ACCESS_TOKEN_TTL` seconds (default 3600); an app's governance
-    /// cap lowers it.
-    pub access_token_ttl_seconds: u32,
-    /// `ARGUS_REFRESH_TOKEN_TTL` seconds (default 30 days).
-    pub refresh_token_ttl_seconds: u32,
-    /// `ARGUS_SESSION_TTL` seconds (default 8 hours): the sign-in cookie.
-    pub session_ttl_seconds: u32,
-    /// `ARGUS_TOKEN_RATE_PER_CLIENT` requests per second to the token,
-    /// revocation and introspection endpoints per client (default 200).
-    pub token_rate_per_client: u32,
-    /// `ARGUS_TOKEN_RATE_PER_IP` requests per second to those endpoints per
-    /// source address (default 400).
-    pub token_rate_per_ip: u32,
-    /// `ARGUS_SIGN_IN_RATE_PER_IP` sign-in attempts per minute per source
-    /// address (default 20).
-    pub sign_in_rate_per_ip_per_minute: u32,
-    /// `ARGUS_SIGN_IN_FREE_ATTEMPTS` (default 5): sign-ins to one account
-    /// that may fail before it is locked for a while.
-    pub sign_in_free_attempts: u32,
-    /// `ARGUS_SIGN_IN_LOCKOUT_SECONDS` (default 1): the first lock-out once
-    /// those are used up; each further attempt doubles it, up to 15 minutes.
-    pub sign_in_lockout_seconds: u32,
-}
-
-impl Default for OAuthConfig {
-    fn default() -> Self {
-        Self {
-            access_token_ttl_seconds: 3600,
-            refresh_token_ttl_seconds: 30 * 86_400,
-            session_ttl_seconds: 8 * 3600,
-            token_rate_per_client: 200,
-            token_rate_per_ip: 400,
-            sign_in_rate_per_ip_per_minute: 20,
-            sign_in_free_attempts: 5,
-            sign_in_lockout_seconds: 1,
-        }
+argus_types::env_settings! {
+    /// Token lifetimes and abuse limits of the OAuth endpoints.
+    #[derive(Debug, Clone)]
+    pub struct OAuthConfig {
+        /// `ARGUS_ACCESS_TOKEN_TTL` seconds (default 3600); an app's governance
+        /// cap lowers it.
+        pub access_token_ttl_seconds: u32 = 3600 => parse_var("ARGUS_ACCESS_TOKEN_TTL"),
+        /// `ARGUS_REFRESH_TOKEN_TTL` seconds (default 30 days).
+        pub refresh_token_ttl_seconds: u32 = 30 * 86_400 => parse_var("ARGUS_REFRESH_TOKEN_TTL"),
+        /// `ARGUS_SESSION_TTL` seconds (default 8 hours): the sign-in cookie.
+        pub session_ttl_seconds: u32 = 8 * 3600 => parse_var("ARGUS_SESSION_TTL"),
+        /// `ARGUS_TOKEN_RATE_PER_CLIENT` requests per second to the token,
+        /// revocation and introspection endpoints per client (default 200).
+        pub token_rate_per_client: u32 = 200 => parse_var("ARGUS_TOKEN_RATE_PER_CLIENT"),
+        /// `ARGUS_TOKEN_RATE_PER_IP` requests per second to those endpoints per
+        /// source address (default 400).
+        pub token_rate_per_ip: u32 = 400 => parse_var("ARGUS_TOKEN_RATE_PER_IP"),
+        /// `ARGUS_SIGN_IN_RATE_PER_IP` sign-in attempts per minute per source
+        /// address (default 20).
+        pub sign_in_rate_per_ip_per_minute: u32 = 20 => parse_var("ARGUS_SIGN_IN_RATE_PER_IP"),
+        /// `ARGUS_SIGN_IN_FREE_ATTEMPTS` (default 5): sign-ins to one account
+        /// that may fail before it is locked for a while.
+        pub sign_in_free_attempts: u32 = 5 => parse_var("ARGUS_SIGN_IN_FREE_ATTEMPTS"),
+        /// `ARGUS_SIGN_IN_LOCKOUT_SECONDS` (default 1): the first lock-out once
+        /// those are used up; each further attempt doubles it, up to 15 minutes.
+        pub sign_in_lockout_seconds: u32 = 1 => parse_var("ARGUS_SIGN_IN_LOCKOUT_SECONDS"),
     }
 }
 
-impl OAuthConfig {
-    pub fn from_environment() -> Result<Self, ConfigError> {
-        let d = Self::default();
-        Ok(Self {
-            access_token_ttl_seconds: parse_var("ARGUS_ACCESS_TOKEN_TTL", d.access_token_ttl_seconds)?,
-            refresh_token_ttl_seconds: parse_var("ARGUS_REFRESH_TOKEN_TTL", d.refresh_token_ttl_seconds)?,
-            session_ttl_seconds: parse_var("ARGUS_SESSION_TTL", d.session_ttl_seconds)?,
-            token_rate_per_client: parse_var("ARGUS_TOKEN_RATE_PER_CLIENT", d.token_rate_per_client)?,
-            token_rate_per_ip: parse_var("ARGUS_TOKEN_RATE_PER_IP", d.token_rate_per_ip)?,
-            sign_in_rate_per_ip_per_minute: parse_var("ARGUS_SIGN_IN_RATE_PER_IP", d.sign_in_rate_per_ip_per_minute)?,
-            sign_in_free_attempts: parse_var("ARGUS_SIGN_IN_FREE_ATTEMPTS", d.sign_in_free_attempts)?,
-            sign_in_lockout_seconds: parse_var("ARGUS_SIGN_IN_LOCKOUT_SECONDS", d.sign_in_lockout_seconds)?,
-        })
-    }
-}
-
-/// What one tenant may do with webhooks, so that no tenant takes more than
-/// its share of the delivery worker.
-#[derive(Debug, Clone)]
-pub struct WebhookLimits {
-    /// `ARGUS_MAX_WEBHOOKS_PER_TENANT` (default 50): creating one more is a
-    /// 409.
-    pub max_per_tenant: usize,
-    /// `ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE` (default 30): test sends and
-    /// resends per tenant per minute (a burst of as many); beyond, a 429
-    /// with `Retry-After`.
-    pub manual_sends_per_minute: u32,
-}
-
-impl Default for WebhookLimits {
-    fn default() -> Self {
-        Self { max_per_tenant: 50, manual_sends_per_minute: 30 }
-    }
-}
-
-impl WebhookLimits {
-    pub fn from_environment() -> Result<Self, ConfigError> {
-        let d = Self::default();
-        Ok(Self {
-            max_per_tenant: parse_var("ARGUS_MAX_WEBHOOKS_PER_TENANT", d.max_per_tenant)?,
-            manual_sends_per_minute: parse_var("ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE", d.manual_sends_per_minute)?,
-        })
+argus_types::env_settings! {
+    /// What one tenant may do with webhooks, so that no tenant takes more than
+    /// its share of the delivery worker.
+    #[derive(Debug, Clone)]
+    pub struct WebhookLimits {
+        /// `ARGUS_MAX_WEBHOOKS_PER_TENANT` (default 50): creating one more is a
+        /// 409.
+        pub max_per_tenant: usize = 50 => parse_var("ARGUS_MAX_WEBHOOKS_PER_TENANT"),
+        /// `ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE` (default 30): test sends and
+        /// resends per tenant per minute (a burst of as many); beyond, a 429
+        /// with `Retry-After`.
+        pub manual_sends_per_minute: u32 = 30 => parse_var("ARGUS_WEBHOOK_MANUAL_SENDS_PER_MINUTE"),
     }
 }
 

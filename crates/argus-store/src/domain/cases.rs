@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{IncidentRecord, announce};
 use crate::schema::{case_incidents, cases, incidents};
 use crate::stored_text::{AsText, Stored};
-use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
 use crate::{Page, PageRequest, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cases, check_for_backend(diesel::pg::Pg))]
@@ -163,10 +163,7 @@ async fn link_incidents(
     Ok(())
 }
 
-impl TenantTable for cases::table {
-    type TenantId = cases::tenant_id;
-    type Id = cases::id;
-}
+tenant_table!(cases);
 
 impl Store {
     /// The incidents linked to a case.

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::schema::{entities, relationships};
 use crate::stored_text::{AsText, Stored};
-use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
 use crate::{Page, PageRequest, Store, StoreError};
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = entities, check_for_backend(diesel::pg::Pg))]
@@ -42,15 +42,8 @@ pub struct RelationshipRecord {
     pub created_at: DateTime<Utc>,
 }
 
-impl TenantTable for entities::table {
-    type TenantId = entities::tenant_id;
-    type Id = entities::id;
-}
-
-impl TenantTable for relationships::table {
-    type TenantId = relationships::tenant_id;
-    type Id = relationships::id;
-}
+tenant_table!(entities);
+tenant_table!(relationships);
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = entities)]

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::announce;
 use crate::schema::{cases, evidence_entries, evidence_items, incidents, provenance_keys};
 use crate::stored_text::Stored;
-use crate::tenant_rows::{TenantTable, find_row};
+use crate::tenant_rows::{TenantTable, find_row, tenant_table};
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -228,10 +228,7 @@ pub struct EvidenceActor<'a> {
     pub client_id: &'a str,
 }
 
-impl TenantTable for evidence_items::table {
-    type TenantId = evidence_items::tenant_id;
-    type Id = evidence_items::id;
-}
+tenant_table!(evidence_items);
 
 /// The item's leaf hashes, in order.
 async fn leaf_hashes(conn: &mut AsyncPgConnection, id: &EvidenceId) -> Result<Vec<Hash>, StoreError> {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::announce;
 use crate::schema::incidents;
 use crate::stored_text::{AsText, Stored};
-use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
 use crate::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -68,10 +68,7 @@ pub struct IncidentFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-impl TenantTable for incidents::table {
-    type TenantId = incidents::tenant_id;
-    type Id = incidents::id;
-}
+tenant_table!(incidents);
 
 impl Store {
     pub async fn create_incident(&self, tenant: &TenantId, new: NewIncident) -> Result<IncidentRecord, StoreError> {

@@ -22,7 +22,7 @@ use crate::idempotency::{StoredResponse, store_response};
 use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{job_input_chunks, job_result_chunks, jobs};
 use crate::stored_text::{AsText, Stored};
-use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
+use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
 use crate::{Page, PageRequest, Store, StoreError};
 
 mod callbacks;
@@ -183,10 +183,7 @@ pub enum CancelOutcome {
     Finished(JobRecord),
 }
 
-impl TenantTable for jobs::table {
-    type TenantId = jobs::tenant_id;
-    type Id = jobs::id;
-}
+tenant_table!(jobs);
 
 /// The job `id` of `tenant`, locked until the caller's transaction ends.
 async fn lock_job(

@@ -31,12 +31,7 @@ impl<'a> Caller<'a> {
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
-        let mut request = self
-            .stack
-            .http
-            .request(method, format!("{}{path}", self.stack.api))
-            .bearer_auth(&self.token)
-            .header("X-Tenant-ID", self.tenant.as_str());
+        let mut request = self.stack.request(method, path, &self.token, &self.tenant);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -359,10 +354,7 @@ async fn every_route_takes_its_scope_and_the_token_s_tenant() {
         let r = unscoped.send(method.clone(), path, body.clone()).await;
         assert_eq!(r.status(), 403, "{method} {path} without its scope");
         let r = stack
-            .http
-            .request(method.clone(), format!("{}{path}", stack.api))
-            .bearer_auth(&allowed.token)
-            .header("X-Tenant-ID", other_tenant.as_str())
+            .request(method.clone(), path, &allowed.token, &other_tenant)
             .json(body.as_ref().unwrap_or(&Value::Null))
             .send()
             .await

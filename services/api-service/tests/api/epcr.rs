@@ -51,27 +51,12 @@ async fn caller(stack: &Stack, tenant: Option<&TenantId>, scopes: &[&str]) -> (T
     (client, token)
 }
 
-/// A request to `path` (below the encounters) with a token and tenant.
-fn request(
-    stack: &Stack,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    tenant: &TenantId,
-) -> reqwest::RequestBuilder {
-    stack
-        .http
-        .request(method, format!("{}{ENCOUNTERS}{path}", stack.api))
-        .bearer_auth(token)
-        .header("X-Tenant-ID", tenant.as_str())
-}
-
 async fn create(stack: &Stack, token: &str, tenant: &TenantId, body: &Value) -> Response {
-    request(stack, reqwest::Method::POST, "", token, tenant).json(body).send().await.unwrap()
+    stack.request(reqwest::Method::POST, ENCOUNTERS, token, tenant).json(body).send().await.unwrap()
 }
 
 async fn read(stack: &Stack, token: &str, tenant: &TenantId, id: &str) -> Response {
-    request(stack, reqwest::Method::GET, &format!("/{id}"), token, tenant).send().await.unwrap()
+    stack.request(reqwest::Method::GET, &format!("{ENCOUNTERS}/{id}"), token, tenant).send().await.unwrap()
 }
 
 /// The tenant's stored records' ids.
@@ -182,7 +167,8 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
     let (names, _) = invalid_params(create(&stack, &token, tenant, &json!([stemi()])).await).await;
     assert_eq!(names, ["body"]);
     // Not JSON, or not sent as JSON: refused before any check.
-    let not_json = request(&stack, reqwest::Method::POST, "", &token, tenant)
+    let not_json = stack
+        .request(reqwest::Method::POST, ENCOUNTERS, &token, tenant)
         .header("content-type", "text/plain")
         .body(stemi().to_string())
         .send()

@@ -314,11 +314,7 @@ pub(crate) fn rest(
     id: &str,
     rest: &str,
 ) -> reqwest::RequestBuilder {
-    stack
-        .http
-        .request(method, format!("{}/v1/evidence/{id}/provenance{rest}", stack.api))
-        .bearer_auth(&caller.token)
-        .header("X-Tenant-ID", caller.tenant().as_str())
+    stack.request(method, &format!("/v1/evidence/{id}/provenance{rest}"), &caller.token, caller.tenant())
 }
 
 /// An item of a new tenant whose tree heads are signed with `algorithm`,

@@ -139,6 +139,21 @@ impl Stack {
         format!("{}/.well-known/jwks.json", self.auth)
     }
 
+    /// A request to this API's `path` with `token` and `tenant`'s
+    /// `X-Tenant-ID`.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        tenant: &TenantId,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(token)
+            .header("X-Tenant-ID", tenant.as_str())
+    }
+
     /// A token signed with the auth-service's current key, minted directly
     /// (as `argusctl token admin` does).
     pub async fn mint(&self, tenant: &TenantId, client_id: &str, audience: &str, scopes: &[&str]) -> String {
