@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{ArgusClient, Call, Host, segment};
 use crate::error::Result;
-use crate::provenance::{Algorithm, ConsistencyProof, JwkSet, Transcript};
+use crate::provenance::{Algorithm, ConsistencyProof, EarlierHead, JwkSet, Transcript, Verification};
 
 /// A recorded trace: the tenant's spans of it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -318,6 +318,34 @@ impl ArgusClient {
     pub async fn evidence_provenance_since(&self, evidence_id: &str, since_size: i64) -> Result<Provenance> {
         let call = Call::get(Host::Api, format!("/v1/evidence/{}/provenance", segment(evidence_id)))
             .query("since_size", Some(since_size));
+        self.json(&call).await
+    }
+
+    /// `POST /v1/evidence/{id}/provenance/verify` (`evidence:verify`): the
+    /// server checks `transcript` (the stored one when `None`) against the
+    /// entries it recorded and the tenant's keys, retired HMAC keys
+    /// included, and, with `earlier`, that it extends that tree head. Every
+    /// check and failure is in the answer; a tampered transcript is a
+    /// `valid: false` answer, not an error. The body is at most 256 KiB
+    /// (a longer transcript: verify it as stored, or offline).
+    pub async fn verify_evidence_provenance(
+        &self,
+        evidence_id: &str,
+        transcript: Option<&Transcript>,
+        earlier: Option<&EarlierHead>,
+    ) -> Result<Verification> {
+        #[derive(Serialize)]
+        struct VerifyRequest<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            transcript: Option<&'a Transcript>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            earlier_tree_head: Option<&'a EarlierHead>,
+        }
+        let path = format!("/v1/evidence/{}/provenance/verify", segment(evidence_id));
+        // It changes nothing, so a lost answer may be asked for again.
+        let call = Call::post(Host::Api, path)
+            .json(&VerifyRequest { transcript, earlier_tree_head: earlier })?
+            .idempotent(true);
         self.json(&call).await
     }
 
