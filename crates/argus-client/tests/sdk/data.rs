@@ -208,10 +208,25 @@ async fn discovery_lists_what_the_scopes_read() {
     assert_eq!((job.surface, job.scope.as_str()), (Surface::Rest, "jobs:read"));
     assert!(schemas.iter().all(|s| s.scope == "jobs:read"), "{schemas:?}");
     let schema = sdk.data_schema("JobView").await.unwrap();
-    assert_eq!(schema["$id"].as_str(), Some(job.url.as_str()));
+    assert_eq!(
+        (schema.dialect.as_str(), schema.id.as_str(), schema.title.as_str()),
+        ("https://json-schema.org/draft/2020-12/schema", job.url.as_str(), "JobView")
+    );
+    assert_eq!(schema.schema["type"], "object");
+    assert!(schema.schema["properties"].get("status").is_some(), "{schema:?}");
     assert!(matches!(sdk.data_schema("Incident").await, Err(Error::Api { status: 404, .. })));
+
     let catalog = sdk.api_catalog().await.unwrap();
-    assert_eq!(catalog["linkset"].as_array().map(Vec::len), Some(2));
+    let anchors: Vec<&str> = catalog.linkset.iter().map(|e| e.anchor.as_str()).collect();
+    assert_eq!(anchors.len(), 2, "{catalog:?}");
+    for entry in &catalog.linkset {
+        let media: Vec<&str> = entry.service_desc.iter().map(|l| l.media_type.as_str()).collect();
+        assert_eq!(media, ["application/openapi+json", "application/openapi+yaml"], "{entry:?}");
+        assert_eq!(entry.status[0].href, format!("{}v1/status", entry.anchor));
+        assert!(!entry.service_doc.is_empty() && !entry.service_meta.is_empty(), "{entry:?}");
+    }
+    let auth = &catalog.linkset[1];
+    assert!(auth.service_meta.iter().any(|l| l.href.ends_with("/.well-known/oauth-authorization-server")), "{auth:?}");
 }
 
 #[tokio::test]
