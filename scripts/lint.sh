@@ -33,9 +33,9 @@ cargo deny --locked check --hide-inclusion-graph bans licenses sources
 say "clippy, warnings as errors"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# The SDK must stay publishable: argus-client with the two workspace crates
+# The SDK must stay publishable: argus-client with the three workspace crates
 # it depends on, packaged together (cargo resolves the SDK's dependencies on
 # them through a local overlay of the packages it just built). Not verified
 # by building them again: the clippy and test runs build the same code.
-say "the SDK packages (cargo package -p argus-types -p argus-provenance -p argus-client)"
-cargo package --locked --no-verify --allow-dirty -p argus-types -p argus-provenance -p argus-client
+say "the SDK packages (cargo package -p argus-types -p argus-provenance -p argus-jwks -p argus-client)"
+cargo package --locked --no-verify --allow-dirty -p argus-types -p argus-provenance -p argus-jwks -p argus-client

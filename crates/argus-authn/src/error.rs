@@ -42,14 +42,6 @@ pub enum AuthnError {
     TenantMismatch,
     #[error("the verifier is not configured")]
     NotConfigured,
-    /// Fetching the remote key set failed (never sent to a caller: the
-    /// verifier keeps its cached keys and reports `UnknownKey` if need be).
-    #[error("key set at {url}: {reason}")]
-    KeySet { url: String, reason: String },
-    /// The remote key set says it is the other environment's (its
-    /// `key_set`): never trusted, and a reason to refuse to start.
-    #[error("the key set at {url} is the {found} key set, and this verifier trusts only the {expected} set")]
-    WrongKeySet { url: String, found: String, expected: argus_types::Environment },
     /// The sandbox could not provision the token's tenant in its database.
     #[error("cannot take the token's tenant now")]
     TenantUnavailable,
@@ -118,12 +110,7 @@ impl ResponseError for AuthnError {
 
     fn error_response(&self) -> HttpResponse {
         let kind = self.problem_kind();
-        let detail = match self {
-            // Never the key set's URL or what it said.
-            Self::KeySet { .. } | Self::WrongKeySet { .. } => "the token cannot be checked now".to_owned(),
-            _ => self.to_string(),
-        };
-        let mut problem = kind.problem(detail);
+        let mut problem = kind.problem(self.to_string());
         if let Some(gate) = self.gate() {
             problem = problem.value("gate", &gate);
         }
@@ -149,7 +136,7 @@ impl AuthnError {
             Self::UnknownScenario(_) => ProblemKind::NotFound,
             Self::ScenarioReadOnly(_) => ProblemKind::Conflict,
             Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
-            Self::NotConfigured | Self::KeySet { .. } | Self::WrongKeySet { .. } => ProblemKind::Internal,
+            Self::NotConfigured => ProblemKind::Internal,
             Self::RevocationUnknown | Self::TenantUnavailable | Self::ScenarioUnavailable => ProblemKind::Unavailable,
             _ => ProblemKind::Unauthenticated,
         }

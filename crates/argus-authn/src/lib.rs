@@ -19,13 +19,14 @@ use argus_types::AccessClaims;
 use argus_types::claims::ACCESS_TOKEN_TYP;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
+pub use argus_jwks::{JwksCache, JwksError, JwksPolicy};
 pub use error::AuthnError;
 pub use extract::{
     DevicesRead, DevicesWrite, EpcrRead, EpcrWrite, EvidenceRead, EvidenceVerify, JobsRead, JobsWrite, PlatformAdmin,
     Principal, RequiredScope, SCENARIO_HEADER, ScenarioTenants, SchemasRead, Scoped, SharedScenarioTenants,
     TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead, WebhooksWrite, bearer_token, requested_scenario,
 };
-pub use jwks::{JwksOptions, RemoteJwks};
+pub use jwks::remote_jwks;
 
 /// Where verification keys come from, by `kid`.
 pub trait KeySource: Send + Sync + 'static {

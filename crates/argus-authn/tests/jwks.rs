@@ -1,4 +1,4 @@
-//! RemoteJwks against a local JWKS endpoint that counts its fetches.
+//! The services' JWKS cache against a local JWKS endpoint that counts its fetches.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use argus_authn::{AuthnError, JwksOptions, KeySource, RemoteJwks, TokenVerifier};
+use argus_authn::{AuthnError, JwksPolicy, KeySource, TokenVerifier, remote_jwks};
 use argus_crypto::{JwkSet, SigningKey, generate_signing_key_pem};
 use argus_types::{KeyId, TenantId};
 use tracing::Instrument;
@@ -73,8 +73,8 @@ fn token(key: &SigningKey) -> String {
 #[tokio::test]
 async fn unknown_kids_refresh_at_most_once_per_interval_and_the_cache_outlives_the_server() {
     let (pem, key, server) = published_key("public, max-age=300").await;
-    let options = JwksOptions { unknown_kid_interval: Duration::from_millis(500), ..JwksOptions::default() };
-    let jwks = RemoteJwks::new(server.url.clone(), options);
+    let policy = JwksPolicy { min_refresh_interval: Duration::from_millis(500), ..JwksPolicy::default() };
+    let jwks = remote_jwks(&server.url, policy).unwrap();
     let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, ISSUER, AUDIENCE);
 
     // The first token fetches the set; the next ones use the cache.
@@ -108,8 +108,8 @@ async fn unknown_kids_refresh_at_most_once_per_interval_and_the_cache_outlives_t
 async fn the_background_refresh_follows_max_age_within_bounds() {
     // max-age=0 is raised to the lower bound (here 200 ms, refreshed at 80%).
     let (_, key, server) = published_key("max-age=0").await;
-    let options = JwksOptions { min_ttl: Duration::from_millis(200), ..JwksOptions::default() };
-    let jwks = RemoteJwks::new(server.url.clone(), options);
+    let policy = JwksPolicy { min_max_age: Duration::from_millis(200), ..JwksPolicy::default() };
+    let jwks = remote_jwks(&server.url, policy).unwrap();
     jwks.refresh().await.unwrap();
     let task = jwks.spawn_background_refresh();
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -123,7 +123,7 @@ async fn the_background_refresh_follows_max_age_within_bounds() {
 async fn a_jwks_fetch_continues_the_callers_trace() {
     argus_telemetry::init(argus_telemetry::LogFormat::Pretty, "warn");
     let (_, _, server) = published_key("max-age=300").await;
-    let jwks = RemoteJwks::new(server.url.clone(), JwksOptions::default());
+    let jwks = remote_jwks(&server.url, JwksPolicy::default()).unwrap();
     // Only Argus crates' spans are traced; this one borrows a traced target.
     let caller = tracing::info_span!(target: "argus_authn", "caller");
     let (trace_id, _) = argus_telemetry::propagation::ids_of(&caller).unwrap();

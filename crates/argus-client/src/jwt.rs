@@ -1,65 +1,52 @@
 //! Access-token verification with only the public JWKS.
 //!
-//! [`JwtVerifier`] keeps the key set in memory and refreshes it when its
+//! [`JwtVerifier`] keeps the key set in an [`argus_jwks::JwksCache`], the
+//! cache the Argus services verify with too: it refreshes the set when its
 //! `Cache-Control: max-age` runs out and when a token names a `kid` it does
 //! not hold (at most once per [`JwksPolicy::min_refresh_interval`], so
-//! tokens with made-up `kid`s cannot turn into a flood of JWKS requests).
+//! tokens with made-up `kid`s cannot turn into a flood of JWKS requests),
+//! and keeps serving the keys it knows while the JWKS cannot be fetched.
 //! The auth-service publishes the next signing key before it signs with it,
 //! so a rotation normally needs no refresh at all; two rotations inside one
 //! cache lifetime are caught by the unknown-`kid` refresh.
+//!
+//! An `https` JWKS is checked against the platform's root certificates
+//! (feature `rustls`). To trust another root as well (a private CA in
+//! front of a test stack), build the HTTP client with it and pass it to
+//! [`JwtVerifier::with_policy`]:
+//!
+//! ```no_run
+//! # fn run(ca_pem: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! use argus_client::{JwksPolicy, JwtVerifier};
+//!
+//! let http = reqwest::Client::builder()
+//!     .tls_certs_merge([reqwest::Certificate::from_pem(ca_pem)?])
+//!     .build()?;
+//! let verifier = JwtVerifier::with_policy(
+//!     "https://auth.staging.example/.well-known/jwks.json",
+//!     "https://auth.staging.example",
+//!     argus_client::jwt::LIVE_AUDIENCE,
+//!     JwksPolicy::default(),
+//!     http,
+//! )?;
+//! # Ok(()) }
+//! ```
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use reqwest::header::CACHE_CONTROL;
+use argus_jwks::{JwksCache, JwksError};
+use jsonwebtoken::{Algorithm, Validation};
 
+pub use argus_jwks::JwksPolicy;
 pub use argus_types::AccessClaims;
 pub use argus_types::claims::{ACCESS_TOKEN_TYP, LIVE_AUDIENCE, SANDBOX_AUDIENCE};
 
 use crate::error::{Error, Result};
 
-/// How the verifier caches the JWKS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JwksPolicy {
-    /// How long a key set is used when its response carries no `max-age`.
-    pub default_max_age: Duration,
-    /// The longest a key set is used, whatever its `max-age` says.
-    pub max_max_age: Duration,
-    /// The shortest time between two refreshes an unknown `kid` triggers.
-    pub min_refresh_interval: Duration,
-}
-
-impl Default for JwksPolicy {
-    fn default() -> Self {
-        Self {
-            default_max_age: Duration::from_secs(300),
-            max_max_age: Duration::from_secs(86_400),
-            min_refresh_interval: Duration::from_secs(10),
-        }
-    }
-}
-
-/// The key set in memory and when it was fetched.
-#[derive(Default)]
-struct Cache {
-    keys: HashMap<String, Arc<DecodingKey>>,
-    /// When the keys stop being fresh; `None` before the first fetch.
-    fresh_until: Option<Instant>,
-    /// The last fetch, for the unknown-`kid` rate limit.
-    fetched_at: Option<Instant>,
-}
-
 struct Inner {
-    http: reqwest::Client,
-    jwks_url: String,
+    keys: JwksCache,
     validation: Validation,
-    policy: JwksPolicy,
-    cache: RwLock<Cache>,
-    /// One fetch at a time: concurrent verifications wait for it.
-    fetching: tokio::sync::Mutex<()>,
 }
 
 /// Verifies Argus access tokens (RFC 9068 `at+jwt`, RS256) against the
@@ -87,7 +74,10 @@ pub struct JwtVerifier {
 impl JwtVerifier {
     /// A verifier for tokens of `issuer` meant for `audience`, with keys
     /// from `jwks_url` (fetched on the first verification) and the default
-    /// [`JwksPolicy`].
+    /// [`JwksPolicy`]. `jwks_url` must be `https`, or `http` to this machine
+    /// only (`localhost`, `127.0.0.1`, `[::1]`): keys fetched over plain
+    /// http across a network could be swapped for an attacker's, who could
+    /// then sign tokens the verifier accepts.
     pub fn new(jwks_url: &str, issuer: &str, audience: &str) -> Result<Self> {
         Self::with_policy(jwks_url, issuer, audience, JwksPolicy::default(), default_http()?)
     }
@@ -101,22 +91,19 @@ impl JwtVerifier {
         policy: JwksPolicy,
         http: reqwest::Client,
     ) -> Result<Self> {
-        url::Url::parse(jwks_url).map_err(|e| Error::Config(format!("JWKS URL `{jwks_url}`: {e}")))?;
+        let parsed = url::Url::parse(jwks_url).map_err(|e| Error::Config(format!("JWKS URL `{jwks_url}`: {e}")))?;
+        if parsed.scheme() == "http" && !is_loopback(&parsed) {
+            return Err(Error::Config(format!(
+                "JWKS URL `{jwks_url}`: keys fetched over plain http can be replaced on the way; use https (http only to this machine)"
+            )));
+        }
+        let keys = JwksCache::new(jwks_url, policy, http).map_err(|e| Error::Config(e.to_string()))?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                jwks_url: jwks_url.to_owned(),
-                validation,
-                policy,
-                cache: RwLock::new(Cache::default()),
-                fetching: tokio::sync::Mutex::new(()),
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { keys, validation }) })
     }
 
     /// The token's claims, if it verifies.
@@ -128,7 +115,7 @@ impl JwtVerifier {
             return Err(Error::Token("typ is not at+jwt".into()));
         }
         let kid = header.kid.ok_or_else(|| Error::Token("the header has no kid".into()))?;
-        let key = self.key(&kid).await?;
+        let key = self.inner.keys.key(&kid).await.map_err(jwks_error)?;
         jsonwebtoken::decode::<AccessClaims>(token, &key, &self.inner.validation)
             .map(|data| data.claims)
             .map_err(|e| Error::Token(e.to_string()))
@@ -137,91 +124,27 @@ impl JwtVerifier {
     /// Fetches the key set now, whatever the cache holds (say, at start-up,
     /// to fail early on a wrong URL).
     pub async fn refresh(&self) -> Result<()> {
-        let _one_at_a_time = self.inner.fetching.lock().await;
-        self.fetch().await
+        self.inner.keys.refresh().await.map(drop).map_err(jwks_error)
     }
+}
 
-    /// The key for `kid`: from a fresh cache, else after a refresh (once
-    /// per `min_refresh_interval` when the `kid` is unknown).
-    async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>> {
-        let (known, fresh) = self.cached(kid);
-        if let (Some(key), true) = (&known, fresh) {
-            return Ok(key.clone());
-        }
-        let _one_at_a_time = self.inner.fetching.lock().await;
-        // Another verification may have refreshed while this one waited.
-        let (known, fresh) = self.cached(kid);
-        match known {
-            Some(key) if fresh => return Ok(key),
-            Some(key) => {
-                // Stale: refresh, but a JWKS outage must not stop tokens
-                // signed with a key already known from verifying.
-                return Ok(match self.fetch().await {
-                    Ok(()) => self.cached(kid).0.unwrap_or(key),
-                    Err(_) => key,
-                });
-            }
-            None if self.may_refresh_for_unknown_kid() => self.fetch().await?,
-            None => {}
-        }
-        self.cached(kid).0.ok_or_else(|| Error::Token(format!("kid `{kid}` is not in the JWKS")))
+/// Whether `url` names this machine (where plain http cannot be
+/// intercepted on a network).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
+}
 
-    /// The cached key for `kid`, and whether the cache is fresh.
-    fn cached(&self, kid: &str) -> (Option<Arc<DecodingKey>>, bool) {
-        let Ok(cache) = self.inner.cache.read() else { return (None, false) };
-        let fresh = cache.fresh_until.is_some_and(|until| Instant::now() < until);
-        (cache.keys.get(kid).cloned(), fresh)
-    }
-
-    fn may_refresh_for_unknown_kid(&self) -> bool {
-        let Ok(cache) = self.inner.cache.read() else { return false };
-        cache.fetched_at.is_none_or(|at| at.elapsed() >= self.inner.policy.min_refresh_interval)
-    }
-
-    /// Fetches the key set and replaces the cache with it.
-    async fn fetch(&self) -> Result<()> {
-        let policy = &self.inner.policy;
-        let response = self.inner.http.get(&self.inner.jwks_url).send().await;
-        // A failed fetch counts for the rate limit too.
-        let mark_fetched = || {
-            if let Ok(mut cache) = self.inner.cache.write() {
-                cache.fetched_at = Some(Instant::now());
-            }
-        };
-        let response = match response.and_then(reqwest::Response::error_for_status) {
-            Ok(r) => r,
-            Err(e) => {
-                mark_fetched();
-                return Err(Error::Jwks(e.to_string()));
-            }
-        };
-        let max_age = response
-            .headers()
-            .get(CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(argus_types::cache_control::max_age)
-            .unwrap_or(policy.default_max_age)
-            .min(policy.max_max_age)
-            // `no-store` must not mean a fetch per token.
-            .max(policy.min_refresh_interval);
-        let set: JwkSet = match response.json().await {
-            Ok(set) => set,
-            Err(e) => {
-                mark_fetched();
-                return Err(Error::Jwks(e.to_string()));
-            }
-        };
-        // Keys this verifier cannot use (another algorithm, no kid) are skipped.
-        let keys = set
-            .keys
-            .iter()
-            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, Arc::new(DecodingKey::from_jwk(jwk).ok()?))))
-            .collect();
-        let now = Instant::now();
-        let mut cache = self.inner.cache.write().map_err(|_| Error::Jwks("the key cache lock is poisoned".into()))?;
-        *cache = Cache { keys, fresh_until: Some(now + max_age), fetched_at: Some(now) };
-        Ok(())
+/// A token naming a key the set lacks is the token's fault; anything else
+/// is the JWKS's.
+fn jwks_error(e: JwksError) -> Error {
+    match e {
+        JwksError::UnknownKid(_) => Error::Token(e.to_string()),
+        _ => Error::Jwks(e.to_string()),
     }
 }
 

@@ -2,9 +2,10 @@
 //! entries recorded) or offline (against its own sequence numbers and
 //! signed tree heads), naming every entry that fails.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::merkle::{self, Frontier, Hash};
 use crate::transcript::{EarlierHead, Transcript, TreeHead};
@@ -12,7 +13,7 @@ use crate::{VerifyKey, hex, unhex};
 use argus_types::EvidenceId;
 
 /// What a verification found wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tampering {
     /// The entry's content differs from what was recorded, or from its
@@ -35,7 +36,7 @@ pub enum Tampering {
 }
 
 /// One thing found wrong, and the entry (by sequence) it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Failure {
     pub kind: Tampering,
     pub sequence: Option<i64>,
@@ -43,14 +44,16 @@ pub struct Failure {
 }
 
 /// A check and whether it passed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Check {
-    pub name: &'static str,
+    // The verifier's own names, borrowed; owned when read back from JSON.
+    #[schema(value_type = String)]
+    pub name: Cow<'static, str>,
     pub passed: bool,
 }
 
 /// What a verification answers: every check, every failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verification {
     pub valid: bool,
     pub tree_size: i64,
@@ -185,7 +188,7 @@ pub fn verify(
     let mut failures = Vec::new();
     let mut checks = Vec::new();
     let mut check = |name: &'static str, failures: &Vec<Failure>, before: usize| {
-        checks.push(Check { name, passed: failures.len() == before });
+        checks.push(Check { name: Cow::Borrowed(name), passed: failures.len() == before });
     };
 
     let before = failures.len();

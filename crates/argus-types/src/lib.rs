@@ -1,7 +1,6 @@
 //! Wire types shared by every Argus binary. No I/O lives here.
 
 pub mod app;
-pub mod cache_control;
 pub mod claims;
 pub mod env;
 pub mod environment;

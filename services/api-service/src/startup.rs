@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 
 use actix_web::web;
 use argus_authn::{
-    AuthnError, JwksOptions, KeySource, ProvisionedTenants, RemoteJwks, SharedScenarioTenants, TokenVerifier,
+    JwksError, JwksPolicy, KeySource, ProvisionedTenants, SharedScenarioTenants, TokenVerifier, remote_jwks,
 };
 use argus_http::Endpoint;
 use argus_http::deprecation::{Deprecations, MatrixError};
@@ -66,11 +66,12 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
     argus_http::environment::check_database(&store, environment, config.migrate)
         .await
         .map_err(StartupError::Environment)?;
-    let options = JwksOptions { key_set: Some(environment), ..JwksOptions::default() };
-    let jwks = RemoteJwks::new(config.jwks_url.clone(), options);
+    let policy = JwksPolicy { key_set: Some(environment), ..JwksPolicy::default() };
+    let jwks =
+        remote_jwks(&config.jwks_url, policy).map_err(|e| StartupError::Environment(format!("ARGUS_JWKS_URL {e}")))?;
     match jwks.refresh().await {
         Ok(_) => {}
-        Err(e @ AuthnError::WrongKeySet { .. }) => return Err(StartupError::Environment(e.to_string())),
+        Err(e @ JwksError::WrongKeySet { .. }) => return Err(StartupError::Environment(e.to_string())),
         // Not fatal: the API starts while the auth-service is down and
         // fetches the keys with the first token.
         Err(e) => tracing::warn!(error = %e, "JWKS not fetched at start; will retry"),

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{ArgusClient, Call, Host, segment};
 use crate::error::Result;
-use crate::provenance::{Algorithm, ConsistencyProof, JwkSet, Transcript};
+use crate::provenance::{Algorithm, ConsistencyProof, EarlierHead, JwkSet, Transcript, Verification};
 
 /// A recorded trace: the tenant's spans of it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -261,6 +261,66 @@ pub struct DataSchemaEntry {
     pub url: String,
 }
 
+/// One data schema: a JSON Schema (draft 2020-12) document whose `$schema`,
+/// `$id` and `title` the API always sets; the rest (`type`, `properties`,
+/// `required`, `$defs`, …) is the schema itself, kept as JSON for a JSON
+/// Schema validator to take.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DataSchema {
+    /// The dialect, `https://json-schema.org/draft/2020-12/schema`.
+    #[serde(rename = "$schema")]
+    pub dialect: String,
+    /// The schema's URL, the `url` of its [`DataSchemaEntry`].
+    #[serde(rename = "$id")]
+    pub id: String,
+    /// The resource type's name.
+    pub title: String,
+    /// What the resource type is, when the API describes it.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The schema's other keywords.
+    #[serde(flatten)]
+    pub schema: Map<String, Value>,
+}
+
+/// The RFC 9727 API catalog (`/.well-known/api-catalog`): an RFC 9264
+/// linkset with one entry per API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ApiCatalog {
+    /// The APIs: the api-service's, then the auth-service's.
+    pub linkset: Vec<CatalogEntry>,
+}
+
+/// One API of the [`ApiCatalog`], anchored at its host.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CatalogEntry {
+    /// The API's base URL (`https://api.knogin.com/`).
+    pub anchor: String,
+    /// Its OpenAPI documents (JSON and YAML).
+    #[serde(rename = "service-desc", default)]
+    pub service_desc: Vec<CatalogLink>,
+    /// Its documentation.
+    #[serde(rename = "service-doc", default)]
+    pub service_doc: Vec<CatalogLink>,
+    /// Its metadata (the docs index; the OAuth server metadata for the
+    /// auth-service).
+    #[serde(rename = "service-meta", default)]
+    pub service_meta: Vec<CatalogLink>,
+    /// Its status document.
+    #[serde(default)]
+    pub status: Vec<CatalogLink>,
+}
+
+/// A link of a [`CatalogEntry`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CatalogLink {
+    /// The target's URL.
+    pub href: String,
+    /// The target's media type.
+    #[serde(rename = "type")]
+    pub media_type: String,
+}
+
 impl ArgusClient {
     /// `GET /v1/observability/traces/{trace_id}` (`traces:read`): the
     /// tenant's spans of a trace.
@@ -282,6 +342,12 @@ impl ArgusClient {
 
     /// `GET /api/v1/epcr/encounters/{id}/fhir-bundle`: the record as a FHIR
     /// R4 document Bundle.
+    ///
+    /// The Bundle is JSON, not a typed model: the Rust FHIR R4 crates
+    /// (`fhir`, `fhirkit`, `fhirbolt`) generate every one of R4's 146
+    /// resources, which every SDK user would compile for this one call.
+    /// Deserialize it into the model of your choice with
+    /// `serde_json::from_value`.
     pub async fn encounter_fhir_bundle(&self, id: &str) -> Result<Value> {
         self.json(&Call::get(Host::Api, format!("/api/v1/epcr/encounters/{}/fhir-bundle", segment(id)))).await
     }
@@ -321,6 +387,34 @@ impl ArgusClient {
         self.json(&call).await
     }
 
+    /// `POST /v1/evidence/{id}/provenance/verify` (`evidence:verify`): the
+    /// server checks `transcript` (the stored one when `None`) against the
+    /// entries it recorded and the tenant's keys, retired HMAC keys
+    /// included, and, with `earlier`, that it extends that tree head. Every
+    /// check and failure is in the answer; a tampered transcript is a
+    /// `valid: false` answer, not an error. The body is at most 256 KiB
+    /// (a longer transcript: verify it as stored, or offline).
+    pub async fn verify_evidence_provenance(
+        &self,
+        evidence_id: &str,
+        transcript: Option<&Transcript>,
+        earlier: Option<&EarlierHead>,
+    ) -> Result<Verification> {
+        #[derive(Serialize)]
+        struct VerifyRequest<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            transcript: Option<&'a Transcript>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            earlier_tree_head: Option<&'a EarlierHead>,
+        }
+        let path = format!("/v1/evidence/{}/provenance/verify", segment(evidence_id));
+        // It changes nothing, so a lost answer may be asked for again.
+        let call = Call::post(Host::Api, path)
+            .json(&VerifyRequest { transcript, earlier_tree_head: earlier })?
+            .idempotent(true);
+        self.json(&call).await
+    }
+
     /// `GET /.well-known/provenance-keys/{algorithm}?tenant=…` (public):
     /// the tenant's published tree-head keys (ML-DSA-65; HMAC-SHA256 keys
     /// are never published, so that is a 404).
@@ -342,13 +436,13 @@ impl ArgusClient {
     }
 
     /// `GET /v1/discovery/data-schemas/{name}`: one JSON Schema (2020-12).
-    pub async fn data_schema(&self, name: &str) -> Result<Value> {
+    pub async fn data_schema(&self, name: &str) -> Result<DataSchema> {
         self.json(&Call::get(Host::Api, format!("/v1/discovery/data-schemas/{}", segment(name)))).await
     }
 
     /// `GET /.well-known/api-catalog` (RFC 9727, public): both APIs with
     /// their OpenAPI documents, docs and status, as a linkset.
-    pub async fn api_catalog(&self) -> Result<Value> {
+    pub async fn api_catalog(&self) -> Result<ApiCatalog> {
         self.json(&Call::get(Host::Auth, "/.well-known/api-catalog").anonymous()).await
     }
 }

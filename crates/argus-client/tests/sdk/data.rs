@@ -2,12 +2,14 @@
 //! evidence provenance verified offline, discovery, and traces joined
 //! through `traceparent`.
 
-use argus_client::provenance::{Algorithm, verify_offline};
-use argus_client::{Coding, Concept, DeviceFilter, Error, NewDevice, NewObservation, Operation, Quantity, Surface};
+use argus_client::provenance::{Algorithm, EarlierHead, Tampering, verify_offline};
+use argus_client::{
+    ArgusClient, Coding, Concept, DeviceFilter, Error, NewDevice, NewObservation, Operation, Quantity, Surface,
+};
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 
-use crate::stack::{PEPPER, Stack, op};
+use crate::stack::{PEPPER, Stack, TestClient, op};
 
 fn device(serial: &str) -> NewDevice {
     NewDevice {
@@ -97,17 +99,19 @@ async fn epcr_encounters_and_their_fhir_bundles() {
     assert_eq!(error.status(), Some(400), "{error}");
 }
 
-#[tokio::test]
-async fn evidence_provenance_verifies_offline_with_the_published_keys() {
-    let stack = Stack::start().await;
+/// An app of `scopes` (with `evidence:write` and `incidents:write`) and a
+/// sealed evidence item of its tenant, whose tree heads are signed with
+/// `algorithm`: the app's SDK client and the item's id.
+async fn sealed_evidence(stack: &Stack, algorithm: Algorithm, scopes: &[&str]) -> (ArgusClient, TestClient, String) {
     let ops = stack.load_shipped_bundle("evidence-custody").await;
     let incidents = stack.load_shipped_bundle("incident-webhook-configuration").await;
-    let app = stack.client(None, &["evidence:write", "incidents:write"]).await;
+    let scopes: Vec<&str> = ["evidence:write", "incidents:write"].iter().chain(scopes).copied().collect();
+    let app = stack.client(None, &scopes).await;
     stack.grant(&app, "evidence-custody").await;
     stack.grant(&app, "incident-webhook-configuration").await;
     let sealer = argus_crypto::provenance::ProvenanceSealer::new(PEPPER.as_bytes());
-    stack.store.set_provenance_algorithm(&app.tenant, Algorithm::MlDsa65, &sealer).await.unwrap();
-    let sdk = crate::app_client(&stack, &app);
+    stack.store.set_provenance_algorithm(&app.tenant, algorithm, &sealer).await.unwrap();
+    let sdk = crate::app_client(stack, &app);
 
     let create = format!("sha256:{}", op(&incidents, "CreateIncident").sha256);
     let incident = json!({ "input": { "title": "Break-in at the depot", "severity": "HIGH" } });
@@ -124,7 +128,13 @@ async fn evidence_provenance_verifies_offline_with_the_published_keys() {
     let evidence = created["createEvidence"]["id"].as_str().unwrap().to_owned();
     let seal = json!({ "id": evidence, "input": { "operation": "SEAL" } });
     let _: Value = sdk.graphql(Operation::Id(&id_of("RecordEvidenceOperation")), None, &seal).await.unwrap();
+    (sdk, app, evidence)
+}
 
+#[tokio::test]
+async fn evidence_provenance_verifies_offline_with_the_published_keys() {
+    let stack = Stack::start().await;
+    let (sdk, app, evidence) = sealed_evidence(&stack, Algorithm::MlDsa65, &[]).await;
     let saved = sdk.evidence_provenance(&evidence).await.unwrap();
     assert_eq!(saved.evidence.id, evidence);
     assert!(saved.transcript.entries.len() >= 2);
@@ -143,6 +153,52 @@ async fn evidence_provenance_verifies_offline_with_the_published_keys() {
 }
 
 #[tokio::test]
+async fn the_server_verifies_a_transcript_and_names_what_was_tampered() {
+    let stack = Stack::start().await;
+    let (sdk, app, evidence) =
+        sealed_evidence(&stack, Algorithm::HmacSha256, &["evidence:read", "evidence:verify"]).await;
+
+    // The stored transcript (no body), and one the caller kept.
+    let stored = sdk.verify_evidence_provenance(&evidence, None, None).await.unwrap();
+    assert!(stored.valid, "{stored:?}");
+    assert!(stored.checks.iter().any(|c| c.name == "signatures" && c.passed), "{stored:?}");
+    let saved = sdk.evidence_provenance(&evidence).await.unwrap();
+    let head = saved.transcript.tree_head.clone().unwrap();
+    let kept = sdk.verify_evidence_provenance(&evidence, Some(&saved.transcript), None).await.unwrap();
+    assert!(kept.valid, "{kept:?}");
+    assert_eq!((kept.tree_size, kept.root_hash.as_str()), (head.tree_size, head.root_hash.as_str()));
+
+    // The transcript extends a head held earlier; a made-up head is a
+    // broken consistency.
+    let earlier = EarlierHead { tree_size: 1, root_hash: saved.transcript.entries[0].tree_head.root_hash.clone() };
+    let extends = sdk.verify_evidence_provenance(&evidence, Some(&saved.transcript), Some(&earlier)).await.unwrap();
+    assert!(extends.valid, "{extends:?}");
+    let forged = EarlierHead { tree_size: 1, root_hash: "00".repeat(32) };
+    let broken = sdk.verify_evidence_provenance(&evidence, None, Some(&forged)).await.unwrap();
+    assert!(!broken.valid);
+    assert!(broken.failures.iter().any(|f| f.kind == Tampering::BrokenConsistency), "{broken:?}");
+
+    // A changed entry is named, with its sequence: an answer, not an error.
+    let mut tampered = saved.transcript.clone();
+    tampered.entries[0].entry.actor = "someone else".into();
+    let found = sdk.verify_evidence_provenance(&evidence, Some(&tampered), None).await.unwrap();
+    assert!(!found.valid);
+    let changed = found.failures.iter().find(|f| f.kind == Tampering::ChangedEntry).expect("the changed entry");
+    assert_eq!(changed.sequence, Some(tampered.entries[0].entry.sequence));
+
+    // No such item, and a caller of the tenant without `evidence:verify`.
+    let error = sdk.verify_evidence_provenance("evd_01J00000000000000000000000", None, None).await.unwrap_err();
+    assert_eq!(error.status(), Some(404), "{error}");
+    let reader = stack.client(Some(&app.tenant), &["evidence:read"]).await;
+    let error = crate::app_client(&stack, &reader).verify_evidence_provenance(&evidence, None, None).await.unwrap_err();
+    assert_eq!(error.status(), Some(403), "{error}");
+    assert!(
+        error.problem().and_then(|p| p.detail.as_deref()).is_some_and(|d| d.contains("evidence:verify")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn discovery_lists_what_the_scopes_read() {
     let stack = Stack::start().await;
     let app = stack.client(None, &["jobs:read", "schemas:read"]).await;
@@ -152,10 +208,25 @@ async fn discovery_lists_what_the_scopes_read() {
     assert_eq!((job.surface, job.scope.as_str()), (Surface::Rest, "jobs:read"));
     assert!(schemas.iter().all(|s| s.scope == "jobs:read"), "{schemas:?}");
     let schema = sdk.data_schema("JobView").await.unwrap();
-    assert_eq!(schema["$id"].as_str(), Some(job.url.as_str()));
+    assert_eq!(
+        (schema.dialect.as_str(), schema.id.as_str(), schema.title.as_str()),
+        ("https://json-schema.org/draft/2020-12/schema", job.url.as_str(), "JobView")
+    );
+    assert_eq!(schema.schema["type"], "object");
+    assert!(schema.schema["properties"].get("status").is_some(), "{schema:?}");
     assert!(matches!(sdk.data_schema("Incident").await, Err(Error::Api { status: 404, .. })));
+
     let catalog = sdk.api_catalog().await.unwrap();
-    assert_eq!(catalog["linkset"].as_array().map(Vec::len), Some(2));
+    let anchors: Vec<&str> = catalog.linkset.iter().map(|e| e.anchor.as_str()).collect();
+    assert_eq!(anchors.len(), 2, "{catalog:?}");
+    for entry in &catalog.linkset {
+        let media: Vec<&str> = entry.service_desc.iter().map(|l| l.media_type.as_str()).collect();
+        assert_eq!(media, ["application/openapi+json", "application/openapi+yaml"], "{entry:?}");
+        assert_eq!(entry.status[0].href, format!("{}v1/status", entry.anchor));
+        assert!(!entry.service_doc.is_empty() && !entry.service_meta.is_empty(), "{entry:?}");
+    }
+    let auth = &catalog.linkset[1];
+    assert!(auth.service_meta.iter().any(|l| l.href.ends_with("/.well-known/oauth-authorization-server")), "{auth:?}");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The JWT verifier against the stack's real tokens across key rotations,
-//! and its JWKS refresh policy against a counting JWKS server.
+//! its JWKS refresh policy against a counting JWKS server, and an `https`
+//! JWKS behind a TLS front with a test CA.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,14 +9,18 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use argus_client::{ClientAuth, Error, JwksPolicy, JwtVerifier};
 use argus_http::testing::serve_route;
+use argus_telemetry::testing::TlsFront;
 use argus_types::Environment;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::stack::{ISSUER, Stack};
 
+/// A verifier refetching at most every `min_refresh_interval`, which is
+/// also the shortest a key set is fresh (the default 30 s would outlast
+/// the tests' `max-age`).
 fn verifier(jwks_url: &str, min_refresh_interval: Duration) -> JwtVerifier {
-    let policy = JwksPolicy { min_refresh_interval, ..JwksPolicy::default() };
+    let policy = JwksPolicy { min_refresh_interval, min_max_age: min_refresh_interval, ..JwksPolicy::default() };
     JwtVerifier::with_policy(jwks_url, ISSUER, "api.knogin.com", policy, reqwest::Client::new()).unwrap()
 }
 
@@ -130,4 +135,52 @@ async fn the_jwks_is_refetched_when_its_max_age_runs_out() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     verifier.verify(&token).await.unwrap();
     assert_eq!(fetches.load(Ordering::SeqCst), 2, "max-age=1 ran out");
+}
+
+#[tokio::test]
+async fn an_https_jwks_is_trusted_through_an_extra_root_certificate() {
+    let stack = Stack::start().await;
+    let (ca, cert, key, _) = argus_telemetry::testing::pki("JWKS test CA", "127.0.0.1");
+    // TLS in front of the stack's auth-service.
+    let front = TlsFront::start(&cert, &key, None, &stack.auth).await;
+    let jwks_url = format!("{}/.well-known/jwks.json", front.url());
+    let tenant = stack.store.create_tenant("t").await.unwrap().id;
+    let token = stack.mint(&tenant, "app_x", "api.knogin.com", &[]).await;
+
+    // The platform's roots alone do not know the test CA: no keys.
+    let untrusting = JwtVerifier::new(&jwks_url, ISSUER, "api.knogin.com").unwrap();
+    assert!(matches!(untrusting.verify(&token).await, Err(Error::Jwks(_))));
+
+    // With the CA merged into the verifier's HTTP client, the keys come
+    // over TLS and the token verifies.
+    let root = reqwest::Certificate::from_pem(ca.as_bytes()).unwrap();
+    let http = reqwest::Client::builder().tls_certs_merge([root]).build().unwrap();
+    let verifier = JwtVerifier::with_policy(&jwks_url, ISSUER, "api.knogin.com", JwksPolicy::default(), http).unwrap();
+    let claims = verifier.verify(&token).await.unwrap();
+    assert_eq!(claims.tid, tenant);
+    // One handshake completed: the trusting verifier's (the other gave up
+    // inside its handshake).
+    assert_eq!(front.presented().len(), 1);
+}
+
+#[test]
+fn a_plain_http_jwks_is_taken_from_this_machine_only() {
+    // Keys fetched in clear across a network could be swapped on the way.
+    for url in [
+        "http://auth.knogin.com/.well-known/jwks.json",
+        "http://10.0.0.5:8080/.well-known/jwks.json",
+        "http://localhost.example.com/.well-known/jwks.json",
+    ] {
+        let refused = JwtVerifier::new(url, ISSUER, "api.knogin.com");
+        assert!(matches!(&refused, Err(Error::Config(m)) if m.contains("https")), "{url}");
+    }
+    assert!(matches!(JwtVerifier::new("ftp://127.0.0.1/jwks.json", ISSUER, "api.knogin.com"), Err(Error::Config(_))));
+    for url in [
+        "https://auth.knogin.com/.well-known/jwks.json",
+        "http://127.0.0.1:8080/.well-known/jwks.json",
+        "http://localhost:8080/.well-known/jwks.json",
+        "http://[::1]:8080/.well-known/jwks.json",
+    ] {
+        assert!(JwtVerifier::new(url, ISSUER, "api.knogin.com").is_ok(), "{url}");
+    }
 }

@@ -1,5 +1,4 @@
-//! `Cache-Control` as the clients of a published key set read it (the
-//! api-service's JWKS cache and the SDK's).
+//! `Cache-Control` as the cache reads it.
 
 use std::time::Duration;
 
