@@ -46,6 +46,10 @@ pub enum AuthnError {
     /// verifier keeps its cached keys and reports `UnknownKey` if need be).
     #[error("key set at {url}: {reason}")]
     KeySet { url: String, reason: String },
+    /// Fetching the sandbox's revocation list failed (never sent to a
+    /// caller: the verifier keeps the last list until it is stale).
+    #[error("revocation list at {url}: {reason}")]
+    RevocationList { url: String, reason: String },
     /// The remote key set says it is the other environment's (its
     /// `key_set`): never trusted, and a reason to refuse to start.
     #[error("the key set at {url} is the {found} key set, and this verifier trusts only the {expected} set")]
@@ -120,7 +124,9 @@ impl ResponseError for AuthnError {
         let kind = self.problem_kind();
         let detail = match self {
             // Never the key set's URL or what it said.
-            Self::KeySet { .. } | Self::WrongKeySet { .. } => "the token cannot be checked now".to_owned(),
+            Self::KeySet { .. } | Self::WrongKeySet { .. } | Self::RevocationList { .. } => {
+                "the token cannot be checked now".to_owned()
+            }
             _ => self.to_string(),
         };
         let mut problem = kind.problem(detail);
@@ -149,7 +155,9 @@ impl AuthnError {
             Self::UnknownScenario(_) => ProblemKind::NotFound,
             Self::ScenarioReadOnly(_) => ProblemKind::Conflict,
             Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
-            Self::NotConfigured | Self::KeySet { .. } | Self::WrongKeySet { .. } => ProblemKind::Internal,
+            Self::NotConfigured | Self::KeySet { .. } | Self::WrongKeySet { .. } | Self::RevocationList { .. } => {
+                ProblemKind::Internal
+            }
             Self::RevocationUnknown | Self::TenantUnavailable | Self::ScenarioUnavailable => ProblemKind::Unavailable,
             _ => ProblemKind::Unauthenticated,
         }

@@ -38,6 +38,12 @@ impl Sandboxed {
     /// live tenant holding `scopes`.
     async fn sandbox_token(&self, scopes: &[&str]) -> (TenantId, Value) {
         let client = self.stack.client(None, scopes).await;
+        let minted = self.sandbox_token_of(&client, scopes).await;
+        (client.tenant, minted)
+    }
+
+    /// A sandbox token for `client`, from `POST …/sandbox-token`.
+    async fn sandbox_token_of(&self, client: &crate::helpers::TestClient, scopes: &[&str]) -> Value {
         let admin = self.stack.admin_token(&client.tenant).await;
         let r = self
             .stack
@@ -49,7 +55,7 @@ impl Sandboxed {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        (client.tenant, r.json().await.unwrap())
+        r.json().await.unwrap()
     }
 }
 
@@ -179,6 +185,97 @@ async fn each_gate_refuses_on_its_own_in_both_directions() {
         assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
         assert_eq!(body["errors"][0]["extensions"]["gate"], gate, "{what}: {body}");
     }
+}
+
+fn jti(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["jti"].as_str().unwrap().to_owned()
+}
+
+/// Polls `status` until it answers `want`, for at most `within`.
+async fn answers_within(what: &str, want: u16, within: Duration, status: impl AsyncFn() -> u16) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let got = status().await;
+        if got == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} still answers {got}, not {want}, after {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The sandbox never reads the live database, where revocations are
+/// written: a sandbox token revoked at the auth-service (RFC 7009, by its
+/// own app) is refused on the sandbox API, REST and GraphQL, within the
+/// published list's one-second poll; the list names the sandbox's
+/// revocations only; and a sandbox that cannot fetch the list refuses
+/// every token (503) within its ten seconds of staleness, never serving
+/// one that may be revoked.
+#[tokio::test]
+async fn a_sandbox_token_revoked_at_the_auth_service_is_refused_on_the_sandbox_within_seconds() {
+    let s = Sandboxed::start().await;
+    let scopes = ["incidents:read", "jobs:read"];
+    let client = s.stack.client(None, &scopes).await;
+    let token = s.sandbox_token_of(&client, &scopes).await["token"].as_str().unwrap().to_owned();
+    let kept = s.sandbox_token_of(&client, &scopes).await["token"].as_str().unwrap().to_owned();
+    let live = s.stack.cc_token(&client, None).await;
+    let tenant = client.tenant.to_string();
+    let report = by_id(&shipped("reporting"), "IncidentReport", json!({ "first": 1 }));
+    let graphql = async |token: &str| post(&s.stack.http, &s.api, Some(token), Some(&tenant), report.clone()).await;
+    let jobs = async |token: &str| {
+        let r = s.stack.http.get(format!("{}/v1/jobs", s.api)).bearer_auth(token).header("X-Tenant-ID", &tenant);
+        r.send().await.unwrap()
+    };
+    // Verified once each, so the verified-token cache holds them.
+    assert_eq!(graphql(&token).await.status(), 200);
+    assert_eq!(jobs(&token).await.status(), 200);
+    assert_eq!(jobs(&kept).await.status(), 200);
+
+    let revocations = format!("{}/.well-known/sandbox/revocations.json", s.stack.auth);
+    let before: Value = s.stack.http.get(&revocations).send().await.unwrap().json().await.unwrap();
+    assert_eq!(before, json!({ "key_set": "sandbox", "revoked": [] }));
+    for revoked in [&token, &live] {
+        let r = s
+            .stack
+            .http
+            .post(format!("{}/v1/oauth/revoke", s.stack.auth))
+            .basic_auth(&client.client_id, Some(&client.secret))
+            .form(&[("token", revoked.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Only the sandbox token is published, with its expiry.
+    let after: Value = s.stack.http.get(&revocations).send().await.unwrap().json().await.unwrap();
+    assert_eq!(after["key_set"], "sandbox");
+    let published: Vec<&str> =
+        after["revoked"].as_array().unwrap().iter().map(|r| r["jti"].as_str().unwrap()).collect();
+    assert_eq!(published, [jti(&token).as_str()], "{after}");
+    assert!(after["revoked"][0]["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp());
+
+    let within = Duration::from_secs(3);
+    answers_within("GET /v1/jobs", 401, within, async || jobs(&token).await.status().as_u16()).await;
+    answers_within("GraphQL", 401, within, async || graphql(&token).await.status().as_u16()).await;
+    let problem: Value = jobs(&token).await.json().await.unwrap();
+    assert_eq!(problem["detail"], "the token was revoked", "{problem}");
+    let body: Value = graphql(&token).await.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{body}");
+    assert_eq!(jobs(&kept).await.status(), 200, "another sandbox token of the same app still works");
+    assert_eq!(graphql(&kept).await.status(), 200);
+
+    // The auth-service goes away: the keys are cached, but a list that
+    // cannot be fetched is not trusted for long.
+    s.stack.auth_server.stop(true).await;
+    answers_within("a sandbox without its list", 503, Duration::from_secs(15), async || {
+        jobs(&kept).await.status().as_u16()
+    })
+    .await;
+    let _ = &s.db;
 }
 
 /// Runs `binary` with `vars` (and `ARGUS_LOG_FORMAT=json`), which must

@@ -40,6 +40,7 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhook
         jwks::well_known_jwks,
         jwks::versioned_jwks,
         jwks::sandbox_jwks,
+        jwks::sandbox_revocations,
     ),
     modifiers(&CommonPaths, &BearerAuth, &ProblemResponses)
 )]

@@ -1,0 +1,129 @@
+//! The sandbox API's revocations: the auth-service's published list of
+//! revoked sandbox tokens ([`SANDBOX_REVOCATIONS_PATH`], beside the sandbox
+//! key set), polled. Revocations are written in the live database, which
+//! the sandbox never reads; like the key set, the list comes over HTTP and
+//! must say it is the sandbox's.
+//!
+//! The list is fetched whole every [`PublishedOptions::poll`], so a
+//! revocation reaches the sandbox within about that. While no fetch has
+//! succeeded for [`PublishedOptions::stale_after`] the list is not trusted
+//! and every check fails (503), never passes: a revocation is refused on
+//! the sandbox within `stale_after` at the latest, whatever happens.
+//!
+//! [`SANDBOX_REVOCATIONS_PATH`]: argus_types::environment::SANDBOX_REVOCATIONS_PATH
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use argus_types::Environment;
+use argus_types::environment::RevocationList;
+
+use crate::AuthnError;
+
+#[derive(Debug, Clone)]
+pub struct PublishedOptions {
+    /// How often the list is fetched.
+    pub poll: Duration,
+    /// How long the last fetched list is trusted when fetches fail.
+    pub stale_after: Duration,
+    /// Timeout of one fetch.
+    pub request_timeout: Duration,
+    /// The largest list read (a revoked token is about 60 bytes of it);
+    /// a larger one is a failed fetch.
+    pub max_bytes: usize,
+}
+
+impl Default for PublishedOptions {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_secs(1),
+            stale_after: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
+            max_bytes: 8 << 20,
+        }
+    }
+}
+
+struct Fetched {
+    /// jti → expiry (unix seconds).
+    jtis: HashMap<Box<str>, i64>,
+    /// When the list was last fetched whole; `None` before the first fetch.
+    at: Option<Instant>,
+}
+
+pub struct PublishedRevocations {
+    url: String,
+    http: reqwest::Client,
+    options: PublishedOptions,
+    fetched: RwLock<Fetched>,
+}
+
+impl PublishedRevocations {
+    /// A list not fetched yet: every check fails until the first fetch.
+    pub fn new(url: impl Into<String>, options: PublishedOptions) -> Arc<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(options.request_timeout)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Arc::new(Self {
+            url: url.into(),
+            http,
+            options,
+            fetched: RwLock::new(Fetched { jtis: HashMap::new(), at: None }),
+        })
+    }
+
+    /// Whether the token `jti` was revoked, from the last list fetched; an
+    /// error if that list is too old to trust.
+    pub fn is_revoked(&self, jti: &str) -> Result<bool, AuthnError> {
+        let fetched = self.fetched.read().unwrap_or_else(PoisonError::into_inner);
+        match fetched.at {
+            Some(at) if at.elapsed() <= self.options.stale_after => Ok(fetched.jtis.contains_key(jti)),
+            _ => Err(AuthnError::RevocationUnknown),
+        }
+    }
+
+    /// Fetches the list and replaces the one held; on failure the held one
+    /// is kept (until it goes stale). Returns how many tokens it names.
+    pub async fn refresh(&self) -> Result<usize, AuthnError> {
+        let failed = |reason: String| AuthnError::RevocationList { url: self.url.clone(), reason };
+        let mut response = self.http.get(&self.url).send().await.map_err(|e| failed(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("answered {}", response.status())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+            if body.len() + chunk.len() > self.options.max_bytes {
+                return Err(failed(format!("larger than {} bytes", self.options.max_bytes)));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let list: RevocationList = serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?;
+        // The gate, as for the key set: only the sandbox's list is trusted.
+        if list.key_set != Environment::Sandbox {
+            return Err(failed(format!("it is the {} list; only the sandbox's is trusted", list.key_set)));
+        }
+        let jtis: HashMap<Box<str>, i64> = list.revoked.into_iter().map(|r| (r.jti.into_boxed_str(), r.exp)).collect();
+        let n = jtis.len();
+        *self.fetched.write().unwrap_or_else(PoisonError::into_inner) = Fetched { jtis, at: Some(Instant::now()) };
+        Ok(n)
+    }
+
+    /// Fetches the list every `poll` until the returned handle is aborted
+    /// or the list dropped.
+    pub fn spawn_polling(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        // A weak reference, so a dropped verifier ends the task.
+        let this = Arc::downgrade(self);
+        let poll = self.options.poll;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(poll).await;
+                let Some(list) = this.upgrade() else { return };
+                if let Err(e) = list.refresh().await {
+                    tracing::warn!(error = %e, "sandbox revocation list not fetched; keeping the last one until stale");
+                }
+            }
+        })
+    }
+}
