@@ -921,3 +921,117 @@ async fn the_live_api_refuses_scenarios(sc: &Scenarios) {
     let problem: Value = r.json().await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("sandbox"), "{problem}");
 }
+
+/// The api-service's OpenAPI document has the sandbox's routes: its webhook
+/// routes (served on the sandbox host only, which their path items say),
+/// whose request examples work as pasted on an empty sandbox tenant; and
+/// `X-Sandbox-Scenario`, optional, with every scenario's name as its enum
+/// and a description, on every route a token reaches and on no other, with
+/// the answers it adds (409 for a write under a scenario).
+#[tokio::test]
+async fn the_openapi_document_has_the_sandbox_routes_and_the_scenario_header() {
+    let s = Sandboxed::start().await;
+    let http = &s.stack.http;
+    let doc: Value =
+        http.get(format!("{}/.well-known/openapi.json", s.api)).send().await.unwrap().json().await.unwrap();
+    let (tenant, minted) = s.sandbox_token(&["webhooks:read", "webhooks:write"]).await;
+    let token = minted["token"].as_str().unwrap();
+    let listed: Value = http
+        .get(format!("{}/v1/sandbox/scenarios", s.api))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> =
+        listed["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.len() >= 5, "{listed}");
+
+    let mut declared = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "put", "post", "patch", "delete"] {
+            let Some(operation) = item.get(method) else { continue };
+            let header = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("x-sandbox-scenario")));
+            let authenticated = operation["security"].as_array().is_some_and(|s| !s.is_empty());
+            let Some(header) = header else {
+                assert!(!authenticated, "{method} {path} takes a token but does not declare X-Sandbox-Scenario");
+                continue;
+            };
+            assert!(authenticated, "{method} {path} declares X-Sandbox-Scenario but takes no token");
+            assert_eq!(header["in"], "header");
+            assert_ne!(header["required"], true, "{method} {path}");
+            assert_eq!(header["schema"]["enum"], json!(names), "{method} {path}");
+            assert!(header["description"].as_str().is_some_and(|d| d.contains("read-only")), "{header}");
+            let responses = &operation["responses"];
+            assert!(responses["400"].is_object() && responses["404"].is_object(), "{method} {path}: {responses}");
+            if method != "get" && path != "/graphql" {
+                assert!(responses["409"].is_object(), "{method} {path}: {responses}");
+            }
+            declared += 1;
+        }
+    }
+    assert!(declared >= 25, "X-Sandbox-Scenario on {declared} operations");
+
+    // The sandbox's routes, the webhook ones on the sandbox host only.
+    let paths = &doc["paths"];
+    for path in ["/v1/sandbox/scenarios", "/v1/sandbox/outbox", "/v1/webhooks", "/v1/webhooks/event-types"] {
+        assert!(paths[path]["get"].is_object(), "{path}");
+    }
+    for (path, item) in paths.as_object().unwrap().iter().filter(|(p, _)| p.starts_with("/v1/webhooks")) {
+        assert_eq!(item["servers"], json!([{ "url": "https://sandbox-api.knogin.com" }]), "{path}");
+    }
+    let example = |path: &str, method: &str| {
+        let body = &paths[path][method]["requestBody"];
+        assert!(body.is_object(), "{method} {path} takes no body");
+        let example = body["content"]["application/json"]["example"].clone();
+        assert!(example.is_object(), "{method} {path} has no request example");
+        example
+    };
+
+    // Every example as pasted, on an empty sandbox tenant.
+    let call = async |method: reqwest::Method, path: String, body: Option<Value>| {
+        let mut r = http.request(method, format!("{}{path}", s.api)).bearer_auth(token);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let created = example("/v1/webhooks", "post");
+    let (status, webhook) = call(reqwest::Method::POST, "/v1/webhooks".into(), Some(created.clone())).await;
+    assert_eq!(status, 201, "{webhook}");
+    assert_eq!(webhook["events"], created["events"]);
+    let one = format!("/v1/webhooks/{}", webhook["id"].as_str().unwrap());
+    let update = example("/v1/webhooks/{webhook_id}", "put");
+    let (status, updated) = call(reqwest::Method::PUT, one.clone(), Some(update.clone())).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!((&updated["events"], &updated["description"]), (&update["events"], &update["description"]));
+    let (status, queued) = call(reqwest::Method::POST, format!("{one}/test"), None).await;
+    assert_eq!(status, 202, "{queued}");
+    for path in ["/v1/webhooks".to_owned(), format!("{one}/deliveries"), "/v1/sandbox/outbox".into()] {
+        assert_eq!(call(reqwest::Method::GET, path.clone(), None).await.0, 200, "{path}");
+    }
+    // Only in this sandbox tenant: the live auth-service has no such webhook.
+    let admin = s.stack.admin_token(&tenant).await;
+    let live = http.get(format!("{}{one}", s.stack.auth)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(live.status(), 404);
+    assert_eq!(call(reqwest::Method::DELETE, one, None).await.0, 204);
+
+    // The header has the effect declared: a write under a scenario is a 409.
+    let r = http
+        .post(format!("{}/v1/webhooks", s.api))
+        .bearer_auth(token)
+        .header("X-Sandbox-Scenario", names[0])
+        .json(&created)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+}

@@ -249,7 +249,11 @@ pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
     path = "/v1/webhooks",
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:write"])),
-    request_body = CreateWebhook,
+    request_body(content = CreateWebhook, example = json!({
+        "url": "https://receiver.example.com/argus/webhooks",
+        "events": ["incident.created", "incident.updated"],
+        "description": "Dispatch board"
+    })),
     responses(
         (status = 201, description = "Created", body = WebhookView),
         (status = 400, description = "Invalid URL, events or secret"),
@@ -344,7 +348,11 @@ pub async fn get_webhook(
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:write"])),
     params(("webhook_id" = String, Path)),
-    request_body = UpdateWebhook,
+    request_body(content = UpdateWebhook, example = json!({
+        "events": ["incident.closed", "incident.created", "incident.updated"],
+        "description": "Dispatch board, closures too",
+        "enabled": true
+    })),
     responses(
         (status = 200, description = "Updated", body = WebhookView),
         (status = 400, description = "Invalid URL, events, secret or description"),
