@@ -169,7 +169,7 @@ impl TokenVerifier {
                 AuthnError::RevocationUnknown
             })?,
             // Fails closed too, once the list is stale.
-            Some(Revocations::Published(list)) => list.is_revoked(&claims.jti)?,
+            Some(Revocations::Published(list)) => list.is_revoked(&claims.jti).await?,
         };
         if revoked { Err(AuthnError::Revoked) } else { Ok(()) }
     }

@@ -6,9 +6,10 @@
 //!
 //! The list is fetched whole every [`PublishedOptions::poll`], so a
 //! revocation reaches the sandbox within about that. While no fetch has
-//! succeeded for [`PublishedOptions::stale_after`] the list is not trusted
-//! and every check fails (503), never passes: a revocation is refused on
-//! the sandbox within `stale_after` at the latest, whatever happens.
+//! succeeded for [`PublishedOptions::stale_after`] the list is not trusted:
+//! a check fetches it itself, and fails (503), never passes, when it cannot.
+//! So a revocation is refused on the sandbox within `stale_after` at the
+//! latest, whatever happens.
 //!
 //! [`SANDBOX_REVOCATIONS_PATH`]: argus_types::environment::SANDBOX_REVOCATIONS_PATH
 
@@ -39,7 +40,7 @@ impl Default for PublishedOptions {
         Self {
             poll: Duration::from_secs(1),
             stale_after: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(2),
             max_bytes: 8 << 20,
         }
     }
@@ -57,6 +58,9 @@ pub struct PublishedRevocations {
     http: reqwest::Client,
     options: PublishedOptions,
     fetched: RwLock<Fetched>,
+    /// When a check last fetched a stale list itself; a tokio mutex so
+    /// concurrent checks wait for that one fetch instead of each starting one.
+    last_on_demand: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl PublishedRevocations {
@@ -71,17 +75,34 @@ impl PublishedRevocations {
             http,
             options,
             fetched: RwLock::new(Fetched { jtis: HashMap::new(), at: None }),
+            last_on_demand: tokio::sync::Mutex::new(None),
         })
     }
 
-    /// Whether the token `jti` was revoked, from the last list fetched; an
-    /// error if that list is too old to trust.
-    pub fn is_revoked(&self, jti: &str) -> Result<bool, AuthnError> {
-        let fetched = self.fetched.read().unwrap_or_else(PoisonError::into_inner);
-        match fetched.at {
-            Some(at) if at.elapsed() <= self.options.stale_after => Ok(fetched.jtis.contains_key(jti)),
-            _ => Err(AuthnError::RevocationUnknown),
+    /// Whether the token `jti` was revoked, from the last list fetched. A
+    /// list too old to trust (or none yet: the API started before the
+    /// auth-service answered) is fetched now, by one request at a time and
+    /// at most once per `poll`; if that fails too, an error.
+    pub async fn is_revoked(&self, jti: &str) -> Result<bool, AuthnError> {
+        if let Some(revoked) = self.fresh_answer(jti) {
+            return Ok(revoked);
         }
+        let mut last = self.last_on_demand.lock().await;
+        if self.fresh_answer(jti).is_none() && last.is_none_or(|t| t.elapsed() >= self.options.poll) {
+            *last = Some(Instant::now());
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "sandbox revocation list stale and not fetched; refusing tokens");
+            }
+        }
+        drop(last);
+        self.fresh_answer(jti).ok_or(AuthnError::RevocationUnknown)
+    }
+
+    /// The answer of a list fresh enough to trust, if there is one.
+    fn fresh_answer(&self, jti: &str) -> Option<bool> {
+        let fetched = self.fetched.read().unwrap_or_else(PoisonError::into_inner);
+        let at = fetched.at?;
+        (at.elapsed() <= self.options.stale_after).then(|| fetched.jtis.contains_key(jti))
     }
 
     /// Fetches the list and replaces the one held; on failure the held one
