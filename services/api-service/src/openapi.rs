@@ -3,7 +3,7 @@
 //! GraphQL schema itself is not published.
 
 use argus_http::openapi::{BearerAuth, CommonPaths, ProblemResponses};
-use auth_service::webhooks;
+use auth_service::webhooks::WebhookPaths;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, Required, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
@@ -48,15 +48,6 @@ use crate::{docs, graphql, traces};
         traces::get_trace,
         sandbox::list_scenarios,
         sandbox::list_outbox,
-        webhooks::event_types,
-        webhooks::create_webhook,
-        webhooks::list_webhooks,
-        webhooks::get_webhook,
-        webhooks::update_webhook,
-        webhooks::delete_webhook,
-        webhooks::list_deliveries,
-        webhooks::test_webhook,
-        webhooks::retry_delivery,
         data_schemas::list_data_schemas,
         data_schemas::get_data_schema,
         partner::external_openapi,
@@ -65,7 +56,7 @@ use crate::{docs, graphql, traces};
         docs::topic,
         docs::llms_txt
     ),
-    modifiers(&CommonPaths, &BearerAuth, &SandboxWebhooks, &ScenarioHeader, &ProblemResponses)
+    modifiers(&WebhookPaths, &CommonPaths, &BearerAuth, &SandboxWebhooks, &ScenarioHeader, &ProblemResponses)
 )]
 pub struct ApiDoc;
 

@@ -42,6 +42,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").post(retry_delivery));
 }
 
+/// Adds the `/v1/webhooks…` routes' paths, and the schemas they use, to
+/// the document of each host that serves them: the auth-service's, and the
+/// sandbox API's.
+pub struct WebhookPaths;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    event_types,
+    create_webhook,
+    list_webhooks,
+    get_webhook,
+    update_webhook,
+    delete_webhook,
+    list_deliveries,
+    test_webhook,
+    retry_delivery,
+))]
+struct WebhooksDoc;
+
+impl utoipa::Modify for WebhookPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.merge(<WebhooksDoc as utoipa::OpenApi>::openapi());
+    }
+}
+
 const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How long the previous secret keeps signing after a rotation.
 const SECRET_OVERLAP_HOURS: i64 = 24;
