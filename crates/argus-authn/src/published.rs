@@ -148,3 +148,64 @@ impl PublishedRevocations {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server answering every request with `body` as JSON; its list URL.
+    async fn serving(body: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/sandbox/revocations.json", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                // The whole request head, so closing sends no reset.
+                let mut request = Vec::new();
+                while !request.ends_with(b"\r\n\r\n") {
+                    let mut chunk = [0u8; 1024];
+                    socket.readable().await.unwrap();
+                    match socket.try_read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => request.extend_from_slice(&chunk[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.writable().await.unwrap();
+                let _ = socket.try_write(response.as_bytes());
+            }
+        });
+        url
+    }
+
+    const SANDBOX_LIST: &str = r#"{"key_set":"sandbox","revoked":[{"jti":"gone","exp":4102444800}]}"#;
+
+    #[tokio::test]
+    async fn a_sandbox_list_is_fetched_when_needed_and_answers() {
+        let list = PublishedRevocations::new(serving(SANDBOX_LIST).await, PublishedOptions::default());
+        // Never fetched: the first check fetches it.
+        assert!(list.is_revoked("gone").await.unwrap());
+        assert!(!list.is_revoked("kept").await.unwrap());
+        assert_eq!(list.refresh().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_list_that_is_not_the_sandboxs_or_cannot_be_read_is_never_trusted() {
+        let small = PublishedOptions { max_bytes: 16, ..PublishedOptions::default() };
+        let cases = [
+            ("the live list", serving(r#"{"key_set":"live","revoked":[]}"#).await, PublishedOptions::default()),
+            ("not a list", serving("[]").await, PublishedOptions::default()),
+            ("too large", serving(SANDBOX_LIST).await, small),
+            ("nobody there", "http://127.0.0.1:1/.well-known/sandbox/revocations.json".to_owned(), Default::default()),
+        ];
+        for (what, url, options) in cases {
+            let list = PublishedRevocations::new(url, options);
+            assert!(matches!(list.refresh().await, Err(AuthnError::RevocationList { .. })), "{what}");
+            assert!(matches!(list.is_revoked("gone").await, Err(AuthnError::RevocationUnknown)), "{what}");
+        }
+    }
+}
