@@ -42,6 +42,10 @@ pub enum AuthnError {
     TenantMismatch,
     #[error("the verifier is not configured")]
     NotConfigured,
+    /// Fetching the sandbox's revocation list failed (never sent to a
+    /// caller: the verifier keeps the last list until it is stale).
+    #[error("revocation list at {url}: {reason}")]
+    RevocationList { url: String, reason: String },
     /// The sandbox could not provision the token's tenant in its database.
     #[error("cannot take the token's tenant now")]
     TenantUnavailable,
@@ -110,7 +114,12 @@ impl ResponseError for AuthnError {
 
     fn error_response(&self) -> HttpResponse {
         let kind = self.problem_kind();
-        let mut problem = kind.problem(self.to_string());
+        let detail = match self {
+            // Never the list's URL or what it said.
+            Self::RevocationList { .. } => "the token cannot be checked now".to_owned(),
+            _ => self.to_string(),
+        };
+        let mut problem = kind.problem(detail);
         if let Some(gate) = self.gate() {
             problem = problem.value("gate", &gate);
         }
@@ -136,7 +145,7 @@ impl AuthnError {
             Self::UnknownScenario(_) => ProblemKind::NotFound,
             Self::ScenarioReadOnly(_) => ProblemKind::Conflict,
             Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
-            Self::NotConfigured => ProblemKind::Internal,
+            Self::NotConfigured | Self::RevocationList { .. } => ProblemKind::Internal,
             Self::RevocationUnknown | Self::TenantUnavailable | Self::ScenarioUnavailable => ProblemKind::Unavailable,
             _ => ProblemKind::Unauthenticated,
         }

@@ -9,6 +9,7 @@
 mod error;
 mod extract;
 pub mod jwks;
+pub mod published;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +28,7 @@ pub use extract::{
     TENANT_HEADER, TenantScoped, TracesRead, WebhooksRead, WebhooksWrite, bearer_token, requested_scenario,
 };
 pub use jwks::remote_jwks;
+pub use published::{PublishedOptions, PublishedRevocations};
 
 /// Where verification keys come from, by `kid`.
 pub trait KeySource: Send + Sync + 'static {
@@ -42,8 +44,19 @@ const LEEWAY_SECONDS: u64 = 30;
 pub struct TokenVerifier {
     keys: Arc<dyn KeySource>,
     validation: Validation,
-    revoked: Option<Arc<RevokedTokens>>,
+    revoked: Option<Revocations>,
     tenants: Option<Arc<ProvisionedTenants>>,
+}
+
+/// Where a verifier learns which tokens were revoked.
+#[derive(Clone)]
+enum Revocations {
+    /// The database's set, followed by a listener (live, and the
+    /// auth-service).
+    Listened(Arc<RevokedTokens>),
+    /// The auth-service's published list of sandbox revocations (the
+    /// sandbox API, which never reads the live database).
+    Published(Arc<PublishedRevocations>),
 }
 
 /// The tenants a sandbox API has made sure exist in its own database (see
@@ -111,7 +124,14 @@ impl TokenVerifier {
     /// verifier of tokens no one can revoke (a test of key handling) goes
     /// without.
     pub fn with_revocations(mut self, revoked: Arc<RevokedTokens>) -> Self {
-        self.revoked = Some(revoked);
+        self.revoked = Some(Revocations::Listened(revoked));
+        self
+    }
+
+    /// Refuses tokens the auth-service's published list names: the sandbox
+    /// API's revocations.
+    pub fn with_published_revocations(mut self, published: Arc<PublishedRevocations>) -> Self {
+        self.revoked = Some(Revocations::Published(published));
         self
     }
 
@@ -142,15 +162,16 @@ impl TokenVerifier {
     /// Refuses claims whose token was revoked; for callers that keep
     /// verified claims and must check them again on each use.
     pub async fn ensure_not_revoked(&self, claims: &AccessClaims) -> Result<(), AuthnError> {
-        let Some(revoked) = &self.revoked else { return Ok(()) };
-        match revoked.is_revoked(&claims.jti).await {
-            Ok(false) => Ok(()),
-            Ok(true) => Err(AuthnError::Revoked),
-            Err(e) => {
+        let revoked = match &self.revoked {
+            None => return Ok(()),
+            Some(Revocations::Listened(set)) => set.is_revoked(&claims.jti).await.map_err(|e| {
                 // Fail closed: a token that may be revoked is not served.
                 tracing::error!(error = %e, "cannot tell whether a token was revoked");
-                Err(AuthnError::RevocationUnknown)
-            }
-        }
+                AuthnError::RevocationUnknown
+            })?,
+            // Fails closed too, once the list is stale.
+            Some(Revocations::Published(list)) => list.is_revoked(&claims.jti).await?,
+        };
+        if revoked { Err(AuthnError::Revoked) } else { Ok(()) }
     }
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use argus_types::Environment;
 use chrono::{DateTime, Utc};
 
 use crate::listen::{Follower, follow};
@@ -55,10 +56,16 @@ impl RevokedTokens {
         self.store.access_token_revoked(jti).await
     }
 
-    /// Revokes `jti` until `expires_at`, and knows it at once in this
-    /// process (other replicas follow with the notice).
-    pub async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.store.revoke_access_token(jti, expires_at).await?;
+    /// Revokes `jti`, a token of `environment`, until `expires_at`, and
+    /// knows it at once in this process (other replicas follow with the
+    /// notice, the sandbox API with the published list).
+    pub async fn revoke(
+        &self,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+        environment: Environment,
+    ) -> Result<(), StoreError> {
+        self.store.revoke_access_token(jti, expires_at, environment).await?;
         self.remember(&[RevokedToken { jti: jti.to_owned(), expires_at }]);
         Ok(())
     }
@@ -127,5 +134,21 @@ impl Store {
             .select((revoked_access_tokens::jti, revoked_access_tokens::expires_at))
             .load(&mut conn)
             .await?)
+    }
+
+    /// The unexpired revocations of `environment`'s tokens, by jti: what
+    /// the auth-service publishes for the sandbox API.
+    pub async fn unexpired_revocations_of(&self, environment: Environment) -> Result<Vec<RevokedToken>, StoreError> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        let rows: Vec<(String, DateTime<Utc>)> = revoked_access_tokens::table
+            .filter(revoked_access_tokens::environment.eq(environment.as_str()))
+            .filter(revoked_access_tokens::expires_at.gt(Utc::now()))
+            .order(revoked_access_tokens::jti)
+            .select((revoked_access_tokens::jti, revoked_access_tokens::expires_at))
+            .load(&mut conn)
+            .await?;
+        Ok(rows.into_iter().map(|(jti, expires_at)| RevokedToken { jti, expires_at }).collect())
     }
 }

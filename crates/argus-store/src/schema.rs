@@ -146,6 +146,7 @@ diesel::table! {
     revoked_access_tokens (jti) {
         jti -> Text,
         expires_at -> Timestamptz,
+        environment -> Text,
     }
 }
 

@@ -12,6 +12,38 @@ use crate::claims::{LIVE_AUDIENCE, SANDBOX_AUDIENCE};
 pub const LIVE_JWKS_PATH: &str = "/.well-known/jwks.json";
 /// Where the auth-service publishes the sandbox key set.
 pub const SANDBOX_JWKS_PATH: &str = "/.well-known/sandbox/jwks.json";
+/// Where the auth-service publishes the sandbox tokens revoked before they
+/// expire, beside the sandbox key set: the sandbox API's only source of
+/// revocations, since it never reads the live database.
+pub const SANDBOX_REVOCATIONS_PATH: &str = "/.well-known/sandbox/revocations.json";
+
+/// The sandbox's revocation list, beside the sandbox key set at
+/// `jwks_url` (same origin: the key set's path is checked at start).
+pub fn sandbox_revocations_url(jwks_url: &str) -> Result<String, String> {
+    let mut url = url::Url::parse(jwks_url).map_err(|e| format!("`{jwks_url}` is not a URL: {e}"))?;
+    url.set_path(SANDBOX_REVOCATIONS_PATH);
+    url.set_query(None);
+    Ok(url.into())
+}
+
+/// The revoked sandbox tokens, as the auth-service publishes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "key_set": "sandbox", "revoked": [{ "jti": "01JEX3Y8W6M3V4T2Q9R7K5N1PB", "exp": 1796600000 }] }))]
+pub struct RevocationList {
+    /// Always `sandbox`: a list that says otherwise is never trusted.
+    pub key_set: Environment,
+    /// Every revoked sandbox token that has not expired yet, by `jti`.
+    pub revoked: Vec<RevokedJti>,
+}
+
+/// One revoked token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RevokedJti {
+    /// The token's `jti` claim.
+    pub jti: String,
+    /// Its `exp` (Unix seconds): after it the token is refused anyway.
+    pub exp: i64,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -186,6 +186,11 @@ enum TokenCommand {
     Revoke {
         /// The token's `jti` claim.
         jti: String,
+        /// Whose token it is: `live`, or `sandbox` (a sandbox token: then
+        /// the sandbox API, which polls the auth-service's published list,
+        /// refuses it too).
+        #[arg(long, default_value = "live")]
+        environment: Environment,
     },
 }
 
@@ -346,7 +351,7 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
                 "expires_at": token.expires_at,
             }))
         }
-        Command::Token { command: TokenCommand::Revoke { jti } } => {
+        Command::Token { command: TokenCommand::Revoke { jti, environment } } => {
             let jti = jti.trim();
             if jti.is_empty() || jti.len() > 128 || !jti.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(CtlError::Input("the jti must be 1 to 128 printable ASCII characters".into()));
@@ -354,8 +359,8 @@ async fn run(cli: Cli) -> Result<Value, CtlError> {
             // The token's own expiry is not known here: keep the entry for as
             // long as any token can live, then it is pruned.
             let until = chrono::Utc::now() + Duration::seconds(i64::from(MAX_TOKEN_LIFETIME_SECONDS) + 60);
-            Store::connect(&store_config)?.revoke_access_token(jti, until).await?;
-            Ok(json!({ "revoked": jti, "until": until }))
+            Store::connect(&store_config)?.revoke_access_token(jti, until, environment).await?;
+            Ok(json!({ "revoked": jti, "until": until, "environment": environment }))
         }
         Command::User { command: UserCommand::Create { tenant, email, password } } => {
             let email = email.trim().to_ascii_lowercase();

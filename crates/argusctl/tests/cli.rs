@@ -195,6 +195,20 @@ async fn tenant_create_prints_an_admin_token_the_auth_service_accepts() {
     }
     assert_eq!(status_with(&base, token).await, 200, "the other admin token still works");
     fails(db.url(), &["token", "revoke", ""], "the jti must be").await;
+
+    // A live revocation is not published for the sandbox API; one made
+    // with `--environment sandbox` is.
+    let published = async || -> Value {
+        let url = format!("{base}/.well-known/sandbox/revocations.json");
+        reqwest::get(url).await.unwrap().json().await.unwrap()
+    };
+    assert_eq!(published().await, serde_json::json!({ "key_set": "sandbox", "revoked": [] }));
+    let sandbox = ok_json(db.url(), &["token", "revoke", "01JSANDBOXTOKEN", "--environment", "sandbox"]).await;
+    assert_eq!(sandbox["environment"], "sandbox");
+    let list = published().await;
+    assert_eq!(list["revoked"][0]["jti"], "01JSANDBOXTOKEN", "{list}");
+    assert_eq!(list["revoked"].as_array().unwrap().len(), 1, "{list}");
+    assert!(!argusctl(db.url(), &["token", "revoke", "x", "--environment", "staging"]).await.status.success());
 }
 
 #[tokio::test]

@@ -3,9 +3,13 @@
 //! GraphQL schema itself is not published.
 
 use argus_http::openapi::{BearerAuth, CommonPaths, ProblemResponses};
-use utoipa::OpenApi;
+use auth_service::webhooks::WebhookPaths;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, ResponseBuilder, Type};
+use utoipa::{Modify, OpenApi};
 
 use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance, sandbox};
+use crate::sandbox::scenarios::SHIPPED_SCENARIOS;
 use crate::{docs, graphql, traces};
 
 #[derive(OpenApi)]
@@ -52,6 +56,93 @@ use crate::{docs, graphql, traces};
         docs::topic,
         docs::llms_txt
     ),
-    modifiers(&CommonPaths, &BearerAuth, &ProblemResponses)
+    modifiers(&WebhookPaths, &CommonPaths, &BearerAuth, &SandboxWebhooks, &ScenarioHeader, &ProblemResponses)
 )]
 pub struct ApiDoc;
+
+/// The `/v1/webhooks…` routes here are the sandbox's own (live serves them
+/// on auth.knogin.com, whose document has them too): their path items name
+/// the sandbox host as their only server.
+struct SandboxWebhooks;
+
+impl Modify for SandboxWebhooks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let sandbox = utoipa::openapi::Server::new(argus_types::Environment::Sandbox.default_api_url());
+        for (path, item) in &mut openapi.paths.paths {
+            if path.starts_with("/v1/webhooks") {
+                item.servers = Some(vec![sandbox.clone()]);
+                item.description = Some(
+                    "On sandbox-api.knogin.com only (for sandbox tokens, on the sandbox's database); live webhooks \
+                     are on auth.knogin.com."
+                        .into(),
+                );
+            }
+        }
+    }
+}
+
+/// `X-Sandbox-Scenario`, declared on every route a bearer token reaches
+/// (the `Principal` extractor and the GraphQL transport read it), with the
+/// shipped scenarios' names and the answers it adds. Listed before
+/// [`ProblemResponses`], so the added errors get its content.
+struct ScenarioHeader;
+
+impl ScenarioHeader {
+    /// Adds `status` to `operation` unless the route already says what it
+    /// means there (then it gets `why` appended).
+    fn answer(operation: &mut Operation, status: &str, why: &str) {
+        use utoipa::openapi::RefOr;
+        match operation.responses.responses.get_mut(status) {
+            Some(RefOr::T(response)) => response.description = format!("{}; or {why}", response.description),
+            Some(RefOr::Ref(_)) => {}
+            None => {
+                let response = ResponseBuilder::new().description(format!("{}{}", why[..1].to_uppercase(), &why[1..]));
+                operation.responses.responses.insert(status.to_owned(), response.build().into());
+            }
+        }
+    }
+}
+
+impl Modify for ScenarioHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let names: Vec<&str> = SHIPPED_SCENARIOS.iter().map(|(name, _)| *name).collect();
+        let parameter = ParameterBuilder::new()
+            .name("X-Sandbox-Scenario")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Sandbox only (sandbox-api.knogin.com, sandbox tokens): runs the request in this scenario \
+                 (GET /v1/sandbox/scenarios lists them), in a tenant of its own for the token's tenant, seeded on \
+                 first use, with stable ids and the scenario's fixed clock, so the same request gets the same \
+                 bytes. A scenario is read-only: a REST write under it is a 409, a GraphQL mutation \
+                 `SCENARIO_READ_ONLY`. Without it the request runs in the caller's own sandbox tenant. Live \
+                 answers it with 400; an unknown name is a 404.",
+            ))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names))))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                (&mut item.get, false),
+                (&mut item.head, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.patch, true),
+                (&mut item.delete, true),
+            ];
+            for (operation, writes) in operations {
+                let Some(operation) = operation else { continue };
+                // Only the routes a bearer token reaches read the header.
+                if operation.security.as_ref().is_none_or(Vec::is_empty) {
+                    continue;
+                }
+                operation.parameters.get_or_insert_with(Vec::new).push(parameter.clone().into());
+                Self::answer(operation, "400", "X-Sandbox-Scenario is not a scenario's name, or was sent to live");
+                Self::answer(operation, "404", "X-Sandbox-Scenario names no scenario");
+                // GraphQL refuses a mutation in its errors (200).
+                if writes && operation.operation_id.as_deref() != Some("graphql") {
+                    Self::answer(operation, "409", "a write under X-Sandbox-Scenario: scenarios are read-only");
+                }
+            }
+        }
+    }
+}

@@ -44,7 +44,8 @@ pub struct MergeConflict(pub String);
 /// `external-openapi.json`: the API's document and the auth-service's,
 /// merged. Top-level `servers` lists both hosts' (each named by its
 /// `description`); each path item carries the `servers` of the host that
-/// serves it, both hosts' for the paths both serve (the discovery routes).
+/// serves it, both hosts' for the paths both serve (the discovery routes;
+/// the webhook routes, on the sandbox's API host and live's auth host).
 pub fn merge_openapi(api: &Value, auth: &Value) -> Result<Value, MergeConflict> {
     let servers_of = |doc: &Value| doc["servers"].as_array().cloned().unwrap_or_default();
     let (api_servers, auth_servers) = (servers_of(api), servers_of(auth));
@@ -52,18 +53,24 @@ pub fn merge_openapi(api: &Value, auth: &Value) -> Result<Value, MergeConflict> 
     for (doc, servers) in [(api, &api_servers), (auth, &auth_servers)] {
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
             let Value::Object(item) = item else { continue };
+            // A path item naming its own servers (the sandbox's webhook
+            // routes, on one of the API's hosts only) keeps them.
+            let own_servers = match item.get("servers") {
+                Some(Value::Array(own)) => own,
+                _ => servers,
+            };
             match paths.get_mut(path) {
                 None => {
                     let mut item = item.clone();
-                    item.insert("servers".into(), Value::Array(servers.clone()));
+                    item.insert("servers".into(), Value::Array(own_servers.clone()));
                     paths.insert(path.clone(), Value::Object(item));
                 }
                 Some(Value::Object(merged)) => {
-                    for (method, operation) in item {
+                    for (method, operation) in item.iter().filter(|(key, _)| *key != "servers") {
                         merged.entry(method.clone()).or_insert_with(|| operation.clone());
                     }
                     if let Some(Value::Array(list)) = merged.get_mut("servers") {
-                        list.extend(servers.iter().cloned());
+                        list.extend(own_servers.iter().cloned());
                     }
                 }
                 Some(_) => {}

@@ -6,7 +6,8 @@ use utoipa::OpenApi;
 
 use actix_web::web;
 use argus_authn::{
-    JwksError, JwksPolicy, KeySource, ProvisionedTenants, SharedScenarioTenants, TokenVerifier, remote_jwks,
+    JwksError, JwksPolicy, KeySource, ProvisionedTenants, PublishedOptions, PublishedRevocations,
+    SharedScenarioTenants, TokenVerifier, remote_jwks,
 };
 use argus_http::Endpoint;
 use argus_http::deprecation::{Deprecations, MatrixError};
@@ -77,13 +78,31 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
         Err(e) => tracing::warn!(error = %e, "JWKS not fetched at start; will retry"),
     }
     jwks.spawn_background_refresh();
-    let revoked = RevokedTokens::listening(store.clone(), config.store.database_url.clone(), "argus-api-revoked");
-    let mut verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, environment.audience())
-        .with_revocations(revoked);
-    if environment == Environment::Sandbox {
-        crate::sandbox::load_shipped_bundles(&store).await?;
-        verifier = verifier.with_provisioned_tenants(ProvisionedTenants::new(store.clone()));
-    }
+    let verifier = TokenVerifier::new(jwks.clone() as Arc<dyn KeySource>, &config.issuer, environment.audience());
+    let verifier = match environment {
+        Environment::Live => verifier.with_revocations(RevokedTokens::listening(
+            store.clone(),
+            config.store.database_url.clone(),
+            "argus-api-revoked",
+        )),
+        // Revocations are written in the live database, which the sandbox
+        // never reads: it polls the list the auth-service publishes beside
+        // the sandbox key set.
+        Environment::Sandbox => {
+            crate::sandbox::load_shipped_bundles(&store).await?;
+            let url = argus_types::environment::sandbox_revocations_url(&config.jwks_url)
+                .map_err(|e| StartupError::Environment(format!("ARGUS_JWKS_URL {e}")))?;
+            let revocations = PublishedRevocations::new(url, PublishedOptions::default());
+            // Not fatal: until a fetch succeeds every token is answered 503.
+            if let Err(e) = revocations.refresh().await {
+                tracing::warn!(error = %e, "sandbox revocation list not fetched at start; will retry");
+            }
+            revocations.spawn_polling();
+            verifier
+                .with_published_revocations(revocations)
+                .with_provisioned_tenants(ProvisionedTenants::new(store.clone()))
+        }
+    };
     let jobs = web::Data::new(JobsState {
         store: store.clone(),
         sealer: argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes()),

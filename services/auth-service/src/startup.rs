@@ -139,6 +139,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/.well-known/jwks.json").get(jwks::well_known_jwks))
         .service(Endpoint::new("/v1/auth/jwks.json").get(jwks::versioned_jwks))
         .service(Endpoint::new(argus_types::environment::SANDBOX_JWKS_PATH).get(jwks::sandbox_jwks))
+        .service(Endpoint::new(argus_types::environment::SANDBOX_REVOCATIONS_PATH).get(jwks::sandbox_revocations))
         .service(Endpoint::new("/v1/platform/scopes").get(scopes::list_scopes))
         .service(Endpoint::new("/v1/platform/apps").get(apps::list_apps).post(apps::create_app))
         .service(Endpoint::new("/v1/platform/apps/{client_id}").get(apps::get_app))

@@ -3,7 +3,7 @@
 //! list, sign-in lock-out counters, and client secrets for authentication.
 //! Secret values arrive here already hashed (keyed hash); none is stored raw.
 
-use argus_types::{ClientId, GrantId, TenantId, UserId};
+use argus_types::{ClientId, Environment, GrantId, TenantId, UserId};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -473,10 +473,21 @@ impl Store {
         Ok(())
     }
 
-    pub async fn revoke_access_token(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Revokes the token `jti` of `environment` (whose audience it has)
+    /// until `expires_at`; the sandbox's are published for the sandbox API.
+    pub async fn revoke_access_token(
+        &self,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+        environment: Environment,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         diesel::insert_into(revoked_access_tokens::table)
-            .values((revoked_access_tokens::jti.eq(jti), revoked_access_tokens::expires_at.eq(expires_at)))
+            .values((
+                revoked_access_tokens::jti.eq(jti),
+                revoked_access_tokens::expires_at.eq(expires_at),
+                revoked_access_tokens::environment.eq(environment.as_str()),
+            ))
             .on_conflict_do_nothing()
             .execute(&mut conn)
             .await?;

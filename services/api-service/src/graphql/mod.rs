@@ -249,6 +249,7 @@ pub struct GraphqlResponse {
         (status = 400, description = "Not a GraphQL request (`BAD_REQUEST`)", body = GraphqlResponse),
         (status = 401, description = "Missing or invalid bearer token (`UNAUTHENTICATED`)", body = GraphqlResponse),
         (status = 403, description = "`X-Tenant-ID` missing or not the token's tenant (`FORBIDDEN`)", body = GraphqlResponse),
+        (status = 404, description = "X-Sandbox-Scenario names no scenario (`SCENARIO_NOT_FOUND`)", body = GraphqlResponse),
         (status = 413, description = "Body over 64 KiB (`PAYLOAD_TOO_LARGE`)", body = GraphqlResponse),
         (status = 415, description = "Body not application/json (`BAD_REQUEST`)", body = GraphqlResponse),
     )

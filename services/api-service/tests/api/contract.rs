@@ -43,8 +43,14 @@ fn contract_routes() -> Vec<(String, String)> {
     routes
 }
 
+/// Whether `doc` documents the route on the host it is fetched from (the
+/// first of its servers): a path item naming other servers of its own (the
+/// sandbox's webhook routes in the API's document) is another host's.
 fn documents(doc: &Value, method: &str, path: &str) -> bool {
-    doc["paths"][path][method.to_ascii_lowercase()].is_object()
+    let item = &doc["paths"][path];
+    let here = &doc["servers"][0]["url"];
+    item[method.to_ascii_lowercase()].is_object()
+        && item["servers"].as_array().is_none_or(|servers| servers.iter().any(|s| &s["url"] == here))
 }
 
 /// Whether the host has no such route: the router's own 404 or a 405.

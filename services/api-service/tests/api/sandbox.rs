@@ -38,6 +38,12 @@ impl Sandboxed {
     /// live tenant holding `scopes`.
     async fn sandbox_token(&self, scopes: &[&str]) -> (TenantId, Value) {
         let client = self.stack.client(None, scopes).await;
+        let minted = self.sandbox_token_of(&client, scopes).await;
+        (client.tenant, minted)
+    }
+
+    /// A sandbox token for `client`, from `POST …/sandbox-token`.
+    async fn sandbox_token_of(&self, client: &crate::helpers::TestClient, scopes: &[&str]) -> Value {
         let admin = self.stack.admin_token(&client.tenant).await;
         let r = self
             .stack
@@ -49,7 +55,7 @@ impl Sandboxed {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        (client.tenant, r.json().await.unwrap())
+        r.json().await.unwrap()
     }
 }
 
@@ -179,6 +185,97 @@ async fn each_gate_refuses_on_its_own_in_both_directions() {
         assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
         assert_eq!(body["errors"][0]["extensions"]["gate"], gate, "{what}: {body}");
     }
+}
+
+fn jti(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["jti"].as_str().unwrap().to_owned()
+}
+
+/// Polls `status` until it answers `want`, for at most `within`.
+async fn answers_within(what: &str, want: u16, within: Duration, status: impl AsyncFn() -> u16) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let got = status().await;
+        if got == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} still answers {got}, not {want}, after {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The sandbox never reads the live database, where revocations are
+/// written: a sandbox token revoked at the auth-service (RFC 7009, by its
+/// own app) is refused on the sandbox API, REST and GraphQL, within the
+/// published list's one-second poll; the list names the sandbox's
+/// revocations only; and a sandbox that cannot fetch the list refuses
+/// every token (503) within its ten seconds of staleness, never serving
+/// one that may be revoked.
+#[tokio::test]
+async fn a_sandbox_token_revoked_at_the_auth_service_is_refused_on_the_sandbox_within_seconds() {
+    let s = Sandboxed::start().await;
+    let scopes = ["incidents:read", "jobs:read"];
+    let client = s.stack.client(None, &scopes).await;
+    let token = s.sandbox_token_of(&client, &scopes).await["token"].as_str().unwrap().to_owned();
+    let kept = s.sandbox_token_of(&client, &scopes).await["token"].as_str().unwrap().to_owned();
+    let live = s.stack.cc_token(&client, None).await;
+    let tenant = client.tenant.to_string();
+    let report = by_id(&shipped("reporting"), "IncidentReport", json!({ "first": 1 }));
+    let graphql = async |token: &str| post(&s.stack.http, &s.api, Some(token), Some(&tenant), report.clone()).await;
+    let jobs = async |token: &str| {
+        let r = s.stack.http.get(format!("{}/v1/jobs", s.api)).bearer_auth(token).header("X-Tenant-ID", &tenant);
+        r.send().await.unwrap()
+    };
+    // Verified once each, so the verified-token cache holds them.
+    assert_eq!(graphql(&token).await.status(), 200);
+    assert_eq!(jobs(&token).await.status(), 200);
+    assert_eq!(jobs(&kept).await.status(), 200);
+
+    let revocations = format!("{}/.well-known/sandbox/revocations.json", s.stack.auth);
+    let before: Value = s.stack.http.get(&revocations).send().await.unwrap().json().await.unwrap();
+    assert_eq!(before, json!({ "key_set": "sandbox", "revoked": [] }));
+    for revoked in [&token, &live] {
+        let r = s
+            .stack
+            .http
+            .post(format!("{}/v1/oauth/revoke", s.stack.auth))
+            .basic_auth(&client.client_id, Some(&client.secret))
+            .form(&[("token", revoked.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Only the sandbox token is published, with its expiry.
+    let after: Value = s.stack.http.get(&revocations).send().await.unwrap().json().await.unwrap();
+    assert_eq!(after["key_set"], "sandbox");
+    let published: Vec<&str> =
+        after["revoked"].as_array().unwrap().iter().map(|r| r["jti"].as_str().unwrap()).collect();
+    assert_eq!(published, [jti(&token).as_str()], "{after}");
+    assert!(after["revoked"][0]["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp());
+
+    let within = Duration::from_secs(3);
+    answers_within("GET /v1/jobs", 401, within, async || jobs(&token).await.status().as_u16()).await;
+    answers_within("GraphQL", 401, within, async || graphql(&token).await.status().as_u16()).await;
+    let problem: Value = jobs(&token).await.json().await.unwrap();
+    assert_eq!(problem["detail"], "the token was revoked", "{problem}");
+    let body: Value = graphql(&token).await.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{body}");
+    assert_eq!(jobs(&kept).await.status(), 200, "another sandbox token of the same app still works");
+    assert_eq!(graphql(&kept).await.status(), 200);
+
+    // The auth-service goes away: the keys are cached, but a list that
+    // cannot be fetched is not trusted for long.
+    s.stack.auth_server.stop(true).await;
+    answers_within("a sandbox without its list", 503, Duration::from_secs(15), async || {
+        jobs(&kept).await.status().as_u16()
+    })
+    .await;
+    let _ = &s.db;
 }
 
 /// Runs `binary` with `vars` (and `ARGUS_LOG_FORMAT=json`), which must
@@ -823,4 +920,118 @@ async fn the_live_api_refuses_scenarios(sc: &Scenarios) {
     assert_eq!(r.status(), 400);
     let problem: Value = r.json().await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("sandbox"), "{problem}");
+}
+
+/// The api-service's OpenAPI document has the sandbox's routes: its webhook
+/// routes (served on the sandbox host only, which their path items say),
+/// whose request examples work as pasted on an empty sandbox tenant; and
+/// `X-Sandbox-Scenario`, optional, with every scenario's name as its enum
+/// and a description, on every route a token reaches and on no other, with
+/// the answers it adds (409 for a write under a scenario).
+#[tokio::test]
+async fn the_openapi_document_has_the_sandbox_routes_and_the_scenario_header() {
+    let s = Sandboxed::start().await;
+    let http = &s.stack.http;
+    let doc: Value =
+        http.get(format!("{}/.well-known/openapi.json", s.api)).send().await.unwrap().json().await.unwrap();
+    let (tenant, minted) = s.sandbox_token(&["webhooks:read", "webhooks:write"]).await;
+    let token = minted["token"].as_str().unwrap();
+    let listed: Value = http
+        .get(format!("{}/v1/sandbox/scenarios", s.api))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> =
+        listed["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.len() >= 5, "{listed}");
+
+    let mut declared = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "put", "post", "patch", "delete"] {
+            let Some(operation) = item.get(method) else { continue };
+            let header = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("x-sandbox-scenario")));
+            let authenticated = operation["security"].as_array().is_some_and(|s| !s.is_empty());
+            let Some(header) = header else {
+                assert!(!authenticated, "{method} {path} takes a token but does not declare X-Sandbox-Scenario");
+                continue;
+            };
+            assert!(authenticated, "{method} {path} declares X-Sandbox-Scenario but takes no token");
+            assert_eq!(header["in"], "header");
+            assert_ne!(header["required"], true, "{method} {path}");
+            assert_eq!(header["schema"]["enum"], json!(names), "{method} {path}");
+            assert!(header["description"].as_str().is_some_and(|d| d.contains("read-only")), "{header}");
+            let responses = &operation["responses"];
+            assert!(responses["400"].is_object() && responses["404"].is_object(), "{method} {path}: {responses}");
+            if method != "get" && path != "/graphql" {
+                assert!(responses["409"].is_object(), "{method} {path}: {responses}");
+            }
+            declared += 1;
+        }
+    }
+    assert!(declared >= 25, "X-Sandbox-Scenario on {declared} operations");
+
+    // The sandbox's routes, the webhook ones on the sandbox host only.
+    let paths = &doc["paths"];
+    for path in ["/v1/sandbox/scenarios", "/v1/sandbox/outbox", "/v1/webhooks", "/v1/webhooks/event-types"] {
+        assert!(paths[path]["get"].is_object(), "{path}");
+    }
+    for (path, item) in paths.as_object().unwrap().iter().filter(|(p, _)| p.starts_with("/v1/webhooks")) {
+        assert_eq!(item["servers"], json!([{ "url": "https://sandbox-api.knogin.com" }]), "{path}");
+    }
+    let example = |path: &str, method: &str| {
+        let body = &paths[path][method]["requestBody"];
+        assert!(body.is_object(), "{method} {path} takes no body");
+        let example = body["content"]["application/json"]["example"].clone();
+        assert!(example.is_object(), "{method} {path} has no request example");
+        example
+    };
+
+    // Every example as pasted, on an empty sandbox tenant.
+    let call = async |method: reqwest::Method, path: String, body: Option<Value>| {
+        let mut r = http.request(method, format!("{}{path}", s.api)).bearer_auth(token);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let created = example("/v1/webhooks", "post");
+    let (status, webhook) = call(reqwest::Method::POST, "/v1/webhooks".into(), Some(created.clone())).await;
+    assert_eq!(status, 201, "{webhook}");
+    assert_eq!(webhook["events"], created["events"]);
+    let one = format!("/v1/webhooks/{}", webhook["id"].as_str().unwrap());
+    let update = example("/v1/webhooks/{webhook_id}", "put");
+    let (status, updated) = call(reqwest::Method::PUT, one.clone(), Some(update.clone())).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!((&updated["events"], &updated["description"]), (&update["events"], &update["description"]));
+    let (status, queued) = call(reqwest::Method::POST, format!("{one}/test"), None).await;
+    assert_eq!(status, 202, "{queued}");
+    for path in ["/v1/webhooks".to_owned(), format!("{one}/deliveries"), "/v1/sandbox/outbox".into()] {
+        assert_eq!(call(reqwest::Method::GET, path.clone(), None).await.0, 200, "{path}");
+    }
+    // Only in this sandbox tenant: the live auth-service has no such webhook.
+    let admin = s.stack.admin_token(&tenant).await;
+    let live = http.get(format!("{}{one}", s.stack.auth)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(live.status(), 404);
+    assert_eq!(call(reqwest::Method::DELETE, one, None).await.0, 204);
+
+    // The header has the effect declared: a write under a scenario is a 409.
+    let r = http
+        .post(format!("{}/v1/webhooks", s.api))
+        .bearer_auth(token)
+        .header("X-Sandbox-Scenario", names[0])
+        .json(&created)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
 }

@@ -2,8 +2,9 @@
 //! authenticated client: protocol decisions only; `routes::oauth` reads the
 //! form and writes the answer.
 
-use argus_types::AccessClaims;
 use argus_types::app::ClientType;
+use argus_types::claims::SANDBOX_AUDIENCE;
+use argus_types::{AccessClaims, Environment};
 use serde::Serialize;
 
 use crate::oauth::issue::REFRESH_TOKEN_PREFIX;
@@ -25,7 +26,10 @@ pub async fn revoke(state: &AppState, client: &AuthenticatedClient, token: &str)
         && claims.client_id == client.app.client_id.as_str()
     {
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(chrono::Utc::now);
-        state.revoked.revoke(&claims.jti, expires_at).await?;
+        // Only sandbox tokens carry the sandbox audience (and the live one
+        // may be configured): the sandbox's are published for its API.
+        let environment = if claims.aud == SANDBOX_AUDIENCE { Environment::Sandbox } else { Environment::Live };
+        state.revoked.revoke(&claims.jti, expires_at, environment).await?;
     }
     Ok(())
 }

@@ -3,7 +3,10 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use argus_crypto::JwkSet;
+use argus_types::Environment;
+use argus_types::environment::{RevocationList, RevokedJti};
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// How long verifiers may cache the key set. Rotation publishes the next
@@ -54,6 +57,29 @@ pub async fn versioned_jwks(state: web::Data<AppState>) -> HttpResponse {
 )]
 pub async fn sandbox_jwks(state: web::Data<AppState>) -> HttpResponse {
     set_response(state.sandbox_keys.jwks())
+}
+
+/// The revoked sandbox tokens
+///
+/// Every sandbox token revoked before it expires (RFC 7009 revocation at
+/// `/v1/oauth/revoke`, `argusctl token revoke --environment sandbox`), by
+/// `jti`, with its `exp`. The sandbox API, which never reads the live
+/// database, polls this list every second and refuses what it names; when
+/// it cannot fetch it for 10 s it answers 503 rather than serve a token
+/// that may be revoked. Live revocations are never in it.
+#[utoipa::path(
+    get,
+    path = "/.well-known/sandbox/revocations.json",
+    tag = "Sandbox environment",
+    responses((status = 200, description = "The revoked sandbox tokens", body = RevocationList))
+)]
+pub async fn sandbox_revocations(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let revoked = state.store.unexpired_revocations_of(Environment::Sandbox).await?;
+    let list = RevocationList {
+        key_set: Environment::Sandbox,
+        revoked: revoked.into_iter().map(|r| RevokedJti { jti: r.jti, exp: r.expires_at.timestamp() }).collect(),
+    };
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-cache")).json(list))
 }
 
 fn jwks_response(state: &AppState) -> HttpResponse {

@@ -4,7 +4,8 @@
 use argus_http::openapi::{BearerAuth, CommonPaths, ProblemResponses};
 use utoipa::OpenApi;
 
-use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhooks};
+use super::webhooks::WebhookPaths;
+use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,19 +29,11 @@ use super::{apps, authorize, credentials, jwks, metadata, oauth, scopes, webhook
         oauth::introspect,
         metadata::oauth_metadata,
         metadata::openid_configuration,
-        webhooks::event_types,
-        webhooks::create_webhook,
-        webhooks::list_webhooks,
-        webhooks::get_webhook,
-        webhooks::update_webhook,
-        webhooks::delete_webhook,
-        webhooks::list_deliveries,
-        webhooks::test_webhook,
-        webhooks::retry_delivery,
         jwks::well_known_jwks,
         jwks::versioned_jwks,
         jwks::sandbox_jwks,
+        jwks::sandbox_revocations,
     ),
-    modifiers(&CommonPaths, &BearerAuth, &ProblemResponses)
+    modifiers(&WebhookPaths, &CommonPaths, &BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;

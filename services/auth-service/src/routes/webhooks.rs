@@ -42,6 +42,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").post(retry_delivery));
 }
 
+/// Adds the `/v1/webhooks…` routes' paths, and the schemas they use, to
+/// the document of each host that serves them: the auth-service's, and the
+/// sandbox API's.
+pub struct WebhookPaths;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    event_types,
+    create_webhook,
+    list_webhooks,
+    get_webhook,
+    update_webhook,
+    delete_webhook,
+    list_deliveries,
+    test_webhook,
+    retry_delivery,
+))]
+struct WebhooksDoc;
+
+impl utoipa::Modify for WebhookPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.merge(<WebhooksDoc as utoipa::OpenApi>::openapi());
+    }
+}
+
 const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How long the previous secret keeps signing after a rotation.
 const SECRET_OVERLAP_HOURS: i64 = 24;
@@ -249,7 +274,11 @@ pub async fn event_types(_caller: Scoped<WebhooksRead>) -> HttpResponse {
     path = "/v1/webhooks",
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:write"])),
-    request_body = CreateWebhook,
+    request_body(content = CreateWebhook, example = json!({
+        "url": "https://receiver.example.com/argus/webhooks",
+        "events": ["incident.created", "incident.updated"],
+        "description": "Dispatch board"
+    })),
     responses(
         (status = 201, description = "Created", body = WebhookView),
         (status = 400, description = "Invalid URL, events or secret"),
@@ -344,7 +373,11 @@ pub async fn get_webhook(
     tag = "Event delivery and webhooks",
     security(("bearer" = ["webhooks:write"])),
     params(("webhook_id" = String, Path)),
-    request_body = UpdateWebhook,
+    request_body(content = UpdateWebhook, example = json!({
+        "events": ["incident.closed", "incident.created", "incident.updated"],
+        "description": "Dispatch board, closures too",
+        "enabled": true
+    })),
     responses(
         (status = 200, description = "Updated", body = WebhookView),
         (status = 400, description = "Invalid URL, events, secret or description"),

@@ -115,6 +115,8 @@ async fn openapi_document_describes_every_route() {
         ("/v1/platform/apps/{client_id}/governance", "patch"),
         ("/.well-known/jwks.json", "get"),
         ("/v1/auth/jwks.json", "get"),
+        ("/.well-known/sandbox/jwks.json", "get"),
+        ("/.well-known/sandbox/revocations.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/.well-known/openapi.json", "get"),
