@@ -120,8 +120,8 @@ case "$name" in
         "$bin/argus-bench" webhooks --webhooks 10 --rates 500,2500 --seconds 15
         # The common integration: one endpoint receiving every event, so
         # each event write carries one delivery (issue 26).
-        say "events into 1 webhook at 750 and 1000 events/s, 15 s each"
-        "$bin/argus-bench" webhooks --webhooks 1 --rates 750,1000 --seconds 15
+        say "events into 1 webhook at 750, 1000 and 1500 events/s, 15 s each"
+        "$bin/argus-bench" webhooks --webhooks 1 --rates 750,1000,1500 --seconds 15
         # The real event source: a GraphQL updateIncident per event, through
         # an api-service (and its token from an auth-service).
         start_auth
