@@ -113,13 +113,8 @@ impl PublishedRevocations {
         if !response.status().is_success() {
             return Err(failed(format!("answered {}", response.status())));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
-            if body.len() + chunk.len() > self.options.max_bytes {
-                return Err(failed(format!("larger than {} bytes", self.options.max_bytes)));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body =
+            argus_jwks::read_capped(&mut response, self.options.max_bytes).await.map_err(|e| failed(e.to_string()))?;
         let list: RevocationList = serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?;
         // The gate, as for the key set: only the sandbox's list is trusted.
         if list.key_set != Environment::Sandbox {

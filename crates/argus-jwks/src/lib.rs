@@ -342,13 +342,7 @@ impl JwksCache {
             .unwrap_or(self.policy.default_max_age)
             .min(self.policy.max_max_age)
             .max(self.policy.min_max_age);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(failed(format!("the key set is larger than {MAX_BODY_BYTES} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_capped(&mut response, MAX_BODY_BYTES).await.map_err(|e| failed(format!("the key set: {e}")))?;
         let document: Document = serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?;
         if let Some(expected) = self.policy.key_set
             && document.key_set != Some(expected)
@@ -367,4 +361,29 @@ impl JwksCache {
         tracing::debug!(url = %self.url, keys = count, ?max_age, "JWKS fetched");
         Ok(count)
     }
+}
+
+/// Why [`read_capped`] read no body.
+#[derive(Debug, thiserror::Error)]
+pub enum CappedBodyError {
+    /// The body passed this many bytes.
+    #[error("larger than {0} bytes")]
+    TooLarge(usize),
+    /// Reading it failed.
+    #[error(transparent)]
+    Read(#[from] reqwest::Error),
+}
+
+/// The whole body of `response`, refused once it passes `max` bytes: a
+/// document fetched from another service (a key set, a revocation list) is
+/// never read unbounded.
+pub async fn read_capped(response: &mut reqwest::Response, max: usize) -> Result<Vec<u8>, CappedBodyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Err(CappedBodyError::TooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
