@@ -124,6 +124,7 @@ impl FanOut {
     ) -> Self {
         let fresh = webhooks
             .iter()
+            // The rule of `Store::fan_out`'s `subscribed`, in memory.
             .filter(|w| w.enabled && w.events.iter().any(|e| e == event_type))
             .map(|webhook| DeliveryContext {
                 delivery: DeliveryRecord::unstored(tenant, &webhook.id, event, event_type),
@@ -227,6 +228,7 @@ impl Store {
     /// webhook) is unique, and the record of a second copy finds it taken.
     pub async fn fan_out(&self, tenant: &TenantId, event: &EventId, event_type: &str) -> Result<FanOut, StoreError> {
         let mut conn = self.conn().await?;
+        // The rule `FanOut::of_new_event` applies in memory.
         let subscribed = webhooks::enabled.eq(true).and(webhooks::events.contains(vec![event_type.to_owned()]));
         let found: Vec<(WebhookRow, Value, Option<DeliveryRecord>)> =
             events::table
