@@ -132,7 +132,8 @@ case "$name" in
             --token "$token" --tenant "$tenant" --create-id "$create_id" --update-id "$update_id"
         ;;
     webhooks-profile)
-        # What PostgreSQL does per event on the one-webhook path (issue 26):
+        # What PostgreSQL does per event on the one-webhook path (issue 26),
+        # with events written in process and then by GraphQL updateIncident:
         # statements, their execution and planning time, transactions, WAL.
         # Needs pg_stat_statements loaded (a server setting and a restart):
         #   ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';
@@ -145,32 +146,45 @@ case "$name" in
             ARGUS_WORKER_CONCURRENCY=128 "$bin/delivery-worker" &
         pids+=($!)
         for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18082/readyz >/dev/null 2>&1 && break; sleep 0.1; done
-        # One warm-up phase, so connections have prepared their statements.
-        "$bin/argus-bench" webhooks --webhooks 1 --rates 300 --seconds 3 >/dev/null
         totals() {
             psql "$ARGUS_DATABASE_URL" -AtF' ' -c "SELECT d.xact_commit, w.wal_records, w.wal_bytes, w.wal_sync
                 FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = current_database()"
         }
-        psql "$ARGUS_DATABASE_URL" -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
-        sleep 0.6 # pg_stat_database is flushed by each backend at most every 0.5 s
-        read -r xacts0 records0 wal0 syncs0 <<<"$(totals)"
-        say "events into 1 webhook at 500 events/s for 10 s, with pg_stat_statements"
-        out=$("$bin/argus-bench" webhooks --webhooks 1 --rates 500 --seconds 10)
-        echo "$out"
-        sleep 1.5 # the relay's last batches and the stats flushed
-        read -r xacts1 records1 wal1 syncs1 <<<"$(totals)"
-        events=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["phases"][0]["events"])' <<<"$out")
-        say "per event, over $events events (this database's statements only)"
-        psql "$ARGUS_DATABASE_URL" -P pager=off -c "
-            SELECT round(sum(calls)::numeric / $events, 2) AS calls,
-                   round((sum(total_exec_time) / $events)::numeric, 4) AS exec_ms,
-                   round((sum(total_plan_time) / $events)::numeric, 4) AS plan_ms,
-                   left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS statement
-            FROM pg_stat_statements
-            WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-            GROUP BY query ORDER BY sum(total_exec_time + total_plan_time) DESC LIMIT 25"
-        awk -v e="$events" -v x=$((xacts1 - xacts0)) -v r=$((records1 - records0)) -v b=$((wal1 - wal0)) -v s=$((syncs1 - syncs0)) \
-            'BEGIN { printf "{\"transactions_per_event\": %.2f, \"wal_records_per_event\": %.1f, \"wal_bytes_per_event\": %.0f, \"wal_syncs_per_event\": %.2f}\n", x / e, r / e, b / e, s / e }'
+        # profile LABEL ARGUMENTS...: one warm-up phase (so connections have
+        # prepared their statements), then 10 s at 500 events/s with the
+        # statistics reset, and what PostgreSQL did per event.
+        profile() {
+            local label=$1 out events xacts0 records0 wal0 syncs0 xacts1 records1 wal1 syncs1
+            shift
+            "$bin/argus-bench" webhooks --webhooks 1 --rates 300 --seconds 3 "$@" >/dev/null
+            psql "$ARGUS_DATABASE_URL" -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
+            sleep 0.6 # pg_stat_database is flushed by each backend at most every 0.5 s
+            read -r xacts0 records0 wal0 syncs0 <<<"$(totals)"
+            say "$label into 1 webhook at 500 events/s for 10 s, with pg_stat_statements"
+            out=$("$bin/argus-bench" webhooks --webhooks 1 --rates 500 --seconds 10 "$@")
+            echo "$out"
+            sleep 1.5 # the relay's last batches and the stats flushed
+            read -r xacts1 records1 wal1 syncs1 <<<"$(totals)"
+            events=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["phases"][0]["events"])' <<<"$out")
+            say "per event, over $events events (this database's statements only)"
+            psql "$ARGUS_DATABASE_URL" -P pager=off -c "
+                SELECT round(sum(calls)::numeric / $events, 2) AS calls,
+                       round((sum(total_exec_time) / $events)::numeric, 4) AS exec_ms,
+                       round((sum(total_plan_time) / $events)::numeric, 4) AS plan_ms,
+                       left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS statement
+                FROM pg_stat_statements
+                WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                GROUP BY query ORDER BY sum(total_exec_time + total_plan_time) DESC LIMIT 25"
+            awk -v e="$events" -v x=$((xacts1 - xacts0)) -v r=$((records1 - records0)) -v b=$((wal1 - wal0)) -v s=$((syncs1 - syncs0)) \
+                'BEGIN { printf "{\"transactions_per_event\": %.2f, \"wal_records_per_event\": %.1f, \"wal_bytes_per_event\": %.0f, \"wal_syncs_per_event\": %.2f}\n", x / e, r / e, b / e, s / e }'
+        }
+        profile "events written in process"
+        # The real event source: a GraphQL updateIncident per event.
+        start_auth
+        start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT=
+        graphql_reader
+        profile "GraphQL updateIncident" --graphql-api http://127.0.0.1:18081 \
+            --token "$token" --tenant "$tenant" --create-id "$create_id" --update-id "$update_id"
         ;;
     graphql)
         start_auth

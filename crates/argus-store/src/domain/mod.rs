@@ -48,38 +48,60 @@ pub(crate) async fn announce(
 /// one statement (two would cost a second round trip on every change), in
 /// the caller's transaction.
 pub(crate) async fn record_event(conn: &mut AsyncPgConnection, event: &DomainEvent) -> Result<(), StoreError> {
-    let envelope = event.envelope();
-    let message = NewOutboxMessage::event(event, &envelope);
-    InsertEvent { event, envelope, message: &message, headers: message.headers_json() }
-        .execute(conn)
-        .await
-        .map_err(|e| crate::unique_violation_to_conflict(e, &format!("event {}", event.id)))?;
+    InsertEvent(EventRows::new(event)).execute(conn).await.map_err(|e| event_conflict(e, event))?;
     Ok(())
 }
 
-/// An event's row and its outbox row, prepared once per connection
-/// ([`crate::prepared`]).
-struct InsertEvent<'a> {
+/// A unique violation on storing `event` (its id taken) as a conflict.
+pub(super) fn event_conflict(e: diesel::result::Error, event: &DomainEvent) -> StoreError {
+    crate::unique_violation_to_conflict(e, &format!("event {}", event.id))
+}
+
+/// The SQL that stores an event's row and its outbox row: the end of a
+/// statement whose `WITH` comes before it, so that a change and its
+/// announcement can be one statement. `$gate` is a `FROM` clause whose rows
+/// decide whether the two rows are written (one row: written; none: not);
+/// empty, they always are. Its parameters are `$1` to `$11`, bound by
+/// [`EventRows::bind`].
+macro_rules! insert_event_sql {
+    ($gate:literal) => {
+        concat!(
+            "event AS (
+                 INSERT INTO events (id, tenant_id, type, envelope) SELECT $1, $2, $3, $4 ",
+            $gate,
+            "
+             )
+             INSERT INTO outbox (tenant_id, message_id, exchange, routing_key, kind, payload, headers)
+             SELECT $2, $5, $6, $7, $8, $9,
+                    $10 || jsonb_build_object($11::text,
+                        coalesce((SELECT webhooks_version FROM tenants WHERE id = $2), 0)::text) ",
+            $gate
+        )
+    };
+}
+pub(super) use insert_event_sql;
+
+/// An event's row and its outbox message: the parameters of
+/// [`insert_event_sql!`].
+pub(super) struct EventRows<'a> {
     event: &'a DomainEvent,
     envelope: Value,
-    message: &'a NewOutboxMessage,
+    message: NewOutboxMessage,
     headers: Value,
 }
 
-impl InsertEvent<'_> {
-    const SQL: &'static str = "WITH event AS (
-             INSERT INTO events (id, tenant_id, type, envelope) VALUES ($1, $2, $3, $4)
-         )
-         INSERT INTO outbox (tenant_id, message_id, exchange, routing_key, kind, payload, headers)
-         VALUES ($2, $5, $6, $7, $8, $9,
-                 $10 || jsonb_build_object($11::text,
-                     coalesce((SELECT webhooks_version FROM tenants WHERE id = $2), 0)::text))";
-}
+impl<'a> EventRows<'a> {
+    pub(super) fn new(event: &'a DomainEvent) -> Self {
+        let envelope = event.envelope();
+        let message = NewOutboxMessage::event(event, &envelope);
+        let headers = message.headers_json();
+        Self { event, envelope, message, headers }
+    }
 
-impl QueryFragment<Pg> for InsertEvent<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let (event, message) = (self.event, self.message);
-        push_sql_with_binds(&mut out, Self::SQL, |out, n| match n {
+    /// Pushes parameter `$n` (1 to 11).
+    pub(super) fn bind<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>, n: usize) -> QueryResult<()> {
+        let (event, message) = (self.event, &self.message);
+        match n {
             1 => out.push_bind_param::<Text, _>(event.id.as_str()),
             2 => out.push_bind_param::<Text, _>(event.tenant.as_str()),
             3 => out.push_bind_param::<Text, _>(event.kind.as_str()),
@@ -92,7 +114,21 @@ impl QueryFragment<Pg> for InsertEvent<'_> {
             10 => out.push_bind_param::<Jsonb, _>(&self.headers),
             11 => out.push_bind_param::<Text, _>(crate::outbox::WEBHOOKS_VERSION_HEADER),
             n => Err(no_such_parameter(n)),
-        })
+        }
+    }
+}
+
+/// An event's row and its outbox row, prepared once per connection
+/// ([`crate::prepared`]).
+struct InsertEvent<'a>(EventRows<'a>);
+
+impl InsertEvent<'_> {
+    const SQL: &'static str = concat!("WITH ", insert_event_sql!(""));
+}
+
+impl QueryFragment<Pg> for InsertEvent<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        push_sql_with_binds(&mut out, Self::SQL, |out, n| self.0.bind(out, n))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The write side of the schema.
 
 use argus_domain::entities::valid_relationship_kind;
-use argus_store::domain::{CaseChanges, IncidentChanges, NewCase, NewEntity, NewIncident};
+use argus_store::domain::{CaseChanges, IncidentChanges, IncidentRecord, NewCase, NewEntity, NewIncident};
 use argus_types::{CaseId, EntityId, IncidentId};
 use juniper::{ID, graphql_object};
 
@@ -48,7 +48,13 @@ impl Mutation {
             location: input.location.map(Some),
             occurred_at: input.occurred_at.map(Some),
         };
-        let updated = ctx.store.update_incident(ctx.tenant(), &id, changes).await?;
+        // The incident as this replica last read it: the update checks the
+        // row still holds it, so a stale copy costs a retry, never a lost
+        // change.
+        let Some(seen) = ctx.incidents.get(&ctx.store, ctx.tenant(), &id).await? else {
+            return found(None::<IncidentRecord>, &id);
+        };
+        let updated = ctx.store.update_incident(ctx.tenant(), &seen, changes).await?;
         ctx.incidents.forget(ctx.tenant(), &id);
         found(updated, &id)
     }
