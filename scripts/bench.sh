@@ -150,18 +150,26 @@ case "$name" in
             psql "$ARGUS_DATABASE_URL" -AtF' ' -c "SELECT d.xact_commit, w.wal_records, w.wal_bytes, w.wal_sync
                 FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = current_database()"
         }
-        # profile LABEL ARGUMENTS...: one warm-up phase (so connections have
+        # The two event sources, each given argus-bench's `--rates` and
+        # `--seconds`: events written in process, and GraphQL updateIncident
+        # (a tenant of its own each time, as one webhook is each tenant's cap).
+        in_process() { "$bin/argus-bench" webhooks --webhooks 1 "$@"; }
+        by_graphql() {
+            graphql_reader
+            "$bin/argus-bench" webhooks --webhooks 1 "$@" --graphql-api http://127.0.0.1:18081 \
+                --token "$token" --tenant "$tenant" --create-id "$create_id" --update-id "$update_id"
+        }
+        # profile LABEL SOURCE: one warm-up phase (so connections have
         # prepared their statements), then 10 s at 500 events/s with the
         # statistics reset, and what PostgreSQL did per event.
         profile() {
-            local label=$1 out events xacts0 records0 wal0 syncs0 xacts1 records1 wal1 syncs1
-            shift
-            "$bin/argus-bench" webhooks --webhooks 1 --rates 300 --seconds 3 "$@" >/dev/null
+            local label=$1 source=$2 out events xacts0 records0 wal0 syncs0 xacts1 records1 wal1 syncs1
+            "$source" --rates 300 --seconds 3 >/dev/null
             psql "$ARGUS_DATABASE_URL" -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
             sleep 0.6 # pg_stat_database is flushed by each backend at most every 0.5 s
             read -r xacts0 records0 wal0 syncs0 <<<"$(totals)"
             say "$label into 1 webhook at 500 events/s for 10 s, with pg_stat_statements"
-            out=$("$bin/argus-bench" webhooks --webhooks 1 --rates 500 --seconds 10 "$@")
+            out=$("$source" --rates 500 --seconds 10)
             echo "$out"
             sleep 1.5 # the relay's last batches and the stats flushed
             read -r xacts1 records1 wal1 syncs1 <<<"$(totals)"
@@ -178,13 +186,10 @@ case "$name" in
             awk -v e="$events" -v x=$((xacts1 - xacts0)) -v r=$((records1 - records0)) -v b=$((wal1 - wal0)) -v s=$((syncs1 - syncs0)) \
                 'BEGIN { printf "{\"transactions_per_event\": %.2f, \"wal_records_per_event\": %.1f, \"wal_bytes_per_event\": %.0f, \"wal_syncs_per_event\": %.2f}\n", x / e, r / e, b / e, s / e }'
         }
-        profile "events written in process"
-        # The real event source: a GraphQL updateIncident per event.
+        profile "events written in process" in_process
         start_auth
         start_api 18081 OTEL_EXPORTER_OTLP_ENDPOINT=
-        graphql_reader
-        profile "GraphQL updateIncident" --graphql-api http://127.0.0.1:18081 \
-            --token "$token" --tenant "$tenant" --create-id "$create_id" --update-id "$update_id"
+        profile "GraphQL updateIncident" by_graphql
         ;;
     graphql)
         start_auth
