@@ -11,7 +11,7 @@ use super::announce;
 use crate::schema::incidents;
 use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError, WriteStamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = incidents, check_for_backend(diesel::pg::Pg))]
@@ -71,18 +71,26 @@ pub struct IncidentFilter {
 tenant_table!(incidents);
 
 impl Store {
-    pub async fn create_incident(&self, tenant: &TenantId, new: NewIncident) -> Result<IncidentRecord, StoreError> {
+    pub async fn create_incident(
+        &self,
+        stamp: WriteStamp,
+        tenant: &TenantId,
+        new: NewIncident,
+    ) -> Result<IncidentRecord, StoreError> {
         self.transaction(async |conn| {
+            let stamp = stamp.take(conn, tenant).await?;
             let record = diesel::insert_into(incidents::table)
                 .values((
-                    incidents::id.eq(IncidentId::generate().as_str()),
+                    incidents::id.eq(stamp.id::<IncidentId>("incident", 0).as_str()),
                     incidents::tenant_id.eq(tenant.as_str()),
                     new,
+                    incidents::created_at.eq(stamp.sql_time()),
+                    incidents::updated_at.eq(stamp.sql_time()),
                 ))
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            announce(conn, tenant, EventKind::IncidentCreated, &record).await?;
+            announce(conn, &stamp, tenant, EventKind::IncidentCreated, &record).await?;
             Ok(record)
         })
         .await
@@ -92,6 +100,7 @@ impl Store {
     /// it is closed.
     pub async fn update_incident(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         id: &IncidentId,
         changes: IncidentChanges,
@@ -104,12 +113,13 @@ impl Store {
             if !current.status.accepts_changes() {
                 return Err(StoreError::Conflict(format!("incident {id} is closed")));
             }
+            let stamp = stamp.take(conn, tenant).await?;
             let record = diesel::update(row)
-                .set((changes, incidents::updated_at.eq(diesel::dsl::now)))
+                .set((changes, incidents::updated_at.eq(stamp.sql_time())))
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            announce(conn, tenant, EventKind::IncidentUpdated, &record).await?;
+            announce(conn, &stamp, tenant, EventKind::IncidentUpdated, &record).await?;
             Ok(Some(record))
         })
         .await
@@ -119,6 +129,7 @@ impl Store {
     /// announces nothing.
     pub async fn close_incident(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         id: &IncidentId,
     ) -> Result<Option<IncidentRecord>, StoreError> {
@@ -128,16 +139,17 @@ impl Store {
                 return Ok(None);
             };
             let Some(closed) = current.status.close() else { return Ok(Some(current)) };
+            let stamp = stamp.take(conn, tenant).await?;
             let record = diesel::update(row)
                 .set((
                     incidents::status.eq(closed.as_str()),
-                    incidents::closed_at.eq(diesel::dsl::now),
-                    incidents::updated_at.eq(diesel::dsl::now),
+                    incidents::closed_at.eq(stamp.sql_time().nullable()),
+                    incidents::updated_at.eq(stamp.sql_time()),
                 ))
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            announce(conn, tenant, EventKind::IncidentClosed, &record).await?;
+            announce(conn, &stamp, tenant, EventKind::IncidentClosed, &record).await?;
             Ok(Some(record))
         })
         .await
