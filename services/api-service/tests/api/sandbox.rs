@@ -1324,3 +1324,32 @@ async fn a_write_without_the_header_is_the_callers_own_and_resets_are_the_sandbo
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
 }
+
+#[tokio::test]
+async fn concurrent_writes_in_one_copy_take_distinct_numbers() {
+    let sc = Scenarios::start().await;
+    let clock = seed_of(WRITES, &sc.tokens[1].0).clock;
+    let incidents = shipped("incident-webhook-configuration");
+    let create = |n: usize| {
+        by_id(
+            &incidents,
+            "CreateIncident",
+            json!({ "input": { "title": format!("Concurrent {n}"), "severity": "LOW" } }),
+        )
+    };
+    let bodies: Vec<Value> = (0..8).map(create).collect();
+    let answers =
+        futures_util::future::join_all(bodies.iter().map(|b| sc.send(1, "POST", "/graphql", Some(b), Some(WRITES))))
+            .await;
+    let mut times: Vec<chrono::DateTime<chrono::Utc>> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for answer in &answers {
+        let body = json_of(answer);
+        let created = &body["data"]["createIncident"];
+        assert!(ids.insert(created["id"].as_str().unwrap().to_owned()), "{body}");
+        times.push(created["createdAt"].as_str().unwrap().parse().unwrap());
+    }
+    times.sort();
+    let expected: Vec<_> = (1..=8).map(|n| clock + chrono::TimeDelta::seconds(n)).collect();
+    assert_eq!(times, expected, "numbers 1 to 8, each once");
+}
