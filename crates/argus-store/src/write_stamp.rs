@@ -42,7 +42,13 @@ pub enum WriteStamp {
 #[derive(Debug, Clone)]
 pub enum Stamp {
     Now,
-    Scenario { tenant: TenantId, seq: i64, at: DateTime<Utc> },
+    /// Made by [`WriteStamp::take`] only, from the scenario's row.
+    #[non_exhaustive]
+    Scenario {
+        tenant: TenantId,
+        seq: i64,
+        at: DateTime<Utc>,
+    },
 }
 
 impl WriteStamp {
@@ -59,8 +65,11 @@ impl WriteStamp {
                     .get_result(conn)
                     .await
                     .optional()?;
-                let (seq, scenario_clock) =
-                    taken.ok_or_else(|| StoreError::Corrupt(format!("tenant {tenant} is no sandbox scenario's")))?;
+                // No row: the copy was reset while this write waited for
+                // it (the reset replaced the row).
+                let (seq, scenario_clock) = taken.ok_or_else(|| {
+                    StoreError::Conflict("the sandbox scenario was reset while this write ran; send it again".into())
+                })?;
                 // One second a write: the scenario's items are all at or
                 // before its clock, so writes come after them, in order.
                 Ok(Stamp::Scenario { tenant: tenant.clone(), seq, at: scenario_clock + TimeDelta::seconds(seq) })
