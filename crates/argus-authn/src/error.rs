@@ -59,11 +59,6 @@ pub enum AuthnError {
     /// `X-Sandbox-Scenario` sent to the live API.
     #[error("X-Sandbox-Scenario is answered by the sandbox (sandbox-api.knogin.com) only")]
     ScenarioNotHere,
-    /// A write under a scenario, whose answers never change.
-    #[error(
-        "sandbox scenario `{0}` is read-only, so that the same request always gets the same answer; send writes without X-Sandbox-Scenario (to your own sandbox tenant)"
-    )]
-    ScenarioReadOnly(String),
     /// The scenario's tenant could not be seeded now.
     #[error("cannot prepare the sandbox scenario now")]
     ScenarioUnavailable,
@@ -143,7 +138,6 @@ impl AuthnError {
         match self {
             Self::ScenarioHeader | Self::ScenarioNotHere => ProblemKind::Validation,
             Self::UnknownScenario(_) => ProblemKind::NotFound,
-            Self::ScenarioReadOnly(_) => ProblemKind::Conflict,
             Self::InsufficientScope(_) | Self::TenantMismatch => ProblemKind::Forbidden,
             Self::NotConfigured | Self::RevocationList { .. } => ProblemKind::Internal,
             Self::RevocationUnknown | Self::TenantUnavailable | Self::ScenarioUnavailable => ProblemKind::Unavailable,

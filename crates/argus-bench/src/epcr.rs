@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use argus_domain::Encounter;
-use argus_store::{Store, StoreConfig};
+use argus_store::{Store, StoreConfig, WriteStamp};
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -72,7 +72,7 @@ fn record(observations: usize) -> Result<Encounter, Error> {
 pub(crate) async fn bench(api: &str, database_url: &str, issuer: &str, load: &Load) -> Result<Value, Error> {
     let store = Store::connect(&StoreConfig { database_url: database_url.to_owned(), max_connections: 2 })?;
     let (tenant, token) = tenant_token(&store, issuer, "bench-epcr", &["epcr:read"]).await?;
-    let id = store.create_encounter(&tenant, record(load.observations)?, "argus-bench").await?.id;
+    let id = store.create_encounter(WriteStamp::Now, &tenant, record(load.observations)?, "argus-bench").await?.id;
     let url = format!("{api}/api/v1/epcr/encounters/{id}/fhir-bundle");
 
     let one = reqwest::Client::new()

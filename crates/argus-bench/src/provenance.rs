@@ -14,7 +14,7 @@ use argus_domain::evidence::{EvidenceOperation, NewEvidence, RecordOperation};
 use argus_provenance::merkle::Hash;
 use argus_provenance::{Algorithm, Jwk, JwkSet, Transcript, verify};
 use argus_store::domain::{EntryRecord, EvidenceActor, NewIncident};
-use argus_store::{Store, StoreConfig};
+use argus_store::{Store, StoreConfig, WriteStamp};
 use serde_json::{Value, json};
 
 use crate::round;
@@ -43,7 +43,7 @@ async fn transcript(store: &Store, sealer: &ProvenanceSealer, algorithm: Algorit
         occurred_at: None,
         reporter: "argus-bench".into(),
     };
-    let incident = store.create_incident(&tenant, incident).await?.id;
+    let incident = store.create_incident(WriteStamp::Now, &tenant, incident).await?.id;
     let actor = EvidenceActor { subject: "usr_bench", client_id: "app_bench" };
     let new = NewEvidence {
         incident_id: Some(incident),
@@ -53,7 +53,7 @@ async fn transcript(store: &Store, sealer: &ProvenanceSealer, algorithm: Algorit
         size_bytes: 1 << 30,
         sha256: "ab".repeat(32),
     };
-    let id = store.create_evidence(&tenant, new, actor, sealer).await?.id;
+    let id = store.create_evidence(WriteStamp::Now, &tenant, new, actor, sealer).await?.id;
 
     // Appends alternate ANNOTATE and VIEW, one at a time (each locks the
     // item), until the transcript holds `n` entries (CREATE is the first).
@@ -63,7 +63,10 @@ async fn transcript(store: &Store, sealer: &ProvenanceSealer, algorithm: Algorit
         let operation = if i % 2 == 0 { EvidenceOperation::View } else { EvidenceOperation::Annotate };
         let record = RecordOperation { operation, details: Some(format!("step {i}")), custodian: None };
         let one = Instant::now();
-        store.record_evidence_operation(&tenant, &id, record, actor, sealer).await?.ok_or("the item vanished")?;
+        store
+            .record_evidence_operation(WriteStamp::Now, &tenant, &id, record, actor, sealer)
+            .await?
+            .ok_or("the item vanished")?;
         latencies.push(one.elapsed().as_secs_f64() * 1000.0);
     }
     let appending = start.elapsed().as_secs_f64();

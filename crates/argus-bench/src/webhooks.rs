@@ -163,6 +163,7 @@ pub(crate) async fn webhook_load(
         let secret = argus_crypto::webhook::generate_webhook_secret();
         store
             .create_webhook(
+                argus_store::WriteStamp::Now,
                 &tenant,
                 argus_store::webhooks::NewWebhook {
                     url: url.clone(),

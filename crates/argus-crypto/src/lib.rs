@@ -22,6 +22,21 @@ pub use tokens::{IssuedToken, TokenGrant, issue_access_token};
 
 pub use argus_provenance::hex;
 
+/// 80 bits of SHA-256 of the parts (each ended by a zero byte), for an id
+/// derived from names rather than drawn (`…Id::derived`): the sandbox's
+/// scenario rows and the rows a write under a scenario makes.
+pub fn derived_id_bits(parts: &[&str]) -> u128 {
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update(&[0]);
+    }
+    let digest = hash.finish();
+    let mut low = [0u8; 16];
+    low[6..].copy_from_slice(&digest.as_ref()[..10]);
+    u128::from_be_bytes(low)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("key generation failed")]

@@ -14,7 +14,8 @@ use crate::epcr::{EncounterRecord, encounter_changed};
 use crate::schema::{device_observations, devices};
 use crate::stored_text::{Stored, StoredJson};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::write_stamp::Stamp;
+use crate::{Page, PageRequest, Store, StoreError, WriteStamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = devices, check_for_backend(diesel::pg::Pg))]
@@ -89,34 +90,57 @@ pub(crate) async fn unknown_devices<'a>(
     Ok(ids.iter().enumerate().filter(|(_, id)| !found.iter().any(|f| f == id.as_str())).collect())
 }
 
+async fn insert_device(
+    conn: &mut AsyncPgConnection,
+    stamp: &Stamp,
+    tenant: &TenantId,
+    device: &NewDevice,
+    enrolled_by: &str,
+) -> Result<DeviceRecord, StoreError> {
+    diesel::insert_into(devices::table)
+        .values((
+            devices::id.eq(stamp.id::<DeviceId>("device", 0).as_str()),
+            devices::tenant_id.eq(tenant.as_str()),
+            devices::serial_number.eq(&device.serial_number),
+            devices::manufacturer.eq(&device.manufacturer),
+            devices::model.eq(&device.model),
+            devices::device_type.eq(device.device_type.as_str()),
+            devices::enrolled_by.eq(enrolled_by),
+            devices::created_at.eq(stamp.sql_time()),
+        ))
+        .returning(DeviceRecord::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|e| {
+            crate::unique_violation_to_conflict(
+                e,
+                &format!("a device with serial number {} is already enrolled", device.serial_number),
+            )
+        })
+}
+
 impl Store {
     /// Enrols a device; a serial number the tenant already enrolled is a
     /// conflict.
     pub async fn enrol_device(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         device: NewDevice,
         enrolled_by: &str,
     ) -> Result<DeviceRecord, StoreError> {
-        diesel::insert_into(devices::table)
-            .values((
-                devices::id.eq(DeviceId::generate().as_str()),
-                devices::tenant_id.eq(tenant.as_str()),
-                devices::serial_number.eq(&device.serial_number),
-                devices::manufacturer.eq(&device.manufacturer),
-                devices::model.eq(&device.model),
-                devices::device_type.eq(device.device_type.as_str()),
-                devices::enrolled_by.eq(enrolled_by),
-            ))
-            .returning(DeviceRecord::as_returning())
-            .get_result(&mut *self.conn().await?)
-            .await
-            .map_err(|e| {
-                crate::unique_violation_to_conflict(
-                    e,
-                    &format!("a device with serial number {} is already enrolled", device.serial_number),
-                )
-            })
+        match stamp {
+            // One statement, as ever: only a scenario's write needs a
+            // transaction (to take its number).
+            WriteStamp::Now => insert_device(&mut *self.conn().await?, &Stamp::Now, tenant, &device, enrolled_by).await,
+            WriteStamp::Scenario => {
+                self.transaction(async |conn| {
+                    let stamp = stamp.take(conn, tenant).await?;
+                    insert_device(conn, &stamp, tenant, &device, enrolled_by).await
+                })
+                .await
+            }
+        }
     }
 
     /// Devices in enrolment order, a page at a time.
@@ -148,6 +172,7 @@ impl Store {
     /// `epcr.updated`, in the same transaction.
     pub async fn submit_observation(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         device: &DeviceId,
         observation: PhdObservation,
@@ -159,8 +184,9 @@ impl Store {
             if found.is_none() {
                 return Ok(None);
             }
+            let stamp = stamp.take(conn, tenant).await?;
             if let Some(encounter) = &observation.encounter_id
-                && !encounter_changed(conn, tenant, encounter).await?
+                && !encounter_changed(conn, &stamp, tenant, encounter).await?
             {
                 let mut errors = FieldErrors::default();
                 errors.push("encounter_id", format!("no encounter {encounter} in this tenant"));
@@ -168,7 +194,7 @@ impl Store {
             }
             let stored = diesel::insert_into(device_observations::table)
                 .values((
-                    device_observations::id.eq(ObservationId::generate().as_str()),
+                    device_observations::id.eq(stamp.id::<ObservationId>("observation", 0).as_str()),
                     device_observations::tenant_id.eq(tenant.as_str()),
                     device_observations::device_id.eq(device.as_str()),
                     device_observations::encounter_id.eq(observation.encounter_id.as_ref().map(EncounterId::as_str)),
@@ -176,6 +202,7 @@ impl Store {
                     device_observations::unit.eq(&observation.unit),
                     device_observations::value.eq(&value),
                     device_observations::effective_at.eq(observation.effective),
+                    device_observations::received_at.eq(stamp.sql_time()),
                 ))
                 .returning(ObservationRecord::as_returning())
                 .get_result(conn)

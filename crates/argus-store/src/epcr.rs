@@ -18,7 +18,8 @@ use crate::domain::announce;
 use crate::schema::{encounter_access_log, encounters, incidents};
 use crate::stored_text::{Stored, StoredJson};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::write_stamp::Stamp;
+use crate::{Page, PageRequest, Store, StoreError, WriteStamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = encounters, check_for_backend(diesel::pg::Pg))]
@@ -46,14 +47,14 @@ struct EncounterChanged<'a> {
 }
 
 impl EncounterRecord {
-    async fn announce(&self, conn: &mut AsyncPgConnection, kind: EventKind) -> Result<(), StoreError> {
+    async fn announce(&self, conn: &mut AsyncPgConnection, stamp: &Stamp, kind: EventKind) -> Result<(), StoreError> {
         let changed = EncounterChanged {
             id: &self.id,
             incident_id: self.record.incident_id.as_ref(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         };
-        announce(conn, &self.tenant_id, kind, &changed).await
+        announce(conn, stamp, &self.tenant_id, kind, &changed).await
     }
 }
 
@@ -62,17 +63,18 @@ impl EncounterRecord {
 /// caller's transaction; `false` when the tenant has no such record.
 pub(crate) async fn encounter_changed(
     conn: &mut AsyncPgConnection,
+    stamp: &Stamp,
     tenant: &TenantId,
     id: &EncounterId,
 ) -> Result<bool, StoreError> {
     let changed: Option<EncounterRecord> = diesel::update(encounters::table.tenant_row(tenant, id.as_str()))
-        .set(encounters::updated_at.eq(diesel::dsl::now))
+        .set(encounters::updated_at.eq(stamp.sql_time()))
         .returning(EncounterRecord::as_returning())
         .get_result(conn)
         .await
         .optional()?;
     let Some(record) = changed else { return Ok(false) };
-    record.announce(conn, EventKind::EpcrUpdated).await?;
+    record.announce(conn, stamp, EventKind::EpcrUpdated).await?;
     Ok(true)
 }
 
@@ -108,6 +110,7 @@ impl Store {
     /// `incident_id` and each unknown `devices[i]`.
     pub async fn create_encounter(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         record: Encounter,
         created_by: &str,
@@ -132,19 +135,22 @@ impl Store {
             if !errors.is_empty() {
                 return Err(StoreError::Invalid(errors));
             }
+            let stamp = stamp.take(conn, tenant).await?;
             let stored = diesel::insert_into(encounters::table)
                 .values((
-                    encounters::id.eq(EncounterId::generate().as_str()),
+                    encounters::id.eq(stamp.id::<EncounterId>("encounter", 0).as_str()),
                     encounters::tenant_id.eq(tenant.as_str()),
                     encounters::incident_id.eq(record.incident_id.as_ref().map(IncidentId::as_str)),
                     encounters::record.eq(&document),
                     encounters::call_received_at.eq(record.timeline.call_received),
                     encounters::created_by.eq(created_by),
+                    encounters::created_at.eq(stamp.sql_time()),
+                    encounters::updated_at.eq(stamp.sql_time()),
                 ))
                 .returning(EncounterRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            stored.announce(conn, EventKind::EpcrCreated).await?;
+            stored.announce(conn, &stamp, EventKind::EpcrCreated).await?;
             Ok(stored)
         })
         .await

@@ -35,6 +35,7 @@ pub mod testing;
 pub mod traces;
 pub mod users;
 pub mod webhooks;
+pub mod write_stamp;
 
 use std::future::Future;
 
@@ -47,6 +48,7 @@ use crate::connect::DatabaseTarget;
 
 pub use argus_types::pagination::{Page, PageRequest};
 pub use migrate::{MIGRATIONS, MigrationStatus, migration_status, run_migrations};
+pub use write_stamp::WriteStamp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -17,13 +17,15 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use crate::domain::evidence::{EvidenceActor, EvidenceRecord, append_at};
+use crate::domain::evidence::{EvidenceActor, EvidenceRecord, StoredProvenanceKey, append_at};
 use crate::domain::{IncidentRecord, announce};
 use crate::schema::{
-    case_incidents, cases, device_observations, devices, encounters, entities, evidence_items, incidents,
-    job_result_chunks, jobs, relationships, sandbox_scenario_tenants, tenants, webhooks,
+    case_incidents, cases, delivery_attempts, device_observations, devices, encounters, entities, events,
+    evidence_items, incidents, job_result_chunks, jobs, outbox, provenance_keys, relationships,
+    sandbox_scenario_tenants, tenants, webhook_deliveries, webhooks,
 };
 use crate::webhooks::NewWebhook;
+use crate::write_stamp::Stamp;
 use crate::{Store, StoreError};
 
 /// Everything one scenario tenant starts with.
@@ -177,32 +179,95 @@ impl Store {
     /// tenant this one waits for and then finds).
     pub async fn seed_scenario(&self, seed: &ScenarioSeed, sealer: &ProvenanceSealer) -> Result<bool, StoreError> {
         self.transaction(async |conn| {
-            let created = diesel::insert_into(tenants::table)
-                .values((
-                    tenants::id.eq(seed.tenant.as_str()),
-                    tenants::name.eq(format!("sandbox scenario {}", seed.scenario)),
-                    tenants::created_at.eq(seed.clock),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            if created == 0 {
+            if !insert_tenant(conn, seed).await? {
                 return Ok(false);
             }
-            diesel::insert_into(sandbox_scenario_tenants::table)
-                .values((
-                    sandbox_scenario_tenants::tenant_id.eq(seed.tenant.as_str()),
-                    sandbox_scenario_tenants::app_tenant_id.eq(seed.app_tenant.as_str()),
-                    sandbox_scenario_tenants::scenario.eq(&seed.scenario),
-                    sandbox_scenario_tenants::webhook_answers.eq(&seed.webhook_answers),
-                ))
-                .execute(conn)
-                .await?;
             insert_rows(conn, seed, sealer).await?;
             Ok(true)
         })
         .await
     }
+
+    /// Seeds the scenario tenant afresh, in one transaction: the tenant and
+    /// every row of it are deleted and seeded again, its write sequence
+    /// back at 0 (a tenant never seeded is just seeded). Its provenance
+    /// keys are kept, so its transcripts are signed by the same keys as
+    /// before (a partner may have fetched them) and the same writes give
+    /// the same bytes again.
+    pub async fn reset_scenario(&self, seed: &ScenarioSeed, sealer: &ProvenanceSealer) -> Result<(), StoreError> {
+        self.transaction(async |conn| {
+            let kept: Vec<StoredProvenanceKey> = provenance_keys::table
+                .filter(provenance_keys::tenant_id.eq(seed.tenant.as_str()))
+                .select(StoredProvenanceKey::as_select())
+                .load(conn)
+                .await?;
+            // The tenant's rows no foreign key cascades to (the delivery
+            // path dropped those keys): its events (a scan, as nothing else
+            // reads events by tenant: a sandbox's reset can afford it),
+            // their unsent outbox messages, its deliveries and their
+            // attempts. Its events' ids come again with the same writes.
+            let tenant = seed.tenant.as_str();
+            let deliveries = webhook_deliveries::table
+                .filter(webhook_deliveries::tenant_id.eq(tenant))
+                .select(webhook_deliveries::id);
+            diesel::delete(delivery_attempts::table.filter(delivery_attempts::delivery_id.eq_any(deliveries)))
+                .execute(conn)
+                .await?;
+            diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::tenant_id.eq(tenant)))
+                .execute(conn)
+                .await?;
+            diesel::delete(events::table.filter(events::tenant_id.eq(tenant))).execute(conn).await?;
+            diesel::delete(outbox::table.filter(outbox::tenant_id.eq(tenant))).execute(conn).await?;
+            // Every other row of it goes with the tenant (`ON DELETE
+            // CASCADE`); its graph version keeps counting (graph.compute's
+            // cache must see the change).
+            diesel::delete(tenants::table.find(tenant)).execute(conn).await?;
+            insert_tenant(conn, seed).await?;
+            for key in &kept {
+                diesel::insert_into(provenance_keys::table)
+                    .values((
+                        provenance_keys::id.eq(&key.id),
+                        provenance_keys::tenant_id.eq(seed.tenant.as_str()),
+                        provenance_keys::algorithm.eq(key.algorithm.as_str()),
+                        provenance_keys::sealed_key.eq(&key.sealed_key),
+                        provenance_keys::created_at.eq(key.created_at),
+                        provenance_keys::retired_at.eq(key.retired_at),
+                        provenance_keys::public_key.eq(&key.public_key),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            insert_rows(conn, seed, sealer).await
+        })
+        .await
+    }
+}
+
+/// The scenario tenant and its registration; `false` when it exists.
+async fn insert_tenant(conn: &mut AsyncPgConnection, seed: &ScenarioSeed) -> Result<bool, StoreError> {
+    let created = diesel::insert_into(tenants::table)
+        .values((
+            tenants::id.eq(seed.tenant.as_str()),
+            tenants::name.eq(format!("sandbox scenario {}", seed.scenario)),
+            tenants::created_at.eq(seed.clock),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    if created == 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(sandbox_scenario_tenants::table)
+        .values((
+            sandbox_scenario_tenants::tenant_id.eq(seed.tenant.as_str()),
+            sandbox_scenario_tenants::app_tenant_id.eq(seed.app_tenant.as_str()),
+            sandbox_scenario_tenants::scenario.eq(&seed.scenario),
+            sandbox_scenario_tenants::webhook_answers.eq(&seed.webhook_answers),
+            sandbox_scenario_tenants::clock.eq(seed.clock),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(true)
 }
 
 async fn insert_rows(
@@ -243,7 +308,7 @@ async fn insert_rows(
             .get_result(conn)
             .await?;
         if !seed.webhooks.is_empty() {
-            announce(conn, &seed.tenant, EventKind::IncidentCreated, &record).await?;
+            announce(conn, &Stamp::Now, &seed.tenant, EventKind::IncidentCreated, &record).await?;
         }
     }
     for c in &seed.cases {

@@ -541,6 +541,9 @@ diesel::table! {
         scenario -> Text,
         seeded_at -> Timestamptz,
         webhook_answers -> Array<Int4>,
+        // Migration 2026-12-08-000000_sandbox_write_seq.
+        write_seq -> Int8,
+        clock -> Timestamptz,
     }
 }
 

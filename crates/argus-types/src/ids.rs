@@ -15,6 +15,14 @@ pub enum IdError {
 
 const BODY_LEN: usize = 26;
 
+/// An id whose body is a ULID: made fresh, or derived from a time and
+/// random bits, by code that makes ids of several kinds alike (a write
+/// stamped for a sandbox scenario).
+pub trait TimeOrderedId: Sized {
+    fn generate() -> Self;
+    fn derived(timestamp_ms: u64, random: u128) -> Self;
+}
+
 fn valid_body(body: &str) -> bool {
     body.len() == BODY_LEN
         && body
@@ -47,6 +55,16 @@ macro_rules! prefixed_id {
 
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl TimeOrderedId for $name {
+            fn generate() -> Self {
+                $name::generate()
+            }
+
+            fn derived(timestamp_ms: u64, random: u128) -> Self {
+                $name::derived(timestamp_ms, random)
             }
         }
 

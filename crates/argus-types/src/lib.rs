@@ -16,8 +16,8 @@ pub use claims::AccessClaims;
 pub use environment::Environment;
 pub use ids::{
     CaseId, ClientId, DeliveryId, DeviceId, EncounterId, EntityId, EventId, EvidenceId, GrantId, IdError, IncidentId,
-    JobId, KeyId, ObservationId, OutboxRequestId, ProvenanceKeyId, RelationshipId, SecretId, TenantId, UserId,
-    WebhookId,
+    JobId, KeyId, ObservationId, OutboxRequestId, ProvenanceKeyId, RelationshipId, SecretId, TenantId, TimeOrderedId,
+    UserId, WebhookId,
 };
 pub use problem::ProblemKind;
 pub use scopes::{SCOPE_CATALOG, Scope, ScopeSet};

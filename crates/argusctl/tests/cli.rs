@@ -5,8 +5,8 @@
 
 use std::process::Output;
 
-use argus_store::StoreConfig;
 use argus_store::testing::TestDatabase;
+use argus_store::{StoreConfig, WriteStamp};
 use auth_service::AuthConfig;
 use serde_json::{Value, json};
 
@@ -663,7 +663,7 @@ async fn an_encounters_access_log_lists_its_reads() {
         "crew": [{"name": "Sam Medic", "role": "paramedic"}]
     });
     let record = argus_domain::Encounter::parse(body, chrono::Utc::now()).unwrap();
-    let id = store.create_encounter(&tenant, record, "app_writer").await.unwrap().id;
+    let id = store.create_encounter(WriteStamp::Now, &tenant, record, "app_writer").await.unwrap().id;
     for (actor, route) in [("usr_a", "GET /api/v1/epcr/encounters/{encounterId}"), ("app_b", "graphql EncounterById")] {
         let access = argus_store::epcr::EncounterAccess { actor, client_id: actor, route, trace_id: None };
         assert!(store.read_encounter(&tenant, &id, &access).await.unwrap().is_some());
@@ -811,7 +811,7 @@ async fn saved_transcript(db: &TestDatabase, algorithm: argus_provenance::Algori
         occurred_at: None,
         reporter: "usr_test".into(),
     };
-    let incident = store.create_incident(&tenant, incident).await.unwrap().id;
+    let incident = store.create_incident(WriteStamp::Now, &tenant, incident).await.unwrap().id;
     let actor = argus_store::domain::EvidenceActor { subject: "usr_test", client_id: "app_test" };
     let new = NewEvidence {
         incident_id: Some(incident),
@@ -821,14 +821,14 @@ async fn saved_transcript(db: &TestDatabase, algorithm: argus_provenance::Algori
         size_bytes: 10,
         sha256: "ab".repeat(32),
     };
-    let id = store.create_evidence(&tenant, new, actor, &sealer).await.unwrap().id;
+    let id = store.create_evidence(WriteStamp::Now, &tenant, new, actor, &sealer).await.unwrap().id;
     for (operation, custodian) in [
         (EvidenceOperation::Annotate, None),
         (EvidenceOperation::TransferCustody, Some("Lab 4".to_owned())),
         (EvidenceOperation::Export, None),
     ] {
         let record = RecordOperation { operation, details: Some("by the test".into()), custodian };
-        store.record_evidence_operation(&tenant, &id, record, actor, &sealer).await.unwrap().unwrap();
+        store.record_evidence_operation(WriteStamp::Now, &tenant, &id, record, actor, &sealer).await.unwrap().unwrap();
     }
     let (_, entries) = store.evidence_transcript(&tenant, &id).await.unwrap().unwrap();
     let rows = entries.iter().map(|e| (e.entry(), e.leaf().unwrap(), e.tree_head())).collect();

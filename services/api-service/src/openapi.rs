@@ -47,6 +47,7 @@ use crate::{docs, graphql, traces};
         provenance::provenance_keys,
         traces::get_trace,
         sandbox::list_scenarios,
+        sandbox::reset_scenario,
         sandbox::list_outbox,
         data_schemas::list_data_schemas,
         data_schemas::get_data_schema,
@@ -114,22 +115,18 @@ impl Modify for ScenarioHeader {
                 "Sandbox only (sandbox-api.knogin.com, sandbox tokens): runs the request in this scenario \
                  (GET /v1/sandbox/scenarios lists them), in a tenant of its own for the token's tenant, seeded on \
                  first use, with stable ids and the scenario's fixed clock, so the same request gets the same \
-                 bytes. A scenario is read-only: a REST write under it is a 409, a GraphQL mutation \
-                 `SCENARIO_READ_ONLY`. Without it the request runs in the caller's own sandbox tenant. Live \
-                 answers it with 400; an unknown name is a 404.",
+                 bytes. Writes work too, and repeat as exactly: each takes the next number of the copy, its \
+                 time is the scenario's clock plus that many seconds and its ids follow from the number, so \
+                 the same writes after POST /v1/sandbox/scenarios/{name}/reset give the same bytes. Without \
+                 it the request runs in the caller's own sandbox tenant. Live answers it with 400; an unknown \
+                 name is a 404.",
             ))
             .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names))))
             .build();
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                (&mut item.get, false),
-                (&mut item.head, false),
-                (&mut item.put, true),
-                (&mut item.post, true),
-                (&mut item.patch, true),
-                (&mut item.delete, true),
-            ];
-            for (operation, writes) in operations {
+            let operations =
+                [&mut item.get, &mut item.head, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            for operation in operations {
                 let Some(operation) = operation else { continue };
                 // Only the routes a bearer token reaches read the header.
                 if operation.security.as_ref().is_none_or(Vec::is_empty) {
@@ -138,10 +135,6 @@ impl Modify for ScenarioHeader {
                 operation.parameters.get_or_insert_with(Vec::new).push(parameter.clone().into());
                 Self::answer(operation, "400", "X-Sandbox-Scenario is not a scenario's name, or was sent to live");
                 Self::answer(operation, "404", "X-Sandbox-Scenario names no scenario");
-                // GraphQL refuses a mutation in its errors (200).
-                if writes && operation.operation_id.as_deref() != Some("graphql") {
-                    Self::answer(operation, "409", "a write under X-Sandbox-Scenario: scenarios are read-only");
-                }
             }
         }
     }

@@ -66,8 +66,20 @@ pub fn merge_openapi(api: &Value, auth: &Value) -> Result<Value, MergeConflict> 
                     paths.insert(path.clone(), Value::Object(item));
                 }
                 Some(Value::Object(merged)) => {
+                    let first_hosts: Vec<String> = merged
+                        .get("servers")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s["url"].as_str().map(str::to_owned))
+                        .collect();
                     for (method, operation) in item.iter().filter(|(key, _)| *key != "servers") {
-                        merged.entry(method.clone()).or_insert_with(|| operation.clone());
+                        match merged.get_mut(method) {
+                            Some(kept) => mark_own_parameters(kept, operation, &first_hosts),
+                            None => {
+                                merged.insert(method.clone(), operation.clone());
+                            }
+                        }
                     }
                     if let Some(Value::Array(list)) = merged.get_mut("servers") {
                         list.extend(own_servers.iter().cloned());
@@ -119,6 +131,25 @@ pub fn merge_openapi(api: &Value, auth: &Value) -> Result<Value, MergeConflict> 
         merged["tags"] = Value::Array(tags);
     }
     Ok(merged)
+}
+
+/// One operation stands for a path both hosts serve: each parameter of
+/// `kept` (the first host's) that `other` (the second's) does not declare
+/// says it is read on `hosts` only (`X-Sandbox-Scenario` on the webhook
+/// routes: the sandbox API reads it, auth.knogin.com refuses it, as live
+/// does).
+fn mark_own_parameters(kept: &mut Value, other: &Value, hosts: &[String]) {
+    let declared = |p: &Value| {
+        other["parameters"].as_array().into_iter().flatten().any(|o| o["name"] == p["name"] && o["in"] == p["in"])
+    };
+    let Some(parameters) = kept.get_mut("parameters").and_then(Value::as_array_mut) else { return };
+    for parameter in parameters.iter_mut().filter(|p| p["name"].is_string()) {
+        if declared(parameter) {
+            continue;
+        }
+        let description = parameter["description"].as_str().unwrap_or_default();
+        parameter["description"] = json!(format!("Read on {} only. {description}", hosts.join(" and ")));
+    }
 }
 
 /// The two files, made once at start: the SDL, and the merged OpenAPI
@@ -192,6 +223,26 @@ mod tests {
     }
 
     #[test]
+    fn a_parameter_one_host_declares_on_a_shared_path_is_marked_as_its_own() {
+        let header =
+            |description: &str| json!({ "name": "X-Sandbox-Scenario", "in": "header", "description": description });
+        let api = doc(
+            "https://sandbox-api",
+            json!({ "/hooks": { "post": { "parameters": [header("Sandbox only."), { "name": "id", "in": "path" }] } } }),
+            json!({}),
+        );
+        let auth = doc(
+            "https://auth",
+            json!({ "/hooks": { "post": { "parameters": [{ "name": "id", "in": "path" }] } } }),
+            json!({}),
+        );
+        let merged = merge_openapi(&api, &auth).unwrap();
+        let parameters = &merged["paths"]["/hooks"]["post"]["parameters"];
+        assert_eq!(parameters[0]["description"], "Read on https://sandbox-api only. Sandbox only.");
+        assert!(parameters[1].get("description").is_none(), "both declare it: {parameters}");
+    }
+
+    #[test]
     fn the_real_documents_merge() {
         let api = serde_json::to_value(<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
         let merged = merge_openapi(&api, &api).unwrap();
@@ -199,5 +250,14 @@ mod tests {
         let auth = serde_json::to_value(<auth_service::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
         let merged = merge_openapi(&api, &auth).unwrap();
         assert!(merged["paths"]["/v1/oauth/token"].is_object() && merged["paths"]["/v1/jobs"].is_object());
+        // The webhook routes, on both hosts: the scenario header is the
+        // sandbox's only.
+        let header = merged["paths"]["/v1/webhooks"]["post"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "X-Sandbox-Scenario")
+            .unwrap();
+        assert!(header["description"].as_str().unwrap().starts_with("Read on https://sandbox-api.knogin.com only."));
     }
 }

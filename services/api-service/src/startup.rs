@@ -117,10 +117,13 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
     let provenance = argus_crypto::provenance::ProvenanceSealer::new(config.jobs.secret_pepper.as_bytes());
     let scenarios = Arc::new(Scenarios::shipped()?);
     // Only the sandbox runs requests in a scenario; live refuses the header.
+    // The same tenants twice: as the principal's scenarios, and for the
+    // reset route.
     let scenario_tenants = (environment == Environment::Sandbox).then(|| {
         let secrets = argus_crypto::webhook::SecretBox::new(config.jobs.secret_pepper.as_bytes());
-        let tenants = ScenarioTenantsInStore::new(scenarios.clone(), store.clone(), provenance.clone(), secrets);
-        web::Data::new(Arc::new(tenants) as SharedScenarioTenants)
+        let tenants =
+            Arc::new(ScenarioTenantsInStore::new(scenarios.clone(), store.clone(), provenance.clone(), secrets));
+        (web::Data::from(tenants.clone()), web::Data::new(tenants as SharedScenarioTenants))
     });
     let scenarios = web::Data::from(scenarios);
     // The sandbox's own webhooks, on its database (live, the auth-service
@@ -164,8 +167,8 @@ pub async fn build(config: ApiConfig) -> Result<Servers, StartupError> {
                 .configure(common_routes(api_doc.clone(), catalog.clone()))
                 .configure(docs::configure(docs.clone()))
                 .configure(routes);
-            if let Some(tenants) = &scenario_tenants {
-                cfg.app_data(tenants.clone());
+            if let Some((resettable, tenants)) = &scenario_tenants {
+                cfg.app_data(resettable.clone()).app_data(tenants.clone());
             }
             if let Some(webhooks) = &webhook_routes {
                 cfg.app_data(web::Data::new(routes::sandbox::SandboxHost))

@@ -11,7 +11,8 @@ use super::{IncidentRecord, announce};
 use crate::schema::{case_incidents, cases, incidents};
 use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::write_stamp::Stamp;
+use crate::{Page, PageRequest, Store, StoreError, WriteStamp};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cases, check_for_backend(diesel::pg::Pg))]
 struct CaseRow {
@@ -56,11 +57,12 @@ impl CaseRow {
     async fn announced(
         self,
         conn: &mut AsyncPgConnection,
+        stamp: &Stamp,
         tenant: &TenantId,
         kind: EventKind,
     ) -> Result<CaseRecord, StoreError> {
         let record = self.linked(conn, tenant).await?;
-        announce(conn, tenant, kind, &record).await?;
+        announce(conn, stamp, tenant, kind, &record).await?;
         Ok(record)
     }
 
@@ -132,6 +134,7 @@ async fn case_incident_ids(
 /// missing ones.
 async fn link_incidents(
     conn: &mut AsyncPgConnection,
+    stamp: &Stamp,
     tenant: &TenantId,
     case: &CaseId,
     ids: &[IncidentId],
@@ -156,6 +159,7 @@ async fn link_incidents(
                 case_incidents::tenant_id.eq(tenant.as_str()),
                 case_incidents::case_id.eq(case.as_str()),
                 case_incidents::incident_id.eq(*i),
+                case_incidents::linked_at.eq(stamp.sql_time()),
             )
         })
         .collect();
@@ -180,21 +184,34 @@ impl Store {
             .await?)
     }
 
-    pub async fn create_case(&self, tenant: &TenantId, new: NewCase) -> Result<CaseRecord, StoreError> {
+    pub async fn create_case(
+        &self,
+        stamp: WriteStamp,
+        tenant: &TenantId,
+        new: NewCase,
+    ) -> Result<CaseRecord, StoreError> {
         self.transaction(async |conn| {
+            let stamp = stamp.take(conn, tenant).await?;
             let row = diesel::insert_into(cases::table)
-                .values((cases::id.eq(CaseId::generate().as_str()), cases::tenant_id.eq(tenant.as_str()), &new))
+                .values((
+                    cases::id.eq(stamp.id::<CaseId>("case", 0).as_str()),
+                    cases::tenant_id.eq(tenant.as_str()),
+                    &new,
+                    cases::created_at.eq(stamp.sql_time()),
+                    cases::updated_at.eq(stamp.sql_time()),
+                ))
                 .returning(CaseRow::as_returning())
                 .get_result(conn)
                 .await?;
-            link_incidents(conn, tenant, &row.id, &new.incident_ids).await?;
-            row.announced(conn, tenant, EventKind::CaseCreated).await
+            link_incidents(conn, &stamp, tenant, &row.id, &new.incident_ids).await?;
+            row.announced(conn, &stamp, tenant, EventKind::CaseCreated).await
         })
         .await
     }
 
     pub async fn update_case(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         id: &CaseId,
         mut changes: CaseChanges,
@@ -208,12 +225,13 @@ impl Store {
             if !current.status.accepts_changes() {
                 return Err(StoreError::Conflict(format!("case {id} is closed")));
             }
+            let stamp = stamp.take(conn, tenant).await?;
             let row = diesel::update(case)
-                .set((changes, cases::updated_at.eq(diesel::dsl::now)))
+                .set((changes, cases::updated_at.eq(stamp.sql_time())))
                 .returning(CaseRow::as_returning())
                 .get_result(conn)
                 .await?;
-            link_incidents(conn, tenant, &row.id, &link).await?;
+            link_incidents(conn, &stamp, tenant, &row.id, &link).await?;
             if !unlink.is_empty() {
                 let unlink: Vec<&str> = unlink.iter().map(IncidentId::as_str).collect();
                 diesel::delete(case_incidents::table)
@@ -223,26 +241,32 @@ impl Store {
                     .execute(conn)
                     .await?;
             }
-            Ok(Some(row.announced(conn, tenant, EventKind::CaseUpdated).await?))
+            Ok(Some(row.announced(conn, &stamp, tenant, EventKind::CaseUpdated).await?))
         })
         .await
     }
 
-    pub async fn close_case(&self, tenant: &TenantId, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
+    pub async fn close_case(
+        &self,
+        stamp: WriteStamp,
+        tenant: &TenantId,
+        id: &CaseId,
+    ) -> Result<Option<CaseRecord>, StoreError> {
         let case = cases::table.tenant_row(tenant, id.as_str());
         self.transaction(async |conn| {
             let Some(current): Option<CaseRow> = find_row(conn, case.for_update()).await? else { return Ok(None) };
             let Some(closed) = current.status.close() else { return Ok(Some(current.linked(conn, tenant).await?)) };
+            let stamp = stamp.take(conn, tenant).await?;
             let row = diesel::update(case)
                 .set((
                     cases::status.eq(closed.as_str()),
-                    cases::closed_at.eq(diesel::dsl::now),
-                    cases::updated_at.eq(diesel::dsl::now),
+                    cases::closed_at.eq(stamp.sql_time().nullable()),
+                    cases::updated_at.eq(stamp.sql_time()),
                 ))
                 .returning(CaseRow::as_returning())
                 .get_result(conn)
                 .await?;
-            Ok(Some(row.announced(conn, tenant, EventKind::CaseClosed).await?))
+            Ok(Some(row.announced(conn, &stamp, tenant, EventKind::CaseClosed).await?))
         })
         .await
     }

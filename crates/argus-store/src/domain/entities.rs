@@ -4,14 +4,15 @@ use argus_domain::EntityKind;
 use argus_types::{EntityId, RelationshipId, TenantId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::schema::{entities, relationships};
 use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::write_stamp::Stamp;
+use crate::{Page, PageRequest, Store, StoreError, WriteStamp};
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = entities, check_for_backend(diesel::pg::Pg))]
 pub struct EntityRecord {
@@ -61,14 +62,44 @@ pub struct EntityFilter {
     pub name_contains: Option<String>,
 }
 
+async fn insert_entity(
+    conn: &mut AsyncPgConnection,
+    stamp: &Stamp,
+    tenant: &TenantId,
+    new: NewEntity,
+) -> Result<EntityRecord, StoreError> {
+    Ok(diesel::insert_into(entities::table)
+        .values((
+            entities::id.eq(stamp.id::<EntityId>("entity", 0).as_str()),
+            entities::tenant_id.eq(tenant.as_str()),
+            new,
+            entities::created_at.eq(stamp.sql_time()),
+            entities::updated_at.eq(stamp.sql_time()),
+        ))
+        .returning(EntityRecord::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
 impl Store {
-    pub async fn create_entity(&self, tenant: &TenantId, new: NewEntity) -> Result<EntityRecord, StoreError> {
-        let mut conn = self.conn().await?;
-        Ok(diesel::insert_into(entities::table)
-            .values((entities::id.eq(EntityId::generate().as_str()), entities::tenant_id.eq(tenant.as_str()), new))
-            .returning(EntityRecord::as_returning())
-            .get_result(&mut conn)
-            .await?)
+    pub async fn create_entity(
+        &self,
+        stamp: WriteStamp,
+        tenant: &TenantId,
+        new: NewEntity,
+    ) -> Result<EntityRecord, StoreError> {
+        match stamp {
+            // One statement, as ever: only a scenario's write needs a
+            // transaction (to take its number).
+            WriteStamp::Now => insert_entity(&mut *self.conn().await?, &Stamp::Now, tenant, new).await,
+            WriteStamp::Scenario => {
+                self.transaction(async |conn| {
+                    let stamp = stamp.take(conn, tenant).await?;
+                    insert_entity(conn, &stamp, tenant, new).await
+                })
+                .await
+            }
+        }
     }
 
     pub async fn get_entity(&self, tenant: &TenantId, id: &EntityId) -> Result<Option<EntityRecord>, StoreError> {
@@ -101,6 +132,7 @@ impl Store {
     /// kind). `NotFound` when either is not an entity of this tenant.
     pub async fn link_entities(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         source: &EntityId,
         target: &EntityId,
@@ -117,13 +149,15 @@ impl Store {
             if let Some(missing) = wanted.iter().find(|w| !found.iter().any(|f| f == *w)) {
                 return Err(StoreError::NotFound(format!("entity {missing}")));
             }
+            let stamp = stamp.take(conn, tenant).await?;
             diesel::insert_into(relationships::table)
                 .values((
-                    relationships::id.eq(RelationshipId::generate().as_str()),
+                    relationships::id.eq(stamp.id::<RelationshipId>("relationship", 0).as_str()),
                     relationships::tenant_id.eq(tenant.as_str()),
                     relationships::source_id.eq(source.as_str()),
                     relationships::target_id.eq(target.as_str()),
                     relationships::kind.eq(kind),
+                    relationships::created_at.eq(stamp.sql_time()),
                 ))
                 .on_conflict((relationships::source_id, relationships::target_id, relationships::kind))
                 .do_nothing()

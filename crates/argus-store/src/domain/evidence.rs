@@ -19,7 +19,7 @@ use super::announce;
 use crate::schema::{cases, evidence_entries, evidence_items, incidents, provenance_keys};
 use crate::stored_text::Stored;
 use crate::tenant_rows::{TenantTable, find_row, tenant_table};
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, WriteStamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = evidence_items, check_for_backend(diesel::pg::Pg))]
@@ -277,19 +277,8 @@ async fn tree_so_far(
     Ok((frontier, Some(Hash::try_from(last.as_slice()).map_err(|_| corrupt())?)))
 }
 
-/// [`append_at`] now.
-async fn append(
-    conn: &mut AsyncPgConnection,
-    item: &EvidenceRecord,
-    actor: EvidenceActor<'_>,
-    operation: &RecordOperation,
-    sealer: &ProvenanceSealer,
-) -> Result<EvidenceRecord, StoreError> {
-    append_at(conn, item, actor, operation, sealer, Utc::now()).await
-}
-
-/// Appends an entry recorded at `recorded_at` (a sandbox scenario's clock
-/// when seeding it, else now) to the transcript of `item` (locked by the
+/// Appends an entry recorded at `recorded_at` (the write's stamp, or a
+/// sandbox scenario's clock when seeding it) to the transcript of `item` (locked by the
 /// caller, in its transaction), signs the tree head with the tenant's
 /// current key and stores the tree's new size, root and frontier on the
 /// item; a `SEAL` seals it.
@@ -404,6 +393,7 @@ impl Store {
     /// does not have, are [`StoreError::Invalid`], each named.
     pub async fn create_evidence(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         new: NewEvidence,
         actor: EvidenceActor<'_>,
@@ -415,9 +405,10 @@ impl Store {
             if !unknown.is_empty() {
                 return Err(StoreError::Invalid(unknown));
             }
+            let stamp = stamp.take(conn, tenant).await?;
             let item = diesel::insert_into(evidence_items::table)
                 .values((
-                    evidence_items::id.eq(EvidenceId::generate().as_str()),
+                    evidence_items::id.eq(stamp.id::<EvidenceId>("evidence", 0).as_str()),
                     evidence_items::tenant_id.eq(tenant.as_str()),
                     evidence_items::incident_id.eq(new.incident_id.as_ref().map(IncidentId::as_str)),
                     evidence_items::case_id.eq(new.case_id.as_ref().map(CaseId::as_str)),
@@ -426,14 +417,14 @@ impl Store {
                     evidence_items::size_bytes.eq(new.size_bytes),
                     evidence_items::sha256.eq(&new.sha256),
                     evidence_items::created_by.eq(actor.subject),
-                    evidence_items::created_at.eq(Utc::now().trunc_subsecs(6)),
+                    evidence_items::created_at.eq(stamp.time().trunc_subsecs(6)),
                 ))
                 .returning(EvidenceRecord::as_returning())
                 .get_result(conn)
                 .await?;
             let create = RecordOperation { operation: EvidenceOperation::Create, details: None, custodian: None };
-            let item = append(conn, &item, actor, &create, sealer).await?;
-            announce(conn, tenant, EventKind::EvidenceCreated, &item).await?;
+            let item = append_at(conn, &item, actor, &create, sealer, stamp.time()).await?;
+            announce(conn, &stamp, tenant, EventKind::EvidenceCreated, &item).await?;
             Ok(item)
         })
         .await
@@ -446,6 +437,7 @@ impl Store {
     /// any read, announces nothing.
     pub async fn record_evidence_operation(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         id: &EvidenceId,
         operation: RecordOperation,
@@ -466,14 +458,15 @@ impl Store {
                     StoreError::Invalid(errors)
                 }
             })?;
-            let item = append(conn, &item, actor, &operation, sealer).await?;
+            let stamp = stamp.take(conn, tenant).await?;
+            let item = append_at(conn, &item, actor, &operation, sealer, stamp.time()).await?;
             let kind = match operation.operation {
                 EvidenceOperation::View | EvidenceOperation::Create => None,
                 EvidenceOperation::Seal => Some(EventKind::EvidenceSealed),
                 _ => Some(EventKind::EvidenceOperationRecorded),
             };
             if let Some(kind) = kind {
-                announce(conn, tenant, kind, &item).await?;
+                announce(conn, &stamp, tenant, kind, &item).await?;
             }
             Ok(Some(item))
         })
@@ -482,7 +475,8 @@ impl Store {
 
     /// Reads the tenant's item, the read appended to its transcript as a
     /// `VIEW` in the same transaction; `None` (and nothing appended) when
-    /// there is no such item.
+    /// there is no such item. Never under a sandbox scenario, whose reads
+    /// record nothing (they take no write number).
     pub async fn view_evidence(
         &self,
         tenant: &TenantId,
@@ -493,7 +487,7 @@ impl Store {
     ) -> Result<Option<EvidenceRecord>, StoreError> {
         let view =
             RecordOperation { operation: EvidenceOperation::View, details: Some(details.to_owned()), custodian: None };
-        self.record_evidence_operation(tenant, id, view, actor, sealer).await
+        self.record_evidence_operation(WriteStamp::Now, tenant, id, view, actor, sealer).await
     }
 
     /// The tenant's item's entries from `from_sequence` on, oldest first,

@@ -1,6 +1,6 @@
 //! Incidents: create, change, close, read and list.
 
-use argus_domain::{DomainEvent, EventKind, IncidentStatus, Severity};
+use argus_domain::{EventKind, IncidentStatus, Severity};
 use argus_types::{IncidentId, TenantId};
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use diesel::pg::Pg;
@@ -16,7 +16,8 @@ use crate::prepared::{no_such_parameter, prepared_statement, push_sql_with_binds
 use crate::schema::incidents;
 use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::write_stamp::Stamp;
+use crate::{Page, PageRequest, Store, StoreError, WriteStamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = incidents, check_for_backend(diesel::pg::Pg))]
@@ -74,18 +75,26 @@ pub struct IncidentFilter {
 tenant_table!(incidents);
 
 impl Store {
-    pub async fn create_incident(&self, tenant: &TenantId, new: NewIncident) -> Result<IncidentRecord, StoreError> {
+    pub async fn create_incident(
+        &self,
+        stamp: WriteStamp,
+        tenant: &TenantId,
+        new: NewIncident,
+    ) -> Result<IncidentRecord, StoreError> {
         self.transaction(async |conn| {
+            let stamp = stamp.take(conn, tenant).await?;
             let record = diesel::insert_into(incidents::table)
                 .values((
-                    incidents::id.eq(IncidentId::generate().as_str()),
+                    incidents::id.eq(stamp.id::<IncidentId>("incident", 0).as_str()),
                     incidents::tenant_id.eq(tenant.as_str()),
                     new,
+                    incidents::created_at.eq(stamp.sql_time()),
+                    incidents::updated_at.eq(stamp.sql_time()),
                 ))
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            announce(conn, tenant, EventKind::IncidentCreated, &record).await?;
+            announce(conn, &stamp, tenant, EventKind::IncidentCreated, &record).await?;
             Ok(record)
         })
         .await
@@ -95,18 +104,20 @@ impl Store {
     /// cache, say). While the row still holds exactly what `seen` shows, one
     /// statement changes it and announces the change, with no lock and no
     /// transaction around it. When another writer came first, the change is
-    /// made from the row as it is then, read under its lock. `None` when there
-    /// is no such incident in this tenant (any more); a conflict when it is
-    /// closed.
+    /// made from the row as it is then, read under its lock; so is every
+    /// change under a sandbox scenario, whose stamp is taken in the write's
+    /// transaction. `None` when there is no such incident in this tenant (any
+    /// more); a conflict when it is closed.
     pub async fn update_incident(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         seen: &IncidentRecord,
         changes: IncidentChanges,
     ) -> Result<Option<IncidentRecord>, StoreError> {
-        if seen.status.accepts_changes() {
+        if stamp == WriteStamp::Now && seen.status.accepts_changes() {
             let changed = seen.changed(&changes, Utc::now());
-            if update_unless_changed(&mut *self.conn().await?, tenant, seen, &changed).await? {
+            if update_unless_changed(&mut *self.conn().await?, &Stamp::Now, tenant, seen, &changed).await? {
                 return Ok(Some(changed));
             }
         }
@@ -118,8 +129,9 @@ impl Store {
             if !current.status.accepts_changes() {
                 return Err(StoreError::Conflict(format!("incident {} is closed", current.id)));
             }
-            let changed = current.changed(&changes, Utc::now());
-            if update_unless_changed(conn, tenant, &current, &changed).await? {
+            let stamp = stamp.take(conn, tenant).await?;
+            let changed = current.changed(&changes, stamp.time());
+            if update_unless_changed(conn, &stamp, tenant, &current, &changed).await? {
                 Ok(Some(changed))
             } else {
                 Err(StoreError::Corrupt(format!("incident {} changed under its lock", current.id)))
@@ -132,6 +144,7 @@ impl Store {
     /// announces nothing.
     pub async fn close_incident(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         id: &IncidentId,
     ) -> Result<Option<IncidentRecord>, StoreError> {
@@ -141,16 +154,17 @@ impl Store {
                 return Ok(None);
             };
             let Some(closed) = current.status.close() else { return Ok(Some(current)) };
+            let stamp = stamp.take(conn, tenant).await?;
             let record = diesel::update(row)
                 .set((
                     incidents::status.eq(closed.as_str()),
-                    incidents::closed_at.eq(diesel::dsl::now),
-                    incidents::updated_at.eq(diesel::dsl::now),
+                    incidents::closed_at.eq(stamp.sql_time().nullable()),
+                    incidents::updated_at.eq(stamp.sql_time()),
                 ))
                 .returning(IncidentRecord::as_returning())
                 .get_result(conn)
                 .await?;
-            announce(conn, tenant, EventKind::IncidentClosed, &record).await?;
+            announce(conn, &stamp, tenant, EventKind::IncidentClosed, &record).await?;
             Ok(Some(record))
         })
         .await
@@ -225,11 +239,12 @@ fn as_stored(at: DateTime<Utc>) -> DateTime<Utc> {
 /// written and the answer is `false`.
 async fn update_unless_changed(
     conn: &mut AsyncPgConnection,
+    stamp: &Stamp,
     tenant: &TenantId,
     seen: &IncidentRecord,
     changed: &IncidentRecord,
 ) -> Result<bool, StoreError> {
-    let event = DomainEvent::new(tenant, EventKind::IncidentUpdated, to_json(changed)?);
+    let event = stamp.event(tenant, EventKind::IncidentUpdated, to_json(changed)?);
     let statement = UpdateUnlessChanged { event: EventRows::new(&event), seen, changed };
     let written = statement.execute(conn).await.map_err(|e| event_conflict(e, &event))?;
     Ok(written == 1)

@@ -28,20 +28,22 @@ use serde_json::Value;
 use crate::StoreError;
 use crate::outbox::NewOutboxMessage;
 use crate::prepared::{no_such_parameter, prepared_statement, push_sql_with_binds};
+use crate::write_stamp::Stamp;
 
 /// The channel the incidents' triggers notify with `tenant_id/id` (or
 /// `tenant_id/*`) whenever incidents are updated or deleted.
 pub const INCIDENT_CHANGED_CHANNEL: &str = "argus_incident_changed";
 
-/// Announces a change: a new event of `kind` about `record`, stored with
-/// its outbox message, in the caller's transaction.
+/// Announces a change: a new event of `kind` about `record`, stamped like
+/// the write, stored with its outbox message, in the caller's transaction.
 pub(crate) async fn announce(
     conn: &mut AsyncPgConnection,
+    stamp: &Stamp,
     tenant: &TenantId,
     kind: EventKind,
     record: &impl Serialize,
 ) -> Result<(), StoreError> {
-    record_event(conn, &DomainEvent::new(tenant, kind, to_json(record)?)).await
+    record_event(conn, &stamp.event(tenant, kind, to_json(record)?)).await
 }
 
 /// Stores an event (its webhook envelope) and enqueues its bus message, in

@@ -9,7 +9,7 @@
 //! in one transaction, guarded by the attempt, so a job finishes exactly
 //! once however often its task is delivered.
 
-use argus_domain::{CallbackStatus, DomainEvent, JobKind, JobOutcome, JobStatus};
+use argus_domain::{CallbackStatus, JobKind, JobOutcome, JobStatus};
 use argus_messages::proto;
 use argus_types::{EventId, JobId, TenantId};
 use chrono::{DateTime, Utc};
@@ -23,7 +23,8 @@ use crate::outbox::{NewOutboxMessage, enqueue};
 use crate::schema::{job_input_chunks, job_result_chunks, jobs};
 use crate::stored_text::{AsText, Stored};
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page, tenant_table};
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::write_stamp::Stamp;
+use crate::{Page, PageRequest, Store, StoreError, WriteStamp};
 
 mod callbacks;
 mod results;
@@ -198,12 +199,13 @@ async fn lock_job(
 /// transaction), with its result chunks, event and outbox rows.
 async fn finish_locked(
     conn: &mut AsyncPgConnection,
+    stamp: &Stamp,
     tenant: &TenantId,
     job: &JobRecord,
     end: JobEnd,
 ) -> Result<JobRecord, StoreError> {
-    let now = Utc::now();
-    let mut event = DomainEvent::new(tenant, end.outcome.event(), Value::Null);
+    let now = stamp.time();
+    let mut event = stamp.event(tenant, end.outcome.event(), Value::Null);
     event.created_at = now;
     let (content_type, bytes) = match &end.result {
         Some(JobResult::Body { content_type, body }) => {
@@ -331,18 +333,24 @@ impl Store {
 
     /// Cancels a queued job at once (announcing `job.cancelled`), or asks a
     /// running one to stop at its next checkpoint. `None`: no such job.
-    pub async fn cancel_job(&self, tenant: &TenantId, id: &JobId) -> Result<Option<CancelOutcome>, StoreError> {
+    pub async fn cancel_job(
+        &self,
+        stamp: WriteStamp,
+        tenant: &TenantId,
+        id: &JobId,
+    ) -> Result<Option<CancelOutcome>, StoreError> {
         self.transaction(async |conn| {
             let Some(job) = lock_job(conn, tenant, id).await? else { return Ok(None) };
             if job.status.is_terminal() {
                 return Ok(Some(CancelOutcome::Finished(job)));
             }
+            let stamp = stamp.take(conn, tenant).await?;
             if job.status == JobStatus::Queued {
                 let end = JobEnd::cancelled();
-                return Ok(Some(CancelOutcome::Cancelled(finish_locked(conn, tenant, &job, end).await?)));
+                return Ok(Some(CancelOutcome::Cancelled(finish_locked(conn, &stamp, tenant, &job, end).await?)));
             }
             let job = diesel::update(jobs::table.tenant_row(tenant, id.as_str()))
-                .set((jobs::cancel_requested.eq(true), jobs::updated_at.eq(Utc::now())))
+                .set((jobs::cancel_requested.eq(true), jobs::updated_at.eq(stamp.time())))
                 .returning(JobRecord::as_returning())
                 .get_result(conn)
                 .await?;
@@ -375,7 +383,7 @@ impl Store {
             }
             if job.cancel_requested {
                 let end = JobEnd::cancelled();
-                finish_locked(conn, tenant, &job, end).await?;
+                finish_locked(conn, &Stamp::Now, tenant, &job, end).await?;
                 return Ok(Claim::Finished);
             }
             // Chunks a dead attempt left behind are not the result.
@@ -464,7 +472,7 @@ impl Store {
             if job.status != JobStatus::Running || job.attempts != attempt {
                 return Ok(false);
             }
-            finish_locked(conn, tenant, &job, end).await?;
+            finish_locked(conn, &Stamp::Now, tenant, &job, end).await?;
             Ok(true)
         })
         .await

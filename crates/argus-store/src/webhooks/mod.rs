@@ -16,7 +16,7 @@ use diesel_async::RunQueryDsl;
 use crate::schema::{delivery_attempts, tenants, webhook_deliveries, webhooks};
 use crate::stored_text::Stored;
 use crate::tenant_rows::{PageQuery, TenantTable, find_row, list_page};
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError, WriteStamp};
 
 /// The channel the webhooks' triggers notify with a tenant's id when one
 /// of its webhooks is added, deleted, or changed in what a delivery needs
@@ -89,6 +89,7 @@ impl Store {
     /// alone), so concurrent ones cannot count the same free place.
     pub async fn create_webhook(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         new: NewWebhook,
         max_per_tenant: usize,
@@ -107,11 +108,14 @@ impl Store {
                     "the tenant has {existing} webhooks, the most allowed is {max_per_tenant}; delete one first"
                 )));
             }
+            let stamp = stamp.take(conn, tenant).await?;
             Ok(diesel::insert_into(webhooks::table)
                 .values((
-                    webhooks::id.eq(WebhookId::generate().as_str()),
+                    webhooks::id.eq(stamp.id::<WebhookId>("webhook", 0).as_str()),
                     webhooks::tenant_id.eq(tenant.as_str()),
                     &new,
+                    webhooks::created_at.eq(stamp.sql_time()),
+                    webhooks::updated_at.eq(stamp.sql_time()),
                 ))
                 .returning(WebhookRow::as_returning())
                 .get_result(conn)
@@ -150,6 +154,7 @@ impl Store {
 
     pub async fn update_webhook(
         &self,
+        stamp: WriteStamp,
         tenant: &TenantId,
         id: &WebhookId,
         changes: WebhookChanges,
@@ -159,6 +164,9 @@ impl Store {
             let Some(current): Option<WebhookRow> = find_row(conn, webhook.for_update()).await? else {
                 return Ok(None);
             };
+            let stamp = stamp.take(conn, tenant).await?;
+            // The old secret's overlap runs on the clock: the worker signs
+            // with both until then, in a scenario too.
             let now = Utc::now();
             let (secret, previous, previous_until) = match changes.secret_sealed {
                 Some(new) => (new, Some(current.secret_sealed.clone()), Some(now + changes.secret_overlap)),
@@ -183,7 +191,7 @@ impl Store {
                     webhooks::secret_sealed.eq(secret),
                     webhooks::previous_secret_sealed.eq(previous),
                     webhooks::previous_secret_expires_at.eq(previous_until),
-                    webhooks::updated_at.eq(now),
+                    webhooks::updated_at.eq(stamp.time()),
                 ))
                 .returning(WebhookRow::as_returning())
                 .get_result(conn)

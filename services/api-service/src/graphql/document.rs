@@ -29,20 +29,6 @@ pub fn operation_name(document: &str) -> Option<&str> {
     (matches!(keyword.text, "query" | "mutation") && name.is_name()).then_some(name.text)
 }
 
-/// Whether the document holds a mutation: a `mutation` keyword outside
-/// every selection set (where it would be a field's name).
-pub fn is_mutation(tokens: &[Token<'_>]) -> bool {
-    let mut depth = 0usize;
-    tokens.iter().any(|t| {
-        match t.text {
-            "{" | "(" => depth += 1,
-            "}" | ")" => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        depth == 0 && t.text == "mutation"
-    })
-}
-
 pub fn analyse(tokens: &[Token<'_>]) -> Analysis {
     let (mut braces, mut parens) = (0usize, 0usize);
     let mut analysis = Analysis { depth: 0, complexity: 0, introspection: false };
@@ -109,10 +95,6 @@ mod tests {
             Some("EncounterById")
         );
         assert_eq!(operation_name("mutation M { a }"), Some("M"));
-        let mutation = |d: &str| super::is_mutation(&argus_store::bundles::tokenize(d).unwrap());
-        assert!(mutation("mutation M { a }"));
-        assert!(!mutation("query Q { mutation { a } }"));
-        assert!(!mutation("query Q($mutation: Int) { a(x: $mutation) }"));
         assert_eq!(operation_name("query { a }"), None);
         assert_eq!(operation_name("{ a }"), None);
         assert_eq!(operation_name("\"unterminated"), None);

@@ -277,7 +277,9 @@ pub async fn enrol_device(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let device = NewDevice::parse(body.into_inner()).map_err(ApiError::InvalidFields)?;
-    let stored = store.enrol_device(caller.tenant(), device, &caller.principal().subject).await?;
+    let stored = store
+        .enrol_device(caller.principal().write_stamp(), caller.tenant(), device, &caller.principal().subject)
+        .await?;
     tracing::info!(device_id = %stored.id, "device enrolled");
     Ok(HttpResponse::Created().json(DeviceView::from(stored)))
 }
@@ -331,7 +333,10 @@ pub async fn submit_observation(
     let not_found = || ApiError::NotFound(format!("no device {path}"));
     let device: DeviceId = path.parse().map_err(|_| not_found())?;
     let observation = PhdObservation::parse(body.into_inner(), Utc::now()).map_err(ApiError::InvalidFields)?;
-    let stored = store.submit_observation(caller.tenant(), &device, observation).await?.ok_or_else(not_found)?;
+    let stored = store
+        .submit_observation(caller.principal().write_stamp(), caller.tenant(), &device, observation)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(HttpResponse::Created().json(ObservationView::from(stored)))
 }
 

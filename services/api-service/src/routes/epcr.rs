@@ -132,7 +132,9 @@ pub async fn create_encounter(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let record = Encounter::parse(body.into_inner(), Utc::now()).map_err(ApiError::InvalidFields)?;
-    let stored = store.create_encounter(caller.tenant(), record, &caller.principal().subject).await?;
+    let stored = store
+        .create_encounter(caller.principal().write_stamp(), caller.tenant(), record, &caller.principal().subject)
+        .await?;
     tracing::info!(encounter_id = %stored.id, "encounter created");
     let location = format!("{ENCOUNTERS}/{}", stored.id);
     Ok(not_stored(&mut HttpResponse::Created())

@@ -1,10 +1,12 @@
 //! The sandbox's own routes (contract 2026.4, "Sandbox environment"):
 //! `GET /v1/sandbox/scenarios` lists the scenarios `X-Sandbox-Scenario`
-//! selects (see `crate::sandbox::scenarios`); `GET /v1/sandbox/outbox`
-//! reads back what the sandbox's mock connectors were sent.
+//! selects (see `crate::sandbox::scenarios`), `POST
+//! /v1/sandbox/scenarios/{name}/reset` seeds the caller's copy of one
+//! afresh; `GET /v1/sandbox/outbox` reads back what the sandbox's mock
+//! connectors were sent.
 
 use actix_web::{HttpResponse, web};
-use argus_authn::{Principal, TenantScoped, WebhooksRead};
+use argus_authn::{AuthnError, Principal, TenantScoped, WebhooksRead};
 use argus_http::Endpoint;
 use argus_http::openapi::{BearerErrors, TenantHeader, TenantScopedErrors};
 use argus_store::sandbox_outbox::OutboxRecord;
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::sandbox::scenarios::{ScenarioList, Scenarios};
+use crate::sandbox::scenarios::{ScenarioList, ScenarioTenantsInStore, ScenarioView, Scenarios};
 
 /// App data present on the sandbox API only.
 pub struct SandboxHost;
@@ -27,10 +29,14 @@ pub struct SandboxHost;
 /// a sandbox token on any route to run the request in that scenario: a
 /// tenant of its own for your token's tenant, seeded on first use from the
 /// scenario, with stable ids and the scenario's fixed clock, so the same
-/// request always gets the same answer. A scenario is read-only: a write
-/// under it is a 409 (GraphQL: `SCENARIO_READ_ONLY`); without the header a
-/// request runs in your own, empty sandbox tenant. An unknown name is a
-/// 404 naming it. Any valid token may list them.
+/// request always gets the same answer. Writes under a scenario work and
+/// are as repeatable as reads: each takes the next number of your copy,
+/// its time is the scenario's clock plus that many seconds and its ids
+/// follow from the number, so the same writes after a reset (`POST
+/// /v1/sandbox/scenarios/{name}/reset`) give the same bytes (the delivery
+/// worker's webhook deliveries and job runs follow their own timing).
+/// Without the header a request runs in your own, empty sandbox tenant.
+/// An unknown name is a 404 naming it. Any valid token may list them.
 #[utoipa::path(
     get,
     path = "/v1/sandbox/scenarios",
@@ -58,6 +64,57 @@ pub struct SandboxHost;
 )]
 pub async fn list_scenarios(_caller: Principal, scenarios: web::Data<Scenarios>) -> HttpResponse {
     HttpResponse::Ok().json(scenarios.list())
+}
+
+/// Reset a sandbox scenario
+///
+/// Seeds your copy of the scenario `name` afresh, in one transaction:
+/// everything written under `X-Sandbox-Scenario: name` with your token's
+/// tenant is deleted, the scenario's items are seeded again with the same
+/// ids and times, and its write count starts again from 0, so a write
+/// script run after each reset gets the same answers byte for byte (its
+/// provenance keys are kept, so transcripts are signed as before). Other
+/// tenants' copies are untouched. Answers the scenario as listed. The
+/// sandbox only: live answers 404.
+///
+/// ```sh
+/// curl -X POST https://sandbox-api.knogin.com/v1/sandbox/scenarios/mass-casualty-incident/reset \
+///   -H "Authorization: Bearer $SANDBOX_TOKEN"
+/// ```
+#[utoipa::path(
+    post,
+    path = "/v1/sandbox/scenarios/{name}/reset",
+    tag = "Sandbox environment",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "A scenario's name, as listed", example = "mass-casualty-incident")),
+    responses(
+        (status = 200, description = "Seeded afresh", body = ScenarioView, example = json!({
+            "name": "mass-casualty-incident",
+            "description": "A coach overturned on the A34: one critical incident and two linked ones, a major-incident case holding them, and the people, vehicles, organisations and places involved, with their relationships.",
+            "clock": "2026-05-08T09:00:00Z",
+            "connectors": { "webhooks": [] }
+        })),
+        (status = 404, description = "No such scenario (named in the problem), or not the sandbox: live has no scenarios"),
+        BearerErrors,
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.claims.tid, scenario = %name))]
+pub async fn reset_scenario(
+    caller: Principal,
+    tenants: Option<web::Data<ScenarioTenantsInStore>>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(tenants) = tenants else {
+        return Err(ApiError::NotFound(
+            "live has no scenarios; they are the sandbox's (sandbox-api.knogin.com)".into(),
+        ));
+    };
+    // The copy of the token's own tenant, whichever scenario the request
+    // itself runs in.
+    match tenants.reset(&caller.claims.tid, &name).await? {
+        Some(scenario) => Ok(HttpResponse::Ok().json(scenario)),
+        None => Err(ApiError::NotFound(AuthnError::UnknownScenario(name.into_inner()).to_string())),
+    }
 }
 
 /// One request a mock connector took.
@@ -177,5 +234,6 @@ pub async fn list_outbox(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/v1/sandbox/scenarios").get(list_scenarios))
+        .service(Endpoint::new("/v1/sandbox/scenarios/{name}/reset").post(reset_scenario))
         .service(Endpoint::new("/v1/sandbox/outbox").get(list_outbox));
 }

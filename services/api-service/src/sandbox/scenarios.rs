@@ -4,9 +4,11 @@
 //! its own in the sandbox's database, seeded from the file on first use:
 //! its id and every row's id derived from the pair and the item's key, its
 //! times from the scenario's fixed clock, so each pair's answers are the
-//! same on every run and every seeding. A scenario is read-only (see
-//! `argus_authn::Principal::enter_scenario`): nothing a request does changes
-//! what the next one sees.
+//! same on every run and every seeding. A write under a scenario is
+//! stamped from it (`argus_store::WriteStamp::Scenario`: its ids and times
+//! follow from the scenario's clock and the tenant's write count), so the
+//! same writes after a reset (`POST /v1/sandbox/scenarios/{name}/reset`)
+//! give the same answers.
 //!
 //! Items that the API also accepts (devices, observations, ePCR
 //! encounters) hold the API's own request body and are checked as the API
@@ -18,6 +20,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use argus_authn::{AuthnError, ScenarioTenants};
+use argus_crypto::derived_id_bits;
 use argus_crypto::provenance::ProvenanceSealer;
 use argus_crypto::webhook::SecretBox;
 use argus_domain::epcr::Encounter;
@@ -34,7 +37,8 @@ use argus_types::TenantId;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
 
 /// Each shipped scenario's name (its file's stem) and source. A test keeps
 /// this list and the folder the same.
@@ -314,18 +318,12 @@ impl Scenarios {
     }
 
     pub fn list(&self) -> ScenarioList {
-        ScenarioList {
-            scenarios: self
-                .by_name
-                .iter()
-                .map(|(name, file)| ScenarioView {
-                    name: name.clone(),
-                    description: file.description.trim().to_owned(),
-                    clock: file.clock,
-                    connectors: file.connectors.clone(),
-                })
-                .collect(),
-        }
+        ScenarioList { scenarios: self.by_name.iter().map(|(name, file)| view_of(name, file)).collect() }
+    }
+
+    /// The scenario `name` as listed.
+    pub fn view(&self, name: &str) -> Option<ScenarioView> {
+        self.by_name.get_key_value(name).map(|(name, file)| view_of(name, file))
     }
 
     pub fn get(&self, name: &str) -> Option<&ScenarioFile> {
@@ -344,27 +342,23 @@ impl Scenarios {
     }
 }
 
-/// 80 bits of SHA-256 of the parts, for a derived id.
-fn digest(parts: &[&str]) -> u128 {
-    let mut hash = Sha256::new();
-    for part in parts {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    let bytes = hash.finalize();
-    let mut low = [0u8; 16];
-    low[6..].copy_from_slice(&bytes[..10]);
-    u128::from_be_bytes(low)
-}
-
 /// The id of the item of `kind` with `key`.
 fn lookup<T: Clone>(ids: &HashMap<&str, T>, kind: &str, key: &str) -> Result<T, String> {
     ids.get(key).cloned().ok_or_else(|| format!("no {kind} `{key}`"))
 }
 
+fn view_of(name: &str, file: &ScenarioFile) -> ScenarioView {
+    ScenarioView {
+        name: name.to_owned(),
+        description: file.description.trim().to_owned(),
+        clock: file.clock,
+        connectors: file.connectors.clone(),
+    }
+}
+
 /// The scenario tenant of `app_tenant` in `scenario`.
 pub fn scenario_tenant(scenario: &str, file: &ScenarioFile, app_tenant: &TenantId) -> TenantId {
-    TenantId::derived(millis(file.clock), digest(&["scenario-tenant", app_tenant.as_str(), scenario]))
+    TenantId::derived(millis(file.clock), derived_id_bits(&["scenario-tenant", app_tenant.as_str(), scenario]))
 }
 
 fn millis(at: DateTime<Utc>) -> u64 {
@@ -384,7 +378,7 @@ fn seed_of(
     let at = |minute: i64| file.clock + Duration::minutes(minute);
     // Every id from the scenario tenant, the item's kind and its key, at
     // the item's time: distinct per app tenant, the same on every seeding.
-    let id = |kind: &str, key: &str, minute: i64| (millis(at(minute)), digest(&[tenant.as_str(), kind, key]));
+    let id = |kind: &str, key: &str, minute: i64| (millis(at(minute)), derived_id_bits(&[tenant.as_str(), kind, key]));
     let mut keys: HashSet<(&'static str, String)> = HashSet::new();
     let mut remember = |kind: &'static str, key: &str, minute: i64| -> Result<(u64, u128), ScenarioError> {
         if keys.insert((kind, key.to_owned())) {
@@ -655,6 +649,21 @@ impl ScenarioTenantsInStore {
             remembered.insert(key, seed.tenant.clone());
         }
         Ok(seed.tenant)
+    }
+}
+
+impl ScenarioTenantsInStore {
+    /// Seeds the scenario tenant of `app_tenant` in `scenario` afresh (see
+    /// `Store::reset_scenario`); `None` when there is no such scenario.
+    pub async fn reset(&self, app_tenant: &TenantId, scenario: &str) -> Result<Option<ScenarioView>, ApiError> {
+        let seed = match self.scenarios.seed(scenario, app_tenant, &self.secrets) {
+            Ok(Some(seed)) => seed,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(ApiError::Internal(format!("a shipped scenario does not seed: {e}"))),
+        };
+        self.store.reset_scenario(&seed, &self.sealer).await?;
+        tracing::info!(scenario, tenant = %seed.tenant, "sandbox scenario reset");
+        Ok(self.scenarios.view(scenario))
     }
 }
 

@@ -2,6 +2,7 @@
 //! worked out by hand below; the range's edges, bad ranges and the scope.
 
 use argus_domain::epcr::Encounter;
+use argus_store::WriteStamp;
 use argus_types::TenantId;
 use serde_json::{Value, json};
 
@@ -71,7 +72,7 @@ fn stemi_bundle() -> Value {
 
 async fn store(stack: &Stack, tenant: &TenantId, records: Vec<Encounter>) {
     for record in records {
-        stack.store.create_encounter(tenant, record, "test").await.unwrap();
+        stack.store.create_encounter(WriteStamp::Now, tenant, record, "test").await.unwrap();
     }
 }
 

@@ -4,9 +4,9 @@
 //! and scopes on every route, and the OpenAPI examples as pasted.
 
 use argus_domain::epcr::Encounter;
-use argus_store::StoreError;
 use argus_store::devices::EncounterDevices;
 use argus_store::epcr::EncounterAccess;
+use argus_store::{StoreError, WriteStamp};
 use argus_types::{EncounterId, TenantId};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -119,7 +119,7 @@ async fn create_encounter(stack: &Stack, tenant: &TenantId, devices: &[&str]) ->
         "devices": devices,
     });
     let record = Encounter::parse(body, chrono::Utc::now()).unwrap();
-    Ok(stack.store.create_encounter(tenant, record, "test").await?.id)
+    Ok(stack.store.create_encounter(WriteStamp::Now, tenant, record, "test").await?.id)
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 
 use argus_bus::testing::TestVhost;
 use argus_http::testing::Received;
-use argus_store::PageRequest;
 use argus_store::domain::NewIncident;
+use argus_store::{PageRequest, WriteStamp};
 use argus_types::{EncounterId, TenantId};
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -195,8 +195,8 @@ async fn an_incident_must_be_the_tenants() {
         occurred_at: None,
         reporter: reporter.into(),
     };
-    let theirs = stack.store.create_incident(&other, incident("them")).await.unwrap();
-    let ours = stack.store.create_incident(tenant, incident("us")).await.unwrap();
+    let theirs = stack.store.create_incident(WriteStamp::Now, &other, incident("them")).await.unwrap();
+    let ours = stack.store.create_incident(WriteStamp::Now, tenant, incident("us")).await.unwrap();
 
     let mut body = stemi();
     for unknown in [theirs.id.to_string(), argus_types::IncidentId::generate().to_string()] {

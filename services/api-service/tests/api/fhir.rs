@@ -10,6 +10,7 @@
 use argus_domain::Encounter;
 use argus_domain::epcr::devices::{MDC_SYSTEM, NewDevice, PhdObservation};
 use argus_domain::epcr::testing::full_record_body;
+use argus_store::WriteStamp;
 use argus_types::{EncounterId, TenantId};
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -20,7 +21,7 @@ const ROUTE: &str = "GET /api/v1/epcr/encounters/{encounterId}/fhir-bundle";
 
 async fn create(stack: &Stack, tenant: &TenantId, body: Value) -> EncounterId {
     let record = Encounter::parse(body, Utc::now()).unwrap();
-    stack.store.create_encounter(tenant, record, "test").await.unwrap().id
+    stack.store.create_encounter(WriteStamp::Now, tenant, record, "test").await.unwrap().id
 }
 
 fn url(stack: &Stack, id: &str) -> String {
@@ -45,7 +46,7 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
     let enrol = |serial: &str, device_type: &str| {
         let body = json!({"serial_number": serial, "manufacturer": "Omron", "model": "M7",
                           "type": {"system": MDC_SYSTEM, "code": device_type}});
-        stack.store.enrol_device(&tenant, NewDevice::parse(body).unwrap(), "test")
+        stack.store.enrol_device(WriteStamp::Now, &tenant, NewDevice::parse(body).unwrap(), "test")
     };
     let monitor = enrol("BP-7", "528391").await.unwrap().id;
     let oximeter = enrol("PO-7", "528388").await.unwrap().id;
@@ -60,7 +61,7 @@ async fn an_encounter_exports_as_a_valid_fhir_r4_document_and_the_read_is_logged
         "encounter_id": id,
     });
     let observation = PhdObservation::parse(nibp, Utc::now()).unwrap();
-    stack.store.submit_observation(&tenant, &monitor, observation).await.unwrap().unwrap();
+    stack.store.submit_observation(WriteStamp::Now, &tenant, &monitor, observation).await.unwrap().unwrap();
     let minimal = create(
         &stack,
         &tenant,

@@ -4,6 +4,7 @@
 //! bad input, tenant isolation, scopes, events.
 
 use argus_provenance::{Algorithm, merkle};
+use argus_store::WriteStamp;
 use argus_store::domain::NewIncident;
 use argus_types::{EvidenceId, IncidentId, TenantId};
 use serde_json::{Value, json};
@@ -56,7 +57,7 @@ async fn incident(stack: &Stack, tenant: &TenantId) -> IncidentId {
         occurred_at: None,
         reporter: "usr_test".into(),
     };
-    stack.store.create_incident(tenant, new).await.unwrap().id
+    stack.store.create_incident(WriteStamp::Now, tenant, new).await.unwrap().id
 }
 
 fn evidence_input(incident: &IncidentId) -> Value {

@@ -649,7 +649,7 @@ struct Scenarios {
     tokens: [(TenantId, String); 2],
 }
 
-const EVERY_READ_SCOPE: [&str; 9] = [
+const SCENARIO_SCOPES: [&str; 13] = [
     "incidents:read",
     "cases:read",
     "entities:read",
@@ -659,13 +659,17 @@ const EVERY_READ_SCOPE: [&str; 9] = [
     "evidence:read",
     "evidence:write",
     "incidents:write",
+    "cases:write",
+    "jobs:write",
+    "epcr:write",
+    "devices:write",
 ];
 
 impl Scenarios {
     async fn start() -> Self {
         let s = Sandboxed::start().await;
         let key = current_signing_key_of(&s.stack.store, Environment::Sandbox).await;
-        let token = |tenant: &TenantId| sign(&key, tenant, "app_scenarios", "sandbox", &EVERY_READ_SCOPE);
+        let token = |tenant: &TenantId| sign(&key, tenant, "app_scenarios", "sandbox", &SCENARIO_SCOPES);
         let (a, b) = (TenantId::generate(), TenantId::generate());
         let tokens = [(a.clone(), token(&a)), (b.clone(), token(&b))];
         Self { s, tokens }
@@ -852,7 +856,7 @@ async fn each_tenant_has_its_own_scenario_tenant() {
 }
 
 #[tokio::test]
-async fn a_bad_scenario_or_a_write_in_one_is_refused_and_changes_nothing() {
+async fn a_bad_scenario_is_refused_and_changes_nothing() {
     let sc = Scenarios::start().await;
     let tenant = sc.tokens[0].0.clone();
     let report = by_id(&shipped("reporting"), "IncidentReport", json!({ "first": 50 }));
@@ -876,25 +880,16 @@ async fn a_bad_scenario_or_a_write_in_one_is_refused_and_changes_nothing() {
     let r = sc.request(0, "GET", "/v1/jobs", None).header("X-Sandbox-Scenario", &[0xffu8][..]).send().await.unwrap();
     assert_eq!(r.status(), 400);
 
-    // A write in a scenario: 409 on REST, SCENARIO_READ_ONLY on GraphQL.
-    let r = sc
-        .request(0, "POST", "/v1/jobs", Some("jobs-fail-and-succeed"))
-        .json(&json!({ "kind": "export.bulk", "input": { "types": ["incidents"] } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409);
-    let problem: Value = r.json().await.unwrap();
-    assert!(problem["detail"].as_str().unwrap().contains("read-only"), "{problem}");
-    let create = by_id(
+    // A write refused for its input changes nothing in a scenario.
+    let bad = by_id(
         &shipped("incident-webhook-configuration"),
         "CreateIncident",
-        json!({ "input": { "title": "Added", "severity": "LOW", "location": "Yard" } }),
+        json!({ "input": { "title": "x".repeat(501), "severity": "LOW" } }),
     );
-    let (status, bytes) = sc.answer(0, "/graphql", Some(&create), Some("mass-casualty-incident")).await;
+    let (status, bytes) = sc.answer(0, "/graphql", Some(&bad), Some("mass-casualty-incident")).await;
     assert_eq!(status, 200);
     let body: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(body["errors"][0]["extensions"]["code"], "SCENARIO_READ_ONLY", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     let (_, after) = sc.answer(0, "/graphql", Some(&report), Some("mass-casualty-incident")).await;
     assert!(after == before, "the scenario is as it was");
     let (_, jobs) = sc.answer(0, "/v1/jobs", None, Some("jobs-fail-and-succeed")).await;
@@ -927,7 +922,7 @@ async fn the_live_api_refuses_scenarios(sc: &Scenarios) {
 /// whose request examples work as pasted on an empty sandbox tenant; and
 /// `X-Sandbox-Scenario`, optional, with every scenario's name as its enum
 /// and a description, on every route a token reaches and on no other, with
-/// the answers it adds (409 for a write under a scenario).
+/// the answers it adds; and the reset route, whose example works as pasted.
 #[tokio::test]
 async fn the_openapi_document_has_the_sandbox_routes_and_the_scenario_header() {
     let s = Sandboxed::start().await;
@@ -967,12 +962,9 @@ async fn the_openapi_document_has_the_sandbox_routes_and_the_scenario_header() {
             assert_eq!(header["in"], "header");
             assert_ne!(header["required"], true, "{method} {path}");
             assert_eq!(header["schema"]["enum"], json!(names), "{method} {path}");
-            assert!(header["description"].as_str().is_some_and(|d| d.contains("read-only")), "{header}");
+            assert!(header["description"].as_str().is_some_and(|d| d.contains("/reset")), "{header}");
             let responses = &operation["responses"];
             assert!(responses["400"].is_object() && responses["404"].is_object(), "{method} {path}: {responses}");
-            if method != "get" && path != "/graphql" {
-                assert!(responses["409"].is_object(), "{method} {path}: {responses}");
-            }
             declared += 1;
         }
     }
@@ -1024,7 +1016,8 @@ async fn the_openapi_document_has_the_sandbox_routes_and_the_scenario_header() {
     assert_eq!(live.status(), 404);
     assert_eq!(call(reqwest::Method::DELETE, one, None).await.0, 204);
 
-    // The header has the effect declared: a write under a scenario is a 409.
+    // The header has the effect declared: a write under a scenario goes to
+    // the scenario's copy, not the caller's own tenant.
     let r = http
         .post(format!("{}/v1/webhooks", s.api))
         .bearer_auth(token)
@@ -1033,5 +1026,330 @@ async fn the_openapi_document_has_the_sandbox_routes_and_the_scenario_header() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 409);
+    assert_eq!(r.status(), 201);
+    let in_scenario: Value = r.json().await.unwrap();
+    let path = format!("/v1/webhooks/{}", in_scenario["id"].as_str().unwrap());
+    assert_eq!(call(reqwest::Method::GET, path, None).await.0, 404, "not in the caller's own tenant");
+
+    // The reset route's example, as pasted: its path's example name, its
+    // answer the example body.
+    let reset = &paths["/v1/sandbox/scenarios/{name}/reset"]["post"];
+    let name = reset["parameters"][0]["example"].as_str().unwrap();
+    let (status, answer) = call(reqwest::Method::POST, format!("/v1/sandbox/scenarios/{name}/reset"), None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, reset["responses"]["200"]["content"]["application/json"]["example"]);
+}
+
+/// The scenario the write script runs in: it has an incident, devices and
+/// an encounter to write beside.
+const WRITES: &str = "stemi-transport";
+const MDC: &str = "urn:iso:std:iso:11073:10101";
+
+/// One recorded answer: status, `Location` and body bytes.
+type Answer = (u16, Option<String>, Vec<u8>);
+
+impl Scenarios {
+    /// `method path` as tenant `who` with a JSON `body`, in `scenario`.
+    async fn send(&self, who: usize, method: &str, path: &str, body: Option<&Value>, scenario: Option<&str>) -> Answer {
+        let mut request = self.request(who, method, path, scenario);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let r = request.send().await.unwrap();
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        (r.status().as_u16(), location, r.bytes().await.unwrap().to_vec())
+    }
+}
+
+fn json_of(answer: &Answer) -> Value {
+    serde_json::from_slice(&answer.2).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&answer.2)))
+}
+
+/// A write refused for its input, before any step of the script on its
+/// second run: each must be refused as clearly as anywhere and leave no
+/// trace, not even a write number (the second run's answers are the
+/// first's). Some are refused before the store, some by it after their
+/// number was taken (and given back when their transaction rolled back).
+async fn refused_write(sc: &Scenarios, step: usize, seed: &argus_store::scenarios::ScenarioSeed) {
+    let incidents = shipped("incident-webhook-configuration");
+    let custody = shipped("evidence-custody");
+    let (path, body, method) = match step % 5 {
+        0 => (
+            "/graphql".to_owned(),
+            by_id(&incidents, "CreateIncident", json!({ "input": { "title": "x".repeat(501), "severity": "LOW" } })),
+            "POST",
+        ),
+        1 => (
+            "/graphql".to_owned(),
+            by_id(
+                &custody,
+                "CreateEvidence",
+                json!({ "input": { "incidentId": argus_types::IncidentId::generate(), "name": "n", "mediaType": "text/plain", "sizeBytes": 1, "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" } }),
+            ),
+            "POST",
+        ),
+        // The seeded monitor's serial: refused by the database, after
+        // the write took its number.
+        2 => (
+            "/api/v1/devices/enrol".to_owned(),
+            json!({ "serial_number": "LP15-44012", "manufacturer": "Physio-Control", "model": "LIFEPAK 15", "type": { "system": MDC, "code": "528390" } }),
+            "POST",
+        ),
+        3 => (
+            format!("/api/v1/devices/{}/observations", seed.devices[0].id),
+            json!({ "code": { "coding": [{ "system": MDC, "code": "147842" }] }, "value_quantity": { "value": 90, "unit": "/min" }, "effective_date_time": "2026-05-08T09:00:30Z", "encounter_id": argus_types::EncounterId::generate() }),
+            "POST",
+        ),
+        _ => ("/api/v1/epcr/encounters".to_owned(), json!({ "patient": {} }), "POST"),
+    };
+    let answer = sc.send(0, method, &path, Some(&body), Some(WRITES)).await;
+    if path == "/graphql" {
+        assert_eq!(answer.0, 200);
+        let body = json_of(&answer);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    } else {
+        assert!([400, 409].contains(&answer.0), "{path}: {}", String::from_utf8_lossy(&answer.2));
+        let problem = json_of(&answer);
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()), "{problem}");
+    }
+}
+
+/// The write script, as tenant 0 under [`WRITES`]: GraphQL mutations and
+/// REST writes of every kind the sandbox serves, each later one using the
+/// ids the earlier ones answered, then reads of what they made. Every
+/// answer is recorded.
+async fn write_script(sc: &Scenarios, with_refusals: bool) -> Vec<Answer> {
+    let seed = seed_of(WRITES, &sc.tokens[0].0);
+    let incidents = shipped("incident-webhook-configuration");
+    let cases = shipped("case-sync");
+    let custody = shipped("evidence-custody");
+    let reporting = shipped("reporting");
+    let mut answers: Vec<Answer> = Vec::new();
+    let mut step = 0;
+    let mut write = async |method: &str, path: String, body: Value| -> Value {
+        if with_refusals {
+            refused_write(sc, step, &seed).await;
+        }
+        step += 1;
+        let answer = sc.send(0, method, &path, Some(&body), Some(WRITES)).await;
+        assert!(answer.0 < 300, "{method} {path}: {}", String::from_utf8_lossy(&answer.2));
+        let body = if answer.2.is_empty() { Value::Null } else { json_of(&answer) };
+        assert!(body["errors"].is_null(), "{method} {path}: {body}");
+        answers.push(answer);
+        body
+    };
+    let gql = |ops: &[argus_store::bundles::BundleOperation], name: &str, variables: Value| by_id(ops, name, variables);
+
+    let created = write(
+        "POST",
+        "/graphql".into(),
+        gql(
+            &incidents,
+            "CreateIncident",
+            json!({ "input": { "title": "Second casualty", "severity": "HIGH", "location": "A34" } }),
+        ),
+    )
+    .await;
+    let incident = created["data"]["createIncident"]["id"].as_str().unwrap().to_owned();
+    write(
+        "POST",
+        "/graphql".into(),
+        gql(
+            &incidents,
+            "UpdateIncident",
+            json!({ "id": incident, "input": { "severity": "CRITICAL", "location": "A34 southbound" } }),
+        ),
+    )
+    .await;
+    write(
+        "POST",
+        "/graphql".into(),
+        gql(&cases, "CreateCase", json!({ "input": { "title": "Transport review", "assignees": ["duty.manager"], "incidentIds": [incident, seed.incidents[0].id] } })),
+    )
+    .await;
+    let evidence = write(
+        "POST",
+        "/graphql".into(),
+        gql(&custody, "CreateEvidence", json!({ "input": { "incidentId": incident, "name": "ecg-strip.pdf", "mediaType": "application/pdf", "sizeBytes": 20480, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" } })),
+    )
+    .await;
+    let evidence = evidence["data"]["createEvidence"]["id"].as_str().unwrap().to_owned();
+    write(
+        "POST",
+        "/graphql".into(),
+        gql(&custody, "RecordEvidenceOperation", json!({ "id": evidence, "input": { "operation": "TRANSFER_CUSTODY", "custodian": "evidence.store@example.org", "details": "handed over at the cath lab" } })),
+    )
+    .await;
+    let device = write(
+        "POST",
+        "/api/v1/devices/enrol".into(),
+        json!({ "serial_number": "MX40-0099", "manufacturer": "Philips", "model": "IntelliVue MX40", "type": { "system": MDC, "code": "528391" } }),
+    )
+    .await;
+    let device = device["id"].as_str().unwrap().to_owned();
+    write(
+        "POST",
+        format!("/api/v1/devices/{device}/observations"),
+        json!({ "code": { "coding": [{ "system": MDC, "code": "147842" }] }, "value_quantity": { "value": 96, "unit": "/min" }, "effective_date_time": "2026-05-08T08:58:00Z", "encounter_id": seed.encounters[0].id }),
+    )
+    .await;
+    let mut record = argus_domain::epcr::testing::full_record_body();
+    record["incident_id"] = json!(incident);
+    let encounter = write("POST", "/api/v1/epcr/encounters".into(), record).await;
+    let encounter = encounter["id"].as_str().unwrap().to_owned();
+    let job =
+        write("POST", "/v1/jobs".into(), json!({ "kind": "export.bulk", "input": { "types": ["incidents"] } })).await;
+    let job = job["id"].as_str().unwrap().to_owned();
+    write("DELETE", format!("/v1/jobs/{job}"), Value::Null).await;
+    write("POST", "/graphql".into(), gql(&incidents, "CloseIncident", json!({ "id": incident }))).await;
+
+    // What the writes made, read back.
+    let reads: Vec<(String, Option<Value>)> = vec![
+        ("/graphql".into(), Some(gql(&reporting, "IncidentReport", json!({ "first": 50 })))),
+        ("/graphql".into(), Some(gql(&reporting, "CaseReport", json!({ "first": 50 })))),
+        ("/graphql".into(), Some(gql(&custody, "EvidenceById", json!({ "id": evidence, "first": 50 })))),
+        (format!("/v1/evidence/{evidence}/provenance"), None),
+        ("/api/v1/devices".into(), None),
+        (format!("/api/v1/epcr/encounters/{encounter}"), None),
+        (format!("/api/v1/epcr/encounters/{}/fhir-bundle", seed.encounters[0].id), None),
+        ("/v1/jobs".into(), None),
+        (format!("/v1/jobs/{job}"), None),
+    ];
+    for (path, body) in &reads {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let answer = sc.send(0, method, path, body.as_ref(), Some(WRITES)).await;
+        assert_eq!(answer.0, 200, "{path}: {}", String::from_utf8_lossy(&answer.2));
+        answers.push(answer);
+    }
+    answers
+}
+
+/// The reads of [`WRITES`] as seeded, as tenant `who`.
+async fn seeded_reads(sc: &Scenarios, who: usize) -> Vec<Answer> {
+    let mut answers = Vec::new();
+    for (path, body) in scenario_reads(WRITES, &sc.tokens[who].0) {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        answers.push(sc.send(who, method, &path, body.as_ref(), Some(WRITES)).await);
+    }
+    answers
+}
+
+fn assert_same(first: &[Answer], second: &[Answer], what: &str) {
+    assert_eq!(first.len(), second.len(), "{what}");
+    for (i, (a, b)) in first.iter().zip(second).enumerate() {
+        assert!(
+            a == b,
+            "{what}: answer {i} differs:\n{:?} {:?} {}\n{:?} {:?} {}",
+            a.0,
+            a.1,
+            String::from_utf8_lossy(&a.2),
+            b.0,
+            b.1,
+            String::from_utf8_lossy(&b.2)
+        );
+    }
+}
+
+#[tokio::test]
+async fn writes_under_a_scenario_give_the_same_bytes_after_each_reset() {
+    let sc = Scenarios::start().await;
+    let seed = seed_of(WRITES, &sc.tokens[0].0);
+    let seeded = seeded_reads(&sc, 0).await;
+    let theirs = seeded_reads(&sc, 1).await;
+    let reset = async || sc.send(0, "POST", &format!("/v1/sandbox/scenarios/{WRITES}/reset"), None, None).await;
+
+    let first = write_script(&sc, false).await;
+    // The first write is the scenario's clock plus one second, its id of
+    // that time.
+    let created = json_of(&first[0]);
+    let created = &created["data"]["createIncident"];
+    let at = seed.clock + chrono::TimeDelta::seconds(1);
+    assert_eq!(created["createdAt"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap(), at);
+    let id: argus_types::IncidentId = created["id"].as_str().unwrap().parse().unwrap();
+    let ulid = ulid::Ulid::from_string(&id.as_str()["inc_".len()..].to_ascii_uppercase()).unwrap();
+    assert_eq!(ulid.timestamp_ms(), u64::try_from(at.timestamp_millis()).unwrap());
+    // The other tenant's copy of the same scenario has none of it.
+    assert_same(&theirs, &seeded_reads(&sc, 1).await, "another tenant's copy of the scenario");
+
+    let (status, _, body) = reset().await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let listed: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(listed["name"], WRITES);
+    assert_same(&seeded, &seeded_reads(&sc, 0).await, "after a reset, the scenario as seeded");
+    // The same script again, with refused writes between its steps.
+    let second = write_script(&sc, true).await;
+    assert_same(&first, &second, "the write script after a reset");
+    assert_eq!(reset().await.0, 200);
+    assert_same(&first, &write_script(&sc, false).await, "the write script after a second reset");
+}
+
+#[tokio::test]
+async fn a_write_without_the_header_is_the_callers_own_and_resets_are_the_sandboxs_only() {
+    let sc = Scenarios::start().await;
+    let incidents = shipped("incident-webhook-configuration");
+    let create = by_id(&incidents, "CreateIncident", json!({ "input": { "title": "Own", "severity": "LOW" } }));
+    // In the caller's own tenant: fresh ids, the clock's time.
+    let before = chrono::Utc::now() - chrono::TimeDelta::seconds(5);
+    let (a, b) = (
+        json_of(&sc.send(0, "POST", "/graphql", Some(&create), None).await),
+        json_of(&sc.send(0, "POST", "/graphql", Some(&create), None).await),
+    );
+    let (a, b) = (&a["data"]["createIncident"], &b["data"]["createIncident"]);
+    assert_ne!(a["id"], b["id"]);
+    let at: chrono::DateTime<chrono::Utc> = a["createdAt"].as_str().unwrap().parse().unwrap();
+    assert!(at > before && at < chrono::Utc::now() + chrono::TimeDelta::seconds(5), "{a}");
+    let report = by_id(&shipped("reporting"), "IncidentReport", json!({ "first": 50 }));
+    let own = json_of(&sc.send(0, "POST", "/graphql", Some(&report), None).await);
+    assert_eq!(own["data"]["incidents"]["nodes"].as_array().unwrap().len(), 2, "{own}");
+    // None of it in a scenario.
+    let seeded = seed_of(WRITES, &sc.tokens[0].0).incidents.len();
+    let scenario = json_of(&sc.send(0, "POST", "/graphql", Some(&report), Some(WRITES)).await);
+    assert_eq!(scenario["data"]["incidents"]["nodes"].as_array().unwrap().len(), seeded, "{scenario}");
+
+    // A reset names a scenario there is.
+    let r = sc.send(0, "POST", "/v1/sandbox/scenarios/no-such-scenario/reset", None, None).await;
+    assert_eq!(r.0, 404);
+    assert!(json_of(&r)["detail"].as_str().unwrap().contains("`no-such-scenario`"));
+    // Live has no scenarios to reset.
+    let stack = &sc.s.stack;
+    let client = stack.client(None, &["incidents:read"]).await;
+    let live = stack.cc_token(&client, None).await;
+    let r = stack
+        .http
+        .post(format!("{}/v1/sandbox/scenarios/{WRITES}/reset", stack.api))
+        .bearer_auth(&live)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn concurrent_writes_in_one_copy_take_distinct_numbers() {
+    let sc = Scenarios::start().await;
+    let clock = seed_of(WRITES, &sc.tokens[1].0).clock;
+    let incidents = shipped("incident-webhook-configuration");
+    let create = |n: usize| {
+        by_id(
+            &incidents,
+            "CreateIncident",
+            json!({ "input": { "title": format!("Concurrent {n}"), "severity": "LOW" } }),
+        )
+    };
+    let bodies: Vec<Value> = (0..8).map(create).collect();
+    let answers =
+        futures_util::future::join_all(bodies.iter().map(|b| sc.send(1, "POST", "/graphql", Some(b), Some(WRITES))))
+            .await;
+    let mut times: Vec<chrono::DateTime<chrono::Utc>> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for answer in &answers {
+        let body = json_of(answer);
+        let created = &body["data"]["createIncident"];
+        assert!(ids.insert(created["id"].as_str().unwrap().to_owned()), "{body}");
+        times.push(created["createdAt"].as_str().unwrap().parse().unwrap());
+    }
+    times.sort();
+    let expected: Vec<_> = (1..=8).map(|n| clock + chrono::TimeDelta::seconds(n)).collect();
+    assert_eq!(times, expected, "numbers 1 to 8, each once");
 }

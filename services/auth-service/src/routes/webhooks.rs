@@ -303,7 +303,10 @@ pub async fn create_webhook(
     };
     let secret_sealed = sealed_secret(&state, &secret)?;
     let new = NewWebhook { url, events, description, secret_sealed };
-    let webhook = state.store.create_webhook(caller.tenant(), new, state.max_per_tenant).await?;
+    let webhook = state
+        .store
+        .create_webhook(caller.principal().write_stamp(), caller.tenant(), new, state.max_per_tenant)
+        .await?;
     tracing::info!(webhook_id = %webhook.id, "webhook created");
     let mut view = WebhookView::from(webhook);
     if generated {
@@ -403,7 +406,11 @@ pub async fn update_webhook(
         secret_sealed: body.secret.as_deref().map(|s| sealed_secret(&state, s)).transpose()?,
         secret_overlap: Duration::hours(SECRET_OVERLAP_HOURS),
     };
-    let webhook = state.store.update_webhook(caller.tenant(), &wid, changes).await?.ok_or_else(|| not_found(&id))?;
+    let webhook = state
+        .store
+        .update_webhook(caller.principal().write_stamp(), caller.tenant(), &wid, changes)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
     Ok(HttpResponse::Ok().json(WebhookView::from(webhook)))
 }
 

@@ -185,7 +185,11 @@ pub(super) async fn create(ctx: &Ctx, input: CreateEvidenceInput) -> GqlResult<O
         size_bytes: size as i64,
         sha256: input.sha256,
     };
-    Ok(Some(Evidence(ctx.store.create_evidence(ctx.tenant(), new, ctx.evidence_actor(), &ctx.provenance).await?)))
+    Ok(Some(Evidence(
+        ctx.store
+            .create_evidence(ctx.principal.write_stamp(), ctx.tenant(), new, ctx.evidence_actor(), &ctx.provenance)
+            .await?,
+    )))
 }
 
 pub(super) async fn record(ctx: &Ctx, id: &ID, input: RecordEvidenceOperationInput) -> GqlResult<Option<Evidence>> {
@@ -194,7 +198,14 @@ pub(super) async fn record(ctx: &Ctx, id: &ID, input: RecordEvidenceOperationInp
         RecordOperation { operation: input.operation.into(), details: input.details, custodian: input.custodian };
     found(
         ctx.store
-            .record_evidence_operation(ctx.tenant(), &id, operation, ctx.evidence_actor(), &ctx.provenance)
+            .record_evidence_operation(
+                ctx.principal.write_stamp(),
+                ctx.tenant(),
+                &id,
+                operation,
+                ctx.evidence_actor(),
+                &ctx.provenance,
+            )
             .await?,
         &id,
     )
@@ -202,8 +213,9 @@ pub(super) async fn record(ctx: &Ctx, id: &ID, input: RecordEvidenceOperationInp
 
 pub(super) async fn read(ctx: &Ctx, id: &ID) -> GqlResult<Option<Evidence>> {
     let id: EvidenceId = parse_id(id, "evidence")?;
-    // In a sandbox scenario a read is not recorded: its transcripts stay
-    // as seeded.
+    // In a sandbox scenario a read is not recorded: only writes change a
+    // scenario (each taking its number), so a read answers the same until
+    // the next write.
     if ctx.principal.scenario.is_some() {
         return found(ctx.store.peek_evidence(ctx.tenant(), &id).await?, &id);
     }

@@ -27,7 +27,7 @@ impl Mutation {
             occurred_at: input.occurred_at,
             reporter: ctx.principal.subject.clone(),
         };
-        Ok(Some(Incident(ctx.store.create_incident(ctx.tenant(), new).await?)))
+        Ok(Some(Incident(ctx.store.create_incident(ctx.principal.write_stamp(), ctx.tenant(), new).await?)))
     }
 
     /// Changes an open incident; announces `incident.updated`.
@@ -54,7 +54,7 @@ impl Mutation {
         let Some(seen) = ctx.incidents.get(&ctx.store, ctx.tenant(), &id).await? else {
             return found(None::<IncidentRecord>, &id);
         };
-        let updated = ctx.store.update_incident(ctx.tenant(), &seen, changes).await?;
+        let updated = ctx.store.update_incident(ctx.principal.write_stamp(), ctx.tenant(), &seen, changes).await?;
         ctx.incidents.forget(ctx.tenant(), &id);
         found(updated, &id)
     }
@@ -63,7 +63,7 @@ impl Mutation {
     async fn close_incident(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Incident>> {
         ctx.require("incidents:write")?;
         let id: IncidentId = parse_id(&id, "incident")?;
-        let closed = ctx.store.close_incident(ctx.tenant(), &id).await?;
+        let closed = ctx.store.close_incident(ctx.principal.write_stamp(), ctx.tenant(), &id).await?;
         ctx.incidents.forget(ctx.tenant(), &id);
         found(closed, &id)
     }
@@ -78,7 +78,7 @@ impl Mutation {
             assignees: input.assignees.unwrap_or_default(),
             incident_ids: incident_ids(input.incident_ids)?,
         };
-        Ok(Some(Case(ctx.store.create_case(ctx.tenant(), new).await?)))
+        Ok(Some(Case(ctx.store.create_case(ctx.principal.write_stamp(), ctx.tenant(), new).await?)))
     }
 
     /// Changes an open case; announces `case.updated`.
@@ -99,14 +99,14 @@ impl Mutation {
             link_incidents: incident_ids(input.link_incident_ids)?,
             unlink_incidents: incident_ids(input.unlink_incident_ids)?,
         };
-        found(ctx.store.update_case(ctx.tenant(), &id, changes).await?, &id)
+        found(ctx.store.update_case(ctx.principal.write_stamp(), ctx.tenant(), &id, changes).await?, &id)
     }
 
     /// Closes a case; announces `case.closed` (once).
     async fn close_case(#[graphql(context)] ctx: &Ctx, id: ID) -> GqlResult<Option<Case>> {
         ctx.require("cases:write")?;
         let id: CaseId = parse_id(&id, "case")?;
-        found(ctx.store.close_case(ctx.tenant(), &id).await?, &id)
+        found(ctx.store.close_case(ctx.principal.write_stamp(), ctx.tenant(), &id).await?, &id)
     }
 
     /// Adds an entity to the graph (`entities:write`).
@@ -121,7 +121,7 @@ impl Mutation {
             },
         };
         let new = NewEntity { kind: input.kind.into(), name: input.name, attributes };
-        Ok(Some(Entity(ctx.store.create_entity(ctx.tenant(), new).await?)))
+        Ok(Some(Entity(ctx.store.create_entity(ctx.principal.write_stamp(), ctx.tenant(), new).await?)))
     }
 
     /// Links two entities (idempotent) (`entities:write`).
@@ -132,7 +132,9 @@ impl Mutation {
         if !valid_relationship_kind(&input.kind) {
             return Err(GqlError::new("BAD_USER_INPUT", "`kind` must be lowercase snake case, at most 64 characters"));
         }
-        Ok(Some(Relationship(ctx.store.link_entities(ctx.tenant(), &source, &target, &input.kind).await?)))
+        Ok(Some(Relationship(
+            ctx.store.link_entities(ctx.principal.write_stamp(), ctx.tenant(), &source, &target, &input.kind).await?,
+        )))
     }
 
     /// Creates an evidence item attached to an incident or a case, its

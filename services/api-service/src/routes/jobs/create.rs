@@ -14,8 +14,9 @@ use argus_http::openapi::{TenantHeader, TenantScopedErrors};
 use argus_store::idempotency::{BodyFingerprint, IdempotencyKey, StoredResponse};
 use argus_store::job_inputs::InputUpload;
 use argus_store::jobs::NewJob;
+use argus_store::write_stamp::Stamp;
 use argus_types::{JobId, parse_one_of};
-use chrono::{SubsecRound, Utc};
+use chrono::SubsecRound;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -119,6 +120,7 @@ async fn prepare(
     state: &JobsState,
     principal: &Principal,
     id: JobId,
+    stamp: &Stamp,
     request: ParsedJob,
 ) -> Result<Prepared, ApiError> {
     let kind: JobKind = parse_one_of("kind", &request.kind, JobKind::NAMES).map_err(ApiError::Validation)?;
@@ -148,7 +150,7 @@ async fn prepare(
         .transpose()?;
     let secret = callback_url.as_ref().map(|_| argus_crypto::webhook::generate_webhook_secret());
     // Microseconds, as the database keeps it, so this view and later reads agree.
-    let created_at = Utc::now().trunc_subsecs(6);
+    let created_at = stamp.time().trunc_subsecs(6);
     let view = JobView {
         id: id.to_string(),
         kind: kind.to_string(),
@@ -367,10 +369,14 @@ pub async fn create_job(
             retry_after_seconds: BUSY_RETRY_SECONDS,
         })?),
     };
-    let id = JobId::generate();
+    // The job's id names its input's chunks as they stream in, so it is
+    // stamped before the body is read: under a sandbox scenario a
+    // submission refused later has used up its write number all the same.
+    let stamp = state.store.take_write_stamp(principal.write_stamp(), &principal.tenant).await?;
+    let id: JobId = stamp.id("job", 0);
     let Received { parsed, upload, digest } = receive(&state, &principal.tenant, &id, used, payload).await?;
     let outcome = match parsed {
-        Ok(request) => prepare(&state, principal, id, request).await,
+        Ok(request) => prepare(&state, principal, id, &stamp, request).await,
         Err(e) => Err(e),
     };
     let Some(key) = key else {

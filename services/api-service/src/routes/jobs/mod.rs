@@ -252,7 +252,7 @@ pub async fn cancel_job(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = job_id(&path)?;
-    match state.store.cancel_job(caller.tenant(), &id).await? {
+    match state.store.cancel_job(caller.principal().write_stamp(), caller.tenant(), &id).await? {
         None => Err(ApiError::NotFound(format!("no job {id}"))),
         Some(CancelOutcome::Finished(job)) => Err(ApiError::Conflict(format!("the job has already {}", job.status))),
         Some(CancelOutcome::Cancelled(job) | CancelOutcome::Requested(job)) => {

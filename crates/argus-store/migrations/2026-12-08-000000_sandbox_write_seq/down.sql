@@ -1,0 +1,1 @@
+ALTER TABLE sandbox_scenario_tenants DROP COLUMN clock, DROP COLUMN write_seq;
