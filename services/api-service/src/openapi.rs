@@ -5,11 +5,11 @@
 use argus_http::openapi::{BearerAuth, CommonPaths, ProblemResponses};
 use auth_service::webhooks::WebhookPaths;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{ObjectBuilder, Required, ResponseBuilder, Type};
+use utoipa::openapi::{ObjectBuilder, RefOr, Required, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{devices, discovery as data_schemas, epcr, fhir, jobs, partner, provenance, sandbox};
-use crate::sandbox::scenarios::SHIPPED_SCENARIOS;
+use crate::sandbox::scenarios::{SHIPPED_SCENARIOS, Scenarios};
 use crate::{docs, graphql, traces};
 
 #[derive(OpenApi)]
@@ -57,7 +57,15 @@ use crate::{docs, graphql, traces};
         docs::topic,
         docs::llms_txt
     ),
-    modifiers(&WebhookPaths, &CommonPaths, &BearerAuth, &SandboxWebhooks, &ScenarioHeader, &ProblemResponses)
+    modifiers(
+        &WebhookPaths,
+        &CommonPaths,
+        &BearerAuth,
+        &SandboxWebhooks,
+        &ScenarioHeader,
+        &ScenarioListExample,
+        &ProblemResponses
+    )
 )]
 pub struct ApiDoc;
 
@@ -136,6 +144,24 @@ impl Modify for ScenarioHeader {
                 Self::answer(operation, "400", "X-Sandbox-Scenario is not a scenario's name, or was sent to live");
                 Self::answer(operation, "404", "X-Sandbox-Scenario names no scenario");
             }
+        }
+    }
+}
+
+/// The scenario list's example is the shipped list itself, so it shows the
+/// real names, descriptions, clocks and connector scripts and cannot drift
+/// from the files. (A file that does not load stops the sandbox and fails
+/// its unit tests, so the example is never missing in a release.)
+struct ScenarioListExample;
+
+impl Modify for ScenarioListExample {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(list) = Scenarios::shipped().ok().and_then(|s| serde_json::to_value(s.list()).ok()) else { return };
+        let answer = openapi.paths.paths.get_mut("/v1/sandbox/scenarios").and_then(|item| item.get.as_mut());
+        if let Some(RefOr::T(ok)) = answer.and_then(|operation| operation.responses.responses.get_mut("200"))
+            && let Some(RefOr::T(json)) = ok.content.get_mut("application/json")
+        {
+            json.example = Some(list);
         }
     }
 }

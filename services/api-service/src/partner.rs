@@ -84,6 +84,12 @@ pub fn merge_openapi(api: &Value, auth: &Value) -> Result<Value, MergeConflict> 
                     if let Some(Value::Array(list)) = merged.get_mut("servers") {
                         list.extend(own_servers.iter().cloned());
                     }
+                    // A description one host gives its item speaks for that
+                    // host alone ("on sandbox-api only"); the merged item is
+                    // served by both, as its `servers` say.
+                    if merged.get("description") != item.get("description") {
+                        merged.remove("description");
+                    }
                 }
                 Some(_) => {}
             }
@@ -259,5 +265,10 @@ mod tests {
             .find(|p| p["name"] == "X-Sandbox-Scenario")
             .unwrap();
         assert!(header["description"].as_str().unwrap().starts_with("Read on https://sandbox-api.knogin.com only."));
+        let webhooks = &merged["paths"]["/v1/webhooks"];
+        let hosts: Vec<&str> =
+            webhooks["servers"].as_array().unwrap().iter().filter_map(|s| s["url"].as_str()).collect();
+        assert_eq!(hosts, ["https://sandbox-api.knogin.com", "https://auth.knogin.com"]);
+        assert!(webhooks.get("description").is_none(), "no one host's \"only\": {}", webhooks["description"]);
     }
 }

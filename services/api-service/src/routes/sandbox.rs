@@ -43,22 +43,8 @@ pub struct SandboxHost;
     tag = "Sandbox environment",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The scenarios", body = ScenarioList, example = json!({
-            "scenarios": [
-                {
-                    "name": "mass-casualty-incident",
-                    "description": "A coach overturned on the A34: one critical incident, two linked ones, a major-incident case, and the people, vehicles and places involved.",
-                    "clock": "2026-05-08T09:00:00Z",
-                    "connectors": { "webhooks": [] }
-                },
-                {
-                    "name": "webhook-receiver-recovers",
-                    "description": "Incidents whose webhook deliveries the receiver refuses twice (503) and then accepts.",
-                    "clock": "2026-05-08T09:00:00Z",
-                    "connectors": { "webhooks": [503, 503, 200] }
-                }
-            ]
-        })),
+        // The example is the shipped list (`openapi::ScenarioListExample`).
+        (status = 200, description = "The scenarios", body = ScenarioList),
         BearerErrors,
     )
 )]

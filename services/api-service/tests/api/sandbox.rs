@@ -943,6 +943,8 @@ async fn the_openapi_document_has_the_sandbox_routes_and_the_scenario_header() {
     let names: Vec<&str> =
         listed["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert!(names.len() >= 5, "{listed}");
+    let shown = &doc["paths"]["/v1/sandbox/scenarios"]["get"]["responses"]["200"]["content"]["application/json"];
+    assert_eq!(shown["example"], listed, "the list's example is the list itself");
 
     let mut declared = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
