@@ -32,10 +32,12 @@
 //! # Ok(()) }
 //! ```
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argus_jwks::{JwksCache, JwksError};
+use argus_jwks::{JwksCache, JwksError, JwksTransport};
 use jsonwebtoken::{Algorithm, Validation};
 
 pub use argus_jwks::JwksPolicy;
@@ -91,13 +93,14 @@ impl JwtVerifier {
         policy: JwksPolicy,
         http: reqwest::Client,
     ) -> Result<Self> {
-        let parsed = url::Url::parse(jwks_url).map_err(|e| Error::Config(format!("JWKS URL `{jwks_url}`: {e}")))?;
-        if parsed.scheme() == "http" && !is_loopback(&parsed) {
-            return Err(Error::Config(format!(
-                "JWKS URL `{jwks_url}`: keys fetched over plain http can be replaced on the way; use https (http only to this machine)"
-            )));
-        }
-        let keys = JwksCache::new(jwks_url, policy, http).map_err(|e| Error::Config(e.to_string()))?;
+        crate::transport::require_private_http(
+            jwks_url,
+            "JWKS URL",
+            "keys fetched over plain http can be replaced on the way",
+        )?;
+        let keys = JwksCache::new(jwks_url, policy, http)
+            .map_err(|e| Error::Config(e.to_string()))?
+            .with_transport(Arc::new(CallersTrace));
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
@@ -128,14 +131,19 @@ impl JwtVerifier {
     }
 }
 
-/// Whether `url` names this machine (where plain http cannot be
-/// intercepted on a network).
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
+/// Sends each fetch of the key set with the caller's `traceparent` (with
+/// the `opentelemetry` feature), like every other call of the SDK.
+struct CallersTrace;
+
+impl JwksTransport for CallersTrace {
+    fn send<'a>(
+        &'a self,
+        request: reqwest::RequestBuilder,
+        _url: &'a url::Url,
+    ) -> Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a>> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        crate::client::inject_trace_context(&mut headers);
+        Box::pin(request.headers(headers).send())
     }
 }
 

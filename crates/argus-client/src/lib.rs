@@ -111,9 +111,10 @@
 //! # Features
 //!
 //! - `rustls` (default): HTTPS through rustls. Without it only `http://`
-//!   URLs work.
-//! - `opentelemetry`: every call carries `traceparent` from the caller's
-//!   current `tracing` span (through `tracing-opentelemetry`).
+//!   URLs to this machine work (plain http elsewhere is refused).
+//! - `opentelemetry`: every call, and every fetch of the JWKS, carries
+//!   `traceparent` from the caller's current `tracing` span (through
+//!   `tracing-opentelemetry`).
 //! - `actix-web`, `axum`: [`VerifiedWebhook`] as an extractor.
 //!
 //! The repository's `crates/argus-client/examples/` walk this flow
@@ -126,6 +127,7 @@ mod client;
 mod error;
 pub mod jwt;
 pub mod provenance;
+mod transport;
 pub mod webhook;
 
 pub use client::*;

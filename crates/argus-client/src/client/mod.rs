@@ -27,6 +27,8 @@ mod graphql;
 mod jobs;
 mod oauth;
 mod retry;
+
+pub(crate) use retry::inject_trace_context;
 mod webhooks;
 
 use std::sync::Arc;
@@ -104,13 +106,16 @@ pub struct ArgusClientBuilder {
 }
 
 impl ArgusClientBuilder {
-    /// The auth-service's base URL (default [`LIVE_AUTH_URL`]).
+    /// The auth-service's base URL (default [`LIVE_AUTH_URL`]): `https`, or
+    /// `http` to this machine only (a local stack), as client secrets and
+    /// tokens go there.
     pub fn auth_url(mut self, url: impl Into<String>) -> Self {
         self.auth_url = url.into();
         self
     }
 
-    /// The api-service's base URL (default [`LIVE_API_URL`]).
+    /// The api-service's base URL (default [`LIVE_API_URL`]): `https`, or
+    /// `http` to this machine only, as tokens go there.
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
         self.api_url = url.into();
         self
@@ -155,13 +160,15 @@ impl ArgusClientBuilder {
         self
     }
 
-    /// The client, after checking the base URLs.
+    /// The client, after checking the base URLs (a plain `http` one to
+    /// another machine is an [`Error::Config`]).
     pub fn build(self) -> Result<ArgusClient> {
         let base = |url: &str| -> Result<String> {
-            let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("base URL `{url}`: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(Error::Config(format!("base URL `{url}` is not http(s)")));
-            }
+            crate::transport::require_private_http(
+                url,
+                "base URL",
+                "client secrets and tokens sent over plain http can be read on the way",
+            )?;
             Ok(url.trim_end_matches('/').to_owned())
         };
         let http = match self.http {
@@ -471,7 +478,7 @@ impl ArgusClient {
         for (name, v) in &call.headers {
             headers.insert(name.clone(), value(v)?);
         }
-        retry::inject_trace_context(&mut headers);
+        inject_trace_context(&mut headers);
         Ok(headers)
     }
 

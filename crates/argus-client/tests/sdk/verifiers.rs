@@ -184,3 +184,36 @@ fn a_plain_http_jwks_is_taken_from_this_machine_only() {
         assert!(JwtVerifier::new(url, ISSUER, "api.knogin.com").is_ok(), "{url}");
     }
 }
+
+/// The key set's fetch carries the caller's `traceparent`, like the SDK's
+/// other calls, so an SRE following a slow verification finds the fetch in
+/// the caller's trace.
+#[tokio::test]
+async fn the_key_set_is_fetched_in_the_callers_trace() {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing::Instrument as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    // The process's telemetry (the services') traces only the services'
+    // crates' spans: the caller's span is given one of their targets.
+    let stack = Stack::start_with_span_store("api-service").await;
+    let jwks = stack.http.get(stack.jwks_url()).send().await.unwrap().text().await.unwrap();
+    let traceparents = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = traceparents.clone();
+    let base = serve_route("/jwks.json", move || {
+        let (seen, jwks) = (seen.clone(), jwks.clone());
+        web::get().to(move |request: actix_web::HttpRequest| {
+            let header = request.headers().get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            seen.lock().unwrap().push(header.to_owned());
+            let jwks = jwks.clone();
+            async move { HttpResponse::Ok().body(jwks) }
+        })
+    });
+    let verifier = verifier(&format!("{base}/jwks.json"), Duration::from_millis(200));
+    let span = tracing::info_span!(target: "api_service::integrator", "integrator.verify");
+    let trace_id = span.context().span().span_context().trace_id().to_string();
+    verifier.refresh().instrument(span).await.unwrap();
+    let seen = traceparents.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].starts_with(&format!("00-{trace_id}-")), "{seen:?} in trace {trace_id}");
+}
