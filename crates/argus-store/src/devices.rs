@@ -129,18 +129,10 @@ impl Store {
         device: NewDevice,
         enrolled_by: &str,
     ) -> Result<DeviceRecord, StoreError> {
-        match stamp {
-            // One statement, as ever: only a scenario's write needs a
-            // transaction (to take its number).
-            WriteStamp::Now => insert_device(&mut *self.conn().await?, &Stamp::Now, tenant, &device, enrolled_by).await,
-            WriteStamp::Scenario => {
-                self.transaction(async |conn| {
-                    let stamp = stamp.take(conn, tenant).await?;
-                    insert_device(conn, &stamp, tenant, &device, enrolled_by).await
-                })
-                .await
-            }
-        }
+        self.single_statement_write(stamp, tenant, async |conn, stamp| {
+            insert_device(conn, stamp, tenant, &device, enrolled_by).await
+        })
+        .await
     }
 
     /// Devices in enrolment order, a page at a time.

@@ -89,6 +89,52 @@ impl Store {
             WriteStamp::Scenario => stamp.take(&mut *self.conn().await?, tenant).await,
         }
     }
+
+    /// Runs `write`, one statement, with its stamp: for `Now` on a pooled
+    /// connection with no transaction around it (one statement needs none);
+    /// for a scenario in a transaction that takes the write's number first.
+    pub(crate) async fn single_statement_write<R, F>(
+        &self,
+        stamp: WriteStamp,
+        tenant: &TenantId,
+        write: F,
+    ) -> Result<R, StoreError>
+    where
+        F: for<'c> AsyncFnOnce(&'c mut AsyncPgConnection, &'c Stamp) -> Result<R, StoreError>
+            + for<'c> StampedWrite<'c, R>,
+        R: Send,
+    {
+        match stamp {
+            WriteStamp::Now => write(&mut *self.conn().await?, &Stamp::Now).await,
+            WriteStamp::Scenario => {
+                self.transaction(async move |conn| {
+                    let stamp = stamp.take(conn, tenant).await?;
+                    write(conn, &stamp).await
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// [`Store::single_statement_write`]'s body, with its bounds named, as
+/// [`crate::TransactionBody`] does for a transaction's.
+pub(crate) trait StampedWrite<'c, R>:
+    AsyncFnOnce(&'c mut AsyncPgConnection, &'c Stamp) -> Result<R, StoreError>
+    + FnOnce(&'c mut AsyncPgConnection, &'c Stamp) -> Self::Future
+    + Send
+{
+    type Future: std::future::Future<Output = Result<R, StoreError>> + Send;
+}
+
+impl<'c, R, F, Fut> StampedWrite<'c, R> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection, &'c Stamp) -> Result<R, StoreError>
+        + FnOnce(&'c mut AsyncPgConnection, &'c Stamp) -> Fut
+        + Send,
+    Fut: std::future::Future<Output = Result<R, StoreError>> + Send,
+{
+    type Future = Fut;
 }
 
 impl Stamp {

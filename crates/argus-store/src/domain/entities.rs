@@ -88,18 +88,8 @@ impl Store {
         tenant: &TenantId,
         new: NewEntity,
     ) -> Result<EntityRecord, StoreError> {
-        match stamp {
-            // One statement, as ever: only a scenario's write needs a
-            // transaction (to take its number).
-            WriteStamp::Now => insert_entity(&mut *self.conn().await?, &Stamp::Now, tenant, new).await,
-            WriteStamp::Scenario => {
-                self.transaction(async |conn| {
-                    let stamp = stamp.take(conn, tenant).await?;
-                    insert_entity(conn, &stamp, tenant, new).await
-                })
-                .await
-            }
-        }
+        self.single_statement_write(stamp, tenant, async |conn, stamp| insert_entity(conn, stamp, tenant, new).await)
+            .await
     }
 
     pub async fn get_entity(&self, tenant: &TenantId, id: &EntityId) -> Result<Option<EntityRecord>, StoreError> {
