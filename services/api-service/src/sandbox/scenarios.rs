@@ -650,9 +650,7 @@ impl ScenarioTenantsInStore {
         }
         Ok(seed.tenant)
     }
-}
 
-impl ScenarioTenantsInStore {
     /// Seeds the scenario tenant of `app_tenant` in `scenario` afresh (see
     /// `Store::reset_scenario`); `None` when there is no such scenario.
     pub async fn reset(&self, app_tenant: &TenantId, scenario: &str) -> Result<Option<ScenarioView>, ApiError> {
