@@ -100,7 +100,6 @@ impl ScenarioHeader {
     /// Adds `status` to `operation` unless the route already says what it
     /// means there (then it gets `why` appended).
     fn answer(operation: &mut Operation, status: &str, why: &str) {
-        use utoipa::openapi::RefOr;
         match operation.responses.responses.get_mut(status) {
             Some(RefOr::T(response)) => response.description = format!("{}; or {why}", response.description),
             Some(RefOr::Ref(_)) => {}
